@@ -1,0 +1,26 @@
+package io.clicktls.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The whole config file, validated and immutable. Built only by {@link ConfigLoader}; platform presets are
+ * already resolved into upstreams and relative paths are already resolved against the file's folder.
+ *
+ * @param source the file it was read from, or {@code null} for a config built in code (tests)
+ */
+public record ClickTlsConfig(
+        Listen listen,
+        StorageSettings storage,
+        Certificates certificates,
+        Map<String, Platform> platforms,
+        List<Domain> domains,
+        Upgrade upgrade,
+        Path source) {
+
+    public ClickTlsConfig {
+        platforms = Map.copyOf(platforms);
+        domains = List.copyOf(domains);
+    }
+}
