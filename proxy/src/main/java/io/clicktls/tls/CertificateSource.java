@@ -1,0 +1,23 @@
+package io.clicktls.tls;
+
+import io.clicktls.pki.CertifiedKey;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Certificates by host name, for the listeners. The lookup order is written down once, in the implementation:
+ * memory, then storage, then issuance behind the policy (single flight per name).
+ */
+public interface CertificateSource {
+
+    /** Runs on any thread, event loops included: memory only, never I/O. Empty unless valid now. */
+    Optional<CertifiedKey> cached(String name);
+
+    /**
+     * The certificate for {@code name}: from memory, else storage, else issued now if the policy allows. Never
+     * blocks the caller; the future completes on another thread, exceptionally when the name is refused or
+     * issuance fails. Callers that must not wait long add their own timeout on a copy
+     * ({@code certificate(n).copy().completeOnTimeout(...)}); timing out never cancels the issuance.
+     */
+    CompletableFuture<CertifiedKey> certificate(String name);
+}
