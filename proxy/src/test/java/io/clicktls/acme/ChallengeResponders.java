@@ -18,15 +18,17 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslProvider;
+import io.netty.util.Mapping;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.List;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 
 /**
@@ -69,13 +71,19 @@ final class ChallengeResponders implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel channel) {
-                        channel.pipeline().addLast(new SniHandler((io.netty.util.Mapping<String, SslContext>) ChallengeResponders.this::contextFor));
+                        Mapping<String, SslContext> contexts = ChallengeResponders.this::contextFor;
+                        channel.pipeline().addLast(new SniHandler(contexts));
                         channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                             @Override
                             public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
                                 if (event instanceof SslHandshakeCompletionEvent) {
                                     ctx.close(); // the CA only looks at the certificate
                                 }
+                            }
+
+                            @Override
+                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                ctx.close();
                             }
                         });
                     }
@@ -85,12 +93,11 @@ final class ChallengeResponders implements AutoCloseable {
 
     private SslContext contextFor(String name) {
         tlsHandshakes.add(String.valueOf(name));
-        if (name == null || refuseTlsAlpn.contains(name)) {
-            return null;
-        }
-        Optional<CertifiedKey> certificate = current.tlsAlpnCertificate(name);
+        Optional<CertifiedKey> certificate = name == null || refuseTlsAlpn.contains(name)
+                ? Optional.empty() : current.tlsAlpnCertificate(name);
         if (certificate.isEmpty()) {
-            return null;
+            // fails the handshake at once (the CA sees a closed connection), rather than leaving it to time out
+            throw new IllegalStateException("no tls-alpn-01 certificate for " + name);
         }
         try {
             return SslContextBuilder.forServer(certificate.get().key(), certificate.get().chain())
@@ -118,6 +125,6 @@ final class ChallengeResponders implements AutoCloseable {
     public void close() {
         http.stop(0);
         tls.close().syncUninterruptibly();
-        group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 }
