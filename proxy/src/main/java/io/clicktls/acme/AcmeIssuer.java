@@ -420,7 +420,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         return type.equals(ERROR_PREFIX + "accountDoesNotExist") || type.equals(ERROR_PREFIX + "unauthorized");
     }
 
-    private IssuanceException failure(String host, AcmeException e) {
+    IssuanceException failure(String host, AcmeException e) {
         Instant now = clock.instant();
         if (e instanceof AcmeRateLimitedException limited) {
             return new IssuanceException("rate limited by " + label + ": " + describe(limited), e,

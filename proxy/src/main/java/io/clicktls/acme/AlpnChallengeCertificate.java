@@ -5,8 +5,10 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,7 +24,6 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.shredzone.acme4j.util.KeyPairUtils;
 
 /**
  * The RFC 8737 certificate that answers a tls-alpn-01 challenge: self-signed, one SAN (the name), and the critical
@@ -51,11 +52,13 @@ final class AlpnChallengeCertificate {
         if (acmeValidation.length != 32) {
             throw new IllegalArgumentException("acmeValidation: " + acmeValidation.length + " bytes (expected: 32)");
         }
-        // a throwaway key: the certificate only proves control of the name for this one validation
-        KeyPair keyPair = KeyPairUtils.createECKeyPair("secp256r1");
         Instant now = clock.instant();
         var subject = new X500Name("CN=acme.invalid");
         try {
+            // a throwaway key: the certificate only proves control of the name for this one validation
+            var generator = KeyPairGenerator.getInstance("EC");
+            generator.initialize(new ECGenParameterSpec("secp256r1"));
+            KeyPair keyPair = generator.generateKeyPair();
             var builder = new JcaX509v3CertificateBuilder(subject, new BigInteger(64, RANDOM),
                     Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(7))),
                     subject, keyPair.getPublic())

@@ -17,6 +17,7 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.util.io.pem.PemObject;
 
 /** PEM text for keys and certificate chains, as the ACME side stores them. Stateless and thread-safe. */
 final class PemCodec {
@@ -29,7 +30,8 @@ final class PemCodec {
         var text = new StringWriter();
         try (var pem = new JcaPEMWriter(text)) {
             if (key != null) {
-                pem.writeObject(PrivateKeyInfo.getInstance(key.getEncoded()));
+                // PKCS#8 ("PRIVATE KEY"): a JDK EC key would otherwise be written as SEC1 without its public half
+                pem.writeObject(new PemObject("PRIVATE KEY", key.getEncoded()));
             }
             for (X509Certificate certificate : chain) {
                 pem.writeObject(certificate);
@@ -54,7 +56,7 @@ final class PemCodec {
                 if (item instanceof PrivateKeyInfo info) {
                     key = keys.getPrivateKey(info);
                 } else if (item instanceof PEMKeyPair pair) {
-                    key = keys.getKeyPair(pair).getPrivate();
+                    key = keys.getPrivateKey(pair.getPrivateKeyInfo());
                 } else if (item instanceof X509CertificateHolder holder) {
                     certificates.add(certs.getCertificate(holder));
                 }
