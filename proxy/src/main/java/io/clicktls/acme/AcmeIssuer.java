@@ -180,6 +180,21 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         }
     }
 
+    /**
+     * Fetches the directory and finds or registers the account now, so that the first handshake for a new name
+     * does not wait for it. Optional; failures are logged and left for {@link #issue} to report. Blocking: call on
+     * the issuance executor at startup.
+     */
+    public void warmUp() {
+        try {
+            Login current = login();
+            current.getSession().getMetadata();
+            log.info("ACME ready: {} as {}", label, current.getAccountLocation());
+        } catch (AcmeException | IOException | RuntimeException e) {
+            log.warn("ACME warm-up against {} failed (will retry on the first order): {}", label, e.toString());
+        }
+    }
+
     /** The account URL this issuer uses, logging in (and registering if needed) first. For tests and status. */
     public URL accountUrl() throws IssuanceException {
         try {

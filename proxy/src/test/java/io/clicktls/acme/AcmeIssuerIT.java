@@ -11,6 +11,8 @@ import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.Pebble;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
+import java.security.PublicKey;
+import java.security.Signature;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertificateFactory;
 import java.security.cert.PKIXParameters;
@@ -24,6 +26,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -201,6 +206,47 @@ class AcmeIssuerIT {
         assertThat(median).isLessThan(1_000);
     }
 
+    @Test
+    void concurrentOrdersForDifferentNamesShareOneSession() throws Exception {
+        var issuer = issuer(new InMemoryStorage(), List.of(ChallengeType.TLS_ALPN_01, ChallengeType.HTTP_01));
+        issuer.warmUp();
+        var pool = Executors.newFixedThreadPool(4);
+        try {
+            var names = List.of(uniqueName("c1"), uniqueName("c2"), uniqueName("c3"), uniqueName("c4"));
+            var futures = new ArrayList<Future<CertifiedKey>>();
+            long start = System.nanoTime();
+            for (String name : names) {
+                futures.add(pool.submit(() -> issuer.issue(name)));
+            }
+            for (int i = 0; i < names.size(); i++) {
+                assertIssuedFor(futures.get(i).get(30, TimeUnit.SECONDS), names.get(i));
+            }
+            System.out.println("[acme] 4 concurrent issuances in " + (System.nanoTime() - start) / 1_000_000 + " ms");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void issuesWithRsaAndP384KeysToo() throws Exception {
+        for (var keyType : List.of(Certificates.KeyType.RSA2048, Certificates.KeyType.EC384)) {
+            var storage = new InMemoryStorage();
+            var challengeStore = new ChallengeStore(storage);
+            responders.current = challengeStore;
+            var settings = new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(),
+                    List.of(ChallengeType.HTTP_01));
+            var issuer = new AcmeIssuer(settings, keyType, storage, challengeStore, Clock.systemUTC());
+            issuers.add(issuer);
+            String name = uniqueName(keyType.name().toLowerCase());
+
+            CertifiedKey issued = timed(keyType.name(), () -> issuer.issue(name));
+
+            assertThat(issued.leaf().getPublicKey().getAlgorithm())
+                    .isEqualTo(keyType == Certificates.KeyType.RSA2048 ? "RSA" : "EC");
+            publicKeyOf(issued);
+        }
+    }
+
     private AcmeIssuer issuer(InMemoryStorage storage, List<ChallengeType> challenges) throws Exception {
         var challengeStore = new ChallengeStore(storage);
         responders.current = challengeStore;
@@ -219,6 +265,21 @@ class AcmeIssuerIT {
         assertThat(issued.leaf().getPublicKey()).isInstanceOf(ECPublicKey.class);
         assertThat(issued.key().getAlgorithm()).isIn("EC", "ECDSA");
         assertThat(issued.validAt(Instant.now())).isTrue();
+        publicKeyOf(issued);
+    }
+
+    /** The public key that belongs to the issued private key, derived by signing and verifying. */
+    private static PublicKey publicKeyOf(CertifiedKey issued) throws Exception {
+        String algorithm = issued.key().getAlgorithm().startsWith("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
+        var signer = Signature.getInstance(algorithm);
+        signer.initSign(issued.key());
+        signer.update(new byte[] {42});
+        byte[] signature = signer.sign();
+        var verifier = Signature.getInstance(algorithm);
+        verifier.initVerify(issued.leaf().getPublicKey());
+        verifier.update(new byte[] {42});
+        assertThat(verifier.verify(signature)).as("private key matches the certificate").isTrue();
+        return issued.leaf().getPublicKey();
     }
 
     private static String uniqueName(String label) {
