@@ -38,11 +38,13 @@ import org.shredzone.acme4j.Authorization;
 import org.shredzone.acme4j.Login;
 import org.shredzone.acme4j.Order;
 import org.shredzone.acme4j.Problem;
+import org.shredzone.acme4j.RenewalInfo;
 import org.shredzone.acme4j.Session;
 import org.shredzone.acme4j.Status;
 import org.shredzone.acme4j.challenge.Challenge;
 import org.shredzone.acme4j.challenge.Http01Challenge;
 import org.shredzone.acme4j.challenge.TlsAlpn01Challenge;
+import org.shredzone.acme4j.connector.Resource;
 import org.shredzone.acme4j.exception.AcmeException;
 import org.shredzone.acme4j.exception.AcmeLazyLoadingException;
 import org.shredzone.acme4j.exception.AcmeNetworkException;
@@ -92,6 +94,8 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     private final Poller poller;
     private final ExecutorService keyMaker;
     private final Cache<String, ChallengeType> failedChallenge;
+
+    private volatile Instant noRenewalInfoUntil = Instant.MIN;
 
     // guarded by this
     private Session session;
@@ -193,6 +197,27 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         } catch (AcmeException | IOException | RuntimeException e) {
             log.warn("ACME warm-up against {} failed (will retry on the first order): {}", label, e.toString());
         }
+    }
+
+    /**
+     * The CA's suggested renewal window (ACME Renewal Information, RFC 9773) for a certificate it issued, or empty
+     * when the CA offers none (Pebble 2.4 does not): the {@link RenewalScheduler} then renews with a third of the
+     * lifetime left. Bind as {@code issuer::renewalWindow}. Blocking: one HTTP request to the CA.
+     */
+    public Optional<RenewalScheduler.Window> renewalWindow(CertifiedKey certificate)
+            throws AcmeException, IOException {
+        if (!label.equals(certificate.issuer()) || clock.instant().isBefore(noRenewalInfoUntil)) {
+            return Optional.empty();
+        }
+        Login current = login();
+        if (current.getSession().resourceUrlOptional(Resource.RENEWAL_INFO).isEmpty()) {
+            // asked again a day later: a CA can start offering ARI without clients restarting
+            noRenewalInfoUntil = clock.instant().plus(Duration.ofDays(1));
+            log.info("{} offers no renewal information (ARI); renewing with a third of the lifetime left", label);
+            return Optional.empty();
+        }
+        RenewalInfo info = current.bindRenewalInfo(certificate.leaf());
+        return Optional.of(new RenewalScheduler.Window(info.getSuggestedWindowStart(), info.getSuggestedWindowEnd()));
     }
 
     /** The account URL this issuer uses, logging in (and registering if needed) first. For tests and status. */
@@ -384,7 +409,9 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     private Session session() {
         if (session == null) {
-            session = provider != null ? new Session(settings.directory(), provider) : new Session(settings.directory());
+            // acme:// directories (acme4j's own providers) bring their own trust
+            session = provider != null
+                    ? new Session(settings.directory(), provider) : new Session(settings.directory());
         }
         return session;
     }

@@ -28,8 +28,8 @@ public final class ChallengeStore implements Challenges {
     // Tokens and names come from the network (a request path, an SNI); they become storage keys, so only plain
     // base64url tokens and plain DNS names may pass, never "..", "/" or anything a file system would interpret.
     private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9_-]{1,256}");
-    private static final Pattern HOST_NAME =
-            Pattern.compile("(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+    private static final String LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+    private static final Pattern HOST_NAME = Pattern.compile("(?=.{1,253}$)" + LABEL + "(\\." + LABEL + ")*");
 
     static final String HTTP_01_PREFIX = "challenges/http-01/";
     static final String TLS_ALPN_01_PREFIX = "challenges/tls-alpn-01/";
@@ -115,7 +115,8 @@ public final class ChallengeStore implements Challenges {
                 log.warn("incomplete tls-alpn-01 challenge in storage for {}", normal);
                 return Optional.empty();
             }
-            return Optional.of(new CertifiedKey(normal, pem.key(), pem.certificates(), AlpnChallengeCertificate.ISSUER_LABEL));
+            return Optional.of(
+                    new CertifiedKey(normal, pem.key(), pem.certificates(), AlpnChallengeCertificate.ISSUER_LABEL));
         } catch (IOException e) {
             log.warn("cannot read tls-alpn-01 challenge for {} from storage: {}", normal, e.toString());
             return Optional.empty();

@@ -129,6 +129,14 @@ class AcmeIssuerIT {
     }
 
     @Test
+    void pebbleOffersNoRenewalInformationSoTheLifetimeRuleApplies() throws Exception {
+        var issuer = issuer(new InMemoryStorage(), List.of(ChallengeType.HTTP_01));
+        CertifiedKey issued = issuer.issue(uniqueName("ari"));
+
+        assertThat(issuer.renewalWindow(issued)).isEmpty();
+    }
+
+    @Test
     void aStoppedCaFailsFastAsUnreachableAndTheAccountIsFoundAgainAfterItsRestart() throws Exception {
         var storage = new InMemoryStorage();
         var issuer = issuer(storage, List.of(ChallengeType.HTTP_01));
