@@ -48,6 +48,7 @@ import org.shredzone.acme4j.connector.Resource;
 import org.shredzone.acme4j.exception.AcmeException;
 import org.shredzone.acme4j.exception.AcmeLazyLoadingException;
 import org.shredzone.acme4j.exception.AcmeNetworkException;
+import org.shredzone.acme4j.exception.AcmeProtocolException;
 import org.shredzone.acme4j.exception.AcmeRateLimitedException;
 import org.shredzone.acme4j.exception.AcmeServerException;
 import org.shredzone.acme4j.toolbox.JSON;
@@ -170,7 +171,10 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             log.info("issued certificate for {} from {} in {} ms", host, label, millisSince(start));
             return issued;
         } catch (AcmeLazyLoadingException e) {
-            throw failure(host, e.getCause() instanceof AcmeException cause ? cause : new AcmeException("", e));
+            throw failure(host, e.getCause() instanceof AcmeException cause ? cause
+                    : new AcmeException(e.getMessage(), e));
+        } catch (AcmeProtocolException e) {
+            throw new IssuanceException("unexpected answer from " + label + " for " + host + ": " + e.getMessage(), e);
         } catch (AcmeException e) {
             throw failure(host, e);
         } catch (IOException e) {
@@ -179,20 +183,25 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IssuanceException("interrupted while ordering a certificate for " + host, e);
-        } finally {
-            log.debug("issuance for {} ended after {} ms", host, millisSince(start));
         }
     }
 
     /**
-     * Fetches the directory and finds or registers the account now, so that the first handshake for a new name
-     * does not wait for it. Optional; failures are logged and left for {@link #issue} to report. Blocking: call on
+     * Fetches the directory and finds, checks or registers the account now, so that the first handshake for a new
+     * name does not wait for it. Optional; failures are logged and left for {@link #issue} to report. Blocking: call on
      * the issuance executor at startup.
      */
     public void warmUp() {
         try {
             Login current = login();
-            current.getSession().getMetadata();
+            try {
+                current.getAccount().fetch(); // proves the stored account still exists, and warms the connection
+            } catch (AcmeServerException e) {
+                if (!isAccountProblem(e)) {
+                    throw e;
+                }
+                current = relogin(current);
+            }
             log.info("ACME ready: {} as {}", label, current.getAccountLocation());
         } catch (AcmeException | IOException | RuntimeException e) {
             log.warn("ACME warm-up against {} failed (will retry on the first order): {}", label, e.toString());
@@ -283,7 +292,9 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             Challenge challenge = offered.get();
             Runnable withdraw = publish(type, challenge, host);
             try {
-                challenge.trigger();
+                if (challenge.getStatus() == Status.PENDING) {
+                    challenge.trigger(); // a reused authorization may have its challenge under way already
+                }
                 Status status = poller.await(challenge, type.wireName() + " challenge for " + host,
                         EnumSet.of(Status.VALID, Status.INVALID));
                 if (status == Status.INVALID) {
@@ -350,9 +361,12 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         }
     }
 
-    private synchronized KeyPair takeKey() throws InterruptedException {
-        CompletableFuture<KeyPair> ready = nextKey;
-        nextKey = CompletableFuture.supplyAsync(this::newCertificateKey, keyMaker);
+    private KeyPair takeKey() throws InterruptedException {
+        CompletableFuture<KeyPair> ready;
+        synchronized (this) {
+            ready = nextKey;
+            nextKey = CompletableFuture.supplyAsync(this::newCertificateKey, keyMaker);
+        }
         try {
             return ready.get();
         } catch (ExecutionException e) {
