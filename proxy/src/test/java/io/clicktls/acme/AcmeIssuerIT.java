@@ -179,6 +179,7 @@ class AcmeIssuerIT {
         first.issue(uniqueName("first"));
         URL account = first.accountUrl();
         int accounts = pebble.accountCount();
+        assertThat(accounts).as("Pebble logged the first registration").isPositive();
         first.close();
 
         var second = issuer(storage, List.of(ChallengeType.HTTP_01));
