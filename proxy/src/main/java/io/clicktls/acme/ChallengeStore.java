@@ -1,0 +1,152 @@
+package io.clicktls.acme;
+
+import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.Storage;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The answers to ACME challenges in flight: http-01 key authorizations by token and tls-alpn-01 certificates by
+ * host name. Kept in memory for the node that ordered, and written through {@link Storage}
+ * ({@code challenges/http-01/<token>}, {@code challenges/tls-alpn-01/<name>}) so that another node of a cluster
+ * can answer the CA too. Withdrawn once the CA has validated (or failed to).
+ *
+ * <p>Thread-safe. Blocking when the memory copy misses (storage I/O): call from the blocking executor, never from an
+ * event loop.
+ */
+public final class ChallengeStore implements Challenges {
+
+    private static final Logger log = LoggerFactory.getLogger(ChallengeStore.class);
+
+    // Tokens and names come from the network (a request path, an SNI); they become storage keys, so only plain
+    // base64url tokens and plain DNS names may pass, never "..", "/" or anything a file system would interpret.
+    private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9_-]{1,256}");
+    private static final String LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+    private static final Pattern HOST_NAME = Pattern.compile("(?=.{1,253}$)" + LABEL + "(\\." + LABEL + ")*");
+
+    static final String HTTP_01_PREFIX = "challenges/http-01/";
+    static final String TLS_ALPN_01_PREFIX = "challenges/tls-alpn-01/";
+
+    private final Storage storage;
+    private final ConcurrentMap<String, String> keyAuthorizations = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, CertifiedKey> alpnCertificates = new ConcurrentHashMap<>();
+
+    public ChallengeStore(Storage storage) {
+        this.storage = storage;
+    }
+
+    /** Publishes an http-01 answer: in memory at once, then in storage. */
+    public void publishHttp01(String token, String keyAuthorization) throws IOException {
+        requireToken(token);
+        keyAuthorizations.put(token, keyAuthorization);
+        storage.store(HTTP_01_PREFIX + token, keyAuthorization.getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** Publishes a tls-alpn-01 certificate (RFC 8737) for {@code certificate.name()}. */
+    public void publishTlsAlpn01(CertifiedKey certificate) throws IOException {
+        String name = requireHostName(certificate.name());
+        alpnCertificates.put(name, certificate);
+        storage.store(TLS_ALPN_01_PREFIX + name, PemCodec.encode(certificate.key(), certificate.chain()));
+    }
+
+    /** Withdraws an http-01 answer. A storage failure is logged, not thrown: the validation is over either way. */
+    public void withdrawHttp01(String token) {
+        if (!TOKEN.matcher(token).matches()) {
+            return;
+        }
+        keyAuthorizations.remove(token);
+        deleteQuietly(HTTP_01_PREFIX + token);
+    }
+
+    /** Withdraws a tls-alpn-01 certificate. A storage failure is logged, not thrown. */
+    public void withdrawTlsAlpn01(String name) {
+        String normal = normalize(name);
+        if (!HOST_NAME.matcher(normal).matches()) {
+            return;
+        }
+        alpnCertificates.remove(normal);
+        deleteQuietly(TLS_ALPN_01_PREFIX + normal);
+    }
+
+    @Override
+    public Optional<String> httpKeyAuthorization(String token) {
+        if (token == null || !TOKEN.matcher(token).matches()) {
+            return Optional.empty();
+        }
+        String local = keyAuthorizations.get(token);
+        if (local != null) {
+            return Optional.of(local);
+        }
+        try {
+            return storage.load(HTTP_01_PREFIX + token).map(bytes -> new String(bytes, StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            log.warn("cannot read http-01 challenge from storage: {}", e.toString());
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public Optional<CertifiedKey> tlsAlpnCertificate(String name) {
+        if (name == null) {
+            return Optional.empty();
+        }
+        String normal = normalize(name);
+        if (!HOST_NAME.matcher(normal).matches()) {
+            return Optional.empty();
+        }
+        CertifiedKey local = alpnCertificates.get(normal);
+        if (local != null) {
+            return Optional.of(local);
+        }
+        try {
+            Optional<byte[]> stored = storage.load(TLS_ALPN_01_PREFIX + normal);
+            if (stored.isEmpty()) {
+                return Optional.empty();
+            }
+            PemCodec.Contents pem = PemCodec.decode(stored.get());
+            if (pem.key() == null || pem.certificates().isEmpty()) {
+                log.warn("incomplete tls-alpn-01 challenge in storage for {}", normal);
+                return Optional.empty();
+            }
+            return Optional.of(
+                    new CertifiedKey(normal, pem.key(), pem.certificates(), AlpnChallengeCertificate.ISSUER_LABEL));
+        } catch (IOException e) {
+            log.warn("cannot read tls-alpn-01 challenge for {} from storage: {}", normal, e.toString());
+            return Optional.empty();
+        }
+    }
+
+    private void deleteQuietly(String key) {
+        try {
+            storage.delete(key);
+        } catch (IOException e) {
+            log.warn("cannot withdraw challenge {} from storage: {}", key, e.toString());
+        }
+    }
+
+    private static void requireToken(String token) {
+        if (token == null || !TOKEN.matcher(token).matches()) {
+            throw new IllegalArgumentException("token: " + token + " (expected: base64url, 1-256 characters)");
+        }
+    }
+
+    private static String requireHostName(String name) {
+        String normal = normalize(name);
+        if (!HOST_NAME.matcher(normal).matches()) {
+            throw new IllegalArgumentException("name: " + name + " (expected: a DNS host name)");
+        }
+        return normal;
+    }
+
+    static String normalize(String name) {
+        String lower = name.toLowerCase(Locale.ROOT);
+        return lower.endsWith(".") ? lower.substring(0, lower.length() - 1) : lower;
+    }
+}

@@ -1,0 +1,74 @@
+package io.clicktls.acme;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.clicktls.pki.CertifiedKey;
+import java.nio.charset.StandardCharsets;
+import java.security.interfaces.ECPrivateKey;
+import java.time.Clock;
+import org.junit.jupiter.api.Test;
+
+class ChallengeStoreTest {
+
+    private static final String TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA";
+
+    private final InMemoryStorage storage = new InMemoryStorage();
+    private final ChallengeStore store = new ChallengeStore(storage);
+
+    @Test
+    void publishedHttp01AnswerIsServedAndWrittenThroughToStorage() throws Exception {
+        store.publishHttp01(TOKEN, TOKEN + ".thumbprint");
+
+        assertThat(store.httpKeyAuthorization(TOKEN)).contains(TOKEN + ".thumbprint");
+        assertThat(storage.load("challenges/http-01/" + TOKEN)).get()
+                .extracting(bytes -> new String(bytes, StandardCharsets.US_ASCII)).isEqualTo(TOKEN + ".thumbprint");
+    }
+
+    @Test
+    void anotherNodeOnTheSameStorageAnswersBothChallengeTypes() throws Exception {
+        CertifiedKey alpn = AlpnChallengeCertificate.create("links.shop.test", new byte[32], Clock.systemUTC());
+        store.publishHttp01(TOKEN, "key-authorization");
+        store.publishTlsAlpn01(alpn);
+
+        var otherNode = new ChallengeStore(storage);
+
+        assertThat(otherNode.httpKeyAuthorization(TOKEN)).contains("key-authorization");
+        CertifiedKey loaded = otherNode.tlsAlpnCertificate("LINKS.shop.test.").orElseThrow();
+        assertThat(loaded.leaf()).isEqualTo(alpn.leaf());
+        // compare the secret itself: the encoding differs by JCA provider
+        assertThat(((ECPrivateKey) loaded.key()).getS()).isEqualTo(((ECPrivateKey) alpn.key()).getS());
+        assertThat(loaded.name()).isEqualTo("links.shop.test");
+    }
+
+    @Test
+    void withdrawnChallengesAreGoneFromMemoryAndStorage() throws Exception {
+        store.publishHttp01(TOKEN, "key-authorization");
+        store.publishTlsAlpn01(AlpnChallengeCertificate.create("links.shop.test", new byte[32], Clock.systemUTC()));
+
+        store.withdrawHttp01(TOKEN);
+        store.withdrawTlsAlpn01("links.shop.test");
+
+        assertThat(store.httpKeyAuthorization(TOKEN)).isEmpty();
+        assertThat(store.tlsAlpnCertificate("links.shop.test")).isEmpty();
+        assertThat(storage.list("challenges/")).isEmpty();
+    }
+
+    @Test
+    void tokensAndNamesThatCouldEscapeTheChallengeFolderNeverReachStorage() throws Exception {
+        storage.store("acme/account-key.pem", "secret".getBytes(StandardCharsets.US_ASCII));
+
+        assertThat(store.httpKeyAuthorization("../../acme/account-key.pem")).isEmpty();
+        assertThat(store.httpKeyAuthorization("..")).isEmpty();
+        assertThat(store.httpKeyAuthorization("")).isEmpty();
+        assertThat(store.tlsAlpnCertificate("../../acme/account-key.pem")).isEmpty();
+        assertThat(store.tlsAlpnCertificate("a..b")).isEmpty();
+        assertThatThrownBy(() -> store.publishHttp01("a/b", "x")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void unknownChallengesAreEmpty() {
+        assertThat(store.httpKeyAuthorization(TOKEN)).isEmpty();
+        assertThat(store.tlsAlpnCertificate("links.shop.test")).isEmpty();
+    }
+}
