@@ -14,7 +14,9 @@ import java.util.function.Predicate;
  * ({@code / ? # " ' < > ) \}, space, tab, CR, LF, or the end of the body), optionally with the port {@code :80}
  * (dropped), and the host passes {@code httpsReady}. Every other link, including look-alikes such as
  * {@code http://links.shop.com.evil.net}, {@code http://xlinks.shop.com} or {@code http://links.shop.com@evil.net},
- * is left byte for byte.
+ * is left byte for byte. So is an {@code http://} inside another URL, such as a destination's
+ * {@code ?return=http://links.shop.com/...}: after any {@code ://} (or {@code :\/\/}) the scan skips to the end of
+ * that URL (a quote, {@code <}, {@code >}, {@code )} or white space), since that link belongs to another host.
  *
  * <p>The scan is a byte-level state machine: the output does not depend on where the chunks split, and at most
  * {@link #MAX_HELD_BYTES} bytes of a possible link are held back between chunks. When a chunk needs no change its
@@ -29,7 +31,9 @@ public final class HtmlLinkRewriter {
     /** The longest candidate held back between chunks: {@code http:\/\/}, a 253-byte host and {@code :80}. */
     public static final int MAX_HELD_BYTES = 10 + LinkSyntax.MAX_HOST_LENGTH + 3;
 
-    private static final ByteProcessor FIND_H = b -> (b | 0x20) != 'h';
+    private static final ByteProcessor FIND_H_OR_SLASH = b -> (b | 0x20) != 'h' && b != '/';
+    private static final ByteProcessor FIND_URL_END = b -> !LinkSyntax.isUrlEnd(b);
+    private static final int FOUR_SPACES = 0x20202020;
 
     private static final int IDLE = 0;
     private static final int H = 1;
@@ -60,8 +64,10 @@ public final class HtmlLinkRewriter {
     private int hostEnd;
     /** Where the candidate began in the current chunk, or -1 when it began in an earlier one. */
     private int candidateStart = -1;
-    /** The last byte of the previous chunk: whether an {@code h} at the start of a chunk begins a scheme. */
-    private byte previousByte = ' ';
+    /** The last four bytes of earlier chunks, the latest in the low byte: what precedes a chunk's first bytes. */
+    private int recent = FOUR_SPACES;
+    /** Whether the scan is inside a URL that began before ({@code ://} seen, no URL end since). */
+    private boolean inUrl;
     private int replacements;
 
     private byte[] lastHost = new byte[0];
@@ -97,21 +103,7 @@ public final class HtmlLinkRewriter {
             int idleFrom = start;
             int i = start;
             while (i < end) {
-                if (state == IDLE) {
-                    int h = chunk.forEachByte(i, end - i, FIND_H);
-                    if (h < 0) {
-                        break;
-                    }
-                    byte before = h > start ? chunk.getByte(h - 1) : previousByte;
-                    i = h + 1;
-                    if (!LinkSyntax.isSchemeByte(before)) {
-                        emitInput(idleFrom, h);
-                        held[0] = chunk.getByte(h);
-                        heldLength = 1;
-                        candidateStart = h;
-                        state = H;
-                    }
-                } else {
+                if (state != IDLE) {
                     int result = step(chunk.getByte(i));
                     if (result == CONSUMED) {
                         i++;
@@ -120,13 +112,37 @@ public final class HtmlLinkRewriter {
                         emitCandidate(result == LINK);
                         idleFrom = i;
                     }
+                } else if (inUrl) {
+                    int urlEnd = chunk.forEachByte(i, end - i, FIND_URL_END);
+                    if (urlEnd < 0) {
+                        break;
+                    }
+                    inUrl = false;
+                    i = urlEnd + 1;
+                } else {
+                    int found = chunk.forEachByte(i, end - i, FIND_H_OR_SLASH);
+                    if (found < 0) {
+                        break;
+                    }
+                    i = found + 1;
+                    if (chunk.getByte(found) == '/') {
+                        inUrl = endsSchemeSeparator(chunk, start, found);
+                    } else if (!LinkSyntax.isSchemeByte(byteBefore(chunk, start, found, 1))) {
+                        emitInput(idleFrom, found);
+                        held[0] = chunk.getByte(found);
+                        heldLength = 1;
+                        candidateStart = found;
+                        state = H;
+                    }
                 }
             }
             if (state == IDLE) {
                 emitInput(idleFrom, end);
             }
             candidateStart = -1;
-            previousByte = chunk.getByte(end - 1);
+            for (int j = Math.max(start, end - 4); j < end; j++) {
+                recent = (recent << 8) | (chunk.getByte(j) & 0xff);
+            }
             if (out != null) {
                 return out;
             }
@@ -160,7 +176,8 @@ public final class HtmlLinkRewriter {
         this.contiguousEnd = 0;
         try {
             emitCandidate(link && isReady());
-            previousByte = ' ';
+            recent = FOUR_SPACES;
+            inUrl = false;
             return out;
         } finally {
             this.out = null;
@@ -171,6 +188,23 @@ public final class HtmlLinkRewriter {
     /** How many links were upgraded so far. */
     public int replacements() {
         return replacements;
+    }
+
+    /** The byte {@code back} bytes before {@code index}, from this chunk or the ones before. */
+    private byte byteBefore(ByteBuf chunk, int start, int index, int back) {
+        int at = index - back;
+        return at >= start ? chunk.getByte(at) : (byte) (recent >>> (8 * (start - at - 1)));
+    }
+
+    /** Whether the slash at {@code index} completes {@code ://} or its JSON-escaped form {@code :\/\/}. */
+    private boolean endsSchemeSeparator(ByteBuf chunk, int start, int index) {
+        byte one = byteBefore(chunk, start, index, 1);
+        byte two = byteBefore(chunk, start, index, 2);
+        if (one == '/') {
+            return two == ':';
+        }
+        return one == '\\' && two == '/' && byteBefore(chunk, start, index, 3) == '\\'
+                && byteBefore(chunk, start, index, 4) == ':';
     }
 
     private int step(byte b) {
@@ -274,6 +308,8 @@ public final class HtmlLinkRewriter {
         } else {
             emitHeld(0, heldLength);
         }
+        // once "http://" is complete, the rest up to the URL's end is that URL's, upgraded or not
+        inUrl = state >= HOST;
         state = IDLE;
         heldLength = 0;
         candidateStart = -1;

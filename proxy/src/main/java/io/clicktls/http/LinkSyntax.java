@@ -13,6 +13,7 @@ final class LinkSyntax {
     private static final boolean[] HOST = new boolean[256];
     private static final boolean[] SCHEME = new boolean[256];
     private static final boolean[] DELIMITER = new boolean[256];
+    private static final boolean[] URL_END = new boolean[256];
 
     static {
         for (int c = 'a'; c <= 'z'; c++) {
@@ -29,6 +30,9 @@ final class LinkSyntax {
         SCHEME['+'] = true;
         for (char c : new char[] {'/', '?', '#', '"', '\'', '<', '>', ' ', '\t', '\r', '\n', ')', '\\'}) {
             DELIMITER[c] = true;
+        }
+        for (char c : new char[] {'"', '\'', '<', '>', ' ', '\t', '\r', '\n', ')'}) {
+            URL_END[c] = true;
         }
     }
 
@@ -47,6 +51,14 @@ final class LinkSyntax {
     /** Bytes that may follow a host in an HTML or script body for the link to count as ending there. */
     static boolean isDelimiter(int b) {
         return DELIMITER[b & 0xff];
+    }
+
+    /**
+     * Bytes that end a URL written in HTML, a script or text: until one comes, an {@code http://} belongs to the
+     * URL before it (a destination's query, say) and is not a link of its own.
+     */
+    static boolean isUrlEnd(int b) {
+        return URL_END[b & 0xff];
     }
 
     static boolean isAsciiUpper(int b) {
