@@ -3,7 +3,7 @@ package io.clicktls.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
-import io.netty.util.ByteProcessor;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Predicate;
 
@@ -31,8 +31,14 @@ public final class HtmlLinkRewriter {
     /** The longest candidate held back between chunks: {@code http:\/\/}, a 253-byte host and {@code :80}. */
     public static final int MAX_HELD_BYTES = 10 + LinkSyntax.MAX_HOST_LENGTH + 3;
 
-    private static final ByteProcessor FIND_H_OR_SLASH = b -> (b | 0x20) != 'h' && b != '/';
-    private static final ByteProcessor FIND_URL_END = b -> !LinkSyntax.isUrlEnd(b);
+    // Direct chunks are scanned from a copy: a plain array loop beats ByteBuf.forEachByte, whose processor call
+    // site Netty's own decoders share (megamorphic). Safe to share per thread: a scan never outlives its call.
+    private static final FastThreadLocal<byte[]> SCRATCH = new FastThreadLocal<>() {
+        @Override
+        protected byte[] initialValue() {
+            return new byte[8192];
+        }
+    };
     private static final int FOUR_SPACES = 0x20202020;
 
     private static final int IDLE = 0;
@@ -78,6 +84,8 @@ public final class HtmlLinkRewriter {
     private ByteBuf out;
     private ByteBufAllocator alloc;
     private int contiguousEnd;
+    private int chunkStart;
+    private int idleFrom;
 
     /** @param httpsReady asked with lower-case host names; must not block */
     public HtmlLinkRewriter(Predicate<String> httpsReady) {
@@ -99,41 +107,17 @@ public final class HtmlLinkRewriter {
         this.in = chunk;
         this.alloc = alloc;
         this.contiguousEnd = start;
+        this.chunkStart = start;
+        this.idleFrom = start;
         try {
-            int idleFrom = start;
-            int i = start;
-            while (i < end) {
-                if (state != IDLE) {
-                    int result = step(chunk.getByte(i));
-                    if (result == CONSUMED) {
-                        i++;
-                    } else {
-                        // The byte at i is not part of the candidate: it is scanned again as ordinary input.
-                        emitCandidate(result == LINK);
-                        idleFrom = i;
-                    }
-                } else if (inUrl) {
-                    int urlEnd = chunk.forEachByte(i, end - i, FIND_URL_END);
-                    if (urlEnd < 0) {
-                        break;
-                    }
-                    inUrl = false;
-                    i = urlEnd + 1;
-                } else {
-                    int found = chunk.forEachByte(i, end - i, FIND_H_OR_SLASH);
-                    if (found < 0) {
-                        break;
-                    }
-                    i = found + 1;
-                    if (chunk.getByte(found) == '/') {
-                        inUrl = endsSchemeSeparator(chunk, start, found);
-                    } else if (!LinkSyntax.isSchemeByte(byteBefore(chunk, start, found, 1))) {
-                        emitInput(idleFrom, found);
-                        held[0] = chunk.getByte(found);
-                        heldLength = 1;
-                        candidateStart = found;
-                        state = H;
-                    }
+            if (chunk.hasArray()) {
+                scan(chunk.array(), chunk.arrayOffset(), start, end);
+            } else {
+                byte[] scratch = SCRATCH.get();
+                for (int from = start; from < end; from += scratch.length) {
+                    int to = Math.min(end, from + scratch.length);
+                    chunk.getBytes(from, scratch, 0, to - from);
+                    scan(scratch, -from, from, to);
                 }
             }
             if (state == IDLE) {
@@ -190,21 +174,82 @@ public final class HtmlLinkRewriter {
         return replacements;
     }
 
-    /** The byte {@code back} bytes before {@code index}, from this chunk or the ones before. */
-    private byte byteBefore(ByteBuf chunk, int start, int index, int back) {
+    /**
+     * Scans chunk indexes {@code [from, to)}, whose bytes are {@code bytes[index + delta]}: skips plain text and
+     * the rest of URLs in tight loops, and steps the state machine only through candidates.
+     */
+    private void scan(byte[] bytes, int delta, int from, int to) {
+        int i = from;
+        while (i < to) {
+            if (state != IDLE) {
+                int result = step(bytes[i + delta]);
+                if (result == CONSUMED) {
+                    i++;
+                } else {
+                    // The byte at i is not part of the candidate: it is scanned again as ordinary input.
+                    emitCandidate(result == LINK);
+                    idleFrom = i;
+                }
+                continue;
+            }
+            int j = i + delta;
+            int limit = to + delta;
+            if (inUrl) {
+                while (j < limit && !LinkSyntax.isUrlEnd(bytes[j])) {
+                    j++;
+                }
+                if (j < limit) {
+                    inUrl = false;
+                }
+                i = j - delta + 1;
+                continue;
+            }
+            byte b = 0;
+            while (j < limit) {
+                b = bytes[j];
+                if ((b | 0x20) == 'h' || b == '/') {
+                    break;
+                }
+                j++;
+            }
+            if (j == limit) {
+                return;
+            }
+            int found = j - delta;
+            i = found + 1;
+            if (b == '/') {
+                inUrl = endsSchemeSeparator(bytes, delta, from, found);
+            } else if (!LinkSyntax.isSchemeByte(byteBefore(bytes, delta, from, found, 1))) {
+                emitInput(idleFrom, found);
+                held[0] = b;
+                heldLength = 1;
+                candidateStart = found;
+                state = H;
+            }
+        }
+    }
+
+    /** The byte {@code back} bytes before chunk index {@code index}: from the window, the chunk or earlier chunks. */
+    private byte byteBefore(byte[] bytes, int delta, int windowFrom, int index, int back) {
         int at = index - back;
-        return at >= start ? chunk.getByte(at) : (byte) (recent >>> (8 * (start - at - 1)));
+        if (at >= windowFrom) {
+            return bytes[at + delta];
+        }
+        if (at >= chunkStart) {
+            return in.getByte(at);
+        }
+        return (byte) (recent >>> (8 * (chunkStart - at - 1)));
     }
 
     /** Whether the slash at {@code index} completes {@code ://} or its JSON-escaped form {@code :\/\/}. */
-    private boolean endsSchemeSeparator(ByteBuf chunk, int start, int index) {
-        byte one = byteBefore(chunk, start, index, 1);
-        byte two = byteBefore(chunk, start, index, 2);
+    private boolean endsSchemeSeparator(byte[] bytes, int delta, int windowFrom, int index) {
+        byte one = byteBefore(bytes, delta, windowFrom, index, 1);
+        byte two = byteBefore(bytes, delta, windowFrom, index, 2);
         if (one == '/') {
             return two == ':';
         }
-        return one == '\\' && two == '/' && byteBefore(chunk, start, index, 3) == '\\'
-                && byteBefore(chunk, start, index, 4) == ':';
+        return one == '\\' && two == '/' && byteBefore(bytes, delta, windowFrom, index, 3) == '\\'
+                && byteBefore(bytes, delta, windowFrom, index, 4) == ':';
     }
 
     private int step(byte b) {
