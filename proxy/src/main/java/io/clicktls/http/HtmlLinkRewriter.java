@@ -219,7 +219,10 @@ public final class HtmlLinkRewriter {
             i = found + 1;
             if (b == '/') {
                 inUrl = endsSchemeSeparator(bytes, delta, from, found);
-            } else if (!LinkSyntax.isSchemeByte(byteBefore(bytes, delta, from, found, 1))) {
+            } else if (!LinkSyntax.isSchemeByte(byteBefore(bytes, delta, from, found, 1))
+                    && (j + 5 > limit || startsHttpColon(bytes, j))) {
+                // ("have", "here": most words are ruled out above without entering the state machine; a word cut
+                // by the window's end enters it and fails there, which leaves the same bytes to rescan)
                 emitInput(idleFrom, found);
                 held[0] = b;
                 heldLength = 1;
@@ -227,6 +230,11 @@ public final class HtmlLinkRewriter {
                 state = H;
             }
         }
+    }
+
+    private static boolean startsHttpColon(byte[] bytes, int h) {
+        return (bytes[h + 1] | 0x20) == 't' && (bytes[h + 2] | 0x20) == 't' && (bytes[h + 3] | 0x20) == 'p'
+                && bytes[h + 4] == ':';
     }
 
     /** The byte {@code back} bytes before chunk index {@code index}: from the window, the chunk or earlier chunks. */
