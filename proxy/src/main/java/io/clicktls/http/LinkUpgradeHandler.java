@@ -201,7 +201,7 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             return false;
         }
         int start = 0;
-        while (start < contentType.length() && (contentType.charAt(start) == ' ' || contentType.charAt(start) == '\t')) {
+        while (start < contentType.length() && isSpaceOrTab(contentType.charAt(start))) {
             start++;
         }
         String type = "text/html";
@@ -213,7 +213,11 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             return true;
         }
         char next = contentType.charAt(end);
-        return next == ';' || next == ' ' || next == '\t';
+        return next == ';' || isSpaceOrTab(next);
+    }
+
+    private static boolean isSpaceOrTab(char c) {
+        return c == ' ' || c == '\t';
     }
 
     private void writeFull(ChannelHandlerContext ctx, FullHttpResponse response, BodyRewrite rewrite,

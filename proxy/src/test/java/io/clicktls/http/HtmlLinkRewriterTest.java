@@ -62,7 +62,8 @@ class HtmlLinkRewriterTest {
         assertThat(rewrite(rewriter, PAGE.getBytes(UTF_8))).isEqualTo(PAGE_UPGRADED);
         assertThat(rewriter.replacements()).isEqualTo(PAGE_LINKS);
         assertThat(PAGE_UPGRADED)
-                .contains("http://links.shop.com.evil.net/", "http://xlinks.shop.com/", "http://links.shop.com@evil.net/",
+                .contains("http://links.shop.com.evil.net/", "http://xlinks.shop.com/",
+                        "http://links.shop.com@evil.net/",
                         "http://links.shop.com:8080/", "https://links.shop.com/\">already",
                         "http://destination.example/?r=http://links.shop.com/x");
     }

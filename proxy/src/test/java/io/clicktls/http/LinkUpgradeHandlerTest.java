@@ -69,7 +69,8 @@ import org.junit.jupiter.api.Test;
 
 class LinkUpgradeHandlerTest {
 
-    private static final String PAGE = "<!doctype html><html><head><title>Se désabonner — 日本</title></head><body>\n"
+    private static final String PAGE = "<!doctype html><html><head><title>Se désabonner — 日本</title></head>"
+            + "<body>\n"
             + "<a href=\"http://links.shop.com/ls/click?upn=abc123&amp;t=1\">unsubscribe</a>\n"
             + "<a href=\"http://www.shop.com/\">shop</a> <a href=\"http://links.shop.com.evil.net/\">x</a>\n"
             + "<a href=\"http://nocert.brand.test/wf/click\">no certificate yet</a>\n"
