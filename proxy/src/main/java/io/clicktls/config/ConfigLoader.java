@@ -41,17 +41,22 @@ public final class ConfigLoader {
      * @throws ConfigException with every problem found, including a missing or unreadable file
      */
     public static ClickTlsConfig load(Path file) throws ConfigException {
-        String label = file.toString();
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
-            throw single(label, "cannot read the file: it does not exist");
+            throw single(file.toString(), "cannot read the file: it does not exist");
         } catch (AccessDeniedException e) {
-            throw single(label, "cannot read the file: permission denied");
+            throw single(file.toString(), "cannot read the file: permission denied");
         } catch (IOException e) {
-            throw single(label, "cannot read the file: " + (e.getMessage() != null ? e.getMessage() : e));
+            throw single(file.toString(), "cannot read the file: " + (e.getMessage() != null ? e.getMessage() : e));
         }
+        return load(file, bytes);
+    }
+
+    /** Validates {@code bytes} as if read from {@code file} (the watcher reads them itself to compare them). */
+    static ClickTlsConfig load(Path file, byte[] bytes) throws ConfigException {
+        String label = file.toString();
         Path absolute = file.toAbsolutePath().normalize();
         Path folder = absolute.getParent() != null ? absolute.getParent() : absolute;
         return parse(decode(bytes, label), label, folder, absolute);
