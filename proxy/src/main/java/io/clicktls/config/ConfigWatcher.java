@@ -246,7 +246,7 @@ public final class ConfigWatcher implements AutoCloseable {
         } else {
             warnAboutRestart(previous, next);
             live.replace(next);
-            log.info("config {} reloaded: {} domains, {} platforms", file, next.domains().size(),
+            log.info("config {} reloaded: {} domain(s), {} platform(s)", file, next.domains().size(),
                     next.platforms().size());
         }
         listener.accepted(next);
@@ -270,7 +270,7 @@ public final class ConfigWatcher implements AutoCloseable {
         change(changes, "listen.admin", before.admin(), after.admin());
         change(changes, "storage.directory", previous.storage().directory(), next.storage().directory());
         if (!changes.isEmpty()) {
-            log.warn("config {}: {} only take effect after a restart", file, String.join(", ", changes));
+            log.warn("config {}: a restart is needed for {} to take effect", file, String.join(", ", changes));
         }
     }
 
