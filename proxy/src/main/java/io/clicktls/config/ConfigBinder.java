@@ -179,7 +179,7 @@ final class ConfigBinder {
     }
 
     private void platforms(MapNode root, Map<String, Platform> platforms, List<String> declared) {
-        Entry entry = root.entries().get("platforms");
+        Entry entry = root.get("platforms");
         if (entry == null) {
             report(root.position(), "missing key 'platforms' (expected: " + PLATFORMS_EXPECTED + ")");
             return;
@@ -192,7 +192,7 @@ final class ConfigBinder {
             reportShape(node, "platforms", PLATFORMS_EXPECTED);
             return;
         }
-        for (Entry platformEntry : map.entries().values()) {
+        for (Entry platformEntry : map.entries()) {
             String name = platformEntry.key();
             declared.add(name);
             String path = "platforms." + name;
@@ -221,7 +221,7 @@ final class ConfigBinder {
         boolean presetGiven = given(map, "preset");
         boolean upstreamGiven = given(map, "upstream");
         if (presetGiven && upstreamGiven) {
-            report(map.entries().get("upstream").keyPosition(),
+            report(map.get("upstream").keyPosition(),
                     path + ": both 'preset' and 'upstream' given (expected: one of them)");
             return null;
         }
@@ -273,7 +273,7 @@ final class ConfigBinder {
     }
 
     private List<Domain> domains(MapNode root, Map<String, Platform> platforms, List<String> declaredPlatforms) {
-        Entry entry = root.entries().get("domains");
+        Entry entry = root.get("domains");
         if (entry == null) {
             report(root.position(), "missing key 'domains' (expected: " + DOMAINS_EXPECTED + ")");
             return List.of();
@@ -296,10 +296,15 @@ final class ConfigBinder {
                 reportShape(item, "domains[" + i + "]", "{ name: HOST, platform: PLATFORM }");
                 continue;
             }
-            String path = "domains[" + i + "]";
-            checkKeys(map, path, DOMAIN_KEYS);
-            String name = domainName(map, path, seen);
-            String platform = domainPlatform(map, path, declared);
+            // the path strings of messages are only built for an entry with a problem: there may be 100,000 entries
+            for (Entry key : map.entries()) {
+                if (!key.key().equals("name") && !key.key().equals("platform")) {
+                    checkKeys(map, domainPath(i), DOMAIN_KEYS);
+                    break;
+                }
+            }
+            String name = domainName(map, i, seen);
+            String platform = domainPlatform(map, i, declared);
             if (name != null && platform != null) {
                 domains.add(new Domain(name, platform));
             }
@@ -307,40 +312,54 @@ final class ConfigBinder {
         return domains;
     }
 
-    private String domainName(MapNode map, String path, Map<String, Position> seen) {
-        ScalarNode node = required(map, "name", path, DOMAIN_EXPECTED);
+    private String domainName(MapNode map, int index, Map<String, Position> seen) {
+        ScalarNode node = plainScalar(map.get("name"));
         if (node == null) {
+            required(map, "name", domainPath(index), DOMAIN_EXPECTED);
             return null;
         }
         String name = DnsNames.normalize(node.text());
         String problem = name == null ? "cannot be converted to ASCII (punycode)" : DnsNames.problem(name, true);
         if (problem != null) {
-            report(node.position(), path + ".name: " + quote(node.text()) + " " + problem
+            report(node.position(), domainPath(index) + ".name: " + quote(node.text()) + " " + problem
                     + " (expected: " + DOMAIN_EXPECTED + ")");
             return null;
         }
         Position first = seen.putIfAbsent(name, node.position());
         if (first != null) {
-            report(node.position(), path + ".name: " + quote(name) + " is listed twice (first at line "
+            report(node.position(), domainPath(index) + ".name: " + quote(name) + " is listed twice (first at line "
                     + first.line() + ")");
             return null;
         }
         return name;
     }
 
-    private String domainPlatform(MapNode map, String path, java.util.Set<String> declared) {
-        ScalarNode node = required(map, "platform", path, "a platform defined under 'platforms'");
+    private String domainPlatform(MapNode map, int index, java.util.Set<String> declared) {
+        ScalarNode node = plainScalar(map.get("platform"));
         if (node == null) {
+            required(map, "platform", domainPath(index), "a platform defined under 'platforms'");
             return null;
         }
         String platform = node.text();
         if (!declared.contains(platform)) {
-            report(node.position(), path + ".platform: " + quote(platform) + " is not defined under 'platforms'"
+            report(node.position(), domainPath(index) + ".platform: " + quote(platform) + " is not defined under 'platforms'"
                     + " (expected: " + (declared.isEmpty() ? "a platform defined there" : "one of "
                     + listForMessage(declared)) + ")");
             return null;
         }
         return platform;
+    }
+
+    private static String domainPath(int index) {
+        return "domains[" + index + "]";
+    }
+
+    /** The value of {@code entry} if it is a non-empty scalar that is not an alias, else {@code null}. */
+    private static ScalarNode plainScalar(Entry entry) {
+        if (entry != null && entry.value() instanceof ScalarNode scalar && !scalar.blank() && !scalar.alias()) {
+            return scalar;
+        }
+        return null;
     }
 
     private Upgrade upgrade(MapNode upgrade) {
@@ -496,7 +515,7 @@ final class ConfigBinder {
     private List<Acme.ChallengeType> challenges(MapNode acme) {
         String path = "certificates.acme.challenges";
         String expected = "a list such as [tls-alpn-01, http-01]";
-        Entry entry = acme.entries().get("challenges");
+        Entry entry = acme.get("challenges");
         if (entry == null || isBlank(entry.value())) {
             return DEFAULT_CHALLENGES;
         }
@@ -700,15 +719,15 @@ final class ConfigBinder {
 
     /** A map under {@code key}; absent or empty counts as an empty map, anything else is reported. */
     private MapNode section(MapNode parent, String key, String path) {
-        Entry entry = parent.entries().get(key);
+        Entry entry = parent.get(key);
         if (entry == null || isBlank(entry.value())) {
-            return new MapNode(entry == null ? parent.position() : entry.keyPosition(), Map.of());
+            return new MapNode(entry == null ? parent.position() : entry.keyPosition());
         }
         if (entry.value() instanceof MapNode map) {
             return map;
         }
         reportShape(entry.value(), path, "a map of settings");
-        return new MapNode(entry.keyPosition(), Map.of());
+        return new MapNode(entry.keyPosition());
     }
 
     /**
@@ -716,7 +735,7 @@ final class ConfigBinder {
      * reported) or a map or list (reported here).
      */
     private ScalarNode scalar(MapNode map, String key, String path, String expected) {
-        Entry entry = map.entries().get(key);
+        Entry entry = map.get(key);
         if (entry == null) {
             return null;
         }
@@ -729,7 +748,7 @@ final class ConfigBinder {
 
     /** Like {@link #scalar}, but an absent or empty value is reported as missing. */
     private ScalarNode required(MapNode map, String key, String parentPath, String expected) {
-        Entry entry = map.entries().get(key);
+        Entry entry = map.get(key);
         if (entry == null) {
             report(map.position(), parentPath + ": missing key '" + key + "' (expected: " + expected + ")");
             return null;
@@ -742,7 +761,7 @@ final class ConfigBinder {
     }
 
     private void checkKeys(MapNode map, String path, List<String> allowed) {
-        for (Entry entry : map.entries().values()) {
+        for (Entry entry : map.entries()) {
             if (!allowed.contains(entry.key())) {
                 report(entry.keyPosition(), "unknown key " + quote(entry.key())
                         + (path.isEmpty() ? "" : " under " + quote(path))
@@ -753,7 +772,7 @@ final class ConfigBinder {
 
     /** Whether {@code key} is there with something other than an empty value. */
     private static boolean given(MapNode map, String key) {
-        Entry entry = map.entries().get(key);
+        Entry entry = map.get(key);
         return entry != null && !isBlank(entry.value());
     }
 

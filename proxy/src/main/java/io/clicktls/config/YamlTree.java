@@ -10,7 +10,7 @@ import com.fasterxml.jackson.dataformat.yaml.snakeyaml.error.Mark;
 import com.fasterxml.jackson.dataformat.yaml.snakeyaml.error.MarkedYAMLException;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -38,8 +38,60 @@ final class YamlTree {
     /** A key with its own position (for "unknown key") and its value. */
     record Entry(String key, Position keyPosition, Node value) {}
 
-    /** Keys in file order. */
-    record MapNode(Position position, Map<String, Entry> entries) implements Node {}
+    /**
+     * Keys in file order. Most maps in a config have one to four keys (100,000 of them in a big {@code domains}
+     * list), so lookups scan a list; an index is built only for larger maps.
+     */
+    static final class MapNode implements Node {
+
+        private static final int SCAN_LIMIT = 8;
+
+        private final Position position;
+        private final List<Entry> entries;
+        private Map<String, Entry> index;
+
+        MapNode(Position position) {
+            this.position = position;
+            this.entries = new ArrayList<>(2);
+        }
+
+        @Override
+        public Position position() {
+            return position;
+        }
+
+        /** In file order. */
+        List<Entry> entries() {
+            return entries;
+        }
+
+        /** The entry for {@code key}, or {@code null}. */
+        Entry get(String key) {
+            if (index != null) {
+                return index.get(key);
+            }
+            for (int i = 0; i < entries.size(); i++) {
+                Entry entry = entries.get(i);
+                if (entry.key().equals(key)) {
+                    return entry;
+                }
+            }
+            return null;
+        }
+
+        /** Adds an entry whose key is not there yet. */
+        void add(Entry entry) {
+            entries.add(entry);
+            if (index != null) {
+                index.put(entry.key(), entry);
+            } else if (entries.size() > SCAN_LIMIT) {
+                index = new HashMap<>();
+                for (Entry each : entries) {
+                    index.put(each.key(), each);
+                }
+            }
+        }
+    }
 
     record ListNode(Position position, List<Node> items) implements Node {}
 
@@ -65,7 +117,7 @@ final class YamlTree {
         try (JsonParser parser = FACTORY.createParser(text)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
-                return new MapNode(new Position(1, 1), Map.of());
+                return new MapNode(new Position(1, 1));
             }
             Node root = readValue((YAMLParser) parser, file, problems);
             if (parser.nextToken() != null) {
@@ -113,25 +165,25 @@ final class YamlTree {
 
     private static Node readMap(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
             throws IOException {
-        Map<String, Entry> entries = new LinkedHashMap<>(4);
+        MapNode map = new MapNode(at);
         JsonToken token;
         while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
             String key = parser.currentName();
             Position keyAt = position(parser.currentTokenLocation());
             parser.nextToken();
             Node value = readValue(parser, file, problems);
-            Entry earlier = entries.get(key);
+            Entry earlier = map.get(key);
             if (earlier != null) {
                 problems.add(new ConfigProblem(file, keyAt.line(), keyAt.column(),
                         "duplicate key '" + key + "' (first at line " + earlier.keyPosition().line() + ")"));
                 continue;
             }
-            entries.put(key, new Entry(key, keyAt, value));
+            map.add(new Entry(key, keyAt, value));
         }
         if (token != JsonToken.END_OBJECT) {
             throw new IllegalStateException("unexpected " + token + " in a YAML mapping");
         }
-        return new MapNode(at, entries);
+        return map;
     }
 
     private static Node readList(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
