@@ -16,11 +16,13 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -56,7 +58,8 @@ final class ConfigBinder {
     private static final String DOMAIN_EXPECTED = "a DNS name such as links.example.com, or *.example.com";
     private static final String UPSTREAM_EXPECTED =
             "an http:// or https:// URL with a host and no path, such as https://sendgrid.net";
-    private static final String PLATFORMS_EXPECTED = "a map from platform names to { preset: NAME } or { upstream: URL }";
+    private static final String PLATFORMS_EXPECTED =
+            "a map from platform names to { preset: NAME } or { upstream: URL }";
     private static final String DOMAINS_EXPECTED = "a list of { name: HOST, platform: PLATFORM }";
 
     private final String file;
@@ -113,15 +116,9 @@ final class ConfigBinder {
     private Certificates certificates(MapNode certificates) {
         checkKeys(certificates, "certificates", CERTIFICATES_KEYS);
         Certificates.IssuerKind issuer = choice(certificates, "issuer", "certificates.issuer",
-                Certificates.IssuerKind.INTERNAL, orderedMap(
-                        "internal", Certificates.IssuerKind.INTERNAL,
-                        "acme", Certificates.IssuerKind.ACME));
+                Certificates.IssuerKind.INTERNAL, Certificates.IssuerKind.class);
         Certificates.KeyType keyType = choice(certificates, "key_type", "certificates.key_type",
-                Certificates.KeyType.EC256, orderedMap(
-                        "ec256", Certificates.KeyType.EC256,
-                        "ec384", Certificates.KeyType.EC384,
-                        "rsa2048", Certificates.KeyType.RSA2048,
-                        "rsa4096", Certificates.KeyType.RSA4096));
+                Certificates.KeyType.EC256, Certificates.KeyType.class);
         Acme acme = acme(section(certificates, "acme", "certificates.acme"), issuer);
         OnDemand onDemand = onDemand(section(certificates, "on_demand", "certificates.on_demand"));
         return new Certificates(issuer, keyType, acme, onDemand);
@@ -216,8 +213,8 @@ final class ConfigBinder {
         ScalarNode preset = scalar(map, "preset", path + ".preset", "a preset name");
         ScalarNode region = scalar(map, "region", path + ".region", "an AWS region such as us-east-1");
         ScalarNode upstream = scalar(map, "upstream", path + ".upstream", UPSTREAM_EXPECTED);
-        Platform.HostHeader hostHeader = choice(map, "host_header", path + ".host_header", null, orderedMap(
-                "preserve", Platform.HostHeader.PRESERVE, "upstream", Platform.HostHeader.UPSTREAM));
+        Platform.HostHeader hostHeader = choice(map, "host_header", path + ".host_header", null,
+                Platform.HostHeader.class);
         boolean presetGiven = given(map, "preset");
         boolean upstreamGiven = given(map, "upstream");
         if (presetGiven && upstreamGiven) {
@@ -289,7 +286,7 @@ final class ConfigBinder {
         List<Node> items = list.items();
         List<Domain> domains = new ArrayList<>(items.size());
         Map<String, Position> seen = new HashMap<>(Math.max(16, items.size() * 2));
-        java.util.Set<String> declared = new java.util.HashSet<>(declaredPlatforms);
+        Set<String> declared = new HashSet<>(declaredPlatforms);
         for (int i = 0; i < items.size(); i++) {
             Node item = items.get(i);
             if (!(item instanceof MapNode map)) {
@@ -334,7 +331,7 @@ final class ConfigBinder {
         return name;
     }
 
-    private String domainPlatform(MapNode map, int index, java.util.Set<String> declared) {
+    private String domainPlatform(MapNode map, int index, Set<String> declared) {
         ScalarNode node = plainScalar(map.get("platform"));
         if (node == null) {
             required(map, "platform", domainPath(index), "a platform defined under 'platforms'");
@@ -342,7 +339,8 @@ final class ConfigBinder {
         }
         String platform = node.text();
         if (!declared.contains(platform)) {
-            report(node.position(), domainPath(index) + ".platform: " + quote(platform) + " is not defined under 'platforms'"
+            report(node.position(), domainPath(index) + ".platform: " + quote(platform)
+                    + " is not defined under 'platforms'"
                     + " (expected: " + (declared.isEmpty() ? "a platform defined there" : "one of "
                     + listForMessage(declared)) + ")");
             return null;
@@ -364,8 +362,8 @@ final class ConfigBinder {
 
     private Upgrade upgrade(MapNode upgrade) {
         checkKeys(upgrade, "upgrade", UPGRADE_KEYS);
-        Upgrade.HttpMode http = choice(upgrade, "http", "upgrade.http", Upgrade.HttpMode.REDIRECT, orderedMap(
-                "redirect", Upgrade.HttpMode.REDIRECT, "proxy", Upgrade.HttpMode.PROXY));
+        Upgrade.HttpMode http = choice(upgrade, "http", "upgrade.http", Upgrade.HttpMode.REDIRECT,
+                Upgrade.HttpMode.class);
         boolean location = bool(upgrade, "location", "upgrade.location", true);
         boolean html = bool(upgrade, "html", "upgrade.html", true);
         return new Upgrade(http, location, html);
@@ -565,18 +563,24 @@ final class ConfigBinder {
         }
     }
 
-    private <T> T choice(MapNode map, String key, String path, T fallback, Map<String, T> values) {
-        String expected = orList(values.keySet());
+    /** One of an enum's constants, written in lower case in the file (the enums are named to match). */
+    private <E extends Enum<E>> E choice(MapNode map, String key, String path, E fallback, Class<E> type) {
+        E[] constants = type.getEnumConstants();
+        List<String> names = new ArrayList<>(constants.length);
+        for (E constant : constants) {
+            names.add(constant.name().toLowerCase(Locale.ROOT));
+        }
+        String expected = orList(names);
         ScalarNode node = scalar(map, key, path, expected);
         if (node == null) {
             return fallback;
         }
-        T value = values.get(node.text());
-        if (value == null) {
+        int index = names.indexOf(node.text());
+        if (index < 0) {
             report(node.position(), path + ": " + quote(node.text()) + " (expected: " + expected + ")");
             return fallback;
         }
-        return value;
+        return constants[index];
     }
 
     private boolean bool(MapNode map, String key, String path, boolean fallback) {
@@ -806,7 +810,7 @@ final class ConfigBinder {
         return "'" + text + "'";
     }
 
-    private static String orList(java.util.Collection<String> values) {
+    private static String orList(Collection<String> values) {
         List<String> list = new ArrayList<>(values);
         if (list.size() == 1) {
             return list.get(0);
@@ -814,7 +818,7 @@ final class ConfigBinder {
         return String.join(", ", list.subList(0, list.size() - 1)) + " or " + list.get(list.size() - 1);
     }
 
-    private static String listForMessage(java.util.Set<String> names) {
+    private static String listForMessage(Set<String> names) {
         TreeSet<String> sorted = new TreeSet<>(names);
         List<String> shown = new ArrayList<>();
         for (String name : sorted) {
@@ -825,15 +829,5 @@ final class ConfigBinder {
             shown.add(name);
         }
         return String.join(", ", shown);
-    }
-
-    private static <T> Map<String, T> orderedMap(Object... keysAndValues) {
-        Map<String, T> map = new LinkedHashMap<>();
-        for (int i = 0; i < keysAndValues.length; i += 2) {
-            @SuppressWarnings("unchecked")
-            T value = (T) keysAndValues[i + 1];
-            map.put((String) keysAndValues[i], value);
-        }
-        return map;
     }
 }

@@ -6,14 +6,14 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
-import com.fasterxml.jackson.dataformat.yaml.snakeyaml.error.Mark;
-import com.fasterxml.jackson.dataformat.yaml.snakeyaml.error.MarkedYAMLException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * A YAML document as a small tree whose every key and value knows its line and column, built from Jackson's
@@ -127,10 +127,11 @@ final class YamlTree {
                 return null;
             }
             return root;
-        } catch (MarkedYAMLException e) {
-            problems.add(syntaxProblem(file, e));
-            return null;
         } catch (JsonProcessingException e) {
+            if (e.getCause() instanceof MarkedYAMLException marked) {
+                problems.add(syntaxProblem(file, marked));
+                return null;
+            }
             Position at = e.getLocation() == null ? new Position(1, 1) : position(e.getLocation());
             problems.add(new ConfigProblem(file, at.line(), at.column(), firstLine(e.getOriginalMessage())));
             return null;
@@ -197,7 +198,7 @@ final class YamlTree {
 
     private static ConfigProblem syntaxProblem(String file, MarkedYAMLException e) {
         Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
-        String problem = e.getProblem() != null ? e.getProblem() : firstLine(e.getOriginalMessage());
+        String problem = e.getProblem() != null ? e.getProblem() : firstLine(e.getMessage());
         StringBuilder message = new StringBuilder("YAML syntax: ").append(oneLine(problem));
         if (e.getContext() != null && e.getContextMark() != null) {
             message.append(" (").append(oneLine(e.getContext())).append(" at line ")

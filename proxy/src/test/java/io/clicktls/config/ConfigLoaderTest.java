@@ -644,7 +644,8 @@ class ConfigLoaderTest {
     static Path repoRoot() {
         Path dir = Path.of("").toAbsolutePath();
         for (Path candidate = dir; candidate != null; candidate = candidate.getParent()) {
-            if (Files.isDirectory(candidate.resolve("config/examples")) && Files.isDirectory(candidate.resolve("proxy"))) {
+            if (Files.isDirectory(candidate.resolve("config/examples"))
+                    && Files.isDirectory(candidate.resolve("proxy"))) {
                 return candidate;
             }
         }
