@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,6 +72,8 @@ public final class ConfigWatcher implements AutoCloseable {
     private Thread thread;
     private volatile WatchService watchService;
     private volatile boolean running;
+    /** Wakes the thread when it waits without a watch service (an interrupt could break a listener's I/O). */
+    private final CountDownLatch stopped = new CountDownLatch(1);
 
     // confined to the watcher thread after start()
     private byte[] lastDigest;
@@ -125,13 +128,16 @@ public final class ConfigWatcher implements AutoCloseable {
         thread.start();
     }
 
-    /** Stops watching and waits briefly for the thread to end; a reload in progress finishes first. */
+    /**
+     * Stops watching and waits up to 2 s for the thread to end; a reload in progress finishes first. May be called
+     * from a listener (on the watcher's thread), which then ends after the current reload.
+     */
     @Override
     public synchronized void close() {
         running = false;
         closeWatchService();
-        if (thread != null) {
-            thread.interrupt();
+        stopped.countDown();
+        if (thread != null && thread != Thread.currentThread()) {
             try {
                 thread.join(2_000);
             } catch (InterruptedException e) {
@@ -192,7 +198,7 @@ public final class ConfigWatcher implements AutoCloseable {
     private boolean waitForEvents(long nanos) throws InterruptedException {
         WatchService service = watchService;
         if (service == null) {
-            TimeUnit.NANOSECONDS.sleep(nanos);
+            stopped.await(nanos, TimeUnit.NANOSECONDS);
             return false;
         }
         WatchKey key = service.poll(nanos, TimeUnit.NANOSECONDS);
