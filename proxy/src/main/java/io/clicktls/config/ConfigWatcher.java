@@ -251,7 +251,15 @@ public final class ConfigWatcher implements AutoCloseable {
             log.info("config {} changed, but not in meaning; nothing to reload", file);
         } else {
             warnAboutRestart(previous, next);
-            live.replace(next);
+            try {
+                live.replace(next);
+            } catch (RuntimeException e) {
+                // LiveConfig swaps before it tells its listeners: a listener's failure leaves the new config in force
+                if (live.get().config() != next) {
+                    throw e;
+                }
+                log.error("a listener of the config failed after {} was swapped in", file, e);
+            }
             log.info("config {} reloaded: {} domain(s), {} platform(s)", file, next.domains().size(),
                     next.platforms().size());
         }

@@ -161,6 +161,23 @@ class ConfigWatcherTest {
     }
 
     @Test
+    void aFailingListenerDoesNotEndLiveReloading() throws Exception {
+        live.onChange(snapshot -> {
+            if (snapshot.domains().serves("boom.example.com")) {
+                throw new IllegalStateException("listener bug");
+            }
+        });
+        startWatcher(true);
+
+        Files.writeString(file, config("boom.example.com", "0.0.0.0:8443"));
+        assertThat(next().accepted()).as("swapped in before the listener failed").isNotNull();
+        Files.writeString(file, config("after.example.com", "0.0.0.0:8443"));
+
+        assertThat(next().accepted()).isNotNull();
+        assertThat(live.get().domains().serves("after.example.com")).isTrue();
+    }
+
+    @Test
     void watcherRunsOnANamedDaemonThreadUntilClosed() throws Exception {
         startWatcher(true);
 
