@@ -86,7 +86,7 @@ final class ConfigBinder {
         Map<String, Platform> platforms = new HashMap<>();
         List<String> declaredPlatforms = new ArrayList<>();
         platforms(root, platforms, declaredPlatforms);
-        List<Domain> domains = domains(root, platforms, declaredPlatforms);
+        List<Domain> domains = domains(root, declaredPlatforms);
         Upgrade upgrade = upgrade(section(root, "upgrade"));
         if (!problems.isEmpty()) {
             return null;
@@ -269,7 +269,7 @@ final class ConfigBinder {
         return new Platform(name, uri, hostHeader == null ? known.hostHeader() : hostHeader);
     }
 
-    private List<Domain> domains(MapNode root, Map<String, Platform> platforms, List<String> declaredPlatforms) {
+    private List<Domain> domains(MapNode root, List<String> declaredPlatforms) {
         Entry entry = root.get("domains");
         if (entry == null) {
             report(root.position(), "missing key 'domains' (expected: " + DOMAINS_EXPECTED + ")");
