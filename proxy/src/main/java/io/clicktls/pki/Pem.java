@@ -16,6 +16,7 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.util.io.pem.PemObject;
 
 /**
  * PEM text for certificate chains and private keys. Keys are written as unencrypted PKCS#8 and read in PKCS#8 or
@@ -31,7 +32,8 @@ public final class Pem {
     }
 
     public static byte[] encodeKey(PrivateKey key) {
-        return encode(new Object[] {PrivateKeyInfo.getInstance(key.getEncoded())});
+        // A PemObject, not the key itself: JcaPEMWriter would write the traditional OpenSSL form, not PKCS#8.
+        return encode(new Object[] {new PemObject("PRIVATE KEY", key.getEncoded())});
     }
 
     /** All certificates in order; fails when there is none or when anything else is in the text. */
@@ -69,7 +71,7 @@ public final class Pem {
                 return converter.getPrivateKey(info);
             }
             if (object instanceof PEMKeyPair pair) {
-                return converter.getKeyPair(pair).getPrivate();
+                return converter.getPrivateKey(pair.getPrivateKeyInfo());
             }
             throw new IOException("expected a private key, found " + object.getClass().getSimpleName());
         } catch (RuntimeException e) {
