@@ -155,11 +155,15 @@ public final class CertificateResolver implements CertificateSource {
         String name = DomainTable.normalize(rawName);
         CompletableFuture<CertifiedKey> existing = memory.getIfPresent(name);
         if (existing != null) {
-            CertifiedKey certified = completedValue(existing);
-            if (certified == null || !expired(certified)) {
-                return existing.copy(); // in flight, or ready to serve
+            if (!existing.isDone()) {
+                return existing.copy(); // in flight: wait for the same lookup
             }
-            memory.asMap().remove(name, existing); // expired: look again, storage may hold a renewed one
+            CertifiedKey certified = completedValue(existing);
+            if (certified != null && !expired(certified)) {
+                return existing.copy(); // ready to serve
+            }
+            // Failed (Caffeine drops it, but maybe not yet) or expired (storage may hold a renewed one): look again.
+            memory.asMap().remove(name, existing);
         }
         if (!IssuancePolicy.validHostName(name)) {
             metrics.onDemandDenied(IssuancePolicy.INVALID_NAME);
