@@ -4,12 +4,18 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
 import java.security.PrivateKey;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.openssl.PEMKeyPair;
@@ -66,17 +72,33 @@ public final class Pem {
             if (parser.readObject() != null) {
                 throw new IOException("more than one object in private key PEM");
             }
-            JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
             if (object instanceof PrivateKeyInfo info) {
-                return converter.getPrivateKey(info);
+                return toJdkKey(info);
             }
             if (object instanceof PEMKeyPair pair) {
-                return converter.getPrivateKey(pair.getPrivateKeyInfo());
+                return toJdkKey(pair.getPrivateKeyInfo());
             }
             throw new IOException("expected a private key, found " + object.getClass().getSimpleName());
-        } catch (RuntimeException e) {
+        } catch (GeneralSecurityException | RuntimeException e) {
             throw new IOException("malformed private key PEM: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A key object of the JDK's own providers even when Bouncy Castle is registered: Bouncy Castle's converter would
+     * ask for an "ECDSA" key factory, which only Bouncy Castle has, and its keys encode differently.
+     */
+    private static PrivateKey toJdkKey(PrivateKeyInfo info) throws GeneralSecurityException, IOException {
+        ASN1ObjectIdentifier algorithm = info.getPrivateKeyAlgorithm().getAlgorithm();
+        String name;
+        if (X9ObjectIdentifiers.id_ecPublicKey.equals(algorithm)) {
+            name = "EC";
+        } else if (PKCSObjectIdentifiers.rsaEncryption.equals(algorithm)) {
+            name = "RSA";
+        } else {
+            return new JcaPEMKeyConverter().getPrivateKey(info);
+        }
+        return KeyFactory.getInstance(name).generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));
     }
 
     private static PEMParser parser(byte[] pem) {

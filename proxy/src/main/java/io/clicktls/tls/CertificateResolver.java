@@ -1,6 +1,6 @@
 package io.clicktls.tls;
 
-import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * The certificate for a host name, found or made on demand. The lookup order, for a name lower-cased and without a
  * trailing dot:
  * <ol>
- *   <li>memory: a bounded Caffeine cache of futures by name; a hit answers at once on the calling thread;</li>
+ *   <li>memory: a bounded Caffeine cache of certificates by name; a hit answers at once on the calling thread;</li>
  *   <li>a name that is not a syntactically valid host name is refused here, without touching storage;</li>
  *   <li>storage: {@link CertificateStore#load} on the blocking executor;</li>
  *   <li>policy: {@link IssuancePolicy#decide}; a refusal fails the future with {@link NameRefusedException};</li>
@@ -44,8 +44,10 @@ import org.slf4j.LoggerFactory;
  *   <li>store: {@link CertificateStore#save} (a failure is logged; the certificate is still served);</li>
  *   <li>memory again, with its TLS context built ahead of the handshake.</li>
  * </ol>
- * Concurrent requests for one name share one future (single flight); a failed future is dropped so the next handshake
- * tries again. A certificate counts as absent only once expired: one inside its renewal window is still served, and
+ * Concurrent requests for one name share one future (single flight) from a map of lookups in flight; only
+ * certificates enter the cache, so a failure is forgotten at once and the next handshake tries again. (Caffeine's
+ * {@code AsyncCache} would do the single flight too, but it logs a WARNING with a stack trace for every failed load:
+ * every refused random SNI from a scanner.) A certificate counts as absent only once expired: one inside its renewal window is still served, and
  * renewing it is {@link #renew}'s job, called by whoever schedules renewals.
  *
  * <p>Threading: {@link #certificate}, {@link #cached}, {@link #renew} and {@link #inMemory} never block and may run on
@@ -66,7 +68,8 @@ public final class CertificateResolver implements CertificateSource {
     private final Metrics metrics;
     private final Clock clock;
     private final TlsContexts contexts;
-    private final AsyncCache<String, CertifiedKey> memory;
+    private final Cache<String, CertifiedKey> memory;
+    private final Map<String, CompletableFuture<CertifiedKey>> lookups = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<CertifiedKey>> renewals = new ConcurrentHashMap<>();
     private final List<Consumer<CertifiedKey>> issuedListeners = new CopyOnWriteArrayList<>();
     private final ConcurrentSkipListSet<Expiry> expiries = new ConcurrentSkipListSet<>();
@@ -125,8 +128,8 @@ public final class CertificateResolver implements CertificateSource {
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
                 .<String, CertifiedKey>removalListener((name, certified, cause) -> forgetContext(certified))
-                .buildAsync();
-        metrics.certificateGauges(() -> memory.synchronous().estimatedSize(), this::secondsUntilEarliestExpiry);
+                .build();
+        metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
     }
 
     public TlsContexts contexts() {
@@ -138,8 +141,7 @@ public final class CertificateResolver implements CertificateSource {
         if (name == null) {
             return Optional.empty();
         }
-        CompletableFuture<CertifiedKey> future = memory.getIfPresent(DomainTable.normalize(name));
-        CertifiedKey certified = completedValue(future);
+        CertifiedKey certified = memory.getIfPresent(DomainTable.normalize(name));
         return certified != null && certified.validAt(clock.instant()) ? Optional.of(certified) : Optional.empty();
     }
 
@@ -153,23 +155,46 @@ public final class CertificateResolver implements CertificateSource {
             return CompletableFuture.failedFuture(new NameRefusedException("(none)", IssuancePolicy.INVALID_NAME));
         }
         String name = DomainTable.normalize(rawName);
-        CompletableFuture<CertifiedKey> existing = memory.getIfPresent(name);
-        if (existing != null) {
-            if (!existing.isDone()) {
-                return existing.copy(); // in flight: wait for the same lookup
-            }
-            CertifiedKey certified = completedValue(existing);
-            if (certified != null && !expired(certified)) {
-                return existing.copy(); // ready to serve
-            }
-            // Failed (Caffeine drops it, but maybe not yet) or expired (storage may hold a renewed one): look again.
-            memory.asMap().remove(name, existing);
+        CertifiedKey certified = servable(name);
+        if (certified != null) {
+            return CompletableFuture.completedFuture(certified);
         }
         if (!IssuancePolicy.validHostName(name)) {
             metrics.onDemandDenied(IssuancePolicy.INVALID_NAME);
             return CompletableFuture.failedFuture(new NameRefusedException(name, IssuancePolicy.INVALID_NAME));
         }
-        return memory.get(name, (key, executor) -> submit(() -> loadOrIssue(key))).copy();
+        CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
+        CompletableFuture<CertifiedKey> running = lookups.putIfAbsent(name, mine);
+        if (running != null) {
+            return running.copy();
+        }
+        // A lookup may have finished between the memory check and taking the slot.
+        certified = servable(name);
+        if (certified != null) {
+            lookups.remove(name, mine);
+            mine.complete(certified);
+            return mine.copy();
+        }
+        submit(() -> loadOrIssue(name)).whenComplete((result, failure) -> {
+            if (failure == null) {
+                // In memory before the slot is freed, so there is no moment with neither; a renewal that
+                // finished meanwhile wins.
+                memory.asMap().putIfAbsent(name, result);
+            }
+            lookups.remove(name, mine);
+            complete(mine, result, failure);
+        });
+        return mine.copy();
+    }
+
+    /** The certificate in memory unless it has expired (which also drops it). */
+    private CertifiedKey servable(String name) {
+        CertifiedKey certified = memory.getIfPresent(name);
+        if (certified != null && expired(certified)) {
+            memory.asMap().remove(name, certified); // storage may hold a renewed one
+            return null;
+        }
+        return certified;
     }
 
     /**
@@ -187,7 +212,7 @@ public final class CertificateResolver implements CertificateSource {
         if (running != null) {
             return running.copy();
         }
-        CompletableFuture<CertifiedKey> inFlight = memory.getIfPresent(name);
+        CompletableFuture<CertifiedKey> inFlight = lookups.get(name);
         CompletableFuture<?> after = inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
         after.thenApplyAsync(ignored -> issueAndStore(name), blocking)
                 .whenComplete((certified, failure) -> {
@@ -196,11 +221,7 @@ public final class CertificateResolver implements CertificateSource {
                     }
                     // Out of the map before completing, so a caller woken by it can start the next renewal.
                     renewals.remove(name, mine);
-                    if (failure == null) {
-                        mine.complete(certified);
-                    } else {
-                        mine.completeExceptionally(unwrap(failure));
-                    }
+                    complete(mine, certified, failure);
                 });
         return mine.copy();
     }
@@ -208,20 +229,13 @@ public final class CertificateResolver implements CertificateSource {
     /** Drops the certificate from memory and storage. Blocking: call from the blocking executor. */
     public void forget(String rawName) throws IOException {
         String name = DomainTable.normalize(rawName);
-        memory.synchronous().invalidate(name);
+        memory.invalidate(name);
         store.delete(name);
     }
 
     /** The certificates in memory now (not those being looked up or issued). Copies; costs a pass over memory. */
     public List<CertifiedKey> inMemory() {
-        List<CertifiedKey> all = new ArrayList<>();
-        for (CompletableFuture<CertifiedKey> future : memory.asMap().values()) {
-            CertifiedKey certified = completedValue(future);
-            if (certified != null) {
-                all.add(certified);
-            }
-        }
-        return all;
+        return new ArrayList<>(memory.asMap().values());
     }
 
     /** Called with every certificate issued (first issuance or renewal), on the blocking executor; must not block long. */
@@ -286,10 +300,9 @@ public final class CertificateResolver implements CertificateSource {
     }
 
     private void swapIn(String name, CertifiedKey certified) {
-        CompletableFuture<CertifiedKey> old = memory.asMap().put(name, CompletableFuture.completedFuture(certified));
-        CertifiedKey previous = completedValue(old);
+        CertifiedKey previous = memory.asMap().put(name, certified);
         if (previous != null && previous != certified) {
-            forgetContext(previous); // the removal listener may not run for a replaced future still in flight
+            forgetContext(previous); // at once, rather than when the removal listener gets to it
         }
     }
 
@@ -306,7 +319,7 @@ public final class CertificateResolver implements CertificateSource {
      */
     private double secondsUntilEarliestExpiry() {
         for (Expiry head = first(); head != null; head = first()) {
-            CertifiedKey current = completedValue(memory.getIfPresent(head.name()));
+            CertifiedKey current = memory.getIfPresent(head.name());
             if (current != null && current.leaf().getSerialNumber().equals(head.serial())) {
                 return Duration.between(clock.instant(), head.notAfter()).toMillis() / 1000.0;
             }
@@ -332,11 +345,12 @@ public final class CertificateResolver implements CertificateSource {
         }
     }
 
-    private static CertifiedKey completedValue(CompletableFuture<CertifiedKey> future) {
-        if (future == null || !future.isDone() || future.isCompletedExceptionally()) {
-            return null;
+    private static void complete(CompletableFuture<CertifiedKey> future, CertifiedKey result, Throwable failure) {
+        if (failure == null) {
+            future.complete(result);
+        } else {
+            future.completeExceptionally(unwrap(failure));
         }
-        return future.getNow(null);
     }
 
     private static Throwable unwrap(Throwable failure) {

@@ -89,6 +89,19 @@ class PemTest {
     }
 
     @Test
+    void decodedKeysComeFromTheJdkEvenWithBouncyCastleRegistered() throws Exception {
+        JcaProviders.registerBouncyCastle();
+        for (KeyType type : List.of(KeyType.EC256, KeyType.RSA2048)) {
+            KeyPair pair = KeyPairs.generate(type);
+
+            PrivateKey decoded = Pem.decodeKey(Pem.encodeKey(pair.getPrivate()));
+
+            assertThat(decoded.getClass().getName()).startsWith("sun.security.");
+            assertThat(decoded.getEncoded()).isEqualTo(pair.getPrivate().getEncoded());
+        }
+    }
+
+    @Test
     void bouncyCastleIsRegisteredOnceHoweverOftenAsked() {
         JcaProviders.registerBouncyCastle();
         JcaProviders.registerBouncyCastle();
