@@ -82,6 +82,7 @@ public final class InternalIssuer implements CertificateIssuer {
         return open(storage, config, Clock.systemUTC());
     }
 
+    @SuppressWarnings("try") // the lock is held for the block, not used in it
     public static InternalIssuer open(Storage storage, Supplier<ConfigSnapshot> config, Clock clock)
             throws IOException, InterruptedException {
         // The lock keeps two processes sharing the storage from each making a root.

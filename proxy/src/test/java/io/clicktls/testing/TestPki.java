@@ -122,9 +122,13 @@ public final class TestPki implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         blocking.shutdownNow();
-        blocking.awaitTermination(5, TimeUnit.SECONDS);
+        try {
+            blocking.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** A config with the given domains on a stand-in platform, storage at {@code directory}, internal issuer. */
