@@ -133,7 +133,8 @@ public final class InternalIssuer implements CertificateIssuer {
             int usage = KeyUsage.digitalSignature | (pair.getPublic() instanceof RSAKey ? KeyUsage.keyEncipherment : 0);
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
                     .addExtension(Extension.keyUsage, true, new KeyUsage(usage))
-                    .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+                    .addExtension(Extension.extendedKeyUsage, false,
+                            new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
                     .addExtension(Extension.subjectAlternativeName, false,
                             new GeneralNames(new GeneralName(GeneralName.dNSName, name)))
                     .addExtension(Extension.subjectKeyIdentifier, false,
@@ -176,8 +177,8 @@ public final class InternalIssuer implements CertificateIssuer {
 
     private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey key)
             throws GeneralSecurityException, OperatorCreationException {
-        return new JcaX509CertificateConverter()
-                .getCertificate(builder.build(new JcaContentSignerBuilder(KeyPairs.signatureAlgorithm(key)).build(key)));
+        JcaContentSignerBuilder signer = new JcaContentSignerBuilder(KeyPairs.signatureAlgorithm(key));
+        return new JcaX509CertificateConverter().getCertificate(builder.build(signer.build(key)));
     }
 
     /** 128 random bits, positive and non-zero as RFC 5280 requires (17 bytes in DER at most, under its 20). */

@@ -72,7 +72,8 @@ public final class CertificateStore {
                 return Optional.empty();
             }
             Meta meta = JSON.readValue(metaBytes.get(), Meta.class);
-            if (!sha256(chainBytes.get()).equals(meta.chainSha256()) || !sha256(keyBytes.get()).equals(meta.keySha256())) {
+            if (!sha256(chainBytes.get()).equals(meta.chainSha256())
+                    || !sha256(keyBytes.get()).equals(meta.keySha256())) {
                 log.warn("certificate entry {} has files from different writes; treating it as absent", name);
                 return Optional.empty();
             }

@@ -162,7 +162,8 @@ public final class FileStorage implements Storage {
 
     /** Creates the lock file with its content in one step: a hard link of a finished temporary file. */
     private boolean tryCreateLock(Path file, String content) throws IOException {
-        Path temp = writeTemp(file.getParent(), file.getFileName().toString(), content.getBytes(StandardCharsets.UTF_8));
+        byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+        Path temp = writeTemp(file.getParent(), file.getFileName().toString(), bytes);
         try {
             Files.createLink(file, temp);
             syncFolder(file.getParent());
@@ -201,7 +202,8 @@ public final class FileStorage implements Storage {
      * that what moved is the stale lock, and put it back otherwise.
      */
     private void takeOver(Path file, String staleContent) throws IOException {
-        Path aside = file.resolveSibling("." + file.getFileName() + ".stale-" + HexFormat.of().formatHex(randomBytes(8)));
+        String suffix = HexFormat.of().formatHex(randomBytes(8));
+        Path aside = file.resolveSibling("." + file.getFileName() + ".stale-" + suffix);
         try {
             Files.move(file, aside, StandardCopyOption.ATOMIC_MOVE);
         } catch (NoSuchFileException e) {

@@ -47,8 +47,8 @@ import org.slf4j.LoggerFactory;
  * Concurrent requests for one name share one future (single flight) from a map of lookups in flight; only
  * certificates enter the cache, so a failure is forgotten at once and the next handshake tries again. (Caffeine's
  * {@code AsyncCache} would do the single flight too, but it logs a WARNING with a stack trace for every failed load:
- * every refused random SNI from a scanner.) A certificate counts as absent only once expired: one inside its renewal window is still served, and
- * renewing it is {@link #renew}'s job, called by whoever schedules renewals.
+ * every refused random SNI from a scanner.) A certificate counts as absent only once expired: one inside its
+ * renewal window is still served, and renewing it is {@link #renew}'s job, called by whoever schedules renewals.
  *
  * <p>Threading: {@link #certificate}, {@link #cached}, {@link #renew} and {@link #inMemory} never block and may run on
  * event loops; {@link #forget} does storage I/O and runs on the blocking executor. Thread-safe.
@@ -213,7 +213,8 @@ public final class CertificateResolver implements CertificateSource {
             return running.copy();
         }
         CompletableFuture<CertifiedKey> inFlight = lookups.get(name);
-        CompletableFuture<?> after = inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
+        CompletableFuture<?> after =
+                inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
         after.thenApplyAsync(ignored -> issueAndStore(name), blocking)
                 .whenComplete((certified, failure) -> {
                     if (failure == null) {
@@ -238,7 +239,7 @@ public final class CertificateResolver implements CertificateSource {
         return new ArrayList<>(memory.asMap().values());
     }
 
-    /** Called with every certificate issued (first issuance or renewal), on the blocking executor; must not block long. */
+    /** Called with every certificate issued (first or renewed), on the blocking executor; must not block long. */
     public void onIssued(Consumer<CertifiedKey> listener) {
         issuedListeners.add(listener);
     }

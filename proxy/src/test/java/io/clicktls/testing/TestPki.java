@@ -35,6 +35,7 @@ import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -95,6 +96,11 @@ public final class TestPki implements AutoCloseable {
     }
 
     public CertificateResolver resolver(SslProvider provider) {
+        return resolver(provider, blocking);
+    }
+
+    /** @param blocking e.g. {@link #blocking} wrapped to count tasks */
+    public CertificateResolver resolver(SslProvider provider, Executor blocking) {
         return new CertificateResolver(config, store, issuer, policy, blocking, metrics, clock,
                 new TlsContexts(provider, 1000), 1000);
     }

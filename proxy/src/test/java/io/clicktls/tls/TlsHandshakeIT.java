@@ -349,14 +349,15 @@ class TlsHandshakeIT {
             String text = in.toString(StandardCharsets.US_ASCII);
             in.release();
             if (text.startsWith("GET ")) {
-                ctx.writeAndFlush(Unpooled.copiedBuffer(
-                        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", StandardCharsets.US_ASCII))
+                String response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+                ctx.writeAndFlush(Unpooled.copiedBuffer(response, StandardCharsets.US_ASCII))
                         .addListener(ChannelFutureListener.CLOSE);
                 return;
             }
             SslHandler ssl = ctx.pipeline().get(SslHandler.class);
             assertThat(ctx.pipeline().get(TlsSelectionHandler.SSL_HANDLER_NAME)).isSameAs(ssl);
-            ctx.writeAndFlush(Unpooled.copiedBuffer("pong " + ssl.applicationProtocol() + "\n", StandardCharsets.US_ASCII));
+            String pong = "pong " + ssl.applicationProtocol() + "\n";
+            ctx.writeAndFlush(Unpooled.copiedBuffer(pong, StandardCharsets.US_ASCII));
         }
     }
 
