@@ -29,8 +29,10 @@ import org.slf4j.LoggerFactory;
  * bottom:
  *
  * <pre>
- * https: tls → idle → alpn ─ h2:       h2 → h2-streams ⇒ (per stream) codec → expect-continue → link-upgrade → proxy
- *                          └ http/1.1: codec → request-timeout → keep-alive → expect-continue → link-upgrade → proxy
+ * https: tls → idle → alpn ┬ h2:       h2 → h2-streams
+ *                          │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy
+ *                          └ http/1.1: codec → request-timeout → keep-alive → expect-continue → link-upgrade
+ *                                      → proxy
  * http:  idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME http-01, 308 to https)
  * </pre>
  *

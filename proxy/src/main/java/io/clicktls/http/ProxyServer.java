@@ -259,7 +259,8 @@ public final class ProxyServer implements AutoCloseable {
         }
 
         /** Channel types matching the event loops, e.g. {@code NioServerSocketChannel} and {@code NioSocketChannel}. */
-        public Builder channelTypes(Class<? extends ServerChannel> serverChannelType, Class<? extends Channel> channelType) {
+        public Builder channelTypes(
+                Class<? extends ServerChannel> serverChannelType, Class<? extends Channel> channelType) {
             this.serverChannelType = serverChannelType;
             this.channelType = channelType;
             return this;
