@@ -207,6 +207,7 @@ public final class StandInPlatform implements AutoCloseable {
                 }
                 case "/hop" -> {
                     FullHttpResponse response = full(HttpResponseStatus.OK, "text/plain", "hop\n".getBytes());
+                    HttpUtil.setKeepAlive(response, keepAlive);
                     response.headers()
                             .add(HttpHeaderNames.CONNECTION, "X-Hop-Secret")
                             .add("X-Hop-Secret", "1")
@@ -214,7 +215,8 @@ public final class StandInPlatform implements AutoCloseable {
                             .add("Proxy-Authenticate", "Basic")
                             .add("Strict-Transport-Security", "max-age=31536000")
                             .add("X-End-To-End", "kept");
-                    send(ctx, keepAlive, response);
+                    ctx.writeAndFlush(response).addListener(keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE
+                            : ChannelFutureListener.CLOSE);
                 }
                 case "/big" -> big(ctx, Integer.parseInt(query.replace("bytes=", "")));
                 case "/slow" -> {
