@@ -29,7 +29,37 @@ class HttpsProxyIT extends ProxyFixture {
         StandInPlatform.Received received = standIn.last();
         assertThat(received.rawUri()).isEqualTo("/ls/click?upn=abc123");
         assertThat(received.header("host")).isEqualTo("links.shop.test:" + proxy.httpsPort());
-        assertThat(metrics.scrape()).contains("clicktls_requests_total{code=\"302\",platform=\"stand-in\"}");
+        assertThat(metrics.scrape()).contains("clicktls_requests_total{code=\"302\",platform=\"stand-in\"}")
+                .containsPattern("clicktls_upstream_seconds_count [1-9]");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--http1.1", "--http2"})
+    void headRequestGetsTheHeadersOnly(String protocol) throws Exception {
+        CurlResult result = curlHttps("links.shop.test", "/page", protocol, "--head");
+
+        assertThat(result.status()).isEqualTo(200);
+        assertThat(result.header("content-length")).isEqualTo("159");
+        // curl writes the headers of a HEAD response where the body would go; there must be nothing else.
+        assertThat(result.text()).doesNotContain("<html");
+        assertThat(standIn.last().method()).isEqualTo("HEAD");
+    }
+
+    @Test
+    void pipelinedRequestsAfterAHeadAreAnsweredInOrder() throws Exception {
+        String responses = rawHttps("links.shop.test",
+                "HEAD /page HTTP/1.1\r\nHost: links.shop.test\r\n\r\n"
+                        + "GET /ls/click?second HTTP/1.1\r\nHost: links.shop.test\r\n\r\n"
+                        + "GET /open.gif HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
+
+        assertThat(responses).startsWith("HTTP/1.1 200 OK");
+        int redirect = responses.indexOf("HTTP/1.1 302 Found");
+        int gif = responses.indexOf("HTTP/1.1 200 OK", redirect);
+        assertThat(redirect).isPositive();
+        assertThat(gif).isGreaterThan(redirect);
+        assertThat(responses).endsWith(new String(StandInPlatform.PIXEL, java.nio.charset.StandardCharsets.ISO_8859_1));
+        assertThat(standIn.requests()).extracting(StandInPlatform.Received::rawUri)
+                .containsExactly("/page", "/ls/click?second", "/open.gif");
     }
 
     @ParameterizedTest

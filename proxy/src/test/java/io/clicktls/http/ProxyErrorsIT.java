@@ -134,6 +134,16 @@ class ProxyErrorsIT extends ProxyFixture {
         assertThat(standIn.requests("/break")).hasSize(1);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"--http1.1", "--http2"})
+    void upstreamClosingMidResponseEndsTheClientConnectionRatherThanFakingAnEnd(String protocol) throws Exception {
+        CurlResult result = curlHttps("links.shop.test", "/truncated", protocol);
+
+        assertThat(result.status()).isEqualTo(200);
+        assertThat(result.exit()).as("curl exit code").isNotZero();
+        assertThat(result.body().length).isLessThan(1000);
+    }
+
     @Test
     void unknownTlsServerNameStillGetsAnAnswerOnlyForServedHosts() throws Exception {
         // The test TLS context answers any SNI; the proxy then refuses the Host.

@@ -86,6 +86,8 @@ abstract class ProxyFixture {
     static ClickTlsConfig baseConfig;
     static Path workDir;
     static Path caPem;
+    private static SslContext serverContext;
+    private static SslContext upstreamContext;
     private static EventLoopGroup boss;
     private static EventLoopGroup worker;
     private static ExecutorService blocking;
@@ -135,7 +137,7 @@ abstract class ProxyFixture {
 
         CertifiedKey serverCertificate = pki.issue("*.shop.test", "links.tls.test", "bad.tls.test",
                 "links.down.test", "links.rewrite.test", "nowhere.other.test");
-        SslContext serverContext = SslContextBuilder
+        serverContext = SslContextBuilder
                 .forServer(serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
                 .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
                 .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
@@ -145,13 +147,18 @@ abstract class ProxyFixture {
                         ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
                         ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
                 .build();
-        SslContext upstreamContext = SslContextBuilder.forClient().trustManager(pki.caCertificate()).build();
+        upstreamContext = SslContextBuilder.forClient().trustManager(pki.caCertificate()).build();
 
         boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         worker = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
         blocking = Executors.newFixedThreadPool(2);
         metrics = new Metrics();
-        proxy = ProxyServer.builder()
+        proxy = proxyBuilder().build().start();
+    }
+
+    /** A builder wired like the shared proxy: for tests that need a proxy of their own (other timeouts, close). */
+    static ProxyServer.Builder proxyBuilder() {
+        return ProxyServer.builder()
                 .config(config::get)
                 .eventLoops(boss, worker)
                 .channelTypes(NioServerSocketChannel.class, NioSocketChannel.class)
@@ -173,9 +180,7 @@ abstract class ProxyFixture {
                 .upstreamSslContext(upstreamContext)
                 .upstreamConnectTimeout(Duration.ofSeconds(1))
                 .upstreamResponseTimeout(RESPONSE_TIMEOUT)
-                .drainTimeout(Duration.ofMillis(200))
-                .build()
-                .start();
+                .drainTimeout(Duration.ofMillis(200));
     }
 
     @AfterAll
@@ -210,7 +215,8 @@ abstract class ProxyFixture {
     }
 
     /** What curl saw. {@code headers} holds the last response's headers, names in lower case. */
-    record CurlResult(int status, String httpVersion, Map<String, List<String>> headers, byte[] body, String stderr) {
+    record CurlResult(
+            int status, String httpVersion, Map<String, List<String>> headers, byte[] body, String stderr, int exit) {
 
         String header(String name) {
             List<String> values = headers.getOrDefault(name.toLowerCase(Locale.ROOT), List.of());
@@ -257,7 +263,7 @@ abstract class ProxyFixture {
         String[] written = new String(out, StandardCharsets.US_ASCII).trim().split(" ");
         return new CurlResult(Integer.parseInt(written[0]), written.length > 1 ? written[1] : "",
                 lastHeaderBlock(Files.readString(headers, StandardCharsets.ISO_8859_1)), Files.readAllBytes(body),
-                err);
+                err, process.exitValue());
     }
 
     private static Map<String, List<String>> lastHeaderBlock(String dump) {
@@ -275,6 +281,10 @@ abstract class ProxyFixture {
 
     /** Sends raw bytes over TLS (SNI {@code serverName}, ALPN http/1.1) and returns all bytes read until close. */
     static String rawHttps(String serverName, String request) throws Exception {
+        return rawHttps(proxy.httpsPort(), serverName, request);
+    }
+
+    static String rawHttps(int port, String serverName, String request) throws Exception {
         KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
         trust.load(null, null);
         trust.setCertificateEntry("ca", pki.caCertificate());
@@ -283,7 +293,7 @@ abstract class ProxyFixture {
         SSLContext ssl = SSLContext.getInstance("TLS");
         ssl.init(null, tmf.getTrustManagers(), null);
         try (SSLSocket socket = (SSLSocket) ssl.getSocketFactory().createSocket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", proxy.httpsPort()), 2000);
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 2000);
             SSLParameters parameters = socket.getSSLParameters();
             parameters.setServerNames(List.of(new SNIHostName(serverName)));
             parameters.setApplicationProtocols(new String[] {"http/1.1"});
@@ -294,8 +304,12 @@ abstract class ProxyFixture {
 
     /** Sends raw bytes to the plain-http listener and returns all bytes read until close. */
     static String rawHttp(String request) throws Exception {
+        return rawHttp(proxy.httpPort(), request);
+    }
+
+    static String rawHttp(int port, String request) throws Exception {
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", proxy.httpPort()), 2000);
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 2000);
             return exchange(socket, request);
         }
     }

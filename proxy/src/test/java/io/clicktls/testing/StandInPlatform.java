@@ -61,6 +61,8 @@ import java.util.zip.GZIPOutputStream;
  *   <li>{@code /cookie}: sets two cookies and redirects
  *   <li>{@code /hop}: a response carrying hop-by-hop headers and HSTS, which a proxy must not pass on
  *   <li>{@code /big?bytes=N}: N bytes, chunked
+ *   <li>{@code /delay?ms=N}: answers 200 after N milliseconds
+ *   <li>{@code /truncated}: announces 1000 bytes, sends 10 and closes the connection
  *   <li>{@code /slow}: never answers; {@code /break}: closes the connection without answering
  * </ul>
  */
@@ -219,6 +221,16 @@ public final class StandInPlatform implements AutoCloseable {
                             : ChannelFutureListener.CLOSE);
                 }
                 case "/big" -> big(ctx, Integer.parseInt(query.replace("bytes=", "")));
+                case "/delay" -> ctx.executor().schedule(
+                        () -> send(ctx, keepAlive, full(HttpResponseStatus.OK, "text/plain", "late\n".getBytes())),
+                        Long.parseLong(query.replace("ms=", "")), java.util.concurrent.TimeUnit.MILLISECONDS);
+                case "/truncated" -> {
+                    HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                    head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain").set(HttpHeaderNames.CONTENT_LENGTH, 1000);
+                    ctx.write(head);
+                    ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[10])))
+                            .addListener(ChannelFutureListener.CLOSE);
+                }
                 case "/slow" -> {
                     // never answers
                 }
