@@ -87,7 +87,8 @@ class ClientTimeoutsIT extends ProxyFixture {
         int port = shortFused.httpPort();
         CompletableFuture<String> inFlight = CompletableFuture.supplyAsync(() -> {
             try {
-                return rawHttp(port, "GET /delay?ms=700 HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
+                return rawHttp(port,
+                        "GET /delay?ms=700 HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }

@@ -51,7 +51,8 @@ class PlainHttpListenerIT extends ProxyFixture {
         CurlResult result = curlHttp("new.shop.test", "/ls/click?upn=1");
 
         assertThat(result.status()).isEqualTo(308);
-        assertThat(result.header("location")).isEqualTo("https://new.shop.test:" + proxy.httpsPort() + "/ls/click?upn=1");
+        assertThat(result.header("location"))
+                .isEqualTo("https://new.shop.test:" + proxy.httpsPort() + "/ls/click?upn=1");
     }
 
     @Test

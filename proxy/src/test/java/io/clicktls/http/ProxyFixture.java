@@ -67,8 +67,8 @@ import org.junit.jupiter.api.BeforeEach;
  *
  * <p>Domains: {@code *.shop.test} → plain-http stand-in; {@code links.tls.test} → https stand-in by its name
  * {@code localhost}; {@code bad.tls.test} → the same stand-in by IP (its certificate does not name the IP, so
- * verification fails); {@code links.down.test} → a closed port; {@code links.rewrite.test} → the plain stand-in with
- * {@code host_header: upstream}. {@code nowhere.other.test} is in the proxy's certificate but not served.
+ * verification fails); {@code links.down.test} → a closed port; {@code links.rewrite.test} → the plain stand-in
+ * with {@code host_header: upstream}. {@code nowhere.other.test} is in the proxy's certificate but not served.
  */
 abstract class ProxyFixture {
 

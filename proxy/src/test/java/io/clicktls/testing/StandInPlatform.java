@@ -226,7 +226,9 @@ public final class StandInPlatform implements AutoCloseable {
                         Long.parseLong(query.replace("ms=", "")), java.util.concurrent.TimeUnit.MILLISECONDS);
                 case "/truncated" -> {
                     HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-                    head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain").set(HttpHeaderNames.CONTENT_LENGTH, 1000);
+                    head.headers()
+                            .set(HttpHeaderNames.CONTENT_TYPE, "text/plain")
+                            .set(HttpHeaderNames.CONTENT_LENGTH, 1000);
                     ctx.write(head);
                     ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[10])))
                             .addListener(ChannelFutureListener.CLOSE);
@@ -249,7 +251,8 @@ public final class StandInPlatform implements AutoCloseable {
                 try (GZIPOutputStream gzip = new GZIPOutputStream(zipped)) {
                     gzip.write(html);
                 }
-                FullHttpResponse response = full(HttpResponseStatus.OK, "text/html; charset=utf-8", zipped.toByteArray());
+                FullHttpResponse response =
+                        full(HttpResponseStatus.OK, "text/html; charset=utf-8", zipped.toByteArray());
                 response.headers().set(HttpHeaderNames.CONTENT_ENCODING, HttpHeaderValues.GZIP);
                 send(ctx, keepAlive, response);
             } else if (query.contains("chunked")) {
