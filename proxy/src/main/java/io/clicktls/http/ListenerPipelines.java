@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * http:  idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME http-01, 308 to https)
  * </pre>
  *
- * There is no aggregator anywhere on the proxy path: bodies stream.
+ * There is no aggregator anywhere on the proxy path: bodies stream. The initializers run on the new channel's event
+ * loop; nothing here blocks.
  */
 final class ListenerPipelines {
 

@@ -2,6 +2,14 @@ package io.clicktls.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.handler.codec.http2.Http2SecurityUtil;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -142,6 +150,45 @@ class ProxyErrorsIT extends ProxyFixture {
         assertThat(result.status()).isEqualTo(200);
         assertThat(result.exit()).as("curl exit code").isNotZero();
         assertThat(result.body().length).isLessThan(1000);
+    }
+
+    @Test
+    void withoutSniTheCertificateShownDecidesWhichHostsMayBeAsked() throws Exception {
+        String covered = rawHttps(null, "GET /ls/click HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
+        String uncovered = rawHttps(null,
+                "GET /ls/click HTTP/1.1\r\nHost: links.uncovered.test\r\nConnection: close\r\n\r\n");
+
+        assertThat(covered).startsWith("HTTP/1.1 302 ");
+        assertThat(uncovered).startsWith("HTTP/1.1 421 ");
+        assertThat(standIn.requests()).hasSize(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--http1.1", "--http2"})
+    void serverNameCheckWorksWithTheJdkTlsProviderToo(String protocol) throws Exception {
+        SslContext jdk = SslContextBuilder
+                .forServer(serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
+                .sslProvider(SslProvider.JDK)
+                .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
+                .applicationProtocolConfig(new ApplicationProtocolConfig(
+                        ApplicationProtocolConfig.Protocol.ALPN,
+                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                        ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
+                .build();
+        ProxyServer jdkProxy = proxyBuilder().tlsHandlerFactory(ch -> jdk.newHandler(ch.alloc())).build().start();
+        try {
+            CurlResult same = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol);
+            CurlResult other = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol,
+                    "-H", "Host: b.shop.test");
+
+            assertThat(same.status()).isEqualTo(302);
+            assertThat(same.httpVersion()).isEqualTo(protocol.equals("--http2") ? "2" : "1.1");
+            assertThat(other.status()).isEqualTo(421);
+            assertThat(standIn.requests()).hasSize(1);
+        } finally {
+            jdkProxy.close();
+        }
     }
 
     @Test

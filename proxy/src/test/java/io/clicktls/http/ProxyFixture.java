@@ -68,7 +68,8 @@ import org.junit.jupiter.api.BeforeEach;
  * <p>Domains: {@code *.shop.test} → plain-http stand-in; {@code links.tls.test} → https stand-in by its name
  * {@code localhost}; {@code bad.tls.test} → the same stand-in by IP (its certificate does not name the IP, so
  * verification fails); {@code links.down.test} → a closed port; {@code links.rewrite.test} → the plain stand-in
- * with {@code host_header: upstream}. {@code nowhere.other.test} is in the proxy's certificate but not served.
+ * with {@code host_header: upstream}; {@code links.uncovered.test} is served but not named by the proxy's
+ * certificate. {@code nowhere.other.test} is in the proxy's certificate but not served.
  */
 abstract class ProxyFixture {
 
@@ -86,6 +87,7 @@ abstract class ProxyFixture {
     static ClickTlsConfig baseConfig;
     static Path workDir;
     static Path caPem;
+    static CertifiedKey serverCertificate;
     private static SslContext serverContext;
     private static SslContext upstreamContext;
     private static EventLoopGroup boss;
@@ -123,7 +125,8 @@ abstract class ProxyFixture {
                 new Domain("links.tls.test", "stand-in-tls"),
                 new Domain("bad.tls.test", "stand-in-tls-by-ip"),
                 new Domain("links.down.test", "down"),
-                new Domain("links.rewrite.test", "upstream-host"));
+                new Domain("links.rewrite.test", "upstream-host"),
+                new Domain("links.uncovered.test", "stand-in"));
         baseConfig = new ClickTlsConfig(
                 new Listen(new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0)),
                 new StorageSettings(workDir),
@@ -135,7 +138,7 @@ abstract class ProxyFixture {
                 null);
         config = new AtomicReference<>(ConfigSnapshot.of(baseConfig));
 
-        CertifiedKey serverCertificate = pki.issue("*.shop.test", "links.tls.test", "bad.tls.test",
+        serverCertificate = pki.issue("*.shop.test", "links.tls.test", "bad.tls.test",
                 "links.down.test", "links.rewrite.test", "nowhere.other.test");
         serverContext = SslContextBuilder
                 .forServer(serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
@@ -230,11 +233,15 @@ abstract class ProxyFixture {
 
     /** curl to {@code https://host:<https port><target>}, the name resolved to 127.0.0.1, trusting the test CA. */
     static CurlResult curlHttps(String host, String target, String... options) throws Exception {
+        return curlHttps(proxy.httpsPort(), host, target, options);
+    }
+
+    static CurlResult curlHttps(int port, String host, String target, String... options) throws Exception {
         List<String> args = new ArrayList<>(List.of(
                 "--cacert", caPem.toString(),
-                "--resolve", host + ":" + proxy.httpsPort() + ":127.0.0.1"));
+                "--resolve", host + ":" + port + ":127.0.0.1"));
         args.addAll(List.of(options));
-        args.add("https://" + host + ":" + proxy.httpsPort() + target);
+        args.add("https://" + host + ":" + port + target);
         return curl(args);
     }
 
@@ -279,7 +286,10 @@ abstract class ProxyFixture {
         return headers;
     }
 
-    /** Sends raw bytes over TLS (SNI {@code serverName}, ALPN http/1.1) and returns all bytes read until close. */
+    /**
+     * Sends raw bytes over TLS (SNI {@code serverName}, none if {@code null}; ALPN http/1.1) and returns all bytes
+     * read until close.
+     */
     static String rawHttps(String serverName, String request) throws Exception {
         return rawHttps(proxy.httpsPort(), serverName, request);
     }
@@ -295,7 +305,7 @@ abstract class ProxyFixture {
         try (SSLSocket socket = (SSLSocket) ssl.getSocketFactory().createSocket()) {
             socket.connect(new InetSocketAddress("127.0.0.1", port), 2000);
             SSLParameters parameters = socket.getSSLParameters();
-            parameters.setServerNames(List.of(new SNIHostName(serverName)));
+            parameters.setServerNames(serverName == null ? List.of() : List.of(new SNIHostName(serverName)));
             parameters.setApplicationProtocols(new String[] {"http/1.1"});
             socket.setSSLParameters(parameters);
             return exchange(socket, request);
