@@ -23,7 +23,8 @@ final class ClientTimeouts {
         return new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS) {
             @Override
             protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
-                ctx.close();
+                // From the tail, so that an HTTP/2 codec further up says goodbye (GOAWAY) before the close.
+                ctx.channel().close();
             }
         };
     }
@@ -89,9 +90,7 @@ final class ClientTimeouts {
 
         private void arm(ChannelHandlerContext ctx, long millis) {
             disarm();
-            deadline = ctx.executor().schedule(() -> {
-                ctx.close();
-            }, millis, TimeUnit.MILLISECONDS);
+            deadline = ctx.executor().schedule(() -> ctx.channel().close(), millis, TimeUnit.MILLISECONDS);
         }
 
         private void disarm() {

@@ -79,6 +79,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean http2;
     private State state = State.IDLE;
     private Exchange exchange;
+    private boolean pumping;
 
     /**
      * @param scheme {@code https} or {@code http}: how clients reach this listener ({@code X-Forwarded-Proto})
@@ -141,11 +142,20 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
-    /** Consumes the inbox as far as the state allows, then asks for more input when it needs it. */
+    /**
+     * Consumes the inbox as far as the state allows, then asks for more input when it needs it. Not re-entered: a
+     * call from within (a pooled upstream handed over at once, a write failing at once) returns, and the running
+     * loop, which reads the state afresh on each turn, carries on.
+     */
     private void pump() {
+        if (pumping) {
+            return;
+        }
+        pumping = true;
         try {
             pumpInbox();
         } finally {
+            pumping = false;
             if (exchange != null) {
                 exchange.flushUpstream();
             }

@@ -34,7 +34,6 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     private Listener listener;
     private ScheduledFuture<?> idleTimer;
     private long keepAliveHintSeconds = -1;
-    private int requests;
 
     UpstreamConnection(Channel channel, UpstreamKey key, UpstreamPool pool) {
         this.channel = channel;
@@ -50,22 +49,12 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         return key;
     }
 
-    /** Requests sent on this connection so far; a reused connection has sent at least one. */
-    int requests() {
-        return requests;
-    }
-
     void bind(Listener listener) {
         this.listener = listener;
-        this.requests++;
     }
 
     void unbind() {
         this.listener = null;
-    }
-
-    boolean bound() {
-        return listener != null;
     }
 
     /** What the upstream said about its keep-alive timeout in its last response, or -1. */

@@ -10,6 +10,7 @@ import java.util.HexFormat;
 import java.util.Random;
 import java.util.zip.GZIPInputStream;
 import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -57,7 +58,7 @@ class HttpsProxyIT extends ProxyFixture {
         int gif = responses.indexOf("HTTP/1.1 200 OK", redirect);
         assertThat(redirect).isPositive();
         assertThat(gif).isGreaterThan(redirect);
-        assertThat(responses).endsWith(new String(StandInPlatform.PIXEL, java.nio.charset.StandardCharsets.ISO_8859_1));
+        assertThat(responses).endsWith(new String(StandInPlatform.PIXEL, StandardCharsets.ISO_8859_1));
         assertThat(standIn.requests()).extracting(StandInPlatform.Received::rawUri)
                 .containsExactly("/page", "/ls/click?second", "/open.gif");
     }
@@ -182,6 +183,39 @@ class HttpsProxyIT extends ProxyFixture {
 
         CurlResult big = curlHttps("links.shop.test", "/big?bytes=5000000", protocol);
         assertThat(big.body()).hasSize(5_000_000);
+    }
+
+    @Test
+    void clientThatDoesNotReadStopsTheProxyFromReadingTheUpstream() throws Exception {
+        int bytes = 96 * 1024 * 1024;
+        try (var socket = openTls(proxy.httpsPort(), "links.shop.test")) {
+            socket.getOutputStream().write(("GET /big?bytes=" + bytes + " HTTP/1.1\r\nHost: links.shop.test\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            socket.getInputStream().read(new byte[1024]);
+            Thread.sleep(1500);
+
+            // Loopback socket buffers hold a few MB per hop; a proxy that kept reading would hold the rest.
+            assertThat(standIn.pendingResponseBytes()).isGreaterThan(bytes / 2);
+        }
+    }
+
+    @Test
+    void slowHttp2ClientStopsTheProxyFromReadingTheUpstream() throws Exception {
+        int bytes = 96 * 1024 * 1024;
+        var transfer = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return curlHttps("links.shop.test", "/big?bytes=" + bytes, "--http2", "--limit-rate", "100K",
+                        "--max-time", "3");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Thread.sleep(2000);
+
+        // HTTP/2 flow control lets 32 MB (curl's stream window) through; the rest must wait upstream.
+        assertThat(standIn.pendingResponseBytes()).isGreaterThan(bytes / 4);
+        assertThat(transfer.get().exit()).as("curl stops at --max-time").isNotZero();
     }
 
     @Test

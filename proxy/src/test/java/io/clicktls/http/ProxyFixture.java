@@ -295,6 +295,13 @@ abstract class ProxyFixture {
     }
 
     static String rawHttps(int port, String serverName, String request) throws Exception {
+        try (SSLSocket socket = openTls(port, serverName)) {
+            return exchange(socket, request);
+        }
+    }
+
+    /** A TLS connection to the https listener trusting the test CA, ALPN http/1.1, SNI unless {@code null}. */
+    static SSLSocket openTls(int port, String serverName) throws Exception {
         KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
         trust.load(null, null);
         trust.setCertificateEntry("ca", pki.caCertificate());
@@ -302,14 +309,13 @@ abstract class ProxyFixture {
         tmf.init(trust);
         SSLContext ssl = SSLContext.getInstance("TLS");
         ssl.init(null, tmf.getTrustManagers(), null);
-        try (SSLSocket socket = (SSLSocket) ssl.getSocketFactory().createSocket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 2000);
-            SSLParameters parameters = socket.getSSLParameters();
-            parameters.setServerNames(serverName == null ? List.of() : List.of(new SNIHostName(serverName)));
-            parameters.setApplicationProtocols(new String[] {"http/1.1"});
-            socket.setSSLParameters(parameters);
-            return exchange(socket, request);
-        }
+        SSLSocket socket = (SSLSocket) ssl.getSocketFactory().createSocket();
+        socket.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+        SSLParameters parameters = socket.getSSLParameters();
+        parameters.setServerNames(serverName == null ? List.of() : List.of(new SNIHostName(serverName)));
+        parameters.setApplicationProtocols(new String[] {"http/1.1"});
+        socket.setSSLParameters(parameters);
+        return socket;
     }
 
     /** Sends raw bytes to the plain-http listener and returns all bytes read until close. */

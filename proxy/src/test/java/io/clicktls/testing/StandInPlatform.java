@@ -11,6 +11,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -29,6 +31,7 @@ import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -60,7 +63,7 @@ import java.util.zip.GZIPOutputStream;
  *   <li>{@code /upload}: the body's length and SHA-256
  *   <li>{@code /cookie}: sets two cookies and redirects
  *   <li>{@code /hop}: a response carrying hop-by-hop headers and HSTS, which a proxy must not pass on
- *   <li>{@code /big?bytes=N}: N bytes, chunked
+ *   <li>{@code /big?bytes=N}: N bytes, chunked, written as fast as the connection takes them
  *   <li>{@code /delay?ms=N}: answers 200 after N milliseconds
  *   <li>{@code /truncated}: announces 1000 bytes, sends 10 and closes the connection
  *   <li>{@code /slow}: never answers; {@code /break}: closes the connection without answering
@@ -99,6 +102,7 @@ public final class StandInPlatform implements AutoCloseable {
     private final boolean tls;
     private final List<Received> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger connections = new AtomicInteger();
+    private final ChannelGroup open = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
     private StandInPlatform(SslContext sslContext) {
         this.tls = sslContext != null;
@@ -110,6 +114,7 @@ public final class StandInPlatform implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         connections.incrementAndGet();
+                        open.add(ch);
                         if (sslContext != null) {
                             ch.pipeline().addLast(sslContext.newHandler(ch.alloc()));
                         }
@@ -167,6 +172,21 @@ public final class StandInPlatform implements AutoCloseable {
     /** TCP connections accepted so far. */
     public int connections() {
         return connections.get();
+    }
+
+    /**
+     * Response bytes written but not yet taken by the peer, over all open connections: what a proxy that honours
+     * backpressure leaves here while its own client is not reading.
+     */
+    public long pendingResponseBytes() {
+        long pending = 0;
+        for (Channel channel : open) {
+            var buffer = channel.unsafe().outboundBuffer();
+            if (buffer != null) {
+                pending += buffer.totalPendingWriteBytes();
+            }
+        }
+        return pending;
     }
 
     public void reset() {
