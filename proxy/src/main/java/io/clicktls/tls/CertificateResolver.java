@@ -127,6 +127,7 @@ public final class CertificateResolver implements CertificateSource {
         this.contexts = contexts;
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
+                .executor(Runnable::run) // the removal listener only drops cache entries: cheap
                 .<String, CertifiedKey>removalListener((name, certified, cause) -> forgetContext(certified))
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
