@@ -127,6 +127,7 @@ public final class CertificateResolver implements CertificateSource {
         this.contexts = contexts;
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
+                .executor(Runnable::run) // the removal listener only drops cache entries: cheap
                 .<String, CertifiedKey>removalListener((name, certified, cause) -> forgetContext(certified))
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
@@ -179,7 +180,8 @@ public final class CertificateResolver implements CertificateSource {
             if (failure == null) {
                 // In memory before the slot is freed, so there is no moment with neither; a renewal that
                 // finished meanwhile wins.
-                memory.asMap().putIfAbsent(name, result);
+                CertifiedKey kept = memory.asMap().putIfAbsent(name, result);
+                expiries.add(Expiry.of(kept == null ? result : kept));
             }
             lookups.remove(name, mine);
             complete(mine, result, failure);
@@ -291,7 +293,6 @@ public final class CertificateResolver implements CertificateSource {
 
     /** Builds the TLS context now, on the blocking executor, so the handshake finds it ready. */
     private void remember(CertifiedKey certified) {
-        expiries.add(Expiry.of(certified));
         try {
             contexts.warm(certified);
         } catch (Exception e) {
@@ -302,6 +303,7 @@ public final class CertificateResolver implements CertificateSource {
 
     private void swapIn(String name, CertifiedKey certified) {
         CertifiedKey previous = memory.asMap().put(name, certified);
+        expiries.add(Expiry.of(certified));
         if (previous != null && previous != certified) {
             forgetContext(previous); // at once, rather than when the removal listener gets to it
         }

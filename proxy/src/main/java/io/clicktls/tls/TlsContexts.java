@@ -55,6 +55,7 @@ public final class TlsContexts {
         this.contexts = Caffeine.newBuilder()
                 .weakKeys()
                 .maximumSize(maximumSize)
+                .executor(Runnable::run) // release at once on eviction: cheap, and tests can see it
                 .<CertifiedKey, SslContext>removalListener((key, context, cause) -> ReferenceCountUtil.release(context))
                 .build();
     }

@@ -317,11 +317,48 @@ class TlsHandshakeIT {
         return value;
     }
 
+    @ParameterizedTest
+    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    void sessionTicketsLetAReturningClientResume(SslProvider provider) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
+        int port = start(provider);
+        Path session = directory.resolve("session.pem");
+
+        for (String version : List.of("-tls1_3", "-tls1_2")) {
+            Files.deleteIfExists(session);
+            String first = openssl(port, version, "-sess_out", session.toString());
+            String second = openssl(port, version, "-sess_in", session.toString());
+
+            assertThat(first).as(version).contains("New, TLSv1.", "pong");
+            assertThat(second).as(version).contains("Reused, TLSv1.", "pong");
+        }
+    }
+
+    private String openssl(int port, String... options) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/openssl", "s_client",
+                "-connect", "127.0.0.1:" + port, "-servername", "links.shop.test",
+                "-CAfile", directory.resolve("ca/root.pem").toString(), "-ign_eof"));
+        command.addAll(List.of(options));
+        Process openssl = new ProcessBuilder(command).redirectErrorStream(true).start();
+        // TLS 1.3 tickets come after the handshake, with the server's first data (BoringSSL defers them to the next
+        // write): send a line and read until the server hangs up after answering.
+        openssl.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+        openssl.getOutputStream().close();
+        String output = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(openssl.waitFor(15, TimeUnit.SECONDS)).isTrue();
+        return output;
+    }
+
     /** Handshakes, sends "ping", returns the answer. */
     private static String talk(int port, String serverName, List<String> alpn, RecordingTrust trust)
             throws Exception {
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(null, new TrustManager[] {trust}, null);
+        return talk(context, port, serverName, alpn, trust);
+    }
+
+    private static String talk(SSLContext context, int port, String serverName, List<String> alpn,
+            RecordingTrust trust) throws Exception {
         try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("127.0.0.1", port)) {
             socket.setSoTimeout(10_000);
             SSLParameters parameters = socket.getSSLParameters();
@@ -341,7 +378,7 @@ class TlsHandshakeIT {
         }
     }
 
-    /** Answers "pong <alpn>\n" to anything, or a tiny HTTP/1.1 response to a GET. */
+    /** Answers "pong <alpn>\n" to anything and hangs up, or sends a tiny HTTP/1.1 response to a GET. */
     private static final class Answer extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -357,7 +394,8 @@ class TlsHandshakeIT {
             SslHandler ssl = ctx.pipeline().get(SslHandler.class);
             assertThat(ctx.pipeline().get(TlsSelectionHandler.SSL_HANDLER_NAME)).isSameAs(ssl);
             String pong = "pong " + ssl.applicationProtocol() + "\n";
-            ctx.writeAndFlush(Unpooled.copiedBuffer(pong, StandardCharsets.US_ASCII));
+            ctx.writeAndFlush(Unpooled.copiedBuffer(pong, StandardCharsets.US_ASCII))
+                    .addListener(ChannelFutureListener.CLOSE);
         }
     }
 
