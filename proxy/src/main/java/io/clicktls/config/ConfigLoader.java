@@ -110,6 +110,11 @@ public final class ConfigLoader {
     }
 
     private static String decode(byte[] bytes, String label) throws ConfigException {
+        // the lenient constructor is the fast one; a replacement character means the strict decoder must decide
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        if (text.indexOf('\uFFFD') < 0) {
+            return text;
+        }
         try {
             return StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
