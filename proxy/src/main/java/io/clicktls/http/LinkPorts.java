@@ -39,7 +39,7 @@ public record LinkPorts(int https, int http, int boundHttps) {
 
     /** Whether a link written with this explicit port is one of the proxy's own. */
     boolean upgrades(int port) {
-        return port == DEFAULT_HTTP || port == http || port == https || port == boundHttps;
+        return LinkSyntax.isPort(port) && (port == DEFAULT_HTTP || port == http || port == https || port == boundHttps);
     }
 
     /** What follows the host in an upgraded link: nothing, or {@code :} and the https port. */
