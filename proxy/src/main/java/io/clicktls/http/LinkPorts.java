@@ -10,8 +10,9 @@ package io.clicktls.http;
  * for byte. Any other port is left alone: it is some other service on the same host. The port must be written as
  * 1 to 5 digits without a leading zero and in range ({@link LinkSyntax}); {@code :}, {@code :080} or
  * {@code :65536} leave the link alone. Platforms build links from the {@code Host} header they receive, so behind
- * listeners on 8080/8443 a click answers {@code http://HOST:8443/...}; with the production ports 80/443 only
- * {@code http://HOST} and {@code http://HOST:80} qualify and both become {@code https://HOST}.
+ * listeners on 8080/8443 a click answers {@code http://HOST:8443/...}. With the production ports 80/443 this is
+ * {@code http://HOST} and {@code http://HOST:80} becoming {@code https://HOST} as before, plus
+ * {@code http://HOST:443}, which never worked over http (that port speaks TLS).
  *
  * @param https the https port clients reach the proxy on: written into every upgraded link (none when 443)
  * @param http the http listener's bound port, or -1 while it is not bound
@@ -20,7 +21,7 @@ package io.clicktls.http;
  */
 public record LinkPorts(int https, int http, int boundHttps) {
 
-    /** The production listeners: {@code http://HOST} and {@code http://HOST:80} become {@code https://HOST}. */
+    /** The production listeners, 443 and 80: upgraded links carry no port. */
     public static final LinkPorts STANDARD = new LinkPorts(443, 80, 443);
 
     private static final int DEFAULT_HTTPS = 443;

@@ -96,8 +96,8 @@ public final class ProxyServer implements AutoCloseable {
         ListenerPipelines pipelines = new ListenerPipelines(
                 context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients);
         httpsChannel = bind(httpsAddress, pipelines.https(), "https");
-        linkPorts = new LinkPorts(publicHttpsPort(), -1, httpsPort());
         try {
+            linkPorts = new LinkPorts(publicHttpsPort(), -1, httpsPort()); // rejects a redirect port out of range
             httpChannel = bind(httpAddress, pipelines.http(), "http");
         } catch (RuntimeException e) {
             httpsChannel.close().syncUninterruptibly();
