@@ -307,17 +307,19 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Ok).serve_forev
 
 # One never-seen name: TCP connect + full TLS handshake (issuance included) as curl sees it.
 # Appends: name  time_appconnect_s  time_total_s  http_code  curl_exit  error  started_at  ended_at
-# (the last two: epoch seconds around the curl process, to line the handshake up with the proxy's log)
+# (the last two: epoch seconds just before curl is launched and just after it exited, to line it up with the logs;
+# curl's own --trace-time is no use for that: it is only accurate to the second)
 handshake() { # name file
-    local name=$1 file=$2 line rc=0 err started
-    started=$(date +%s.%3N)
+    local name=$1 file=$2 line rc=0 err started ended
+    started=$EPOCHREALTIME
     line=$(curl -sS -o /dev/null --max-time "$MAX_TIME" --resolve "$name:$P_HTTPS:127.0.0.1" --cacert "$PEBBLE_ROOT" \
         -w '%{time_appconnect}\t%{time_total}\t%{http_code}' "https://$name:$P_HTTPS/wf/open" \
         2>"$WORK/curl.$name.err") || rc=$?
+    ended=$EPOCHREALTIME
     [ -n "$line" ] || line=$'0\t0\t000'
     err=$(tr '\n\t' '  ' <"$WORK/curl.$name.err" | cut -c1-200)
     rm -f "$WORK/curl.$name.err"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$line" "$rc" "$err" "$started" "$(date +%s.%3N)" >>"$file"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$line" "$rc" "$err" "$started" "$ended" >>"$file"
 }
 
 rand() { head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n'; }

@@ -4,14 +4,15 @@
 Reads the sequential results (name, time_appconnect, ..., started_at) and the proxy's trace log (millisecond
 timestamps, acme4j at debug; see logback-trace.xml) and prints, per name, the milliseconds between:
 
-  start      curl's transfer started -> the proxy creates the ACME order
+  start      curl launched -> the proxy creates the ACME order (curl's own start-up, a few ms, is in here)
   order      order created -> challenge triggered (directory, newOrder, authorization, challenge certificate)
   ca+va      triggered -> the CA's validation connection finished its handshake (tls-alpn-01 only: the proxy
              logs that connection; empty for http-01)
   seen       -> the proxy's poll saw the challenge valid
   finalize   -> order finalized and certificate downloaded
   store      -> stored (fsync) and logged by the resolver
-  hand       -> curl's handshake done (TLS context built, handshake finished)
+  hand       -> curl's TLS handshake done (TLS context built, handshake finished), taken as launch +
+             time_appconnect: curl's start-up is counted in `start` instead, so this is a little low
 
 Usage: trace-phases.py SEQUENTIAL_TSV PROXY_LOG
 """
@@ -37,26 +38,30 @@ def main(tsv, log):
     events = [(t, line) for t, line in events if t is not None]
     columns = ["start", "order", "ca+va", "seen", "finalize", "store", "hand"]
     table = []
+    skipped = []
     for row in open(tsv, encoding="utf-8"):
         fields = row.rstrip("\n").split("\t")
         if len(fields) < 8 or fields[4] != "0" or fields[3] != "200":
             continue
-        name, handshake, total = fields[0], float(fields[1]), float(fields[2])
-        # the curl process's launch is not part of the transfer: count back from its exit (a ms or two late)
-        started = float(fields[7]) - total
+        name, handshake = fields[0], float(fields[1])
+        started = float(fields[6])
         done = started + handshake
         marks = {}
-        thread = None
-        for t, line in events:
-            if t < started - 0.005:
+        # the order for this name: its newOrder payload names it; the order was created just before on that thread
+        payload = next((i for i, (t, line) in enumerate(events)
+                        if t >= started - 0.01 and "Payload" in line and '"value":"' + name + '"' in line), None)
+        if payload is None:
+            skipped.append(f"{name}: no order in the log")
+            continue
+        found = THREAD.search(events[payload][1])
+        thread = found.group(1) if found else ""
+        create = next((i for i in range(payload, -1, -1)
+                       if "OrderBuilder - create" in events[i][1] and "[" + thread + "]" in events[i][1]), payload)
+        marks["create"] = events[create][0]
+        for t, line in events[create + 1:]:
+            if "[" + thread + "]" not in line and "acme-tls/1" not in line:
                 continue
-            if "create" not in marks and "OrderBuilder - create" in line:
-                marks["create"] = t
-                found = THREAD.search(line)
-                thread = found.group(1) if found else None
-            elif "create" in marks and thread and "[" + thread + "]" not in line and "acme-tls/1" not in line:
-                continue
-            elif "create" in marks and "trigger" not in marks and "Challenge - trigger" in line:
+            if "trigger" not in marks and "Challenge - trigger" in line:
                 marks["trigger"] = t
             elif "trigger" in marks and "va" not in marks and "valid" not in marks and "acme-tls/1" in line:
                 marks["va"] = t
@@ -68,7 +73,7 @@ def main(tsv, log):
                 marks["stored"] = t
                 break
         if not all(k in marks for k in ("create", "trigger", "valid", "issued", "stored")):
-            print(f"{name}: incomplete trace, skipped", file=sys.stderr)
+            skipped.append(f"{name}: incomplete trace")
             continue
         va = marks.get("va")
         row_ms = [
@@ -82,7 +87,7 @@ def main(tsv, log):
         ]
         table.append((name, handshake, [None if v is None else v * 1000 for v in row_ms]))
     if not table:
-        print("no complete traces (was the proxy run with --trace?)")
+        print("  no complete traces (was the proxy run with --trace?)")
         return
     print(f"  {'name':<24} {'total':>6} " + " ".join(f"{c:>8}" for c in columns))
     for name, total, ms in table:
@@ -94,6 +99,8 @@ def main(tsv, log):
         medians.append(f"{round(statistics.median(values)):>8}" if values else f"{'-':>8}")
     total = statistics.median(t for _, t, _ in table) * 1000
     print(f"  {'median':<24} {total:>6.0f} " + " ".join(medians))
+    for reason in skipped:
+        print(f"  skipped {reason}")
 
 
 if __name__ == "__main__":
