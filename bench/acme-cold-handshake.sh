@@ -12,6 +12,10 @@
 #   defaults  Pebble's own defaults (5% of nonces rejected, 50% authorization reuse)
 #   caddy     (--caddy) Caddy with on-demand TLS on the headline Pebble, same loop
 #
+# Files in bench/results/<timestamp>/: report.txt (what is printed), <round>-{first,sequential,parallel,repeat}.tsv
+# (name, time_appconnect s, time_total s, http code, curl exit, curl error, launch and exit epoch), and the logs of
+# Pebble, the DNS server, the proxy and Caddy. --trace adds a per-phase table (bench/acme/trace-phases.py).
+#
 # Usage: bench/acme-cold-handshake.sh [--no-build] [-n N] [--parallel P] [--challenges LIST] [--caddy]
 #                                     [--no-defaults] [--debug] [--trace] [--java-opts "OPTS"] [--budget SECONDS]
 #                                     [--keep]
@@ -84,6 +88,7 @@ if [ "$CADDY" = 1 ]; then need caddy "apt-get install caddy"; fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/clicktls-coldbench.XXXXXX")
 OUT=$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)
+[ ! -e "$OUT" ] || OUT=$OUT-$$
 mkdir -p "$OUT"
 REPORT=$OUT/report.txt
 declare -A PID=()
