@@ -16,7 +16,7 @@
 # (name, time_appconnect s, time_total s, http code, curl exit, curl error, launch and exit epoch), and the logs of
 # Pebble, the DNS server, the proxy and Caddy. --trace adds a per-phase table (bench/acme/trace-phases.py).
 #
-# Usage: bench/acme-cold-handshake.sh [--no-build] [-n N] [--parallel P] [--challenges LIST] [--caddy]
+# Usage: bench/acme-cold-handshake.sh [--no-build] [-n N] [--parallel P] [--warmup K] [--challenges LIST] [--caddy]
 #                                     [--no-defaults] [--debug] [--trace] [--java-opts "OPTS"] [--budget SECONDS]
 #                                     [--keep]
 set -euo pipefail
@@ -27,6 +27,7 @@ usage: bench/acme-cold-handshake.sh [options]
   --no-build          use the existing proxy/target/clicktls.jar
   -n N                never-seen names measured one at a time per round (default 30)
   --parallel P        names measured in a parallel burst per round (default 5; 0 skips the burst)
+  --warmup K          handshakes for throwaway names before measuring (default 1: the first after start)
   --challenges LIST   clicktls challenge order, comma separated (default tls-alpn-01,http-01)
   --caddy             also measure Caddy's on-demand TLS on the same Pebble (needs `caddy` on PATH)
   --no-defaults       skip the round with Pebble's default nonce rejection and authorization reuse
@@ -42,6 +43,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JAR=$ROOT/proxy/target/clicktls.jar
 N=30
 PARALLEL=5
+WARMUP=1
 CHALLENGES=tls-alpn-01,http-01
 BUILD=1
 CADDY=0
@@ -59,6 +61,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         -n) N=${2:?-n needs a number}; shift ;;
         --parallel) PARALLEL=${2:?--parallel needs a number}; shift ;;
+        --warmup) WARMUP=${2:?--warmup needs a number}; shift ;;
         --challenges) CHALLENGES=${2:?--challenges needs a list}; shift ;;
         --caddy) CADDY=1 ;;
         --no-defaults) DEFAULTS=0 ;;
@@ -72,7 +75,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-case $N$PARALLEL$BUDGET in *[!0-9]*) echo "-n, --parallel and --budget take whole numbers" >&2; exit 64 ;; esac
+case $N$PARALLEL$BUDGET$WARMUP in *[!0-9]*) echo "-n, --parallel, --warmup and --budget take whole numbers" >&2; exit 64 ;; esac
 for c in ${CHALLENGES//,/ }; do
     case $c in tls-alpn-01|http-01) ;; *) echo "unknown challenge: $c" >&2; exit 64 ;; esac
 done
@@ -386,6 +389,7 @@ measure() { # label server-log
     orders_before=$(orders)
 
     handshake "first-$(rand).$DOMAIN" "$first"
+    for i in $(seq 2 "$WARMUP"); do handshake "w$i-$(rand).$DOMAIN" "$OUT/$label-warmup.tsv"; done
 
     for i in $(seq 1 "$N"); do
         if over_budget; then
@@ -407,12 +411,21 @@ measure() { # label server-log
     fi
 
     say "  first handshake after start       $(one_line "$first" "$(cut -f1 "$first")")  (process cold; the warm-up, not in the median)"
+    if [ -s "$OUT/$label-warmup.tsv" ]; then
+        say "  further warm-up handshakes        $(awk -F'\t' '{ printf "%s ", ($5 == 0 && $4 == 200) ? sprintf("%.3f", $2) : "FAILED" }' \
+            "$OUT/$label-warmup.tsv")s"
+    fi
     describe_stats "sequential, never-seen names" "$seq"
+    if [ "$(wc -l <"$seq")" -ge 20 ]; then
+        # the JIT keeps warming up over the first dozens of issuances: show the trend instead of hiding it
+        head -10 "$seq" >"$WORK/early.tsv"; tail -10 "$seq" >"$WORK/late.tsv"
+        say "    first 10 names median $(stats "$WORK/early.tsv" | cut -d' ' -f4) s, last 10 median $(stats "$WORK/late.tsv" | cut -d' ' -f4) s"
+    fi
     if [ -s "$par" ]; then
         describe_stats "parallel burst of $PARALLEL" "$par"
         say "    per name: $(awk -F'\t' '{ printf "%s%s", sep, ($5 == 0 && $4 == 200) ? sprintf("%.3f", $2) : "FAILED"; sep = " " }' "$par") s"
     fi
-    say "  Pebble orders during the round: $(( $(orders) - orders_before )) (names asked: $(cat "$first" "$seq" "$par" | wc -l))"
+    say "  Pebble orders during the round: $(( $(orders) - orders_before )) (names asked: $(cat "$first" "$seq" "$par" "$OUT/$label-warmup.tsv" 2>/dev/null | wc -l))"
     if [ -s "$seq" ]; then
         # the floor: a full handshake for a name whose certificate is already in memory
         for i in 1 2 3; do handshake "$(head -1 "$seq" | cut -f1)" "$OUT/$label-repeat.tsv"; done
