@@ -37,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * trailing dot:
  * <ol>
  *   <li>memory: a bounded Caffeine cache of certificates by name; a hit answers at once on the calling thread;</li>
- *   <li>a name that is not a syntactically valid host name is refused here, without touching storage;</li>
+ *   <li>policy, on every lookup, memory hits included: {@link IssuancePolicy#decide} against the live config; a name
+ *       that is not a host name or no longer configured fails the future with {@link NameRefusedException} at once,
+ *       even when its certificate is in memory or storage (which keeps it: cleaning up is not the resolver's job);</li>
  *   <li>storage: {@link CertificateStore#load} on the blocking executor;</li>
- *   <li>policy: {@link IssuancePolicy#decide}; a refusal fails the future with {@link NameRefusedException};</li>
  *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor;</li>
  *   <li>store: {@link CertificateStore#save} (a failure is logged; the certificate is still served);</li>
  *   <li>memory again, with its TLS context built ahead of the handshake.</li>
@@ -68,11 +69,25 @@ public final class CertificateResolver implements CertificateSource {
     private final Metrics metrics;
     private final Clock clock;
     private final TlsContexts contexts;
-    private final Cache<String, CertifiedKey> memory;
+    private final Cache<String, Held> memory;
     private final Map<String, CompletableFuture<CertifiedKey>> lookups = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<CertifiedKey>> renewals = new ConcurrentHashMap<>();
     private final List<Consumer<CertifiedKey>> issuedListeners = new CopyOnWriteArrayList<>();
     private final ConcurrentSkipListSet<Expiry> expiries = new ConcurrentSkipListSet<>();
+
+    /**
+     * A certificate in memory and the last config snapshot in which its name was found served. A hit under that same
+     * snapshot needs no second policy check: one reference comparison, no allocation. Any snapshot written here
+     * served the name, so races between readers of different snapshots only cost an extra check.
+     */
+    private static final class Held {
+        final CertifiedKey certified;
+        volatile ConfigSnapshot servedIn;
+
+        Held(CertifiedKey certified) {
+            this.certified = certified;
+        }
+    }
 
     /** A certificate in memory, ordered by expiry, for the earliest-expiry gauge. */
     private record Expiry(Instant notAfter, String name, BigInteger serial) implements Comparable<Expiry> {
@@ -128,7 +143,7 @@ public final class CertificateResolver implements CertificateSource {
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
                 .executor(Runnable::run) // the removal listener only drops cache entries: cheap
-                .<String, CertifiedKey>removalListener((name, certified, cause) -> forgetContext(certified))
+                .<String, Held>removalListener((name, held, cause) -> forgetContext(held == null ? null : held.certified))
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
     }
@@ -142,8 +157,12 @@ public final class CertificateResolver implements CertificateSource {
         if (name == null) {
             return Optional.empty();
         }
-        CertifiedKey certified = memory.getIfPresent(DomainTable.normalize(name));
-        return certified != null && certified.validAt(clock.instant()) ? Optional.of(certified) : Optional.empty();
+        String normalized = DomainTable.normalize(name);
+        Held held = memory.getIfPresent(normalized);
+        if (held == null || !held.certified.validAt(clock.instant()) || !served(normalized, held, config.get())) {
+            return Optional.empty();
+        }
+        return Optional.of(held.certified);
     }
 
     /**
@@ -156,13 +175,16 @@ public final class CertificateResolver implements CertificateSource {
             return CompletableFuture.failedFuture(new NameRefusedException("(none)", IssuancePolicy.INVALID_NAME));
         }
         String name = DomainTable.normalize(rawName);
-        CertifiedKey certified = servable(name);
-        if (certified != null) {
-            return CompletableFuture.completedFuture(certified);
+        ConfigSnapshot snapshot = config.get();
+        Held held = servable(name);
+        if (held != null) {
+            return served(name, held, snapshot)
+                    ? CompletableFuture.completedFuture(held.certified) : refused(name, snapshot);
         }
-        if (!IssuancePolicy.validHostName(name)) {
-            metrics.onDemandDenied(IssuancePolicy.INVALID_NAME);
-            return CompletableFuture.failedFuture(new NameRefusedException(name, IssuancePolicy.INVALID_NAME));
+        // Checked before storage as well: a stored certificate of a removed name is not served either, and a
+        // scanner's random names cost no I/O.
+        if (!policy.decide(name, snapshot).allowed()) {
+            return refused(name, snapshot);
         }
         CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
         CompletableFuture<CertifiedKey> running = lookups.putIfAbsent(name, mine);
@@ -170,18 +192,18 @@ public final class CertificateResolver implements CertificateSource {
             return running.copy();
         }
         // A lookup may have finished between the memory check and taking the slot.
-        certified = servable(name);
-        if (certified != null) {
+        held = servable(name);
+        if (held != null) {
             lookups.remove(name, mine);
-            mine.complete(certified);
+            mine.complete(held.certified);
             return mine.copy();
         }
         submit(() -> loadOrIssue(name)).whenComplete((result, failure) -> {
             if (failure == null) {
                 // In memory before the slot is freed, so there is no moment with neither; a renewal that
                 // finished meanwhile wins.
-                CertifiedKey kept = memory.asMap().putIfAbsent(name, result);
-                expiries.add(Expiry.of(kept == null ? result : kept));
+                Held kept = memory.asMap().putIfAbsent(name, new Held(result));
+                expiries.add(Expiry.of(kept == null ? result : kept.certified));
             }
             lookups.remove(name, mine);
             complete(mine, result, failure);
@@ -189,14 +211,40 @@ public final class CertificateResolver implements CertificateSource {
         return mine.copy();
     }
 
+    /**
+     * Whether the live config serves {@code name}: the policy's answer, remembered on the entry per snapshot so that
+     * the usual hit costs a reference comparison.
+     */
+    private boolean served(String name, Held held, ConfigSnapshot snapshot) {
+        if (held.servedIn == snapshot) {
+            return true;
+        }
+        if (!policy.decide(name, snapshot).allowed()) {
+            return false;
+        }
+        held.servedIn = snapshot;
+        return true;
+    }
+
+    private CompletableFuture<CertifiedKey> refused(String name, ConfigSnapshot snapshot) {
+        String reason = policy.decide(name, snapshot).reason();
+        metrics.onDemandDenied(reason);
+        return CompletableFuture.failedFuture(new NameRefusedException(name, reason));
+    }
+
+    /** Whether the live config serves {@code name} now, e.g. before renewing it. Cheap; any thread. */
+    public boolean configured(String rawName) {
+        return rawName != null && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();
+    }
+
     /** The certificate in memory unless it has expired (which also drops it). */
-    private CertifiedKey servable(String name) {
-        CertifiedKey certified = memory.getIfPresent(name);
-        if (certified != null && expired(certified)) {
-            memory.asMap().remove(name, certified); // storage may hold a renewed one
+    private Held servable(String name) {
+        Held held = memory.getIfPresent(name);
+        if (held != null && expired(held.certified)) {
+            memory.asMap().remove(name, held); // storage may hold a renewed one
             return null;
         }
-        return certified;
+        return held;
     }
 
     /**
@@ -238,7 +286,9 @@ public final class CertificateResolver implements CertificateSource {
 
     /** The certificates in memory now (not those being looked up or issued). Copies; costs a pass over memory. */
     public List<CertifiedKey> inMemory() {
-        return new ArrayList<>(memory.asMap().values());
+        List<CertifiedKey> all = new ArrayList<>((int) Math.min(Integer.MAX_VALUE, memory.estimatedSize()));
+        memory.asMap().values().forEach(held -> all.add(held.certified));
+        return all;
     }
 
     /** Called with every certificate issued (first or renewed), on the blocking executor; must not block long. */
@@ -302,10 +352,10 @@ public final class CertificateResolver implements CertificateSource {
     }
 
     private void swapIn(String name, CertifiedKey certified) {
-        CertifiedKey previous = memory.asMap().put(name, certified);
+        Held previous = memory.asMap().put(name, new Held(certified));
         expiries.add(Expiry.of(certified));
-        if (previous != null && previous != certified) {
-            forgetContext(previous); // at once, rather than when the removal listener gets to it
+        if (previous != null && previous.certified != certified) {
+            forgetContext(previous.certified); // at once, rather than when the removal listener gets to it
         }
     }
 
@@ -322,8 +372,8 @@ public final class CertificateResolver implements CertificateSource {
      */
     private double secondsUntilEarliestExpiry() {
         for (Expiry head = first(); head != null; head = first()) {
-            CertifiedKey current = memory.getIfPresent(head.name());
-            if (current != null && current.leaf().getSerialNumber().equals(head.serial())) {
+            Held current = memory.getIfPresent(head.name());
+            if (current != null && current.certified.leaf().getSerialNumber().equals(head.serial())) {
                 return Duration.between(clock.instant(), head.notAfter()).toMillis() / 1000.0;
             }
             expiries.remove(head);

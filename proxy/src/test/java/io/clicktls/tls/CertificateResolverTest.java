@@ -114,6 +114,26 @@ class CertificateResolverTest {
     }
 
     @Test
+    void aNameRemovedFromTheConfigIsRefusedAtOnceThoughItsCertificateIsInMemoryAndStored() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+
+        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("*.wild.test")));
+        CompletableFuture<CertifiedKey> refused = resolver.certificate("links.shop.test");
+
+        assertThat(refused).isCompletedExceptionally();
+        assertThatThrownBy(refused::join).cause().isInstanceOfSatisfying(NameRefusedException.class,
+                e -> assertThat(e.reason()).isEqualTo("not_configured"));
+        assertThat(resolver.cached("links.shop.test")).isEmpty();
+        assertThat(pki.store.load("links.shop.test")).isPresent();
+        // After a restart it is not served from storage either, and no storage is read to say so.
+        assertThat(pki.resolver().certificate("links.shop.test")).isCompletedExceptionally();
+
+        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("links.shop.test")));
+        assertThat(resolver.certificate("links.shop.test")).isCompletedWithValue(issued);
+        assertThat(pki.issuer.calls()).isEqualTo(1);
+    }
+
+    @Test
     void aNameThatIsNotAHostNameIsRefusedAtOnce() {
         CompletableFuture<CertifiedKey> refused = resolver.certificate("127.0.0.1");
 
