@@ -65,6 +65,8 @@ final class ConfigBinder {
     private final String file;
     private final Path baseDir;
     private final List<ConfigProblem> problems;
+    /** Reused for every domain name: most configs' size is their domain list. */
+    private final StringBuilder nameProblem = new StringBuilder();
 
     ConfigBinder(String file, Path baseDir, List<ConfigProblem> problems) {
         this.file = file;
@@ -315,10 +317,10 @@ final class ConfigBinder {
             required(map, "name", domainPath(index), DOMAIN_EXPECTED);
             return null;
         }
-        String name = DnsNames.normalize(node.text());
-        String problem = name == null ? "cannot be converted to ASCII (punycode)" : DnsNames.problem(name, true);
-        if (problem != null) {
-            report(node.position(), domainPath(index) + ".name: " + quote(node.text()) + " " + problem
+        nameProblem.setLength(0);
+        String name = DnsNames.check(node.text(), true, nameProblem);
+        if (name == null) {
+            report(node.position(), domainPath(index) + ".name: " + quote(node.text()) + " " + nameProblem
                     + " (expected: " + DOMAIN_EXPECTED + ")");
             return null;
         }
@@ -499,8 +501,7 @@ final class ConfigBinder {
             ok = c > ' ' && c != ',' && c != '<' && c != '>' && c < 0x7f;
         }
         if (ok) {
-            String domain = DnsNames.normalize(text.substring(at + 1));
-            ok = domain != null && DnsNames.problem(domain, false) == null;
+            ok = DnsNames.check(text.substring(at + 1), false, new StringBuilder()) != null;
         }
         if (!ok) {
             report(node.position(), "certificates.acme.email: " + quote(text)
@@ -639,11 +640,8 @@ final class ConfigBinder {
         if (allDigitsAndDots(host)) {
             return ipv4Literal(host) ? null : "is not an IPv4 address";
         }
-        String normalized = DnsNames.normalize(host);
-        if (normalized == null) {
-            return "is not a host name";
-        }
-        return DnsNames.problem(normalized, false);
+        StringBuilder problem = new StringBuilder();
+        return DnsNames.check(host, false, problem) == null ? problem.toString() : null;
     }
 
     private static boolean ipv4Literal(String host) {

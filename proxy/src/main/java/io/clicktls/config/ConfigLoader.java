@@ -74,8 +74,10 @@ public final class ConfigLoader {
     }
 
     /**
-     * The config embedded in the jar ({@link #DEFAULT_RESOURCE}), relative paths resolved against the current
-     * directory. It is checked by the build, so a problem here is a bug.
+     * The config embedded in the jar ({@link #DEFAULT_RESOURCE}), a copy of the source tree's
+     * {@code config/clicktls.yml}; its relative paths resolve as if it stood at {@code ./config/clicktls.yml}, so
+     * its {@code ../data} is {@code ./data} as it is for the file. It is checked by the build, so a problem here is a
+     * bug.
      *
      * @throws IllegalStateException if the resource is missing or invalid
      */
@@ -85,7 +87,7 @@ public final class ConfigLoader {
                 throw new IllegalStateException("the default config " + DEFAULT_RESOURCE + " is not on the classpath");
             }
             String label = "classpath:" + DEFAULT_RESOURCE;
-            return parse(decode(in.readAllBytes(), label), label, Path.of("").toAbsolutePath(), null);
+            return parse(decode(in.readAllBytes(), label), label, Path.of("config").toAbsolutePath(), null);
         } catch (IOException e) {
             throw new IllegalStateException("cannot read the default config " + DEFAULT_RESOURCE, e);
         } catch (ConfigException e) {
@@ -110,6 +112,11 @@ public final class ConfigLoader {
     }
 
     private static String decode(byte[] bytes, String label) throws ConfigException {
+        // the lenient constructor is the fast one; a replacement character means the strict decoder must decide
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        if (text.indexOf('\uFFFD') < 0) {
+            return text;
+        }
         try {
             return StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)

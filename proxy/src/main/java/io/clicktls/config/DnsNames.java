@@ -11,7 +11,37 @@ final class DnsNames {
     static final int MAX_NAME = 253;
     static final int MAX_LABEL = 63;
 
+    /**
+     * What {@link #problem} says of a name that is fine once {@link #normalize normalized}: upper case, a trailing
+     * dot or non-ASCII letters. Compared by identity.
+     */
+    static final String NOT_NORMALIZED = new String("is not normalized");
+
     private DnsNames() {}
+
+    /**
+     * The normalized form of {@code name}, or {@code null} after appending what is wrong with it to
+     * {@code problem}. A name already in normal form (nearly every one) costs one pass and no allocation.
+     */
+    static String check(String name, boolean wildcard, StringBuilder problem) {
+        String reason = problem(name, wildcard);
+        if (reason == null) {
+            return name;
+        }
+        String normalized = reason == NOT_NORMALIZED ? normalize(name) : null;
+        if (reason == NOT_NORMALIZED) {
+            reason = normalized == null ? "cannot be converted to ASCII (punycode)" : problem(normalized, wildcard);
+            if (reason == NOT_NORMALIZED) {
+                // normalizing strips one trailing dot; another one is an empty last label
+                reason = "has an empty label";
+            }
+            if (reason == null) {
+                return normalized;
+            }
+        }
+        problem.append(reason);
+        return null;
+    }
 
     /**
      * Lower case, without one trailing dot, internationalized names in punycode. Returns {@code null} when the name
@@ -30,8 +60,8 @@ final class DnsNames {
     }
 
     /**
-     * What is wrong with a normalized name, as the end of a sentence that starts with the name ("has an empty
-     * label"), or {@code null} if nothing is.
+     * What is wrong with a name, as the end of a sentence that starts with the name ("has an empty label"),
+     * {@link #NOT_NORMALIZED} if it needs {@link #normalize} first, or {@code null} if nothing is.
      *
      * @param wildcard whether a leading {@code *.} label is allowed
      */
@@ -39,7 +69,7 @@ final class DnsNames {
         if (name.isEmpty()) {
             return "is empty";
         }
-        if (name.length() > MAX_NAME) {
+        if (name.length() - (name.endsWith(".") ? 1 : 0) > MAX_NAME) {
             return "is longer than " + MAX_NAME + " characters";
         }
         int start = 0;
@@ -57,6 +87,9 @@ final class DnsNames {
         for (int i = start; i <= name.length(); i++) {
             char c = i < name.length() ? name.charAt(i) : '.';
             if (c == '.') {
+                if (i == name.length() - 1 && i > start) {
+                    return NOT_NORMALIZED;
+                }
                 int length = i - labelStart;
                 if (length == 0) {
                     return "has an empty label";
@@ -75,6 +108,8 @@ final class DnsNames {
                 // digits keep the label numeric
             } else if ((c >= 'a' && c <= 'z') || c == '-') {
                 lastLabelNumeric = false;
+            } else if ((c >= 'A' && c <= 'Z') || c >= 0x80) {
+                return NOT_NORMALIZED;
             } else if (c == '*') {
                 return "has '*' somewhere other than a leading '*.' label";
             } else if (c == ':') {

@@ -11,8 +11,9 @@ import java.util.function.Predicate;
  * Upgrades {@code http://host} links to {@code https://host} in a body of ASCII-compatible bytes (UTF-8, Latin-1,
  * ...), fed chunk by chunk. A link is upgraded when {@code http} (any case) is not the tail of a longer scheme,
  * is followed by {@code ://} or its JSON-escaped form {@code :\/\/}, then by a host that ends at a delimiter
- * ({@code / ? # " ' < > ) \}, space, tab, CR, LF, or the end of the body), optionally with the port {@code :80}
- * (dropped), and the host passes {@code httpsReady}. Every other link, including look-alikes such as
+ * ({@code / ? # " ' < > ) \}, space, tab, CR, LF, or the end of the body), optionally with an explicit port, and
+ * the host passes {@code httpsReady}. Which ports qualify, and the https port written instead, is
+ * {@link LinkPorts}'s rule. Every other link, including look-alikes such as
  * {@code http://links.shop.com.evil.net}, {@code http://xlinks.shop.com} or {@code http://links.shop.com@evil.net},
  * is left byte for byte. So is an {@code http://} inside another URL, such as a destination's
  * {@code ?return=http://links.shop.com/...}: after any {@code ://} (or {@code :\/\/}) the scan skips to the end of
@@ -28,8 +29,11 @@ import java.util.function.Predicate;
  */
 public final class HtmlLinkRewriter {
 
-    /** The longest candidate held back between chunks: {@code http:\/\/}, a 253-byte host and {@code :80}. */
-    public static final int MAX_HELD_BYTES = 10 + LinkSyntax.MAX_HOST_LENGTH + 3;
+    /**
+     * The longest candidate held back between chunks: {@code http:\/\/} (9 bytes), a 253-byte host, {@code :} and
+     * a 5-digit port. The byte that decides a candidate is never held.
+     */
+    public static final int MAX_HELD_BYTES = 9 + LinkSyntax.MAX_HOST_LENGTH + 1 + LinkSyntax.MAX_PORT_DIGITS;
 
     // Direct chunks are scanned from a copy: a plain array loop beats ByteBuf.forEachByte, whose processor call
     // site Netty's own decoders share (megamorphic). Safe to share per thread: a scan never outlives its call.
@@ -53,14 +57,16 @@ public final class HtmlLinkRewriter {
     private static final int SECOND_ESCAPE = 9;
     private static final int HOST = 10;
     private static final int PORT = 11;
-    private static final int PORT_8 = 12;
-    private static final int PORT_80 = 13;
+    private static final int PORT_DIGITS = 12;
 
     private static final int CONSUMED = 0;
     private static final int NO_LINK = 1;
     private static final int LINK = 2;
 
     private final Predicate<String> httpsReady;
+    private final LinkPorts ports;
+    /** Written after the host of an upgraded link: empty, or {@code :} and the https port. */
+    private final byte[] httpsSuffix;
 
     /** The candidate link so far; always the exact input bytes since the {@code h}. */
     private final byte[] held = new byte[MAX_HELD_BYTES];
@@ -68,6 +74,8 @@ public final class HtmlLinkRewriter {
     private int state = IDLE;
     private int hostStart;
     private int hostEnd;
+    private int port;
+    private int portDigits;
     /** Where the candidate began in the current chunk, or -1 when it began in an earlier one. */
     private int candidateStart = -1;
     /** The last four bytes of earlier chunks, the latest in the low byte: what precedes a chunk's first bytes. */
@@ -87,9 +95,14 @@ public final class HtmlLinkRewriter {
     private int chunkStart;
     private int idleFrom;
 
-    /** @param httpsReady asked with lower-case host names; must not block */
-    public HtmlLinkRewriter(Predicate<String> httpsReady) {
+    /**
+     * @param httpsReady asked with lower-case host names; must not block
+     * @param ports which explicit ports a link may name, and the https port it is upgraded to
+     */
+    public HtmlLinkRewriter(Predicate<String> httpsReady, LinkPorts ports) {
         this.httpsReady = httpsReady;
+        this.ports = ports;
+        this.httpsSuffix = ports.httpsSuffix().getBytes(StandardCharsets.US_ASCII);
     }
 
     /**
@@ -152,7 +165,7 @@ public final class HtmlLinkRewriter {
         if (state == IDLE) {
             return Unpooled.EMPTY_BUFFER;
         }
-        boolean link = (state == HOST && heldLength > hostStart) || state == PORT_80;
+        boolean link = (state == HOST && heldLength > hostStart) || (state == PORT_DIGITS && ports.upgrades(port));
         if (state == HOST) {
             hostEnd = heldLength;
         }
@@ -293,15 +306,20 @@ public final class HtmlLinkRewriter {
                 }
                 hostEnd = heldLength;
                 if (b == ':') {
+                    port = 0;
+                    portDigits = 0;
                     return consume(PORT, b);
                 }
                 return LinkSyntax.isDelimiter(b) && isReady() ? LINK : NO_LINK;
             case PORT:
-                return expect(b == '8', PORT_8, b);
-            case PORT_8:
-                return expect(b == '0', PORT_80, b);
-            case PORT_80:
-                return LinkSyntax.isDelimiter(b) && isReady() ? LINK : NO_LINK;
+            case PORT_DIGITS:
+                if (LinkSyntax.extendsPort(port, portDigits, b)) {
+                    port = port * 10 + (b - '0');
+                    portDigits++;
+                    return consume(PORT_DIGITS, b);
+                }
+                return state == PORT_DIGITS && LinkSyntax.isDelimiter(b) && ports.upgrades(port) && isReady()
+                        ? LINK : NO_LINK;
             default:
                 throw new IllegalStateException("state " + state);
         }
@@ -351,10 +369,11 @@ public final class HtmlLinkRewriter {
 
     private void emitCandidate(boolean link) {
         if (link) {
-            // "http" as written, an "s" in the case of its "p", then "://" or ":\/\/" and the host, without ":80".
+            // "http" as written, an "s" in the case of its "p", then "://" or ":\/\/", the host and the https port
             emitHeld(0, 4);
             ensureOut().writeByte(held[3] == 'P' ? 'S' : 's');
             emitHeld(4, hostEnd);
+            ensureOut().writeBytes(httpsSuffix);
             replacements++;
         } else if (candidateStart >= 0) {
             emitInput(candidateStart, candidateStart + heldLength);

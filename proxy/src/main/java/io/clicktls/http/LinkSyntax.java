@@ -10,6 +10,15 @@ final class LinkSyntax {
     /** RFC 1035 names: 253 characters without the trailing dot. */
     static final int MAX_HOST_LENGTH = 253;
 
+    /**
+     * An explicit port is 1 to 5 ASCII digits, the first not {@code 0}, worth at most 65535. Anything else after
+     * the {@code :} ({@code http://h:/}, {@code :080}, {@code :65536}) leaves the link alone: parsers disagree on
+     * those, and which ports are upgraded is {@link LinkPorts}'s rule.
+     */
+    static final int MAX_PORT_DIGITS = 5;
+
+    static final int MAX_PORT = 65535;
+
     private static final boolean[] HOST = new boolean[256];
     private static final boolean[] SCHEME = new boolean[256];
     private static final boolean[] DELIMITER = new boolean[256];
@@ -59,6 +68,24 @@ final class LinkSyntax {
      */
     static boolean isUrlEnd(int b) {
         return URL_END[b & 0xff];
+    }
+
+    static boolean isDigit(int b) {
+        return b >= '0' && b <= '9';
+    }
+
+    /** Whether {@code port} may be written after a host: 1 to 65535. */
+    static boolean isPort(int port) {
+        return port > 0 && port <= MAX_PORT;
+    }
+
+    /**
+     * Whether the next digit {@code b} may extend a port of {@code digits} digits so far worth {@code value}:
+     * no leading zero, at most {@link #MAX_PORT_DIGITS} digits, at most {@link #MAX_PORT}.
+     */
+    static boolean extendsPort(int value, int digits, int b) {
+        return isDigit(b) && !(digits == 0 && b == '0') && digits < MAX_PORT_DIGITS
+                && value * 10 + (b - '0') <= MAX_PORT;
     }
 
     static boolean isAsciiUpper(int b) {

@@ -31,6 +31,7 @@ import org.slf4j.LoggerFactory;
  * Sits on the client-facing channel (HTTP/1.1 connection or h2 stream child channel) between the HTTP codec and
  * the proxy handler: it reads each {@code HttpRequest} to learn the request's host, and rewrites the
  * {@code HttpResponse}/{@code HttpContent} objects written back. Runs on the channel's event loop; must not block.
+ * Which links are the proxy's own, by host and port, and what they become is {@link LinkPorts}'s rule.
  *
  * <p>Each request takes the config snapshot current when it is read; responses are matched to requests in order
  * (HTTP/1.1 pipelining answers in order). With both {@code upgrade.location} and {@code upgrade.html} off a
@@ -54,6 +55,7 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
 
     private final Supplier<ConfigSnapshot> config;
     private final Predicate<String> httpsReady;
+    private final Supplier<LinkPorts> ports;
     private final Metrics metrics;
 
     /** Flags of the requests read and not yet answered; small Integers are cached, so this does not allocate. */
@@ -64,10 +66,14 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
      * @param config the live config ({@code upgrade.location}, {@code upgrade.html}, the domain table)
      * @param httpsReady whether a host name may be linked over https: a tracked domain whose certificate is in hand
      *     (non-blocking, called on the event loop)
+     * @param ports the proxy's listener ports ({@link LinkPorts}), read once per rewritten response: a cheap,
+     *     non-blocking read of the ports bound so far
      */
-    public LinkUpgradeHandler(Supplier<ConfigSnapshot> config, Predicate<String> httpsReady, Metrics metrics) {
+    public LinkUpgradeHandler(Supplier<ConfigSnapshot> config, Predicate<String> httpsReady,
+            Supplier<LinkPorts> ports, Metrics metrics) {
         this.config = config;
         this.httpsReady = httpsReady;
+        this.ports = ports;
         this.metrics = metrics;
     }
 
@@ -134,11 +140,12 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     }
 
     private void writeResponse(ChannelHandlerContext ctx, HttpResponse response, int flags, ChannelPromise promise) {
+        LinkPorts linkPorts = ports.get();
         if ((flags & LOCATION) != 0) {
-            upgradeLocation(response.headers());
+            upgradeLocation(response.headers(), linkPorts);
         }
         boolean full = response instanceof FullHttpResponse;
-        BodyRewrite rewrite = (flags & HTML) != 0 ? startBody(ctx, response, flags, full) : null;
+        BodyRewrite rewrite = (flags & HTML) != 0 ? startBody(ctx, response, flags, full, linkPorts) : null;
         if (rewrite == null) {
             ctx.write(response, promise);
         } else if (full) {
@@ -157,10 +164,10 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         }
     }
 
-    private void upgradeLocation(HttpHeaders headers) {
+    private void upgradeLocation(HttpHeaders headers, LinkPorts linkPorts) {
         String location = headers.get(HttpHeaderNames.LOCATION);
         if (location != null) {
-            String upgraded = LocationRewriter.upgrade(location, httpsReady);
+            String upgraded = LocationRewriter.upgrade(location, httpsReady, linkPorts);
             if (upgraded != location) {
                 headers.set(HttpHeaderNames.LOCATION, upgraded);
                 metrics.linkUpgraded("location", 1);
@@ -169,7 +176,8 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     }
 
     /** The rewrite for this response's body, or {@code null} when the body is to pass untouched. */
-    private BodyRewrite startBody(ChannelHandlerContext ctx, HttpResponse response, int flags, boolean full) {
+    private BodyRewrite startBody(
+            ChannelHandlerContext ctx, HttpResponse response, int flags, boolean full, LinkPorts linkPorts) {
         int code = response.status().code();
         // 206 is a byte range of the upstream's representation: rewriting it would corrupt the client's assembly
         if ((flags & HEAD) != 0 || code < 200 || code == 204 || code == 205 || code == 206 || code == 304) {
@@ -184,14 +192,14 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         }
         String coding = headers.get(HttpHeaderNames.CONTENT_ENCODING);
         if (coding == null || coding.isBlank() || "identity".equalsIgnoreCase(coding.strip())) {
-            return new PlainBodyRewrite(httpsReady, ctx.alloc());
+            return new PlainBodyRewrite(httpsReady, linkPorts, ctx.alloc());
         }
         coding = coding.strip();
         if ("gzip".equalsIgnoreCase(coding) || "x-gzip".equalsIgnoreCase(coding)) {
-            return new ZlibBodyRewrite(ZlibBodyRewrite.Coding.GZIP, httpsReady, ctx.alloc());
+            return new ZlibBodyRewrite(ZlibBodyRewrite.Coding.GZIP, httpsReady, linkPorts, ctx.alloc());
         }
         if ("deflate".equalsIgnoreCase(coding)) {
-            return new ZlibBodyRewrite(ZlibBodyRewrite.Coding.DEFLATE, httpsReady, ctx.alloc());
+            return new ZlibBodyRewrite(ZlibBodyRewrite.Coding.DEFLATE, httpsReady, linkPorts, ctx.alloc());
         }
         return null; // br, zstd, stacked codings: we cannot read them, so we leave them alone
     }

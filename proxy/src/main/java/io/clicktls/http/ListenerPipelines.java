@@ -101,7 +101,8 @@ final class ListenerPipelines {
 
     private LinkUpgradeHandler linkUpgrade() {
         Metrics metrics = context.metrics();
-        return new LinkUpgradeHandler(context.config(), host -> certificates.cached(host).isPresent(), metrics);
+        return new LinkUpgradeHandler(
+                context.config(), host -> certificates.cached(host).isPresent(), context.linkPorts(), metrics);
     }
 
     /**

@@ -5,9 +5,10 @@ import java.util.function.Predicate;
 
 /**
  * Upgrades a {@code Location} header value from {@code http://} to {@code https://} when its host is ready for
- * https. Only absolute URLs with a plain host are touched: a port other than 80, userinfo, an IP literal or any
- * byte outside {@code [A-Za-z0-9.-]} in the host leaves the value as it is. Path, query and fragment are kept
- * byte for byte; an explicit {@code :80} is dropped because it would be wrong for https. Pure and thread-safe.
+ * https and its port is one of the proxy's own ({@link LinkPorts} has the rule). Only absolute URLs with a plain
+ * host are touched: another port, userinfo, an IP literal or any byte outside {@code [A-Za-z0-9.-]} in the host
+ * leaves the value as it is. Path, query and fragment are kept byte for byte; the port becomes the public https
+ * port, written only when it is not 443. Pure and thread-safe.
  */
 public final class LocationRewriter {
 
@@ -18,9 +19,10 @@ public final class LocationRewriter {
 
     /**
      * @param httpsReady asked with the lower-case host name; must not block
+     * @param ports the proxy's ports: which ones a link may name, and the one it is upgraded to
      * @return the https form, or {@code location} itself (the same instance) when it is left alone
      */
-    public static String upgrade(String location, Predicate<String> httpsReady) {
+    public static String upgrade(String location, Predicate<String> httpsReady, LinkPorts ports) {
         if (location == null || !location.regionMatches(true, 0, HTTP, 0, HTTP.length())) {
             return location;
         }
@@ -31,20 +33,24 @@ public final class LocationRewriter {
             i++;
         }
         int hostEnd = i;
-        int restStart;
-        if (i == length || isPathStart(location.charAt(i))) {
-            restStart = i;
-        } else if (location.charAt(i) == ':' && location.startsWith("80", i + 1)
-                && (i + 3 == length || isPathStart(location.charAt(i + 3)))) {
-            restStart = i + 3;
-        } else {
+        if (i < length && location.charAt(i) == ':') {
+            int port = 0;
+            int digits = 0;
+            for (i++; i < length && LinkSyntax.extendsPort(port, digits, location.charAt(i)); i++, digits++) {
+                port = port * 10 + (location.charAt(i) - '0');
+            }
+            if (digits == 0 || !ports.upgrades(port)) {
+                return location;
+            }
+        }
+        if (i < length && !isPathStart(location.charAt(i))) {
             return location;
         }
         byte[] host = location.substring(hostStart, hostEnd).getBytes(StandardCharsets.US_ASCII);
         if (!LinkSyntax.isWellFormedHost(host, 0, host.length) || !httpsReady.test(lowerCase(host))) {
             return location;
         }
-        return HTTPS + location.substring(hostStart, hostEnd) + location.substring(restStart);
+        return HTTPS + location.substring(hostStart, hostEnd) + ports.httpsSuffix() + location.substring(i);
     }
 
     // Only these end an authority for every URL parser alike; a backslash is a path to browsers but userinfo to

@@ -10,8 +10,8 @@ final class PlainBodyRewrite implements BodyRewrite {
     private final HtmlLinkRewriter rewriter;
     private final ByteBufAllocator alloc;
 
-    PlainBodyRewrite(Predicate<String> httpsReady, ByteBufAllocator alloc) {
-        this.rewriter = new HtmlLinkRewriter(httpsReady);
+    PlainBodyRewrite(Predicate<String> httpsReady, LinkPorts ports, ByteBufAllocator alloc) {
+        this.rewriter = new HtmlLinkRewriter(httpsReady, ports);
         this.alloc = alloc;
     }
 

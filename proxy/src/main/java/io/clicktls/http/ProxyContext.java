@@ -10,10 +10,12 @@ import java.util.function.Supplier;
  *
  * @param inFlight exchanges between acquiring an upstream and the end of their response; {@link ProxyServer#close()}
  *     waits for it to reach zero
+ * @param linkPorts the listener ports bound so far, for upgrading links; a volatile read
  */
 record ProxyContext(
         Supplier<ConfigSnapshot> config,
         UpstreamPool pool,
         Metrics metrics,
         ProxySettings settings,
-        AtomicInteger inFlight) {}
+        AtomicInteger inFlight,
+        Supplier<LinkPorts> linkPorts) {}

@@ -59,6 +59,8 @@ public final class ProxyServer implements AutoCloseable {
     private final UpstreamPool pool;
     private volatile Channel httpsChannel;
     private volatile Channel httpChannel;
+    /** Set as each listener is bound: until the http one is, links naming its port are left alone. */
+    private volatile LinkPorts linkPorts = LinkPorts.STANDARD;
 
     private ProxyServer(Builder b) {
         this.settings = b;
@@ -86,7 +88,8 @@ public final class ProxyServer implements AutoCloseable {
                 ? settings.httpsAddress : listen.https().toSocketAddress();
         InetSocketAddress httpAddress = settings.httpAddress != null
                 ? settings.httpAddress : listen.http().toSocketAddress();
-        ProxyContext context = new ProxyContext(settings.config, pool, settings.metrics, limits, inFlight);
+        ProxyContext context = new ProxyContext(
+                settings.config, pool, settings.metrics, limits, inFlight, () -> linkPorts);
         PlainHttpAnswers plainHttp = new PlainHttpAnswers(
                 settings.config, settings.certificates, settings.challenges, settings.blockingExecutor,
                 this::publicHttpsPort, settings.metrics);
@@ -94,11 +97,13 @@ public final class ProxyServer implements AutoCloseable {
                 context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients);
         httpsChannel = bind(httpsAddress, pipelines.https(), "https");
         try {
+            linkPorts = new LinkPorts(publicHttpsPort(), -1, httpsPort()); // rejects a redirect port out of range
             httpChannel = bind(httpAddress, pipelines.http(), "http");
         } catch (RuntimeException e) {
             httpsChannel.close().syncUninterruptibly();
             throw e;
         }
+        linkPorts = new LinkPorts(publicHttpsPort(), httpPort(), httpsPort());
         log.info("listening: https {} http {}", httpsChannel.localAddress(), httpChannel.localAddress());
         return this;
     }
@@ -333,8 +338,8 @@ public final class ProxyServer implements AutoCloseable {
         }
 
         /**
-         * The https port clients see, for 308 redirects, when it differs from the bound one (a port mapping in
-         * front of the proxy). By default the bound port; 443 is left out of the URL.
+         * The https port clients see, for 308 redirects and upgraded links, when it differs from the bound one (a
+         * port mapping in front of the proxy). By default the bound port; 443 is left out of the URL.
          */
         public Builder redirectHttpsPort(int port) {
             this.redirectHttpsPort = port;

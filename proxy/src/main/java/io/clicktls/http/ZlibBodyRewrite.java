@@ -75,9 +75,9 @@ final class ZlibBodyRewrite implements BodyRewrite {
     private boolean unflushed;
     private boolean closed;
 
-    ZlibBodyRewrite(Coding coding, Predicate<String> httpsReady, ByteBufAllocator alloc) {
+    ZlibBodyRewrite(Coding coding, Predicate<String> httpsReady, LinkPorts ports, ByteBufAllocator alloc) {
         this.coding = coding;
-        this.rewriter = new HtmlLinkRewriter(httpsReady);
+        this.rewriter = new HtmlLinkRewriter(httpsReady, ports);
         this.alloc = alloc;
         this.stage = coding == Coding.GZIP ? GZIP_HEADER : DEFLATE_WRAPPER;
         this.deflater = new Deflater(LEVEL, coding == Coding.GZIP);

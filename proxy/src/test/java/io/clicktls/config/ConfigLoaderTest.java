@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -358,6 +359,9 @@ class ConfigLoaderTest {
         return Stream.of(
                 Arguments.of("a..example.com", "has an empty label"),
                 Arguments.of(".example.com", "has an empty label"),
+                Arguments.of("links.example.com..", "has an empty label"),
+                Arguments.of("LINKS..example.com", "has an empty label"),
+                Arguments.of("bücher..example", "cannot be converted to ASCII (punycode)"),
                 Arguments.of("-a.example.com", "has a label that starts or ends with '-'"),
                 Arguments.of("a-.example.com", "has a label that starts or ends with '-'"),
                 Arguments.of("*.com", "is a wildcard over a top-level name"),
@@ -381,6 +385,8 @@ class ConfigLoaderTest {
         assertThat(parse("platforms:\n  sg: { preset: sendgrid }\ndomains:\n  - { name: " + name253
                 + ", platform: sg }\n  - { name: " + label63 + ", platform: sg }\n").domains())
                 .extracting(Domain::name).containsExactly(name253, label63);
+        assertThat(parse("platforms:\n  sg: { preset: sendgrid }\ndomains:\n  - { name: " + name253.toUpperCase(Locale.ROOT)
+                + "., platform: sg }\n").domains()).extracting(Domain::name).containsExactly(name253);
     }
 
     @Test
@@ -604,7 +610,8 @@ class ConfigLoaderTest {
         assertThat(embedded.platforms()).isEqualTo(shipped.platforms());
         assertThat(embedded.listen()).isEqualTo(shipped.listen());
         assertThat(embedded.storage().directory())
-                .isEqualTo(Path.of("").toAbsolutePath().resolve("../data").normalize());
+                .as("the embedded copy resolves as if it stood at ./config/clicktls.yml")
+                .isEqualTo(Path.of("data").toAbsolutePath().normalize());
     }
 
     @Test

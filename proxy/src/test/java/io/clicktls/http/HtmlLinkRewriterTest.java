@@ -22,6 +22,9 @@ class HtmlLinkRewriterTest {
 
     private static final Predicate<String> READY = Set.of("links.shop.com", "email.brand.test")::contains;
     private static final ByteBufAllocator ALLOC = PooledByteBufAllocator.DEFAULT;
+    private static final LinkPorts STANDARD = LinkPorts.STANDARD;
+    /** The quickstart's listeners: https on 8443, http on 8080. */
+    private static final LinkPorts QUICKSTART = LinkPorts.of(8443, 8080);
 
     private static final String PAGE = """
             <!doctype html>
@@ -56,9 +59,34 @@ class HtmlLinkRewriterTest {
 
     private static final int PAGE_LINKS = 11;
 
+    /** Links as a platform writes them behind the quickstart's listeners, with the upgrade each should get. */
+    private static final String[][] QUICKSTART_LINKS = {
+        {"<a href=\"http://links.shop.com/ls/click?upn=1\">",
+            "<a href=\"https://links.shop.com:8443/ls/click?upn=1\">"},
+        {"<a href=\"http://links.shop.com:80/a\">", "<a href=\"https://links.shop.com:8443/a\">"},
+        {"<a href='HTTP://LINKS.SHOP.COM:8080/b'>", "<a href='HTTPS://LINKS.SHOP.COM:8443/b'>"},
+        {"<a href=http://links.shop.com:8443/c>", "<a href=https://links.shop.com:8443/c>"},
+        {"(http://email.brand.test:8443)", "(https://email.brand.test:8443)"},
+        {"\"http:\\/\\/links.shop.com:8443\\/d\"", "\"https:\\/\\/links.shop.com:8443\\/d\""},
+        {"<a href=\"http://links.shop.com:9000/\">", null},
+        {"<a href=\"http://links.shop.com:443/\">", null},
+        {"<a href=\"http://links.shop.com:08443/\">", null},
+        {"<a href=\"http://links.shop.com:84430/\">", null},
+        {"<a href=\"http://links.shop.com:65536/\">", null},
+        {"<a href=\"http://links.shop.com:8443@evil.net/\">", null},
+        {"<a href=\"http://links.shop.com:8443:8443/\">", null},
+        {"<a href=\"http://links.shop.com.evil.net:8443/\">", null},
+        {"<a href=\"http://other.example:8443/\">", null},
+        {"<a href=\"https://www.shop.com/?r=http://links.shop.com:8443/\">", null},
+        {"http://links.shop.com:8443", "https://links.shop.com:8443"},
+    };
+    private static final String QUICKSTART_PAGE = quickstartPage(0);
+    private static final String QUICKSTART_UPGRADED = quickstartPage(1);
+    private static final int QUICKSTART_PAGE_LINKS = 7;
+
     @Test
     void theSamplePageHasItsTrackedLinksUpgradedAndNothingElse() {
-        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY);
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
         assertThat(rewrite(rewriter, PAGE.getBytes(UTF_8))).isEqualTo(PAGE_UPGRADED);
         assertThat(rewriter.replacements()).isEqualTo(PAGE_LINKS);
         assertThat(PAGE_UPGRADED)
@@ -72,7 +100,7 @@ class HtmlLinkRewriterTest {
     void splittingThePageAtEveryBytePositionGivesTheSameOutput() {
         byte[] page = PAGE.getBytes(UTF_8);
         for (int split = 0; split <= page.length; split++) {
-            HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY);
+            HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
             assertThat(rewrite(rewriter, page, split)).as("split at %d", split).isEqualTo(PAGE_UPGRADED);
             assertThat(rewriter.replacements()).isEqualTo(PAGE_LINKS);
         }
@@ -84,7 +112,7 @@ class HtmlLinkRewriterTest {
         Random random = new Random(20261125);
         for (int round = 0; round < 300; round++) {
             int[] splits = random.ints(1 + random.nextInt(40), 0, page.length + 1).sorted().toArray();
-            HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY);
+            HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
             assertThat(rewrite(rewriter, page, splits)).as("splits %s", java.util.Arrays.toString(splits))
                     .isEqualTo(PAGE_UPGRADED);
         }
@@ -97,7 +125,7 @@ class HtmlLinkRewriterTest {
         for (int i = 0; i < splits.length; i++) {
             splits[i] = i;
         }
-        assertThat(rewrite(new HtmlLinkRewriter(READY), page, splits)).isEqualTo(PAGE_UPGRADED);
+        assertThat(rewrite(new HtmlLinkRewriter(READY, STANDARD), page, splits)).isEqualTo(PAGE_UPGRADED);
     }
 
     @ParameterizedTest
@@ -153,7 +181,7 @@ class HtmlLinkRewriterTest {
     })
     void lookAlikesAndOtherHostsAreLeftByteForByte(String link) {
         String body = "<a href=\"" + link + "\">x</a> " + link;
-        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY);
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
         assertThat(rewrite(rewriter, body.getBytes(UTF_8))).isEqualTo(body);
         assertThat(rewriter.replacements()).isZero();
     }
@@ -235,7 +263,7 @@ class HtmlLinkRewriterTest {
 
     @Test
     void anEmptyBodyStaysEmpty() {
-        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY);
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
         ByteBuf empty = Unpooled.EMPTY_BUFFER;
         ByteBuf out = rewriter.rewrite(empty, ALLOC);
         ByteBuf tail = rewriter.finish(ALLOC);
@@ -253,17 +281,17 @@ class HtmlLinkRewriterTest {
         String body = "<a href=\"http://" + host253 + ":80/x\">";
         byte[] bytes = body.getBytes(UTF_8);
         for (int split = 0; split <= bytes.length; split++) {
-            assertThat(rewrite(new HtmlLinkRewriter(any), bytes, split))
+            assertThat(rewrite(new HtmlLinkRewriter(any, STANDARD), bytes, split))
                     .isEqualTo("<a href=\"https://" + host253 + "/x\">");
         }
         String tooLong = "<a href=\"http://b" + host253 + "/x\">";
-        assertThat(rewrite(new HtmlLinkRewriter(any), tooLong.getBytes(UTF_8))).isEqualTo(tooLong);
-        assertThat(HtmlLinkRewriter.MAX_HELD_BYTES).isLessThanOrEqualTo(7 + 253 + 3 + 3);
+        assertThat(rewrite(new HtmlLinkRewriter(any, STANDARD), tooLong.getBytes(UTF_8))).isEqualTo(tooLong);
+        assertThat(HtmlLinkRewriter.MAX_HELD_BYTES).isEqualTo("http:\\/\\/".length() + 253 + ":65535".length());
     }
 
     @Test
     void aChunkWithoutChangesIsPassedOnWithoutACopy() {
-        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY);
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
         ByteBuf chunk = ALLOC.buffer().writeBytes("<p>nothing to see https://links.shop.com/ here</p>".getBytes(UTF_8));
         ByteBuf out = rewriter.rewrite(chunk, ALLOC);
         assertThat(out.toString(UTF_8)).isEqualTo(chunk.toString(UTF_8));
@@ -277,7 +305,7 @@ class HtmlLinkRewriterTest {
     @Test
     void theReadinessOfARepeatedHostIsAskedOnceAndInLowerCase() {
         List<String> asked = new ArrayList<>();
-        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(host -> asked.add(host) && READY.test(host));
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(host -> asked.add(host) && READY.test(host), STANDARD);
         String body = "http://links.shop.com/1 http://LINKS.shop.com/2 http://links.shop.com/3 "
                 + "http://other.example/ http://links.shop.com/4";
         assertThat(rewrite(rewriter, body.getBytes(UTF_8))).isEqualTo(
@@ -293,8 +321,101 @@ class HtmlLinkRewriterTest {
         assertThat(rewrite(body)).isEqualTo(body);
     }
 
+    @Test
+    void onNonStandardListenersLinksWithoutPortOrWithAProxyPortGetTheHttpsPortAndOthersStay() {
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, QUICKSTART);
+        assertThat(rewrite(rewriter, QUICKSTART_PAGE.getBytes(UTF_8))).isEqualTo(QUICKSTART_UPGRADED);
+        assertThat(rewriter.replacements()).isEqualTo(QUICKSTART_PAGE_LINKS);
+    }
+
+    @Test
+    void linksWithPortsSplitAtEveryBytePositionGiveTheOneChunkOutput() {
+        byte[] page = QUICKSTART_PAGE.getBytes(UTF_8);
+        for (int split = 0; split <= page.length; split++) {
+            HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, QUICKSTART);
+            assertThat(rewrite(rewriter, page, split)).as("split at %d", split).isEqualTo(QUICKSTART_UPGRADED);
+            assertThat(rewriter.replacements()).isEqualTo(QUICKSTART_PAGE_LINKS);
+        }
+        int[] everyByte = new int[page.length];
+        for (int i = 0; i < everyByte.length; i++) {
+            everyByte[i] = i;
+        }
+        assertThat(rewrite(new HtmlLinkRewriter(READY, QUICKSTART), page, everyByte)).isEqualTo(QUICKSTART_UPGRADED);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/", "?", "#", "\"", "'", "<", ">", " ", "\t", "\r", "\n", ")", "\\"})
+    void aProxyPortEndingAtAnyDelimiterIsUpgraded(String delimiter) {
+        for (String port : List.of("", ":80", ":8080", ":8443")) {
+            assertThat(rewrite("x http://links.shop.com" + port + delimiter + "y", QUICKSTART))
+                    .as("port %s", port)
+                    .isEqualTo("x https://links.shop.com:8443" + delimiter + "y");
+        }
+        String other = "x http://links.shop.com:8081" + delimiter + "y";
+        assertThat(rewrite(other, QUICKSTART)).isEqualTo(other);
+    }
+
+    @Test
+    void anHttpsPortOf443IsNotWritten() {
+        LinkPorts ports = LinkPorts.of(443, 8080);
+        String body = "<a href=\"http://links.shop.com:8080/x\"> http://links.shop.com:443 http://links.shop.com/y";
+        assertThat(rewrite(body, ports))
+                .isEqualTo("<a href=\"https://links.shop.com/x\"> https://links.shop.com https://links.shop.com/y");
+    }
+
+    @Test
+    void withTheStandardListenersAnotherPortIsLeftAndNothingIsWrittenAfterTheHost() {
+        assertThat(rewrite("http://links.shop.com:8443/x http://links.shop.com:80/y http://links.shop.com/z"))
+                .isEqualTo("http://links.shop.com:8443/x https://links.shop.com/y https://links.shop.com/z");
+    }
+
+    @Test
+    void behindAPortMappingThePublicHttpsPortIsWritten() {
+        LinkPorts mapped = new LinkPorts(443, 8080, 8443);
+        assertThat(rewrite("'http://links.shop.com:8443/x' 'http://links.shop.com/y'", mapped))
+                .isEqualTo("'https://links.shop.com/x' 'https://links.shop.com/y'");
+    }
+
+    @Test
+    void aPortAtTheVeryEndOfTheBodyIsJudgedThere() {
+        assertThat(rewrite("see http://links.shop.com:8443", QUICKSTART)).isEqualTo("see https://links.shop.com:8443");
+        assertThat(rewrite("see http://links.shop.com:8080", QUICKSTART)).isEqualTo("see https://links.shop.com:8443");
+        assertThat(rewrite("see http://links.shop.com:808", QUICKSTART)).isEqualTo("see http://links.shop.com:808");
+        assertThat(rewrite("see http://links.shop.com:", QUICKSTART)).isEqualTo("see http://links.shop.com:");
+        assertThat(rewrite("see http://links.shop.com:9000", QUICKSTART)).isEqualTo("see http://links.shop.com:9000");
+    }
+
+    @Test
+    void theLongestCandidateWithAFiveDigitPortIsHeldAcrossChunksAtEverySplit() {
+        String label = "a".repeat(63);
+        String host253 = String.join(".", label, label, label, "a".repeat(61));
+        LinkPorts ports = LinkPorts.of(65535, 65534);
+        String body = "\"http:\\/\\/" + host253 + ":65534\\/x\"";
+        String expected = "\"https:\\/\\/" + host253 + ":65535\\/x\"";
+        byte[] bytes = body.getBytes(UTF_8);
+        for (int split = 0; split <= bytes.length; split++) {
+            assertThat(rewrite(new HtmlLinkRewriter(host -> true, ports), bytes, split)).as("split at %d", split)
+                    .isEqualTo(expected);
+        }
+        String sixDigits = "\"http://" + host253 + ":655340/x\"";
+        assertThat(rewrite(new HtmlLinkRewriter(host -> true, ports), sixDigits.getBytes(UTF_8))).isEqualTo(sixDigits);
+    }
+
+    private static String quickstartPage(int column) {
+        StringBuilder page = new StringBuilder("<html><body>\n");
+        for (String[] link : QUICKSTART_LINKS) {
+            page.append(link[column] != null ? link[column] : link[0]).append("\n");
+        }
+        // the last link ends the body, so that finish() judges it
+        return page.substring(0, page.length() - 1);
+    }
+
+    private static String rewrite(String body, LinkPorts ports) {
+        return rewrite(new HtmlLinkRewriter(READY, ports), body.getBytes(UTF_8));
+    }
+
     private static String rewrite(String body) {
-        return rewrite(new HtmlLinkRewriter(READY), body.getBytes(UTF_8));
+        return rewrite(new HtmlLinkRewriter(READY, STANDARD), body.getBytes(UTF_8));
     }
 
     /** Feeds {@code body} split at the given offsets, then finishes; checks every buffer is released. */

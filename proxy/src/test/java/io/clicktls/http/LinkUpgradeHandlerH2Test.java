@@ -136,7 +136,8 @@ class LinkUpgradeHandlerH2Test {
                     @Override
                     protected void initChannel(Channel ch) {
                         ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true),
-                                new LinkUpgradeHandler(() -> snapshot, "links.shop.com"::equals, metrics),
+                                new LinkUpgradeHandler(() -> snapshot, "links.shop.com"::equals,
+                                        () -> LinkPorts.STANDARD, metrics),
                                 new ChannelInboundHandlerAdapter() {
                                     @Override
                                     public void channelRead(ChannelHandlerContext ctx, Object msg) {

@@ -81,6 +81,19 @@ class LinkUpgradeHandlerTest {
             .replace("'http://email.brand.test:80/", "'https://email.brand.test/")
             .replace("http:\\/\\/links.shop.com", "https:\\/\\/links.shop.com");
     private static final int PAGE_LINKS = 3;
+    /** Links written behind listeners on 8443/8080: without port, with 80, 8080, 8443, and another port. */
+    private static final String PORTS_PAGE = "<html><body>\n"
+            + "<a href=\"http://links.shop.com/ls/click?upn=1\">a</a> <a href='http://links.shop.com:80/b'>b</a>\n"
+            + "<a href=http://email.brand.test:8080/c>c</a> <script>u=\"http:\\/\\/links.shop.com:8443\\/d\"</script>\n"
+            + "<a href=\"http://links.shop.com:9000/e\">e</a> <a href=\"http://www.shop.com:8443/\">f</a>\n"
+            + "http://links.shop.com:8443";
+    private static final String PORTS_PAGE_UPGRADED = PORTS_PAGE
+            .replace("\"http://links.shop.com/ls", "\"https://links.shop.com:8443/ls")
+            .replace("'http://links.shop.com:80/", "'https://links.shop.com:8443/")
+            .replace("=http://email.brand.test:8080/", "=https://email.brand.test:8443/")
+            .replace("http:\\/\\/links.shop.com:8443", "https:\\/\\/links.shop.com:8443")
+            .replace("\nhttp://links.shop.com:8443", "\nhttps://links.shop.com:8443");
+    private static final int PORTS_PAGE_LINKS = 5;
     private static final String UNTOUCHABLE = "<html><a href=\"http://www.shop.com/\">x</a>"
             + "<a href=\"http://nocert.brand.test/\">y</a><a href=\"http://xlinks.shop.com/\">z</a></html>";
 
@@ -90,6 +103,7 @@ class LinkUpgradeHandlerTest {
     private final List<Exchange> exchanges = new ArrayList<>();
     private final List<ChannelFuture> upstreamWrites = new ArrayList<>();
     private ConfigSnapshot snapshot = snapshot(true, true);
+    private LinkPorts ports = LinkPorts.STANDARD;
     private final Predicate<String> httpsReady =
             host -> snapshot.domains().serves(host) && !host.equals("nocert.brand.test");
 
@@ -133,6 +147,91 @@ class LinkUpgradeHandlerTest {
             assertThat(exchange.response(i).headers().get(HttpHeaderNames.LOCATION)).isEqualTo(locations.get(i));
         }
         assertThat(upgraded("location")).isZero();
+    }
+
+    @Test
+    void onNonStandardListenersALocationWithoutPortOrWithAProxyPortGetsTheHttpsPort() {
+        ports = LinkPorts.of(8443, 8080);
+        List<String> locations = List.of("http://links.shop.com/landing", "http://links.shop.com:80/landing",
+                "http://links.shop.com:8080/landing", "http://links.shop.com:8443/landing",
+                "http://links.shop.com:9000/landing", "http://www.shop.com:8443/landing");
+        List<Supplier<List<Object>>> script = new ArrayList<>();
+        for (String location : locations) {
+            script.add(() -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", location)));
+        }
+        Exchange exchange = exchange(script);
+        exchange.send(locations.stream().map(l -> get("/back")).toArray(HttpRequest[]::new));
+        for (int i = 0; i < 4; i++) {
+            assertThat(exchange.response(i).headers().get(HttpHeaderNames.LOCATION))
+                    .isEqualTo("https://links.shop.com:8443/landing");
+        }
+        assertThat(exchange.response(4).headers().get(HttpHeaderNames.LOCATION)).isEqualTo(locations.get(4));
+        assertThat(exchange.response(5).headers().get(HttpHeaderNames.LOCATION)).isEqualTo(locations.get(5));
+        assertThat(upgraded("location")).isEqualTo(4);
+    }
+
+    @Test
+    void onNonStandardListenersHtmlSplitAtEveryBytePositionGetsTheHttpsPortInEveryLink() {
+        ports = LinkPorts.of(8443, 8080);
+        byte[] page = PORTS_PAGE.getBytes(UTF_8);
+        int batch = 100; // requests pipelined on one connection, below the codec's pipelining limit
+        for (int first = 1; first < page.length; first += batch) {
+            List<Supplier<List<Object>>> script = new ArrayList<>();
+            for (int split = first; split < Math.min(page.length, first + batch); split++) {
+                int at = split;
+                script.add(() -> List.of(
+                        response(HttpResponseStatus.OK, "content-type", "text/html", "transfer-encoding", "chunked"),
+                        new DefaultHttpContent(buf(Arrays.copyOfRange(page, 0, at))),
+                        new DefaultLastHttpContent(buf(Arrays.copyOfRange(page, at, page.length)))));
+            }
+            Exchange exchange = exchange(script);
+            exchange.send(script.stream().map(s -> get("/")).toArray(HttpRequest[]::new));
+            for (int i = 0; i < script.size(); i++) {
+                assertThat(exchange.body(i)).as("split at %d", first + i).isEqualTo(PORTS_PAGE_UPGRADED);
+            }
+        }
+        assertThat(upgraded("html")).isEqualTo((double) PORTS_PAGE_LINKS * (page.length - 1));
+    }
+
+    @Test
+    void onNonStandardListenersGzipAndFullHtmlGetTheHttpsPortToo() {
+        ports = LinkPorts.of(8443, 8080);
+        byte[] page = PORTS_PAGE.getBytes(UTF_8);
+        byte[] gzipped = gzip(page);
+        Exchange exchange = exchange(List.of(
+                () -> streamed(gzipped, 11, "content-type", "text/html", "content-encoding", "gzip"),
+                () -> List.of(full(HttpResponseStatus.OK, page, "content-type", "text/html"))));
+        exchange.send(get("/"), get("/"));
+        assertThat(new String(gunzip(exchange.bodyBytes(0)), UTF_8)).isEqualTo(PORTS_PAGE_UPGRADED);
+        assertThat(exchange.body(1)).isEqualTo(PORTS_PAGE_UPGRADED);
+        assertThat(exchange.response(1).headers().getInt(HttpHeaderNames.CONTENT_LENGTH))
+                .isEqualTo(PORTS_PAGE_UPGRADED.getBytes(UTF_8).length);
+    }
+
+    @Test
+    void theHttpsPortOf443IsNotWrittenIntoLinks() {
+        ports = LinkPorts.of(443, 8080);
+        byte[] page = "<a href=\"http://links.shop.com:8080/x\">".getBytes(UTF_8);
+        Exchange exchange = exchange(List.of(
+                () -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", "http://links.shop.com:8080/y")),
+                () -> List.of(full(HttpResponseStatus.OK, page, "content-type", "text/html"))));
+        exchange.send(get("/"), get("/"));
+        assertThat(exchange.response(0).headers().get(HttpHeaderNames.LOCATION)).isEqualTo("https://links.shop.com/y");
+        assertThat(exchange.body(1)).isEqualTo("<a href=\"https://links.shop.com/x\">");
+    }
+
+    @Test
+    void thePortsAreReadWhenTheResponseIsWritten() {
+        Exchange exchange = exchange(List.of(
+                () -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", "http://links.shop.com/a")),
+                () -> {
+                    ports = LinkPorts.of(8443, 8080); // the http listener bound meanwhile, say
+                    return List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", "http://links.shop.com/b"));
+                }));
+        exchange.send(get("/"), get("/"));
+        assertThat(exchange.response(0).headers().get(HttpHeaderNames.LOCATION)).isEqualTo("https://links.shop.com/a");
+        assertThat(exchange.response(1).headers().get(HttpHeaderNames.LOCATION))
+                .isEqualTo("https://links.shop.com:8443/b");
     }
 
     @Test
@@ -529,7 +628,7 @@ class LinkUpgradeHandlerTest {
             client.config().setAllocator(alloc);
             server.pipeline().addLast(new HttpServerCodec());
             if (withHandler) {
-                server.pipeline().addLast(new LinkUpgradeHandler(() -> snapshot, httpsReady, metrics));
+                server.pipeline().addLast(new LinkUpgradeHandler(() -> snapshot, httpsReady, () -> ports, metrics));
             }
             server.pipeline().addLast(new Upstream(new ArrayDeque<>(script)));
             client.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20));

@@ -67,7 +67,7 @@ public class HtmlLinkRewriterBenchmark {
 
     @Benchmark
     public int plain() {
-        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(ready);
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(ready, LinkPorts.STANDARD);
         int bytes = 0;
         for (ByteBuf chunk : plainChunks) {
             ByteBuf out = rewriter.rewrite(chunk, alloc);
@@ -82,7 +82,7 @@ public class HtmlLinkRewriterBenchmark {
 
     @Benchmark
     public int gzip() {
-        ZlibBodyRewrite rewrite = new ZlibBodyRewrite(ZlibBodyRewrite.Coding.GZIP, ready, alloc);
+        ZlibBodyRewrite rewrite = new ZlibBodyRewrite(ZlibBodyRewrite.Coding.GZIP, ready, LinkPorts.STANDARD, alloc);
         try {
             int bytes = 0;
             for (ByteBuf chunk : gzipChunks) {

@@ -23,16 +23,16 @@ public class LocationRewriterBenchmark {
 
     @Benchmark
     public String trackedUpgraded() {
-        return LocationRewriter.upgrade(tracked, ready);
+        return LocationRewriter.upgrade(tracked, ready, LinkPorts.STANDARD);
     }
 
     @Benchmark
     public String httpsDestinationLeftAlone() {
-        return LocationRewriter.upgrade(destination, ready);
+        return LocationRewriter.upgrade(destination, ready, LinkPorts.STANDARD);
     }
 
     @Benchmark
     public String httpDestinationLeftAlone() {
-        return LocationRewriter.upgrade(untracked, ready);
+        return LocationRewriter.upgrade(untracked, ready, LinkPorts.STANDARD);
     }
 }
