@@ -5,10 +5,13 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.issuance.CertificateIssuer;
+import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
+import io.clicktls.storage.StoredCertificate;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.time.Clock;
@@ -40,8 +43,13 @@ import org.slf4j.LoggerFactory;
  *   <li>policy, on every lookup, memory hits included: {@link IssuancePolicy#decide} against the live config; a name
  *       that is not a host name or no longer configured fails the future with {@link NameRefusedException} at once,
  *       even when its certificate is in memory or storage (which keeps it: cleaning up is not the resolver's job);</li>
- *   <li>storage: {@link CertificateStore#load} on the blocking executor;</li>
- *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor;</li>
+ *   <li>backoff: a name whose last issuance failed waits until {@link IssuanceFailures} allows another attempt;
+ *       meanwhile a lookup without a certificate fails with {@link IssuanceHeldBackException} without asking the CA
+ *       (at once when memory and the store's index already tell, else after the storage read below);</li>
+ *   <li>storage: {@link CertificateStore#load} on the blocking executor; a valid stored certificate is served
+ *       whatever the backoff says;</li>
+ *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor; a failure is recorded in
+ *       {@link IssuanceFailures}, a success clears it;</li>
  *   <li>store: {@link CertificateStore#save} (a failure is logged; the certificate is still served);</li>
  *   <li>memory again, with its TLS context built ahead of the handshake.</li>
  * </ol>
@@ -51,10 +59,14 @@ import org.slf4j.LoggerFactory;
  * every refused random SNI from a scanner.) A certificate counts as absent only once expired: one inside its
  * renewal window is still served, and renewing it is {@link #renew}'s job, called by whoever schedules renewals.
  *
- * <p>Threading: {@link #certificate}, {@link #cached}, {@link #renew} and {@link #inMemory} never block and may run on
- * event loops; {@link #forget} does storage I/O and runs on the blocking executor. Thread-safe.
+ * <p>Threading: {@link #certificate}, {@link #cached}, {@link #configured}, {@link #renew} and {@link #inMemory} never
+ * block and may run on event loops; {@link #forget} and {@link #lastFailure} do storage I/O and run on the blocking
+ * executor. Thread-safe.
  */
 public final class CertificateResolver implements CertificateSource {
+
+    /** The {@code clicktls_on_demand_denied_total} reason while a name's issuance backs off. */
+    public static final String BACKOFF = "backoff";
 
     /** Default bound on certificates in memory. */
     public static final int DEFAULT_MAXIMUM_SIZE = 50_000;
@@ -65,6 +77,7 @@ public final class CertificateResolver implements CertificateSource {
     private final CertificateStore store;
     private final CertificateIssuer issuer;
     private final IssuancePolicy policy;
+    private final IssuanceFailures failures;
     private final Executor blocking;
     private final Metrics metrics;
     private final Clock clock;
@@ -114,14 +127,11 @@ public final class CertificateResolver implements CertificateSource {
             Executor blocking,
             Metrics metrics,
             Clock clock) {
-        this(config, store, issuer, policy, blocking, metrics, clock, new TlsContexts(), DEFAULT_MAXIMUM_SIZE);
+        this(config, store, issuer, policy, new IssuanceFailures(store.storage(), clock), blocking, metrics, clock,
+                new TlsContexts(), DEFAULT_MAXIMUM_SIZE);
     }
 
-    /**
-     * @param blocking runs storage I/O and issuance; bounded; never an event loop
-     * @param contexts where the TLS contexts of the certificates served live
-     * @param maximumSize how many certificates stay in memory
-     */
+    /** With issuance failures kept in the store's own storage. */
     public CertificateResolver(
             Supplier<ConfigSnapshot> config,
             CertificateStore store,
@@ -132,10 +142,32 @@ public final class CertificateResolver implements CertificateSource {
             Clock clock,
             TlsContexts contexts,
             int maximumSize) {
+        this(config, store, issuer, policy, new IssuanceFailures(store.storage(), clock), blocking, metrics, clock,
+                contexts, maximumSize);
+    }
+
+    /**
+     * @param failures the per-name failure state and backoff, shared with the renewal scheduler
+     * @param blocking runs storage I/O and issuance; bounded; never an event loop
+     * @param contexts where the TLS contexts of the certificates served live
+     * @param maximumSize how many certificates stay in memory
+     */
+    public CertificateResolver(
+            Supplier<ConfigSnapshot> config,
+            CertificateStore store,
+            CertificateIssuer issuer,
+            IssuancePolicy policy,
+            IssuanceFailures failures,
+            Executor blocking,
+            Metrics metrics,
+            Clock clock,
+            TlsContexts contexts,
+            int maximumSize) {
         this.config = config;
         this.store = store;
         this.issuer = issuer;
         this.policy = policy;
+        this.failures = failures;
         this.blocking = blocking;
         this.metrics = metrics;
         this.clock = clock;
@@ -185,6 +217,11 @@ public final class CertificateResolver implements CertificateSource {
         // scanner's random names cost no I/O.
         if (!policy.decide(name, snapshot).allowed()) {
             return refused(name, snapshot);
+        }
+        IssuanceFailure hold = failures.heldBack(name, clock.instant());
+        if (hold != null && store.indexReady() && !storedValid(name)) {
+            metrics.onDemandDenied(BACKOFF);
+            return CompletableFuture.failedFuture(new IssuanceHeldBackException(name, hold));
         }
         CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
         CompletableFuture<CertifiedKey> running = lookups.putIfAbsent(name, mine);
@@ -237,6 +274,20 @@ public final class CertificateResolver implements CertificateSource {
         return rawName != null && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();
     }
 
+    /** Whether the store's index has a certificate for {@code name} valid now. Memory only. */
+    private boolean storedValid(String name) {
+        Optional<StoredCertificate> stored = store.indexed(name);
+        return stored.isPresent() && stored.get().validAt(clock.instant());
+    }
+
+    /**
+     * The last issuance failure for {@code name} since its last success, for the status page. Blocking on a memory
+     * miss (one storage read): call from the blocking executor.
+     */
+    public Optional<IssuanceFailure> lastFailure(String rawName) {
+        return rawName == null ? Optional.empty() : failures.lastFailure(DomainTable.normalize(rawName));
+    }
+
     /** The certificate in memory unless it has expired (which also drops it). */
     private Held servable(String name) {
         Held held = memory.getIfPresent(name);
@@ -250,7 +301,8 @@ public final class CertificateResolver implements CertificateSource {
     /**
      * Issues a new certificate for {@code name} now, stores it, and swaps it in: new handshakes get the new
      * certificate and its context, open connections keep theirs. Single flight per name; waits for a first issuance
-     * already under way rather than running beside it. Does not consult the policy: the caller asked explicitly.
+     * already under way rather than running beside it. Consults neither the policy nor the backoff: the caller asked explicitly (the
+     * renewal scheduler honours the backoff itself). A failure is recorded like any other.
      */
     public CompletableFuture<CertifiedKey> renew(String rawName) {
         String name = DomainTable.normalize(rawName);
@@ -310,6 +362,11 @@ public final class CertificateResolver implements CertificateSource {
             metrics.onDemandDenied(decision.reason());
             throw new CompletionException(new NameRefusedException(name, decision.reason()));
         }
+        Optional<IssuanceFailure> last = failures.lastFailure(name);
+        if (last.isPresent() && last.get().holdsBackAt(clock.instant())) {
+            metrics.onDemandDenied(BACKOFF);
+            throw new CompletionException(new IssuanceHeldBackException(name, last.get()));
+        }
         return issueAndStore(name);
     }
 
@@ -320,7 +377,9 @@ public final class CertificateResolver implements CertificateSource {
             certified = issuer.issue(name);
         } catch (Exception e) {
             metrics.certificateIssued("failed", System.nanoTime() - start);
-            log.warn("{} could not issue a certificate for {}: {}", issuer.label(), name, e.getMessage());
+            IssuanceFailure failure = failures.recordFailure(name, e);
+            log.warn("{} could not issue a certificate for {} ({} in a row; next attempt not before {}): {}",
+                    issuer.label(), name, failure.failures(), failure.retryAt(), e.getMessage());
             throw new CompletionException(e);
         }
         try {
@@ -328,6 +387,7 @@ public final class CertificateResolver implements CertificateSource {
         } catch (IOException | RuntimeException e) {
             log.error("could not store the new certificate for {}; serving it from memory only", name, e);
         }
+        failures.clear(name);
         metrics.certificateIssued("ok", System.nanoTime() - start);
         log.info("{} issued a certificate for {}, valid until {}", issuer.label(), name, certified.notAfter());
         remember(certified);
