@@ -91,14 +91,19 @@ public final class CertificateResolver implements CertificateSource {
     /**
      * A certificate in memory and the last config snapshot in which its name was found served. A hit under that same
      * snapshot needs no second policy check: one reference comparison, no allocation. Any snapshot written here
-     * served the name, so races between readers of different snapshots only cost an extra check.
+     * served the name, so races between readers of different snapshots only cost an extra check. The validity is
+     * kept as numbers because the certificate's own getters allocate a {@code Date} per call.
      */
     private static final class Held {
         final CertifiedKey certified;
+        final long notBeforeMillis;
+        final long notAfterMillis;
         volatile ConfigSnapshot servedIn;
 
         Held(CertifiedKey certified) {
             this.certified = certified;
+            this.notBeforeMillis = certified.notBefore().toEpochMilli();
+            this.notAfterMillis = certified.notAfter().toEpochMilli();
         }
     }
 
@@ -191,7 +196,9 @@ public final class CertificateResolver implements CertificateSource {
         }
         String normalized = DomainTable.normalize(name);
         Held held = memory.getIfPresent(normalized);
-        if (held == null || !held.certified.validAt(clock.instant()) || !served(normalized, held, config.get())) {
+        long now = clock.millis();
+        if (held == null || now < held.notBeforeMillis || now >= held.notAfterMillis
+                || !served(normalized, held, config.get())) {
             return Optional.empty();
         }
         return Optional.of(held.certified);
@@ -291,7 +298,7 @@ public final class CertificateResolver implements CertificateSource {
     /** The certificate in memory unless it has expired (which also drops it). */
     private Held servable(String name) {
         Held held = memory.getIfPresent(name);
-        if (held != null && expired(held.certified)) {
+        if (held != null && clock.millis() >= held.notAfterMillis) {
             memory.asMap().remove(name, held); // storage may hold a renewed one
             return null;
         }
