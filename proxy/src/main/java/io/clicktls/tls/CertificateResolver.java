@@ -180,7 +180,8 @@ public final class CertificateResolver implements CertificateSource {
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
                 .executor(Runnable::run) // the removal listener only drops cache entries: cheap
-                .<String, Held>removalListener((name, held, cause) -> forgetContext(held == null ? null : held.certified))
+                .<String, Held>removalListener(
+                        (name, held, cause) -> forgetContext(held == null ? null : held.certified))
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
     }
@@ -308,8 +309,8 @@ public final class CertificateResolver implements CertificateSource {
     /**
      * Issues a new certificate for {@code name} now, stores it, and swaps it in: new handshakes get the new
      * certificate and its context, open connections keep theirs. Single flight per name; waits for a first issuance
-     * already under way rather than running beside it. Consults neither the policy nor the backoff: the caller asked explicitly (the
-     * renewal scheduler honours the backoff itself). A failure is recorded like any other.
+     * already under way rather than running beside it. Consults neither the policy nor the backoff: the caller asked
+     * explicitly (the renewal scheduler honours the backoff itself). A failure is recorded like any other.
      */
     public CompletableFuture<CertifiedKey> renew(String rawName) {
         String name = DomainTable.normalize(rawName);

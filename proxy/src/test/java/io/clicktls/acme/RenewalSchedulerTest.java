@@ -79,7 +79,8 @@ class RenewalSchedulerTest {
         Instant renewedAt = attempts.get(0).at();
         assertThat(scheduler.plannedRenewal("links.shop.test")).get()
                 // certificates keep whole seconds
-                .satisfies(next -> assertThat(next).isAfterOrEqualTo(renewedAt.plus(Duration.ofDays(60)).minusSeconds(1)));
+                .satisfies(next -> assertThat(next)
+                        .isAfterOrEqualTo(renewedAt.plus(Duration.ofDays(60)).minusSeconds(1)));
     }
 
     @Test

@@ -122,12 +122,13 @@ class CertificateStoreTest {
         store.save(old);
         CertificateStore.Meta written = new ObjectMapper().readValue(
                 pki.storage.load("certificates/b.test/meta.json").orElseThrow(), CertificateStore.Meta.class);
-        pki.storage.store("certificates/b.test/meta.json", new ObjectMapper().writeValueAsBytes(new CertificateStore.Meta(
-                written.name(), written.issuer(), written.issuedAt(), null, written.notAfter(), null,
-                written.chainSha256(), written.keySha256())));
+        CertificateStore.Meta earlierVersion = new CertificateStore.Meta(written.name(), written.issuer(),
+                written.issuedAt(), null, written.notAfter(), null, written.chainSha256(), written.keySha256());
+        pki.storage.store("certificates/b.test/meta.json", new ObjectMapper().writeValueAsBytes(earlierVersion));
         // the chain of a new entry is not even read: garbage there does not keep it out of the index
         pki.storage.store("certificates/a.test/chain.pem", "not a chain".getBytes(StandardCharsets.UTF_8));
-        pki.storage.store("certificates/c.test/key.pem", "a crash before chain and meta".getBytes(StandardCharsets.UTF_8));
+        pki.storage.store("certificates/c.test/key.pem",
+                "a crash before chain and meta".getBytes(StandardCharsets.UTF_8));
 
         CertificateStore restarted = new CertificateStore(pki.storage);
         assertThat(restarted.indexReady()).isFalse();
