@@ -9,22 +9,28 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.unix.UnixChannel;
+import io.netty.channel.unix.UnixChannelOption;
 import io.netty.handler.ssl.SslContext;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -59,6 +65,8 @@ public final class ProxyServer implements AutoCloseable {
     private final UpstreamPool pool;
     private volatile Channel httpsChannel;
     private volatile Channel httpChannel;
+    /** Every listening socket: with SO_REUSEPORT one per worker event loop and listener, else the two above. */
+    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
     /** Set as each listener is bound: until the http one is, links naming its port are left alone. */
     private volatile LinkPorts linkPorts = LinkPorts.STANDARD;
 
@@ -78,7 +86,8 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Binds the https and then the http listener, at the builder's addresses or else the config's {@code listen}
-     * (port 0 picks a free port). Blocks until both are bound.
+     * (port 0 picks a free port). Blocks until both are bound. With epoll or io_uring each worker event loop gets its
+     * own socket on each port (SO_REUSEPORT) and accepts on it; with NIO the boss group accepts.
      *
      * @throws IllegalStateException when a listener cannot bind
      */
@@ -100,7 +109,7 @@ public final class ProxyServer implements AutoCloseable {
             linkPorts = new LinkPorts(publicHttpsPort(), -1, httpsPort()); // rejects a redirect port out of range
             httpChannel = bind(httpAddress, pipelines.http(), "http");
         } catch (RuntimeException e) {
-            httpsChannel.close().syncUninterruptibly();
+            closeListeners();
             throw e;
         }
         linkPorts = new LinkPorts(publicHttpsPort(), httpPort(), httpsPort());
@@ -129,12 +138,7 @@ public final class ProxyServer implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (httpsChannel != null) {
-            httpsChannel.close().syncUninterruptibly();
-        }
-        if (httpChannel != null) {
-            httpChannel.close().syncUninterruptibly();
-        }
+        closeListeners();
         long deadline = System.nanoTime() + settings.drainTimeout.toNanos();
         while (inFlight.get() > 0 && System.nanoTime() < deadline) {
             try {
@@ -155,19 +159,59 @@ public final class ProxyServer implements AutoCloseable {
         return settings.redirectHttpsPort > 0 ? settings.redirectHttpsPort : httpsPort();
     }
 
+    /**
+     * Listens on {@code address}. With a native transport (epoll, io_uring) every worker event loop gets a socket of
+     * its own on the same port (SO_REUSEPORT; the kernel spreads connections over them), so a connection is accepted
+     * and served on one thread: no hand-over from an acceptor thread, which costs a wake-up and a context switch per
+     * connection. With NIO the boss group accepts for all workers.
+     *
+     * @return the first socket, whose address is the listener's
+     */
     private Channel bind(InetSocketAddress address, ChannelHandler initializer, String name) {
+        if (!UnixChannel.class.isAssignableFrom(settings.serverChannelType)) {
+            return bind(settings.boss, settings.worker, address, initializer, name, false);
+        }
+        Channel first = null;
+        InetSocketAddress at = address;
+        for (EventExecutor executor : settings.worker) {
+            EventLoop loop = (EventLoop) executor;
+            Channel channel = bind(loop, loop, at, initializer, name, true);
+            if (first == null) {
+                first = channel;
+                // port 0 picks a port once; the other sockets join it
+                int port = ((InetSocketAddress) channel.localAddress()).getPort();
+                at = new InetSocketAddress(address.getAddress(), port);
+            }
+        }
+        return first;
+    }
+
+    private Channel bind(EventLoopGroup parent, EventLoopGroup child, InetSocketAddress address,
+            ChannelHandler initializer, String name, boolean reusePort) {
         ServerBootstrap bootstrap = new ServerBootstrap()
-                .group(settings.boss, settings.worker)
+                .group(parent, child)
                 .channel(settings.serverChannelType)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY is Netty's default for accepted sockets: setting it again costs a system call each
                 .childHandler(initializer);
+        if (reusePort) {
+            bootstrap.option(UnixChannelOption.SO_REUSEPORT, true);
+        }
         var bound = bootstrap.bind(address).awaitUninterruptibly();
         if (!bound.isSuccess()) {
+            closeListeners();
             throw new IllegalStateException("cannot listen for " + name + " on " + address, bound.cause());
         }
+        listeners.add(bound.channel());
         return bound.channel();
+    }
+
+    private void closeListeners() {
+        for (Channel listener : listeners) {
+            listener.close().syncUninterruptibly();
+        }
+        listeners.clear();
     }
 
     private static Channel requireStarted(Channel channel) {
@@ -256,7 +300,10 @@ public final class ProxyServer implements AutoCloseable {
             return this;
         }
 
-        /** The caller's event loops: {@code boss} accepts, {@code worker} serves clients and upstreams. */
+        /**
+         * The caller's event loops: {@code worker} serves clients and upstreams; {@code boss} accepts with NIO (native
+         * transports accept on each worker, see {@link #start()}).
+         */
         public Builder eventLoops(EventLoopGroup boss, EventLoopGroup worker) {
             this.boss = boss;
             this.worker = worker;
