@@ -72,8 +72,11 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     private void startParts(ClickTlsConfig config, Endpoint demoPlatform, Clock clock) throws Exception {
+        closeInReverse.add(metrics);
+        metrics.bindRuntime();
         Transport transport = Transport.create(0);
         closeInReverse.add(transport);
+        metrics.bindNetty(transport.boss(), transport.workers());
         ExecutorService blocking = BlockingExecutor.create(32, 100_000);
         closeInReverse.add(blocking::shutdownNow);
         ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(runnable -> {
