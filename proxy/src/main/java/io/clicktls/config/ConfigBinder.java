@@ -7,6 +7,7 @@ import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.Position;
 import io.clicktls.config.YamlTree.ScalarNode;
 import io.clicktls.platform.PlatformPresets;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -42,7 +43,7 @@ final class ConfigBinder {
     static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(10);
 
     private static final List<String> TOP_KEYS =
-            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade");
+            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin");
     private static final List<String> LISTEN_KEYS = List.of("https", "http", "admin");
     private static final List<String> STORAGE_KEYS = List.of("directory");
     private static final List<String> CERTIFICATES_KEYS = List.of("issuer", "key_type", "acme", "on_demand");
@@ -51,6 +52,10 @@ final class ConfigBinder {
     private static final List<String> PLATFORM_KEYS = List.of("preset", "region", "upstream", "host_header");
     private static final List<String> DOMAIN_KEYS = List.of("name", "platform");
     private static final List<String> UPGRADE_KEYS = List.of("http", "location", "html");
+    private static final List<String> ADMIN_KEYS = List.of("token", "token_file");
+    static final int MIN_ADMIN_TOKEN_LENGTH = 16;
+    private static final String TOKEN_EXPECTED = "at least " + MIN_ADMIN_TOKEN_LENGTH
+            + " visible ASCII characters without spaces, such as the output of `openssl rand -hex 32`";
 
     private static final String ENDPOINT_EXPECTED = "host:port such as 0.0.0.0:8443 or [::]:443";
     private static final String PORT_EXPECTED = "1-65535 or 0";
@@ -90,10 +95,12 @@ final class ConfigBinder {
         platforms(root, platforms, declaredPlatforms);
         List<Domain> domains = domains(root, declaredPlatforms);
         Upgrade upgrade = upgrade(section(root, "upgrade"));
+        Admin admin = admin(section(root, "admin"));
+        adminExposure(root, listen, admin);
         if (!problems.isEmpty()) {
             return null;
         }
-        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, source);
+        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, admin, source);
     }
 
     // ---- sections
@@ -369,6 +376,80 @@ final class ConfigBinder {
         boolean location = bool(upgrade, "location", "upgrade.location", true);
         boolean html = bool(upgrade, "html", "upgrade.html", true);
         return new Upgrade(http, location, html);
+    }
+
+    /** The token is a secret: messages about it never quote its value. */
+    private Admin admin(MapNode admin) {
+        checkKeys(admin, "admin", ADMIN_KEYS);
+        ScalarNode token = scalar(admin, "token", "admin.token", TOKEN_EXPECTED);
+        ScalarNode tokenFile = scalar(admin, "token_file", "admin.token_file", "a file holding the token");
+        if (token != null && tokenFile != null) {
+            report(tokenFile.position(), "admin: both 'token' and 'token_file' given (expected: one of them)");
+            return Admin.NONE;
+        }
+        if (token != null) {
+            String problem = tokenProblem(token.text());
+            if (problem != null) {
+                report(token.position(), "admin.token: " + problem + " (expected: " + TOKEN_EXPECTED + ")");
+                return Admin.NONE;
+            }
+            return new Admin(token.text());
+        }
+        if (tokenFile != null) {
+            Path file = path(tokenFile, "admin.token_file");
+            String text;
+            try {
+                text = Files.readString(file).strip();
+            } catch (IOException | RuntimeException e) {
+                report(tokenFile.position(), "admin.token_file: " + quote(tokenFile.text())
+                        + " is not a readable file at " + file + " (expected: a file holding the token)");
+                return Admin.NONE;
+            }
+            String problem = tokenProblem(text);
+            if (problem != null) {
+                report(tokenFile.position(), "admin.token_file: the token in " + file + " " + problem
+                        + " (expected: " + TOKEN_EXPECTED + ")");
+                return Admin.NONE;
+            }
+            return new Admin(text);
+        }
+        return Admin.NONE;
+    }
+
+    private static String tokenProblem(String token) {
+        if (token.length() < MIN_ADMIN_TOKEN_LENGTH) {
+            return "is too short (" + token.length() + " characters)";
+        }
+        for (int i = 0; i < token.length(); i++) {
+            char c = token.charAt(i);
+            if (c <= ' ' || c >= 0x7f) {
+                return "has a space, a control or a non-ASCII character at position " + (i + 1);
+            }
+        }
+        return null;
+    }
+
+    /** An admin listener reachable from other machines must have a token: it can renew and forget certificates. */
+    private void adminExposure(MapNode root, Listen listen, Admin admin) {
+        if (admin.protectedByToken() || loopbackAddress(listen.admin().host())) {
+            return;
+        }
+        Position at = root.position();
+        Entry listenEntry = root.get("listen");
+        if (listenEntry != null && listenEntry.value() instanceof MapNode listenMap) {
+            Entry adminEntry = listenMap.get("admin");
+            at = adminEntry != null ? adminEntry.value().position() : listenEntry.keyPosition();
+        }
+        report(at, "listen.admin: " + listen.admin() + " is reachable beyond this machine without a token"
+                + " (expected: a loopback address such as 127.0.0.1:9090, or admin.token set)");
+    }
+
+    /** Whether a listen host accepts connections from this machine only. */
+    static boolean loopbackAddress(String host) {
+        if (host.equals("localhost") || host.equals("::1") || host.equals("0:0:0:0:0:0:0:1")) {
+            return true;
+        }
+        return allDigitsAndDots(host) && ipv4Literal(host) && host.startsWith("127.");
     }
 
     // ---- values
