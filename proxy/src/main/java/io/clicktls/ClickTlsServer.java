@@ -4,9 +4,14 @@ import io.clicktls.acme.AcmeIssuer;
 import io.clicktls.acme.ChallengeStore;
 import io.clicktls.acme.RenewalScheduler;
 import io.clicktls.admin.AdminServer;
+import io.clicktls.admin.DnsProbe;
+import io.clicktls.admin.DomainStatusSource;
+import io.clicktls.admin.IssuanceFailure;
+import io.clicktls.admin.IssuanceJournal;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigProblem;
+import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.ConfigWatcher;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.LiveConfig;
@@ -15,6 +20,7 @@ import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.InternalIssuer;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
+import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
@@ -23,10 +29,16 @@ import io.clicktls.tls.TlsSelectionHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -96,7 +108,13 @@ public final class ClickTlsServer implements AutoCloseable {
         CertificateStore store = new CertificateStore(storage);
         ChallengeStore challenges = new ChallengeStore(storage);
         CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking);
-        resolver = new CertificateResolver(live, store, issuer, new IssuancePolicy(), blocking, metrics, clock);
+        // Adapter for the status page until CertificateResolver keeps per-name failure state (lastFailure) itself:
+        // the journal sees every issuance through the issuer it wraps.
+        IssuanceJournal journal = new IssuanceJournal(storage, clock);
+        blocking.execute(journal::load);
+        metrics.failingNamesGauge(journal::failingCount);
+        resolver = new CertificateResolver(
+                live, store, journal.wrap(issuer), new IssuancePolicy(), blocking, metrics, clock);
 
         RenewalScheduler renewals = new RenewalScheduler(
                 resolver::inMemory,
@@ -128,8 +146,13 @@ public final class ClickTlsServer implements AutoCloseable {
         closeInReverse.add(proxy);
         listening = true;
 
+        DnsProbe dns = DnsProbe.create(dnsServer(), Duration.ofSeconds(3));
+        closeInReverse.add(dns);
         admin = new AdminServer(
                         config.listen().admin(), metrics, () -> listening, transport.boss(), transport.serverChannel())
+                .token(() -> live.get().config().admin().token())
+                .blockingExecutor(blocking)
+                .status(new NodeStatus(live, resolver, store, journal, renewals, issuer.label()), dns, clock)
                 .start();
         closeInReverse.add(admin);
 
@@ -173,6 +196,105 @@ public final class ClickTlsServer implements AutoCloseable {
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
         log.info("internal CA: trust {} to try the proxy", storage.path("ca/root.pem"));
         return internal;
+    }
+
+    /**
+     * The DNS server the status page asks: {@code -Dclicktls.dns.server=HOST:PORT} (tests, split-horizon networks),
+     * else the system's.
+     */
+    private static InetSocketAddress dnsServer() {
+        String server = System.getProperty("clicktls.dns.server");
+        if (server == null || server.isBlank()) {
+            return null;
+        }
+        int colon = server.lastIndexOf(':');
+        return new InetSocketAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)));
+    }
+
+    /** The status page's view of this node: the parts adapted to {@link DomainStatusSource}. */
+    private static final class NodeStatus implements DomainStatusSource {
+        private final LiveConfig live;
+        private final CertificateResolver resolver;
+        private final CertificateStore store;
+        private final IssuanceJournal journal;
+        private final RenewalScheduler renewals;
+        private final String issuerLabel;
+
+        NodeStatus(LiveConfig live, CertificateResolver resolver, CertificateStore store, IssuanceJournal journal,
+                RenewalScheduler renewals, String issuerLabel) {
+            this.live = live;
+            this.resolver = resolver;
+            this.store = store;
+            this.journal = journal;
+            this.renewals = renewals;
+            this.issuerLabel = issuerLabel;
+        }
+
+        @Override
+        public ConfigSnapshot config() {
+            return live.get();
+        }
+
+        @Override
+        public Collection<String> namesInMemory() {
+            return resolver.inMemory().stream().map(CertifiedKey::name).toList();
+        }
+
+        @Override
+        public Collection<String> storedNames() throws IOException {
+            return store.names();
+        }
+
+        @Override
+        public Optional<CertifiedKey> inMemory(String name) {
+            return resolver.cached(name);
+        }
+
+        @Override
+        public Optional<CertifiedKey> stored(String name) {
+            return store.load(name);
+        }
+
+        @Override
+        public boolean issuing(String name) {
+            return journal.issuing(name);
+        }
+
+        @Override
+        public Collection<String> failedNames() {
+            return journal.failedNames();
+        }
+
+        @Override
+        public Optional<IssuanceFailure> lastFailure(String name) {
+            return journal.lastFailure(name);
+        }
+
+        @Override
+        public Optional<Instant> nextRenewal(String name) {
+            return renewals.plannedRenewal(name);
+        }
+
+        @Override
+        public CaPolicy caPolicy() {
+            Certificates certificates = live.get().config().certificates();
+            return certificates.issuer() == Certificates.IssuerKind.ACME
+                    ? CaPolicy.forAcme(certificates.acme().directory(), issuerLabel) : CaPolicy.INTERNAL;
+        }
+
+        @Override
+        public CompletableFuture<?> renew(String name) {
+            return resolver.renew(name);
+        }
+
+        @Override
+        public boolean forget(String name) throws IOException {
+            boolean had = resolver.cached(name).isPresent() || store.load(name).isPresent()
+                    || journal.lastFailure(name).isPresent();
+            resolver.forget(name);
+            journal.clear(name);
+            return had;
+        }
     }
 
     private static SslContext upstreamTls() throws IOException {

@@ -1,0 +1,34 @@
+package io.clicktls.admin;
+
+import java.time.Instant;
+
+/**
+ * One row of the status page: a configured {@code domains} entry (an exact name or a {@code *.} pattern) or a name
+ * that has a certificate or issuance state.
+ *
+ * @param pattern whether this is a wildcard entry of the config (certificates exist per name under it)
+ * @param configured whether the config's domains serve the name (a name with a certificate may have been removed)
+ * @param platform the platform the name routes to, or {@code null}
+ * @param certificate the certificate in memory, else in storage, or {@code null}
+ * @param nextRenewal when the renewal is planned, or {@code null}
+ * @param lastError the last failed attempt since the last success, or {@code null}
+ * @param hold a rate limit holding issuance back, or {@code null}
+ * @param dns the last DNS check, or {@code null} when none is fresh
+ */
+public record DomainStatus(
+        String name,
+        boolean pattern,
+        boolean configured,
+        String platform,
+        CertificateState state,
+        CertificateFacts certificate,
+        Instant nextRenewal,
+        IssuanceFailure lastError,
+        Hold hold,
+        DnsReport dns) {
+
+    DomainStatus withDns(DnsReport report) {
+        return new DomainStatus(name, pattern, configured, platform, state, certificate, nextRenewal, lastError, hold,
+                report);
+    }
+}
