@@ -117,19 +117,25 @@ final class DomainDirectory {
     private DomainStatus status(String name, Domain entry, ConfigSnapshot config) {
         Instant now = clock.instant();
         if (entry != null && entry.wildcard()) {
-            return new DomainStatus(name, true, true, entry.platform(), CertificateState.NONE, null, null, null, null,
-                    null);
+            return new DomainStatus(name, true, true, entry.platform(), CertificateState.NONE, null, null, false, null,
+                    null, null);
         }
         Optional<DomainTable.Route> route = config.domains().find(name);
         CertificateFacts certificate = certificate(name);
         boolean issuing = source.issuing(name);
         IssuanceFailure failure = source.lastFailure(name).orElse(null);
         Hold hold = source.hold(name).orElse(null);
-        Instant renewal = certificate == null ? null : source.nextRenewal(name).orElse(null);
+        Instant planned = certificate == null ? null : source.nextRenewal(name).orElse(null);
+        Instant renewal = planned;
+        if (renewal == null && certificate != null && now.isBefore(certificate.notAfter())) {
+            // the scheduler plans a new certificate at its next scan; until then, its rule: a third of the lifetime
+            Duration lifetime = Duration.between(certificate.notBefore(), certificate.notAfter());
+            renewal = certificate.notAfter().minus(lifetime.dividedBy(3));
+        }
         return new DomainStatus(name, false, route.isPresent(),
                 route.map(r -> r.platform().name()).orElse(entry == null ? null : entry.platform()),
-                CertificateState.of(certificate, issuing, failure, hold, now), certificate, renewal, failure, hold,
-                null);
+                CertificateState.of(certificate, issuing, failure, hold, now), certificate, renewal, planned != null,
+                failure, hold, null);
     }
 
     private CertificateFacts certificate(String name) {

@@ -10,7 +10,9 @@ import java.time.Instant;
  * @param configured whether the config's domains serve the name (a name with a certificate may have been removed)
  * @param platform the platform the name routes to, or {@code null}
  * @param certificate the certificate in memory, else in storage, or {@code null}
- * @param nextRenewal when the renewal is planned, or {@code null}
+ * @param nextRenewal when the renewal is planned (or, before the scheduler has looked at a new certificate, due by
+ *     the one-third-of-lifetime rule), or {@code null}
+ * @param renewalPlanned whether {@code nextRenewal} is the scheduler's plan rather than an estimate
  * @param lastError the last failed attempt since the last success, or {@code null}
  * @param hold a rate limit holding issuance back, or {@code null}
  * @param dns the last DNS check, or {@code null} when none is fresh
@@ -23,12 +25,13 @@ public record DomainStatus(
         CertificateState state,
         CertificateFacts certificate,
         Instant nextRenewal,
+        boolean renewalPlanned,
         IssuanceFailure lastError,
         Hold hold,
         DnsReport dns) {
 
     DomainStatus withDns(DnsReport report) {
-        return new DomainStatus(name, pattern, configured, platform, state, certificate, nextRenewal, lastError, hold,
-                report);
+        return new DomainStatus(name, pattern, configured, platform, state, certificate, nextRenewal, renewalPlanned,
+                lastError, hold, report);
     }
 }

@@ -64,6 +64,7 @@ final class StatusJson {
             c.put("in_memory", certificate.inMemory());
         }
         node.put("next_renewal", time(status.nextRenewal()));
+        node.put("next_renewal_planned", status.renewalPlanned());
         IssuanceFailure error = status.lastError();
         if (error == null) {
             node.putNull("last_error");

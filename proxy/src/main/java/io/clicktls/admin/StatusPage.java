@@ -16,6 +16,9 @@ final class StatusPage {
 
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter DAY = DateTimeFormatter.ofPattern("yyyy-MM-dd").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter HOUR =
+            DateTimeFormatter.ofPattern("HH:mm 'UTC'").withZone(ZoneOffset.UTC);
 
     private static final String STYLE = """
             :root { color-scheme: light; --line: #e3e6ea; --muted: #5f6b7a; }
@@ -37,28 +40,31 @@ final class StatusPage {
             button.danger { color: #a4262c; border-color: #e2b4b6; }
             .notice { margin: 0 0 14px; padding: 9px 12px; border-radius: 6px; background: #e8f3ff;
                       border: 1px solid #b7d6f5; }
-            table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line);
-                    border-radius: 8px; overflow: hidden; }
-            th, td { padding: 9px 12px; text-align: left; vertical-align: top; border-bottom: 1px solid var(--line); }
+            table { width: 100%; border-collapse: collapse; }
+            th, td { padding: 9px 10px; text-align: left; vertical-align: top; border-bottom: 1px solid var(--line); }
             th { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted);
                  background: #fafbfc; font-weight: 600; }
             tr:last-child td { border-bottom: 0; }
-            td.name { font-weight: 600; word-break: break-all; min-width: 160px; }
+            .table { overflow-x: auto; border: 1px solid var(--line); border-radius: 8px; background: #fff; }
+            td.name { font-weight: 600; min-width: 170px; overflow-wrap: anywhere; }
+            td.when { white-space: nowrap; }
             td.name .sub, .sub { display: block; font-weight: 400; color: var(--muted); font-size: 12px; }
-            td.error, td.dns { max-width: 340px; overflow-wrap: anywhere; }
+            td.error { min-width: 220px; max-width: 360px; overflow-wrap: anywhere; }
+            td.dns { min-width: 200px; max-width: 300px; overflow-wrap: anywhere; }
             .error .message { color: #a4262c; }
             .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
                      font-weight: 600; white-space: nowrap; }
             .s-valid, .v-ok { background: #e3f5e8; color: #1e6b34; }
-            .s-expiring, .v-unknown { background: #fff4d6; color: #7a5700; }
+            .s-expiring { background: #fff4d6; color: #7a5700; }
             .s-expired, .s-failed, .v-wrong, .v-failed { background: #fde7e9; color: #a4262c; }
             .s-issuing { background: #e3efff; color: #1d4f91; }
             .s-held { background: #f0e7fb; color: #5b2c91; }
-            .s-none, .s-pattern { background: #eceff3; color: #4a5563; }
+            .s-none, .s-pattern, .v-unknown { background: #eceff3; color: #4a5563; }
             .fix { display: block; margin-top: 3px; font-size: 12px; }
             .fix::before { content: "Fix: "; font-weight: 600; }
-            td.actions { white-space: nowrap; }
-            td.actions form { display: inline; }
+            td.actions { white-space: nowrap; width: 1%; }
+            td.actions form { display: block; margin: 0 0 6px; }
+            td.actions button { width: 100%; }
             .muted { color: var(--muted); }
             nav.pages { display: flex; gap: 12px; align-items: center; margin-top: 14px; color: var(--muted); }
             nav.pages a { color: #1d4f91; text-decoration: none; }
@@ -85,7 +91,7 @@ final class StatusPage {
         if (notice != null && !notice.isBlank()) {
             html.append("<p class=\"notice\" role=\"status\">").append(escape(notice)).append("</p>\n");
         }
-        html.append("<table><thead><tr><th>Domain</th><th>Certificate</th><th>Expires</th><th>Issuer</th>")
+        html.append("<div class=\"table\"><table><thead><tr><th>Domain</th><th>Certificate</th><th>Expires</th><th>Issuer</th>")
                 .append("<th>Next renewal</th><th>Last error</th><th>DNS</th><th></th></tr></thead><tbody>\n");
         if (page.domains().isEmpty()) {
             html.append("<tr><td colspan=\"8\" class=\"muted\">")
@@ -96,7 +102,7 @@ final class StatusPage {
         for (DomainStatus domain : page.domains()) {
             row(html, domain, formToken, back, now);
         }
-        html.append("</tbody></table>\n");
+        html.append("</tbody></table></div>\n");
         pages(html, page);
         html.append("<p class=\"muted\">Rendered ").append(escape(TIME.format(now)))
                 .append(" · JSON: <a href=\"/api/domains?").append(escape(query(page.query(), page.page(),
@@ -108,7 +114,7 @@ final class StatusPage {
     private static void row(StringBuilder html, DomainStatus domain, String formToken, String back, Instant now) {
         html.append("<tr data-name=\"").append(escape(domain.name())).append("\" data-state=\"")
                 .append(domain.pattern() ? "pattern" : domain.state().wireName()).append("\">");
-        html.append("<td class=\"name\">").append(escape(domain.name()));
+        html.append("<td class=\"name\">").append(escape(domain.name()).replace(".", ".<wbr>"));
         String platform = domain.platform() == null ? "not in the config" : domain.platform();
         html.append("<span class=\"sub\">").append(escape(platform))
                 .append(domain.configured() || domain.pattern() ? "" : " · not served").append("</span></td>");
@@ -130,17 +136,15 @@ final class StatusPage {
         if (certificate == null) {
             html.append("<td class=\"muted\">—</td><td class=\"muted\">—</td>");
         } else {
-            html.append("<td>").append(escape(TIME.format(certificate.notAfter())))
-                    .append("<span class=\"sub\">").append(escape(relative(certificate.notAfter(), now)))
-                    .append("</span></td>");
+            when(html, certificate.notAfter(), relative(certificate.notAfter(), now));
             html.append("<td>").append(escape(certificate.issuer())).append("<span class=\"sub\">via ")
                     .append(escape(certificate.issuedBy())).append("</span></td>");
         }
         if (domain.nextRenewal() == null) {
             html.append("<td class=\"muted\">—</td>");
         } else {
-            html.append("<td>").append(escape(TIME.format(domain.nextRenewal()))).append("<span class=\"sub\">")
-                    .append(escape(relative(domain.nextRenewal(), now))).append("</span></td>");
+            when(html, domain.nextRenewal(), relative(domain.nextRenewal(), now)
+                    + (domain.renewalPlanned() ? "" : " · estimated"));
         }
 
         html.append("<td class=\"error\">");
@@ -171,8 +175,13 @@ final class StatusPage {
         if (dns == null) {
             html.append("<span class=\"muted\">not checked yet</span>");
         } else {
+            boolean unknown = dns.verdict() == DnsReport.Verdict.UNKNOWN;
             html.append("<span class=\"badge v-").append(dns.verdict().wireName()).append("\">")
-                    .append(dns.verdict().wireName()).append("</span> ").append(escape(dns.summary()));
+                    .append(unknown ? "info" : dns.verdict().wireName()).append("</span> ")
+                    .append(escape(withoutName(dns.summary(), domain.name())));
+            if (unknown) {
+                html.append("<span class=\"sub\">no expected targets configured to compare with</span>");
+            }
             if (dns.fix() != null) {
                 html.append("<span class=\"fix\">").append(escape(dns.fix())).append("</span>");
             }
@@ -195,6 +204,20 @@ final class StatusPage {
             action(html, domain.name(), "forget", "Forget", " class=\"danger\"", formToken, back);
         }
         html.append("</td></tr>\n");
+    }
+
+    private static void when(StringBuilder html, Instant when, String relative) {
+        html.append("<td class=\"when\">").append(escape(DAY.format(when))).append("<span class=\"sub\">")
+                .append(escape(HOUR.format(when))).append("<br>").append(escape(relative)).append("</span></td>");
+    }
+
+    /** "links.shop.com resolves to …" reads as "Resolves to …" in the row of links.shop.com. */
+    static String withoutName(String sentence, String name) {
+        if (sentence.startsWith(name + " ") && sentence.length() > name.length() + 1) {
+            String rest = sentence.substring(name.length() + 1);
+            return Character.toUpperCase(rest.charAt(0)) + rest.substring(1);
+        }
+        return sentence;
     }
 
     private static void action(StringBuilder html, String name, String action, String label, String buttonClass,
