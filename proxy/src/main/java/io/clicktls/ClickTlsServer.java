@@ -6,7 +6,6 @@ import io.clicktls.acme.RenewalScheduler;
 import io.clicktls.admin.AdminServer;
 import io.clicktls.admin.DnsProbe;
 import io.clicktls.admin.DomainStatusSource;
-import io.clicktls.admin.IssuanceFailure;
 import io.clicktls.admin.IssuanceJournal;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
@@ -18,6 +17,8 @@ import io.clicktls.config.LiveConfig;
 import io.clicktls.http.ProxyServer;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.InternalIssuer;
+import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
@@ -25,6 +26,7 @@ import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.tls.CertificateResolver;
+import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -57,6 +59,7 @@ public final class ClickTlsServer implements AutoCloseable {
     private final LiveConfig live;
     private final Metrics metrics;
     private CertificateResolver resolver;
+    private RenewalScheduler renewals;
     private ProxyServer proxy;
     private AdminServer admin;
     private DemoPlatform demo;
@@ -73,9 +76,16 @@ public final class ClickTlsServer implements AutoCloseable {
      * @param demoPlatform where to start the built-in stand-in email platform, or {@code null}
      */
     public static ClickTlsServer start(ClickTlsConfig config, Endpoint demoPlatform) throws Exception {
+        return start(config, demoPlatform, Clock.systemUTC(), RenewalScheduler.Settings.DEFAULTS);
+    }
+
+    /** For tests: a clock of their own (e.g. years ahead, to reach renewal windows) and renewal timings. */
+    static ClickTlsServer start(
+            ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
+            throws Exception {
         ClickTlsServer server = new ClickTlsServer(config, new Metrics());
         try {
-            server.startParts(config, demoPlatform, Clock.systemUTC());
+            server.startParts(config, demoPlatform, clock, renewalSettings);
             return server;
         } catch (Exception | Error e) {
             server.close();
@@ -83,7 +93,9 @@ public final class ClickTlsServer implements AutoCloseable {
         }
     }
 
-    private void startParts(ClickTlsConfig config, Endpoint demoPlatform, Clock clock) throws Exception {
+    private void startParts(
+            ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
+            throws Exception {
         closeInReverse.add(metrics);
         metrics.bindRuntime();
         Transport transport = Transport.create(0);
@@ -106,26 +118,40 @@ public final class ClickTlsServer implements AutoCloseable {
 
         FileStorage storage = new FileStorage(config.storage().directory());
         CertificateStore store = new CertificateStore(storage);
+        IssuanceFailures failures = new IssuanceFailures(storage, clock);
         ChallengeStore challenges = new ChallengeStore(storage);
         CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking);
-        // Adapter for the status page until CertificateResolver keeps per-name failure state (lastFailure) itself:
-        // the journal sees every issuance through the issuer it wraps.
-        IssuanceJournal journal = new IssuanceJournal(storage, clock);
-        blocking.execute(journal::load);
+        // The status page's view of issuances under way and of failing names, seen through the issuer it wraps.
+        IssuanceJournal journal = new IssuanceJournal();
+        blocking.execute(() -> journal.seedFailing(storage));
         metrics.failingNamesGauge(journal::failingCount);
-        resolver = new CertificateResolver(
-                live, store, journal.wrap(issuer), new IssuancePolicy(), blocking, metrics, clock);
+        resolver = new CertificateResolver(live, store, journal.wrap(issuer), new IssuancePolicy(), failures,
+                blocking, metrics, clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
 
-        RenewalScheduler renewals = new RenewalScheduler(
-                resolver::inMemory,
-                resolver::renew,
-                issuer instanceof AcmeIssuer acme ? acme::renewalWindow : RenewalScheduler.RenewalWindows.NONE,
-                clock,
-                timers,
-                new SecureRandom(),
-                RenewalScheduler.Settings.DEFAULTS);
-        renewals.start();
+        renewals = RenewalScheduler.builder()
+                .store(store)
+                .action(resolver::renew)
+                .configured(resolver::configured)
+                .failures(failures)
+                .windows(issuer instanceof AcmeIssuer acme
+                        ? RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow)
+                        : RenewalScheduler.RenewalWindows.NONE)
+                .clock(clock)
+                .executor(timers)
+                .random(new SecureRandom())
+                .settings(renewalSettings)
+                .build();
         closeInReverse.add(renewals);
+        RenewalScheduler scheduler = renewals;
+        // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners.
+        blocking.execute(() -> {
+            try {
+                store.scanIndex();
+            } catch (IOException | RuntimeException e) {
+                log.error("cannot index the stored certificates; renewing only those saved from now on", e);
+            }
+            scheduler.start();
+        });
 
         CertificateResolver certificates = resolver;
         proxy = ProxyServer.builder()
@@ -152,7 +178,8 @@ public final class ClickTlsServer implements AutoCloseable {
                         config.listen().admin(), metrics, () -> listening, transport.boss(), transport.serverChannel())
                 .token(() -> live.get().config().admin().token())
                 .blockingExecutor(blocking)
-                .status(new NodeStatus(live, resolver, store, journal, renewals, issuer.label()), dns, clock)
+                .status(new NodeStatus(live, resolver, store, failures, journal, renewals, issuer.label()), dns,
+                        clock)
                 .start();
         closeInReverse.add(admin);
 
@@ -216,15 +243,17 @@ public final class ClickTlsServer implements AutoCloseable {
         private final LiveConfig live;
         private final CertificateResolver resolver;
         private final CertificateStore store;
+        private final IssuanceFailures failures;
         private final IssuanceJournal journal;
         private final RenewalScheduler renewals;
         private final String issuerLabel;
 
-        NodeStatus(LiveConfig live, CertificateResolver resolver, CertificateStore store, IssuanceJournal journal,
-                RenewalScheduler renewals, String issuerLabel) {
+        NodeStatus(LiveConfig live, CertificateResolver resolver, CertificateStore store, IssuanceFailures failures,
+                IssuanceJournal journal, RenewalScheduler renewals, String issuerLabel) {
             this.live = live;
             this.resolver = resolver;
             this.store = store;
+            this.failures = failures;
             this.journal = journal;
             this.renewals = renewals;
             this.issuerLabel = issuerLabel;
@@ -242,7 +271,12 @@ public final class ClickTlsServer implements AutoCloseable {
 
         @Override
         public Collection<String> storedNames() throws IOException {
-            return store.names();
+            if (!store.indexReady()) {
+                return store.names();
+            }
+            List<String> names = new ArrayList<>(store.indexSize());
+            store.forEachIndexed(stored -> names.add(stored.name()));
+            return names;
         }
 
         @Override
@@ -262,12 +296,12 @@ public final class ClickTlsServer implements AutoCloseable {
 
         @Override
         public Collection<String> failedNames() {
-            return journal.failedNames();
+            return journal.failingNames();
         }
 
         @Override
         public Optional<IssuanceFailure> lastFailure(String name) {
-            return journal.lastFailure(name);
+            return resolver.lastFailure(name);
         }
 
         @Override
@@ -290,9 +324,10 @@ public final class ClickTlsServer implements AutoCloseable {
         @Override
         public boolean forget(String name) throws IOException {
             boolean had = resolver.cached(name).isPresent() || store.load(name).isPresent()
-                    || journal.lastFailure(name).isPresent();
+                    || failures.lastFailure(name).isPresent();
             resolver.forget(name);
-            journal.clear(name);
+            failures.clear(name);
+            journal.cleared(name);
             return had;
         }
     }
@@ -312,6 +347,10 @@ public final class ClickTlsServer implements AutoCloseable {
 
     public CertificateResolver certificates() {
         return resolver;
+    }
+
+    public RenewalScheduler renewals() {
+        return renewals;
     }
 
     public int httpsPort() {

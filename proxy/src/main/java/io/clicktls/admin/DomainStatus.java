@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.issuance.IssuanceFailure;
 import java.time.Instant;
 
 /**

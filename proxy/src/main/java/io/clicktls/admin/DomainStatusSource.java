@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.pki.CertifiedKey;
 import java.io.IOException;

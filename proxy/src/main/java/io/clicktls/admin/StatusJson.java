@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.issuance.IssuanceFailure;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;

@@ -3,6 +3,7 @@ package io.clicktls.admin;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import io.clicktls.issuance.IssuanceFailure;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;

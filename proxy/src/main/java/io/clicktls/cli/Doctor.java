@@ -5,14 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.admin.DnsProbe;
 import io.clicktls.admin.DnsReport;
 import io.clicktls.admin.DomainStatusSource.CaPolicy;
-import io.clicktls.admin.IssuanceFailure;
-import io.clicktls.admin.IssuanceJournal;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.Platform;
+import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.pki.Pem;
 import io.clicktls.storage.FileStorage;
@@ -531,7 +531,7 @@ final class Doctor {
             return Check.pass("issuance", "no attempt recorded: " + directory + " does not exist yet", why);
         }
         try {
-            Optional<IssuanceFailure> failure = IssuanceJournal.stored(new FileStorage(directory), name);
+            Optional<IssuanceFailure> failure = new IssuanceFailures(new FileStorage(directory), clock).lastFailure(name);
             if (failure.isPresent()) {
                 return failed(failure.get(), "from storage (" + why + ")");
             }

@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.issuance.IssuanceFailure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;

@@ -28,7 +28,7 @@ class IssuanceJournalTest {
     @BeforeEach
     void setUp() throws Exception {
         pki = TestPki.create(dir, "links.shop.test");
-        journal = new IssuanceJournal(pki.storage, pki.clock);
+        journal = new IssuanceJournal();
         issuer = journal.wrap(pki.issuer);
     }
 
@@ -38,38 +38,37 @@ class IssuanceJournalTest {
     }
 
     @Test
-    void failureIsRecordedWithTheCasWordsCountAndRetryTime() {
-        Instant retry = pki.clock.instant().plus(Duration.ofHours(1));
-        pki.issuer.failNext(new IssuanceException("rateLimited: too many certificates", null, retry));
+    void failedNameIsFailingUntilItsNextSuccess() throws Exception {
+        pki.issuer.failNext(new IssuanceException("rateLimited: too many certificates"));
 
         assertThatThrownBy(() -> issuer.issue("links.shop.test")).isInstanceOf(IssuanceException.class);
-        pki.issuer.failNext(new IssuanceException("connection: refused"));
-        assertThatThrownBy(() -> issuer.issue("links.shop.test")).isInstanceOf(IssuanceException.class);
-
-        IssuanceFailure failure = journal.lastFailure("links.shop.test").orElseThrow();
-        assertThat(failure.message()).isEqualTo("connection: refused");
-        assertThat(failure.failures()).isEqualTo(2);
-        assertThat(failure.at()).isEqualTo(pki.clock.instant());
-        assertThat(journal.failedNames()).containsExactly("links.shop.test");
+        assertThat(journal.failingNames()).containsExactly("links.shop.test");
         assertThat(journal.failingCount()).isEqualTo(1);
+
+        issuer.issue("links.shop.test");
+        assertThat(journal.failingNames()).isEmpty();
     }
 
     @Test
-    void failureSurvivesARestartThroughStorageAndASuccessClearsIt() throws Exception {
-        pki.issuer.failNext(new IssuanceException("caa: CAA record forbids issuance", null,
-                Instant.parse("2030-01-01T00:00:00Z")));
-        assertThatThrownBy(() -> issuer.issue("links.shop.test")).isInstanceOf(IssuanceException.class);
+    void failuresFromEarlierRunsAreSeededFromIssuanceFailuresStorage() throws Exception {
+        pki.storage.store(IssuanceJournal.FAILURES_PREFIX + "old.shop.test.json", "{}".getBytes());
+        pki.storage.store(IssuanceJournal.FAILURES_PREFIX + "other.shop.test.json", "{}".getBytes());
 
-        IssuanceJournal restarted = new IssuanceJournal(pki.storage, pki.clock);
-        restarted.load();
-        assertThat(restarted.lastFailure("links.shop.test").orElseThrow().retryAt())
-                .isEqualTo(Instant.parse("2030-01-01T00:00:00Z"));
-        assertThat(IssuanceJournal.stored(pki.storage, "links.shop.test")).isPresent();
+        journal.seedFailing(pki.storage);
 
-        restarted.wrap(pki.issuer).issue("links.shop.test");
+        assertThat(journal.failingNames()).containsExactlyInAnyOrder("old.shop.test", "other.shop.test");
+        journal.cleared("old.shop.test");
+        assertThat(journal.failingNames()).containsExactly("other.shop.test");
+    }
 
-        assertThat(restarted.lastFailure("links.shop.test")).isEmpty();
-        assertThat(IssuanceJournal.stored(pki.storage, "links.shop.test")).isEmpty();
+    @Test
+    void seedingMatchesWhereIssuanceFailuresKeepsItsEntries() throws Exception {
+        new io.clicktls.issuance.IssuanceFailures(pki.storage, pki.clock)
+                .recordFailure("kept.shop.test", new IssuanceException("boom"));
+
+        journal.seedFailing(pki.storage);
+
+        assertThat(journal.failingNames()).containsExactly("kept.shop.test");
     }
 
     @Test
@@ -91,16 +90,5 @@ class IssuanceJournalTest {
         assertThat(journal.issuing("links.shop.test")).isTrue();
         running.get(5, TimeUnit.SECONDS);
         assertThat(journal.issuing("links.shop.test")).isFalse();
-    }
-
-    @Test
-    void clearForgetsTheFailureEverywhere() throws Exception {
-        pki.issuer.failNext(new IssuanceException("boom"));
-        assertThatThrownBy(() -> issuer.issue("links.shop.test")).isInstanceOf(IssuanceException.class);
-
-        journal.clear("links.shop.test");
-
-        assertThat(journal.lastFailure("links.shop.test")).isEmpty();
-        assertThat(IssuanceJournal.stored(pki.storage, "links.shop.test")).isEmpty();
     }
 }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.ClickTlsServer;
 import io.clicktls.admin.ChallTestDns;
 import io.clicktls.config.ConfigLoader;
+import io.clicktls.issuance.IssuanceException;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;
@@ -15,6 +17,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -170,21 +173,20 @@ class DoctorCommandIT {
 
     @Test
     void lastIssuanceErrorComesFromTheRunningProxyOrElseFromStorage() throws Exception {
-        FileStorage storage = new FileStorage(dir.resolve("data"));
-        storage.store("status/failures/failing.shop.test.json", """
-                {"name": "failing.shop.test",
-                 "message": "tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9: Connection refused",
-                 "at": "2026-11-25T10:00:00Z", "failures": 3, "retry_at": null}
-                """.getBytes(StandardCharsets.UTF_8));
+        IssuanceFailures failures = new IssuanceFailures(new FileStorage(dir.resolve("data")), Clock.systemUTC());
+        for (int i = 0; i < 3; i++) {
+            failures.recordFailure("failing.shop.test", new IssuanceException(
+                    "tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9: Connection refused"));
+        }
         startProxy();
         String closedPort = "127.0.0.1:" + freePort(); // no handshake: it would issue and clear the failure
 
         Run live = doctor("failing.shop.test", "--https", closedPort);
 
         assertThat(live.out()).as(live.out())
-                .contains("✘ issuance     the last attempt failed (2026-11-25 10:00 UTC, 3 failures in a row):"
-                        + " tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9:"
-                        + " Connection refused")
+                .containsPattern("✘ issuance     the last attempt failed \\(\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC,"
+                        + " 3 failures in a row\\): tls-alpn-01 validation of failing.shop.test failed: connection:"
+                        + " 10.9.9.9: Connection refused")
                 .contains("from the running proxy")
                 .contains("fix: the CA could not reach this proxy for failing.shop.test");
         server.close();
@@ -193,7 +195,7 @@ class DoctorCommandIT {
         Run stopped = doctor("failing.shop.test");
 
         assertThat(stopped.out()).as(stopped.out())
-                .contains("✘ issuance     the last attempt failed (2026-11-25 10:00 UTC, 3 failures in a row)")
+                .containsPattern("✘ issuance     the last attempt failed \\([^)]*, 3 failures in a row\\)")
                 .contains("from storage (the admin API at http://127.0.0.1:0 did not answer")
                 .contains("✘ certificate  nothing listens on 127.0.0.1:0");
         assertThat(stopped.exitCode()).isEqualTo(1);
