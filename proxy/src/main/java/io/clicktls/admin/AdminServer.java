@@ -264,7 +264,8 @@ public final class AdminServer implements AutoCloseable {
             return read ? offLoop(() -> text(HttpResponseStatus.OK, metrics.scrape(), PROMETHEUS_TEXT))
                     : done(methodNotAllowed("GET, HEAD"));
         }
-        if (source == null || !(path.equals("/status") || path.equals(API_PREFIX) || path.startsWith(API_PREFIX + "/"))) {
+        boolean statusPath = path.equals("/status") || path.equals(API_PREFIX) || path.startsWith(API_PREFIX + "/");
+        if (source == null || !statusPath) {
             return done(text(HttpResponseStatus.NOT_FOUND, "not found\n", "text/plain"));
         }
         if (path.equals("/status") || path.equals(API_PREFIX)) {

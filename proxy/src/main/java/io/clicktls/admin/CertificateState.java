@@ -1,7 +1,7 @@
 package io.clicktls.admin;
 
-import java.time.Duration;
 import io.clicktls.issuance.IssuanceFailure;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 

@@ -2,12 +2,14 @@ package io.clicktls.admin;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufHolder;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.AddressedEnvelope;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.dns.DefaultDnsQuestion;
+import io.netty.handler.codec.dns.DefaultDnsRawRecord;
 import io.netty.handler.codec.dns.DefaultDnsRecordDecoder;
 import io.netty.handler.codec.dns.DnsRecord;
 import io.netty.handler.codec.dns.DnsRecordType;
@@ -29,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -242,8 +245,8 @@ public final class DnsProbe implements AutoCloseable {
     private static DnsRecord copy(DnsRecord record, ByteBuf content) {
         byte[] bytes = new byte[content.readableBytes()];
         content.getBytes(content.readerIndex(), bytes);
-        return new io.netty.handler.codec.dns.DefaultDnsRawRecord(record.name(), record.type(), record.dnsClass(),
-                record.timeToLive(), io.netty.buffer.Unpooled.wrappedBuffer(bytes));
+        return new DefaultDnsRawRecord(record.name(), record.type(), record.dnsClass(),
+                record.timeToLive(), Unpooled.wrappedBuffer(bytes));
     }
 
     private static String cnameTarget(DnsRecord record) {
@@ -283,7 +286,7 @@ public final class DnsProbe implements AutoCloseable {
     }
 
     private static String describe(Throwable failure) {
-        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                 ? failure.getCause() : failure;
         String message = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
         return "DNS lookup failed: " + message;

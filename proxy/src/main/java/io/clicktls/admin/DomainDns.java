@@ -3,6 +3,7 @@ package io.clicktls.admin;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -101,7 +102,7 @@ final class DomainDns {
         }
         try {
             return InetAddress.getByName(bare); // a literal: parsed, never looked up
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             return null;
         }
     }

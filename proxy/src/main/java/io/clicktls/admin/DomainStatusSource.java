@@ -1,9 +1,10 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import java.io.IOException;
+import java.net.URI;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
@@ -84,7 +85,7 @@ public interface DomainStatusSource {
          * The CAA identities of well-known ACME CAs, by directory host; an unknown CA gets none (the CAA check then
          * says it cannot tell). {@code doctor} reads the directory's own {@code meta.caaIdentities} instead.
          */
-        public static CaPolicy forAcme(java.net.URI directory, String label) {
+        public static CaPolicy forAcme(URI directory, String label) {
             String host = directory.getHost() == null ? "" : directory.getHost();
             List<String> identities;
             if (host.endsWith("api.letsencrypt.org")) {

@@ -1,11 +1,11 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.IssuanceFailure;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.clicktls.issuance.IssuanceFailure;
 import java.time.Instant;
 
 /**

@@ -1,9 +1,9 @@
 package io.clicktls.admin;
 
+import io.clicktls.issuance.IssuanceFailure;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import io.clicktls.issuance.IssuanceFailure;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -92,7 +92,8 @@ final class StatusPage {
         if (notice != null && !notice.isBlank()) {
             html.append("<p class=\"notice\" role=\"status\">").append(escape(notice)).append("</p>\n");
         }
-        html.append("<div class=\"table\"><table><thead><tr><th>Domain</th><th>Certificate</th><th>Expires</th><th>Issuer</th>")
+        html.append("<div class=\"table\"><table><thead><tr><th>Domain</th><th>Certificate</th><th>Expires</th>")
+                .append("<th>Issuer</th>")
                 .append("<th>Next renewal</th><th>Last error</th><th>DNS</th><th></th></tr></thead><tbody>\n");
         if (page.domains().isEmpty()) {
             html.append("<tr><td colspan=\"8\" class=\"muted\">")

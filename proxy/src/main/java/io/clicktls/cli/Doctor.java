@@ -55,7 +55,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
@@ -531,7 +534,8 @@ final class Doctor {
             return Check.pass("issuance", "no attempt recorded: " + directory + " does not exist yet", why);
         }
         try {
-            Optional<IssuanceFailure> failure = new IssuanceFailures(new FileStorage(directory), clock).lastFailure(name);
+            Optional<IssuanceFailure> failure =
+                    new IssuanceFailures(new FileStorage(directory), clock).lastFailure(name);
             if (failure.isPresent()) {
                 return failed(failure.get(), "from storage (" + why + ")");
             }
@@ -664,13 +668,13 @@ final class Doctor {
         return context;
     }
 
-    private static <T> T join(java.util.concurrent.CompletableFuture<T> future) {
+    private static <T> T join(CompletableFuture<T> future) {
         try {
             return future.get(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("DNS lookup did not finish", e);
         }
     }
@@ -678,7 +682,7 @@ final class Doctor {
     private static String describe(Throwable e) {
         Throwable cause = e;
         while (cause.getCause() != null && cause.getCause() != cause && (cause.getMessage() == null
-                || cause instanceof java.util.concurrent.ExecutionException)) {
+                || cause instanceof ExecutionException)) {
             cause = cause.getCause();
         }
         return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();

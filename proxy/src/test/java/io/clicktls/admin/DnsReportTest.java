@@ -91,7 +91,8 @@ class DnsReportTest {
     @Test
     void caaNamingTheCaOrOnlyIodefIsOk() throws Exception {
         DnsProbe.CaaLookup allows = new DnsProbe.CaaLookup("shop.com", List.of(
-                new DnsProbe.CaaRecord(0, "issue", "digicert.com"), new DnsProbe.CaaRecord(0, "issue", "letsencrypt.org")),
+                new DnsProbe.CaaRecord(0, "issue", "digicert.com"),
+                new DnsProbe.CaaRecord(0, "issue", "letsencrypt.org")),
                 null);
         DnsProbe.CaaLookup iodef = new DnsProbe.CaaLookup("shop.com",
                 List.of(new DnsProbe.CaaRecord(0, "iodef", "mailto:x@shop.com")), null);
