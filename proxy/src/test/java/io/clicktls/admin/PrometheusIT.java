@@ -172,9 +172,12 @@ class PrometheusIT {
         Files.writeString(configFile, config("links.example.test", "other.example.test"));
         await(Duration.ofSeconds(5), () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"}")
                 ? Boolean.TRUE : null);
-        System.gc(); // jvm_gc_pause_seconds exists once a collection has been seen
-
-        String scrape = scrape();
+        // jvm_gc_pause_seconds exists once a collection has been reported, which the JVM does asynchronously
+        String scrape = await(Duration.ofSeconds(10), () -> {
+            System.gc();
+            String text = scrape();
+            return text.contains("jvm_gc_pause_seconds_sum") ? text : null;
+        });
         Set<String> named = new TreeSet<>();
         collect(Files.readString(docker().resolve("grafana-dashboard.json")), named);
         collect(Files.readString(docker().resolve("alerts.yml")), named);
