@@ -174,11 +174,14 @@ public final class IssuancePolicy implements AutoCloseable {
      * @param name a lower-case host name without a trailing dot, as the resolver passes it
      */
     public Decision decide(String name, ConfigSnapshot snapshot) {
-        if (!issuableName(name)) {
+        if (!validHostName(name)) {
             return Decision.refuse(INVALID_NAME);
         }
         if (snapshot.domains().configured(name)) {
-            return Decision.allow();
+            return Decision.allow(); // the operator's own choice: the finer syntax rules are for strangers' names
+        }
+        if (!issuableName(name)) {
+            return Decision.refuse(INVALID_NAME);
         }
         OnDemand onDemand = snapshot.config().certificates().onDemand();
         if (onDemand.ask() == null || ask == null) {
@@ -350,13 +353,10 @@ public final class IssuancePolicy implements AutoCloseable {
     }
 
     /**
-     * {@link #validHostName} plus what a CA also refuses: punycode that does not decode, a label with {@code --} in
+     * {@link #validHostName} (checked already) plus what a CA also refuses: punycode that does not decode, a label with {@code --} in
      * third and fourth place that is not punycode (reserved), and a name that is a public suffix.
      */
-    boolean issuableName(String name) {
-        if (!validHostName(name)) {
-            return false;
-        }
+    private boolean issuableName(String name) {
         int start = 0;
         while (start < name.length()) {
             int end = name.indexOf('.', start);
