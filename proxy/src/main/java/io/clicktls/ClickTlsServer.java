@@ -13,12 +13,14 @@ import io.clicktls.config.LiveConfig;
 import io.clicktls.http.ProxyServer;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.InternalIssuer;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.tls.CertificateResolver;
+import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -45,6 +47,7 @@ public final class ClickTlsServer implements AutoCloseable {
     private final LiveConfig live;
     private final Metrics metrics;
     private CertificateResolver resolver;
+    private RenewalScheduler renewals;
     private ProxyServer proxy;
     private AdminServer admin;
     private DemoPlatform demo;
@@ -61,9 +64,16 @@ public final class ClickTlsServer implements AutoCloseable {
      * @param demoPlatform where to start the built-in stand-in email platform, or {@code null}
      */
     public static ClickTlsServer start(ClickTlsConfig config, Endpoint demoPlatform) throws Exception {
+        return start(config, demoPlatform, Clock.systemUTC(), RenewalScheduler.Settings.DEFAULTS);
+    }
+
+    /** For tests: a clock of their own (e.g. years ahead, to reach renewal windows) and renewal timings. */
+    static ClickTlsServer start(
+            ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
+            throws Exception {
         ClickTlsServer server = new ClickTlsServer(config, new Metrics());
         try {
-            server.startParts(config, demoPlatform, Clock.systemUTC());
+            server.startParts(config, demoPlatform, clock, renewalSettings);
             return server;
         } catch (Exception | Error e) {
             server.close();
@@ -71,7 +81,9 @@ public final class ClickTlsServer implements AutoCloseable {
         }
     }
 
-    private void startParts(ClickTlsConfig config, Endpoint demoPlatform, Clock clock) throws Exception {
+    private void startParts(
+            ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
+            throws Exception {
         Transport transport = Transport.create(0);
         closeInReverse.add(transport);
         ExecutorService blocking = BlockingExecutor.create(32, 100_000);
@@ -91,20 +103,36 @@ public final class ClickTlsServer implements AutoCloseable {
 
         FileStorage storage = new FileStorage(config.storage().directory());
         CertificateStore store = new CertificateStore(storage);
+        IssuanceFailures failures = new IssuanceFailures(storage, clock);
         ChallengeStore challenges = new ChallengeStore(storage);
         CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking);
-        resolver = new CertificateResolver(live, store, issuer, new IssuancePolicy(), blocking, metrics, clock);
+        resolver = new CertificateResolver(live, store, issuer, new IssuancePolicy(), failures, blocking, metrics,
+                clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
 
-        RenewalScheduler renewals = new RenewalScheduler(
-                resolver::inMemory,
-                resolver::renew,
-                issuer instanceof AcmeIssuer acme ? acme::renewalWindow : RenewalScheduler.RenewalWindows.NONE,
-                clock,
-                timers,
-                new SecureRandom(),
-                RenewalScheduler.Settings.DEFAULTS);
-        renewals.start();
+        renewals = RenewalScheduler.builder()
+                .store(store)
+                .action(resolver::renew)
+                .configured(resolver::configured)
+                .failures(failures)
+                .windows(issuer instanceof AcmeIssuer acme
+                        ? RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow)
+                        : RenewalScheduler.RenewalWindows.NONE)
+                .clock(clock)
+                .executor(timers)
+                .random(new SecureRandom())
+                .settings(renewalSettings)
+                .build();
         closeInReverse.add(renewals);
+        RenewalScheduler scheduler = renewals;
+        // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners.
+        blocking.execute(() -> {
+            try {
+                store.scanIndex();
+            } catch (IOException | RuntimeException e) {
+                log.error("cannot index the stored certificates; renewing only those saved from now on", e);
+            }
+            scheduler.start();
+        });
 
         CertificateResolver certificates = resolver;
         proxy = ProxyServer.builder()
@@ -187,6 +215,10 @@ public final class ClickTlsServer implements AutoCloseable {
 
     public CertificateResolver certificates() {
         return resolver;
+    }
+
+    public RenewalScheduler renewals() {
+        return renewals;
     }
 
     public int httpsPort() {

@@ -151,6 +151,25 @@ class ClickTlsServerIT {
     }
 
     @Test
+    void aRemovedDomainKeepsItsStoredCertificateAndGetsItBackWhenAddedAgain() throws Exception {
+        replace(configFile, config("links.example.test", "back.example.test"));
+        waitUntil(Duration.ofSeconds(2), () -> https("back.example.test", "/open.gif").status() == 200);
+        BigInteger serial = server.certificates().cached("back.example.test").orElseThrow().leaf().getSerialNumber();
+
+        replace(configFile, config("links.example.test"));
+        waitUntil(Duration.ofSeconds(2), () -> https("back.example.test", "/open.gif").status() == 0);
+        assertThat(dir.resolve("data/certificates/back.example.test/meta.json")).exists();
+        assertThat(server.certificates().cached("back.example.test")).isEmpty();
+
+        replace(configFile, config("links.example.test", "back.example.test"));
+        waitUntil(Duration.ofSeconds(2), () -> https("back.example.test", "/open.gif").status() == 200);
+
+        assertThat(server.certificates().cached("back.example.test").orElseThrow().leaf().getSerialNumber())
+                .isEqualTo(serial);
+        assertThat(server.metrics().scrape()).contains("clicktls_certificates_issued_total{result=\"ok\"} 1.0");
+    }
+
+    @Test
     void restartServesTheStoredCertificateInsteadOfIssuingAnother() throws Exception {
         assertThat(https("links.example.test", "/open.gif").status()).isEqualTo(200);
         BigInteger first = server.certificates().cached("links.example.test").orElseThrow().leaf().getSerialNumber();

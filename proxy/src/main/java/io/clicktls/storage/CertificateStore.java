@@ -10,11 +10,15 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
+import java.math.BigInteger;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,26 +30,51 @@ import org.slf4j.LoggerFactory;
  * match (a crash between writes) or do not parse is logged and treated as absent, so that it is issued anew rather
  * than served broken.
  *
- * <p>Blocking: storage I/O; call only from the blocking executor. Thread-safe.
+ * <p>An index in memory says which names have an entry and when each expires ({@link StoredCertificate}), for the
+ * renewal scheduler and for answers that must not wait for storage. {@link #scanIndex()} fills it once from every
+ * {@code meta.json} (the chain is read only for entries written before {@code meta.json} carried the validity and
+ * serial); {@link #save} and {@link #delete} keep it current from then on, also while the scan runs. Entries another
+ * process writes later are not seen until the next start.
+ *
+ * <p>Blocking: {@link #load}, {@link #save}, {@link #delete}, {@link #names} and {@link #scanIndex} do storage I/O;
+ * call them only from the blocking executor. The index readers ({@link #indexReady}, {@link #indexed},
+ * {@link #forEachIndexed}, {@link #indexSize}) only read memory and may run anywhere. Thread-safe.
  */
 public final class CertificateStore {
 
     private static final Logger log = LoggerFactory.getLogger(CertificateStore.class);
     private static final String PREFIX = "certificates/";
+    private static final String META_SUFFIX = "/meta.json";
     private static final Pattern NAME = Pattern.compile("[a-z0-9_-][a-z0-9._-]{0,252}");
     private static final ObjectMapper JSON =
             new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-    /** What {@code meta.json} holds; times as ISO-8601 instants. */
+    /**
+     * What {@code meta.json} holds; times as ISO-8601 instants, the serial in hexadecimal. {@code not_before} and
+     * {@code serial} are missing from entries written by earlier versions.
+     */
     record Meta(
             @JsonProperty("name") String name,
             @JsonProperty("issuer") String issuer,
             @JsonProperty("issued_at") String issuedAt,
+            @JsonProperty("not_before") String notBefore,
             @JsonProperty("not_after") String notAfter,
+            @JsonProperty("serial") String serial,
             @JsonProperty("chain_sha256") String chainSha256,
             @JsonProperty("key_sha256") String keySha256) {}
 
+    /** What one {@link #scanIndex()} found, for the log and for tests. */
+    public record IndexScan(int indexed, int readFromChain, int skipped, Duration took) {}
+
+    /** Marks a name deleted while a scan runs, so that the scan does not put back what it read before the delete. */
+    private static final StoredCertificate DELETED =
+            new StoredCertificate("", "", Instant.EPOCH, Instant.EPOCH, BigInteger.ZERO);
+
     private final Storage storage;
+    private final ConcurrentHashMap<String, StoredCertificate> index = new ConcurrentHashMap<>();
+    private final Object scanState = new Object();
+    private boolean scanning; // guarded by scanState
+    private volatile boolean indexReady;
 
     public CertificateStore(Storage storage) {
         this.storage = storage;
@@ -94,11 +123,14 @@ public final class CertificateStore {
         }
         byte[] chain = Pem.encodeChain(certified.chain());
         byte[] key = Pem.encodeKey(certified.key());
-        Meta meta = new Meta(name, certified.issuer(), Instant.now().toString(), certified.notAfter().toString(),
-                sha256(chain), sha256(key));
+        Meta meta = new Meta(name, certified.issuer(), Instant.now().toString(), certified.notBefore().toString(),
+                certified.notAfter().toString(), certified.leaf().getSerialNumber().toString(16), sha256(chain),
+                sha256(key));
         storage.store(key(name, "key.pem"), key);
         storage.store(key(name, "chain.pem"), chain);
         storage.store(key(name, "meta.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
+        index.put(name, new StoredCertificate(name, certified.issuer(), certified.notBefore(), certified.notAfter(),
+                certified.leaf().getSerialNumber()));
     }
 
     /** @return whether there was anything to delete */
@@ -108,6 +140,13 @@ public final class CertificateStore {
         }
         // meta.json first: a crash part-way leaves an entry that reads as absent.
         boolean deleted = storage.delete(key(name, "meta.json"));
+        synchronized (scanState) {
+            if (scanning) {
+                index.put(name, DELETED);
+            } else {
+                index.remove(name);
+            }
+        }
         deleted |= storage.delete(key(name, "chain.pem"));
         deleted |= storage.delete(key(name, "key.pem"));
         return deleted;
@@ -123,6 +162,111 @@ public final class CertificateStore {
             }
         }
         return List.copyOf(names);
+    }
+
+    /**
+     * Fills the index from every stored {@code meta.json}. Runs once per store (later calls return at once); saves and
+     * deletes during the scan win over what it read. An entry that cannot be read is left out and logged. Blocking:
+     * one read per entry, a few seconds for 100,000 entries; run it on the blocking executor, not before serving.
+     */
+    public IndexScan scanIndex() throws IOException {
+        synchronized (scanState) {
+            if (scanning || indexReady) {
+                return new IndexScan(0, 0, 0, Duration.ZERO);
+            }
+            scanning = true;
+        }
+        long start = System.nanoTime();
+        int indexed = 0;
+        int fromChain = 0;
+        int skipped = 0;
+        boolean complete = false;
+        try {
+            for (String key : storage.list(PREFIX)) {
+                if (!key.endsWith(META_SUFFIX)) {
+                    continue;
+                }
+                String name = key.substring(PREFIX.length(), key.length() - META_SUFFIX.length());
+                if (!validName(name) || name.indexOf('/') >= 0) {
+                    continue;
+                }
+                try {
+                    IndexRead read = readIndexEntry(name);
+                    if (read == null) {
+                        skipped++;
+                        continue;
+                    }
+                    index.putIfAbsent(name, read.entry());
+                    indexed++;
+                    fromChain += read.fromChain() ? 1 : 0;
+                } catch (IOException | RuntimeException e) {
+                    skipped++;
+                    log.warn("certificate entry {} is unreadable; leaving it out of the index: {}", name, e.toString());
+                }
+            }
+            complete = true;
+        } finally {
+            synchronized (scanState) {
+                scanning = false;
+                index.values().removeIf(entry -> entry == DELETED);
+                indexReady = complete;
+            }
+        }
+        IndexScan scan = new IndexScan(indexed, fromChain, skipped, Duration.ofNanos(System.nanoTime() - start));
+        log.info("indexed {} stored certificates in {} ms ({} read from their chain, {} left out)", scan.indexed(),
+                scan.took().toMillis(), scan.readFromChain(), scan.skipped());
+        return scan;
+    }
+
+    /** Whether {@link #scanIndex()} has completed: until then the index holds only what was saved since the start. */
+    public boolean indexReady() {
+        return indexReady;
+    }
+
+    /** The index entry for {@code name} (exact, lower case), if it has one. Memory only. */
+    public Optional<StoredCertificate> indexed(String name) {
+        StoredCertificate entry = name == null ? null : index.get(name);
+        return entry == null || entry == DELETED ? Optional.empty() : Optional.of(entry);
+    }
+
+    /** Calls {@code action} with every index entry, in no particular order, without copying the index. */
+    public void forEachIndexed(Consumer<StoredCertificate> action) {
+        index.forEach((name, entry) -> {
+            if (entry != DELETED) {
+                action.accept(entry);
+            }
+        });
+    }
+
+    public int indexSize() {
+        return index.size();
+    }
+
+    private record IndexRead(StoredCertificate entry, boolean fromChain) {}
+
+    /**
+     * The index entry from {@code meta.json}, or from the leaf of {@code chain.pem} for an entry written before
+     * {@code meta.json} had the validity and serial; {@code null} when there is none to index.
+     */
+    private IndexRead readIndexEntry(String name) throws IOException {
+        Optional<byte[]> metaBytes = storage.load(key(name, "meta.json"));
+        if (metaBytes.isEmpty()) {
+            return null; // deleted since the listing
+        }
+        Meta meta = JSON.readValue(metaBytes.get(), Meta.class);
+        String issuer = meta.issuer() == null ? "unknown" : meta.issuer();
+        if (meta.notBefore() != null && meta.notAfter() != null && meta.serial() != null) {
+            return new IndexRead(new StoredCertificate(name, issuer, Instant.parse(meta.notBefore()),
+                    Instant.parse(meta.notAfter()), new BigInteger(meta.serial(), 16)), false);
+        }
+        Optional<byte[]> chain = storage.load(key(name, "chain.pem"));
+        if (chain.isEmpty() || !sha256(chain.get()).equals(meta.chainSha256())) {
+            log.warn("certificate entry {} has files from different writes; leaving it out of the index", name);
+            return null;
+        }
+        X509Certificate leaf = Pem.decodeChain(chain.get()).get(0);
+        return new IndexRead(new StoredCertificate(name, issuer, leaf.getNotBefore().toInstant(),
+                leaf.getNotAfter().toInstant(), leaf.getSerialNumber()), true);
     }
 
     private static boolean validName(String name) {

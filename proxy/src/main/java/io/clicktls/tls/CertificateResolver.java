@@ -5,10 +5,13 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.issuance.CertificateIssuer;
+import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
+import io.clicktls.storage.StoredCertificate;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.time.Clock;
@@ -37,10 +40,16 @@ import org.slf4j.LoggerFactory;
  * trailing dot:
  * <ol>
  *   <li>memory: a bounded Caffeine cache of certificates by name; a hit answers at once on the calling thread;</li>
- *   <li>a name that is not a syntactically valid host name is refused here, without touching storage;</li>
- *   <li>storage: {@link CertificateStore#load} on the blocking executor;</li>
- *   <li>policy: {@link IssuancePolicy#decide}; a refusal fails the future with {@link NameRefusedException};</li>
- *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor;</li>
+ *   <li>policy, on every lookup, memory hits included: {@link IssuancePolicy#decide} against the live config; a name
+ *       that is not a host name or no longer configured fails the future with {@link NameRefusedException} at once,
+ *       even when its certificate is in memory or storage (which keeps it: cleaning up is not the resolver's job);</li>
+ *   <li>backoff: a name whose last issuance failed waits until {@link IssuanceFailures} allows another attempt;
+ *       meanwhile a lookup without a certificate fails with {@link IssuanceHeldBackException} without asking the CA
+ *       (at once when memory and the store's index already tell, else after the storage read below);</li>
+ *   <li>storage: {@link CertificateStore#load} on the blocking executor; a valid stored certificate is served
+ *       whatever the backoff says;</li>
+ *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor; a failure is recorded in
+ *       {@link IssuanceFailures}, a success clears it;</li>
  *   <li>store: {@link CertificateStore#save} (a failure is logged; the certificate is still served);</li>
  *   <li>memory again, with its TLS context built ahead of the handshake.</li>
  * </ol>
@@ -50,10 +59,14 @@ import org.slf4j.LoggerFactory;
  * every refused random SNI from a scanner.) A certificate counts as absent only once expired: one inside its
  * renewal window is still served, and renewing it is {@link #renew}'s job, called by whoever schedules renewals.
  *
- * <p>Threading: {@link #certificate}, {@link #cached}, {@link #renew} and {@link #inMemory} never block and may run on
- * event loops; {@link #forget} does storage I/O and runs on the blocking executor. Thread-safe.
+ * <p>Threading: {@link #certificate}, {@link #cached}, {@link #configured}, {@link #renew} and {@link #inMemory} never
+ * block and may run on event loops; {@link #forget} and {@link #lastFailure} do storage I/O and run on the blocking
+ * executor. Thread-safe.
  */
 public final class CertificateResolver implements CertificateSource {
+
+    /** The {@code clicktls_on_demand_denied_total} reason while a name's issuance backs off. */
+    public static final String BACKOFF = "backoff";
 
     /** Default bound on certificates in memory. */
     public static final int DEFAULT_MAXIMUM_SIZE = 50_000;
@@ -64,15 +77,35 @@ public final class CertificateResolver implements CertificateSource {
     private final CertificateStore store;
     private final CertificateIssuer issuer;
     private final IssuancePolicy policy;
+    private final IssuanceFailures failures;
     private final Executor blocking;
     private final Metrics metrics;
     private final Clock clock;
     private final TlsContexts contexts;
-    private final Cache<String, CertifiedKey> memory;
+    private final Cache<String, Held> memory;
     private final Map<String, CompletableFuture<CertifiedKey>> lookups = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<CertifiedKey>> renewals = new ConcurrentHashMap<>();
     private final List<Consumer<CertifiedKey>> issuedListeners = new CopyOnWriteArrayList<>();
     private final ConcurrentSkipListSet<Expiry> expiries = new ConcurrentSkipListSet<>();
+
+    /**
+     * A certificate in memory and the last config snapshot in which its name was found served. A hit under that same
+     * snapshot needs no second policy check: one reference comparison, no allocation. Any snapshot written here
+     * served the name, so races between readers of different snapshots only cost an extra check. The validity is
+     * kept as numbers because the certificate's own getters allocate a {@code Date} per call.
+     */
+    private static final class Held {
+        final CertifiedKey certified;
+        final long notBeforeMillis;
+        final long notAfterMillis;
+        volatile ConfigSnapshot servedIn;
+
+        Held(CertifiedKey certified) {
+            this.certified = certified;
+            this.notBeforeMillis = certified.notBefore().toEpochMilli();
+            this.notAfterMillis = certified.notAfter().toEpochMilli();
+        }
+    }
 
     /** A certificate in memory, ordered by expiry, for the earliest-expiry gauge. */
     private record Expiry(Instant notAfter, String name, BigInteger serial) implements Comparable<Expiry> {
@@ -99,14 +132,11 @@ public final class CertificateResolver implements CertificateSource {
             Executor blocking,
             Metrics metrics,
             Clock clock) {
-        this(config, store, issuer, policy, blocking, metrics, clock, new TlsContexts(), DEFAULT_MAXIMUM_SIZE);
+        this(config, store, issuer, policy, new IssuanceFailures(store.storage(), clock), blocking, metrics, clock,
+                new TlsContexts(), DEFAULT_MAXIMUM_SIZE);
     }
 
-    /**
-     * @param blocking runs storage I/O and issuance; bounded; never an event loop
-     * @param contexts where the TLS contexts of the certificates served live
-     * @param maximumSize how many certificates stay in memory
-     */
+    /** With issuance failures kept in the store's own storage. */
     public CertificateResolver(
             Supplier<ConfigSnapshot> config,
             CertificateStore store,
@@ -117,10 +147,32 @@ public final class CertificateResolver implements CertificateSource {
             Clock clock,
             TlsContexts contexts,
             int maximumSize) {
+        this(config, store, issuer, policy, new IssuanceFailures(store.storage(), clock), blocking, metrics, clock,
+                contexts, maximumSize);
+    }
+
+    /**
+     * @param failures the per-name failure state and backoff, shared with the renewal scheduler
+     * @param blocking runs storage I/O and issuance; bounded; never an event loop
+     * @param contexts where the TLS contexts of the certificates served live
+     * @param maximumSize how many certificates stay in memory
+     */
+    public CertificateResolver(
+            Supplier<ConfigSnapshot> config,
+            CertificateStore store,
+            CertificateIssuer issuer,
+            IssuancePolicy policy,
+            IssuanceFailures failures,
+            Executor blocking,
+            Metrics metrics,
+            Clock clock,
+            TlsContexts contexts,
+            int maximumSize) {
         this.config = config;
         this.store = store;
         this.issuer = issuer;
         this.policy = policy;
+        this.failures = failures;
         this.blocking = blocking;
         this.metrics = metrics;
         this.clock = clock;
@@ -128,7 +180,8 @@ public final class CertificateResolver implements CertificateSource {
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
                 .executor(Runnable::run) // the removal listener only drops cache entries: cheap
-                .<String, CertifiedKey>removalListener((name, certified, cause) -> forgetContext(certified))
+                .<String, Held>removalListener(
+                        (name, held, cause) -> forgetContext(held == null ? null : held.certified))
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
     }
@@ -142,8 +195,14 @@ public final class CertificateResolver implements CertificateSource {
         if (name == null) {
             return Optional.empty();
         }
-        CertifiedKey certified = memory.getIfPresent(DomainTable.normalize(name));
-        return certified != null && certified.validAt(clock.instant()) ? Optional.of(certified) : Optional.empty();
+        String normalized = DomainTable.normalize(name);
+        Held held = memory.getIfPresent(normalized);
+        long now = clock.millis();
+        if (held == null || now < held.notBeforeMillis || now >= held.notAfterMillis
+                || !served(normalized, held, config.get())) {
+            return Optional.empty();
+        }
+        return Optional.of(held.certified);
     }
 
     /**
@@ -156,13 +215,21 @@ public final class CertificateResolver implements CertificateSource {
             return CompletableFuture.failedFuture(new NameRefusedException("(none)", IssuancePolicy.INVALID_NAME));
         }
         String name = DomainTable.normalize(rawName);
-        CertifiedKey certified = servable(name);
-        if (certified != null) {
-            return CompletableFuture.completedFuture(certified);
+        ConfigSnapshot snapshot = config.get();
+        Held held = servable(name);
+        if (held != null) {
+            return served(name, held, snapshot)
+                    ? CompletableFuture.completedFuture(held.certified) : refused(name, snapshot);
         }
-        if (!IssuancePolicy.validHostName(name)) {
-            metrics.onDemandDenied(IssuancePolicy.INVALID_NAME);
-            return CompletableFuture.failedFuture(new NameRefusedException(name, IssuancePolicy.INVALID_NAME));
+        // Checked before storage as well: a stored certificate of a removed name is not served either, and a
+        // scanner's random names cost no I/O.
+        if (!policy.decide(name, snapshot).allowed()) {
+            return refused(name, snapshot);
+        }
+        IssuanceFailure hold = failures.heldBack(name, clock.instant());
+        if (hold != null && store.indexReady() && !storedValid(name)) {
+            metrics.onDemandDenied(BACKOFF);
+            return CompletableFuture.failedFuture(new IssuanceHeldBackException(name, hold));
         }
         CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
         CompletableFuture<CertifiedKey> running = lookups.putIfAbsent(name, mine);
@@ -170,18 +237,18 @@ public final class CertificateResolver implements CertificateSource {
             return running.copy();
         }
         // A lookup may have finished between the memory check and taking the slot.
-        certified = servable(name);
-        if (certified != null) {
+        held = servable(name);
+        if (held != null) {
             lookups.remove(name, mine);
-            mine.complete(certified);
+            mine.complete(held.certified);
             return mine.copy();
         }
         submit(() -> loadOrIssue(name)).whenComplete((result, failure) -> {
             if (failure == null) {
                 // In memory before the slot is freed, so there is no moment with neither; a renewal that
                 // finished meanwhile wins.
-                CertifiedKey kept = memory.asMap().putIfAbsent(name, result);
-                expiries.add(Expiry.of(kept == null ? result : kept));
+                Held kept = memory.asMap().putIfAbsent(name, new Held(result));
+                expiries.add(Expiry.of(kept == null ? result : kept.certified));
             }
             lookups.remove(name, mine);
             complete(mine, result, failure);
@@ -189,20 +256,61 @@ public final class CertificateResolver implements CertificateSource {
         return mine.copy();
     }
 
+    /**
+     * Whether the live config serves {@code name}: the policy's answer, remembered on the entry per snapshot so that
+     * the usual hit costs a reference comparison.
+     */
+    private boolean served(String name, Held held, ConfigSnapshot snapshot) {
+        if (held.servedIn == snapshot) {
+            return true;
+        }
+        if (!policy.decide(name, snapshot).allowed()) {
+            return false;
+        }
+        held.servedIn = snapshot;
+        return true;
+    }
+
+    private CompletableFuture<CertifiedKey> refused(String name, ConfigSnapshot snapshot) {
+        String reason = policy.decide(name, snapshot).reason();
+        metrics.onDemandDenied(reason);
+        return CompletableFuture.failedFuture(new NameRefusedException(name, reason));
+    }
+
+    /** Whether the live config serves {@code name} now, e.g. before renewing it. Cheap; any thread. */
+    public boolean configured(String rawName) {
+        return rawName != null && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();
+    }
+
+    /** Whether the store's index has a certificate for {@code name} valid now. Memory only. */
+    private boolean storedValid(String name) {
+        Optional<StoredCertificate> stored = store.indexed(name);
+        return stored.isPresent() && stored.get().validAt(clock.instant());
+    }
+
+    /**
+     * The last issuance failure for {@code name} since its last success, for the status page. Blocking on a memory
+     * miss (one storage read): call from the blocking executor.
+     */
+    public Optional<IssuanceFailure> lastFailure(String rawName) {
+        return rawName == null ? Optional.empty() : failures.lastFailure(DomainTable.normalize(rawName));
+    }
+
     /** The certificate in memory unless it has expired (which also drops it). */
-    private CertifiedKey servable(String name) {
-        CertifiedKey certified = memory.getIfPresent(name);
-        if (certified != null && expired(certified)) {
-            memory.asMap().remove(name, certified); // storage may hold a renewed one
+    private Held servable(String name) {
+        Held held = memory.getIfPresent(name);
+        if (held != null && clock.millis() >= held.notAfterMillis) {
+            memory.asMap().remove(name, held); // storage may hold a renewed one
             return null;
         }
-        return certified;
+        return held;
     }
 
     /**
      * Issues a new certificate for {@code name} now, stores it, and swaps it in: new handshakes get the new
      * certificate and its context, open connections keep theirs. Single flight per name; waits for a first issuance
-     * already under way rather than running beside it. Does not consult the policy: the caller asked explicitly.
+     * already under way rather than running beside it. Consults neither the policy nor the backoff: the caller asked
+     * explicitly (the renewal scheduler honours the backoff itself). A failure is recorded like any other.
      */
     public CompletableFuture<CertifiedKey> renew(String rawName) {
         String name = DomainTable.normalize(rawName);
@@ -238,7 +346,9 @@ public final class CertificateResolver implements CertificateSource {
 
     /** The certificates in memory now (not those being looked up or issued). Copies; costs a pass over memory. */
     public List<CertifiedKey> inMemory() {
-        return new ArrayList<>(memory.asMap().values());
+        List<CertifiedKey> all = new ArrayList<>((int) Math.min(Integer.MAX_VALUE, memory.estimatedSize()));
+        memory.asMap().values().forEach(held -> all.add(held.certified));
+        return all;
     }
 
     /** Called with every certificate issued (first or renewed), on the blocking executor; must not block long. */
@@ -260,6 +370,11 @@ public final class CertificateResolver implements CertificateSource {
             metrics.onDemandDenied(decision.reason());
             throw new CompletionException(new NameRefusedException(name, decision.reason()));
         }
+        Optional<IssuanceFailure> last = failures.lastFailure(name);
+        if (last.isPresent() && last.get().holdsBackAt(clock.instant())) {
+            metrics.onDemandDenied(BACKOFF);
+            throw new CompletionException(new IssuanceHeldBackException(name, last.get()));
+        }
         return issueAndStore(name);
     }
 
@@ -270,7 +385,9 @@ public final class CertificateResolver implements CertificateSource {
             certified = issuer.issue(name);
         } catch (Exception e) {
             metrics.certificateIssued("failed", System.nanoTime() - start);
-            log.warn("{} could not issue a certificate for {}: {}", issuer.label(), name, e.getMessage());
+            IssuanceFailure failure = failures.recordFailure(name, e);
+            log.warn("{} could not issue a certificate for {} ({} in a row; next attempt not before {}): {}",
+                    issuer.label(), name, failure.failures(), failure.retryAt(), e.getMessage());
             throw new CompletionException(e);
         }
         try {
@@ -278,6 +395,7 @@ public final class CertificateResolver implements CertificateSource {
         } catch (IOException | RuntimeException e) {
             log.error("could not store the new certificate for {}; serving it from memory only", name, e);
         }
+        failures.clear(name);
         metrics.certificateIssued("ok", System.nanoTime() - start);
         log.info("{} issued a certificate for {}, valid until {}", issuer.label(), name, certified.notAfter());
         remember(certified);
@@ -302,10 +420,10 @@ public final class CertificateResolver implements CertificateSource {
     }
 
     private void swapIn(String name, CertifiedKey certified) {
-        CertifiedKey previous = memory.asMap().put(name, certified);
+        Held previous = memory.asMap().put(name, new Held(certified));
         expiries.add(Expiry.of(certified));
-        if (previous != null && previous != certified) {
-            forgetContext(previous); // at once, rather than when the removal listener gets to it
+        if (previous != null && previous.certified != certified) {
+            forgetContext(previous.certified); // at once, rather than when the removal listener gets to it
         }
     }
 
@@ -322,8 +440,8 @@ public final class CertificateResolver implements CertificateSource {
      */
     private double secondsUntilEarliestExpiry() {
         for (Expiry head = first(); head != null; head = first()) {
-            CertifiedKey current = memory.getIfPresent(head.name());
-            if (current != null && current.leaf().getSerialNumber().equals(head.serial())) {
+            Held current = memory.getIfPresent(head.name());
+            if (current != null && current.certified.leaf().getSerialNumber().equals(head.serial())) {
                 return Duration.between(clock.instant(), head.notAfter()).toMillis() / 1000.0;
             }
             expiries.remove(head);

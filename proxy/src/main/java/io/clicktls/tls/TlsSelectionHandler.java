@@ -40,7 +40,9 @@ import org.slf4j.LoggerFactory;
  *       There is no default certificate, so a client never sees another name's certificate.</li>
  * </ul>
  * Counts {@code clicktls_tls_handshakes_total{result}}: {@code ok} once the TLS handshake succeeds, else
- * {@code unknown_name}, {@code no_sni}, {@code malformed}, {@code timeout} or {@code failed}.
+ * {@code unknown_name} (not served: unknown, or removed from the config), {@code no_sni}, {@code malformed},
+ * {@code timeout}, {@code backoff} (no certificate, and the name's issuance is held back after a failure; the CA is
+ * not asked) or {@code failed}.
  *
  * <p>One instance per channel. Runs on the channel's event loop; must not block: a certificate and context in memory
  * are used on the spot, anything else is waited for without blocking.
@@ -55,6 +57,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     static final String NO_SNI = "no_sni";
     static final String MALFORMED = "malformed";
     static final String TIMEOUT = "timeout";
+    static final String BACKOFF = "backoff";
     static final String FAILED = "failed";
 
     private static final Logger log = LoggerFactory.getLogger(TlsSelectionHandler.class);
@@ -217,6 +220,9 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         } else if (cause instanceof NameRefusedException) {
             result = UNKNOWN_NAME;
             alert = ALERT_UNRECOGNIZED_NAME;
+        } else if (cause instanceof IssuanceHeldBackException) {
+            result = BACKOFF; // routine while a CA is down: counted, and logged when the failure was recorded
+            alert = ALERT_INTERNAL_ERROR;
         } else if (cause instanceof TimeoutException) {
             result = TIMEOUT;
             alert = ALERT_INTERNAL_ERROR;

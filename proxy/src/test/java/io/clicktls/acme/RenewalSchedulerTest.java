@@ -4,7 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.acme.RenewalScheduler.Settings;
 import io.clicktls.acme.RenewalScheduler.Window;
+import io.clicktls.issuance.IssuanceException;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.CertificateStore;
+import io.clicktls.storage.Storage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.math.BigInteger;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -15,10 +22,12 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
@@ -34,8 +43,11 @@ class RenewalSchedulerTest {
     private static final AtomicLong SERIALS = new AtomicLong(1);
 
     private final ManualScheduledExecutor executor = new ManualScheduledExecutor(T0.plus(Duration.ofDays(1)));
-    private final ConcurrentHashMap<String, CertifiedKey> held = new ConcurrentHashMap<>();
+    private final CountingStorage storage = new CountingStorage(new InMemoryStorage());
+    private CertificateStore store = new CertificateStore(storage);
     private final List<Attempt> attempts = new ArrayList<>();
+    private Predicate<String> configured = name -> true;
+    private IssuanceFailures failures;
 
     private record Attempt(String name, Instant at) {
     }
@@ -66,7 +78,9 @@ class RenewalSchedulerTest {
         assertThat(attempts).hasSize(1);
         Instant renewedAt = attempts.get(0).at();
         assertThat(scheduler.plannedRenewal("links.shop.test")).get()
-                .satisfies(next -> assertThat(next).isAfterOrEqualTo(renewedAt.plus(Duration.ofDays(60))));
+                // certificates keep whole seconds
+                .satisfies(next -> assertThat(next)
+                        .isAfterOrEqualTo(renewedAt.plus(Duration.ofDays(60)).minusSeconds(1)));
     }
 
     @Test
@@ -101,7 +115,9 @@ class RenewalSchedulerTest {
         }
         assertThat(gaps.subList(0, 11)).containsExactly(1L, 2L, 4L, 8L, 16L, 32L, 64L, 128L, 256L, 360L, 360L);
         assertThat(scheduler.lastError("links.shop.test")).contains("CA says no");
-        assertThat(held).containsKey("links.shop.test"); // a failed renewal never drops the certificate in use
+        // a failed renewal never drops the certificate in use
+        assertThat(store.indexed("links.shop.test")).isPresent();
+        assertThat(store.load("links.shop.test")).isPresent();
     }
 
     @Test
@@ -136,17 +152,107 @@ class RenewalSchedulerTest {
     }
 
     @Test
-    void aForgottenNameIsNotRenewed() {
+    void aForgottenNameIsNotRenewed() throws Exception {
         hold(certificate("links.shop.test", T0));
         var scheduler = scheduler(name -> succeed(name), RenewalScheduler.RenewalWindows.NONE);
         scheduler.start();
         executor.advance(Duration.ofDays(1));
 
-        held.remove("links.shop.test");
+        store.delete("links.shop.test");
         executor.advance(Duration.ofDays(90));
 
         assertThat(attempts).isEmpty();
         assertThat(scheduler.plannedRenewal("links.shop.test")).isEmpty();
+    }
+
+    @Test
+    void aCertificateStoredBeforeARestartIsRenewedWithoutAnyHandshakeOrLoadingACertificateToPlan() throws Exception {
+        hold(certificate("due.shop.test", T0.minus(Duration.ofDays(70))));
+        hold(certificate("fresh.shop.test", T0));
+        store = new CertificateStore(storage); // a restart: nothing in memory, only what is stored
+        store.scanIndex();
+        var scheduler = scheduler(this::renewAndHold, RenewalScheduler.RenewalWindows.NONE);
+        scheduler.start();
+
+        executor.advance(Duration.ofHours(2));
+
+        assertThat(attempts).extracting(Attempt::name).containsExactly("due.shop.test");
+        assertThat(storage.loads("chain.pem") + storage.loads("key.pem")).as("certificates parsed").isZero();
+        assertThat(scheduler.plannedRenewal("due.shop.test")).get()
+                .satisfies(next -> assertThat(next).isAfter(executor.now().plus(Duration.ofDays(59))));
+    }
+
+    @Test
+    void aHundredThousandIndexedCertificatesKeepPlansOnlyForTheFewDueBeforeTheNextScan() throws Exception {
+        int count = 100_000;
+        Instant now = executor.now();
+        for (int i = 0; i < count; i++) {
+            // due (two thirds into a 90-day life) from now on, one every 3 minutes: 4 due within the first scan
+            Instant notBefore = now.minus(Duration.ofDays(60)).plus(Duration.ofMinutes(3L * i));
+            storage.store("certificates/n" + i + ".shop.test/meta.json", ("{\"name\":\"n" + i + ".shop.test\","
+                    + "\"issuer\":\"test\",\"not_before\":\"" + notBefore + "\",\"not_after\":\""
+                    + notBefore.plus(LIFETIME) + "\",\"serial\":\"" + Integer.toHexString(i + 1) + "\"}")
+                    .getBytes(StandardCharsets.UTF_8));
+        }
+        store = new CertificateStore(storage);
+        assertThat(store.scanIndex().indexed()).isEqualTo(count);
+        var scheduler = scheduler(name -> succeed(name), RenewalScheduler.RenewalWindows.NONE);
+
+        long start = System.nanoTime();
+        scheduler.scan();
+        long scanMillis = (System.nanoTime() - start) / 1_000_000;
+
+        System.out.printf("renewal scan over %,d indexed certificates: %d ms%n", count, scanMillis);
+        assertThat(scheduler.plansHeld()).isLessThanOrEqualTo(4);
+        assertThat(storage.loads("chain.pem")).isZero();
+    }
+
+    @Test
+    void aNameNoLongerConfiguredIsNotRenewedButKeepsItsStoredCertificate() {
+        hold(certificate("gone.shop.test", T0.minus(Duration.ofDays(70))));
+        hold(certificate("kept.shop.test", T0.minus(Duration.ofDays(70))));
+        configured = name -> !name.equals("gone.shop.test");
+        scheduler(this::renewAndHold, RenewalScheduler.RenewalWindows.NONE).start();
+
+        executor.advance(Duration.ofDays(2));
+
+        assertThat(attempts).extracting(Attempt::name).containsExactly("kept.shop.test");
+        assertThat(store.indexed("gone.shop.test")).isPresent();
+    }
+
+    @Test
+    void aFailureRecordedBeforeARestartHoldsTheRenewalBackUntilItsRetryTime() {
+        hold(certificate("links.shop.test", T0.minus(Duration.ofDays(70))));
+        Instant retryAt = executor.now().plus(Duration.ofHours(3));
+        new IssuanceFailures(storage, executor.clock).recordFailure("links.shop.test",
+                new IssuanceException("rate limited by the CA: too many new orders", null, retryAt));
+        failures = new IssuanceFailures(storage, executor.clock); // the restarted node reads it from storage
+        var scheduler = scheduler(this::renewAndHold, RenewalScheduler.RenewalWindows.NONE);
+        scheduler.start();
+
+        executor.advance(Duration.ofDays(1));
+
+        assertThat(attempts).extracting(Attempt::at).containsExactly(retryAt);
+    }
+
+    @Test
+    void onlyTheCasOwnCertificatesAreLoadedToAskForWindowsAndNotAgainSoonOnceItHasNone() {
+        hold(certificate("a.shop.test", T0));
+        hold(certificate("b.shop.test", T0));
+        hold(certificate("c.shop.test", T0, "internal"));
+        AtomicInteger asked = new AtomicInteger();
+        var scheduler = scheduler(this::renewAndHold, RenewalScheduler.RenewalWindows.forIssuer("test", c -> {
+            asked.incrementAndGet();
+            return Optional.empty(); // as acme4j's issuer answers when the CA has no renewal information
+        }));
+        scheduler.start();
+
+        executor.advance(Duration.ofHours(5));
+        assertThat(asked).hasValue(1);
+        assertThat(storage.loads("chain.pem")).isEqualTo(1);
+
+        executor.advance(Duration.ofHours(2));
+        assertThat(asked).hasValue(2);
     }
 
     private RenewalScheduler scheduler(RenewalScheduler.RenewalAction action, RenewalScheduler.RenewalWindows windows) {
@@ -154,9 +260,16 @@ class RenewalSchedulerTest {
             attempts.add(new Attempt(name, executor.now()));
             return action.renew(name);
         };
-        RenewalScheduler.HeldCertificates source = () -> List.copyOf(held.values());
-        return new RenewalScheduler(source, recording, windows, executor.clock, executor, new Random(7),
-                Settings.DEFAULTS);
+        return RenewalScheduler.builder()
+                .store(store)
+                .action(recording)
+                .windows(windows)
+                .configured(name -> configured.test(name))
+                .failures(failures)
+                .clock(executor.clock)
+                .executor(executor)
+                .random(new Random(7))
+                .build();
     }
 
     /** What the resolver does: the new certificate replaces the old one, then the renewal completes. */
@@ -181,7 +294,11 @@ class RenewalSchedulerTest {
     }
 
     private void hold(CertifiedKey certificate) {
-        held.put(certificate.name(), certificate);
+        try {
+            store.save(certificate);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private static CertifiedKey certificate(String name, Instant notBefore) {
@@ -204,6 +321,52 @@ class RenewalSchedulerTest {
             return generator.generateKeyPair();
         } catch (Exception e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    private static CertifiedKey certificate(String name, Instant notBefore, String issuer) {
+        CertifiedKey certificate = certificate(name, notBefore);
+        return new CertifiedKey(name, certificate.key(), certificate.chain(), issuer);
+    }
+
+    /** Storage that counts reads by file name, to tell which certificates were loaded. */
+    private static final class CountingStorage implements Storage {
+        private final Storage delegate;
+        private final ConcurrentHashMap<String, AtomicInteger> loads = new ConcurrentHashMap<>();
+
+        CountingStorage(Storage delegate) {
+            this.delegate = delegate;
+        }
+
+        int loads(String file) {
+            AtomicInteger count = loads.get(file);
+            return count == null ? 0 : count.get();
+        }
+
+        @Override
+        public void store(String key, byte[] value) throws IOException {
+            delegate.store(key, value);
+        }
+
+        @Override
+        public Optional<byte[]> load(String key) throws IOException {
+            loads.computeIfAbsent(key.substring(key.lastIndexOf('/') + 1), k -> new AtomicInteger()).incrementAndGet();
+            return delegate.load(key);
+        }
+
+        @Override
+        public boolean delete(String key) throws IOException {
+            return delegate.delete(key);
+        }
+
+        @Override
+        public List<String> list(String prefix) throws IOException {
+            return delegate.list(prefix);
+        }
+
+        @Override
+        public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
+            return delegate.lock(name, lease);
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.clicktls.http;
 
+import io.clicktls.testing.Curl;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.StandInPlatform;
@@ -21,7 +23,7 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void platformRedirectPassesThroughUnchanged(String protocol) throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/ls/click?upn=abc123", protocol);
+        Curl.Result result = curlHttps("links.shop.test", "/ls/click?upn=abc123", protocol);
 
         assertThat(result.status()).as(result.stderr()).isEqualTo(302);
         assertThat(result.header("location")).isEqualTo("https://destination.example/landing?x=1");
@@ -37,7 +39,7 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void headRequestGetsTheHeadersOnly(String protocol) throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/page", protocol, "--head");
+        Curl.Result result = curlHttps("links.shop.test", "/page", protocol, "--head");
 
         assertThat(result.status()).isEqualTo(200);
         assertThat(result.header("content-length")).isEqualTo("159");
@@ -79,7 +81,7 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void forwardedHeadersAreAddedAndHostIsKept(String protocol) throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/echo", protocol,
+        Curl.Result result = curlHttps("links.shop.test", "/echo", protocol,
                 "-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: gopher",
                 "-H", "X-Forwarded-Host: evil.example", "-H", "User-Agent: Mozilla/5.0 test");
 
@@ -104,7 +106,7 @@ class HttpsProxyIT extends ProxyFixture {
 
     @Test
     void hopByHopHeadersAreStrippedInBothDirections() throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/echo", "--http1.1",
+        Curl.Result result = curlHttps("links.shop.test", "/echo", "--http1.1",
                 "-H", "Connection: keep-alive, X-Hop-Secret", "-H", "X-Hop-Secret: 1",
                 "-H", "Keep-Alive: timeout=99", "-H", "Proxy-Authorization: Basic Zm9vOmJhcg==",
                 "-H", "TE: trailers", "-H", "Upgrade: websocket", "-H", "Trailer: X-Later",
@@ -118,7 +120,7 @@ class HttpsProxyIT extends ProxyFixture {
             assertThat(received.header(name)).as(name).isNull();
         }
 
-        CurlResult hop = curlHttps("links.shop.test", "/hop", "--http1.1");
+        Curl.Result hop = curlHttps("links.shop.test", "/hop", "--http1.1");
         assertThat(hop.status()).isEqualTo(200);
         assertThat(hop.header("x-end-to-end")).isEqualTo("kept");
         assertThat(hop.header("x-hop-secret")).isNull();
@@ -134,7 +136,7 @@ class HttpsProxyIT extends ProxyFixture {
         new Random(42).nextBytes(body);
         Path file = Files.write(Files.createTempFile(workDir, "upload", ".bin"), body);
 
-        CurlResult result = curlHttps("links.shop.test", "/upload", protocol, "--data-binary", "@" + file,
+        Curl.Result result = curlHttps("links.shop.test", "/upload", protocol, "--data-binary", "@" + file,
                 "-H", "Content-Type: application/octet-stream");
 
         String sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
@@ -144,7 +146,7 @@ class HttpsProxyIT extends ProxyFixture {
 
     @Test
     void chunkedRequestBodyIsForwardedChunked() throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/unsubscribe", "--http1.1",
+        Curl.Result result = curlHttps("links.shop.test", "/unsubscribe", "--http1.1",
                 "-H", "Transfer-Encoding: chunked", "--data-binary", "email=a%40b.example&list=7");
 
         assertThat(result.status()).isEqualTo(200);
@@ -155,11 +157,11 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void cookiesPassBothWays(String protocol) throws Exception {
-        CurlResult echo = curlHttps("links.shop.test", "/echo", protocol, "-H", "Cookie: a=1; b=2");
+        Curl.Result echo = curlHttps("links.shop.test", "/echo", protocol, "-H", "Cookie: a=1; b=2");
         assertThat(standIn.last().header("cookie")).isEqualTo("a=1; b=2");
         assertThat(echo.status()).isEqualTo(200);
 
-        CurlResult cookie = curlHttps("links.shop.test", "/cookie", protocol);
+        Curl.Result cookie = curlHttps("links.shop.test", "/cookie", protocol);
         assertThat(cookie.status()).isEqualTo(302);
         assertThat(cookie.headers().get("set-cookie"))
                 .containsExactly("session=abc; Path=/; HttpOnly", "seen=1; Path=/");
@@ -168,20 +170,20 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void bodiesPassUntouchedWhateverTheirFraming(String protocol) throws Exception {
-        CurlResult gif = curlHttps("links.shop.test", "/open.gif?u=1", protocol);
+        Curl.Result gif = curlHttps("links.shop.test", "/open.gif?u=1", protocol);
         assertThat(gif.body()).isEqualTo(StandInPlatform.PIXEL);
         assertThat(gif.header("content-type")).isEqualTo("image/gif");
 
-        CurlResult gzip = curlHttps("links.shop.test", "/page?gzip", protocol);
+        Curl.Result gzip = curlHttps("links.shop.test", "/page?gzip", protocol);
         assertThat(gzip.header("content-encoding")).isEqualTo("gzip");
         String html = new String(new GZIPInputStream(new ByteArrayInputStream(gzip.body())).readAllBytes());
         assertThat(html).contains("http://destination.example/");
 
-        CurlResult chunked = curlHttps("links.shop.test", "/page?chunked", protocol);
+        Curl.Result chunked = curlHttps("links.shop.test", "/page?chunked", protocol);
         assertThat(chunked.status()).isEqualTo(200);
         assertThat(chunked.text()).contains("http://destination.example/").endsWith("</html>\n");
 
-        CurlResult big = curlHttps("links.shop.test", "/big?bytes=5000000", protocol);
+        Curl.Result big = curlHttps("links.shop.test", "/big?bytes=5000000", protocol);
         assertThat(big.body()).hasSize(5_000_000);
     }
 
@@ -215,12 +217,12 @@ class HttpsProxyIT extends ProxyFixture {
 
         // HTTP/2 flow control lets 32 MB (curl's stream window) through; the rest must wait upstream.
         assertThat(standIn.pendingResponseBytes()).isGreaterThan(bytes / 4);
-        assertThat(transfer.get().exit()).as("curl stops at --max-time").isNotZero();
+        assertThat(transfer.get().exitCode()).as("curl stops at --max-time").isNotZero();
     }
 
     @Test
     void httpsUpstreamIsReachedWithSniAndVerificationWhileHostStaysTheTrackedDomain() throws Exception {
-        CurlResult result = curlHttps("links.tls.test", "/echo", "--http2");
+        Curl.Result result = curlHttps("links.tls.test", "/echo", "--http2");
 
         assertThat(result.status()).as(result.stderr()).isEqualTo(200);
         assertThat(standInTls.last().header("host")).isEqualTo("links.tls.test:" + proxy.httpsPort());
@@ -228,7 +230,7 @@ class HttpsProxyIT extends ProxyFixture {
 
     @Test
     void httpsUpstreamWhoseCertificateDoesNotNameItIsBadGateway() throws Exception {
-        CurlResult result = curlHttps("bad.tls.test", "/echo");
+        Curl.Result result = curlHttps("bad.tls.test", "/echo");
 
         assertThat(result.status()).isEqualTo(502);
         assertThat(standInTls.requests()).isEmpty();

@@ -1,5 +1,7 @@
 package io.clicktls.http;
 
+import io.clicktls.testing.Curl;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.config.Upgrade;
@@ -21,7 +23,7 @@ class PlainHttpListenerIT extends ProxyFixture {
     void trackedDomainWithItsCertificateInHandIsRedirectedToHttpsWithTheExactPath() throws Exception {
         certificates.inHand("links.shop.test");
 
-        CurlResult result = curlHttp("links.shop.test", SES_STYLE + "&z=//a");
+        Curl.Result result = curlHttp("links.shop.test", SES_STYLE + "&z=//a");
 
         assertThat(result.status()).isEqualTo(308);
         assertThat(result.header("location"))
@@ -48,7 +50,7 @@ class PlainHttpListenerIT extends ProxyFixture {
     void certificateIssuedWithinTheHandshakeWaitStillGivesTheRedirect() throws Exception {
         certificates.issuable("new.shop.test", HANDSHAKE_WAIT.dividedBy(4));
 
-        CurlResult result = curlHttp("new.shop.test", "/ls/click?upn=1");
+        Curl.Result result = curlHttp("new.shop.test", "/ls/click?upn=1");
 
         assertThat(result.status()).isEqualTo(308);
         assertThat(result.header("location"))
@@ -57,13 +59,13 @@ class PlainHttpListenerIT extends ProxyFixture {
 
     @Test
     void withoutACertificateTheRequestIsForwardedAsItIs() throws Exception {
-        CurlResult refused = curlHttp("refused.shop.test", "/ls/click?upn=1");
+        Curl.Result refused = curlHttp("refused.shop.test", "/ls/click?upn=1");
         assertThat(refused.status()).isEqualTo(302);
         assertThat(refused.header("location")).isEqualTo("https://destination.example/landing?x=1");
 
         certificates.issuable("late.shop.test", HANDSHAKE_WAIT.multipliedBy(3));
         long start = System.nanoTime();
-        CurlResult late = curlHttp("late.shop.test", "/back");
+        Curl.Result late = curlHttp("late.shop.test", "/back");
         assertThat(late.status()).isEqualTo(302);
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(HANDSHAKE_WAIT.plusSeconds(2));
         assertThat(late.header("location")).isEqualTo("http://late.shop.test:" + proxy.httpPort() + "/landing");
@@ -75,7 +77,7 @@ class PlainHttpListenerIT extends ProxyFixture {
         upgradeHttp(Upgrade.HttpMode.PROXY);
         certificates.inHand("links.shop.test");
 
-        CurlResult result = curlHttp("links.shop.test", SES_STYLE);
+        Curl.Result result = curlHttp("links.shop.test", SES_STYLE);
 
         assertThat(result.status()).isEqualTo(404);
         assertThat(standIn.last().rawUri()).isEqualTo(SES_STYLE);
@@ -88,10 +90,10 @@ class PlainHttpListenerIT extends ProxyFixture {
         challengeAnswers.put("tok_EN-123", "tok_EN-123.thumbprint");
         upgradeHttp(Upgrade.HttpMode.PROXY);
 
-        CurlResult tracked = curlHttp("links.shop.test", "/.well-known/acme-challenge/tok_EN-123");
-        CurlResult untracked = curlHttp("anything.example", "/.well-known/acme-challenge/tok_EN-123");
-        CurlResult unknown = curlHttp("links.shop.test", "/.well-known/acme-challenge/unknown");
-        CurlResult malformed = curlHttp("links.shop.test", "/.well-known/acme-challenge/../../etc/passwd");
+        Curl.Result tracked = curlHttp("links.shop.test", "/.well-known/acme-challenge/tok_EN-123");
+        Curl.Result untracked = curlHttp("anything.example", "/.well-known/acme-challenge/tok_EN-123");
+        Curl.Result unknown = curlHttp("links.shop.test", "/.well-known/acme-challenge/unknown");
+        Curl.Result malformed = curlHttp("links.shop.test", "/.well-known/acme-challenge/../../etc/passwd");
 
         assertThat(tracked.status()).isEqualTo(200);
         assertThat(tracked.text()).isEqualTo("tok_EN-123.thumbprint");
@@ -104,7 +106,7 @@ class PlainHttpListenerIT extends ProxyFixture {
 
     @Test
     void hostNotServedIsMisdirected() throws Exception {
-        CurlResult result = curlHttp("example.org", "/ls/click");
+        Curl.Result result = curlHttp("example.org", "/ls/click");
 
         assertThat(result.status()).isEqualTo(421);
         assertThat(standIn.requests()).isEmpty();
@@ -143,7 +145,7 @@ class PlainHttpListenerIT extends ProxyFixture {
 
     @Test
     void postToAnUncertifiedDomainIsForwardedWithItsBody() throws Exception {
-        CurlResult result = curlHttp("links.shop.test", "/unsubscribe", "--data-binary", "email=a%40b.example");
+        Curl.Result result = curlHttp("links.shop.test", "/unsubscribe", "--data-binary", "email=a%40b.example");
 
         assertThat(result.status()).isEqualTo(200);
         assertThat(result.text()).isEqualTo("email=a%40b.example");

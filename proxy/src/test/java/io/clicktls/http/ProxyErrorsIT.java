@@ -1,5 +1,7 @@
 package io.clicktls.http;
 
+import io.clicktls.testing.Curl;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.handler.codec.http2.Http2SecurityUtil;
@@ -21,7 +23,7 @@ class ProxyErrorsIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void hostNotServedIsMisdirected(String protocol) throws Exception {
-        CurlResult result = curlHttps("nowhere.other.test", "/ls/click?upn=1", protocol);
+        Curl.Result result = curlHttps("nowhere.other.test", "/ls/click?upn=1", protocol);
 
         assertThat(result.status()).isEqualTo(421);
         assertThat(standIn.requests()).isEmpty();
@@ -32,7 +34,7 @@ class ProxyErrorsIT extends ProxyFixture {
     @ValueSource(strings = {"--http1.1", "--http2"})
     void hostOtherThanTheConnectionsServerNameIsMisdirected(String protocol) throws Exception {
         // TLS for a.shop.test, then a request for b.shop.test on that connection: both served, yet misdirected.
-        CurlResult result = curlHttps("a.shop.test", "/ls/click", protocol, "-H", "Host: b.shop.test");
+        Curl.Result result = curlHttps("a.shop.test", "/ls/click", protocol, "-H", "Host: b.shop.test");
 
         assertThat(result.status()).isEqualTo(421);
         assertThat(standIn.requests()).isEmpty();
@@ -59,7 +61,7 @@ class ProxyErrorsIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void oversizedHeadersAreRefusedWith431(String protocol) throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/ls/click", protocol, "-H", "X-Big: " + "a".repeat(20_000));
+        Curl.Result result = curlHttps("links.shop.test", "/ls/click", protocol, "-H", "X-Big: " + "a".repeat(20_000));
 
         assertThat(result.status()).isEqualTo(431);
         assertThat(standIn.requests()).isEmpty();
@@ -67,7 +69,7 @@ class ProxyErrorsIT extends ProxyFixture {
 
     @Test
     void overlongRequestLineIsRefusedWith414() throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/ls/click?upn=" + "a".repeat(9_000), "--http1.1");
+        Curl.Result result = curlHttps("links.shop.test", "/ls/click?upn=" + "a".repeat(9_000), "--http1.1");
 
         assertThat(result.status()).isEqualTo(414);
         assertThat(standIn.requests()).isEmpty();
@@ -109,7 +111,7 @@ class ProxyErrorsIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void unreachableUpstreamIsBadGateway(String protocol) throws Exception {
-        CurlResult result = curlHttps("links.down.test", "/ls/click", protocol);
+        Curl.Result result = curlHttps("links.down.test", "/ls/click", protocol);
 
         assertThat(result.status()).isEqualTo(502);
         assertThat(result.header("content-type")).startsWith("text/plain");
@@ -120,7 +122,7 @@ class ProxyErrorsIT extends ProxyFixture {
     @ValueSource(strings = {"--http1.1", "--http2"})
     void slowUpstreamIsGatewayTimeoutWithinTheResponseTimeout(String protocol) throws Exception {
         long start = System.nanoTime();
-        CurlResult result = curlHttps("links.shop.test", "/slow", protocol);
+        Curl.Result result = curlHttps("links.shop.test", "/slow", protocol);
         Duration took = Duration.ofNanos(System.nanoTime() - start);
 
         assertThat(result.status()).isEqualTo(504);
@@ -135,7 +137,7 @@ class ProxyErrorsIT extends ProxyFixture {
         assertThat(curlHttps("links.shop.test", "/ls/click", protocol).status()).isEqualTo(302);
         assertThat(curlHttps("links.shop.test", "/ls/click", protocol).status()).isEqualTo(302);
 
-        CurlResult result = curlHttps("links.shop.test", "/break", protocol, "--data-binary", "click=1");
+        Curl.Result result = curlHttps("links.shop.test", "/break", protocol, "--data-binary", "click=1");
 
         assertThat(result.status()).isEqualTo(502);
         Thread.sleep(300);
@@ -145,10 +147,10 @@ class ProxyErrorsIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void upstreamClosingMidResponseEndsTheClientConnectionRatherThanFakingAnEnd(String protocol) throws Exception {
-        CurlResult result = curlHttps("links.shop.test", "/truncated", protocol);
+        Curl.Result result = curlHttps("links.shop.test", "/truncated", protocol);
 
         assertThat(result.status()).isEqualTo(200);
-        assertThat(result.exit()).as("curl exit code").isNotZero();
+        assertThat(result.exitCode()).as("curl exit code").isNotZero();
         assertThat(result.body().length).isLessThan(1000);
     }
 
@@ -178,8 +180,8 @@ class ProxyErrorsIT extends ProxyFixture {
                 .build();
         ProxyServer jdkProxy = proxyBuilder().tlsHandlerFactory(ch -> jdk.newHandler(ch.alloc())).build().start();
         try {
-            CurlResult same = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol);
-            CurlResult other = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol,
+            Curl.Result same = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol);
+            Curl.Result other = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol,
                     "-H", "Host: b.shop.test");
 
             assertThat(same.status()).isEqualTo(302);

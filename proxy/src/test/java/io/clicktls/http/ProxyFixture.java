@@ -13,6 +13,7 @@ import io.clicktls.config.StorageSettings;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.Curl;
 import io.clicktls.testing.StandInPlatform;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -217,26 +218,12 @@ abstract class ProxyFixture {
                 c.domains(), new Upgrade(mode, true, true), c.source())));
     }
 
-    /** What curl saw. {@code headers} holds the last response's headers, names in lower case. */
-    record CurlResult(
-            int status, String httpVersion, Map<String, List<String>> headers, byte[] body, String stderr, int exit) {
-
-        String header(String name) {
-            List<String> values = headers.getOrDefault(name.toLowerCase(Locale.ROOT), List.of());
-            return values.isEmpty() ? null : values.get(0);
-        }
-
-        String text() {
-            return new String(body, StandardCharsets.UTF_8);
-        }
-    }
-
     /** curl to {@code https://host:<https port><target>}, the name resolved to 127.0.0.1, trusting the test CA. */
-    static CurlResult curlHttps(String host, String target, String... options) throws Exception {
+    static Curl.Result curlHttps(String host, String target, String... options) throws Exception {
         return curlHttps(proxy.httpsPort(), host, target, options);
     }
 
-    static CurlResult curlHttps(int port, String host, String target, String... options) throws Exception {
+    static Curl.Result curlHttps(int port, String host, String target, String... options) throws Exception {
         List<String> args = new ArrayList<>(List.of(
                 "--cacert", caPem.toString(),
                 "--resolve", host + ":" + port + ":127.0.0.1"));
@@ -246,44 +233,15 @@ abstract class ProxyFixture {
     }
 
     /** curl to {@code http://host:<http port><target>}. */
-    static CurlResult curlHttp(String host, String target, String... options) throws Exception {
+    static Curl.Result curlHttp(String host, String target, String... options) throws Exception {
         List<String> args = new ArrayList<>(List.of("--resolve", host + ":" + proxy.httpPort() + ":127.0.0.1"));
         args.addAll(List.of(options));
         args.add("http://" + host + ":" + proxy.httpPort() + target);
         return curl(args);
     }
 
-    static CurlResult curl(List<String> options) throws Exception {
-        Path headers = Files.createTempFile(workDir, "headers", ".txt");
-        Path body = Files.createTempFile(workDir, "body", ".bin");
-        List<String> command = new ArrayList<>(List.of(
-                "curl", "-sS", "--path-as-is", "--max-time", "10",
-                "-D", headers.toString(), "-o", body.toString(), "-w", "%{http_code} %{http_version}"));
-        command.addAll(options);
-        Process process = new ProcessBuilder(command).start();
-        byte[] out = process.getInputStream().readAllBytes();
-        String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(15, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("curl did not finish");
-        }
-        String[] written = new String(out, StandardCharsets.US_ASCII).trim().split(" ");
-        return new CurlResult(Integer.parseInt(written[0]), written.length > 1 ? written[1] : "",
-                lastHeaderBlock(Files.readString(headers, StandardCharsets.ISO_8859_1)), Files.readAllBytes(body),
-                err, process.exitValue());
-    }
-
-    private static Map<String, List<String>> lastHeaderBlock(String dump) {
-        Map<String, List<String>> headers = new LinkedHashMap<>();
-        for (String line : dump.split("\r\n")) {
-            if (line.startsWith("HTTP/")) {
-                headers.clear();
-            } else if (line.indexOf(':') > 0) {
-                String name = line.substring(0, line.indexOf(':')).trim().toLowerCase(Locale.ROOT);
-                headers.computeIfAbsent(name, k -> new ArrayList<>()).add(line.substring(line.indexOf(':') + 1).trim());
-            }
-        }
-        return headers;
+    static Curl.Result curl(List<String> options) throws Exception {
+        return Curl.run(options);
     }
 
     /**

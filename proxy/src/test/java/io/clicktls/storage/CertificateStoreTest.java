@@ -3,11 +3,19 @@ package io.clicktls.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -92,6 +100,97 @@ class CertificateStoreTest {
     }
 
     @Test
+    void metaJsonCarriesTheValidityAndSerialTheIndexIsBuiltFrom() throws Exception {
+        CertifiedKey issued = pki.internalIssuer.issue("a.test");
+
+        store.save(issued);
+
+        assertThat(Files.readString(directory.resolve("certificates/a.test/meta.json")))
+                .contains("\"not_before\" : \"" + issued.notBefore() + "\"")
+                .contains("\"serial\" : \"" + issued.leaf().getSerialNumber().toString(16) + "\"");
+        assertThat(store.indexed("a.test")).contains(new StoredCertificate("a.test", "internal", issued.notBefore(),
+                issued.notAfter(), issued.leaf().getSerialNumber()));
+        store.delete("a.test");
+        assertThat(store.indexed("a.test")).isEmpty();
+    }
+
+    @Test
+    void theScanReadsOnlyMetaJsonForNewEntriesAndTheChainForEntriesFromEarlierVersions() throws Exception {
+        CertifiedKey current = pki.internalIssuer.issue("a.test");
+        CertifiedKey old = pki.internalIssuer.issue("b.test");
+        store.save(current);
+        store.save(old);
+        CertificateStore.Meta written = new ObjectMapper().readValue(
+                pki.storage.load("certificates/b.test/meta.json").orElseThrow(), CertificateStore.Meta.class);
+        CertificateStore.Meta earlierVersion = new CertificateStore.Meta(written.name(), written.issuer(),
+                written.issuedAt(), null, written.notAfter(), null, written.chainSha256(), written.keySha256());
+        pki.storage.store("certificates/b.test/meta.json", new ObjectMapper().writeValueAsBytes(earlierVersion));
+        // the chain of a new entry is not even read: garbage there does not keep it out of the index
+        pki.storage.store("certificates/a.test/chain.pem", "not a chain".getBytes(StandardCharsets.UTF_8));
+        pki.storage.store("certificates/c.test/key.pem",
+                "a crash before chain and meta".getBytes(StandardCharsets.UTF_8));
+
+        CertificateStore restarted = new CertificateStore(pki.storage);
+        assertThat(restarted.indexReady()).isFalse();
+        CertificateStore.IndexScan scan = restarted.scanIndex();
+
+        assertThat(restarted.indexReady()).isTrue();
+        assertThat(scan.indexed()).isEqualTo(2);
+        assertThat(scan.readFromChain()).isEqualTo(1);
+        assertThat(restarted.indexed("a.test").orElseThrow().serial()).isEqualTo(current.leaf().getSerialNumber());
+        assertThat(restarted.indexed("b.test")).contains(new StoredCertificate("b.test", "internal", old.notBefore(),
+                old.notAfter(), old.leaf().getSerialNumber()));
+        assertThat(restarted.indexed("c.test")).isEmpty();
+    }
+
+    @Test
+    void aDeleteWhileTheScanRunsIsNotUndoneByWhatTheScanReadBefore() throws Exception {
+        store.save(pki.internalIssuer.issue("a.test"));
+        store.save(pki.internalIssuer.issue("b.test"));
+        AtomicReference<CertificateStore> scanning = new AtomicReference<>();
+        Storage deletingMidScan = new ForwardingStorage(pki.storage) {
+            @Override
+            public Optional<byte[]> load(String key) throws IOException {
+                Optional<byte[]> value = super.load(key);
+                if (key.equals("certificates/a.test/meta.json") && scanning.get() != null) {
+                    scanning.getAndSet(null).delete("a.test"); // the operator forgets it just after the scan read it
+                }
+                return value;
+            }
+        };
+        CertificateStore restarted = new CertificateStore(deletingMidScan);
+        scanning.set(restarted);
+
+        restarted.scanIndex();
+
+        assertThat(restarted.indexed("a.test")).isEmpty();
+        assertThat(restarted.indexed("b.test")).isPresent();
+        List<StoredCertificate> all = new ArrayList<>();
+        restarted.forEachIndexed(all::add);
+        assertThat(all).extracting(StoredCertificate::name).containsExactly("b.test");
+    }
+
+    @Test
+    void twoThousandSyntheticEntriesAreIndexedFromTheirMetaAlone() throws Exception {
+        int count = 2_000;
+        Instant notBefore = Instant.parse("2026-11-01T00:00:00Z");
+        for (int i = 0; i < count; i++) {
+            Path folder = Files.createDirectories(directory.resolve("certificates/n" + i + ".test"));
+            Files.writeString(folder.resolve("meta.json"), "{\"name\":\"n" + i + ".test\",\"issuer\":\"acme\","
+                    + "\"not_before\":\"" + notBefore + "\",\"not_after\":\"" + notBefore.plus(Duration.ofDays(90))
+                    + "\",\"serial\":\"" + Integer.toHexString(i + 1) + "\"}");
+            Files.writeString(folder.resolve("chain.pem"), "never read");
+            Files.writeString(folder.resolve("key.pem"), "never read");
+        }
+
+        CertificateStore.IndexScan scan = new CertificateStore(pki.storage).scanIndex();
+
+        System.out.printf("index scan of %,d stored certificates: %d ms%n", count, scan.took().toMillis());
+        assertThat(scan.indexed()).isEqualTo(count);
+        assertThat(scan.readFromChain()).isZero();
+    }
+
+    @Test
     void namesThatAreNotHostNamesAreNeverStorageKeys() throws Exception {
         assertThat(store.load("../ca")).isEmpty();
         assertThat(store.load("a.test/../../ca")).isEmpty();
@@ -100,5 +199,39 @@ class CertificateStoreTest {
         CertifiedKey issued = pki.internalIssuer.issue("a.test");
         CertifiedKey renamed = new CertifiedKey("../evil", issued.key(), issued.chain(), "internal");
         assertThatThrownBy(() -> store.save(renamed)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** Passes everything through; tests override what they watch. */
+    private static class ForwardingStorage implements Storage {
+        private final Storage delegate;
+
+        ForwardingStorage(Storage delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void store(String key, byte[] value) throws IOException {
+            delegate.store(key, value);
+        }
+
+        @Override
+        public Optional<byte[]> load(String key) throws IOException {
+            return delegate.load(key);
+        }
+
+        @Override
+        public boolean delete(String key) throws IOException {
+            return delegate.delete(key);
+        }
+
+        @Override
+        public List<String> list(String prefix) throws IOException {
+            return delegate.list(prefix);
+        }
+
+        @Override
+        public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
+            return delegate.lock(name, lease);
+        }
     }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.issuance.IssuanceException;
+import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
 import io.netty.handler.ssl.SslContext;
@@ -114,6 +115,26 @@ class CertificateResolverTest {
     }
 
     @Test
+    void aNameRemovedFromTheConfigIsRefusedAtOnceThoughItsCertificateIsInMemoryAndStored() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+
+        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("*.wild.test")));
+        CompletableFuture<CertifiedKey> refused = resolver.certificate("links.shop.test");
+
+        assertThat(refused).isCompletedExceptionally();
+        assertThatThrownBy(refused::join).cause().isInstanceOfSatisfying(NameRefusedException.class,
+                e -> assertThat(e.reason()).isEqualTo("not_configured"));
+        assertThat(resolver.cached("links.shop.test")).isEmpty();
+        assertThat(pki.store.load("links.shop.test")).isPresent();
+        // After a restart it is not served from storage either, and no storage is read to say so.
+        assertThat(pki.resolver().certificate("links.shop.test")).isCompletedExceptionally();
+
+        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("links.shop.test")));
+        assertThat(resolver.certificate("links.shop.test")).isCompletedWithValue(issued);
+        assertThat(pki.issuer.calls()).isEqualTo(1);
+    }
+
+    @Test
     void aNameThatIsNotAHostNameIsRefusedAtOnce() {
         CompletableFuture<CertifiedKey> refused = resolver.certificate("127.0.0.1");
 
@@ -124,16 +145,60 @@ class CertificateResolverTest {
     }
 
     @Test
-    void aFailedIssuanceIsForgottenSoTheNextRequestTriesAgain() throws Exception {
-        pki.issuer.failNext(new IssuanceException("CA said no"));
+    void aFailedIssuanceIsRecordedHeldBackForAMinuteThenTriedAgainAndASuccessClearsIt() throws Exception {
+        pki.issuer.failNext(new IssuanceException("urn:ietf:params:acme:error:dns: NXDOMAIN looking up A"));
 
         assertThatThrownBy(() -> await(resolver.certificate("a.wild.test")))
                 .hasCauseInstanceOf(IssuanceException.class);
+        IssuanceFailure failure = resolver.lastFailure("a.wild.test").orElseThrow();
+        assertThat(failure.message()).isEqualTo("urn:ietf:params:acme:error:dns: NXDOMAIN looking up A");
+        assertThat(failure.failures()).isEqualTo(1);
+        assertThat(failure.retryAt()).isEqualTo(pki.clock.instant().plus(Duration.ofMinutes(1)));
+
+        assertThatThrownBy(() -> await(resolver.certificate("a.wild.test")))
+                .cause().isInstanceOf(IssuanceHeldBackException.class).hasMessageContaining("NXDOMAIN");
+        assertThat(pki.issuer.calls()).as("no second call to the CA while held back").isEqualTo(1);
+        assertThat(pki.metrics.scrape()).contains("clicktls_on_demand_denied_total{reason=\"backoff\"} 1.0");
+
+        pki.clock.advance(Duration.ofMinutes(1));
         CertifiedKey second = await(resolver.certificate("a.wild.test"));
 
         assertThat(second.name()).isEqualTo("a.wild.test");
         assertThat(pki.issuer.calls()).isEqualTo(2);
+        assertThat(resolver.lastFailure("a.wild.test")).isEmpty();
         assertThat(pki.metrics.scrape()).contains("clicktls_certificates_issued_total{result=\"failed\"} 1.0");
+    }
+
+    @Test
+    void aHeldBackNameFailsAtOnceWithoutAThreadHopOnceTheIndexSaysNothingIsStored() throws Exception {
+        pki.store.scanIndex();
+        pki.issuer.failNext(new IssuanceException("CA unreachable: connection refused", null,
+                pki.clock.instant().plus(Duration.ofSeconds(30))));
+        assertThatThrownBy(() -> await(resolver.certificate("a.wild.test")))
+                .hasCauseInstanceOf(IssuanceException.class);
+
+        CompletableFuture<CertifiedKey> again = resolver.certificate("a.wild.test");
+
+        assertThat(again).isCompletedExceptionally();
+        assertThatThrownBy(again::join).cause().isInstanceOf(IssuanceHeldBackException.class);
+        assertThat(resolver.lastFailure("a.wild.test").orElseThrow().retryAt())
+                .isEqualTo(pki.clock.instant().plus(Duration.ofSeconds(30)));
+        assertThat(pki.issuer.calls()).isEqualTo(1);
+    }
+
+    @Test
+    void aNameWithAValidCertificateIsServedWhileItsRenewalBacksOff() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+        pki.issuer.failNext(new IssuanceException("the CA refused links.shop.test: rejectedIdentifier"));
+
+        assertThatThrownBy(() -> await(resolver.renew("links.shop.test"))).hasCauseInstanceOf(IssuanceException.class);
+
+        assertThat(resolver.lastFailure("links.shop.test")).isPresent();
+        assertThat(resolver.certificate("links.shop.test")).isCompletedWithValue(issued);
+        CertificateResolver restarted = pki.resolver();
+        assertThat(await(restarted.certificate("links.shop.test")).leaf()).isEqualTo(issued.leaf());
+        assertThat(restarted.lastFailure("links.shop.test")).isPresent();
+        assertThat(pki.issuer.calls()).isEqualTo(2);
     }
 
     @Test

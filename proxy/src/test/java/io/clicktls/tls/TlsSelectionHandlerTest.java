@@ -1,8 +1,10 @@
 package io.clicktls.tls;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.issuance.IssuanceException;
 import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -12,6 +14,8 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -95,6 +99,35 @@ class TlsSelectionHandlerTest {
         assertThat(pki.metrics.scrape()).contains("clicktls_tls_handshakes_total{result=\"unknown_name\"} 1.0");
         assertThat(blockingTasks).hasValue(0);
         assertThat(pki.issuer.calls()).isZero();
+    }
+
+    @Test
+    void aNameWhoseIssuanceBacksOffGetsAnInternalErrorAlertOnTheSpotWithoutAskingTheCa() throws Exception {
+        pki.store.scanIndex();
+        pki.issuer.failNext(new IssuanceException("CA unreachable: connection refused"));
+        assertThatThrownBy(() -> resolver.certificate("links.shop.test").get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(IssuanceException.class);
+        int before = blockingTasks.get();
+        EmbeddedChannel channel = channel();
+
+        channel.writeInbound(hello("links.shop.test", "h2"));
+
+        assertAlert(channel, 80);
+        assertThat(pki.metrics.scrape()).contains("clicktls_tls_handshakes_total{result=\"backoff\"} 1.0");
+        assertThat(blockingTasks.get()).isEqualTo(before);
+        assertThat(pki.issuer.calls()).isEqualTo(1);
+    }
+
+    @Test
+    void aNameRemovedFromTheConfigGetsUnrecognizedNameThoughItsCertificateIsInMemory() throws Exception {
+        resolver.certificate("links.shop.test").get(10, TimeUnit.SECONDS);
+        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("other.shop.test")));
+        EmbeddedChannel channel = channel();
+
+        channel.writeInbound(hello("links.shop.test", "h2"));
+
+        assertAlert(channel, 112);
+        assertThat(pki.metrics.scrape()).contains("clicktls_tls_handshakes_total{result=\"unknown_name\"} 1.0");
     }
 
     @Test
