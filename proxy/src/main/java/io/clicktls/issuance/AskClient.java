@@ -200,8 +200,9 @@ final class AskClient implements AutoCloseable {
     /** The endpoint failed: a stale allow still holds, anything else is refused (and nothing is cached). */
     private Verdict unavailable(String name, URI endpoint, Throwable cause) {
         if (failing.compareAndSet(false, true)) {
-            log.warn("ask endpoint {} is unavailable ({}): names it allowed before stay allowed for up to {}; "
-                    + "other names are refused until it answers", endpoint, describe(cause), STALE_ALLOW_WINDOW);
+            log.warn("ask endpoint {} is unavailable ({}): names it allowed before stay allowed for up to {} h; "
+                    + "other names are refused until it answers", endpoint, describe(cause),
+                    STALE_ALLOW_WINDOW.toHours());
         }
         return cached(name) == Known.STALE_ALLOWED ? Verdict.ALLOW : Verdict.UNAVAILABLE;
     }

@@ -144,6 +144,15 @@ public final class IssuanceLimits {
         finish(name, false);
     }
 
+    /** An order started by {@link #tryStartOrder} was never sent to the CA: it is taken back. */
+    public synchronized void cancelled(String name) {
+        if (!orders.isEmpty()) {
+            orders.removeLast();
+            markDirty(ORDERS_KEY);
+        }
+        registeredDomain(name).ifPresent(d -> inFlight.computeIfPresent(d, (k, count) -> count <= 1 ? null : count - 1));
+    }
+
     /**
      * Records an order that bypassed {@link #tryStartOrder} (a renewal the scheduler asked for, which must not be
      * refused): it still counts against the windows. {@code succeeded} as for {@link #issued} and {@link #failed}.

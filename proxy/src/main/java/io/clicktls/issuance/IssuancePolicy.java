@@ -228,6 +228,13 @@ public final class IssuancePolicy implements AutoCloseable {
         }
     }
 
+    /** An order allowed by {@link #decideIssuance} was never started: it does not count. */
+    public void orderCancelled(String name) {
+        if (limits != null) {
+            limits.cancelled(name);
+        }
+    }
+
     /**
      * An order that did not ask the policy (a renewal, an operator's "issue now") ended: it counts against the rate
      * limits all the same, since the CA counts it.
