@@ -279,6 +279,14 @@ public final class CertificateResolver implements CertificateSource {
         return CompletableFuture.failedFuture(new NameRefusedException(name, reason));
     }
 
+    /**
+     * Whether a lookup of {@code name} (storage, policy, issuance) is under way, which another caller would join
+     * rather than start. Memory only; any thread.
+     */
+    public boolean lookingUp(String name) {
+        return name != null && lookups.containsKey(DomainTable.normalize(name));
+    }
+
     /** Whether the live config serves {@code name} now, e.g. before renewing it. Cheap; any thread. */
     public boolean configured(String rawName) {
         return rawName != null && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();

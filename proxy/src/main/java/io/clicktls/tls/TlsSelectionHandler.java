@@ -44,9 +44,10 @@ import org.slf4j.LoggerFactory;
  *       {@code on_demand.handshake_wait} (the wait is applied to a copy: timing out never cancels an issuance);</li>
  *   <li>no SNI, a malformed hello, a refused or unknown name, a timeout: the handshake fails at once with a TLS alert.
  *       There is no default certificate, so a client never sees another name's certificate;</li>
- *   <li>a certificate not in memory makes the handshake wait, and waiting handshakes are bounded per client address
- *       and in all ({@link PendingHandshakes}, {@code on_demand.pending_handshakes}): beyond the bound the handshake
- *       is refused at once ({@code too_many_pending}) before any storage, {@code ask} or issuance work starts;</li>
+ *   <li>a certificate not in memory makes the handshake wait, and handshakes that start a lookup are bounded per
+ *       client address and in all ({@link PendingHandshakes}, {@code on_demand.pending_handshakes}): beyond the
+ *       bound the handshake is refused at once ({@code too_many_pending}) before any storage, {@code ask} or issuance
+ *       work starts; a handshake joining a lookup already under way for its name needs no slot;</li>
  *   <li>a connection whose ClientHello has not arrived within {@link #HELLO_DEADLINE} is closed.</li>
  * </ul>
  * Counts {@code clicktls_tls_handshakes_total{result}}: {@code ok} once the TLS handshake succeeds, else
@@ -190,9 +191,11 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             }
             return bridge(ctx, serverContext(inMemory.get()));
         }
-        // Anything else may wait (storage, ask, DNS, issuance): a slot first, so a flood cannot queue without bound.
+        // Anything else may wait (storage, ask, DNS, issuance): a slot first, so a flood of names cannot queue work
+        // without bound. Joining a lookup already under way costs no work: a scanner's burst of clicks on one new
+        // name takes one slot, not one per connection.
         PendingHandshakes.Permit permit = null;
-        if (pending != null) {
+        if (pending != null && !resolver.lookingUp(name)) {
             permit = pending.tryAcquire(clientAddress(ctx), config.get().config().certificates().onDemand()
                     .pendingHandshakes()).orElse(null);
             if (permit == null) {
