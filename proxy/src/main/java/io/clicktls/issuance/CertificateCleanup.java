@@ -197,8 +197,8 @@ public final class CertificateCleanup implements AutoCloseable {
         }
         Pass pass = new Pass(names.size(), marked, cleared, deleted, undecided);
         if (marked + cleared + deleted > 0) {
-            log.info("certificate cleanup: {} checked, {} newly not allowed, {} allowed again, {} deleted, {} undecided",
-                    pass.checked(), marked, cleared, deleted, undecided);
+            log.info("certificate cleanup: {} checked, {} newly not allowed, {} allowed again, {} deleted,"
+                    + " {} undecided", pass.checked(), marked, cleared, deleted, undecided);
         }
         return pass;
     }

@@ -150,7 +150,8 @@ public final class IssuanceLimits {
             orders.removeLast();
             markDirty(ORDERS_KEY);
         }
-        registeredDomain(name).ifPresent(d -> inFlight.computeIfPresent(d, (k, count) -> count <= 1 ? null : count - 1));
+        registeredDomain(name)
+                .ifPresent(d -> inFlight.computeIfPresent(d, (k, count) -> count <= 1 ? null : count - 1));
     }
 
     /**

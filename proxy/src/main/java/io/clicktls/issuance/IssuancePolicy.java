@@ -360,8 +360,8 @@ public final class IssuancePolicy implements AutoCloseable {
     }
 
     /**
-     * {@link #validHostName} (checked already) plus what a CA also refuses: punycode that does not decode, a label with {@code --} in
-     * third and fourth place that is not punycode (reserved), and a name that is a public suffix.
+     * {@link #validHostName} (checked already) plus what a CA also refuses: punycode that does not decode, a label
+     * with {@code --} in third and fourth place that is not punycode (reserved), and a name that is a public suffix.
      */
     private boolean issuableName(String name) {
         int start = 0;

@@ -45,7 +45,8 @@ class DnsCheckIT {
         assertThat(report.verdict()).isEqualTo(DnsCheck.Verdict.POINTS_HERE);
         assertThat(report.chain()).isEmpty();
         assertThat(report.addresses()).extracting(InetAddress::getHostAddress).containsExactly("127.0.0.1");
-        assertThat(report.explanation()).isEqualTo("plain.default.test resolves to 127.0.0.1, an address of this proxy");
+        assertThat(report.explanation())
+                .isEqualTo("plain.default.test resolves to 127.0.0.1, an address of this proxy");
     }
 
     @Test
