@@ -15,11 +15,13 @@ import io.clicktls.config.ConfigWatcher;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.LiveConfig;
 import io.clicktls.http.ProxyServer;
+import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.InternalIssuer;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
+import io.clicktls.issuance.PendingHandshakes;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
@@ -54,11 +56,15 @@ import org.slf4j.LoggerFactory;
 public final class ClickTlsServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ClickTlsServer.class);
+    /** The first pass of the certificate cleanup: after start-up, out of the way of the first handshakes. */
+    private static final Duration CLEANUP_FIRST = Duration.ofMinutes(10);
+    private static final Duration CLEANUP_INTERVAL = Duration.ofHours(6);
 
     private final List<AutoCloseable> closeInReverse = new ArrayList<>();
     private final LiveConfig live;
     private final Metrics metrics;
     private CertificateResolver resolver;
+    private IssuancePolicy policy;
     private RenewalScheduler renewals;
     private ProxyServer proxy;
     private AdminServer admin;
@@ -125,13 +131,23 @@ public final class ClickTlsServer implements AutoCloseable {
         IssuanceJournal journal = new IssuanceJournal();
         blocking.execute(() -> journal.seedFailing(storage));
         metrics.failingNamesGauge(journal::failingCount);
-        resolver = new CertificateResolver(live, store, journal.wrap(issuer), new IssuancePolicy(), failures,
-                blocking, metrics, clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+        IssuancePolicy policy = IssuancePolicy.create(live, storage, blocking, clock);
+        closeInReverse.add(policy);
+        this.policy = policy;
+        resolver = new CertificateResolver(live, store, journal.wrap(issuer), policy, failures, blocking, metrics,
+                clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+        CertificateResolver certificates = resolver;
+        // Requests for a name outside `domains` go to on_demand.platform once the policy let it have a certificate.
+        live.routeOnDemand(name -> certificates.cached(name).isPresent() || policy.allowedOnDemand(name));
+        CertificateCleanup cleanup = new CertificateCleanup(live, store, policy, certificates::forget, blocking, clock);
+        cleanup.load();
+        cleanup.start(timers, CLEANUP_FIRST, CLEANUP_INTERVAL);
+        closeInReverse.add(cleanup);
 
         renewals = RenewalScheduler.builder()
                 .store(store)
                 .action(resolver::renew)
-                .configured(resolver::configured)
+                .configured(name -> certificates.configured(name) && cleanup.renewable(name))
                 .failures(failures)
                 .windows(issuer instanceof AcmeIssuer acme
                         ? RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow)
@@ -153,12 +169,13 @@ public final class ClickTlsServer implements AutoCloseable {
             scheduler.start();
         });
 
-        CertificateResolver certificates = resolver;
+        PendingHandshakes pending = new PendingHandshakes();
         proxy = ProxyServer.builder()
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
                 .channelTypes(transport.serverChannel(), transport.clientChannel())
-                .tlsHandlerFactory(ch -> new TlsSelectionHandler(certificates, challenges, blocking, live, metrics))
+                .tlsHandlerFactory(ch ->
+                        new TlsSelectionHandler(certificates, challenges, blocking, live, metrics, pending))
                 .certificates(resolver)
                 .challenges(challenges)
                 .blockingExecutor(blocking)
@@ -347,6 +364,11 @@ public final class ClickTlsServer implements AutoCloseable {
 
     public CertificateResolver certificates() {
         return resolver;
+    }
+
+    /** The issuance policy: holds by rate limits, names allowed on demand. */
+    public IssuancePolicy policy() {
+        return policy;
     }
 
     public RenewalScheduler renewals() {

@@ -46,9 +46,18 @@ final class ConfigBinder {
             List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin");
     private static final List<String> LISTEN_KEYS = List.of("https", "http", "admin");
     private static final List<String> STORAGE_KEYS = List.of("directory");
-    private static final List<String> CERTIFICATES_KEYS = List.of("issuer", "key_type", "acme", "on_demand");
+    private static final List<String> CERTIFICATES_KEYS =
+            List.of("issuer", "key_type", "acme", "on_demand", "limits", "cleanup");
     private static final List<String> ACME_KEYS = List.of("directory", "email", "trusted_ca", "challenges");
-    private static final List<String> ON_DEMAND_KEYS = List.of("ask", "handshake_wait");
+    private static final List<String> ON_DEMAND_KEYS = List.of("ask", "handshake_wait", "ask_timeout", "ask_cache",
+            "platform", "expect_dns", "dns_server", "pending_handshakes");
+    private static final List<String> ASK_CACHE_KEYS = List.of("allow", "deny");
+    private static final List<String> PENDING_KEYS = List.of("per_client", "total");
+    private static final List<String> LIMITS_KEYS = List.of("orders_per_3h",
+            "certificates_per_registered_domain_per_week", "failed_validations_per_name_per_hour");
+    private static final List<String> CLEANUP_KEYS = List.of("grace");
+    /** Far above any sensible setting, and far below an overflow. */
+    private static final int MAX_COUNT = 1_000_000;
     private static final List<String> PLATFORM_KEYS = List.of("preset", "region", "upstream", "host_header");
     private static final List<String> DOMAIN_KEYS = List.of("name", "platform");
     private static final List<String> UPGRADE_KEYS = List.of("http", "location", "html");
@@ -72,6 +81,8 @@ final class ConfigBinder {
     private final List<ConfigProblem> problems;
     /** Reused for every domain name: most configs' size is their domain list. */
     private final StringBuilder nameProblem = new StringBuilder();
+    /** {@code certificates.on_demand.platform} as written; checked once the platforms are known. */
+    private ScalarNode onDemandPlatform;
 
     ConfigBinder(String file, Path baseDir, List<ConfigProblem> problems) {
         this.file = file;
@@ -94,6 +105,7 @@ final class ConfigBinder {
         List<String> declaredPlatforms = new ArrayList<>();
         platforms(root, platforms, declaredPlatforms);
         List<Domain> domains = domains(root, declaredPlatforms);
+        checkOnDemandPlatform(certificates, declaredPlatforms);
         Upgrade upgrade = upgrade(section(root, "upgrade"));
         Admin admin = admin(section(root, "admin"));
         adminExposure(root, listen, admin);
@@ -130,7 +142,9 @@ final class ConfigBinder {
                 Certificates.KeyType.EC256, Certificates.KeyType.class);
         Acme acme = acme(section(certificates, "acme", "certificates.acme"), issuer);
         OnDemand onDemand = onDemand(section(certificates, "on_demand", "certificates.on_demand"));
-        return new Certificates(issuer, keyType, acme, onDemand);
+        Certificates.Limits limits = limits(section(certificates, "limits", "certificates.limits"));
+        Certificates.Cleanup cleanup = cleanup(section(certificates, "cleanup", "certificates.cleanup"));
+        return new Certificates(issuer, keyType, acme, onDemand, limits, cleanup);
     }
 
     private Acme acme(MapNode acme, Certificates.IssuerKind issuer) {
@@ -181,7 +195,123 @@ final class ConfigBinder {
                 wait = parsed;
             }
         }
-        return new OnDemand(ask, wait);
+        String path = "certificates.on_demand";
+        Duration askTimeout = positiveDuration(onDemand, "ask_timeout", path, OnDemand.DEFAULT_ASK_TIMEOUT);
+        MapNode cacheNode = section(onDemand, "ask_cache", path + ".ask_cache");
+        checkKeys(cacheNode, path + ".ask_cache", ASK_CACHE_KEYS);
+        OnDemand.AskCache askCache = new OnDemand.AskCache(
+                positiveDuration(cacheNode, "allow", path + ".ask_cache", OnDemand.DEFAULT_ASK_CACHE.allow()),
+                positiveDuration(cacheNode, "deny", path + ".ask_cache", OnDemand.DEFAULT_ASK_CACHE.deny()));
+        onDemandPlatform = scalar(onDemand, "platform", path + ".platform", "a platform defined under 'platforms'");
+        if (onDemandPlatform != null && ask == null && !given(onDemand, "ask")) {
+            report(onDemandPlatform.position(), path + ".platform: " + quote(onDemandPlatform.text())
+                    + " is set but " + path + ".ask is not (expected: an ask endpoint to say which names it takes)");
+        }
+        List<String> expectDns = expectDns(onDemand, path + ".expect_dns");
+        Endpoint dnsServer = dnsServer(onDemand, path + ".dns_server");
+        MapNode pendingNode = section(onDemand, "pending_handshakes", path + ".pending_handshakes");
+        checkKeys(pendingNode, path + ".pending_handshakes", PENDING_KEYS);
+        int perClient = positiveInt(pendingNode, "per_client", path + ".pending_handshakes",
+                OnDemand.DEFAULT_PENDING.perClient());
+        int total = positiveInt(pendingNode, "total", path + ".pending_handshakes", OnDemand.DEFAULT_PENDING.total());
+        if (perClient > total) {
+            report(pendingNode.position(), path + ".pending_handshakes: per_client " + perClient
+                    + " is more than total " + total + " (expected: per_client <= total)");
+        }
+        return new OnDemand(ask, wait, askTimeout, askCache,
+                onDemandPlatform == null ? null : onDemandPlatform.text(), expectDns, dnsServer,
+                new OnDemand.PendingHandshakes(perClient, total));
+    }
+
+    private List<String> expectDns(MapNode onDemand, String path) {
+        String expected = "a list of host names and IP addresses this proxy is reached at,"
+                + " such as [proxy.example.net, 203.0.113.7]";
+        Entry entry = onDemand.get("expect_dns");
+        if (entry == null || isBlank(entry.value())) {
+            return List.of();
+        }
+        if (!(entry.value() instanceof ListNode list)) {
+            reportShape(entry.value(), path, expected);
+            return List.of();
+        }
+        List<String> targets = new ArrayList<>();
+        for (int i = 0; i < list.items().size(); i++) {
+            Node item = list.items().get(i);
+            String itemPath = path + "[" + i + "]";
+            if (!(item instanceof ScalarNode scalar) || scalar.blank()) {
+                reportShape(item, itemPath, "a host name or an IP address");
+                continue;
+            }
+            if (scalar.alias()) {
+                continue;
+            }
+            String text = scalar.text();
+            String target;
+            if (allDigitsAndDots(text)) {
+                target = ipv4Literal(text) ? text : null;
+            } else if (text.indexOf(':') >= 0) {
+                target = ipv6Literal(text) ? text.toLowerCase(Locale.ROOT) : null;
+            } else {
+                target = DnsNames.check(text, false, new StringBuilder());
+            }
+            if (target == null) {
+                report(scalar.position(), itemPath + ": " + quote(text)
+                        + " (expected: a host name such as proxy.example.net, or an IP address)");
+            } else if (targets.contains(target)) {
+                report(scalar.position(), itemPath + ": " + quote(text) + " is listed twice");
+            } else {
+                targets.add(target);
+            }
+        }
+        return targets;
+    }
+
+    private Endpoint dnsServer(MapNode onDemand, String path) {
+        ScalarNode node = scalar(onDemand, "dns_server", path, "an IP address and port such as 127.0.0.1:53");
+        if (node == null) {
+            return null;
+        }
+        Endpoint endpoint = endpoint(onDemand, "dns_server", path, null);
+        if (endpoint == null) {
+            return null;
+        }
+        if (!ipv4Literal(endpoint.host()) && !ipv6Literal(endpoint.host())) {
+            report(node.position(), path + ": host " + quote(endpoint.host())
+                    + " is not an IP address (expected: an IP address and port such as 127.0.0.1:53)");
+            return null;
+        }
+        if (endpoint.port() == 0) {
+            report(node.position(), path + ": port 0 (expected: 1-65535)");
+            return null;
+        }
+        return endpoint;
+    }
+
+    private void checkOnDemandPlatform(Certificates certificates, List<String> declared) {
+        String platform = certificates.onDemand().platform();
+        if (platform != null && !declared.contains(platform)) {
+            report(onDemandPlatform.position(), "certificates.on_demand.platform: " + quote(platform)
+                    + " is not defined under 'platforms' (expected: " + (declared.isEmpty()
+                    ? "a platform defined there" : "one of " + listForMessage(new HashSet<>(declared))) + ")");
+        }
+    }
+
+    private Certificates.Limits limits(MapNode limits) {
+        String path = "certificates.limits";
+        checkKeys(limits, path, LIMITS_KEYS);
+        Certificates.Limits defaults = Certificates.Limits.DEFAULTS;
+        return new Certificates.Limits(
+                positiveInt(limits, "orders_per_3h", path, defaults.ordersPer3h()),
+                positiveInt(limits, "certificates_per_registered_domain_per_week", path,
+                        defaults.certificatesPerRegisteredDomainPerWeek()),
+                positiveInt(limits, "failed_validations_per_name_per_hour", path,
+                        defaults.failedValidationsPerNamePerHour()));
+    }
+
+    private Certificates.Cleanup cleanup(MapNode cleanup) {
+        checkKeys(cleanup, "certificates.cleanup", CLEANUP_KEYS);
+        return new Certificates.Cleanup(
+                positiveDuration(cleanup, "grace", "certificates.cleanup", Certificates.Cleanup.DEFAULTS.grace()));
     }
 
     private void platforms(MapNode root, Map<String, Platform> platforms, List<String> declared) {
@@ -663,6 +793,41 @@ final class ConfigBinder {
             return fallback;
         }
         return constants[index];
+    }
+
+    /** A duration above zero under {@code key}; {@code parentPath} names the map. */
+    private Duration positiveDuration(MapNode map, String key, String parentPath, Duration fallback) {
+        String path = parentPath + "." + key;
+        ScalarNode node = scalar(map, key, path, DURATION_EXPECTED);
+        if (node == null) {
+            return fallback;
+        }
+        Duration parsed = duration(node.text());
+        if (parsed == null) {
+            report(node.position(), path + ": " + quote(node.text()) + " (expected: " + DURATION_EXPECTED + ")");
+            return fallback;
+        }
+        if (parsed.isZero()) {
+            report(node.position(), path + ": " + quote(node.text()) + " (expected: more than 0)");
+            return fallback;
+        }
+        return parsed;
+    }
+
+    /** A whole number from 1 to {@link #MAX_COUNT} under {@code key}; {@code parentPath} names the map. */
+    private int positiveInt(MapNode map, String key, String parentPath, int fallback) {
+        String path = parentPath + "." + key;
+        String expected = "a whole number from 1 to " + MAX_COUNT;
+        ScalarNode node = scalar(map, key, path, expected);
+        if (node == null) {
+            return fallback;
+        }
+        String text = node.text();
+        if (!allDigits(text) || text.length() > 7 || Integer.parseInt(text) < 1 || Integer.parseInt(text) > MAX_COUNT) {
+            report(node.position(), path + ": " + quote(text) + " (expected: " + expected + ")");
+            return fallback;
+        }
+        return Integer.parseInt(text);
     }
 
     private boolean bool(MapNode map, String key, String path, boolean fallback) {

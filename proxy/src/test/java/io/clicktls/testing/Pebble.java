@@ -286,6 +286,30 @@ public final class Pebble implements AutoCloseable {
         post("/clear-a", "{\"host\":\"" + name + "\"}");
     }
 
+    /** The DNS server Pebble asks (challtestsrv), as {@code 127.0.0.1:PORT}, for {@code on_demand.dns_server}. */
+    public String dnsServer() {
+        return "127.0.0.1:" + dnsPort;
+    }
+
+    /**
+     * Makes {@code name} a CNAME to {@code target}. challtestsrv answers A questions through one level of CNAME only,
+     * so Pebble sees a longer chain cut short; CNAME questions are answered hop by hop.
+     */
+    public void setCname(String name, String target) {
+        post("/set-cname", "{\"host\":\"" + name + "\",\"target\":\"" + target + "\"}");
+    }
+
+    /** Undoes {@link #setCname}. */
+    public void clearCname(String name) {
+        post("/clear-cname", "{\"host\":\"" + name + "\"}");
+    }
+
+    /** Adds a CAA {@code issue} record naming {@code issuer} at {@code name}. */
+    public void addCaaIssue(String name, String issuer) {
+        post("/add-caa", "{\"host\":\"" + name + "\",\"policies\":[{\"tag\":\"issue\",\"value\":\""
+                + issuer + "\"}]}");
+    }
+
     @Override
     public void close() {
         killAll();
