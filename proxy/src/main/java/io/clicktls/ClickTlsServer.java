@@ -162,6 +162,11 @@ public final class ClickTlsServer implements AutoCloseable {
         // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners.
         blocking.execute(() -> {
             try {
+                storage.sweepAbandonedWrites();
+            } catch (IOException | RuntimeException e) {
+                log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
+            }
+            try {
                 store.scanIndex();
             } catch (IOException | RuntimeException e) {
                 log.error("cannot index the stored certificates; renewing only those saved from now on", e);
