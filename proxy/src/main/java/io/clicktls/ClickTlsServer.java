@@ -133,6 +133,8 @@ public final class ClickTlsServer implements AutoCloseable {
         metrics.failingNamesGauge(journal::failingCount);
         IssuancePolicy policy = IssuancePolicy.create(live, storage, blocking, clock);
         closeInReverse.add(policy);
+        policy.monitor(metrics);
+        failures.monitor(metrics);
         this.policy = policy;
         resolver = new CertificateResolver(live, store, journal.wrap(issuer), policy, failures, blocking, metrics,
                 clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
