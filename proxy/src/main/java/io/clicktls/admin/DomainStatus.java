@@ -29,9 +29,9 @@ public record DomainStatus(
         boolean renewalPlanned,
         IssuanceFailure lastError,
         Hold hold,
-        DnsReport dns) {
+        DnsStatus dns) {
 
-    DomainStatus withDns(DnsReport report) {
+    DomainStatus withDns(DnsStatus report) {
         return new DomainStatus(name, pattern, configured, platform, state, certificate, nextRenewal, renewalPlanned,
                 lastError, hold, report);
     }

@@ -84,7 +84,7 @@ final class StatusJson {
             h.put("reason", hold.reason());
             h.put("until", time(hold.until()));
         }
-        DnsReport dns = status.dns();
+        DnsStatus dns = status.dns();
         if (dns == null) {
             node.putNull("dns");
         } else {

@@ -173,11 +173,11 @@ final class StatusPage {
         html.append("</td>");
 
         html.append("<td class=\"dns\">");
-        DnsReport dns = domain.dns();
+        DnsStatus dns = domain.dns();
         if (dns == null) {
             html.append("<span class=\"muted\">not checked yet</span>");
         } else {
-            boolean unknown = dns.verdict() == DnsReport.Verdict.UNKNOWN;
+            boolean unknown = dns.verdict() == DnsStatus.Verdict.UNKNOWN;
             html.append("<span class=\"badge v-").append(dns.verdict().wireName()).append("\">")
                     .append(unknown ? "info" : dns.verdict().wireName()).append("</span> ")
                     .append(escape(withoutName(dns.summary(), domain.name())));
@@ -187,7 +187,7 @@ final class StatusPage {
             if (dns.fix() != null) {
                 html.append("<span class=\"fix\">").append(escape(dns.fix())).append("</span>");
             }
-            if (dns.caaVerdict() == DnsReport.Verdict.WRONG || dns.caaVerdict() == DnsReport.Verdict.FAILED) {
+            if (dns.caaVerdict() == DnsStatus.Verdict.WRONG || dns.caaVerdict() == DnsStatus.Verdict.FAILED) {
                 html.append("<span class=\"sub\"><span class=\"badge v-wrong\">CAA</span> ")
                         .append(escape(dns.caaSummary())).append("</span>");
                 if (dns.caaFix() != null) {
