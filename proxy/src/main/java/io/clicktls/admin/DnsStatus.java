@@ -1,6 +1,7 @@
 package io.clicktls.admin;
 
 import io.clicktls.issuance.DnsCheck;
+import io.netty.util.NetUtil;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -85,7 +86,8 @@ public record DnsStatus(
         } else if (report.verdict() == DnsCheck.Verdict.NOT_FOUND) {
             verdict = Verdict.FAILED;
             summary = summaryOf(report.explanation());
-            fix = fixOf(report.explanation(), "add a CNAME record for " + name + " pointing at " + target);
+            fix = onlyAddresses(report.expected()) ? "add A/AAAA records for " + name + ": " + target
+                    : fixOf(report.explanation(), "add a CNAME record for " + name + " pointing at " + target);
         } else if (report.expected().isEmpty()) {
             verdict = Verdict.UNKNOWN;
             summary = name + " " + describePath(chain, addresses);
@@ -95,7 +97,9 @@ public record DnsStatus(
         } else {
             verdict = Verdict.WRONG;
             summary = summaryOf(report.explanation());
-            fix = fixOf(report.explanation(), "point " + name + " at " + target + " (a CNAME record)");
+            // a CNAME cannot lead to an address: with only addresses expected, the A/AAAA records are the fix
+            fix = onlyAddresses(report.expected()) ? "point the A/AAAA records of " + name + " at " + target
+                    : fixOf(report.explanation(), "point " + name + " at " + target + " (a CNAME record)");
         }
 
         Verdict caaVerdict;
@@ -187,6 +191,11 @@ public record DnsStatus(
     private static String fixOf(String explanation, String otherwise) {
         int at = fixStart(explanation);
         return at < 0 ? otherwise : explanation.substring(at + 2);
+    }
+
+    private static boolean onlyAddresses(List<String> expected) {
+        return !expected.isEmpty()
+                && expected.stream().allMatch(target -> NetUtil.createByteArrayFromIpAddressString(target) != null);
     }
 
     private static String target(List<String> expected) {

@@ -179,7 +179,8 @@ final class Doctor {
         Set<String> targets = new LinkedHashSet<>(config.certificates().onDemand().expectDns());
         for (String target : options.expect()) {
             InetAddress literal = ipLiteral(target);
-            targets.add(literal != null ? literal.getHostAddress() : DomainTable.normalize(target));
+            targets.add(literal == null ? DomainTable.normalize(target) : target.startsWith("[") && target.endsWith("]")
+                    ? target.substring(1, target.length() - 1) : target);
         }
         return List.copyOf(targets);
     }
