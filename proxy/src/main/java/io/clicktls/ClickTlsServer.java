@@ -342,6 +342,11 @@ public final class ClickTlsServer implements AutoCloseable {
         }
 
         @Override
+        public Optional<CertificateCleanup.Mark> marked(String name) {
+            return cleanup.marked(name);
+        }
+
+        @Override
         public List<String> expectedDnsTargets() {
             return live.get().config().certificates().onDemand().expectDns();
         }

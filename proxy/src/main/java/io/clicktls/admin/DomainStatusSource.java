@@ -1,6 +1,7 @@
 package io.clicktls.admin;
 
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import java.io.IOException;
@@ -50,6 +51,11 @@ public interface DomainStatusSource {
 
     /** A rate limit holding issuance for {@code name} back. Empty until the policy's limits exist. */
     default Optional<Hold> hold(String name) {
+        return Optional.empty();
+    }
+
+    /** Set when {@code name} is no longer allowed and its certificate awaits deletion. Memory only. */
+    default Optional<CertificateCleanup.Mark> marked(String name) {
         return Optional.empty();
     }
 

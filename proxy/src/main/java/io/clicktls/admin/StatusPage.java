@@ -159,6 +159,11 @@ final class StatusPage {
                         .append("</span>");
             }
         }
+        if (domain.marked() != null) {
+            html.append("<span class=\"message\">No longer allowed (").append(escape(domain.marked().reason()))
+                    .append("): deleted after ").append(escape(TIME.format(domain.marked().deleteAfter())))
+                    .append(" unless allowed again</span>");
+        }
         if (error != null) {
             html.append("<span class=\"message\">").append(escape(error.message())).append("</span>")
                     .append("<span class=\"sub\">").append(escape(TIME.format(error.at()))).append(" · ")
@@ -167,7 +172,7 @@ final class StatusPage {
                 html.append(" · retry after ").append(escape(TIME.format(error.retryAt())));
             }
             html.append("</span>");
-        } else if (domain.hold() == null) {
+        } else if (domain.hold() == null && domain.marked() == null) {
             html.append("<span class=\"muted\">—</span>");
         }
         html.append("</td>");
