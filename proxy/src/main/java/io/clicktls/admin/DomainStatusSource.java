@@ -49,7 +49,7 @@ public interface DomainStatusSource {
     /** When the renewal of {@code name}'s certificate is planned. */
     Optional<Instant> nextRenewal(String name);
 
-    /** A rate limit holding issuance for {@code name} back. Empty until the policy's limits exist. */
+    /** A rate limit holding issuance for {@code name} back (the issuance policy's limits); empty when none does. */
     default Optional<Hold> hold(String name) {
         return Optional.empty();
     }
