@@ -4,8 +4,8 @@ import io.clicktls.acme.AcmeIssuer;
 import io.clicktls.acme.ChallengeStore;
 import io.clicktls.acme.RenewalScheduler;
 import io.clicktls.admin.AdminServer;
-import io.clicktls.admin.DnsProbe;
 import io.clicktls.admin.DomainStatusSource;
+import io.clicktls.admin.Hold;
 import io.clicktls.admin.IssuanceJournal;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
@@ -17,6 +17,7 @@ import io.clicktls.config.LiveConfig;
 import io.clicktls.http.ProxyServer;
 import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.CertificateIssuer;
+import io.clicktls.issuance.DnsCheck;
 import io.clicktls.issuance.InternalIssuer;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
@@ -133,6 +134,8 @@ public final class ClickTlsServer implements AutoCloseable {
         metrics.failingNamesGauge(journal::failingCount);
         IssuancePolicy policy = IssuancePolicy.create(live, storage, blocking, clock);
         closeInReverse.add(policy);
+        policy.monitor(metrics);
+        failures.monitor(metrics);
         this.policy = policy;
         resolver = new CertificateResolver(live, store, journal.wrap(issuer), policy, failures, blocking, metrics,
                 clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
@@ -194,13 +197,14 @@ public final class ClickTlsServer implements AutoCloseable {
         closeInReverse.add(proxy);
         listening = true;
 
-        DnsProbe dns = DnsProbe.create(dnsServer(), Duration.ofSeconds(3));
+        DnsCheck dns = DnsCheck.create(dnsServer(config));
         closeInReverse.add(dns);
         admin = new AdminServer(
                         config.listen().admin(), metrics, () -> listening, transport.boss(), transport.serverChannel())
                 .token(() -> live.get().config().admin().token())
                 .blockingExecutor(blocking)
-                .status(new NodeStatus(live, resolver, store, failures, journal, renewals, issuer.label()), dns,
+                .status(new NodeStatus(live, resolver, store, failures, journal, renewals, policy, cleanup,
+                        issuer.label()), dns,
                         clock)
                 .start();
         closeInReverse.add(admin);
@@ -249,12 +253,13 @@ public final class ClickTlsServer implements AutoCloseable {
 
     /**
      * The DNS server the status page asks: {@code -Dclicktls.dns.server=HOST:PORT} (tests, split-horizon networks),
-     * else the system's.
+     * else {@code on_demand.dns_server} as the node started with it, else the system's.
      */
-    private static InetSocketAddress dnsServer() {
+    private static InetSocketAddress dnsServer(ClickTlsConfig config) {
         String server = System.getProperty("clicktls.dns.server");
         if (server == null || server.isBlank()) {
-            return null;
+            Endpoint configured = config.certificates().onDemand().dnsServer();
+            return configured == null ? null : configured.toSocketAddress();
         }
         int colon = server.lastIndexOf(':');
         return new InetSocketAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)));
@@ -268,16 +273,21 @@ public final class ClickTlsServer implements AutoCloseable {
         private final IssuanceFailures failures;
         private final IssuanceJournal journal;
         private final RenewalScheduler renewals;
+        private final IssuancePolicy policy;
+        private final CertificateCleanup cleanup;
         private final String issuerLabel;
 
         NodeStatus(LiveConfig live, CertificateResolver resolver, CertificateStore store, IssuanceFailures failures,
-                IssuanceJournal journal, RenewalScheduler renewals, String issuerLabel) {
+                IssuanceJournal journal, RenewalScheduler renewals, IssuancePolicy policy, CertificateCleanup cleanup,
+                String issuerLabel) {
             this.live = live;
             this.resolver = resolver;
             this.store = store;
             this.failures = failures;
             this.journal = journal;
             this.renewals = renewals;
+            this.policy = policy;
+            this.cleanup = cleanup;
             this.issuerLabel = issuerLabel;
         }
 
@@ -329,6 +339,21 @@ public final class ClickTlsServer implements AutoCloseable {
         @Override
         public Optional<Instant> nextRenewal(String name) {
             return renewals.plannedRenewal(name);
+        }
+
+        @Override
+        public Optional<Hold> hold(String name) {
+            return policy.hold(name).map(hold -> new Hold(hold.explanation(), hold.retryAt()));
+        }
+
+        @Override
+        public Optional<CertificateCleanup.Mark> marked(String name) {
+            return cleanup.marked(name);
+        }
+
+        @Override
+        public List<String> expectedDnsTargets() {
+            return live.get().config().certificates().onDemand().expectDns();
         }
 
         @Override

@@ -168,7 +168,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
                 log.info("ACME account no longer usable at {} ({}); logging in again", label, describe(e));
                 issued = issueWith(relogin(current), host);
             }
-            log.info("issued certificate for {} from {} in {} ms", host, label, millisSince(start));
+            log.debug("issued certificate for {} from {} in {} ms", host, label, millisSince(start));
             return issued;
         } catch (AcmeLazyLoadingException e) {
             throw failure(host, e.getCause() instanceof AcmeException cause ? cause

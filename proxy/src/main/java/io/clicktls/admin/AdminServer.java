@@ -4,6 +4,7 @@ import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.Platform;
+import io.clicktls.issuance.DnsCheck;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.netty.bootstrap.ServerBootstrap;
@@ -130,13 +131,13 @@ public final class AdminServer implements AutoCloseable {
     /**
      * Enables {@code /status} and {@code /api/domains}.
      *
-     * @param dnsProbe for the DNS column and checks, or {@code null} to leave DNS out
+     * @param dnsCheck for the DNS column and checks, or {@code null} to leave DNS out
      */
-    public AdminServer status(DomainStatusSource source, DnsProbe dnsProbe, Clock clock) {
+    public AdminServer status(DomainStatusSource source, DnsCheck dnsCheck, Clock clock) {
         this.source = source;
         this.clock = clock;
         this.directory = new DomainDirectory(source, clock);
-        this.dns = dnsProbe == null ? null : new DomainDns(dnsProbe, clock);
+        this.dns = dnsCheck == null ? null : new DomainDns(dnsCheck, clock);
         return this;
     }
 
@@ -304,7 +305,7 @@ public final class AdminServer implements AutoCloseable {
             if (dns == null || status.pattern()) {
                 return done(json(HttpResponseStatus.OK, StatusJson.one(status)));
             }
-            CompletableFuture<DnsReport> check = checkDns(status);
+            CompletableFuture<DnsStatus> check = checkDns(status);
             return check.copy().completeOnTimeout(null, DETAIL_DNS_WAIT.toMillis(), TimeUnit.MILLISECONDS)
                     .thenApply(report -> json(HttpResponseStatus.OK,
                             StatusJson.one(report == null ? status : status.withDns(report))));
@@ -316,7 +317,7 @@ public final class AdminServer implements AutoCloseable {
         if (dns == null) {
             return CompletableFuture.completedFuture(page);
         }
-        List<CompletableFuture<DnsReport>> checks = new ArrayList<>();
+        List<CompletableFuture<DnsStatus>> checks = new ArrayList<>();
         for (DomainStatus status : page.domains()) {
             checks.add(status.pattern() ? CompletableFuture.completedFuture(null)
                     : dns.cached(status.name()).map(CompletableFuture::completedFuture)
@@ -327,7 +328,7 @@ public final class AdminServer implements AutoCloseable {
                 .handle((ignored, failure) -> {
                     List<DomainStatus> rows = new ArrayList<>(page.domains().size());
                     for (int i = 0; i < page.domains().size(); i++) {
-                        DnsReport report = checks.get(i).isDone() && !checks.get(i).isCompletedExceptionally()
+                        DnsStatus report = checks.get(i).isDone() && !checks.get(i).isCompletedExceptionally()
                                 ? checks.get(i).join() : null;
                         DomainStatus row = page.domains().get(i);
                         rows.add(report == null ? row : row.withDns(report));
@@ -337,7 +338,7 @@ public final class AdminServer implements AutoCloseable {
                 });
     }
 
-    private CompletableFuture<DnsReport> checkDns(DomainStatus status) {
+    private CompletableFuture<DnsStatus> checkDns(DomainStatus status) {
         ConfigSnapshot config = source.config();
         Platform platform = status.platform() == null ? null : config.config().platforms().get(status.platform());
         return dns.check(status.name(), platform == null ? null : platform.upstreamHost(),

@@ -119,7 +119,7 @@ final class DomainDirectory {
         Instant now = clock.instant();
         if (entry != null && entry.wildcard()) {
             return new DomainStatus(name, true, true, entry.platform(), CertificateState.NONE, null, null, false, null,
-                    null, null);
+                    null, null, null);
         }
         Optional<DomainTable.Route> route = config.domains().find(name);
         CertificateFacts certificate = certificate(name);
@@ -136,7 +136,7 @@ final class DomainDirectory {
         return new DomainStatus(name, false, route.isPresent(),
                 route.map(r -> r.platform().name()).orElse(entry == null ? null : entry.platform()),
                 CertificateState.of(certificate, issuing, failure, hold, now), certificate, renewal, planned != null,
-                failure, hold, null);
+                failure, hold, source.marked(name).orElse(null), null);
     }
 
     private CertificateFacts certificate(String name) {

@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.IssuanceFailure;
 import java.time.Instant;
 
@@ -16,6 +17,8 @@ import java.time.Instant;
  * @param renewalPlanned whether {@code nextRenewal} is the scheduler's plan rather than an estimate
  * @param lastError the last failed attempt since the last success, or {@code null}
  * @param hold a rate limit holding issuance back, or {@code null}
+ * @param marked set when the name is no longer allowed: its certificate is deleted after the grace period, unless
+ *     the name is allowed again; else {@code null}
  * @param dns the last DNS check, or {@code null} when none is fresh
  */
 public record DomainStatus(
@@ -29,10 +32,11 @@ public record DomainStatus(
         boolean renewalPlanned,
         IssuanceFailure lastError,
         Hold hold,
-        DnsReport dns) {
+        CertificateCleanup.Mark marked,
+        DnsStatus dns) {
 
-    DomainStatus withDns(DnsReport report) {
+    DomainStatus withDns(DnsStatus report) {
         return new DomainStatus(name, pattern, configured, platform, state, certificate, nextRenewal, renewalPlanned,
-                lastError, hold, report);
+                lastError, hold, marked, report);
     }
 }

@@ -1,6 +1,7 @@
 package io.clicktls.admin;
 
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import java.io.IOException;
@@ -48,8 +49,13 @@ public interface DomainStatusSource {
     /** When the renewal of {@code name}'s certificate is planned. */
     Optional<Instant> nextRenewal(String name);
 
-    /** A rate limit holding issuance for {@code name} back. Empty until the policy's limits exist. */
+    /** A rate limit holding issuance for {@code name} back (the issuance policy's limits); empty when none does. */
     default Optional<Hold> hold(String name) {
+        return Optional.empty();
+    }
+
+    /** Set when {@code name} is no longer allowed and its certificate awaits deletion. Memory only. */
+    default Optional<CertificateCleanup.Mark> marked(String name) {
         return Optional.empty();
     }
 

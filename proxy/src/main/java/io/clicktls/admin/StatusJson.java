@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.IssuanceFailure;
 import java.time.Instant;
 
@@ -84,7 +85,16 @@ final class StatusJson {
             h.put("reason", hold.reason());
             h.put("until", time(hold.until()));
         }
-        DnsReport dns = status.dns();
+        CertificateCleanup.Mark marked = status.marked();
+        if (marked == null) {
+            node.putNull("marked");
+        } else {
+            ObjectNode m = node.putObject("marked");
+            m.put("reason", marked.reason());
+            m.put("since", time(marked.since()));
+            m.put("delete_after", time(marked.deleteAfter()));
+        }
+        DnsStatus dns = status.dns();
         if (dns == null) {
             node.putNull("dns");
         } else {

@@ -159,6 +159,11 @@ final class StatusPage {
                         .append("</span>");
             }
         }
+        if (domain.marked() != null) {
+            html.append("<span class=\"message\">No longer allowed (").append(escape(domain.marked().reason()))
+                    .append("): deleted after ").append(escape(TIME.format(domain.marked().deleteAfter())))
+                    .append(" unless allowed again</span>");
+        }
         if (error != null) {
             html.append("<span class=\"message\">").append(escape(error.message())).append("</span>")
                     .append("<span class=\"sub\">").append(escape(TIME.format(error.at()))).append(" · ")
@@ -167,17 +172,17 @@ final class StatusPage {
                 html.append(" · retry after ").append(escape(TIME.format(error.retryAt())));
             }
             html.append("</span>");
-        } else if (domain.hold() == null) {
+        } else if (domain.hold() == null && domain.marked() == null) {
             html.append("<span class=\"muted\">—</span>");
         }
         html.append("</td>");
 
         html.append("<td class=\"dns\">");
-        DnsReport dns = domain.dns();
+        DnsStatus dns = domain.dns();
         if (dns == null) {
             html.append("<span class=\"muted\">not checked yet</span>");
         } else {
-            boolean unknown = dns.verdict() == DnsReport.Verdict.UNKNOWN;
+            boolean unknown = dns.verdict() == DnsStatus.Verdict.UNKNOWN;
             html.append("<span class=\"badge v-").append(dns.verdict().wireName()).append("\">")
                     .append(unknown ? "info" : dns.verdict().wireName()).append("</span> ")
                     .append(escape(withoutName(dns.summary(), domain.name())));
@@ -187,7 +192,7 @@ final class StatusPage {
             if (dns.fix() != null) {
                 html.append("<span class=\"fix\">").append(escape(dns.fix())).append("</span>");
             }
-            if (dns.caaVerdict() == DnsReport.Verdict.WRONG || dns.caaVerdict() == DnsReport.Verdict.FAILED) {
+            if (dns.caaVerdict() == DnsStatus.Verdict.WRONG || dns.caaVerdict() == DnsStatus.Verdict.FAILED) {
                 html.append("<span class=\"sub\"><span class=\"badge v-wrong\">CAA</span> ")
                         .append(escape(dns.caaSummary())).append("</span>");
                 if (dns.caaFix() != null) {

@@ -2,8 +2,7 @@ package io.clicktls.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.clicktls.admin.DnsProbe;
-import io.clicktls.admin.DnsReport;
+import io.clicktls.admin.DnsStatus;
 import io.clicktls.admin.DomainStatusSource.CaPolicy;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
@@ -11,6 +10,7 @@ import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.Platform;
+import io.clicktls.issuance.DnsCheck;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
@@ -74,8 +74,9 @@ import javax.net.ssl.X509TrustManager;
  * proxy; the CA is reachable and CAA lets it issue; the proxy serves a valid certificate for it; the platform
  * answers for it; no issuance attempt failed. Each check prints as soon as it is done.
  *
- * <p>DNS verdicts come from {@link DnsProbe} and {@link DnsReport}, stand-ins until {@code issuance/DnsCheck} is
- * merged. Blocking: a command-line tool, one thread.
+ * <p>DNS verdicts come from {@link DnsCheck} (as the issuance policy judges them), shown as {@link DnsStatus}: the
+ * expected targets are {@code on_demand.expect_dns} plus any {@code --expect}; with neither, the DNS check says where
+ * the name points without judging it. Blocking: a command-line tool, one thread.
  */
 final class Doctor {
 
@@ -100,7 +101,8 @@ final class Doctor {
     private final String name;
     private final Clock clock = Clock.systemUTC();
     private final ConfigSnapshot snapshot;
-    private DnsProbe probe;
+    private DnsCheck dnsCheck;
+    private String dnsServerLabel;
 
     Doctor(ClickTlsConfig config, DoctorCommand.Options options) {
         this.config = config;
@@ -113,14 +115,14 @@ final class Doctor {
         out.println("clicktls doctor: " + name + " (config " + options.config() + ")");
         out.println();
         List<Check> checks = new ArrayList<>();
-        probe = DnsProbe.create(options.dnsServer() == null ? null
-                : new InetSocketAddress(options.dnsServer().getHostString(), options.dnsServer().getPort()),
-                Duration.ofSeconds(3));
+        InetSocketAddress server = dnsServer();
+        dnsServerLabel = server == null ? "the system's DNS servers" : server.getHostString() + ":" + server.getPort();
+        dnsCheck = DnsCheck.create(server, Duration.ofSeconds(3));
         try {
             Optional<DomainTable.Route> route = snapshot.domains().find(name);
             report(out, checks, config(route));
             CaPolicy ca = caPolicy();
-            DnsReport dns = dns(route, ca);
+            DnsStatus dns = dns(route, ca);
             report(out, checks, addressCheck(dns));
             report(out, checks, caCheck());
             report(out, checks, caaCheck(dns));
@@ -128,7 +130,7 @@ final class Doctor {
             report(out, checks, upstream(route));
             report(out, checks, issuance());
         } finally {
-            probe.close();
+            dnsCheck.close();
         }
         return checks;
     }
@@ -163,33 +165,42 @@ final class Doctor {
 
     // ---- DNS and CAA
 
-    private DnsReport dns(Optional<DomainTable.Route> route, CaPolicy ca) {
-        String platformHost = route.map(r -> r.platform().upstreamHost()).orElse(null);
-        Set<String> expectedNames = new LinkedHashSet<>();
-        Set<InetAddress> expectedAddresses = new HashSet<>();
-        for (String target : options.expect()) {
-            InetAddress literal = ipLiteral(target);
-            if (literal != null) {
-                expectedAddresses.add(literal);
-            } else {
-                String expected = DomainTable.normalize(target);
-                expectedNames.add(expected);
-                expectedAddresses.addAll(join(probe.resolve(expected)).addresses());
-            }
+    /** {@code --dns-server}, else {@code on_demand.dns_server} (the DNS the policy asks), else the system's. */
+    private InetSocketAddress dnsServer() {
+        if (options.dnsServer() != null) {
+            return new InetSocketAddress(options.dnsServer().getHostString(), options.dnsServer().getPort());
         }
-        DnsProbe.Resolution resolution = join(probe.resolve(name));
-        DnsProbe.CaaLookup caa = ca.publicCa() ? join(probe.caa(name)) : new DnsProbe.CaaLookup(null, List.of(), null);
-        return DnsReport.judge(resolution, caa, expectedNames, expectedAddresses, platformHost, ca, clock.instant());
+        Endpoint configured = config.certificates().onDemand().dnsServer();
+        return configured == null ? null : configured.toSocketAddress();
     }
 
-    private Check addressCheck(DnsReport dns) {
-        String via = "asked " + probe.server();
+    /** {@code on_demand.expect_dns}, then {@code --expect}: lower-case names and bare IP literals, as DnsCheck reads them. */
+    List<String> expectedTargets() {
+        Set<String> targets = new LinkedHashSet<>(config.certificates().onDemand().expectDns());
+        for (String target : options.expect()) {
+            InetAddress literal = ipLiteral(target);
+            targets.add(literal == null ? DomainTable.normalize(target) : target.startsWith("[") && target.endsWith("]")
+                    ? target.substring(1, target.length() - 1) : target);
+        }
+        return List.copyOf(targets);
+    }
+
+    private DnsStatus dns(Optional<DomainTable.Route> route, CaPolicy ca) {
+        String platformHost = route.map(r -> r.platform().upstreamHost()).orElse(null);
+        DnsCheck.Report report = join(dnsCheck.check(name, expectedTargets()));
+        DnsCheck.CaaReport caa = ca.publicCa() ? join(dnsCheck.caa(name)) : null;
+        return DnsStatus.of(report, caa, platformHost, ca, clock.instant());
+    }
+
+    private Check addressCheck(DnsStatus dns) {
+        String via = "asked " + dnsServerLabel;
         switch (dns.verdict()) {
             case OK:
                 return Check.pass("dns", dns.summary(), via);
             case UNKNOWN: {
                 List<String> notes = new ArrayList<>();
-                notes.add(via + "; pass --expect NAME_OR_IP to check that it leads to this proxy");
+                notes.add(via + "; set on_demand.expect_dns (or pass --expect NAME_OR_IP) to check that it leads to this"
+                        + " proxy");
                 if (!anyLocal(dns.addresses())) {
                     notes.add("none of " + String.join(", ", dns.addresses()) + " is an address of this machine:"
                             + " right behind a load balancer or NAT, wrong otherwise");
@@ -201,7 +212,7 @@ final class Doctor {
         }
     }
 
-    private Check caaCheck(DnsReport dns) {
+    private Check caaCheck(DnsStatus dns) {
         return switch (dns.caaVerdict()) {
             case OK -> Check.pass("caa", dns.caaSummary());
             case UNKNOWN -> Check.pass("caa", dns.caaSummary(),
@@ -606,11 +617,12 @@ final class Doctor {
         if (options.dnsServer() == null) {
             return new InetSocketAddress(InetAddress.getByName(host), address.getPort());
         }
-        DnsProbe.Resolution resolution = join(probe.resolve(host));
-        if (!resolution.resolved()) {
-            throw new IOException(resolution.problem());
+        DnsCheck.Report report = join(dnsCheck.check(DomainTable.normalize(host), List.of()));
+        if (report.addresses().isEmpty()) {
+            throw new IOException(report.verdict() == DnsCheck.Verdict.UNAVAILABLE ? report.explanation()
+                    : host + " has no A or AAAA record");
         }
-        return new InetSocketAddress(resolution.addresses().get(0), address.getPort());
+        return new InetSocketAddress(report.addresses().get(0), address.getPort());
     }
 
     private static boolean anyLocal(List<String> addresses) {

@@ -15,8 +15,10 @@ import java.util.List;
  * per check with ✔ or ✘ and, for a ✘, what to do. Exit 0 only when every check passes, 1 when one fails, 2 for a
  * config that does not load, 64 for bad usage.
  *
- * <p>Options (for unusual setups and tests): {@code --expect NAME_OR_IP} (repeatable) is where the domain's DNS
- * should lead; {@code --dns-server HOST:PORT} asks that DNS server instead of the system's; {@code --trust PEM}
+ * <p>Options (for unusual setups and tests): {@code --expect NAME_OR_IP} (repeatable) adds to
+ * {@code on_demand.expect_dns} where the domain's DNS should lead (with neither, the DNS check only says where it
+ * points); {@code --dns-server HOST:PORT} asks that DNS server instead of {@code on_demand.dns_server} or the
+ * system's; {@code --trust PEM}
  * (repeatable) adds a root for the served chain; {@code --https HOST:PORT} and {@code --admin URL} override where
  * the proxy's listeners are reached.
  */

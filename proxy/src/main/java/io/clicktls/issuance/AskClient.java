@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.clicktls.config.OnDemand;
+import io.clicktls.metrics.Metrics;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -85,11 +86,17 @@ final class AskClient implements AutoCloseable {
     }
 
     /** @param ticker for the cache and freshness: tests pass a fake one */
+    /** Exposes the answer cache as {@code cache_*{cache="ask_decisions"}}. */
+    void monitor(Metrics metrics) {
+        metrics.cache("ask_decisions", answers);
+    }
+
     AskClient(Ticker ticker, int maxInFlight, int cacheSize) {
         this.ticker = ticker;
         this.slots = new Semaphore(maxInFlight);
         this.answers = Caffeine.newBuilder()
                 .maximumSize(cacheSize)
+                .recordStats()
                 .ticker(ticker)
                 .executor(Runnable::run) // no listeners: eviction is cheap
                 .expireAfter(Expiry.<String, Answer>creating(

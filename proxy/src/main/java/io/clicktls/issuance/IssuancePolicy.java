@@ -6,6 +6,7 @@ import io.clicktls.config.Certificates;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.OnDemand;
+import io.clicktls.metrics.Metrics;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.net.IDN;
@@ -242,6 +243,13 @@ public final class IssuancePolicy implements AutoCloseable {
     public void unplannedOrderFinished(String name, boolean issued) {
         if (limits != null) {
             limits.recordUnplanned(name, issued);
+        }
+    }
+
+    /** Exposes the cache of {@code ask} answers as {@code cache_*{cache="ask_decisions"}}. */
+    public void monitor(Metrics metrics) {
+        if (ask != null) {
+            ask.monitor(metrics);
         }
     }
 

@@ -181,11 +181,13 @@ public final class CertificateResolver implements CertificateSource {
         this.contexts = contexts;
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
+                .recordStats()
                 .executor(Runnable::run) // the removal listener only drops cache entries: cheap
                 .<String, Held>removalListener(
                         (name, held, cause) -> forgetContext(held == null ? null : held.certified))
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
+        metrics.cache("certificates", memory);
     }
 
     public TlsContexts contexts() {

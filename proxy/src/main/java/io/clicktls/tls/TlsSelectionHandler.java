@@ -3,8 +3,10 @@ package io.clicktls.tls;
 import io.clicktls.acme.Challenges;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
+import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.issuance.PendingHandshakes;
+import io.clicktls.issuance.RefusalLog;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.netty.buffer.ByteBuf;
@@ -75,6 +77,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     static final String FAILED = "failed";
 
     private static final Logger log = LoggerFactory.getLogger(TlsSelectionHandler.class);
+    /** One for the node: its bounds are on what the whole log shows. */
+    private static final RefusalLog REFUSALS = new RefusalLog();
     private static final byte ALERT_DECODE_ERROR = 50;
     private static final byte ALERT_INTERNAL_ERROR = 80;
     private static final byte ALERT_UNRECOGNIZED_NAME = 112;
@@ -96,6 +100,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private final Metrics metrics;
     private final PendingHandshakes pending;
     private boolean refused;
+    /** When the ClientHello lookup started, for {@link Metrics#handshakeDuration}. */
+    private long lookupStart;
     private ScheduledFuture<?> helloDeadline;
 
     /**
@@ -171,6 +177,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     @Override
     protected Future<SslContext> lookup(ChannelHandlerContext ctx, ByteBuf clientHello) {
         cancelHelloDeadline();
+        lookupStart = System.nanoTime();
         Optional<ClientHello> hello = ClientHelloParser.parseBody(clientHello);
         if (hello.isEmpty()) {
             return ctx.executor().newFailedFuture(new Refusal(MALFORMED));
@@ -237,7 +244,13 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                 ReferenceCountUtil.safeRelease(ssl.engine());
                 throw e;
             }
-            ssl.handshakeFuture().addListener(done -> metrics.handshake(done.isSuccess() ? OK : FAILED));
+            long start = lookupStart;
+            ssl.handshakeFuture().addListener(done -> {
+                metrics.handshake(done.isSuccess() ? OK : FAILED);
+                if (done.isSuccess()) {
+                    metrics.handshakeDuration(System.nanoTime() - start);
+                }
+            });
         } finally {
             ReferenceCountUtil.release(context); // the engine holds its own reference now
         }
@@ -295,14 +308,18 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             result = refusal.result;
             alert = MALFORMED.equals(result) ? ALERT_DECODE_ERROR
                     : TOO_MANY_PENDING.equals(result) ? ALERT_INTERNAL_ERROR : ALERT_UNRECOGNIZED_NAME;
-        } else if (cause instanceof NameRefusedException) {
+        } else if (cause instanceof NameRefusedException refusal) {
             result = UNKNOWN_NAME;
             alert = ALERT_UNRECOGNIZED_NAME;
+            REFUSALS.refused(refusal.name(), refusal.reason());
         } else if (cause instanceof IssuanceHeldBackException) {
             result = BACKOFF; // routine while a CA is down: counted, and logged when the failure was recorded
             alert = ALERT_INTERNAL_ERROR;
         } else if (cause instanceof TimeoutException) {
             result = TIMEOUT;
+            alert = ALERT_INTERNAL_ERROR;
+        } else if (cause instanceof IssuanceException) {
+            result = FAILED; // the resolver already warned, once per failure
             alert = ALERT_INTERNAL_ERROR;
         } else {
             result = FAILED;

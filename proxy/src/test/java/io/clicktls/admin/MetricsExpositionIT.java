@@ -82,6 +82,11 @@ class MetricsExpositionIT {
                 .contains("process_uptime_seconds")
                 .contains("netty_allocator_memory_used")
                 .contains("netty_eventexecutor_tasks_pending")
+                .containsPattern("clicktls_tls_handshake_seconds_count 2\\b") // the two served, not the refused
+                .contains("cache_size{cache=\"certificates\"} 1.0")
+                .contains("cache_gets_total{cache=\"certificates\",result=\"hit\"}")
+                .contains("cache_size{cache=\"issuance_failures\"}")
+                .contains("cache_size{cache=\"ask_decisions\"}")
                 .doesNotContain("links.example.test");
         assertEveryFamilyHasHelp(scrape);
     }

@@ -148,9 +148,44 @@ class DoctorCommandIT {
         Run run = doctor("elsewhere.shop.test", "--expect", "127.0.0.1");
 
         assertThat(run.out()).as(run.out())
-                .contains("✘ dns          elsewhere.shop.test resolves to 10.9.9.9, not to 127.0.0.1")
-                .contains("fix: point elsewhere.shop.test at 127.0.0.1 (a CNAME record)");
+                .contains("✘ dns          elsewhere.shop.test resolves to 10.9.9.9, not to this proxy")
+                .contains("fix: point the A/AAAA records of elsewhere.shop.test at 127.0.0.1");
         assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void expectedTargetsComeFromOnDemandExpectDnsAndExpectAddsToThem() throws Exception {
+        Files.writeString(config, Files.readString(config) + """
+                certificates:
+                  on_demand:
+                    expect_dns: [proxy.shop.test]
+                """);
+        dns.setCname("cnamed.shop.test", "proxy.shop.test");
+        dns.addA("proxy.shop.test", "10.7.7.7");
+        dns.addA("direct.shop.test", "10.8.8.8");
+
+        Run viaConfig = doctor("cnamed.shop.test");
+        Run elsewhere = doctor("direct.shop.test");
+        Run added = doctor("direct.shop.test", "--expect", "10.8.8.8");
+
+        assertThat(viaConfig.out()).as(viaConfig.out())
+                .contains("✔ dns          cnamed.shop.test is a CNAME to proxy.shop.test");
+        assertThat(elsewhere.out()).as(elsewhere.out())
+                .contains("✘ dns          direct.shop.test resolves to 10.8.8.8, not to this proxy")
+                .contains("fix: replace its A/AAAA records by a CNAME to proxy.shop.test");
+        assertThat(added.out()).as(added.out())
+                .contains("✔ dns          direct.shop.test resolves to 10.8.8.8, an address of this proxy");
+    }
+
+    @Test
+    void withoutExpectedTargetsDnsSaysWhereTheNamePointsWithoutFailing() throws Exception {
+        dns.addA("shown.shop.test", "10.6.6.6");
+
+        Run run = doctor("shown.shop.test");
+
+        assertThat(run.out()).as(run.out())
+                .contains("✔ dns          shown.shop.test resolves to 10.6.6.6")
+                .contains("set on_demand.expect_dns (or pass --expect NAME_OR_IP)");
     }
 
     @Test
