@@ -414,10 +414,31 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         if (settings.email() != null && !settings.email().isBlank()) {
             builder.addEmail(settings.email());
         }
+        Acme.ExternalAccountBinding eab = settings.eab();
+        if (eab != null) {
+            // acme4j signs the binding with HS256/384/512 by the key's length; the key itself is never logged
+            builder.withKeyIdentifier(eab.keyId(), eab.hmacKey());
+        } else if (session().getMetadata().isExternalAccountRequired()) {
+            // said before asking, in words that name the setting; the CA would only answer externalAccountRequired
+            throw new ExternalAccountRequiredException(label + " requires external account binding for new accounts:"
+                    + " set certificates.acme.eab { kid, hmac_key } to the values the CA gives you");
+        }
         // newAccount with a known key answers with the existing account, so this finds as well as registers
-        Login fresh = builder.createLogin(session());
+        Login fresh;
+        try {
+            fresh = builder.createLogin(session());
+        } catch (AcmeRateLimitedException e) {
+            throw e; // handled by type: wait for its Retry-After
+        } catch (AcmeServerException e) {
+            if ((ERROR_PREFIX + "externalAccountRequired").equals(String.valueOf(e.getType()))) {
+                throw e;
+            }
+            throw new AccountRefusedException(label + " refused the ACME account"
+                    + (eab == null ? "" : " with external account binding, kid " + eab.keyId()) + ": " + describe(e));
+        }
         storeAccountUrl(fresh.getAccountLocation());
-        log.info("ACME account at {}: {}", label, fresh.getAccountLocation());
+        log.info("ACME account at {}: {}{}", label, fresh.getAccountLocation(),
+                eab == null ? "" : " (external account binding, kid " + eab.keyId() + ")");
         return fresh;
     }
 
@@ -486,8 +507,14 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             String cause = e.getCause() == null ? e.getMessage() : rootMessage(e.getCause());
             return new IssuanceException("CA unreachable: " + label + ": " + cause, e, now.plus(UNREACHABLE_RETRY));
         }
-        if (e instanceof ValidationFailedException) {
+        if (e instanceof ValidationFailedException || e instanceof ExternalAccountRequiredException
+                || e instanceof AccountRefusedException) {
             return new IssuanceException(e.getMessage(), e);
+        }
+        if (e instanceof AcmeServerException server
+                && (ERROR_PREFIX + "externalAccountRequired").equals(String.valueOf(server.getType()))) {
+            return new IssuanceException(label + " requires external account binding: " + describe(server)
+                    + " (set certificates.acme.eab { kid, hmac_key } to the values the CA gives you)", e);
         }
         if (e instanceof AcmeServerException server) {
             return new IssuanceException("the CA refused " + host + ": " + describe(server), e);
@@ -526,6 +553,20 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     private static long millisSince(long startNanos) {
         return (System.nanoTime() - startNanos) / 1_000_000;
+    }
+
+    /** The CA wants external account binding and none is configured; the message names the setting. */
+    private static final class ExternalAccountRequiredException extends AcmeException {
+        ExternalAccountRequiredException(String message) {
+            super(message);
+        }
+    }
+
+    /** The CA would not find or register the account; the message holds the CA's words. */
+    private static final class AccountRefusedException extends AcmeException {
+        AccountRefusedException(String message) {
+            super(message);
+        }
     }
 
     /** A challenge the CA judged invalid; its message is already the CA's words. */
