@@ -189,8 +189,8 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     private CertificateIssuer issuer(
-            ClickTlsConfig config, FileStorage storage, ChallengeStore challenges, Clock clock, ExecutorService blocking,
-            TlsContexts contexts) throws IOException, InterruptedException {
+            ClickTlsConfig config, FileStorage storage, ChallengeStore challenges, Clock clock,
+            ExecutorService blocking, TlsContexts contexts) throws IOException, InterruptedException {
         Certificates certificates = config.certificates();
         if (certificates.issuer() == Certificates.IssuerKind.ACME) {
             AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);

@@ -103,7 +103,8 @@ public final class TlsContexts {
                 .maximumSize(CHALLENGE_MAXIMUM_SIZE)
                 .expireAfterAccess(CHALLENGE_IDLE)
                 .executor(Runnable::run)
-                .<X509Certificate, SslContext>removalListener((key, context, cause) -> ReferenceCountUtil.release(context))
+                .<X509Certificate, SslContext>removalListener(
+                        (key, context, cause) -> ReferenceCountUtil.release(context))
                 .build();
     }
 

@@ -54,7 +54,8 @@ class AcmeEabConfigTest {
     @Test
     void kidAndExactlyOneKeyAreRequired() {
         assertThat(problems(acme("    eab: { hmac_key: " + KEY + " }\n"))).containsExactly(
-                "test.yml:5:10: certificates.acme.eab: missing key 'kid' (expected: the key identifier the CA gave you)");
+                "test.yml:5:10: certificates.acme.eab: missing key 'kid' (expected: the key identifier the CA gave "
+                        + "you)");
         assertThat(problems(acme("    eab: { kid: k }\n"))).containsExactly(
                 "test.yml:5:10: certificates.acme.eab: neither 'hmac_key' nor 'hmac_key_file' given (expected: "
                         + "{ kid: KEY_ID, hmac_key: BASE64URL } or { kid: KEY_ID, hmac_key_file: FILE }, as the CA "
