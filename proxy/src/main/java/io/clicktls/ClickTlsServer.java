@@ -106,6 +106,7 @@ public final class ClickTlsServer implements AutoCloseable {
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
         TlsContexts contexts = new TlsContexts();
+        closeInReverse.add(contexts::clear);
         // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
         ChallengeStore challenges = new ChallengeStore(storage,
                 ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));

@@ -168,6 +168,15 @@ public final class TlsContexts {
     }
 
     /**
+     * Drops every cached context, certificates' and challenges' alike: at shutdown, so that native memory is freed
+     * as soon as the last connection using a context is gone rather than never. The instance stays usable.
+     */
+    public void clear() {
+        contexts.invalidateAll();
+        challengeContexts.invalidateAll();
+    }
+
+    /**
      * The context for a tls-alpn-01 challenge certificate (ALPN {@code acme-tls/1} only), retained for the caller, who
      * releases it once its {@code SslHandler} exists. Cached per certificate: concurrent validation connections wait
      * for one build. Blocking on a miss: call from the blocking executor.

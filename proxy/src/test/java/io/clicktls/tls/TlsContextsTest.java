@@ -48,6 +48,7 @@ class TlsContextsTest {
 
     private TestPki pki;
     private CertifiedKey certified;
+    private final List<TlsContexts> created = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws Exception {
@@ -57,7 +58,14 @@ class TlsContextsTest {
 
     @AfterEach
     void tearDown() {
+        created.forEach(TlsContexts::clear); // native contexts freed now, not reported as leaks after a GC
         pki.close();
+    }
+
+    private TlsContexts contexts(SslProvider provider, int maximumSize) {
+        TlsContexts contexts = new TlsContexts(provider, maximumSize);
+        created.add(contexts);
+        return contexts;
     }
 
     private static void assumeAvailable(SslProvider provider) {
@@ -70,7 +78,7 @@ class TlsContextsTest {
     @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
     void serverContextsSpeakTls13And12WithH2First(SslProvider provider) throws Exception {
         assumeAvailable(provider);
-        TlsContexts contexts = new TlsContexts(provider, 10);
+        TlsContexts contexts = contexts(provider, 10);
 
         SslContext context = contexts.acquire(certified);
         SSLEngine engine = context.newEngine(ByteBufAllocator.DEFAULT);
@@ -90,7 +98,7 @@ class TlsContextsTest {
     @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
     void challengeContextsOfferOnlyAcmeTls1(SslProvider provider) throws Exception {
         assumeAvailable(provider);
-        SslContext context = new TlsContexts(provider, 10).challengeContext(certified);
+        SslContext context = contexts(provider, 10).challengeContext(certified);
         try {
             assertThat(context.applicationProtocolNegotiator().protocols()).containsExactly("acme-tls/1");
         } finally {
@@ -101,7 +109,7 @@ class TlsContextsTest {
     @Test
     void contextsAreSharedPerCertificateAndFreedOnceTheLastUserLetsGo() throws Exception {
         assumeAvailable(SslProvider.OPENSSL_REFCNT);
-        TlsContexts contexts = new TlsContexts(SslProvider.OPENSSL_REFCNT, 10);
+        TlsContexts contexts = contexts(SslProvider.OPENSSL_REFCNT, 10);
         contexts.warm(certified);
 
         SslContext first = contexts.acquireCached(certified);
@@ -123,7 +131,7 @@ class TlsContextsTest {
     @Test
     void aBoundedCacheReleasesWhatItEvicts() throws Exception {
         assumeAvailable(SslProvider.OPENSSL_REFCNT);
-        TlsContexts contexts = new TlsContexts(SslProvider.OPENSSL_REFCNT, 1);
+        TlsContexts contexts = contexts(SslProvider.OPENSSL_REFCNT, 1);
         SslContext first = contexts.acquire(certified);
         ReferenceCounted counted = (ReferenceCounted) first;
         ReferenceCountUtil.release(first);
@@ -154,7 +162,7 @@ class TlsContextsTest {
             throws Exception {
         assumeAvailable(provider);
         CertifiedKey own = selfSigned("keys.shop.test", key);
-        TlsContexts contexts = new TlsContexts(provider, 10);
+        TlsContexts contexts = contexts(provider, 10);
         SslContext server = contexts.acquire(own);
         SslContext client = SslContextBuilder.forClient().sslProvider(provider).protocols(version)
                 .trustManager(own.leaf()).build();
@@ -176,7 +184,7 @@ class TlsContextsTest {
     @Test
     void aClientCertificateIsNeitherAskedForNorAccepted() throws Exception {
         assumeAvailable(SslProvider.OPENSSL_REFCNT);
-        SslContext server = new TlsContexts(SslProvider.OPENSSL_REFCNT, 10).acquire(certified);
+        SslContext server = contexts(SslProvider.OPENSSL_REFCNT, 10).acquire(certified);
         SSLEngine engine = server.newEngine(ByteBufAllocator.DEFAULT);
         try {
             assertThat(engine.getNeedClientAuth()).isFalse();
@@ -192,7 +200,7 @@ class TlsContextsTest {
     void validationConnectionsShareOneChallengeContextEvenWhenReadFromStorageAgain(SslProvider provider)
             throws Exception {
         assumeAvailable(provider);
-        TlsContexts contexts = new TlsContexts(provider, 10);
+        TlsContexts contexts = contexts(provider, 10);
         // what another node reads from storage: the same certificate and key in new objects
         CertifiedKey again = new CertifiedKey(certified.name(), certified.key(), List.copyOf(certified.chain()),
                 certified.issuer());
@@ -212,7 +220,7 @@ class TlsContextsTest {
     @Test
     void aPreparedChallengeContextIsHandedOutAndFreedOnceWithdrawnAndItsLastConnectionIsGone() throws Exception {
         assumeAvailable(SslProvider.OPENSSL_REFCNT);
-        TlsContexts contexts = new TlsContexts(SslProvider.OPENSSL_REFCNT, 10);
+        TlsContexts contexts = contexts(SslProvider.OPENSSL_REFCNT, 10);
 
         contexts.prepareChallenge(certified);
         SslContext context = contexts.challengeContext(certified);
@@ -231,11 +239,33 @@ class TlsContextsTest {
         ReferenceCountUtil.release(rebuilt);
     }
 
+    @Test
+    void clearingAtShutdownFreesEveryContextOnceItsLastConnectionIsGone() throws Exception {
+        assumeAvailable(SslProvider.OPENSSL_REFCNT);
+        TlsContexts contexts = contexts(SslProvider.OPENSSL_REFCNT, 10);
+        contexts.warm(certified);
+        contexts.prepareChallenge(certified);
+        SslContext served = contexts.acquireCached(certified);
+        SslContext challenge = contexts.challengeContext(certified);
+        SSLEngine open = served.newEngine(ByteBufAllocator.DEFAULT);
+        ReferenceCountUtil.release(served);
+        ReferenceCountUtil.release(challenge);
+
+        contexts.clear();
+
+        assertThat(contexts.size()).isZero();
+        assertThat(contexts.challengeContextCount()).isZero();
+        assertThat(((ReferenceCounted) challenge).refCnt()).isZero();
+        assertThat(((ReferenceCounted) served).refCnt()).as("the open connection's").isEqualTo(1);
+        ReferenceCountUtil.release(open);
+        assertThat(((ReferenceCounted) served).refCnt()).isZero();
+    }
+
     @ParameterizedTest
     @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
     void warmUpHandshakesInMemoryAndKeepsNothing(SslProvider provider) throws Exception {
         assumeAvailable(provider);
-        TlsContexts contexts = new TlsContexts(provider, 10);
+        TlsContexts contexts = contexts(provider, 10);
 
         assertThat(contexts.warmUp(selfSigned("warm-up.invalid", "EC"))).isTrue();
 
@@ -249,7 +279,7 @@ class TlsContextsTest {
         CertifiedKey mismatched = new CertifiedKey("warm-up.invalid", selfSigned("a.invalid", "EC").key(),
                 selfSigned("b.invalid", "EC").chain(), "test");
 
-        assertThat(new TlsContexts(SslProvider.OPENSSL_REFCNT, 10).warmUp(mismatched)).isFalse();
+        assertThat(contexts(SslProvider.OPENSSL_REFCNT, 10).warmUp(mismatched)).isFalse();
     }
 
     private static CertifiedKey selfSigned(String name, String kind) throws Exception {
