@@ -19,6 +19,7 @@ import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.DnsCheck;
 import io.clicktls.issuance.InternalIssuer;
+import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
@@ -126,8 +127,12 @@ public final class ClickTlsServer implements AutoCloseable {
         FileStorage storage = new FileStorage(config.storage().directory());
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
-        ChallengeStore challenges = new ChallengeStore(storage);
-        CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking);
+        TlsContexts contexts = new TlsContexts();
+        closeInReverse.add(contexts::clear);
+        // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
+        ChallengeStore challenges = new ChallengeStore(storage,
+                ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));
+        CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking, contexts);
         // The status page's view of issuances under way and of failing names, seen through the issuer it wraps.
         IssuanceJournal journal = new IssuanceJournal();
         blocking.execute(() -> journal.seedFailing(storage));
@@ -138,7 +143,7 @@ public final class ClickTlsServer implements AutoCloseable {
         failures.monitor(metrics);
         this.policy = policy;
         resolver = new CertificateResolver(live, store, journal.wrap(issuer), policy, failures, blocking, metrics,
-                clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+                clock, contexts, CertificateResolver.DEFAULT_MAXIMUM_SIZE);
         CertificateResolver certificates = resolver;
         // Requests for a name outside `domains` go to on_demand.platform once the policy let it have a certificate.
         live.routeOnDemand(name -> certificates.cached(name).isPresent() || policy.allowedOnDemand(name));
@@ -236,18 +241,26 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     private CertificateIssuer issuer(
-            ClickTlsConfig config, FileStorage storage, ChallengeStore challenges, Clock clock, ExecutorService blocking)
-            throws IOException, InterruptedException {
+            ClickTlsConfig config, FileStorage storage, ChallengeStore challenges, Clock clock,
+            ExecutorService blocking, TlsContexts contexts) throws IOException, InterruptedException {
         Certificates certificates = config.certificates();
         if (certificates.issuer() == Certificates.IssuerKind.ACME) {
             AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);
             closeInReverse.add(acme);
-            // Log in and make the next key before the first handshake needs them.
-            blocking.execute(acme::warmUp);
+            // Log in, make the next key and run the local half of an order and a handshake once (class loading and
+            // JIT: ~0.7 s on a cold JVM) before the first customer handshake needs them.
+            blocking.execute(() -> acme.warmUp(contexts::warmUp));
             return acme;
         }
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
         log.info("internal CA: trust {} to try the proxy", storage.path("ca/root.pem"));
+        blocking.execute(() -> {
+            try {
+                contexts.warmUp(internal.issue("warm-up.invalid")); // a throwaway: never stored, never served
+            } catch (IssuanceException | RuntimeException e) {
+                log.debug("TLS warm-up skipped: {}", e.toString());
+            }
+        });
         return internal;
     }
 

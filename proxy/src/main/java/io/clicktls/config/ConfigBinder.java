@@ -12,11 +12,13 @@ import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -48,7 +50,8 @@ final class ConfigBinder {
     private static final List<String> STORAGE_KEYS = List.of("directory");
     private static final List<String> CERTIFICATES_KEYS =
             List.of("issuer", "key_type", "acme", "on_demand", "limits", "cleanup");
-    private static final List<String> ACME_KEYS = List.of("directory", "email", "trusted_ca", "challenges");
+    private static final List<String> ACME_KEYS = List.of("directory", "email", "trusted_ca", "challenges", "eab");
+    private static final List<String> EAB_KEYS = List.of("kid", "hmac_key", "hmac_key_file");
     private static final List<String> ON_DEMAND_KEYS = List.of("ask", "handshake_wait", "ask_timeout", "ask_cache",
             "platform", "expect_dns", "dns_server", "pending_handshakes");
     private static final List<String> ASK_CACHE_KEYS = List.of("allow", "deny");
@@ -75,6 +78,11 @@ final class ConfigBinder {
     private static final String PLATFORMS_EXPECTED =
             "a map from platform names to { preset: NAME } or { upstream: URL }";
     private static final String DOMAINS_EXPECTED = "a list of { name: HOST, platform: PLATFORM }";
+    private static final String EAB_EXPECTED =
+            "{ kid: KEY_ID, hmac_key: BASE64URL } or { kid: KEY_ID, hmac_key_file: FILE }, as the CA gives them";
+    private static final String HMAC_KEY_EXPECTED = "the HMAC key as the CA gives it: base64url, at least 256 bits";
+    /** A key file is a few dozen characters; anything this long is the wrong file. */
+    private static final long HMAC_KEY_FILE_LIMIT = 4096;
 
     private final String file;
     private final Path baseDir;
@@ -170,7 +178,110 @@ final class ConfigBinder {
             }
         }
         List<Acme.ChallengeType> challenges = challenges(acme);
-        return new Acme(directory, email, trustedCa, challenges);
+        Acme.ExternalAccountBinding eab = eab(acme, issuer);
+        return new Acme(directory, email, trustedCa, challenges, eab);
+    }
+
+    /**
+     * {@code certificates.acme.eab}, or {@code null}. The HMAC key is a secret: no message quotes it, nor the content
+     * of its file. The file is only read with {@code issuer: acme}, like {@code trusted_ca}.
+     */
+    private Acme.ExternalAccountBinding eab(MapNode acme, Certificates.IssuerKind issuer) {
+        String path = "certificates.acme.eab";
+        Entry entry = acme.get("eab");
+        if (entry == null || isBlank(entry.value())) {
+            return null;
+        }
+        if (!(entry.value() instanceof MapNode eab)) {
+            reportShape(entry.value(), path, EAB_EXPECTED);
+            return null;
+        }
+        checkKeys(eab, path, EAB_KEYS);
+        ScalarNode kid = required(eab, "kid", path, "the key identifier the CA gave you");
+        boolean inlineGiven = given(eab, "hmac_key");
+        boolean fileGiven = given(eab, "hmac_key_file");
+        if (inlineGiven && fileGiven) {
+            report(eab.get("hmac_key_file").keyPosition(),
+                    path + ": both 'hmac_key' and 'hmac_key_file' given (expected: one of them)");
+            return null;
+        }
+        if (!inlineGiven && !fileGiven) {
+            report(eab.position(), path + ": neither 'hmac_key' nor 'hmac_key_file' given (expected: "
+                    + EAB_EXPECTED + ")");
+            return null;
+        }
+        String hmacKey = null;
+        if (inlineGiven) {
+            ScalarNode inline = scalar(eab, "hmac_key", path + ".hmac_key", HMAC_KEY_EXPECTED);
+            if (inline != null) {
+                String problem = hmacKeyProblem(inline.text().strip());
+                if (problem == null) {
+                    hmacKey = inline.text().strip();
+                } else {
+                    report(inline.position(), path + ".hmac_key: " + problem + " (expected: " + HMAC_KEY_EXPECTED
+                            + ")");
+                }
+            }
+        } else {
+            ScalarNode file = scalar(eab, "hmac_key_file", path + ".hmac_key_file", "a file holding the HMAC key");
+            if (file != null && issuer == Certificates.IssuerKind.ACME) {
+                hmacKey = hmacKeyFromFile(file, path + ".hmac_key_file");
+            }
+        }
+        if (kid == null || hmacKey == null) {
+            return null;
+        }
+        return new Acme.ExternalAccountBinding(kid.text(), hmacKey);
+    }
+
+    private String hmacKeyFromFile(ScalarNode node, String path) {
+        Path file = path(node, path);
+        String expected = "a file holding " + HMAC_KEY_EXPECTED;
+        String text;
+        try {
+            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+                report(node.position(), path + ": " + quote(node.text()) + " is not a readable file at " + file
+                        + " (expected: " + expected + ")");
+                return null;
+            }
+            if (Files.size(file) > HMAC_KEY_FILE_LIMIT) {
+                report(node.position(), path + ": " + file + " holds " + Files.size(file) + " bytes (expected: "
+                        + expected + ")");
+                return null;
+            }
+            text = Files.readString(file, StandardCharsets.US_ASCII).strip();
+        } catch (IOException | RuntimeException e) {
+            report(node.position(), path + ": cannot read " + file + ": " + e.getClass().getSimpleName()
+                    + " (expected: " + expected + ")");
+            return null;
+        }
+        String problem = hmacKeyProblem(text);
+        if (problem != null) {
+            report(node.position(), path + ": the key in " + file + " " + problem + " (expected: " + expected + ")");
+            return null;
+        }
+        return text;
+    }
+
+    /** What is wrong with an HMAC key as written, without quoting it, or {@code null}. */
+    private static String hmacKeyProblem(String key) {
+        if (key.isEmpty()) {
+            return "is empty";
+        }
+        byte[] decoded;
+        try {
+            // the decoder acme4j uses: base64url, padding optional
+            decoded = Base64.getUrlDecoder().decode(key);
+        } catch (IllegalArgumentException e) {
+            return key.indexOf('+') >= 0 || key.indexOf('/') >= 0
+                    ? "is base64, not base64url (which writes '-' and '_' for '+' and '/')"
+                    : "is not base64url";
+        }
+        if (decoded.length < 32) {
+            // acme4j refuses shorter keys: RFC 7518 wants an HMAC key at least as long as the hash
+            return "is " + decoded.length * 8 + " bits long";
+        }
+        return null;
     }
 
     private OnDemand onDemand(MapNode onDemand) {
