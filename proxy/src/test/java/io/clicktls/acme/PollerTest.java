@@ -1,5 +1,7 @@
 package io.clicktls.acme;
 
+import io.clicktls.testing.MutableClock;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -22,26 +24,6 @@ import org.shredzone.acme4j.Status;
 import org.shredzone.acme4j.exception.AcmeException;
 
 class PollerTest {
-
-    /** A clock the sleeper moves forward. */
-    private static final class TestClock extends Clock {
-        Instant now = Instant.parse("2026-11-25T12:00:00Z");
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-    }
 
     /** Answers each fetch with the next status and Retry-After. */
     private static final class ScriptedResource implements PollableResource {
@@ -70,11 +52,11 @@ class PollerTest {
         }
     }
 
-    private final TestClock clock = new TestClock();
+    private final MutableClock clock = new MutableClock(Instant.parse("2026-11-25T12:00:00Z"));
     private final List<Long> sleeps = new ArrayList<>();
     private final Poller poller = new Poller(clock, Duration.ofSeconds(10), duration -> {
         sleeps.add(duration.toMillis());
-        clock.now = clock.now.plus(duration);
+        clock.advance(duration);
     });
 
     @Test
@@ -92,7 +74,7 @@ class PollerTest {
     @Test
     void theFlatPhaseEndsAfter300MsOfWallTimeEvenWhenFetchesAreSlow() throws Exception {
         var slow = new ScriptedResource(pendingThenValid(4), List.of());
-        slow.onFetch = () -> clock.now = clock.now.plusMillis(100); // the CA takes 100 ms to answer
+        slow.onFetch = () -> clock.advance(Duration.ofMillis(100)); // the CA takes 100 ms to answer
 
         poller.await(slow, "order", EnumSet.of(Status.VALID));
 
@@ -102,7 +84,7 @@ class PollerTest {
 
     @Test
     void aWaitNeverPollsMoreThanItsCapEvenWithALongerTimeout() {
-        var patient = new Poller(clock, Duration.ofHours(1), duration -> clock.now = clock.now.plus(duration));
+        var patient = new Poller(clock, Duration.ofHours(1), duration -> clock.advance(duration));
         var resource = new ScriptedResource(List.of(), List.of());
 
         assertThatThrownBy(() -> patient.await(resource, "order", EnumSet.of(Status.VALID)))
@@ -113,7 +95,7 @@ class PollerTest {
 
     @Test
     void theDefaultTimeoutAloneKeepsAWaitUnderTheCap() {
-        var standard = new Poller(clock, AcmeIssuer.WAIT_TIMEOUT, duration -> clock.now = clock.now.plus(duration));
+        var standard = new Poller(clock, AcmeIssuer.WAIT_TIMEOUT, duration -> clock.advance(duration));
         var resource = new ScriptedResource(List.of(), List.of());
 
         assertThatThrownBy(() -> standard.await(resource, "order", EnumSet.of(Status.VALID)))
@@ -167,7 +149,7 @@ class PollerTest {
 
     @Test
     void retryAfterFromTheCaIsHonouredWhenLaterThanTheOwnDelay() throws Exception {
-        Instant retryAfter = clock.now.plusSeconds(3);
+        Instant retryAfter = clock.instant().plusSeconds(3);
         var resource = new ScriptedResource(List.of(Status.PROCESSING, Status.VALID),
                 List.of(Optional.of(retryAfter)));
 
@@ -175,7 +157,7 @@ class PollerTest {
 
         assertThat(sleeps).hasSize(2);
         assertThat(sleeps.get(0)).isEqualTo(25L);
-        assertThat(clock.now).isEqualTo(retryAfter);
+        assertThat(clock.instant()).isEqualTo(retryAfter);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.clicktls.issuance;
 
+import io.clicktls.testing.MutableClock;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.config.Certificates.Limits;
@@ -144,37 +146,5 @@ class IssuanceLimitsTest {
         limits.recordUnplanned("renewed.shop.test", true);
 
         assertThat(limits.tryStartOrder("a.other.test", one)).isPresent();
-    }
-
-    /** A clock tests move by hand. */
-    static final class MutableClock extends Clock {
-        private volatile Instant now;
-
-        MutableClock(Instant now) {
-            this.now = now;
-        }
-
-        void advance(Duration duration) {
-            now = now.plus(duration);
-        }
-
-        void set(Instant instant) {
-            now = instant;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
     }
 }
