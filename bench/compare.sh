@@ -152,6 +152,7 @@ run_load() {
     return "$status"
 }
 
+# Sets the variable named $1 to a port nobody listens on and this run has not handed out yet.
 USED_PORTS=" "
 free_port() {
     local p=$PORT_BASE
@@ -160,7 +161,7 @@ free_port() {
         [ "$p" -lt 65000 ] || die "no free port above $PORT_BASE"
     done
     USED_PORTS+="$p "
-    echo "$p"
+    printf -v "$1" '%s' "$p"
 }
 
 # The pid and its descendants.
@@ -218,7 +219,7 @@ make_certificate() {
 start_nginx() {
     local dir=$WORK/nginx
     mkdir -p "$dir"
-    NGINX_PORT=$(free_port)
+    free_port NGINX_PORT
     cat > "$dir/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -256,7 +257,7 @@ EOF
 start_haproxy() {
     local dir=$WORK/haproxy port
     mkdir -p "$dir"
-    port=$(free_port)
+    free_port port
     cat > "$dir/haproxy.cfg" <<EOF
 global
     nbthread 2
@@ -285,7 +286,7 @@ EOF
 start_caddy() {
     local dir=$WORK/caddy port
     mkdir -p "$dir/home"
-    port=$(free_port)
+    free_port port
     cat > "$dir/Caddyfile" <<EOF
 {
     admin off
@@ -337,7 +338,7 @@ start_clicktls() {
 EOF
     chmod 600 "$entry"/*
     local https http admin
-    https=$(free_port); http=$(free_port); admin=$(free_port)
+    free_port https; free_port http; free_port admin
     cat > "$dir/clicktls.yml" <<EOF
 listen:
   https: 127.0.0.1:$https
