@@ -71,8 +71,8 @@ for p in "${PROXIES[@]}"; do
 done
 wants() { [[ ,$ONLY, == *,$1,* ]]; }
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
 # --- tools ------------------------------------------------------------------------------------------------
 ensure_tools() {
@@ -96,104 +96,6 @@ ensure_tools() {
     fi
 }
 
-# --- processes --------------------------------------------------------------------------------------------
-SERVER_PIDS=()
-LOAD_PID=""
-WORK=""
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [ -n "$LOAD_PID" ] && kill -0 "$LOAD_PID" 2>/dev/null; then kill -TERM "$LOAD_PID" 2>/dev/null || true; fi
-    local pid
-    for pid in "${SERVER_PIDS[@]}"; do stop_pid "$pid"; done
-    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-        if [ "$KEEP" -eq 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-stop_pid() {
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
-}
-
-# Starts a server in the background; its pid is in STARTED_PID.
-start_server() {
-    local logfile=$1; shift
-    "$@" >"$logfile" 2>&1 &
-    STARTED_PID=$!
-    SERVER_PIDS+=("$STARTED_PID")
-}
-
-stop_server() {
-    local pid=$1 kept=() p
-    stop_pid "$pid"
-    for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
-    SERVER_PIDS=("${kept[@]}")
-}
-
-# Runs a load generator in the foreground of the script but as a child the traps can stop.
-run_load() {
-    local out=$1; shift
-    "$@" >"$out" 2>&1 &
-    LOAD_PID=$!
-    local status=0
-    wait "$LOAD_PID" || status=$?
-    LOAD_PID=""
-    return "$status"
-}
-
-# Sets the variable named $1 to a port nobody listens on and this run has not handed out yet.
-USED_PORTS=" "
-free_port() {
-    local p=$PORT_BASE
-    while [[ $USED_PORTS == *" $p "* ]] || [ -n "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; do
-        p=$((p + 1))
-        [ "$p" -lt 65000 ] || die "no free port above $PORT_BASE"
-    done
-    USED_PORTS+="$p "
-    printf -v "$1" '%s' "$p"
-}
-
-# The pid and its descendants.
-process_tree() {
-    local pid=$1 child
-    echo "$pid"
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do process_tree "$child"; done
-}
-
-# utime + stime in clock ticks, summed over the process tree (threads are included in a process's line).
-cpu_ticks() {
-    local total=0 pid fields
-    for pid in $(process_tree "$1"); do
-        fields=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-        # after "pid (comm) " field 1 is the state: utime and stime are fields 12 and 13
-        total=$((total + $(awk '{print $12 + $13}' <<< "$fields")))
-    done
-    echo "$total"
-}
-
-# Sum of a /proc/PID/status field (kB) over the process tree, e.g. VmRSS or VmHWM.
-memory_kb() {
-    local total=0 pid kb
-    for pid in $(process_tree "$1"); do
-        kb=$(awk -v f="$2:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
-        total=$((total + ${kb:-0}))
-    done
-    echo "$total"
-}
-
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
-
 # --- certificate, configs ---------------------------------------------------------------------------------
 make_certificate() {
     local dir=$WORK/pki
@@ -214,44 +116,6 @@ make_certificate() {
     cat "$dir/chain.pem" "$dir/leaf.key" > "$dir/haproxy.pem"
     chmod 600 "$dir"/*.key "$dir/haproxy.pem"
     LEAF_FINGERPRINT=$(openssl x509 -in "$dir/leaf.pem" -noout -fingerprint -sha256 | cut -d= -f2)
-}
-
-start_nginx() {
-    local dir=$WORK/nginx
-    mkdir -p "$dir"
-    free_port NGINX_PORT
-    cat > "$dir/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    keepalive_requests 100000;
-    keepalive_timeout 75s;
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        location / { return 302 https://destination.example/landing; }
-    }
-}
-EOF
-    cp "$dir/nginx.conf" "$RESULTS/nginx.conf"
-    start_server "$RESULTS/nginx.log" nginx -c "$dir/nginx.conf" -p "$dir/"
-    NGINX_PID=$STARTED_PID
-    local i
-    for i in $(seq 1 50); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/" || true)" = 302 ] && return 0
-        kill -0 "$NGINX_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$RESULTS/nginx.log" >&2
-    die "nginx did not start"
 }
 
 start_haproxy() {
@@ -312,8 +176,6 @@ EOF
     PROXY_PORT=$port
     PROXY_VERSION="Caddy $(caddy version | awk '{print $1}') (Go crypto/tls)"
 }
-
-sha256_hex() { sha256sum "$1" | awk '{print $1}'; }
 
 start_clicktls() {
     local dir=$WORK/clicktls entry not_after
@@ -409,16 +271,6 @@ check_proxy() {
 }
 
 # --- loads ------------------------------------------------------------------------------------------------
-# wrk connects to 127.0.0.1 while the URL (and so SNI) names links.shop.test: no /etc/hosts entry needed.
-write_wrk_script() {
-    cat > "$WORK/sni.lua" <<'EOF'
--- connect to 127.0.0.1; the URL's host stays the SNI name
-wrk.resolve = function(host, service)
-    wrk.addrs = wrk.lookup("127.0.0.1", service)
-end
-EOF
-}
-
 wrk_load() {
     local out=$1 seconds=$2; shift 2
     run_load "$out" timeout $((seconds + 30)) wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$WORK/sni.lua" \
@@ -434,23 +286,6 @@ h2load_load() {
     total=$((per_tick * 50 * seconds))
     run_load "$out" timeout $((seconds * 4 + 30)) h2load --h1 -m 1 -c "$total" -n "$total" -r "$per_tick" \
         --rate-period 20ms -N 10s --log-file="$out.requests" --connect-to "127.0.0.1:$PROXY_PORT" "$(url)"
-}
-
-# wrk output -> "requests rps p99_ms errors"
-parse_wrk() {
-    awk '
-        function ms(v) {
-            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-            if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000
-            return v
-        }
-        / requests in / { requests = $1 }
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "99%" { p99 = ms($2) }
-        /Non-2xx or 3xx responses:/ { errors += $NF }
-        /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-        END { printf "%d %.0f %.2f %d\n", requests, rps, p99, errors }' "$1"
 }
 
 # h2load output -> "requests rps p99_ms errors seconds"; p99 of the request time from its per-request log
@@ -565,18 +400,18 @@ PROXY_INFO=$RESULTS/proxies.tsv
 : > "$SUMMARY"
 : > "$PROXY_INFO"
 
-if wants clicktls && [ "$BUILD" -eq 1 ]; then
-    log "building clicktls in $REPO"
-    (cd "$REPO" && mvn -B -q package -DskipTests) >"$RESULTS/build.log" 2>&1 \
-        || { tail -n 40 "$RESULTS/build.log" >&2; die "build failed (see $RESULTS/build.log)"; }
-fi
+if wants clicktls; then build_clicktls; fi
 
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
     echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after ${WARMUP}s warm-up per load type; full handshakes: h2load --h1 at $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
     echo "proxies: $ONLY"
+    echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RESULTS/environment.txt" >&2
+if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
+    log "warning: the machine is busy (load average $(cut -d' ' -f1 /proc/loadavg)); numbers will be noisy"
+fi
 
 make_certificate
 write_wrk_script
