@@ -1,0 +1,41 @@
+package io.clicktls.cli;
+
+import io.clicktls.config.ClickTlsConfig;
+import io.clicktls.config.ConfigException;
+import io.clicktls.config.ConfigLoader;
+import io.clicktls.config.ConfigProblem;
+import java.io.PrintStream;
+import java.nio.file.Path;
+
+/** {@code clicktls check --config FILE}: validates a config file without starting anything. */
+public final class CheckCommand {
+
+    /** The file is valid. */
+    public static final int OK = 0;
+    /** The file has problems, one {@code file:line:column: message} line each on {@code err}. */
+    public static final int INVALID = 2;
+
+    private CheckCommand() {}
+
+    /** Prints {@code FILE: ok (N domains, M platforms)} and returns 0, or prints every problem and returns 2. */
+    public static int run(Path file, PrintStream out, PrintStream err) {
+        ClickTlsConfig config;
+        try {
+            config = ConfigLoader.load(file);
+        } catch (ConfigException e) {
+            for (ConfigProblem problem : e.problems()) {
+                err.println(problem);
+            }
+            err.flush();
+            return INVALID;
+        }
+        out.println(file + ": ok (" + count(config.domains().size(), "domain") + ", "
+                + count(config.platforms().size(), "platform") + ")");
+        out.flush();
+        return OK;
+    }
+
+    private static String count(int n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
+    }
+}

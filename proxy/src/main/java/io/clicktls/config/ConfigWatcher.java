@@ -1,0 +1,340 @@
+package io.clicktls.config;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reloads the config file when it changes and swaps it into a {@link LiveConfig} if it is valid; an invalid file is
+ * logged (one WARN line per problem, {@code file:line:column: message}) and the config in force stays.
+ *
+ * <p>Watches the file's folder rather than the file, because editors and config tools replace a file by renaming
+ * a new one over it. Events are debounced (200 ms) so that a file is read once it has been written, and the file
+ * is only parsed when its bytes changed. A stat of the file every second backs up the events, which some file
+ * systems (network mounts, some container overlays) never send.
+ *
+ * <p>Everything runs on one daemon thread, {@code clicktls-config-watcher}: the parse, {@link LiveConfig#replace}
+ * with its listeners, and the {@link ReloadListener}. None of it runs on an event loop.
+ */
+public final class ConfigWatcher implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ConfigWatcher.class);
+
+    static final String THREAD_NAME = "clicktls-config-watcher";
+
+    /** What became of a change to the file; called on the watcher's thread, must not block for long. */
+    public interface ReloadListener {
+
+        /** The file changed, is valid and is now in force (it may mean the same as before). */
+        void accepted(ClickTlsConfig config);
+
+        /** The file changed but cannot be used; the config in force stays. {@code problems} is never empty. */
+        void rejected(List<ConfigProblem> problems);
+
+        ReloadListener NONE = new ReloadListener() {
+            @Override
+            public void accepted(ClickTlsConfig config) {}
+
+            @Override
+            public void rejected(List<ConfigProblem> problems) {}
+        };
+    }
+
+    private final Path file;
+    private final Path absoluteFile;
+    private final Path directory;
+    private final LiveConfig live;
+    private final ReloadListener listener;
+    private final long debounceNanos;
+    private final long pollNanos;
+    private final boolean useEvents;
+
+    private Thread thread;
+    private volatile WatchService watchService;
+    private volatile boolean running;
+    /** Wakes the thread when it waits without a watch service (an interrupt could break a listener's I/O). */
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    // confined to the watcher thread after start()
+    private byte[] lastDigest;
+    private FileState lastState;
+    private boolean watchingLink;
+
+    /**
+     * @param file the config file, as the user named it (problems are reported with this name)
+     * @param live receives every valid new config
+     * @param listener told of every accepted or rejected change, e.g. to count them
+     */
+    public ConfigWatcher(Path file, LiveConfig live, ReloadListener listener) {
+        this(file, live, listener, Duration.ofMillis(200), Duration.ofSeconds(1), true);
+    }
+
+    ConfigWatcher(Path file, LiveConfig live, ReloadListener listener, Duration debounce, Duration poll,
+            boolean useEvents) {
+        this.file = Objects.requireNonNull(file);
+        this.absoluteFile = file.toAbsolutePath().normalize();
+        this.directory = absoluteFile.getParent();
+        this.live = Objects.requireNonNull(live);
+        this.listener = Objects.requireNonNull(listener);
+        this.debounceNanos = debounce.toNanos();
+        this.pollNanos = poll.toNanos();
+        this.useEvents = useEvents;
+    }
+
+    /**
+     * Starts watching. The file's content at this moment is taken as the one {@code live} was built from, so call
+     * this right after loading it. If the folder cannot be watched, the file is still polled every second.
+     */
+    public synchronized void start() {
+        if (thread != null) {
+            throw new IllegalStateException("already started");
+        }
+        lastDigest = digestOrNull();
+        lastState = FileState.of(absoluteFile);
+        watchingLink = Files.isSymbolicLink(absoluteFile);
+        if (useEvents) {
+            try {
+                watchService = FileSystems.getDefault().newWatchService();
+                directory.register(watchService, StandardWatchEventKinds.ENTRY_CREATE,
+                        StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_DELETE);
+            } catch (IOException | UnsupportedOperationException e) {
+                log.warn("cannot watch {} for changes ({}); checking {} every second instead", directory, e, file);
+                closeWatchService();
+            }
+        }
+        running = true;
+        thread = new Thread(this::run, THREAD_NAME);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /**
+     * Stops watching and waits up to 2 s for the thread to end; a reload in progress finishes first. May be called
+     * from a listener (on the watcher's thread), which then ends after the current reload.
+     */
+    @Override
+    public synchronized void close() {
+        running = false;
+        closeWatchService();
+        stopped.countDown();
+        if (thread != null && thread != Thread.currentThread()) {
+            try {
+                thread.join(2_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void run() {
+        long nextPoll = System.nanoTime() + pollNanos;
+        boolean pending = false;
+        long pendingSince = 0;
+        long pendingUntil = 0;
+        while (running) {
+            try {
+                long now = System.nanoTime();
+                long wait = nextPoll - now;
+                if (pending) {
+                    wait = Math.min(wait, pendingUntil - now);
+                }
+                boolean changed = waitForEvents(Math.max(wait, 0));
+                now = System.nanoTime();
+                if (changed) {
+                    if (!pending) {
+                        pending = true;
+                        pendingSince = now;
+                    }
+                    // a file written in many steps is read once it is quiet, but at the latest after 5 debounces
+                    pendingUntil = Math.min(now + debounceNanos, pendingSince + 5 * debounceNanos);
+                }
+                if (!pending && now - nextPoll >= 0) {
+                    nextPoll = now + pollNanos;
+                    FileState state = FileState.of(absoluteFile);
+                    if (!state.equals(lastState)) {
+                        pending = true;
+                        pendingSince = now;
+                        pendingUntil = now + debounceNanos;
+                    }
+                }
+                if (pending && now - pendingUntil >= 0) {
+                    pending = false;
+                    nextPoll = now + pollNanos;
+                    reloadIfChanged();
+                }
+            } catch (ClosedWatchServiceException | InterruptedException e) {
+                if (running) {
+                    log.warn("config watcher stopped unexpectedly", e);
+                }
+                return;
+            } catch (RuntimeException e) {
+                // a listener's bug must not end live reloading
+                log.error("config reload of {} failed", file, e);
+            }
+        }
+    }
+
+    /** Waits up to {@code nanos} for events about the file; true if there was one. */
+    private boolean waitForEvents(long nanos) throws InterruptedException {
+        WatchService service = watchService;
+        if (service == null) {
+            stopped.await(nanos, TimeUnit.NANOSECONDS);
+            return false;
+        }
+        WatchKey key = service.poll(nanos, TimeUnit.NANOSECONDS);
+        if (key == null) {
+            return false;
+        }
+        boolean relevant = false;
+        for (WatchEvent<?> event : key.pollEvents()) {
+            Object context = event.context();
+            // a symlinked file (a Kubernetes ConfigMap) changes when a sibling link is swapped, so any event counts
+            relevant |= event.kind() == StandardWatchEventKinds.OVERFLOW
+                    || watchingLink
+                    || (context instanceof Path name && name.equals(absoluteFile.getFileName()));
+        }
+        if (!key.reset()) {
+            log.warn("{} can no longer be watched; checking {} every second instead", directory, file);
+            closeWatchService();
+        }
+        return relevant;
+    }
+
+    private void reloadIfChanged() {
+        lastState = FileState.of(absoluteFile);
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(absoluteFile);
+        } catch (IOException e) {
+            byte[] digest = digest(("unreadable: " + e.getClass().getName()).getBytes(StandardCharsets.UTF_8));
+            if (!Arrays.equals(digest, lastDigest)) {
+                lastDigest = digest;
+                String reason = e instanceof NoSuchFileException ? "it does not exist" : String.valueOf(e.getMessage());
+                reject(List.of(new ConfigProblem(file.toString(), 1, 1, "cannot read the file: " + reason)));
+            }
+            return;
+        }
+        byte[] digest = digest(bytes);
+        if (Arrays.equals(digest, lastDigest)) {
+            return;
+        }
+        lastDigest = digest;
+        ClickTlsConfig next;
+        try {
+            next = ConfigLoader.load(file, bytes);
+        } catch (ConfigException e) {
+            reject(e.problems());
+            return;
+        }
+        ClickTlsConfig previous = live.get().config();
+        if (next.equals(previous)) {
+            log.info("config {} changed, but not in meaning; nothing to reload", file);
+        } else {
+            warnAboutRestart(previous, next);
+            try {
+                live.replace(next);
+            } catch (RuntimeException e) {
+                // LiveConfig swaps before it tells its listeners: a listener's failure leaves the new config in force
+                if (live.get().config() != next) {
+                    throw e;
+                }
+                log.error("a listener of the config failed after {} was swapped in", file, e);
+            }
+            log.info("config {} reloaded: {} domain(s), {} platform(s)", file, next.domains().size(),
+                    next.platforms().size());
+        }
+        listener.accepted(next);
+    }
+
+    private void reject(List<ConfigProblem> problems) {
+        log.warn("config {} rejected ({} {}); the previous config stays in force", file, problems.size(),
+                problems.size() == 1 ? "problem" : "problems");
+        for (ConfigProblem problem : problems) {
+            log.warn("{}", problem);
+        }
+        listener.rejected(problems);
+    }
+
+    private void warnAboutRestart(ClickTlsConfig previous, ClickTlsConfig next) {
+        List<String> changes = new ArrayList<>();
+        Listen before = previous.listen();
+        Listen after = next.listen();
+        change(changes, "listen.https", before.https(), after.https());
+        change(changes, "listen.http", before.http(), after.http());
+        change(changes, "listen.admin", before.admin(), after.admin());
+        change(changes, "storage.directory", previous.storage().directory(), next.storage().directory());
+        if (!changes.isEmpty()) {
+            log.warn("config {}: a restart is needed for {} to take effect", file, String.join(", ", changes));
+        }
+    }
+
+    private static void change(List<String> changes, String key, Object before, Object after) {
+        if (!Objects.equals(before, after)) {
+            changes.add(key + " " + before + " -> " + after);
+        }
+    }
+
+    private byte[] digestOrNull() {
+        try {
+            return digest(Files.readAllBytes(absoluteFile));
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static byte[] digest(byte[] bytes) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(bytes);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    private void closeWatchService() {
+        WatchService service = watchService;
+        watchService = null;
+        if (service != null) {
+            try {
+                service.close();
+            } catch (IOException e) {
+                log.debug("closing the watch service of {}", directory, e);
+            }
+        }
+    }
+
+    /** What a stat says about the file; a change of any part means its bytes may have changed. */
+    private record FileState(long modifiedNanos, long size, Object fileKey) {
+
+        static final FileState MISSING = new FileState(-1, -1, null);
+
+        static FileState of(Path file) {
+            try {
+                BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+                return new FileState(attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS), attributes.size(),
+                        attributes.fileKey());
+            } catch (IOException e) {
+                return MISSING;
+            }
+        }
+    }
+}

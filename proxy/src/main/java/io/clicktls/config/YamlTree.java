@@ -1,0 +1,233 @@
+package io.clicktls.config;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+
+/**
+ * A YAML document as a small tree whose every key and value knows its line and column, built from Jackson's
+ * streaming {@link YAMLParser}. Data binding would lose the positions that make a problem report useful.
+ */
+final class YamlTree {
+
+    /** SnakeYAML refuses documents over 3 MB by default; 100,000 domain entries are about 6 MB. */
+    private static final int MAX_CODE_POINTS = 128 * 1024 * 1024;
+
+    private static final YAMLFactory FACTORY = YAMLFactory.builder().loaderOptions(loaderOptions()).build();
+
+    private YamlTree() {}
+
+    /** A position in the file, 1-based. */
+    record Position(int line, int column) {}
+
+    sealed interface Node permits MapNode, ListNode, ScalarNode {
+        Position position();
+    }
+
+    /** A key with its own position (for "unknown key") and its value. */
+    record Entry(String key, Position keyPosition, Node value) {}
+
+    /**
+     * Keys in file order. Most maps in a config have one to four keys (100,000 of them in a big {@code domains}
+     * list), so lookups scan a list; an index is built only for larger maps.
+     */
+    static final class MapNode implements Node {
+
+        private static final int SCAN_LIMIT = 8;
+
+        private final Position position;
+        private final List<Entry> entries;
+        private Map<String, Entry> index;
+
+        MapNode(Position position) {
+            this.position = position;
+            this.entries = new ArrayList<>(2);
+        }
+
+        @Override
+        public Position position() {
+            return position;
+        }
+
+        /** In file order. */
+        List<Entry> entries() {
+            return entries;
+        }
+
+        /** The entry for {@code key}, or {@code null}. */
+        Entry get(String key) {
+            if (index != null) {
+                return index.get(key);
+            }
+            for (int i = 0; i < entries.size(); i++) {
+                Entry entry = entries.get(i);
+                if (entry.key().equals(key)) {
+                    return entry;
+                }
+            }
+            return null;
+        }
+
+        /** Adds an entry whose key is not there yet. */
+        void add(Entry entry) {
+            entries.add(entry);
+            if (index != null) {
+                index.put(entry.key(), entry);
+            } else if (entries.size() > SCAN_LIMIT) {
+                index = new HashMap<>();
+                for (Entry each : entries) {
+                    index.put(each.key(), each);
+                }
+            }
+        }
+    }
+
+    record ListNode(Position position, List<Node> items) implements Node {}
+
+    /**
+     * A scalar as written. {@code text} is empty for an empty value ({@code key:}); {@code nullToken} is set for
+     * {@code null} and {@code ~}; {@code alias} marks an alias, already reported as a problem.
+     */
+    record ScalarNode(Position position, String text, boolean nullToken, boolean alias) implements Node {
+
+        /** An empty value, {@code null} or {@code ~}: the key is there but says nothing. */
+        boolean blank() {
+            return nullToken || text.isEmpty();
+        }
+    }
+
+    /**
+     * Reads one YAML document. A syntax error goes to {@code problems} with the parser's own position and the
+     * result is then {@code null}. Duplicate keys and aliases are reported too, but the tree is still returned so
+     * that the rest of the file is checked as well. An empty document (or one with only comments) is an empty
+     * map.
+     */
+    static Node read(String text, String file, List<ConfigProblem> problems) {
+        try (JsonParser parser = FACTORY.createParser(text)) {
+            JsonToken first = parser.nextToken();
+            if (first == null) {
+                return new MapNode(new Position(1, 1));
+            }
+            Node root = readValue((YAMLParser) parser, file, problems);
+            if (parser.nextToken() != null) {
+                Position at = position(parser.currentTokenLocation());
+                problems.add(new ConfigProblem(file, at.line(), at.column(),
+                        "a second YAML document starts here (expected: one document)"));
+                return null;
+            }
+            return root;
+        } catch (JsonProcessingException e) {
+            if (e.getCause() instanceof MarkedYAMLException marked) {
+                problems.add(syntaxProblem(file, marked));
+                return null;
+            }
+            Position at = e.getLocation() == null ? new Position(1, 1) : position(e.getLocation());
+            problems.add(new ConfigProblem(file, at.line(), at.column(), firstLine(e.getOriginalMessage())));
+            return null;
+        } catch (IOException e) {
+            // a String source cannot fail to read; kept for the checked signature
+            problems.add(new ConfigProblem(file, 1, 1, "cannot read: " + e.getMessage()));
+            return null;
+        }
+    }
+
+    /** Reads the value whose first token is the current one. */
+    private static Node readValue(YAMLParser parser, String file, List<ConfigProblem> problems) throws IOException {
+        JsonToken token = parser.currentToken();
+        Position at = position(parser.currentTokenLocation());
+        if (parser.isCurrentAlias()) {
+            // Jackson hands an alias over as its anchor's name, which would silently be taken as the value
+            problems.add(new ConfigProblem(file, at.line(), at.column(),
+                    "alias *" + parser.getText() + " (expected: a plain value; aliases are not supported)"));
+            return new ScalarNode(at, parser.getText(), false, true);
+        }
+        switch (token) {
+            case START_OBJECT:
+                return readMap(parser, at, file, problems);
+            case START_ARRAY:
+                return readList(parser, at, file, problems);
+            case VALUE_NULL:
+                return new ScalarNode(at, "", true, false);
+            default:
+                return new ScalarNode(at, parser.getText(), false, false);
+        }
+    }
+
+    private static Node readMap(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
+            throws IOException {
+        MapNode map = new MapNode(at);
+        JsonToken token;
+        while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+            String key = parser.currentName();
+            Position keyAt = position(parser.currentTokenLocation());
+            parser.nextToken();
+            Node value = readValue(parser, file, problems);
+            Entry earlier = map.get(key);
+            if (earlier != null) {
+                problems.add(new ConfigProblem(file, keyAt.line(), keyAt.column(),
+                        "duplicate key '" + key + "' (first at line " + earlier.keyPosition().line() + ")"));
+                continue;
+            }
+            map.add(new Entry(key, keyAt, value));
+        }
+        if (token != JsonToken.END_OBJECT) {
+            throw new IllegalStateException("unexpected " + token + " in a YAML mapping");
+        }
+        return map;
+    }
+
+    private static Node readList(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
+            throws IOException {
+        List<Node> items = new ArrayList<>();
+        while (parser.nextToken() != JsonToken.END_ARRAY) {
+            items.add(readValue(parser, file, problems));
+        }
+        return new ListNode(at, items);
+    }
+
+    private static ConfigProblem syntaxProblem(String file, MarkedYAMLException e) {
+        Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+        String problem = e.getProblem() != null ? e.getProblem() : firstLine(e.getMessage());
+        StringBuilder message = new StringBuilder("YAML syntax: ").append(oneLine(problem));
+        if (e.getContext() != null && e.getContextMark() != null) {
+            message.append(" (").append(oneLine(e.getContext())).append(" at line ")
+                    .append(e.getContextMark().getLine() + 1).append(')');
+        }
+        int line = mark == null ? 1 : mark.getLine() + 1;
+        int column = mark == null ? 1 : mark.getColumn() + 1;
+        return new ConfigProblem(file, line, column, message.toString());
+    }
+
+    private static Position position(JsonLocation location) {
+        return new Position(Math.max(1, location.getLineNr()), Math.max(1, location.getColumnNr()));
+    }
+
+    private static String firstLine(String message) {
+        if (message == null) {
+            return "YAML syntax error";
+        }
+        int newline = message.indexOf('\n');
+        return newline < 0 ? message : message.substring(0, newline);
+    }
+
+    private static String oneLine(String text) {
+        return text.replace('\n', ' ').strip();
+    }
+
+    private static LoaderOptions loaderOptions() {
+        LoaderOptions options = new LoaderOptions();
+        options.setCodePointLimit(MAX_CODE_POINTS);
+        return options;
+    }
+}

@@ -1,0 +1,173 @@
+package io.clicktls.http;
+
+import io.clicktls.metrics.Metrics;
+import io.clicktls.tls.CertificateSource;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SniCompletionEvent;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pipelines of the two listeners, every handler added by name in this one place so that each reads top to
+ * bottom:
+ *
+ * <pre>
+ * https: tls → idle → alpn ┬ h2:       h2 → h2-streams
+ *                          │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy
+ *                          └ http/1.1: codec → request-timeout → keep-alive → expect-continue → link-upgrade
+ *                                      → proxy
+ * http:  idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME http-01, 308 to https)
+ * </pre>
+ *
+ * There is no aggregator anywhere on the proxy path: bodies stream. The initializers run on the new channel's event
+ * loop; nothing here blocks.
+ */
+final class ListenerPipelines {
+
+    private static final Logger log = LoggerFactory.getLogger(ListenerPipelines.class);
+
+    private final ProxyContext context;
+    private final Function<Channel, ChannelHandler> tlsHandlerFactory;
+    private final CertificateSource certificates;
+    private final LocalAnswers plainHttpAnswers;
+    private final ChannelGroup clients;
+
+    ListenerPipelines(
+            ProxyContext context,
+            Function<Channel, ChannelHandler> tlsHandlerFactory,
+            CertificateSource certificates,
+            LocalAnswers plainHttpAnswers,
+            ChannelGroup clients) {
+        this.context = context;
+        this.tlsHandlerFactory = tlsHandlerFactory;
+        this.certificates = certificates;
+        this.plainHttpAnswers = plainHttpAnswers;
+        this.clients = clients;
+    }
+
+    ChannelInitializer<Channel> https() {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                clients.add(ch);
+                ChannelPipeline p = ch.pipeline();
+                p.addLast("tls", tlsHandlerFactory.apply(ch));
+                p.addLast("idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
+                p.addLast("alpn", new ProtocolSelection());
+            }
+        };
+    }
+
+    ChannelInitializer<Channel> http() {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                clients.add(ch);
+                ChannelPipeline p = ch.pipeline();
+                p.addLast("idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
+                addHttp1(p, "http", plainHttpAnswers, false);
+            }
+        };
+    }
+
+    private void addHttp1(ChannelPipeline p, String scheme, LocalAnswers answers, boolean tls) {
+        p.addLast("codec", new HttpServerCodec(decoderConfig()));
+        p.addLast("request-timeout", new ClientTimeouts.RequestHeaders(
+                context.settings().requestHeadersTimeout(), context.settings().keepAliveIdle()));
+        p.addLast("keep-alive", new HttpServerKeepAliveHandler());
+        p.addLast("expect-continue", new HttpServerExpectContinueHandler());
+        if (tls) {
+            p.addLast("link-upgrade", linkUpgrade());
+        }
+        p.addLast("proxy", new ProxyHandler(context, scheme, tls, answers));
+    }
+
+    private LinkUpgradeHandler linkUpgrade() {
+        Metrics metrics = context.metrics();
+        return new LinkUpgradeHandler(
+                context.config(), host -> certificates.cached(host).isPresent(), context.linkPorts(), metrics);
+    }
+
+    /**
+     * The request decoder's limits and its strict framing rules, set explicitly so that no system property can
+     * loosen them: Content-Length together with Transfer-Encoding, differing Content-Length values, a
+     * Transfer-Encoding whose last coding is not chunked, or one in an HTTP/1.0 request all fail decoding (400).
+     */
+    static HttpDecoderConfig decoderConfig() {
+        return new HttpDecoderConfig()
+                .setMaxInitialLineLength(ProxySettings.MAX_INITIAL_LINE)
+                .setMaxHeaderSize(ProxySettings.MAX_HEADER_SIZE)
+                .setMaxChunkSize(ProxySettings.MAX_CHUNK_SIZE)
+                .setValidateHeaders(true)
+                .setAllowDuplicateContentLengths(false)
+                .setStrictLineParsing(true)
+                .setUseRfc9112TransferEncoding(true);
+    }
+
+    /** Chooses HTTP/2 or HTTP/1.1 once the TLS handshake is done, and remembers the SNI name it was for. */
+    private final class ProtocolSelection extends ApplicationProtocolNegotiationHandler {
+
+        ProtocolSelection() {
+            super(ApplicationProtocolNames.HTTP_1_1);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof SniCompletionEvent sni && sni.isSuccess() && sni.hostname() != null) {
+                ctx.channel().attr(ProxyServer.SERVER_NAME).setIfAbsent(sni.hostname());
+            }
+            super.userEventTriggered(ctx, evt);
+        }
+
+        @Override
+        protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+            ChannelPipeline p = ctx.pipeline();
+            if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                p.addLast("h2", Http2FrameCodecBuilder.forServer()
+                        .initialSettings(Http2Settings.defaultSettings()
+                                .maxConcurrentStreams(128)
+                                .maxHeaderListSize(ProxySettings.MAX_HEADER_SIZE))
+                        .validateHeaders(true)
+                        .build());
+                p.addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                    @Override
+                    protected void initChannel(Http2StreamChannel stream) {
+                        ChannelPipeline sp = stream.pipeline();
+                        sp.addLast("codec", new Http2StreamFrameToHttpObjectCodec(true));
+                        sp.addLast("expect-continue", new HttpServerExpectContinueHandler());
+                        sp.addLast("link-upgrade", linkUpgrade());
+                        sp.addLast("proxy", new ProxyHandler(context, "https", true, LocalAnswers.NONE));
+                    }
+                }));
+            } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
+                addHttp1(p, "https", LocalAnswers.NONE, true);
+            } else {
+                log.debug("unsupported application protocol {} on {}", protocol, ctx.channel());
+                ctx.close();
+            }
+        }
+
+        @Override
+        protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("TLS handshake with {} failed", ctx.channel().remoteAddress(), cause);
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,683 @@
+package io.clicktls.http;
+
+import io.clicktls.config.DomainTable;
+import io.clicktls.config.Platform;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Forwards the requests of one client connection (HTTP/1.1) or stream (HTTP/2) to their platforms, one at a time
+ * and in order, streaming bodies both ways.
+ *
+ * <p>Per request: the Host (or {@code :authority}) picks the platform through the live config's domain table;
+ * a request without Host is malformed (400), a host not served or not the TLS connection's name is misdirected
+ * (421). The request target goes upstream exactly as received: no decoding, no normalisation.
+ *
+ * <p>Backpressure: the client channel does not read on its own; it reads the next piece of a request body only
+ * once the upstream can take more, and the upstream reads the next piece of a response only once the client
+ * channel can take more. Both sides are judged by channel writability rather than by write completion, because a
+ * handler between this one and the socket (the link rewriter) may hold a write until it has the whole body.
+ *
+ * <p>A request is never retried once anything of it may have reached the upstream: a click counts once.
+ *
+ * <p>Runs on the channel's event loop; must not block. Not sharable: one instance per connection or stream.
+ */
+final class ProxyHandler extends ChannelInboundHandlerAdapter {
+
+    private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
+
+    private enum State {
+        /** Waiting for a request. */
+        IDLE,
+        /** A {@link LocalAnswers} answer is being prepared. */
+        ANSWERING,
+        /** Waiting for an upstream connection. */
+        CONNECTING,
+        /** The request is going upstream and/or the response coming back. */
+        FORWARDING,
+        /** Dropping the rest of a request that was answered locally. */
+        DISCARDING,
+        /** The connection is closing or closed: everything is dropped. */
+        CLOSED
+    }
+
+    private final ProxyContext context;
+    private final String scheme;
+    private final boolean checkServerName;
+    private final LocalAnswers localAnswers;
+    private final ArrayDeque<HttpObject> inbox = new ArrayDeque<>();
+    private ChannelHandlerContext ctx;
+    private boolean http2;
+    private State state = State.IDLE;
+    private Exchange exchange;
+    private boolean pumping;
+
+    /**
+     * @param scheme {@code https} or {@code http}: how clients reach this listener ({@code X-Forwarded-Proto})
+     * @param checkServerName whether a request's host must be the TLS connection's server name
+     */
+    ProxyHandler(ProxyContext context, String scheme, boolean checkServerName, LocalAnswers localAnswers) {
+        this.context = context;
+        this.scheme = scheme;
+        this.checkServerName = checkServerName;
+        this.localAnswers = localAnswers;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.http2 = ctx.channel() instanceof Http2StreamChannel;
+        ctx.channel().config().setAutoRead(false);
+        if (ctx.channel().isActive()) {
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        ctx.read();
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (state == State.CLOSED || !(msg instanceof HttpObject httpObject)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        inbox.add(httpObject);
+        pump();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (exchange != null && ctx.channel().isWritable()) {
+            exchange.clientWritable();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        state = State.CLOSED;
+        releaseInbox();
+        if (exchange != null) {
+            exchange.clientGone();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("client connection {} failed", ctx.channel(), cause);
+        ctx.close();
+    }
+
+    /**
+     * Consumes the inbox as far as the state allows, then asks for more input when it needs it. Not re-entered: a
+     * call from within (a pooled upstream handed over at once, a write failing at once) returns, and the running
+     * loop, which reads the state afresh on each turn, carries on.
+     */
+    private void pump() {
+        if (pumping) {
+            return;
+        }
+        pumping = true;
+        try {
+            pumpInbox();
+        } finally {
+            pumping = false;
+            if (exchange != null) {
+                exchange.flushUpstream();
+            }
+        }
+    }
+
+    private void pumpInbox() {
+        while (true) {
+            switch (state) {
+                case IDLE -> {
+                    HttpObject next = inbox.poll();
+                    if (next == null) {
+                        ctx.read();
+                        return;
+                    }
+                    if (next instanceof HttpRequest request) {
+                        startRequest(request);
+                    } else {
+                        ReferenceCountUtil.release(next);
+                    }
+                }
+                case DISCARDING -> {
+                    HttpObject next = inbox.poll();
+                    if (next == null) {
+                        ctx.read();
+                        return;
+                    }
+                    ReferenceCountUtil.release(next);
+                    if (next instanceof LastHttpContent) {
+                        state = State.IDLE;
+                    }
+                }
+                case FORWARDING -> {
+                    if (exchange.requestComplete || !exchange.upstreamWritable()) {
+                        return;
+                    }
+                    HttpObject next = inbox.poll();
+                    if (next == null) {
+                        ctx.read();
+                        return;
+                    }
+                    exchange.forwardBody(next);
+                }
+                default -> {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void startRequest(HttpRequest request) {
+        if (request.decoderResult().isFailure()) {
+            log.debug("malformed request on {}", ctx.channel(), request.decoderResult().cause());
+            ReferenceCountUtil.release(request);
+            fail(ErrorResponses.forDecoderFailure(request.decoderResult().cause()), null);
+            return;
+        }
+        RequestTarget target = RequestTarget.of(request);
+        List<String> hosts = request.headers().getAll(HttpHeaderNames.HOST);
+        // Two Host headers in HTTP/1.1 are an attack or a bug (RFC 9112 section 3.2); HTTP/2 requests carry
+        // :authority first and may repeat it as Host.
+        if (target == null || !http2 && hosts.size() > 1) {
+            ReferenceCountUtil.release(request);
+            fail(ErrorResponses.Failure.MALFORMED_REQUEST, null);
+            return;
+        }
+        String hostHeader = target.authority() != null ? target.authority() : hosts.isEmpty() ? null : hosts.get(0);
+        String host = hostName(hostHeader);
+        DomainTable.Route route = host == null ? null : context.config().get().domains().find(host).orElse(null);
+
+        CompletionStage<FullHttpResponse> local = localAnswers.answer(request, target.path(), host, route);
+        if (local != null) {
+            state = State.ANSWERING;
+            local.whenComplete((response, failure) -> onLoop(() ->
+                    localAnswerReady(request, target, hostHeader, host, route, failure == null ? response : null)));
+            return;
+        }
+        forward(request, target, hostHeader, host, route);
+    }
+
+    private void localAnswerReady(
+            HttpRequest request, RequestTarget target, String hostHeader, String host, DomainTable.Route route,
+            FullHttpResponse response) {
+        if (state == State.CLOSED) {
+            ReferenceCountUtil.release(request);
+            ReferenceCountUtil.release(response);
+            return;
+        }
+        if (response == null) {
+            forward(request, target, hostHeader, host, route);
+            pump();
+            return;
+        }
+        context.metrics().request(route == null ? "none" : route.platform().name(), response.status().code());
+        boolean keepAlive = HttpUtil.isKeepAlive(request) && !hasBody(request);
+        boolean complete = request instanceof LastHttpContent;
+        ReferenceCountUtil.release(request);
+        if (!keepAlive) {
+            // The body was not read: the connection cannot carry another request.
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            state = State.CLOSED;
+            releaseInbox();
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+        state = complete ? State.IDLE : State.DISCARDING;
+        pump();
+    }
+
+    private void forward(
+            HttpRequest request, RequestTarget target, String hostHeader, String host, DomainTable.Route route) {
+        if (host == null) {
+            ReferenceCountUtil.release(request);
+            fail(ErrorResponses.Failure.MALFORMED_REQUEST, null);
+            return;
+        }
+        if (route == null) {
+            ReferenceCountUtil.release(request);
+            fail(ErrorResponses.Failure.HOST_NOT_SERVED, null);
+            return;
+        }
+        Platform platform = route.platform();
+        if (checkServerName && !ConnectionNames.hostMatches(ctx.channel(), host)) {
+            ReferenceCountUtil.release(request);
+            fail(ErrorResponses.Failure.HOST_NOT_SERVED, platform.name());
+            return;
+        }
+        if (request instanceof FullHttpRequest full) {
+            // HTTP/2 request that ended with its headers (or was otherwise delivered whole): frame its body here.
+            if (full.content().isReadable() || HttpUtil.isContentLengthSet(full)) {
+                HttpUtil.setContentLength(full, full.content().readableBytes());
+            }
+            inbox.addFirst(new DefaultLastHttpContent(full.content().retain()));
+        }
+        HttpRequest upstreamRequest = ForwardingHeaders.upstreamRequest(
+                request, target.path(), hostHeader, platform, clientAddress(), scheme);
+        Exchange started = new Exchange(request, upstreamRequest, platform.name());
+        ReferenceCountUtil.release(request);
+        exchange = started;
+        state = State.CONNECTING;
+        context.inFlight().incrementAndGet();
+        context.pool().acquire(ctx.channel().eventLoop(), UpstreamKey.of(platform))
+                .addListener(f -> started.upstreamAcquired(f));
+    }
+
+    /** Answers {@code failure} and closes the connection (HTTP/1.1) or stream (HTTP/2). */
+    private void fail(ErrorResponses.Failure failure, String platform) {
+        state = State.CLOSED;
+        releaseInbox();
+        ErrorResponses.send(ctx, failure, platform, context.metrics());
+    }
+
+    private void exchangeDone(boolean requestComplete, ChannelFuture lastWrite) {
+        exchange = null;
+        if (!requestComplete) {
+            // The upstream answered before the whole body arrived; the rest will not be read, so the connection
+            // (or stream) ends after the response.
+            state = State.CLOSED;
+            releaseInbox();
+            lastWrite.addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        state = State.IDLE;
+        pump();
+    }
+
+    private void onLoop(Runnable task) {
+        try {
+            // Always a new task, also when already on the loop: the caller may be inside pump().
+            ctx.executor().execute(task);
+        } catch (RejectedExecutionException e) {
+            log.debug("event loop gone; dropping a local answer");
+        }
+    }
+
+    private void releaseInbox() {
+        HttpObject next;
+        while ((next = inbox.poll()) != null) {
+            ReferenceCountUtil.release(next);
+        }
+    }
+
+    private String clientAddress() {
+        SocketAddress remote = ctx.channel().remoteAddress();
+        if (remote instanceof InetSocketAddress inet && inet.getAddress() != null) {
+            return inet.getAddress().getHostAddress();
+        }
+        return String.valueOf(remote);
+    }
+
+    private static boolean hasBody(HttpRequest request) {
+        if (request instanceof FullHttpRequest full) {
+            return full.content().isReadable();
+        }
+        return HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
+    }
+
+    /** The host name of a Host value: port and IPv6 brackets removed, lower case; {@code null} if blank. */
+    static String hostName(String hostHeader) {
+        if (hostHeader == null) {
+            return null;
+        }
+        String value = hostHeader.trim();
+        if (value.isEmpty()) {
+            return null;
+        }
+        if (value.startsWith("[")) {
+            int close = value.indexOf(']');
+            return close < 0 ? null : value.substring(1, close).toLowerCase(Locale.ROOT);
+        }
+        int colon = value.lastIndexOf(':');
+        if (colon >= 0) {
+            String port = value.substring(colon + 1);
+            if (!port.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                return null;
+            }
+            value = value.substring(0, colon);
+        }
+        return value.isEmpty() ? null : DomainTable.normalize(value);
+    }
+
+    /**
+     * The request target split for forwarding: the origin-form path and query, byte for byte, and the authority
+     * when the client used the absolute form (RFC 9112 section 3.2.2: it then overrides Host).
+     */
+    record RequestTarget(String path, String authority) {
+
+        /** {@code null} when the target is of a form a reverse proxy cannot forward. */
+        static RequestTarget of(HttpRequest request) {
+            String uri = request.uri();
+            if (uri.startsWith("/")) {
+                return new RequestTarget(uri, null);
+            }
+            if ("*".equals(uri)) {
+                return HttpMethod.OPTIONS.equals(request.method()) ? new RequestTarget(uri, null) : null;
+            }
+            int schemeEnd = uri.indexOf("://");
+            if (schemeEnd <= 0) {
+                return null;
+            }
+            String scheme = uri.substring(0, schemeEnd);
+            if (!"http".equalsIgnoreCase(scheme) && !"https".equalsIgnoreCase(scheme)) {
+                return null;
+            }
+            int start = schemeEnd + 3;
+            int end = start;
+            while (end < uri.length() && "/?#".indexOf(uri.charAt(end)) < 0) {
+                end++;
+            }
+            String authority = uri.substring(start, end);
+            if (authority.isEmpty() || authority.indexOf('@') >= 0) {
+                return null;
+            }
+            String rest = uri.substring(end);
+            return new RequestTarget(rest.startsWith("/") ? rest : "/" + rest, authority);
+        }
+    }
+
+    /** One request's trip upstream and back. Lives on the client channel's event loop. */
+    private final class Exchange implements UpstreamConnection.Listener {
+
+        private final HttpMethod method;
+        private final boolean clientChunked;
+        private final String platform;
+        private HttpRequest head;
+        private UpstreamConnection upstream;
+        private boolean requestComplete;
+        private boolean responseStarted;
+        private boolean upstreamKeepAlive = true;
+        private boolean skippingInformational;
+        private boolean readWhenWritable;
+        private boolean unflushed;
+        private boolean finished;
+        private long sentNanos;
+        private ScheduledFuture<?> responseTimer;
+        private ChannelFuture lastClientWrite;
+
+        Exchange(HttpRequest request, HttpRequest head, String platform) {
+            this.method = request.method();
+            this.clientChunked = !http2 && request.protocolVersion().equals(HttpVersion.HTTP_1_1);
+            this.head = head;
+            this.platform = platform;
+        }
+
+        void upstreamAcquired(Future<? super UpstreamConnection> future) {
+            if (finished) {
+                // The client left while we were connecting; nothing was written, so the connection is as good as new.
+                if (future.isSuccess()) {
+                    context.pool().release((UpstreamConnection) future.getNow(), true);
+                }
+                return;
+            }
+            if (!future.isSuccess()) {
+                log.debug("upstream for {} unreachable", platform, future.cause());
+                abort(ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
+                return;
+            }
+            upstream = (UpstreamConnection) future.getNow();
+            upstream.bind(this);
+            state = State.FORWARDING;
+            sentNanos = System.nanoTime();
+            upstream.channel().write(head).addListener(this::upstreamWritten);
+            head = null;
+            unflushed = true;
+            upstream.channel().read();
+            pump();
+        }
+
+        boolean upstreamWritable() {
+            return upstream.channel().isWritable();
+        }
+
+        void forwardBody(HttpObject message) {
+            if (!(message instanceof HttpContent content) || content.decoderResult().isFailure()) {
+                ReferenceCountUtil.release(message);
+                abort(ErrorResponses.Failure.MALFORMED_REQUEST);
+                return;
+            }
+            boolean last = content instanceof LastHttpContent;
+            ChannelFuture written = upstream.channel().write(content);
+            unflushed = true;
+            written.addListener(this::upstreamWritten);
+            if (last) {
+                requestComplete = true;
+                written.addListener(f -> {
+                    if (f.isSuccess() && !finished && !responseStarted) {
+                        armResponseTimer();
+                    }
+                });
+            }
+        }
+
+        void flushUpstream() {
+            if (unflushed && upstream != null) {
+                unflushed = false;
+                upstream.channel().flush();
+            }
+        }
+
+        private void upstreamWritten(Future<? super Void> f) {
+            if (!f.isSuccess()) {
+                upstreamClosed(f.cause());
+            }
+        }
+
+        private void armResponseTimer() {
+            long millis = context.settings().upstreamResponseTimeout().toMillis();
+            responseTimer = ctx.executor().schedule(() -> {
+                if (!finished && !responseStarted) {
+                    log.debug("upstream for {} did not answer within {} ms", platform, millis);
+                    abort(ErrorResponses.Failure.UPSTREAM_TIMEOUT);
+                }
+            }, millis, TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void upstreamRead(HttpObject message) {
+            if (finished) {
+                ReferenceCountUtil.release(message);
+                return;
+            }
+            if (message instanceof HttpResponse response) {
+                boolean passedOn = responseHead(response);
+                if (message instanceof HttpContent) {
+                    // Only a message the decoder gave up on is both head and content.
+                    ReferenceCountUtil.release(message);
+                } else if (passedOn) {
+                    readUpstreamWhenWritable();
+                }
+                return;
+            }
+            if (message instanceof HttpContent content) {
+                responseContent(content);
+            } else {
+                ReferenceCountUtil.release(message);
+            }
+        }
+
+        /** @return whether the head went on to the client */
+        private boolean responseHead(HttpResponse response) {
+            if (response.decoderResult().isFailure()) {
+                log.debug("malformed response from {}", platform, response.decoderResult().cause());
+                abort(ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
+                return false;
+            }
+            int code = response.status().code();
+            if (code < 200) {
+                if (code == 101) {
+                    // No upgrade was asked for (Upgrade is hop-by-hop and removed): the upstream is confused.
+                    abort(ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
+                } else {
+                    // 100 Continue was answered by us already; 103 and the like are dropped with their end marker.
+                    skippingInformational = true;
+                    upstream.channel().read();
+                }
+                return false;
+            }
+            cancelResponseTimer();
+            context.metrics().upstreamLatency(System.nanoTime() - sentNanos);
+            upstreamKeepAlive = HttpUtil.isKeepAlive(response);
+            upstream.keepAliveHintSeconds(ForwardingHeaders.keepAliveTimeoutSeconds(response.headers()));
+            responseStarted = true;
+            context.metrics().request(platform, code);
+            writeToClient(ForwardingHeaders.clientResponse(response, http2, clientChunked, method));
+            return true;
+        }
+
+        private void responseContent(HttpContent content) {
+            if (skippingInformational) {
+                ReferenceCountUtil.release(content);
+                if (content instanceof LastHttpContent) {
+                    skippingInformational = false;
+                }
+                upstream.channel().read();
+                return;
+            }
+            if (!responseStarted) {
+                ReferenceCountUtil.release(content);
+                return;
+            }
+            if (content.decoderResult().isFailure()) {
+                ReferenceCountUtil.release(content);
+                abort(ErrorResponses.Failure.UPSTREAM_CLOSED_MID_RESPONSE);
+                return;
+            }
+            writeToClient(content);
+            if (content instanceof LastHttpContent) {
+                responseComplete();
+            } else {
+                readUpstreamWhenWritable();
+            }
+        }
+
+        private void writeToClient(HttpObject message) {
+            lastClientWrite = ctx.writeAndFlush(message);
+            lastClientWrite.addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+        }
+
+        private void readUpstreamWhenWritable() {
+            if (ctx.channel().isWritable()) {
+                upstream.channel().read();
+            } else {
+                readWhenWritable = true;
+            }
+        }
+
+        void clientWritable() {
+            if (readWhenWritable && !finished) {
+                readWhenWritable = false;
+                upstream.channel().read();
+            }
+        }
+
+        @Override
+        public void upstreamWritabilityChanged() {
+            if (!finished && state == State.FORWARDING && upstream.channel().isWritable()) {
+                pump();
+            }
+        }
+
+        @Override
+        public void upstreamClosed(Throwable cause) {
+            if (finished) {
+                return;
+            }
+            log.debug("upstream connection for {} closed (response started: {})", platform, responseStarted, cause);
+            // Not retried: the upstream may have received the request.
+            abort(responseStarted
+                    ? ErrorResponses.Failure.UPSTREAM_CLOSED_MID_RESPONSE
+                    : ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
+        }
+
+        private void responseComplete() {
+            finished = true;
+            cancelResponseTimer();
+            context.inFlight().decrementAndGet();
+            context.pool().release(upstream, requestComplete && upstreamKeepAlive);
+            exchangeDone(requestComplete, lastClientWrite);
+        }
+
+        private void abort(ErrorResponses.Failure failure) {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            cancelResponseTimer();
+            context.inFlight().decrementAndGet();
+            closeUpstream();
+            exchange = null;
+            if (responseStarted) {
+                state = State.CLOSED;
+                releaseInbox();
+                ctx.close();
+            } else {
+                fail(failure, platform);
+            }
+        }
+
+        void clientGone() {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            cancelResponseTimer();
+            context.inFlight().decrementAndGet();
+            closeUpstream();
+            exchange = null;
+        }
+
+        private void closeUpstream() {
+            if (upstream != null) {
+                upstream.unbind();
+                upstream.channel().close();
+            }
+        }
+
+        private void cancelResponseTimer() {
+            if (responseTimer != null) {
+                responseTimer.cancel(false);
+                responseTimer = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+package io.clicktls.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystems;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link Storage} in a directory of the local file system. Each key is a file under the root; a write goes to a
+ * temporary file in the same folder, is flushed to disk, renamed over the old file atomically, and the folder is
+ * flushed too, so a crash leaves the old value or the new one. Files are {@code 0600} and folders {@code 0700} where
+ * the file system is POSIX. Names that start with a dot are kept for temporary and lock files: keys may not use
+ * them, which also rules out {@code .} and {@code ..}.
+ *
+ * <p>Locks are files under {@code .locks/} holding an expiry time; one past its expiry is stale and taken over.
+ * They coordinate processes sharing the folder as well as threads.
+ *
+ * <p>Blocking: every method does file I/O; call only from the blocking executor. Thread-safe.
+ */
+public final class FileStorage implements Storage {
+
+    private static final Logger log = LoggerFactory.getLogger(FileStorage.class);
+    private static final String LOCK_FOLDER = ".locks";
+    private static final long LOCK_POLL_MILLIS = 25;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final Path root;
+    private final Clock clock;
+    private final boolean posix;
+
+    /** Creates the root folder ({@code 0700}) if it is missing. */
+    public FileStorage(Path root) throws IOException {
+        this(root, Clock.systemUTC());
+    }
+
+    /** @param clock decides when a lock's lease has run out */
+    public FileStorage(Path root, Clock clock) throws IOException {
+        this.posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+        this.root = root.toAbsolutePath().normalize();
+        this.clock = clock;
+        createFolders(this.root);
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** Where a key lives on disk; rejects keys that are empty, absolute, or have empty or dot segments. */
+    public Path path(String key) {
+        validate(key);
+        Path path = root.resolve(key).normalize();
+        if (!path.startsWith(root) || path.equals(root)) {
+            throw new IllegalArgumentException("storage key escapes the root: " + key);
+        }
+        return path;
+    }
+
+    @Override
+    public void store(String key, byte[] value) throws IOException {
+        Path target = path(key);
+        createFolders(target.getParent());
+        writeAtomically(target, value);
+    }
+
+    @Override
+    public Optional<byte[]> load(String key) throws IOException {
+        try {
+            return Optional.of(Files.readAllBytes(path(key)));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public boolean delete(String key) throws IOException {
+        Path path = path(key);
+        boolean deleted = Files.deleteIfExists(path);
+        if (deleted) {
+            removeEmptyFolders(path.getParent());
+        }
+        return deleted;
+    }
+
+    @Override
+    public List<String> list(String prefix) throws IOException {
+        // Walk only the deepest folder the prefix names in full, not the whole tree.
+        int slash = prefix.lastIndexOf('/');
+        Path start = slash < 0 ? root : path(prefix.substring(0, slash));
+        List<String> keys = new ArrayList<>();
+        if (!Files.isDirectory(start)) {
+            return keys;
+        }
+        Files.walkFileTree(start, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) {
+                String key = attributes.isRegularFile() ? toKey(root.relativize(file)) : null;
+                if (key != null && key.startsWith(prefix)) {
+                    keys.add(key);
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE; // a temporary file renamed or deleted meanwhile
+                }
+                throw e;
+            }
+        });
+        return keys;
+    }
+
+    @Override
+    public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
+        Path file = lockFile(name);
+        createFolders(file.getParent());
+        String token = HexFormat.of().formatHex(randomBytes(16));
+        while (true) {
+            long expiresAt = clock.millis() + lease.toMillis();
+            if (tryCreateLock(file, expiresAt + " " + token)) {
+                return new FileLock(file, token);
+            }
+            String holder = readLock(file);
+            if (holder != null && stale(file, holder, lease)) {
+                takeOver(file, holder);
+                continue;
+            }
+            Thread.sleep(LOCK_POLL_MILLIS);
+        }
+    }
+
+    private Path lockFile(String name) {
+        validate(name);
+        return root.resolve(LOCK_FOLDER).resolve(name.replace('/', '_') + ".lock");
+    }
+
+    /** Creates the lock file with its content in one step: a hard link of a finished temporary file. */
+    private boolean tryCreateLock(Path file, String content) throws IOException {
+        byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+        Path temp = writeTemp(file.getParent(), file.getFileName().toString(), bytes);
+        try {
+            Files.createLink(file, temp);
+            syncFolder(file.getParent());
+            return true;
+        } catch (FileAlreadyExistsException e) {
+            return false;
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    private static String readLock(Path file) throws IOException {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    private boolean stale(Path file, String content, Duration lease) throws IOException {
+        int space = content.indexOf(' ');
+        try {
+            return Long.parseLong(space < 0 ? content.trim() : content.substring(0, space)) < clock.millis();
+        } catch (NumberFormatException e) {
+            // Not written by us; trust its age instead.
+            try {
+                return Files.getLastModifiedTime(file).toMillis() + lease.toMillis() < clock.millis();
+            } catch (NoSuchFileException gone) {
+                return false;
+            }
+        }
+    }
+
+    /**
+     * Removes a stale lock without removing a fresh one that replaced it meanwhile: move it aside atomically, check
+     * that what moved is the stale lock, and put it back otherwise.
+     */
+    private void takeOver(Path file, String staleContent) throws IOException {
+        String suffix = HexFormat.of().formatHex(randomBytes(8));
+        Path aside = file.resolveSibling("." + file.getFileName() + ".stale-" + suffix);
+        try {
+            Files.move(file, aside, StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        try {
+            String moved = Files.readString(aside, StandardCharsets.UTF_8);
+            if (moved.equals(staleContent)) {
+                log.warn("took over stale storage lock {} (held until {})", file.getFileName(), staleContent);
+            } else {
+                try {
+                    Files.createLink(file, aside);
+                } catch (FileAlreadyExistsException e) {
+                    // Someone else holds it now; the holder we moved aside lost it. Leases bound the damage.
+                    log.warn("storage lock {} changed hands during a takeover", file.getFileName());
+                }
+            }
+        } finally {
+            Files.deleteIfExists(aside);
+        }
+    }
+
+    private final class FileLock implements Lock {
+        private final Path file;
+        private final String token;
+        private boolean released;
+
+        FileLock(Path file, String token) {
+            this.file = file;
+            this.token = token;
+        }
+
+        @Override
+        public synchronized void close() throws IOException {
+            if (released) {
+                return;
+            }
+            released = true;
+            String content = readLock(file);
+            // After our lease ran out another holder may have taken over: leave theirs alone.
+            if (content != null && content.endsWith(" " + token)) {
+                Files.deleteIfExists(file);
+            }
+        }
+    }
+
+    private void writeAtomically(Path target, byte[] value) throws IOException {
+        Path temp = writeTemp(target.getParent(), target.getFileName().toString(), value);
+        try {
+            try {
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("file system cannot rename atomically: " + target, e);
+            }
+            syncFolder(target.getParent());
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    private Path writeTemp(Path folder, String name, byte[] value) throws IOException {
+        Path temp = folder.resolve("." + name + ".tmp-" + HexFormat.of().formatHex(randomBytes(8)));
+        Set<StandardOpenOption> options =
+                Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try (FileChannel channel = posix
+                ? FileChannel.open(temp, options, fileAttribute("rw-------"))
+                : FileChannel.open(temp, options)) {
+            ByteBuffer buffer = ByteBuffer.wrap(value);
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+            channel.force(true);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(temp);
+            throw e;
+        }
+        return temp;
+    }
+
+    private void createFolders(Path folder) throws IOException {
+        if (Files.isDirectory(folder)) {
+            return;
+        }
+        Path parent = folder.getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            createFolders(parent);
+        }
+        try {
+            if (posix) {
+                Files.createDirectory(folder, fileAttribute("rwx------"));
+            } else {
+                Files.createDirectory(folder);
+            }
+        } catch (FileAlreadyExistsException e) {
+            if (!Files.isDirectory(folder)) {
+                throw e;
+            }
+        }
+    }
+
+    private void removeEmptyFolders(Path folder) {
+        for (Path current = folder; current != null && current.startsWith(root) && !current.equals(root);
+                current = current.getParent()) {
+            try {
+                Files.delete(current);
+            } catch (DirectoryNotEmptyException | NoSuchFileException e) {
+                return;
+            } catch (IOException e) {
+                log.debug("cannot remove empty folder {}", current, e);
+                return;
+            }
+        }
+    }
+
+    private static void syncFolder(Path folder) {
+        try (FileChannel channel = FileChannel.open(folder, StandardOpenOption.READ)) {
+            channel.force(true);
+        } catch (IOException e) {
+            // Some file systems cannot open a folder for fsync; the rename itself is still atomic.
+            log.debug("cannot fsync folder {}", folder, e);
+        }
+    }
+
+    private static String toKey(Path relative) {
+        StringBuilder key = new StringBuilder();
+        for (Path segment : relative) {
+            String name = segment.toString();
+            if (name.startsWith(".")) {
+                return null; // temporary, stale or lock file
+            }
+            if (key.length() > 0) {
+                key.append('/');
+            }
+            key.append(name);
+        }
+        return key.toString();
+    }
+
+    static void validate(String key) {
+        if (key == null || key.isEmpty()) {
+            throw new IllegalArgumentException("empty storage key");
+        }
+        if (key.startsWith("/") || key.indexOf('\\') >= 0 || key.indexOf('\0') >= 0 || key.indexOf(':') >= 0) {
+            throw new IllegalArgumentException("storage key must be a relative slash-separated path: " + key);
+        }
+        for (String segment : key.split("/", -1)) {
+            if (segment.isEmpty() || segment.startsWith(".")) {
+                throw new IllegalArgumentException("storage key has an empty or dot segment: " + key);
+            }
+        }
+    }
+
+    private static FileAttribute<Set<PosixFilePermission>> fileAttribute(String permissions) {
+        return PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(permissions));
+    }
+
+    private static byte[] randomBytes(int count) {
+        byte[] bytes = new byte[count];
+        RANDOM.nextBytes(bytes);
+        return bytes;
+    }
+}

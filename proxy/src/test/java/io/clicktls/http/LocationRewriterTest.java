@@ -1,0 +1,188 @@
+package io.clicktls.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class LocationRewriterTest {
+
+    private static final Predicate<String> READY = Set.of("links.shop.com", "email.brand.test")::contains;
+    private static final LinkPorts STANDARD = LinkPorts.STANDARD;
+    /** The quickstart's listeners: https on 8443, http on 8080. */
+    private static final LinkPorts QUICKSTART = LinkPorts.of(8443, 8080);
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "http://links.shop.com/ls/click?upn=a1&b=2#top | https://links.shop.com/ls/click?upn=a1&b=2#top",
+        "http://links.shop.com | https://links.shop.com",
+        "http://links.shop.com/ | https://links.shop.com/",
+        "http://links.shop.com?q=1 | https://links.shop.com?q=1",
+        "http://links.shop.com#f | https://links.shop.com#f",
+        "HTTP://links.shop.com/x | https://links.shop.com/x",
+        "Http://Links.Shop.COM/X | https://Links.Shop.COM/X",
+        "http://links.shop.com:80/ls/click | https://links.shop.com/ls/click",
+        "http://links.shop.com:80 | https://links.shop.com",
+        "http://links.shop.com:80?x | https://links.shop.com?x",
+        "http://email.brand.test/wf/click?upn=x | https://email.brand.test/wf/click?upn=x",
+        "http://links.shop.com/@evil.net | https://links.shop.com/@evil.net",
+    })
+    void absoluteHttpLocationOfAReadyHostIsUpgraded(String location, String expected) {
+        assertThat(LocationRewriter.upgrade(location, READY, STANDARD)).isEqualTo(expected);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "http://links.shop.com.evil.net/",
+        "http://xlinks.shop.com/",
+        "http://links.shop.com@evil.net/",
+        "http://user@links.shop.com/",
+        "http://user:secret@links.shop.com/",
+        "http://links.shop.com:80@evil.net/",
+        "http://links.shop.com:8080/ls/click",
+        "http://links.shop.com:8443/ls/click",
+        "http://links.shop.com:/",
+        "http://links.shop.com:080/",
+        "http://links.shop.com:800/",
+        "http://links.shop.com./",
+        "http://links.shop.com\\@evil.net/",
+        "http://links.shop.com%2eevil.net/",
+        "http://links.shop.com_/",
+        "http://[::1]/",
+        "http:///links.shop.com/",
+        "http://",
+        "http:/links.shop.com/",
+        "http:links.shop.com/",
+        "//links.shop.com/ls/click",
+        "/ls/click?upn=1",
+        "https://links.shop.com/",
+        "ftp://links.shop.com/",
+        "xhttp://links.shop.com/",
+        "http://www.example.com/?u=http://links.shop.com/",
+        "http://other.test/",
+        "",
+    })
+    void anyOtherLocationIsLeftAsTheSameString(String location) {
+        assertThat(LocationRewriter.upgrade(location, READY, STANDARD)).isSameAs(location);
+    }
+
+    @Test
+    void nullStaysNull() {
+        assertThat(LocationRewriter.upgrade(null, READY, STANDARD)).isNull();
+    }
+
+    @Test
+    void theReadinessQuestionIsAskedWithTheLowerCaseHostOnly() {
+        List<String> asked = new ArrayList<>();
+        LocationRewriter.upgrade("http://LINKS.Shop.com:80/P?Q#F", host -> asked.add(host) && false, STANDARD);
+        assertThat(asked).containsExactly("links.shop.com");
+    }
+
+    @Test
+    void aHostThatIsNotReadyKeepsTheLinkAsItIs() {
+        String location = "http://links.shop.com/ls/click";
+        assertThat(LocationRewriter.upgrade(location, host -> false, STANDARD)).isSameAs(location);
+    }
+
+    @Test
+    void pathQueryAndFragmentAreKeptByteForByte() {
+        String rest = "/a%20b/%C3%BC/ü;p=1?q=%2F&r=a+b&s=http://links.shop.com/#frag?x";
+        assertThat(LocationRewriter.upgrade("http://links.shop.com" + rest, READY, STANDARD))
+                .isEqualTo("https://links.shop.com" + rest);
+    }
+
+    @Test
+    void aHostLongerThanDnsAllowsIsLeftAlone() {
+        String label = "a".repeat(63);
+        String host253 = String.join(".", label, label, label, "a".repeat(61));
+        String host254 = "b" + host253;
+        assertThat(LocationRewriter.upgrade("http://" + host253 + "/", host -> true, STANDARD))
+                .isEqualTo("https://" + host253 + "/");
+        String tooLong = "http://" + host254 + "/";
+        assertThat(LocationRewriter.upgrade(tooLong, host -> true, STANDARD)).isSameAs(tooLong);
+        String longLabel = "http://" + "c".repeat(64) + ".shop.com/";
+        assertThat(LocationRewriter.upgrade(longLabel, host -> true, STANDARD)).isSameAs(longLabel);
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "http://links.shop.com/landing | https://links.shop.com:8443/landing",
+        "http://links.shop.com | https://links.shop.com:8443",
+        "http://links.shop.com:80/landing | https://links.shop.com:8443/landing",
+        "http://links.shop.com:8080/landing | https://links.shop.com:8443/landing",
+        "http://links.shop.com:8443/landing | https://links.shop.com:8443/landing",
+        "http://links.shop.com:8443 | https://links.shop.com:8443",
+        "http://links.shop.com:8443?q=1 | https://links.shop.com:8443?q=1",
+        "HTTP://Links.Shop.COM:8443#f | https://Links.Shop.COM:8443#f",
+    })
+    void onNonStandardListenersALinkWithoutPortOrWithAProxyPortGetsTheHttpsPort(String location, String expected) {
+        assertThat(LocationRewriter.upgrade(location, READY, QUICKSTART)).isEqualTo(expected);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "http://links.shop.com:9000/",
+        "http://links.shop.com:443/",
+        "http://links.shop.com:8444/",
+        "http://links.shop.com:08443/",
+        "http://links.shop.com:84430/",
+        "http://links.shop.com:65536/",
+        "http://links.shop.com:0/",
+        "http://links.shop.com:/",
+        "http://links.shop.com:8443@evil.net/",
+        "http://links.shop.com:8443:8443/",
+        "http://links.shop.com:8443\\evil.net/",
+        "http://links.shop.com:8443x/",
+        "http://links.shop.com.evil.net:8443/",
+        "http://other.test:8443/",
+    })
+    void onNonStandardListenersAnyOtherPortOrLookAlikeIsLeftAlone(String location) {
+        assertThat(LocationRewriter.upgrade(location, READY, QUICKSTART)).isSameAs(location);
+    }
+
+    @Test
+    void withTheStandardListenersAnHttpLinkToPort443IsOursTooButPort8443IsAnotherService() {
+        assertThat(LocationRewriter.upgrade("http://links.shop.com:80/x", READY, STANDARD))
+                .isEqualTo("https://links.shop.com/x");
+        assertThat(LocationRewriter.upgrade("http://links.shop.com:443/x", READY, STANDARD))
+                .isEqualTo("https://links.shop.com/x");
+        String other = "http://links.shop.com:8443/x";
+        assertThat(LocationRewriter.upgrade(other, READY, STANDARD)).isSameAs(other);
+    }
+
+    @Test
+    void anHttpsPortOf443IsLeftOutEvenWhenTheHttpListenerIsElsewhere() {
+        LinkPorts ports = LinkPorts.of(443, 8080);
+        assertThat(LocationRewriter.upgrade("http://links.shop.com:8080/x", READY, ports))
+                .isEqualTo("https://links.shop.com/x");
+        assertThat(LocationRewriter.upgrade("http://links.shop.com/x", READY, ports))
+                .isEqualTo("https://links.shop.com/x");
+    }
+
+    @Test
+    void behindAPortMappingTheBoundAndThePublicHttpsPortsAreBothOursAndThePublicOneIsWritten() {
+        LinkPorts mapped = new LinkPorts(443, 8080, 8443);
+        assertThat(LocationRewriter.upgrade("http://links.shop.com:8443/x", READY, mapped))
+                .isEqualTo("https://links.shop.com/x");
+        LinkPorts published = new LinkPorts(9443, 8080, 8443);
+        assertThat(LocationRewriter.upgrade("http://links.shop.com:9443/x", READY, published))
+                .isEqualTo("https://links.shop.com:9443/x");
+        assertThat(LocationRewriter.upgrade("http://links.shop.com:8443/x", READY, published))
+                .isEqualTo("https://links.shop.com:9443/x");
+    }
+
+    @Test
+    void whileTheHttpListenerIsNotBoundItsPortCannotBeMatched() {
+        LinkPorts httpsOnly = new LinkPorts(8443, -1, 8443);
+        assertThat(LocationRewriter.upgrade("http://links.shop.com:8443/x", READY, httpsOnly))
+                .isEqualTo("https://links.shop.com:8443/x");
+        String other = "http://links.shop.com:8080/x";
+        assertThat(LocationRewriter.upgrade(other, READY, httpsOnly)).isSameAs(other);
+    }
+}

@@ -1,0 +1,114 @@
+package io.clicktls.pki;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.clicktls.config.Certificates.KeyType;
+import io.clicktls.issuance.InternalIssuer;
+import io.clicktls.testing.TestPki;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.security.Security;
+import java.security.Signature;
+import java.security.interfaces.ECPrivateKey;
+import java.security.interfaces.RSAPrivateKey;
+import java.util.List;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class PemTest {
+
+    @TempDir
+    Path directory;
+
+    @ParameterizedTest
+    @EnumSource(value = KeyType.class, names = {"EC256", "EC384", "RSA2048"})
+    void privateKeysSurviveEncodingAndStillSign(KeyType type) throws Exception {
+        KeyPair pair = KeyPairs.generate(type);
+        byte[] pem = Pem.encodeKey(pair.getPrivate());
+
+        PrivateKey decoded = Pem.decodeKey(pem);
+
+        assertThat(new String(pem, StandardCharsets.US_ASCII)).startsWith("-----BEGIN PRIVATE KEY-----");
+        assertThat(decoded.getEncoded()).isEqualTo(pair.getPrivate().getEncoded());
+        String algorithm = type.name().startsWith("EC") ? "SHA256withECDSA" : "SHA256withRSA";
+        Signature signer = Signature.getInstance(algorithm);
+        signer.initSign(decoded);
+        signer.update(new byte[] {1, 2, 3});
+        Signature verifier = Signature.getInstance(algorithm);
+        verifier.initVerify(pair.getPublic());
+        verifier.update(new byte[] {1, 2, 3});
+        assertThat(verifier.verify(signer.sign())).isTrue();
+    }
+
+    @Test
+    void keyTypesHaveTheirCurvesAndSizes() {
+        assertThat(((ECPrivateKey) KeyPairs.generate(KeyType.EC256).getPrivate()).getParams().getOrder().bitLength())
+                .isEqualTo(256);
+        assertThat(((ECPrivateKey) KeyPairs.generate(KeyType.EC384).getPrivate()).getParams().getOrder().bitLength())
+                .isEqualTo(384);
+        assertThat(((RSAPrivateKey) KeyPairs.generate(KeyType.RSA2048).getPrivate()).getModulus().bitLength())
+                .isEqualTo(2048);
+        assertThat(KeyPairs.algorithm(KeyType.RSA4096)).isEqualTo("RSA");
+    }
+
+    @Test
+    void chainsSurviveEncodingInOrder() throws Exception {
+        try (TestPki pki = TestPki.create(directory, "a.test")) {
+            InternalIssuer issuer = pki.internalIssuer;
+            CertifiedKey leaf = issuer.issue("a.test");
+            List<java.security.cert.X509Certificate> chain = List.of(leaf.leaf(), issuer.root());
+
+            List<java.security.cert.X509Certificate> decoded = Pem.decodeChain(Pem.encodeChain(chain));
+
+            assertThat(decoded).containsExactlyElementsOf(chain);
+        }
+    }
+
+    @Test
+    void garbageAndWrongContentAreIoExceptions() throws Exception {
+        assertThatThrownBy(() -> Pem.decodeChain("".getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> Pem.decodeChain(
+                "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
+                        .getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> Pem.decodeKey("nothing".getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(IOException.class);
+        byte[] keyPem = Pem.encodeKey(KeyPairs.generate(KeyType.EC256).getPrivate());
+        assertThatThrownBy(() -> Pem.decodeChain(keyPem)).isInstanceOf(IOException.class);
+        byte[] twoKeys = (new String(keyPem, StandardCharsets.US_ASCII) + new String(keyPem, StandardCharsets.US_ASCII))
+                .getBytes(StandardCharsets.US_ASCII);
+        assertThatThrownBy(() -> Pem.decodeKey(twoKeys)).isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void decodedKeysComeFromTheJdkEvenWithBouncyCastleRegistered() throws Exception {
+        JcaProviders.registerBouncyCastle();
+        for (KeyType type : List.of(KeyType.EC256, KeyType.RSA2048)) {
+            KeyPair pair = KeyPairs.generate(type);
+
+            PrivateKey decoded = Pem.decodeKey(Pem.encodeKey(pair.getPrivate()));
+
+            assertThat(decoded.getClass().getName()).startsWith("sun.security.");
+            assertThat(decoded.getEncoded()).isEqualTo(pair.getPrivate().getEncoded());
+        }
+    }
+
+    @Test
+    void bouncyCastleIsRegisteredOnceHoweverOftenAsked() {
+        JcaProviders.registerBouncyCastle();
+        JcaProviders.registerBouncyCastle();
+
+        long registered = java.util.Arrays.stream(Security.getProviders())
+                .filter(provider -> provider.getName().equals(BouncyCastleProvider.PROVIDER_NAME))
+                .count();
+        assertThat(registered).isEqualTo(1);
+    }
+}

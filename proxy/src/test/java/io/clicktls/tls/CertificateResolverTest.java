@@ -1,0 +1,221 @@
+package io.clicktls.tls;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.clicktls.issuance.IssuanceException;
+import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.TestPki;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.ReferenceCounted;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CertificateResolverTest {
+
+    @TempDir
+    Path directory;
+
+    private TestPki pki;
+    private CertificateResolver resolver;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        pki = TestPki.create(directory, "links.shop.test", "*.wild.test");
+        resolver = pki.resolver();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        pki.close();
+    }
+
+    private static CertifiedKey await(CompletableFuture<CertifiedKey> future) throws Exception {
+        return future.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void twentyConcurrentRequestsForANewNameIssueOneCertificate() throws Exception {
+        pki.issuer.delay(Duration.ofMillis(300));
+        ExecutorService callers = Executors.newFixedThreadPool(20);
+        CountDownLatch start = new CountDownLatch(1);
+        List<CompletableFuture<CertifiedKey>> futures = new ArrayList<>();
+        try {
+            List<java.util.concurrent.Future<CompletableFuture<CertifiedKey>>> submitted = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                submitted.add(callers.submit(() -> {
+                    start.await();
+                    return resolver.certificate("links.shop.test");
+                }));
+            }
+            start.countDown();
+            for (var future : submitted) {
+                futures.add(future.get(10, TimeUnit.SECONDS));
+            }
+        } finally {
+            callers.shutdownNow();
+        }
+
+        CertifiedKey first = await(futures.get(0));
+        for (CompletableFuture<CertifiedKey> future : futures) {
+            assertThat(await(future)).isSameAs(first);
+        }
+        assertThat(pki.issuer.calls()).isEqualTo(1);
+        assertThat(pki.metrics.scrape()).contains("clicktls_certificates_issued_total{result=\"ok\"} 1.0");
+    }
+
+    @Test
+    void aMemoryHitIsCompleteAtOnce() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+
+        CompletableFuture<CertifiedKey> again = resolver.certificate("LINKS.shop.test.");
+
+        assertThat(again).isCompletedWithValue(issued);
+        assertThat(resolver.cached("links.shop.test")).contains(issued);
+        assertThat(resolver.contexts().acquireCached(issued)).isNotNull();
+    }
+
+    @Test
+    void afterARestartTheCertificateComesFromStorageNotANewIssuance() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+
+        CertificateResolver restarted = pki.resolver();
+        CertifiedKey loaded = await(restarted.certificate("links.shop.test"));
+
+        assertThat(loaded.leaf()).isEqualTo(issued.leaf());
+        assertThat(pki.issuer.calls()).isEqualTo(1);
+    }
+
+    @Test
+    void aNameOutsideTheDomainTableIsRefusedWithoutIssuing() {
+        CompletableFuture<CertifiedKey> refused = resolver.certificate("evil.example.com");
+
+        assertThatThrownBy(() -> await(refused))
+                .isInstanceOf(ExecutionException.class)
+                .cause()
+                .isInstanceOfSatisfying(NameRefusedException.class,
+                        e -> assertThat(e.reason()).isEqualTo("not_configured"));
+        assertThat(pki.issuer.calls()).isZero();
+        assertThat(pki.metrics.scrape()).contains("clicktls_on_demand_denied_total{reason=\"not_configured\"} 1.0");
+        assertThat(resolver.inMemory()).isEmpty();
+    }
+
+    @Test
+    void aNameThatIsNotAHostNameIsRefusedAtOnce() {
+        CompletableFuture<CertifiedKey> refused = resolver.certificate("127.0.0.1");
+
+        assertThat(refused).isCompletedExceptionally();
+        assertThatThrownBy(refused::join).hasCauseInstanceOf(NameRefusedException.class);
+        assertThat(pki.metrics.scrape()).contains("clicktls_on_demand_denied_total{reason=\"invalid_name\"} 1.0");
+        assertThat(pki.issuer.calls()).isZero();
+    }
+
+    @Test
+    void aFailedIssuanceIsForgottenSoTheNextRequestTriesAgain() throws Exception {
+        pki.issuer.failNext(new IssuanceException("CA said no"));
+
+        assertThatThrownBy(() -> await(resolver.certificate("a.wild.test")))
+                .hasCauseInstanceOf(IssuanceException.class);
+        CertifiedKey second = await(resolver.certificate("a.wild.test"));
+
+        assertThat(second.name()).isEqualTo("a.wild.test");
+        assertThat(pki.issuer.calls()).isEqualTo(2);
+        assertThat(pki.metrics.scrape()).contains("clicktls_certificates_issued_total{result=\"failed\"} 1.0");
+    }
+
+    @Test
+    void anExpiredCertificateCountsAsAbsentButOneAboutToExpireIsStillServed() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+
+        pki.clock.advance(Duration.ofDays(80));
+        assertThat(await(resolver.certificate("links.shop.test"))).isSameAs(issued);
+        assertThat(await(pki.resolver().certificate("links.shop.test")).leaf()).isEqualTo(issued.leaf());
+
+        pki.clock.advance(Duration.ofDays(11));
+        CertifiedKey fresh = await(resolver.certificate("links.shop.test"));
+        assertThat(fresh.leaf()).isNotEqualTo(issued.leaf());
+        assertThat(pki.issuer.calls()).isEqualTo(2);
+    }
+
+    @Test
+    void renewSwapsInANewCertificateAndContextAndStoresIt() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+        SslContext oldContext = resolver.contexts().acquireCached(issued);
+        List<CertifiedKey> announced = new ArrayList<>();
+        resolver.onIssued(announced::add);
+
+        CertifiedKey renewed = await(resolver.renew("links.shop.test"));
+
+        assertThat(renewed.leaf().getSerialNumber()).isNotEqualTo(issued.leaf().getSerialNumber());
+        assertThat(resolver.certificate("links.shop.test")).isCompletedWithValue(renewed);
+        assertThat(resolver.cached("links.shop.test")).contains(renewed);
+        assertThat(resolver.contexts().acquireCached(issued)).isNull();
+        SslContext newContext = resolver.contexts().acquireCached(renewed);
+        assertThat(newContext).isNotNull().isNotSameAs(oldContext);
+        assertThat(pki.store.load("links.shop.test").orElseThrow().leaf()).isEqualTo(renewed.leaf());
+        assertThat(announced).containsExactly(renewed);
+        if (oldContext instanceof ReferenceCounted counted) {
+            // Only the reference we took is left: the cache let go, and our release frees it.
+            assertThat(counted.refCnt()).isEqualTo(1);
+        }
+        ReferenceCountUtil.release(oldContext);
+        ReferenceCountUtil.release(newContext);
+    }
+
+    @Test
+    void concurrentRenewalsOfOneNameIssueOnce() throws Exception {
+        await(resolver.certificate("links.shop.test"));
+        pki.issuer.delay(Duration.ofMillis(200));
+
+        CompletableFuture<CertifiedKey> first = resolver.renew("links.shop.test");
+        CompletableFuture<CertifiedKey> second = resolver.renew("links.shop.test");
+
+        assertThat(await(first)).isSameAs(await(second));
+        assertThat(pki.issuer.calls()).isEqualTo(2);
+    }
+
+    @Test
+    void forgetDropsTheCertificateFromMemoryAndStorage() throws Exception {
+        await(resolver.certificate("links.shop.test"));
+
+        resolver.forget("links.shop.test");
+
+        assertThat(resolver.cached("links.shop.test")).isEmpty();
+        assertThat(pki.store.load("links.shop.test")).isEmpty();
+        assertThat(resolver.inMemory()).isEmpty();
+    }
+
+    @Test
+    void gaugesShowTheCountAndTheEarliestExpiry() throws Exception {
+        await(resolver.certificate("links.shop.test"));
+        pki.clock.advance(Duration.ofDays(10));
+        await(resolver.certificate("a.wild.test"));
+
+        String scrape = pki.metrics.scrape();
+
+        assertThat(scrape).contains("clicktls_certificates 2.0");
+        double earliest = Double.parseDouble(scrape.lines()
+                .filter(line -> line.startsWith("clicktls_certificate_expiry_earliest_seconds "))
+                .findFirst().orElseThrow().split(" ")[1]);
+        assertThat(earliest).isCloseTo(Duration.ofDays(80).toSeconds(), org.assertj.core.data.Offset.offset(2.0));
+
+        resolver.forget("links.shop.test");
+        double after = Double.parseDouble(pki.metrics.scrape().lines()
+                .filter(line -> line.startsWith("clicktls_certificate_expiry_earliest_seconds "))
+                .findFirst().orElseThrow().split(" ")[1]);
+        assertThat(after).isCloseTo(Duration.ofDays(90).toSeconds(), org.assertj.core.data.Offset.offset(2.0));
+    }
+}
