@@ -88,7 +88,7 @@ ensure_tools() {
     if [ ${#missing[@]} -gt 0 ]; then
         [ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root to install them, or install them)"
         log "installing ${missing[*]}"
-        apt-get install -y "${missing[@]}" >&2
+        apt-get install -y "${missing[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
     fi
     if wants clicktls; then
         command -v java >/dev/null || die "java is needed for clicktls"
