@@ -20,7 +20,7 @@ usage: bench/scale-100k.sh [options]
   --count N               domains and certificates (default: 100000)
   --data DIR              where the data set is generated, or reused when complete (default: /tmp/clicktls-scale-N)
   --probe N               names for the not-in-memory handshake measurement (default: 2000)
-  --fill N                names handshaken under load for the RSS figure (default: 20000)
+  --fill N                names handshaken under load for the RSS figure (default: 5000)
   --reloads N             config reloads to time (default: 3)
   --no-build              do not run `mvn -B -q package -DskipTests` first
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
@@ -37,7 +37,7 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 COUNT=100000
 DATA=""
 PROBE=2000
-FILL=20000
+FILL=5000
 RELOADS=3
 BUILD=1
 JAR=""
@@ -161,6 +161,12 @@ start_and_time() {
     done
     t1=$(now_ms)
     report "start to serving (process start → first 302 over TLS for $name, loaded from storage): $((t1 - t0)) ms"
+    local line logged
+    line=$(grep -a -m1 ' serving https ' "$RESULTS/clicktls.log" || true)
+    if [ -n "$line" ]; then
+        logged=$(date -u -d "$(awk '{print $1}' <<< "$line")" +%s%3N)
+        report "  the proxy logged that it serves $((logged - t0)) ms after the process start"
+    fi
     report "RSS after start: $(( $(memory_kb "$PROXY_PID" VmRSS) / 1024 )) MiB"
 }
 
