@@ -358,7 +358,7 @@ print_table() {
         function group(n,   s) { n = sprintf("%.0f", n); s = ""; while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } return n s }
         function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.2f×", a / b) : "–" }
         function mark(r, goal, higher) { if (r == "–") return ""; r += 0; return (higher ? r >= goal : r <= goal) ? " ✓" : " ✗" }
-        FNR == NR { v[$1, $2, "rps"] = $4; v[$1, $2, "p99"] = $5; v[$1, $2, "cpu"] = $6; v[$1, $2, "err"] = $7; v[$1, $2, "req"] = $3; next }
+        FNR == NR { v[$1, $2, "rps"] = $4; v[$1, $2, "p99"] = $5; v[$1, $2, "cpu"] = $6; v[$1, $2, "err"] = $7; v[$1, $2, "req"] = $3; v[$1, $2, "s"] = $8; next }
         { info[$1] = $0; hwm[$1] = $2; label[$1] = $6; order[++n] = $1 }
         END {
             print "| proxy | keep-alive req/s | keep-alive CPU µs/req | p99 | resumed CPU µs/req | full handshake CPU µs/req | resumed req/s | peak RSS |"
@@ -385,9 +385,11 @@ print_table() {
                     l = loads[j]
                     if (v[p, l, "req"] > 0 && v[p, l, "err"] / v[p, l, "req"] > 0.001)
                         printf "\nwarning: %s %s load: %d errors in %d requests\n", p, l, v[p, l, "err"], v[p, l, "req"]
+                    if (l == "full" && v[p, l, "s"] > 1.5 * duration)
+                        printf "\nwarning: %s could not keep up with the handshake rate (%ss for a %ss load)\n", p, v[p, l, "s"], duration
                 }
             }
-        }' "$SUMMARY" "$PROXY_INFO"
+        }' duration="$DURATION" "$SUMMARY" "$PROXY_INFO"
 }
 
 # --- main -------------------------------------------------------------------------------------------------
