@@ -22,6 +22,7 @@ usage: bench/compare.sh [options]
   --port-base N           first port to try; free ports are picked from there (default: 18000)
   --results DIR           where raw output goes (default: bench/results/<timestamp>)
   --keep                  keep the temporary directory (certificates, configs, storage)
+  --wait-idle SECONDS     before each proxy, wait up to this long for >= 90% idle CPU (default: 0, no wait)
 EOF
 }
 
@@ -38,6 +39,7 @@ JVM_FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
 PORT_BASE=18000
 RESULTS=""
 KEEP=0
+WAIT_IDLE=0
 NAME=links.shop.test
 
 while [ $# -gt 0 ]; do
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
         --port-base) PORT_BASE=$2; shift ;;
         --results) RESULTS=$2; shift ;;
         --keep) KEEP=1 ;;
+        --wait-idle) WAIT_IDLE=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
     esac
@@ -61,7 +64,7 @@ while [ $# -gt 0 ]; do
 done
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
 RESULTS=${RESULTS:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
-for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE"; do
+for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: not a whole number: $n" >&2; exit 64; }
 done
 [ "$DURATION" -ge 1 ] && [ "$HANDSHAKE_RATE" -ge 50 ] || { echo "compare.sh: duration >= 1, handshake rate >= 50" >&2; exit 64; }
@@ -338,6 +341,7 @@ warm_up() {
 
 bench_proxy() {
     local name=$1
+    wait_idle "$WAIT_IDLE"
     log "$name: starting"
     "start_$name"
     wait_ready "$name"

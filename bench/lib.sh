@@ -115,6 +115,31 @@ memory_kb() {
 
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
+# Idle CPU, in percent of all cores, over the next $1 seconds (from /proc/stat).
+idle_percent() {
+    local a b
+    a=$(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+    sleep "$1"
+    b=$(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; print (t > 0) ? int(100 * (y[1] - x[1]) / t) : 100}'
+}
+
+# Waits up to $1 seconds for a 3 s window with at least 90% idle CPU; says how it went.
+wait_idle() {
+    local limit=$1 start=$SECONDS idle
+    [ "$limit" -gt 0 ] || return 0
+    while :; do
+        idle=$(idle_percent 3)
+        if [ "$idle" -ge 90 ]; then log "machine idle ($idle%)"; return 0; fi
+        if [ $((SECONDS - start)) -ge "$limit" ]; then
+            log "warning: the machine is still busy ($idle% idle) after ${limit}s; measuring anyway"
+            return 0
+        fi
+        log "waiting for the machine to be idle ($idle% idle now)"
+        sleep 7
+    done
+}
+
 sha256_hex() { sha256sum "$1" | awk '{print $1}'; }
 
 # Builds the clicktls jar in $REPO unless BUILD=0; output in $RESULTS/build.log.
