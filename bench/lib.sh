@@ -115,6 +115,13 @@ memory_kb() {
 
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
+# "busy total" clock ticks of the whole machine, from /proc/stat. Busy is user + nice + system + steal: interrupt
+# time is left out because the kernel does not charge it to any process (loopback traffic is mostly softirq).
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+
+# CPU ticks of this script's reaped children (and theirs): the load generators once they have been waited for.
+children_ticks() { sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'; }
+
 # Idle CPU, in percent of all cores, over the next $1 seconds (from /proc/stat).
 idle_percent() {
     local a b
