@@ -7,11 +7,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.time.Duration;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 /** Deadlines on client connections, so that idle or slow clients do not hold connections forever. */
 final class ClientTimeouts {
@@ -19,14 +15,56 @@ final class ClientTimeouts {
     private ClientTimeouts() {}
 
     /** Closes a connection that has neither read nor written anything for the given time. */
-    static IdleStateHandler idleConnection(Duration idle) {
-        return new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS) {
-            @Override
-            protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
+    static IdleConnection idleConnection(Duration idle) {
+        return new IdleConnection(idle);
+    }
+
+    /**
+     * Closes a connection without reads or writes for a while. Unlike Netty's {@code IdleStateHandler} it counts a
+     * write when it is made rather than when it completes, so it needs no listener on each write's promise (writes
+     * stay void) and no rescheduled task per event; writes are only made while the client reads (backpressure), so
+     * a client that stops reading still goes idle. Runs on the event loop.
+     */
+    static final class IdleConnection extends ChannelDuplexHandler {
+
+        private final long idleMillis;
+        private Deadline deadline;
+
+        IdleConnection(Duration idle) {
+            this.idleMillis = idle.toMillis();
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            deadline = new Deadline(ctx.executor(), () -> {
                 // From the tail, so that an HTTP/2 codec further up says goodbye (GOAWAY) before the close.
                 ctx.channel().close();
-            }
-        };
+            });
+            deadline.expireIn(idleMillis);
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            deadline.cancel();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            deadline.cancel();
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            deadline.expireIn(idleMillis);
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+            deadline.expireIn(idleMillis);
+            ctx.write(msg, promise);
+        }
     }
 
     /**
@@ -38,7 +76,7 @@ final class ClientTimeouts {
 
         private final long firstMillis;
         private final long nextMillis;
-        private ScheduledFuture<?> deadline;
+        private Deadline deadline;
         private long requests;
         private long responses;
         private boolean informational;
@@ -50,17 +88,18 @@ final class ClientTimeouts {
 
         @Override
         public void handlerAdded(ChannelHandlerContext ctx) {
-            arm(ctx, firstMillis);
+            deadline = new Deadline(ctx.executor(), () -> ctx.channel().close());
+            deadline.expireIn(firstMillis);
         }
 
         @Override
         public void handlerRemoved(ChannelHandlerContext ctx) {
-            disarm();
+            deadline.cancel();
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            disarm();
+            deadline.cancel();
             ctx.fireChannelInactive();
         }
 
@@ -68,7 +107,7 @@ final class ClientTimeouts {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof HttpRequest) {
                 requests++;
-                disarm();
+                deadline.clear();
             }
             ctx.fireChannelRead(msg);
         }
@@ -82,22 +121,10 @@ final class ClientTimeouts {
                 responses++;
                 // Pipelined requests already read are being answered: only an empty queue waits on the client.
                 if (responses >= requests) {
-                    arm(ctx, nextMillis);
+                    deadline.expireIn(nextMillis);
                 }
             }
             ctx.write(msg, promise);
-        }
-
-        private void arm(ChannelHandlerContext ctx, long millis) {
-            disarm();
-            deadline = ctx.executor().schedule(() -> ctx.channel().close(), millis, TimeUnit.MILLISECONDS);
-        }
-
-        private void disarm() {
-            if (deadline != null) {
-                deadline.cancel(false);
-                deadline = null;
-            }
         }
     }
 }

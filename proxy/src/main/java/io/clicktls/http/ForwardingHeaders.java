@@ -1,9 +1,7 @@
 package io.clicktls.http;
 
 import io.clicktls.config.Platform;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpRequest;
-import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -13,7 +11,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -26,17 +26,20 @@ import java.util.Map;
  */
 final class ForwardingHeaders {
 
-    private static final String STRICT_TRANSPORT_SECURITY = "strict-transport-security";
-    private static final String X_FORWARDED_FOR = "x-forwarded-for";
-    private static final String X_FORWARDED_PROTO = "x-forwarded-proto";
-    private static final String X_FORWARDED_HOST = "x-forwarded-host";
+    // AsciiString names: Netty's header map hashes them once, where a String name is hashed on every lookup.
+    private static final AsciiString STRICT_TRANSPORT_SECURITY = AsciiString.cached("strict-transport-security");
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
+    private static final String PROXY_PREFIX = "proxy-";
     /** Added by Netty's HTTP/2 to HTTP/1.x conversion (stream id, scheme, path); meaningless upstream. */
     private static final String NETTY_HTTP2_PREFIX = "x-http2-";
 
     private ForwardingHeaders() {}
 
     /**
-     * The request sent upstream.
+     * The request sent upstream. It takes over the headers of {@code in}, changed in place (no copy per request):
+     * {@code in} is not to be used afterwards.
      *
      * @param uri the request target, exactly as the client sent it (origin form)
      * @param clientHost the client's Host (or {@code :authority}) value as received, port included
@@ -45,19 +48,19 @@ final class ForwardingHeaders {
      */
     static HttpRequest upstreamRequest(
             HttpRequest in, String uri, String clientHost, Platform platform, String clientIp, String scheme) {
-        HttpHeaders headers = new DefaultHttpHeaders();
-        headers.add(in.headers());
+        HttpHeaders headers = in.headers();
         boolean chunked = HttpUtil.isTransferEncodingChunked(in);
-        stripHopByHop(headers);
-        removeNettyHttp2Headers(headers);
+        stripHopByHop(headers, true);
         headers.remove(HttpHeaderNames.EXPECT);
 
         headers.set(HttpHeaderNames.HOST, platform.hostHeader() == Platform.HostHeader.UPSTREAM
                 ? upstreamAuthority(platform)
                 : clientHost);
-        List<String> forwardedFor = headers.getAll(X_FORWARDED_FOR);
-        headers.set(X_FORWARDED_FOR,
-                forwardedFor.isEmpty() ? clientIp : String.join(", ", forwardedFor) + ", " + clientIp);
+        if (headers.contains(X_FORWARDED_FOR)) {
+            headers.set(X_FORWARDED_FOR, String.join(", ", headers.getAll(X_FORWARDED_FOR)) + ", " + clientIp);
+        } else {
+            headers.set(X_FORWARDED_FOR, clientIp);
+        }
         headers.set(X_FORWARDED_PROTO, scheme);
         headers.set(X_FORWARDED_HOST, clientHost);
         if (chunked) {
@@ -68,7 +71,7 @@ final class ForwardingHeaders {
     }
 
     /**
-     * The response sent to the client.
+     * The response sent to the client: {@code in} itself, its headers changed in place.
      *
      * @param http2 the client speaks HTTP/2 (framing is the codec's business)
      * @param clientKeepsChunked the client speaks HTTP/1.1, so a body without length can be sent chunked instead of
@@ -77,9 +80,8 @@ final class ForwardingHeaders {
      */
     static HttpResponse clientResponse(
             HttpResponse in, boolean http2, boolean clientKeepsChunked, HttpMethod method) {
-        HttpHeaders headers = new DefaultHttpHeaders();
-        headers.add(in.headers());
-        stripHopByHop(headers);
+        HttpHeaders headers = in.headers();
+        stripHopByHop(headers, false);
         // HSTS is ours to decide (only when configured), never the platform's: its max-age would pin every
         // tracked domain to https whether or not its certificate can be renewed.
         headers.remove(STRICT_TRANSPORT_SECURITY);
@@ -89,7 +91,7 @@ final class ForwardingHeaders {
                 && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
             headers.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
-        return new DefaultHttpResponse(HttpVersion.HTTP_1_1, in.status(), headers);
+        return in.setProtocolVersion(HttpVersion.HTTP_1_1);
     }
 
     /**
@@ -97,21 +99,48 @@ final class ForwardingHeaders {
      * {@code Trailer}, {@code Transfer-Encoding} and {@code Upgrade}.
      */
     static void stripHopByHop(HttpHeaders headers) {
-        for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
-            for (String token : value.split(",")) {
-                String name = token.trim();
-                if (!name.isEmpty()) {
-                    headers.remove(name);
-                }
+        stripHopByHop(headers, false);
+    }
+
+    /** @param nettyHttp2 also remove the {@code x-http2-*} headers of Netty's HTTP/2 conversion */
+    private static void stripHopByHop(HttpHeaders headers, boolean nettyHttp2) {
+        if (headers.contains(HttpHeaderNames.CONNECTION)) {
+            for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
+                removeListed(headers, value);
             }
+            headers.remove(HttpHeaderNames.CONNECTION);
         }
-        headers.remove(HttpHeaderNames.CONNECTION);
         headers.remove(HttpHeaderNames.KEEP_ALIVE);
         headers.remove(HttpHeaderNames.TE);
         headers.remove(HttpHeaderNames.TRAILER);
         headers.remove(HttpHeaderNames.TRANSFER_ENCODING);
         headers.remove(HttpHeaderNames.UPGRADE);
-        removeByPrefix(headers, "proxy-");
+        removeByPrefix(headers, nettyHttp2);
+    }
+
+    /** Removes each header named in a comma-separated {@code Connection} value. */
+    private static void removeListed(HttpHeaders headers, String value) {
+        int start = 0;
+        while (start < value.length()) {
+            int comma = value.indexOf(',', start);
+            int end = comma < 0 ? value.length() : comma;
+            int from = start;
+            int to = end;
+            while (from < to && isSpaceOrTab(value.charAt(from))) {
+                from++;
+            }
+            while (to > from && isSpaceOrTab(value.charAt(to - 1))) {
+                to--;
+            }
+            if (to > from) {
+                headers.remove(value.substring(from, to));
+            }
+            start = end + 1;
+        }
+    }
+
+    private static boolean isSpaceOrTab(char c) {
+        return c == ' ' || c == '\t';
     }
 
     /** Seconds from {@code Keep-Alive: timeout=N}, or -1. */
@@ -144,17 +173,15 @@ final class ForwardingHeaders {
         return defaultPort ? platform.upstreamHost() : platform.upstreamHost() + ":" + port;
     }
 
-    private static void removeNettyHttp2Headers(HttpHeaders headers) {
-        removeByPrefix(headers, NETTY_HTTP2_PREFIX);
-    }
-
-    private static void removeByPrefix(HttpHeaders headers, String prefix) {
-        List<String> names = null;
-        for (Map.Entry<String, String> entry : headers) {
-            String name = entry.getKey();
-            if (name.regionMatches(true, 0, prefix, 0, prefix.length())) {
+    /** {@code Proxy-*}, and with {@code nettyHttp2} {@code x-http2-*}: one pass, no name turned into a String. */
+    private static void removeByPrefix(HttpHeaders headers, boolean nettyHttp2) {
+        List<CharSequence> names = null;
+        Iterator<Map.Entry<CharSequence, CharSequence>> entries = headers.iteratorCharSequence();
+        while (entries.hasNext()) {
+            CharSequence name = entries.next().getKey();
+            if (startsWith(name, PROXY_PREFIX) || nettyHttp2 && startsWith(name, NETTY_HTTP2_PREFIX)) {
                 if (names == null) {
-                    names = new ArrayList<>(2);
+                    names = new ArrayList<>(4);
                 }
                 names.add(name);
             }
@@ -162,5 +189,10 @@ final class ForwardingHeaders {
         if (names != null) {
             names.forEach(headers::remove);
         }
+    }
+
+    private static boolean startsWith(CharSequence name, String prefix) {
+        return name.length() >= prefix.length()
+                && AsciiString.regionMatches(name, true, 0, prefix, 0, prefix.length());
     }
 }

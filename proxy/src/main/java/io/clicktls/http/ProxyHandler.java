@@ -25,12 +25,10 @@ import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
-import java.util.List;
+import java.util.Iterator;
 import java.util.Locale;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +78,14 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private State state = State.IDLE;
     private Exchange exchange;
     private boolean pumping;
+    /** The upstream response timeout of the exchange in flight; see {@link Exchange#armResponseTimer}. */
+    private Deadline responseDeadline;
+    /** Per connection, computed once: the client's address as sent upstream. */
+    private String clientAddress;
+    /** The host last found to match the TLS connection's name: later requests for it skip the check. */
+    private String matchedHost;
+    private Platform lastPlatform;
+    private UpstreamKey lastUpstreamKey;
 
     /**
      * @param scheme {@code https} or {@code http}: how clients reach this listener ({@code X-Forwarded-Proto})
@@ -96,6 +102,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.http2 = ctx.channel() instanceof Http2StreamChannel;
+        this.responseDeadline = new Deadline(ctx.executor(), this::responseTimedOut);
         ctx.channel().config().setAutoRead(false);
         if (ctx.channel().isActive()) {
             ctx.read();
@@ -129,6 +136,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.CLOSED;
+        responseDeadline.cancel();
         releaseInbox();
         if (exchange != null) {
             exchange.clientGone();
@@ -189,7 +197,16 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                     }
                 }
                 case FORWARDING -> {
-                    if (exchange.requestComplete || !exchange.upstreamWritable()) {
+                    if (exchange.requestComplete) {
+                        if (inbox.isEmpty()) {
+                            // Read ahead while the response comes: the socket stays registered for reading (no
+                            // epoll_ctl to stop and start again per request) and a client that leaves is noticed.
+                            // At most one read's worth waits in the inbox.
+                            ctx.read();
+                        }
+                        return;
+                    }
+                    if (!exchange.upstreamWritable()) {
                         return;
                     }
                     HttpObject next = inbox.poll();
@@ -214,15 +231,16 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         RequestTarget target = RequestTarget.of(request);
-        List<String> hosts = request.headers().getAll(HttpHeaderNames.HOST);
+        Iterator<String> hosts = request.headers().valueStringIterator(HttpHeaderNames.HOST);
+        String firstHost = hosts.hasNext() ? hosts.next() : null;
         // Two Host headers in HTTP/1.1 are an attack or a bug (RFC 9112 section 3.2); HTTP/2 requests carry
         // :authority first and may repeat it as Host.
-        if (target == null || !http2 && hosts.size() > 1) {
+        if (target == null || !http2 && hosts.hasNext()) {
             ReferenceCountUtil.release(request);
             fail(ErrorResponses.Failure.MALFORMED_REQUEST, null);
             return;
         }
-        String hostHeader = target.authority() != null ? target.authority() : hosts.isEmpty() ? null : hosts.get(0);
+        String hostHeader = target.authority() != null ? target.authority() : firstHost;
         String host = hostName(hostHeader);
         DomainTable.Route route = host == null ? null : context.config().get().domains().find(host).orElse(null);
 
@@ -279,10 +297,13 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         Platform platform = route.platform();
-        if (checkServerName && !ConnectionNames.hostMatches(ctx.channel(), host)) {
-            ReferenceCountUtil.release(request);
-            fail(ErrorResponses.Failure.HOST_NOT_SERVED, platform.name());
-            return;
+        if (checkServerName && !host.equals(matchedHost)) {
+            if (!ConnectionNames.hostMatches(ctx.channel(), host)) {
+                ReferenceCountUtil.release(request);
+                fail(ErrorResponses.Failure.HOST_NOT_SERVED, platform.name());
+                return;
+            }
+            matchedHost = host;
         }
         if (request instanceof FullHttpRequest full) {
             // HTTP/2 request that ended with its headers (or was otherwise delivered whole): frame its body here.
@@ -298,7 +319,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         exchange = started;
         state = State.CONNECTING;
         context.inFlight().incrementAndGet();
-        context.pool().acquire(ctx.channel().eventLoop(), UpstreamKey.of(platform))
+        context.pool().acquire(ctx.channel().eventLoop(), upstreamKey(platform))
                 .addListener(f -> started.upstreamAcquired(f));
     }
 
@@ -340,11 +361,30 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private String clientAddress() {
-        SocketAddress remote = ctx.channel().remoteAddress();
-        if (remote instanceof InetSocketAddress inet && inet.getAddress() != null) {
-            return inet.getAddress().getHostAddress();
+        String address = clientAddress;
+        if (address == null) {
+            SocketAddress remote = ctx.channel().remoteAddress();
+            address = remote instanceof InetSocketAddress inet && inet.getAddress() != null
+                    ? inet.getAddress().getHostAddress()
+                    : String.valueOf(remote);
+            clientAddress = address;
         }
-        return String.valueOf(remote);
+        return address;
+    }
+
+    /** Platforms are immutable config values: the key of the last one is kept for the connection's next request. */
+    private UpstreamKey upstreamKey(Platform platform) {
+        if (platform != lastPlatform) {
+            lastUpstreamKey = UpstreamKey.of(platform);
+            lastPlatform = platform;
+        }
+        return lastUpstreamKey;
+    }
+
+    private void responseTimedOut() {
+        if (exchange != null) {
+            exchange.responseTimedOut();
+        }
     }
 
     private static boolean hasBody(HttpRequest request) {
@@ -369,9 +409,11 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         int colon = value.lastIndexOf(':');
         if (colon >= 0) {
-            String port = value.substring(colon + 1);
-            if (!port.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                return null;
+            for (int i = colon + 1; i < value.length(); i++) {
+                char c = value.charAt(i);
+                if (c < '0' || c > '9') {
+                    return null;
+                }
             }
             value = value.substring(0, colon);
         }
@@ -429,9 +471,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         private boolean skippingInformational;
         private boolean readWhenWritable;
         private boolean unflushed;
+        private boolean clientUnflushed;
         private boolean finished;
         private long sentNanos;
-        private ScheduledFuture<?> responseTimer;
         private ChannelFuture lastClientWrite;
 
         Exchange(HttpRequest request, HttpRequest head, String platform) {
@@ -458,7 +500,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             upstream.bind(this);
             state = State.FORWARDING;
             sentNanos = System.nanoTime();
-            upstream.channel().write(head).addListener(this::upstreamWritten);
+            // Void promises here and below: a failed write reaches UpstreamConnection.exceptionCaught, which reports
+            // it as upstreamClosed, without a promise and a listener per write.
+            upstream.channel().write(head, upstream.channel().voidPromise());
             head = null;
             unflushed = true;
             upstream.channel().read();
@@ -476,16 +520,13 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             boolean last = content instanceof LastHttpContent;
-            ChannelFuture written = upstream.channel().write(content);
+            upstream.channel().write(content, upstream.channel().voidPromise());
             unflushed = true;
-            written.addListener(this::upstreamWritten);
             if (last) {
                 requestComplete = true;
-                written.addListener(f -> {
-                    if (f.isSuccess() && !finished && !responseStarted) {
-                        armResponseTimer();
-                    }
-                });
+                if (!responseStarted) {
+                    armResponseTimer();
+                }
             }
         }
 
@@ -496,20 +537,20 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             }
         }
 
-        private void upstreamWritten(Future<? super Void> f) {
-            if (!f.isSuccess()) {
-                upstreamClosed(f.cause());
-            }
+        /**
+         * Starts the response timeout once the last of the request is written (handed to the upstream channel, a
+         * moment before it is on the wire: writes are only made while the upstream takes them).
+         */
+        private void armResponseTimer() {
+            responseDeadline.expireIn(context.settings().upstreamResponseTimeout().toMillis());
         }
 
-        private void armResponseTimer() {
-            long millis = context.settings().upstreamResponseTimeout().toMillis();
-            responseTimer = ctx.executor().schedule(() -> {
-                if (!finished && !responseStarted) {
-                    log.debug("upstream for {} did not answer within {} ms", platform, millis);
-                    abort(ErrorResponses.Failure.UPSTREAM_TIMEOUT);
-                }
-            }, millis, TimeUnit.MILLISECONDS);
+        void responseTimedOut() {
+            if (!finished && !responseStarted) {
+                log.debug("upstream for {} did not answer within {}", platform,
+                        context.settings().upstreamResponseTimeout());
+                abort(ErrorResponses.Failure.UPSTREAM_TIMEOUT);
+            }
         }
 
         @Override
@@ -582,17 +623,40 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 abort(ErrorResponses.Failure.UPSTREAM_CLOSED_MID_RESPONSE);
                 return;
             }
-            writeToClient(content);
             if (content instanceof LastHttpContent) {
+                if (requestComplete) {
+                    writeToClient(content);
+                } else {
+                    lastClientWrite = ctx.write(content); // the connection closes once it is sent
+                }
+                flushClient();
                 responseComplete();
             } else {
+                writeToClient(content);
                 readUpstreamWhenWritable();
             }
         }
 
+        /**
+         * Written now, flushed when the upstream read that brought it is done ({@link #upstreamReadComplete}) or the
+         * response is complete: a response head and body that came in one read leave in one TLS record and one
+         * system call. A failed write closes the client channel through {@link ProxyHandler#exceptionCaught}.
+         */
         private void writeToClient(HttpObject message) {
-            lastClientWrite = ctx.writeAndFlush(message);
-            lastClientWrite.addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+            ctx.write(message, ctx.voidPromise());
+            clientUnflushed = true;
+        }
+
+        private void flushClient() {
+            clientUnflushed = false;
+            ctx.flush();
+        }
+
+        @Override
+        public void upstreamReadComplete() {
+            if (clientUnflushed && !finished) {
+                flushClient();
+            }
         }
 
         private void readUpstreamWhenWritable() {
@@ -674,10 +738,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
 
         private void cancelResponseTimer() {
-            if (responseTimer != null) {
-                responseTimer.cancel(false);
-                responseTimer = null;
-            }
+            responseDeadline.clear();
         }
     }
 }

@@ -5,7 +5,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.util.ReferenceCountUtil;
-import java.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,6 +21,9 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     interface Listener {
         void upstreamRead(HttpObject message);
 
+        /** The read that brought the last messages is over: time to flush what they caused. */
+        void upstreamReadComplete();
+
         void upstreamWritabilityChanged();
 
         /** The connection closed or failed; it is not usable any more. */
@@ -31,14 +33,16 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     private final Channel channel;
     private final UpstreamKey key;
     private final UpstreamPool pool;
+    private final Deadline idleTimer;
     private Listener listener;
-    private ScheduledFuture<?> idleTimer;
     private long keepAliveHintSeconds = -1;
 
     UpstreamConnection(Channel channel, UpstreamKey key, UpstreamPool pool) {
         this.channel = channel;
         this.key = key;
         this.pool = pool;
+        // Closing it is enough: channelInactive tells the pool to forget it.
+        this.idleTimer = new Deadline(channel.eventLoop(), channel::close);
     }
 
     Channel channel() {
@@ -66,16 +70,13 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         this.keepAliveHintSeconds = seconds;
     }
 
-    void idleTimer(ScheduledFuture<?> timer) {
-        cancelIdleTimer();
-        this.idleTimer = timer;
+    /** Closes the connection unless it is taken from the pool within {@code millis}. On the event loop. */
+    void startIdleTimer(long millis) {
+        idleTimer.expireIn(millis);
     }
 
-    void cancelIdleTimer() {
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
-        }
+    void stopIdleTimer() {
+        idleTimer.clear();
     }
 
     @Override
@@ -92,6 +93,14 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        Listener current = listener;
+        if (current != null) {
+            current.upstreamReadComplete();
+        }
+    }
+
+    @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         Listener current = listener;
         if (current != null) {
@@ -102,7 +111,7 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        cancelIdleTimer();
+        idleTimer.cancel();
         Listener current = listener;
         listener = null;
         if (current != null) {

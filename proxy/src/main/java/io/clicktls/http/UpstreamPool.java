@@ -73,9 +73,8 @@ final class UpstreamPool implements AutoCloseable {
             UpstreamConnection connection;
             // Most recently used first: the least likely to have been closed by the upstream.
             while ((connection = connections.pollLast()) != null) {
-                connection.cancelIdleTimer();
+                connection.stopIdleTimer();
                 if (connection.channel().isActive()) {
-                    connection.channel().config().setAutoRead(false);
                     return loop.newSucceededFuture(connection);
                 }
                 connection.channel().close();
@@ -104,12 +103,11 @@ final class UpstreamPool implements AutoCloseable {
             connections.pollFirst().channel().close();
         }
         connections.addLast(connection);
-        // Reading while idle is how a close by the upstream is noticed (and the connection dropped) at once.
-        channel.config().setAutoRead(true);
-        connection.idleTimer(loop.schedule(() -> {
-            connections.remove(connection);
-            channel.close();
-        }, idleTimeoutMillis(connection), TimeUnit.MILLISECONDS));
+        // A read pending while idle is how a close by the upstream is noticed (and the connection dropped) at once.
+        // Auto-read stays off throughout: a read is kept pending instead, so the socket stays registered for input
+        // and lending and taking back a connection costs no epoll_ctl.
+        channel.read();
+        connection.startIdleTimer(idleTimeoutMillis(connection));
     }
 
     /** Called by an idle connection that closed. On its event loop. */

@@ -37,6 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -58,6 +59,8 @@ public final class Metrics implements AutoCloseable {
             Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
             Duration.ofSeconds(10));
 
+    private static final int STATUS_CODES = 500;
+
     private final PrometheusMeterRegistry registry;
     /** HELP text for meters of binders that register none (Netty's), so that every series has one. */
     private static final Map<String, String> MISSING_DESCRIPTIONS = Map.of(
@@ -71,7 +74,8 @@ public final class Metrics implements AutoCloseable {
 
     private final ConcurrentMap<String, Counter> handshakes = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> issued = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> requests = new ConcurrentHashMap<>();
+    /** Per platform, the counters by status code (index {@code code - 100}): a lookup without building a key. */
+    private final ConcurrentMap<String, AtomicReferenceArray<Counter>> requests = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> upgraded = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> denied = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> reloads = new ConcurrentHashMap<>();
@@ -249,13 +253,32 @@ public final class Metrics implements AutoCloseable {
         issuance.record(nanos, TimeUnit.NANOSECONDS);
     }
 
+    /** Per request: two lookups and an atomic add, nothing allocated once the counter exists. */
     public void request(String platform, int code) {
-        String key = platform + '\u0000' + code;
-        counter(requests, key, k -> Counter.builder("clicktls.requests")
+        AtomicReferenceArray<Counter> byCode = requests.get(platform);
+        if (byCode == null) {
+            byCode = requests.computeIfAbsent(platform, p -> new AtomicReferenceArray<>(STATUS_CODES));
+        }
+        int index = code - 100;
+        if (index < 0 || index >= STATUS_CODES) {
+            requestCounter(platform, code).increment(); // not a standard status code: rare, no need to be quick
+            return;
+        }
+        Counter counter = byCode.get(index);
+        if (counter == null) {
+            // the registry returns the one counter for these tags, also when two threads get here at once
+            counter = requestCounter(platform, code);
+            byCode.set(index, counter);
+        }
+        counter.increment();
+    }
+
+    private Counter requestCounter(String platform, int code) {
+        return Counter.builder("clicktls.requests")
                 .description("Requests answered, by platform and status code")
                 .tag("platform", platform)
                 .tag("code", Integer.toString(code))
-                .register(registry)).increment();
+                .register(registry);
     }
 
     public void upstreamLatency(long nanos) {

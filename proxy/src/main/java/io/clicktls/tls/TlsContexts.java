@@ -28,6 +28,7 @@ import java.security.cert.X509Certificate;
 import java.security.interfaces.ECKey;
 import java.security.interfaces.RSAKey;
 import java.time.Duration;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
@@ -39,9 +40,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Server {@link SslContext}s built from {@link CertifiedKey}s: TLS 1.3 and 1.2 only, ALPN {@code h2} then
- * {@code http/1.1} (the server's order wins), session tickets on. BoringSSL (netty-tcnative) when it loads, else the
- * JDK's TLS. BoringSSL contexts are reference-counted: this cache holds one reference, each engine another, so a
- * context evicted here is freed only once the last connection using it is gone.
+ * {@code http/1.1} (the server's order wins), session tickets on with {@link SessionTicketKeys}. BoringSSL
+ * (netty-tcnative) when it loads, else the JDK's TLS. BoringSSL contexts are reference-counted: this cache holds one
+ * reference, each engine another, so a context evicted here is freed only once the last connection using it is gone.
  *
  * <p>Contexts are cached per certificate object (by identity, held weakly: once the certificate cache drops a
  * certificate, its context goes too), bounded in number because each native context costs memory.
@@ -82,6 +83,7 @@ public final class TlsContexts {
     private final SslProvider provider;
     private final Cache<CertifiedKey, SslContext> contexts;
     private final Cache<X509Certificate, SslContext> challengeContexts;
+    private final SessionTicketKeys ticketKeys;
 
     /** BoringSSL if available, else the JDK; at most {@link #DEFAULT_MAXIMUM_SIZE} contexts. */
     public TlsContexts() {
@@ -90,7 +92,13 @@ public final class TlsContexts {
 
     /** @param provider {@link SslProvider#OPENSSL_REFCNT} or {@link SslProvider#JDK} */
     public TlsContexts(SslProvider provider, int maximumSize) {
+        this(provider, maximumSize, SessionTicketKeys.random());
+    }
+
+    /** @param ticketKeys the session ticket keys of every context (share the secret to share tickets) */
+    public TlsContexts(SslProvider provider, int maximumSize, SessionTicketKeys ticketKeys) {
         this.provider = provider;
+        this.ticketKeys = ticketKeys;
         this.contexts = Caffeine.newBuilder()
                 .weakKeys()
                 .maximumSize(maximumSize)
@@ -129,6 +137,7 @@ public final class TlsContexts {
      * the key and may allocate native memory): call from the blocking executor.
      */
     public SslContext acquire(CertifiedKey certified) throws SSLException {
+        rotateTicketKeysIfDue();
         while (true) {
             SslContext context = contexts.getIfPresent(certified);
             if (context == null) {
@@ -149,6 +158,7 @@ public final class TlsContexts {
 
     /** The cached context retained for the caller, or {@code null}. Runs on event loops: never builds. */
     public SslContext acquireCached(CertifiedKey certified) {
+        rotateTicketKeysIfDue();
         SslContext context = contexts.getIfPresent(certified);
         return context != null && retain(context) ? context : null;
     }
@@ -327,11 +337,7 @@ public final class TlsContexts {
                 .trustManager(NO_CLIENT_CERTIFICATES)
                 .applicationProtocolConfig(alpn(protocols))
                 .build();
-        if (context.sessionContext() instanceof OpenSslSessionContext sessions) {
-            // Netty turns tickets off for BoringSSL by default; setting no keys turns them on with BoringSSL's own
-            // rotating keys, per context, so a ticket resumes only with the certificate it was made for.
-            sessions.setTicketKeys();
-        }
+        ticketKeys.apply(context, certified.name());
         return context;
     }
 
@@ -341,6 +347,24 @@ public final class TlsContexts {
                 ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                 ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
                 protocols);
+    }
+
+    /**
+     * Once per key rotation period, gives every cached context its new ticket keys, off the calling thread (an event
+     * loop): with many contexts it takes a while.
+     */
+    private void rotateTicketKeysIfDue() {
+        if (provider != SslProvider.JDK && ticketKeys.rotationDue()) {
+            ForkJoinPool.commonPool().execute(() -> contexts.asMap().forEach((certified, context) -> {
+                if (retain(context)) { // not freed by an eviction meanwhile
+                    try {
+                        ticketKeys.apply(context, certified.name());
+                    } finally {
+                        ReferenceCountUtil.release(context);
+                    }
+                }
+            }));
+        }
     }
 
     private static boolean retain(SslContext context) {
