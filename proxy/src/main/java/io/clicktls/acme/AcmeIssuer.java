@@ -473,11 +473,17 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         return fresh;
     }
 
+    /** Per request to the CA: connect and answer. Let's Encrypt answers in well under a second. */
+    static final Duration NETWORK_TIMEOUT = Duration.ofSeconds(10);
+
     private Session session() {
         if (session == null) {
             // acme:// directories (acme4j's own providers) bring their own trust
             session = provider != null
                     ? new Session(settings.directory(), provider) : new Session(settings.directory());
+            // acme4j waits 30 s per request by default: a CA that stops answering mid-connection would hold an
+            // order (and the names waiting on it) that long before "CA unreachable" and the backoff take over.
+            session.networkSettings().setTimeout(NETWORK_TIMEOUT);
         }
         return session;
     }
