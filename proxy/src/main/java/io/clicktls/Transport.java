@@ -12,13 +12,19 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The event loops and channel types: native epoll where available, NIO otherwise. One acceptor thread and one
- * worker event loop per core; the upstream connection of a request runs on its client's event loop.
+ * The event loops and channel types: native epoll where available, NIO otherwise; io_uring when asked for with
+ * {@code -Dclicktls.transport=io_uring} (measured as an option, not the default: see {@link #create}). One acceptor
+ * thread and one worker event loop per core; the upstream connection of a request runs on its client's event loop.
  */
 public record Transport(
         EventLoopGroup boss,
@@ -29,21 +35,50 @@ public record Transport(
 
     private static final Logger log = LoggerFactory.getLogger(Transport.class);
 
-    /** @param workerThreads 0 for one per core */
+    /**
+     * The transport named by the system property {@code clicktls.transport} ({@code epoll}, {@code io_uring} or
+     * {@code nio}; {@code -Dclicktls.nio=true} still means {@code nio}), else epoll when it loads, else NIO. A
+     * transport asked for but not available here falls back the same way, saying so.
+     *
+     * @param workerThreads 0 for one per core
+     */
     public static Transport create(int workerThreads) {
-        boolean epoll = Epoll.isAvailable() && !Boolean.getBoolean("clicktls.nio");
-        IoHandlerFactory factory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        String wanted = System.getProperty("clicktls.transport",
+                Boolean.getBoolean("clicktls.nio") ? "nio" : "epoll").toLowerCase(Locale.ROOT);
         int threads = workerThreads > 0 ? workerThreads : Runtime.getRuntime().availableProcessors();
-        Transport transport = new Transport(
+        if (wanted.equals("io_uring") || wanted.equals("iouring")) {
+            if (IoUring.isAvailable()) {
+                return create(IoUringIoHandler.newFactory(), threads,
+                        IoUringServerSocketChannel.class, IoUringSocketChannel.class, "io_uring");
+            }
+            log.info("io_uring transport not available ({}); trying epoll", IoUring.unavailabilityCause());
+            wanted = "epoll";
+        }
+        if (wanted.equals("epoll")) {
+            if (Epoll.isAvailable()) {
+                return create(EpollIoHandler.newFactory(), threads,
+                        EpollServerSocketChannel.class, EpollSocketChannel.class, "epoll");
+            }
+            log.info("native epoll transport not available ({}); using NIO", Epoll.unavailabilityCause());
+        } else if (!wanted.equals("nio")) {
+            log.warn("clicktls.transport={} is not one of epoll, io_uring, nio; using NIO", wanted);
+        }
+        return create(NioIoHandler.newFactory(), threads,
+                NioServerSocketChannel.class, NioSocketChannel.class, "nio");
+    }
+
+    private static Transport create(
+            IoHandlerFactory factory,
+            int threads,
+            Class<? extends ServerChannel> serverChannel,
+            Class<? extends Channel> clientChannel,
+            String name) {
+        return new Transport(
                 new MultiThreadIoEventLoopGroup(1, factory),
                 new MultiThreadIoEventLoopGroup(threads, factory),
-                epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class,
-                epoll ? EpollSocketChannel.class : NioSocketChannel.class,
-                epoll ? "epoll" : "nio");
-        if (!epoll) {
-            log.info("native epoll transport not available ({}); using NIO", Epoll.unavailabilityCause());
-        }
-        return transport;
+                serverChannel,
+                clientChannel,
+                name);
     }
 
     @Override

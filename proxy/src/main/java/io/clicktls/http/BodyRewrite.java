@@ -19,6 +19,14 @@ interface BodyRewrite {
     /** Ends the body. @return the rest of the rewritten body, owned by the caller (possibly empty) */
     ByteBuf finish();
 
+    /**
+     * Whether the last {@link #rewrite} gave back exactly the bytes of its chunk (then the chunk can be sent as it
+     * is, without a new message around the output).
+     */
+    default boolean lastChunkUnchanged() {
+        return false;
+    }
+
     /** Links upgraded so far. */
     int replacements();
 

@@ -83,6 +83,8 @@ public final class HtmlLinkRewriter {
     /** Whether the scan is inside a URL that began before ({@code ://} seen, no URL end since). */
     private boolean inUrl;
     private int replacements;
+    /** Whether the last {@link #rewrite} returned its input's bytes exactly, nothing changed or held back. */
+    private boolean lastUnchanged;
 
     private byte[] lastHost = new byte[0];
     private boolean lastHostReady;
@@ -114,6 +116,7 @@ public final class HtmlLinkRewriter {
     public ByteBuf rewrite(ByteBuf chunk, ByteBufAllocator alloc) {
         int start = chunk.readerIndex();
         int end = chunk.writerIndex();
+        lastUnchanged = false;
         if (start == end) {
             return Unpooled.EMPTY_BUFFER;
         }
@@ -143,6 +146,7 @@ public final class HtmlLinkRewriter {
             if (out != null) {
                 return out;
             }
+            lastUnchanged = contiguousEnd == end;
             return contiguousEnd > start ? chunk.retainedSlice(start, contiguousEnd - start) : Unpooled.EMPTY_BUFFER;
         } catch (RuntimeException e) {
             if (out != null) {
@@ -180,6 +184,14 @@ public final class HtmlLinkRewriter {
             this.out = null;
             this.alloc = null;
         }
+    }
+
+    /**
+     * Whether the last {@link #rewrite} returned the chunk's bytes exactly: nothing upgraded, nothing held back or
+     * let out from earlier. The caller may then send the chunk itself.
+     */
+    public boolean lastChunkUnchanged() {
+        return lastUnchanged;
     }
 
     /** How many links were upgraded so far. */

@@ -271,6 +271,15 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             ctx.close();
             return;
         }
+        if (body.lastChunkUnchanged() && output.readableBytes() == content.content().readableBytes()) {
+            // the usual case (no link in this chunk): send the chunk itself rather than a copy of the message
+            output.release();
+            if (last) {
+                endBody();
+            }
+            ctx.write(content, promise);
+            return;
+        }
         HttpContent rewritten = content.replace(output);
         content.release();
         if (last) {

@@ -26,6 +26,11 @@ final class PlainBodyRewrite implements BodyRewrite {
     }
 
     @Override
+    public boolean lastChunkUnchanged() {
+        return rewriter.lastChunkUnchanged();
+    }
+
+    @Override
     public int replacements() {
         return rewriter.replacements();
     }
