@@ -263,8 +263,10 @@ check_proxy() {
         | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)
     [ "$fingerprint" = "$LEAF_FINGERPRINT" ] || die "$name serves another certificate ($fingerprint)"
     session=$WORK/$name-session.pem
-    # stdin stays open a moment: TLS 1.3 tickets arrive after the handshake, and s_client saves what it has at EOF
-    sleep 0.5 | timeout 5 openssl s_client -connect "127.0.0.1:$PROXY_PORT" -servername "$NAME" -sess_out "$session" \
+    # A request is sent and stdin stays open a moment: TLS 1.3 tickets arrive after the handshake (BoringSSL behind
+    # Netty sends them with the first application data), and s_client saves what it has at EOF.
+    { printf 'GET /click/abc HTTP/1.1\r\nHost: %s\r\n\r\n' "$NAME"; sleep 0.5; } \
+        | timeout 5 openssl s_client -connect "127.0.0.1:$PROXY_PORT" -servername "$NAME" -sess_out "$session" \
         >"$out" 2>&1 || true
     RESUMES=no
     if [ -s "$session" ]; then
