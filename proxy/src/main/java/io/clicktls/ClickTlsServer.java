@@ -4,18 +4,28 @@ import io.clicktls.acme.AcmeIssuer;
 import io.clicktls.acme.ChallengeStore;
 import io.clicktls.acme.RenewalScheduler;
 import io.clicktls.admin.AdminServer;
+import io.clicktls.admin.DomainStatusSource;
+import io.clicktls.admin.Hold;
+import io.clicktls.admin.IssuanceJournal;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigProblem;
+import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.ConfigWatcher;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.LiveConfig;
 import io.clicktls.http.ProxyServer;
+import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.CertificateIssuer;
+import io.clicktls.issuance.DnsCheck;
 import io.clicktls.issuance.InternalIssuer;
+import io.clicktls.issuance.IssuanceException;
+import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
+import io.clicktls.issuance.PendingHandshakes;
 import io.clicktls.metrics.Metrics;
+import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
@@ -25,10 +35,16 @@ import io.clicktls.tls.TlsSelectionHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -42,11 +58,15 @@ import org.slf4j.LoggerFactory;
 public final class ClickTlsServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ClickTlsServer.class);
+    /** The first pass of the certificate cleanup: after start-up, out of the way of the first handshakes. */
+    private static final Duration CLEANUP_FIRST = Duration.ofMinutes(10);
+    private static final Duration CLEANUP_INTERVAL = Duration.ofHours(6);
 
     private final List<AutoCloseable> closeInReverse = new ArrayList<>();
     private final LiveConfig live;
     private final Metrics metrics;
     private CertificateResolver resolver;
+    private IssuancePolicy policy;
     private RenewalScheduler renewals;
     private ProxyServer proxy;
     private AdminServer admin;
@@ -84,8 +104,11 @@ public final class ClickTlsServer implements AutoCloseable {
     private void startParts(
             ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
             throws Exception {
+        closeInReverse.add(metrics);
+        metrics.bindRuntime();
         Transport transport = Transport.create(0);
         closeInReverse.add(transport);
+        metrics.bindNetty(transport.boss(), transport.workers());
         ExecutorService blocking = BlockingExecutor.create(32, 100_000);
         closeInReverse.add(blocking::shutdownNow);
         ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -104,15 +127,35 @@ public final class ClickTlsServer implements AutoCloseable {
         FileStorage storage = new FileStorage(config.storage().directory());
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
-        ChallengeStore challenges = new ChallengeStore(storage);
-        CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking);
-        resolver = new CertificateResolver(live, store, issuer, new IssuancePolicy(), failures, blocking, metrics,
-                clock, new TlsContexts(), CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+        TlsContexts contexts = new TlsContexts();
+        closeInReverse.add(contexts::clear);
+        // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
+        ChallengeStore challenges = new ChallengeStore(storage,
+                ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));
+        CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking, contexts);
+        // The status page's view of issuances under way and of failing names, seen through the issuer it wraps.
+        IssuanceJournal journal = new IssuanceJournal();
+        blocking.execute(() -> journal.seedFailing(storage));
+        metrics.failingNamesGauge(journal::failingCount);
+        IssuancePolicy policy = IssuancePolicy.create(live, storage, blocking, clock);
+        closeInReverse.add(policy);
+        policy.monitor(metrics);
+        failures.monitor(metrics);
+        this.policy = policy;
+        resolver = new CertificateResolver(live, store, journal.wrap(issuer), policy, failures, blocking, metrics,
+                clock, contexts, CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+        CertificateResolver certificates = resolver;
+        // Requests for a name outside `domains` go to on_demand.platform once the policy let it have a certificate.
+        live.routeOnDemand(name -> certificates.cached(name).isPresent() || policy.allowedOnDemand(name));
+        CertificateCleanup cleanup = new CertificateCleanup(live, store, policy, certificates::forget, blocking, clock);
+        cleanup.load();
+        cleanup.start(timers, CLEANUP_FIRST, CLEANUP_INTERVAL);
+        closeInReverse.add(cleanup);
 
         renewals = RenewalScheduler.builder()
                 .store(store)
                 .action(resolver::renew)
-                .configured(resolver::configured)
+                .configured(name -> certificates.configured(name) && cleanup.renewable(name))
                 .failures(failures)
                 .windows(issuer instanceof AcmeIssuer acme
                         ? RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow)
@@ -127,6 +170,11 @@ public final class ClickTlsServer implements AutoCloseable {
         // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners.
         blocking.execute(() -> {
             try {
+                storage.sweepAbandonedWrites();
+            } catch (IOException | RuntimeException e) {
+                log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
+            }
+            try {
                 store.scanIndex();
             } catch (IOException | RuntimeException e) {
                 log.error("cannot index the stored certificates; renewing only those saved from now on", e);
@@ -134,12 +182,13 @@ public final class ClickTlsServer implements AutoCloseable {
             scheduler.start();
         });
 
-        CertificateResolver certificates = resolver;
+        PendingHandshakes pending = new PendingHandshakes();
         proxy = ProxyServer.builder()
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
                 .channelTypes(transport.serverChannel(), transport.clientChannel())
-                .tlsHandlerFactory(ch -> new TlsSelectionHandler(certificates, challenges, blocking, live, metrics))
+                .tlsHandlerFactory(ch ->
+                        new TlsSelectionHandler(certificates, challenges, blocking, live, metrics, pending))
                 .certificates(resolver)
                 .challenges(challenges)
                 .blockingExecutor(blocking)
@@ -153,8 +202,15 @@ public final class ClickTlsServer implements AutoCloseable {
         closeInReverse.add(proxy);
         listening = true;
 
+        DnsCheck dns = DnsCheck.create(dnsServer(config));
+        closeInReverse.add(dns);
         admin = new AdminServer(
                         config.listen().admin(), metrics, () -> listening, transport.boss(), transport.serverChannel())
+                .token(() -> live.get().config().admin().token())
+                .blockingExecutor(blocking)
+                .status(new NodeStatus(live, resolver, store, failures, journal, renewals, policy, cleanup,
+                        issuer.label()), dns,
+                        clock)
                 .start();
         closeInReverse.add(admin);
 
@@ -185,19 +241,155 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     private CertificateIssuer issuer(
-            ClickTlsConfig config, FileStorage storage, ChallengeStore challenges, Clock clock, ExecutorService blocking)
-            throws IOException, InterruptedException {
+            ClickTlsConfig config, FileStorage storage, ChallengeStore challenges, Clock clock,
+            ExecutorService blocking, TlsContexts contexts) throws IOException, InterruptedException {
         Certificates certificates = config.certificates();
         if (certificates.issuer() == Certificates.IssuerKind.ACME) {
             AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);
             closeInReverse.add(acme);
-            // Log in and make the next key before the first handshake needs them.
-            blocking.execute(acme::warmUp);
+            // Log in, make the next key and run the local half of an order and a handshake once (class loading and
+            // JIT: ~0.7 s on a cold JVM) before the first customer handshake needs them.
+            blocking.execute(() -> acme.warmUp(contexts::warmUp));
             return acme;
         }
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
         log.info("internal CA: trust {} to try the proxy", storage.path("ca/root.pem"));
+        blocking.execute(() -> {
+            try {
+                contexts.warmUp(internal.issue("warm-up.invalid")); // a throwaway: never stored, never served
+            } catch (IssuanceException | RuntimeException e) {
+                log.debug("TLS warm-up skipped: {}", e.toString());
+            }
+        });
         return internal;
+    }
+
+    /**
+     * The DNS server the status page asks: {@code -Dclicktls.dns.server=HOST:PORT} (tests, split-horizon networks),
+     * else {@code on_demand.dns_server} as the node started with it, else the system's.
+     */
+    private static InetSocketAddress dnsServer(ClickTlsConfig config) {
+        String server = System.getProperty("clicktls.dns.server");
+        if (server == null || server.isBlank()) {
+            Endpoint configured = config.certificates().onDemand().dnsServer();
+            return configured == null ? null : configured.toSocketAddress();
+        }
+        int colon = server.lastIndexOf(':');
+        return new InetSocketAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)));
+    }
+
+    /** The status page's view of this node: the parts adapted to {@link DomainStatusSource}. */
+    private static final class NodeStatus implements DomainStatusSource {
+        private final LiveConfig live;
+        private final CertificateResolver resolver;
+        private final CertificateStore store;
+        private final IssuanceFailures failures;
+        private final IssuanceJournal journal;
+        private final RenewalScheduler renewals;
+        private final IssuancePolicy policy;
+        private final CertificateCleanup cleanup;
+        private final String issuerLabel;
+
+        NodeStatus(LiveConfig live, CertificateResolver resolver, CertificateStore store, IssuanceFailures failures,
+                IssuanceJournal journal, RenewalScheduler renewals, IssuancePolicy policy, CertificateCleanup cleanup,
+                String issuerLabel) {
+            this.live = live;
+            this.resolver = resolver;
+            this.store = store;
+            this.failures = failures;
+            this.journal = journal;
+            this.renewals = renewals;
+            this.policy = policy;
+            this.cleanup = cleanup;
+            this.issuerLabel = issuerLabel;
+        }
+
+        @Override
+        public ConfigSnapshot config() {
+            return live.get();
+        }
+
+        @Override
+        public Collection<String> namesInMemory() {
+            return resolver.inMemory().stream().map(CertifiedKey::name).toList();
+        }
+
+        @Override
+        public Collection<String> storedNames() throws IOException {
+            if (!store.indexReady()) {
+                return store.names();
+            }
+            List<String> names = new ArrayList<>(store.indexSize());
+            store.forEachIndexed(stored -> names.add(stored.name()));
+            return names;
+        }
+
+        @Override
+        public Optional<CertifiedKey> inMemory(String name) {
+            return resolver.cached(name);
+        }
+
+        @Override
+        public Optional<CertifiedKey> stored(String name) {
+            return store.load(name);
+        }
+
+        @Override
+        public boolean issuing(String name) {
+            return journal.issuing(name);
+        }
+
+        @Override
+        public Collection<String> failedNames() {
+            return journal.failingNames();
+        }
+
+        @Override
+        public Optional<IssuanceFailure> lastFailure(String name) {
+            return resolver.lastFailure(name);
+        }
+
+        @Override
+        public Optional<Instant> nextRenewal(String name) {
+            return renewals.plannedRenewal(name);
+        }
+
+        @Override
+        public Optional<Hold> hold(String name) {
+            return policy.hold(name).map(hold -> new Hold(hold.explanation(), hold.retryAt()));
+        }
+
+        @Override
+        public Optional<CertificateCleanup.Mark> marked(String name) {
+            return cleanup.marked(name);
+        }
+
+        @Override
+        public List<String> expectedDnsTargets() {
+            return live.get().config().certificates().onDemand().expectDns();
+        }
+
+        @Override
+        public CaPolicy caPolicy() {
+            Certificates certificates = live.get().config().certificates();
+            return certificates.issuer() == Certificates.IssuerKind.ACME
+                    ? CaPolicy.forAcme(certificates.acme().directory(), issuerLabel) : CaPolicy.INTERNAL;
+        }
+
+        @Override
+        public CompletableFuture<?> renew(String name) {
+            return resolver.renew(name);
+        }
+
+        @Override
+        public boolean forget(String name) throws IOException {
+            boolean had = resolver.cached(name).isPresent() || store.load(name).isPresent()
+                    || failures.lastFailure(name).isPresent();
+            resolver.forget(name);
+            failures.clear(name);
+            journal.cleared(name);
+            return had;
+        }
     }
 
     private static SslContext upstreamTls() throws IOException {
@@ -215,6 +407,11 @@ public final class ClickTlsServer implements AutoCloseable {
 
     public CertificateResolver certificates() {
         return resolver;
+    }
+
+    /** The issuance policy: holds by rate limits, names allowed on demand. */
+    public IssuancePolicy policy() {
+        return policy;
     }
 
     public RenewalScheduler renewals() {

@@ -1,11 +1,15 @@
 package io.clicktls;
 
 import io.clicktls.cli.CheckCommand;
+import io.clicktls.cli.DoctorCommand;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.Endpoint;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,14 +23,16 @@ public final class Main {
     static final String USAGE = """
             usage: clicktls [run] [--config FILE] [--demo-platform HOST:PORT]
                    clicktls check --config FILE
-                   clicktls doctor --config FILE DOMAIN
+                   clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT] DOMAIN
 
               run      serve: the https, http and admin listeners of the config (without --config: the
                        embedded default, the same as config/clicktls.yml in the source tree)
                        --demo-platform starts a built-in stand-in email platform on HOST:PORT, to try the
                        whole path offline (the default config forwards to 127.0.0.1:8081)
               check    validate a config file: exit 0, or exit 2 with one file:line:column: message per problem
-              doctor   explain what works and what does not for one domain
+              doctor   explain what works and what does not for one domain: config, DNS (CNAME chain, addresses;
+                       --expect says where it should lead), the CA and CAA, the certificate served, the platform's
+                       answer, the last issuance error; ✔ or ✘ with a fix per check; exit 0 when all pass
             """;
 
     private Main() {}
@@ -40,6 +46,12 @@ public final class Main {
 
     /** Runs a command; for {@code run} it returns only when the proxy stops. */
     static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length > 0 && args[0].equals("doctor")) {
+            // doctor has options of its own; its output has ✔ and ✘, whatever the platform's default charset
+            PrintStream utf8 = out == System.out
+                    ? new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8) : out;
+            return DoctorCommand.run(List.of(args).subList(1, args.length), utf8, err);
+        }
         Arguments parsed;
         try {
             parsed = Arguments.parse(args);
@@ -58,13 +70,6 @@ public final class Main {
                     return 64;
                 }
                 return CheckCommand.run(parsed.config(), out, err);
-            case "doctor":
-                if (parsed.config() == null || parsed.positional().size() != 1) {
-                    err.println("clicktls doctor: --config FILE and one DOMAIN are required");
-                    return 64;
-                }
-                err.println("clicktls doctor: not available yet in this build");
-                return 3;
             default:
                 return serve(parsed, err);
         }

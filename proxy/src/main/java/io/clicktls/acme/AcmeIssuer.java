@@ -32,6 +32,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Consumer;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.shredzone.acme4j.AccountBuilder;
 import org.shredzone.acme4j.Authorization;
@@ -84,6 +85,8 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     static final Duration RATE_LIMIT_RETRY = Duration.ofHours(1);
 
     private static final String ERROR_PREFIX = "urn:ietf:params:acme:error:";
+    /** Names the throwaway certificates of the warm-up; never ordered, never served ({@code .invalid}). */
+    private static final String WARM_UP_NAME = "warm-up.invalid";
 
     private final Acme settings;
     private final Certificates.KeyType keyType;
@@ -168,7 +171,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
                 log.info("ACME account no longer usable at {} ({}); logging in again", label, describe(e));
                 issued = issueWith(relogin(current), host);
             }
-            log.info("issued certificate for {} from {} in {} ms", host, label, millisSince(start));
+            log.debug("issued certificate for {} from {} in {} ms", host, label, millisSince(start));
             return issued;
         } catch (AcmeLazyLoadingException e) {
             throw failure(host, e.getCause() instanceof AcmeException cause ? cause
@@ -192,6 +195,17 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
      * the issuance executor at startup.
      */
     public void warmUp() {
+        warmUp(certificate -> { });
+    }
+
+    /**
+     * {@link #warmUp()}, then runs the local half of an order once, so that a customer's first handshake after a start
+     * does not pay for loading and compiling it (about 0.7 s on a cold JVM): makes a throwaway tls-alpn-01 certificate,
+     * rehearses it through the {@link ChallengeStore} (whose listener builds and frees its TLS context), signs a CSR,
+     * and hands the certificate to {@code tls} (bind {@code TlsContexts::warmUp}: an in-memory handshake). Nothing is
+     * sent to the CA for it. Blocking: call on the issuance executor at startup.
+     */
+    public void warmUp(Consumer<CertifiedKey> tls) {
         try {
             Login current = login();
             try {
@@ -202,9 +216,26 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
                 }
                 current = relogin(current);
             }
-            log.info("ACME ready: {} as {}", label, current.getAccountLocation());
+            long start = System.nanoTime();
+            rehearseOrder(tls);
+            log.info("ACME ready: {} as {} (local warm-up {} ms)", label, current.getAccountLocation(),
+                    millisSince(start));
         } catch (AcmeException | IOException | RuntimeException e) {
             log.warn("ACME warm-up against {} failed (will retry on the first order): {}", label, e.toString());
+        }
+    }
+
+    private void rehearseOrder(Consumer<CertifiedKey> tls) {
+        try {
+            CertifiedKey throwaway = AlpnChallengeCertificate.create(WARM_UP_NAME, new byte[32], clock);
+            challenges.rehearseTlsAlpn01(throwaway);
+            var csr = new CSRBuilder();
+            csr.addDomain(WARM_UP_NAME);
+            csr.sign(KeyPairUtils.createECKeyPair("secp256r1"));
+            csr.getEncoded();
+            tls.accept(throwaway);
+        } catch (IOException | RuntimeException e) {
+            log.debug("local ACME warm-up failed (the first order will be slower): {}", e.toString());
         }
     }
 
@@ -414,18 +445,45 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         if (settings.email() != null && !settings.email().isBlank()) {
             builder.addEmail(settings.email());
         }
+        Acme.ExternalAccountBinding eab = settings.eab();
+        if (eab != null) {
+            // acme4j signs the binding with HS256/384/512 by the key's length; the key itself is never logged
+            builder.withKeyIdentifier(eab.keyId(), eab.hmacKey());
+        } else if (session().getMetadata().isExternalAccountRequired()) {
+            // said before asking, in words that name the setting; the CA would only answer externalAccountRequired
+            throw new ExternalAccountRequiredException(label + " requires external account binding for new accounts:"
+                    + " set certificates.acme.eab { kid, hmac_key } to the values the CA gives you");
+        }
         // newAccount with a known key answers with the existing account, so this finds as well as registers
-        Login fresh = builder.createLogin(session());
+        Login fresh;
+        try {
+            fresh = builder.createLogin(session());
+        } catch (AcmeRateLimitedException e) {
+            throw e; // handled by type: wait for its Retry-After
+        } catch (AcmeServerException e) {
+            if ((ERROR_PREFIX + "externalAccountRequired").equals(String.valueOf(e.getType()))) {
+                throw e;
+            }
+            throw new AccountRefusedException(label + " refused the ACME account"
+                    + (eab == null ? "" : " with external account binding, kid " + eab.keyId()) + ": " + describe(e));
+        }
         storeAccountUrl(fresh.getAccountLocation());
-        log.info("ACME account at {}: {}", label, fresh.getAccountLocation());
+        log.info("ACME account at {}: {}{}", label, fresh.getAccountLocation(),
+                eab == null ? "" : " (external account binding, kid " + eab.keyId() + ")");
         return fresh;
     }
+
+    /** Per request to the CA: connect and answer. Let's Encrypt answers in well under a second. */
+    static final Duration NETWORK_TIMEOUT = Duration.ofSeconds(10);
 
     private Session session() {
         if (session == null) {
             // acme:// directories (acme4j's own providers) bring their own trust
             session = provider != null
                     ? new Session(settings.directory(), provider) : new Session(settings.directory());
+            // acme4j waits 30 s per request by default: a CA that stops answering mid-connection would hold an
+            // order (and the names waiting on it) that long before "CA unreachable" and the backoff take over.
+            session.networkSettings().setTimeout(NETWORK_TIMEOUT);
         }
         return session;
     }
@@ -486,8 +544,14 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             String cause = e.getCause() == null ? e.getMessage() : rootMessage(e.getCause());
             return new IssuanceException("CA unreachable: " + label + ": " + cause, e, now.plus(UNREACHABLE_RETRY));
         }
-        if (e instanceof ValidationFailedException) {
+        if (e instanceof ValidationFailedException || e instanceof ExternalAccountRequiredException
+                || e instanceof AccountRefusedException) {
             return new IssuanceException(e.getMessage(), e);
+        }
+        if (e instanceof AcmeServerException server
+                && (ERROR_PREFIX + "externalAccountRequired").equals(String.valueOf(server.getType()))) {
+            return new IssuanceException(label + " requires external account binding: " + describe(server)
+                    + " (set certificates.acme.eab { kid, hmac_key } to the values the CA gives you)", e);
         }
         if (e instanceof AcmeServerException server) {
             return new IssuanceException("the CA refused " + host + ": " + describe(server), e);
@@ -526,6 +590,20 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     private static long millisSince(long startNanos) {
         return (System.nanoTime() - startNanos) / 1_000_000;
+    }
+
+    /** The CA wants external account binding and none is configured; the message names the setting. */
+    private static final class ExternalAccountRequiredException extends AcmeException {
+        ExternalAccountRequiredException(String message) {
+            super(message);
+        }
+    }
+
+    /** The CA would not find or register the account; the message holds the CA's words. */
+    private static final class AccountRefusedException extends AcmeException {
+        AccountRefusedException(String message) {
+            super(message);
+        }
     }
 
     /** A challenge the CA judged invalid; its message is already the CA's words. */

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,11 +36,46 @@ public final class ChallengeStore implements Challenges {
     static final String TLS_ALPN_01_PREFIX = "challenges/tls-alpn-01/";
 
     private final Storage storage;
+    private final TlsAlpnListener listener;
     private final ConcurrentMap<String, String> keyAuthorizations = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, CertifiedKey> alpnCertificates = new ConcurrentHashMap<>();
 
+    /**
+     * Told when a tls-alpn-01 certificate is published and withdrawn, so that its TLS context can be built before the
+     * CA's validation connections arrive and freed after. Called on the issuing thread (blocking is fine); must not
+     * throw (what it throws is logged and ignored: the challenge is published either way).
+     */
+    public interface TlsAlpnListener {
+
+        void published(CertifiedKey certificate);
+
+        void withdrawn(CertifiedKey certificate);
+
+        /** Tells nobody. */
+        TlsAlpnListener NONE = of(certificate -> { }, certificate -> { });
+
+        static TlsAlpnListener of(Consumer<CertifiedKey> published, Consumer<CertifiedKey> withdrawn) {
+            return new TlsAlpnListener() {
+                @Override
+                public void published(CertifiedKey certificate) {
+                    published.accept(certificate);
+                }
+
+                @Override
+                public void withdrawn(CertifiedKey certificate) {
+                    withdrawn.accept(certificate);
+                }
+            };
+        }
+    }
+
     public ChallengeStore(Storage storage) {
+        this(storage, TlsAlpnListener.NONE);
+    }
+
+    public ChallengeStore(Storage storage, TlsAlpnListener listener) {
         this.storage = storage;
+        this.listener = listener;
     }
 
     /** Publishes an http-01 answer: in memory at once, then in storage. */
@@ -49,11 +85,24 @@ public final class ChallengeStore implements Challenges {
         storage.store(HTTP_01_PREFIX + token, keyAuthorization.getBytes(StandardCharsets.US_ASCII));
     }
 
-    /** Publishes a tls-alpn-01 certificate (RFC 8737) for {@code certificate.name()}. */
+    /**
+     * Publishes a tls-alpn-01 certificate (RFC 8737) for {@code certificate.name()}, and has the listener prepare for
+     * it, before returning: the caller triggers the challenge next, and the CA may connect at once.
+     */
     public void publishTlsAlpn01(CertifiedKey certificate) throws IOException {
         String name = requireHostName(certificate.name());
         alpnCertificates.put(name, certificate);
         storage.store(TLS_ALPN_01_PREFIX + name, PemCodec.encode(certificate.key(), certificate.chain()));
+        tell(listener::published, certificate);
+    }
+
+    /**
+     * Runs the listener for a certificate that is never published (nothing is stored, no name answers with it): the
+     * path a validation takes, loaded and compiled at startup rather than during a customer's first handshake.
+     */
+    public void rehearseTlsAlpn01(CertifiedKey certificate) {
+        tell(listener::published, certificate);
+        tell(listener::withdrawn, certificate);
     }
 
     /** Withdraws an http-01 answer. A storage failure is logged, not thrown: the validation is over either way. */
@@ -71,8 +120,11 @@ public final class ChallengeStore implements Challenges {
         if (!HOST_NAME.matcher(normal).matches()) {
             return;
         }
-        alpnCertificates.remove(normal);
+        CertifiedKey withdrawn = alpnCertificates.remove(normal);
         deleteQuietly(TLS_ALPN_01_PREFIX + normal);
+        if (withdrawn != null) {
+            tell(listener::withdrawn, withdrawn);
+        }
     }
 
     @Override
@@ -120,6 +172,14 @@ public final class ChallengeStore implements Challenges {
         } catch (IOException e) {
             log.warn("cannot read tls-alpn-01 challenge for {} from storage: {}", normal, e.toString());
             return Optional.empty();
+        }
+    }
+
+    private static void tell(Consumer<CertifiedKey> event, CertifiedKey certificate) {
+        try {
+            event.accept(certificate);
+        } catch (RuntimeException e) {
+            log.warn("tls-alpn-01 listener failed for {}: {}", certificate.name(), e.toString());
         }
     }
 

@@ -3,6 +3,7 @@ package io.clicktls.config;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * ACME settings; only used with {@code issuer: acme}.
@@ -10,11 +11,18 @@ import java.util.List;
  * @param email may be {@code null}
  * @param trustedCa extra CA (PEM) trusted for the ACME server's own HTTPS, or {@code null}
  * @param challenges in the order they are tried; never empty
+ * @param eab the external account binding a CA such as ZeroSSL or Google Trust Services asks for, or {@code null}
  */
-public record Acme(URI directory, String email, Path trustedCa, List<ChallengeType> challenges) {
+public record Acme(URI directory, String email, Path trustedCa, List<ChallengeType> challenges,
+        ExternalAccountBinding eab) {
 
     public Acme {
         challenges = List.copyOf(challenges);
+    }
+
+    /** Without external account binding (Let's Encrypt, Pebble by default). */
+    public Acme(URI directory, String email, Path trustedCa, List<ChallengeType> challenges) {
+        this(directory, email, trustedCa, challenges, null);
     }
 
     public enum ChallengeType {
@@ -30,6 +38,27 @@ public record Acme(URI directory, String email, Path trustedCa, List<ChallengeTy
         /** The name ACME and the config file use, e.g. {@code tls-alpn-01}. */
         public String wireName() {
             return wireName;
+        }
+    }
+
+    /**
+     * External account binding (RFC 8555, section 7.3.4): the key identifier and HMAC key a CA hands out to tie a
+     * new ACME account to an account with the CA. Only used when the account is registered.
+     *
+     * @param keyId the key identifier ({@code kid}) as the CA gives it
+     * @param hmacKey the HMAC key, base64url as the CA gives it (checked to decode to at least 256 bits). A secret:
+     *     {@link #toString()} leaves it out, so that no log line or error message can show it
+     */
+    public record ExternalAccountBinding(String keyId, String hmacKey) {
+
+        public ExternalAccountBinding {
+            Objects.requireNonNull(keyId, "keyId");
+            Objects.requireNonNull(hmacKey, "hmacKey");
+        }
+
+        @Override
+        public String toString() {
+            return "ExternalAccountBinding[keyId=" + keyId + ", hmacKey=(secret)]";
         }
     }
 }

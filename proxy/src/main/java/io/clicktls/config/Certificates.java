@@ -1,7 +1,15 @@
 package io.clicktls.config;
 
-/** How certificates are obtained. */
-public record Certificates(IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand) {
+import java.time.Duration;
+
+/** How certificates are obtained, how often the CA may be asked, and when unused ones are let go. */
+public record Certificates(
+        IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand, Limits limits, Cleanup cleanup) {
+
+    /** With the default {@link Limits} and {@link Cleanup}. */
+    public Certificates(IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand) {
+        this(issuer, keyType, acme, onDemand, Limits.DEFAULTS, Cleanup.DEFAULTS);
+    }
 
     public enum IssuerKind {
         /** A local CA made on first start; its root is {@code <storage>/ca/root.pem}. */
@@ -15,5 +23,25 @@ public record Certificates(IssuerKind issuer, KeyType keyType, Acme acme, OnDema
         EC384,
         RSA2048,
         RSA4096
+    }
+
+    /**
+     * Issuance rate limits, kept below Let's Encrypt's (300 new orders per account per 3 hours, 50 certificates per
+     * registered domain per 7 days, 5 failed validations per name per hour) so that clicktls stops before the CA
+     * does. Serving a certificate already held is never limited.
+     */
+    public record Limits(
+            int ordersPer3h, int certificatesPerRegisteredDomainPerWeek, int failedValidationsPerNamePerHour) {
+
+        public static final Limits DEFAULTS = new Limits(250, 40, 4);
+    }
+
+    /**
+     * @param grace how long the certificate of a name no longer allowed (removed from {@code domains}, denied by
+     *     {@code ask}, DNS pointing elsewhere) is kept, unrenewed, before it is deleted
+     */
+    public record Cleanup(Duration grace) {
+
+        public static final Cleanup DEFAULTS = new Cleanup(Duration.ofDays(30));
     }
 }

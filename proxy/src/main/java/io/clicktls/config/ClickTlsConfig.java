@@ -8,6 +8,7 @@ import java.util.Map;
  * The whole config file, validated and immutable. Built only by {@link ConfigLoader}; platform presets are
  * already resolved into upstreams and relative paths are already resolved against the file's folder.
  *
+ * @param admin the admin listener's token ({@code admin:})
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
  */
 public record ClickTlsConfig(
@@ -17,10 +18,24 @@ public record ClickTlsConfig(
         Map<String, Platform> platforms,
         List<Domain> domains,
         Upgrade upgrade,
+        Admin admin,
         Path source) {
 
     public ClickTlsConfig {
         platforms = Map.copyOf(platforms);
         domains = List.copyOf(domains);
+        admin = admin == null ? Admin.NONE : admin;
+    }
+
+    /** Without an {@code admin:} section (no token): for configs built in code. */
+    public ClickTlsConfig(
+            Listen listen,
+            StorageSettings storage,
+            Certificates certificates,
+            Map<String, Platform> platforms,
+            List<Domain> domains,
+            Upgrade upgrade,
+            Path source) {
+        this(listen, storage, certificates, platforms, domains, upgrade, Admin.NONE, source);
     }
 }

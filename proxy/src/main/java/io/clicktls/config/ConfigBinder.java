@@ -7,15 +7,18 @@ import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.Position;
 import io.clicktls.config.YamlTree.ScalarNode;
 import io.clicktls.platform.PlatformPresets;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -42,15 +45,29 @@ final class ConfigBinder {
     static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(10);
 
     private static final List<String> TOP_KEYS =
-            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade");
+            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin");
     private static final List<String> LISTEN_KEYS = List.of("https", "http", "admin");
     private static final List<String> STORAGE_KEYS = List.of("directory");
-    private static final List<String> CERTIFICATES_KEYS = List.of("issuer", "key_type", "acme", "on_demand");
-    private static final List<String> ACME_KEYS = List.of("directory", "email", "trusted_ca", "challenges");
-    private static final List<String> ON_DEMAND_KEYS = List.of("ask", "handshake_wait");
+    private static final List<String> CERTIFICATES_KEYS =
+            List.of("issuer", "key_type", "acme", "on_demand", "limits", "cleanup");
+    private static final List<String> ACME_KEYS = List.of("directory", "email", "trusted_ca", "challenges", "eab");
+    private static final List<String> EAB_KEYS = List.of("kid", "hmac_key", "hmac_key_file");
+    private static final List<String> ON_DEMAND_KEYS = List.of("ask", "handshake_wait", "ask_timeout", "ask_cache",
+            "platform", "expect_dns", "dns_server", "pending_handshakes");
+    private static final List<String> ASK_CACHE_KEYS = List.of("allow", "deny");
+    private static final List<String> PENDING_KEYS = List.of("per_client", "total");
+    private static final List<String> LIMITS_KEYS = List.of("orders_per_3h",
+            "certificates_per_registered_domain_per_week", "failed_validations_per_name_per_hour");
+    private static final List<String> CLEANUP_KEYS = List.of("grace");
+    /** Far above any sensible setting, and far below an overflow. */
+    private static final int MAX_COUNT = 1_000_000;
     private static final List<String> PLATFORM_KEYS = List.of("preset", "region", "upstream", "host_header");
     private static final List<String> DOMAIN_KEYS = List.of("name", "platform");
     private static final List<String> UPGRADE_KEYS = List.of("http", "location", "html");
+    private static final List<String> ADMIN_KEYS = List.of("token", "token_file");
+    static final int MIN_ADMIN_TOKEN_LENGTH = 16;
+    private static final String TOKEN_EXPECTED = "at least " + MIN_ADMIN_TOKEN_LENGTH
+            + " visible ASCII characters without spaces, such as the output of `openssl rand -hex 32`";
 
     private static final String ENDPOINT_EXPECTED = "host:port such as 0.0.0.0:8443 or [::]:443";
     private static final String PORT_EXPECTED = "1-65535 or 0";
@@ -61,12 +78,19 @@ final class ConfigBinder {
     private static final String PLATFORMS_EXPECTED =
             "a map from platform names to { preset: NAME } or { upstream: URL }";
     private static final String DOMAINS_EXPECTED = "a list of { name: HOST, platform: PLATFORM }";
+    private static final String EAB_EXPECTED =
+            "{ kid: KEY_ID, hmac_key: BASE64URL } or { kid: KEY_ID, hmac_key_file: FILE }, as the CA gives them";
+    private static final String HMAC_KEY_EXPECTED = "the HMAC key as the CA gives it: base64url, at least 256 bits";
+    /** A key file is a few dozen characters; anything this long is the wrong file. */
+    private static final long HMAC_KEY_FILE_LIMIT = 4096;
 
     private final String file;
     private final Path baseDir;
     private final List<ConfigProblem> problems;
     /** Reused for every domain name: most configs' size is their domain list. */
     private final StringBuilder nameProblem = new StringBuilder();
+    /** {@code certificates.on_demand.platform} as written; checked once the platforms are known. */
+    private ScalarNode onDemandPlatform;
 
     ConfigBinder(String file, Path baseDir, List<ConfigProblem> problems) {
         this.file = file;
@@ -89,11 +113,14 @@ final class ConfigBinder {
         List<String> declaredPlatforms = new ArrayList<>();
         platforms(root, platforms, declaredPlatforms);
         List<Domain> domains = domains(root, declaredPlatforms);
+        checkOnDemandPlatform(certificates, declaredPlatforms);
         Upgrade upgrade = upgrade(section(root, "upgrade"));
+        Admin admin = admin(section(root, "admin"));
+        adminExposure(root, listen, admin);
         if (!problems.isEmpty()) {
             return null;
         }
-        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, source);
+        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, admin, source);
     }
 
     // ---- sections
@@ -123,7 +150,9 @@ final class ConfigBinder {
                 Certificates.KeyType.EC256, Certificates.KeyType.class);
         Acme acme = acme(section(certificates, "acme", "certificates.acme"), issuer);
         OnDemand onDemand = onDemand(section(certificates, "on_demand", "certificates.on_demand"));
-        return new Certificates(issuer, keyType, acme, onDemand);
+        Certificates.Limits limits = limits(section(certificates, "limits", "certificates.limits"));
+        Certificates.Cleanup cleanup = cleanup(section(certificates, "cleanup", "certificates.cleanup"));
+        return new Certificates(issuer, keyType, acme, onDemand, limits, cleanup);
     }
 
     private Acme acme(MapNode acme, Certificates.IssuerKind issuer) {
@@ -149,7 +178,110 @@ final class ConfigBinder {
             }
         }
         List<Acme.ChallengeType> challenges = challenges(acme);
-        return new Acme(directory, email, trustedCa, challenges);
+        Acme.ExternalAccountBinding eab = eab(acme, issuer);
+        return new Acme(directory, email, trustedCa, challenges, eab);
+    }
+
+    /**
+     * {@code certificates.acme.eab}, or {@code null}. The HMAC key is a secret: no message quotes it, nor the content
+     * of its file. The file is only read with {@code issuer: acme}, like {@code trusted_ca}.
+     */
+    private Acme.ExternalAccountBinding eab(MapNode acme, Certificates.IssuerKind issuer) {
+        String path = "certificates.acme.eab";
+        Entry entry = acme.get("eab");
+        if (entry == null || isBlank(entry.value())) {
+            return null;
+        }
+        if (!(entry.value() instanceof MapNode eab)) {
+            reportShape(entry.value(), path, EAB_EXPECTED);
+            return null;
+        }
+        checkKeys(eab, path, EAB_KEYS);
+        ScalarNode kid = required(eab, "kid", path, "the key identifier the CA gave you");
+        boolean inlineGiven = given(eab, "hmac_key");
+        boolean fileGiven = given(eab, "hmac_key_file");
+        if (inlineGiven && fileGiven) {
+            report(eab.get("hmac_key_file").keyPosition(),
+                    path + ": both 'hmac_key' and 'hmac_key_file' given (expected: one of them)");
+            return null;
+        }
+        if (!inlineGiven && !fileGiven) {
+            report(eab.position(), path + ": neither 'hmac_key' nor 'hmac_key_file' given (expected: "
+                    + EAB_EXPECTED + ")");
+            return null;
+        }
+        String hmacKey = null;
+        if (inlineGiven) {
+            ScalarNode inline = scalar(eab, "hmac_key", path + ".hmac_key", HMAC_KEY_EXPECTED);
+            if (inline != null) {
+                String problem = hmacKeyProblem(inline.text().strip());
+                if (problem == null) {
+                    hmacKey = inline.text().strip();
+                } else {
+                    report(inline.position(), path + ".hmac_key: " + problem + " (expected: " + HMAC_KEY_EXPECTED
+                            + ")");
+                }
+            }
+        } else {
+            ScalarNode file = scalar(eab, "hmac_key_file", path + ".hmac_key_file", "a file holding the HMAC key");
+            if (file != null && issuer == Certificates.IssuerKind.ACME) {
+                hmacKey = hmacKeyFromFile(file, path + ".hmac_key_file");
+            }
+        }
+        if (kid == null || hmacKey == null) {
+            return null;
+        }
+        return new Acme.ExternalAccountBinding(kid.text(), hmacKey);
+    }
+
+    private String hmacKeyFromFile(ScalarNode node, String path) {
+        Path file = path(node, path);
+        String expected = "a file holding " + HMAC_KEY_EXPECTED;
+        String text;
+        try {
+            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+                report(node.position(), path + ": " + quote(node.text()) + " is not a readable file at " + file
+                        + " (expected: " + expected + ")");
+                return null;
+            }
+            if (Files.size(file) > HMAC_KEY_FILE_LIMIT) {
+                report(node.position(), path + ": " + file + " holds " + Files.size(file) + " bytes (expected: "
+                        + expected + ")");
+                return null;
+            }
+            text = Files.readString(file, StandardCharsets.US_ASCII).strip();
+        } catch (IOException | RuntimeException e) {
+            report(node.position(), path + ": cannot read " + file + ": " + e.getClass().getSimpleName()
+                    + " (expected: " + expected + ")");
+            return null;
+        }
+        String problem = hmacKeyProblem(text);
+        if (problem != null) {
+            report(node.position(), path + ": the key in " + file + " " + problem + " (expected: " + expected + ")");
+            return null;
+        }
+        return text;
+    }
+
+    /** What is wrong with an HMAC key as written, without quoting it, or {@code null}. */
+    private static String hmacKeyProblem(String key) {
+        if (key.isEmpty()) {
+            return "is empty";
+        }
+        byte[] decoded;
+        try {
+            // the decoder acme4j uses: base64url, padding optional
+            decoded = Base64.getUrlDecoder().decode(key);
+        } catch (IllegalArgumentException e) {
+            return key.indexOf('+') >= 0 || key.indexOf('/') >= 0
+                    ? "is base64, not base64url (which writes '-' and '_' for '+' and '/')"
+                    : "is not base64url";
+        }
+        if (decoded.length < 32) {
+            // acme4j refuses shorter keys: RFC 7518 wants an HMAC key at least as long as the hash
+            return "is " + decoded.length * 8 + " bits long";
+        }
+        return null;
     }
 
     private OnDemand onDemand(MapNode onDemand) {
@@ -174,7 +306,123 @@ final class ConfigBinder {
                 wait = parsed;
             }
         }
-        return new OnDemand(ask, wait);
+        String path = "certificates.on_demand";
+        Duration askTimeout = positiveDuration(onDemand, "ask_timeout", path, OnDemand.DEFAULT_ASK_TIMEOUT);
+        MapNode cacheNode = section(onDemand, "ask_cache", path + ".ask_cache");
+        checkKeys(cacheNode, path + ".ask_cache", ASK_CACHE_KEYS);
+        OnDemand.AskCache askCache = new OnDemand.AskCache(
+                positiveDuration(cacheNode, "allow", path + ".ask_cache", OnDemand.DEFAULT_ASK_CACHE.allow()),
+                positiveDuration(cacheNode, "deny", path + ".ask_cache", OnDemand.DEFAULT_ASK_CACHE.deny()));
+        onDemandPlatform = scalar(onDemand, "platform", path + ".platform", "a platform defined under 'platforms'");
+        if (onDemandPlatform != null && ask == null && !given(onDemand, "ask")) {
+            report(onDemandPlatform.position(), path + ".platform: " + quote(onDemandPlatform.text())
+                    + " is set but " + path + ".ask is not (expected: an ask endpoint to say which names it takes)");
+        }
+        List<String> expectDns = expectDns(onDemand, path + ".expect_dns");
+        Endpoint dnsServer = dnsServer(onDemand, path + ".dns_server");
+        MapNode pendingNode = section(onDemand, "pending_handshakes", path + ".pending_handshakes");
+        checkKeys(pendingNode, path + ".pending_handshakes", PENDING_KEYS);
+        int perClient = positiveInt(pendingNode, "per_client", path + ".pending_handshakes",
+                OnDemand.DEFAULT_PENDING.perClient());
+        int total = positiveInt(pendingNode, "total", path + ".pending_handshakes", OnDemand.DEFAULT_PENDING.total());
+        if (perClient > total) {
+            report(pendingNode.position(), path + ".pending_handshakes: per_client " + perClient
+                    + " is more than total " + total + " (expected: per_client <= total)");
+        }
+        return new OnDemand(ask, wait, askTimeout, askCache,
+                onDemandPlatform == null ? null : onDemandPlatform.text(), expectDns, dnsServer,
+                new OnDemand.PendingHandshakes(perClient, total));
+    }
+
+    private List<String> expectDns(MapNode onDemand, String path) {
+        String expected = "a list of host names and IP addresses this proxy is reached at,"
+                + " such as [proxy.example.net, 203.0.113.7]";
+        Entry entry = onDemand.get("expect_dns");
+        if (entry == null || isBlank(entry.value())) {
+            return List.of();
+        }
+        if (!(entry.value() instanceof ListNode list)) {
+            reportShape(entry.value(), path, expected);
+            return List.of();
+        }
+        List<String> targets = new ArrayList<>();
+        for (int i = 0; i < list.items().size(); i++) {
+            Node item = list.items().get(i);
+            String itemPath = path + "[" + i + "]";
+            if (!(item instanceof ScalarNode scalar) || scalar.blank()) {
+                reportShape(item, itemPath, "a host name or an IP address");
+                continue;
+            }
+            if (scalar.alias()) {
+                continue;
+            }
+            String text = scalar.text();
+            String target;
+            if (allDigitsAndDots(text)) {
+                target = ipv4Literal(text) ? text : null;
+            } else if (text.indexOf(':') >= 0) {
+                target = ipv6Literal(text) ? text.toLowerCase(Locale.ROOT) : null;
+            } else {
+                target = DnsNames.check(text, false, new StringBuilder());
+            }
+            if (target == null) {
+                report(scalar.position(), itemPath + ": " + quote(text)
+                        + " (expected: a host name such as proxy.example.net, or an IP address)");
+            } else if (targets.contains(target)) {
+                report(scalar.position(), itemPath + ": " + quote(text) + " is listed twice");
+            } else {
+                targets.add(target);
+            }
+        }
+        return targets;
+    }
+
+    private Endpoint dnsServer(MapNode onDemand, String path) {
+        ScalarNode node = scalar(onDemand, "dns_server", path, "an IP address and port such as 127.0.0.1:53");
+        if (node == null) {
+            return null;
+        }
+        Endpoint endpoint = endpoint(onDemand, "dns_server", path, null);
+        if (endpoint == null) {
+            return null;
+        }
+        if (!ipv4Literal(endpoint.host()) && !ipv6Literal(endpoint.host())) {
+            report(node.position(), path + ": host " + quote(endpoint.host())
+                    + " is not an IP address (expected: an IP address and port such as 127.0.0.1:53)");
+            return null;
+        }
+        if (endpoint.port() == 0) {
+            report(node.position(), path + ": port 0 (expected: 1-65535)");
+            return null;
+        }
+        return endpoint;
+    }
+
+    private void checkOnDemandPlatform(Certificates certificates, List<String> declared) {
+        String platform = certificates.onDemand().platform();
+        if (platform != null && !declared.contains(platform)) {
+            report(onDemandPlatform.position(), "certificates.on_demand.platform: " + quote(platform)
+                    + " is not defined under 'platforms' (expected: " + (declared.isEmpty()
+                    ? "a platform defined there" : "one of " + listForMessage(new HashSet<>(declared))) + ")");
+        }
+    }
+
+    private Certificates.Limits limits(MapNode limits) {
+        String path = "certificates.limits";
+        checkKeys(limits, path, LIMITS_KEYS);
+        Certificates.Limits defaults = Certificates.Limits.DEFAULTS;
+        return new Certificates.Limits(
+                positiveInt(limits, "orders_per_3h", path, defaults.ordersPer3h()),
+                positiveInt(limits, "certificates_per_registered_domain_per_week", path,
+                        defaults.certificatesPerRegisteredDomainPerWeek()),
+                positiveInt(limits, "failed_validations_per_name_per_hour", path,
+                        defaults.failedValidationsPerNamePerHour()));
+    }
+
+    private Certificates.Cleanup cleanup(MapNode cleanup) {
+        checkKeys(cleanup, "certificates.cleanup", CLEANUP_KEYS);
+        return new Certificates.Cleanup(
+                positiveDuration(cleanup, "grace", "certificates.cleanup", Certificates.Cleanup.DEFAULTS.grace()));
     }
 
     private void platforms(MapNode root, Map<String, Platform> platforms, List<String> declared) {
@@ -369,6 +617,80 @@ final class ConfigBinder {
         boolean location = bool(upgrade, "location", "upgrade.location", true);
         boolean html = bool(upgrade, "html", "upgrade.html", true);
         return new Upgrade(http, location, html);
+    }
+
+    /** The token is a secret: messages about it never quote its value. */
+    private Admin admin(MapNode admin) {
+        checkKeys(admin, "admin", ADMIN_KEYS);
+        ScalarNode token = scalar(admin, "token", "admin.token", TOKEN_EXPECTED);
+        ScalarNode tokenFile = scalar(admin, "token_file", "admin.token_file", "a file holding the token");
+        if (token != null && tokenFile != null) {
+            report(tokenFile.position(), "admin: both 'token' and 'token_file' given (expected: one of them)");
+            return Admin.NONE;
+        }
+        if (token != null) {
+            String problem = tokenProblem(token.text());
+            if (problem != null) {
+                report(token.position(), "admin.token: " + problem + " (expected: " + TOKEN_EXPECTED + ")");
+                return Admin.NONE;
+            }
+            return new Admin(token.text());
+        }
+        if (tokenFile != null) {
+            Path file = path(tokenFile, "admin.token_file");
+            String text;
+            try {
+                text = Files.readString(file).strip();
+            } catch (IOException | RuntimeException e) {
+                report(tokenFile.position(), "admin.token_file: " + quote(tokenFile.text())
+                        + " is not a readable file at " + file + " (expected: a file holding the token)");
+                return Admin.NONE;
+            }
+            String problem = tokenProblem(text);
+            if (problem != null) {
+                report(tokenFile.position(), "admin.token_file: the token in " + file + " " + problem
+                        + " (expected: " + TOKEN_EXPECTED + ")");
+                return Admin.NONE;
+            }
+            return new Admin(text);
+        }
+        return Admin.NONE;
+    }
+
+    private static String tokenProblem(String token) {
+        if (token.length() < MIN_ADMIN_TOKEN_LENGTH) {
+            return "is too short (" + token.length() + " characters)";
+        }
+        for (int i = 0; i < token.length(); i++) {
+            char c = token.charAt(i);
+            if (c <= ' ' || c >= 0x7f) {
+                return "has a space, a control or a non-ASCII character at position " + (i + 1);
+            }
+        }
+        return null;
+    }
+
+    /** An admin listener reachable from other machines must have a token: it can renew and forget certificates. */
+    private void adminExposure(MapNode root, Listen listen, Admin admin) {
+        if (admin.protectedByToken() || loopbackAddress(listen.admin().host())) {
+            return;
+        }
+        Position at = root.position();
+        Entry listenEntry = root.get("listen");
+        if (listenEntry != null && listenEntry.value() instanceof MapNode listenMap) {
+            Entry adminEntry = listenMap.get("admin");
+            at = adminEntry != null ? adminEntry.value().position() : listenEntry.keyPosition();
+        }
+        report(at, "listen.admin: " + listen.admin() + " is reachable beyond this machine without a token"
+                + " (expected: a loopback address such as 127.0.0.1:9090, or admin.token set)");
+    }
+
+    /** Whether a listen host accepts connections from this machine only. */
+    static boolean loopbackAddress(String host) {
+        if (host.equals("localhost") || host.equals("::1") || host.equals("0:0:0:0:0:0:0:1")) {
+            return true;
+        }
+        return allDigitsAndDots(host) && ipv4Literal(host) && host.startsWith("127.");
     }
 
     // ---- values
@@ -582,6 +904,41 @@ final class ConfigBinder {
             return fallback;
         }
         return constants[index];
+    }
+
+    /** A duration above zero under {@code key}; {@code parentPath} names the map. */
+    private Duration positiveDuration(MapNode map, String key, String parentPath, Duration fallback) {
+        String path = parentPath + "." + key;
+        ScalarNode node = scalar(map, key, path, DURATION_EXPECTED);
+        if (node == null) {
+            return fallback;
+        }
+        Duration parsed = duration(node.text());
+        if (parsed == null) {
+            report(node.position(), path + ": " + quote(node.text()) + " (expected: " + DURATION_EXPECTED + ")");
+            return fallback;
+        }
+        if (parsed.isZero()) {
+            report(node.position(), path + ": " + quote(node.text()) + " (expected: more than 0)");
+            return fallback;
+        }
+        return parsed;
+    }
+
+    /** A whole number from 1 to {@link #MAX_COUNT} under {@code key}; {@code parentPath} names the map. */
+    private int positiveInt(MapNode map, String key, String parentPath, int fallback) {
+        String path = parentPath + "." + key;
+        String expected = "a whole number from 1 to " + MAX_COUNT;
+        ScalarNode node = scalar(map, key, path, expected);
+        if (node == null) {
+            return fallback;
+        }
+        String text = node.text();
+        if (!allDigits(text) || text.length() > 7 || Integer.parseInt(text) < 1 || Integer.parseInt(text) > MAX_COUNT) {
+            report(node.position(), path + ": " + quote(text) + " (expected: " + expected + ")");
+            return fallback;
+        }
+        return Integer.parseInt(text);
     }
 
     private boolean bool(MapNode map, String key, String path, boolean fallback) {

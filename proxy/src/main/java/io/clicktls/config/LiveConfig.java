@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -13,6 +14,7 @@ import java.util.function.Supplier;
 public final class LiveConfig implements Supplier<ConfigSnapshot> {
 
     private volatile ConfigSnapshot current;
+    private volatile Predicate<String> allowedOnDemand = name -> false;
     private final List<Consumer<ConfigSnapshot>> listeners = new CopyOnWriteArrayList<>();
 
     public LiveConfig(ClickTlsConfig initial) {
@@ -24,10 +26,23 @@ public final class LiveConfig implements Supplier<ConfigSnapshot> {
         return current;
     }
 
+    /**
+     * Which names outside {@code domains} are routed to {@code certificates.on_demand.platform}: see
+     * {@link DomainTable#withOnDemand}. Set once while wiring the node, before it serves; applies to the current
+     * snapshot and every later one.
+     */
+    public synchronized void routeOnDemand(Predicate<String> allowed) {
+        allowedOnDemand = Objects.requireNonNull(allowed);
+        current = ConfigSnapshot.of(current.config(), allowed);
+    }
+
     /** Swaps in a new config and tells the listeners, on the calling thread. */
     public void replace(ClickTlsConfig next) {
-        ConfigSnapshot snapshot = ConfigSnapshot.of(Objects.requireNonNull(next));
-        current = snapshot;
+        ConfigSnapshot snapshot;
+        synchronized (this) {
+            snapshot = ConfigSnapshot.of(Objects.requireNonNull(next), allowedOnDemand);
+            current = snapshot;
+        }
         for (Consumer<ConfigSnapshot> listener : listeners) {
             listener.accept(snapshot);
         }

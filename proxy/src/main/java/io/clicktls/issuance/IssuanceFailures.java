@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import io.clicktls.metrics.Metrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,11 +69,17 @@ public final class IssuanceFailures {
     private final Clock clock;
     private final Cache<String, State> memory;
 
+    /** Exposes the memory cache as {@code cache_*{cache="issuance_failures"}}. */
+    public void monitor(Metrics metrics) {
+        metrics.cache("issuance_failures", memory);
+    }
+
     public IssuanceFailures(Storage storage, Clock clock) {
         this.storage = storage;
         this.clock = clock;
         this.memory = Caffeine.newBuilder()
                 .maximumSize(100_000)
+                .recordStats()
                 .expireAfterWrite(REREAD_AFTER)
                 .ticker(() -> clock.millis() * 1_000_000L) // tests move the clock; so does the cache
                 .executor(Runnable::run)

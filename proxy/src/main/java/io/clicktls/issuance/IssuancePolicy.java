@@ -1,20 +1,89 @@
 package io.clicktls.issuance;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.clicktls.config.Certificates;
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.config.Endpoint;
+import io.clicktls.config.OnDemand;
+import io.clicktls.metrics.Metrics;
+import io.clicktls.storage.Storage;
+import java.io.IOException;
+import java.net.IDN;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Decides whether a certificate may be issued on demand for a host name. For now a name must be a syntactically
- * valid host name and be matched by the config's domain table. The ask endpoint, DNS check and rate limits come
- * later; they will make the decision asynchronous, so callers already call this off the event loop.
+ * Decides whether a host name may have a certificate. One path, in this order, each step able to refuse with a reason
+ * (a short metric label, see the constants):
+ * <ol>
+ *   <li>syntax: a DNS host name a public CA issues for (length limits, letters, digits and inner hyphens, valid
+ *       punycode, not an IP literal, not a public suffix such as {@code co.uk});</li>
+ *   <li>{@code domains}: a matching entry allows the name without asking anyone;</li>
+ *   <li>{@code on_demand.ask}, when configured, for the other names (answers cached: {@link AskClient}), which also
+ *       need {@code on_demand.platform} to go anywhere;</li>
+ *   <li>DNS, when {@code on_demand.expect_dns} lists something: the name must lead to this proxy ({@link DnsCheck}),
+ *       and CAA must not forbid the CA when the CA is known by name (Let's Encrypt);</li>
+ *   <li>issuance rate limits ({@link IssuanceLimits}); an allowed decision records an order, whose end the caller
+ *       reports with {@link #orderFinished}.</li>
+ * </ol>
+ * {@link #decide} runs the steps that need no I/O (syntax, {@code domains}, cached refusals): it says whether a name
+ * may be served at all and costs no allocation for a configured name. {@link #decideIssuance} runs them all. Refusals
+ * by syntax, by a cached answer or by the negative cache of refused names complete at once, without I/O.
  *
- * <p>Stateless and thread-safe; cheap (no I/O).
+ * <p>The policy never counts its refusals in metrics: callers do, as only they know whether a refusal reached a client.
+ *
+ * <p>Thread-safe. Nothing blocks: {@link #decide} answers on the calling thread (event loops included), and the
+ * futures of {@link #decideIssuance} complete on the ask client's or the DNS check's threads; continuations must be
+ * short or hop to an executor.
  */
-public final class IssuancePolicy {
+public final class IssuancePolicy implements AutoCloseable {
 
-    /** Reason: not a host name a public CA could issue for (IP literal, empty, too long, bad label). */
+    /** Not a host name a public CA could issue for (IP literal, empty, too long, bad label, public suffix). */
     public static final String INVALID_NAME = "invalid_name";
-    /** Reason: no {@code domains} entry matches the name. */
+    /** No {@code domains} entry matches the name and there is no {@code ask} endpoint. */
     public static final String NOT_CONFIGURED = "not_configured";
+    /** The {@code ask} endpoint could allow the name, but no {@code on_demand.platform} says where it would go. */
+    public static final String NO_PLATFORM = "no_platform";
+    /** The {@code ask} endpoint said no. */
+    public static final String ASK_DENIED = "ask_denied";
+    /** The {@code ask} endpoint failed or timed out, and the name had no allow in the cache. */
+    public static final String ASK_UNAVAILABLE = "ask_unavailable";
+    /** Too many questions to the {@code ask} endpoint in flight. */
+    public static final String ASK_BUSY = "ask_busy";
+    /** The name resolves somewhere other than this proxy. */
+    public static final String DNS_ELSEWHERE = "dns_elsewhere";
+    /** The name does not resolve (NXDOMAIN, no addresses, a CNAME loop). */
+    public static final String DNS_NOT_FOUND = "dns_not_found";
+    /** DNS could not be asked (timeout, SERVFAIL, too many checks at once). */
+    public static final String DNS_UNAVAILABLE = "dns_unavailable";
+    /** A CAA record forbids the configured CA. */
+    public static final String CAA_FORBIDS = "caa_forbids";
+    /** An issuance rate limit holds the name back; {@link #hold} says until when. */
+    public static final String RATE_LIMITED = "rate_limited";
+    /** Too many handshakes already wait on issuance, from the client or in all ({@link PendingHandshakes}). */
+    public static final String TOO_MANY_PENDING = "too_many_pending";
+
+    /** How long a refusal by DNS is remembered: long enough to absorb a scanner's burst, short enough for a fix. */
+    static final Duration REFUSED_TTL = Duration.ofMinutes(1);
+    static final int REFUSED_SIZE = 100_000;
+
+    /** Refusals that say something lasting about the name, as opposed to "could not find out now". */
+    private static final Set<String> DEFINITIVE = Set.of(
+            INVALID_NAME, NOT_CONFIGURED, NO_PLATFORM, ASK_DENIED, DNS_ELSEWHERE, DNS_NOT_FOUND, CAA_FORBIDS);
+
+    private static final Logger log = LoggerFactory.getLogger(IssuancePolicy.class);
 
     /**
      * The outcome for one name.
@@ -32,17 +101,302 @@ public final class IssuancePolicy {
         public static Decision refuse(String reason) {
             return new Decision(false, reason);
         }
+
+        /** Whether a refusal says something lasting about the name (not a timeout or a busy endpoint). */
+        public boolean definitive() {
+            return !allowed && DEFINITIVE.contains(reason);
+        }
     }
 
-    /** @param name a lower-case host name without a trailing dot, as the resolver passes it */
-    public Decision decide(String name, ConfigSnapshot config) {
+    private final Supplier<ConfigSnapshot> config;
+    private final AskClient ask;
+    private final IssuanceLimits limits;
+    private final PublicSuffixList suffixes;
+    private final Function<Endpoint, DnsCheck> dnsChecks;
+    private final Cache<String, String> refused;
+    private final AtomicLong lastHoldLog = new AtomicLong();
+    private DnsCheck dns;
+    private Endpoint dnsServer;
+    private boolean dnsOpened;
+
+    /**
+     * Syntax and {@code domains} only: no {@code ask}, DNS check or rate limits. For tests and tools that only need
+     * to know whether a name is configured.
+     */
+    public IssuancePolicy() {
+        this(null, null, null, PublicSuffixList.bundled(), null);
+    }
+
+    /**
+     * @param config the live config, for {@link #hold}
+     * @param ask asks {@code on_demand.ask}; {@code null} refuses every name outside {@code domains}
+     * @param limits the rate limits, or {@code null} for none
+     * @param dnsChecks makes the DNS check for a server ({@code null}: the system's resolvers); {@code null} turns
+     *     the DNS check off whatever the config says
+     */
+    IssuancePolicy(
+            Supplier<ConfigSnapshot> config,
+            AskClient ask,
+            IssuanceLimits limits,
+            PublicSuffixList suffixes,
+            Function<Endpoint, DnsCheck> dnsChecks) {
+        this.config = config;
+        this.ask = ask;
+        this.limits = limits;
+        this.suffixes = suffixes;
+        this.dnsChecks = dnsChecks;
+        this.refused = Caffeine.newBuilder()
+                .maximumSize(REFUSED_SIZE)
+                .expireAfterWrite(REFUSED_TTL)
+                .executor(Runnable::run)
+                .build();
+    }
+
+    /**
+     * The full policy of a running node: {@code ask} client, DNS check and rate limits, whose counters are read from
+     * {@code storage} now (blocking: call while starting, off the event loops).
+     *
+     * @param blocking writes the rate-limit counters; never an event loop
+     */
+    public static IssuancePolicy create(
+            Supplier<ConfigSnapshot> config, Storage storage, Executor blocking, Clock clock) throws IOException {
+        PublicSuffixList suffixes = PublicSuffixList.bundled();
+        IssuanceLimits limits = new IssuanceLimits(storage, blocking, suffixes, clock);
+        limits.load();
+        return new IssuancePolicy(config, new AskClient(), limits, suffixes,
+                server -> DnsCheck.create(server == null ? null : server.toSocketAddress()));
+    }
+
+    /**
+     * Whether {@code name} may be served or looked up at all, from what is known without I/O: syntax, {@code domains},
+     * and for other names the cached refusals (an {@code ask} deny, a DNS refusal). A name that passes may still be
+     * refused by {@link #decideIssuance}. Any thread; allocation-free for a configured name.
+     *
+     * @param name a lower-case host name without a trailing dot, as the resolver passes it
+     */
+    public Decision decide(String name, ConfigSnapshot snapshot) {
         if (!validHostName(name)) {
             return Decision.refuse(INVALID_NAME);
         }
-        if (!config.domains().serves(name)) {
+        if (snapshot.domains().configured(name)) {
+            return Decision.allow(); // the operator's own choice: the finer syntax rules are for strangers' names
+        }
+        if (!issuableName(name)) {
+            return Decision.refuse(INVALID_NAME);
+        }
+        OnDemand onDemand = snapshot.config().certificates().onDemand();
+        if (onDemand.ask() == null || ask == null) {
             return Decision.refuse(NOT_CONFIGURED);
         }
+        if (onDemand.platform() == null) {
+            return Decision.refuse(NO_PLATFORM);
+        }
+        String reason = refused.getIfPresent(name);
+        if (reason != null) {
+            return Decision.refuse(reason);
+        }
+        if (ask.cached(name) == AskClient.Known.DENIED) {
+            return Decision.refuse(ASK_DENIED);
+        }
         return Decision.allow();
+    }
+
+    /**
+     * Whether a certificate may be ordered for {@code name} now: every step. When allowed, an order is recorded
+     * against the rate limits; the caller reports its end with {@link #orderFinished} (exactly once).
+     */
+    public CompletableFuture<Decision> decideIssuance(String name, ConfigSnapshot snapshot) {
+        return eligibility(name, snapshot).thenApply(decision -> decision.allowed() ? startOrder(name, snapshot)
+                : decision);
+    }
+
+    /**
+     * Whether {@code name} is still one this node should hold a certificate for: every step but the rate limits. For
+     * the cleanup of certificates no longer wanted; {@link Decision#definitive()} tells a "no" from a "cannot tell".
+     */
+    public CompletableFuture<Decision> stillAllowed(String name, ConfigSnapshot snapshot) {
+        return eligibility(name, snapshot);
+    }
+
+    /** An order allowed by {@link #decideIssuance} ended: {@code issued} or failed. */
+    public void orderFinished(String name, boolean issued) {
+        if (limits != null) {
+            if (issued) {
+                limits.issued(name);
+            } else {
+                limits.failed(name);
+            }
+        }
+    }
+
+    /** An order allowed by {@link #decideIssuance} was never started: it does not count. */
+    public void orderCancelled(String name) {
+        if (limits != null) {
+            limits.cancelled(name);
+        }
+    }
+
+    /**
+     * An order that did not ask the policy (a renewal, an operator's "issue now") ended: it counts against the rate
+     * limits all the same, since the CA counts it.
+     */
+    public void unplannedOrderFinished(String name, boolean issued) {
+        if (limits != null) {
+            limits.recordUnplanned(name, issued);
+        }
+    }
+
+    /** Exposes the cache of {@code ask} answers as {@code cache_*{cache="ask_decisions"}}. */
+    public void monitor(Metrics metrics) {
+        if (ask != null) {
+            ask.monitor(metrics);
+        }
+    }
+
+    /** Why a rate limit holds {@code name} back, and until when; empty when none does. Cheap; any thread. */
+    public Optional<IssuanceLimits.Hold> hold(String name) {
+        if (limits == null || config == null) {
+            return Optional.empty();
+        }
+        return limits.hold(name, config.get().config().certificates().limits());
+    }
+
+    /**
+     * Whether the {@code ask} endpoint's cached answer allows {@code name} (fresh or kept past its TTL). Memory only;
+     * any thread. For routing requests of names outside {@code domains} to {@code on_demand.platform}.
+     */
+    public boolean allowedOnDemand(String name) {
+        if (ask == null || name == null) {
+            return false;
+        }
+        AskClient.Known known = ask.cached(name);
+        return known == AskClient.Known.ALLOWED || known == AskClient.Known.STALE_ALLOWED;
+    }
+
+    private CompletableFuture<Decision> eligibility(String name, ConfigSnapshot snapshot) {
+        Decision known = decide(name, snapshot);
+        if (!known.allowed()) {
+            return CompletableFuture.completedFuture(known);
+        }
+        OnDemand onDemand = snapshot.config().certificates().onDemand();
+        CompletableFuture<Decision> asked = snapshot.domains().configured(name)
+                ? CompletableFuture.completedFuture(Decision.allow())
+                : ask.ask(name, onDemand.ask(), onDemand).thenApply(verdict -> verdict.allowed()
+                        ? Decision.allow() : Decision.refuse(verdict.reason()));
+        return asked.thenCompose(decision -> decision.allowed() ? dnsStep(name, snapshot)
+                : CompletableFuture.completedFuture(decision));
+    }
+
+    private CompletableFuture<Decision> dnsStep(String name, ConfigSnapshot snapshot) {
+        OnDemand onDemand = snapshot.config().certificates().onDemand();
+        DnsCheck check = onDemand.dnsCheck() ? dnsCheck(onDemand.dnsServer()) : null;
+        if (check == null) {
+            return CompletableFuture.completedFuture(Decision.allow());
+        }
+        String caIdentity = caaIdentity(snapshot.config().certificates());
+        CompletableFuture<DnsCheck.CaaReport> caa = caIdentity == null
+                ? CompletableFuture.completedFuture(null) : check.caa(name);
+        return check.check(name, onDemand.expectDns()).thenCombine(caa, (report, caaReport) -> {
+            String reason = switch (report.verdict()) {
+                case POINTS_HERE -> caaReport != null && !caaReport.permits(caIdentity) ? CAA_FORBIDS : null;
+                case POINTS_ELSEWHERE -> DNS_ELSEWHERE;
+                case NOT_FOUND -> DNS_NOT_FOUND;
+                case UNAVAILABLE -> DNS_UNAVAILABLE;
+            };
+            if (reason == null) {
+                return Decision.allow();
+            }
+            if (!reason.equals(DNS_UNAVAILABLE)) {
+                refused.put(name, reason);
+            }
+            String why = reason.equals(CAA_FORBIDS)
+                    ? "CAA records at " + caaReport.foundAt() + " do not allow " + caIdentity
+                    : report.explanation();
+            if (snapshot.domains().configured(name)) {
+                log.info("no certificate for configured name {} for now: {}", name, why);
+            } else {
+                log.debug("no certificate for {}: {}", name, why);
+            }
+            return Decision.refuse(reason);
+        });
+    }
+
+    private Decision startOrder(String name, ConfigSnapshot snapshot) {
+        if (limits == null) {
+            return Decision.allow();
+        }
+        Optional<IssuanceLimits.Hold> hold = limits.tryStartOrder(name, snapshot.config().certificates().limits());
+        if (hold.isEmpty()) {
+            return Decision.allow();
+        }
+        long now = System.nanoTime();
+        long last = lastHoldLog.get();
+        // at most one line every 10 s: a flood under a wildcard would otherwise write one per name
+        if (now - last > Duration.ofSeconds(10).toNanos() && lastHoldLog.compareAndSet(last, now)) {
+            log.warn("issuance held back by a rate limit: {}", hold.get().explanation());
+        }
+        return Decision.refuse(RATE_LIMITED);
+    }
+
+    /** The DNS check for the configured server, made on first use and remade when the server changes. */
+    private synchronized DnsCheck dnsCheck(Endpoint server) {
+        if (dnsChecks == null) {
+            return null;
+        }
+        if (!dnsOpened || !Objects.equals(server, dnsServer)) {
+            if (dns != null) {
+                dns.close();
+            }
+            dns = dnsChecks.apply(server);
+            dnsServer = server;
+            dnsOpened = true;
+        }
+        return dns;
+    }
+
+    /**
+     * The CAA identifier of the configured CA when it is known by name ({@code letsencrypt.org} for Let's Encrypt's
+     * directories), else {@code null}: then CAA is not checked before ordering (the CA checks it anyway).
+     */
+    static String caaIdentity(Certificates certificates) {
+        if (certificates.issuer() != Certificates.IssuerKind.ACME || certificates.acme() == null) {
+            return null;
+        }
+        String host = certificates.acme().directory().getHost();
+        return host != null && (host.equals("letsencrypt.org") || host.endsWith(".letsencrypt.org"))
+                ? "letsencrypt.org" : null;
+    }
+
+    /**
+     * {@link #validHostName} (checked already) plus what a CA also refuses: punycode that does not decode, a label
+     * with {@code --} in third and fourth place that is not punycode (reserved), and a name that is a public suffix.
+     */
+    private boolean issuableName(String name) {
+        int start = 0;
+        while (start < name.length()) {
+            int end = name.indexOf('.', start);
+            if (end < 0) {
+                end = name.length();
+            }
+            if (end - start >= 4 && name.charAt(start + 2) == '-' && name.charAt(start + 3) == '-') {
+                if (!name.startsWith("xn", start) || !validPunycode(name.substring(start, end))) {
+                    return false;
+                }
+            }
+            start = end + 1;
+        }
+        return !suffixes.isPublicSuffix(name);
+    }
+
+    private static boolean validPunycode(String label) {
+        try {
+            String unicode = IDN.toUnicode(label, IDN.USE_STD3_ASCII_RULES);
+            // toUnicode hands back its input when it cannot decode it; a decoded label must encode back the same
+            return !unicode.equals(label)
+                    && IDN.toASCII(unicode, IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT).equals(label);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /**
@@ -76,5 +430,16 @@ public final class IssuancePolicy {
             }
         }
         return true;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (ask != null) {
+            ask.close();
+        }
+        if (dns != null) {
+            dns.close();
+            dns = null;
+        }
     }
 }

@@ -1,15 +1,42 @@
 package io.clicktls.metrics;
 
+import com.github.benmanes.caffeine.cache.Cache;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyEventExecutorMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.config.MeterFilterReply;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.EventExecutorGroup;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -17,13 +44,34 @@ import java.util.function.Supplier;
 /**
  * The metrics every part records, with the names of DESIGN.md's contract. Meters are created once per tag value
  * and cached, so recording on a hot path costs a map lookup and an atomic add. No per-domain tags: a node may
- * serve 100,000 domains. Thread-safe.
+ * serve 100,000 domains. Every meter has a description, which Prometheus shows as HELP. Thread-safe.
+ *
+ * <p>The JVM, process and Netty binders are bound by {@link #bindRuntime()} and {@link #bindNetty}, not by the
+ * constructor: tests make many instances, and the garbage-collector binder hooks into JVM-wide notifications
+ * until {@link #close()}.
  */
-public final class Metrics {
+public final class Metrics implements AutoCloseable {
+
+    /** Handshake duration buckets: 1 ms (a resumed handshake on loopback) to 10 s (one that waited on issuance). */
+    static final List<Duration> HANDSHAKE_BUCKETS = List.of(
+            Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
+            Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
+            Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
+            Duration.ofSeconds(10));
 
     private static final int STATUS_CODES = 500;
 
     private final PrometheusMeterRegistry registry;
+    /** HELP text for meters of binders that register none (Netty's), so that every series has one. */
+    private static final Map<String, String> MISSING_DESCRIPTIONS = Map.of(
+            "netty.allocator.memory.used", "Memory held by Netty's buffer allocator",
+            "netty.allocator.memory.pinned", "Memory of Netty's buffer allocator in buffers in use",
+            "netty.allocator.pooled.arenas", "Arenas of Netty's pooled buffer allocator",
+            "netty.allocator.pooled.cache.size", "Cache size of Netty's pooled buffer allocator",
+            "netty.allocator.pooled.threadlocal.caches", "Thread-local caches of Netty's pooled buffer allocator",
+            "netty.allocator.pooled.chunk.size", "Chunk size of Netty's pooled buffer allocator",
+            "netty.eventexecutor.tasks.pending", "Tasks waiting to run on a Netty event loop");
+
     private final ConcurrentMap<String, Counter> handshakes = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> issued = new ConcurrentHashMap<>();
     /** Per platform, the counters by status code (index {@code code - 100}): a lookup without building a key. */
@@ -31,8 +79,15 @@ public final class Metrics {
     private final ConcurrentMap<String, Counter> upgraded = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> denied = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> reloads = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Counter> adminActions = new ConcurrentHashMap<>();
+    private final Set<String> caches = ConcurrentHashMap.newKeySet();
     private final Timer issuance;
     private final Timer upstream;
+    private final Timer handshakeTime;
+    private final AtomicLong lastReloadSuccessful = new AtomicLong(1);
+    private final AtomicLong lastReloadSuccessMillis = new AtomicLong(System.currentTimeMillis());
+    private final List<AutoCloseable> bound = new ArrayList<>();
+    private boolean runtimeBound;
 
     public Metrics() {
         this(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
@@ -40,6 +95,7 @@ public final class Metrics {
 
     public Metrics(PrometheusMeterRegistry registry) {
         this.registry = registry;
+        registry.config().meterFilter(promtoolClean());
         this.issuance = Timer.builder("clicktls.certificate.issuance")
                 .description("Time to obtain a new certificate, from decision to stored chain")
                 .serviceLevelObjectives(
@@ -54,6 +110,121 @@ public final class Metrics {
                         Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
                         Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10))
                 .register(registry);
+        this.handshakeTime = Timer.builder("clicktls.tls.handshake")
+                .description("Time from the ClientHello to a completed TLS handshake, waits for issuance included")
+                .serviceLevelObjectives(HANDSHAKE_BUCKETS.toArray(Duration[]::new))
+                .register(registry);
+        Gauge.builder("clicktls.config.last.reload.successful", lastReloadSuccessful, AtomicLong::get)
+                .description("1 when the last config load or reload was accepted, 0 when it was rejected")
+                .register(registry);
+        Gauge.builder("clicktls.config.last.reload.success.timestamp", lastReloadSuccessMillis,
+                        millis -> millis.get() / 1000.0)
+                .description("When the config in force was loaded, as seconds since the Unix epoch")
+                .baseUnit("seconds")
+                .register(registry);
+    }
+
+    /**
+     * Binds the JVM and process meters: memory, garbage collection, threads, class loading, CPU, uptime, file
+     * descriptors. Once per instance; {@link #close()} unbinds what needs it.
+     */
+    public synchronized void bindRuntime() {
+        if (runtimeBound) {
+            return;
+        }
+        runtimeBound = true;
+        new JvmMemoryMetrics().bindTo(registry);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(registry);
+        bound.add(gc);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        if (ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            // Prometheus' usual name, in the base unit (Micrometer's own is in nanoseconds, which promtool flags)
+            FunctionCounter.builder("process.cpu", os, bean -> Math.max(0, bean.getProcessCpuTime()) / 1e9)
+                    .description("CPU time used by the process")
+                    .baseUnit("seconds")
+                    .register(registry);
+        }
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+    }
+
+    /**
+     * Binds Netty's meters: the default buffer allocator's memory and the pending tasks of every event loop in
+     * {@code groups} (one series per event loop thread: as many as cores, not per connection).
+     */
+    public synchronized void bindNetty(EventExecutorGroup... groups) {
+        if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider provider) {
+            new NettyAllocatorMetrics(provider).bindTo(registry);
+        }
+        List<EventExecutor> executors = new ArrayList<>();
+        for (EventExecutorGroup group : groups) {
+            group.forEach(executors::add);
+        }
+        new NettyEventExecutorMetrics(executors).bindTo(registry);
+    }
+
+    /**
+     * Exposes a Caffeine cache's size, hits, misses, puts and evictions as {@code cache_*{cache="name"}}. Hits and
+     * misses count only if the cache was built with {@code Caffeine.recordStats()}. A second call for one name is
+     * ignored.
+     *
+     * @param name a short fixed label such as {@code certificates} or {@code ask_decisions}; never a domain
+     */
+    public void cache(String name, Cache<?, ?> cache) {
+        if (caches.add(name)) {
+            CaffeineCacheMetrics.monitor(registry, cache, name);
+        }
+    }
+
+    /**
+     * Records how long one successful TLS handshake took: from the ClientHello's arrival to the handshake's
+     * completion, waits for a certificate included. Cheap; runs on an event loop.
+     */
+    public void handshakeDuration(long nanos) {
+        handshakeTime.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Keeps the exposition free of what {@code promtool check metrics} flags in third-party binders: a missing
+     * HELP text, a non-base unit ({@code process_cpu_time_ns_total}, replaced by {@code process_cpu_seconds_total})
+     * and a gauge named {@code *_count} ({@code system_cpu_count}, renamed {@code system_cpu_cores}).
+     */
+    private static MeterFilter promtoolClean() {
+        return new MeterFilter() {
+            @Override
+            public MeterFilterReply accept(Meter.Id id) {
+                return id.getName().equals("process.cpu.time") ? MeterFilterReply.DENY : MeterFilterReply.NEUTRAL;
+            }
+
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                Meter.Id mapped = id.getName().equals("system.cpu.count") ? id.withName("system.cpu.cores") : id;
+                if (mapped.getDescription() != null && !mapped.getDescription().isBlank()) {
+                    return mapped;
+                }
+                String description =
+                        MISSING_DESCRIPTIONS.getOrDefault(mapped.getName(), mapped.getName().replace('.', ' '));
+                return new Meter.Id(mapped.getName(), Tags.of(mapped.getTags()), mapped.getBaseUnit(), description,
+                        mapped.getType());
+            }
+        };
+    }
+
+    /** Unbinds the meters that hook into the JVM (garbage-collection notifications). */
+    @Override
+    public synchronized void close() {
+        for (AutoCloseable closeable : bound) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                // only listener removal: nothing to recover
+            }
+        }
+        bound.clear();
     }
 
     public PrometheusMeterRegistry registry() {
@@ -132,6 +303,12 @@ public final class Metrics {
 
     /** @param result {@code ok} or {@code rejected} */
     public void configReload(String result) {
+        if ("ok".equals(result)) {
+            lastReloadSuccessful.set(1);
+            lastReloadSuccessMillis.set(System.currentTimeMillis());
+        } else {
+            lastReloadSuccessful.set(0);
+        }
         counter(reloads, result, r -> Counter.builder("clicktls.config.reloads")
                 .description("Config file reloads, by outcome")
                 .tag("result", r)
@@ -146,6 +323,21 @@ public final class Metrics {
         Gauge.builder("clicktls.certificate.expiry.earliest", secondsUntilEarliestExpiry)
                 .description("Seconds until the soonest certificate expiry")
                 .baseUnit("seconds")
+                .register(registry);
+    }
+
+    /** @param action {@code renew} or {@code forget}, asked for through the admin API or the status page */
+    public void adminAction(String action) {
+        counter(adminActions, action, a -> Counter.builder("clicktls.admin.actions")
+                .description("Certificate actions asked for on the admin listener, by action")
+                .tag("action", a)
+                .register(registry)).increment();
+    }
+
+    /** Registers the gauge of names whose last issuance failed; read at scrape time, must be cheap. */
+    public void failingNamesGauge(Supplier<Number> count) {
+        Gauge.builder("clicktls.certificates.failing", count)
+                .description("Host names whose last issuance or renewal attempt failed")
                 .register(registry);
     }
 

@@ -48,6 +48,9 @@ public final class FileStorage implements Storage {
     private static final String LOCK_FOLDER = ".locks";
     private static final long LOCK_POLL_MILLIS = 25;
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** Temporary files are {@code .<name>.tmp-<pid>-<random>}: the pid tells whose write it was. */
+    private static final String TEMP_MARKER = ".tmp-";
+    private static final long PID = ProcessHandle.current().pid();
 
     private final Path root;
     private final Clock clock;
@@ -68,6 +71,50 @@ public final class FileStorage implements Storage {
 
     public Path root() {
         return root;
+    }
+
+    /**
+     * Deletes the temporary files of writes that a process on this host started and never finished because it died
+     * (e.g. {@code kill -9} between writing and renaming). Readers never see them; this only reclaims the space. A
+     * temporary file of a live process, or one without a pid, is left alone.
+     *
+     * @return how many files were deleted
+     */
+    public int sweepAbandonedWrites() throws IOException {
+        int[] deleted = {0};
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) throws IOException {
+                String name = file.getFileName().toString();
+                int marker = name.lastIndexOf(TEMP_MARKER);
+                if (name.startsWith(".") && marker > 0 && abandoned(name.substring(marker + TEMP_MARKER.length()))) {
+                    if (Files.deleteIfExists(file)) {
+                        deleted[0]++;
+                        log.info("deleted {}, left by an interrupted write", root.relativize(file));
+                    }
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException e) {
+                return FileVisitResult.CONTINUE;
+            }
+        });
+        return deleted[0];
+    }
+
+    private static boolean abandoned(String pidAndRandom) {
+        int dash = pidAndRandom.indexOf('-');
+        if (dash <= 0) {
+            return false;
+        }
+        try {
+            long pid = Long.parseLong(pidAndRandom.substring(0, dash));
+            return pid != PID && ProcessHandle.of(pid).map(process -> !process.isAlive()).orElse(true);
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     /** Where a key lives on disk; rejects keys that are empty, absolute, or have empty or dot segments. */
@@ -265,7 +312,7 @@ public final class FileStorage implements Storage {
     }
 
     private Path writeTemp(Path folder, String name, byte[] value) throws IOException {
-        Path temp = folder.resolve("." + name + ".tmp-" + HexFormat.of().formatHex(randomBytes(8)));
+        Path temp = folder.resolve("." + name + TEMP_MARKER + PID + "-" + HexFormat.of().formatHex(randomBytes(8)));
         Set<StandardOpenOption> options =
                 Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         try (FileChannel channel = posix

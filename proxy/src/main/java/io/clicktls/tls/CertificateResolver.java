@@ -48,6 +48,8 @@ import org.slf4j.LoggerFactory;
  *       (at once when memory and the store's index already tell, else after the storage read below);</li>
  *   <li>storage: {@link CertificateStore#load} on the blocking executor; a valid stored certificate is served
  *       whatever the backoff says;</li>
+ *   <li>issuance policy: {@link IssuancePolicy#decideIssuance} ({@code ask}, DNS, rate limits; asynchronous); a
+ *       refusal fails the future with {@link NameRefusedException}, counted by reason;</li>
  *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor; a failure is recorded in
  *       {@link IssuanceFailures}, a success clears it;</li>
  *   <li>store: {@link CertificateStore#save} (a failure is logged; the certificate is still served);</li>
@@ -179,11 +181,13 @@ public final class CertificateResolver implements CertificateSource {
         this.contexts = contexts;
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
+                .recordStats()
                 .executor(Runnable::run) // the removal listener only drops cache entries: cheap
                 .<String, Held>removalListener(
                         (name, held, cause) -> forgetContext(held == null ? null : held.certified))
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
+        metrics.cache("certificates", memory);
     }
 
     public TlsContexts contexts() {
@@ -243,7 +247,7 @@ public final class CertificateResolver implements CertificateSource {
             mine.complete(held.certified);
             return mine.copy();
         }
-        submit(() -> loadOrIssue(name)).whenComplete((result, failure) -> {
+        loadOrIssue(name).whenComplete((result, failure) -> {
             if (failure == null) {
                 // In memory before the slot is freed, so there is no moment with neither; a renewal that
                 // finished meanwhile wins.
@@ -275,6 +279,14 @@ public final class CertificateResolver implements CertificateSource {
         String reason = policy.decide(name, snapshot).reason();
         metrics.onDemandDenied(reason);
         return CompletableFuture.failedFuture(new NameRefusedException(name, reason));
+    }
+
+    /**
+     * Whether a lookup of {@code name} (storage, policy, issuance) is under way, which another caller would join
+     * rather than start. Memory only; any thread.
+     */
+    public boolean lookingUp(String name) {
+        return name != null && lookups.containsKey(DomainTable.normalize(name));
     }
 
     /** Whether the live config serves {@code name} now, e.g. before renewing it. Cheap; any thread. */
@@ -325,7 +337,7 @@ public final class CertificateResolver implements CertificateSource {
         CompletableFuture<CertifiedKey> inFlight = lookups.get(name);
         CompletableFuture<?> after =
                 inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
-        after.thenApplyAsync(ignored -> issueAndStore(name), blocking)
+        after.thenApplyAsync(ignored -> issueAndStore(name, false), blocking)
                 .whenComplete((certified, failure) -> {
                     if (failure == null) {
                         swapIn(name, certified);
@@ -356,7 +368,18 @@ public final class CertificateResolver implements CertificateSource {
         issuedListeners.add(listener);
     }
 
-    private CertifiedKey loadOrIssue(String name) {
+    /**
+     * Storage, then, for a name without a valid stored certificate, the policy's full decision ({@code ask}, DNS,
+     * rate limits: it completes on the policy's threads), then issuance on the blocking executor.
+     */
+    private CompletableFuture<CertifiedKey> loadOrIssue(String name) {
+        return submit(() -> loadOrNull(name)).thenCompose(stored -> stored != null
+                ? CompletableFuture.completedFuture(stored)
+                : policy.decideIssuance(name, config.get()).thenCompose(decision -> issueIfAllowed(name, decision)));
+    }
+
+    /** The valid stored certificate, its context built; else {@code null}, unless the backoff holds the name. */
+    private CertifiedKey loadOrNull(String name) {
         Optional<CertifiedKey> stored = store.load(name);
         if (stored.isPresent() && !expired(stored.get())) {
             remember(stored.get());
@@ -365,25 +388,35 @@ public final class CertificateResolver implements CertificateSource {
         if (stored.isPresent()) {
             log.info("stored certificate for {} expired at {}; issuing a new one", name, stored.get().notAfter());
         }
-        IssuancePolicy.Decision decision = policy.decide(name, config.get());
-        if (!decision.allowed()) {
-            metrics.onDemandDenied(decision.reason());
-            throw new CompletionException(new NameRefusedException(name, decision.reason()));
-        }
+        // Before the policy, whose allow records an order against the rate limits.
         Optional<IssuanceFailure> last = failures.lastFailure(name);
         if (last.isPresent() && last.get().holdsBackAt(clock.instant())) {
             metrics.onDemandDenied(BACKOFF);
             throw new CompletionException(new IssuanceHeldBackException(name, last.get()));
         }
-        return issueAndStore(name);
+        return null;
     }
 
-    private CertifiedKey issueAndStore(String name) {
+    private CompletableFuture<CertifiedKey> issueIfAllowed(String name, IssuancePolicy.Decision decision) {
+        if (!decision.allowed()) {
+            metrics.onDemandDenied(decision.reason());
+            return CompletableFuture.failedFuture(new NameRefusedException(name, decision.reason()));
+        }
+        CompletableFuture<CertifiedKey> issued = submit(() -> issueAndStore(name, true));
+        if (issued.isCompletedExceptionally()) {
+            policy.orderCancelled(name); // never started: the blocking executor is full
+        }
+        return issued;
+    }
+
+    /** @param planned whether the policy allowed this order ({@code false}: a renewal, asked for explicitly) */
+    private CertifiedKey issueAndStore(String name, boolean planned) {
         long start = System.nanoTime();
         CertifiedKey certified;
         try {
             certified = issuer.issue(name);
         } catch (Exception e) {
+            orderFinished(name, planned, false);
             metrics.certificateIssued("failed", System.nanoTime() - start);
             IssuanceFailure failure = failures.recordFailure(name, e);
             log.warn("{} could not issue a certificate for {} ({} in a row; next attempt not before {}): {}",
@@ -396,6 +429,7 @@ public final class CertificateResolver implements CertificateSource {
             log.error("could not store the new certificate for {}; serving it from memory only", name, e);
         }
         failures.clear(name);
+        orderFinished(name, planned, true);
         metrics.certificateIssued("ok", System.nanoTime() - start);
         log.info("{} issued a certificate for {}, valid until {}", issuer.label(), name, certified.notAfter());
         remember(certified);
@@ -407,6 +441,15 @@ public final class CertificateResolver implements CertificateSource {
             }
         }
         return certified;
+    }
+
+    /** Tells the policy's rate limits how an order ended. */
+    private void orderFinished(String name, boolean planned, boolean issued) {
+        if (planned) {
+            policy.orderFinished(name, issued);
+        } else {
+            policy.unplannedOrderFinished(name, issued);
+        }
     }
 
     /** Builds the TLS context now, on the blocking executor, so the handshake finds it ready. */

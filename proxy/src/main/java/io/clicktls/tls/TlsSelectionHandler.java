@@ -3,6 +3,10 @@ package io.clicktls.tls;
 import io.clicktls.acme.Challenges;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
+import io.clicktls.issuance.IssuanceException;
+import io.clicktls.issuance.IssuancePolicy;
+import io.clicktls.issuance.PendingHandshakes;
+import io.clicktls.issuance.RefusalLog;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.netty.buffer.ByteBuf;
@@ -16,6 +20,10 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -37,12 +45,17 @@ import org.slf4j.LoggerFactory;
  *   <li>otherwise the name's certificate from {@link CertificateResolver#certificate}, waiting at most
  *       {@code on_demand.handshake_wait} (the wait is applied to a copy: timing out never cancels an issuance);</li>
  *   <li>no SNI, a malformed hello, a refused or unknown name, a timeout: the handshake fails at once with a TLS alert.
- *       There is no default certificate, so a client never sees another name's certificate.</li>
+ *       There is no default certificate, so a client never sees another name's certificate;</li>
+ *   <li>a certificate not in memory makes the handshake wait, and handshakes that start a lookup are bounded per
+ *       client address and in all ({@link PendingHandshakes}, {@code on_demand.pending_handshakes}): beyond the
+ *       bound the handshake is refused at once ({@code too_many_pending}) before any storage, {@code ask} or issuance
+ *       work starts; a handshake joining a lookup already under way for its name needs no slot;</li>
+ *   <li>a connection whose ClientHello has not arrived within {@link #HELLO_DEADLINE} is closed.</li>
  * </ul>
  * Counts {@code clicktls_tls_handshakes_total{result}}: {@code ok} once the TLS handshake succeeds, else
  * {@code unknown_name} (not served: unknown, or removed from the config), {@code no_sni}, {@code malformed},
  * {@code timeout}, {@code backoff} (no certificate, and the name's issuance is held back after a failure; the CA is
- * not asked) or {@code failed}.
+ * not asked), {@code too_many_pending} or {@code failed}.
  *
  * <p>One instance per channel. Runs on the channel's event loop; must not block: a certificate and context in memory
  * are used on the spot, anything else is waited for without blocking.
@@ -58,9 +71,14 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     static final String MALFORMED = "malformed";
     static final String TIMEOUT = "timeout";
     static final String BACKOFF = "backoff";
+    static final String TOO_MANY_PENDING = IssuancePolicy.TOO_MANY_PENDING;
+    /** How long a new connection may take to send its ClientHello; the idle timeout is far longer. */
+    static final Duration HELLO_DEADLINE = Duration.ofSeconds(10);
     static final String FAILED = "failed";
 
     private static final Logger log = LoggerFactory.getLogger(TlsSelectionHandler.class);
+    /** One for the node: its bounds are on what the whole log shows. */
+    private static final RefusalLog REFUSALS = new RefusalLog();
     private static final byte ALERT_DECODE_ERROR = 50;
     private static final byte ALERT_INTERNAL_ERROR = 80;
     private static final byte ALERT_UNRECOGNIZED_NAME = 112;
@@ -80,7 +98,11 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private final Executor blocking;
     private final Supplier<ConfigSnapshot> config;
     private final Metrics metrics;
+    private final PendingHandshakes pending;
     private boolean refused;
+    /** When the ClientHello lookup started, for {@link Metrics#handshakeDuration}. */
+    private long lookupStart;
+    private ScheduledFuture<?> helloDeadline;
 
     /**
      * @param blocking runs challenge lookups and context builds that missed the cache; never an event loop
@@ -92,11 +114,48 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             Executor blocking,
             Supplier<ConfigSnapshot> config,
             Metrics metrics) {
+        this(resolver, challenges, blocking, config, metrics, null);
+    }
+
+    /** @param pending the node's count of waiting handshakes, or {@code null} for no bound */
+    public TlsSelectionHandler(
+            CertificateResolver resolver,
+            Challenges challenges,
+            Executor blocking,
+            Supplier<ConfigSnapshot> config,
+            Metrics metrics,
+            PendingHandshakes pending) {
         this.resolver = resolver;
         this.challenges = challenges;
         this.blocking = blocking;
         this.config = config;
         this.metrics = metrics;
+        this.pending = pending;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        super.handlerAdded(ctx);
+        helloDeadline = ctx.executor().schedule(() -> {
+            if (!refused) {
+                refused = true;
+                metrics.handshake(TIMEOUT);
+                ctx.channel().close();
+            }
+        }, HELLO_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) throws Exception {
+        cancelHelloDeadline();
+        super.handlerRemoved0(ctx);
+    }
+
+    private void cancelHelloDeadline() {
+        if (helloDeadline != null) {
+            helloDeadline.cancel(false);
+            helloDeadline = null;
+        }
     }
 
     @Override
@@ -117,6 +176,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
 
     @Override
     protected Future<SslContext> lookup(ChannelHandlerContext ctx, ByteBuf clientHello) {
+        cancelHelloDeadline();
+        lookupStart = System.nanoTime();
         Optional<ClientHello> hello = ClientHelloParser.parseBody(clientHello);
         if (hello.isEmpty()) {
             return ctx.executor().newFailedFuture(new Refusal(MALFORMED));
@@ -129,17 +190,40 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         if (hello.get().offersOnly(TlsContexts.ACME_TLS_1)) {
             return bridge(ctx, challengeContext(name));
         }
-        CompletableFuture<CertifiedKey> certificate = resolver.certificate(name);
-        if (certificate.isDone() && !certificate.isCompletedExceptionally()) {
-            SslContext context = resolver.contexts().acquireCached(certificate.join());
+        Optional<CertifiedKey> inMemory = resolver.cached(name);
+        if (inMemory.isPresent()) {
+            SslContext context = resolver.contexts().acquireCached(inMemory.get());
             if (context != null) {
                 return ctx.executor().newSucceededFuture(context); // the usual case: no thread hop at all
             }
+            return bridge(ctx, serverContext(inMemory.get()));
         }
-        CompletableFuture<SslContext> context = certificate.copy()
+        // Anything else may wait (storage, ask, DNS, issuance): a slot first, so a flood of names cannot queue work
+        // without bound. Joining a lookup already under way costs no work: a scanner's burst of clicks on one new
+        // name takes one slot, not one per connection.
+        PendingHandshakes.Permit permit = null;
+        if (pending != null && !resolver.lookingUp(name)) {
+            permit = pending.tryAcquire(clientAddress(ctx), config.get().config().certificates().onDemand()
+                    .pendingHandshakes()).orElse(null);
+            if (permit == null) {
+                metrics.onDemandDenied(TOO_MANY_PENDING);
+                return ctx.executor().newFailedFuture(new Refusal(TOO_MANY_PENDING));
+            }
+        }
+        CompletableFuture<SslContext> context = resolver.certificate(name).copy()
                 .orTimeout(handshakeWait().toNanos(), TimeUnit.NANOSECONDS)
                 .thenCompose(this::serverContext);
+        if (permit != null) {
+            PendingHandshakes.Permit held = permit;
+            context.whenComplete((result, failure) -> held.close());
+        }
         return bridge(ctx, context);
+    }
+
+    private static InetAddress clientAddress(ChannelHandlerContext ctx) {
+        SocketAddress remote = ctx.channel().remoteAddress();
+        return remote instanceof InetSocketAddress inet && inet.getAddress() != null
+                ? inet.getAddress() : InetAddress.getLoopbackAddress();
     }
 
     @Override
@@ -160,7 +244,13 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                 ReferenceCountUtil.safeRelease(ssl.engine());
                 throw e;
             }
-            ssl.handshakeFuture().addListener(done -> metrics.handshake(done.isSuccess() ? OK : FAILED));
+            long start = lookupStart;
+            ssl.handshakeFuture().addListener(done -> {
+                metrics.handshake(done.isSuccess() ? OK : FAILED);
+                if (done.isSuccess()) {
+                    metrics.handshakeDuration(System.nanoTime() - start);
+                }
+            });
         } finally {
             ReferenceCountUtil.release(context); // the engine holds its own reference now
         }
@@ -216,15 +306,20 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         byte alert;
         if (cause instanceof Refusal refusal) {
             result = refusal.result;
-            alert = MALFORMED.equals(result) ? ALERT_DECODE_ERROR : ALERT_UNRECOGNIZED_NAME;
-        } else if (cause instanceof NameRefusedException) {
+            alert = MALFORMED.equals(result) ? ALERT_DECODE_ERROR
+                    : TOO_MANY_PENDING.equals(result) ? ALERT_INTERNAL_ERROR : ALERT_UNRECOGNIZED_NAME;
+        } else if (cause instanceof NameRefusedException refusal) {
             result = UNKNOWN_NAME;
             alert = ALERT_UNRECOGNIZED_NAME;
+            REFUSALS.refused(refusal.name(), refusal.reason());
         } else if (cause instanceof IssuanceHeldBackException) {
             result = BACKOFF; // routine while a CA is down: counted, and logged when the failure was recorded
             alert = ALERT_INTERNAL_ERROR;
         } else if (cause instanceof TimeoutException) {
             result = TIMEOUT;
+            alert = ALERT_INTERNAL_ERROR;
+        } else if (cause instanceof IssuanceException) {
+            result = FAILED; // the resolver already warned, once per failure
             alert = ALERT_INTERNAL_ERROR;
         } else {
             result = FAILED;

@@ -7,6 +7,7 @@ import io.clicktls.pki.CertifiedKey;
 import java.nio.charset.StandardCharsets;
 import java.security.interfaces.ECPrivateKey;
 import java.time.Clock;
+import java.util.ArrayList;
 import org.junit.jupiter.api.Test;
 
 class ChallengeStoreTest {
@@ -70,5 +71,53 @@ class ChallengeStoreTest {
     void unknownChallengesAreEmpty() {
         assertThat(store.httpKeyAuthorization(TOKEN)).isEmpty();
         assertThat(store.tlsAlpnCertificate("links.shop.test")).isEmpty();
+    }
+
+    @Test
+    void theListenerHearsOfATlsAlpnCertificateBeforePublishReturnsAndWhenItIsWithdrawn() throws Exception {
+        var events = new ArrayList<String>();
+        var listened = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
+                certificate -> events.add("published " + certificate.name()
+                        + (storage.load("challenges/tls-alpn-01/" + certificate.name()).isPresent() ? " stored" : "")),
+                certificate -> events.add("withdrawn " + certificate.name())));
+        CertifiedKey alpn = AlpnChallengeCertificate.create("links.shop.test", new byte[32], Clock.systemUTC());
+
+        listened.publishTlsAlpn01(alpn);
+        assertThat(events).containsExactly("published links.shop.test stored");
+        listened.withdrawTlsAlpn01("links.shop.test");
+        listened.withdrawTlsAlpn01("links.shop.test");
+
+        assertThat(events).containsExactly("published links.shop.test stored", "withdrawn links.shop.test");
+    }
+
+    @Test
+    void aFailingListenerDoesNotStopThePublication() throws Exception {
+        var failing = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
+                certificate -> {
+                    throw new IllegalStateException("no context for you");
+                },
+                certificate -> {
+                    throw new IllegalStateException("nor here");
+                }));
+        CertifiedKey alpn = AlpnChallengeCertificate.create("links.shop.test", new byte[32], Clock.systemUTC());
+
+        failing.publishTlsAlpn01(alpn);
+        assertThat(failing.tlsAlpnCertificate("links.shop.test")).contains(alpn);
+        failing.withdrawTlsAlpn01("links.shop.test");
+        assertThat(failing.tlsAlpnCertificate("links.shop.test")).isEmpty();
+    }
+
+    @Test
+    void aRehearsalTellsTheListenerButPublishesNothing() throws Exception {
+        var events = new ArrayList<String>();
+        var listened = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
+                certificate -> events.add("published " + certificate.name()),
+                certificate -> events.add("withdrawn " + certificate.name())));
+
+        listened.rehearseTlsAlpn01(AlpnChallengeCertificate.create("warm-up.invalid", new byte[32], Clock.systemUTC()));
+
+        assertThat(events).containsExactly("published warm-up.invalid", "withdrawn warm-up.invalid");
+        assertThat(listened.tlsAlpnCertificate("warm-up.invalid")).isEmpty();
+        assertThat(storage.list("challenges/")).isEmpty();
     }
 }

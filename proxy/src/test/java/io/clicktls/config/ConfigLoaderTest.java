@@ -210,7 +210,7 @@ class ConfigLoaderTest {
         assertThat(problems("listen:\n  listn: 0.0.0.0:1\n" + MINIMAL))
                 .containsExactly("test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin)");
         assertThat(problems("domain:\n" + MINIMAL)).containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
-                + "listen, storage, certificates, platforms, domains, upgrade)");
+                + "listen, storage, certificates, platforms, domains, upgrade, admin)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header)");
@@ -513,7 +513,7 @@ class ConfigLoaderTest {
     @Test
     void topLevelMustBeAMap() {
         assertThat(problems("- a\n- b\n")).containsExactly("test.yml:1:1: the file holds a list (expected: a map with "
-                + "the keys listen, storage, certificates, platforms, domains, upgrade)");
+                + "the keys listen, storage, certificates, platforms, domains, upgrade, admin)");
     }
 
     @Test

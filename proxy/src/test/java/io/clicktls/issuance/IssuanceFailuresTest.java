@@ -3,7 +3,7 @@ package io.clicktls.issuance;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.storage.FileStorage;
-import io.clicktls.testing.TestPki.MutableClock;
+import io.clicktls.testing.MutableClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

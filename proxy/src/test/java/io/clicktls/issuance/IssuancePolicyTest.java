@@ -2,12 +2,17 @@ package io.clicktls.issuance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.TestPki;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -49,5 +54,76 @@ class IssuancePolicyTest {
         assertThat(IssuancePolicy.validHostName(null)).isFalse();
         assertThat(IssuancePolicy.validHostName("xn--caf-dma.test")).isTrue();
         assertThat(IssuancePolicy.validHostName("1password.com")).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"xn--a.test", "xn--.test", "ab--cd.test", "links.xn--zz-.test", "co.uk", "github.io",
+        "test", "localhost"})
+    void namesNoCaIssuesForAreInvalidToo(String name) {
+        assertThat(policy.decide(name, config).reason()).isEqualTo(IssuancePolicy.INVALID_NAME);
+    }
+
+    @Test
+    void punycodeThatDecodesIsAValidNameThoughNotAConfiguredOne() {
+        assertThat(policy.decide("links.xn--caf-dma.test", config).reason()).isEqualTo(IssuancePolicy.NOT_CONFIGURED);
+        assertThat(policy.decide("links.xn--caf-dma.test", config).reason()).isNotEqualTo(IssuancePolicy.INVALID_NAME);
+    }
+
+    @Test
+    void withAskButNoOnDemandPlatformOtherNamesAreRefusedBeforeAsking() throws Exception {
+        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse("""
+                certificates:
+                  on_demand:
+                    ask: http://127.0.0.1:9/allow
+                platforms:
+                  sg: { preset: sendgrid }
+                domains:
+                  - name: links.example.com
+                    platform: sg
+                """, "test.yml", Path.of("/tmp")));
+        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, new AskClient(), null,
+                PublicSuffixList.bundled(), null)) {
+            CompletableFuture<IssuancePolicy.Decision> decision = full.decideIssuance("other.example.org", snapshot);
+
+            assertThat(decision).isCompletedWithValue(IssuancePolicy.Decision.refuse(IssuancePolicy.NO_PLATFORM));
+            assertThat(full.decide("links.example.com", snapshot).allowed()).isTrue();
+        }
+    }
+
+    @Test
+    void aConfiguredNameIsAllowedAtOnceUntilTheOrderLimitHoldsItBack(@TempDir Path dir) throws Exception {
+        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse("""
+                certificates:
+                  limits:
+                    orders_per_3h: 1
+                platforms:
+                  sg: { preset: sendgrid }
+                domains:
+                  - name: "*.example.com"
+                    platform: sg
+                """, "test.yml", dir));
+        IssuanceLimits limits = new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(),
+                Clock.systemUTC());
+        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(),
+                null)) {
+            assertThat(full.decideIssuance("a.example.com", snapshot)).isCompletedWithValue(
+                    IssuancePolicy.Decision.allow());
+            full.orderFinished("a.example.com", true);
+
+            assertThat(full.decideIssuance("b.example.com", snapshot)).isCompletedWithValue(
+                    IssuancePolicy.Decision.refuse(IssuancePolicy.RATE_LIMITED));
+            assertThat(full.hold("b.example.com")).get()
+                    .extracting(IssuanceLimits.Hold::limit).isEqualTo(IssuanceLimits.ORDERS);
+            assertThat(full.decide("b.example.com", snapshot).allowed()).as("serving is never limited").isTrue();
+        }
+    }
+
+    @Test
+    void onlyLastingRefusalsAreDefinitive() {
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_DENIED).definitive()).isTrue();
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_ELSEWHERE).definitive()).isTrue();
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_UNAVAILABLE).definitive()).isFalse();
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_UNAVAILABLE).definitive()).isFalse();
+        assertThat(IssuancePolicy.Decision.allow().definitive()).isFalse();
     }
 }

@@ -3,7 +3,7 @@ package io.clicktls.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.clicktls.testing.TestPki.MutableClock;
+import io.clicktls.testing.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -217,5 +217,27 @@ class FileStorageTest {
             assertThat(thread.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
             assertThat(waiting).isDone();
         }
+    }
+
+    @Test
+    void temporaryFilesOfDeadProcessesAreSweptAndOthersKept() throws Exception {
+        FileStorage storage = new FileStorage(directory);
+        storage.store("certificates/a.test/key.pem", new byte[] {1});
+        Process exited = new ProcessBuilder("true").start();
+        exited.waitFor();
+        Path folder = directory.resolve("certificates/a.test");
+        Path dead = Files.writeString(folder.resolve(".key.pem.tmp-" + exited.pid() + "-00ff"), "half");
+        Path mine = Files.writeString(folder.resolve(".key.pem.tmp-" + ProcessHandle.current().pid() + "-00ff"), "x");
+        Path live = Files.writeString(folder.resolve(".key.pem.tmp-1-00ff"), "init is alive");
+        Path noPid = Files.writeString(folder.resolve(".key.pem.tmp-00ff"), "old format");
+
+        int deleted = storage.sweepAbandonedWrites();
+
+        assertThat(deleted).isEqualTo(1);
+        assertThat(dead).doesNotExist();
+        assertThat(mine).exists();
+        assertThat(live).exists();
+        assertThat(noPid).exists();
+        assertThat(storage.load("certificates/a.test/key.pem")).hasValue(new byte[] {1});
     }
 }

@@ -92,8 +92,18 @@ public final class Pebble implements AutoCloseable {
         private int tlsPort;
         private int nonceRejectPercent = 5;
         private int authzReusePercent = 50;
+        private final Map<String, String> externalAccountMacKeys = new LinkedHashMap<>();
 
         private Builder() {
+        }
+
+        /**
+         * Makes Pebble refuse new accounts without external account binding, and accept a binding by {@code kid}
+         * signed with {@code hmacKey} (base64url, as a CA hands it out). Call again for more keys.
+         */
+        public Builder requireExternalAccountBinding(String kid, String hmacKey) {
+            externalAccountMacKeys.put(kid, hmacKey);
+            return this;
         }
 
         /** The port the CA connects to for http-01 (where the test's responder or proxy listens). */
@@ -168,11 +178,12 @@ public final class Pebble implements AutoCloseable {
                     "httpPort": %d,
                     "tlsPort": %d,
                     "ocspResponderURL": "",
-                    "externalAccountBindingRequired": false
+                    "externalAccountBindingRequired": %s,
+                    "externalAccountMACKeys": {%s}
                   }
                 }
                 """.formatted(acmePort, managementPort, directory.resolve("cert.pem"), directory.resolve("key.pem"),
-                httpPort, tlsPort));
+                httpPort, tlsPort, !options.externalAccountMacKeys.isEmpty(), macKeysJson(options)));
 
         this.environment = new LinkedHashMap<>();
         environment.put("PEBBLE_VA_NOSLEEP", "1");
@@ -286,6 +297,30 @@ public final class Pebble implements AutoCloseable {
         post("/clear-a", "{\"host\":\"" + name + "\"}");
     }
 
+    /** The DNS server Pebble asks (challtestsrv), as {@code 127.0.0.1:PORT}, for {@code on_demand.dns_server}. */
+    public String dnsServer() {
+        return "127.0.0.1:" + dnsPort;
+    }
+
+    /**
+     * Makes {@code name} a CNAME to {@code target}. challtestsrv answers A questions through one level of CNAME only,
+     * so Pebble sees a longer chain cut short; CNAME questions are answered hop by hop.
+     */
+    public void setCname(String name, String target) {
+        post("/set-cname", "{\"host\":\"" + name + "\",\"target\":\"" + target + "\"}");
+    }
+
+    /** Undoes {@link #setCname}. */
+    public void clearCname(String name) {
+        post("/clear-cname", "{\"host\":\"" + name + "\"}");
+    }
+
+    /** Adds a CAA {@code issue} record naming {@code issuer} at {@code name}. */
+    public void addCaaIssue(String name, String issuer) {
+        post("/add-caa", "{\"host\":\"" + name + "\",\"policies\":[{\"tag\":\"issue\",\"value\":\""
+                + issuer + "\"}]}");
+    }
+
     @Override
     public void close() {
         killAll();
@@ -393,6 +428,13 @@ public final class Pebble implements AutoCloseable {
         }
         System.err.println("!!! " + MISSING + ": skipping the ACME integration test !!!");
         Assumptions.abort(MISSING);
+    }
+
+    private static String macKeysJson(Builder options) {
+        var json = new StringBuilder();
+        options.externalAccountMacKeys.forEach((kid, key) -> json.append(json.length() == 0 ? "" : ", ")
+                .append('"').append(kid).append("\": \"").append(key).append('"'));
+        return json.toString();
     }
 
     private static int freePort() throws IOException {

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
-import io.clicktls.testing.TestPki.MutableClock;
+import io.clicktls.testing.MutableClock;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslSessionContext;

@@ -1,0 +1,478 @@
+#!/usr/bin/env bash
+# Side by side: HAProxy, Caddy and clicktls terminate TLS for links.shop.test with the same ECDSA P-256
+# certificate, in front of the same local nginx answering 302. Each proxy runs alone while it is measured.
+# Loads: wrk keep-alive, wrk with "Connection: close" (wrk resumes TLS 1.3 sessions) and h2load at a fixed
+# rate of new connections with one request each (full handshakes). Server CPU per request comes from
+# /proc/PID/stat (utime + stime) read before and after each load. See bench/README.md.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: bench/compare.sh [options]
+
+  --no-build              do not run `mvn -B -q package -DskipTests` first
+  --only LIST             proxies to measure, comma separated (default: haproxy,caddy,clicktls)
+  --duration SECONDS      length of each measured load (default: 15)
+  --warmup SECONDS        warm-up per load type before measuring (default: 5)
+  --connections N         wrk connections (default: 50)
+  --handshake-rate N      new connections per second for the full-handshake load (default: 300)
+  --repo DIR              clicktls source tree to build and run (default: this script's repository)
+  --jar FILE              clicktls jar to run (default: DIR/proxy/target/clicktls.jar)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: -Xms512m -Xmx1g -XX:+UseParallelGC)
+  --port-base N           first port to try; free ports are picked from there (default: 18000)
+  --results DIR           where raw output goes (default: bench/results/<timestamp>)
+  --keep                  keep the temporary directory (certificates, configs, storage)
+  --wait-idle SECONDS     before each proxy (and retry), wait up to this long for >= 90% idle CPU (default: 0)
+  --retries N             run a load again when other processes took > 10% of the CPU during it (default: 2)
+EOF
+}
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+BUILD=1
+ONLY="haproxy,caddy,clicktls"
+DURATION=15
+WARMUP=5
+CONNECTIONS=50
+HANDSHAKE_RATE=300
+JAR=""
+JVM_FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+PORT_BASE=18000
+RESULTS=""
+KEEP=0
+WAIT_IDLE=0
+RETRIES=2
+NAME=links.shop.test
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-build) BUILD=0 ;;
+        --only) ONLY=$2; shift ;;
+        --duration) DURATION=$2; shift ;;
+        --warmup) WARMUP=$2; shift ;;
+        --connections) CONNECTIONS=$2; shift ;;
+        --handshake-rate) HANDSHAKE_RATE=$2; shift ;;
+        --repo) REPO=$(cd "$2" && pwd); shift ;;
+        --jar) JAR=$2; shift ;;
+        --jvm-flags) JVM_FLAGS=$2; shift ;;
+        --port-base) PORT_BASE=$2; shift ;;
+        --results) RESULTS=$2; shift ;;
+        --keep) KEEP=1 ;;
+        --wait-idle) WAIT_IDLE=$2; shift ;;
+        --retries) RETRIES=$2; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
+    esac
+    shift
+done
+JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
+RESULTS=${RESULTS:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
+for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE" "$RETRIES"; do
+    [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: not a whole number: $n" >&2; exit 64; }
+done
+[ "$DURATION" -ge 1 ] && [ "$HANDSHAKE_RATE" -ge 50 ] || { echo "compare.sh: duration >= 1, handshake rate >= 50" >&2; exit 64; }
+IFS=, read -r -a PROXIES <<< "$ONLY"
+for p in "${PROXIES[@]}"; do
+    case "$p" in haproxy|caddy|clicktls) ;; *) echo "compare.sh: unknown proxy $p" >&2; exit 64 ;; esac
+done
+wants() { [[ ,$ONLY, == *,$1,* ]]; }
+
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+
+# --- tools ------------------------------------------------------------------------------------------------
+ensure_tools() {
+    local -A package=([haproxy]=haproxy [caddy]=caddy [nginx]=nginx [wrk]=wrk [h2load]=nghttp2-client
+                      [openssl]=openssl [curl]=curl [ss]=iproute2)
+    local missing=() tool
+    for tool in nginx wrk h2load openssl curl ss; do
+        command -v "$tool" >/dev/null || missing+=("${package[$tool]}")
+    done
+    for tool in haproxy caddy; do
+        if wants "$tool" && ! command -v "$tool" >/dev/null; then missing+=("${package[$tool]}"); fi
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        [ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root to install them, or install them)"
+        log "installing ${missing[*]}"
+        apt-get install -y "${missing[@]}" >&2 || { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
+    fi
+    if wants clicktls; then
+        command -v java >/dev/null || die "java is needed for clicktls"
+        [ "$BUILD" -eq 0 ] || command -v mvn >/dev/null || die "mvn is needed to build clicktls (or --no-build)"
+    fi
+}
+
+# --- certificate, configs ---------------------------------------------------------------------------------
+make_certificate() {
+    local dir=$WORK/pki
+    mkdir -p "$dir"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ca.key" 2>/dev/null
+    openssl req -x509 -new -key "$dir/ca.key" -subj "/CN=clicktls bench CA" -days 90 -sha256 \
+        -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign \
+        -out "$dir/ca.pem" 2>/dev/null
+    # genpkey writes PKCS#8 PEM ("BEGIN PRIVATE KEY"), the format clicktls stores
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/leaf.key" 2>/dev/null
+    openssl req -new -key "$dir/leaf.key" -subj "/CN=$NAME" -out "$dir/leaf.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+        "$NAME" > "$dir/leaf.ext"
+    openssl x509 -req -in "$dir/leaf.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 60 \
+        -sha256 -extfile "$dir/leaf.ext" -out "$dir/leaf.pem" 2>/dev/null
+    # every proxy serves leaf + CA, as a public CA's leaf + intermediate would be served
+    cat "$dir/leaf.pem" "$dir/ca.pem" > "$dir/chain.pem"
+    cat "$dir/chain.pem" "$dir/leaf.key" > "$dir/haproxy.pem"
+    chmod 600 "$dir"/*.key "$dir/haproxy.pem"
+    LEAF_FINGERPRINT=$(openssl x509 -in "$dir/leaf.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+}
+
+start_haproxy() {
+    local dir=$WORK/haproxy port
+    mkdir -p "$dir"
+    free_port port
+    cat > "$dir/haproxy.cfg" <<EOF
+global
+    nbthread 2
+    maxconn 8000
+    stats socket $dir/stats.sock mode 600 level admin
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+    http-reuse always
+frontend https
+    bind 127.0.0.1:$port ssl crt $WORK/pki/haproxy.pem alpn http/1.1
+    default_backend nginx
+backend nginx
+    server nginx 127.0.0.1:$NGINX_PORT
+EOF
+    cp "$dir/haproxy.cfg" "$RESULTS/haproxy.cfg"
+    start_server "$RESULTS/haproxy.log" haproxy -f "$dir/haproxy.cfg" -db
+    PROXY_PID=$STARTED_PID
+    PROXY_PORT=$port
+    PROXY_VERSION="HAProxy $(haproxy -v | awk 'NR==1{print $3}') ($(haproxy -vv | awk -F': ' '/Running on OpenSSL/{print $2; exit}')), nbthread 2"
+}
+
+start_caddy() {
+    local dir=$WORK/caddy port
+    mkdir -p "$dir/home"
+    free_port port
+    cat > "$dir/Caddyfile" <<EOF
+{
+    admin off
+    auto_https off
+    storage file_system $dir/data
+    servers {
+        protocols h1 h2
+    }
+    log {
+        output discard
+    }
+}
+https://$NAME:$port {
+    bind 127.0.0.1
+    tls $WORK/pki/chain.pem $WORK/pki/leaf.key
+    reverse_proxy 127.0.0.1:$NGINX_PORT
+}
+EOF
+    cp "$dir/Caddyfile" "$RESULTS/Caddyfile"
+    start_server "$RESULTS/caddy.log" env HOME="$dir/home" XDG_DATA_HOME="$dir/home" XDG_CONFIG_HOME="$dir/home" \
+        caddy run --config "$dir/Caddyfile" --adapter caddyfile
+    PROXY_PID=$STARTED_PID
+    PROXY_PORT=$port
+    PROXY_VERSION="Caddy $(caddy version | awk '{print $1}') (Go crypto/tls)"
+}
+
+start_clicktls() {
+    local dir=$WORK/clicktls entry not_after
+    [ -f "$JAR" ] || die "no clicktls jar at $JAR (build it, or pass --jar / --repo)"
+    entry=$dir/storage/certificates/$NAME
+    mkdir -p "$entry"
+    chmod 700 "$dir/storage" "$dir/storage/certificates" "$entry"
+    # the storage layout of io.clicktls.storage.CertificateStore: chain.pem (leaf first), key.pem (PKCS#8 PEM),
+    # then meta.json holding the SHA-256 of the other two files' bytes
+    cp "$WORK/pki/chain.pem" "$entry/chain.pem"
+    cp "$WORK/pki/leaf.key" "$entry/key.pem"
+    not_after=$(date -u -d "$(openssl x509 -in "$WORK/pki/leaf.pem" -noout -enddate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)
+    cat > "$entry/meta.json" <<EOF
+{
+  "name" : "$NAME",
+  "issuer" : "bench",
+  "issued_at" : "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "not_after" : "$not_after",
+  "chain_sha256" : "$(sha256_hex "$entry/chain.pem")",
+  "key_sha256" : "$(sha256_hex "$entry/key.pem")"
+}
+EOF
+    chmod 600 "$entry"/*
+    local https http admin
+    free_port https; free_port http; free_port admin
+    cat > "$dir/clicktls.yml" <<EOF
+listen:
+  https: 127.0.0.1:$https
+  http: 127.0.0.1:$http
+  admin: 127.0.0.1:$admin
+storage:
+  directory: storage
+certificates:
+  issuer: internal
+  key_type: ec256
+platforms:
+  bench:
+    upstream: http://127.0.0.1:$NGINX_PORT
+domains:
+  - name: $NAME
+    platform: bench
+EOF
+    cp "$dir/clicktls.yml" "$RESULTS/clicktls.yml"
+    # word splitting of JVM_FLAGS is intended
+    # shellcheck disable=SC2086
+    start_server "$RESULTS/clicktls.log" java $JVM_FLAGS -jar "$JAR" run --config "$dir/clicktls.yml"
+    PROXY_PID=$STARTED_PID
+    PROXY_PORT=$https
+    PROXY_VERSION="clicktls $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') (Java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'); $JVM_FLAGS)"
+}
+
+# --- checks -----------------------------------------------------------------------------------------------
+url() { echo "https://$NAME:$PROXY_PORT/"; }
+
+wait_ready() {
+    local name=$1 i code
+    for i in $(seq 1 300); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --resolve "$NAME:$PROXY_PORT:127.0.0.1" \
+            --cacert "$WORK/pki/ca.pem" "$(url)" 2>/dev/null || true)
+        if [ "$code" = 302 ]; then
+            log "$name ready after $((i / 5)).$((i % 5 * 2))s"
+            return 0
+        fi
+        kill -0 "$PROXY_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    tail -n 40 "$RESULTS/$name.log" >&2 || true
+    die "$name did not answer 302 on $(url)"
+}
+
+# The same certificate, the redirect passed through, and whether a TLS 1.3 session resumes.
+check_proxy() {
+    local name=$1 out location fingerprint session
+    out=$RESULTS/$name-check.txt
+    location=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' --resolve "$NAME:$PROXY_PORT:127.0.0.1" \
+        --cacert "$WORK/pki/ca.pem" "$(url)click/abc?id=1")
+    [ "$location" = "302 https://destination.example/landing" ] || die "$name answered '$location'"
+    fingerprint=$(openssl s_client -connect "127.0.0.1:$PROXY_PORT" -servername "$NAME" </dev/null 2>/dev/null \
+        | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)
+    [ "$fingerprint" = "$LEAF_FINGERPRINT" ] || die "$name serves another certificate ($fingerprint)"
+    session=$WORK/$name-session.pem
+    # A request is sent and stdin stays open a moment: TLS 1.3 tickets arrive after the handshake (BoringSSL behind
+    # Netty sends them with the first application data), and s_client saves what it has at EOF.
+    { printf 'GET /click/abc HTTP/1.1\r\nHost: %s\r\n\r\n' "$NAME"; sleep 0.5; } \
+        | timeout 5 openssl s_client -connect "127.0.0.1:$PROXY_PORT" -servername "$NAME" -sess_out "$session" \
+        >"$out" 2>&1 || true
+    RESUMES=no
+    if [ -s "$session" ]; then
+        echo | timeout 5 openssl s_client -connect "127.0.0.1:$PROXY_PORT" -servername "$NAME" -sess_in "$session" \
+            >>"$out" 2>&1 || true
+        if grep -q '^Reused' "$out"; then RESUMES=yes; fi
+    fi
+    TLS_SUMMARY=$(awk '/^New, /{sub(/, Cipher is /, " "); print $2, $3; exit}' "$out")
+    TLS_GROUP=$(awk -F': ' '/Server Temp Key/{print $2; exit}' "$out")
+    log "$name: same certificate, 302 passed through, $TLS_SUMMARY, $TLS_GROUP, resumption: $RESUMES"
+}
+
+# --- loads ------------------------------------------------------------------------------------------------
+wrk_load() {
+    local out=$1 seconds=$2; shift 2
+    run_load "$out" timeout $((seconds + 30)) wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$WORK/sni.lua" \
+        -H "Host: $NAME" "$@" "$(url)"
+}
+
+# One new connection per request, no resumption: h2load at a fixed connection rate with as many clients as
+# requests, so each client makes one connection and one request. (h2load reconnecting after
+# "Connection: close" would resume its session; a closed loop of one-request batches measures h2load's start.)
+h2load_load() {
+    local out=$1 seconds=$2 per_tick total
+    per_tick=$(( (HANDSHAKE_RATE + 25) / 50 ))
+    total=$((per_tick * 50 * seconds))
+    run_load "$out" timeout $((seconds * 4 + 30)) h2load --h1 -m 1 -c "$total" -n "$total" -r "$per_tick" \
+        --rate-period 20ms -N 10s --log-file="$out.requests" --connect-to "127.0.0.1:$PROXY_PORT" "$(url)"
+}
+
+# h2load output -> "requests rps p99_ms errors seconds"; p99 of the request time from its per-request log
+parse_h2load() {
+    local p99
+    p99=$(awk '{print $3}' "$1.requests" 2>/dev/null | sort -n \
+        | awk '{v[NR] = $1} END {if (NR == 0) {print 0} else {i = int(NR * 0.99); if (i < NR * 0.99) i++; print v[i] / 1000}}')
+    awk -v p99="$p99" '
+        /^finished in/ { seconds = $3 + 0; if ($3 ~ /ms,$/) seconds /= 1000; rps = $4 }
+        /^requests:/ { requests = $8; errors = $2 - $8 }
+        /^status codes:/ { errors += $3 + $7 + $9 }
+        END { printf "%d %.0f %.2f %d %.1f\n", requests, rps, p99, errors, seconds }' "$1"
+}
+
+SUMMARY=""
+# Runs one load; when other processes took more than 10% of the CPU meanwhile, waits for the machine to be idle
+# (if --wait-idle) and runs it again, up to --retries times, keeping the last attempt.
+measure() {
+    local attempt
+    for attempt in $(seq 0 "$RETRIES"); do
+        measure_once "$@"
+        [ "$OTHERS" -gt 10 ] && [ "$attempt" -lt "$RETRIES" ] || break
+        log "$1 $2: other processes used ${OTHERS}% of the CPU; again"
+        wait_idle "$WAIT_IDLE"
+    done
+    printf '%s\n' "$MEASURED" >> "$SUMMARY"
+}
+
+measure_once() {
+    local name=$1 load=$2 out before after requests rps p99 errors extra="" ticks
+    local machine0 machine1 nginx0 nginx1 clients0 clients1 others
+    out=$RESULTS/$name-$load.txt
+    machine0=$(machine_ticks); nginx0=$(cpu_ticks "$NGINX_PID"); clients0=$(children_ticks)
+    before=$(cpu_ticks "$PROXY_PID")
+    case "$load" in
+        keepalive) wrk_load "$out" "$DURATION" || true ;;
+        resumed) wrk_load "$out" "$DURATION" -H "Connection: close" || true ;;
+        full) h2load_load "$out" "$DURATION" || true ;;
+    esac
+    after=$(cpu_ticks "$PROXY_PID")
+    machine1=$(machine_ticks); nginx1=$(cpu_ticks "$NGINX_PID"); clients1=$(children_ticks)
+    # CPU the machine spent on anything but this proxy, nginx and the load generator: other people's work, which
+    # takes cores from the run and makes its throughput and latency figures unreliable
+    others=$(awk -v m0="$machine0" -v m1="$machine1" -v own=$(( (after - before) + (nginx1 - nginx0) + (clients1 - clients0) )) \
+        'BEGIN {split(m0, a, " "); split(m1, b, " "); t = b[2] - a[2]; o = (b[1] - a[1]) - own; if (o < 0) o = 0; print (t > 0) ? int(100 * o / t) : 0}')
+    kill -0 "$PROXY_PID" 2>/dev/null || die "$name died during the $load load (see $RESULTS/$name.log)"
+    if [ "$load" = full ]; then
+        read -r requests rps p99 errors extra <<< "$(parse_h2load "$out")"
+    else
+        read -r requests rps p99 errors <<< "$(parse_wrk "$out")"
+    fi
+    ticks=$((after - before))
+    local cpu_us=0
+    [ "$requests" -gt 0 ] && cpu_us=$((ticks * TICK_US / requests))
+    printf -v MEASURED '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$name" "$load" "$requests" "$rps" "$p99" "$cpu_us" \
+        "$errors" "$extra" "$others"
+    OTHERS=$others
+    printf '%s %s: CPU ticks: proxy %d, nginx %d, load generator %d, machine %s -> %s (busy total)\n' "$name" "$load" \
+        "$ticks" $((nginx1 - nginx0)) $((clients1 - clients0)) "$machine0" "$machine1" >> "$RESULTS/cpu-accounting.txt"
+    log "$name $load: $requests requests, $rps req/s, p99 ${p99} ms, $cpu_us µs CPU/request, $errors errors${extra:+, took ${extra}s}, other processes used ${others}% of the CPU"
+    sleep 2
+}
+
+warm_up() {
+    local name=$1
+    [ "$WARMUP" -gt 0 ] || return 0
+    log "$name: warming up (${WARMUP}s per load type)"
+    wrk_load "$RESULTS/$name-warmup-keepalive.txt" "$WARMUP" || true
+    wrk_load "$RESULTS/$name-warmup-resumed.txt" "$WARMUP" -H "Connection: close" || true
+    h2load_load "$RESULTS/$name-warmup-full.txt" "$WARMUP" || true
+    sleep 2
+}
+
+bench_proxy() {
+    local name=$1
+    wait_idle "$WAIT_IDLE"
+    log "$name: starting"
+    "start_$name"
+    wait_ready "$name"
+    check_proxy "$name"
+    warm_up "$name"
+    measure "$name" keepalive
+    measure "$name" resumed
+    measure "$name" full
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(memory_kb "$PROXY_PID" VmHWM)" "$(memory_kb "$PROXY_PID" VmRSS)" \
+        "$RESUMES" "$TLS_SUMMARY${TLS_GROUP:+, $TLS_GROUP}" "$PROXY_VERSION" >> "$PROXY_INFO"
+    stop_server "$PROXY_PID"
+    log "$name: stopped"
+}
+
+# --- report -----------------------------------------------------------------------------------------------
+print_table() {
+    awk -F'\t' '
+        function group(n,   s) { n = sprintf("%.0f", n); s = ""; while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } return n s }
+        function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.2f×", a / b) : "–" }
+        function mark(r, goal, higher) { if (r == "–") return ""; r += 0; return (higher ? r >= goal : r <= goal) ? " ✓" : " ✗" }
+        FNR == NR { v[$1, $2, "rps"] = $4; v[$1, $2, "p99"] = $5; v[$1, $2, "cpu"] = $6; v[$1, $2, "err"] = $7; v[$1, $2, "req"] = $3; v[$1, $2, "s"] = $8; v[$1, $2, "others"] = $9; next }
+        { info[$1] = $0; hwm[$1] = $2; resumes[$1] = $4; label[$1] = $6; order[++n] = $1 }
+        END {
+            print "| proxy | keep-alive req/s | keep-alive CPU µs/req | p99 | resumed CPU µs/req | full handshake CPU µs/req | resumed req/s | peak RSS |"
+            print "| --- | --- | --- | --- | --- | --- | --- | --- |"
+            for (i = 1; i <= n; i++) {
+                p = order[i]
+                if (resumes[p] != "yes") unresumed = unresumed " " p
+                printf "| %s | %s | %s | %s ms | %s%s | %s | %s | %d MiB |\n", label[p], group(v[p, "keepalive", "rps"]),
+                    v[p, "keepalive", "cpu"], v[p, "keepalive", "p99"], v[p, "resumed", "cpu"], resumes[p] == "yes" ? "" : " †",
+                    v[p, "full", "cpu"],
+                    group(v[p, "resumed", "rps"]), hwm[p] / 1024
+            }
+            if (("clicktls" in hwm) && ("haproxy" in hwm)) {
+                c = "clicktls"; h = "haproxy"
+                r1 = ratio(v[c, "keepalive", "rps"], v[h, "keepalive", "rps"]); r2 = ratio(v[c, "keepalive", "cpu"], v[h, "keepalive", "cpu"])
+                r3 = ratio(v[c, "keepalive", "p99"], v[h, "keepalive", "p99"]); r4 = ratio(v[c, "resumed", "cpu"], v[h, "resumed", "cpu"])
+                r5 = ratio(v[c, "full", "cpu"], v[h, "full", "cpu"]); r6 = ratio(v[c, "resumed", "rps"], v[h, "resumed", "rps"])
+                r7 = ratio(hwm[c], hwm[h])
+                # throughput and latency compare only when neither run shared the machine with other work
+                k = (v[c, "keepalive", "others"] > 10 || v[h, "keepalive", "others"] > 10) ? " (disturbed)" : ""
+                printf "| clicktls ÷ HAProxy (goal) | %s (≥ 1)%s | %s (≤ 1)%s | %s (≤ 1)%s | %s (≤ 0.6)%s | %s (≤ 0.6)%s | %s | %s |\n",
+                    r1, k != "" ? k : mark(r1, 1, 1), r2, mark(r2, 1, 0), r3, k != "" ? k : mark(r3, 1, 0),
+                    r4, mark(r4, 0.6, 0), r5, mark(r5, 0.6, 0), r6, r7
+            }
+            if (unresumed != "")
+                printf "\n† no TLS 1.3 resumption (openssl s_client -sess_out/-sess_in):%s; its \"resumed\" load made full handshakes\n", unresumed
+            print ""
+            for (i = 1; i <= n; i++) {
+                p = order[i]
+                split("keepalive resumed full", loads, " ")
+                for (j = 1; j <= 3; j++) {
+                    l = loads[j]
+                    if (v[p, l, "req"] > 0 && v[p, l, "err"] / v[p, l, "req"] > 0.001)
+                        printf "warning: %s %s load: %d errors in %d requests\n", p, l, v[p, l, "err"], v[p, l, "req"]
+                    if (v[p, l, "others"] > 10)
+                        printf "warning: other processes used %d%% of the CPU during the %s %s load: its req/s and p99 are not comparable\n", v[p, l, "others"], p, l
+                    if (l == "full" && v[p, l, "s"] > 1.5 * duration)
+                        printf "warning: %s could not keep up with the handshake rate (%ss for a %ss load)\n", p, v[p, l, "s"], duration
+                }
+            }
+        }' duration="$DURATION" "$SUMMARY" "$PROXY_INFO"
+}
+
+# --- main -------------------------------------------------------------------------------------------------
+ensure_tools
+mkdir -p "$RESULTS"
+RESULTS=$(cd "$RESULTS" && pwd)
+WORK=$(mktemp -d /tmp/clicktls-bench.XXXXXX)
+SUMMARY=$RESULTS/summary.tsv
+PROXY_INFO=$RESULTS/proxies.tsv
+: > "$SUMMARY"
+: > "$PROXY_INFO"
+
+if wants clicktls; then build_clicktls; fi
+
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
+    echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after ${WARMUP}s warm-up per load type; full handshakes: h2load --h1 at $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
+    echo "proxies: $ONLY"
+    echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$RESULTS/environment.txt" >&2
+if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
+    log "warning: the machine is busy (load average $(cut -d' ' -f1 /proc/loadavg)); numbers will be noisy"
+fi
+
+make_certificate
+write_wrk_script
+start_nginx
+log "nginx on 127.0.0.1:$NGINX_PORT, results in $RESULTS"
+for proxy in "${PROXIES[@]}"; do bench_proxy "$proxy"; done
+stop_server "$NGINX_PID"
+
+{
+    echo
+    cat "$RESULTS/environment.txt"
+    echo
+    print_table
+    echo
+    echo "CPU: utime+stime of the proxy process (all threads) from /proc/PID/stat, per request; nginx not counted."
+    echo "p99: keep-alive load, wrk --latency. Resumed: wrk with Connection: close (TLS 1.3 resumption)."
+    echo "Full handshake: h2load, one request per new connection, no resumption."
+    awk -F'\t' '{printf "%s: %s; resumption %s; peak RSS %d MiB\n", $1, $5, $4, $2 / 1024}' "$PROXY_INFO"
+} | tee "$RESULTS/table.md"

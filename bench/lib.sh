@@ -1,0 +1,225 @@
+# Shared by compare.sh and scale-100k.sh: logging, processes started and stopped by pid, ports, /proc readings,
+# the nginx stand-in for an email platform, and wrk's name resolution. Source it; it sets traps.
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- processes --------------------------------------------------------------------------------------------
+SERVER_PIDS=()
+LOAD_PIDS=()
+WORK=""
+KEEP=${KEEP:-0}
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${LOAD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${SERVER_PIDS[@]}"; do stop_pid "$pid"; done
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        if [ "$KEEP" -eq 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+stop_pid() {
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# Starts a server in the background; its pid is in STARTED_PID.
+start_server() {
+    local logfile=$1; shift
+    "$@" >"$logfile" 2>&1 &
+    STARTED_PID=$!
+    SERVER_PIDS+=("$STARTED_PID")
+}
+
+stop_server() {
+    local pid=$1 kept=() p
+    stop_pid "$pid"
+    for p in "${SERVER_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+    SERVER_PIDS=("${kept[@]}")
+}
+
+# Starts a load generator (or any bounded helper) in the background; its pid is in STARTED_PID. Stopped on exit.
+start_load() {
+    local out=$1; shift
+    "$@" >"$out" 2>&1 &
+    STARTED_PID=$!
+    LOAD_PIDS+=("$STARTED_PID")
+}
+
+# Waits for a load started by start_load; returns its exit status.
+wait_load() {
+    local pid=$1 status=0 kept=() p
+    wait "$pid" || status=$?
+    for p in "${LOAD_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+    LOAD_PIDS=("${kept[@]}")
+    return "$status"
+}
+
+# Runs a load generator to its end, as a child the traps can stop (a foreground child would delay them).
+run_load() {
+    start_load "$@"
+    wait_load "$STARTED_PID"
+}
+
+# Sets the variable named $1 to a port nobody listens on and this run has not handed out yet.
+USED_PORTS=" "
+free_port() {
+    local p=$PORT_BASE
+    while [[ $USED_PORTS == *" $p "* ]] || [ -n "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; do
+        p=$((p + 1))
+        [ "$p" -lt 65000 ] || die "no free port above $PORT_BASE"
+    done
+    USED_PORTS+="$p "
+    printf -v "$1" '%s' "$p"
+}
+
+# The pid and its descendants.
+process_tree() {
+    local pid=$1 child
+    echo "$pid"
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do process_tree "$child"; done
+}
+
+# utime + stime in clock ticks, summed over the process tree (threads are included in a process's line).
+cpu_ticks() {
+    local total=0 pid fields
+    for pid in $(process_tree "$1"); do
+        fields=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        # after "pid (comm) " field 1 is the state: utime and stime are fields 12 and 13
+        total=$((total + $(awk '{print $12 + $13}' <<< "$fields")))
+    done
+    echo "$total"
+}
+
+# Sum of a /proc/PID/status field (kB) over the process tree, e.g. VmRSS or VmHWM.
+memory_kb() {
+    local total=0 pid kb
+    for pid in $(process_tree "$1"); do
+        kb=$(awk -v f="$2:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# "busy total" clock ticks of the whole machine, from /proc/stat. Busy is user + nice + system + steal: interrupt
+# time is left out because the kernel does not charge it to any process (loopback traffic is mostly softirq).
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+
+# CPU ticks of this script's reaped children (and theirs): the load generators once they have been waited for.
+children_ticks() { sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'; }
+
+# Idle CPU, in percent of all cores, over the next $1 seconds (from /proc/stat).
+idle_percent() {
+    local a b
+    a=$(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+    sleep "$1"
+    b=$(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; print (t > 0) ? int(100 * (y[1] - x[1]) / t) : 100}'
+}
+
+# Waits up to $1 seconds for a 3 s window with at least 90% idle CPU; says how it went.
+wait_idle() {
+    local limit=$1 start=$SECONDS idle
+    [ "$limit" -gt 0 ] || return 0
+    while :; do
+        idle=$(idle_percent 3)
+        if [ "$idle" -ge 90 ]; then log "machine idle ($idle%)"; return 0; fi
+        if [ $((SECONDS - start)) -ge "$limit" ]; then
+            log "warning: the machine is still busy ($idle% idle) after ${limit}s; measuring anyway"
+            return 0
+        fi
+        log "waiting for the machine to be idle ($idle% idle now)"
+        sleep 7
+    done
+}
+
+sha256_hex() { sha256sum "$1" | awk '{print $1}'; }
+
+# Builds the clicktls jar in $REPO unless BUILD=0; output in $RESULTS/build.log.
+build_clicktls() {
+    [ "$BUILD" -eq 1 ] || return 0
+    log "building clicktls in $REPO"
+    (cd "$REPO" && mvn -B -q package -DskipTests) >"$RESULTS/build.log" 2>&1 \
+        || { tail -n 40 "$RESULTS/build.log" >&2; die "build failed (see $RESULTS/build.log)"; }
+}
+
+# nginx answering 302 for every path, standing in for the email platform; sets NGINX_PORT and NGINX_PID.
+start_nginx() {
+    local dir=$WORK/nginx
+    mkdir -p "$dir"
+    free_port NGINX_PORT
+    cat > "$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    keepalive_requests 100000;
+    keepalive_timeout 75s;
+    server {
+        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        location / { return 302 https://destination.example/landing; }
+    }
+}
+EOF
+    cp "$dir/nginx.conf" "$RESULTS/nginx.conf"
+    start_server "$RESULTS/nginx.log" nginx -c "$dir/nginx.conf" -p "$dir/"
+    NGINX_PID=$STARTED_PID
+    local i
+    for i in $(seq 1 50); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/" || true)" = 302 ] && return 0
+        kill -0 "$NGINX_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$RESULTS/nginx.log" >&2
+    die "nginx did not start"
+}
+
+# wrk connects to 127.0.0.1 while the URL (and so SNI) names links.shop.test: no /etc/hosts entry needed.
+write_wrk_script() {
+    cat > "$WORK/sni.lua" <<'EOF'
+-- connect to 127.0.0.1; the URL's host stays the SNI name
+wrk.resolve = function(host, service)
+    wrk.addrs = wrk.lookup("127.0.0.1", service)
+end
+EOF
+}
+
+# wrk output -> "requests rps p99_ms errors"
+parse_wrk() {
+    awk '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+            if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000
+            return v
+        }
+        / requests in / { requests = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "99%" { p99 = ms($2) }
+        /Non-2xx or 3xx responses:/ { errors += $NF }
+        /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+        END { printf "%d %.0f %.2f %d\n", requests, rps, p99, errors }' "$1"
+}
+

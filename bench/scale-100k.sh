@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# 100,000 domains on one node: generates a config with 100,000 domain entries and a storage folder with one
+# certificate per domain, then measures clicktls against the issue's figures:
+#   - start to serving: from the process start to the first 302 over TLS for a name whose certificate is only in
+#     storage (curl polling every 50 ms);
+#   - handshakes for names not in memory: HandshakeProbe, one new connection per name, each name once, one at a
+#     time: p50/p99 of the handshake (TCP connected to TLS done); then the same names again, now in memory, as the
+#     baseline of what the client and the handshake cost without storage;
+#   - RSS under load: many more names at 8 connections at once (filling the certificate and TLS context caches)
+#     while wrk keeps 50 keep-alive connections busy on one name; peak RSS sampled twice a second, and VmHWM;
+#   - config reload: a domain entry appended to the 100,000-entry file while wrk runs; time from the write to the
+#     proxy's "reloaded" log line (includes the watcher's 200 ms debounce); wrk's errors show dropped connections.
+# The data set (~1.6 GB on disk for 100,000 entries: 4 KiB blocks) is kept in --data for later runs.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: bench/scale-100k.sh [options]
+
+  --count N               domains and certificates (default: 100000)
+  --data DIR              where the data set is generated, or reused when complete (default: /tmp/clicktls-scale-N)
+  --probe N               names for the not-in-memory handshake measurement (default: 2000)
+  --fill N                names handshaken under load for the RSS figure (default: 5000)
+  --reloads N             config reloads to time (default: 3)
+  --no-build              do not run `mvn -B -q package -DskipTests` first
+  --repo DIR              clicktls source tree to build and run (default: this script's repository)
+  --jar FILE              clicktls jar (default: DIR/proxy/target/clicktls.jar)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: -Xms512m -Xmx1g -XX:+UseParallelGC)
+  --port-base N           first port to try (default: 18100)
+  --results DIR           where raw output goes (default: bench/results/scale-<timestamp>)
+  --keep                  keep the temporary directory (config, logs)
+EOF
+}
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+COUNT=100000
+DATA=""
+PROBE=2000
+FILL=5000
+RELOADS=3
+BUILD=1
+JAR=""
+JVM_FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+PORT_BASE=18100
+RESULTS=""
+KEEP=0
+WARM_NAMES=500
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --count) COUNT=$2; shift ;;
+        --data) DATA=$2; shift ;;
+        --probe) PROBE=$2; shift ;;
+        --fill) FILL=$2; shift ;;
+        --reloads) RELOADS=$2; shift ;;
+        --no-build) BUILD=0 ;;
+        --repo) REPO=$(cd "$2" && pwd); shift ;;
+        --jar) JAR=$2; shift ;;
+        --jvm-flags) JVM_FLAGS=$2; shift ;;
+        --port-base) PORT_BASE=$2; shift ;;
+        --results) RESULTS=$2; shift ;;
+        --keep) KEEP=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "scale-100k.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
+    esac
+    shift
+done
+for n in "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE"; do
+    [[ $n =~ ^[0-9]+$ ]] || { echo "scale-100k.sh: not a whole number: $n" >&2; exit 64; }
+done
+[ $((WARM_NAMES + PROBE + FILL + 1)) -le "$COUNT" ] \
+    || { echo "scale-100k.sh: --count must exceed $WARM_NAMES + --probe + --fill" >&2; exit 64; }
+JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
+DATA=${DATA:-/tmp/clicktls-scale-$COUNT}
+RESULTS=${RESULTS:-$BENCH_DIR/results/scale-$(date +%Y%m%d-%H%M%S)}
+
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+
+for tool in java nginx wrk curl ss; do command -v "$tool" >/dev/null || die "$tool is needed"; done
+[ "$BUILD" -eq 0 ] || command -v mvn >/dev/null || die "mvn is needed to build clicktls (or --no-build)"
+mkdir -p "$RESULTS"
+RESULTS=$(cd "$RESULTS" && pwd)
+WORK=$(mktemp -d /tmp/clicktls-scale-run.XXXXXX)
+build_clicktls
+[ -f "$JAR" ] || die "no clicktls jar at $JAR"
+
+bouncy_castle_classpath() {
+    local jars=() artifact jar
+    for artifact in bcprov bcpkix bcutil; do
+        jar=$(ls -1 "$HOME"/.m2/repository/org/bouncycastle/$artifact-jdk18on/*/$artifact-jdk18on-*.jar 2>/dev/null \
+            | grep -v -e sources -e javadoc | sort -V | tail -n 1)
+        [ -n "$jar" ] || die "no $artifact-jdk18on jar under ~/.m2 (build clicktls once to fetch it)"
+        jars+=("$jar")
+    done
+    (IFS=:; echo "${jars[*]}")
+}
+
+# --- data set ---------------------------------------------------------------------------------------------
+make_data() {
+    if [ -f "$DATA/complete" ]; then
+        log "reusing the data set in $DATA ($(cat "$DATA/complete"))"
+        return 0
+    fi
+    log "generating $COUNT certificates in $DATA (a few minutes; kept for later runs)"
+    rm -rf "$DATA"
+    mkdir -p "$DATA"
+    seq 0 $((COUNT - 1)) | awk '{printf "links.shop%d.test\n", $1}' > "$DATA/names.txt"
+    local started=$SECONDS
+    java -cp "$(bouncy_castle_classpath)" "$BENCH_DIR/scale/GenerateCertificates.java" "$DATA/storage" \
+        "$DATA/names.txt" | tee "$RESULTS/generate.txt" >&2
+    echo "$COUNT certificates, generated in $((SECONDS - started)) s on $(date -u +%Y-%m-%d)" > "$DATA/complete"
+}
+
+write_config() {
+    free_port HTTPS_PORT; free_port HTTP_PORT; free_port ADMIN_PORT
+    CONFIG=$WORK/clicktls.yml
+    {
+        cat <<EOF
+listen:
+  https: 127.0.0.1:$HTTPS_PORT
+  http: 127.0.0.1:$HTTP_PORT
+  admin: 127.0.0.1:$ADMIN_PORT
+storage:
+  directory: $DATA/storage
+certificates:
+  issuer: internal
+  key_type: ec256
+platforms:
+  bench:
+    upstream: http://127.0.0.1:$NGINX_PORT
+domains:
+EOF
+        awk '{printf "  - name: %s\n    platform: bench\n", $1}' "$DATA/names.txt"
+    } > "$CONFIG"
+    log "config: $(wc -l < "$CONFIG") lines, $(du -k "$CONFIG" | cut -f1) KiB"
+}
+
+# --- measurements -----------------------------------------------------------------------------------------
+REPORT=""
+report() { REPORT+="$*"$'\n'; log "$*"; }
+
+now_ms() { date +%s%3N; }
+
+# Start to serving: the clock starts just before the JVM is launched.
+start_and_time() {
+    local name t0 t1 code
+    name=$(sed -n "${COUNT}p" "$ORDER")   # the last name of the shuffled order: not used by any later phase
+    t0=$(now_ms)
+    # shellcheck disable=SC2086
+    start_server "$RESULTS/clicktls.log" java $JVM_FLAGS -jar "$JAR" run --config "$CONFIG"
+    PROXY_PID=$STARTED_PID
+    while :; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -k --resolve "$name:$HTTPS_PORT:127.0.0.1" \
+            "https://$name:$HTTPS_PORT/" 2>/dev/null || true)
+        [ "$code" = 302 ] && break
+        kill -0 "$PROXY_PID" 2>/dev/null || { tail -n 30 "$RESULTS/clicktls.log" >&2; die "clicktls exited"; }
+        [ $(( $(now_ms) - t0 )) -lt 120000 ] || die "clicktls did not serve $name within 120 s"
+        sleep 0.05
+    done
+    t1=$(now_ms)
+    report "start to serving (process start → first 302 over TLS for $name, loaded from storage): $((t1 - t0)) ms"
+    local line logged
+    line=$(grep -a -m1 ' serving https ' "$RESULTS/clicktls.log" || true)
+    if [ -n "$line" ]; then
+        logged=$(date -u -d "$(awk '{print $1}' <<< "$line")" +%s%3N)
+        report "  the proxy logged that it serves $((logged - t0)) ms after the process start"
+    fi
+    report "RSS after start: $(( $(memory_kb "$PROXY_PID" VmRSS) / 1024 )) MiB"
+}
+
+probe() {
+    local out=$1 first=$2 count=$3 concurrency=$4 label=$5
+    run_load "$out" timeout 1800 java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$BENCH_DIR/scale/HandshakeProbe.java" \
+        127.0.0.1 "$HTTPS_PORT" "$ORDER" "$first" "$count" "$concurrency" "$label" || true
+    cat "$out" >&2
+}
+
+cold_handshakes() {
+    log "warming the probe and the proxy on $WARM_NAMES names"
+    probe "$RESULTS/probe-warmup.txt" 0 "$WARM_NAMES" 2 warm-up
+    log "handshakes for $PROBE names not in memory, one at a time"
+    probe "$RESULTS/probe-cold.txt" "$WARM_NAMES" "$PROBE" 1 cold
+    report "not in memory, one at a time: $(grep -h 'handshake ms' "$RESULTS/probe-cold.txt" | sed 's/^cold: //')"
+    report "  $(grep -h 'connections in' "$RESULTS/probe-cold.txt" | sed 's/^cold: //')"
+    if grep -q 'first error' "$RESULTS/probe-cold.txt"; then report "  $(grep -h 'first error' "$RESULTS/probe-cold.txt")"; fi
+    # the same names again, now in memory: what the client and the handshake itself cost, without storage
+    probe "$RESULTS/probe-memory.txt" "$WARM_NAMES" "$PROBE" 1 memory
+    report "same names in memory (baseline): $(grep -h 'handshake ms' "$RESULTS/probe-memory.txt" | sed 's/^memory: //')"
+}
+
+# Samples VmRSS every half second into a file until stopped.
+sample_rss() {
+    while kill -0 "$PROXY_PID" 2>/dev/null; do
+        memory_kb "$PROXY_PID" VmRSS
+        sleep 0.5
+    done
+}
+
+rss_under_load() {
+    local first=$((WARM_NAMES + PROBE)) sampler wrk_pid seconds peak
+    log "RSS under load: $FILL new names at 8 connections at once, wrk keep-alive on one name alongside"
+    start_load "$RESULTS/rss-samples.txt" sample_rss
+    sampler=$STARTED_PID
+    # long enough for the probe; stopped as soon as the probe is done
+    start_load "$RESULTS/rss-wrk.txt" timeout 1800 wrk -t1 -c50 -d1800s --latency -s "$WORK/sni.lua" \
+        -H "Host: links.shop0.test" "https://links.shop0.test:$HTTPS_PORT/"
+    wrk_pid=$STARTED_PID
+    seconds=$SECONDS
+    probe "$RESULTS/probe-fill.txt" "$first" "$FILL" 8 fill
+    # SIGINT makes wrk stop and print its summary
+    kill -INT "$wrk_pid" 2>/dev/null || true   # timeout passes the signal on to wrk
+    wait_load "$wrk_pid" || true
+    kill "$sampler" 2>/dev/null || true
+    wait_load "$sampler" || true
+    peak=$(sort -n "$RESULTS/rss-samples.txt" | tail -n 1)
+    report "under load ($((SECONDS - seconds)) s): $(grep -h 'connections in' "$RESULTS/probe-fill.txt" | sed 's/^fill: //')"
+    report "  new names: $(grep -h 'handshake ms' "$RESULTS/probe-fill.txt" | sed 's/^fill: //')"
+    report "  keep-alive alongside: $(parse_wrk "$RESULTS/rss-wrk.txt" | awk '{printf "%d requests, %d req/s, p99 %s ms, %d errors", $1, $2, $3, $4}')"
+    report "  peak RSS (sampled every 0.5 s): $((${peak:-0} / 1024)) MiB; VmHWM $(( $(memory_kb "$PROXY_PID" VmHWM) / 1024 )) MiB"
+    if grep -q 'first error' "$RESULTS/probe-fill.txt"; then report "  $(grep -h 'first error' "$RESULTS/probe-fill.txt")"; fi
+}
+
+# The time of the n-th "reloaded" line in the proxy's log, in ms since the epoch (empty if there is none yet).
+reload_line_ms() {
+    local line
+    line=$(grep -a ' reloaded: ' "$RESULTS/clicktls.log" | sed -n "${1}p")
+    [ -n "$line" ] || return 0
+    date -u -d "$(awk '{print $1}' <<< "$line")" +%s%3N
+}
+
+reloads() {
+    local wrk_pid i before t0 t1 times=()
+    log "config reloads: $RELOADS edits of the $COUNT-entry file while wrk keeps 50 connections busy"
+    start_load "$RESULTS/reload-wrk.txt" timeout 600 wrk -t1 -c50 -d$((RELOADS * 5 + 6))s --latency -s "$WORK/sni.lua" \
+        -H "Host: links.shop0.test" "https://links.shop0.test:$HTTPS_PORT/"
+    wrk_pid=$STARTED_PID
+    sleep 3
+    before=$(grep -ac ' reloaded: ' "$RESULTS/clicktls.log" || true)
+    for i in $(seq 1 "$RELOADS"); do
+        t0=$(now_ms)
+        printf '  - name: reload%d.shop.test\n    platform: bench\n' "$i" >> "$CONFIG"
+        t1=""
+        while [ -z "$t1" ] && [ $(( $(now_ms) - t0 )) -lt 30000 ]; do
+            sleep 0.02
+            t1=$(reload_line_ms $((before + i)))
+        done
+        [ -n "$t1" ] || die "no reload logged within 30 s of edit $i (see $RESULTS/clicktls.log)"
+        times+=("$((t1 - t0))")
+        log "reload $i: $((t1 - t0)) ms"
+        sleep 2
+    done
+    wait_load "$wrk_pid" || true
+    report "config reload of $COUNT entries, write → 'reloaded' log line (incl. 200 ms debounce): ${times[*]} ms"
+    report "  keep-alive during the reloads: $(parse_wrk "$RESULTS/reload-wrk.txt" | awk '{printf "%d requests, %d req/s, p99 %s ms, %d errors (dropped connections show as errors)", $1, $2, $3, $4}')"
+}
+
+# --- main -------------------------------------------------------------------------------------------------
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
+    echo "clicktls: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), java $JVM_FLAGS"
+    echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$RESULTS/environment.txt" >&2
+
+make_data
+ORDER=$WORK/order.txt
+shuf --random-source=<(yes) "$DATA/names.txt" > "$ORDER"
+write_wrk_script
+start_nginx
+write_config
+start_and_time
+cold_handshakes
+rss_under_load
+reloads
+stop_server "$PROXY_PID"
+grep -a -c -E ' (WARN|ERROR) ' "$RESULTS/clicktls.log" | xargs -I{} echo "{} WARN/ERROR lines in the proxy log" >&2 || true
+{
+    echo
+    cat "$RESULTS/environment.txt"
+    echo "data: $(cat "$DATA/complete")"
+    echo
+    printf '%s' "$REPORT"
+} | tee "$RESULTS/report.txt"

@@ -1,0 +1,411 @@
+package io.clicktls;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import io.clicktls.config.ConfigLoader;
+import io.clicktls.issuance.IssuanceLimits;
+import io.clicktls.testing.Curl;
+import io.clicktls.testing.Pebble;
+import io.clicktls.testing.StandInPlatform;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole node against Pebble while it is attacked as on-demand TLS is in the wild: thousands of random names and
+ * certificate-transparency-style subdomain chains, oversized and malformed SNI, from a few client addresses. Also the
+ * {@code ask} endpoint going down, a name whose DNS points elsewhere, and a rate limit reached.
+ */
+class OnDemandAbuseIT {
+
+    private static final int HTTPS_PORT = freePort();
+    private static final int HTTP_PORT = freePort();
+    private static final Pattern DENIED = Pattern.compile(
+            "clicktls_on_demand_denied_total\\{reason=\"([a-z_]+)\"} ([0-9.E]+)");
+
+    private static Pebble pebble;
+    private static StandInPlatform platform;
+    private static HttpServer ask;
+    private static final Set<String> allowedByAsk = ConcurrentHashMap.newKeySet();
+    private static final AtomicInteger askRequests = new AtomicInteger();
+    private static volatile boolean askDown;
+
+    @TempDir
+    Path dir;
+
+    private ClickTlsServer server;
+
+    @BeforeAll
+    static void startAll() throws IOException {
+        platform = StandInPlatform.start();
+        pebble = Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).authzReusePercent(0).start();
+        ask = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        ask.setExecutor(Executors.newFixedThreadPool(64));
+        ask.createContext("/allow", exchange -> {
+            askRequests.incrementAndGet();
+            String query = exchange.getRequestURI().getRawQuery();
+            String name = query.substring(query.indexOf("domain=") + "domain=".length());
+            int status = askDown ? 503 : allowedByAsk.contains(name) ? 200 : 403;
+            if (status == 403) {
+                sleep(100); // an endpoint that looks names up: floods pile up behind it
+            }
+            exchange.sendResponseHeaders(status, -1);
+            exchange.close();
+        });
+        ask.start();
+    }
+
+    @AfterAll
+    static void stopAll() {
+        if (ask != null) {
+            ask.stop(0);
+        }
+        if (pebble != null) {
+            pebble.close();
+        }
+        if (platform != null) {
+            platform.close();
+        }
+    }
+
+    @BeforeEach
+    void resetAsk() {
+        askDown = false;
+        allowedByAsk.clear();
+    }
+
+    @AfterEach
+    void stopProxy() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private ClickTlsServer start(int ordersPer3h, String askAllowTtl) throws Exception {
+        Path file = dir.resolve("clicktls.yml");
+        Files.writeString(file, """
+                listen:
+                  https: 127.0.0.1:%d
+                  http: 127.0.0.1:%d
+                  admin: 127.0.0.1:0
+                storage:
+                  directory: data
+                certificates:
+                  issuer: acme
+                  acme:
+                    directory: %s
+                    trusted_ca: %s
+                    challenges: [tls-alpn-01]
+                  on_demand:
+                    handshake_wait: 10s
+                    ask: http://127.0.0.1:%d/allow
+                    ask_cache: { allow: %s, deny: 5m }
+                    platform: stand-in
+                    expect_dns: [127.0.0.1]
+                    dns_server: %s
+                    pending_handshakes: { per_client: 16, total: 128 }
+                  limits:
+                    orders_per_3h: %d
+                platforms:
+                  stand-in:
+                    upstream: http://127.0.0.1:%d
+                domains:
+                  - name: "*.real.test"
+                    platform: stand-in
+                """.formatted(HTTPS_PORT, HTTP_PORT, pebble.directoryUrl(), pebble.trustedCaFile(),
+                ask.getAddress().getPort(), askAllowTtl, pebble.dnsServer(), ordersPer3h, platform.port()));
+        server = ClickTlsServer.start(ConfigLoader.load(file), null);
+        return server;
+    }
+
+    @Test
+    void aFloodOfUnknownNamesPlacesNoOrderKeepsMemoryFlatAndRealClientsAreServedThroughout() throws Exception {
+        start(250, "1h");
+        Curl.Result warmUp = get("first.real.test");
+        assertThat(warmUp.status()).as(warmUp.stderr()).isEqualTo(200);
+        long usualMillis = timed(() -> assertThat(get(newName("usual")).status()).isEqualTo(200));
+        int ordersBefore = pebble.orderCount();
+        long heapBefore = heapAfterGc();
+
+        List<String> flood = floodNames(3000);
+        ExecutorService attackers = Executors.newFixedThreadPool(96); // 24 at a time per address
+        AtomicInteger refused = new AtomicInteger();
+        long floodStart = System.nanoTime();
+        List<Future<?>> sent = new ArrayList<>();
+        for (int i = 0; i < flood.size(); i++) {
+            String name = flood.get(i);
+            String source = "127.0.0." + (2 + i % 4);
+            sent.add(attackers.submit(() -> {
+                if (handshakeRefused(source, name)) {
+                    refused.incrementAndGet();
+                }
+                return null;
+            }));
+        }
+        Thread.sleep(200); // the flood is under way
+        String real = newName("during");
+        long duringMillis = timed(() -> {
+            Curl.Result during = get(real);
+            assertThat(during.status()).as(during.stderr()).isEqualTo(200);
+        });
+        for (Future<?> future : sent) {
+            future.get(60, TimeUnit.SECONDS);
+        }
+        long floodMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - floodStart);
+        attackers.shutdownNow();
+        long heapAfter = heapAfterGc();
+
+        System.out.printf("[abuse] %d flood handshakes from 4 addresses in %d ms, %d refused; first handshake of a"
+                        + " configured name: %d ms before the flood, %d ms during it; heap after GC %d MB -> %d MB;"
+                        + " refusals %s%n",
+                flood.size(), floodMillis, refused.get(), usualMillis, duringMillis, heapBefore >> 20,
+                heapAfter >> 20, deniedCounts());
+        assertThat(refused.get()).isEqualTo(flood.size());
+        assertThat(deniedCounts()).as("the bounds on waiting handshakes and asks engaged")
+                .containsKeys("too_many_pending", "ask_denied", "invalid_name");
+        assertThat(pebble.orderCount() - ordersBefore).as("only the real name was ordered").isEqualTo(1);
+        String caLog = pebble.logText();
+        assertThat(flood.stream().filter(name -> !name.equals(GARBAGE)).filter(caLog::contains).toList()).isEmpty();
+        assertThat(duringMillis).isLessThan(Math.max(3 * usualMillis, usualMillis + 3000));
+        assertThat(heapAfter - heapBefore).as("heap growth after GC").isLessThan(48L << 20);
+    }
+
+    @Test
+    void withAskDownNamesItAllowedBeforeKeepWorkingAndUnknownNamesAreRefused() throws Exception {
+        start(250, "1s");
+        allowedByAsk.add("links.allowed.test");
+        assertThat(get("links.allowed.test").status()).isEqualTo(200);
+        assertThat(platform.last().header("host")).startsWith("links.allowed.test");
+        Thread.sleep(1200); // the allow is past its TTL now
+        askDown = true;
+        int ordersBefore = pebble.orderCount();
+
+        Curl.Result known = get("links.allowed.test");
+        Curl.Result unknown = get("links.unknown.test");
+        server.certificates().forget("links.allowed.test");
+        Curl.Result reissued = get("links.allowed.test");
+
+        assertThat(known.status()).as(known.stderr()).isEqualTo(200);
+        assertThat(unknown.status()).as("no certificate for a name never allowed").isZero();
+        assertThat(reissued.status()).as("issued again on the stale allow: " + reissued.stderr()).isEqualTo(200);
+        assertThat(pebble.orderCount() - ordersBefore).isEqualTo(1);
+        assertThat(deniedCounts()).containsEntry("ask_unavailable", 1.0);
+    }
+
+    @Test
+    void aNameWhoseDnsPointsElsewhereIsRefusedBeforeAnyOrder() throws Exception {
+        start(250, "1h");
+        allowedByAsk.add("links.moved.test");
+        pebble.setCname("links.moved.test", "sendgrid.net");
+        pebble.addA("sendgrid.net", "10.1.2.3");
+        int ordersBefore = pebble.orderCount();
+        try {
+            Curl.Result result = get("links.moved.test");
+
+            assertThat(result.status()).isZero();
+            assertThat(pebble.orderCount()).isEqualTo(ordersBefore);
+            assertThat(pebble.logText()).doesNotContain("links.moved.test");
+            assertThat(deniedCounts()).containsEntry("dns_elsewhere", 1.0);
+        } finally {
+            pebble.clearCname("links.moved.test");
+        }
+    }
+
+    @Test
+    void aReachedRateLimitHoldsNewOrdersBackWithItsReasonWhileHeldCertificatesKeepServing() throws Exception {
+        start(2, "1h");
+        String first = newName("limit");
+        String second = newName("limit");
+        assertThat(get(first).status()).isEqualTo(200);
+        assertThat(get(second).status()).isEqualTo(200);
+        int ordersBefore = pebble.orderCount();
+
+        String third = newName("limit");
+        Curl.Result held = get(third);
+
+        assertThat(held.status()).isZero();
+        assertThat(pebble.orderCount()).isEqualTo(ordersBefore);
+        IssuanceLimits.Hold hold = server.policy().hold(third).orElseThrow();
+        assertThat(hold.limit()).isEqualTo(IssuanceLimits.ORDERS);
+        assertThat(hold.retryAt()).isAfter(Instant.now().plusSeconds(3 * 3600 - 120));
+        assertThat(deniedCounts()).containsEntry("rate_limited", 1.0);
+        assertThat(get(first).status()).as("a held certificate is served").isEqualTo(200);
+        assertThat(get(second).status()).isEqualTo(200);
+    }
+
+    // ---- helpers
+
+    private Curl.Result get(String name) throws Exception {
+        Path root = dir.resolve("pebble-root.pem");
+        if (!Files.exists(root)) {
+            Files.writeString(root, pebble.rootCertificatePem());
+        }
+        return Curl.https(root, HTTPS_PORT, name, "/open.gif");
+    }
+
+    /** Stands for a connection that sends bytes that are no TLS record at all. */
+    private static final String GARBAGE = "(garbage)";
+
+    /** Random names, CT-style chains over real names, names no CA would take and non-TLS bytes, shuffled. */
+    private static List<String> floodNames(int count) {
+        Random random = new Random(42);
+        List<String> names = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            switch (i % 6) {
+                case 0, 1 -> names.add(randomLabel(random) + "." + randomLabel(random) + ".com");
+                case 2 -> names.add("www.www.links.shop" + i + ".real.test"); // two labels under the wildcard
+                case 3 -> names.add("www." + randomLabel(random) + ".first.real.test");
+                case 4 -> names.add(i % 12 == 4 ? "a".repeat(64) + ".real.test"
+                        : i % 24 == 10 ? ("b".repeat(63) + ".").repeat(5) + "test" // 324 characters
+                        : "under_score" + i + ".example.com");
+                default -> names.add(i % 12 == 5 ? "10.0." + (i % 250) + ".1"
+                        : i % 24 == 11 ? GARBAGE : "x" + i + ".ab--cd.example.com");
+            }
+        }
+        java.util.Collections.shuffle(names, random);
+        return names;
+    }
+
+    private static String randomLabel(Random random) {
+        StringBuilder label = new StringBuilder();
+        int length = 5 + random.nextInt(10);
+        for (int i = 0; i < length; i++) {
+            label.append((char) ('a' + random.nextInt(26)));
+        }
+        return label.toString();
+    }
+
+    private static String newName(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8) + ".real.test";
+    }
+
+    /**
+     * Sends a ClientHello for {@code name} from {@code source} and reads until the proxy closes: true when it answered
+     * with an alert (or just closed) rather than a ServerHello.
+     */
+    private static boolean handshakeRefused(String source, String name) throws IOException {
+        try (Socket socket = new Socket()) {
+            socket.bind(new InetSocketAddress(source, 0));
+            socket.connect(new InetSocketAddress("127.0.0.1", HTTPS_PORT), 2000);
+            socket.setSoTimeout(15_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(name.equals(GARBAGE)
+                    ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII) : clientHello(name));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            int type = in.read();
+            return type == -1 || type == 21; // closed, or a TLS alert record
+        }
+    }
+
+    /** A minimal TLS 1.2-style ClientHello with SNI: enough to reach certificate selection, no crypto. */
+    private static byte[] clientHello(String name) {
+        byte[] host = name.getBytes(StandardCharsets.US_ASCII);
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        body.write(3);
+        body.write(3);
+        body.writeBytes(new byte[32]); // random
+        body.write(0); // session id
+        body.writeBytes(new byte[] {0, 4, 0x13, 0x01, (byte) 0xc0, 0x2f}); // cipher suites
+        body.writeBytes(new byte[] {1, 0}); // compression: null
+        ByteArrayOutputStream sni = new ByteArrayOutputStream();
+        writeShort(sni, host.length + 3);
+        sni.write(0);
+        writeShort(sni, host.length);
+        sni.writeBytes(host);
+        ByteArrayOutputStream extensions = new ByteArrayOutputStream();
+        writeShort(extensions, 0);
+        writeShort(extensions, sni.size());
+        extensions.writeBytes(sni.toByteArray());
+        writeShort(body, extensions.size());
+        body.writeBytes(extensions.toByteArray());
+        ByteArrayOutputStream record = new ByteArrayOutputStream();
+        record.writeBytes(new byte[] {22, 3, 1});
+        writeShort(record, body.size() + 4);
+        record.write(1);
+        record.write(0);
+        writeShort(record, body.size());
+        record.writeBytes(body.toByteArray());
+        return record.toByteArray();
+    }
+
+    private static void writeShort(ByteArrayOutputStream out, int value) {
+        out.write(value >> 8);
+        out.write(value);
+    }
+
+    private java.util.Map<String, Double> deniedCounts() {
+        java.util.Map<String, Double> counts = new java.util.TreeMap<>();
+        Matcher matcher = DENIED.matcher(server.metrics().scrape());
+        while (matcher.find()) {
+            counts.put(matcher.group(1), Double.parseDouble(matcher.group(2)));
+        }
+        return counts;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static long heapAfterGc() throws InterruptedException {
+        MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            Thread.sleep(100);
+        }
+        return memory.getHeapMemoryUsage().getUsed();
+    }
+
+    private interface Check {
+        void run() throws Exception;
+    }
+
+    private static long timed(Check check) throws Exception {
+        long start = System.nanoTime();
+        check.run();
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

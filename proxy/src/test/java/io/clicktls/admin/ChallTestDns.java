@@ -1,0 +1,201 @@
+package io.clicktls.admin;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Debian's {@code pebble-challtestsrv} as a DNS server for tests: every name answers 127.0.0.1 (no AAAA) until told
+ * otherwise through its management API. Skips the test loudly when missing, fails under {@code CI=true}.
+ */
+public final class ChallTestDns implements AutoCloseable {
+
+    private static final Path BINARY = Path.of("/usr/bin/pebble-challtestsrv");
+
+    private final Process process;
+    private final int dnsPort;
+    private final int managementPort;
+    private final Path log;
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private ChallTestDns(Process process, int dnsPort, int managementPort, Path log) {
+        this.process = process;
+        this.dnsPort = dnsPort;
+        this.managementPort = managementPort;
+        this.log = log;
+    }
+
+    public static ChallTestDns start() throws IOException {
+        if (!Files.isExecutable(BINARY)) {
+            String missing = BINARY + " not installed: apt-get install -y pebble";
+            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+                Assertions.fail("!!! " + missing + " (CI=true: this test must run) !!!");
+            }
+            System.err.println("!!! " + missing + ": skipping this test !!!");
+            Assumptions.abort(missing);
+        }
+        int dns = freePort();
+        int management = freePort();
+        Path log = Files.createTempFile("challtestsrv", ".log");
+        Process process = new ProcessBuilder(BINARY.toString(),
+                "-dns01", "127.0.0.1:" + dns,
+                "-http01", "", "-https01", "", "-tlsalpn01", "",
+                "-defaultIPv6", "",
+                "-management", "127.0.0.1:" + management)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        ChallTestDns server = new ChallTestDns(process, dns, management, log);
+        server.awaitReady();
+        return server;
+    }
+
+    public InetSocketAddress address() {
+        return new InetSocketAddress("127.0.0.1", dnsPort);
+    }
+
+    /** {@code 127.0.0.1:PORT}, as {@code doctor --dns-server} takes it. */
+    public String hostPort() {
+        return "127.0.0.1:" + dnsPort;
+    }
+
+    public void addA(String host, String... addresses) {
+        post("/add-a", "{\"host\":\"" + host + "\",\"addresses\":" + jsonList(addresses) + "}");
+    }
+
+    public void addAaaa(String host, String... addresses) {
+        post("/add-aaaa", "{\"host\":\"" + host + "\",\"addresses\":" + jsonList(addresses) + "}");
+    }
+
+    public void setCname(String host, String target) {
+        post("/set-cname", "{\"host\":\"" + host + "\",\"target\":\"" + target + "\"}");
+    }
+
+    /** @param policies pairs of tag and value, such as {@code "issue", "letsencrypt.org"} */
+    public void addCaa(String host, String... policies) {
+        StringBuilder json = new StringBuilder("[");
+        for (int i = 0; i < policies.length; i += 2) {
+            json.append(i == 0 ? "" : ",").append("{\"tag\":\"").append(policies[i]).append("\",\"value\":\"")
+                    .append(policies[i + 1]).append("\"}");
+        }
+        post("/add-caa", "{\"host\":\"" + host + "\",\"policies\":" + json + "]}");
+    }
+
+    /** Every name without its own A record answers {@code ip}. */
+    public void setDefaultIpv4(String ip) {
+        post("/set-default-ipv4", "{\"ip\":\"" + ip + "\"}");
+    }
+
+    /** The server answers SERVFAIL for {@code host}. */
+    public void setServfail(String host) {
+        post("/set-servfail", "{\"host\":\"" + host + "\"}");
+    }
+
+    private void post(String path, String json) {
+        try {
+            HttpResponse<String> response = client.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + path))
+                            .POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() != 200) {
+                throw new IllegalStateException("POST " + path + " " + json + " -> " + response.statusCode() + " "
+                        + response.body());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void awaitReady() throws IOException {
+        Instant deadline = Instant.now().plusSeconds(10);
+        while (Instant.now().isBefore(deadline)) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("pebble-challtestsrv exited: " + Files.readString(log));
+            }
+            try {
+                client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/"))
+                        .timeout(Duration.ofSeconds(1)).build(), HttpResponse.BodyHandlers.discarding());
+                if (answersDns()) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            try {
+                Thread.sleep(25);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new IllegalStateException("pebble-challtestsrv not ready within 10 s: " + Files.readString(log));
+    }
+
+    /** Sends one A query for {@code ready.test} and waits briefly for any answer. */
+    private boolean answersDns() {
+        byte[] query = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+            5, 'r', 'e', 'a', 'd', 'y', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};
+        try (DatagramSocket socket = new DatagramSocket()) {
+            socket.setSoTimeout(200);
+            socket.send(new DatagramPacket(query, query.length, InetAddress.getLoopbackAddress(), dnsPort));
+            socket.receive(new DatagramPacket(new byte[512], 512));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static String jsonList(String... values) {
+        StringBuilder json = new StringBuilder("[");
+        for (int i = 0; i < values.length; i++) {
+            json.append(i == 0 ? "" : ",").append('"').append(values[i]).append('"');
+        }
+        return json.append(']').toString();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return socket.getLocalPort();
+        }
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(3, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(3, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        try {
+            Files.deleteIfExists(log);
+        } catch (IOException ignored) {
+            // a temp file left behind is harmless
+        }
+    }
+}

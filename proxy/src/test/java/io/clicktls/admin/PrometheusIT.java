@@ -1,0 +1,251 @@
+package io.clicktls.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.clicktls.ClickTlsServer;
+import io.clicktls.config.ConfigLoader;
+import io.clicktls.testing.Curl;
+import io.clicktls.testing.StandInPlatform;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The files in {@code docker/} as an operator uses them: promtool accepts the rules, their unit tests and the
+ * scrape config; a real Prometheus scrapes a node through its bearer token, loads the rules and can query the
+ * series; every series the dashboard and the alerts name exists in a real scrape.
+ */
+class PrometheusIT {
+
+    private static final String TOKEN = "prometheus-it-token-0123456789";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern SERIES_NAME =
+            Pattern.compile("\\b((?:clicktls|jvm|process|netty|system)_[a-z_]+)");
+
+    @TempDir
+    Path dir;
+
+    private final HttpClient client = HttpClient.newHttpClient();
+    private StandInPlatform platform;
+    private ClickTlsServer server;
+    private Process prometheus;
+    private Path configFile;
+
+    @BeforeEach
+    void start() throws Exception {
+        platform = StandInPlatform.start();
+        configFile = dir.resolve("clicktls.yml");
+        Files.writeString(configFile, config("links.example.test"));
+        server = ClickTlsServer.start(ConfigLoader.load(configFile), null);
+    }
+
+    private String config(String... domains) {
+        StringBuilder yaml = new StringBuilder("""
+                listen:
+                  https: 127.0.0.1:0
+                  http: 127.0.0.1:0
+                  admin: 127.0.0.1:0
+                storage:
+                  directory: data
+                admin:
+                  token: %s
+                platforms:
+                  stand-in:
+                    upstream: http://127.0.0.1:%d
+                domains:
+                """.formatted(TOKEN, platform.port()));
+        for (String domain : domains) {
+            yaml.append("  - name: ").append(domain).append("\n    platform: stand-in\n");
+        }
+        return yaml.toString();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (prometheus != null) {
+            prometheus.destroy();
+            if (!prometheus.waitFor(5, TimeUnit.SECONDS)) {
+                prometheus.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            }
+        }
+        if (server != null) {
+            server.close();
+        }
+        platform.close();
+    }
+
+    private static Path docker() {
+        String root = System.getenv("CLICKTLS_REPO_ROOT");
+        Path base = root != null ? Path.of(root) : Path.of("..");
+        return base.resolve("docker").toAbsolutePath().normalize();
+    }
+
+    @Test
+    void promtoolAcceptsTheRulesTheirTestsAndTheScrapeConfig() throws Exception {
+        ExternalTool promtool = ExternalTool.PROMTOOL.require();
+
+        ExternalTool.Run rules = promtool.run(null, 30, "check", "rules", docker().resolve("alerts.yml").toString());
+        ExternalTool.Run tests = promtool.run(null, 60, "test", "rules",
+                docker().resolve("alerts-test.yml").toString());
+        ExternalTool.Run config = promtool.run(null, 30, "check", "config",
+                docker().resolve("prometheus.yml").toString());
+
+        assertThat(rules.exitCode()).as(rules.output()).isZero();
+        assertThat(rules.output()).contains("SUCCESS: 7 rules found");
+        assertThat(tests.exitCode()).as(tests.output()).isZero();
+        assertThat(config.exitCode()).as(config.output()).isZero();
+    }
+
+    @Test
+    void realPrometheusScrapesTheNodeWithItsTokenAndLoadsTheAlertRules() throws Exception {
+        ExternalTool binary = ExternalTool.PROMETHEUS.require();
+        Curl.https(dir.resolve("data/ca/root.pem"), server.httpsPort(), "links.example.test", "/open.gif");
+        int port = freePort();
+        Path config = dir.resolve("prometheus.yml");
+        Files.writeString(config, """
+                global:
+                  scrape_interval: 1s
+                  evaluation_interval: 1s
+                rule_files:
+                  - %s
+                scrape_configs:
+                  - job_name: clicktls
+                    authorization:
+                      type: Bearer
+                      credentials: %s
+                    static_configs:
+                      - targets: ["127.0.0.1:%d"]
+                """.formatted(docker().resolve("alerts.yml"), TOKEN, server.adminPort()));
+        Path storage = Files.createDirectories(dir.resolve("tsdb"));
+        prometheus = binary.start(dir.resolve("prometheus.log"),
+                "--config.file=" + config, "--storage.tsdb.path=" + storage,
+                "--web.listen-address=127.0.0.1:" + port);
+
+        JsonNode target = await(Duration.ofSeconds(40), () -> {
+            JsonNode targets = api(port, "/api/v1/targets");
+            JsonNode first = targets == null ? null : targets.at("/data/activeTargets/0");
+            return first != null && "up".equals(first.path("health").asText()) ? first : null;
+        });
+        JsonNode series = await(Duration.ofSeconds(20), () -> {
+            JsonNode result = api(port, "/api/v1/query?query="
+                    + URLEncoder.encode("clicktls_tls_handshakes_total", StandardCharsets.UTF_8));
+            return result != null && result.at("/data/result").size() > 0 ? result : null;
+        });
+        JsonNode rules = api(port, "/api/v1/rules");
+
+        assertThat(target.path("labels").path("job").asText()).isEqualTo("clicktls");
+        assertThat(series.at("/data/result/0/metric/result").asText()).isEqualTo("ok");
+        assertThat(rules.at("/data/groups/0/name").asText()).isEqualTo("clicktls");
+        assertThat(rules.at("/data/groups/0/rules")).hasSize(7);
+        assertThat(rules.at("/data/groups/0/rules").findValuesAsText("health")).containsOnly("ok");
+    }
+
+    @Test
+    void everySeriesTheDashboardAndAlertsNameExistsInARealScrape() throws Exception {
+        Path root = dir.resolve("data/ca/root.pem");
+        Curl.https(root, server.httpsPort(), "links.example.test", "/open.gif");
+        Curl.https(root, server.httpsPort(), "links.example.test", "/page");
+        Curl.https(root, server.httpsPort(), "not-configured.example.test", "/");
+        Curl.http(server.httpPort(), "links.example.test", "/ls/click");
+        Files.writeString(configFile, config("links.example.test", "other.example.test"));
+        await(Duration.ofSeconds(5), () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"}")
+                ? Boolean.TRUE : null);
+        // jvm_gc_pause_seconds exists once a collection has been reported, which the JVM does asynchronously
+        String scrape = await(Duration.ofSeconds(10), () -> {
+            System.gc();
+            String text = scrape();
+            return text.contains("jvm_gc_pause_seconds_sum") ? text : null;
+        });
+        Set<String> named = new TreeSet<>();
+        collect(Files.readString(docker().resolve("grafana-dashboard.json")), named);
+        collect(Files.readString(docker().resolve("alerts.yml")), named);
+
+        assertThat(named).contains("clicktls_tls_handshake_seconds_bucket", "clicktls_requests_total",
+                "clicktls_certificate_expiry_earliest_seconds", "clicktls_config_last_reload_successful");
+        for (String name : named) {
+            assertThat(scrape).as("a series named " + name).containsPattern("(?m)^" + name + "[{ ]");
+        }
+        JsonNode dashboard = JSON.readTree(docker().resolve("grafana-dashboard.json").toFile());
+        assertThat(dashboard.get("panels").size()).isGreaterThan(10);
+        assertThat(dashboard.findValuesAsText("description")).doesNotContain("");
+    }
+
+    private static void collect(String text, Set<String> names) {
+        Matcher matcher = SERIES_NAME.matcher(text);
+        while (matcher.find()) {
+            names.add(matcher.group(1));
+        }
+    }
+
+    private String scrape() throws IOException, InterruptedException {
+        HttpResponse<String> response = client.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics"))
+                        .header("Authorization", "Bearer " + TOKEN).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).isEqualTo(200);
+        return response.body();
+    }
+
+    private JsonNode api(int port, String path) {
+        try {
+            HttpResponse<String> response = client.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(2)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return response.statusCode() == 200 ? JSON.readTree(response.body()) : null;
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private interface Probe<T> {
+        T get() throws Exception;
+    }
+
+    private <T> T await(Duration limit, Probe<T> probe) throws Exception {
+        Instant deadline = Instant.now().plus(limit);
+        while (Instant.now().isBefore(deadline)) {
+            if (prometheus != null && !prometheus.isAlive()) {
+                throw new AssertionError("prometheus exited: " + Files.readString(dir.resolve("prometheus.log")));
+            }
+            T value = probe.get();
+            if (value != null) {
+                return value;
+            }
+            Thread.sleep(200);
+        }
+        String log = prometheus == null ? "" : Files.readString(dir.resolve("prometheus.log"));
+        throw new AssertionError("not within " + limit.toSeconds() + " s\n" + log);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return socket.getLocalPort();
+        }
+    }
+}

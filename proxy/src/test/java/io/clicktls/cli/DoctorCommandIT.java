@@ -1,0 +1,266 @@
+package io.clicktls.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.clicktls.ClickTlsServer;
+import io.clicktls.admin.ChallTestDns;
+import io.clicktls.config.ConfigLoader;
+import io.clicktls.issuance.IssuanceException;
+import io.clicktls.issuance.IssuanceFailures;
+import io.clicktls.storage.FileStorage;
+import io.clicktls.testing.StandInPlatform;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code doctor} against a running node (internal CA), with pebble-challtestsrv as the DNS. */
+class DoctorCommandIT {
+
+    private static ChallTestDns dns;
+
+    @TempDir
+    Path dir;
+
+    private StandInPlatform platform;
+    private ClickTlsServer server;
+    private Path config;
+    private boolean platformClosed;
+
+    /** What one doctor run printed and returned. */
+    private record Run(int exitCode, String out, String err) {}
+
+    @BeforeAll
+    static void startDns() throws Exception {
+        dns = ChallTestDns.start();
+    }
+
+    @AfterAll
+    static void stopDns() {
+        if (dns != null) {
+            dns.close();
+        }
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        platform = StandInPlatform.start();
+        config = dir.resolve("clicktls.yml");
+        Files.writeString(config, """
+                listen:
+                  https: 127.0.0.1:0
+                  http: 127.0.0.1:0
+                  admin: 127.0.0.1:0
+                storage:
+                  directory: data
+                platforms:
+                  stand-in:
+                    upstream: http://stand-in.platform.test:%d
+                domains:
+                  - name: "*.shop.test"
+                    platform: stand-in
+                """.formatted(platform.port()));
+    }
+
+    private void startProxy() throws Exception {
+        server = ClickTlsServer.start(ConfigLoader.load(config), null);
+    }
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.close();
+        }
+        if (!platformClosed) {
+            platform.close();
+        }
+    }
+
+    private Run doctor(String domain, String... extra) {
+        List<String> args = new ArrayList<>(List.of("--config", config.toString(), "--dns-server", dns.hostPort()));
+        if (server != null) {
+            args.addAll(List.of("--https", "127.0.0.1:" + server.httpsPort(),
+                    "--admin", "http://127.0.0.1:" + server.adminPort()));
+        }
+        args.addAll(List.of(extra));
+        args.add(domain);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = DoctorCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void wellSetUpDomainPassesEveryCheckAndExitsZero() throws Exception {
+        startProxy();
+
+        Run run = doctor("good.shop.test", "--expect", "127.0.0.1",
+                "--trust", dir.resolve("data/ca/root.pem").toString());
+
+        assertThat(run.out()).as(run.out())
+                .contains("✔ config       good.shop.test routes to platform stand-in")
+                .contains("✔ dns          good.shop.test resolves to 127.0.0.1")
+                .contains("✔ ca ")
+                .contains("✔ caa ")
+                .contains("✔ certificate ")
+                .contains("chain trusted")
+                .contains("✔ upstream     http://stand-in.platform.test:" + platform.port() + " answered \"HTTP/1.1 ")
+                .contains("✔ issuance ")
+                .doesNotContain("✘")
+                .contains("All 7 checks passed for good.shop.test.");
+        assertThat(run.exitCode()).isZero();
+    }
+
+    @Test
+    void cnameToThePlatformItselfFailsDnsWithAConcreteFix() throws Exception {
+        startProxy();
+        dns.setCname("bypass.shop.test", "stand-in.platform.test");
+
+        Run run = doctor("bypass.shop.test", "--expect", "proxy.example.test");
+
+        assertThat(run.out()).as(run.out())
+                .contains("✘ dns          bypass.shop.test is a CNAME to stand-in.platform.test, the email"
+                        + " platform itself: clicks bypass clicktls")
+                .contains("fix: point bypass.shop.test at proxy.example.test (a CNAME record) instead of"
+                        + " stand-in.platform.test");
+        assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void dnsPointedElsewhereSaysWhereItLeadsAndWhereItShould() throws Exception {
+        startProxy();
+        dns.addA("elsewhere.shop.test", "10.9.9.9");
+
+        Run run = doctor("elsewhere.shop.test", "--expect", "127.0.0.1");
+
+        assertThat(run.out()).as(run.out())
+                .contains("✘ dns          elsewhere.shop.test resolves to 10.9.9.9, not to this proxy")
+                .contains("fix: point the A/AAAA records of elsewhere.shop.test at 127.0.0.1");
+        assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void expectedTargetsComeFromOnDemandExpectDnsAndExpectAddsToThem() throws Exception {
+        Files.writeString(config, Files.readString(config) + """
+                certificates:
+                  on_demand:
+                    expect_dns: [proxy.shop.test]
+                """);
+        dns.setCname("cnamed.shop.test", "proxy.shop.test");
+        dns.addA("proxy.shop.test", "10.7.7.7");
+        dns.addA("direct.shop.test", "10.8.8.8");
+
+        Run viaConfig = doctor("cnamed.shop.test");
+        Run elsewhere = doctor("direct.shop.test");
+        Run added = doctor("direct.shop.test", "--expect", "10.8.8.8");
+
+        assertThat(viaConfig.out()).as(viaConfig.out())
+                .contains("✔ dns          cnamed.shop.test is a CNAME to proxy.shop.test");
+        assertThat(elsewhere.out()).as(elsewhere.out())
+                .contains("✘ dns          direct.shop.test resolves to 10.8.8.8, not to this proxy")
+                .contains("fix: replace its A/AAAA records by a CNAME to proxy.shop.test");
+        assertThat(added.out()).as(added.out())
+                .contains("✔ dns          direct.shop.test resolves to 10.8.8.8, an address of this proxy");
+    }
+
+    @Test
+    void withoutExpectedTargetsDnsSaysWhereTheNamePointsWithoutFailing() throws Exception {
+        dns.addA("shown.shop.test", "10.6.6.6");
+
+        Run run = doctor("shown.shop.test");
+
+        assertThat(run.out()).as(run.out())
+                .contains("✔ dns          shown.shop.test resolves to 10.6.6.6")
+                .contains("set on_demand.expect_dns (or pass --expect NAME_OR_IP)");
+    }
+
+    @Test
+    void upstreamDownFailsOnlyTheUpstreamCheck() throws Exception {
+        startProxy();
+        platform.close();
+        platformClosed = true;
+
+        Run run = doctor("down.shop.test", "--expect", "127.0.0.1",
+                "--trust", dir.resolve("data/ca/root.pem").toString());
+
+        assertThat(run.out()).as(run.out())
+                .contains("✘ upstream     http://stand-in.platform.test:" + platform.port() + " did not answer")
+                .contains("fix: check that this machine reaches stand-in.platform.test:" + platform.port())
+                .contains("✔ certificate ")
+                .contains("1 of 7 checks failed for down.shop.test.");
+        assertThat(run.out().lines().filter(line -> line.startsWith("✘"))).hasSize(1);
+        assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void lastIssuanceErrorComesFromTheRunningProxyOrElseFromStorage() throws Exception {
+        IssuanceFailures failures = new IssuanceFailures(new FileStorage(dir.resolve("data")), Clock.systemUTC());
+        for (int i = 0; i < 3; i++) {
+            failures.recordFailure("failing.shop.test", new IssuanceException(
+                    "tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9: Connection refused"));
+        }
+        startProxy();
+        String closedPort = "127.0.0.1:" + freePort(); // no handshake: it would issue and clear the failure
+
+        Run live = doctor("failing.shop.test", "--https", closedPort);
+
+        assertThat(live.out()).as(live.out())
+                .containsPattern("✘ issuance     the last attempt failed \\(\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC,"
+                        + " 3 failures in a row\\): tls-alpn-01 validation of failing.shop.test failed: connection:"
+                        + " 10.9.9.9: Connection refused")
+                .contains("from the running proxy")
+                .contains("fix: the CA could not reach this proxy for failing.shop.test");
+        server.close();
+        server = null;
+
+        Run stopped = doctor("failing.shop.test");
+
+        assertThat(stopped.out()).as(stopped.out())
+                .containsPattern("✘ issuance     the last attempt failed \\([^)]*, 3 failures in a row\\)")
+                .contains("from storage (the admin API at http://127.0.0.1:0 did not answer")
+                .contains("✘ certificate  nothing listens on 127.0.0.1:0");
+        assertThat(stopped.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void nameOutsideTheConfigFailsWithTheEntryToAdd() throws Exception {
+        startProxy();
+
+        Run run = doctor("links.other.test", "--expect", "127.0.0.1");
+
+        assertThat(run.out()).as(run.out())
+                .contains("✘ config       links.other.test is not in the config's domains: the proxy refuses it")
+                .contains("fix: add it under domains: - { name: links.other.test, platform: stand-in }")
+                .contains("unrecognized_name");
+        assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void missingDomainIsAUsageError() {
+        Run run = doctor("", "--expect");
+
+        assertThat(run.exitCode()).isEqualTo(64);
+        assertThat(run.err()).contains("usage: clicktls doctor");
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return socket.getLocalPort();
+        }
+    }
+}
