@@ -102,20 +102,60 @@ final class ForwardingHeaders {
         stripHopByHop(headers, false);
     }
 
-    /** @param nettyHttp2 also remove the {@code x-http2-*} headers of Netty's HTTP/2 conversion */
+    /**
+     * One pass over the names finds the hop-by-hop headers present (usually none, or {@code Connection}); only those
+     * are removed, rather than a lookup per possible name on every message.
+     *
+     * @param nettyHttp2 also remove the {@code x-http2-*} headers of Netty's HTTP/2 conversion
+     */
     private static void stripHopByHop(HttpHeaders headers, boolean nettyHttp2) {
-        if (headers.contains(HttpHeaderNames.CONNECTION)) {
+        List<CharSequence> found = null;
+        boolean connection = false;
+        Iterator<Map.Entry<CharSequence, CharSequence>> entries = headers.iteratorCharSequence();
+        while (entries.hasNext()) {
+            CharSequence name = entries.next().getKey();
+            if (isHopByHop(name, nettyHttp2)) {
+                if (found == null) {
+                    found = new ArrayList<>(4);
+                }
+                found.add(name);
+                connection |= AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION);
+            }
+        }
+        if (found == null) {
+            return;
+        }
+        if (connection) {
             for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
                 removeListed(headers, value);
             }
-            headers.remove(HttpHeaderNames.CONNECTION);
         }
-        headers.remove(HttpHeaderNames.KEEP_ALIVE);
-        headers.remove(HttpHeaderNames.TE);
-        headers.remove(HttpHeaderNames.TRAILER);
-        headers.remove(HttpHeaderNames.TRANSFER_ENCODING);
-        headers.remove(HttpHeaderNames.UPGRADE);
-        removeByPrefix(headers, nettyHttp2);
+        found.forEach(headers::remove);
+    }
+
+    /**
+     * {@code Connection}, {@code Keep-Alive}, {@code TE}, {@code Trailer}, {@code Transfer-Encoding},
+     * {@code Upgrade}, {@code Proxy-*} and, with {@code nettyHttp2}, {@code x-http2-*}; any case.
+     */
+    private static boolean isHopByHop(CharSequence name, boolean nettyHttp2) {
+        switch (name.length() == 0 ? 0 : name.charAt(0) | 0x20) {
+            case 'c':
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION);
+            case 'k':
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.KEEP_ALIVE);
+            case 't':
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE)
+                        || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRAILER)
+                        || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRANSFER_ENCODING);
+            case 'u':
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE);
+            case 'p':
+                return startsWith(name, PROXY_PREFIX);
+            case 'x':
+                return nettyHttp2 && startsWith(name, NETTY_HTTP2_PREFIX);
+            default:
+                return false;
+        }
     }
 
     /** Removes each header named in a comma-separated {@code Connection} value. */
@@ -171,24 +211,6 @@ final class ForwardingHeaders {
         int port = platform.upstreamPort();
         boolean defaultPort = platform.tls() ? port == 443 : port == 80;
         return defaultPort ? platform.upstreamHost() : platform.upstreamHost() + ":" + port;
-    }
-
-    /** {@code Proxy-*}, and with {@code nettyHttp2} {@code x-http2-*}: one pass, no name turned into a String. */
-    private static void removeByPrefix(HttpHeaders headers, boolean nettyHttp2) {
-        List<CharSequence> names = null;
-        Iterator<Map.Entry<CharSequence, CharSequence>> entries = headers.iteratorCharSequence();
-        while (entries.hasNext()) {
-            CharSequence name = entries.next().getKey();
-            if (startsWith(name, PROXY_PREFIX) || nettyHttp2 && startsWith(name, NETTY_HTTP2_PREFIX)) {
-                if (names == null) {
-                    names = new ArrayList<>(4);
-                }
-                names.add(name);
-            }
-        }
-        if (names != null) {
-            names.forEach(headers::remove);
-        }
     }
 
     private static boolean startsWith(CharSequence name, String prefix) {

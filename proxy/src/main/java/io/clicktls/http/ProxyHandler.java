@@ -78,6 +78,13 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private State state = State.IDLE;
     private Exchange exchange;
     private boolean pumping;
+    /**
+     * Between a {@code channelRead} and the {@code channelReadComplete} that ends its batch: a read asked for, and
+     * the upstream flush, wait for the end of the batch, so that a request that came in several messages (head,
+     * last content) costs one read request down the pipeline and one flush upstream.
+     */
+    private boolean inReadBatch;
+    private boolean readWanted;
     /** The upstream response timeout of the exchange in flight; see {@link Exchange#armResponseTimer}. */
     private Deadline responseDeadline;
     /** Per connection, computed once: the client's address as sent upstream. */
@@ -117,12 +124,26 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        inReadBatch = true;
         if (state == State.CLOSED || !(msg instanceof HttpObject httpObject)) {
             ReferenceCountUtil.release(msg);
             return;
         }
         inbox.add(httpObject);
         pump();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        inReadBatch = false;
+        if (exchange != null) {
+            exchange.flushUpstream();
+        }
+        if (readWanted) {
+            readWanted = false;
+            ctx.read();
+        }
+        ctx.fireChannelReadComplete();
     }
 
     @Override
@@ -136,6 +157,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.CLOSED;
+        inReadBatch = false;
         responseDeadline.cancel();
         releaseInbox();
         if (exchange != null) {
@@ -164,9 +186,18 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             pumpInbox();
         } finally {
             pumping = false;
-            if (exchange != null) {
+            if (exchange != null && !inReadBatch) {
                 exchange.flushUpstream();
             }
+        }
+    }
+
+    /** Asks the client channel for more input: at the end of the current read batch, or now outside one. */
+    private void requestRead() {
+        if (inReadBatch) {
+            readWanted = true;
+        } else {
+            ctx.read();
         }
     }
 
@@ -176,7 +207,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 case IDLE -> {
                     HttpObject next = inbox.poll();
                     if (next == null) {
-                        ctx.read();
+                        requestRead();
                         return;
                     }
                     if (next instanceof HttpRequest request) {
@@ -188,7 +219,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 case DISCARDING -> {
                     HttpObject next = inbox.poll();
                     if (next == null) {
-                        ctx.read();
+                        requestRead();
                         return;
                     }
                     ReferenceCountUtil.release(next);
@@ -202,7 +233,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                             // Read ahead while the response comes: the socket stays registered for reading (no
                             // epoll_ctl to stop and start again per request) and a client that leaves is noticed.
                             // At most one read's worth waits in the inbox.
-                            ctx.read();
+                            requestRead();
                         }
                         return;
                     }
@@ -211,7 +242,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                     }
                     HttpObject next = inbox.poll();
                     if (next == null) {
-                        ctx.read();
+                        requestRead();
                         return;
                     }
                     exchange.forwardBody(next);
@@ -505,7 +536,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             upstream.channel().write(head, upstream.channel().voidPromise());
             head = null;
             unflushed = true;
-            upstream.channel().read();
+            upstream.read();
             pump();
         }
 
@@ -591,7 +622,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 } else {
                     // 100 Continue was answered by us already; 103 and the like are dropped with their end marker.
                     skippingInformational = true;
-                    upstream.channel().read();
+                    upstream.read();
                 }
                 return false;
             }
@@ -611,7 +642,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 if (content instanceof LastHttpContent) {
                     skippingInformational = false;
                 }
-                upstream.channel().read();
+                upstream.read();
                 return;
             }
             if (!responseStarted) {
@@ -661,7 +692,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
         private void readUpstreamWhenWritable() {
             if (ctx.channel().isWritable()) {
-                upstream.channel().read();
+                upstream.read();
             } else {
                 readWhenWritable = true;
             }
@@ -670,7 +701,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         void clientWritable() {
             if (readWhenWritable && !finished) {
                 readWhenWritable = false;
-                upstream.channel().read();
+                upstream.read();
             }
         }
 

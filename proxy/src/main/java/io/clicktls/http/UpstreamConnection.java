@@ -36,6 +36,8 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     private final Deadline idleTimer;
     private Listener listener;
     private long keepAliveHintSeconds = -1;
+    /** A read asked for and not yet begun: asking again would only walk the pipeline for nothing. */
+    private boolean readRequested;
 
     UpstreamConnection(Channel channel, UpstreamKey key, UpstreamPool pool) {
         this.channel = channel;
@@ -51,6 +53,17 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     UpstreamKey key() {
         return key;
+    }
+
+    /**
+     * Asks for the next read unless one is already asked for (auto-read is off on upstream connections). On the
+     * event loop.
+     */
+    void read() {
+        if (!readRequested) {
+            readRequested = true;
+            channel.read();
+        }
     }
 
     void bind(Listener listener) {
@@ -81,6 +94,7 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        readRequested = false;
         Listener current = listener;
         if (current != null && msg instanceof HttpObject httpObject) {
             current.upstreamRead(httpObject);
@@ -94,6 +108,7 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        readRequested = false;
         Listener current = listener;
         if (current != null) {
             current.upstreamReadComplete();

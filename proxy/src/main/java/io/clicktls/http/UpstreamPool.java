@@ -106,7 +106,7 @@ final class UpstreamPool implements AutoCloseable {
         // A read pending while idle is how a close by the upstream is noticed (and the connection dropped) at once.
         // Auto-read stays off throughout: a read is kept pending instead, so the socket stays registered for input
         // and lending and taking back a connection costs no epoll_ctl.
-        channel.read();
+        connection.read();
         connection.startIdleTimer(idleTimeoutMillis(connection));
     }
 
