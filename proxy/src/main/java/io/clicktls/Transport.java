@@ -16,6 +16,7 @@ import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.util.ResourceLeakDetector;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -43,6 +44,7 @@ public record Transport(
      * @param workerThreads 0 for one per core
      */
     public static Transport create(int workerThreads) {
+        quietLeakDetection();
         String wanted = System.getProperty("clicktls.transport",
                 Boolean.getBoolean("clicktls.nio") ? "nio" : "epoll").toLowerCase(Locale.ROOT);
         int threads = workerThreads > 0 ? workerThreads : Runtime.getRuntime().availableProcessors();
@@ -65,6 +67,17 @@ public record Transport(
         }
         return create(NioIoHandler.newFactory(), threads,
                 NioServerSocketChannel.class, NioSocketChannel.class, "nio");
+    }
+
+    /**
+     * Netty's buffer leak detection samples one buffer in 128 and records a stack trace for it: about a tenth of the
+     * CPU of a keep-alive request here. Off for the server unless {@code -Dio.netty.leakDetection.level} asks for it.
+     */
+    private static void quietLeakDetection() {
+        if (System.getProperty("io.netty.leakDetection.level") == null
+                && System.getProperty("io.netty.leakDetectionLevel") == null) {
+            ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+        }
     }
 
     private static Transport create(
