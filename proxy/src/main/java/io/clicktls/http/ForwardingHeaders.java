@@ -32,6 +32,7 @@ final class ForwardingHeaders {
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
     private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
     private static final String PROXY_PREFIX = "proxy-";
+    private static final String KEEP_ALIVE_OPTION = "keep-alive";
     /** Added by Netty's HTTP/2 to HTTP/1.x conversion (stream id, scheme, path); meaningless upstream. */
     private static final String NETTY_HTTP2_PREFIX = "x-http2-";
 
@@ -102,6 +103,17 @@ final class ForwardingHeaders {
         stripHopByHop(headers, false);
     }
 
+    // What one pass over the names found: a bit per hop-by-hop name, so that the usual case (none, or Connection and
+    // Keep-Alive) needs no list and each removal uses Netty's pre-hashed name.
+    private static final int CONNECTION = 1;
+    private static final int KEEP_ALIVE = 2;
+    private static final int TE = 4;
+    private static final int TRAILER = 8;
+    private static final int TRANSFER_ENCODING = 16;
+    private static final int UPGRADE = 32;
+    /** A {@code Proxy-*} or {@code x-http2-*} name: collected by name. */
+    private static final int PREFIXED = 64;
+
     /**
      * One pass over the names finds the hop-by-hop headers present (usually none, or {@code Connection}); only those
      * are removed, rather than a lookup per possible name on every message.
@@ -109,52 +121,78 @@ final class ForwardingHeaders {
      * @param nettyHttp2 also remove the {@code x-http2-*} headers of Netty's HTTP/2 conversion
      */
     private static void stripHopByHop(HttpHeaders headers, boolean nettyHttp2) {
-        List<CharSequence> found = null;
-        boolean connection = false;
+        int found = 0;
+        List<CharSequence> prefixed = null;
         Iterator<Map.Entry<CharSequence, CharSequence>> entries = headers.iteratorCharSequence();
         while (entries.hasNext()) {
             CharSequence name = entries.next().getKey();
-            if (isHopByHop(name, nettyHttp2)) {
-                if (found == null) {
-                    found = new ArrayList<>(4);
+            int kind = hopByHop(name, nettyHttp2);
+            if (kind == PREFIXED) {
+                if (prefixed == null) {
+                    prefixed = new ArrayList<>(4);
                 }
-                found.add(name);
-                connection |= AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION);
+                prefixed.add(name);
             }
+            found |= kind;
         }
-        if (found == null) {
+        if (found == 0) {
             return;
         }
-        if (connection) {
-            for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) {
-                removeListed(headers, value);
+        if ((found & CONNECTION) != 0) {
+            Iterator<String> values = headers.valueStringIterator(HttpHeaderNames.CONNECTION);
+            while (values.hasNext()) {
+                removeListed(headers, values.next());
             }
+            headers.remove(HttpHeaderNames.CONNECTION);
         }
-        found.forEach(headers::remove);
+        if ((found & KEEP_ALIVE) != 0) {
+            headers.remove(HttpHeaderNames.KEEP_ALIVE);
+        }
+        if ((found & TE) != 0) {
+            headers.remove(HttpHeaderNames.TE);
+        }
+        if ((found & TRAILER) != 0) {
+            headers.remove(HttpHeaderNames.TRAILER);
+        }
+        if ((found & TRANSFER_ENCODING) != 0) {
+            headers.remove(HttpHeaderNames.TRANSFER_ENCODING);
+        }
+        if ((found & UPGRADE) != 0) {
+            headers.remove(HttpHeaderNames.UPGRADE);
+        }
+        if (prefixed != null) {
+            prefixed.forEach(headers::remove);
+        }
     }
 
     /**
-     * {@code Connection}, {@code Keep-Alive}, {@code TE}, {@code Trailer}, {@code Transfer-Encoding},
-     * {@code Upgrade}, {@code Proxy-*} and, with {@code nettyHttp2}, {@code x-http2-*}; any case.
+     * Which hop-by-hop header {@code name} is, in any case: {@code Connection}, {@code Keep-Alive}, {@code TE},
+     * {@code Trailer}, {@code Transfer-Encoding}, {@code Upgrade}, {@code Proxy-*} and, with {@code nettyHttp2},
+     * {@code x-http2-*}; 0 for any other.
      */
-    private static boolean isHopByHop(CharSequence name, boolean nettyHttp2) {
+    private static int hopByHop(CharSequence name, boolean nettyHttp2) {
         switch (name.length() == 0 ? 0 : name.charAt(0) | 0x20) {
             case 'c':
-                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION);
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION) ? CONNECTION : 0;
             case 'k':
-                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.KEEP_ALIVE);
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.KEEP_ALIVE) ? KEEP_ALIVE : 0;
             case 't':
-                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE)
-                        || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRAILER)
-                        || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRANSFER_ENCODING);
+                if (AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE)) {
+                    return TE;
+                }
+                if (AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRAILER)) {
+                    return TRAILER;
+                }
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRANSFER_ENCODING)
+                        ? TRANSFER_ENCODING : 0;
             case 'u':
-                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE);
+                return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE) ? UPGRADE : 0;
             case 'p':
-                return startsWith(name, PROXY_PREFIX);
+                return startsWith(name, PROXY_PREFIX) ? PREFIXED : 0;
             case 'x':
-                return nettyHttp2 && startsWith(name, NETTY_HTTP2_PREFIX);
+                return nettyHttp2 && startsWith(name, NETTY_HTTP2_PREFIX) ? PREFIXED : 0;
             default:
-                return false;
+                return 0;
         }
     }
 
@@ -172,7 +210,10 @@ final class ForwardingHeaders {
             while (to > from && isSpaceOrTab(value.charAt(to - 1))) {
                 to--;
             }
-            if (to > from) {
+            // the usual value names the Keep-Alive header, which goes in any case: no lookup for it
+            boolean keepAlive = to - from == KEEP_ALIVE_OPTION.length()
+                    && value.regionMatches(true, from, KEEP_ALIVE_OPTION, 0, to - from);
+            if (to > from && !keepAlive) {
                 headers.remove(value.substring(from, to));
             }
             start = end + 1;

@@ -44,6 +44,7 @@ public final class HtmlLinkRewriter {
         }
     };
     private static final int FOUR_SPACES = 0x20202020;
+    private static final byte[] NO_HOST = new byte[0];
 
     private static final int IDLE = 0;
     private static final int H = 1;
@@ -86,7 +87,7 @@ public final class HtmlLinkRewriter {
     /** Whether the last {@link #rewrite} returned its input's bytes exactly, nothing changed or held back. */
     private boolean lastUnchanged;
 
-    private byte[] lastHost = new byte[0];
+    private byte[] lastHost = NO_HOST;
     private boolean lastHostReady;
 
     // Per-call output state: while out is null the output is the input from its reader index to contiguousEnd.
@@ -192,6 +193,26 @@ public final class HtmlLinkRewriter {
      */
     public boolean lastChunkUnchanged() {
         return lastUnchanged;
+    }
+
+    /**
+     * Makes this rewriter ready for another body, as if new: what was held back is dropped, the count of upgraded
+     * links starts again, and the remembered answer of {@code httpsReady} is forgotten (it may have changed).
+     */
+    public void reset() {
+        heldLength = 0;
+        state = IDLE;
+        hostStart = 0;
+        hostEnd = 0;
+        port = 0;
+        portDigits = 0;
+        candidateStart = -1;
+        recent = FOUR_SPACES;
+        inUrl = false;
+        replacements = 0;
+        lastUnchanged = false;
+        lastHost = NO_HOST;
+        lastHostReady = false;
     }
 
     /** How many links were upgraded so far. */

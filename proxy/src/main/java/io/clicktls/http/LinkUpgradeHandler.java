@@ -4,10 +4,12 @@ import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -20,6 +22,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -53,6 +57,13 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     private static final int HEAD = 4;
     private static final int NO_CHUNKED = 8;
 
+    /**
+     * A body announced with a {@code Content-Length} up to this size is held whole, rewritten in one go and sent with
+     * its exact length rather than re-framed as chunked: most click answers (a redirect's little HTML page) are far
+     * smaller, and a chunked re-encoding costs a chunk header, CRLFs and a last chunk per response.
+     */
+    static final int HOLD_LIMIT = 16 * 1024;
+
     private final Supplier<ConfigSnapshot> config;
     private final Predicate<String> httpsReady;
     private final Supplier<LinkPorts> ports;
@@ -61,6 +72,10 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     /** Flags of the requests read and not yet answered; small Integers are cached, so this does not allocate. */
     private final ArrayDeque<Integer> unanswered = new ArrayDeque<>(4);
     private BodyRewrite body;
+    /** A small body with a known length being held whole; see {@link #HOLD_LIMIT}. */
+    private HeldBody held;
+    /** Reused for held plain bodies, which are rewritten within one call; made again when the ports change. */
+    private PlainBodyRewrite plainRewrite;
 
     /**
      * @param config the live config ({@code upgrade.location}, {@code upgrade.html}, the domain table)
@@ -111,6 +126,8 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             } else {
                 writeResponse(ctx, response, upgrades, promise);
             }
+        } else if (held != null && msg instanceof HttpContent content) {
+            holdContent(ctx, content, promise);
         } else if (body != null && msg instanceof HttpContent content) {
             writeContent(ctx, content, promise);
         } else {
@@ -145,7 +162,12 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             upgradeLocation(response.headers(), linkPorts);
         }
         boolean full = response instanceof FullHttpResponse;
-        BodyRewrite rewrite = (flags & HTML) != 0 ? startBody(ctx, response, flags, full, linkPorts) : null;
+        int coding = (flags & HTML) != 0 ? bodyCoding(response, flags, full) : NOT_REWRITTEN;
+        if (!full && coding != NOT_REWRITTEN && heldLength(response.headers()) >= 0) {
+            held = new HeldBody(response, promise, coding, linkPorts);
+            return;
+        }
+        BodyRewrite rewrite = coding == NOT_REWRITTEN ? null : newRewrite(ctx, coding, linkPorts);
         if (rewrite == null) {
             ctx.write(response, promise);
         } else if (full) {
@@ -175,33 +197,87 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         }
     }
 
-    /** The rewrite for this response's body, or {@code null} when the body is to pass untouched. */
-    private BodyRewrite startBody(
-            ChannelHandlerContext ctx, HttpResponse response, int flags, boolean full, LinkPorts linkPorts) {
+    private static final int NOT_REWRITTEN = 0;
+    private static final int PLAIN = 1;
+    private static final int GZIP = 2;
+    private static final int DEFLATE = 3;
+
+    /** How this response's body is to be rewritten ({@link #PLAIN}, {@link #GZIP}, {@link #DEFLATE}), if at all. */
+    private static int bodyCoding(HttpResponse response, int flags, boolean full) {
         int code = response.status().code();
         // 206 is a byte range of the upstream's representation: rewriting it would corrupt the client's assembly
         if ((flags & HEAD) != 0 || code < 200 || code == 204 || code == 205 || code == 206 || code == 304) {
-            return null;
+            return NOT_REWRITTEN;
         }
         if (!full && ((flags & NO_CHUNKED) != 0 || HttpVersion.HTTP_1_0.equals(response.protocolVersion()))) {
-            return null; // a changed length could not be framed for an HTTP/1.0 client
+            return NOT_REWRITTEN; // a changed length could not be framed for an HTTP/1.0 client
         }
         HttpHeaders headers = response.headers();
         if (!isHtml(headers.get(HttpHeaderNames.CONTENT_TYPE))) {
-            return null;
+            return NOT_REWRITTEN;
         }
         String coding = headers.get(HttpHeaderNames.CONTENT_ENCODING);
         if (coding == null || coding.isBlank() || "identity".equalsIgnoreCase(coding.strip())) {
-            return new PlainBodyRewrite(httpsReady, linkPorts, ctx.alloc());
+            return PLAIN;
         }
         coding = coding.strip();
         if ("gzip".equalsIgnoreCase(coding) || "x-gzip".equalsIgnoreCase(coding)) {
-            return new ZlibBodyRewrite(ZlibBodyRewrite.Coding.GZIP, httpsReady, linkPorts, ctx.alloc());
+            return GZIP;
         }
         if ("deflate".equalsIgnoreCase(coding)) {
-            return new ZlibBodyRewrite(ZlibBodyRewrite.Coding.DEFLATE, httpsReady, linkPorts, ctx.alloc());
+            return DEFLATE;
         }
-        return null; // br, zstd, stacked codings: we cannot read them, so we leave them alone
+        return NOT_REWRITTEN; // br, zstd, stacked codings: we cannot read them, so we leave them alone
+    }
+
+    private BodyRewrite newRewrite(ChannelHandlerContext ctx, int coding, LinkPorts linkPorts) {
+        return switch (coding) {
+            case PLAIN -> new PlainBodyRewrite(httpsReady, linkPorts, ctx.alloc());
+            case GZIP -> new ZlibBodyRewrite(ZlibBodyRewrite.Coding.GZIP, httpsReady, linkPorts, ctx.alloc());
+            case DEFLATE -> new ZlibBodyRewrite(ZlibBodyRewrite.Coding.DEFLATE, httpsReady, linkPorts, ctx.alloc());
+            default -> null;
+        };
+    }
+
+    /**
+     * The rewrite of a held body, which runs within one call: the plain one is this channel's, reset, rather than a
+     * new one per response.
+     */
+    private BodyRewrite heldRewrite(ChannelHandlerContext ctx, int coding, LinkPorts linkPorts) {
+        if (coding != PLAIN) {
+            return newRewrite(ctx, coding, linkPorts);
+        }
+        PlainBodyRewrite rewrite = plainRewrite;
+        if (rewrite == null || rewrite.ports() != linkPorts) {
+            rewrite = new PlainBodyRewrite(httpsReady, linkPorts, ctx.alloc());
+            plainRewrite = rewrite;
+        } else {
+            rewrite.reset();
+        }
+        return rewrite;
+    }
+
+    /**
+     * The announced length of a body that may be held whole ({@code Content-Length} up to {@link #HOLD_LIMIT}, not
+     * chunked), else -1.
+     */
+    static long heldLength(HttpHeaders headers) {
+        if (headers.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+            return -1;
+        }
+        String value = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+        if (value == null || value.isEmpty() || value.length() > 6) {
+            return -1;
+        }
+        long length = 0;
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            length = length * 10 + (c - '0');
+        }
+        return length <= HOLD_LIMIT ? length : -1;
     }
 
     static boolean isHtml(String contentType) {
@@ -255,6 +331,60 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         bodyChanged(headers);
         metrics.linkUpgraded("html", replacements);
         ctx.write(upgraded, promise);
+    }
+
+    /**
+     * Takes the next piece of a held body; at the last one, rewrites the whole body and sends the head and the body,
+     * with the exact new length when a link changed, else exactly as they came.
+     */
+    private void holdContent(ChannelHandlerContext ctx, HttpContent content, ChannelPromise promise) {
+        HeldBody holding = held;
+        if (!(content instanceof LastHttpContent last)) {
+            holding.add(ctx, content.content().retain());
+            content.release();
+            promise.trySuccess(); // nothing to send yet, and the writer may go on
+            return;
+        }
+        held = null;
+        ByteBuf whole;
+        if (holding.body == null) {
+            whole = last.content(); // the usual case: the whole body came in one piece
+        } else {
+            holding.add(ctx, last.content().retain());
+            last.release();
+            last = null;
+            whole = holding.body;
+        }
+        BodyRewrite rewrite = heldRewrite(ctx, holding.coding, holding.ports);
+        ByteBuf rewritten = null;
+        try {
+            rewritten = rewriteToEnd(rewrite, whole, true);
+        } catch (RuntimeException e) {
+            // the head is not sent yet: a body that cannot be read goes out as it came
+            log.debug("html body held whole left as it is: {}", e.toString());
+        } finally {
+            rewrite.close();
+        }
+        int replacements = rewrite.replacements();
+        HttpResponse head = holding.head;
+        if (rewritten == null || replacements == 0) {
+            if (rewritten != null) {
+                rewritten.release();
+            }
+            ctx.write(head, holding.headPromise);
+            ctx.write(last != null ? last : new DefaultLastHttpContent(whole), promise);
+            return;
+        }
+        if (last != null) {
+            last.release();
+        } else {
+            whole.release();
+        }
+        head.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, rewritten.readableBytes());
+        bodyChanged(head.headers());
+        metrics.linkUpgraded("html", replacements);
+        ctx.write(head, holding.headPromise);
+        ctx.write(new DefaultLastHttpContent(rewritten), promise);
     }
 
     private void writeContent(ChannelHandlerContext ctx, HttpContent content, ChannelPromise promise) {
@@ -333,6 +463,12 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     }
 
     private void endBody() {
+        HeldBody dropped = held;
+        if (dropped != null) {
+            // the response ended before its body did (the channel closes): nothing of it was sent
+            held = null;
+            dropped.release();
+        }
         BodyRewrite ending = body;
         if (ending != null) {
             body = null;
@@ -340,6 +476,41 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             int replacements = ending.replacements();
             if (replacements > 0) {
                 metrics.linkUpgraded("html", replacements);
+            }
+        }
+    }
+
+    /** A response head and the pieces of its body so far, held until the body is complete. */
+    private static final class HeldBody {
+
+        final HttpResponse head;
+        final ChannelPromise headPromise;
+        final int coding;
+        final LinkPorts ports;
+        /** The pieces before the last, or {@code null} while there were none. */
+        CompositeByteBuf body;
+
+        HeldBody(HttpResponse head, ChannelPromise headPromise, int coding, LinkPorts ports) {
+            this.head = head;
+            this.headPromise = headPromise;
+            this.coding = coding;
+            this.ports = ports;
+        }
+
+        void add(ChannelHandlerContext ctx, ByteBuf piece) {
+            if (body == null) {
+                body = ctx.alloc().compositeBuffer();
+            }
+            body.addComponent(true, piece);
+        }
+
+        void release() {
+            ReferenceCountUtil.release(head);
+            if (body != null) {
+                body.release();
+            }
+            if (!headPromise.isVoid()) {
+                headPromise.tryFailure(new ClosedChannelException());
             }
         }
     }

@@ -8,11 +8,22 @@ import java.util.function.Predicate;
 final class PlainBodyRewrite implements BodyRewrite {
 
     private final HtmlLinkRewriter rewriter;
+    private final LinkPorts ports;
     private final ByteBufAllocator alloc;
 
     PlainBodyRewrite(Predicate<String> httpsReady, LinkPorts ports, ByteBufAllocator alloc) {
         this.rewriter = new HtmlLinkRewriter(httpsReady, ports);
+        this.ports = ports;
         this.alloc = alloc;
+    }
+
+    LinkPorts ports() {
+        return ports;
+    }
+
+    /** Makes this rewrite ready for another body, as if new. */
+    void reset() {
+        rewriter.reset();
     }
 
     @Override

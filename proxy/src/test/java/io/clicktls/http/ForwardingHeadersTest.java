@@ -38,6 +38,17 @@ class ForwardingHeadersTest {
     }
 
     @Test
+    void connectionOptionsThatOnlyLookLikeKeepAliveStillNameHeadersToRemove() {
+        HttpHeaders headers = new DefaultHttpHeaders()
+                .add("Connection", "KEEP-ALIVE ,keep, keep-alive-x")
+                .add("Keep", "1").add("Keep-Alive-X", "2").add("Server", "nginx");
+
+        ForwardingHeaders.stripHopByHop(headers);
+
+        assertThat(headers.names()).containsExactly("Server");
+    }
+
+    @Test
     void upstreamRequestKeepsTargetHostAndCookiesAndAddsForwardedHeaders() {
         HttpRequest in = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ignored");
         in.headers().add("Host", "Links.Shop.test").add("Cookie", "a=1; b=2")

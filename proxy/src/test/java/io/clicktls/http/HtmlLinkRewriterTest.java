@@ -97,6 +97,29 @@ class HtmlLinkRewriterTest {
     }
 
     @Test
+    void aResetRewriterWorksAsANewOneAndAsksForHostsAfresh() {
+        java.util.Set<String> ready = new java.util.HashSet<>(Set.of("links.shop.com"));
+        java.util.List<String> asked = new java.util.ArrayList<>();
+        HtmlLinkRewriter rewriter = new HtmlLinkRewriter(host -> asked.add(host) && ready.contains(host), STANDARD);
+        // a body cut off inside a URL, with a link held back at its end
+        ByteBuf cut = ALLOC.heapBuffer().writeBytes("<a href=\"http://x.test/?r=http://links.shop.com".getBytes(UTF_8));
+        rewriter.rewrite(cut, ALLOC).release();
+        cut.release();
+        assertThat(rewriter.replacements()).isZero();
+
+        rewriter.reset();
+        String page = "<a href=\"http://links.shop.com/a\">a</a>";
+        assertThat(rewrite(rewriter, page.getBytes(UTF_8))).isEqualTo(page.replace("http:", "https:"));
+        assertThat(rewriter.replacements()).isEqualTo(1);
+
+        ready.clear();
+        rewriter.reset();
+        assertThat(rewrite(rewriter, page.getBytes(UTF_8))).isEqualTo(page);
+        assertThat(rewriter.replacements()).isZero();
+        assertThat(asked).endsWith("links.shop.com", "links.shop.com");
+    }
+
+    @Test
     void splittingThePageAtEveryBytePositionGivesTheSameOutput() {
         byte[] page = PAGE.getBytes(UTF_8);
         for (int split = 0; split <= page.length; split++) {

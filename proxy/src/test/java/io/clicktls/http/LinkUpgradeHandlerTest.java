@@ -28,6 +28,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -235,9 +236,40 @@ class LinkUpgradeHandlerTest {
     }
 
     @Test
-    void htmlWithContentLengthIsRewrittenAndSentChunked() {
+    void smallHtmlWithContentLengthIsHeldWholeAndSentWithItsNewExactLength() {
         byte[] page = PAGE.getBytes(UTF_8);
         Exchange exchange = exchange(List.of(() -> streamed(page, 50,
+                "content-type", "text/html; charset=UTF-8", "content-length", Integer.toString(page.length),
+                "etag", "\"v1\"")));
+        exchange.send(get("/uni/prefs"));
+        assertThat(exchange.rawHeaders(0))
+                .containsIgnoringCase("content-length: " + PAGE_UPGRADED.getBytes(UTF_8).length)
+                .doesNotContainIgnoringCase("transfer-encoding");
+        assertThat(exchange.response(0).headers().get(HttpHeaderNames.ETAG)).isEqualTo("W/\"v1\"");
+        assertThat(exchange.body(0)).isEqualTo(PAGE_UPGRADED);
+        assertThat(upgraded("html")).isEqualTo(PAGE_LINKS);
+    }
+
+    @Test
+    void smallHtmlWithContentLengthAndNoLinkToUpgradeIsSentExactlyAsItCame() {
+        byte[] page = UNTOUCHABLE.getBytes(UTF_8);
+        List<Supplier<List<Object>>> script = List.of(
+                () -> streamed(page, page.length, "content-type", "text/html", "content-length",
+                        Integer.toString(page.length), "etag", "\"s\""),
+                () -> streamed(page, 7, "content-type", "text/html", "content-length", Integer.toString(page.length)));
+        Exchange exchange = exchange(script);
+        exchange.send(get("/"), get("/"));
+        assertThat(exchange.raw()).isEqualTo(baseline(script, get("/"), get("/")));
+        assertThat(exchange.rawHeaders(1)).containsIgnoringCase("content-length: " + page.length);
+        assertThat(upgraded("html")).isZero();
+    }
+
+    @Test
+    void htmlLongerThanTheHoldLimitIsRewrittenAsItStreamsAndSentChunked() {
+        String longPage = PAGE.repeat(LinkUpgradeHandler.HOLD_LIMIT / PAGE.length() + 1);
+        byte[] page = longPage.getBytes(UTF_8);
+        assertThat(page.length).isGreaterThan(LinkUpgradeHandler.HOLD_LIMIT);
+        Exchange exchange = exchange(List.of(() -> streamed(page, 1000,
                 "content-type", "text/html; charset=UTF-8", "content-length", Integer.toString(page.length),
                 "etag", "\"v1\"")));
         exchange.send(get("/uni/prefs"));
@@ -245,8 +277,21 @@ class LinkUpgradeHandlerTest {
                 .containsIgnoringCase("transfer-encoding: chunked")
                 .doesNotContainIgnoringCase("content-length");
         assertThat(exchange.response(0).headers().get(HttpHeaderNames.ETAG)).isEqualTo("W/\"v1\"");
-        assertThat(exchange.body(0)).isEqualTo(PAGE_UPGRADED);
-        assertThat(upgraded("html")).isEqualTo(PAGE_LINKS);
+        assertThat(exchange.body(0)).isEqualTo(PAGE_UPGRADED.repeat(LinkUpgradeHandler.HOLD_LIMIT / PAGE.length() + 1));
+    }
+
+    @Test
+    void onlyASmallBodyWithAPlainContentLengthIsHeld() {
+        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "145")))
+                .isEqualTo(145);
+        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "0"))).isZero();
+        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "16385")))
+                .isEqualTo(-1);
+        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "1e3")))
+                .isEqualTo(-1);
+        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders())).isEqualTo(-1);
+        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders()
+                .add("content-length", "10").add("transfer-encoding", "chunked"))).isEqualTo(-1);
     }
 
     @Test
@@ -271,17 +316,23 @@ class LinkUpgradeHandlerTest {
     @Test
     void gzipHtmlIsRewrittenAndSentGzippedAgain() {
         byte[] gzipped = gzip(PAGE.getBytes(UTF_8));
-        Exchange exchange = exchange(List.of(() -> streamed(gzipped, 13, "content-type", "text/html",
-                "content-encoding", "gzip", "content-length", Integer.toString(gzipped.length), "etag", "\"z\"")));
-        exchange.send(get("/"));
+        Exchange exchange = exchange(List.of(
+                () -> streamed(gzipped, 13, "content-type", "text/html", "content-encoding", "gzip", "etag", "\"z\""),
+                () -> streamed(gzipped, 13, "content-type", "text/html", "content-encoding", "gzip",
+                        "content-length", Integer.toString(gzipped.length))));
+        exchange.send(get("/"), get("/"));
         assertThat(exchange.rawHeaders(0))
                 .containsIgnoringCase("transfer-encoding: chunked")
                 .doesNotContainIgnoringCase("content-length");
+        assertThat(exchange.rawHeaders(1))
+                .containsIgnoringCase("content-length: " + exchange.bodyBytes(1).length)
+                .doesNotContainIgnoringCase("transfer-encoding");
+        assertThat(new String(gunzip(exchange.bodyBytes(1)), UTF_8)).isEqualTo(PAGE_UPGRADED);
         FullHttpResponse response = exchange.response(0);
         assertThat(response.headers().get(HttpHeaderNames.CONTENT_ENCODING)).isEqualTo("gzip");
         assertThat(response.headers().get(HttpHeaderNames.ETAG)).isEqualTo("W/\"z\"");
         assertThat(new String(gunzip(exchange.bodyBytes(0)), UTF_8)).isEqualTo(PAGE_UPGRADED);
-        assertThat(upgraded("html")).isEqualTo(PAGE_LINKS);
+        assertThat(upgraded("html")).isEqualTo(2.0 * PAGE_LINKS);
     }
 
     @Test

@@ -31,6 +31,7 @@ import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -46,6 +47,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -63,7 +65,8 @@ import java.util.zip.GZIPOutputStream;
  *   <li>{@code /upload}: the body's length and SHA-256
  *   <li>{@code /cookie}: sets two cookies and redirects
  *   <li>{@code /hop}: a response carrying hop-by-hop headers and HSTS, which a proxy must not pass on
- *   <li>{@code /big?bytes=N}: N bytes, chunked, written as fast as the connection takes them
+ *   <li>{@code /big?bytes=N}: N bytes, chunked; the head is sent at once, the body as fast as the connection
+ *       takes it
  *   <li>{@code /delay?ms=N}: answers 200 after N milliseconds
  *   <li>{@code /truncated}: announces 1000 bytes, sends 10 and closes the connection
  *   <li>{@code /slow}: never answers; {@code /break}: closes the connection without answering
@@ -94,6 +97,16 @@ public final class StandInPlatform implements AutoCloseable {
         public String path() {
             int query = rawUri.indexOf('?');
             return query < 0 ? rawUri : rawUri.substring(0, query);
+        }
+    }
+
+    /** Of a {@code /big} body: the bytes not yet written to the channel. */
+    private static final AttributeKey<AtomicLong> UNWRITTEN = AttributeKey.valueOf("stand-in.big.unwritten");
+    private static final byte[] BIG_PIECE = new byte[8192];
+
+    static {
+        for (int i = 0; i < BIG_PIECE.length; i++) {
+            BIG_PIECE[i] = (byte) ('a' + i % 26);
         }
     }
 
@@ -175,18 +188,31 @@ public final class StandInPlatform implements AutoCloseable {
     }
 
     /**
-     * Response bytes written but not yet taken by the peer, over all open connections: what a proxy that honours
+     * Response bytes not yet taken by the peer, over all open connections (queued in the channel, or of a
+     * {@code /big} body not yet queued because the connection was not writable): what a proxy that honours
      * backpressure leaves here while its own client is not reading.
      */
     public long pendingResponseBytes() {
-        long pending = 0;
+        long pending = queuedResponseBytes();
         for (Channel channel : open) {
-            var buffer = channel.unsafe().outboundBuffer();
-            if (buffer != null) {
-                pending += buffer.totalPendingWriteBytes();
+            AtomicLong unwritten = channel.attr(UNWRITTEN).get();
+            if (unwritten != null) {
+                pending += unwritten.get();
             }
         }
         return pending;
+    }
+
+    /** Response bytes queued in the channels (written, not yet on the wire), over all open connections. */
+    long queuedResponseBytes() {
+        long queued = 0;
+        for (Channel channel : open) {
+            var buffer = channel.unsafe().outboundBuffer();
+            if (buffer != null) {
+                queued += buffer.totalPendingWriteBytes();
+            }
+        }
+        return queued;
     }
 
     public void reset() {
@@ -288,22 +314,44 @@ public final class StandInPlatform implements AutoCloseable {
             }
         }
 
+        /**
+         * The head goes out at once, then the body as the connection takes it: a piece is written only while the
+         * channel is writable, and the rest waits for {@link #channelWritabilityChanged}. Writing the whole body
+         * before the first flush would hold the head back for as long as it takes to queue all of it.
+         */
         private void big(ChannelHandlerContext ctx, int bytes) {
             HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
             HttpUtil.setTransferEncodingChunked(head, true);
-            ctx.write(head);
-            byte[] piece = new byte[8192];
-            for (int i = 0; i < piece.length; i++) {
-                piece[i] = (byte) ('a' + i % 26);
+            ctx.channel().attr(UNWRITTEN).set(new AtomicLong(bytes));
+            ctx.writeAndFlush(head);
+            writeBig(ctx);
+        }
+
+        private void writeBig(ChannelHandlerContext ctx) {
+            AtomicLong unwritten = ctx.channel().attr(UNWRITTEN).get();
+            if (unwritten == null) {
+                return;
             }
-            int left = bytes;
-            while (left > 0) {
-                int n = Math.min(left, piece.length);
-                ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(piece, 0, n)));
-                left -= n;
+            while (unwritten.get() > 0 && ctx.channel().isWritable()) {
+                int n = (int) Math.min(unwritten.get(), BIG_PIECE.length);
+                ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(BIG_PIECE, 0, n)));
+                unwritten.addAndGet(-n);
             }
-            ctx.writeAndFlush(new DefaultLastHttpContent());
+            if (unwritten.get() == 0) {
+                ctx.channel().attr(UNWRITTEN).set(null);
+                ctx.writeAndFlush(new DefaultLastHttpContent());
+            } else {
+                ctx.flush();
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+            if (ctx.channel().isWritable()) {
+                writeBig(ctx);
+            }
+            super.channelWritabilityChanged(ctx);
         }
 
         @Override
