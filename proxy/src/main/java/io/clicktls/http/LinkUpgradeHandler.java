@@ -43,10 +43,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>An HTML body is rewritten as it streams ({@link HtmlLinkRewriter}; gzip and deflate are inflated and
  * compressed again, other codings pass untouched), so the response loses its {@code Content-Length} and, on
- * HTTP/1.1, is sent chunked; a strong {@code ETag} is made weak. A {@link FullHttpResponse} keeps an exact
- * {@code Content-Length} instead, and is sent as it came when no link changed. A streamed body that turns out to be
- * corrupt or a decompression bomb closes the channel (its headers are already gone); a full one is sent untouched.
- * Not sharable: one instance per channel.
+ * HTTP/1.1, is sent chunked; a strong {@code ETag} is made weak. A {@link FullHttpResponse}, and a body announced
+ * with a {@code Content-Length} of at most {@link #HOLD_LIMIT} bytes (held whole before its head is sent), keep an
+ * exact {@code Content-Length} instead, and are sent as they came when no link changed. A streamed body that turns
+ * out to be corrupt or a decompression bomb closes the channel (its headers are already gone); a full or held one is
+ * sent untouched. Not sharable: one instance per channel.
  */
 public final class LinkUpgradeHandler extends ChannelDuplexHandler {
 
