@@ -265,6 +265,22 @@ class LinkUpgradeHandlerTest {
     }
 
     @Test
+    void aHeldBodyCutOffByTheConnectionClosingIsReleasedAndNothingOfItIsSent() {
+        byte[] page = PAGE.getBytes(UTF_8);
+        Exchange exchange = exchange(List.of(() -> {
+            List<Object> messages = streamed(page, 50, "content-type", "text/html",
+                    "content-length", Integer.toString(page.length));
+            ReferenceCountUtil.release(messages.remove(messages.size() - 1));
+            return messages;
+        }));
+        exchange.send(get("/"));
+        assertThat(exchange.rawLength).as("the head waits for the whole body").isZero();
+
+        exchange.server.close();
+        alloc.assertAllReleased();
+    }
+
+    @Test
     void htmlLongerThanTheHoldLimitIsRewrittenAsItStreamsAndSentChunked() {
         String longPage = PAGE.repeat(LinkUpgradeHandler.HOLD_LIMIT / PAGE.length() + 1);
         byte[] page = longPage.getBytes(UTF_8);
