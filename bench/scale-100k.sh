@@ -31,6 +31,8 @@ usage: bench/scale-100k.sh [options]
   --port-base N           first port to try (default: 18100)
   --results DIR           where raw output goes (default: bench/results/scale-<timestamp>)
   --keep                  keep the temporary directory (config, logs)
+  --cold-cache            evict the probed names' files from the page cache (posix_fadvise DONTNEED: contents
+                          untouched) before the not-in-memory handshakes, as on their first read after a reboot
 EOF
 }
 
@@ -47,6 +49,7 @@ JVM_FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
 PORT_BASE=18100
 RESULTS=""
 KEEP=0
+COLD_CACHE=0
 WARM_NAMES=500
 
 while [ $# -gt 0 ]; do
@@ -63,6 +66,7 @@ while [ $# -gt 0 ]; do
         --port-base) PORT_BASE=$2; shift ;;
         --results) RESULTS=$2; shift ;;
         --keep) KEEP=1 ;;
+        --cold-cache) COLD_CACHE=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "scale-100k.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
     esac
@@ -200,6 +204,18 @@ cold_handshakes() {
     log "warming the probe and the proxy on $WARM_NAMES names"
     probe "$RESULTS/probe-warmup.txt" 0 "$WARM_NAMES" 2 warm-up
     wait_for_index_scan "$PROXY_START_MS"
+    if [ "$COLD_CACHE" -eq 1 ]; then
+        sed -n "$((WARM_NAMES + 1)),$((WARM_NAMES + PROBE))p" "$ORDER" | python3 -c '
+import os, sys
+root = sys.argv[1]
+for name in sys.stdin.read().split():
+    for file in ("meta.json", "chain.pem", "key.pem"):
+        fd = os.open(os.path.join(root, "certificates", name, file), os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+' "$DATA/storage"
+        report "page cache: the $PROBE probed names' files evicted before the not-in-memory handshakes"
+    fi
     log "handshakes for $PROBE names not in memory, one at a time"
     probe "$RESULTS/probe-cold.txt" "$WARM_NAMES" "$PROBE" 1 cold 0 "$WARM_NAMES"
     report "not in memory, one at a time: $(grep -h 'server reply ms' "$RESULTS/probe-cold.txt" | sed 's/^cold: //')"

@@ -161,17 +161,19 @@ public final class HandshakeProbe {
     }
 
     /**
-     * A socket that notes when its first write (the ClientHello) returned and when its first read returned data (the
-     * start of the server's first flight). The TLS socket is layered over it and uses its streams.
+     * A socket that notes when its first write (the ClientHello) began and when its first read returned data (the
+     * start of the server's first flight). The TLS socket is layered over it and uses its streams. The clock starts
+     * before the write: on a busy machine the server's wake-up may preempt the client right after the write, and a
+     * clock read then would miss the server's work.
      */
     private static final class TimedSocket extends Socket {
-        private long firstWriteDone;
+        private long firstWriteStart;
         private long firstReadDone;
         private InputStream in;
         private OutputStream out;
 
         long replyNanos() {
-            return firstReadDone - firstWriteDone;
+            return firstReadDone - firstWriteStart;
         }
 
         @Override
@@ -208,10 +210,10 @@ public final class HandshakeProbe {
                 out = new java.io.FilterOutputStream(raw) {
                     @Override
                     public void write(byte[] b, int off, int len) throws java.io.IOException {
-                        raw.write(b, off, len);
-                        if (firstWriteDone == 0) {
-                            firstWriteDone = System.nanoTime();
+                        if (firstWriteStart == 0) {
+                            firstWriteStart = System.nanoTime();
                         }
+                        raw.write(b, off, len);
                     }
                 };
             }
