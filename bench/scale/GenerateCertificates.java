@@ -43,7 +43,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 /**
  * Fills a clicktls storage folder with one ECDSA P-256 certificate per domain, in the layout of
  * {@code io.clicktls.storage.CertificateStore}: {@code certificates/<name>/chain.pem} (leaf, then CA),
- * {@code key.pem} (PKCS#8 PEM) and {@code meta.json} (written last, with the SHA-256 of the other two).
+ * {@code key.pem} (PKCS#8 PEM) and {@code meta.json} (written last, with the SHA-256 of the other two, and the
+ * validity and serial that the store's index reads instead of parsing every chain, as the proxy's own saves write).
  * Each leaf has its own key, signed by one CA made here ({@code <storage>/../bench-ca.pem}).
  *
  * <p>Run with the JDK's single-file launcher and Bouncy Castle's jars on the class path:
@@ -109,11 +110,14 @@ public final class GenerateCertificates {
                           "name" : "%s",
                           "issuer" : "bench",
                           "issued_at" : "%s",
+                          "not_before" : "%s",
                           "not_after" : "%s",
+                          "serial" : "%s",
                           "chain_sha256" : "%s",
                           "key_sha256" : "%s"
                         }
-                        """.formatted(name, issuedAt, notAfter, sha256(chain), sha256(key));
+                        """.formatted(name, issuedAt, notBefore.toInstant(), notAfter,
+                        BigInteger.valueOf(i + 2L).toString(16), sha256(chain), sha256(key));
                 Path entry = certificates.resolve(name);
                 Files.createDirectories(entry, FOLDER_MODE);
                 write(entry.resolve("key.pem"), key);

@@ -27,15 +27,20 @@ import javax.net.ssl.X509TrustManager;
 
 /**
  * One new TLS connection per name, each with that name as SNI and one {@code GET /} over it: prints percentiles of
- * the handshake time (TCP connected to TLS finished) and of the whole exchange. The served certificate must name
+ * the server's reply time (the ClientHello written to the first byte of the server's answer: certificate lookup,
+ * context and the server's handshake crypto, the server's whole share of the handshake), of the handshake time (TCP
+ * connected to TLS finished, which adds the client's own crypto: the JDK's, slower than the server's) and of the
+ * whole exchange. The served certificate must name
  * the host asked for and the answer must be a 302; anything else counts as an error. Every name is used once, so
  * neither side can resume a session.
  *
  * <p>The chain is not verified (that would add client CPU on a 2-core machine to what is measured); the
  * certificate's subject alternative names are checked instead.
  *
- * <p>{@code java HandshakeProbe.java HOST PORT NAMES_FILE FIRST COUNT CONCURRENCY [LABEL]} uses lines
- * FIRST..FIRST+COUNT-1 of NAMES_FILE.
+ * <p>{@code java HandshakeProbe.java HOST PORT NAMES_FILE FIRST COUNT CONCURRENCY [LABEL [WARM_FIRST WARM_COUNT]]}
+ * uses lines FIRST..FIRST+COUNT-1 of NAMES_FILE. With WARM_COUNT, lines WARM_FIRST.. are handshaken first, one at a
+ * time and not measured, so that the client's own TLS code is compiled before it measures (a cold JVM's first
+ * hundreds of handshakes take several times longer on the client side).
  */
 public final class HandshakeProbe {
 
@@ -43,7 +48,8 @@ public final class HandshakeProbe {
 
     public static void main(String[] args) throws Exception {
         if (args.length < 6) {
-            System.err.println("usage: HandshakeProbe HOST PORT NAMES_FILE FIRST COUNT CONCURRENCY [LABEL]");
+            System.err.println("usage: HandshakeProbe HOST PORT NAMES_FILE FIRST COUNT CONCURRENCY [LABEL "
+                    + "[WARM_FIRST WARM_COUNT]]");
             System.exit(64);
         }
         String host = args[0];
@@ -59,7 +65,21 @@ public final class HandshakeProbe {
         tls.init(null, new TrustManager[] {new AcceptingTrustManager()}, null);
         tls.getClientSessionContext().setSessionCacheSize(1);
         SSLSocketFactory factory = tls.getSocketFactory();
+        if (args.length > 8) {
+            int warmFirst = Integer.parseInt(args[7]);
+            int warmCount = Math.min(Integer.parseInt(args[8]), all.size() - warmFirst);
+            int warmErrors = 0;
+            for (String name : all.subList(warmFirst, warmFirst + warmCount)) {
+                try {
+                    exchange(factory, host, port, name);
+                } catch (Exception e) {
+                    warmErrors++;
+                }
+            }
+            System.out.printf("%s: client warmed up on %d names (%d errors)%n", label, warmCount, warmErrors);
+        }
 
+        long[] replyNanos = new long[count];
         long[] handshakeNanos = new long[count];
         long[] totalNanos = new long[count];
         AtomicInteger next = new AtomicInteger();
@@ -75,8 +95,10 @@ public final class HandshakeProbe {
                         long[] times = exchange(factory, host, port, name);
                         handshakeNanos[i] = times[0];
                         totalNanos[i] = times[1];
+                        replyNanos[i] = times[2];
                     } catch (Exception e) {
                         handshakeNanos[i] = -1;
+                        replyNanos[i] = -1;
                         totalNanos[i] = -1;
                         errors.incrementAndGet();
                         firstError.compareAndSet(null, name + ": " + e);
@@ -90,10 +112,13 @@ public final class HandshakeProbe {
             System.exit(1);
         }
         double seconds = (System.nanoTime() - started.get()) / 1e9;
+        long[] replies = Arrays.stream(replyNanos).filter(n -> n >= 0).sorted().toArray();
         long[] handshakes = Arrays.stream(handshakeNanos).filter(n -> n >= 0).sorted().toArray();
         long[] totals = Arrays.stream(totalNanos).filter(n -> n >= 0).sorted().toArray();
         System.out.printf("%s: %d connections in %.1f s (%.0f/s), concurrency %d, %d errors%n", label, count, seconds,
                 count / seconds, concurrency, errors.get());
+        System.out.printf("%s: server reply ms p50 %.2f p90 %.2f p99 %.2f max %.2f%n", label, ms(replies, 0.50),
+                ms(replies, 0.90), ms(replies, 0.99), ms(replies, 1.0));
         System.out.printf("%s: handshake ms p50 %.2f p90 %.2f p99 %.2f max %.2f%n", label, ms(handshakes, 0.50),
                 ms(handshakes, 0.90), ms(handshakes, 0.99), ms(handshakes, 1.0));
         System.out.printf("%s: connect+handshake+request ms p50 %.2f p90 %.2f p99 %.2f max %.2f%n", label,
@@ -103,10 +128,10 @@ public final class HandshakeProbe {
         }
     }
 
-    /** @return nanoseconds for the handshake and for the whole exchange */
+    /** @return nanoseconds for the handshake, for the whole exchange, and for the server's reply to the hello */
     private static long[] exchange(SSLSocketFactory factory, String host, int port, String name) throws Exception {
         long start = System.nanoTime();
-        try (Socket plain = new Socket()) {
+        try (TimedSocket plain = new TimedSocket()) {
             plain.setTcpNoDelay(true);
             plain.connect(new InetSocketAddress(host, port), 10_000);
             plain.setSoTimeout(10_000);
@@ -130,8 +155,69 @@ public final class HandshakeProbe {
                 if (!status.startsWith("HTTP/1.1 302")) {
                     throw new IllegalStateException("answer: " + status);
                 }
-                return new long[] {handshaken - connected, System.nanoTime() - start};
+                return new long[] {handshaken - connected, System.nanoTime() - start, plain.replyNanos()};
             }
+        }
+    }
+
+    /**
+     * A socket that notes when its first write (the ClientHello) began and when its first read returned data (the
+     * start of the server's first flight). The TLS socket is layered over it and uses its streams. The clock starts
+     * before the write: on a busy machine the server's wake-up may preempt the client right after the write, and a
+     * clock read then would miss the server's work.
+     */
+    private static final class TimedSocket extends Socket {
+        private long firstWriteStart;
+        private long firstReadDone;
+        private InputStream in;
+        private OutputStream out;
+
+        long replyNanos() {
+            return firstReadDone - firstWriteStart;
+        }
+
+        @Override
+        public synchronized InputStream getInputStream() throws java.io.IOException {
+            if (in == null) {
+                InputStream raw = super.getInputStream();
+                in = new java.io.FilterInputStream(raw) {
+                    @Override
+                    public int read(byte[] b, int off, int len) throws java.io.IOException {
+                        int n = super.read(b, off, len);
+                        if (n > 0 && firstReadDone == 0) {
+                            firstReadDone = System.nanoTime();
+                        }
+                        return n;
+                    }
+
+                    @Override
+                    public int read() throws java.io.IOException {
+                        int n = super.read();
+                        if (n >= 0 && firstReadDone == 0) {
+                            firstReadDone = System.nanoTime();
+                        }
+                        return n;
+                    }
+                };
+            }
+            return in;
+        }
+
+        @Override
+        public synchronized OutputStream getOutputStream() throws java.io.IOException {
+            if (out == null) {
+                OutputStream raw = super.getOutputStream();
+                out = new java.io.FilterOutputStream(raw) {
+                    @Override
+                    public void write(byte[] b, int off, int len) throws java.io.IOException {
+                        if (firstWriteStart == 0) {
+                            firstWriteStart = System.nanoTime();
+                        }
+                        raw.write(b, off, len);
+                    }
+                };
+            }
+            return out;
         }
     }
 

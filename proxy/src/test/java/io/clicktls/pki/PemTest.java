@@ -7,6 +7,7 @@ import io.clicktls.config.Certificates.KeyType;
 import io.clicktls.issuance.InternalIssuer;
 import io.clicktls.testing.TestPki;
 import java.io.IOException;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -17,6 +18,7 @@ import java.security.interfaces.ECPrivateKey;
 import java.security.interfaces.RSAPrivateKey;
 import java.util.List;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -86,6 +88,36 @@ class PemTest {
         byte[] twoKeys = (new String(keyPem, StandardCharsets.US_ASCII) + new String(keyPem, StandardCharsets.US_ASCII))
                 .getBytes(StandardCharsets.US_ASCII);
         assertThatThrownBy(() -> Pem.decodeKey(twoKeys)).isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void traditionalOpenSslKeysStillDecodeToTheSameKey() throws Exception {
+        // RSA only: Bouncy Castle writes a JDK EC key's traditional form without its curve, which no reader accepts
+        KeyPair pair = KeyPairs.generate(KeyType.RSA2048);
+        StringWriter text = new StringWriter();
+        try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
+            writer.writeObject(pair.getPrivate()); // "RSA PRIVATE KEY"
+        }
+        assertThat(text.toString()).doesNotStartWith("-----BEGIN PRIVATE KEY-----");
+
+        PrivateKey decoded = Pem.decodeKey(text.toString().getBytes(StandardCharsets.US_ASCII));
+
+        assertThat(decoded.getEncoded()).isEqualTo(pair.getPrivate().getEncoded());
+    }
+
+    @Test
+    void explanatoryTextAroundBlocksIsSkippedButStrayCharactersInsideAreRejected() throws Exception {
+        String key = new String(Pem.encodeKey(KeyPairs.generate(KeyType.EC256).getPrivate()),
+                StandardCharsets.US_ASCII);
+
+        assertThat(Pem.decodeKey(("a comment\r\n" + key.replace("\n", "\r\n") + "trailing text\n")
+                .getBytes(StandardCharsets.US_ASCII))).isNotNull();
+        String broken = key.replaceFirst("\n([A-Za-z0-9+/]{10})", "\n$1!");
+        assertThatThrownBy(() -> Pem.decodeKey(broken.getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(IOException.class);
+        String unterminated = key.substring(0, key.indexOf("-----END"));
+        assertThatThrownBy(() -> Pem.decodeKey(unterminated.getBytes(StandardCharsets.US_ASCII)))
+                .isInstanceOf(IOException.class);
     }
 
     @Test

@@ -7,7 +7,9 @@ import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ReferenceCounted;
 import java.nio.file.Path;
@@ -20,6 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLEngine;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -238,6 +241,50 @@ class CertificateResolverTest {
         }
         ReferenceCountUtil.release(oldContext);
         ReferenceCountUtil.release(newContext);
+    }
+
+    @Test
+    void memoryHoldsAtMostItsBoundAndAnEvictedNameIsServedFromStorageWithAWorkingContext() throws Exception {
+        CertificateResolver bounded = new CertificateResolver(pki.config, pki.store, pki.issuer, pki.policy,
+                pki.blocking, pki.metrics, pki.clock, new TlsContexts(TlsContexts.preferredProvider(), 2), 2);
+        List<CertifiedKey> issued = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            issued.add(await(bounded.certificate("n" + i + ".wild.test")));
+        }
+
+        assertThat(bounded.inMemory()).hasSizeLessThanOrEqualTo(2);
+        assertThat(bounded.contexts().size()).isLessThanOrEqualTo(2);
+        for (CertifiedKey first : issued) {
+            CertifiedKey again = await(bounded.certificate(first.name()));
+            assertThat(again.leaf()).isEqualTo(first.leaf());
+            SslContext server = bounded.contexts().acquire(again);
+            SslContext client = SslContextBuilder.forClient().sslProvider(bounded.contexts().provider())
+                    .trustManager(pki.root()).build();
+            SSLEngine serverEngine = server.newEngine(ByteBufAllocator.DEFAULT);
+            SSLEngine clientEngine = client.newEngine(ByteBufAllocator.DEFAULT, first.name(), 443);
+            try {
+                TlsContexts.handshakeInMemory(clientEngine, serverEngine);
+                assertThat(clientEngine.getSession().getPeerCertificates()[0]).isEqualTo(first.leaf());
+            } finally {
+                ReferenceCountUtil.release(clientEngine);
+                ReferenceCountUtil.release(serverEngine);
+                ReferenceCountUtil.release(client);
+                ReferenceCountUtil.release(server);
+            }
+        }
+        assertThat(pki.issuer.calls()).isEqualTo(6); // evicted names came back from storage, not from the CA
+        assertThat(bounded.inMemory()).hasSizeLessThanOrEqualTo(2);
+    }
+
+    @Test
+    void aRenewedCertificateReplacesTheCachedOneAlsoForANewResolverReadingStorage() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+        CertifiedKey renewed = await(resolver.renew("links.shop.test"));
+
+        CertifiedKey loaded = await(pki.resolver().certificate("links.shop.test"));
+
+        assertThat(loaded.leaf()).isEqualTo(renewed.leaf()).isNotEqualTo(issued.leaf());
+        assertThat(loaded.key().getEncoded()).isEqualTo(renewed.key().getEncoded());
     }
 
     @Test
