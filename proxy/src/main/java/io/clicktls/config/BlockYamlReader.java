@@ -412,7 +412,9 @@ final class BlockYamlReader {
 
     /** A plain scalar as Jackson hands it over: {@code ~} and the null words are a null token without text. */
     private static ScalarNode plain(Position position, String value) {
-        return nullWord(value) ? new ScalarNode(position, "", true, false) : new ScalarNode(position, value, false, false);
+        return nullWord(value)
+                ? new ScalarNode(position, "", true, false)
+                : new ScalarNode(position, value, false, false);
     }
 
     private static boolean nullWord(String value) {
