@@ -24,6 +24,8 @@ usage: bench/scale-100k.sh [options]
   --probe N               names for the not-in-memory handshake measurement (default: 2000)
   --fill N                names handshaken under load for the RSS figure (default: 5000)
   --reloads N             config reloads to time (default: 3)
+  --skip PARTS            leave out parts of the run, comma-separated: handshakes, rss, reloads
+                          (start to serving is always measured)
   --no-build              do not run `mvn -B -q package -DskipTests` first
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
   --jar FILE              clicktls jar (default: DIR/proxy/target/clicktls.jar)
@@ -50,6 +52,7 @@ PORT_BASE=18100
 RESULTS=""
 KEEP=0
 COLD_CACHE=0
+SKIP=","
 WARM_NAMES=500
 
 while [ $# -gt 0 ]; do
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
         --probe) PROBE=$2; shift ;;
         --fill) FILL=$2; shift ;;
         --reloads) RELOADS=$2; shift ;;
+        --skip) SKIP=",$2,"; shift ;;
         --no-build) BUILD=0 ;;
         --repo) REPO=$(cd "$2" && pwd); shift ;;
         --jar) JAR=$2; shift ;;
@@ -72,6 +76,13 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+for part in ${SKIP//,/ }; do
+    case "$part" in
+        handshakes|rss|reloads) ;;
+        *) echo "scale-100k.sh: --skip: unknown part $part (expected: handshakes, rss, reloads)" >&2; exit 64 ;;
+    esac
+done
+skipped() { [[ $SKIP == *",$1,"* ]]; }
 for n in "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "scale-100k.sh: not a whole number: $n" >&2; exit 64; }
 done
@@ -310,9 +321,9 @@ write_wrk_script
 start_nginx
 write_config
 start_and_time
-cold_handshakes
-rss_under_load
-reloads
+skipped handshakes || cold_handshakes
+skipped rss || rss_under_load
+skipped reloads || reloads
 stop_server "$PROXY_PID"
 grep -a -c -E ' (WARN|ERROR) ' "$RESULTS/clicktls.log" | xargs -I{} echo "{} WARN/ERROR lines in the proxy log" >&2 || true
 {

@@ -48,6 +48,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +62,8 @@ public final class ClickTlsServer implements AutoCloseable {
     /** The first pass of the certificate cleanup: after start-up, out of the way of the first handshakes. */
     private static final Duration CLEANUP_FIRST = Duration.ofMinutes(10);
     private static final Duration CLEANUP_INTERVAL = Duration.ofHours(6);
+    /** The sweep of abandoned writes and the index of stored certificates: once the first handshakes are done. */
+    private static final Duration STORAGE_SCAN_DELAY = Duration.ofSeconds(2);
 
     private final List<AutoCloseable> closeInReverse = new ArrayList<>();
     private final LiveConfig live;
@@ -167,8 +170,10 @@ public final class ClickTlsServer implements AutoCloseable {
                 .build();
         closeInReverse.add(renewals);
         RenewalScheduler scheduler = renewals;
-        // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners.
-        blocking.execute(() -> {
+        // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners,
+        // and not alongside the first handshakes either (2 cores: it would take one from them); renewals are
+        // planned days ahead, so they can start a moment later.
+        timers.schedule(() -> blocking.execute(() -> {
             try {
                 storage.sweepAbandonedWrites();
             } catch (IOException | RuntimeException e) {
@@ -180,7 +185,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 log.error("cannot index the stored certificates; renewing only those saved from now on", e);
             }
             scheduler.start();
-        });
+        }), STORAGE_SCAN_DELAY.toMillis(), TimeUnit.MILLISECONDS);
 
         PendingHandshakes pending = new PendingHandshakes();
         proxy = ProxyServer.builder()

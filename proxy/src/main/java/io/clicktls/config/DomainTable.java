@@ -33,7 +33,8 @@ public final class DomainTable {
      *     routed only once {@link #withOnDemand} says which they are
      */
     public DomainTable(List<Domain> domains, Map<String, Platform> platforms, String onDemandPlatform) {
-        Map<String, Route> exact = new HashMap<>();
+        // sized for the list: 100,000 entries would otherwise rehash a dozen times
+        Map<String, Route> exact = new HashMap<>(Math.max(16, (int) (domains.size() / 0.75f) + 1));
         Map<String, Route> wildcards = new HashMap<>();
         for (Domain domain : domains) {
             Platform platform = platforms.get(domain.platform());

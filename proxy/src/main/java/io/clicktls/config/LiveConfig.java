@@ -33,7 +33,8 @@ public final class LiveConfig implements Supplier<ConfigSnapshot> {
      */
     public synchronized void routeOnDemand(Predicate<String> allowed) {
         allowedOnDemand = Objects.requireNonNull(allowed);
-        current = ConfigSnapshot.of(current.config(), allowed);
+        // the same table with the predicate: 100,000 entries are not hashed again
+        current = new ConfigSnapshot(current.config(), current.domains().withOnDemand(allowed));
     }
 
     /** Swaps in a new config and tells the listeners, on the calling thread. */
