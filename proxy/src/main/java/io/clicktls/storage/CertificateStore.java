@@ -66,12 +66,43 @@ public final class CertificateStore {
     /** What one {@link #scanIndex()} found, for the log and for tests. */
     public record IndexScan(int indexed, int readFromChain, int skipped, Duration took) {}
 
+    /**
+     * One index entry as kept in memory: the name is the map's key, the issuer label is shared between entries, and
+     * the validity and serial are flat values. With 100,000 entries that is about a third of the bytes and objects of
+     * a {@link StoredCertificate} (two {@code Instant}s, a {@code BigInteger}, an issuer string per entry), which the
+     * collector copies while the index is young and scans for as long as it lives. {@link StoredCertificate}s are
+     * made on demand, short-lived.
+     */
+    private static final class Entry {
+        final String issuer;
+        final long notBeforeSeconds;
+        final long notAfterSeconds;
+        final int notBeforeNanos;
+        final int notAfterNanos;
+        final byte[] serial;
+
+        Entry(String issuer, Instant notBefore, Instant notAfter, BigInteger serial) {
+            this.issuer = issuer;
+            this.notBeforeSeconds = notBefore.getEpochSecond();
+            this.notBeforeNanos = notBefore.getNano();
+            this.notAfterSeconds = notAfter.getEpochSecond();
+            this.notAfterNanos = notAfter.getNano();
+            this.serial = serial.toByteArray();
+        }
+
+        StoredCertificate toStored(String name) {
+            return new StoredCertificate(name, issuer, Instant.ofEpochSecond(notBeforeSeconds, notBeforeNanos),
+                    Instant.ofEpochSecond(notAfterSeconds, notAfterNanos), new BigInteger(serial));
+        }
+    }
+
     /** Marks a name deleted while a scan runs, so that the scan does not put back what it read before the delete. */
-    private static final StoredCertificate DELETED =
-            new StoredCertificate("", "", Instant.EPOCH, Instant.EPOCH, BigInteger.ZERO);
+    private static final Entry DELETED = new Entry("", Instant.EPOCH, Instant.EPOCH, BigInteger.ZERO);
 
     private final Storage storage;
-    private final ConcurrentHashMap<String, StoredCertificate> index = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Entry> index = new ConcurrentHashMap<>();
+    /** Issuer labels, one string each however many entries carry it: a handful of distinct values. */
+    private final ConcurrentHashMap<String, String> issuers = new ConcurrentHashMap<>();
     private final Object scanState = new Object();
     private boolean scanning; // guarded by scanState
     private volatile boolean indexReady;
@@ -129,7 +160,7 @@ public final class CertificateStore {
         storage.store(key(name, "key.pem"), key);
         storage.store(key(name, "chain.pem"), chain);
         storage.store(key(name, "meta.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
-        index.put(name, new StoredCertificate(name, certified.issuer(), certified.notBefore(), certified.notAfter(),
+        index.put(name, entry(certified.issuer(), certified.notBefore(), certified.notAfter(),
                 certified.leaf().getSerialNumber()));
     }
 
@@ -225,15 +256,18 @@ public final class CertificateStore {
 
     /** The index entry for {@code name} (exact, lower case), if it has one. Memory only. */
     public Optional<StoredCertificate> indexed(String name) {
-        StoredCertificate entry = name == null ? null : index.get(name);
-        return entry == null || entry == DELETED ? Optional.empty() : Optional.of(entry);
+        Entry entry = name == null ? null : index.get(name);
+        return entry == null || entry == DELETED ? Optional.empty() : Optional.of(entry.toStored(name));
     }
 
-    /** Calls {@code action} with every index entry, in no particular order, without copying the index. */
+    /**
+     * Calls {@code action} with every index entry, in no particular order, without copying the index (each entry is
+     * made for the call: keep it only if needed).
+     */
     public void forEachIndexed(Consumer<StoredCertificate> action) {
         index.forEach((name, entry) -> {
             if (entry != DELETED) {
-                action.accept(entry);
+                action.accept(entry.toStored(name));
             }
         });
     }
@@ -242,7 +276,15 @@ public final class CertificateStore {
         return index.size();
     }
 
-    private record IndexRead(StoredCertificate entry, boolean fromChain) {}
+    private record IndexRead(Entry entry, boolean fromChain) {}
+
+    private Entry entry(String issuer, Instant notBefore, Instant notAfter, BigInteger serial) {
+        String shared = issuers.get(issuer);
+        if (shared == null) {
+            shared = issuers.size() < 64 ? issuers.computeIfAbsent(issuer, label -> label) : issuer;
+        }
+        return new Entry(shared, notBefore, notAfter, serial);
+    }
 
     /**
      * The index entry from {@code meta.json}, or from the leaf of {@code chain.pem} for an entry written before
@@ -256,8 +298,8 @@ public final class CertificateStore {
         Meta meta = JSON.readValue(metaBytes.get(), Meta.class);
         String issuer = meta.issuer() == null ? "unknown" : meta.issuer();
         if (meta.notBefore() != null && meta.notAfter() != null && meta.serial() != null) {
-            return new IndexRead(new StoredCertificate(name, issuer, Instant.parse(meta.notBefore()),
-                    Instant.parse(meta.notAfter()), new BigInteger(meta.serial(), 16)), false);
+            return new IndexRead(entry(issuer, Instant.parse(meta.notBefore()), Instant.parse(meta.notAfter()),
+                    new BigInteger(meta.serial(), 16)), false);
         }
         Optional<byte[]> chain = storage.load(key(name, "chain.pem"));
         if (chain.isEmpty() || !sha256(chain.get()).equals(meta.chainSha256())) {
@@ -265,8 +307,8 @@ public final class CertificateStore {
             return null;
         }
         X509Certificate leaf = Pem.decodeChain(chain.get()).get(0);
-        return new IndexRead(new StoredCertificate(name, issuer, leaf.getNotBefore().toInstant(),
-                leaf.getNotAfter().toInstant(), leaf.getSerialNumber()), true);
+        return new IndexRead(entry(issuer, leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
+                leaf.getSerialNumber()), true);
     }
 
     private static boolean validName(String name) {

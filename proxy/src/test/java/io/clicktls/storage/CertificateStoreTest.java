@@ -144,6 +144,25 @@ class CertificateStoreTest {
     }
 
     @Test
+    void scannedEntriesOfOneIssuerShareOneLabelAndKeepTheirExactValidity() throws Exception {
+        CertifiedKey a = pki.internalIssuer.issue("a.test");
+        CertifiedKey b = pki.internalIssuer.issue("b.test");
+        store.save(a);
+        store.save(b);
+
+        CertificateStore restarted = new CertificateStore(pki.storage);
+        restarted.scanIndex();
+
+        StoredCertificate first = restarted.indexed("a.test").orElseThrow();
+        StoredCertificate second = restarted.indexed("b.test").orElseThrow();
+        // each meta.json parses to its own string; the index keeps one per issuer, not one per entry
+        assertThat(second.issuer()).isSameAs(first.issuer()).isEqualTo("internal");
+        assertThat(first).isEqualTo(new StoredCertificate("a.test", "internal", a.notBefore(), a.notAfter(),
+                a.leaf().getSerialNumber()));
+        assertThat(second.serial()).isEqualTo(b.leaf().getSerialNumber());
+    }
+
+    @Test
     void aDeleteWhileTheScanRunsIsNotUndoneByWhatTheScanReadBefore() throws Exception {
         store.save(pki.internalIssuer.issue("a.test"));
         store.save(pki.internalIssuer.issue("b.test"));
