@@ -68,6 +68,7 @@ final class ListenerPipelines {
             protected void initChannel(Channel ch) {
                 clients.add(ch);
                 ChannelPipeline p = ch.pipeline();
+                p.addLast("last-flush", new LastFlushWithClose());
                 p.addLast("tls", tlsHandlerFactory.apply(ch));
                 p.addLast("idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 p.addLast("alpn", new ProtocolSelection());

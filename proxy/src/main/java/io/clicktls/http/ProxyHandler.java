@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -75,6 +76,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<HttpObject> inbox = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private boolean http2;
+    /** On TLS connections: sends a last response and the close_notify alert together. */
+    private LastFlushWithClose lastFlush;
     private State state = State.IDLE;
     private Exchange exchange;
     private boolean pumping;
@@ -109,6 +112,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.http2 = ctx.channel() instanceof Http2StreamChannel;
+        this.lastFlush = http2 ? null : ctx.pipeline().get(LastFlushWithClose.class);
         this.responseDeadline = new Deadline(ctx.executor(), this::responseTimedOut);
         ctx.channel().config().setAutoRead(false);
         if (ctx.channel().isActive()) {
@@ -343,9 +347,11 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             }
             inbox.addFirst(new DefaultLastHttpContent(full.content().retain()));
         }
+        // Read before the hop-by-hop headers (Connection among them) are stripped for the upstream.
+        boolean clientCloses = !http2 && !HttpUtil.isKeepAlive(request);
         HttpRequest upstreamRequest = ForwardingHeaders.upstreamRequest(
                 request, target.path(), hostHeader, platform, clientAddress(), scheme);
-        Exchange started = new Exchange(request, upstreamRequest, platform.name());
+        Exchange started = new Exchange(request, upstreamRequest, platform.name(), clientCloses);
         ReferenceCountUtil.release(request);
         exchange = started;
         state = State.CONNECTING;
@@ -361,8 +367,16 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         ErrorResponses.send(ctx, failure, platform, context.metrics());
     }
 
-    private void exchangeDone(boolean requestComplete, ChannelFuture lastWrite) {
+    private void exchangeDone(boolean requestComplete, ChannelFuture lastWrite, boolean closeClient) {
         exchange = null;
+        if (closeClient) {
+            // The client asked to close after this response (HttpServerKeepAliveHandler would close it once the
+            // response is written): closing now, the response and TLS's close_notify leave in one system call.
+            state = State.CLOSED;
+            releaseInbox();
+            lastFlush.flushThenClose(ctx);
+            return;
+        }
         if (!requestComplete) {
             // The upstream answered before the whole body arrived; the rest will not be read, so the connection
             // (or stream) ends after the response.
@@ -373,6 +387,11 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         state = State.IDLE;
         pump();
+    }
+
+    private boolean nothingPending() {
+        ChannelOutboundBuffer buffer = ctx.channel().unsafe().outboundBuffer();
+        return buffer != null && buffer.isEmpty();
     }
 
     private void onLoop(Runnable task) {
@@ -493,6 +512,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
         private final HttpMethod method;
         private final boolean clientChunked;
+        /** The client's HTTP/1.x request asked to close the connection after the response. */
+        private final boolean clientCloses;
         private final String platform;
         private HttpRequest head;
         private UpstreamConnection upstream;
@@ -507,9 +528,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         private long sentNanos;
         private ChannelFuture lastClientWrite;
 
-        Exchange(HttpRequest request, HttpRequest head, String platform) {
+        Exchange(HttpRequest request, HttpRequest head, String platform, boolean clientCloses) {
             this.method = request.method();
             this.clientChunked = !http2 && request.protocolVersion().equals(HttpVersion.HTTP_1_1);
+            this.clientCloses = clientCloses;
             this.head = head;
             this.platform = platform;
         }
@@ -655,13 +677,20 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (content instanceof LastHttpContent) {
+                // Only when all earlier output is on the wire: the close then waits for no more than this last bit
+                // (SslHandler gives the close_notify 3 s to leave before it closes anyway).
+                boolean closeClient = requestComplete && clientCloses && lastFlush != null && nothingPending();
                 if (requestComplete) {
                     writeToClient(content);
                 } else {
                     lastClientWrite = ctx.write(content); // the connection closes once it is sent
                 }
-                flushClient();
-                responseComplete();
+                if (closeClient) {
+                    clientUnflushed = false; // flushed with the close, see exchangeDone
+                } else {
+                    flushClient();
+                }
+                responseComplete(closeClient);
             } else {
                 writeToClient(content);
                 readUpstreamWhenWritable();
@@ -724,12 +753,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                     : ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
         }
 
-        private void responseComplete() {
+        private void responseComplete(boolean closeClient) {
             finished = true;
             cancelResponseTimer();
             context.inFlight().decrementAndGet();
             context.pool().release(upstream, requestComplete && upstreamKeepAlive);
-            exchangeDone(requestComplete, lastClientWrite);
+            exchangeDone(requestComplete, lastClientWrite, closeClient);
         }
 
         private void abort(ErrorResponses.Failure failure) {

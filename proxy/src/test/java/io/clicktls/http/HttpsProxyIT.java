@@ -246,4 +246,22 @@ class HttpsProxyIT extends ProxyFixture {
         // request.
         assertThat(standIn.connections()).isLessThanOrEqualTo(2);
     }
+
+    @Test
+    void closeRequestGetsItsWholeResponseThenACleanTlsClose() throws Exception {
+        byte[] received;
+        try (javax.net.ssl.SSLSocket socket = openTls(proxy.httpsPort(), "links.shop.test")) {
+            socket.setSoTimeout(4000);
+            socket.getOutputStream().write(("GET /page HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n"
+                    + "GET /ls/click?after-close HTTP/1.1\r\nHost: links.shop.test\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            // Read to the end without swallowing errors: an end without TLS's close_notify, or a reset, fails here.
+            received = socket.getInputStream().readAllBytes();
+        }
+
+        String response = new String(received, StandardCharsets.ISO_8859_1);
+        assertThat(response).startsWith("HTTP/1.1 200 OK").containsIgnoringCase("connection: close")
+                .endsWith("</html>\n").doesNotContain("302 Found");
+        assertThat(standIn.requests()).extracting(StandInPlatform.Received::rawUri).containsExactly("/page");
+    }
 }
