@@ -108,7 +108,6 @@ public final class ClickTlsServer implements AutoCloseable {
             ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
             throws Exception {
         closeInReverse.add(metrics);
-        metrics.bindRuntime();
         Transport transport = Transport.create(0);
         closeInReverse.add(transport);
         metrics.bindNetty(transport.boss(), transport.workers());
@@ -206,6 +205,9 @@ public final class ClickTlsServer implements AutoCloseable {
                 .start();
         closeInReverse.add(proxy);
         listening = true;
+        // The JVM and process gauges (~100 classes, JMX beans) are not needed to serve: bound once the listeners
+        // are open, still before start() returns and before the admin listener can be scraped.
+        metrics.bindRuntime();
 
         DnsCheck dns = DnsCheck.create(dnsServer(config));
         closeInReverse.add(dns);
@@ -398,8 +400,49 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     private static SslContext upstreamTls() throws IOException {
-        // The JDK's default trust store: platforms' upstreams have public certificates.
-        return SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2").build();
+        return UpstreamTls.context();
+    }
+
+    /**
+     * Builds the TLS context for upstream connections ahead of the first server start: reading the JDK's trust
+     * store takes tens of ms on a cold JVM, work {@link Main}'s warm-up thread does while the config is parsed.
+     * Any thread; idempotent.
+     */
+    static void prepareUpstreamTls() {
+        try {
+            UpstreamTls.context();
+        } catch (IOException e) {
+            log.debug("upstream TLS context: {}", e.toString()); // start-up reports it
+        }
+    }
+
+    /**
+     * The client context every server of this JVM shares: it holds no per-server state (the JDK's default trust
+     * store; platforms' upstreams have public certificates), and servers never released theirs either.
+     */
+    private static final class UpstreamTls {
+        static final UpstreamTls INSTANCE = new UpstreamTls();
+        private final SslContext context;
+        private final IOException failure;
+
+        private UpstreamTls() {
+            SslContext built = null;
+            IOException error = null;
+            try {
+                built = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2").build();
+            } catch (IOException e) {
+                error = e;
+            }
+            context = built;
+            failure = error;
+        }
+
+        static SslContext context() throws IOException {
+            if (INSTANCE.failure != null) {
+                throw new IOException(INSTANCE.failure.getMessage(), INSTANCE.failure);
+            }
+            return INSTANCE.context;
+        }
     }
 
     public LiveConfig config() {

@@ -113,8 +113,9 @@ public final class Main {
     /**
      * Loads, on the second core while the main thread reads the config (100,000 domains: a few hundred ms), what
      * start-up needs next and would otherwise load one after the other: the native TLS and transport libraries,
-     * the Public Suffix List, the metrics registry's classes. Each is idempotent and the server does not wait for
-     * it; a failure here only means the server does the work itself, and reports it, later.
+     * the Public Suffix List, the upstream TLS context (the JDK trust store), the metrics registry's classes. Each
+     * is idempotent and the server does not wait for it; a failure here only means the server does the work itself,
+     * and reports it, later.
      */
     static Thread startWarmUp() {
         Thread thread = new Thread(() -> {
@@ -122,6 +123,7 @@ public final class Main {
                 OpenSsl.isAvailable();
                 PublicSuffixList.bundled();
                 Epoll.isAvailable();
+                ClickTlsServer.prepareUpstreamTls();
                 new Metrics().close();
                 Class.forName(CertificateStore.class.getName(), true, Main.class.getClassLoader());
             } catch (Throwable e) {
