@@ -23,7 +23,12 @@ final class BlockingExecutor {
             return thread;
         };
         ThreadPoolExecutor executor = new ThreadPoolExecutor(
-                threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue), factory,
+                threads,
+                threads,
+                60,
+                TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(queue),
+                factory,
                 new ThreadPoolExecutor.AbortPolicy());
         executor.allowCoreThreadTimeOut(true);
         return executor;

@@ -61,6 +61,7 @@ public final class ClickTlsServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClickTlsServer.class);
     /** The first pass of the certificate cleanup: after start-up, out of the way of the first handshakes. */
     private static final Duration CLEANUP_FIRST = Duration.ofMinutes(10);
+
     private static final Duration CLEANUP_INTERVAL = Duration.ofHours(6);
     /** The sweep of abandoned writes and the index of stored certificates: once the first handshakes are done. */
     private static final Duration STORAGE_SCAN_DELAY = Duration.ofSeconds(2);
@@ -132,8 +133,8 @@ public final class ClickTlsServer implements AutoCloseable {
         TlsContexts contexts = new TlsContexts();
         closeInReverse.add(contexts::clear);
         // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
-        ChallengeStore challenges = new ChallengeStore(storage,
-                ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));
+        ChallengeStore challenges = new ChallengeStore(
+                storage, ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));
         CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking, contexts);
         // The status page's view of issuances under way and of failing names, seen through the issuer it wraps.
         IssuanceJournal journal = new IssuanceJournal();
@@ -144,8 +145,17 @@ public final class ClickTlsServer implements AutoCloseable {
         policy.monitor(metrics);
         failures.monitor(metrics);
         this.policy = policy;
-        resolver = new CertificateResolver(live, store, journal.wrap(issuer), policy, failures, blocking, metrics,
-                clock, contexts, CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+        resolver = new CertificateResolver(
+                live,
+                store,
+                journal.wrap(issuer),
+                policy,
+                failures,
+                blocking,
+                metrics,
+                clock,
+                contexts,
+                CertificateResolver.DEFAULT_MAXIMUM_SIZE);
         CertificateResolver certificates = resolver;
         // Requests for a name outside `domains` go to on_demand.platform once the policy let it have a certificate.
         live.routeOnDemand(name -> certificates.cached(name).isPresent() || policy.allowedOnDemand(name));
@@ -159,9 +169,10 @@ public final class ClickTlsServer implements AutoCloseable {
                 .action(resolver::renew)
                 .configured(name -> certificates.configured(name) && cleanup.renewable(name))
                 .failures(failures)
-                .windows(issuer instanceof AcmeIssuer acme
-                        ? RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow)
-                        : RenewalScheduler.RenewalWindows.NONE)
+                .windows(
+                        issuer instanceof AcmeIssuer acme
+                                ? RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow)
+                                : RenewalScheduler.RenewalWindows.NONE)
                 .clock(clock)
                 .executor(timers)
                 .random(new SecureRandom())
@@ -172,27 +183,30 @@ public final class ClickTlsServer implements AutoCloseable {
         // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners,
         // and not alongside the first handshakes either (2 cores: it would take one from them); renewals are
         // planned days ahead, so they can start a moment later.
-        timers.schedule(() -> blocking.execute(() -> {
-            try {
-                storage.sweepAbandonedWrites();
-            } catch (IOException | RuntimeException e) {
-                log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
-            }
-            try {
-                store.scanIndex();
-            } catch (IOException | RuntimeException e) {
-                log.error("cannot index the stored certificates; renewing only those saved from now on", e);
-            }
-            scheduler.start();
-        }), STORAGE_SCAN_DELAY.toMillis(), TimeUnit.MILLISECONDS);
+        timers.schedule(
+                () -> blocking.execute(() -> {
+                    try {
+                        storage.sweepAbandonedWrites();
+                    } catch (IOException | RuntimeException e) {
+                        log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
+                    }
+                    try {
+                        store.scanIndex();
+                    } catch (IOException | RuntimeException e) {
+                        log.error("cannot index the stored certificates; renewing only those saved from now on", e);
+                    }
+                    scheduler.start();
+                }),
+                STORAGE_SCAN_DELAY.toMillis(),
+                TimeUnit.MILLISECONDS);
 
         PendingHandshakes pending = new PendingHandshakes();
         proxy = ProxyServer.builder()
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
                 .channelTypes(transport.serverChannel(), transport.clientChannel())
-                .tlsHandlerFactory(ch ->
-                        new TlsSelectionHandler(certificates, challenges, blocking, live, metrics, pending))
+                .tlsHandlerFactory(
+                        ch -> new TlsSelectionHandler(certificates, challenges, blocking, live, metrics, pending))
                 .certificates(resolver)
                 .challenges(challenges)
                 .blockingExecutor(blocking)
@@ -215,8 +229,10 @@ public final class ClickTlsServer implements AutoCloseable {
                         config.listen().admin(), metrics, () -> listening, transport.boss(), transport.serverChannel())
                 .token(() -> live.get().config().admin().token())
                 .blockingExecutor(blocking)
-                .status(new NodeStatus(live, resolver, store, failures, journal, renewals, policy, cleanup,
-                        issuer.label()), dns,
+                .status(
+                        new NodeStatus(
+                                live, resolver, store, failures, journal, renewals, policy, cleanup, issuer.label()),
+                        dns,
                         clock)
                 .start();
         closeInReverse.add(admin);
@@ -248,8 +264,13 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     private CertificateIssuer issuer(
-            ClickTlsConfig config, FileStorage storage, ChallengeStore challenges, Clock clock,
-            ExecutorService blocking, TlsContexts contexts) throws IOException, InterruptedException {
+            ClickTlsConfig config,
+            FileStorage storage,
+            ChallengeStore challenges,
+            Clock clock,
+            ExecutorService blocking,
+            TlsContexts contexts)
+            throws IOException, InterruptedException {
         Certificates certificates = config.certificates();
         if (certificates.issuer() == Certificates.IssuerKind.ACME) {
             AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);
@@ -297,8 +318,15 @@ public final class ClickTlsServer implements AutoCloseable {
         private final CertificateCleanup cleanup;
         private final String issuerLabel;
 
-        NodeStatus(LiveConfig live, CertificateResolver resolver, CertificateStore store, IssuanceFailures failures,
-                IssuanceJournal journal, RenewalScheduler renewals, IssuancePolicy policy, CertificateCleanup cleanup,
+        NodeStatus(
+                LiveConfig live,
+                CertificateResolver resolver,
+                CertificateStore store,
+                IssuanceFailures failures,
+                IssuanceJournal journal,
+                RenewalScheduler renewals,
+                IssuancePolicy policy,
+                CertificateCleanup cleanup,
                 String issuerLabel) {
             this.live = live;
             this.resolver = resolver;
@@ -380,7 +408,8 @@ public final class ClickTlsServer implements AutoCloseable {
         public CaPolicy caPolicy() {
             Certificates certificates = live.get().config().certificates();
             return certificates.issuer() == Certificates.IssuerKind.ACME
-                    ? CaPolicy.forAcme(certificates.acme().directory(), issuerLabel) : CaPolicy.INTERNAL;
+                    ? CaPolicy.forAcme(certificates.acme().directory(), issuerLabel)
+                    : CaPolicy.INTERNAL;
         }
 
         @Override
@@ -390,7 +419,8 @@ public final class ClickTlsServer implements AutoCloseable {
 
         @Override
         public boolean forget(String name) throws IOException {
-            boolean had = resolver.cached(name).isPresent() || store.load(name).isPresent()
+            boolean had = resolver.cached(name).isPresent()
+                    || store.load(name).isPresent()
                     || failures.lastFailure(name).isPresent();
             resolver.forget(name);
             failures.clear(name);
@@ -429,7 +459,9 @@ public final class ClickTlsServer implements AutoCloseable {
             SslContext built = null;
             IOException error = null;
             try {
-                built = SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2").build();
+                built = SslContextBuilder.forClient()
+                        .protocols("TLSv1.3", "TLSv1.2")
+                        .build();
             } catch (IOException e) {
                 error = e;
             }

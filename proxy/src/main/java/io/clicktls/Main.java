@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Main {
 
-    static final String USAGE = """
+    static final String USAGE =
+            """
             usage: clicktls [run] [--config FILE] [--demo-platform HOST:PORT]
                    clicktls check --config FILE
                    clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT] DOMAIN
@@ -55,7 +56,8 @@ public final class Main {
         if (args.length > 0 && args[0].equals("doctor")) {
             // doctor has options of its own; its output has ✔ and ✘, whatever the platform's default charset
             PrintStream utf8 = out == System.out
-                    ? new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8) : out;
+                    ? new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8)
+                    : out;
             return DoctorCommand.run(List.of(args).subList(1, args.length), utf8, err);
         }
         Arguments parsed;
@@ -98,10 +100,13 @@ public final class Main {
             return 1;
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            stopped.countDown();
-        }, "clicktls-shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            server.close();
+                            stopped.countDown();
+                        },
+                        "clicktls-shutdown"));
         try {
             stopped.await();
         } catch (InterruptedException e) {
@@ -118,18 +123,20 @@ public final class Main {
      * and reports it, later.
      */
     static Thread startWarmUp() {
-        Thread thread = new Thread(() -> {
-            try {
-                OpenSsl.isAvailable();
-                PublicSuffixList.bundled();
-                Epoll.isAvailable();
-                ClickTlsServer.prepareUpstreamTls();
-                new Metrics().close();
-                Class.forName(CertificateStore.class.getName(), true, Main.class.getClassLoader());
-            } catch (Throwable e) {
-                LoggerFactory.getLogger(Main.class).debug("start-up warm-up: {}", e.toString());
-            }
-        }, "clicktls-warm-up");
+        Thread thread = new Thread(
+                () -> {
+                    try {
+                        OpenSsl.isAvailable();
+                        PublicSuffixList.bundled();
+                        Epoll.isAvailable();
+                        ClickTlsServer.prepareUpstreamTls();
+                        new Metrics().close();
+                        Class.forName(CertificateStore.class.getName(), true, Main.class.getClassLoader());
+                    } catch (Throwable e) {
+                        LoggerFactory.getLogger(Main.class).debug("start-up warm-up: {}", e.toString());
+                    }
+                },
+                "clicktls-warm-up");
         thread.setDaemon(true);
         thread.start();
         return thread;
@@ -186,8 +193,8 @@ public final class Main {
                 }
                 return new Endpoint(host, port);
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--demo-platform: port " + text.substring(colon + 1)
-                        + " (expected: 0-65535)");
+                throw new IllegalArgumentException(
+                        "--demo-platform: port " + text.substring(colon + 1) + " (expected: 0-65535)");
             }
         }
     }

@@ -32,7 +32,8 @@ public record Transport(
         EventLoopGroup workers,
         Class<? extends ServerChannel> serverChannel,
         Class<? extends Channel> clientChannel,
-        String name) implements AutoCloseable {
+        String name)
+        implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Transport.class);
 
@@ -45,28 +46,35 @@ public record Transport(
      */
     public static Transport create(int workerThreads) {
         quietLeakDetection();
-        String wanted = System.getProperty("clicktls.transport",
-                Boolean.getBoolean("clicktls.nio") ? "nio" : "epoll").toLowerCase(Locale.ROOT);
+        String wanted = System.getProperty("clicktls.transport", Boolean.getBoolean("clicktls.nio") ? "nio" : "epoll")
+                .toLowerCase(Locale.ROOT);
         int threads = workerThreads > 0 ? workerThreads : Runtime.getRuntime().availableProcessors();
         if (wanted.equals("io_uring") || wanted.equals("iouring")) {
             if (IoUring.isAvailable()) {
-                return create(IoUringIoHandler.newFactory(), threads,
-                        IoUringServerSocketChannel.class, IoUringSocketChannel.class, "io_uring");
+                return create(
+                        IoUringIoHandler.newFactory(),
+                        threads,
+                        IoUringServerSocketChannel.class,
+                        IoUringSocketChannel.class,
+                        "io_uring");
             }
             log.info("io_uring transport not available ({}); trying epoll", IoUring.unavailabilityCause());
             wanted = "epoll";
         }
         if (wanted.equals("epoll")) {
             if (Epoll.isAvailable()) {
-                return create(EpollIoHandler.newFactory(), threads,
-                        EpollServerSocketChannel.class, EpollSocketChannel.class, "epoll");
+                return create(
+                        EpollIoHandler.newFactory(),
+                        threads,
+                        EpollServerSocketChannel.class,
+                        EpollSocketChannel.class,
+                        "epoll");
             }
             log.info("native epoll transport not available ({}); using NIO", Epoll.unavailabilityCause());
         } else if (!wanted.equals("nio")) {
             log.warn("clicktls.transport={} is not one of epoll, io_uring, nio; using NIO", wanted);
         }
-        return create(NioIoHandler.newFactory(), threads,
-                NioServerSocketChannel.class, NioSocketChannel.class, "nio");
+        return create(NioIoHandler.newFactory(), threads, NioServerSocketChannel.class, NioSocketChannel.class, "nio");
     }
 
     /**

@@ -100,7 +100,9 @@ class AcmeEndToEndIT {
 
     private Path writeConfig(String challenges) throws IOException {
         Path file = dir.resolve("clicktls.yml");
-        Files.writeString(file, """
+        Files.writeString(
+                file,
+                """
                 listen:
                   https: 127.0.0.1:%d
                   http: 127.0.0.1:%d
@@ -122,8 +124,15 @@ class AcmeEndToEndIT {
                 domains:
                   - name: "*.acme.test"
                     platform: stand-in
-                """.formatted(HTTPS_PORT, HTTP_PORT, pebble.directoryUrl(), pebble.trustedCaFile(), challenges,
-                HANDSHAKE_WAIT.toSeconds(), platform.port()));
+                """
+                        .formatted(
+                                HTTPS_PORT,
+                                HTTP_PORT,
+                                pebble.directoryUrl(),
+                                pebble.trustedCaFile(),
+                                challenges,
+                                HANDSHAKE_WAIT.toSeconds(),
+                                platform.port()));
         return file;
     }
 
@@ -151,7 +160,8 @@ class AcmeEndToEndIT {
         assertThat(first.status()).isEqualTo(200);
         assertThat(pebble.logText()).contains(name);
         assertThat(server.certificates().contexts().challengeContextCount())
-                .as("the challenge's TLS context is freed once the challenge is withdrawn").isZero();
+                .as("the challenge's TLS context is freed once the challenge is withdrawn")
+                .isZero();
     }
 
     @Test
@@ -192,14 +202,16 @@ class AcmeEndToEndIT {
         start("tls-alpn-01, http-01");
         String name = newName();
         assertThat(get(name).status()).isEqualTo(200);
-        BigInteger serial = server.certificates().cached(name).orElseThrow().leaf().getSerialNumber();
+        BigInteger serial =
+                server.certificates().cached(name).orElseThrow().leaf().getSerialNumber();
         server.close();
         int ordersBefore = pebble.orderCount();
 
         start("tls-alpn-01, http-01");
 
         assertThat(get(name).status()).isEqualTo(200);
-        assertThat(server.certificates().cached(name).orElseThrow().leaf().getSerialNumber()).isEqualTo(serial);
+        assertThat(server.certificates().cached(name).orElseThrow().leaf().getSerialNumber())
+                .isEqualTo(serial);
         assertThat(pebble.orderCount()).isEqualTo(ordersBefore);
     }
 
@@ -212,7 +224,9 @@ class AcmeEndToEndIT {
         pebble.stop();
         try {
             start("tls-alpn-01, http-01"); // a restart while the CA is down: only storage can help
-            assertThat(get(stored).status()).as("a stored certificate is served without the CA").isEqualTo(200);
+            assertThat(get(stored).status())
+                    .as("a stored certificate is served without the CA")
+                    .isEqualTo(200);
 
             String fresh = newName();
             long started = System.nanoTime();
@@ -252,7 +266,9 @@ class AcmeEndToEndIT {
             CertifiedKey renewed = server.certificates().renew(name).get(30, TimeUnit.SECONDS);
 
             assertThat(renewed.leaf().getSerialNumber()).isNotEqualTo(before);
-            assertThat(request(open, name)).as("the open connection after the renewal").isEqualTo(200);
+            assertThat(request(open, name))
+                    .as("the open connection after the renewal")
+                    .isEqualTo(200);
             assertThat(request(open, name)).isEqualTo(200);
             assertThat(servedSerial(open)).isEqualTo(before);
             try (SSLSocket fresh = connect(name)) {
@@ -274,11 +290,19 @@ class AcmeEndToEndIT {
         Instant inWindow = first.notAfter().minus(lifetime.dividedBy(5));
         Clock later = Clock.offset(Clock.systemUTC(), Duration.between(Instant.now(), inWindow));
 
-        server = ClickTlsServer.start(ConfigLoader.load(writeConfig("http-01")), null, later,
-                new RenewalScheduler.Settings(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1),
-                        Duration.ofMinutes(1), Duration.ofHours(6)));
+        server = ClickTlsServer.start(
+                ConfigLoader.load(writeConfig("http-01")),
+                null,
+                later,
+                new RenewalScheduler.Settings(
+                        Duration.ofSeconds(1),
+                        Duration.ofSeconds(1),
+                        Duration.ofSeconds(1),
+                        Duration.ofMinutes(1),
+                        Duration.ofHours(6)));
 
-        String renewedSerial = waitForStoredSerial(name, first.leaf().getSerialNumber().toString(16));
+        String renewedSerial =
+                waitForStoredSerial(name, first.leaf().getSerialNumber().toString(16));
         assertThat(renewedSerial).isNotEqualTo(first.leaf().getSerialNumber().toString(16));
         assertThat(server.metrics().scrape()).as("no handshake so far").doesNotContain("clicktls_tls_handshakes_total");
         try (SSLSocket fresh = connect(name)) {
@@ -287,8 +311,7 @@ class AcmeEndToEndIT {
     }
 
     @Test
-    void killedWithSignalNineMidOrderTheProxyLeavesNoHalfWrittenFileAndTheNextStartFinishesTheJob()
-            throws Exception {
+    void killedWithSignalNineMidOrderTheProxyLeavesNoHalfWrittenFileAndTheNextStartFinishesTheJob() throws Exception {
         Path jar = Path.of(System.getenv().getOrDefault("CLICKTLS_REPO_ROOT", ".."), "proxy/target/clicktls.jar");
         Assumptions.assumeTrue(Files.isRegularFile(jar), "needs the packaged jar (mvn package): " + jar);
         Path config = writeConfig("tls-alpn-01, http-01");
@@ -322,7 +345,8 @@ class AcmeEndToEndIT {
         Process second = runJar(jar, config, dir.resolve("second-run.log"));
         try {
             Curl.Result served = get(name);
-            assertThat(served.exitCode()).as(served.stderr() + Files.readString(dir.resolve("second-run.log")))
+            assertThat(served.exitCode())
+                    .as(served.stderr() + Files.readString(dir.resolve("second-run.log")))
                     .isZero();
             assertThat(served.status()).isEqualTo(200);
             // The sweep runs on the blocking executor at start; give it a moment before looking.

@@ -49,7 +49,8 @@ class ClickTlsServerIT {
     }
 
     private String config(String... domains) {
-        StringBuilder yaml = new StringBuilder("""
+        StringBuilder yaml = new StringBuilder(
+                """
                 listen:
                   https: 127.0.0.1:0
                   http: 127.0.0.1:0
@@ -60,7 +61,8 @@ class ClickTlsServerIT {
                   stand-in:
                     upstream: http://127.0.0.1:%d
                 domains:
-                """.formatted(platform.port()));
+                """
+                        .formatted(platform.port()));
         for (String domain : domains) {
             yaml.append("  - name: \"").append(domain).append("\"\n    platform: stand-in\n");
         }
@@ -103,8 +105,7 @@ class ClickTlsServerIT {
         Curl.Result back = https("links.example.test", "/back");
         Curl.Result page = https("links.example.test", "/page");
 
-        assertThat(back.header("location"))
-                .isEqualTo("https://links.example.test:" + server.httpsPort() + "/landing");
+        assertThat(back.header("location")).isEqualTo("https://links.example.test:" + server.httpsPort() + "/landing");
         assertThat(page.text())
                 .contains("https://links.example.test:" + server.httpsPort() + "/ls/click?upn=next")
                 .contains("http://destination.example/")
@@ -125,7 +126,9 @@ class ClickTlsServerIT {
         assertThat(https("click.newshop.test", "/open.gif").status()).isZero();
 
         replace(configFile, config("links.example.test", "click.newshop.test"));
-        long served = waitUntil(Duration.ofSeconds(2), () -> https("click.newshop.test", "/open.gif").status() == 200);
+        long served = waitUntil(
+                Duration.ofSeconds(2),
+                () -> https("click.newshop.test", "/open.gif").status() == 200);
         assertThat(served).as("ms until the new domain is served").isLessThanOrEqualTo(2000);
 
         replace(configFile, config("links.example.test", "click.newshop.test") + "domains: [\n");
@@ -138,14 +141,20 @@ class ClickTlsServerIT {
     @Test
     void removedDomainStopsBeingServedEvenWithItsCertificateInMemory() throws Exception {
         replace(configFile, config("links.example.test", "gone.example.test"));
-        waitUntil(Duration.ofSeconds(2), () -> https("gone.example.test", "/open.gif").status() == 200);
+        waitUntil(
+                Duration.ofSeconds(2),
+                () -> https("gone.example.test", "/open.gif").status() == 200);
 
         replace(configFile, config("links.example.test"));
-        waitUntil(Duration.ofSeconds(2), () -> https("gone.example.test", "/open.gif").status() != 200);
+        waitUntil(
+                Duration.ofSeconds(2),
+                () -> https("gone.example.test", "/open.gif").status() != 200);
         int forwarded = platform.requests("/open.gif").size();
         Curl.Result gone = https("gone.example.test", "/open.gif");
 
-        assertThat(gone.status()).as("no TLS session for a name no longer configured").isZero();
+        assertThat(gone.status())
+                .as("no TLS session for a name no longer configured")
+                .isZero();
         assertThat(gone.stderr()).containsIgnoringCase("unrecognized name");
         assertThat(platform.requests("/open.gif")).hasSize(forwarded);
     }
@@ -153,18 +162,32 @@ class ClickTlsServerIT {
     @Test
     void aRemovedDomainKeepsItsStoredCertificateAndGetsItBackWhenAddedAgain() throws Exception {
         replace(configFile, config("links.example.test", "back.example.test"));
-        waitUntil(Duration.ofSeconds(2), () -> https("back.example.test", "/open.gif").status() == 200);
-        BigInteger serial = server.certificates().cached("back.example.test").orElseThrow().leaf().getSerialNumber();
+        waitUntil(
+                Duration.ofSeconds(2),
+                () -> https("back.example.test", "/open.gif").status() == 200);
+        BigInteger serial = server.certificates()
+                .cached("back.example.test")
+                .orElseThrow()
+                .leaf()
+                .getSerialNumber();
 
         replace(configFile, config("links.example.test"));
-        waitUntil(Duration.ofSeconds(2), () -> https("back.example.test", "/open.gif").status() == 0);
+        waitUntil(
+                Duration.ofSeconds(2),
+                () -> https("back.example.test", "/open.gif").status() == 0);
         assertThat(dir.resolve("data/certificates/back.example.test/meta.json")).exists();
         assertThat(server.certificates().cached("back.example.test")).isEmpty();
 
         replace(configFile, config("links.example.test", "back.example.test"));
-        waitUntil(Duration.ofSeconds(2), () -> https("back.example.test", "/open.gif").status() == 200);
+        waitUntil(
+                Duration.ofSeconds(2),
+                () -> https("back.example.test", "/open.gif").status() == 200);
 
-        assertThat(server.certificates().cached("back.example.test").orElseThrow().leaf().getSerialNumber())
+        assertThat(server.certificates()
+                        .cached("back.example.test")
+                        .orElseThrow()
+                        .leaf()
+                        .getSerialNumber())
                 .isEqualTo(serial);
         assertThat(server.metrics().scrape()).contains("clicktls_certificates_issued_total{result=\"ok\"} 1.0");
     }
@@ -172,18 +195,26 @@ class ClickTlsServerIT {
     @Test
     void restartServesTheStoredCertificateInsteadOfIssuingAnother() throws Exception {
         assertThat(https("links.example.test", "/open.gif").status()).isEqualTo(200);
-        BigInteger first = server.certificates().cached("links.example.test").orElseThrow().leaf().getSerialNumber();
+        BigInteger first = server.certificates()
+                .cached("links.example.test")
+                .orElseThrow()
+                .leaf()
+                .getSerialNumber();
         server.close();
 
         server = ClickTlsServer.start(ConfigLoader.load(configFile), null);
         Curl.Result again = https("links.example.test", "/open.gif");
 
         assertThat(again.status()).isEqualTo(200);
-        assertThat(server.certificates().cached("links.example.test").orElseThrow().leaf().getSerialNumber())
+        assertThat(server.certificates()
+                        .cached("links.example.test")
+                        .orElseThrow()
+                        .leaf()
+                        .getSerialNumber())
                 .isEqualTo(first);
         assertThat(server.metrics().scrape()).doesNotContain("clicktls_certificates_issued_total{result=\"ok\"}");
-        X509Certificate root = (X509Certificate) CertificateFactory.getInstance("X.509")
-                .generateCertificate(Files.newInputStream(root()));
+        X509Certificate root = (X509Certificate)
+                CertificateFactory.getInstance("X.509").generateCertificate(Files.newInputStream(root()));
         assertThat(root.getSubjectX500Principal().getName()).contains("clicktls local CA");
     }
 

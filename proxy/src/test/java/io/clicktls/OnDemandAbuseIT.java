@@ -51,8 +51,8 @@ class OnDemandAbuseIT {
 
     private static final int HTTPS_PORT = freePort();
     private static final int HTTP_PORT = freePort();
-    private static final Pattern DENIED = Pattern.compile(
-            "clicktls_on_demand_denied_total\\{reason=\"([a-z_]+)\"} ([0-9.E]+)");
+    private static final Pattern DENIED =
+            Pattern.compile("clicktls_on_demand_denied_total\\{reason=\"([a-z_]+)\"} ([0-9.E]+)");
 
     private static Pebble pebble;
     private static StandInPlatform platform;
@@ -69,7 +69,11 @@ class OnDemandAbuseIT {
     @BeforeAll
     static void startAll() throws IOException {
         platform = StandInPlatform.start();
-        pebble = Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).authzReusePercent(0).start();
+        pebble = Pebble.builder()
+                .httpPort(HTTP_PORT)
+                .tlsPort(HTTPS_PORT)
+                .authzReusePercent(0)
+                .start();
         ask = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         ask.setExecutor(Executors.newFixedThreadPool(64));
         ask.createContext("/allow", exchange -> {
@@ -114,7 +118,9 @@ class OnDemandAbuseIT {
 
     private ClickTlsServer start(int ordersPer3h, String askAllowTtl) throws Exception {
         Path file = dir.resolve("clicktls.yml");
-        Files.writeString(file, """
+        Files.writeString(
+                file,
+                """
                 listen:
                   https: 127.0.0.1:%d
                   http: 127.0.0.1:%d
@@ -143,8 +149,17 @@ class OnDemandAbuseIT {
                 domains:
                   - name: "*.real.test"
                     platform: stand-in
-                """.formatted(HTTPS_PORT, HTTP_PORT, pebble.directoryUrl(), pebble.trustedCaFile(),
-                ask.getAddress().getPort(), askAllowTtl, pebble.dnsServer(), ordersPer3h, platform.port()));
+                """
+                        .formatted(
+                                HTTPS_PORT,
+                                HTTP_PORT,
+                                pebble.directoryUrl(),
+                                pebble.trustedCaFile(),
+                                ask.getAddress().getPort(),
+                                askAllowTtl,
+                                pebble.dnsServer(),
+                                ordersPer3h,
+                                platform.port()));
         server = ClickTlsServer.start(ConfigLoader.load(file), null);
         return server;
     }
@@ -154,7 +169,8 @@ class OnDemandAbuseIT {
         start(250, "1h");
         Curl.Result warmUp = get("first.real.test");
         assertThat(warmUp.status()).as(warmUp.stderr()).isEqualTo(200);
-        long usualMillis = timed(() -> assertThat(get(newName("usual")).status()).isEqualTo(200));
+        long usualMillis =
+                timed(() -> assertThat(get(newName("usual")).status()).isEqualTo(200));
         int ordersBefore = pebble.orderCount();
         long heapBefore = heapAfterGc();
 
@@ -186,17 +202,31 @@ class OnDemandAbuseIT {
         attackers.shutdownNow();
         long heapAfter = heapAfterGc();
 
-        System.out.printf("[abuse] %d flood handshakes from 4 addresses in %d ms, %d refused; first handshake of a"
+        System.out.printf(
+                "[abuse] %d flood handshakes from 4 addresses in %d ms, %d refused; first handshake of a"
                         + " configured name: %d ms before the flood, %d ms during it; heap after GC %d MB -> %d MB;"
                         + " refusals %s%n",
-                flood.size(), floodMillis, refused.get(), usualMillis, duringMillis, heapBefore >> 20,
-                heapAfter >> 20, deniedCounts());
+                flood.size(),
+                floodMillis,
+                refused.get(),
+                usualMillis,
+                duringMillis,
+                heapBefore >> 20,
+                heapAfter >> 20,
+                deniedCounts());
         assertThat(refused.get()).isEqualTo(flood.size());
-        assertThat(deniedCounts()).as("the bounds on waiting handshakes and asks engaged")
+        assertThat(deniedCounts())
+                .as("the bounds on waiting handshakes and asks engaged")
                 .containsKeys("too_many_pending", "ask_denied", "invalid_name");
-        assertThat(pebble.orderCount() - ordersBefore).as("only the real name was ordered").isEqualTo(1);
+        assertThat(pebble.orderCount() - ordersBefore)
+                .as("only the real name was ordered")
+                .isEqualTo(1);
         String caLog = pebble.logText();
-        assertThat(flood.stream().filter(name -> !name.equals(GARBAGE)).filter(caLog::contains).toList()).isEmpty();
+        assertThat(flood.stream()
+                        .filter(name -> !name.equals(GARBAGE))
+                        .filter(caLog::contains)
+                        .toList())
+                .isEmpty();
         assertThat(duringMillis).isLessThan(Math.max(3 * usualMillis, usualMillis + 3000));
         assertThat(heapAfter - heapBefore).as("heap growth after GC").isLessThan(48L << 20);
     }
@@ -217,8 +247,12 @@ class OnDemandAbuseIT {
         Curl.Result reissued = get("links.allowed.test");
 
         assertThat(known.status()).as(known.stderr()).isEqualTo(200);
-        assertThat(unknown.status()).as("no certificate for a name never allowed").isZero();
-        assertThat(reissued.status()).as("issued again on the stale allow: " + reissued.stderr()).isEqualTo(200);
+        assertThat(unknown.status())
+                .as("no certificate for a name never allowed")
+                .isZero();
+        assertThat(reissued.status())
+                .as("issued again on the stale allow: " + reissued.stderr())
+                .isEqualTo(200);
         assertThat(pebble.orderCount() - ordersBefore).isEqualTo(1);
         assertThat(deniedCounts()).containsEntry("ask_unavailable", 1.0);
     }
@@ -286,11 +320,16 @@ class OnDemandAbuseIT {
                 case 0, 1 -> names.add(randomLabel(random) + "." + randomLabel(random) + ".com");
                 case 2 -> names.add("www.www.links.shop" + i + ".real.test"); // two labels under the wildcard
                 case 3 -> names.add("www." + randomLabel(random) + ".first.real.test");
-                case 4 -> names.add(i % 12 == 4 ? "a".repeat(64) + ".real.test"
-                        : i % 24 == 10 ? ("b".repeat(63) + ".").repeat(5) + "test" // 324 characters
-                        : "under_score" + i + ".example.com");
-                default -> names.add(i % 12 == 5 ? "10.0." + (i % 250) + ".1"
-                        : i % 24 == 11 ? GARBAGE : "x" + i + ".ab--cd.example.com");
+                case 4 -> names.add(
+                        i % 12 == 4
+                                ? "a".repeat(64) + ".real.test"
+                                : i % 24 == 10
+                                        ? ("b".repeat(63) + ".").repeat(5) + "test" // 324 characters
+                                        : "under_score" + i + ".example.com");
+                default -> names.add(
+                        i % 12 == 5
+                                ? "10.0." + (i % 250) + ".1"
+                                : i % 24 == 11 ? GARBAGE : "x" + i + ".ab--cd.example.com");
             }
         }
         java.util.Collections.shuffle(names, random);
@@ -320,8 +359,10 @@ class OnDemandAbuseIT {
             socket.connect(new InetSocketAddress("127.0.0.1", HTTPS_PORT), 2000);
             socket.setSoTimeout(15_000);
             OutputStream out = socket.getOutputStream();
-            out.write(name.equals(GARBAGE)
-                    ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII) : clientHello(name));
+            out.write(
+                    name.equals(GARBAGE)
+                            ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII)
+                            : clientHello(name));
             out.flush();
             InputStream in = socket.getInputStream();
             int type = in.read();

@@ -9,8 +9,8 @@ import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.IssuanceException;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
-import java.io.IOException;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.StringWriter;
 import java.net.MalformedURLException;
@@ -126,11 +126,13 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         this.storage = storage;
         this.challenges = challenges;
         this.clock = clock;
-        this.label = settings.directory().getHost() == null ? settings.directory().toString()
+        this.label = settings.directory().getHost() == null
+                ? settings.directory().toString()
                 : settings.directory().getHost();
         try {
             this.provider = "https".equals(settings.directory().getScheme())
-                    ? new TrustingAcmeProvider(settings.trustedCa()) : null;
+                    ? new TrustingAcmeProvider(settings.trustedCa())
+                    : null;
         } catch (GeneralSecurityException e) {
             throw new IOException("trusted_ca: " + settings.trustedCa() + ": " + e.getMessage(), e);
         }
@@ -174,14 +176,16 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             log.debug("issued certificate for {} from {} in {} ms", host, label, millisSince(start));
             return issued;
         } catch (AcmeLazyLoadingException e) {
-            throw failure(host, e.getCause() instanceof AcmeException cause ? cause
-                    : new AcmeException(e.getMessage(), e));
+            throw failure(
+                    host, e.getCause() instanceof AcmeException cause ? cause : new AcmeException(e.getMessage(), e));
         } catch (AcmeProtocolException e) {
             throw new IssuanceException("unexpected answer from " + label + " for " + host + ": " + e.getMessage(), e);
         } catch (AcmeException e) {
             throw failure(host, e);
         } catch (IOException e) {
-            throw new IssuanceException("storage failed while ordering for " + host + ": " + e.getMessage(), e,
+            throw new IssuanceException(
+                    "storage failed while ordering for " + host + ": " + e.getMessage(),
+                    e,
                     clock.instant().plus(UNREACHABLE_RETRY));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -195,7 +199,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
      * the issuance executor at startup.
      */
     public void warmUp() {
-        warmUp(certificate -> { });
+        warmUp(certificate -> {});
     }
 
     /**
@@ -218,7 +222,10 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             }
             long start = System.nanoTime();
             rehearseOrder(tls);
-            log.info("ACME ready: {} as {} (local warm-up {} ms)", label, current.getAccountLocation(),
+            log.info(
+                    "ACME ready: {} as {} (local warm-up {} ms)",
+                    label,
+                    current.getAccountLocation(),
                     millisSince(start));
         } catch (AcmeException | IOException | RuntimeException e) {
             log.warn("ACME warm-up against {} failed (will retry on the first order): {}", label, e.toString());
@@ -244,8 +251,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
      * when the CA offers none (Pebble 2.4 does not): the {@link RenewalScheduler} then renews with a third of the
      * lifetime left. Bind as {@code issuer::renewalWindow}. Blocking: one HTTP request to the CA.
      */
-    public Optional<RenewalScheduler.Window> renewalWindow(CertifiedKey certificate)
-            throws AcmeException, IOException {
+    public Optional<RenewalScheduler.Window> renewalWindow(CertifiedKey certificate) throws AcmeException, IOException {
         if (!label.equals(certificate.issuer()) || clock.instant().isBefore(noRenewalInfoUntil)) {
             return Optional.empty();
         }
@@ -287,8 +293,9 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
                 continue; // reused by the CA: no challenge needed
             }
             if (status != Status.PENDING) {
-                throw new AcmeException("authorization for " + authorization.getIdentifier().getValue() + " is "
-                        + status.name().toLowerCase(Locale.ROOT));
+                throw new AcmeException(
+                        "authorization for " + authorization.getIdentifier().getValue() + " is "
+                                + status.name().toLowerCase(Locale.ROOT));
             }
             answer(authorization);
         }
@@ -306,8 +313,12 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         var certificate = order.getCertificate();
         certificate.download();
         long done = System.nanoTime();
-        log.debug("order for {}: created {} ms, validated {} ms, signed {} ms", host, (ordered - start) / 1_000_000,
-                (validated - ordered) / 1_000_000, (done - validated) / 1_000_000);
+        log.debug(
+                "order for {}: created {} ms, validated {} ms, signed {} ms",
+                host,
+                (ordered - start) / 1_000_000,
+                (validated - ordered) / 1_000_000,
+                (done - validated) / 1_000_000);
         return new CertifiedKey(host, key.getPrivate(), certificate.getCertificateChain(), label);
     }
 
@@ -326,13 +337,16 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
                 if (challenge.getStatus() == Status.PENDING) {
                     challenge.trigger(); // a reused authorization may have its challenge under way already
                 }
-                Status status = poller.await(challenge, type.wireName() + " challenge for " + host,
+                Status status = poller.await(
+                        challenge,
+                        type.wireName() + " challenge for " + host,
                         EnumSet.of(Status.VALID, Status.INVALID));
                 if (status == Status.INVALID) {
                     failedChallenge.put(host, type);
-                    String reason = challenge.getError().map(AcmeIssuer::describe).orElse("the CA gave no reason");
-                    throw new ValidationFailedException(type.wireName() + " validation of " + host + " failed: "
-                            + reason);
+                    String reason =
+                            challenge.getError().map(AcmeIssuer::describe).orElse("the CA gave no reason");
+                    throw new ValidationFailedException(
+                            type.wireName() + " validation of " + host + " failed: " + reason);
                 }
                 return;
             } finally {
@@ -383,8 +397,8 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
                 throw e;
             }
             // a CA may flip the order to ready a moment after the last authorization turned valid
-            Status status = poller.await(order, "order for " + host, EnumSet.of(Status.READY, Status.INVALID,
-                    Status.VALID));
+            Status status =
+                    poller.await(order, "order for " + host, EnumSet.of(Status.READY, Status.INVALID, Status.VALID));
             if (status != Status.READY) {
                 throw e;
             }
@@ -468,7 +482,10 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
                     + (eab == null ? "" : " with external account binding, kid " + eab.keyId()) + ": " + describe(e));
         }
         storeAccountUrl(fresh.getAccountLocation());
-        log.info("ACME account at {}: {}{}", label, fresh.getAccountLocation(),
+        log.info(
+                "ACME account at {}: {}{}",
+                label,
+                fresh.getAccountLocation(),
                 eab == null ? "" : " (external account binding, kid " + eab.keyId() + ")");
         return fresh;
     }
@@ -479,8 +496,8 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     private Session session() {
         if (session == null) {
             // acme:// directories (acme4j's own providers) bring their own trust
-            session = provider != null
-                    ? new Session(settings.directory(), provider) : new Session(settings.directory());
+            session =
+                    provider != null ? new Session(settings.directory(), provider) : new Session(settings.directory());
             // acme4j waits 30 s per request by default: a CA that stops answering mid-connection would hold an
             // order (and the names waiting on it) that long before "CA unreachable" and the backoff take over.
             session.networkSettings().setTimeout(NETWORK_TIMEOUT);
@@ -537,21 +554,26 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     IssuanceException failure(String host, AcmeException e) {
         Instant now = clock.instant();
         if (e instanceof AcmeRateLimitedException limited) {
-            return new IssuanceException("rate limited by " + label + ": " + describe(limited), e,
+            return new IssuanceException(
+                    "rate limited by " + label + ": " + describe(limited),
+                    e,
                     limited.getRetryAfter().orElse(now.plus(RATE_LIMIT_RETRY)));
         }
         if (e instanceof AcmeNetworkException) {
             String cause = e.getCause() == null ? e.getMessage() : rootMessage(e.getCause());
             return new IssuanceException("CA unreachable: " + label + ": " + cause, e, now.plus(UNREACHABLE_RETRY));
         }
-        if (e instanceof ValidationFailedException || e instanceof ExternalAccountRequiredException
+        if (e instanceof ValidationFailedException
+                || e instanceof ExternalAccountRequiredException
                 || e instanceof AccountRefusedException) {
             return new IssuanceException(e.getMessage(), e);
         }
         if (e instanceof AcmeServerException server
                 && (ERROR_PREFIX + "externalAccountRequired").equals(String.valueOf(server.getType()))) {
-            return new IssuanceException(label + " requires external account binding: " + describe(server)
-                    + " (set certificates.acme.eab { kid, hmac_key } to the values the CA gives you)", e);
+            return new IssuanceException(
+                    label + " requires external account binding: " + describe(server)
+                            + " (set certificates.acme.eab { kid, hmac_key } to the values the CA gives you)",
+                    e);
         }
         if (e instanceof AcmeServerException server) {
             return new IssuanceException("the CA refused " + host + ": " + describe(server), e);
@@ -579,7 +601,8 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             type = type.substring(ERROR_PREFIX.length());
         }
         var text = new StringBuilder(type);
-        problem.getDetail().or(problem::getTitle).ifPresent(detail -> text.append(": ").append(detail));
+        problem.getDetail().or(problem::getTitle).ifPresent(detail -> text.append(": ")
+                .append(detail));
         for (Problem sub : problem.getSubProblems()) {
             text.append("; ");
             sub.getIdentifier().ifPresent(id -> text.append(id.getValue()).append(": "));

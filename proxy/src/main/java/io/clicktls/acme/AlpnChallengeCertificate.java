@@ -41,8 +41,7 @@ final class AlpnChallengeCertificate {
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private AlpnChallengeCertificate() {
-    }
+    private AlpnChallengeCertificate() {}
 
     /**
      * @param acmeValidation SHA-256 of the key authorization, as {@code TlsAlpn01Challenge.getAcmeValidation()}
@@ -59,10 +58,16 @@ final class AlpnChallengeCertificate {
             var generator = KeyPairGenerator.getInstance("EC");
             generator.initialize(new ECGenParameterSpec("secp256r1"));
             KeyPair keyPair = generator.generateKeyPair();
-            var builder = new JcaX509v3CertificateBuilder(subject, new BigInteger(64, RANDOM),
-                    Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(7))),
-                    subject, keyPair.getPublic())
-                    .addExtension(Extension.subjectAlternativeName, false,
+            var builder = new JcaX509v3CertificateBuilder(
+                            subject,
+                            new BigInteger(64, RANDOM),
+                            Date.from(now.minus(Duration.ofHours(1))),
+                            Date.from(now.plus(Duration.ofDays(7))),
+                            subject,
+                            keyPair.getPublic())
+                    .addExtension(
+                            Extension.subjectAlternativeName,
+                            false,
                             new GeneralNames(new GeneralName(GeneralName.dNSName, name)))
                     .addExtension(ACME_IDENTIFIER, true, new DEROctetString(acmeValidation));
             var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(keyPair.getPrivate());

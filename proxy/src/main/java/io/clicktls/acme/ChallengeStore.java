@@ -52,7 +52,7 @@ public final class ChallengeStore implements Challenges {
         void withdrawn(CertifiedKey certificate);
 
         /** Tells nobody. */
-        TlsAlpnListener NONE = of(certificate -> { }, certificate -> { });
+        TlsAlpnListener NONE = of(certificate -> {}, certificate -> {});
 
         static TlsAlpnListener of(Consumer<CertifiedKey> published, Consumer<CertifiedKey> withdrawn) {
             return new TlsAlpnListener() {

@@ -22,8 +22,7 @@ import org.bouncycastle.util.io.pem.PemObject;
 /** PEM text for keys and certificate chains, as the ACME side stores them. Stateless and thread-safe. */
 final class PemCodec {
 
-    private PemCodec() {
-    }
+    private PemCodec() {}
 
     /** A private key (PKCS#8) followed by the chain, leaf first. */
     static byte[] encode(PrivateKey key, List<X509Certificate> chain) {
@@ -43,8 +42,7 @@ final class PemCodec {
     }
 
     /** What a PEM text holds: at most one private key, and certificates in file order. */
-    record Contents(PrivateKey key, List<X509Certificate> certificates) {
-    }
+    record Contents(PrivateKey key, List<X509Certificate> certificates) {}
 
     static Contents decode(byte[] pemText) throws IOException {
         PrivateKey key = null;

@@ -66,8 +66,7 @@ final class Poller {
      * @param what names the resource in the timeout message, e.g. {@code "order for links.shop.com"}
      * @throws AcmeException from the fetch, or when the status is not final within the timeout
      */
-    Status await(PollableResource resource, String what, Set<Status> done)
-            throws AcmeException, InterruptedException {
+    Status await(PollableResource resource, String what, Set<Status> done) throws AcmeException, InterruptedException {
         Instant start = clock.instant();
         Instant deadline = start.plus(timeout);
         Status status = resource.getStatus();

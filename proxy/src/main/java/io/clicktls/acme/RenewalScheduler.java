@@ -107,8 +107,7 @@ public final class RenewalScheduler implements AutoCloseable {
     }
 
     /** A renewal window: renew at a random moment in {@code [start, end)}. */
-    public record Window(Instant start, Instant end) {
-    }
+    public record Window(Instant start, Instant end) {}
 
     /**
      * @param scanInterval how often the index is looked at
@@ -118,11 +117,18 @@ public final class RenewalScheduler implements AutoCloseable {
      * @param windowRefresh how long an ARI answer (or the CA's lack of ARI) is trusted before asking again
      */
     public record Settings(
-            Duration scanInterval, Duration maxJitter, Duration firstBackoff, Duration maxBackoff,
+            Duration scanInterval,
+            Duration maxJitter,
+            Duration firstBackoff,
+            Duration maxBackoff,
             Duration windowRefresh) {
 
-        public static final Settings DEFAULTS = new Settings(Duration.ofMinutes(10), Duration.ofHours(1),
-                Duration.ofMinutes(1), Duration.ofHours(6), Duration.ofHours(6));
+        public static final Settings DEFAULTS = new Settings(
+                Duration.ofMinutes(10),
+                Duration.ofHours(1),
+                Duration.ofMinutes(1),
+                Duration.ofHours(6),
+                Duration.ofHours(6));
     }
 
     /**
@@ -189,8 +195,7 @@ public final class RenewalScheduler implements AutoCloseable {
         private Random random = new SecureRandom();
         private Settings settings = Settings.DEFAULTS;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** Where the certificates and their index are; the index should be scanned before {@link #start()}. */
         public Builder store(CertificateStore store) {
@@ -350,8 +355,11 @@ public final class RenewalScheduler implements AutoCloseable {
             plan.windowCheckedAt = window.isPresent() ? now : null;
             plan.renewAt = dueTime(entry, now, window);
             plans.put(name, plan);
-        } else if (plan.failures == 0 && !plan.inFlight && plan.windowCheckedAt != null
-                && !now.isBefore(plan.windowCheckedAt.plus(settings.windowRefresh())) && asksForWindow(entry, now)) {
+        } else if (plan.failures == 0
+                && !plan.inFlight
+                && plan.windowCheckedAt != null
+                && !now.isBefore(plan.windowCheckedAt.plus(settings.windowRefresh()))
+                && asksForWindow(entry, now)) {
             // the CA may move its window (e.g. ahead of a mass revocation): ask again now and then
             Optional<Window> window = lookUpWindow(entry, now);
             plan.windowCheckedAt = now;
@@ -466,7 +474,11 @@ public final class RenewalScheduler implements AutoCloseable {
         plan.lastError = rootMessage(error);
         Duration backoff = backoff(plan.failures);
         plan.renewAt = now.plus(backoff);
-        log.warn("renewing {} failed ({} in a row), next try in {} at the earliest: {}", name, plan.failures, backoff,
+        log.warn(
+                "renewing {} failed ({} in a row), next try in {} at the earliest: {}",
+                name,
+                plan.failures,
+                backoff,
                 plan.lastError);
         if (!closed && plans.get(name) == plan) {
             arm(name, plan, now);
@@ -519,7 +531,8 @@ public final class RenewalScheduler implements AutoCloseable {
 
     private static String rootMessage(Throwable error) {
         Throwable root = error;
-        while (root.getCause() != null && root.getCause() != root
+        while (root.getCause() != null
+                && root.getCause() != root
                 && (root instanceof CompletionException || root instanceof ExecutionException)) {
             root = root.getCause();
         }

@@ -82,8 +82,10 @@ final class AdminAccess {
                 return null;
             }
         }
-        boolean fromBrowser = formBody || headers.contains(HttpHeaderNames.ORIGIN)
-                || headers.contains(HttpHeaderNames.REFERER) || headers.contains("Sec-Fetch-Site");
+        boolean fromBrowser = formBody
+                || headers.contains(HttpHeaderNames.ORIGIN)
+                || headers.contains(HttpHeaderNames.REFERER)
+                || headers.contains("Sec-Fetch-Site");
         if (!fromBrowser) {
             return null; // curl and friends on a token-less loopback listener (or with Basic: no ambient credentials)
         }
@@ -91,7 +93,8 @@ final class AdminAccess {
             return Denial.CROSS_SITE;
         }
         return presentedFormToken != null && constantTimeEquals(presentedFormToken, formToken)
-                ? null : Denial.CROSS_SITE;
+                ? null
+                : Denial.CROSS_SITE;
     }
 
     /** Origin (or, without it, Referer) names the Host the request was sent to; Sec-Fetch-Site agrees. */
@@ -128,8 +131,8 @@ final class AdminAccess {
         }
         if (authorization != null && authorization.regionMatches(true, 0, "Basic ", 0, 6)) {
             try {
-                String pair = new String(Base64.getDecoder().decode(authorization.substring(6).strip()),
-                        StandardCharsets.UTF_8);
+                String pair = new String(
+                        Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
                 int colon = pair.indexOf(':');
                 return colon < 0 ? null : pair.substring(colon + 1);
             } catch (IllegalArgumentException e) {

@@ -146,8 +146,8 @@ public final class AdminServer implements AutoCloseable {
         boolean loopback = host.equals("localhost") || host.equals("::1") || host.startsWith("127.");
         if (!loopback && token.get() == null) {
             // the config refuses this already; a config built in code must not get around it
-            throw new IllegalStateException("the admin listener " + endpoint
-                    + " is reachable beyond this machine without admin.token");
+            throw new IllegalStateException(
+                    "the admin listener " + endpoint + " is reachable beyond this machine without admin.token");
         }
         channel = new ServerBootstrap()
                 .group(group)
@@ -166,7 +166,9 @@ public final class AdminServer implements AutoCloseable {
                 .bind(endpoint.toSocketAddress())
                 .sync()
                 .channel();
-        log.info("admin listening on {} ({})", channel.localAddress(),
+        log.info(
+                "admin listening on {} ({})",
+                channel.localAddress(),
                 token.get() == null ? "no token: loopback only" : "token required");
         return this;
     }
@@ -183,8 +185,14 @@ public final class AdminServer implements AutoCloseable {
     }
 
     /** What a handler needs of a request, copied off the pooled buffers before any thread hop. */
-    private record Request(HttpMethod method, String path, Map<String, List<String>> parameters, HttpHeaders headers,
-            String body, boolean formBody, String remote) {
+    private record Request(
+            HttpMethod method,
+            String path,
+            Map<String, List<String>> parameters,
+            HttpHeaders headers,
+            String body,
+            boolean formBody,
+            String remote) {
 
         String parameter(String name) {
             List<String> values = parameters.get(name);
@@ -216,8 +224,8 @@ public final class AdminServer implements AutoCloseable {
                 response = CompletableFuture.failedFuture(e);
             }
             CompletableFuture<FullHttpResponse> answered = response.exceptionally(AdminServer::failure);
-            previous = previous.thenCompose(ignored -> answered).thenAcceptAsync(
-                    r -> write(ctx, r, keepAlive, head), ctx.executor());
+            previous = previous.thenCompose(ignored -> answered)
+                    .thenAcceptAsync(r -> write(ctx, r, keepAlive, head), ctx.executor());
         }
 
         @Override
@@ -229,30 +237,40 @@ public final class AdminServer implements AutoCloseable {
 
     private static Request copy(ChannelHandlerContext ctx, FullHttpRequest request) {
         QueryStringDecoder uri = new QueryStringDecoder(request.uri());
-        String contentType = request.headers().get(HttpHeaderNames.CONTENT_TYPE, "").toLowerCase(Locale.ROOT);
+        String contentType =
+                request.headers().get(HttpHeaderNames.CONTENT_TYPE, "").toLowerCase(Locale.ROOT);
         boolean form = contentType.startsWith("application/x-www-form-urlencoded")
-                || contentType.startsWith("multipart/form-data") || contentType.startsWith("text/plain");
+                || contentType.startsWith("multipart/form-data")
+                || contentType.startsWith("text/plain");
         String body = request.content().toString(StandardCharsets.UTF_8);
         Map<String, List<String>> parameters = new java.util.HashMap<>(uri.parameters());
         if (contentType.startsWith("application/x-www-form-urlencoded")) {
             parameters.putAll(new QueryStringDecoder("?" + body).parameters());
         }
         HttpHeaders headers = new DefaultHttpHeaders().set(request.headers());
-        return new Request(request.method(), uri.path(), parameters, headers, body, form,
+        return new Request(
+                request.method(),
+                uri.path(),
+                parameters,
+                headers,
+                body,
+                form,
                 String.valueOf(ctx.channel().remoteAddress()));
     }
 
     /** Runs on the event loop: cheap checks here, everything else handed to the blocking executor. */
     private CompletableFuture<FullHttpResponse> handle(Request request) {
         String path = request.path();
-        boolean read = request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD);
+        boolean read =
+                request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD);
         if (path.equals("/healthz")) {
             if (!read) {
                 return done(methodNotAllowed("GET, HEAD"));
             }
-            return done(healthy.getAsBoolean()
-                    ? text(HttpResponseStatus.OK, "ok\n", "text/plain")
-                    : text(HttpResponseStatus.SERVICE_UNAVAILABLE, "listeners down\n", "text/plain"));
+            return done(
+                    healthy.getAsBoolean()
+                            ? text(HttpResponseStatus.OK, "ok\n", "text/plain")
+                            : text(HttpResponseStatus.SERVICE_UNAVAILABLE, "listeners down\n", "text/plain"));
         }
         AdminAccess.Denial denial = access.check(request.headers());
         if (denial != null) {
@@ -262,7 +280,8 @@ public final class AdminServer implements AutoCloseable {
             return done(redirect("/status"));
         }
         if (path.equals("/metrics")) {
-            return read ? offLoop(() -> text(HttpResponseStatus.OK, metrics.scrape(), PROMETHEUS_TEXT))
+            return read
+                    ? offLoop(() -> text(HttpResponseStatus.OK, metrics.scrape(), PROMETHEUS_TEXT))
                     : done(methodNotAllowed("GET, HEAD"));
         }
         boolean statusPath = path.equals("/status") || path.equals(API_PREFIX) || path.startsWith(API_PREFIX + "/");
@@ -290,25 +309,31 @@ public final class AdminServer implements AutoCloseable {
         String notice = request.parameter("notice");
         return offLoopValue(() -> directory.page(query, page, size))
                 .thenCompose(this::withDns)
-                .thenApplyAsync(listed -> html
-                        ? htmlPage(StatusPage.render(listed, access.formToken(), notice, clock.instant()))
-                        : text(HttpResponseStatus.OK, StatusJson.page(listed, clock.instant()), JSON), blocking);
+                .thenApplyAsync(
+                        listed -> html
+                                ? htmlPage(StatusPage.render(listed, access.formToken(), notice, clock.instant()))
+                                : text(HttpResponseStatus.OK, StatusJson.page(listed, clock.instant()), JSON),
+                        blocking);
     }
 
     private CompletableFuture<FullHttpResponse> detail(String name) {
         return offLoopValue(() -> directory.one(name)).thenCompose(found -> {
             if (found.isEmpty()) {
-                return done(json(HttpResponseStatus.NOT_FOUND, StatusJson.message("error",
-                        DomainTable.normalize(name) + " is neither configured nor known to this proxy")));
+                return done(json(
+                        HttpResponseStatus.NOT_FOUND,
+                        StatusJson.message(
+                                "error",
+                                DomainTable.normalize(name) + " is neither configured nor known to this proxy")));
             }
             DomainStatus status = found.get();
             if (dns == null || status.pattern()) {
                 return done(json(HttpResponseStatus.OK, StatusJson.one(status)));
             }
             CompletableFuture<DnsStatus> check = checkDns(status);
-            return check.copy().completeOnTimeout(null, DETAIL_DNS_WAIT.toMillis(), TimeUnit.MILLISECONDS)
-                    .thenApply(report -> json(HttpResponseStatus.OK,
-                            StatusJson.one(report == null ? status : status.withDns(report))));
+            return check.copy()
+                    .completeOnTimeout(null, DETAIL_DNS_WAIT.toMillis(), TimeUnit.MILLISECONDS)
+                    .thenApply(report -> json(
+                            HttpResponseStatus.OK, StatusJson.one(report == null ? status : status.withDns(report))));
         });
     }
 
@@ -319,30 +344,39 @@ public final class AdminServer implements AutoCloseable {
         }
         List<CompletableFuture<DnsStatus>> checks = new ArrayList<>();
         for (DomainStatus status : page.domains()) {
-            checks.add(status.pattern() ? CompletableFuture.completedFuture(null)
-                    : dns.cached(status.name()).map(CompletableFuture::completedFuture)
-                            .orElseGet(() -> checkDns(status)));
+            checks.add(
+                    status.pattern()
+                            ? CompletableFuture.completedFuture(null)
+                            : dns.cached(status.name())
+                                    .map(CompletableFuture::completedFuture)
+                                    .orElseGet(() -> checkDns(status)));
         }
         return CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new))
                 .completeOnTimeout(null, PAGE_DNS_WAIT.toMillis(), TimeUnit.MILLISECONDS)
                 .handle((ignored, failure) -> {
                     List<DomainStatus> rows = new ArrayList<>(page.domains().size());
                     for (int i = 0; i < page.domains().size(); i++) {
-                        DnsStatus report = checks.get(i).isDone() && !checks.get(i).isCompletedExceptionally()
-                                ? checks.get(i).join() : null;
+                        DnsStatus report =
+                                checks.get(i).isDone() && !checks.get(i).isCompletedExceptionally()
+                                        ? checks.get(i).join()
+                                        : null;
                         DomainStatus row = page.domains().get(i);
                         rows.add(report == null ? row : row.withDns(report));
                     }
-                    return new DomainDirectory.Page(page.query(), page.page(), page.size(), page.total(),
-                            page.failing(), rows);
+                    return new DomainDirectory.Page(
+                            page.query(), page.page(), page.size(), page.total(), page.failing(), rows);
                 });
     }
 
     private CompletableFuture<DnsStatus> checkDns(DomainStatus status) {
         ConfigSnapshot config = source.config();
-        Platform platform = status.platform() == null ? null : config.config().platforms().get(status.platform());
-        return dns.check(status.name(), platform == null ? null : platform.upstreamHost(),
-                source.expectedDnsTargets(), source.caPolicy());
+        Platform platform =
+                status.platform() == null ? null : config.config().platforms().get(status.platform());
+        return dns.check(
+                status.name(),
+                platform == null ? null : platform.upstreamHost(),
+                source.expectedDnsTargets(),
+                source.caPolicy());
     }
 
     private CompletableFuture<FullHttpResponse> certificateAction(Request request, String rawName) {
@@ -351,60 +385,94 @@ public final class AdminServer implements AutoCloseable {
         if (!post && !delete) {
             return done(methodNotAllowed("POST, DELETE"));
         }
-        AdminAccess.Denial denial = access.checkChange(request.headers(), request.formBody(),
-                request.parameter("form_token"));
+        AdminAccess.Denial denial =
+                access.checkChange(request.headers(), request.formBody(), request.parameter("form_token"));
         if (denial != null) {
             return done(denied(denial));
         }
-        String action = delete ? "forget" : Optional.ofNullable(request.parameter("action")).orElse("renew");
+        String action = delete
+                ? "forget"
+                : Optional.ofNullable(request.parameter("action")).orElse("renew");
         boolean form = request.formBody();
         String name = DomainTable.normalize(rawName);
         if (!IssuancePolicy.validHostName(name)) {
-            return done(json(HttpResponseStatus.BAD_REQUEST,
+            return done(json(
+                    HttpResponseStatus.BAD_REQUEST,
                     StatusJson.message("error", "'" + rawName + "' is not a host name")));
         }
         String back = safeReturn(request.parameter("return"));
         switch (action) {
             case "renew":
-                return offLoopValue(() -> source.config().domains().serves(name)).thenApply(served -> {
-                    if (!served) {
-                        String message = name + " is not in the config's domains: add it there first";
-                        return form ? redirect(withNotice(back, message))
-                                : json(HttpResponseStatus.CONFLICT, StatusJson.message("error", message));
-                    }
-                    metrics.adminAction("renew");
-                    log.info("admin: certificate for {} requested now (from {})", name, request.remote());
-                    source.renew(name).whenComplete((done, failure) -> directory.invalidate());
-                    return form ? redirect(withNotice(back, "Issuing a certificate for " + name + " now."))
-                            : json(HttpResponseStatus.ACCEPTED, StatusJson.message("name", name, "action", "renew",
-                                    "status", "started", "status_url", API_PREFIX + "/" + name));
-                });
+                return offLoopValue(() -> source.config().domains().serves(name))
+                        .thenApply(served -> {
+                            if (!served) {
+                                String message = name + " is not in the config's domains: add it there first";
+                                return form
+                                        ? redirect(withNotice(back, message))
+                                        : json(HttpResponseStatus.CONFLICT, StatusJson.message("error", message));
+                            }
+                            metrics.adminAction("renew");
+                            log.info("admin: certificate for {} requested now (from {})", name, request.remote());
+                            source.renew(name).whenComplete((done, failure) -> directory.invalidate());
+                            return form
+                                    ? redirect(withNotice(back, "Issuing a certificate for " + name + " now."))
+                                    : json(
+                                            HttpResponseStatus.ACCEPTED,
+                                            StatusJson.message(
+                                                    "name",
+                                                    name,
+                                                    "action",
+                                                    "renew",
+                                                    "status",
+                                                    "started",
+                                                    "status_url",
+                                                    API_PREFIX + "/" + name));
+                        });
             case "forget":
                 return offLoopValue(() -> {
-                    try {
-                        return source.forget(name);
-                    } catch (IOException e) {
-                        throw new CompletionException(e);
-                    }
-                }).thenApply(forgotten -> {
-                    directory.invalidate();
-                    metrics.adminAction("forget");
-                    log.info("admin: forgot the certificate of {} (from {}; {})", name, request.remote(),
-                            forgotten ? "deleted" : "there was none");
-                    return form ? redirect(withNotice(back, forgotten ? "Forgot the certificate of " + name + "."
-                                    : name + " had no certificate to forget."))
-                            : json(HttpResponseStatus.OK, StatusJson.message("name", name, "action", "forget",
-                                    "status", forgotten ? "forgotten" : "nothing to forget"));
-                });
+                            try {
+                                return source.forget(name);
+                            } catch (IOException e) {
+                                throw new CompletionException(e);
+                            }
+                        })
+                        .thenApply(forgotten -> {
+                            directory.invalidate();
+                            metrics.adminAction("forget");
+                            log.info(
+                                    "admin: forgot the certificate of {} (from {}; {})",
+                                    name,
+                                    request.remote(),
+                                    forgotten ? "deleted" : "there was none");
+                            return form
+                                    ? redirect(withNotice(
+                                            back,
+                                            forgotten
+                                                    ? "Forgot the certificate of " + name + "."
+                                                    : name + " had no certificate to forget."))
+                                    : json(
+                                            HttpResponseStatus.OK,
+                                            StatusJson.message(
+                                                    "name",
+                                                    name,
+                                                    "action",
+                                                    "forget",
+                                                    "status",
+                                                    forgotten ? "forgotten" : "nothing to forget"));
+                        });
             default:
-                return done(json(HttpResponseStatus.BAD_REQUEST,
+                return done(json(
+                        HttpResponseStatus.BAD_REQUEST,
                         StatusJson.message("error", "action '" + action + "' (expected: renew or forget)")));
         }
     }
 
     /** A form's return address: only the status page itself, so the form cannot redirect elsewhere. */
     private static String safeReturn(String value) {
-        if (value == null || !value.startsWith("/status") || value.contains("//") || value.contains("\\")
+        if (value == null
+                || !value.startsWith("/status")
+                || value.contains("//")
+                || value.contains("\\")
                 || value.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
             return "/status";
         }
@@ -443,8 +511,8 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private static FullHttpResponse failure(Throwable failure) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
+        Throwable cause =
+                failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (cause instanceof RejectedExecutionException) {
             return text(HttpResponseStatus.SERVICE_UNAVAILABLE, "busy: try again shortly\n", "text/plain");
         }
@@ -455,20 +523,25 @@ public final class AdminServer implements AutoCloseable {
     private static FullHttpResponse denied(AdminAccess.Denial denial) {
         switch (denial) {
             case UNAUTHENTICATED: {
-                FullHttpResponse response = text(HttpResponseStatus.UNAUTHORIZED,
-                        "admin.token required: send Authorization: Bearer TOKEN\n", "text/plain");
+                FullHttpResponse response = text(
+                        HttpResponseStatus.UNAUTHORIZED,
+                        "admin.token required: send Authorization: Bearer TOKEN\n",
+                        "text/plain");
                 response.headers()
                         .add(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"clicktls admin\"")
                         .add(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"clicktls admin\", charset=\"UTF-8\"");
                 return response;
             }
             case FOREIGN_HOST:
-                return text(HttpResponseStatus.FORBIDDEN,
+                return text(
+                        HttpResponseStatus.FORBIDDEN,
                         "this admin listener answers only to localhost or an IP address in the Host header\n",
                         "text/plain");
             default:
-                return text(HttpResponseStatus.FORBIDDEN,
-                        "changes from a browser must come from this listener's /status page\n", "text/plain");
+                return text(
+                        HttpResponseStatus.FORBIDDEN,
+                        "changes from a browser must come from this listener's /status page\n",
+                        "text/plain");
         }
     }
 
@@ -477,8 +550,7 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private static FullHttpResponse methodNotAllowed(String allowed) {
-        FullHttpResponse response = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n",
-                "text/plain");
+        FullHttpResponse response = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n", "text/plain");
         response.headers().set(HttpHeaderNames.ALLOW, allowed);
         return response;
     }
@@ -496,8 +568,10 @@ public final class AdminServer implements AutoCloseable {
     private static FullHttpResponse htmlPage(String body) {
         FullHttpResponse response = text(HttpResponseStatus.OK, body, HTML);
         response.headers()
-                .set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
-                        + " frame-ancestors 'none'; base-uri 'none'")
+                .set(
+                        "Content-Security-Policy",
+                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+                                + " frame-ancestors 'none'; base-uri 'none'")
                 .set("X-Frame-Options", "DENY")
                 .set("X-Content-Type-Options", "nosniff")
                 .set("Referrer-Policy", "same-origin");
@@ -508,8 +582,9 @@ public final class AdminServer implements AutoCloseable {
         FullHttpResponse response = new DefaultFullHttpResponse(
                 HttpVersion.HTTP_1_1, status, Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
         response.headers()
-                .set(HttpHeaderNames.CONTENT_TYPE, contentType.startsWith("text/plain;") ? contentType
-                        : contentType + "; charset=utf-8")
+                .set(
+                        HttpHeaderNames.CONTENT_TYPE,
+                        contentType.startsWith("text/plain;") ? contentType : contentType + "; charset=utf-8")
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes())
                 .set(HttpHeaderNames.CACHE_CONTROL, "no-store");
         return response;

@@ -17,9 +17,13 @@ public record CertificateFacts(
         Instant notBefore, Instant notAfter, String issuedBy, String issuer, String serial, boolean inMemory) {
 
     public static CertificateFacts of(CertifiedKey certified, boolean inMemory) {
-        return new CertificateFacts(certified.notBefore(), certified.notAfter(), certified.issuer(),
+        return new CertificateFacts(
+                certified.notBefore(),
+                certified.notAfter(),
+                certified.issuer(),
                 commonName(certified.leaf().getIssuerX500Principal()),
-                certified.leaf().getSerialNumber().toString(16).toUpperCase(Locale.ROOT), inMemory);
+                certified.leaf().getSerialNumber().toString(16).toUpperCase(Locale.ROOT),
+                inMemory);
     }
 
     /** The CN of a distinguished name, or the whole name when it has none. */

@@ -50,7 +50,8 @@ public enum CertificateState {
             return EXPIRED;
         }
         Duration left = Duration.between(now, certificate.notAfter());
-        Duration third = Duration.between(certificate.notBefore(), certificate.notAfter()).dividedBy(3);
+        Duration third = Duration.between(certificate.notBefore(), certificate.notAfter())
+                .dividedBy(3);
         Duration threshold = third.compareTo(EXPIRING_WITHIN) < 0 ? third : EXPIRING_WITHIN;
         return left.compareTo(threshold) < 0 ? EXPIRING : VALID;
     }

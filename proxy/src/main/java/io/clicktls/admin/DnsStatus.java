@@ -51,8 +51,10 @@ public record DnsStatus(
 
     /** Whether both parts are fine (or cannot be judged for want of expectations). */
     public boolean healthy() {
-        return verdict != Verdict.WRONG && verdict != Verdict.FAILED
-                && caaVerdict != Verdict.WRONG && caaVerdict != Verdict.FAILED;
+        return verdict != Verdict.WRONG
+                && verdict != Verdict.FAILED
+                && caaVerdict != Verdict.WRONG
+                && caaVerdict != Verdict.FAILED;
     }
 
     /**
@@ -62,7 +64,10 @@ public record DnsStatus(
      * @param platformHost the platform's upstream host, e.g. {@code sendgrid.net}: pointing there bypasses the proxy
      */
     public static DnsStatus of(
-            DnsCheck.Report report, DnsCheck.CaaReport caa, String platformHost, DomainStatusSource.CaPolicy ca,
+            DnsCheck.Report report,
+            DnsCheck.CaaReport caa,
+            String platformHost,
+            DomainStatusSource.CaPolicy ca,
             Instant now) {
         String name = report.name();
         List<String> chain = new ArrayList<>();
@@ -86,7 +91,8 @@ public record DnsStatus(
         } else if (report.verdict() == DnsCheck.Verdict.NOT_FOUND) {
             verdict = Verdict.FAILED;
             summary = summaryOf(report.explanation());
-            fix = onlyAddresses(report.expected()) ? "add A/AAAA records for " + name + ": " + target
+            fix = onlyAddresses(report.expected())
+                    ? "add A/AAAA records for " + name + ": " + target
                     : fixOf(report.explanation(), "add a CNAME record for " + name + " pointing at " + target);
         } else if (report.expected().isEmpty()) {
             verdict = Verdict.UNKNOWN;
@@ -98,7 +104,8 @@ public record DnsStatus(
             verdict = Verdict.WRONG;
             summary = summaryOf(report.explanation());
             // a CNAME cannot lead to an address: with only addresses expected, the A/AAAA records are the fix
-            fix = onlyAddresses(report.expected()) ? "point the A/AAAA records of " + name + " at " + target
+            fix = onlyAddresses(report.expected())
+                    ? "point the A/AAAA records of " + name + " at " + target
                     : fixOf(report.explanation(), "point " + name + " at " + target + " (a CNAME record)");
         }
 
@@ -119,11 +126,14 @@ public record DnsStatus(
             CaaDecision decision = caaDecision(caa, ca.identities());
             caaVerdict = decision.verdict();
             List<String> records = new ArrayList<>();
-            caa.records().forEach(record ->
-                    records.add(record.flags() + " " + record.tag() + " \"" + record.value() + "\""));
+            caa.records()
+                    .forEach(
+                            record -> records.add(record.flags() + " " + record.tag() + " \"" + record.value() + "\""));
             caaSummary = "CAA at " + caa.foundAt() + " (" + String.join(", ", records) + ") " + decision.explanation();
             if (decision.verdict() == Verdict.WRONG) {
-                String identity = ca.identities().isEmpty() ? "the CA's domain" : ca.identities().get(0);
+                String identity = ca.identities().isEmpty()
+                        ? "the CA's domain"
+                        : ca.identities().get(0);
                 caaFix = "add a CAA record at " + caa.foundAt() + ": 0 issue \"" + identity + "\"";
             }
         }
@@ -132,8 +142,17 @@ public record DnsStatus(
 
     /** A status for a name that could not be checked at all. */
     public static DnsStatus failed(String name, String problem, Instant now) {
-        return new DnsStatus(name, now, Verdict.FAILED, name + " could not be checked: " + problem, null, List.of(),
-                List.of(), Verdict.UNKNOWN, "not checked", null);
+        return new DnsStatus(
+                name,
+                now,
+                Verdict.FAILED,
+                name + " could not be checked: " + problem,
+                null,
+                List.of(),
+                List.of(),
+                Verdict.UNKNOWN,
+                "not checked",
+                null);
     }
 
     private record CaaDecision(Verdict verdict, String explanation) {}
@@ -145,8 +164,9 @@ public record DnsStatus(
             String tag = record.tag().toLowerCase(Locale.ROOT);
             boolean known = tag.equals("issue") || tag.equals("issuewild") || tag.equals("iodef");
             if (!known && (record.flags() & 0x80) != 0) {
-                return new CaaDecision(Verdict.WRONG, "has a critical property '" + record.tag()
-                        + "' that CAs do not understand, so none may issue");
+                return new CaaDecision(
+                        Verdict.WRONG,
+                        "has a critical property '" + record.tag() + "' that CAs do not understand, so none may issue");
             }
             if (tag.equals("issue")) {
                 issuers.add(record.issuerDomain());
@@ -156,17 +176,22 @@ public record DnsStatus(
             return new CaaDecision(Verdict.OK, "has no 'issue' property: any CA may issue");
         }
         if (identities.isEmpty()) {
-            return new CaaDecision(Verdict.UNKNOWN, "allows " + String.join(", ", issuers)
-                    + "; the configured CA's CAA identity is not known");
+            return new CaaDecision(
+                    Verdict.UNKNOWN,
+                    "allows " + String.join(", ", issuers) + "; the configured CA's CAA identity is not known");
         }
         for (String identity : identities) {
             if (caa.permits(identity)) {
                 return new CaaDecision(Verdict.OK, "allows " + identity);
             }
         }
-        List<String> named = issuers.stream().filter(issuer -> !issuer.isEmpty()).toList();
-        return new CaaDecision(Verdict.WRONG, named.isEmpty() ? "forbids every CA"
-                : "allows only " + String.join(", ", named) + ", not " + String.join(" or ", identities));
+        List<String> named =
+                issuers.stream().filter(issuer -> !issuer.isEmpty()).toList();
+        return new CaaDecision(
+                Verdict.WRONG,
+                named.isEmpty()
+                        ? "forbids every CA"
+                        : "allows only " + String.join(", ", named) + ", not " + String.join(" or ", identities));
     }
 
     /**
@@ -221,5 +246,4 @@ public record DnsStatus(
         text.append(addresses.isEmpty() ? "has no address" : "resolves to " + String.join(", ", addresses));
         return text.toString();
     }
-
 }

@@ -79,8 +79,13 @@ final class DomainDirectory {
 
         List<Map.Entry<String, Domain>> matching = new ArrayList<>();
         for (Map.Entry<String, Domain> entry : entries.entrySet()) {
-            if (q.isEmpty() || entry.getKey().contains(q) || (entry.getValue() != null
-                    && entry.getValue().platform().toLowerCase(Locale.ROOT).contains(q))) {
+            if (q.isEmpty()
+                    || entry.getKey().contains(q)
+                    || (entry.getValue() != null
+                            && entry.getValue()
+                                    .platform()
+                                    .toLowerCase(Locale.ROOT)
+                                    .contains(q))) {
                 matching.add(entry);
             }
         }
@@ -105,8 +110,11 @@ final class DomainDirectory {
             }
         }
         DomainStatus status = status(name, null, config);
-        boolean known = status.configured() || status.certificate() != null || status.lastError() != null
-                || status.state() == CertificateState.ISSUING || status.hold() != null;
+        boolean known = status.configured()
+                || status.certificate() != null
+                || status.lastError() != null
+                || status.state() == CertificateState.ISSUING
+                || status.hold() != null;
         return known ? Optional.of(status) : Optional.empty();
     }
 
@@ -118,8 +126,19 @@ final class DomainDirectory {
     private DomainStatus status(String name, Domain entry, ConfigSnapshot config) {
         Instant now = clock.instant();
         if (entry != null && entry.wildcard()) {
-            return new DomainStatus(name, true, true, entry.platform(), CertificateState.NONE, null, null, false, null,
-                    null, null, null);
+            return new DomainStatus(
+                    name,
+                    true,
+                    true,
+                    entry.platform(),
+                    CertificateState.NONE,
+                    null,
+                    null,
+                    false,
+                    null,
+                    null,
+                    null,
+                    null);
         }
         Optional<DomainTable.Route> route = config.domains().find(name);
         CertificateFacts certificate = certificate(name);
@@ -133,10 +152,19 @@ final class DomainDirectory {
             Duration lifetime = Duration.between(certificate.notBefore(), certificate.notAfter());
             renewal = certificate.notAfter().minus(lifetime.dividedBy(3));
         }
-        return new DomainStatus(name, false, route.isPresent(),
+        return new DomainStatus(
+                name,
+                false,
+                route.isPresent(),
                 route.map(r -> r.platform().name()).orElse(entry == null ? null : entry.platform()),
-                CertificateState.of(certificate, issuing, failure, hold, now), certificate, renewal, planned != null,
-                failure, hold, source.marked(name).orElse(null), null);
+                CertificateState.of(certificate, issuing, failure, hold, now),
+                certificate,
+                renewal,
+                planned != null,
+                failure,
+                hold,
+                source.marked(name).orElse(null),
+                null);
     }
 
     private CertificateFacts certificate(String name) {
@@ -144,7 +172,9 @@ final class DomainDirectory {
         if (memory.isPresent()) {
             return CertificateFacts.of(memory.get(), true);
         }
-        return source.stored(name).map(certified -> CertificateFacts.of(certified, false)).orElse(null);
+        return source.stored(name)
+                .map(certified -> CertificateFacts.of(certified, false))
+                .orElse(null);
     }
 
     private Collection<String> storedNames() {

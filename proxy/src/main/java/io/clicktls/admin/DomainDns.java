@@ -32,7 +32,10 @@ final class DomainDns {
     DomainDns(DnsCheck check, Clock clock) {
         this.check = check;
         this.clock = clock;
-        this.reports = Caffeine.newBuilder().maximumSize(20_000).expireAfterWrite(FRESH).build();
+        this.reports = Caffeine.newBuilder()
+                .maximumSize(20_000)
+                .expireAfterWrite(FRESH)
+                .build();
     }
 
     /** The last status of {@code name}, if it is fresh. */
@@ -54,7 +57,8 @@ final class DomainDns {
             return other;
         }
         run(name, platformHost, expectedTargets, ca).whenComplete((report, failure) -> {
-            DnsStatus result = failure == null ? report
+            DnsStatus result = failure == null
+                    ? report
                     : DnsStatus.failed(name, String.valueOf(failure.getMessage()), clock.instant());
             reports.put(name, result);
             running.remove(name, mine);
@@ -66,18 +70,18 @@ final class DomainDns {
     private CompletableFuture<DnsStatus> run(
             String name, String platformHost, List<String> expectedTargets, DomainStatusSource.CaPolicy ca) {
         CompletableFuture<DnsCheck.Report> report = check.check(name, List.copyOf(expectedTargets));
-        CompletableFuture<DnsCheck.CaaReport> caa = ca.publicCa()
-                ? check.caa(name) : CompletableFuture.completedFuture(null);
-        return report.thenCombine(caa, (where, records) ->
-                DnsStatus.of(where, records, platformHost, ca, clock.instant()));
+        CompletableFuture<DnsCheck.CaaReport> caa =
+                ca.publicCa() ? check.caa(name) : CompletableFuture.completedFuture(null);
+        return report.thenCombine(
+                caa, (where, records) -> DnsStatus.of(where, records, platformHost, ca, clock.instant()));
     }
 
     /** An IPv4 or IPv6 literal, parsed without any lookup; {@code null} for a name. */
     static InetAddress ipLiteral(String text) {
         String bare = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
         boolean v4 = bare.matches("(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}");
-        boolean v6 = bare.indexOf(':') >= 0 && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':'
-                || c == '.');
+        boolean v6 = bare.indexOf(':') >= 0
+                && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
         if (!v4 && !v6) {
             return null;
         }

@@ -36,7 +36,18 @@ public record DomainStatus(
         DnsStatus dns) {
 
     DomainStatus withDns(DnsStatus report) {
-        return new DomainStatus(name, pattern, configured, platform, state, certificate, nextRenewal, renewalPlanned,
-                lastError, hold, marked, report);
+        return new DomainStatus(
+                name,
+                pattern,
+                configured,
+                platform,
+                state,
+                certificate,
+                nextRenewal,
+                renewalPlanned,
+                lastError,
+                hold,
+                marked,
+                report);
     }
 }

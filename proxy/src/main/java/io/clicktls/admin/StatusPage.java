@@ -17,11 +17,13 @@ final class StatusPage {
 
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC);
-    private static final DateTimeFormatter DAY = DateTimeFormatter.ofPattern("yyyy-MM-dd").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter DAY =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd").withZone(ZoneOffset.UTC);
     private static final DateTimeFormatter HOUR =
             DateTimeFormatter.ofPattern("HH:mm 'UTC'").withZone(ZoneOffset.UTC);
 
-    private static final String STYLE = """
+    private static final String STYLE =
+            """
             :root { color-scheme: light; --line: #e3e6ea; --muted: #5f6b7a; }
             * { box-sizing: border-box; }
             body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -80,17 +82,28 @@ final class StatusPage {
         StringBuilder html = new StringBuilder(16_384);
         html.append("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-                .append("<title>clicktls status</title><style>").append(STYLE).append("</style></head><body>\n");
-        html.append("<header><h1>clicktls status</h1><span class=\"counts\"><b>").append(page.total())
-                .append("</b> ").append(page.query().isEmpty() ? "domains" : "matching")
-                .append(" · <b>").append(page.failing()).append("</b> failing</span></header>\n<main>\n");
+                .append("<title>clicktls status</title><style>")
+                .append(STYLE)
+                .append("</style></head><body>\n");
+        html.append("<header><h1>clicktls status</h1><span class=\"counts\"><b>")
+                .append(page.total())
+                .append("</b> ")
+                .append(page.query().isEmpty() ? "domains" : "matching")
+                .append(" · <b>")
+                .append(page.failing())
+                .append("</b> failing</span></header>\n<main>\n");
         html.append("<form class=\"search\" method=\"get\" action=\"/status\">")
                 .append("<input type=\"search\" name=\"q\" placeholder=\"Search names or platforms\" value=\"")
-                .append(escape(page.query())).append("\">")
-                .append("<input type=\"hidden\" name=\"size\" value=\"").append(page.size()).append("\">")
+                .append(escape(page.query()))
+                .append("\">")
+                .append("<input type=\"hidden\" name=\"size\" value=\"")
+                .append(page.size())
+                .append("\">")
                 .append("<button type=\"submit\">Search</button></form>\n");
         if (notice != null && !notice.isBlank()) {
-            html.append("<p class=\"notice\" role=\"status\">").append(escape(notice)).append("</p>\n");
+            html.append("<p class=\"notice\" role=\"status\">")
+                    .append(escape(notice))
+                    .append("</p>\n");
         }
         html.append("<div class=\"table\"><table><thead><tr><th>Domain</th><th>Certificate</th><th>Expires</th>")
                 .append("<th>Issuer</th>")
@@ -106,20 +119,27 @@ final class StatusPage {
         }
         html.append("</tbody></table></div>\n");
         pages(html, page);
-        html.append("<p class=\"muted\">Rendered ").append(escape(TIME.format(now)))
-                .append(" · JSON: <a href=\"/api/domains?").append(escape(query(page.query(), page.page(),
-                        page.size()))).append("\">/api/domains</a></p>\n");
+        html.append("<p class=\"muted\">Rendered ")
+                .append(escape(TIME.format(now)))
+                .append(" · JSON: <a href=\"/api/domains?")
+                .append(escape(query(page.query(), page.page(), page.size())))
+                .append("\">/api/domains</a></p>\n");
         html.append("</main></body></html>\n");
         return html.toString();
     }
 
     private static void row(StringBuilder html, DomainStatus domain, String formToken, String back, Instant now) {
-        html.append("<tr data-name=\"").append(escape(domain.name())).append("\" data-state=\"")
-                .append(domain.pattern() ? "pattern" : domain.state().wireName()).append("\">");
+        html.append("<tr data-name=\"")
+                .append(escape(domain.name()))
+                .append("\" data-state=\"")
+                .append(domain.pattern() ? "pattern" : domain.state().wireName())
+                .append("\">");
         html.append("<td class=\"name\">").append(escape(domain.name()).replace(".", ".<wbr>"));
         String platform = domain.platform() == null ? "not in the config" : domain.platform();
-        html.append("<span class=\"sub\">").append(escape(platform))
-                .append(domain.configured() || domain.pattern() ? "" : " · not served").append("</span></td>");
+        html.append("<span class=\"sub\">")
+                .append(escape(platform))
+                .append(domain.configured() || domain.pattern() ? "" : " · not served")
+                .append("</span></td>");
 
         if (domain.pattern()) {
             html.append("<td><span class=\"badge s-pattern\">pattern</span></td>")
@@ -128,7 +148,11 @@ final class StatusPage {
             return;
         }
         String state = domain.state().wireName();
-        html.append("<td><span class=\"badge s-").append(state).append("\">").append(state).append("</span>");
+        html.append("<td><span class=\"badge s-")
+                .append(state)
+                .append("\">")
+                .append(state)
+                .append("</span>");
         if (domain.certificate() != null && !domain.certificate().inMemory()) {
             html.append("<span class=\"sub\">in storage, not loaded</span>");
         }
@@ -139,35 +163,49 @@ final class StatusPage {
             html.append("<td class=\"muted\">—</td><td class=\"muted\">—</td>");
         } else {
             when(html, certificate.notAfter(), relative(certificate.notAfter(), now));
-            html.append("<td>").append(escape(certificate.issuer())).append("<span class=\"sub\">via ")
-                    .append(escape(certificate.issuedBy())).append("</span></td>");
+            html.append("<td>")
+                    .append(escape(certificate.issuer()))
+                    .append("<span class=\"sub\">via ")
+                    .append(escape(certificate.issuedBy()))
+                    .append("</span></td>");
         }
         if (domain.nextRenewal() == null) {
             html.append("<td class=\"muted\">—</td>");
         } else {
-            when(html, domain.nextRenewal(), relative(domain.nextRenewal(), now)
-                    + (domain.renewalPlanned() ? "" : " · estimated"));
+            when(
+                    html,
+                    domain.nextRenewal(),
+                    relative(domain.nextRenewal(), now) + (domain.renewalPlanned() ? "" : " · estimated"));
         }
 
         html.append("<td class=\"error\">");
         IssuanceFailure error = domain.lastError();
         if (domain.hold() != null) {
-            html.append("<span class=\"message\">Held back: ").append(escape(domain.hold().reason()))
+            html.append("<span class=\"message\">Held back: ")
+                    .append(escape(domain.hold().reason()))
                     .append("</span>");
             if (domain.hold().until() != null) {
-                html.append("<span class=\"sub\">until ").append(escape(TIME.format(domain.hold().until())))
+                html.append("<span class=\"sub\">until ")
+                        .append(escape(TIME.format(domain.hold().until())))
                         .append("</span>");
             }
         }
         if (domain.marked() != null) {
-            html.append("<span class=\"message\">No longer allowed (").append(escape(domain.marked().reason()))
-                    .append("): deleted after ").append(escape(TIME.format(domain.marked().deleteAfter())))
+            html.append("<span class=\"message\">No longer allowed (")
+                    .append(escape(domain.marked().reason()))
+                    .append("): deleted after ")
+                    .append(escape(TIME.format(domain.marked().deleteAfter())))
                     .append(" unless allowed again</span>");
         }
         if (error != null) {
-            html.append("<span class=\"message\">").append(escape(error.message())).append("</span>")
-                    .append("<span class=\"sub\">").append(escape(TIME.format(error.at()))).append(" · ")
-                    .append(error.failures()).append(error.failures() == 1 ? " failure" : " failures in a row");
+            html.append("<span class=\"message\">")
+                    .append(escape(error.message()))
+                    .append("</span>")
+                    .append("<span class=\"sub\">")
+                    .append(escape(TIME.format(error.at())))
+                    .append(" · ")
+                    .append(error.failures())
+                    .append(error.failures() == 1 ? " failure" : " failures in a row");
             if (error.retryAt() != null) {
                 html.append(" · retry after ").append(escape(TIME.format(error.retryAt())));
             }
@@ -183,8 +221,11 @@ final class StatusPage {
             html.append("<span class=\"muted\">not checked yet</span>");
         } else {
             boolean unknown = dns.verdict() == DnsStatus.Verdict.UNKNOWN;
-            html.append("<span class=\"badge v-").append(dns.verdict().wireName()).append("\">")
-                    .append(unknown ? "info" : dns.verdict().wireName()).append("</span> ")
+            html.append("<span class=\"badge v-")
+                    .append(dns.verdict().wireName())
+                    .append("\">")
+                    .append(unknown ? "info" : dns.verdict().wireName())
+                    .append("</span> ")
                     .append(escape(withoutName(dns.summary(), domain.name())));
             if (unknown) {
                 html.append("<span class=\"sub\">no expected targets configured to compare with</span>");
@@ -194,9 +235,12 @@ final class StatusPage {
             }
             if (dns.caaVerdict() == DnsStatus.Verdict.WRONG || dns.caaVerdict() == DnsStatus.Verdict.FAILED) {
                 html.append("<span class=\"sub\"><span class=\"badge v-wrong\">CAA</span> ")
-                        .append(escape(dns.caaSummary())).append("</span>");
+                        .append(escape(dns.caaSummary()))
+                        .append("</span>");
                 if (dns.caaFix() != null) {
-                    html.append("<span class=\"fix\">").append(escape(dns.caaFix())).append("</span>");
+                    html.append("<span class=\"fix\">")
+                            .append(escape(dns.caaFix()))
+                            .append("</span>");
                 }
             }
         }
@@ -204,8 +248,14 @@ final class StatusPage {
 
         html.append("<td class=\"actions\">");
         if (domain.configured()) {
-            action(html, domain.name(), "renew", domain.certificate() == null ? "Issue now" : "Renew now", "",
-                    formToken, back);
+            action(
+                    html,
+                    domain.name(),
+                    "renew",
+                    domain.certificate() == null ? "Issue now" : "Renew now",
+                    "",
+                    formToken,
+                    back);
         }
         if (domain.certificate() != null || error != null) {
             action(html, domain.name(), "forget", "Forget", " class=\"danger\"", formToken, back);
@@ -214,8 +264,13 @@ final class StatusPage {
     }
 
     private static void when(StringBuilder html, Instant when, String relative) {
-        html.append("<td class=\"when\">").append(escape(DAY.format(when))).append("<span class=\"sub\">")
-                .append(escape(HOUR.format(when))).append("<br>").append(escape(relative)).append("</span></td>");
+        html.append("<td class=\"when\">")
+                .append(escape(DAY.format(when)))
+                .append("<span class=\"sub\">")
+                .append(escape(HOUR.format(when)))
+                .append("<br>")
+                .append(escape(relative))
+                .append("</span></td>");
     }
 
     /** "links.shop.com resolves to …" reads as "Resolves to …" in the row of links.shop.com. */
@@ -227,14 +282,30 @@ final class StatusPage {
         return sentence;
     }
 
-    private static void action(StringBuilder html, String name, String action, String label, String buttonClass,
-            String formToken, String back) {
-        html.append("<form method=\"post\" action=\"/api/domains/").append(escape(encode(name)))
+    private static void action(
+            StringBuilder html,
+            String name,
+            String action,
+            String label,
+            String buttonClass,
+            String formToken,
+            String back) {
+        html.append("<form method=\"post\" action=\"/api/domains/")
+                .append(escape(encode(name)))
                 .append("/certificate\">")
-                .append("<input type=\"hidden\" name=\"action\" value=\"").append(action).append("\">")
-                .append("<input type=\"hidden\" name=\"form_token\" value=\"").append(escape(formToken)).append("\">")
-                .append("<input type=\"hidden\" name=\"return\" value=\"").append(escape(back)).append("\">")
-                .append("<button type=\"submit\"").append(buttonClass).append(">").append(label)
+                .append("<input type=\"hidden\" name=\"action\" value=\"")
+                .append(action)
+                .append("\">")
+                .append("<input type=\"hidden\" name=\"form_token\" value=\"")
+                .append(escape(formToken))
+                .append("\">")
+                .append("<input type=\"hidden\" name=\"return\" value=\"")
+                .append(escape(back))
+                .append("\">")
+                .append("<button type=\"submit\"")
+                .append(buttonClass)
+                .append(">")
+                .append(label)
                 .append("</button></form> ");
     }
 
@@ -244,12 +315,18 @@ final class StatusPage {
         }
         html.append("<nav class=\"pages\">");
         if (page.page() > 1) {
-            html.append("<a href=\"/status?").append(escape(query(page.query(), page.page() - 1, page.size())))
+            html.append("<a href=\"/status?")
+                    .append(escape(query(page.query(), page.page() - 1, page.size())))
                     .append("\">← Previous</a>");
         }
-        html.append("<span>Page ").append(page.page()).append(" of ").append(page.pages()).append("</span>");
+        html.append("<span>Page ")
+                .append(page.page())
+                .append(" of ")
+                .append(page.pages())
+                .append("</span>");
         if (page.page() < page.pages()) {
-            html.append("<a href=\"/status?").append(escape(query(page.query(), page.page() + 1, page.size())))
+            html.append("<a href=\"/status?")
+                    .append(escape(query(page.query(), page.page() + 1, page.size())))
                     .append("\">Next →</a>");
         }
         html.append("</nav>\n");

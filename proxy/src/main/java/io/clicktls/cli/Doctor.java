@@ -150,17 +150,26 @@ final class Doctor {
 
     private Check config(Optional<DomainTable.Route> route) {
         if (!IssuancePolicy.validHostName(name)) {
-            return Check.fail("config", name + " is not a host name a CA could issue for",
+            return Check.fail(
+                    "config",
+                    name + " is not a host name a CA could issue for",
                     "use the tracked domain's host name, such as links.shop.com");
         }
         if (route.isEmpty()) {
-            String example = config.platforms().isEmpty() ? "PLATFORM" : config.platforms().keySet().iterator().next();
-            return Check.fail("config", name + " is not in the config's domains: the proxy refuses it",
+            String example = config.platforms().isEmpty()
+                    ? "PLATFORM"
+                    : config.platforms().keySet().iterator().next();
+            return Check.fail(
+                    "config",
+                    name + " is not in the config's domains: the proxy refuses it",
                     "add it under domains: - { name: " + name + ", platform: " + example + " }");
         }
         String entry = route.get().domain().name();
-        return Check.pass("config", name + " routes to platform " + route.get().platform().name() + " ("
-                + route.get().platform().upstream() + ")" + (entry.equals(name) ? "" : ", by the entry " + entry));
+        return Check.pass(
+                "config",
+                name + " routes to platform " + route.get().platform().name() + " ("
+                        + route.get().platform().upstream() + ")"
+                        + (entry.equals(name) ? "" : ", by the entry " + entry));
     }
 
     // ---- DNS and CAA
@@ -168,7 +177,8 @@ final class Doctor {
     /** {@code --dns-server}, else {@code on_demand.dns_server} (the DNS the policy asks), else the system's. */
     private InetSocketAddress dnsServer() {
         if (options.dnsServer() != null) {
-            return new InetSocketAddress(options.dnsServer().getHostString(), options.dnsServer().getPort());
+            return new InetSocketAddress(
+                    options.dnsServer().getHostString(), options.dnsServer().getPort());
         }
         Endpoint configured = config.certificates().onDemand().dnsServer();
         return configured == null ? null : configured.toSocketAddress();
@@ -176,11 +186,16 @@ final class Doctor {
 
     /** {@code on_demand.expect_dns}, then {@code --expect}: lower-case names and bare IP literals, as DnsCheck reads them. */
     List<String> expectedTargets() {
-        Set<String> targets = new LinkedHashSet<>(config.certificates().onDemand().expectDns());
+        Set<String> targets =
+                new LinkedHashSet<>(config.certificates().onDemand().expectDns());
         for (String target : options.expect()) {
             InetAddress literal = ipLiteral(target);
-            targets.add(literal == null ? DomainTable.normalize(target) : target.startsWith("[") && target.endsWith("]")
-                    ? target.substring(1, target.length() - 1) : target);
+            targets.add(
+                    literal == null
+                            ? DomainTable.normalize(target)
+                            : target.startsWith("[") && target.endsWith("]")
+                                    ? target.substring(1, target.length() - 1)
+                                    : target);
         }
         return List.copyOf(targets);
     }
@@ -199,8 +214,9 @@ final class Doctor {
                 return Check.pass("dns", dns.summary(), via);
             case UNKNOWN: {
                 List<String> notes = new ArrayList<>();
-                notes.add(via + "; set on_demand.expect_dns (or pass --expect NAME_OR_IP) to check that it leads to this"
-                        + " proxy");
+                notes.add(
+                        via + "; set on_demand.expect_dns (or pass --expect NAME_OR_IP) to check that it leads to this"
+                                + " proxy");
                 if (!anyLocal(dns.addresses())) {
                     notes.add("none of " + String.join(", ", dns.addresses()) + " is an address of this machine:"
                             + " right behind a load balancer or NAT, wrong otherwise");
@@ -215,8 +231,11 @@ final class Doctor {
     private Check caaCheck(DnsStatus dns) {
         return switch (dns.caaVerdict()) {
             case OK -> Check.pass("caa", dns.caaSummary());
-            case UNKNOWN -> Check.pass("caa", dns.caaSummary(),
-                    "check that the CAA records name the CA of " + config.certificates().acme().directory());
+            case UNKNOWN -> Check.pass(
+                    "caa",
+                    dns.caaSummary(),
+                    "check that the CAA records name the CA of "
+                            + config.certificates().acme().directory());
             default -> Check.fail("caa", dns.caaSummary(), dns.caaFix());
         };
     }
@@ -234,10 +253,16 @@ final class Doctor {
         URI url = certificates.acme().directory();
         CaPolicy known = CaPolicy.forAcme(url, url.getHost());
         try {
-            HttpClient client = HttpClient.newBuilder().connectTimeout(TIMEOUT)
-                    .sslContext(clientContext(certificates.acme().trustedCa())).build();
-            HttpResponse<String> response = client.send(HttpRequest.newBuilder(url).timeout(TIMEOUT.multipliedBy(2))
-                    .header("User-Agent", "clicktls-doctor").build(), HttpResponse.BodyHandlers.ofString());
+            HttpClient client = HttpClient.newBuilder()
+                    .connectTimeout(TIMEOUT)
+                    .sslContext(clientContext(certificates.acme().trustedCa()))
+                    .build();
+            HttpResponse<String> response = client.send(
+                    HttpRequest.newBuilder(url)
+                            .timeout(TIMEOUT.multipliedBy(2))
+                            .header("User-Agent", "clicktls-doctor")
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
                 directoryProblem = url + " answered " + response.statusCode();
                 return known;
@@ -259,17 +284,23 @@ final class Doctor {
     private Check caCheck() {
         Certificates certificates = config.certificates();
         if (certificates.issuer() != Certificates.IssuerKind.ACME) {
-            return Check.pass("ca", "the internal CA issues (trials only: browsers do not trust it)",
+            return Check.pass(
+                    "ca",
+                    "the internal CA issues (trials only: browsers do not trust it)",
                     "its root is " + config.storage().directory().resolve("ca/root.pem"));
         }
         URI url = certificates.acme().directory();
         if (directoryProblem != null) {
-            return Check.fail("ca", "the ACME CA is unreachable: " + directoryProblem,
+            return Check.fail(
+                    "ca",
+                    "the ACME CA is unreachable: " + directoryProblem,
                     "check that this machine reaches " + url.getHost() + " (firewall, outbound proxy, DNS)"
                             + " and that certificates.acme.directory is right");
         }
         if (!directory.has("newOrder")) {
-            return Check.fail("ca", url + " answered, but not with an ACME directory",
+            return Check.fail(
+                    "ca",
+                    url + " answered, but not with an ACME directory",
                     "set certificates.acme.directory to the CA's ACME directory URL");
         }
         return Check.pass("ca", "the ACME directory " + url + " answers");
@@ -278,28 +309,37 @@ final class Doctor {
     // ---- the certificate served
 
     private Check servedCertificate() {
-        InetSocketAddress address = options.https() != null ? options.https()
+        InetSocketAddress address = options.https() != null
+                ? options.https()
                 : reachable(config.listen().https());
         String where = address.getHostString() + ":" + address.getPort();
         X509Certificate[] chain;
         try {
             chain = handshake(address);
         } catch (ConnectException e) {
-            return Check.fail("certificate", "nothing listens on " + where + ": " + describe(e),
+            return Check.fail(
+                    "certificate",
+                    "nothing listens on " + where + ": " + describe(e),
                     "start clicktls (clicktls run --config " + options.config() + "), or pass --https HOST:PORT");
         } catch (SocketTimeoutException e) {
-            return Check.fail("certificate", "no TLS handshake with " + where + " within "
-                    + handshakeTimeout().toSeconds() + " s",
+            return Check.fail(
+                    "certificate",
+                    "no TLS handshake with " + where + " within "
+                            + handshakeTimeout().toSeconds() + " s",
                     "see the issuance check: the proxy waits on_demand.handshake_wait for a new certificate");
         } catch (IOException e) {
             String message = describe(e);
             if (message.contains("unrecognized_name")) {
-                return Check.fail("certificate", where + " refused a TLS handshake for " + name
-                        + " (unrecognized_name): it has no certificate for it and may not issue one",
+                return Check.fail(
+                        "certificate",
+                        where + " refused a TLS handshake for " + name
+                                + " (unrecognized_name): it has no certificate for it and may not issue one",
                         "make sure the config serves it (see config) and see the issuance check below");
             }
-            return Check.fail("certificate", "the TLS handshake with " + where + " for " + name + " failed: "
-                    + message, "see the issuance check below: the proxy could not get a certificate in time");
+            return Check.fail(
+                    "certificate",
+                    "the TLS handshake with " + where + " for " + name + " failed: " + message,
+                    "see the issuance check below: the proxy could not get a certificate in time");
         }
         X509Certificate leaf = chain[0];
         List<String> problems = new ArrayList<>();
@@ -325,11 +365,15 @@ final class Doctor {
         Duration third = Duration.between(notBefore, notAfter).dividedBy(3);
         Duration due = third.compareTo(Duration.ofDays(14)) < 0 ? third : Duration.ofDays(14);
         if (problems.isEmpty() && left.compareTo(due) < 0) {
-            return Check.fail("certificate", summary + " (" + left.toDays() + " days left)",
+            return Check.fail(
+                    "certificate",
+                    summary + " (" + left.toDays() + " days left)",
                     "renewal should have happened by now: see the issuance check, then renew on the status page");
         }
         if (!problems.isEmpty()) {
-            return Check.fail("certificate", summary + ", but " + String.join("; ", problems),
+            return Check.fail(
+                    "certificate",
+                    summary + ", but " + String.join("; ", problems),
                     trustProblem != null && problems.size() == 1
                             ? "if this is a test CA, pass --trust ROOT.pem; otherwise renew it (status page)"
                             : "renew it: the status page's Renew button, or POST /api/domains/" + name
@@ -349,8 +393,8 @@ final class Doctor {
         try (Socket plain = new Socket()) {
             plain.connect(resolved(address), (int) TIMEOUT.toMillis());
             plain.setSoTimeout((int) handshakeTimeout().toMillis());
-            try (SSLSocket socket = (SSLSocket) context.getSocketFactory()
-                    .createSocket(plain, name, address.getPort(), false)) {
+            try (SSLSocket socket =
+                    (SSLSocket) context.getSocketFactory().createSocket(plain, name, address.getPort(), false)) {
                 SSLParameters parameters = socket.getSSLParameters();
                 parameters.setServerNames(List.of(new SNIHostName(name)));
                 parameters.setApplicationProtocols(new String[] {"http/1.1"});
@@ -378,8 +422,8 @@ final class Doctor {
             }
             PKIXParameters parameters = new PKIXParameters(anchors);
             parameters.setRevocationEnabled(false);
-            CertPathValidator.getInstance("PKIX").validate(
-                    CertificateFactory.getInstance("X.509").generateCertPath(path), parameters);
+            CertPathValidator.getInstance("PKIX")
+                    .validate(CertificateFactory.getInstance("X.509").generateCertPath(path), parameters);
             return null;
         } catch (CertPathValidatorException e) {
             return e.getMessage();
@@ -422,8 +466,10 @@ final class Doctor {
             for (List<?> entry : leaf.getSubjectAlternativeNames()) {
                 if (entry.size() >= 2 && Integer.valueOf(2).equals(entry.get(0))) {
                     String dns = String.valueOf(entry.get(1)).toLowerCase(Locale.ROOT);
-                    if (dns.equals(host) || (dns.startsWith("*.") && host.indexOf('.') > 0
-                            && host.substring(host.indexOf('.') + 1).equals(dns.substring(2)))) {
+                    if (dns.equals(host)
+                            || (dns.startsWith("*.")
+                                    && host.indexOf('.') > 0
+                                    && host.substring(host.indexOf('.') + 1).equals(dns.substring(2)))) {
                         return true;
                     }
                 }
@@ -438,7 +484,9 @@ final class Doctor {
 
     private Check upstream(Optional<DomainTable.Route> route) {
         if (route.isEmpty()) {
-            return Check.fail("upstream", "no platform: " + name + " is not in the config's domains",
+            return Check.fail(
+                    "upstream",
+                    "no platform: " + name + " is not in the config's domains",
                     "add it under domains (see config)");
         }
         Platform platform = route.get().platform();
@@ -448,7 +496,9 @@ final class Doctor {
             String status = headRequest(platform, host);
             return Check.pass("upstream", where + " answered \"" + status + "\" for Host " + host);
         } catch (IOException e) {
-            return Check.fail("upstream", where + " did not answer for Host " + host + ": " + describe(e),
+            return Check.fail(
+                    "upstream",
+                    where + " did not answer for Host " + host + ": " + describe(e),
                     "check that this machine reaches " + platform.upstreamHost() + ":" + platform.upstreamPort()
                             + " (firewall, DNS), and the platform's upstream under platforms." + platform.name());
         }
@@ -456,16 +506,16 @@ final class Doctor {
 
     /** {@code HEAD /} with the Host header the proxy would send; returns the status line. */
     private String headRequest(Platform platform, String host) throws IOException {
-        InetSocketAddress address = resolved(InetSocketAddress.createUnresolved(platform.upstreamHost(),
-                platform.upstreamPort()));
+        InetSocketAddress address =
+                resolved(InetSocketAddress.createUnresolved(platform.upstreamHost(), platform.upstreamPort()));
         try (Socket plain = new Socket()) {
             plain.connect(address, (int) TIMEOUT.toMillis());
             plain.setSoTimeout((int) TIMEOUT.multipliedBy(2).toMillis());
             Socket socket = plain;
             if (platform.tls()) {
                 SSLContext context = SSLContext.getDefault();
-                SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(plain, platform.upstreamHost(),
-                        platform.upstreamPort(), false);
+                SSLSocket tls = (SSLSocket) context.getSocketFactory()
+                        .createSocket(plain, platform.upstreamHost(), platform.upstreamPort(), false);
                 SSLParameters parameters = tls.getSSLParameters();
                 parameters.setServerNames(List.of(new SNIHostName(platform.upstreamHost())));
                 parameters.setEndpointIdentificationAlgorithm("HTTPS");
@@ -476,7 +526,8 @@ final class Doctor {
             }
             OutputStream output = socket.getOutputStream();
             output.write(("HEAD / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: clicktls-doctor\r\n"
-                    + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                            + "Connection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
             output.flush();
             String line = readLine(socket.getInputStream());
             if (!line.startsWith("HTTP/1.")) {
@@ -504,8 +555,10 @@ final class Doctor {
     // ---- issuance history
 
     private Check issuance() {
-        String adminUrl = options.admin() != null ? options.admin() : "http://"
-                + hostForUrl(reachable(config.listen().admin())) + ":" + config.listen().admin().port();
+        String adminUrl = options.admin() != null
+                ? options.admin()
+                : "http://" + hostForUrl(reachable(config.listen().admin())) + ":"
+                        + config.listen().admin().port();
         try {
             HttpClient client = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
             HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(adminUrl + "/api/domains/" + name))
@@ -515,7 +568,9 @@ final class Doctor {
             }
             HttpResponse<String> response = client.send(request.build(), HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() == 404) {
-                return Check.pass("issuance", "the running proxy has no certificate or attempt for " + name + " yet",
+                return Check.pass(
+                        "issuance",
+                        "the running proxy has no certificate or attempt for " + name + " yet",
                         "asked " + adminUrl);
             }
             if (response.statusCode() != 200) {
@@ -525,9 +580,13 @@ final class Doctor {
             JsonNode error = status.path("last_error");
             String state = status.path("state").asText("unknown");
             if (error.isObject()) {
-                IssuanceFailure failure = new IssuanceFailure(error.path("message").asText(),
-                        Instant.parse(error.path("at").asText()), error.path("failures").asInt(1),
-                        error.hasNonNull("retry_at") ? Instant.parse(error.path("retry_at").asText()) : null);
+                IssuanceFailure failure = new IssuanceFailure(
+                        error.path("message").asText(),
+                        Instant.parse(error.path("at").asText()),
+                        error.path("failures").asInt(1),
+                        error.hasNonNull("retry_at")
+                                ? Instant.parse(error.path("retry_at").asText())
+                                : null);
                 return failed(failure, "from the running proxy (" + adminUrl + "), state " + state);
             }
             return Check.pass("issuance", "no failed attempt; state " + state, "asked " + adminUrl);
@@ -552,23 +611,26 @@ final class Doctor {
             }
             return Check.pass("issuance", "no failed attempt recorded in " + directory, why);
         } catch (IOException e) {
-            return Check.fail("issuance", "cannot read " + directory + ": " + describe(e),
+            return Check.fail(
+                    "issuance",
+                    "cannot read " + directory + ": " + describe(e),
                     "run doctor as the user clicktls runs as");
         }
     }
 
     private Check failed(IssuanceFailure failure, String source) {
-        String when = TIME.format(failure.at()) + (failure.failures() > 1 ? ", " + failure.failures()
-                + " failures in a row" : "");
-        return Check.fail("issuance", "the last attempt failed (" + when + "): " + failure.message(),
-                fixFor(failure), source);
+        String when = TIME.format(failure.at())
+                + (failure.failures() > 1 ? ", " + failure.failures() + " failures in a row" : "");
+        return Check.fail(
+                "issuance", "the last attempt failed (" + when + "): " + failure.message(), fixFor(failure), source);
     }
 
     /** A concrete next step for the usual ways issuance fails, read from the CA's words. */
     private String fixFor(IssuanceFailure failure) {
         String message = failure.message().toLowerCase(Locale.ROOT);
-        String retry = failure.retryAt() == null ? "" : "; the CA accepts a new attempt after "
-                + TIME.format(failure.retryAt());
+        String retry = failure.retryAt() == null
+                ? ""
+                : "; the CA accepts a new attempt after " + TIME.format(failure.retryAt());
         if (message.contains("ratelimited") || message.contains("rate limited")) {
             return "wait for the CA's rate limit to pass" + retry + " (renewals of existing names are exempt)";
         }
@@ -619,8 +681,10 @@ final class Doctor {
         }
         DnsCheck.Report report = join(dnsCheck.check(DomainTable.normalize(host), List.of()));
         if (report.addresses().isEmpty()) {
-            throw new IOException(report.verdict() == DnsCheck.Verdict.UNAVAILABLE ? report.explanation()
-                    : host + " has no A or AAAA record");
+            throw new IOException(
+                    report.verdict() == DnsCheck.Verdict.UNAVAILABLE
+                            ? report.explanation()
+                            : host + " has no A or AAAA record");
         }
         return new InetSocketAddress(report.addresses().get(0), address.getPort());
     }
@@ -642,8 +706,8 @@ final class Doctor {
     private static InetAddress ipLiteral(String text) {
         String bare = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
         boolean v4 = bare.matches("(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}");
-        boolean v6 = bare.indexOf(':') >= 0 && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':'
-                || c == '.');
+        boolean v6 = bare.indexOf(':') >= 0
+                && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
         if (!v4 && !v6) {
             return null;
         }
@@ -693,8 +757,9 @@ final class Doctor {
 
     private static String describe(Throwable e) {
         Throwable cause = e;
-        while (cause.getCause() != null && cause.getCause() != cause && (cause.getMessage() == null
-                || cause instanceof ExecutionException)) {
+        while (cause.getCause() != null
+                && cause.getCause() != cause
+                && (cause.getMessage() == null || cause instanceof ExecutionException)) {
             cause = cause.getCause();
         }
         return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
@@ -703,28 +768,22 @@ final class Doctor {
     /** Accepts any chain so that the served one can be examined; it is validated afterwards. */
     private static final class CapturingTrustManager extends X509ExtendedTrustManager {
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-        }
+        public void checkClientTrusted(X509Certificate[] chain, String authType) {}
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        }
+        public void checkServerTrusted(X509Certificate[] chain, String authType) {}
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {
-        }
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {}
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {
-        }
+        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {}
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
-        }
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
-        }
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
 
         @Override
         public X509Certificate[] getAcceptedIssuers() {

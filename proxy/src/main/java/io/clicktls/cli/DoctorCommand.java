@@ -24,14 +24,21 @@ import java.util.List;
  */
 public final class DoctorCommand {
 
-    static final String USAGE = """
+    static final String USAGE =
+            """
             usage: clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT]
                                    [--trust PEM]... [--https HOST:PORT] [--admin URL] DOMAIN
             """;
 
     /** The parsed command line. */
-    record Options(Path config, String domain, List<String> expect, InetSocketAddress dnsServer, List<Path> trust,
-            InetSocketAddress https, String admin) {}
+    record Options(
+            Path config,
+            String domain,
+            List<String> expect,
+            InetSocketAddress dnsServer,
+            List<Path> trust,
+            InetSocketAddress https,
+            String admin) {}
 
     private DoctorCommand() {}
 
@@ -102,8 +109,8 @@ public final class DoctorCommand {
         if (config == null || domain == null) {
             throw new IllegalArgumentException("--config FILE and one DOMAIN are required");
         }
-        return new Options(config, DomainTable.normalize(domain), List.copyOf(expect), dns, List.copyOf(trust),
-                https, admin);
+        return new Options(
+                config, DomainTable.normalize(domain), List.copyOf(expect), dns, List.copyOf(trust), https, admin);
     }
 
     private static String value(List<String> args, int i, String option) {
@@ -126,8 +133,7 @@ public final class DoctorCommand {
             }
             return InetSocketAddress.createUnresolved(host, port);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(option + ": port " + text.substring(colon + 1)
-                    + " (expected: 1-65535)");
+            throw new IllegalArgumentException(option + ": port " + text.substring(colon + 1) + " (expected: 1-65535)");
         }
     }
 }

@@ -13,8 +13,8 @@ import java.util.Objects;
  * @param challenges in the order they are tried; never empty
  * @param eab the external account binding a CA such as ZeroSSL or Google Trust Services asks for, or {@code null}
  */
-public record Acme(URI directory, String email, Path trustedCa, List<ChallengeType> challenges,
-        ExternalAccountBinding eab) {
+public record Acme(
+        URI directory, String email, Path trustedCa, List<ChallengeType> challenges, ExternalAccountBinding eab) {
 
     public Acme {
         challenges = List.copyOf(challenges);

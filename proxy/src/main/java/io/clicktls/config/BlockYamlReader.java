@@ -32,6 +32,7 @@ final class BlockYamlReader {
     private static final Unsure UNSURE = new Unsure();
     /** SnakeYAML wants a simple key within 1024 characters. */
     private static final int MAX_KEY = 1000;
+
     private static final int MAX_DEPTH = 40;
     private static final int MAX_LENGTH = 64 * 1024 * 1024;
     /** How a {@code key:} without a value reads in Jackson: an empty string, not a null token. */
@@ -55,6 +56,7 @@ final class BlockYamlReader {
     private Position pendingKeyAt;
     /** The 0-based line and column where an empty value would be, as SnakeYAML puts it: just after ':' or '-'. */
     private int pendingLine;
+
     private int pendingColumn;
 
     private BlockYamlReader(String text, String file, List<ConfigProblem> problems) {
@@ -135,8 +137,8 @@ final class BlockYamlReader {
             }
             completePendingAsEmpty();
         }
-        while (depth > 0 && (indents[depth - 1] > column
-                || (indentless[depth - 1] && indents[depth - 1] == column && !dash))) {
+        while (depth > 0
+                && (indents[depth - 1] > column || (indentless[depth - 1] && indents[depth - 1] == column && !dash))) {
             depth--;
         }
         if (depth == 0 || indents[depth - 1] != column) {
@@ -264,7 +266,10 @@ final class BlockYamlReader {
                 Position keyAt = null;
                 if (map) {
                     int keyEnd = flowWordEnd(i, end);
-                    if (keyEnd == i || keyEnd >= end || text.charAt(keyEnd) != ':' || keyEnd + 1 >= end
+                    if (keyEnd == i
+                            || keyEnd >= end
+                            || text.charAt(keyEnd) != ':'
+                            || keyEnd + 1 >= end
                             || text.charAt(keyEnd + 1) != ' ') {
                         throw UNSURE;
                     }
@@ -275,8 +280,9 @@ final class BlockYamlReader {
                 Node item;
                 if (i < end && (text.charAt(i) == '\'' || text.charAt(i) == '"')) {
                     int closing = text.indexOf(text.charAt(i), i + 1);
-                    if (closing < 0 || closing >= end || (text.charAt(i) == '\'' && closing + 1 < end
-                            && text.charAt(closing + 1) == '\'')) {
+                    if (closing < 0
+                            || closing >= end
+                            || (text.charAt(i) == '\'' && closing + 1 < end && text.charAt(closing + 1) == '\'')) {
                         throw UNSURE;
                     }
                     item = quotedBetween(new Position(line + 1, i - lineStart + 1), i, closing);
@@ -401,8 +407,15 @@ final class BlockYamlReader {
         }
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);
-            boolean numeric = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-                    || c == 'x' || c == 'X' || c == '_' || c == '+' || c == '-' || c == '.';
+            boolean numeric = (c >= '0' && c <= '9')
+                    || (c >= 'a' && c <= 'f')
+                    || (c >= 'A' && c <= 'F')
+                    || c == 'x'
+                    || c == 'X'
+                    || c == '_'
+                    || c == '+'
+                    || c == '-'
+                    || c == '.';
             if (!numeric) {
                 return false;
             }
@@ -430,8 +443,8 @@ final class BlockYamlReader {
     }
 
     private void completePendingAsEmpty() {
-        completePending(new ScalarNode(new Position(pendingLine + 1, pendingColumn + 1), "", EMPTY_IS_NULL_TOKEN,
-                false));
+        completePending(
+                new ScalarNode(new Position(pendingLine + 1, pendingColumn + 1), "", EMPTY_IS_NULL_TOKEN, false));
     }
 
     private void completePending(Node value) {
@@ -448,8 +461,12 @@ final class BlockYamlReader {
     private void add(MapNode map, String key, Position keyAt, Node value) {
         Entry earlier = map.get(key);
         if (earlier != null) {
-            problems.add(new ConfigProblem(file, keyAt.line(), keyAt.column(),
-                    "duplicate key '" + key + "' (first at line " + earlier.keyPosition().line() + ")"));
+            problems.add(new ConfigProblem(
+                    file,
+                    keyAt.line(),
+                    keyAt.column(),
+                    "duplicate key '" + key + "' (first at line "
+                            + earlier.keyPosition().line() + ")"));
             return;
         }
         map.add(new Entry(key, keyAt, value));

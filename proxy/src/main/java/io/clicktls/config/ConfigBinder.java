@@ -52,15 +52,23 @@ final class ConfigBinder {
             List.of("issuer", "key_type", "acme", "on_demand", "limits", "cleanup");
     private static final List<String> ACME_KEYS = List.of("directory", "email", "trusted_ca", "challenges", "eab");
     private static final List<String> EAB_KEYS = List.of("kid", "hmac_key", "hmac_key_file");
-    private static final List<String> ON_DEMAND_KEYS = List.of("ask", "handshake_wait", "ask_timeout", "ask_cache",
-            "platform", "expect_dns", "dns_server", "pending_handshakes");
+    private static final List<String> ON_DEMAND_KEYS = List.of(
+            "ask",
+            "handshake_wait",
+            "ask_timeout",
+            "ask_cache",
+            "platform",
+            "expect_dns",
+            "dns_server",
+            "pending_handshakes");
     private static final List<String> ASK_CACHE_KEYS = List.of("allow", "deny");
     private static final List<String> PENDING_KEYS = List.of("per_client", "total");
-    private static final List<String> LIMITS_KEYS = List.of("orders_per_3h",
-            "certificates_per_registered_domain_per_week", "failed_validations_per_name_per_hour");
+    private static final List<String> LIMITS_KEYS = List.of(
+            "orders_per_3h", "certificates_per_registered_domain_per_week", "failed_validations_per_name_per_hour");
     private static final List<String> CLEANUP_KEYS = List.of("grace");
     /** Far above any sensible setting, and far below an overflow. */
     private static final int MAX_COUNT = 1_000_000;
+
     private static final List<String> PLATFORM_KEYS = List.of("preset", "region", "upstream", "host_header");
     private static final List<String> DOMAIN_KEYS = List.of("name", "platform");
     private static final List<String> UPGRADE_KEYS = List.of("http", "location", "html");
@@ -101,8 +109,10 @@ final class ConfigBinder {
     /** Returns the config, or {@code null} when anything was reported (here or before). */
     ClickTlsConfig bind(Node rootNode, Path source) {
         if (!(rootNode instanceof MapNode root)) {
-            report(rootNode.position(), "the file holds " + describe(rootNode)
-                    + " (expected: a map with the keys " + String.join(", ", TOP_KEYS) + ")");
+            report(
+                    rootNode.position(),
+                    "the file holds " + describe(rootNode) + " (expected: a map with the keys "
+                            + String.join(", ", TOP_KEYS) + ")");
             return null;
         }
         checkKeys(root, "", TOP_KEYS);
@@ -136,18 +146,24 @@ final class ConfigBinder {
     private StorageSettings storage(MapNode storage) {
         checkKeys(storage, "storage", STORAGE_KEYS);
         ScalarNode directory = scalar(storage, "directory", "storage.directory", "a folder");
-        Path path = directory == null
-                ? baseDir.resolve(DEFAULT_STORAGE)
-                : path(directory, "storage.directory");
+        Path path = directory == null ? baseDir.resolve(DEFAULT_STORAGE) : path(directory, "storage.directory");
         return new StorageSettings(path);
     }
 
     private Certificates certificates(MapNode certificates) {
         checkKeys(certificates, "certificates", CERTIFICATES_KEYS);
-        Certificates.IssuerKind issuer = choice(certificates, "issuer", "certificates.issuer",
-                Certificates.IssuerKind.INTERNAL, Certificates.IssuerKind.class);
-        Certificates.KeyType keyType = choice(certificates, "key_type", "certificates.key_type",
-                Certificates.KeyType.EC256, Certificates.KeyType.class);
+        Certificates.IssuerKind issuer = choice(
+                certificates,
+                "issuer",
+                "certificates.issuer",
+                Certificates.IssuerKind.INTERNAL,
+                Certificates.IssuerKind.class);
+        Certificates.KeyType keyType = choice(
+                certificates,
+                "key_type",
+                "certificates.key_type",
+                Certificates.KeyType.EC256,
+                Certificates.KeyType.class);
         Acme acme = acme(section(certificates, "acme", "certificates.acme"), issuer);
         OnDemand onDemand = onDemand(section(certificates, "on_demand", "certificates.on_demand"));
         Certificates.Limits limits = limits(section(certificates, "limits", "certificates.limits"));
@@ -173,8 +189,10 @@ final class ConfigBinder {
             trustedCa = path(trustedCaNode, "certificates.acme.trusted_ca");
             // only checked when used, so that a config can keep the line while trying the internal issuer
             if (trustedCa != null && issuer == Certificates.IssuerKind.ACME && !Files.isReadable(trustedCa)) {
-                report(trustedCaNode.position(), "certificates.acme.trusted_ca: " + quote(trustedCaNode.text())
-                        + " is not a readable file at " + trustedCa + " (expected: a PEM file)");
+                report(
+                        trustedCaNode.position(),
+                        "certificates.acme.trusted_ca: " + quote(trustedCaNode.text()) + " is not a readable file at "
+                                + trustedCa + " (expected: a PEM file)");
             }
         }
         List<Acme.ChallengeType> challenges = challenges(acme);
@@ -201,13 +219,15 @@ final class ConfigBinder {
         boolean inlineGiven = given(eab, "hmac_key");
         boolean fileGiven = given(eab, "hmac_key_file");
         if (inlineGiven && fileGiven) {
-            report(eab.get("hmac_key_file").keyPosition(),
+            report(
+                    eab.get("hmac_key_file").keyPosition(),
                     path + ": both 'hmac_key' and 'hmac_key_file' given (expected: one of them)");
             return null;
         }
         if (!inlineGiven && !fileGiven) {
-            report(eab.position(), path + ": neither 'hmac_key' nor 'hmac_key_file' given (expected: "
-                    + EAB_EXPECTED + ")");
+            report(
+                    eab.position(),
+                    path + ": neither 'hmac_key' nor 'hmac_key_file' given (expected: " + EAB_EXPECTED + ")");
             return null;
         }
         String hmacKey = null;
@@ -218,8 +238,9 @@ final class ConfigBinder {
                 if (problem == null) {
                     hmacKey = inline.text().strip();
                 } else {
-                    report(inline.position(), path + ".hmac_key: " + problem + " (expected: " + HMAC_KEY_EXPECTED
-                            + ")");
+                    report(
+                            inline.position(),
+                            path + ".hmac_key: " + problem + " (expected: " + HMAC_KEY_EXPECTED + ")");
                 }
             }
         } else {
@@ -240,19 +261,24 @@ final class ConfigBinder {
         String text;
         try {
             if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
-                report(node.position(), path + ": " + quote(node.text()) + " is not a readable file at " + file
-                        + " (expected: " + expected + ")");
+                report(
+                        node.position(),
+                        path + ": " + quote(node.text()) + " is not a readable file at " + file + " (expected: "
+                                + expected + ")");
                 return null;
             }
             if (Files.size(file) > HMAC_KEY_FILE_LIMIT) {
-                report(node.position(), path + ": " + file + " holds " + Files.size(file) + " bytes (expected: "
-                        + expected + ")");
+                report(
+                        node.position(),
+                        path + ": " + file + " holds " + Files.size(file) + " bytes (expected: " + expected + ")");
                 return null;
             }
             text = Files.readString(file, StandardCharsets.US_ASCII).strip();
         } catch (IOException | RuntimeException e) {
-            report(node.position(), path + ": cannot read " + file + ": " + e.getClass().getSimpleName()
-                    + " (expected: " + expected + ")");
+            report(
+                    node.position(),
+                    path + ": cannot read " + file + ": " + e.getClass().getSimpleName() + " (expected: " + expected
+                            + ")");
             return null;
         }
         String problem = hmacKeyProblem(text);
@@ -292,16 +318,20 @@ final class ConfigBinder {
             ask = askUrl(askNode);
         }
         Duration wait = DEFAULT_HANDSHAKE_WAIT;
-        ScalarNode waitNode = scalar(onDemand, "handshake_wait", "certificates.on_demand.handshake_wait",
-                DURATION_EXPECTED);
+        ScalarNode waitNode =
+                scalar(onDemand, "handshake_wait", "certificates.on_demand.handshake_wait", DURATION_EXPECTED);
         if (waitNode != null) {
             Duration parsed = duration(waitNode.text());
             if (parsed == null) {
-                report(waitNode.position(), "certificates.on_demand.handshake_wait: " + quote(waitNode.text())
-                        + " (expected: " + DURATION_EXPECTED + ")");
+                report(
+                        waitNode.position(),
+                        "certificates.on_demand.handshake_wait: " + quote(waitNode.text()) + " (expected: "
+                                + DURATION_EXPECTED + ")");
             } else if (parsed.isZero()) {
-                report(waitNode.position(), "certificates.on_demand.handshake_wait: " + quote(waitNode.text())
-                        + " (expected: more than 0)");
+                report(
+                        waitNode.position(),
+                        "certificates.on_demand.handshake_wait: " + quote(waitNode.text())
+                                + " (expected: more than 0)");
             } else {
                 wait = parsed;
             }
@@ -315,22 +345,32 @@ final class ConfigBinder {
                 positiveDuration(cacheNode, "deny", path + ".ask_cache", OnDemand.DEFAULT_ASK_CACHE.deny()));
         onDemandPlatform = scalar(onDemand, "platform", path + ".platform", "a platform defined under 'platforms'");
         if (onDemandPlatform != null && ask == null && !given(onDemand, "ask")) {
-            report(onDemandPlatform.position(), path + ".platform: " + quote(onDemandPlatform.text())
-                    + " is set but " + path + ".ask is not (expected: an ask endpoint to say which names it takes)");
+            report(
+                    onDemandPlatform.position(),
+                    path + ".platform: " + quote(onDemandPlatform.text()) + " is set but " + path
+                            + ".ask is not (expected: an ask endpoint to say which names it takes)");
         }
         List<String> expectDns = expectDns(onDemand, path + ".expect_dns");
         Endpoint dnsServer = dnsServer(onDemand, path + ".dns_server");
         MapNode pendingNode = section(onDemand, "pending_handshakes", path + ".pending_handshakes");
         checkKeys(pendingNode, path + ".pending_handshakes", PENDING_KEYS);
-        int perClient = positiveInt(pendingNode, "per_client", path + ".pending_handshakes",
-                OnDemand.DEFAULT_PENDING.perClient());
+        int perClient = positiveInt(
+                pendingNode, "per_client", path + ".pending_handshakes", OnDemand.DEFAULT_PENDING.perClient());
         int total = positiveInt(pendingNode, "total", path + ".pending_handshakes", OnDemand.DEFAULT_PENDING.total());
         if (perClient > total) {
-            report(pendingNode.position(), path + ".pending_handshakes: per_client " + perClient
-                    + " is more than total " + total + " (expected: per_client <= total)");
+            report(
+                    pendingNode.position(),
+                    path + ".pending_handshakes: per_client " + perClient + " is more than total " + total
+                            + " (expected: per_client <= total)");
         }
-        return new OnDemand(ask, wait, askTimeout, askCache,
-                onDemandPlatform == null ? null : onDemandPlatform.text(), expectDns, dnsServer,
+        return new OnDemand(
+                ask,
+                wait,
+                askTimeout,
+                askCache,
+                onDemandPlatform == null ? null : onDemandPlatform.text(),
+                expectDns,
+                dnsServer,
                 new OnDemand.PendingHandshakes(perClient, total));
     }
 
@@ -366,8 +406,10 @@ final class ConfigBinder {
                 target = DnsNames.check(text, false, new StringBuilder());
             }
             if (target == null) {
-                report(scalar.position(), itemPath + ": " + quote(text)
-                        + " (expected: a host name such as proxy.example.net, or an IP address)");
+                report(
+                        scalar.position(),
+                        itemPath + ": " + quote(text)
+                                + " (expected: a host name such as proxy.example.net, or an IP address)");
             } else if (targets.contains(target)) {
                 report(scalar.position(), itemPath + ": " + quote(text) + " is listed twice");
             } else {
@@ -387,8 +429,10 @@ final class ConfigBinder {
             return null;
         }
         if (!ipv4Literal(endpoint.host()) && !ipv6Literal(endpoint.host())) {
-            report(node.position(), path + ": host " + quote(endpoint.host())
-                    + " is not an IP address (expected: an IP address and port such as 127.0.0.1:53)");
+            report(
+                    node.position(),
+                    path + ": host " + quote(endpoint.host())
+                            + " is not an IP address (expected: an IP address and port such as 127.0.0.1:53)");
             return null;
         }
         if (endpoint.port() == 0) {
@@ -401,9 +445,14 @@ final class ConfigBinder {
     private void checkOnDemandPlatform(Certificates certificates, List<String> declared) {
         String platform = certificates.onDemand().platform();
         if (platform != null && !declared.contains(platform)) {
-            report(onDemandPlatform.position(), "certificates.on_demand.platform: " + quote(platform)
-                    + " is not defined under 'platforms' (expected: " + (declared.isEmpty()
-                    ? "a platform defined there" : "one of " + listForMessage(new HashSet<>(declared))) + ")");
+            report(
+                    onDemandPlatform.position(),
+                    "certificates.on_demand.platform: " + quote(platform)
+                            + " is not defined under 'platforms' (expected: "
+                            + (declared.isEmpty()
+                                    ? "a platform defined there"
+                                    : "one of " + listForMessage(new HashSet<>(declared)))
+                            + ")");
         }
     }
 
@@ -413,9 +462,15 @@ final class ConfigBinder {
         Certificates.Limits defaults = Certificates.Limits.DEFAULTS;
         return new Certificates.Limits(
                 positiveInt(limits, "orders_per_3h", path, defaults.ordersPer3h()),
-                positiveInt(limits, "certificates_per_registered_domain_per_week", path,
+                positiveInt(
+                        limits,
+                        "certificates_per_registered_domain_per_week",
+                        path,
                         defaults.certificatesPerRegisteredDomainPerWeek()),
-                positiveInt(limits, "failed_validations_per_name_per_hour", path,
+                positiveInt(
+                        limits,
+                        "failed_validations_per_name_per_hour",
+                        path,
                         defaults.failedValidationsPerNamePerHour()));
     }
 
@@ -444,8 +499,10 @@ final class ConfigBinder {
             declared.add(name);
             String path = "platforms." + name;
             if (!validPlatformName(name)) {
-                report(platformEntry.keyPosition(), "platforms: name " + quote(name)
-                        + " (expected: up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit)");
+                report(
+                        platformEntry.keyPosition(),
+                        "platforms: name " + quote(name)
+                                + " (expected: up to 64 letters, digits, '-', '_' or '.', starting with a letter or digit)");
             }
             if (!(platformEntry.value() instanceof MapNode platformMap)) {
                 reportShape(platformEntry.value(), path, "{ preset: NAME } or { upstream: URL }");
@@ -463,18 +520,21 @@ final class ConfigBinder {
         ScalarNode preset = scalar(map, "preset", path + ".preset", "a preset name");
         ScalarNode region = scalar(map, "region", path + ".region", "an AWS region such as us-east-1");
         ScalarNode upstream = scalar(map, "upstream", path + ".upstream", UPSTREAM_EXPECTED);
-        Platform.HostHeader hostHeader = choice(map, "host_header", path + ".host_header", null,
-                Platform.HostHeader.class);
+        Platform.HostHeader hostHeader =
+                choice(map, "host_header", path + ".host_header", null, Platform.HostHeader.class);
         boolean presetGiven = given(map, "preset");
         boolean upstreamGiven = given(map, "upstream");
         if (presetGiven && upstreamGiven) {
-            report(map.get("upstream").keyPosition(),
+            report(
+                    map.get("upstream").keyPosition(),
                     path + ": both 'preset' and 'upstream' given (expected: one of them)");
             return null;
         }
         if (!presetGiven && !upstreamGiven) {
-            report(map.position(), path + ": neither 'preset' nor 'upstream' given"
-                    + " (expected: { preset: NAME } or { upstream: URL })");
+            report(
+                    map.position(),
+                    path + ": neither 'preset' nor 'upstream' given"
+                            + " (expected: { preset: NAME } or { upstream: URL })");
             return null;
         }
         if (preset == null && upstream == null) {
@@ -485,27 +545,33 @@ final class ConfigBinder {
                 report(region.position(), path + ".region: only a preset takes a region");
             }
             URI uri = upstreamUrl(upstream, path + ".upstream");
-            return uri == null ? null : new Platform(name, uri,
-                    hostHeader == null ? Platform.HostHeader.PRESERVE : hostHeader);
+            return uri == null
+                    ? null
+                    : new Platform(name, uri, hostHeader == null ? Platform.HostHeader.PRESERVE : hostHeader);
         }
         PlatformPresets.Preset known = PlatformPresets.find(preset.text()).orElse(null);
         if (known == null) {
-            report(preset.position(), path + ".preset: " + quote(preset.text())
-                    + " (expected: one of " + String.join(", ", PlatformPresets.names()) + ")");
+            report(
+                    preset.position(),
+                    path + ".preset: " + quote(preset.text()) + " (expected: one of "
+                            + String.join(", ", PlatformPresets.names()) + ")");
             return null;
         }
         URI uri;
         if (known.regional()) {
             if (region == null) {
                 if (!given(map, "region")) {
-                    report(map.position(), path + ": preset '" + known.name()
-                            + "' needs a region (expected: region: us-east-1 or another AWS region)");
+                    report(
+                            map.position(),
+                            path + ": preset '" + known.name()
+                                    + "' needs a region (expected: region: us-east-1 or another AWS region)");
                 }
                 return null;
             }
             if (!PlatformPresets.validRegion(region.text())) {
-                report(region.position(), path + ".region: " + quote(region.text())
-                        + " (expected: an AWS region such as us-east-1)");
+                report(
+                        region.position(),
+                        path + ".region: " + quote(region.text()) + " (expected: an AWS region such as us-east-1)");
                 return null;
             }
             uri = known.upstreamFor(region.text());
@@ -568,14 +634,18 @@ final class ConfigBinder {
         nameProblem.setLength(0);
         String name = DnsNames.check(node.text(), true, nameProblem);
         if (name == null) {
-            report(node.position(), domainPath(index) + ".name: " + quote(node.text()) + " " + nameProblem
-                    + " (expected: " + DOMAIN_EXPECTED + ")");
+            report(
+                    node.position(),
+                    domainPath(index) + ".name: " + quote(node.text()) + " " + nameProblem + " (expected: "
+                            + DOMAIN_EXPECTED + ")");
             return null;
         }
         Position first = seen.putIfAbsent(name, node.position());
         if (first != null) {
-            report(node.position(), domainPath(index) + ".name: " + quote(name) + " is listed twice (first at line "
-                    + first.line() + ")");
+            report(
+                    node.position(),
+                    domainPath(index) + ".name: " + quote(name) + " is listed twice (first at line " + first.line()
+                            + ")");
             return null;
         }
         return name;
@@ -589,10 +659,13 @@ final class ConfigBinder {
         }
         String platform = node.text();
         if (!declared.contains(platform)) {
-            report(node.position(), domainPath(index) + ".platform: " + quote(platform)
-                    + " is not defined under 'platforms'"
-                    + " (expected: " + (declared.isEmpty() ? "a platform defined there" : "one of "
-                    + listForMessage(declared)) + ")");
+            report(
+                    node.position(),
+                    domainPath(index) + ".platform: " + quote(platform)
+                            + " is not defined under 'platforms'"
+                            + " (expected: "
+                            + (declared.isEmpty() ? "a platform defined there" : "one of " + listForMessage(declared))
+                            + ")");
             return null;
         }
         return platform;
@@ -612,8 +685,8 @@ final class ConfigBinder {
 
     private Upgrade upgrade(MapNode upgrade) {
         checkKeys(upgrade, "upgrade", UPGRADE_KEYS);
-        Upgrade.HttpMode http = choice(upgrade, "http", "upgrade.http", Upgrade.HttpMode.REDIRECT,
-                Upgrade.HttpMode.class);
+        Upgrade.HttpMode http =
+                choice(upgrade, "http", "upgrade.http", Upgrade.HttpMode.REDIRECT, Upgrade.HttpMode.class);
         boolean location = bool(upgrade, "location", "upgrade.location", true);
         boolean html = bool(upgrade, "html", "upgrade.html", true);
         return new Upgrade(http, location, html);
@@ -642,14 +715,18 @@ final class ConfigBinder {
             try {
                 text = Files.readString(file).strip();
             } catch (IOException | RuntimeException e) {
-                report(tokenFile.position(), "admin.token_file: " + quote(tokenFile.text())
-                        + " is not a readable file at " + file + " (expected: a file holding the token)");
+                report(
+                        tokenFile.position(),
+                        "admin.token_file: " + quote(tokenFile.text()) + " is not a readable file at " + file
+                                + " (expected: a file holding the token)");
                 return Admin.NONE;
             }
             String problem = tokenProblem(text);
             if (problem != null) {
-                report(tokenFile.position(), "admin.token_file: the token in " + file + " " + problem
-                        + " (expected: " + TOKEN_EXPECTED + ")");
+                report(
+                        tokenFile.position(),
+                        "admin.token_file: the token in " + file + " " + problem + " (expected: " + TOKEN_EXPECTED
+                                + ")");
                 return Admin.NONE;
             }
             return new Admin(text);
@@ -681,8 +758,10 @@ final class ConfigBinder {
             Entry adminEntry = listenMap.get("admin");
             at = adminEntry != null ? adminEntry.value().position() : listenEntry.keyPosition();
         }
-        report(at, "listen.admin: " + listen.admin() + " is reachable beyond this machine without a token"
-                + " (expected: a loopback address such as 127.0.0.1:9090, or admin.token set)");
+        report(
+                at,
+                "listen.admin: " + listen.admin() + " is reachable beyond this machine without a token"
+                        + " (expected: a loopback address such as 127.0.0.1:9090, or admin.token set)");
     }
 
     /** Whether a listen host accepts connections from this machine only. */
@@ -712,8 +791,9 @@ final class ConfigBinder {
             host = text.substring(1, close);
             port = text.substring(close + 2);
             if (!ipv6Literal(host)) {
-                report(node.position(), path + ": " + quote(host) + " is not an IPv6 address (expected: "
-                        + ENDPOINT_EXPECTED + ")");
+                report(
+                        node.position(),
+                        path + ": " + quote(host) + " is not an IPv6 address (expected: " + ENDPOINT_EXPECTED + ")");
                 return fallback;
             }
         } else {
@@ -725,21 +805,24 @@ final class ConfigBinder {
             host = text.substring(0, colon);
             port = text.substring(colon + 1);
             if (host.indexOf(':') >= 0) {
-                report(node.position(), path + ": " + quote(text)
-                        + " (expected: an IPv6 address in brackets, such as [::]:443)");
+                report(
+                        node.position(),
+                        path + ": " + quote(text) + " (expected: an IPv6 address in brackets, such as [::]:443)");
                 return fallback;
             }
             String hostProblem = listenHostProblem(host);
             if (hostProblem != null) {
-                report(node.position(), path + ": host " + quote(host) + " " + hostProblem
-                        + " (expected: " + ENDPOINT_EXPECTED + ")");
+                report(
+                        node.position(),
+                        path + ": host " + quote(host) + " " + hostProblem + " (expected: " + ENDPOINT_EXPECTED + ")");
                 return fallback;
             }
         }
         int portNumber = port(port);
         if (portNumber < 0) {
-            report(node.position(), path + ": port " + (port.isEmpty() ? "missing" : port)
-                    + " (expected: " + PORT_EXPECTED + ")");
+            report(
+                    node.position(),
+                    path + ": port " + (port.isEmpty() ? "missing" : port) + " (expected: " + PORT_EXPECTED + ")");
             return fallback;
         }
         return new Endpoint(host, portNumber);
@@ -750,10 +833,13 @@ final class ConfigBinder {
         if (uri == null) {
             return null;
         }
-        boolean pathless = uri.getRawPath() == null || uri.getRawPath().isEmpty() || uri.getRawPath().equals("/");
+        boolean pathless = uri.getRawPath() == null
+                || uri.getRawPath().isEmpty()
+                || uri.getRawPath().equals("/");
         if (!pathless || uri.getRawQuery() != null || uri.getRawFragment() != null) {
-            report(node.position(), path + ": " + quote(node.text()) + " has a path or query (expected: "
-                    + UPSTREAM_EXPECTED + ")");
+            report(
+                    node.position(),
+                    path + ": " + quote(node.text()) + " has a path or query (expected: " + UPSTREAM_EXPECTED + ")");
             return null;
         }
         return URI.create(uri.getScheme() + "://" + uri.getHost() + (uri.getPort() >= 0 ? ":" + uri.getPort() : ""));
@@ -789,8 +875,10 @@ final class ConfigBinder {
         try {
             uri = new URI(node.text());
         } catch (URISyntaxException e) {
-            report(node.position(), path + ": " + quote(node.text()) + " is not a URL: " + e.getReason()
-                    + " (expected: " + expected + ")");
+            report(
+                    node.position(),
+                    path + ": " + quote(node.text()) + " is not a URL: " + e.getReason() + " (expected: " + expected
+                            + ")");
             return null;
         }
         String scheme = uri.getScheme() == null ? null : uri.getScheme().toLowerCase(Locale.ROOT);
@@ -799,8 +887,9 @@ final class ConfigBinder {
             return null;
         }
         if (uri.getHost() == null || uri.getRawUserInfo() != null) {
-            report(node.position(), path + ": " + quote(node.text()) + " has no usable host (expected: "
-                    + expected + ")");
+            report(
+                    node.position(),
+                    path + ": " + quote(node.text()) + " has no usable host (expected: " + expected + ")");
             return null;
         }
         if (uri.getPort() == 0 || uri.getPort() > 65535) {
@@ -826,8 +915,10 @@ final class ConfigBinder {
             ok = DnsNames.check(text.substring(at + 1), false, new StringBuilder()) != null;
         }
         if (!ok) {
-            report(node.position(), "certificates.acme.email: " + quote(text)
-                    + " (expected: an e-mail address such as ops@example.com)");
+            report(
+                    node.position(),
+                    "certificates.acme.email: " + quote(text)
+                            + " (expected: an e-mail address such as ops@example.com)");
             return null;
         }
         return text;
@@ -866,8 +957,9 @@ final class ConfigBinder {
                 }
             }
             if (type == null) {
-                report(scalar.position(), itemPath + ": " + quote(scalar.text())
-                        + " (expected: tls-alpn-01 or http-01)");
+                report(
+                        scalar.position(),
+                        itemPath + ": " + quote(scalar.text()) + " (expected: tls-alpn-01 or http-01)");
             } else if (challenges.contains(type)) {
                 report(scalar.position(), itemPath + ": " + quote(scalar.text()) + " is listed twice");
             } else {
@@ -1122,9 +1214,11 @@ final class ConfigBinder {
     private void checkKeys(MapNode map, String path, List<String> allowed) {
         for (Entry entry : map.entries()) {
             if (!allowed.contains(entry.key())) {
-                report(entry.keyPosition(), "unknown key " + quote(entry.key())
-                        + (path.isEmpty() ? "" : " under " + quote(path))
-                        + " (expected: " + String.join(", ", allowed) + ")");
+                report(
+                        entry.keyPosition(),
+                        "unknown key " + quote(entry.key())
+                                + (path.isEmpty() ? "" : " under " + quote(path))
+                                + " (expected: " + String.join(", ", allowed) + ")");
             }
         }
     }

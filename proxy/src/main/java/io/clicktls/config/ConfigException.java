@@ -24,7 +24,9 @@ public final class ConfigException extends Exception {
 
     private static String describe(List<ConfigProblem> problems) {
         StringBuilder message = new StringBuilder();
-        message.append(problems.size()).append(problems.size() == 1 ? " problem" : " problems").append(" in config:");
+        message.append(problems.size())
+                .append(problems.size() == 1 ? " problem" : " problems")
+                .append(" in config:");
         for (ConfigProblem problem : problems) {
             message.append('\n').append(problem);
         }

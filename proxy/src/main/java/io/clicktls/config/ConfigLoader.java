@@ -87,7 +87,8 @@ public final class ConfigLoader {
                 throw new IllegalStateException("the default config " + DEFAULT_RESOURCE + " is not on the classpath");
             }
             String label = "classpath:" + DEFAULT_RESOURCE;
-            return parse(decode(in.readAllBytes(), label), label, Path.of("config").toAbsolutePath(), null);
+            return parse(
+                    decode(in.readAllBytes(), label), label, Path.of("config").toAbsolutePath(), null);
         } catch (IOException e) {
             throw new IllegalStateException("cannot read the default config " + DEFAULT_RESOURCE, e);
         } catch (ConfigException e) {
@@ -95,8 +96,7 @@ public final class ConfigLoader {
         }
     }
 
-    static ClickTlsConfig parse(String yamlText, String fileLabel, Path baseDir, Path source)
-            throws ConfigException {
+    static ClickTlsConfig parse(String yamlText, String fileLabel, Path baseDir, Path source) throws ConfigException {
         List<ConfigProblem> problems = new ArrayList<>();
         String text = yamlText.startsWith("\uFEFF") ? yamlText.substring(1) : yamlText;
         YamlTree.Node root = YamlTree.read(text, fileLabel, problems);
@@ -118,7 +118,8 @@ public final class ConfigLoader {
             return text;
         }
         try {
-            return StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(bytes))

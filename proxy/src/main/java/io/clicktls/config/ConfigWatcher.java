@@ -89,8 +89,8 @@ public final class ConfigWatcher implements AutoCloseable {
         this(file, live, listener, Duration.ofMillis(200), Duration.ofSeconds(1), true);
     }
 
-    ConfigWatcher(Path file, LiveConfig live, ReloadListener listener, Duration debounce, Duration poll,
-            boolean useEvents) {
+    ConfigWatcher(
+            Path file, LiveConfig live, ReloadListener listener, Duration debounce, Duration poll, boolean useEvents) {
         this.file = Objects.requireNonNull(file);
         this.absoluteFile = file.toAbsolutePath().normalize();
         this.directory = absoluteFile.getParent();
@@ -115,8 +115,11 @@ public final class ConfigWatcher implements AutoCloseable {
         if (useEvents) {
             try {
                 watchService = FileSystems.getDefault().newWatchService();
-                directory.register(watchService, StandardWatchEventKinds.ENTRY_CREATE,
-                        StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_DELETE);
+                directory.register(
+                        watchService,
+                        StandardWatchEventKinds.ENTRY_CREATE,
+                        StandardWatchEventKinds.ENTRY_MODIFY,
+                        StandardWatchEventKinds.ENTRY_DELETE);
             } catch (IOException | UnsupportedOperationException e) {
                 log.warn("cannot watch {} for changes ({}); checking {} every second instead", directory, e, file);
                 closeWatchService();
@@ -260,14 +263,20 @@ public final class ConfigWatcher implements AutoCloseable {
                 }
                 log.error("a listener of the config failed after {} was swapped in", file, e);
             }
-            log.info("config {} reloaded: {} domain(s), {} platform(s)", file, next.domains().size(),
+            log.info(
+                    "config {} reloaded: {} domain(s), {} platform(s)",
+                    file,
+                    next.domains().size(),
                     next.platforms().size());
         }
         listener.accepted(next);
     }
 
     private void reject(List<ConfigProblem> problems) {
-        log.warn("config {} rejected ({} {}); the previous config stays in force", file, problems.size(),
+        log.warn(
+                "config {} rejected ({} {}); the previous config stays in force",
+                file,
+                problems.size(),
                 problems.size() == 1 ? "problem" : "problems");
         for (ConfigProblem problem : problems) {
             log.warn("{}", problem);
@@ -282,7 +291,11 @@ public final class ConfigWatcher implements AutoCloseable {
         change(changes, "listen.https", before.https(), after.https());
         change(changes, "listen.http", before.http(), after.http());
         change(changes, "listen.admin", before.admin(), after.admin());
-        change(changes, "storage.directory", previous.storage().directory(), next.storage().directory());
+        change(
+                changes,
+                "storage.directory",
+                previous.storage().directory(),
+                next.storage().directory());
         if (!changes.isEmpty()) {
             log.warn("config {}: a restart is needed for {} to take effect", file, String.join(", ", changes));
         }
@@ -330,7 +343,9 @@ public final class ConfigWatcher implements AutoCloseable {
         static FileState of(Path file) {
             try {
                 BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
-                return new FileState(attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS), attributes.size(),
+                return new FileState(
+                        attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS),
+                        attributes.size(),
                         attributes.fileKey());
             } catch (IOException e) {
                 return MISSING;

@@ -22,6 +22,7 @@ public final class DomainTable {
     private final Map<String, Route> wildcardParents;
     /** Where names allowed on demand go, or {@code null}. */
     private final Platform onDemandPlatform;
+
     private final Predicate<String> allowedOnDemand;
 
     public DomainTable(List<Domain> domains, Map<String, Platform> platforms) {
@@ -39,7 +40,8 @@ public final class DomainTable {
         for (Domain domain : domains) {
             Platform platform = platforms.get(domain.platform());
             if (platform == null) {
-                throw new IllegalArgumentException("domain " + domain.name() + ": unknown platform " + domain.platform());
+                throw new IllegalArgumentException(
+                        "domain " + domain.name() + ": unknown platform " + domain.platform());
             }
             Route route = new Route(domain, platform);
             if (domain.wildcard()) {
@@ -65,7 +67,8 @@ public final class DomainTable {
     }
 
     public static DomainTable of(ClickTlsConfig config) {
-        OnDemand onDemand = config.certificates() == null ? null : config.certificates().onDemand();
+        OnDemand onDemand =
+                config.certificates() == null ? null : config.certificates().onDemand();
         return new DomainTable(config.domains(), config.platforms(), onDemand == null ? null : onDemand.platform());
     }
 

@@ -26,7 +26,8 @@ final class YamlTree {
     /** SnakeYAML refuses documents over 3 MB by default; 100,000 domain entries are about 6 MB. */
     private static final int MAX_CODE_POINTS = 128 * 1024 * 1024;
 
-    private static final YAMLFactory FACTORY = YAMLFactory.builder().loaderOptions(loaderOptions()).build();
+    private static final YAMLFactory FACTORY =
+            YAMLFactory.builder().loaderOptions(loaderOptions()).build();
 
     private YamlTree() {}
 
@@ -139,8 +140,8 @@ final class YamlTree {
         String reference = (jackson == null ? "null" : render(jackson))
                 + jacksonProblems.stream().sorted(byPosition).toList();
         if (!fast.equals(reference)) {
-            throw new AssertionError("the block reader and Jackson disagree on " + file + ":\n" + fast + "\n"
-                    + reference);
+            throw new AssertionError(
+                    "the block reader and Jackson disagree on " + file + ":\n" + fast + "\n" + reference);
         }
         return true;
     }
@@ -158,8 +159,12 @@ final class YamlTree {
         if (node instanceof MapNode map) {
             out.append('{');
             for (Entry entry : map.entries()) {
-                out.append(entry.key()).append('@').append(entry.keyPosition().line()).append(':')
-                        .append(entry.keyPosition().column()).append('=');
+                out.append(entry.key())
+                        .append('@')
+                        .append(entry.keyPosition().line())
+                        .append(':')
+                        .append(entry.keyPosition().column())
+                        .append('=');
                 render(entry.value(), out);
                 out.append(',');
             }
@@ -173,7 +178,10 @@ final class YamlTree {
             out.append(']');
         } else {
             ScalarNode scalar = (ScalarNode) node;
-            out.append('"').append(scalar.text()).append('"').append(scalar.nullToken() ? "N" : "")
+            out.append('"')
+                    .append(scalar.text())
+                    .append('"')
+                    .append(scalar.nullToken() ? "N" : "")
                     .append(scalar.alias() ? "A" : "");
         }
     }
@@ -188,8 +196,8 @@ final class YamlTree {
             Node root = readValue((YAMLParser) parser, file, problems);
             if (parser.nextToken() != null) {
                 Position at = position(parser.currentTokenLocation());
-                problems.add(new ConfigProblem(file, at.line(), at.column(),
-                        "a second YAML document starts here (expected: one document)"));
+                problems.add(new ConfigProblem(
+                        file, at.line(), at.column(), "a second YAML document starts here (expected: one document)"));
                 return null;
             }
             return root;
@@ -214,7 +222,10 @@ final class YamlTree {
         Position at = position(parser.currentTokenLocation());
         if (parser.isCurrentAlias()) {
             // Jackson hands an alias over as its anchor's name, which would silently be taken as the value
-            problems.add(new ConfigProblem(file, at.line(), at.column(),
+            problems.add(new ConfigProblem(
+                    file,
+                    at.line(),
+                    at.column(),
                     "alias *" + parser.getText() + " (expected: a plain value; aliases are not supported)"));
             return new ScalarNode(at, parser.getText(), false, true);
         }
@@ -241,8 +252,12 @@ final class YamlTree {
             Node value = readValue(parser, file, problems);
             Entry earlier = map.get(key);
             if (earlier != null) {
-                problems.add(new ConfigProblem(file, keyAt.line(), keyAt.column(),
-                        "duplicate key '" + key + "' (first at line " + earlier.keyPosition().line() + ")"));
+                problems.add(new ConfigProblem(
+                        file,
+                        keyAt.line(),
+                        keyAt.column(),
+                        "duplicate key '" + key + "' (first at line "
+                                + earlier.keyPosition().line() + ")"));
                 continue;
             }
             map.add(new Entry(key, keyAt, value));
@@ -267,8 +282,11 @@ final class YamlTree {
         String problem = e.getProblem() != null ? e.getProblem() : firstLine(e.getMessage());
         StringBuilder message = new StringBuilder("YAML syntax: ").append(oneLine(problem));
         if (e.getContext() != null && e.getContextMark() != null) {
-            message.append(" (").append(oneLine(e.getContext())).append(" at line ")
-                    .append(e.getContextMark().getLine() + 1).append(')');
+            message.append(" (")
+                    .append(oneLine(e.getContext()))
+                    .append(" at line ")
+                    .append(e.getContextMark().getLine() + 1)
+                    .append(')');
         }
         int line = mark == null ? 1 : mark.getLine() + 1;
         int column = mark == null ? 1 : mark.getColumn() + 1;

@@ -86,7 +86,8 @@ final class ConnectionNames {
             }
             for (List<?> entry : alternativeNames) {
                 // 2 = dNSName (RFC 5280 GeneralName)
-                if (entry.size() >= 2 && Integer.valueOf(2).equals(entry.get(0))
+                if (entry.size() >= 2
+                        && Integer.valueOf(2).equals(entry.get(0))
                         && nameCovers(DomainTable.normalize((String) entry.get(1)), host)) {
                     return true;
                 }

@@ -54,9 +54,9 @@ final class ForwardingHeaders {
         stripHopByHop(headers, true);
         headers.remove(HttpHeaderNames.EXPECT);
 
-        headers.set(HttpHeaderNames.HOST, platform.hostHeader() == Platform.HostHeader.UPSTREAM
-                ? upstreamAuthority(platform)
-                : clientHost);
+        headers.set(
+                HttpHeaderNames.HOST,
+                platform.hostHeader() == Platform.HostHeader.UPSTREAM ? upstreamAuthority(platform) : clientHost);
         if (headers.contains(X_FORWARDED_FOR)) {
             headers.set(X_FORWARDED_FOR, String.join(", ", headers.getAll(X_FORWARDED_FOR)) + ", " + clientIp);
         } else {
@@ -79,8 +79,7 @@ final class ForwardingHeaders {
      *     ending the connection
      * @param method the request's method (a HEAD response has no body)
      */
-    static HttpResponse clientResponse(
-            HttpResponse in, boolean http2, boolean clientKeepsChunked, HttpMethod method) {
+    static HttpResponse clientResponse(HttpResponse in, boolean http2, boolean clientKeepsChunked, HttpMethod method) {
         HttpHeaders headers = in.headers();
         stripHopByHop(headers, false);
         // HSTS is ours to decide (only when configured), never the platform's: its max-age would pin every
@@ -88,7 +87,9 @@ final class ForwardingHeaders {
         headers.remove(STRICT_TRANSPORT_SECURITY);
         // Alt-Svc describes the platform's endpoints (often h3 on 443), which are not ours.
         headers.remove(HttpHeaderNames.ALT_SVC);
-        if (!http2 && clientKeepsChunked && mayHaveBody(in.status(), method)
+        if (!http2
+                && clientKeepsChunked
+                && mayHaveBody(in.status(), method)
                 && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
             headers.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
@@ -184,7 +185,8 @@ final class ForwardingHeaders {
                     return TRAILER;
                 }
                 return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRANSFER_ENCODING)
-                        ? TRANSFER_ENCODING : 0;
+                        ? TRANSFER_ENCODING
+                        : 0;
             case 'u':
                 return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE) ? UPGRADE : 0;
             case 'p':
@@ -255,7 +257,6 @@ final class ForwardingHeaders {
     }
 
     private static boolean startsWith(CharSequence name, String prefix) {
-        return name.length() >= prefix.length()
-                && AsciiString.regionMatches(name, true, 0, prefix, 0, prefix.length());
+        return name.length() >= prefix.length() && AsciiString.regionMatches(name, true, 0, prefix, 0, prefix.length());
     }
 }

@@ -71,6 +71,7 @@ public final class HtmlLinkRewriter {
 
     /** The candidate link so far; always the exact input bytes since the {@code h}. */
     private final byte[] held = new byte[MAX_HELD_BYTES];
+
     private int heldLength;
     private int state = IDLE;
     private int hostStart;
@@ -83,6 +84,7 @@ public final class HtmlLinkRewriter {
     private int recent = FOUR_SPACES;
     /** Whether the scan is inside a URL that began before ({@code ://} seen, no URL end since). */
     private boolean inUrl;
+
     private int replacements;
     /** Whether the last {@link #rewrite} returned its input's bytes exactly, nothing changed or held back. */
     private boolean lastUnchanged;
@@ -279,7 +281,9 @@ public final class HtmlLinkRewriter {
     }
 
     private static boolean startsHttpColon(byte[] bytes, int h) {
-        return (bytes[h + 1] | 0x20) == 't' && (bytes[h + 2] | 0x20) == 't' && (bytes[h + 3] | 0x20) == 'p'
+        return (bytes[h + 1] | 0x20) == 't'
+                && (bytes[h + 2] | 0x20) == 't'
+                && (bytes[h + 3] | 0x20) == 'p'
                 && bytes[h + 4] == ':';
     }
 
@@ -302,7 +306,9 @@ public final class HtmlLinkRewriter {
         if (one == '/') {
             return two == ':';
         }
-        return one == '\\' && two == '/' && byteBefore(bytes, delta, windowFrom, index, 3) == '\\'
+        return one == '\\'
+                && two == '/'
+                && byteBefore(bytes, delta, windowFrom, index, 3) == '\\'
                 && byteBefore(bytes, delta, windowFrom, index, 4) == ':';
     }
 
@@ -352,7 +358,8 @@ public final class HtmlLinkRewriter {
                     return consume(PORT_DIGITS, b);
                 }
                 return state == PORT_DIGITS && LinkSyntax.isDelimiter(b) && ports.upgrades(port) && isReady()
-                        ? LINK : NO_LINK;
+                        ? LINK
+                        : NO_LINK;
             default:
                 throw new IllegalStateException("state " + state);
         }

@@ -84,7 +84,9 @@ final class LinkSyntax {
      * no leading zero, at most {@link #MAX_PORT_DIGITS} digits, at most {@link #MAX_PORT}.
      */
     static boolean extendsPort(int value, int digits, int b) {
-        return isDigit(b) && !(digits == 0 && b == '0') && digits < MAX_PORT_DIGITS
+        return isDigit(b)
+                && !(digits == 0 && b == '0')
+                && digits < MAX_PORT_DIGITS
                 && value * 10 + (b - '0') <= MAX_PORT;
     }
 

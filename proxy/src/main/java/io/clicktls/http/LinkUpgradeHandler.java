@@ -72,6 +72,7 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
 
     /** Flags of the requests read and not yet answered; small Integers are cached, so this does not allocate. */
     private final ArrayDeque<Integer> unanswered = new ArrayDeque<>(4);
+
     private BodyRewrite body;
     /** A small body with a known length being held whole; see {@link #HOLD_LIMIT}. */
     private HeldBody held;
@@ -85,8 +86,8 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
      * @param ports the proxy's listener ports ({@link LinkPorts}), read once per rewritten response: a cheap,
      *     non-blocking read of the ports bound so far
      */
-    public LinkUpgradeHandler(Supplier<ConfigSnapshot> config, Predicate<String> httpsReady,
-            Supplier<LinkPorts> ports, Metrics metrics) {
+    public LinkUpgradeHandler(
+            Supplier<ConfigSnapshot> config, Predicate<String> httpsReady, Supplier<LinkPorts> ports, Metrics metrics) {
         this.config = config;
         this.httpsReady = httpsReady;
         this.ports = ports;
@@ -305,8 +306,8 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         return c == ' ' || c == '\t';
     }
 
-    private void writeFull(ChannelHandlerContext ctx, FullHttpResponse response, BodyRewrite rewrite,
-            ChannelPromise promise) {
+    private void writeFull(
+            ChannelHandlerContext ctx, FullHttpResponse response, BodyRewrite rewrite, ChannelPromise promise) {
         ByteBuf rewritten = null;
         try {
             rewritten = rewriteToEnd(rewrite, response.content(), true);
@@ -402,7 +403,8 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             ctx.close();
             return;
         }
-        if (body.lastChunkUnchanged() && output.readableBytes() == content.content().readableBytes()) {
+        if (body.lastChunkUnchanged()
+                && output.readableBytes() == content.content().readableBytes()) {
             // the usual case (no link in this chunk): send the chunk itself rather than a copy of the message
             output.release();
             if (last) {

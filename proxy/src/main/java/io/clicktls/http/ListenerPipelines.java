@@ -70,7 +70,8 @@ final class ListenerPipelines {
                 ChannelPipeline p = ch.pipeline();
                 p.addLast("last-flush", new LastFlushWithClose());
                 p.addLast("tls", tlsHandlerFactory.apply(ch));
-                p.addLast("idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
+                p.addLast(
+                        "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 p.addLast("alpn", new ProtocolSelection());
             }
         };
@@ -82,7 +83,8 @@ final class ListenerPipelines {
             protected void initChannel(Channel ch) {
                 clients.add(ch);
                 ChannelPipeline p = ch.pipeline();
-                p.addLast("idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
+                p.addLast(
+                        "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 addHttp1(p, "http", plainHttpAnswers, false);
             }
         };
@@ -90,8 +92,11 @@ final class ListenerPipelines {
 
     private void addHttp1(ChannelPipeline p, String scheme, LocalAnswers answers, boolean tls) {
         p.addLast("codec", new HttpServerCodec(decoderConfig()));
-        p.addLast("request-timeout", new ClientTimeouts.RequestHeaders(
-                context.settings().requestHeadersTimeout(), context.settings().keepAliveIdle()));
+        p.addLast(
+                "request-timeout",
+                new ClientTimeouts.RequestHeaders(
+                        context.settings().requestHeadersTimeout(),
+                        context.settings().keepAliveIdle()));
         p.addLast("keep-alive", new HttpServerKeepAliveHandler());
         p.addLast("expect-continue", new HttpServerExpectContinueHandler());
         if (tls) {
@@ -141,12 +146,14 @@ final class ListenerPipelines {
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
             ChannelPipeline p = ctx.pipeline();
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                p.addLast("h2", Http2FrameCodecBuilder.forServer()
-                        .initialSettings(Http2Settings.defaultSettings()
-                                .maxConcurrentStreams(128)
-                                .maxHeaderListSize(ProxySettings.MAX_HEADER_SIZE))
-                        .validateHeaders(true)
-                        .build());
+                p.addLast(
+                        "h2",
+                        Http2FrameCodecBuilder.forServer()
+                                .initialSettings(Http2Settings.defaultSettings()
+                                        .maxConcurrentStreams(128)
+                                        .maxHeaderListSize(ProxySettings.MAX_HEADER_SIZE))
+                                .validateHeaders(true)
+                                .build());
                 p.addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel stream) {

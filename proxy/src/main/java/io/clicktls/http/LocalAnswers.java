@@ -21,8 +21,7 @@ interface LocalAnswers {
      * @return {@code null} to forward the request; else the answer, which may complete on any thread, with
      *     {@code null} meaning "forward it after all"
      */
-    CompletionStage<FullHttpResponse> answer(
-            HttpRequest request, String target, String host, DomainTable.Route route);
+    CompletionStage<FullHttpResponse> answer(HttpRequest request, String target, String host, DomainTable.Route route);
 
     LocalAnswers NONE = (request, target, host, route) -> null;
 }

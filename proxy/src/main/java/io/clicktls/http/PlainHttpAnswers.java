@@ -117,8 +117,8 @@ final class PlainHttpAnswers implements LocalAnswers {
 
     private static FullHttpResponse keyAuthorization(String keyAuthorization) {
         byte[] body = keyAuthorization.getBytes(StandardCharsets.US_ASCII);
-        FullHttpResponse response = new DefaultFullHttpResponse(
-                HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.wrappedBuffer(body));
+        FullHttpResponse response =
+                new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.wrappedBuffer(body));
         response.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
                 .set(HttpHeaderNames.CONTENT_LENGTH, body.length)
@@ -140,5 +140,4 @@ final class PlainHttpAnswers implements LocalAnswers {
         metrics.linkUpgraded("redirect", 1);
         return response;
     }
-
 }

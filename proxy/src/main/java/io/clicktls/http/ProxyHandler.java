@@ -78,6 +78,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean http2;
     /** On TLS connections: sends a last response and the close_notify alert together. */
     private LastFlushWithClose lastFlush;
+
     private State state = State.IDLE;
     private Exchange exchange;
     private boolean pumping;
@@ -87,6 +88,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
      * last content) costs one read request down the pipeline and one flush upstream.
      */
     private boolean inReadBatch;
+
     private boolean readWanted;
     /** The upstream response timeout of the exchange in flight; see {@link Exchange#armResponseTimer}. */
     private Deadline responseDeadline;
@@ -94,6 +96,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private String clientAddress;
     /** The host last found to match the TLS connection's name: later requests for it skip the check. */
     private String matchedHost;
+
     private Platform lastPlatform;
     private UpstreamKey lastUpstreamKey;
 
@@ -260,7 +263,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     private void startRequest(HttpRequest request) {
         if (request.decoderResult().isFailure()) {
-            log.debug("malformed request on {}", ctx.channel(), request.decoderResult().cause());
+            log.debug(
+                    "malformed request on {}",
+                    ctx.channel(),
+                    request.decoderResult().cause());
             ReferenceCountUtil.release(request);
             fail(ErrorResponses.forDecoderFailure(request.decoderResult().cause()), null);
             return;
@@ -277,7 +283,9 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         String hostHeader = target.authority() != null ? target.authority() : firstHost;
         String host = hostName(hostHeader);
-        DomainTable.Route route = host == null ? null : context.config().get().domains().find(host).orElse(null);
+        DomainTable.Route route = host == null
+                ? null
+                : context.config().get().domains().find(host).orElse(null);
 
         CompletionStage<FullHttpResponse> local = localAnswers.answer(request, target.path(), host, route);
         if (local != null) {
@@ -290,7 +298,11 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void localAnswerReady(
-            HttpRequest request, RequestTarget target, String hostHeader, String host, DomainTable.Route route,
+            HttpRequest request,
+            RequestTarget target,
+            String hostHeader,
+            String host,
+            DomainTable.Route route,
             FullHttpResponse response) {
         if (state == State.CLOSED) {
             ReferenceCountUtil.release(request);
@@ -302,7 +314,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             pump();
             return;
         }
-        context.metrics().request(route == null ? "none" : route.platform().name(), response.status().code());
+        context.metrics()
+                .request(
+                        route == null ? "none" : route.platform().name(),
+                        response.status().code());
         boolean keepAlive = HttpUtil.isKeepAlive(request) && !hasBody(request);
         boolean complete = request instanceof LastHttpContent;
         ReferenceCountUtil.release(request);
@@ -356,7 +371,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         exchange = started;
         state = State.CONNECTING;
         context.inFlight().incrementAndGet();
-        context.pool().acquire(ctx.channel().eventLoop(), upstreamKey(platform))
+        context.pool()
+                .acquire(ctx.channel().eventLoop(), upstreamKey(platform))
                 .addListener(f -> started.upstreamAcquired(f));
     }
 
@@ -514,6 +530,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         private final boolean clientChunked;
         /** The client's HTTP/1.x request asked to close the connection after the response. */
         private final boolean clientCloses;
+
         private final String platform;
         private HttpRequest head;
         private UpstreamConnection upstream;
@@ -567,7 +584,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
 
         void forwardBody(HttpObject message) {
-            if (!(message instanceof HttpContent content) || content.decoderResult().isFailure()) {
+            if (!(message instanceof HttpContent content)
+                    || content.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(message);
                 abort(ErrorResponses.Failure.MALFORMED_REQUEST);
                 return;
@@ -595,12 +613,15 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
          * moment before it is on the wire: writes are only made while the upstream takes them).
          */
         private void armResponseTimer() {
-            responseDeadline.expireIn(context.settings().upstreamResponseTimeout().toMillis());
+            responseDeadline.expireIn(
+                    context.settings().upstreamResponseTimeout().toMillis());
         }
 
         void responseTimedOut() {
             if (!finished && !responseStarted) {
-                log.debug("upstream for {} did not answer within {}", platform,
+                log.debug(
+                        "upstream for {} did not answer within {}",
+                        platform,
                         context.settings().upstreamResponseTimeout());
                 abort(ErrorResponses.Failure.UPSTREAM_TIMEOUT);
             }
@@ -632,7 +653,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         /** @return whether the head went on to the client */
         private boolean responseHead(HttpResponse response) {
             if (response.decoderResult().isFailure()) {
-                log.debug("malformed response from {}", platform, response.decoderResult().cause());
+                log.debug(
+                        "malformed response from {}",
+                        platform,
+                        response.decoderResult().cause());
                 abort(ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
                 return false;
             }
@@ -748,9 +772,10 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             }
             log.debug("upstream connection for {} closed (response started: {})", platform, responseStarted, cause);
             // Not retried: the upstream may have received the request.
-            abort(responseStarted
-                    ? ErrorResponses.Failure.UPSTREAM_CLOSED_MID_RESPONSE
-                    : ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
+            abort(
+                    responseStarted
+                            ? ErrorResponses.Failure.UPSTREAM_CLOSED_MID_RESPONSE
+                            : ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
         }
 
         private void responseComplete(boolean closeClient) {

@@ -73,8 +73,13 @@ public final class ProxyServer implements AutoCloseable {
     private ProxyServer(Builder b) {
         this.settings = b;
         this.limits = new ProxySettings(
-                b.connectTimeout, b.responseTimeout, b.keepAliveIdle, b.requestHeadersTimeout, b.upstreamIdleTimeout,
-                b.maxIdlePerUpstream, b.drainTimeout);
+                b.connectTimeout,
+                b.responseTimeout,
+                b.keepAliveIdle,
+                b.requestHeadersTimeout,
+                b.upstreamIdleTimeout,
+                b.maxIdlePerUpstream,
+                b.drainTimeout);
         this.ownsResolver = b.resolver == null;
         this.resolver = ownsResolver ? dnsResolver(b.channelType, b.datagramChannelType) : b.resolver;
         this.pool = new UpstreamPool(b.channelType, resolver, b.upstreamSslContext, limits);
@@ -94,16 +99,22 @@ public final class ProxyServer implements AutoCloseable {
     public ProxyServer start() {
         Listen listen = settings.config.get().config().listen();
         InetSocketAddress httpsAddress = settings.httpsAddress != null
-                ? settings.httpsAddress : listen.https().toSocketAddress();
+                ? settings.httpsAddress
+                : listen.https().toSocketAddress();
         InetSocketAddress httpAddress = settings.httpAddress != null
-                ? settings.httpAddress : listen.http().toSocketAddress();
-        ProxyContext context = new ProxyContext(
-                settings.config, pool, settings.metrics, limits, inFlight, () -> linkPorts);
+                ? settings.httpAddress
+                : listen.http().toSocketAddress();
+        ProxyContext context =
+                new ProxyContext(settings.config, pool, settings.metrics, limits, inFlight, () -> linkPorts);
         PlainHttpAnswers plainHttp = new PlainHttpAnswers(
-                settings.config, settings.certificates, settings.challenges, settings.blockingExecutor,
-                this::publicHttpsPort, settings.metrics);
-        ListenerPipelines pipelines = new ListenerPipelines(
-                context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients);
+                settings.config,
+                settings.certificates,
+                settings.challenges,
+                settings.blockingExecutor,
+                this::publicHttpsPort,
+                settings.metrics);
+        ListenerPipelines pipelines =
+                new ListenerPipelines(context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients);
         httpsChannel = bind(httpsAddress, pipelines.https(), "https");
         try {
             linkPorts = new LinkPorts(publicHttpsPort(), -1, httpsPort()); // rejects a redirect port out of range
@@ -186,8 +197,13 @@ public final class ProxyServer implements AutoCloseable {
         return first;
     }
 
-    private Channel bind(EventLoopGroup parent, EventLoopGroup child, InetSocketAddress address,
-            ChannelHandler initializer, String name, boolean reusePort) {
+    private Channel bind(
+            EventLoopGroup parent,
+            EventLoopGroup child,
+            InetSocketAddress address,
+            ChannelHandler initializer,
+            String name,
+            boolean reusePort) {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(parent, child)
                 .channel(settings.serverChannelType)
@@ -229,8 +245,8 @@ public final class ProxyServer implements AutoCloseable {
      */
     private static AddressResolverGroup<InetSocketAddress> dnsResolver(
             Class<? extends Channel> socketChannelType, Class<? extends DatagramChannel> datagramChannelType) {
-        Class<? extends DatagramChannel> datagram = datagramChannelType != null
-                ? datagramChannelType : matchingDatagramChannel(socketChannelType);
+        Class<? extends DatagramChannel> datagram =
+                datagramChannelType != null ? datagramChannelType : matchingDatagramChannel(socketChannelType);
         DnsNameResolverBuilder builder = new DnsNameResolverBuilder().datagramChannelType(datagram);
         if (SocketChannel.class.isAssignableFrom(socketChannelType)) {
             @SuppressWarnings("unchecked")

@@ -112,7 +112,8 @@ final class UpstreamPool implements AutoCloseable {
 
     /** Called by an idle connection that closed. On its event loop. */
     void forget(UpstreamConnection connection) {
-        Map<UpstreamKey, ArrayDeque<UpstreamConnection>> byKey = idle.get(connection.channel().eventLoop());
+        Map<UpstreamKey, ArrayDeque<UpstreamConnection>> byKey =
+                idle.get(connection.channel().eventLoop());
         if (byKey != null) {
             ArrayDeque<UpstreamConnection> connections = byKey.get(connection.key());
             if (connections != null) {
@@ -133,7 +134,8 @@ final class UpstreamPool implements AutoCloseable {
         if (closed) {
             return promise.setFailure(new IllegalStateException("proxy closing"));
         }
-        int connectMillis = (int) Math.min(Integer.MAX_VALUE, settings.upstreamConnectTimeout().toMillis());
+        int connectMillis = (int)
+                Math.min(Integer.MAX_VALUE, settings.upstreamConnectTimeout().toMillis());
         Bootstrap bootstrap = new Bootstrap()
                 .group(loop)
                 .channel(channelType)

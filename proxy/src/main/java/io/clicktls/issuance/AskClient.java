@@ -47,6 +47,7 @@ final class AskClient implements AutoCloseable {
 
     /** How long an allow past its TTL still stands in for an endpoint that does not answer. */
     static final Duration STALE_ALLOW_WINDOW = Duration.ofHours(24);
+
     static final int DEFAULT_MAX_IN_FLIGHT = 32;
     static final int DEFAULT_CACHE_SIZE = 200_000;
 
@@ -207,8 +208,11 @@ final class AskClient implements AutoCloseable {
     /** The endpoint failed: a stale allow still holds, anything else is refused (and nothing is cached). */
     private Verdict unavailable(String name, URI endpoint, Throwable cause) {
         if (failing.compareAndSet(false, true)) {
-            log.warn("ask endpoint {} is unavailable ({}): names it allowed before stay allowed for up to {} h; "
-                    + "other names are refused until it answers", endpoint, describe(cause),
+            log.warn(
+                    "ask endpoint {} is unavailable ({}): names it allowed before stay allowed for up to {} h; "
+                            + "other names are refused until it answers",
+                    endpoint,
+                    describe(cause),
                     STALE_ALLOW_WINDOW.toHours());
         }
         return cached(name) == Known.STALE_ALLOWED ? Verdict.ALLOW : Verdict.UNAVAILABLE;

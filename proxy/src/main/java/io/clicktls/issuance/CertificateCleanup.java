@@ -106,7 +106,8 @@ public final class CertificateCleanup implements AutoCloseable {
                 continue;
             }
             String name = key.substring(PREFIX.length());
-            String[] fields = new String(bytes.get(), StandardCharsets.UTF_8).strip().split(" ", 2);
+            String[] fields =
+                    new String(bytes.get(), StandardCharsets.UTF_8).strip().split(" ", 2);
             try {
                 Instant since = Instant.parse(fields[0]);
                 String reason = fields.length > 1 ? fields[1] : "unknown";
@@ -126,13 +127,17 @@ public final class CertificateCleanup implements AutoCloseable {
      * @param timers only triggers the passes
      */
     public void start(ScheduledExecutorService timers, Duration firstDelay, Duration interval) {
-        schedule = timers.scheduleWithFixedDelay(() -> {
-            try {
-                blocking.execute(this::runQuietly);
-            } catch (RejectedExecutionException e) {
-                log.warn("certificate cleanup skipped: the blocking executor is full");
-            }
-        }, firstDelay.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+        schedule = timers.scheduleWithFixedDelay(
+                () -> {
+                    try {
+                        blocking.execute(this::runQuietly);
+                    } catch (RejectedExecutionException e) {
+                        log.warn("certificate cleanup skipped: the blocking executor is full");
+                    }
+                },
+                firstDelay.toMillis(),
+                interval.toMillis(),
+                TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -175,7 +180,9 @@ public final class CertificateCleanup implements AutoCloseable {
                 IssuancePolicy.Decision decision = await(decisions.get(i));
                 if (decision == null || !decision.allowed() && !decision.definitive()) {
                     undecided++;
-                    log.debug("cleanup: cannot tell now whether {} is still allowed ({})", name,
+                    log.debug(
+                            "cleanup: cannot tell now whether {} is still allowed ({})",
+                            name,
                             decision == null ? "no answer" : decision.reason());
                 } else if (decision.allowed()) {
                     cleared += clear(name) ? 1 : 0;
@@ -183,7 +190,7 @@ public final class CertificateCleanup implements AutoCloseable {
                     switch (refused(name, decision.reason())) {
                         case MARKED -> marked++;
                         case DELETED -> deleted++;
-                        case WAITING -> { }
+                        case WAITING -> {}
                     }
                 }
             }
@@ -197,13 +204,23 @@ public final class CertificateCleanup implements AutoCloseable {
         }
         Pass pass = new Pass(names.size(), marked, cleared, deleted, undecided);
         if (marked + cleared + deleted > 0) {
-            log.info("certificate cleanup: {} checked, {} newly not allowed, {} allowed again, {} deleted,"
-                    + " {} undecided", pass.checked(), marked, cleared, deleted, undecided);
+            log.info(
+                    "certificate cleanup: {} checked, {} newly not allowed, {} allowed again, {} deleted,"
+                            + " {} undecided",
+                    pass.checked(),
+                    marked,
+                    cleared,
+                    deleted,
+                    undecided);
         }
         return pass;
     }
 
-    private enum Step { MARKED, WAITING, DELETED }
+    private enum Step {
+        MARKED,
+        WAITING,
+        DELETED
+    }
 
     private Step refused(String name, String reason) throws IOException {
         Instant now = clock.instant();
@@ -212,8 +229,12 @@ public final class CertificateCleanup implements AutoCloseable {
             mark = new Mark(name, now, reason, now.plus(grace()));
             store.storage().store(PREFIX + name, (now + " " + reason).getBytes(StandardCharsets.UTF_8));
             marks.put(name, mark);
-            log.info("{} is no longer allowed ({}): its certificate is not renewed, and is deleted after {} unless the "
-                    + "name is allowed again", name, reason, mark.deleteAfter());
+            log.info(
+                    "{} is no longer allowed ({}): its certificate is not renewed, and is deleted after {} unless the "
+                            + "name is allowed again",
+                    name,
+                    reason,
+                    mark.deleteAfter());
             return Step.MARKED;
         }
         Instant deleteAfter = mark.since().plus(grace());
@@ -222,8 +243,12 @@ public final class CertificateCleanup implements AutoCloseable {
         }
         forget.forget(name);
         unmark(name);
-        log.info("deleted the certificate of {}: not allowed since {} ({}, now {})", name, mark.since(),
-                mark.reason(), reason);
+        log.info(
+                "deleted the certificate of {}: not allowed since {} ({}, now {})",
+                name,
+                mark.since(),
+                mark.reason(),
+                reason);
         return Step.DELETED;
     }
 
@@ -233,8 +258,11 @@ public final class CertificateCleanup implements AutoCloseable {
             return false;
         }
         unmark(name);
-        log.info("{} is allowed again (refused since {} for {}): its certificate is kept and renewed as usual", name,
-                mark.since(), mark.reason());
+        log.info(
+                "{} is allowed again (refused since {} for {}): its certificate is kept and renewed as usual",
+                name,
+                mark.since(),
+                mark.reason());
         return true;
     }
 

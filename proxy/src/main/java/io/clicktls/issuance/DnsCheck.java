@@ -89,8 +89,13 @@ public final class DnsCheck implements AutoCloseable {
      * @param ttl how long the answer holds: the smallest TTL of the records read
      */
     public record Report(
-            String name, List<Hop> chain, List<InetAddress> addresses, Verdict verdict, String explanation,
-            List<String> expected, Duration ttl) {
+            String name,
+            List<Hop> chain,
+            List<InetAddress> addresses,
+            Verdict verdict,
+            String explanation,
+            List<String> expected,
+            Duration ttl) {
 
         public Report {
             chain = List.copyOf(chain);
@@ -110,7 +115,9 @@ public final class DnsCheck implements AutoCloseable {
         /** The CA domain of an {@code issue} or {@code issuewild} value, without its parameters; may be empty. */
         public String issuerDomain() {
             int semicolon = value.indexOf(';');
-            return (semicolon < 0 ? value : value.substring(0, semicolon)).strip().toLowerCase(Locale.ROOT);
+            return (semicolon < 0 ? value : value.substring(0, semicolon))
+                    .strip()
+                    .toLowerCase(Locale.ROOT);
         }
     }
 
@@ -135,7 +142,9 @@ public final class DnsCheck implements AutoCloseable {
             boolean anyIssue = false;
             for (CaaRecord record : records) {
                 String tag = record.tag().toLowerCase(Locale.ROOT);
-                if ((record.flags() & 0x80) != 0 && !tag.equals("issue") && !tag.equals("issuewild")
+                if ((record.flags() & 0x80) != 0
+                        && !tag.equals("issue")
+                        && !tag.equals("issuewild")
                         && !tag.equals("iodef")) {
                     return false;
                 }
@@ -162,16 +171,20 @@ public final class DnsCheck implements AutoCloseable {
     private final Semaphore slots = new Semaphore(MAX_IN_FLIGHT);
 
     private DnsCheck(InetSocketAddress server, Duration queryTimeout) {
-        this.group = new MultiThreadIoEventLoopGroup(1, runnable -> {
-            Thread thread = new Thread(runnable, "clicktls-dns");
-            thread.setDaemon(true);
-            return thread;
-        }, NioIoHandler.newFactory());
+        this.group = new MultiThreadIoEventLoopGroup(
+                1,
+                runnable -> {
+                    Thread thread = new Thread(runnable, "clicktls-dns");
+                    thread.setDaemon(true);
+                    return thread;
+                },
+                NioIoHandler.newFactory());
         this.resolver = new DnsNameResolverBuilder(group.next())
                 .datagramChannelType(NioDatagramChannel.class)
-                .nameServerProvider(server == null
-                        ? DnsServerAddressStreamProviders.platformDefault()
-                        : new SingletonDnsServerAddressStreamProvider(server))
+                .nameServerProvider(
+                        server == null
+                                ? DnsServerAddressStreamProviders.platformDefault()
+                                : new SingletonDnsServerAddressStreamProvider(server))
                 .queryTimeoutMillis(queryTimeout.toMillis())
                 .resolveCache(NoopDnsCache.INSTANCE)
                 .cnameCache(NoopDnsCnameCache.INSTANCE)
@@ -216,16 +229,28 @@ public final class DnsCheck implements AutoCloseable {
         }
         if (!slots.tryAcquire()) {
             inFlight.remove(name, mine);
-            mine.complete(new Report(name, List.of(), List.of(), Verdict.UNAVAILABLE,
-                    "too many DNS checks at once; " + name + " was not checked", expected, Duration.ZERO));
+            mine.complete(new Report(
+                    name,
+                    List.of(),
+                    List.of(),
+                    Verdict.UNAVAILABLE,
+                    "too many DNS checks at once; " + name + " was not checked",
+                    expected,
+                    Duration.ZERO));
             return mine;
         }
         Set<String> seen = new HashSet<>();
         seen.add(name);
         follow(name, name, new ArrayList<>(), seen, Long.MAX_VALUE)
                 .thenCompose(partial -> judge(partial, expected))
-                .exceptionally(failure -> new Report(name, List.of(), List.of(), Verdict.UNAVAILABLE,
-                        "DNS lookup of " + name + " failed: " + failure.getMessage(), expected, Duration.ZERO))
+                .exceptionally(failure -> new Report(
+                        name,
+                        List.of(),
+                        List.of(),
+                        Verdict.UNAVAILABLE,
+                        "DNS lookup of " + name + " failed: " + failure.getMessage(),
+                        expected,
+                        Duration.ZERO))
                 .whenComplete((report, failure) -> {
                     slots.release();
                     if (report.verdict() != Verdict.UNAVAILABLE) {
@@ -239,18 +264,24 @@ public final class DnsCheck implements AutoCloseable {
 
     /** A chain followed to its end, with the final addresses, before the verdict. */
     private record Resolved(
-            String name, List<Hop> chain, List<InetAddress> addresses, boolean notFound, boolean loop,
-            String failure, long minTtl) {}
+            String name,
+            List<Hop> chain,
+            List<InetAddress> addresses,
+            boolean notFound,
+            boolean loop,
+            String failure,
+            long minTtl) {}
 
-    private CompletableFuture<Resolved> follow(String origin, String current, List<Hop> chain, Set<String> seen,
-            long minTtl) {
+    private CompletableFuture<Resolved> follow(
+            String origin, String current, List<Hop> chain, Set<String> seen, long minTtl) {
         return query(current, DnsRecordType.CNAME).thenCompose(answer -> {
             long ttl = Math.min(minTtl, answer.minTtl());
             if (answer.code() == DnsResponseCode.NXDOMAIN) {
                 return done(new Resolved(origin, chain, List.of(), true, false, null, ttl));
             }
             if (answer.code() != DnsResponseCode.NOERROR) {
-                return done(new Resolved(origin, chain, List.of(), false, false, answer.code().toString(), ttl));
+                return done(new Resolved(
+                        origin, chain, List.of(), false, false, answer.code().toString(), ttl));
             }
             String next = next(answer.cnames(), current);
             if (next != null) {
@@ -263,14 +294,21 @@ public final class DnsCheck implements AutoCloseable {
             return addresses(current).thenApply(found -> {
                 // A resolver that answers CNAME questions oddly still shows the rest of the chain here.
                 String at = current;
-                for (String target = next(found.cnames(), at); target != null && seen.add(target);
+                for (String target = next(found.cnames(), at);
+                        target != null && seen.add(target);
                         target = next(found.cnames(), at)) {
                     chain.add(new Hop(at, target));
                     at = target;
                 }
                 boolean failed = found.code() != DnsResponseCode.NOERROR && found.code() != DnsResponseCode.NXDOMAIN;
-                return new Resolved(origin, chain, found.addresses(), found.code() == DnsResponseCode.NXDOMAIN,
-                        false, failed ? found.code().toString() : null, Math.min(ttl, found.minTtl()));
+                return new Resolved(
+                        origin,
+                        chain,
+                        found.addresses(),
+                        found.code() == DnsResponseCode.NXDOMAIN,
+                        false,
+                        failed ? found.code().toString() : null,
+                        Math.min(ttl, found.minTtl()));
             });
         });
     }
@@ -303,49 +341,81 @@ public final class DnsCheck implements AutoCloseable {
             String name = resolved.name();
             String target = suggestion(expected);
             if (resolved.failure() != null) {
-                return report(resolved, Verdict.UNAVAILABLE, "DNS could not answer for " + name + " ("
-                        + resolved.failure() + "); try again later", expected);
+                return report(
+                        resolved,
+                        Verdict.UNAVAILABLE,
+                        "DNS could not answer for " + name + " (" + resolved.failure() + "); try again later",
+                        expected);
             }
             if (resolved.loop()) {
-                return report(resolved, Verdict.NOT_FOUND, name + " has a CNAME loop (" + describe(resolved.chain())
-                        + "): point it at " + target, expected);
+                return report(
+                        resolved,
+                        Verdict.NOT_FOUND,
+                        name + " has a CNAME loop (" + describe(resolved.chain()) + "): point it at " + target,
+                        expected);
             }
             Set<String> names = new LinkedHashSet<>();
             names.add(name);
             resolved.chain().forEach(hop -> names.add(hop.target()));
             for (String alias : names) {
                 if (expected.contains(alias)) {
-                    return report(resolved, Verdict.POINTS_HERE, alias.equals(name)
-                            ? name + " is this proxy's own name"
-                            : name + " is a CNAME to " + alias + " (" + describe(resolved.chain()) + ")", expected);
+                    return report(
+                            resolved,
+                            Verdict.POINTS_HERE,
+                            alias.equals(name)
+                                    ? name + " is this proxy's own name"
+                                    : name + " is a CNAME to " + alias + " (" + describe(resolved.chain()) + ")",
+                            expected);
                 }
             }
             for (InetAddress address : resolved.addresses()) {
                 if (ours.contains(address)) {
-                    return report(resolved, Verdict.POINTS_HERE, name + " resolves to " + address.getHostAddress()
-                            + ", an address of this proxy", expected);
+                    return report(
+                            resolved,
+                            Verdict.POINTS_HERE,
+                            name + " resolves to " + address.getHostAddress() + ", an address of this proxy",
+                            expected);
                 }
             }
-            if (resolved.notFound() || resolved.addresses().isEmpty() && resolved.chain().isEmpty()) {
-                return report(resolved, Verdict.NOT_FOUND, name + " does not resolve"
-                        + (resolved.notFound() ? " (NXDOMAIN)" : " (no A or AAAA records)")
-                        + ": add a CNAME from " + name + " to " + target, expected);
+            if (resolved.notFound()
+                    || resolved.addresses().isEmpty() && resolved.chain().isEmpty()) {
+                return report(
+                        resolved,
+                        Verdict.NOT_FOUND,
+                        name + " does not resolve"
+                                + (resolved.notFound() ? " (NXDOMAIN)" : " (no A or AAAA records)")
+                                + ": add a CNAME from " + name + " to " + target,
+                        expected);
             }
             if (!resolved.chain().isEmpty()) {
                 String end = resolved.chain().get(0).target();
-                return report(resolved, Verdict.POINTS_ELSEWHERE, name + " is a CNAME to " + end
-                        + (resolved.chain().size() > 1 ? " (" + describe(resolved.chain()) + ")" : "")
-                        + (resolved.addresses().isEmpty() ? ", which has no addresses" : "")
-                        + ": point it at " + target, expected);
+                return report(
+                        resolved,
+                        Verdict.POINTS_ELSEWHERE,
+                        name + " is a CNAME to " + end
+                                + (resolved.chain().size() > 1 ? " (" + describe(resolved.chain()) + ")" : "")
+                                + (resolved.addresses().isEmpty() ? ", which has no addresses" : "")
+                                + ": point it at " + target,
+                        expected);
             }
-            return report(resolved, Verdict.POINTS_ELSEWHERE, name + " resolves to " + hostAddresses(resolved)
-                    + ", not to this proxy: replace its A/AAAA records by a CNAME to " + target, expected);
+            return report(
+                    resolved,
+                    Verdict.POINTS_ELSEWHERE,
+                    name + " resolves to " + hostAddresses(resolved)
+                            + ", not to this proxy: replace its A/AAAA records by a CNAME to " + target,
+                    expected);
         });
     }
 
     private static Report report(Resolved resolved, Verdict verdict, String explanation, List<String> expected) {
         long seconds = Math.max(MIN_CACHE.toSeconds(), Math.min(MAX_CACHE.toSeconds(), resolved.minTtl()));
-        return new Report(resolved.name(), resolved.chain(), resolved.addresses(), verdict, explanation, expected,
+        return new Report(
+                resolved.name(),
+                resolved.chain(),
+                resolved.addresses(),
+                verdict,
+                explanation,
+                expected,
                 Duration.ofSeconds(seconds));
     }
 
@@ -377,11 +447,12 @@ public final class DnsCheck implements AutoCloseable {
                 return plain;
             }));
         }
-        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
-            Set<InetAddress> all = new HashSet<>(literal);
-            lookups.forEach(lookup -> all.addAll(lookup.join()));
-            return all;
-        });
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new))
+                .thenApply(ignored -> {
+                    Set<InetAddress> all = new HashSet<>(literal);
+                    lookups.forEach(lookup -> all.addAll(lookup.join()));
+                    return all;
+                });
     }
 
     /**
@@ -393,19 +464,21 @@ public final class DnsCheck implements AutoCloseable {
     }
 
     private CompletableFuture<CaaReport> climb(String origin, String at) {
-        return query(at, DnsRecordType.CAA).thenCompose(answer -> {
-            if (answer.code() != DnsResponseCode.NOERROR && answer.code() != DnsResponseCode.NXDOMAIN) {
-                return CompletableFuture.completedFuture(new CaaReport(origin, null, List.of(), false));
-            }
-            if (!answer.caa().isEmpty()) {
-                return CompletableFuture.completedFuture(new CaaReport(origin, at, answer.caa(), true));
-            }
-            int dot = at.indexOf('.');
-            if (dot < 0 || at.indexOf('.', dot + 1) < 0) {
-                return CompletableFuture.completedFuture(new CaaReport(origin, null, List.of(), true));
-            }
-            return climb(origin, at.substring(dot + 1));
-        }).exceptionally(failure -> new CaaReport(origin, null, List.of(), false));
+        return query(at, DnsRecordType.CAA)
+                .thenCompose(answer -> {
+                    if (answer.code() != DnsResponseCode.NOERROR && answer.code() != DnsResponseCode.NXDOMAIN) {
+                        return CompletableFuture.completedFuture(new CaaReport(origin, null, List.of(), false));
+                    }
+                    if (!answer.caa().isEmpty()) {
+                        return CompletableFuture.completedFuture(new CaaReport(origin, at, answer.caa(), true));
+                    }
+                    int dot = at.indexOf('.');
+                    if (dot < 0 || at.indexOf('.', dot + 1) < 0) {
+                        return CompletableFuture.completedFuture(new CaaReport(origin, null, List.of(), true));
+                    }
+                    return climb(origin, at.substring(dot + 1));
+                })
+                .exceptionally(failure -> new CaaReport(origin, null, List.of(), false));
     }
 
     /** One question; fails only when nothing came back. The response is decoded and released on the event loop. */

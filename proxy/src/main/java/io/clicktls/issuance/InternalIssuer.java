@@ -102,8 +102,10 @@ public final class InternalIssuer implements CertificateIssuer {
             // The key first: a root certificate without its key would be useless after a crash.
             storage.store(ROOT_PRIVATE_KEY, Pem.encodeKey(pair.getPrivate()));
             storage.store(ROOT_KEY, Pem.encodeChain(List.of(root)));
-            log.info("made a local CA \"{}\"; trust {} to accept its certificates",
-                    root.getSubjectX500Principal().getName(), ROOT_KEY);
+            log.info(
+                    "made a local CA \"{}\"; trust {} to accept its certificates",
+                    root.getSubjectX500Principal().getName(),
+                    ROOT_KEY);
             return new InternalIssuer(root, pair.getPrivate(), config, clock);
         }
     }
@@ -127,20 +129,30 @@ public final class InternalIssuer implements CertificateIssuer {
         }
         try {
             X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
-                    root, serial(), Date.from(now.minus(BACKDATE)), Date.from(notAfter),
-                    new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, name).build(), pair.getPublic());
+                    root,
+                    serial(),
+                    Date.from(now.minus(BACKDATE)),
+                    Date.from(notAfter),
+                    new X500NameBuilder(BCStyle.INSTANCE)
+                            .addRDN(BCStyle.CN, name)
+                            .build(),
+                    pair.getPublic());
             JcaX509ExtensionUtils extensions = new JcaX509ExtensionUtils();
             int usage = KeyUsage.digitalSignature | (pair.getPublic() instanceof RSAKey ? KeyUsage.keyEncipherment : 0);
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
                     .addExtension(Extension.keyUsage, true, new KeyUsage(usage))
-                    .addExtension(Extension.extendedKeyUsage, false,
-                            new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
-                    .addExtension(Extension.subjectAlternativeName, false,
+                    .addExtension(
+                            Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+                    .addExtension(
+                            Extension.subjectAlternativeName,
+                            false,
                             new GeneralNames(new GeneralName(GeneralName.dNSName, name)))
-                    .addExtension(Extension.subjectKeyIdentifier, false,
+                    .addExtension(
+                            Extension.subjectKeyIdentifier,
+                            false,
                             extensions.createSubjectKeyIdentifier(pair.getPublic()))
-                    .addExtension(Extension.authorityKeyIdentifier, false,
-                            extensions.createAuthorityKeyIdentifier(root));
+                    .addExtension(
+                            Extension.authorityKeyIdentifier, false, extensions.createAuthorityKeyIdentifier(root));
             X509Certificate leaf = sign(builder, rootKey);
             return new CertifiedKey(name, pair.getPrivate(), List.of(leaf), label());
         } catch (GeneralSecurityException | CertIOException | OperatorCreationException e) {
@@ -162,13 +174,18 @@ public final class InternalIssuer implements CertificateIssuer {
                 .build();
         PublicKey publicKey = pair.getPublic();
         try {
-            X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(subject, serial(),
-                    Date.from(now.minus(BACKDATE)), Date.from(now.plus(ROOT_LIFETIME)), subject, publicKey);
+            X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
+                    subject,
+                    serial(),
+                    Date.from(now.minus(BACKDATE)),
+                    Date.from(now.plus(ROOT_LIFETIME)),
+                    subject,
+                    publicKey);
             JcaX509ExtensionUtils extensions = new JcaX509ExtensionUtils();
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
                     .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
-                    .addExtension(Extension.subjectKeyIdentifier, false,
-                            extensions.createSubjectKeyIdentifier(publicKey));
+                    .addExtension(
+                            Extension.subjectKeyIdentifier, false, extensions.createSubjectKeyIdentifier(publicKey));
             return sign(builder, pair.getPrivate());
         } catch (GeneralSecurityException | OperatorCreationException e) {
             throw new IOException("cannot make the local CA: " + e.getMessage(), e);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.clicktls.metrics.Metrics;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.time.Clock;
@@ -14,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
-import io.clicktls.metrics.Metrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -138,9 +138,16 @@ public final class IssuanceFailures {
         memory.put(name, state);
         if (validName(name)) {
             try {
-                storage.store(key(name), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(new Stored(name,
-                        message, now.toString(), failures, retryAt.toString(),
-                        counted.stream().map(Instant::toString).toList())));
+                storage.store(
+                        key(name),
+                        JSON.writerWithDefaultPrettyPrinter()
+                                .writeValueAsBytes(new Stored(
+                                        name,
+                                        message,
+                                        now.toString(),
+                                        failures,
+                                        retryAt.toString(),
+                                        counted.stream().map(Instant::toString).toList())));
             } catch (IOException | RuntimeException e) {
                 log.warn("cannot store the issuance failure of {}: {}", name, e.toString());
             }
@@ -190,10 +197,16 @@ public final class IssuanceFailures {
                 return State.NONE;
             }
             Stored stored = JSON.readValue(bytes.get(), Stored.class);
-            List<Instant> counted = stored.counted() == null ? List.of()
+            List<Instant> counted = stored.counted() == null
+                    ? List.of()
                     : stored.counted().stream().map(Instant::parse).toList();
-            return new State(new IssuanceFailure(stored.message(), Instant.parse(stored.at()), stored.failures(),
-                    Instant.parse(stored.retryAt())), counted);
+            return new State(
+                    new IssuanceFailure(
+                            stored.message(),
+                            Instant.parse(stored.at()),
+                            stored.failures(),
+                            Instant.parse(stored.retryAt())),
+                    counted);
         } catch (IOException | RuntimeException e) {
             // unreadable state must not stop issuance for ever: treat it as none
             log.warn("ignoring unreadable issuance state of {}: {}", name, e.toString());

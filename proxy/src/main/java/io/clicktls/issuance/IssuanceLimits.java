@@ -37,6 +37,7 @@ public final class IssuanceLimits {
 
     /** The limit names, as {@link Hold#limit()} gives them; the same as the config keys. */
     public static final String ORDERS = "orders_per_3h";
+
     public static final String CERTIFICATES = "certificates_per_registered_domain_per_week";
     public static final String FAILURES = "failed_validations_per_name_per_hour";
 
@@ -185,8 +186,12 @@ public final class IssuanceLimits {
         prune(orders, now.minus(ORDERS_WINDOW));
         if (orders.size() >= limits.ordersPer3h()) {
             Instant retry = retryAt(orders, limits.ordersPer3h(), ORDERS_WINDOW);
-            return new Hold(name, ORDERS, retry, "this node placed " + orders.size() + " orders in the last 3 hours"
-                    + " (limit " + limits.ordersPer3h() + "); next order possible at " + retry);
+            return new Hold(
+                    name,
+                    ORDERS,
+                    retry,
+                    "this node placed " + orders.size() + " orders in the last 3 hours" + " (limit "
+                            + limits.ordersPer3h() + "); next order possible at " + retry);
         }
         ArrayDeque<Instant> failed = failures.get(name);
         if (failed != null) {
@@ -196,9 +201,13 @@ public final class IssuanceLimits {
                 markDirty(FAILURES_PREFIX + name);
             } else if (failed.size() >= limits.failedValidationsPerNamePerHour()) {
                 Instant retry = retryAt(failed, limits.failedValidationsPerNamePerHour(), FAILURES_WINDOW);
-                return new Hold(name, FAILURES, retry, name + " failed validation " + failed.size()
-                        + " times in the last hour (limit " + limits.failedValidationsPerNamePerHour()
-                        + "); next try at " + retry);
+                return new Hold(
+                        name,
+                        FAILURES,
+                        retry,
+                        name + " failed validation " + failed.size()
+                                + " times in the last hour (limit " + limits.failedValidationsPerNamePerHour()
+                                + "); next try at " + retry);
             }
         }
         Optional<String> domain = registeredDomain(name);
@@ -216,12 +225,15 @@ public final class IssuanceLimits {
             int pending = inFlight.getOrDefault(domain.get(), 0);
             int limit = limits.certificatesPerRegisteredDomainPerWeek();
             if (recent + pending >= limit) {
-                Instant retry = recent >= limit
-                        ? retryAt(issued, limit, CERTIFICATES_WINDOW)
-                        : now.plus(IN_FLIGHT_RETRY);
-                return new Hold(name, CERTIFICATES, retry, recent + " certificates issued for " + domain.get()
-                        + " in the last 7 days" + (pending > 0 ? " and " + pending + " being issued" : "")
-                        + " (limit " + limit + "); next try at " + retry);
+                Instant retry =
+                        recent >= limit ? retryAt(issued, limit, CERTIFICATES_WINDOW) : now.plus(IN_FLIGHT_RETRY);
+                return new Hold(
+                        name,
+                        CERTIFICATES,
+                        retry,
+                        recent + " certificates issued for " + domain.get()
+                                + " in the last 7 days" + (pending > 0 ? " and " + pending + " being issued" : "")
+                                + " (limit " + limit + "); next try at " + retry);
             }
         }
         return null;
@@ -255,7 +267,9 @@ public final class IssuanceLimits {
     }
 
     private void sweep(Map<String, ArrayDeque<Instant>> windows, String prefix, Instant oldestKept) {
-        for (Iterator<Map.Entry<String, ArrayDeque<Instant>>> it = windows.entrySet().iterator(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<String, ArrayDeque<Instant>>> it =
+                        windows.entrySet().iterator();
+                it.hasNext(); ) {
             Map.Entry<String, ArrayDeque<Instant>> entry = it.next();
             prune(entry.getValue(), oldestKept);
             if (entry.getValue().isEmpty()) {

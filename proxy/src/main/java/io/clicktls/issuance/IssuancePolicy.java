@@ -77,11 +77,12 @@ public final class IssuancePolicy implements AutoCloseable {
 
     /** How long a refusal by DNS is remembered: long enough to absorb a scanner's burst, short enough for a fix. */
     static final Duration REFUSED_TTL = Duration.ofMinutes(1);
+
     static final int REFUSED_SIZE = 100_000;
 
     /** Refusals that say something lasting about the name, as opposed to "could not find out now". */
-    private static final Set<String> DEFINITIVE = Set.of(
-            INVALID_NAME, NOT_CONFIGURED, NO_PLATFORM, ASK_DENIED, DNS_ELSEWHERE, DNS_NOT_FOUND, CAA_FORBIDS);
+    private static final Set<String> DEFINITIVE =
+            Set.of(INVALID_NAME, NOT_CONFIGURED, NO_PLATFORM, ASK_DENIED, DNS_ELSEWHERE, DNS_NOT_FOUND, CAA_FORBIDS);
 
     private static final Logger log = LoggerFactory.getLogger(IssuancePolicy.class);
 
@@ -163,7 +164,11 @@ public final class IssuancePolicy implements AutoCloseable {
         PublicSuffixList suffixes = PublicSuffixList.bundled();
         IssuanceLimits limits = new IssuanceLimits(storage, blocking, suffixes, clock);
         limits.load();
-        return new IssuancePolicy(config, new AskClient(), limits, suffixes,
+        return new IssuancePolicy(
+                config,
+                new AskClient(),
+                limits,
+                suffixes,
                 server -> DnsCheck.create(server == null ? null : server.toSocketAddress()));
     }
 
@@ -206,8 +211,8 @@ public final class IssuancePolicy implements AutoCloseable {
      * against the rate limits; the caller reports its end with {@link #orderFinished} (exactly once).
      */
     public CompletableFuture<Decision> decideIssuance(String name, ConfigSnapshot snapshot) {
-        return eligibility(name, snapshot).thenApply(decision -> decision.allowed() ? startOrder(name, snapshot)
-                : decision);
+        return eligibility(name, snapshot)
+                .thenApply(decision -> decision.allowed() ? startOrder(name, snapshot) : decision);
     }
 
     /**
@@ -281,10 +286,10 @@ public final class IssuancePolicy implements AutoCloseable {
         OnDemand onDemand = snapshot.config().certificates().onDemand();
         CompletableFuture<Decision> asked = snapshot.domains().configured(name)
                 ? CompletableFuture.completedFuture(Decision.allow())
-                : ask.ask(name, onDemand.ask(), onDemand).thenApply(verdict -> verdict.allowed()
-                        ? Decision.allow() : Decision.refuse(verdict.reason()));
-        return asked.thenCompose(decision -> decision.allowed() ? dnsStep(name, snapshot)
-                : CompletableFuture.completedFuture(decision));
+                : ask.ask(name, onDemand.ask(), onDemand)
+                        .thenApply(verdict -> verdict.allowed() ? Decision.allow() : Decision.refuse(verdict.reason()));
+        return asked.thenCompose(
+                decision -> decision.allowed() ? dnsStep(name, snapshot) : CompletableFuture.completedFuture(decision));
     }
 
     private CompletableFuture<Decision> dnsStep(String name, ConfigSnapshot snapshot) {
@@ -294,15 +299,16 @@ public final class IssuancePolicy implements AutoCloseable {
             return CompletableFuture.completedFuture(Decision.allow());
         }
         String caIdentity = caaIdentity(snapshot.config().certificates());
-        CompletableFuture<DnsCheck.CaaReport> caa = caIdentity == null
-                ? CompletableFuture.completedFuture(null) : check.caa(name);
+        CompletableFuture<DnsCheck.CaaReport> caa =
+                caIdentity == null ? CompletableFuture.completedFuture(null) : check.caa(name);
         return check.check(name, onDemand.expectDns()).thenCombine(caa, (report, caaReport) -> {
-            String reason = switch (report.verdict()) {
-                case POINTS_HERE -> caaReport != null && !caaReport.permits(caIdentity) ? CAA_FORBIDS : null;
-                case POINTS_ELSEWHERE -> DNS_ELSEWHERE;
-                case NOT_FOUND -> DNS_NOT_FOUND;
-                case UNAVAILABLE -> DNS_UNAVAILABLE;
-            };
+            String reason =
+                    switch (report.verdict()) {
+                        case POINTS_HERE -> caaReport != null && !caaReport.permits(caIdentity) ? CAA_FORBIDS : null;
+                        case POINTS_ELSEWHERE -> DNS_ELSEWHERE;
+                        case NOT_FOUND -> DNS_NOT_FOUND;
+                        case UNAVAILABLE -> DNS_UNAVAILABLE;
+                    };
             if (reason == null) {
                 return Decision.allow();
             }
@@ -325,7 +331,8 @@ public final class IssuancePolicy implements AutoCloseable {
         if (limits == null) {
             return Decision.allow();
         }
-        Optional<IssuanceLimits.Hold> hold = limits.tryStartOrder(name, snapshot.config().certificates().limits());
+        Optional<IssuanceLimits.Hold> hold =
+                limits.tryStartOrder(name, snapshot.config().certificates().limits());
         if (hold.isEmpty()) {
             return Decision.allow();
         }
@@ -364,7 +371,8 @@ public final class IssuancePolicy implements AutoCloseable {
         }
         String host = certificates.acme().directory().getHost();
         return host != null && (host.equals("letsencrypt.org") || host.endsWith(".letsencrypt.org"))
-                ? "letsencrypt.org" : null;
+                ? "letsencrypt.org"
+                : null;
     }
 
     /**
@@ -393,7 +401,9 @@ public final class IssuancePolicy implements AutoCloseable {
             String unicode = IDN.toUnicode(label, IDN.USE_STD3_ASCII_RULES);
             // toUnicode hands back its input when it cannot decode it; a decoded label must encode back the same
             return !unicode.equals(label)
-                    && IDN.toASCII(unicode, IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT).equals(label);
+                    && IDN.toASCII(unicode, IDN.USE_STD3_ASCII_RULES)
+                            .toLowerCase(Locale.ROOT)
+                            .equals(label);
         } catch (IllegalArgumentException e) {
             return false;
         }

@@ -30,6 +30,7 @@ public final class PublicSuffixList {
     private final Set<String> rules;
     /** The parents of wildcard rules: {@code bd} for {@code *.bd}. */
     private final Set<String> wildcardParents;
+
     private final Set<String> exceptions;
 
     private PublicSuffixList(Set<String> rules, Set<String> wildcardParents, Set<String> exceptions) {

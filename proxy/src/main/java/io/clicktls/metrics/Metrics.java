@@ -27,7 +27,6 @@ import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
 import java.lang.management.ManagementFactory;
-import java.lang.management.OperatingSystemMXBean;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,9 +53,18 @@ public final class Metrics implements AutoCloseable {
 
     /** Handshake duration buckets: 1 ms (a resumed handshake on loopback) to 10 s (one that waited on issuance). */
     static final List<Duration> HANDSHAKE_BUCKETS = List.of(
-            Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
-            Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
-            Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
+            Duration.ofMillis(1),
+            Duration.ofMillis(2),
+            Duration.ofMillis(5),
+            Duration.ofMillis(10),
+            Duration.ofMillis(25),
+            Duration.ofMillis(50),
+            Duration.ofMillis(100),
+            Duration.ofMillis(250),
+            Duration.ofMillis(500),
+            Duration.ofSeconds(1),
+            Duration.ofMillis(2500),
+            Duration.ofSeconds(5),
             Duration.ofSeconds(10));
 
     private static final int STATUS_CODES = 500;
@@ -76,6 +84,7 @@ public final class Metrics implements AutoCloseable {
     private final ConcurrentMap<String, Counter> issued = new ConcurrentHashMap<>();
     /** Per platform, the counters by status code (index {@code code - 100}): a lookup without building a key. */
     private final ConcurrentMap<String, AtomicReferenceArray<Counter>> requests = new ConcurrentHashMap<>();
+
     private final ConcurrentMap<String, Counter> upgraded = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> denied = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> reloads = new ConcurrentHashMap<>();
@@ -99,16 +108,30 @@ public final class Metrics implements AutoCloseable {
         this.issuance = Timer.builder("clicktls.certificate.issuance")
                 .description("Time to obtain a new certificate, from decision to stored chain")
                 .serviceLevelObjectives(
-                        Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
-                        Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30),
+                        Duration.ofMillis(100),
+                        Duration.ofMillis(250),
+                        Duration.ofMillis(500),
+                        Duration.ofSeconds(1),
+                        Duration.ofSeconds(2),
+                        Duration.ofSeconds(5),
+                        Duration.ofSeconds(10),
+                        Duration.ofSeconds(30),
                         Duration.ofSeconds(60))
                 .register(registry);
         this.upstream = Timer.builder("clicktls.upstream")
                 .description("Time from sending a request upstream to the upstream's response headers")
                 .serviceLevelObjectives(
-                        Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50),
-                        Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
-                        Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10))
+                        Duration.ofMillis(5),
+                        Duration.ofMillis(10),
+                        Duration.ofMillis(25),
+                        Duration.ofMillis(50),
+                        Duration.ofMillis(100),
+                        Duration.ofMillis(250),
+                        Duration.ofMillis(500),
+                        Duration.ofSeconds(1),
+                        Duration.ofMillis(2500),
+                        Duration.ofSeconds(5),
+                        Duration.ofSeconds(10))
                 .register(registry);
         this.handshakeTime = Timer.builder("clicktls.tls.handshake")
                 .description("Time from the ClientHello to a completed TLS handshake, waits for issuance included")
@@ -117,7 +140,9 @@ public final class Metrics implements AutoCloseable {
         Gauge.builder("clicktls.config.last.reload.successful", lastReloadSuccessful, AtomicLong::get)
                 .description("1 when the last config load or reload was accepted, 0 when it was rejected")
                 .register(registry);
-        Gauge.builder("clicktls.config.last.reload.success.timestamp", lastReloadSuccessMillis,
+        Gauge.builder(
+                        "clicktls.config.last.reload.success.timestamp",
+                        lastReloadSuccessMillis,
                         millis -> millis.get() / 1000.0)
                 .description("When the config in force was loaded, as seconds since the Unix epoch")
                 .baseUnit("seconds")
@@ -140,8 +165,7 @@ public final class Metrics implements AutoCloseable {
         new JvmThreadMetrics().bindTo(registry);
         new ClassLoaderMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
-        if (ManagementFactory.getOperatingSystemMXBean()
-                instanceof com.sun.management.OperatingSystemMXBean os) {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
             // Prometheus' usual name, in the base unit (Micrometer's own is in nanoseconds, which promtool flags)
             FunctionCounter.builder("process.cpu", os, bean -> Math.max(0, bean.getProcessCpuTime()) / 1e9)
                     .description("CPU time used by the process")
@@ -206,9 +230,13 @@ public final class Metrics implements AutoCloseable {
                 if (mapped.getDescription() != null && !mapped.getDescription().isBlank()) {
                     return mapped;
                 }
-                String description =
-                        MISSING_DESCRIPTIONS.getOrDefault(mapped.getName(), mapped.getName().replace('.', ' '));
-                return new Meter.Id(mapped.getName(), Tags.of(mapped.getTags()), mapped.getBaseUnit(), description,
+                String description = MISSING_DESCRIPTIONS.getOrDefault(
+                        mapped.getName(), mapped.getName().replace('.', ' '));
+                return new Meter.Id(
+                        mapped.getName(),
+                        Tags.of(mapped.getTags()),
+                        mapped.getBaseUnit(),
+                        description,
                         mapped.getType());
             }
         };
@@ -239,17 +267,19 @@ public final class Metrics implements AutoCloseable {
     /** @param result e.g. {@code ok}, {@code unknown_name}, {@code no_sni}, {@code timeout}, {@code failed} */
     public void handshake(String result) {
         counter(handshakes, result, r -> Counter.builder("clicktls.tls.handshakes")
-                .description("TLS handshakes by outcome")
-                .tag("result", r)
-                .register(registry)).increment();
+                        .description("TLS handshakes by outcome")
+                        .tag("result", r)
+                        .register(registry))
+                .increment();
     }
 
     /** @param result {@code ok} or {@code failed} */
     public void certificateIssued(String result, long nanos) {
         counter(issued, result, r -> Counter.builder("clicktls.certificates.issued")
-                .description("Certificates issued or renewed, by outcome")
-                .tag("result", r)
-                .register(registry)).increment();
+                        .description("Certificates issued or renewed, by outcome")
+                        .tag("result", r)
+                        .register(registry))
+                .increment();
         issuance.record(nanos, TimeUnit.NANOSECONDS);
     }
 
@@ -288,17 +318,19 @@ public final class Metrics implements AutoCloseable {
     /** @param kind {@code redirect}, {@code location} or {@code html} */
     public void linkUpgraded(String kind, int count) {
         counter(upgraded, kind, k -> Counter.builder("clicktls.links.upgraded")
-                .description("Tracked links upgraded from http to https")
-                .tag("kind", k)
-                .register(registry)).increment(count);
+                        .description("Tracked links upgraded from http to https")
+                        .tag("kind", k)
+                        .register(registry))
+                .increment(count);
     }
 
     /** @param reason e.g. {@code not_configured}, {@code invalid_name}, {@code ask_denied}, {@code rate_limited} */
     public void onDemandDenied(String reason) {
         counter(denied, reason, r -> Counter.builder("clicktls.on.demand.denied")
-                .description("On-demand certificate requests refused, by reason")
-                .tag("reason", r)
-                .register(registry)).increment();
+                        .description("On-demand certificate requests refused, by reason")
+                        .tag("reason", r)
+                        .register(registry))
+                .increment();
     }
 
     /** @param result {@code ok} or {@code rejected} */
@@ -310,9 +342,10 @@ public final class Metrics implements AutoCloseable {
             lastReloadSuccessful.set(0);
         }
         counter(reloads, result, r -> Counter.builder("clicktls.config.reloads")
-                .description("Config file reloads, by outcome")
-                .tag("result", r)
-                .register(registry)).increment();
+                        .description("Config file reloads, by outcome")
+                        .tag("result", r)
+                        .register(registry))
+                .increment();
     }
 
     /** Registers the certificate gauges; the suppliers are read at scrape time and must be cheap. */
@@ -329,9 +362,10 @@ public final class Metrics implements AutoCloseable {
     /** @param action {@code renew} or {@code forget}, asked for through the admin API or the status page */
     public void adminAction(String action) {
         counter(adminActions, action, a -> Counter.builder("clicktls.admin.actions")
-                .description("Certificate actions asked for on the admin listener, by action")
-                .tag("action", a)
-                .register(registry)).increment();
+                        .description("Certificate actions asked for on the admin listener, by action")
+                        .tag("action", a)
+                        .register(registry))
+                .increment();
     }
 
     /** Registers the gauge of names whose last issuance failed; read at scrape time, must be cheap. */
@@ -346,8 +380,7 @@ public final class Metrics implements AutoCloseable {
         return DistributionSummary.builder(name).description(description).register(registry);
     }
 
-    private static Counter counter(
-            ConcurrentMap<String, Counter> cache, String key, Function<String, Counter> create) {
+    private static Counter counter(ConcurrentMap<String, Counter> cache, String key, Function<String, Counter> create) {
         Counter counter = cache.get(key);
         return counter != null ? counter : cache.computeIfAbsent(key, create);
     }

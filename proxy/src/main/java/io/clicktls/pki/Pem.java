@@ -111,7 +111,8 @@ public final class Pem {
             if (object instanceof PEMKeyPair pair) {
                 return toJdkKey(pair.getPrivateKeyInfo());
             }
-            throw new IOException("expected a private key, found " + object.getClass().getSimpleName());
+            throw new IOException(
+                    "expected a private key, found " + object.getClass().getSimpleName());
         } catch (GeneralSecurityException | RuntimeException e) {
             throw new IOException("malformed private key PEM: " + e.getMessage(), e);
         }

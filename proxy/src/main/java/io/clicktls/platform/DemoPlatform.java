@@ -34,8 +34,8 @@ import java.util.List;
  */
 public final class DemoPlatform implements AutoCloseable {
 
-    private static final byte[] GIF = Base64.getDecoder()
-            .decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7");
+    private static final byte[] GIF =
+            Base64.getDecoder().decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7");
 
     private final Channel channel;
 
@@ -123,7 +123,10 @@ public final class DemoPlatform implements AutoCloseable {
         }
 
         private static String escape(String s) {
-            return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+            return s.replace("&", "&amp;")
+                    .replace("<", "&lt;")
+                    .replace(">", "&gt;")
+                    .replace("\"", "&quot;");
         }
 
         private static FullHttpResponse redirect(String location) {

@@ -47,8 +47,8 @@ public final class PlatformPresets {
                 return URI.create(upstream);
             }
             if (region == null || !validRegion(region)) {
-                throw new IllegalArgumentException("preset " + name + ": region " + region
-                        + " (expected: an AWS region such as us-east-1)");
+                throw new IllegalArgumentException(
+                        "preset " + name + ": region " + region + " (expected: an AWS region such as us-east-1)");
             }
             return URI.create(upstream.replace("{region}", region));
         }
@@ -69,7 +69,9 @@ public final class PlatformPresets {
 
     /** Whether {@code region} is written like an AWS region; it is not checked against AWS's current list. */
     public static boolean validRegion(String region) {
-        return region != null && region.length() <= 32 && AWS_REGION.matcher(region).matches();
+        return region != null
+                && region.length() <= 32
+                && AWS_REGION.matcher(region).matches();
     }
 
     private static Map<String, Preset> presets() {
@@ -84,8 +86,14 @@ public final class PlatformPresets {
         List<String> sparkpost = List.of("/f/", "/q/", "/e/");
         add(presets, "sparkpost", "https://spgo.io", sparkpost);
         add(presets, "sparkpost-eu", "https://eu.spgo.io", sparkpost);
-        presets.put("amazon-ses", new Preset("amazon-ses", "https://r.{region}.awstrack.me", true,
-                Platform.HostHeader.PRESERVE, List.of("/CL0/", "/CL1/", "/I0/")));
+        presets.put(
+                "amazon-ses",
+                new Preset(
+                        "amazon-ses",
+                        "https://r.{region}.awstrack.me",
+                        true,
+                        Platform.HostHeader.PRESERVE,
+                        List.of("/CL0/", "/CL1/", "/I0/")));
         // only the open path is known for Customer.io and none for Iterable (FACTS.md); not guessed here
         List<String> customerio = List.of("/e/o/");
         add(presets, "customerio", "https://track.customer.io", customerio);

@@ -6,11 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.pki.Pem;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
-import java.math.BigInteger;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
@@ -91,8 +91,12 @@ public final class CertificateStore {
         }
 
         StoredCertificate toStored(String name) {
-            return new StoredCertificate(name, issuer, Instant.ofEpochSecond(notBeforeSeconds, notBeforeNanos),
-                    Instant.ofEpochSecond(notAfterSeconds, notAfterNanos), new BigInteger(serial));
+            return new StoredCertificate(
+                    name,
+                    issuer,
+                    Instant.ofEpochSecond(notBeforeSeconds, notBeforeNanos),
+                    Instant.ofEpochSecond(notAfterSeconds, notAfterNanos),
+                    new BigInteger(serial));
         }
     }
 
@@ -103,6 +107,7 @@ public final class CertificateStore {
     private final ConcurrentHashMap<String, Entry> index = new ConcurrentHashMap<>();
     /** Issuer labels, one string each however many entries carry it: a handful of distinct values. */
     private final ConcurrentHashMap<String, String> issuers = new ConcurrentHashMap<>();
+
     private final Object scanState = new Object();
     private boolean scanning; // guarded by scanState
     private volatile boolean indexReady;
@@ -154,14 +159,26 @@ public final class CertificateStore {
         }
         byte[] chain = Pem.encodeChain(certified.chain());
         byte[] key = Pem.encodeKey(certified.key());
-        Meta meta = new Meta(name, certified.issuer(), Instant.now().toString(), certified.notBefore().toString(),
-                certified.notAfter().toString(), certified.leaf().getSerialNumber().toString(16), sha256(chain),
+        Meta meta = new Meta(
+                name,
+                certified.issuer(),
+                Instant.now().toString(),
+                certified.notBefore().toString(),
+                certified.notAfter().toString(),
+                certified.leaf().getSerialNumber().toString(16),
+                sha256(chain),
                 sha256(key));
         storage.store(key(name, "key.pem"), key);
         storage.store(key(name, "chain.pem"), chain);
-        storage.store(key(name, "meta.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
-        index.put(name, entry(certified.issuer(), certified.notBefore(), certified.notAfter(),
-                certified.leaf().getSerialNumber()));
+        storage.store(
+                key(name, "meta.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
+        index.put(
+                name,
+                entry(
+                        certified.issuer(),
+                        certified.notBefore(),
+                        certified.notAfter(),
+                        certified.leaf().getSerialNumber()));
     }
 
     /** @return whether there was anything to delete */
@@ -244,8 +261,12 @@ public final class CertificateStore {
             }
         }
         IndexScan scan = new IndexScan(indexed, fromChain, skipped, Duration.ofNanos(System.nanoTime() - start));
-        log.info("indexed {} stored certificates in {} ms ({} read from their chain, {} left out)", scan.indexed(),
-                scan.took().toMillis(), scan.readFromChain(), scan.skipped());
+        log.info(
+                "indexed {} stored certificates in {} ms ({} read from their chain, {} left out)",
+                scan.indexed(),
+                scan.took().toMillis(),
+                scan.readFromChain(),
+                scan.skipped());
         return scan;
     }
 
@@ -298,8 +319,13 @@ public final class CertificateStore {
         Meta meta = JSON.readValue(metaBytes.get(), Meta.class);
         String issuer = meta.issuer() == null ? "unknown" : meta.issuer();
         if (meta.notBefore() != null && meta.notAfter() != null && meta.serial() != null) {
-            return new IndexRead(entry(issuer, Instant.parse(meta.notBefore()), Instant.parse(meta.notAfter()),
-                    new BigInteger(meta.serial(), 16)), false);
+            return new IndexRead(
+                    entry(
+                            issuer,
+                            Instant.parse(meta.notBefore()),
+                            Instant.parse(meta.notAfter()),
+                            new BigInteger(meta.serial(), 16)),
+                    false);
         }
         Optional<byte[]> chain = storage.load(key(name, "chain.pem"));
         if (chain.isEmpty() || !sha256(chain.get()).equals(meta.chainSha256())) {
@@ -307,8 +333,13 @@ public final class CertificateStore {
             return null;
         }
         X509Certificate leaf = Pem.decodeChain(chain.get()).get(0);
-        return new IndexRead(entry(issuer, leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(),
-                leaf.getSerialNumber()), true);
+        return new IndexRead(
+                entry(
+                        issuer,
+                        leaf.getNotBefore().toInstant(),
+                        leaf.getNotAfter().toInstant(),
+                        leaf.getSerialNumber()),
+                true);
     }
 
     private static boolean validName(String name) {

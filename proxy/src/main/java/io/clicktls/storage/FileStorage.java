@@ -12,8 +12,8 @@ import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
@@ -50,6 +50,7 @@ public final class FileStorage implements Storage {
     private static final SecureRandom RANDOM = new SecureRandom();
     /** Temporary files are {@code .<name>.tmp-<pid>-<random>}: the pid tells whose write it was. */
     private static final String TEMP_MARKER = ".tmp-";
+
     private static final long PID = ProcessHandle.current().pid();
 
     private final Path root;
@@ -111,7 +112,8 @@ public final class FileStorage implements Storage {
         }
         try {
             long pid = Long.parseLong(pidAndRandom.substring(0, dash));
-            return pid != PID && ProcessHandle.of(pid).map(process -> !process.isAlive()).orElse(true);
+            return pid != PID
+                    && ProcessHandle.of(pid).map(process -> !process.isAlive()).orElse(true);
         } catch (NumberFormatException e) {
             return false;
         }
@@ -312,12 +314,11 @@ public final class FileStorage implements Storage {
     }
 
     private Path writeTemp(Path folder, String name, byte[] value) throws IOException {
-        Path temp = folder.resolve("." + name + TEMP_MARKER + PID + "-" + HexFormat.of().formatHex(randomBytes(8)));
-        Set<StandardOpenOption> options =
-                Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        try (FileChannel channel = posix
-                ? FileChannel.open(temp, options, fileAttribute("rw-------"))
-                : FileChannel.open(temp, options)) {
+        Path temp = folder.resolve(
+                "." + name + TEMP_MARKER + PID + "-" + HexFormat.of().formatHex(randomBytes(8)));
+        Set<StandardOpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try (FileChannel channel =
+                posix ? FileChannel.open(temp, options, fileAttribute("rw-------")) : FileChannel.open(temp, options)) {
             ByteBuffer buffer = ByteBuffer.wrap(value);
             while (buffer.hasRemaining()) {
                 channel.write(buffer);
@@ -352,7 +353,8 @@ public final class FileStorage implements Storage {
     }
 
     private void removeEmptyFolders(Path folder) {
-        for (Path current = folder; current != null && current.startsWith(root) && !current.equals(root);
+        for (Path current = folder;
+                current != null && current.startsWith(root) && !current.equals(root);
                 current = current.getParent()) {
             try {
                 Files.delete(current);

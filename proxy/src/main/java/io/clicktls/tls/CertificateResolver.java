@@ -116,7 +116,8 @@ public final class CertificateResolver implements CertificateSource {
                 .thenComparing(Expiry::serial);
 
         static Expiry of(CertifiedKey certified) {
-            return new Expiry(certified.notAfter(), certified.name(), certified.leaf().getSerialNumber());
+            return new Expiry(
+                    certified.notAfter(), certified.name(), certified.leaf().getSerialNumber());
         }
 
         @Override
@@ -134,8 +135,17 @@ public final class CertificateResolver implements CertificateSource {
             Executor blocking,
             Metrics metrics,
             Clock clock) {
-        this(config, store, issuer, policy, new IssuanceFailures(store.storage(), clock), blocking, metrics, clock,
-                new TlsContexts(), DEFAULT_MAXIMUM_SIZE);
+        this(
+                config,
+                store,
+                issuer,
+                policy,
+                new IssuanceFailures(store.storage(), clock),
+                blocking,
+                metrics,
+                clock,
+                new TlsContexts(),
+                DEFAULT_MAXIMUM_SIZE);
     }
 
     /** With issuance failures kept in the store's own storage. */
@@ -149,8 +159,17 @@ public final class CertificateResolver implements CertificateSource {
             Clock clock,
             TlsContexts contexts,
             int maximumSize) {
-        this(config, store, issuer, policy, new IssuanceFailures(store.storage(), clock), blocking, metrics, clock,
-                contexts, maximumSize);
+        this(
+                config,
+                store,
+                issuer,
+                policy,
+                new IssuanceFailures(store.storage(), clock),
+                blocking,
+                metrics,
+                clock,
+                contexts,
+                maximumSize);
     }
 
     /**
@@ -202,7 +221,9 @@ public final class CertificateResolver implements CertificateSource {
         String normalized = DomainTable.normalize(name);
         Held held = memory.getIfPresent(normalized);
         long now = clock.millis();
-        if (held == null || now < held.notBeforeMillis || now >= held.notAfterMillis
+        if (held == null
+                || now < held.notBeforeMillis
+                || now >= held.notAfterMillis
                 || !served(normalized, held, config.get())) {
             return Optional.empty();
         }
@@ -223,7 +244,8 @@ public final class CertificateResolver implements CertificateSource {
         Held held = servable(name);
         if (held != null) {
             return served(name, held, snapshot)
-                    ? CompletableFuture.completedFuture(held.certified) : refused(name, snapshot);
+                    ? CompletableFuture.completedFuture(held.certified)
+                    : refused(name, snapshot);
         }
         // Checked before storage as well: a stored certificate of a removed name is not served either, and a
         // scanner's random names cost no I/O.
@@ -291,7 +313,8 @@ public final class CertificateResolver implements CertificateSource {
 
     /** Whether the live config serves {@code name} now, e.g. before renewing it. Cheap; any thread. */
     public boolean configured(String rawName) {
-        return rawName != null && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();
+        return rawName != null
+                && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();
     }
 
     /** Whether the store's index has a certificate for {@code name} valid now. Memory only. */
@@ -337,15 +360,14 @@ public final class CertificateResolver implements CertificateSource {
         CompletableFuture<CertifiedKey> inFlight = lookups.get(name);
         CompletableFuture<?> after =
                 inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
-        after.thenApplyAsync(ignored -> issueAndStore(name, false), blocking)
-                .whenComplete((certified, failure) -> {
-                    if (failure == null) {
-                        swapIn(name, certified);
-                    }
-                    // Out of the map before completing, so a caller woken by it can start the next renewal.
-                    renewals.remove(name, mine);
-                    complete(mine, certified, failure);
-                });
+        after.thenApplyAsync(ignored -> issueAndStore(name, false), blocking).whenComplete((certified, failure) -> {
+            if (failure == null) {
+                swapIn(name, certified);
+            }
+            // Out of the map before completing, so a caller woken by it can start the next renewal.
+            renewals.remove(name, mine);
+            complete(mine, certified, failure);
+        });
         return mine.copy();
     }
 
@@ -373,9 +395,11 @@ public final class CertificateResolver implements CertificateSource {
      * rate limits: it completes on the policy's threads), then issuance on the blocking executor.
      */
     private CompletableFuture<CertifiedKey> loadOrIssue(String name) {
-        return submit(() -> loadOrNull(name)).thenCompose(stored -> stored != null
-                ? CompletableFuture.completedFuture(stored)
-                : policy.decideIssuance(name, config.get()).thenCompose(decision -> issueIfAllowed(name, decision)));
+        return submit(() -> loadOrNull(name))
+                .thenCompose(stored -> stored != null
+                        ? CompletableFuture.completedFuture(stored)
+                        : policy.decideIssuance(name, config.get())
+                                .thenCompose(decision -> issueIfAllowed(name, decision)));
     }
 
     /** The valid stored certificate, its context built; else {@code null}, unless the backoff holds the name. */
@@ -386,7 +410,10 @@ public final class CertificateResolver implements CertificateSource {
             return stored.get();
         }
         if (stored.isPresent()) {
-            log.info("stored certificate for {} expired at {}; issuing a new one", name, stored.get().notAfter());
+            log.info(
+                    "stored certificate for {} expired at {}; issuing a new one",
+                    name,
+                    stored.get().notAfter());
         }
         // Before the policy, whose allow records an order against the rate limits.
         Optional<IssuanceFailure> last = failures.lastFailure(name);
@@ -419,8 +446,13 @@ public final class CertificateResolver implements CertificateSource {
             orderFinished(name, planned, false);
             metrics.certificateIssued("failed", System.nanoTime() - start);
             IssuanceFailure failure = failures.recordFailure(name, e);
-            log.warn("{} could not issue a certificate for {} ({} in a row; next attempt not before {}): {}",
-                    issuer.label(), name, failure.failures(), failure.retryAt(), e.getMessage());
+            log.warn(
+                    "{} could not issue a certificate for {} ({} in a row; next attempt not before {}): {}",
+                    issuer.label(),
+                    name,
+                    failure.failures(),
+                    failure.retryAt(),
+                    e.getMessage());
             throw new CompletionException(e);
         }
         try {

@@ -79,7 +79,8 @@ public final class ClientHelloParser {
             require(in.getUnsignedByte(position + 1) == 3);
             require(length > 0 && length <= MAX_RECORD_LENGTH && end - position - RECORD_HEADER >= length);
             int fragment = position + RECORD_HEADER;
-            if (joined == null && length >= HANDSHAKE_HEADER
+            if (joined == null
+                    && length >= HANDSHAKE_HEADER
                     && HANDSHAKE_HEADER + (long) in.getUnsignedMedium(fragment + 1) <= length) {
                 return handshake(in, fragment, fragment + length); // the usual case: one record, no copy
             }

@@ -12,8 +12,12 @@ public final class IssuanceHeldBackException extends Exception {
     private final IssuanceFailure failure;
 
     public IssuanceHeldBackException(String name, IssuanceFailure failure) {
-        super("issuance for " + name + " held back until " + failure.retryAt() + " after " + failure.failures()
-                + (failure.failures() == 1 ? " failure: " : " failures: ") + failure.message(), null, false, false);
+        super(
+                "issuance for " + name + " held back until " + failure.retryAt() + " after " + failure.failures()
+                        + (failure.failures() == 1 ? " failure: " : " failures: ") + failure.message(),
+                null,
+                false,
+                false);
         this.name = name;
         this.failure = failure;
     }

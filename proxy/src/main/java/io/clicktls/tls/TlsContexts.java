@@ -9,7 +9,6 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslCachingX509KeyManagerFactory;
-import io.netty.handler.ssl.OpenSslSessionContext;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -72,12 +71,14 @@ public final class TlsContexts {
     static final int CHALLENGE_MAXIMUM_SIZE = 1_000;
     /** A challenge context nobody withdrew (an order thread that died) is freed this long after its last use. */
     static final Duration CHALLENGE_IDLE = Duration.ofMinutes(10);
+
     private static final String WARM_UP_NAME = "warm-up.invalid";
 
     private static final Logger log = LoggerFactory.getLogger(TlsContexts.class);
     /** Never consulted for a verdict (no client certificate is requested); it only tells Netty "no CA list". */
     private static final TrustManagerFactoryWrapper NO_CLIENT_CERTIFICATES =
             new TrustManagerFactoryWrapper(new NoClientCertificates());
+
     private static final AtomicBoolean warnedJdk = new AtomicBoolean();
 
     private final SslProvider provider;
@@ -122,7 +123,8 @@ public final class TlsContexts {
             return SslProvider.OPENSSL_REFCNT;
         }
         if (warnedJdk.compareAndSet(false, true)) {
-            log.warn("BoringSSL (netty-tcnative) is not available here ({}); using the JDK's TLS, which is slower",
+            log.warn(
+                    "BoringSSL (netty-tcnative) is not available here ({}); using the JDK's TLS, which is slower",
                     String.valueOf(OpenSsl.unavailabilityCause()));
         }
         return SslProvider.JDK;
@@ -280,7 +282,8 @@ public final class TlsContexts {
 
     /** Drives two engines through a handshake by handing their records across, with no network in between. */
     static void handshakeInMemory(SSLEngine client, SSLEngine server) throws SSLException {
-        int size = Math.max(client.getSession().getPacketBufferSize(), server.getSession().getPacketBufferSize());
+        int size = Math.max(
+                client.getSession().getPacketBufferSize(), server.getSession().getPacketBufferSize());
         ByteBuffer empty = ByteBuffer.allocate(0);
         ByteBuffer toServer = ByteBuffer.allocate(4 * size);
         ByteBuffer toClient = ByteBuffer.allocate(4 * size);
@@ -305,8 +308,8 @@ public final class TlsContexts {
                 return;
             }
         }
-        throw new SSLException("in-memory handshake did not finish: client " + client.getHandshakeStatus()
-                + ", server " + server.getHandshakeStatus());
+        throw new SSLException("in-memory handshake did not finish: client " + client.getHandshakeStatus() + ", server "
+                + server.getHandshakeStatus());
     }
 
     private static boolean finished(SSLEngine engine) {
@@ -330,8 +333,7 @@ public final class TlsContexts {
                         new KeyManagerFactoryWrapper(new CertifiedKeyManager(certified.key(), chain))))
                 // the JDK's TLS signs with JDK key objects, which the key store round trip guarantees
                 : SslContextBuilder.forServer(certified.key(), chain);
-        SslContext context = builder
-                .sslProvider(provider)
+        SslContext context = builder.sslProvider(provider)
                 .protocols("TLSv1.3", "TLSv1.2")
                 .clientAuth(ClientAuth.NONE)
                 .trustManager(NO_CLIENT_CERTIFICATES)

@@ -74,11 +74,13 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     static final String TOO_MANY_PENDING = IssuancePolicy.TOO_MANY_PENDING;
     /** How long a new connection may take to send its ClientHello; the idle timeout is far longer. */
     static final Duration HELLO_DEADLINE = Duration.ofSeconds(10);
+
     static final String FAILED = "failed";
 
     private static final Logger log = LoggerFactory.getLogger(TlsSelectionHandler.class);
     /** One for the node: its bounds are on what the whole log shows. */
     private static final RefusalLog REFUSALS = new RefusalLog();
+
     private static final byte ALERT_DECODE_ERROR = 50;
     private static final byte ALERT_INTERNAL_ERROR = 80;
     private static final byte ALERT_UNRECOGNIZED_NAME = 112;
@@ -102,6 +104,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private boolean refused;
     /** When the ClientHello lookup started, for {@link Metrics#handshakeDuration}. */
     private long lookupStart;
+
     private ScheduledFuture<?> helloDeadline;
 
     /**
@@ -136,13 +139,17 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         super.handlerAdded(ctx);
-        helloDeadline = ctx.executor().schedule(() -> {
-            if (!refused) {
-                refused = true;
-                metrics.handshake(TIMEOUT);
-                ctx.channel().close();
-            }
-        }, HELLO_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        helloDeadline = ctx.executor()
+                .schedule(
+                        () -> {
+                            if (!refused) {
+                                refused = true;
+                                metrics.handshake(TIMEOUT);
+                                ctx.channel().close();
+                            }
+                        },
+                        HELLO_DEADLINE.toMillis(),
+                        TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -203,14 +210,17 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         // name takes one slot, not one per connection.
         PendingHandshakes.Permit permit = null;
         if (pending != null && !resolver.lookingUp(name)) {
-            permit = pending.tryAcquire(clientAddress(ctx), config.get().config().certificates().onDemand()
-                    .pendingHandshakes()).orElse(null);
+            permit = pending.tryAcquire(
+                            clientAddress(ctx),
+                            config.get().config().certificates().onDemand().pendingHandshakes())
+                    .orElse(null);
             if (permit == null) {
                 metrics.onDemandDenied(TOO_MANY_PENDING);
                 return ctx.executor().newFailedFuture(new Refusal(TOO_MANY_PENDING));
             }
         }
-        CompletableFuture<SslContext> context = resolver.certificate(name).copy()
+        CompletableFuture<SslContext> context = resolver.certificate(name)
+                .copy()
                 .orTimeout(handshakeWait().toNanos(), TimeUnit.NANOSECONDS)
                 .thenCompose(this::serverContext);
         if (permit != null) {
@@ -223,7 +233,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private static InetAddress clientAddress(ChannelHandlerContext ctx) {
         SocketAddress remote = ctx.channel().remoteAddress();
         return remote instanceof InetSocketAddress inet && inet.getAddress() != null
-                ? inet.getAddress() : InetAddress.getLoopbackAddress();
+                ? inet.getAddress()
+                : InetAddress.getLoopbackAddress();
     }
 
     @Override
@@ -261,26 +272,32 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         if (cached != null) {
             return CompletableFuture.completedFuture(cached);
         }
-        return CompletableFuture.supplyAsync(() -> {
-            try {
-                return resolver.contexts().acquire(certified);
-            } catch (Exception e) {
-                throw new CompletionException(e);
-            }
-        }, blocking);
+        return CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        return resolver.contexts().acquire(certified);
+                    } catch (Exception e) {
+                        throw new CompletionException(e);
+                    }
+                },
+                blocking);
     }
 
     private CompletableFuture<SslContext> challengeContext(String name) {
         try {
-            return CompletableFuture.supplyAsync(() -> {
-                CertifiedKey certified = challenges.tlsAlpnCertificate(name)
-                        .orElseThrow(() -> new CompletionException(new Refusal(UNKNOWN_NAME)));
-                try {
-                    return resolver.contexts().challengeContext(certified);
-                } catch (Exception e) {
-                    throw new CompletionException(e);
-                }
-            }, blocking).orTimeout(handshakeWait().toNanos(), TimeUnit.NANOSECONDS);
+            return CompletableFuture.supplyAsync(
+                            () -> {
+                                CertifiedKey certified = challenges
+                                        .tlsAlpnCertificate(name)
+                                        .orElseThrow(() -> new CompletionException(new Refusal(UNKNOWN_NAME)));
+                                try {
+                                    return resolver.contexts().challengeContext(certified);
+                                } catch (Exception e) {
+                                    throw new CompletionException(e);
+                                }
+                            },
+                            blocking)
+                    .orTimeout(handshakeWait().toNanos(), TimeUnit.NANOSECONDS);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e); // the blocking executor is saturated
         }
@@ -291,8 +308,10 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         Promise<SslContext> promise = ctx.executor().newPromise();
         context.whenComplete((result, failure) -> {
             if (failure != null) {
-                promise.tryFailure(failure instanceof CompletionException && failure.getCause() != null
-                        ? failure.getCause() : failure);
+                promise.tryFailure(
+                        failure instanceof CompletionException && failure.getCause() != null
+                                ? failure.getCause()
+                                : failure);
             } else if (!promise.trySuccess(result)) {
                 ReferenceCountUtil.release(result);
             }
@@ -306,7 +325,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         byte alert;
         if (cause instanceof Refusal refusal) {
             result = refusal.result;
-            alert = MALFORMED.equals(result) ? ALERT_DECODE_ERROR
+            alert = MALFORMED.equals(result)
+                    ? ALERT_DECODE_ERROR
                     : TOO_MANY_PENDING.equals(result) ? ALERT_INTERNAL_ERROR : ALERT_UNRECOGNIZED_NAME;
         } else if (cause instanceof NameRefusedException refusal) {
             result = UNKNOWN_NAME;

@@ -69,7 +69,9 @@ class AcmeExternalAccountBindingIT {
         assertThat(issued.validAt(Instant.now())).isTrue();
         assertThat(issued.chain().get(issued.chain().size() - 1).getIssuerX500Principal())
                 .isEqualTo(pebble.rootCertificate().getSubjectX500Principal());
-        assertThat(storage.load(AcmeIssuer.ACCOUNT)).as("account stored for the next start").isPresent();
+        assertThat(storage.load(AcmeIssuer.ACCOUNT))
+                .as("account stored for the next start")
+                .isPresent();
     }
 
     @Test
@@ -92,9 +94,10 @@ class AcmeExternalAccountBindingIT {
 
         assertThatThrownBy(() -> issuer.issue(uniqueName("wrong-key")))
                 .isInstanceOf(IssuanceException.class)
-                .hasMessageStartingWith("127.0.0.1 refused the ACME account with external account binding, kid "
-                        + KID + ": ")
-                .satisfies(e -> assertThat(e.getMessage()).doesNotContain(wrongKey).doesNotContain(HMAC_KEY))
+                .hasMessageStartingWith(
+                        "127.0.0.1 refused the ACME account with external account binding, kid " + KID + ": ")
+                .satisfies(
+                        e -> assertThat(e.getMessage()).doesNotContain(wrongKey).doesNotContain(HMAC_KEY))
                 .satisfies(e -> System.out.println("[eab] CA's words: " + e.getMessage()));
     }
 
@@ -111,8 +114,8 @@ class AcmeExternalAccountBindingIT {
     private AcmeIssuer issuer(InMemoryStorage storage, Acme.ExternalAccountBinding eab) throws Exception {
         var challengeStore = new ChallengeStore(storage);
         responders.current = challengeStore;
-        var settings = new Acme(pebble.directoryUrl(), "ops@example.com", pebble.trustedCaFile(),
-                List.of(ChallengeType.HTTP_01), eab);
+        var settings = new Acme(
+                pebble.directoryUrl(), "ops@example.com", pebble.trustedCaFile(), List.of(ChallengeType.HTTP_01), eab);
         var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore, Clock.systemUTC());
         issuers.add(issuer);
         return issuer;

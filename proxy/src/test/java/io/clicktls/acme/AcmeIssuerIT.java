@@ -45,7 +45,10 @@ class AcmeIssuerIT {
     @BeforeAll
     static void startCa() throws Exception {
         responders = new ChallengeResponders();
-        pebble = Pebble.builder().httpPort(responders.httpPort()).tlsPort(responders.tlsPort()).start();
+        pebble = Pebble.builder()
+                .httpPort(responders.httpPort())
+                .tlsPort(responders.tlsPort())
+                .start();
     }
 
     @AfterAll
@@ -74,7 +77,9 @@ class AcmeIssuerIT {
         assertIssuedFor(issued, name);
         assertThat(responders.httpRequests).contains(name + ":" + responders.httpPort());
         assertThat(responders.tlsHandshakes).doesNotContain(name);
-        assertThat(storage.list("challenges/")).as("challenges withdrawn after validation").isEmpty();
+        assertThat(storage.list("challenges/"))
+                .as("challenges withdrawn after validation")
+                .isEmpty();
     }
 
     @Test
@@ -88,7 +93,9 @@ class AcmeIssuerIT {
         assertIssuedFor(issued, name);
         assertThat(responders.tlsHandshakes).contains(name);
         assertThat(responders.httpRequests).noneMatch(host -> host.startsWith(name));
-        assertThat(storage.list("challenges/")).as("challenges withdrawn after validation").isEmpty();
+        assertThat(storage.list("challenges/"))
+                .as("challenges withdrawn after validation")
+                .isEmpty();
     }
 
     @Test
@@ -190,7 +197,9 @@ class AcmeIssuerIT {
 
         assertThat(second.accountUrl()).isEqualTo(account);
         assertThat(pebble.accountCount()).as("no new registration").isEqualTo(accounts);
-        assertThat(storage.writes(AcmeIssuer.ACCOUNT_KEY)).as("account key made once").isEqualTo(1);
+        assertThat(storage.writes(AcmeIssuer.ACCOUNT_KEY))
+                .as("account key made once")
+                .isEqualTo(1);
     }
 
     @Test
@@ -250,8 +259,8 @@ class AcmeIssuerIT {
             var storage = new InMemoryStorage();
             var challengeStore = new ChallengeStore(storage);
             responders.current = challengeStore;
-            var settings = new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(),
-                    List.of(ChallengeType.HTTP_01));
+            var settings =
+                    new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.HTTP_01));
             var issuer = new AcmeIssuer(settings, keyType, storage, challengeStore, Clock.systemUTC());
             issuers.add(issuer);
             String name = uniqueName(keyType.name().toLowerCase());
@@ -269,32 +278,36 @@ class AcmeIssuerIT {
         var storage = new InMemoryStorage();
         String name = uniqueName("listened");
         var events = new CopyOnWriteArrayList<String>();
-        var challengeStore = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
-                certificate -> events.add("published " + certificate.name() + ", CA seen: "
-                        + responders.tlsHandshakes.contains(certificate.name())),
-                certificate -> events.add("withdrawn " + certificate.name() + ", CA seen: "
-                        + responders.tlsHandshakes.contains(certificate.name()))));
+        var challengeStore = new ChallengeStore(
+                storage,
+                ChallengeStore.TlsAlpnListener.of(
+                        certificate -> events.add("published " + certificate.name() + ", CA seen: "
+                                + responders.tlsHandshakes.contains(certificate.name())),
+                        certificate -> events.add("withdrawn " + certificate.name() + ", CA seen: "
+                                + responders.tlsHandshakes.contains(certificate.name()))));
         responders.current = challengeStore;
-        var settings = new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(),
-                List.of(ChallengeType.TLS_ALPN_01));
+        var settings =
+                new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
         var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore, Clock.systemUTC());
         issuers.add(issuer);
 
         assertIssuedFor(issuer.issue(name), name);
 
-        assertThat(events).containsExactly("published " + name + ", CA seen: false",
-                "withdrawn " + name + ", CA seen: true");
+        assertThat(events)
+                .containsExactly("published " + name + ", CA seen: false", "withdrawn " + name + ", CA seen: true");
     }
 
     @Test
     void warmUpRehearsesAChallengeLocallyAndHandsTheCertificateOnWithoutOrdering() throws Exception {
         var storage = new InMemoryStorage();
         var events = new CopyOnWriteArrayList<String>();
-        var challengeStore = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
-                certificate -> events.add("published " + certificate.name()),
-                certificate -> events.add("withdrawn " + certificate.name())));
-        var settings = new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(),
-                List.of(ChallengeType.TLS_ALPN_01));
+        var challengeStore = new ChallengeStore(
+                storage,
+                ChallengeStore.TlsAlpnListener.of(
+                        certificate -> events.add("published " + certificate.name()),
+                        certificate -> events.add("withdrawn " + certificate.name())));
+        var settings =
+                new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
         var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore, Clock.systemUTC());
         issuers.add(issuer);
         var handedOn = new ArrayList<CertifiedKey>();
@@ -309,15 +322,16 @@ class AcmeIssuerIT {
         });
         assertThat(storage.list("challenges/")).isEmpty();
         assertThat(pebble.orderCount()).isEqualTo(orders);
-        assertThat(storage.load(AcmeIssuer.ACCOUNT)).as("and the account is ready").isPresent();
+        assertThat(storage.load(AcmeIssuer.ACCOUNT))
+                .as("and the account is ready")
+                .isPresent();
     }
 
     private AcmeIssuer issuer(InMemoryStorage storage, List<ChallengeType> challenges) throws Exception {
         var challengeStore = new ChallengeStore(storage);
         responders.current = challengeStore;
         var settings = new Acme(pebble.directoryUrl(), "ops@example.com", pebble.trustedCaFile(), challenges);
-        var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore,
-                Clock.systemUTC());
+        var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore, Clock.systemUTC());
         issuers.add(issuer);
         return issuer;
     }
@@ -343,7 +357,9 @@ class AcmeIssuerIT {
         var verifier = Signature.getInstance(algorithm);
         verifier.initVerify(issued.leaf().getPublicKey());
         verifier.update(new byte[] {42});
-        assertThat(verifier.verify(signature)).as("private key matches the certificate").isTrue();
+        assertThat(verifier.verify(signature))
+                .as("private key matches the certificate")
+                .isTrue();
         return issued.leaf().getPublicKey();
     }
 

@@ -42,14 +42,17 @@ class AcmeIssuerTest {
     @Test
     void rateLimitCarriesTheCasRetryAfter() throws Exception {
         Instant retryAfter = NOW.plus(Duration.ofHours(3));
-        var limited = new AcmeRateLimitedException(problem("rateLimited",
-                "too many certificates (5) already issued for this exact set of identifiers"), retryAfter, List.of());
+        var limited = new AcmeRateLimitedException(
+                problem("rateLimited", "too many certificates (5) already issued for this exact set of identifiers"),
+                retryAfter,
+                List.of());
 
         IssuanceException failure = issuer.failure("links.shop.test", limited);
 
         assertThat(failure.retryAfter()).isEqualTo(retryAfter);
-        assertThat(failure.getMessage()).isEqualTo("rate limited by acme-v02.api.letsencrypt.org: rateLimited: "
-                + "too many certificates (5) already issued for this exact set of identifiers");
+        assertThat(failure.getMessage())
+                .isEqualTo("rate limited by acme-v02.api.letsencrypt.org: rateLimited: "
+                        + "too many certificates (5) already issued for this exact set of identifiers");
     }
 
     @Test
@@ -71,7 +74,8 @@ class AcmeIssuerTest {
 
     @Test
     void refusalQuotesTheCaIncludingSubproblems() throws Exception {
-        var json = JSON.parse("""
+        var json = JSON.parse(
+                """
                 {"type": "urn:ietf:params:acme:error:rejectedIdentifier",
                  "detail": "Error creating new order :: Cannot issue for 2 names",
                  "subproblems": [{"type": "urn:ietf:params:acme:error:rejectedIdentifier",
@@ -82,9 +86,10 @@ class AcmeIssuerTest {
 
         IssuanceException failure = issuer.failure("links.shop.test", refused);
 
-        assertThat(failure.getMessage()).isEqualTo("the CA refused links.shop.test: rejectedIdentifier: "
-                + "Error creating new order :: Cannot issue for 2 names; "
-                + "links.shop.test: rejectedIdentifier: Domain name is on the blocklist");
+        assertThat(failure.getMessage())
+                .isEqualTo("the CA refused links.shop.test: rejectedIdentifier: "
+                        + "Error creating new order :: Cannot issue for 2 names; "
+                        + "links.shop.test: rejectedIdentifier: Domain name is on the blocklist");
         assertThat(failure.retryAfter()).isNull();
     }
 
@@ -95,17 +100,20 @@ class AcmeIssuerTest {
     }
 
     private static Problem problem(String type, String detail) throws Exception {
-        var json = JSON.parse("{\"type\": \"urn:ietf:params:acme:error:" + type + "\", \"detail\": \"" + detail
-                + "\"}");
+        var json =
+                JSON.parse("{\"type\": \"urn:ietf:params:acme:error:" + type + "\", \"detail\": \"" + detail + "\"}");
         return new Problem(json, new URL("https://ca.test/acme/new-order"));
     }
 
     private static AcmeIssuer issuer(List<ChallengeType> challenges) {
         var storage = new InMemoryStorage();
-        var settings = new Acme(URI.create("https://acme-v02.api.letsencrypt.org/directory"), null, null,
-                challenges);
+        var settings = new Acme(URI.create("https://acme-v02.api.letsencrypt.org/directory"), null, null, challenges);
         try {
-            return new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, new ChallengeStore(storage),
+            return new AcmeIssuer(
+                    settings,
+                    Certificates.KeyType.EC256,
+                    storage,
+                    new ChallengeStore(storage),
                     Clock.fixed(NOW, ZoneOffset.UTC));
         } catch (IOException e) {
             throw new IllegalStateException(e);

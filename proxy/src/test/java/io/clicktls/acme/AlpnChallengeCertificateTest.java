@@ -16,8 +16,8 @@ class AlpnChallengeCertificateTest {
 
     @Test
     void certificateCarriesTheNameAndTheCriticalDigestOfTheKeyAuthorization() throws Exception {
-        byte[] digest = MessageDigest.getInstance("SHA-256")
-                .digest("token.thumbprint".getBytes(StandardCharsets.US_ASCII));
+        byte[] digest =
+                MessageDigest.getInstance("SHA-256").digest("token.thumbprint".getBytes(StandardCharsets.US_ASCII));
 
         CertifiedKey certificate = AlpnChallengeCertificate.create("links.shop.test", digest, Clock.systemUTC());
 
@@ -25,7 +25,8 @@ class AlpnChallengeCertificateTest {
         assertThat(certificate.chain()).hasSize(1);
         assertThat(leaf.getSubjectAlternativeNames()).containsExactly(List.of(2, "links.shop.test"));
         assertThat(leaf.getCriticalExtensionOIDs()).contains("1.3.6.1.5.5.7.1.31");
-        byte[] extension = ASN1OctetString.getInstance(leaf.getExtensionValue("1.3.6.1.5.5.7.1.31")).getOctets();
+        byte[] extension = ASN1OctetString.getInstance(leaf.getExtensionValue("1.3.6.1.5.5.7.1.31"))
+                .getOctets();
         assertThat(ASN1OctetString.getInstance(extension).getOctets()).isEqualTo(digest);
         assertThat(certificate.validAt(Instant.now())).isTrue();
         leaf.verify(leaf.getPublicKey()); // self-signed

@@ -43,6 +43,7 @@ final class ChallengeResponders implements AutoCloseable {
     final Set<String> refuseTlsAlpn = ConcurrentHashMap.newKeySet();
     /** Host headers of the http-01 requests answered, and SNI names of the tls-alpn-01 handshakes seen. */
     final List<String> httpRequests = new CopyOnWriteArrayList<>();
+
     final List<String> tlsHandshakes = new CopyOnWriteArrayList<>();
 
     private final HttpServer http;
@@ -88,19 +89,22 @@ final class ChallengeResponders implements AutoCloseable {
                         });
                     }
                 })
-                .bind(InetAddress.getLoopbackAddress(), 0).sync().channel();
+                .bind(InetAddress.getLoopbackAddress(), 0)
+                .sync()
+                .channel();
     }
 
     private SslContext contextFor(String name) {
         tlsHandshakes.add(String.valueOf(name));
-        Optional<CertifiedKey> certificate = name == null || refuseTlsAlpn.contains(name)
-                ? Optional.empty() : current.tlsAlpnCertificate(name);
+        Optional<CertifiedKey> certificate =
+                name == null || refuseTlsAlpn.contains(name) ? Optional.empty() : current.tlsAlpnCertificate(name);
         if (certificate.isEmpty()) {
             // fails the handshake at once (the CA sees a closed connection), rather than leaving it to time out
             throw new IllegalStateException("no tls-alpn-01 certificate for " + name);
         }
         try {
-            return SslContextBuilder.forServer(certificate.get().key(), certificate.get().chain())
+            return SslContextBuilder.forServer(
+                            certificate.get().key(), certificate.get().chain())
                     .sslProvider(SslProvider.JDK)
                     .applicationProtocolConfig(new ApplicationProtocolConfig(
                             ApplicationProtocolConfig.Protocol.ALPN,

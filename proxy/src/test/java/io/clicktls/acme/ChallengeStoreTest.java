@@ -22,8 +22,10 @@ class ChallengeStoreTest {
         store.publishHttp01(TOKEN, TOKEN + ".thumbprint");
 
         assertThat(store.httpKeyAuthorization(TOKEN)).contains(TOKEN + ".thumbprint");
-        assertThat(storage.load("challenges/http-01/" + TOKEN)).get()
-                .extracting(bytes -> new String(bytes, StandardCharsets.US_ASCII)).isEqualTo(TOKEN + ".thumbprint");
+        assertThat(storage.load("challenges/http-01/" + TOKEN))
+                .get()
+                .extracting(bytes -> new String(bytes, StandardCharsets.US_ASCII))
+                .isEqualTo(TOKEN + ".thumbprint");
     }
 
     @Test
@@ -76,10 +78,15 @@ class ChallengeStoreTest {
     @Test
     void theListenerHearsOfATlsAlpnCertificateBeforePublishReturnsAndWhenItIsWithdrawn() throws Exception {
         var events = new ArrayList<String>();
-        var listened = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
-                certificate -> events.add("published " + certificate.name()
-                        + (storage.load("challenges/tls-alpn-01/" + certificate.name()).isPresent() ? " stored" : "")),
-                certificate -> events.add("withdrawn " + certificate.name())));
+        var listened = new ChallengeStore(
+                storage,
+                ChallengeStore.TlsAlpnListener.of(
+                        certificate -> events.add("published " + certificate.name()
+                                + (storage.load("challenges/tls-alpn-01/" + certificate.name())
+                                                .isPresent()
+                                        ? " stored"
+                                        : "")),
+                        certificate -> events.add("withdrawn " + certificate.name())));
         CertifiedKey alpn = AlpnChallengeCertificate.create("links.shop.test", new byte[32], Clock.systemUTC());
 
         listened.publishTlsAlpn01(alpn);
@@ -92,13 +99,15 @@ class ChallengeStoreTest {
 
     @Test
     void aFailingListenerDoesNotStopThePublication() throws Exception {
-        var failing = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
-                certificate -> {
-                    throw new IllegalStateException("no context for you");
-                },
-                certificate -> {
-                    throw new IllegalStateException("nor here");
-                }));
+        var failing = new ChallengeStore(
+                storage,
+                ChallengeStore.TlsAlpnListener.of(
+                        certificate -> {
+                            throw new IllegalStateException("no context for you");
+                        },
+                        certificate -> {
+                            throw new IllegalStateException("nor here");
+                        }));
         CertifiedKey alpn = AlpnChallengeCertificate.create("links.shop.test", new byte[32], Clock.systemUTC());
 
         failing.publishTlsAlpn01(alpn);
@@ -110,9 +119,11 @@ class ChallengeStoreTest {
     @Test
     void aRehearsalTellsTheListenerButPublishesNothing() throws Exception {
         var events = new ArrayList<String>();
-        var listened = new ChallengeStore(storage, ChallengeStore.TlsAlpnListener.of(
-                certificate -> events.add("published " + certificate.name()),
-                certificate -> events.add("withdrawn " + certificate.name())));
+        var listened = new ChallengeStore(
+                storage,
+                ChallengeStore.TlsAlpnListener.of(
+                        certificate -> events.add("published " + certificate.name()),
+                        certificate -> events.add("withdrawn " + certificate.name())));
 
         listened.rehearseTlsAlpn01(AlpnChallengeCertificate.create("warm-up.invalid", new byte[32], Clock.systemUTC()));
 

@@ -39,8 +39,8 @@ final class ManualScheduledExecutor extends AbstractExecutorService implements S
         }
     };
 
-    private final PriorityQueue<Task> tasks = new PriorityQueue<>(
-            Comparator.comparing((Task task) -> task.at).thenComparingLong(task -> task.order));
+    private final PriorityQueue<Task> tasks =
+            new PriorityQueue<>(Comparator.comparing((Task task) -> task.at).thenComparingLong(task -> task.order));
     private Instant now;
     private long sequence;
 

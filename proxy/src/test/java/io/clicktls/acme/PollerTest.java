@@ -1,14 +1,12 @@
 package io.clicktls.acme;
 
-import io.clicktls.testing.MutableClock;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.testing.MutableClock;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -31,7 +29,7 @@ class PollerTest {
         private final Deque<Status> statuses;
         private final Deque<Optional<Instant>> retryAfters;
         int fetches;
-        Runnable onFetch = () -> { };
+        Runnable onFetch = () -> {};
 
         ScriptedResource(List<Status> statuses, List<Optional<Instant>> retryAfters) {
             this.statuses = new ArrayDeque<>(statuses);
@@ -66,8 +64,10 @@ class PollerTest {
         Status status = poller.await(resource, "order", EnumSet.of(Status.VALID, Status.INVALID));
 
         assertThat(status).isEqualTo(Status.VALID);
-        assertThat(sleeps).containsExactly(25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L,
-                38L, 56L, 84L, 127L, 190L, 285L, 427L, 641L, 961L, 1000L, 1000L, 1000L, 1000L);
+        assertThat(sleeps)
+                .containsExactly(
+                        25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 25L, 38L, 56L, 84L, 127L, 190L, 285L,
+                        427L, 641L, 961L, 1000L, 1000L, 1000L, 1000L);
         assertThat(resource.fetches).isEqualTo(25);
     }
 
@@ -123,7 +123,8 @@ class PollerTest {
             long millis = (System.nanoTime() - start) / 1_000_000;
 
             // 50 fetches: 10 from the burst, the other 40 at 50 a second
-            assertThat(resources).allSatisfy(resource -> assertThat(resource.fetches).isEqualTo(5));
+            assertThat(resources)
+                    .allSatisfy(resource -> assertThat(resource.fetches).isEqualTo(5));
             assertThat(millis).isGreaterThanOrEqualTo(40 * 1000 / Poller.POLLS_PER_SECOND - 20);
         } finally {
             pool.shutdownNow();
@@ -143,15 +144,15 @@ class PollerTest {
     void aResourceAlreadyFinalIsNotFetched() throws Exception {
         var resource = new ScriptedResource(List.of(), List.of());
 
-        assertThat(poller.await(resource, "challenge", EnumSet.of(Status.PENDING))).isEqualTo(Status.PENDING);
+        assertThat(poller.await(resource, "challenge", EnumSet.of(Status.PENDING)))
+                .isEqualTo(Status.PENDING);
         assertThat(resource.fetches).isZero();
     }
 
     @Test
     void retryAfterFromTheCaIsHonouredWhenLaterThanTheOwnDelay() throws Exception {
         Instant retryAfter = clock.instant().plusSeconds(3);
-        var resource = new ScriptedResource(List.of(Status.PROCESSING, Status.VALID),
-                List.of(Optional.of(retryAfter)));
+        var resource = new ScriptedResource(List.of(Status.PROCESSING, Status.VALID), List.of(Optional.of(retryAfter)));
 
         poller.await(resource, "order", EnumSet.of(Status.VALID));
 

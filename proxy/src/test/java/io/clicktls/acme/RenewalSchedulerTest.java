@@ -11,8 +11,8 @@ import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.spec.ECGenParameterSpec;
@@ -22,13 +22,13 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Predicate;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
@@ -49,8 +49,7 @@ class RenewalSchedulerTest {
     private Predicate<String> configured = name -> true;
     private IssuanceFailures failures;
 
-    private record Attempt(String name, Instant at) {
-    }
+    private record Attempt(String name, Instant at) {}
 
     @Test
     void renewsOnceWhenAThirdOfTheLifetimeIsLeft() {
@@ -58,13 +57,16 @@ class RenewalSchedulerTest {
         var scheduler = scheduler(this::renewAndHold, RenewalScheduler.RenewalWindows.NONE);
         scheduler.start();
 
-        executor.advance(Duration.between(executor.now(), T0.plus(Duration.ofDays(60))).minusMinutes(1));
+        executor.advance(
+                Duration.between(executor.now(), T0.plus(Duration.ofDays(60))).minusMinutes(1));
         assertThat(attempts).isEmpty();
         executor.advance(Duration.ofHours(2));
 
         assertThat(attempts).hasSize(1);
-        assertThat(attempts.get(0).at()).isBetween(T0.plus(Duration.ofDays(60)),
-                T0.plus(Duration.ofDays(60)).plus(Settings.DEFAULTS.maxJitter()));
+        assertThat(attempts.get(0).at())
+                .isBetween(
+                        T0.plus(Duration.ofDays(60)),
+                        T0.plus(Duration.ofDays(60)).plus(Settings.DEFAULTS.maxJitter()));
     }
 
     @Test
@@ -77,7 +79,8 @@ class RenewalSchedulerTest {
 
         assertThat(attempts).hasSize(1);
         Instant renewedAt = attempts.get(0).at();
-        assertThat(scheduler.plannedRenewal("links.shop.test")).get()
+        assertThat(scheduler.plannedRenewal("links.shop.test"))
+                .get()
                 // certificates keep whole seconds
                 .satisfies(next -> assertThat(next)
                         .isAfterOrEqualTo(renewedAt.plus(Duration.ofDays(60)).minusSeconds(1)));
@@ -95,15 +98,19 @@ class RenewalSchedulerTest {
 
         assertThat(attempts).hasSize(200);
         long inFirstMinute = attempts.stream()
-                .filter(a -> a.at().isBefore(T0.plus(Duration.ofDays(1)).plus(Duration.ofMinutes(1)))).count();
-        assertThat(inFirstMinute).as("renewals in the first minute after the restart").isLessThan(20);
+                .filter(a -> a.at().isBefore(T0.plus(Duration.ofDays(1)).plus(Duration.ofMinutes(1))))
+                .count();
+        assertThat(inFirstMinute)
+                .as("renewals in the first minute after the restart")
+                .isLessThan(20);
         assertThat(attempts).extracting(Attempt::at).doesNotHaveDuplicates();
     }
 
     @Test
     void failuresBackOffExponentiallyFromAMinuteUpToSixHours() {
         hold(certificate("links.shop.test", T0.minus(Duration.ofDays(70))));
-        var scheduler = scheduler(name -> CompletableFuture.failedFuture(new IllegalStateException("CA says no")),
+        var scheduler = scheduler(
+                name -> CompletableFuture.failedFuture(new IllegalStateException("CA says no")),
                 RenewalScheduler.RenewalWindows.NONE);
         scheduler.start();
 
@@ -111,7 +118,8 @@ class RenewalSchedulerTest {
 
         var gaps = new ArrayList<Long>();
         for (int i = 1; i < attempts.size(); i++) {
-            gaps.add(Duration.between(attempts.get(i - 1).at(), attempts.get(i).at()).toMinutes());
+            gaps.add(Duration.between(attempts.get(i - 1).at(), attempts.get(i).at())
+                    .toMinutes());
         }
         assertThat(gaps.subList(0, 11)).containsExactly(1L, 2L, 4L, 8L, 16L, 32L, 64L, 128L, 256L, 360L, 360L);
         assertThat(scheduler.lastError("links.shop.test")).contains("CA says no");
@@ -177,9 +185,11 @@ class RenewalSchedulerTest {
         executor.advance(Duration.ofHours(2));
 
         assertThat(attempts).extracting(Attempt::name).containsExactly("due.shop.test");
-        assertThat(storage.loads("chain.pem") + storage.loads("key.pem")).as("certificates parsed").isZero();
-        assertThat(scheduler.plannedRenewal("due.shop.test")).get()
-                .satisfies(next -> assertThat(next).isAfter(executor.now().plus(Duration.ofDays(59))));
+        assertThat(storage.loads("chain.pem") + storage.loads("key.pem"))
+                .as("certificates parsed")
+                .isZero();
+        assertThat(scheduler.plannedRenewal("due.shop.test")).get().satisfies(next -> assertThat(next)
+                .isAfter(executor.now().plus(Duration.ofDays(59))));
     }
 
     @Test
@@ -189,10 +199,13 @@ class RenewalSchedulerTest {
         for (int i = 0; i < count; i++) {
             // due (two thirds into a 90-day life) from now on, one every 3 minutes: 4 due within the first scan
             Instant notBefore = now.minus(Duration.ofDays(60)).plus(Duration.ofMinutes(3L * i));
-            storage.store("certificates/n" + i + ".shop.test/meta.json", ("{\"name\":\"n" + i + ".shop.test\","
-                    + "\"issuer\":\"test\",\"not_before\":\"" + notBefore + "\",\"not_after\":\""
-                    + notBefore.plus(LIFETIME) + "\",\"serial\":\"" + Integer.toHexString(i + 1) + "\"}")
-                    .getBytes(StandardCharsets.UTF_8));
+            storage.store(
+                    "certificates/n" + i + ".shop.test/meta.json",
+                    ("{\"name\":\"n" + i + ".shop.test\","
+                                    + "\"issuer\":\"test\",\"not_before\":\"" + notBefore + "\",\"not_after\":\""
+                                    + notBefore.plus(LIFETIME) + "\",\"serial\":\"" + Integer.toHexString(i + 1)
+                                    + "\"}")
+                            .getBytes(StandardCharsets.UTF_8));
         }
         store = new CertificateStore(storage);
         assertThat(store.scanIndex().indexed()).isEqualTo(count);
@@ -224,8 +237,10 @@ class RenewalSchedulerTest {
     void aFailureRecordedBeforeARestartHoldsTheRenewalBackUntilItsRetryTime() {
         hold(certificate("links.shop.test", T0.minus(Duration.ofDays(70))));
         Instant retryAt = executor.now().plus(Duration.ofHours(3));
-        new IssuanceFailures(storage, executor.clock).recordFailure("links.shop.test",
-                new IssuanceException("rate limited by the CA: too many new orders", null, retryAt));
+        new IssuanceFailures(storage, executor.clock)
+                .recordFailure(
+                        "links.shop.test",
+                        new IssuanceException("rate limited by the CA: too many new orders", null, retryAt));
         failures = new IssuanceFailures(storage, executor.clock); // the restarted node reads it from storage
         var scheduler = scheduler(this::renewAndHold, RenewalScheduler.RenewalWindows.NONE);
         scheduler.start();
@@ -304,8 +319,13 @@ class RenewalSchedulerTest {
     private static CertifiedKey certificate(String name, Instant notBefore) {
         try {
             var subject = new X500Name("CN=" + name);
-            var builder = new JcaX509v3CertificateBuilder(subject, BigInteger.valueOf(SERIALS.getAndIncrement()),
-                    Date.from(notBefore), Date.from(notBefore.plus(LIFETIME)), subject, KEY.getPublic());
+            var builder = new JcaX509v3CertificateBuilder(
+                    subject,
+                    BigInteger.valueOf(SERIALS.getAndIncrement()),
+                    Date.from(notBefore),
+                    Date.from(notBefore.plus(LIFETIME)),
+                    subject,
+                    KEY.getPublic());
             var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(KEY.getPrivate());
             var leaf = new JcaX509CertificateConverter().getCertificate(builder.build(signer));
             return new CertifiedKey(name, KEY.getPrivate(), List.of(leaf), "test");
@@ -350,7 +370,8 @@ class RenewalSchedulerTest {
 
         @Override
         public Optional<byte[]> load(String key) throws IOException {
-            loads.computeIfAbsent(key.substring(key.lastIndexOf('/') + 1), k -> new AtomicInteger()).incrementAndGet();
+            loads.computeIfAbsent(key.substring(key.lastIndexOf('/') + 1), k -> new AtomicInteger())
+                    .incrementAndGet();
             return delegate.load(key);
         }
 

@@ -30,9 +30,12 @@ class AdminAccessTest {
 
     @Test
     void bearerOrBasicPasswordWithTheTokenIsLetIn() {
-        assertThat(withToken.check(headers("Host", "proxy:9090", "Authorization", "Bearer " + TOKEN))).isNull();
-        assertThat(withToken.check(headers("Host", "proxy:9090", "Authorization", "bearer " + TOKEN))).isNull();
-        assertThat(withToken.check(headers("Host", "proxy:9090", "Authorization", basic("ops", TOKEN)))).isNull();
+        assertThat(withToken.check(headers("Host", "proxy:9090", "Authorization", "Bearer " + TOKEN)))
+                .isNull();
+        assertThat(withToken.check(headers("Host", "proxy:9090", "Authorization", "bearer " + TOKEN)))
+                .isNull();
+        assertThat(withToken.check(headers("Host", "proxy:9090", "Authorization", basic("ops", TOKEN))))
+                .isNull();
     }
 
     @Test
@@ -58,24 +61,38 @@ class AdminAccessTest {
 
     @Test
     void bearerChangeNeedsNoFormToken() {
-        assertThat(withToken.checkChange(headers("Authorization", "Bearer " + TOKEN, "Origin", "http://evil.example"),
-                false, null)).isNull();
+        assertThat(withToken.checkChange(
+                        headers("Authorization", "Bearer " + TOKEN, "Origin", "http://evil.example"), false, null))
+                .isNull();
     }
 
     @Test
     void browserChangeNeedsSameOriginAndTheFormToken() {
-        HttpHeaders sameOrigin = headers("Host", "127.0.0.1:9090", "Origin", "http://127.0.0.1:9090",
-                "Authorization", basic("ops", TOKEN));
+        HttpHeaders sameOrigin = headers(
+                "Host", "127.0.0.1:9090", "Origin", "http://127.0.0.1:9090", "Authorization", basic("ops", TOKEN));
 
         assertThat(withToken.checkChange(sameOrigin, true, FORM_TOKEN)).isNull();
         assertThat(withToken.checkChange(sameOrigin, true, "wrong")).isEqualTo(AdminAccess.Denial.CROSS_SITE);
         assertThat(withToken.checkChange(sameOrigin, true, null)).isEqualTo(AdminAccess.Denial.CROSS_SITE);
-        assertThat(withoutToken.checkChange(headers("Host", "127.0.0.1:9090", "Origin", "http://evil.example"), true,
-                FORM_TOKEN)).isEqualTo(AdminAccess.Denial.CROSS_SITE);
-        assertThat(withoutToken.checkChange(headers("Host", "127.0.0.1:9090", "Referer",
-                "http://127.0.0.1:9090/status?q=a"), true, FORM_TOKEN)).isNull();
-        assertThat(withoutToken.checkChange(headers("Host", "127.0.0.1:9090", "Origin", "http://127.0.0.1:9090",
-                "Sec-Fetch-Site", "cross-site"), true, FORM_TOKEN)).isEqualTo(AdminAccess.Denial.CROSS_SITE);
+        assertThat(withoutToken.checkChange(
+                        headers("Host", "127.0.0.1:9090", "Origin", "http://evil.example"), true, FORM_TOKEN))
+                .isEqualTo(AdminAccess.Denial.CROSS_SITE);
+        assertThat(withoutToken.checkChange(
+                        headers("Host", "127.0.0.1:9090", "Referer", "http://127.0.0.1:9090/status?q=a"),
+                        true,
+                        FORM_TOKEN))
+                .isNull();
+        assertThat(withoutToken.checkChange(
+                        headers(
+                                "Host",
+                                "127.0.0.1:9090",
+                                "Origin",
+                                "http://127.0.0.1:9090",
+                                "Sec-Fetch-Site",
+                                "cross-site"),
+                        true,
+                        FORM_TOKEN))
+                .isEqualTo(AdminAccess.Denial.CROSS_SITE);
         assertThat(withoutToken.checkChange(headers("Host", "127.0.0.1:9090", "Origin", "null"), true, FORM_TOKEN))
                 .isEqualTo(AdminAccess.Denial.CROSS_SITE);
     }

@@ -67,7 +67,8 @@ class AdminServerIT {
 
     private void start(String adminSection, String... domains) throws Exception {
         platform = StandInPlatform.start();
-        StringBuilder yaml = new StringBuilder("""
+        StringBuilder yaml = new StringBuilder(
+                """
                 listen:
                   https: 127.0.0.1:0
                   http: 127.0.0.1:0
@@ -78,7 +79,8 @@ class AdminServerIT {
                   stand-in:
                     upstream: http://stand-in.platform.test:%d
                 domains:
-                """.formatted(platform.port()));
+                """
+                        .formatted(platform.port()));
         for (String domain : domains) {
             yaml.append("  - name: \"").append(domain).append("\"\n    platform: stand-in\n");
         }
@@ -102,8 +104,9 @@ class AdminServerIT {
 
     private HttpResponse<String> send(String method, String path, String body, String... headers) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(admin(path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body));
+                .method(
+                        method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (headers.length > 0) {
             request.headers(headers);
         }
@@ -123,7 +126,9 @@ class AdminServerIT {
     @Test
     void issuedCertificateShowsUpWithItsExpiryIssuerRenewalPlanAndDns() throws Exception {
         start("", "links.example.test", "*.shop.test");
-        assertThat(click("links.example.test").status()).as("a TLS session, whatever the upstream").isNotZero();
+        assertThat(click("links.example.test").status())
+                .as("a TLS session, whatever the upstream")
+                .isNotZero();
 
         JsonNode links = domain("links.example.test");
 
@@ -167,8 +172,10 @@ class AdminServerIT {
         start("", names);
 
         JsonNode first = JSON.readTree(get("/api/domains?size=100").body());
-        JsonNode search = JSON.readTree(get("/api/domains?q=LINKS-11&size=40&page=3").body());
-        JsonNode beyond = JSON.readTree(get("/api/domains?q=links-11&size=40&page=99").body());
+        JsonNode search =
+                JSON.readTree(get("/api/domains?q=LINKS-11&size=40&page=3").body());
+        JsonNode beyond =
+                JSON.readTree(get("/api/domains?q=links-11&size=40&page=99").body());
 
         assertThat(first.get("total").asInt()).isEqualTo(1200);
         assertThat(first.get("pages").asInt()).isEqualTo(12);
@@ -200,7 +207,8 @@ class AdminServerIT {
         assertThat(forget.statusCode()).isEqualTo(200);
         assertThat(JSON.readTree(forget.body()).get("status").asText()).isEqualTo("forgotten");
         assertThat(domain("links.example.test").get("state").asText()).isEqualTo("none");
-        assertThat(Files.exists(dir.resolve("data/certificates/links.example.test/chain.pem"))).isFalse();
+        assertThat(Files.exists(dir.resolve("data/certificates/links.example.test/chain.pem")))
+                .isFalse();
     }
 
     @Test
@@ -223,13 +231,18 @@ class AdminServerIT {
         assertThat(anonymous.headers().allValues("www-authenticate")).anyMatch(v -> v.startsWith("Basic "));
         assertThat(get("/api/domains").statusCode()).isEqualTo(401);
         assertThat(get("/status").statusCode()).isEqualTo(401);
-        assertThat(get("/metrics", "Authorization", "Bearer wrong-token-0123456789").statusCode()).isEqualTo(401);
-        assertThat(send("DELETE", "/api/domains/links.example.test/certificate", null).statusCode())
+        assertThat(get("/metrics", "Authorization", "Bearer wrong-token-0123456789")
+                        .statusCode())
+                .isEqualTo(401);
+        assertThat(send("DELETE", "/api/domains/links.example.test/certificate", null)
+                        .statusCode())
                 .isEqualTo(401);
 
-        assertThat(get("/metrics", "Authorization", "Bearer " + TOKEN).statusCode()).isEqualTo(200);
+        assertThat(get("/metrics", "Authorization", "Bearer " + TOKEN).statusCode())
+                .isEqualTo(200);
         String basic = Base64.getEncoder().encodeToString(("admin:" + TOKEN).getBytes(StandardCharsets.UTF_8));
-        assertThat(get("/status", "Authorization", "Basic " + basic).statusCode()).isEqualTo(200);
+        assertThat(get("/status", "Authorization", "Basic " + basic).statusCode())
+                .isEqualTo(200);
     }
 
     @Test
@@ -238,18 +251,36 @@ class AdminServerIT {
         click("links.example.test");
         String origin = "http://127.0.0.1:" + server.adminPort();
         String page = get("/status").body();
-        Matcher token = Pattern.compile("name=\"form_token\" value=\"([0-9a-f]+)\"").matcher(page);
+        Matcher token =
+                Pattern.compile("name=\"form_token\" value=\"([0-9a-f]+)\"").matcher(page);
         assertThat(token.find()).as("the page embeds the form token").isTrue();
         String form = "Content-Type";
         String urlencoded = "application/x-www-form-urlencoded";
 
-        HttpResponse<String> crossSite = send("POST", "/api/domains/links.example.test/certificate",
-                "action=forget&form_token=" + token.group(1), form, urlencoded, "Origin", "http://evil.example");
-        HttpResponse<String> noToken = send("POST", "/api/domains/links.example.test/certificate",
-                "action=forget", form, urlencoded, "Origin", origin);
-        HttpResponse<String> sameSite = send("POST", "/api/domains/links.example.test/certificate",
-                "action=forget&form_token=" + token.group(1) + "&return=%2Fstatus%3Fq%3Dlinks", form, urlencoded,
-                "Origin", origin);
+        HttpResponse<String> crossSite = send(
+                "POST",
+                "/api/domains/links.example.test/certificate",
+                "action=forget&form_token=" + token.group(1),
+                form,
+                urlencoded,
+                "Origin",
+                "http://evil.example");
+        HttpResponse<String> noToken = send(
+                "POST",
+                "/api/domains/links.example.test/certificate",
+                "action=forget",
+                form,
+                urlencoded,
+                "Origin",
+                origin);
+        HttpResponse<String> sameSite = send(
+                "POST",
+                "/api/domains/links.example.test/certificate",
+                "action=forget&form_token=" + token.group(1) + "&return=%2Fstatus%3Fq%3Dlinks",
+                form,
+                urlencoded,
+                "Origin",
+                origin);
 
         assertThat(crossSite.statusCode()).isEqualTo(403);
         assertThat(noToken.statusCode()).isEqualTo(403);
@@ -263,8 +294,8 @@ class AdminServerIT {
     void tokenlessListenerAnswersOnlyToLocalHostNames() throws Exception {
         start("", "links.example.test");
 
-        Curl.Result rebound = Curl.run(List.of("-H", "Host: rebound.attacker.example",
-                "http://127.0.0.1:" + server.adminPort() + "/api/domains"));
+        Curl.Result rebound = Curl.run(List.of(
+                "-H", "Host: rebound.attacker.example", "http://127.0.0.1:" + server.adminPort() + "/api/domains"));
         assertThat(rebound.status()).isEqualTo(403);
         assertThat(get("/api/domains").statusCode()).isEqualTo(200);
     }
@@ -280,7 +311,10 @@ class AdminServerIT {
         assertThat(page.headers().firstValue("content-security-policy").orElseThrow())
                 .contains("frame-ancestors 'none'");
         assertThat(page.headers().firstValue("x-frame-options")).contains("DENY");
-        assertThat(page.body()).contains("<table").contains("links.example.test").doesNotContain("<script");
+        assertThat(page.body())
+                .contains("<table")
+                .contains("links.example.test")
+                .doesNotContain("<script");
     }
 
     private interface Probe<T> {

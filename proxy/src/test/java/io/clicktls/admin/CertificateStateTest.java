@@ -1,8 +1,8 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.IssuanceFailure;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.issuance.IssuanceFailure;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
@@ -38,8 +38,9 @@ class CertificateStateTest {
 
     @Test
     void pastNotAfterIsExpired() {
-        assertThat(CertificateState.of(certificate(Duration.ofDays(90), Duration.ofSeconds(-1)), false, null, null,
-                NOW)).isEqualTo(CertificateState.EXPIRED);
+        assertThat(CertificateState.of(
+                        certificate(Duration.ofDays(90), Duration.ofSeconds(-1)), false, null, null, NOW))
+                .isEqualTo(CertificateState.EXPIRED);
     }
 
     @Test

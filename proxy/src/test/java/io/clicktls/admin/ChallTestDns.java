@@ -31,7 +31,8 @@ public final class ChallTestDns implements AutoCloseable {
     private final int dnsPort;
     private final int managementPort;
     private final Path log;
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final HttpClient client =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private ChallTestDns(Process process, int dnsPort, int managementPort, Path log) {
         this.process = process;
@@ -52,11 +53,20 @@ public final class ChallTestDns implements AutoCloseable {
         int dns = freePort();
         int management = freePort();
         Path log = Files.createTempFile("challtestsrv", ".log");
-        Process process = new ProcessBuilder(BINARY.toString(),
-                "-dns01", "127.0.0.1:" + dns,
-                "-http01", "", "-https01", "", "-tlsalpn01", "",
-                "-defaultIPv6", "",
-                "-management", "127.0.0.1:" + management)
+        Process process = new ProcessBuilder(
+                        BINARY.toString(),
+                        "-dns01",
+                        "127.0.0.1:" + dns,
+                        "-http01",
+                        "",
+                        "-https01",
+                        "",
+                        "-tlsalpn01",
+                        "",
+                        "-defaultIPv6",
+                        "",
+                        "-management",
+                        "127.0.0.1:" + management)
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .start();
@@ -90,8 +100,12 @@ public final class ChallTestDns implements AutoCloseable {
     public void addCaa(String host, String... policies) {
         StringBuilder json = new StringBuilder("[");
         for (int i = 0; i < policies.length; i += 2) {
-            json.append(i == 0 ? "" : ",").append("{\"tag\":\"").append(policies[i]).append("\",\"value\":\"")
-                    .append(policies[i + 1]).append("\"}");
+            json.append(i == 0 ? "" : ",")
+                    .append("{\"tag\":\"")
+                    .append(policies[i])
+                    .append("\",\"value\":\"")
+                    .append(policies[i + 1])
+                    .append("\"}");
         }
         post("/add-caa", "{\"host\":\"" + host + "\",\"policies\":" + json + "]}");
     }
@@ -110,11 +124,12 @@ public final class ChallTestDns implements AutoCloseable {
         try {
             HttpResponse<String> response = client.send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + path))
-                            .POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                            .POST(HttpRequest.BodyPublishers.ofString(json))
+                            .build(),
                     HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
-                throw new IllegalStateException("POST " + path + " " + json + " -> " + response.statusCode() + " "
-                        + response.body());
+                throw new IllegalStateException(
+                        "POST " + path + " " + json + " -> " + response.statusCode() + " " + response.body());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -131,8 +146,11 @@ public final class ChallTestDns implements AutoCloseable {
                 throw new IllegalStateException("pebble-challtestsrv exited: " + Files.readString(log));
             }
             try {
-                client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/"))
-                        .timeout(Duration.ofSeconds(1)).build(), HttpResponse.BodyHandlers.discarding());
+                client.send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/"))
+                                .timeout(Duration.ofSeconds(1))
+                                .build(),
+                        HttpResponse.BodyHandlers.discarding());
                 if (answersDns()) {
                     return;
                 }
@@ -154,8 +172,10 @@ public final class ChallTestDns implements AutoCloseable {
 
     /** Sends one A query for {@code ready.test} and waits briefly for any answer. */
     private boolean answersDns() {
-        byte[] query = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-            5, 'r', 'e', 'a', 'd', 'y', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};
+        byte[] query = {
+            0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 5, 'r', 'e', 'a', 'd', 'y', 4, 't', 'e', 's', 't', 0, 0, 1,
+            0, 1
+        };
         try (DatagramSocket socket = new DatagramSocket()) {
             socket.setSoTimeout(200);
             socket.send(new DatagramPacket(query, query.length, InetAddress.getLoopbackAddress(), dnsPort));

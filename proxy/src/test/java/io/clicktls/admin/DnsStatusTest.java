@@ -18,13 +18,19 @@ import org.junit.jupiter.api.Test;
 class DnsStatusTest {
 
     private static final Instant NOW = Instant.parse("2026-11-25T12:00:00Z");
-    private static final CaPolicy LETS_ENCRYPT = new CaPolicy("acme-v02.api.letsencrypt.org", true,
-            List.of("letsencrypt.org"));
+    private static final CaPolicy LETS_ENCRYPT =
+            new CaPolicy("acme-v02.api.letsencrypt.org", true, List.of("letsencrypt.org"));
     private static final CaaReport NO_CAA = new CaaReport("a.shop.com", null, List.of(), true);
     private static final List<String> PROXY = List.of("proxy.example.net");
 
-    private static DnsCheck.Report report(String name, List<Hop> chain, Verdict verdict, String explanation,
-            List<String> expected, String... addresses) throws Exception {
+    private static DnsCheck.Report report(
+            String name,
+            List<Hop> chain,
+            Verdict verdict,
+            String explanation,
+            List<String> expected,
+            String... addresses)
+            throws Exception {
         List<InetAddress> parsed = new ArrayList<>();
         for (String address : addresses) {
             parsed.add(InetAddress.getByName(address));
@@ -33,16 +39,34 @@ class DnsStatusTest {
     }
 
     private static DnsStatus plain(CaaReport caa, CaPolicy ca) throws Exception {
-        return DnsStatus.of(report("a.shop.com", List.of(), Verdict.POINTS_HERE, "a.shop.com resolves to 192.0.2.1,"
-                + " an address of this proxy", List.of("192.0.2.1"), "192.0.2.1"), caa, null, ca, NOW);
+        return DnsStatus.of(
+                report(
+                        "a.shop.com",
+                        List.of(),
+                        Verdict.POINTS_HERE,
+                        "a.shop.com resolves to 192.0.2.1," + " an address of this proxy",
+                        List.of("192.0.2.1"),
+                        "192.0.2.1"),
+                caa,
+                null,
+                ca,
+                NOW);
     }
 
     @Test
     void cnameToTheExpectedNameIsOkWithDnsChecksExplanation() throws Exception {
-        DnsStatus status = DnsStatus.of(report("links.shop.com",
-                List.of(new Hop("links.shop.com", "proxy.example.net")), Verdict.POINTS_HERE,
-                "links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)", PROXY,
-                "192.0.2.10"), NO_CAA, "sendgrid.net", LETS_ENCRYPT, NOW);
+        DnsStatus status = DnsStatus.of(
+                report(
+                        "links.shop.com",
+                        List.of(new Hop("links.shop.com", "proxy.example.net")),
+                        Verdict.POINTS_HERE,
+                        "links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)",
+                        PROXY,
+                        "192.0.2.10"),
+                NO_CAA,
+                "sendgrid.net",
+                LETS_ENCRYPT,
+                NOW);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.OK);
         assertThat(status.summary())
@@ -55,22 +79,42 @@ class DnsStatusTest {
 
     @Test
     void cnameToThePlatformIsWrongWithAFixNamingTheProxy() throws Exception {
-        DnsStatus status = DnsStatus.of(report("links.shop.com", List.of(new Hop("links.shop.com", "sendgrid.net")),
-                Verdict.POINTS_ELSEWHERE, "links.shop.com is a CNAME to sendgrid.net: point it at proxy.example.net",
-                PROXY, "167.89.118.1"), NO_CAA, "sendgrid.net", LETS_ENCRYPT, NOW);
+        DnsStatus status = DnsStatus.of(
+                report(
+                        "links.shop.com",
+                        List.of(new Hop("links.shop.com", "sendgrid.net")),
+                        Verdict.POINTS_ELSEWHERE,
+                        "links.shop.com is a CNAME to sendgrid.net: point it at proxy.example.net",
+                        PROXY,
+                        "167.89.118.1"),
+                NO_CAA,
+                "sendgrid.net",
+                LETS_ENCRYPT,
+                NOW);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.WRONG);
-        assertThat(status.summary()).isEqualTo(
-                "links.shop.com is a CNAME to sendgrid.net, the email platform itself: clicks bypass clicktls");
+        assertThat(status.summary())
+                .isEqualTo(
+                        "links.shop.com is a CNAME to sendgrid.net, the email platform itself: clicks bypass clicktls");
         assertThat(status.fix())
                 .isEqualTo("point links.shop.com at proxy.example.net (a CNAME record) instead of sendgrid.net");
     }
 
     @Test
     void pointingElsewhereSplitsDnsChecksExplanationIntoWhatWasFoundAndTheFix() throws Exception {
-        DnsStatus status = DnsStatus.of(report("links.shop.com", List.of(), Verdict.POINTS_ELSEWHERE,
-                "links.shop.com resolves to 198.51.100.7, not to this proxy: replace its A/AAAA records by a CNAME"
-                        + " to proxy.example.net", PROXY, "198.51.100.7"), NO_CAA, null, LETS_ENCRYPT, NOW);
+        DnsStatus status = DnsStatus.of(
+                report(
+                        "links.shop.com",
+                        List.of(),
+                        Verdict.POINTS_ELSEWHERE,
+                        "links.shop.com resolves to 198.51.100.7, not to this proxy: replace its A/AAAA records by a CNAME"
+                                + " to proxy.example.net",
+                        PROXY,
+                        "198.51.100.7"),
+                NO_CAA,
+                null,
+                LETS_ENCRYPT,
+                NOW);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.WRONG);
         assertThat(status.summary()).isEqualTo("links.shop.com resolves to 198.51.100.7, not to this proxy");
@@ -80,9 +124,17 @@ class DnsStatusTest {
 
     @Test
     void unresolvableNameFailsWithAFixToAddTheCname() throws Exception {
-        DnsStatus status = DnsStatus.of(report("links.shop.com", List.of(), Verdict.NOT_FOUND,
-                "links.shop.com does not resolve (NXDOMAIN): add a CNAME from links.shop.com to proxy.example.net",
-                PROXY), NO_CAA, null, LETS_ENCRYPT, NOW);
+        DnsStatus status = DnsStatus.of(
+                report(
+                        "links.shop.com",
+                        List.of(),
+                        Verdict.NOT_FOUND,
+                        "links.shop.com does not resolve (NXDOMAIN): add a CNAME from links.shop.com to proxy.example.net",
+                        PROXY),
+                NO_CAA,
+                null,
+                LETS_ENCRYPT,
+                NOW);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.FAILED);
         assertThat(status.summary()).isEqualTo("links.shop.com does not resolve (NXDOMAIN)");
@@ -91,9 +143,17 @@ class DnsStatusTest {
 
     @Test
     void aLookupThatCouldNotBeMadeFailsWithAFix() throws Exception {
-        DnsStatus status = DnsStatus.of(report("links.shop.com", List.of(), Verdict.UNAVAILABLE,
-                "DNS could not answer for links.shop.com (SERVFAIL); try again later", PROXY), NO_CAA, null,
-                LETS_ENCRYPT, NOW);
+        DnsStatus status = DnsStatus.of(
+                report(
+                        "links.shop.com",
+                        List.of(),
+                        Verdict.UNAVAILABLE,
+                        "DNS could not answer for links.shop.com (SERVFAIL); try again later",
+                        PROXY),
+                NO_CAA,
+                null,
+                LETS_ENCRYPT,
+                NOW);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.FAILED);
         assertThat(status.summary()).contains("SERVFAIL");
@@ -102,8 +162,18 @@ class DnsStatusTest {
 
     @Test
     void withoutExpectationsTheVerdictIsUnknownButHealthyAndSaysWhereTheNamePoints() throws Exception {
-        DnsStatus status = DnsStatus.of(report("links.shop.com", List.of(new Hop("links.shop.com", "x.example.org")),
-                Verdict.POINTS_ELSEWHERE, "ignored", List.of(), "192.0.2.10"), NO_CAA, null, LETS_ENCRYPT, NOW);
+        DnsStatus status = DnsStatus.of(
+                report(
+                        "links.shop.com",
+                        List.of(new Hop("links.shop.com", "x.example.org")),
+                        Verdict.POINTS_ELSEWHERE,
+                        "ignored",
+                        List.of(),
+                        "192.0.2.10"),
+                NO_CAA,
+                null,
+                LETS_ENCRYPT,
+                NOW);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.UNKNOWN);
         assertThat(status.summary())
@@ -113,8 +183,11 @@ class DnsStatusTest {
 
     @Test
     void caaNamingAnotherCaIsWrongWithTheRecordToAdd() throws Exception {
-        CaaReport caa = new CaaReport("a.shop.com", "shop.com",
-                List.of(new CaaRecord(0, "issue", "digicert.com; cansignhttpexchanges=yes")), true);
+        CaaReport caa = new CaaReport(
+                "a.shop.com",
+                "shop.com",
+                List.of(new CaaRecord(0, "issue", "digicert.com; cansignhttpexchanges=yes")),
+                true);
 
         DnsStatus status = plain(caa, LETS_ENCRYPT);
 
@@ -125,10 +198,13 @@ class DnsStatusTest {
 
     @Test
     void caaNamingTheCaOrOnlyIodefIsOk() throws Exception {
-        CaaReport allows = new CaaReport("a.shop.com", "shop.com",
-                List.of(new CaaRecord(0, "issue", "digicert.com"), new CaaRecord(0, "issue", "letsencrypt.org")), true);
-        CaaReport iodef = new CaaReport("a.shop.com", "shop.com",
-                List.of(new CaaRecord(0, "iodef", "mailto:x@shop.com")), true);
+        CaaReport allows = new CaaReport(
+                "a.shop.com",
+                "shop.com",
+                List.of(new CaaRecord(0, "issue", "digicert.com"), new CaaRecord(0, "issue", "letsencrypt.org")),
+                true);
+        CaaReport iodef =
+                new CaaReport("a.shop.com", "shop.com", List.of(new CaaRecord(0, "iodef", "mailto:x@shop.com")), true);
 
         assertThat(plain(allows, LETS_ENCRYPT).caaVerdict()).isEqualTo(DnsStatus.Verdict.OK);
         assertThat(plain(iodef, LETS_ENCRYPT).caaVerdict()).isEqualTo(DnsStatus.Verdict.OK);
@@ -136,8 +212,11 @@ class DnsStatusTest {
 
     @Test
     void criticalUnknownCaaPropertyForbidsEveryCa() throws Exception {
-        CaaReport caa = new CaaReport("a.shop.com", "shop.com",
-                List.of(new CaaRecord(128, "tbs", "x"), new CaaRecord(0, "issue", "letsencrypt.org")), true);
+        CaaReport caa = new CaaReport(
+                "a.shop.com",
+                "shop.com",
+                List.of(new CaaRecord(128, "tbs", "x"), new CaaRecord(0, "issue", "letsencrypt.org")),
+                true);
 
         assertThat(plain(caa, LETS_ENCRYPT).caaVerdict()).isEqualTo(DnsStatus.Verdict.WRONG);
     }

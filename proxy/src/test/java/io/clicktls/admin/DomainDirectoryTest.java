@@ -1,9 +1,9 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.IssuanceFailure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
 import java.io.IOException;
@@ -133,9 +133,12 @@ class DomainDirectoryTest {
     void searchMatchesSubstringsOfNamesAndPlatformsIgnoringCase() {
         source.stored.addAll(List.of("a.mail.test", "b.mail.test", "c.other.test"));
 
-        assertThat(directory.page("MAIL", 1, 50).domains()).extracting(DomainStatus::name)
+        assertThat(directory.page("MAIL", 1, 50).domains())
+                .extracting(DomainStatus::name)
                 .containsExactly("*.mail.test", "a.mail.test", "b.mail.test");
-        assertThat(directory.page("stand-in", 1, 50).total()).as("by platform: the configured entries").isEqualTo(2);
+        assertThat(directory.page("stand-in", 1, 50).total())
+                .as("by platform: the configured entries")
+                .isEqualTo(2);
     }
 
     @Test
@@ -154,13 +157,14 @@ class DomainDirectoryTest {
     void rowsCarryPlatformStateCertificateAndFailure() throws Exception {
         CertifiedKey certified = pki.internalIssuer.issue("links.shop.test");
         source.certificates.put("links.shop.test", certified);
-        source.failures.put("gone.example.test", new IssuanceFailure("connection refused", pki.clock.instant(), 1,
-                null));
+        source.failures.put(
+                "gone.example.test", new IssuanceFailure("connection refused", pki.clock.instant(), 1, null));
 
         DomainDirectory.Page page = directory.page("", 1, 50);
 
         assertThat(page.failing()).isEqualTo(1);
-        assertThat(page.domains()).extracting(DomainStatus::name)
+        assertThat(page.domains())
+                .extracting(DomainStatus::name)
                 .containsExactly("*.mail.test", "gone.example.test", "links.shop.test");
         DomainStatus pattern = page.domains().get(0);
         assertThat(pattern.pattern()).isTrue();
@@ -172,7 +176,9 @@ class DomainDirectoryTest {
         assertThat(links.state()).isEqualTo(CertificateState.VALID);
         assertThat(links.certificate().notAfter()).isEqualTo(certified.notAfter());
         assertThat(links.certificate().inMemory()).isFalse();
-        assertThat(links.nextRenewal()).as("estimated: a third of the lifetime before expiry").isNotNull();
+        assertThat(links.nextRenewal())
+                .as("estimated: a third of the lifetime before expiry")
+                .isNotNull();
         assertThat(links.renewalPlanned()).isFalse();
     }
 

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 /** The status page's DNS column, through {@link DnsCheck}, against pebble-challtestsrv's DNS. */
 class DomainDnsIT {
 
-    private static final CaPolicy LETS_ENCRYPT = new CaPolicy("acme-v02.api.letsencrypt.org", true,
-            List.of("letsencrypt.org"));
+    private static final CaPolicy LETS_ENCRYPT =
+            new CaPolicy("acme-v02.api.letsencrypt.org", true, List.of("letsencrypt.org"));
 
     private static ChallTestDns dns;
     private static DnsCheck check;
@@ -72,12 +72,12 @@ class DomainDnsIT {
         dns.setCname("links.bypass.test", "u123.wl.sendgrid.test");
         dns.addA("u123.wl.sendgrid.test", "10.9.9.9");
 
-        DnsStatus status = status("links.bypass.test", "sendgrid.test", List.of("proxy.chain.test"),
-                CaPolicy.INTERNAL);
+        DnsStatus status = status("links.bypass.test", "sendgrid.test", List.of("proxy.chain.test"), CaPolicy.INTERNAL);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.WRONG);
-        assertThat(status.fix()).isEqualTo(
-                "point links.bypass.test at proxy.chain.test (a CNAME record) instead of u123.wl.sendgrid.test");
+        assertThat(status.fix())
+                .isEqualTo(
+                        "point links.bypass.test at proxy.chain.test (a CNAME record) instead of u123.wl.sendgrid.test");
     }
 
     @Test
@@ -87,7 +87,8 @@ class DomainDnsIT {
         DnsStatus status = status("links.shop.caa.test", null, List.of(), LETS_ENCRYPT);
 
         assertThat(status.caaVerdict()).isEqualTo(DnsStatus.Verdict.WRONG);
-        assertThat(status.caaSummary()).startsWith("CAA at caa.test (0 issue \"digicert.com\", 0 iodef")
+        assertThat(status.caaSummary())
+                .startsWith("CAA at caa.test (0 issue \"digicert.com\", 0 iodef")
                 .endsWith("allows only digicert.com, not letsencrypt.org");
         assertThat(status.caaFix()).isEqualTo("add a CAA record at caa.test: 0 issue \"letsencrypt.org\"");
     }

@@ -42,8 +42,8 @@ class LogFormatTest {
     void defaultFormatIsOneTextLinePerEvent() throws Exception {
         String output = log("issued a certificate for {}", "links.example.com");
 
-        assertThat(output).matches("\\d{4}-\\d{2}-\\d{2}T\\S+ INFO  test - issued a certificate for"
-                + " links.example.com\\R");
+        assertThat(output)
+                .matches("\\d{4}-\\d{2}-\\d{2}T\\S+ INFO  test - issued a certificate for" + " links.example.com\\R");
     }
 
     private String log(String format, Object argument) throws Exception {

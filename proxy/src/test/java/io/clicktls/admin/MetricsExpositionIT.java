@@ -30,7 +30,9 @@ class MetricsExpositionIT {
     void start() throws Exception {
         platform = StandInPlatform.start();
         Path config = dir.resolve("clicktls.yml");
-        Files.writeString(config, """
+        Files.writeString(
+                config,
+                """
                 listen:
                   https: 127.0.0.1:0
                   http: 127.0.0.1:0
@@ -43,7 +45,8 @@ class MetricsExpositionIT {
                 domains:
                   - name: links.example.test
                     platform: stand-in
-                """.formatted(platform.port()));
+                """
+                        .formatted(platform.port()));
         server = ClickTlsServer.start(ConfigLoader.load(config), null);
     }
 
@@ -59,7 +62,8 @@ class MetricsExpositionIT {
     void scrapeAfterTrafficPassesPromtoolWithoutAComplaint() throws Exception {
         ExternalTool promtool = ExternalTool.PROMTOOL.require();
         Path root = dir.resolve("data/ca/root.pem");
-        assertThat(Curl.https(root, server.httpsPort(), "links.example.test", "/ls/click?upn=a").status())
+        assertThat(Curl.https(root, server.httpsPort(), "links.example.test", "/ls/click?upn=a")
+                        .status())
                 .isEqualTo(302);
         Curl.https(root, server.httpsPort(), "links.example.test", "/page");
         Curl.https(root, server.httpsPort(), "unknown.example.test", "/");
@@ -101,9 +105,11 @@ class MetricsExpositionIT {
     }
 
     private String scrape() throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient().send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }

@@ -41,8 +41,7 @@ class PrometheusIT {
 
     private static final String TOKEN = "prometheus-it-token-0123456789";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern SERIES_NAME =
-            Pattern.compile("\\b((?:clicktls|jvm|process|netty|system)_[a-z_]+)");
+    private static final Pattern SERIES_NAME = Pattern.compile("\\b((?:clicktls|jvm|process|netty|system)_[a-z_]+)");
 
     @TempDir
     Path dir;
@@ -62,7 +61,8 @@ class PrometheusIT {
     }
 
     private String config(String... domains) {
-        StringBuilder yaml = new StringBuilder("""
+        StringBuilder yaml = new StringBuilder(
+                """
                 listen:
                   https: 127.0.0.1:0
                   http: 127.0.0.1:0
@@ -75,7 +75,8 @@ class PrometheusIT {
                   stand-in:
                     upstream: http://127.0.0.1:%d
                 domains:
-                """.formatted(TOKEN, platform.port()));
+                """
+                        .formatted(TOKEN, platform.port()));
         for (String domain : domains) {
             yaml.append("  - name: ").append(domain).append("\n    platform: stand-in\n");
         }
@@ -106,11 +107,12 @@ class PrometheusIT {
     void promtoolAcceptsTheRulesTheirTestsAndTheScrapeConfig() throws Exception {
         ExternalTool promtool = ExternalTool.PROMTOOL.require();
 
-        ExternalTool.Run rules = promtool.run(null, 30, "check", "rules", docker().resolve("alerts.yml").toString());
-        ExternalTool.Run tests = promtool.run(null, 60, "test", "rules",
-                docker().resolve("alerts-test.yml").toString());
-        ExternalTool.Run config = promtool.run(null, 30, "check", "config",
-                docker().resolve("prometheus.yml").toString());
+        ExternalTool.Run rules = promtool.run(
+                null, 30, "check", "rules", docker().resolve("alerts.yml").toString());
+        ExternalTool.Run tests = promtool.run(
+                null, 60, "test", "rules", docker().resolve("alerts-test.yml").toString());
+        ExternalTool.Run config = promtool.run(
+                null, 30, "check", "config", docker().resolve("prometheus.yml").toString());
 
         assertThat(rules.exitCode()).as(rules.output()).isZero();
         assertThat(rules.output()).contains("SUCCESS: 7 rules found");
@@ -124,7 +126,9 @@ class PrometheusIT {
         Curl.https(dir.resolve("data/ca/root.pem"), server.httpsPort(), "links.example.test", "/open.gif");
         int port = freePort();
         Path config = dir.resolve("prometheus.yml");
-        Files.writeString(config, """
+        Files.writeString(
+                config,
+                """
                 global:
                   scrape_interval: 1s
                   evaluation_interval: 1s
@@ -137,10 +141,13 @@ class PrometheusIT {
                       credentials: %s
                     static_configs:
                       - targets: ["127.0.0.1:%d"]
-                """.formatted(docker().resolve("alerts.yml"), TOKEN, server.adminPort()));
+                """
+                        .formatted(docker().resolve("alerts.yml"), TOKEN, server.adminPort()));
         Path storage = Files.createDirectories(dir.resolve("tsdb"));
-        prometheus = binary.start(dir.resolve("prometheus.log"),
-                "--config.file=" + config, "--storage.tsdb.path=" + storage,
+        prometheus = binary.start(
+                dir.resolve("prometheus.log"),
+                "--config.file=" + config,
+                "--storage.tsdb.path=" + storage,
                 "--web.listen-address=127.0.0.1:" + port);
 
         JsonNode target = await(Duration.ofSeconds(40), () -> {
@@ -149,8 +156,10 @@ class PrometheusIT {
             return first != null && "up".equals(first.path("health").asText()) ? first : null;
         });
         JsonNode series = await(Duration.ofSeconds(20), () -> {
-            JsonNode result = api(port, "/api/v1/query?query="
-                    + URLEncoder.encode("clicktls_tls_handshakes_total", StandardCharsets.UTF_8));
+            JsonNode result = api(
+                    port,
+                    "/api/v1/query?query="
+                            + URLEncoder.encode("clicktls_tls_handshakes_total", StandardCharsets.UTF_8));
             return result != null && result.at("/data/result").size() > 0 ? result : null;
         });
         JsonNode rules = api(port, "/api/v1/rules");
@@ -170,8 +179,9 @@ class PrometheusIT {
         Curl.https(root, server.httpsPort(), "not-configured.example.test", "/");
         Curl.http(server.httpPort(), "links.example.test", "/ls/click");
         Files.writeString(configFile, config("links.example.test", "other.example.test"));
-        await(Duration.ofSeconds(5), () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"}")
-                ? Boolean.TRUE : null);
+        await(
+                Duration.ofSeconds(5),
+                () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"}") ? Boolean.TRUE : null);
         // jvm_gc_pause_seconds exists once a collection has been reported, which the JVM does asynchronously
         String scrape = await(Duration.ofSeconds(10), () -> {
             System.gc();
@@ -182,12 +192,17 @@ class PrometheusIT {
         collect(Files.readString(docker().resolve("grafana-dashboard.json")), named);
         collect(Files.readString(docker().resolve("alerts.yml")), named);
 
-        assertThat(named).contains("clicktls_tls_handshake_seconds_bucket", "clicktls_requests_total",
-                "clicktls_certificate_expiry_earliest_seconds", "clicktls_config_last_reload_successful");
+        assertThat(named)
+                .contains(
+                        "clicktls_tls_handshake_seconds_bucket",
+                        "clicktls_requests_total",
+                        "clicktls_certificate_expiry_earliest_seconds",
+                        "clicktls_config_last_reload_successful");
         for (String name : named) {
             assertThat(scrape).as("a series named " + name).containsPattern("(?m)^" + name + "[{ ]");
         }
-        JsonNode dashboard = JSON.readTree(docker().resolve("grafana-dashboard.json").toFile());
+        JsonNode dashboard =
+                JSON.readTree(docker().resolve("grafana-dashboard.json").toFile());
         assertThat(dashboard.get("panels").size()).isGreaterThan(10);
         assertThat(dashboard.findValuesAsText("description")).doesNotContain("");
     }
@@ -202,7 +217,8 @@ class PrometheusIT {
     private String scrape() throws IOException, InterruptedException {
         HttpResponse<String> response = client.send(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics"))
-                        .header("Authorization", "Bearer " + TOKEN).build(),
+                        .header("Authorization", "Bearer " + TOKEN)
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
@@ -210,8 +226,10 @@ class PrometheusIT {
 
     private JsonNode api(int port, String path) {
         try {
-            HttpResponse<String> response = client.send(HttpRequest.newBuilder(
-                    URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(2)).build(),
+            HttpResponse<String> response = client.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                            .timeout(Duration.ofSeconds(2))
+                            .build(),
                     HttpResponse.BodyHandlers.ofString());
             return response.statusCode() == 200 ? JSON.readTree(response.body()) : null;
         } catch (IOException e) {

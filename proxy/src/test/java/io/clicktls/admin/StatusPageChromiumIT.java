@@ -72,7 +72,9 @@ class StatusPageChromiumIT {
     @Test
     void pageShowsTheIssuedCertificateAndTheCasOwnWordsForAFailure() throws Exception {
         Path file = dir.resolve("clicktls.yml");
-        Files.writeString(file, """
+        Files.writeString(
+                file,
+                """
                 listen:
                   https: 127.0.0.1:%d
                   http: 127.0.0.1:%d
@@ -98,8 +100,9 @@ class StatusPageChromiumIT {
                     platform: sendgrid-eu
                   - name: "*.mail.example.test"
                     platform: sendgrid-eu
-                """.formatted(HTTPS_PORT, HTTP_PORT, pebble.directoryUrl(), pebble.trustedCaFile(),
-                platform.port()));
+                """
+                        .formatted(
+                                HTTPS_PORT, HTTP_PORT, pebble.directoryUrl(), pebble.trustedCaFile(), platform.port()));
         server = ClickTlsServer.start(ConfigLoader.load(file), null);
         Path root = dir.resolve("pebble-root.pem");
         Files.writeString(root, pebble.rootCertificatePem());
@@ -116,10 +119,15 @@ class StatusPageChromiumIT {
         String dom = chromium("--dump-dom", url).stdout();
 
         String goodRow = row(dom, "links.good-shop.test");
-        assertThat(goodRow).contains("data-state=\"valid\"").contains("Pebble").contains("sendgrid-eu")
+        assertThat(goodRow)
+                .contains("data-state=\"valid\"")
+                .contains("Pebble")
+                .contains("sendgrid-eu")
                 .containsPattern("\\d{4}-\\d{2}-\\d{2}<span class=\"sub\">\\d{2}:\\d{2} UTC");
         String brokenRow = row(dom, "links.broken-shop.test");
-        assertThat(brokenRow).contains("data-state=\"failed\"").contains("Failed to connect to 127.0.0.2")
+        assertThat(brokenRow)
+                .contains("data-state=\"failed\"")
+                .contains("Failed to connect to 127.0.0.2")
                 .contains("Resolves to 127.0.0.2");
         assertThat(row(dom, "*.mail.example.test")).contains("data-state=\"pattern\"");
 
@@ -134,9 +142,16 @@ class StatusPageChromiumIT {
         Path profile = Files.createTempDirectory(dir, "chromium");
         String[] command = new String[args.length + 9];
         int i = 0;
-        for (String flag : new String[] {"--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--user-data-dir=" + profile}) {
+        for (String flag : new String[] {
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--user-data-dir=" + profile
+        }) {
             command[i++] = flag;
         }
         command[i++] = "--hide-scrollbars";

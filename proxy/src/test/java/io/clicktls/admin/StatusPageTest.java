@@ -16,18 +16,32 @@ class StatusPageTest {
     private static final Instant NOW = Instant.parse("2026-11-25T12:00:00Z");
 
     private static DomainStatus failed(String name, String message) {
-        return new DomainStatus(name, false, true, "sendgrid", CertificateState.FAILED, null, null, false,
-                new IssuanceFailure(message, NOW.minusSeconds(60), 2, NOW.plusSeconds(3600)), null, null, null);
+        return new DomainStatus(
+                name,
+                false,
+                true,
+                "sendgrid",
+                CertificateState.FAILED,
+                null,
+                null,
+                false,
+                new IssuanceFailure(message, NOW.minusSeconds(60), 2, NOW.plusSeconds(3600)),
+                null,
+                null,
+                null);
     }
 
     @Test
     void everythingFromOutsideIsEscaped() {
-        DomainDirectory.Page page = new DomainDirectory.Page("<q>\"", 1, 50, 1, 1,
-                List.of(failed("links.shop.test", "<script>alert('x')</script> & more")));
+        DomainDirectory.Page page = new DomainDirectory.Page(
+                "<q>\"", 1, 50, 1, 1, List.of(failed("links.shop.test", "<script>alert('x')</script> & more")));
 
         String html = StatusPage.render(page, "token\"<", "<b>done</b>", NOW);
 
-        assertThat(html).doesNotContain("<script>").doesNotContain("<b>done</b>").doesNotContain("token\"<")
+        assertThat(html)
+                .doesNotContain("<script>")
+                .doesNotContain("<b>done</b>")
+                .doesNotContain("token\"<")
                 .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more")
                 .contains("value=\"&lt;q&gt;&quot;\"")
                 .contains("&lt;b&gt;done&lt;/b&gt;");
@@ -35,33 +49,56 @@ class StatusPageTest {
 
     @Test
     void failedRowShowsTheMessageWhenAndHowOftenWithRenewAndForgetForms() {
-        DomainDirectory.Page page = new DomainDirectory.Page("", 1, 50, 1, 1,
-                List.of(failed("links.shop.test", "rateLimited: too many certificates")));
+        DomainDirectory.Page page = new DomainDirectory.Page(
+                "", 1, 50, 1, 1, List.of(failed("links.shop.test", "rateLimited: too many certificates")));
 
         String html = StatusPage.render(page, "abc123", null, NOW);
 
-        assertThat(html).contains("data-state=\"failed\"").contains("rateLimited: too many certificates")
-                .contains("2 failures in a row").contains("retry after 2026-11-25 13:00 UTC")
+        assertThat(html)
+                .contains("data-state=\"failed\"")
+                .contains("rateLimited: too many certificates")
+                .contains("2 failures in a row")
+                .contains("retry after 2026-11-25 13:00 UTC")
                 .contains("action=\"/api/domains/links.shop.test/certificate\"")
-                .contains("name=\"action\" value=\"renew\"").contains("name=\"action\" value=\"forget\"")
-                .contains("name=\"form_token\" value=\"abc123\"").doesNotContain("<script");
+                .contains("name=\"action\" value=\"renew\"")
+                .contains("name=\"action\" value=\"forget\"")
+                .contains("name=\"form_token\" value=\"abc123\"")
+                .doesNotContain("<script");
     }
 
     @Test
     void holdRemovalAndDnsFixAreShownOnThePageAndInTheApi() throws Exception {
-        DnsStatus dns = new DnsStatus("links.shop.test", NOW, DnsStatus.Verdict.WRONG,
-                "links.shop.test resolves to 198.51.100.7, not to this proxy", "replace its A/AAAA records by a"
-                + " CNAME to proxy.example.net", List.of(), List.of("198.51.100.7"), DnsStatus.Verdict.OK,
-                "no CAA records: any CA may issue", null);
-        DomainStatus status = new DomainStatus("links.shop.test", false, false, null, CertificateState.NONE, null,
-                null, false, null, new Hold("too many certificates for shop.test this week", NOW.plusSeconds(7200)),
-                new CertificateCleanup.Mark("links.shop.test", NOW.minusSeconds(60), "not_configured",
-                        NOW.plus(Duration.ofDays(7))), dns);
+        DnsStatus dns = new DnsStatus(
+                "links.shop.test",
+                NOW,
+                DnsStatus.Verdict.WRONG,
+                "links.shop.test resolves to 198.51.100.7, not to this proxy",
+                "replace its A/AAAA records by a" + " CNAME to proxy.example.net",
+                List.of(),
+                List.of("198.51.100.7"),
+                DnsStatus.Verdict.OK,
+                "no CAA records: any CA may issue",
+                null);
+        DomainStatus status = new DomainStatus(
+                "links.shop.test",
+                false,
+                false,
+                null,
+                CertificateState.NONE,
+                null,
+                null,
+                false,
+                null,
+                new Hold("too many certificates for shop.test this week", NOW.plusSeconds(7200)),
+                new CertificateCleanup.Mark(
+                        "links.shop.test", NOW.minusSeconds(60), "not_configured", NOW.plus(Duration.ofDays(7))),
+                dns);
 
         String html = StatusPage.render(new DomainDirectory.Page("", 1, 50, 1, 0, List.of(status)), "t", null, NOW);
         JsonNode json = new ObjectMapper().readTree(StatusJson.one(status));
 
-        assertThat(html).contains("Held back: too many certificates for shop.test this week")
+        assertThat(html)
+                .contains("Held back: too many certificates for shop.test this week")
                 .contains("until 2026-11-25 14:00 UTC")
                 .contains("No longer allowed (not_configured): deleted after 2026-12-02 12:00 UTC unless allowed again")
                 .contains("Resolves to 198.51.100.7, not to this proxy")
@@ -69,7 +106,8 @@ class StatusPageTest {
         assertThat(json.path("marked").path("reason").asText()).isEqualTo("not_configured");
         assertThat(json.path("marked").path("since").asText()).isEqualTo("2026-11-25T11:59:00Z");
         assertThat(json.path("marked").path("delete_after").asText()).isEqualTo("2026-12-02T12:00:00Z");
-        assertThat(json.path("hold").path("reason").asText()).isEqualTo("too many certificates for shop.test this week");
+        assertThat(json.path("hold").path("reason").asText())
+                .isEqualTo("too many certificates for shop.test this week");
         assertThat(json.path("dns").path("verdict").asText()).isEqualTo("wrong");
         assertThat(json.path("dns").path("fix").asText())
                 .isEqualTo("replace its A/AAAA records by a CNAME to proxy.example.net");
@@ -81,7 +119,8 @@ class StatusPageTest {
 
         String html = StatusPage.render(page, "t", null, NOW);
 
-        assertThat(html).contains("Page 2 of 4")
+        assertThat(html)
+                .contains("Page 2 of 4")
                 .contains("href=\"/status?q=shop+%26+co&amp;page=1&amp;size=10\"")
                 .contains("href=\"/status?q=shop+%26+co&amp;page=3&amp;size=10\"");
     }

@@ -20,7 +20,8 @@ class CheckCommandTest {
 
     @Test
     void validFileExitsZeroAndCountsDomainsAndPlatforms() throws Exception {
-        Path file = write("""
+        Path file = write(
+                """
                 platforms:
                   sg: { preset: sendgrid }
                 domains:
@@ -37,7 +38,8 @@ class CheckCommandTest {
 
     @Test
     void invalidFileExitsTwoWithOneLinePerProblem() throws Exception {
-        Path file = write("""
+        Path file = write(
+                """
                 listen:
                   https: 0.0.0.0:70000
                 platforms:
@@ -50,11 +52,13 @@ class CheckCommandTest {
 
         assertThat(exit).isEqualTo(2);
         assertThat(text(out)).isEmpty();
-        assertThat(text(err).lines()).containsExactly(
-                file + ":2:10: listen.https: port 70000 (expected: 1-65535 or 0)",
-                file + ":4:17: platforms.sg.preset: 'sendgird' (expected: one of sendgrid, sendgrid-eu, mailgun, "
-                        + "mailgun-eu, sparkpost, sparkpost-eu, amazon-ses, customerio, customerio-eu, iterable, "
-                        + "iterable-eu)");
+        assertThat(text(err).lines())
+                .containsExactly(
+                        file + ":2:10: listen.https: port 70000 (expected: 1-65535 or 0)",
+                        file
+                                + ":4:17: platforms.sg.preset: 'sendgird' (expected: one of sendgrid, sendgrid-eu, mailgun, "
+                                + "mailgun-eu, sparkpost, sparkpost-eu, amazon-ses, customerio, customerio-eu, iterable, "
+                                + "iterable-eu)");
     }
 
     @Test
@@ -74,7 +78,9 @@ class CheckCommandTest {
     }
 
     private int run(Path file) {
-        return CheckCommand.run(file, new PrintStream(out, true, StandardCharsets.UTF_8),
+        return CheckCommand.run(
+                file,
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
     }
 

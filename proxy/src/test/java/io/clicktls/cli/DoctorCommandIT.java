@@ -59,7 +59,9 @@ class DoctorCommandIT {
     void start() throws Exception {
         platform = StandInPlatform.start();
         config = dir.resolve("clicktls.yml");
-        Files.writeString(config, """
+        Files.writeString(
+                config,
+                """
                 listen:
                   https: 127.0.0.1:0
                   http: 127.0.0.1:0
@@ -72,7 +74,8 @@ class DoctorCommandIT {
                 domains:
                   - name: "*.shop.test"
                     platform: stand-in
-                """.formatted(platform.port()));
+                """
+                        .formatted(platform.port()));
     }
 
     private void startProxy() throws Exception {
@@ -92,14 +95,16 @@ class DoctorCommandIT {
     private Run doctor(String domain, String... extra) {
         List<String> args = new ArrayList<>(List.of("--config", config.toString(), "--dns-server", dns.hostPort()));
         if (server != null) {
-            args.addAll(List.of("--https", "127.0.0.1:" + server.httpsPort(),
-                    "--admin", "http://127.0.0.1:" + server.adminPort()));
+            args.addAll(List.of(
+                    "--https", "127.0.0.1:" + server.httpsPort(), "--admin", "http://127.0.0.1:" + server.adminPort()));
         }
         args.addAll(List.of(extra));
         args.add(domain);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = DoctorCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        int code = DoctorCommand.run(
+                args,
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -108,10 +113,15 @@ class DoctorCommandIT {
     void wellSetUpDomainPassesEveryCheckAndExitsZero() throws Exception {
         startProxy();
 
-        Run run = doctor("good.shop.test", "--expect", "127.0.0.1",
-                "--trust", dir.resolve("data/ca/root.pem").toString());
+        Run run = doctor(
+                "good.shop.test",
+                "--expect",
+                "127.0.0.1",
+                "--trust",
+                dir.resolve("data/ca/root.pem").toString());
 
-        assertThat(run.out()).as(run.out())
+        assertThat(run.out())
+                .as(run.out())
                 .contains("✔ config       good.shop.test routes to platform stand-in")
                 .contains("✔ dns          good.shop.test resolves to 127.0.0.1")
                 .contains("✔ ca ")
@@ -132,7 +142,8 @@ class DoctorCommandIT {
 
         Run run = doctor("bypass.shop.test", "--expect", "proxy.example.test");
 
-        assertThat(run.out()).as(run.out())
+        assertThat(run.out())
+                .as(run.out())
                 .contains("✘ dns          bypass.shop.test is a CNAME to stand-in.platform.test, the email"
                         + " platform itself: clicks bypass clicktls")
                 .contains("fix: point bypass.shop.test at proxy.example.test (a CNAME record) instead of"
@@ -147,7 +158,8 @@ class DoctorCommandIT {
 
         Run run = doctor("elsewhere.shop.test", "--expect", "127.0.0.1");
 
-        assertThat(run.out()).as(run.out())
+        assertThat(run.out())
+                .as(run.out())
                 .contains("✘ dns          elsewhere.shop.test resolves to 10.9.9.9, not to this proxy")
                 .contains("fix: point the A/AAAA records of elsewhere.shop.test at 127.0.0.1");
         assertThat(run.exitCode()).isEqualTo(1);
@@ -155,7 +167,10 @@ class DoctorCommandIT {
 
     @Test
     void expectedTargetsComeFromOnDemandExpectDnsAndExpectAddsToThem() throws Exception {
-        Files.writeString(config, Files.readString(config) + """
+        Files.writeString(
+                config,
+                Files.readString(config)
+                        + """
                 certificates:
                   on_demand:
                     expect_dns: [proxy.shop.test]
@@ -168,12 +183,15 @@ class DoctorCommandIT {
         Run elsewhere = doctor("direct.shop.test");
         Run added = doctor("direct.shop.test", "--expect", "10.8.8.8");
 
-        assertThat(viaConfig.out()).as(viaConfig.out())
+        assertThat(viaConfig.out())
+                .as(viaConfig.out())
                 .contains("✔ dns          cnamed.shop.test is a CNAME to proxy.shop.test");
-        assertThat(elsewhere.out()).as(elsewhere.out())
+        assertThat(elsewhere.out())
+                .as(elsewhere.out())
                 .contains("✘ dns          direct.shop.test resolves to 10.8.8.8, not to this proxy")
                 .contains("fix: replace its A/AAAA records by a CNAME to proxy.shop.test");
-        assertThat(added.out()).as(added.out())
+        assertThat(added.out())
+                .as(added.out())
                 .contains("✔ dns          direct.shop.test resolves to 10.8.8.8, an address of this proxy");
     }
 
@@ -183,7 +201,8 @@ class DoctorCommandIT {
 
         Run run = doctor("shown.shop.test");
 
-        assertThat(run.out()).as(run.out())
+        assertThat(run.out())
+                .as(run.out())
                 .contains("✔ dns          shown.shop.test resolves to 10.6.6.6")
                 .contains("set on_demand.expect_dns (or pass --expect NAME_OR_IP)");
     }
@@ -194,10 +213,15 @@ class DoctorCommandIT {
         platform.close();
         platformClosed = true;
 
-        Run run = doctor("down.shop.test", "--expect", "127.0.0.1",
-                "--trust", dir.resolve("data/ca/root.pem").toString());
+        Run run = doctor(
+                "down.shop.test",
+                "--expect",
+                "127.0.0.1",
+                "--trust",
+                dir.resolve("data/ca/root.pem").toString());
 
-        assertThat(run.out()).as(run.out())
+        assertThat(run.out())
+                .as(run.out())
                 .contains("✘ upstream     http://stand-in.platform.test:" + platform.port() + " did not answer")
                 .contains("fix: check that this machine reaches stand-in.platform.test:" + platform.port())
                 .contains("✔ certificate ")
@@ -210,15 +234,18 @@ class DoctorCommandIT {
     void lastIssuanceErrorComesFromTheRunningProxyOrElseFromStorage() throws Exception {
         IssuanceFailures failures = new IssuanceFailures(new FileStorage(dir.resolve("data")), Clock.systemUTC());
         for (int i = 0; i < 3; i++) {
-            failures.recordFailure("failing.shop.test", new IssuanceException(
-                    "tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9: Connection refused"));
+            failures.recordFailure(
+                    "failing.shop.test",
+                    new IssuanceException(
+                            "tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9: Connection refused"));
         }
         startProxy();
         String closedPort = "127.0.0.1:" + freePort(); // no handshake: it would issue and clear the failure
 
         Run live = doctor("failing.shop.test", "--https", closedPort);
 
-        assertThat(live.out()).as(live.out())
+        assertThat(live.out())
+                .as(live.out())
                 .containsPattern("✘ issuance     the last attempt failed \\(\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC,"
                         + " 3 failures in a row\\): tls-alpn-01 validation of failing.shop.test failed: connection:"
                         + " 10.9.9.9: Connection refused")
@@ -229,7 +256,8 @@ class DoctorCommandIT {
 
         Run stopped = doctor("failing.shop.test");
 
-        assertThat(stopped.out()).as(stopped.out())
+        assertThat(stopped.out())
+                .as(stopped.out())
                 .containsPattern("✘ issuance     the last attempt failed \\([^)]*, 3 failures in a row\\)")
                 .contains("from storage (the admin API at http://127.0.0.1:0 did not answer")
                 .contains("✘ certificate  nothing listens on 127.0.0.1:0");
@@ -242,7 +270,8 @@ class DoctorCommandIT {
 
         Run run = doctor("links.other.test", "--expect", "127.0.0.1");
 
-        assertThat(run.out()).as(run.out())
+        assertThat(run.out())
+                .as(run.out())
                 .contains("✘ config       links.other.test is not in the config's domains: the proxy refuses it")
                 .contains("fix: add it under domains: - { name: links.other.test, platform: stand-in }")
                 .contains("unrecognized_name");

@@ -19,9 +19,20 @@ class DoctorCommandTest {
 
     @Test
     void optionsAreReadInAnyOrderAndTheDomainNormalized() {
-        DoctorCommand.Options options = DoctorCommand.parse(List.of("Links.Shop.COM.", "--expect", "proxy.example.net",
-                "--config=clicktls.yml", "--expect=192.0.2.7", "--dns-server", "127.0.0.1:8053", "--trust", "root.pem",
-                "--https", "[::1]:8443", "--admin", "http://127.0.0.1:9090"));
+        DoctorCommand.Options options = DoctorCommand.parse(List.of(
+                "Links.Shop.COM.",
+                "--expect",
+                "proxy.example.net",
+                "--config=clicktls.yml",
+                "--expect=192.0.2.7",
+                "--dns-server",
+                "127.0.0.1:8053",
+                "--trust",
+                "root.pem",
+                "--https",
+                "[::1]:8443",
+                "--admin",
+                "http://127.0.0.1:9090"));
 
         assertThat(options.domain()).isEqualTo("links.shop.com");
         assertThat(options.config()).isEqualTo(Path.of("clicktls.yml"));
@@ -50,11 +61,14 @@ class DoctorCommandTest {
         Files.writeString(config, "listen:\n  https: 0.0.0.0:70000\nplatforms: {}\ndomains: []\n");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-        int code = DoctorCommand.run(List.of("--config", config.toString(), "links.shop.test"),
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream()));
+        int code = DoctorCommand.run(
+                List.of("--config", config.toString(), "links.shop.test"),
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(new ByteArrayOutputStream()));
 
         assertThat(code).isEqualTo(2);
-        assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("✘ config: " + config + " does not load:")
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .startsWith("✘ config: " + config + " does not load:")
                 .contains(config + ":2:10: listen.https: port 70000 (expected: 1-65535 or 0)");
     }
 }

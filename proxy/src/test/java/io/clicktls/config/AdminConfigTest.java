@@ -14,7 +14,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class AdminConfigTest {
 
     private static final String TOKEN = "0123456789abcdef0123";
-    private static final String REST = """
+    private static final String REST =
+            """
             platforms:
               sg: { preset: sendgrid }
             domains:
@@ -54,7 +55,8 @@ class AdminConfigTest {
         List<String> problems = problems("admin:\n  token: short-secret\n" + REST);
 
         assertThat(problems).hasSize(1);
-        assertThat(problems.get(0)).startsWith("test.yml:2:10: admin.token: is too short (12 characters)")
+        assertThat(problems.get(0))
+                .startsWith("test.yml:2:10: admin.token: is too short (12 characters)")
                 .doesNotContain("short-secret");
     }
 
@@ -66,15 +68,18 @@ class AdminConfigTest {
 
     @Test
     void unreadableTokenFileIsReportedAtItsValue() {
-        assertThat(problems("admin:\n  token_file: missing\n" + REST)).singleElement().asString()
+        assertThat(problems("admin:\n  token_file: missing\n" + REST))
+                .singleElement()
+                .asString()
                 .startsWith("test.yml:2:15: admin.token_file: 'missing' is not a readable file");
     }
 
     @Test
     void adminBeyondLoopbackWithoutATokenIsAConfigErrorAtTheAddress() {
-        assertThat(problems("listen:\n  admin: 0.0.0.0:9090\n" + REST)).containsExactly(
-                "test.yml:2:10: listen.admin: 0.0.0.0:9090 is reachable beyond this machine without a token"
-                        + " (expected: a loopback address such as 127.0.0.1:9090, or admin.token set)");
+        assertThat(problems("listen:\n  admin: 0.0.0.0:9090\n" + REST))
+                .containsExactly(
+                        "test.yml:2:10: listen.admin: 0.0.0.0:9090 is reachable beyond this machine without a token"
+                                + " (expected: a loopback address such as 127.0.0.1:9090, or admin.token set)");
     }
 
     @Test
@@ -87,13 +92,14 @@ class AdminConfigTest {
     @ParameterizedTest
     @ValueSource(strings = {"127.0.0.1:9090", "127.0.0.53:9090", "localhost:9090", "\"[::1]:9090\""})
     void loopbackAdminNeedsNoToken(String address) throws Exception {
-        assertThat(parse("listen:\n  admin: " + address + "\n" + REST).admin().protectedByToken()).isFalse();
+        assertThat(parse("listen:\n  admin: " + address + "\n" + REST).admin().protectedByToken())
+                .isFalse();
     }
 
     @Test
     void unknownAdminKeyIsRejected() {
-        assertThat(problems("admin:\n  password: x\n" + REST)).containsExactly(
-                "test.yml:2:3: unknown key 'password' under 'admin' (expected: token, token_file)");
+        assertThat(problems("admin:\n  password: x\n" + REST))
+                .containsExactly("test.yml:2:3: unknown key 'password' under 'admin' (expected: token, token_file)");
     }
 
     private ClickTlsConfig parse(String yaml) throws ConfigException {

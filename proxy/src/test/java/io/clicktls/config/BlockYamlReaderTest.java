@@ -53,7 +53,9 @@ class BlockYamlReaderTest {
     static Stream<Path> shippedConfigs() throws IOException {
         Path config = Path.of("..", "config");
         try (Stream<Path> files = Files.walk(config)) {
-            List<Path> yaml = files.filter(file -> file.toString().endsWith(".yml")).sorted().toList();
+            List<Path> yaml = files.filter(file -> file.toString().endsWith(".yml"))
+                    .sorted()
+                    .toList();
             assertThat(yaml).hasSizeGreaterThan(5);
             return yaml.stream();
         }
@@ -75,7 +77,8 @@ class BlockYamlReaderTest {
 
     @Test
     void aHundredThousandStyleDomainListIsReadWithoutJackson() {
-        StringBuilder yaml = new StringBuilder("""
+        StringBuilder yaml = new StringBuilder(
+                """
                 listen:
                   https: 127.0.0.1:8443
                 platforms:
@@ -92,71 +95,72 @@ class BlockYamlReaderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "",
-        "# only a comment\n\n   # and another\n",
-        "a: 1\n",
-        "a: 1",
-        "a:\n",
-        "a:",
-        "a:   \nb: 2\n",
-        "a: # comment\nb: x # comment\n",
-        "a: ~\nb: null\nc: Null\nd: NULL\ne: nulls\nf: '~'\ng: \"null\"\n",
-        "a: ''\nb: \"\"\nc: 'it''s'\nd: \"x y\"   # c\ne: 'a # b'\n",
-        "a: http://x.example:80/path?q=1#frag\nb: a#b\nc: 127.0.0.1:9090\n",
-        "a: true\nb: yes\nc: 10\nd: 0\ne: 1.5\nf: 10s\ng: .inf\nh: 2001-12-14\n",
-        "a:\n  b:\n    c: 1\n  d: 2\ne: 3\n",
-        "a:\n- x\n- y\nb: 1\n",
-        "a:\n  - x\n  -\n  - y\nb:\n",
-        "a:\n-\n  b: 1\n- c: 2\n  d: 3\n-   e: 4\n    f: 5\n",
-        "a:\n  - name: x\n    platform: y\n  - name: 'z'\n    platform: y\n",
-        "a: 1\na: 2\nb:\n  c: 1\n  c:\n    d: 1\n",
-        "domains:\n  - name: a\n    name: b\n",
-        "a: [x, y]\nb: []\nc: { p: q, r: s }\nd: {}\ne: [ 'q', \"r\" ]   # c\nf: {p: q}\n",
-        "a: {p: q, p: r}\n",
-        "a:\n  - [x, y]\n  - {p: q}\n",
-        "a: [~, null, x.y/z@w]\n",
-        "key-with.dots/and_under: value\n1: one\ntrue: yes\n",
-        "a:\n  b: 1\n\n\n  c: 2\n   # odd comment\n d_: 3\n",
-        "a: 'multi\n  line'\n",
-        "a: plain\n  continued\n",
-        "a:\n  value on the next line\n",
-        "a: b: c\n",
-        "a: b:\n",
-        "a:\n  - x\n  b: 1\n",
-        "a: 1\n- x\n",
-        "- x\n- y\n",
-        "  a: 1\n  b: 2\n",
-        "a: 1\n  b: 2\n",
-        "a:\n    b: 1\n  c: 2\n",
-        "a: \"esc\\\"aped\"\n",
-        "a: [x, y\n",
-        "a: [x, [y]]\n",
-        "a: [x,]\n",
-        "a: {p}\n",
-        "a: &anchor 1\nb: *anchor\n",
-        "a: !!str 1\n",
-        "a: |\n  text\n",
-        "a: >\n  text\n",
-        "--- \na: 1\n",
-        "a: 1\n---\nb: 2\n",
-        "a: 1\n...\n",
-        "%YAML 1.1\n---\na: 1\n",
-        "a:\tb\n",
-        "a: b\r\nc: d\r\n",
-        "a: 0x1F\nb: 017\nc: +1\nd: 1_000\n",
-        "a: -1\nb: - x\n",
-        "a: ? x\n",
-        "? a\n: b\n",
-        "\"quoted key\": 1\n",
-        "a : 1\n",
-        "a: 'x'y\n",
-        "a: \"x\"#c\n",
-        "a: [x]#c\n",
-        "a: links.\u00e9xample.com\nb: \u65e5\u672c\n",
-        "a: \u0085\n",
-        "a: \ud83d\ude00\n",
-    })
+    @ValueSource(
+            strings = {
+                "",
+                "# only a comment\n\n   # and another\n",
+                "a: 1\n",
+                "a: 1",
+                "a:\n",
+                "a:",
+                "a:   \nb: 2\n",
+                "a: # comment\nb: x # comment\n",
+                "a: ~\nb: null\nc: Null\nd: NULL\ne: nulls\nf: '~'\ng: \"null\"\n",
+                "a: ''\nb: \"\"\nc: 'it''s'\nd: \"x y\"   # c\ne: 'a # b'\n",
+                "a: http://x.example:80/path?q=1#frag\nb: a#b\nc: 127.0.0.1:9090\n",
+                "a: true\nb: yes\nc: 10\nd: 0\ne: 1.5\nf: 10s\ng: .inf\nh: 2001-12-14\n",
+                "a:\n  b:\n    c: 1\n  d: 2\ne: 3\n",
+                "a:\n- x\n- y\nb: 1\n",
+                "a:\n  - x\n  -\n  - y\nb:\n",
+                "a:\n-\n  b: 1\n- c: 2\n  d: 3\n-   e: 4\n    f: 5\n",
+                "a:\n  - name: x\n    platform: y\n  - name: 'z'\n    platform: y\n",
+                "a: 1\na: 2\nb:\n  c: 1\n  c:\n    d: 1\n",
+                "domains:\n  - name: a\n    name: b\n",
+                "a: [x, y]\nb: []\nc: { p: q, r: s }\nd: {}\ne: [ 'q', \"r\" ]   # c\nf: {p: q}\n",
+                "a: {p: q, p: r}\n",
+                "a:\n  - [x, y]\n  - {p: q}\n",
+                "a: [~, null, x.y/z@w]\n",
+                "key-with.dots/and_under: value\n1: one\ntrue: yes\n",
+                "a:\n  b: 1\n\n\n  c: 2\n   # odd comment\n d_: 3\n",
+                "a: 'multi\n  line'\n",
+                "a: plain\n  continued\n",
+                "a:\n  value on the next line\n",
+                "a: b: c\n",
+                "a: b:\n",
+                "a:\n  - x\n  b: 1\n",
+                "a: 1\n- x\n",
+                "- x\n- y\n",
+                "  a: 1\n  b: 2\n",
+                "a: 1\n  b: 2\n",
+                "a:\n    b: 1\n  c: 2\n",
+                "a: \"esc\\\"aped\"\n",
+                "a: [x, y\n",
+                "a: [x, [y]]\n",
+                "a: [x,]\n",
+                "a: {p}\n",
+                "a: &anchor 1\nb: *anchor\n",
+                "a: !!str 1\n",
+                "a: |\n  text\n",
+                "a: >\n  text\n",
+                "--- \na: 1\n",
+                "a: 1\n---\nb: 2\n",
+                "a: 1\n...\n",
+                "%YAML 1.1\n---\na: 1\n",
+                "a:\tb\n",
+                "a: b\r\nc: d\r\n",
+                "a: 0x1F\nb: 017\nc: +1\nd: 1_000\n",
+                "a: -1\nb: - x\n",
+                "a: ? x\n",
+                "? a\n: b\n",
+                "\"quoted key\": 1\n",
+                "a : 1\n",
+                "a: 'x'y\n",
+                "a: \"x\"#c\n",
+                "a: [x]#c\n",
+                "a: links.\u00e9xample.com\nb: \u65e5\u672c\n",
+                "a: \u0085\n",
+                "a: \ud83d\ude00\n",
+            })
     void theBlockReaderEitherGivesUpOrAgreesWithJackson(String yaml) {
         if (!blockReaderGivesUp(yaml)) {
             assertThat(viaBlockReader(yaml)).isEqualTo(viaJackson(yaml));
@@ -164,34 +168,36 @@ class BlockYamlReaderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "a: [x, y\n",
-        "a: b: c\n",
-        "a: plain\n  continued\n",
-        "a: &anchor 1\nb: *anchor\n",
-        "a: |\n  text\n",
-        "--- \na: 1\n",
-        "a:\tb\n",
-        "a: b\r\nc: d\r\n",
-        "a: \"esc\\\"aped\"\n",
-        "a: 0x1F\n",
-        "- x\n",
-        "a:\n  - x\n  b: 1\n",
-    })
+    @ValueSource(
+            strings = {
+                "a: [x, y\n",
+                "a: b: c\n",
+                "a: plain\n  continued\n",
+                "a: &anchor 1\nb: *anchor\n",
+                "a: |\n  text\n",
+                "--- \na: 1\n",
+                "a:\tb\n",
+                "a: b\r\nc: d\r\n",
+                "a: \"esc\\\"aped\"\n",
+                "a: 0x1F\n",
+                "- x\n",
+                "a:\n  - x\n  b: 1\n",
+            })
     void whatItDoesNotReadExactlyIsLeftToJackson(String yaml) {
         assertThat(blockReaderGivesUp(yaml)).isTrue();
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "",
-        "a: 1\n",
-        "a:\n- x\n",
-        "a:\n  - name: x\n    platform: y\n",
-        "a: 'it''s'\nb: \"x\"\n",
-        "a: [x, y]\nb: { p: q }\n",
-        "a: 1\na: 2\n",
-    })
+    @ValueSource(
+            strings = {
+                "",
+                "a: 1\n",
+                "a:\n- x\n",
+                "a:\n  - name: x\n    platform: y\n",
+                "a: 'it''s'\nb: \"x\"\n",
+                "a: [x, y]\nb: { p: q }\n",
+                "a: 1\na: 2\n",
+            })
     void theFormsConfigsAreWrittenInAreReadWithoutJackson(String yaml) {
         assertThat(blockReaderGivesUp(yaml)).isFalse();
     }
@@ -217,9 +223,33 @@ class BlockYamlReaderTest {
     @Test
     void onRandomDocumentsTheBlockReaderNeverDisagreesWithJackson() {
         String[] keys = {"a", "b", "name", "platform", "x-y", "a.b", "1"};
-        String[] values = {"", " v", " 1", " ~", " null", " 'q'", " \"d\"", " 'it''s'", " [p, q]", " {k: v}",
-            " v # c", " http://h:1/p", " a#b", " []", " {}", " v:", " [p,", " 'open", " &x v", " *x", " 0x1",
-            " -1", " yes", " \"\"", " ''"};
+        String[] values = {
+            "",
+            " v",
+            " 1",
+            " ~",
+            " null",
+            " 'q'",
+            " \"d\"",
+            " 'it''s'",
+            " [p, q]",
+            " {k: v}",
+            " v # c",
+            " http://h:1/p",
+            " a#b",
+            " []",
+            " {}",
+            " v:",
+            " [p,",
+            " 'open",
+            " &x v",
+            " *x",
+            " 0x1",
+            " -1",
+            " yes",
+            " \"\"",
+            " ''"
+        };
         String[] indents = {"", "", "  ", "  ", "    ", " ", "      "};
         Random random = new Random(20261125);
         int agreed = 0;
@@ -232,7 +262,7 @@ class BlockYamlReaderTest {
                     case 0 -> yaml.append("-");
                     case 1 -> yaml.append("- ");
                     case 2 -> yaml.append("# comment");
-                    default -> { }
+                    default -> {}
                 }
                 if (random.nextInt(5) > 0) {
                     yaml.append(keys[random.nextInt(keys.length)]).append(':');
@@ -261,9 +291,29 @@ class BlockYamlReaderTest {
         }
     }
 
-    private static final String[] SCALARS = {"v", "10", "0", "true", "~", "null", "'q''s'", "\"d q\"", "''",
-        "http://h.example:8/p", "a#b", "10s", "[x, y]", "{ k: v, k2: w }", "[]", "{}", "'*.shop.test'", "'~'", "1.5",
-        "links.shop1.test", "[tls-alpn-01, http-01]"};
+    private static final String[] SCALARS = {
+        "v",
+        "10",
+        "0",
+        "true",
+        "~",
+        "null",
+        "'q''s'",
+        "\"d q\"",
+        "''",
+        "http://h.example:8/p",
+        "a#b",
+        "10s",
+        "[x, y]",
+        "{ k: v, k2: w }",
+        "[]",
+        "{}",
+        "'*.shop.test'",
+        "'~'",
+        "1.5",
+        "links.shop1.test",
+        "[tls-alpn-01, http-01]"
+    };
 
     private static void writeMap(StringBuilder out, int indent, Random random, int depth) {
         int entries = 1 + random.nextInt(4);
@@ -306,8 +356,10 @@ class BlockYamlReaderTest {
                 }
             }
             case 3 -> out.append(random.nextBoolean() ? "" : "  ").append('\n');
-            default -> out.append(' ').append(SCALARS[random.nextInt(SCALARS.length)])
-                    .append(random.nextInt(4) == 0 ? "   # c" : "").append('\n');
+            default -> out.append(' ')
+                    .append(SCALARS[random.nextInt(SCALARS.length)])
+                    .append(random.nextInt(4) == 0 ? "   # c" : "")
+                    .append('\n');
         }
     }
 }

@@ -25,7 +25,8 @@ class ConfigLoaderTest {
 
     private static final Path BASE = Path.of("/srv/clicktls/config");
 
-    private static final String MINIMAL = """
+    private static final String MINIMAL =
+            """
             platforms:
               sg: { preset: sendgrid }
             domains:
@@ -42,8 +43,9 @@ class ConfigLoaderTest {
     void everyKeyButPlatformsAndDomainsHasADefault() throws Exception {
         ClickTlsConfig config = parse(MINIMAL);
 
-        assertThat(config.listen()).isEqualTo(new Listen(
-                new Endpoint("0.0.0.0", 8443), new Endpoint("0.0.0.0", 8080), new Endpoint("127.0.0.1", 9090)));
+        assertThat(config.listen())
+                .isEqualTo(new Listen(
+                        new Endpoint("0.0.0.0", 8443), new Endpoint("0.0.0.0", 8080), new Endpoint("127.0.0.1", 9090)));
         assertThat(config.storage().directory()).isEqualTo(BASE.resolve("data"));
         Certificates certificates = config.certificates();
         assertThat(certificates.issuer()).isEqualTo(Certificates.IssuerKind.INTERNAL);
@@ -63,7 +65,8 @@ class ConfigLoaderTest {
     @Test
     void everyKeyIsReadWhenGiven() throws Exception {
         Files.writeString(tempDir.resolve("pebble.pem"), "not checked for content here");
-        ClickTlsConfig config = ConfigLoader.parse("""
+        ClickTlsConfig config = ConfigLoader.parse(
+                """
                 listen:
                   https: "[::]:443"
                   http: 127.0.0.1:0
@@ -90,19 +93,32 @@ class ConfigLoaderTest {
                   http: proxy
                   location: false
                   html: false
-                """, "full.yml", tempDir);
+                """,
+                "full.yml",
+                tempDir);
 
-        assertThat(config.listen()).isEqualTo(new Listen(
-                new Endpoint("::", 443), new Endpoint("127.0.0.1", 0), new Endpoint("localhost", 9191)));
+        assertThat(config.listen())
+                .isEqualTo(new Listen(
+                        new Endpoint("::", 443), new Endpoint("127.0.0.1", 0), new Endpoint("localhost", 9191)));
         assertThat(config.listen().https()).hasToString("[::]:443");
         assertThat(config.storage().directory()).isEqualTo(tempDir.resolve("state"));
-        assertThat(config.certificates()).isEqualTo(new Certificates(
-                Certificates.IssuerKind.ACME, Certificates.KeyType.RSA2048,
-                new Acme(URI.create("http://127.0.0.1:14000/dir"), "ops@example.com", tempDir.resolve("pebble.pem"),
-                        List.of(Acme.ChallengeType.HTTP_01)),
-                new OnDemand(URI.create("http://127.0.0.1:3000/allow?token=x"), Duration.ofMillis(500))));
-        assertThat(config.platforms()).containsExactlyEntriesOf(java.util.Map.of("custom", new Platform(
-                "custom", URI.create("https://upstream.example.net:8443"), Platform.HostHeader.UPSTREAM)));
+        assertThat(config.certificates())
+                .isEqualTo(new Certificates(
+                        Certificates.IssuerKind.ACME,
+                        Certificates.KeyType.RSA2048,
+                        new Acme(
+                                URI.create("http://127.0.0.1:14000/dir"),
+                                "ops@example.com",
+                                tempDir.resolve("pebble.pem"),
+                                List.of(Acme.ChallengeType.HTTP_01)),
+                        new OnDemand(URI.create("http://127.0.0.1:3000/allow?token=x"), Duration.ofMillis(500))));
+        assertThat(config.platforms())
+                .containsExactlyEntriesOf(java.util.Map.of(
+                        "custom",
+                        new Platform(
+                                "custom",
+                                URI.create("https://upstream.example.net:8443"),
+                                Platform.HostHeader.UPSTREAM)));
         assertThat(config.domains()).isEmpty();
         assertThat(config.upgrade()).isEqualTo(new Upgrade(Upgrade.HttpMode.PROXY, false, false));
     }
@@ -144,7 +160,8 @@ class ConfigLoaderTest {
 
     @Test
     void domainNamesAreLowerCasedWithoutTrailingDotAndInPunycode() throws Exception {
-        ClickTlsConfig config = parse("""
+        ClickTlsConfig config = parse(
+                """
                 platforms:
                   sg: { preset: sendgrid }
                 domains:
@@ -153,7 +170,8 @@ class ConfigLoaderTest {
                   - { name: klick.bücher.example, platform: sg }
                 """);
 
-        assertThat(config.domains()).extracting(Domain::name)
+        assertThat(config.domains())
+                .extracting(Domain::name)
                 .containsExactly("links.example.com", "*.shop.test", "klick.xn--bcher-kva.example");
     }
 
@@ -162,19 +180,24 @@ class ConfigLoaderTest {
         Path folder = Files.createDirectories(tempDir.resolve("etc/clicktls"));
         Files.writeString(folder.resolve("ca.pem"), "pem");
         Path file = folder.resolve("clicktls.yml");
-        Files.writeString(file, """
+        Files.writeString(
+                file,
+                """
                 storage:
                   directory: ../../data
                 certificates:
                   issuer: acme
                   acme:
                     trusted_ca: ca.pem
-                """ + MINIMAL);
+                """
+                        + MINIMAL);
 
         ClickTlsConfig config = ConfigLoader.load(file);
 
-        assertThat(config.storage().directory()).isEqualTo(tempDir.resolve("data").toAbsolutePath());
-        assertThat(config.certificates().acme().trustedCa()).isEqualTo(folder.resolve("ca.pem").toAbsolutePath());
+        assertThat(config.storage().directory())
+                .isEqualTo(tempDir.resolve("data").toAbsolutePath());
+        assertThat(config.certificates().acme().trustedCa())
+                .isEqualTo(folder.resolve("ca.pem").toAbsolutePath());
         assertThat(config.source()).isEqualTo(file.toAbsolutePath());
     }
 
@@ -183,7 +206,8 @@ class ConfigLoaderTest {
         Path file = tempDir.resolve("clicktls.yml");
         Files.writeString(file, MINIMAL);
 
-        assertThat(ConfigLoader.load(file).storage().directory()).isEqualTo(tempDir.resolve("data").toAbsolutePath());
+        assertThat(ConfigLoader.load(file).storage().directory())
+                .isEqualTo(tempDir.resolve("data").toAbsolutePath());
     }
 
     @ParameterizedTest
@@ -209,8 +233,9 @@ class ConfigLoaderTest {
     void unknownKeyNamesItsSectionAndTheKeysExpected() {
         assertThat(problems("listen:\n  listn: 0.0.0.0:1\n" + MINIMAL))
                 .containsExactly("test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin)");
-        assertThat(problems("domain:\n" + MINIMAL)).containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
-                + "listen, storage, certificates, platforms, domains, upgrade, admin)");
+        assertThat(problems("domain:\n" + MINIMAL))
+                .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
+                        + "listen, storage, certificates, platforms, domains, upgrade, admin)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header)");
@@ -223,20 +248,23 @@ class ConfigLoaderTest {
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
-        "0.0.0.0        | listen.http: '0.0.0.0' (expected: host:port such as 0.0.0.0:8443 or [::]:443)",
-        "8080           | listen.http: '8080' (expected: host:port such as 0.0.0.0:8443 or [::]:443)",
-        "'::1:8080'     | listen.http: '::1:8080' (expected: an IPv6 address in brackets, such as [::]:443)",
-        "'[::1]8080'    | listen.http: '[::1]8080' (expected: host:port such as 0.0.0.0:8443 or [::]:443)",
-        "'[zz::1]:8080' | listen.http: 'zz::1' is not an IPv6 address (expected: host:port such as 0.0.0.0:8443 "
-                + "or [::]:443)",
-        "300.1.1.1:80   | listen.http: host '300.1.1.1' is not an IPv4 address (expected: host:port such as "
-                + "0.0.0.0:8443 or [::]:443)",
-        "bad_host:80    | listen.http: host 'bad_host' has the character '_' (expected: host:port such as "
-                + "0.0.0.0:8443 or [::]:443)",
-        "0.0.0.0:http   | listen.http: port http (expected: 1-65535 or 0)",
-        "'0.0.0.0:'     | listen.http: port missing (expected: 1-65535 or 0)",
-    })
+    @CsvSource(
+            delimiter = '|',
+            quoteCharacter = '"',
+            value = {
+                "0.0.0.0        | listen.http: '0.0.0.0' (expected: host:port such as 0.0.0.0:8443 or [::]:443)",
+                "8080           | listen.http: '8080' (expected: host:port such as 0.0.0.0:8443 or [::]:443)",
+                "'::1:8080'     | listen.http: '::1:8080' (expected: an IPv6 address in brackets, such as [::]:443)",
+                "'[::1]8080'    | listen.http: '[::1]8080' (expected: host:port such as 0.0.0.0:8443 or [::]:443)",
+                "'[zz::1]:8080' | listen.http: 'zz::1' is not an IPv6 address (expected: host:port such as 0.0.0.0:8443 "
+                        + "or [::]:443)",
+                "300.1.1.1:80   | listen.http: host '300.1.1.1' is not an IPv4 address (expected: host:port such as "
+                        + "0.0.0.0:8443 or [::]:443)",
+                "bad_host:80    | listen.http: host 'bad_host' has the character '_' (expected: host:port such as "
+                        + "0.0.0.0:8443 or [::]:443)",
+                "0.0.0.0:http   | listen.http: port http (expected: 1-65535 or 0)",
+                "'0.0.0.0:'     | listen.http: port missing (expected: 1-65535 or 0)",
+            })
     void malformedListenAddressesAreRejected(String value, String message) {
         assertThat(problems("listen:\n  http: " + value + "\n" + MINIMAL)).containsExactly("test.yml:2:9: " + message);
     }
@@ -251,13 +279,15 @@ class ConfigLoaderTest {
 
     @Test
     void handshakeWaitMustBeMoreThanZero() {
-        assertThat(problems("certificates:\n  on_demand:\n    handshake_wait: 0s\n" + MINIMAL)).containsExactly(
-                "test.yml:3:21: certificates.on_demand.handshake_wait: '0s' (expected: more than 0)");
+        assertThat(problems("certificates:\n  on_demand:\n    handshake_wait: 0s\n" + MINIMAL))
+                .containsExactly("test.yml:3:21: certificates.on_demand.handshake_wait: '0s' (expected: more than 0)");
     }
 
     @Test
     void enumValuesListWhatIsExpected() {
-        assertThat(problems("""
+        assertThat(
+                        problems(
+                                """
                 certificates:
                   issuer: letsencrypt
                   key_type: ed25519
@@ -269,41 +299,46 @@ class ConfigLoaderTest {
                 upgrade:
                   http: 301
                   html: yes
-                """)).containsExactly(
-                "test.yml:2:11: certificates.issuer: 'letsencrypt' (expected: internal or acme)",
-                "test.yml:3:13: certificates.key_type: 'ed25519' (expected: ec256, ec384, rsa2048 or rsa4096)",
-                "test.yml:5:31: certificates.acme.challenges[1]: 'dns-01' (expected: tls-alpn-01 or http-01)",
-                "test.yml:5:39: certificates.acme.challenges[2]: 'tls-alpn-01' is listed twice",
-                "test.yml:7:53: platforms.p.host_header: 'keep' (expected: preserve or upstream)",
-                "test.yml:10:9: upgrade.http: '301' (expected: redirect or proxy)",
-                "test.yml:11:9: upgrade.html: 'yes' (expected: true or false)");
+                """))
+                .containsExactly(
+                        "test.yml:2:11: certificates.issuer: 'letsencrypt' (expected: internal or acme)",
+                        "test.yml:3:13: certificates.key_type: 'ed25519' (expected: ec256, ec384, rsa2048 or rsa4096)",
+                        "test.yml:5:31: certificates.acme.challenges[1]: 'dns-01' (expected: tls-alpn-01 or http-01)",
+                        "test.yml:5:39: certificates.acme.challenges[2]: 'tls-alpn-01' is listed twice",
+                        "test.yml:7:53: platforms.p.host_header: 'keep' (expected: preserve or upstream)",
+                        "test.yml:10:9: upgrade.http: '301' (expected: redirect or proxy)",
+                        "test.yml:11:9: upgrade.html: 'yes' (expected: true or false)");
     }
 
     @Test
     void challengesMustBeANonEmptyList() {
-        assertThat(problems("certificates:\n  acme:\n    challenges: http-01\n" + MINIMAL)).containsExactly(
-                "test.yml:3:17: certificates.acme.challenges: 'http-01' (expected: a list such as "
+        assertThat(problems("certificates:\n  acme:\n    challenges: http-01\n" + MINIMAL))
+                .containsExactly("test.yml:3:17: certificates.acme.challenges: 'http-01' (expected: a list such as "
                         + "[tls-alpn-01, http-01])");
-        assertThat(problems("certificates:\n  acme:\n    challenges: []\n" + MINIMAL)).containsExactly(
-                "test.yml:3:17: certificates.acme.challenges: empty (expected: a list such as [tls-alpn-01, http-01])");
+        assertThat(problems("certificates:\n  acme:\n    challenges: []\n" + MINIMAL))
+                .containsExactly(
+                        "test.yml:3:17: certificates.acme.challenges: empty (expected: a list such as [tls-alpn-01, http-01])");
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
-        "ftp://sendgrid.net            | 'ftp://sendgrid.net' (expected: an http:// or https:// URL with a host "
-                + "and no path, such as https://sendgrid.net)",
-        "sendgrid.net                  | 'sendgrid.net' (expected: an http:// or https:// URL with a host and no "
-                + "path, such as https://sendgrid.net)",
-        "https://sendgrid.net/ls/click | 'https://sendgrid.net/ls/click' has a path or query (expected: an http:// "
-                + "or https:// URL with a host and no path, such as https://sendgrid.net)",
-        "https://sendgrid.net?x=1      | 'https://sendgrid.net?x=1' has a path or query (expected: an http:// or "
-                + "https:// URL with a host and no path, such as https://sendgrid.net)",
-        "https://                      | 'https://' is not a URL: Expected authority (expected: an http:// or "
-                + "https:// URL with a host and no path, such as https://sendgrid.net)",
-        "https://u:p@sendgrid.net      | 'https://u:p@sendgrid.net' has no usable host (expected: an http:// or "
-                + "https:// URL with a host and no path, such as https://sendgrid.net)",
-        "http://127.0.0.1:0            | port 0 (expected: 1-65535)",
-    })
+    @CsvSource(
+            delimiter = '|',
+            quoteCharacter = '"',
+            value = {
+                "ftp://sendgrid.net            | 'ftp://sendgrid.net' (expected: an http:// or https:// URL with a host "
+                        + "and no path, such as https://sendgrid.net)",
+                "sendgrid.net                  | 'sendgrid.net' (expected: an http:// or https:// URL with a host and no "
+                        + "path, such as https://sendgrid.net)",
+                "https://sendgrid.net/ls/click | 'https://sendgrid.net/ls/click' has a path or query (expected: an http:// "
+                        + "or https:// URL with a host and no path, such as https://sendgrid.net)",
+                "https://sendgrid.net?x=1      | 'https://sendgrid.net?x=1' has a path or query (expected: an http:// or "
+                        + "https:// URL with a host and no path, such as https://sendgrid.net)",
+                "https://                      | 'https://' is not a URL: Expected authority (expected: an http:// or "
+                        + "https:// URL with a host and no path, such as https://sendgrid.net)",
+                "https://u:p@sendgrid.net      | 'https://u:p@sendgrid.net' has no usable host (expected: an http:// or "
+                        + "https:// URL with a host and no path, such as https://sendgrid.net)",
+                "http://127.0.0.1:0            | port 0 (expected: 1-65535)",
+            })
     void upstreamMustBeAnHttpOrHttpsOriginWithoutPath(String url, String message) {
         assertThat(problems("platforms:\n  p:\n    upstream: '" + url + "'\ndomains: []\n"))
                 .containsExactly("test.yml:3:15: platforms.p.upstream: " + message);
@@ -311,9 +346,10 @@ class ConfigLoaderTest {
 
     @Test
     void askMustBeAnHttpUrl() {
-        assertThat(problems("certificates:\n  on_demand:\n    ask: file:///etc/allow\n" + MINIMAL)).containsExactly(
-                "test.yml:3:10: certificates.on_demand.ask: 'file:///etc/allow' (expected: an http:// or https:// "
-                        + "URL such as http://127.0.0.1:3000/allow)");
+        assertThat(problems("certificates:\n  on_demand:\n    ask: file:///etc/allow\n" + MINIMAL))
+                .containsExactly(
+                        "test.yml:3:10: certificates.on_demand.ask: 'file:///etc/allow' (expected: an http:// or https:// "
+                                + "URL such as http://127.0.0.1:3000/allow)");
     }
 
     @Test
@@ -322,14 +358,18 @@ class ConfigLoaderTest {
                 .containsExactly("test.yml:3:16: certificates.acme.directory: 'http://acme.example.com/dir' "
                         + "(expected: an https:// URL, or http:// to 127.0.0.1 or localhost)");
         assertThat(parse("certificates:\n  acme:\n    directory: http://localhost:14000/dir\n" + MINIMAL)
-                .certificates().acme().directory()).isEqualTo(URI.create("http://localhost:14000/dir"));
+                        .certificates()
+                        .acme()
+                        .directory())
+                .isEqualTo(URI.create("http://localhost:14000/dir"));
     }
 
     @Test
     void acmeEmailMustLookLikeOne() {
-        assertThat(problems("certificates:\n  acme:\n    email: ops at example.com\n" + MINIMAL)).containsExactly(
-                "test.yml:3:12: certificates.acme.email: 'ops at example.com' (expected: an e-mail address such as "
-                        + "ops@example.com)");
+        assertThat(problems("certificates:\n  acme:\n    email: ops at example.com\n" + MINIMAL))
+                .containsExactly(
+                        "test.yml:3:12: certificates.acme.email: 'ops at example.com' (expected: an e-mail address such as "
+                                + "ops@example.com)");
     }
 
     @Test
@@ -337,7 +377,10 @@ class ConfigLoaderTest {
         String yaml = "certificates:\n  issuer: ISSUER\n  acme:\n    trusted_ca: missing.pem\n" + MINIMAL;
 
         assertThat(ConfigLoader.parse(yaml.replace("ISSUER", "internal"), "test.yml", tempDir)
-                .certificates().acme().trustedCa()).isEqualTo(tempDir.resolve("missing.pem"));
+                        .certificates()
+                        .acme()
+                        .trustedCa())
+                .isEqualTo(tempDir.resolve("missing.pem"));
         assertThatThrownBy(() -> ConfigLoader.parse(yaml.replace("ISSUER", "acme"), "test.yml", tempDir))
                 .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
                         .extracting(ConfigProblem::toString)
@@ -349,7 +392,8 @@ class ConfigLoaderTest {
     @MethodSource("invalidDomainNames")
     void invalidDomainNameIsReportedWithTheReason(String name, String reason) {
         assertThat(problems("platforms:\n  sg: { preset: sendgrid }\ndomains:\n  - name: '" + name
-                + "'\n    platform: sg\n")).containsExactly("test.yml:4:11: domains[0].name: '" + name + "' " + reason
+                        + "'\n    platform: sg\n"))
+                .containsExactly("test.yml:4:11: domains[0].name: '" + name + "' " + reason
                         + " (expected: a DNS name such as links.example.com, or *.example.com)");
     }
 
@@ -383,28 +427,38 @@ class ConfigLoaderTest {
         String label63 = "b".repeat(63) + ".example.com";
 
         assertThat(parse("platforms:\n  sg: { preset: sendgrid }\ndomains:\n  - { name: " + name253
-                + ", platform: sg }\n  - { name: " + label63 + ", platform: sg }\n").domains())
-                .extracting(Domain::name).containsExactly(name253, label63);
-        assertThat(parse("platforms:\n  sg: { preset: sendgrid }\ndomains:\n  - { name: " + name253.toUpperCase(Locale.ROOT)
-                + "., platform: sg }\n").domains()).extracting(Domain::name).containsExactly(name253);
+                                + ", platform: sg }\n  - { name: " + label63 + ", platform: sg }\n")
+                        .domains())
+                .extracting(Domain::name)
+                .containsExactly(name253, label63);
+        assertThat(parse("platforms:\n  sg: { preset: sendgrid }\ndomains:\n  - { name: "
+                                + name253.toUpperCase(Locale.ROOT) + "., platform: sg }\n")
+                        .domains())
+                .extracting(Domain::name)
+                .containsExactly(name253);
     }
 
     @Test
     void domainWithAnUnknownPlatformNamesTheKnownOnes() {
-        assertThat(problems("""
+        assertThat(
+                        problems(
+                                """
                 platforms:
                   sg: { preset: sendgrid }
                   mg: { preset: mailgun }
                 domains:
                   - name: links.example.com
                     platform: sendgird
-                """)).containsExactly("test.yml:6:15: domains[0].platform: 'sendgird' is not defined under "
-                + "'platforms' (expected: one of mg, sg)");
+                """))
+                .containsExactly("test.yml:6:15: domains[0].platform: 'sendgird' is not defined under "
+                        + "'platforms' (expected: one of mg, sg)");
     }
 
     @Test
     void duplicateDomainIsReportedAtTheSecondWithTheFirstsLine() {
-        assertThat(problems("""
+        assertThat(
+                        problems(
+                                """
                 platforms:
                   sg: { preset: sendgrid }
                 domains:
@@ -412,13 +466,16 @@ class ConfigLoaderTest {
                     platform: sg
                   - name: LINKS.example.com.
                     platform: sg
-                """)).containsExactly(
-                "test.yml:6:11: domains[1].name: 'links.example.com' is listed twice (first at line 4)");
+                """))
+                .containsExactly(
+                        "test.yml:6:11: domains[1].name: 'links.example.com' is listed twice (first at line 4)");
     }
 
     @Test
     void domainEntryNeedsBothKeysAndNoOthers() {
-        assertThat(problems("""
+        assertThat(
+                        problems(
+                                """
                 platforms:
                   sg: { preset: sendgrid }
                 domains:
@@ -428,19 +485,22 @@ class ConfigLoaderTest {
                   - links.example.com
                   - name:
                     platform: sg
-                """)).containsExactly(
-                "test.yml:4:5: domains[0]: missing key 'platform' (expected: a platform defined under 'platforms')",
-                "test.yml:5:5: domains[1]: missing key 'name' (expected: a DNS name such as links.example.com, or "
-                        + "*.example.com)",
-                "test.yml:6:5: unknown key 'nmae' under 'domains[1]' (expected: name, platform)",
-                "test.yml:7:5: domains[2]: 'links.example.com' (expected: { name: HOST, platform: PLATFORM })",
-                "test.yml:8:5: domains[3].name: empty (expected: a DNS name such as links.example.com, or "
-                        + "*.example.com)");
+                """))
+                .containsExactly(
+                        "test.yml:4:5: domains[0]: missing key 'platform' (expected: a platform defined under 'platforms')",
+                        "test.yml:5:5: domains[1]: missing key 'name' (expected: a DNS name such as links.example.com, or "
+                                + "*.example.com)",
+                        "test.yml:6:5: unknown key 'nmae' under 'domains[1]' (expected: name, platform)",
+                        "test.yml:7:5: domains[2]: 'links.example.com' (expected: { name: HOST, platform: PLATFORM })",
+                        "test.yml:8:5: domains[3].name: empty (expected: a DNS name such as links.example.com, or "
+                                + "*.example.com)");
     }
 
     @Test
     void platformProblemsAreEachReported() {
-        assertThat(problems("""
+        assertThat(
+                        problems(
+                                """
                 platforms:
                   none: { host_header: preserve }
                   both: { preset: sendgrid, upstream: 'https://sendgrid.net' }
@@ -452,36 +512,39 @@ class ConfigLoaderTest {
                   scalar: sendgrid
                   "bad name": { preset: sendgrid }
                 domains: []
-                """)).containsExactly(
-                "test.yml:2:9: platforms.none: neither 'preset' nor 'upstream' given "
-                        + "(expected: { preset: NAME } or { upstream: URL })",
-                "test.yml:3:29: platforms.both: both 'preset' and 'upstream' given (expected: one of them)",
-                "test.yml:4:19: platforms.typo.preset: 'sendgird' (expected: one of sendgrid, sendgrid-eu, mailgun, "
-                        + "mailgun-eu, sparkpost, sparkpost-eu, amazon-ses, customerio, customerio-eu, iterable, "
-                        + "iterable-eu)",
-                "test.yml:5:8: platforms.ses: preset 'amazon-ses' needs a region "
-                        + "(expected: region: us-east-1 or another AWS region)",
-                "test.yml:6:39: platforms.ses2.region: 'US-EAST-1' (expected: an AWS region such as us-east-1)",
-                "test.yml:7:35: platforms.sg.region: preset 'sendgrid' takes no region",
-                "test.yml:8:50: platforms.own.region: only a preset takes a region",
-                "test.yml:9:11: platforms.scalar: 'sendgrid' (expected: { preset: NAME } or { upstream: URL })",
-                "test.yml:10:3: platforms: name 'bad name' (expected: up to 64 letters, digits, '-', '_' or '.', "
-                        + "starting with a letter or digit)");
+                """))
+                .containsExactly(
+                        "test.yml:2:9: platforms.none: neither 'preset' nor 'upstream' given "
+                                + "(expected: { preset: NAME } or { upstream: URL })",
+                        "test.yml:3:29: platforms.both: both 'preset' and 'upstream' given (expected: one of them)",
+                        "test.yml:4:19: platforms.typo.preset: 'sendgird' (expected: one of sendgrid, sendgrid-eu, mailgun, "
+                                + "mailgun-eu, sparkpost, sparkpost-eu, amazon-ses, customerio, customerio-eu, iterable, "
+                                + "iterable-eu)",
+                        "test.yml:5:8: platforms.ses: preset 'amazon-ses' needs a region "
+                                + "(expected: region: us-east-1 or another AWS region)",
+                        "test.yml:6:39: platforms.ses2.region: 'US-EAST-1' (expected: an AWS region such as us-east-1)",
+                        "test.yml:7:35: platforms.sg.region: preset 'sendgrid' takes no region",
+                        "test.yml:8:50: platforms.own.region: only a preset takes a region",
+                        "test.yml:9:11: platforms.scalar: 'sendgrid' (expected: { preset: NAME } or { upstream: URL })",
+                        "test.yml:10:3: platforms: name 'bad name' (expected: up to 64 letters, digits, '-', '_' or '.', "
+                                + "starting with a letter or digit)");
     }
 
     @Test
     void platformsAndDomainsAreRequired() {
-        assertThat(problems("listen:\n  https: 0.0.0.0:443\n")).containsExactly(
-                "test.yml:1:1: missing key 'platforms' (expected: a map from platform names to { preset: NAME } or "
-                        + "{ upstream: URL })",
-                "test.yml:1:1: missing key 'domains' (expected: a list of { name: HOST, platform: PLATFORM })");
+        assertThat(problems("listen:\n  https: 0.0.0.0:443\n"))
+                .containsExactly(
+                        "test.yml:1:1: missing key 'platforms' (expected: a map from platform names to { preset: NAME } or "
+                                + "{ upstream: URL })",
+                        "test.yml:1:1: missing key 'domains' (expected: a list of { name: HOST, platform: PLATFORM })");
         assertThat(problems("")).hasSize(2);
     }
 
     @Test
     void domainsMustBeAList() {
-        assertThat(problems("platforms: {}\ndomains:\n  links.example.com: sg\n")).containsExactly(
-                "test.yml:3:3: domains: a map (expected: a list of { name: HOST, platform: PLATFORM })");
+        assertThat(problems("platforms: {}\ndomains:\n  links.example.com: sg\n"))
+                .containsExactly(
+                        "test.yml:3:3: domains: a map (expected: a list of { name: HOST, platform: PLATFORM })");
     }
 
     @Test
@@ -492,11 +555,17 @@ class ConfigLoaderTest {
 
     @Test
     void yamlSyntaxErrorCarriesTheParsersPosition() {
-        assertThat(problems("listen:\n  https: 0.0.0.0:8443\n   http: 0.0.0.0:8080\n")).singleElement()
-                .asString().startsWith("test.yml:3:8: YAML syntax: mapping values are not allowed here");
-        assertThat(problems("platforms: {\ndomains: []\n")).singleElement().asString()
+        assertThat(problems("listen:\n  https: 0.0.0.0:8443\n   http: 0.0.0.0:8080\n"))
+                .singleElement()
+                .asString()
+                .startsWith("test.yml:3:8: YAML syntax: mapping values are not allowed here");
+        assertThat(problems("platforms: {\ndomains: []\n"))
+                .singleElement()
+                .asString()
                 .startsWith("test.yml:3:1: YAML syntax: ");
-        assertThat(problems("listen:\n\thttps: 0.0.0.0:1\n")).singleElement().asString()
+        assertThat(problems("listen:\n\thttps: 0.0.0.0:1\n"))
+                .singleElement()
+                .asString()
                 .startsWith("test.yml:2:1: YAML syntax: ");
     }
 
@@ -512,13 +581,15 @@ class ConfigLoaderTest {
 
     @Test
     void topLevelMustBeAMap() {
-        assertThat(problems("- a\n- b\n")).containsExactly("test.yml:1:1: the file holds a list (expected: a map with "
-                + "the keys listen, storage, certificates, platforms, domains, upgrade, admin)");
+        assertThat(problems("- a\n- b\n"))
+                .containsExactly("test.yml:1:1: the file holds a list (expected: a map with "
+                        + "the keys listen, storage, certificates, platforms, domains, upgrade, admin)");
     }
 
     @Test
     void everyProblemInAFileIsReportedAtOnceInFileOrder() {
-        List<String> problems = problems("""
+        List<String> problems = problems(
+                """
                 listen:
                   https: 0.0.0.0:99999
                   htps: 0.0.0.0:1
@@ -534,7 +605,8 @@ class ConfigLoaderTest {
                 """);
 
         assertThat(problems).hasSize(5);
-        assertThat(problems).extracting(p -> p.substring(0, p.indexOf(": ")))
+        assertThat(problems)
+                .extracting(p -> p.substring(0, p.indexOf(": ")))
                 .containsExactly("test.yml:2:10", "test.yml:3:3", "test.yml:5:11", "test.yml:9:13", "test.yml:10:39");
     }
 
@@ -542,13 +614,15 @@ class ConfigLoaderTest {
     void missingOrUnreadableFileIsOneProblemAtTheStart() throws IOException {
         Path missing = tempDir.resolve("nope.yml");
         assertThatThrownBy(() -> ConfigLoader.load(missing))
-                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).extracting(String::valueOf)
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(String::valueOf)
                         .containsExactly(missing + ":1:1: cannot read the file: it does not exist"));
 
         Path latin1 = tempDir.resolve("latin1.yml");
         Files.write(latin1, new byte[] {'a', ':', ' ', (byte) 0xE9, '\n'});
         assertThatThrownBy(() -> ConfigLoader.load(latin1))
-                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).extracting(String::valueOf)
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(String::valueOf)
                         .containsExactly(latin1 + ":1:1: the file is not UTF-8 text"));
     }
 
@@ -557,16 +631,16 @@ class ConfigLoaderTest {
         Path file = tempDir.resolve("bad.yml");
         Files.writeString(file, "listen:\n  https: x\n" + MINIMAL);
 
-        assertThatThrownBy(() -> ConfigLoader.load(file))
-                .isInstanceOfSatisfying(ConfigException.class, e -> {
-                    assertThat(e.problems()).singleElement().satisfies(p -> {
-                        assertThat(p.file()).isEqualTo(file.toString());
-                        assertThat(p.line()).isEqualTo(2);
-                        assertThat(p.column()).isEqualTo(10);
-                    });
-                    assertThat(e.getMessage()).isEqualTo("1 problem in config:\n" + file
+        assertThatThrownBy(() -> ConfigLoader.load(file)).isInstanceOfSatisfying(ConfigException.class, e -> {
+            assertThat(e.problems()).singleElement().satisfies(p -> {
+                assertThat(p.file()).isEqualTo(file.toString());
+                assertThat(p.line()).isEqualTo(2);
+                assertThat(p.column()).isEqualTo(10);
+            });
+            assertThat(e.getMessage())
+                    .isEqualTo("1 problem in config:\n" + file
                             + ":2:10: listen.https: 'x' (expected: host:port such as 0.0.0.0:8443 or [::]:443)");
-                });
+        });
     }
 
     // ---- the files users start from
@@ -586,7 +660,8 @@ class ConfigLoaderTest {
             assertThat(config.platforms()).as(file.toString()).isNotEmpty();
         }
         assertThat(files.stream().map(f -> f.getFileName().toString()))
-                .containsAll(PlatformPresets.names().stream().map(n -> n + ".yml").collect(Collectors.toList()));
+                .containsAll(
+                        PlatformPresets.names().stream().map(n -> n + ".yml").collect(Collectors.toList()));
     }
 
     @Test
@@ -594,10 +669,13 @@ class ConfigLoaderTest {
         ClickTlsConfig config = ConfigLoader.load(repoRoot().resolve("config/clicktls.yml"));
 
         assertThat(config.certificates().issuer()).isEqualTo(Certificates.IssuerKind.INTERNAL);
-        assertThat(config.storage().directory()).isEqualTo(repoRoot().resolve("data").toAbsolutePath().normalize());
+        assertThat(config.storage().directory())
+                .isEqualTo(repoRoot().resolve("data").toAbsolutePath().normalize());
         DomainTable table = DomainTable.of(config);
-        assertThat(table.find("links.example.test")).get()
-                .extracting(r -> r.platform().upstream()).isEqualTo(URI.create("http://127.0.0.1:8081"));
+        assertThat(table.find("links.example.test"))
+                .get()
+                .extracting(r -> r.platform().upstream())
+                .isEqualTo(URI.create("http://127.0.0.1:8081"));
         assertThat(table.serves("a.shop.test")).isTrue();
     }
 
@@ -621,9 +699,14 @@ class ConfigLoaderTest {
         yaml.append("platforms:\n  sg: { preset: sendgrid }\n  ses: { preset: amazon-ses, region: us-east-1 }\n");
         yaml.append("domains:\n");
         for (int i = 0; i < count; i++) {
-            yaml.append("  - name: ").append(i % 2 == 0 ? "links" : "'*.click").append(i).append(".example.com")
+            yaml.append("  - name: ")
+                    .append(i % 2 == 0 ? "links" : "'*.click")
+                    .append(i)
+                    .append(".example.com")
                     .append(i % 2 == 0 ? "\n" : "'\n")
-                    .append("    platform: ").append(i % 3 == 0 ? "ses" : "sg").append('\n');
+                    .append("    platform: ")
+                    .append(i % 3 == 0 ? "ses" : "sg")
+                    .append('\n');
         }
 
         ClickTlsConfig config = ConfigLoader.parse(yaml.toString(), "big.yml", BASE);

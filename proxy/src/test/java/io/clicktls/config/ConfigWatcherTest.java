@@ -95,15 +95,18 @@ class ConfigWatcherTest {
         Files.writeString(file, config("bad..example.com", "0.0.0.0:70000"));
         Outcome rejected = next();
 
-        assertThat(rejected.rejected()).extracting(ConfigProblem::toString).containsExactly(
-                file + ":2:10: listen.https: port 70000 (expected: 1-65535 or 0)",
-                file + ":6:11: domains[0].name: 'bad..example.com' has an empty label "
-                        + "(expected: a DNS name such as links.example.com, or *.example.com)");
+        assertThat(rejected.rejected())
+                .extracting(ConfigProblem::toString)
+                .containsExactly(
+                        file + ":2:10: listen.https: port 70000 (expected: 1-65535 or 0)",
+                        file + ":6:11: domains[0].name: 'bad..example.com' has an empty label "
+                                + "(expected: a DNS name such as links.example.com, or *.example.com)");
         assertThat(live.get()).isSameAs(before);
-        assertThat(warnings()).contains(
-                file + ":2:10: listen.https: port 70000 (expected: 1-65535 or 0)",
-                file + ":6:11: domains[0].name: 'bad..example.com' has an empty label "
-                        + "(expected: a DNS name such as links.example.com, or *.example.com)");
+        assertThat(warnings())
+                .contains(
+                        file + ":2:10: listen.https: port 70000 (expected: 1-65535 or 0)",
+                        file + ":6:11: domains[0].name: 'bad..example.com' has an empty label "
+                                + "(expected: a DNS name such as links.example.com, or *.example.com)");
 
         Files.writeString(file, config("fixed.example.com", "0.0.0.0:8443"));
         Outcome accepted = next();
@@ -120,10 +123,13 @@ class ConfigWatcherTest {
         Files.delete(file);
         Outcome rejected = next();
 
-        assertThat(rejected.rejected()).extracting(ConfigProblem::toString)
+        assertThat(rejected.rejected())
+                .extracting(ConfigProblem::toString)
                 .containsExactly(file + ":1:1: cannot read the file: it does not exist");
         assertThat(live.get()).isSameAs(before);
-        assertThat(outcomes.poll(1500, TimeUnit.MILLISECONDS)).as("reported again").isNull();
+        assertThat(outcomes.poll(1500, TimeUnit.MILLISECONDS))
+                .as("reported again")
+                .isNull();
     }
 
     @Test
@@ -133,8 +139,10 @@ class ConfigWatcherTest {
         Files.writeString(file, config("first.example.com", "0.0.0.0:9443"));
         assertThat(next().accepted()).isNotNull();
 
-        assertThat(warnings()).filteredOn(w -> w.contains("restart")).containsExactly("config " + file
-                + ": a restart is needed for listen.https 0.0.0.0:8443 -> 0.0.0.0:9443 to take effect");
+        assertThat(warnings())
+                .filteredOn(w -> w.contains("restart"))
+                .containsExactly("config " + file
+                        + ": a restart is needed for listen.https 0.0.0.0:8443 -> 0.0.0.0:9443 to take effect");
         assertThat(live.get().config().listen().https().port()).isEqualTo(9443);
     }
 
@@ -170,7 +178,9 @@ class ConfigWatcherTest {
         startWatcher(true);
 
         Files.writeString(file, config("boom.example.com", "0.0.0.0:8443"));
-        assertThat(next().accepted()).as("swapped in before the listener failed").isNotNull();
+        assertThat(next().accepted())
+                .as("swapped in before the listener failed")
+                .isNotNull();
         Files.writeString(file, config("after.example.com", "0.0.0.0:8443"));
 
         assertThat(next().accepted()).isNotNull();
@@ -181,13 +191,16 @@ class ConfigWatcherTest {
     void watcherRunsOnANamedDaemonThreadUntilClosed() throws Exception {
         startWatcher(true);
 
-        assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> t.getName().equals(ConfigWatcher.THREAD_NAME))
-                .singleElement().satisfies(t -> assertThat(t.isDaemon()).isTrue());
+        assertThat(Thread.getAllStackTraces().keySet())
+                .filteredOn(t -> t.getName().equals(ConfigWatcher.THREAD_NAME))
+                .singleElement()
+                .satisfies(t -> assertThat(t.isDaemon()).isTrue());
 
         watcher.close();
         watcher = null;
 
-        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals(ConfigWatcher.THREAD_NAME));
+        assertThat(Thread.getAllStackTraces().keySet())
+                .noneMatch(t -> t.getName().equals(ConfigWatcher.THREAD_NAME));
     }
 
     private void startWatcher(boolean useEvents) {

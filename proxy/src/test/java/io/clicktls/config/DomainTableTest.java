@@ -20,13 +20,22 @@ class DomainTableTest {
 
     @Test
     void exactNameMatchesIgnoringCaseAndTrailingDot() {
-        assertThat(table.find("links.example.com")).get().extracting(DomainTable.Route::platform).isEqualTo(sendgrid);
-        assertThat(table.find("LINKS.Example.COM.")).get().extracting(DomainTable.Route::platform).isEqualTo(sendgrid);
+        assertThat(table.find("links.example.com"))
+                .get()
+                .extracting(DomainTable.Route::platform)
+                .isEqualTo(sendgrid);
+        assertThat(table.find("LINKS.Example.COM."))
+                .get()
+                .extracting(DomainTable.Route::platform)
+                .isEqualTo(sendgrid);
     }
 
     @Test
     void wildcardMatchesExactlyOneMoreLabel() {
-        assertThat(table.find("links.shop.test")).get().extracting(DomainTable.Route::platform).isEqualTo(standIn);
+        assertThat(table.find("links.shop.test"))
+                .get()
+                .extracting(DomainTable.Route::platform)
+                .isEqualTo(standIn);
         assertThat(table.find("shop.test")).isEmpty();
         assertThat(table.find("a.b.shop.test")).isEmpty();
     }

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 class OnDemandConfigTest {
 
     private static final Path BASE = Path.of("/srv/clicktls/config");
-    private static final String REST = """
+    private static final String REST =
+            """
             platforms:
               sg: { preset: sendgrid }
               other: { upstream: http://127.0.0.1:8081 }
@@ -40,7 +41,8 @@ class OnDemandConfigTest {
 
     @Test
     void everyNewKeyIsReadWhenGiven() throws Exception {
-        ClickTlsConfig config = parse("""
+        ClickTlsConfig config = parse(
+                """
                 certificates:
                   on_demand:
                     ask: http://127.0.0.1:3000/allow
@@ -56,7 +58,8 @@ class OnDemandConfigTest {
                     failed_validations_per_name_per_hour: 2
                   cleanup:
                     grace: 7d
-                """ + REST);
+                """
+                        + REST);
 
         OnDemand onDemand = config.certificates().onDemand();
         assertThat(onDemand.ask()).isEqualTo(URI.create("http://127.0.0.1:3000/allow"));
@@ -68,13 +71,16 @@ class OnDemandConfigTest {
         assertThat(onDemand.pendingHandshakes()).isEqualTo(new OnDemand.PendingHandshakes(4, 100));
         assertThat(config.certificates().limits()).isEqualTo(new Certificates.Limits(10, 5, 2));
         assertThat(config.certificates().cleanup().grace()).isEqualTo(Duration.ofDays(7));
-        assertThat(ConfigSnapshot.of(config).domains().onDemandPlatform()).get()
-                .extracting(Platform::name).isEqualTo("other");
+        assertThat(ConfigSnapshot.of(config).domains().onDemandPlatform())
+                .get()
+                .extracting(Platform::name)
+                .isEqualTo("other");
     }
 
     @Test
     void badValuesAreReportedWithTheirLineAndColumn() {
-        assertThat(problems("""
+        assertThat(problems(
+                        """
                 certificates:
                   on_demand:
                     ask: http://127.0.0.1:3000/allow
@@ -89,51 +95,59 @@ class OnDemandConfigTest {
                     certificates_per_registered_domain_per_week: lots
                   cleanup:
                     grace: -1d
-                """ + REST)).containsExactly(
-                "test.yml:4:18: certificates.on_demand.ask_timeout: '0s' (expected: more than 0)",
-                "test.yml:5:25: certificates.on_demand.ask_cache.allow: 'soon'"
-                        + " (expected: a duration such as 500ms, 30s, 10m, 12h or 30d)",
-                "test.yml:5:31: unknown key 'denied' under 'certificates.on_demand.ask_cache' (expected: allow, deny)",
-                "test.yml:6:15: certificates.on_demand.platform: 'nowhere' is not defined under 'platforms'"
-                        + " (expected: one of other, sg)",
-                "test.yml:7:18: certificates.on_demand.expect_dns[0]: 'proxy..example.net'"
-                        + " (expected: a host name such as proxy.example.net, or an IP address)",
-                "test.yml:7:38: certificates.on_demand.expect_dns[1]: '300.1.2.3'"
-                        + " (expected: a host name such as proxy.example.net, or an IP address)",
-                "test.yml:7:68: certificates.on_demand.expect_dns[3]: 'proxy.example.net' is listed twice",
-                "test.yml:8:17: certificates.on_demand.dns_server: host 'dns.example.net' is not an IP address"
-                        + " (expected: an IP address and port such as 127.0.0.1:53)",
-                "test.yml:9:25: certificates.on_demand.pending_handshakes: per_client 20 is more than total 10"
-                        + " (expected: per_client <= total)",
-                "test.yml:11:20: certificates.limits.orders_per_3h: '0' (expected: a whole number from 1 to 1000000)",
-                "test.yml:12:50: certificates.limits.certificates_per_registered_domain_per_week: 'lots'"
-                        + " (expected: a whole number from 1 to 1000000)",
-                "test.yml:14:12: certificates.cleanup.grace: '-1d'"
-                        + " (expected: a duration such as 500ms, 30s, 10m, 12h or 30d)");
+                """
+                                + REST))
+                .containsExactly(
+                        "test.yml:4:18: certificates.on_demand.ask_timeout: '0s' (expected: more than 0)",
+                        "test.yml:5:25: certificates.on_demand.ask_cache.allow: 'soon'"
+                                + " (expected: a duration such as 500ms, 30s, 10m, 12h or 30d)",
+                        "test.yml:5:31: unknown key 'denied' under 'certificates.on_demand.ask_cache' (expected: allow, deny)",
+                        "test.yml:6:15: certificates.on_demand.platform: 'nowhere' is not defined under 'platforms'"
+                                + " (expected: one of other, sg)",
+                        "test.yml:7:18: certificates.on_demand.expect_dns[0]: 'proxy..example.net'"
+                                + " (expected: a host name such as proxy.example.net, or an IP address)",
+                        "test.yml:7:38: certificates.on_demand.expect_dns[1]: '300.1.2.3'"
+                                + " (expected: a host name such as proxy.example.net, or an IP address)",
+                        "test.yml:7:68: certificates.on_demand.expect_dns[3]: 'proxy.example.net' is listed twice",
+                        "test.yml:8:17: certificates.on_demand.dns_server: host 'dns.example.net' is not an IP address"
+                                + " (expected: an IP address and port such as 127.0.0.1:53)",
+                        "test.yml:9:25: certificates.on_demand.pending_handshakes: per_client 20 is more than total 10"
+                                + " (expected: per_client <= total)",
+                        "test.yml:11:20: certificates.limits.orders_per_3h: '0' (expected: a whole number from 1 to 1000000)",
+                        "test.yml:12:50: certificates.limits.certificates_per_registered_domain_per_week: 'lots'"
+                                + " (expected: a whole number from 1 to 1000000)",
+                        "test.yml:14:12: certificates.cleanup.grace: '-1d'"
+                                + " (expected: a duration such as 500ms, 30s, 10m, 12h or 30d)");
     }
 
     @Test
     void anOnDemandPlatformWithoutAskIsAProblem() {
-        assertThat(problems("""
+        assertThat(problems(
+                        """
                 certificates:
                   on_demand:
                     platform: other
-                """ + REST)).containsExactly("test.yml:3:15: certificates.on_demand.platform: 'other' is set but"
-                + " certificates.on_demand.ask is not (expected: an ask endpoint to say which names it takes)");
+                """
+                                + REST))
+                .containsExactly("test.yml:3:15: certificates.on_demand.platform: 'other' is set but"
+                        + " certificates.on_demand.ask is not (expected: an ask endpoint to say which names it takes)");
     }
 
     @Test
     void unknownKeysUnderTheNewSectionsAreProblems() {
-        assertThat(problems("""
+        assertThat(problems(
+                        """
                 certificates:
                   limits:
                     orders_per_hour: 5
                   cleanup:
                     grace_period: 1d
-                """ + REST)).containsExactly(
-                "test.yml:3:5: unknown key 'orders_per_hour' under 'certificates.limits' (expected: orders_per_3h,"
-                        + " certificates_per_registered_domain_per_week, failed_validations_per_name_per_hour)",
-                "test.yml:5:5: unknown key 'grace_period' under 'certificates.cleanup' (expected: grace)");
+                """
+                                + REST))
+                .containsExactly(
+                        "test.yml:3:5: unknown key 'orders_per_hour' under 'certificates.limits' (expected: orders_per_3h,"
+                                + " certificates_per_registered_domain_per_week, failed_validations_per_name_per_hour)",
+                        "test.yml:5:5: unknown key 'grace_period' under 'certificates.cleanup' (expected: grace)");
     }
 
     private static ClickTlsConfig parse(String yaml) throws ConfigException {

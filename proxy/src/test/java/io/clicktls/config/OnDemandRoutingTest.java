@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 /** Names outside {@code domains} reach {@code on_demand.platform} once, and only once, they were allowed. */
 class OnDemandRoutingTest {
 
-    private static final String CONFIG = """
+    private static final String CONFIG =
+            """
             certificates:
               on_demand:
                 ask: http://127.0.0.1:3000/allow
@@ -33,14 +34,15 @@ class OnDemandRoutingTest {
 
         DomainTable table = live.get().domains();
 
-        assertThat(table.find("Links.Allowed.Test.")).get()
-                .satisfies(route -> {
-                    assertThat(route.platform().name()).isEqualTo("other");
-                    assertThat(route.domain()).isEqualTo(new Domain("links.allowed.test", "other"));
-                });
+        assertThat(table.find("Links.Allowed.Test.")).get().satisfies(route -> {
+            assertThat(route.platform().name()).isEqualTo("other");
+            assertThat(route.domain()).isEqualTo(new Domain("links.allowed.test", "other"));
+        });
         assertThat(table.find("links.stranger.test")).isEmpty();
-        assertThat(table.find("links.example.com")).get()
-                .extracting(route -> route.platform().name()).isEqualTo("sg");
+        assertThat(table.find("links.example.com"))
+                .get()
+                .extracting(route -> route.platform().name())
+                .isEqualTo("sg");
         assertThat(table.configured("links.allowed.test")).isFalse();
         assertThat(table.configured("links.example.com")).isTrue();
     }
@@ -51,8 +53,8 @@ class OnDemandRoutingTest {
         live.routeOnDemand(allowed::contains);
         allowed.add("links.allowed.test");
 
-        live.replace(ConfigLoader.parse(CONFIG.replace("links.example.com", "links2.example.com"), "test.yml",
-                Path.of("/tmp")));
+        live.replace(ConfigLoader.parse(
+                CONFIG.replace("links.example.com", "links2.example.com"), "test.yml", Path.of("/tmp")));
 
         assertThat(live.get().domains().find("links.allowed.test")).isPresent();
         assertThat(live.get().domains().find("links.example.com")).isEmpty();
@@ -60,8 +62,8 @@ class OnDemandRoutingTest {
 
     @Test
     void withoutAnOnDemandPlatformNothingOutsideDomainsIsRouted() throws Exception {
-        LiveConfig live = new LiveConfig(ConfigLoader.parse(CONFIG.replace("    platform: other\n", ""), "test.yml",
-                Path.of("/tmp")));
+        LiveConfig live = new LiveConfig(
+                ConfigLoader.parse(CONFIG.replace("    platform: other\n", ""), "test.yml", Path.of("/tmp")));
         live.routeOnDemand(allowed::contains);
         allowed.add("links.allowed.test");
 

@@ -70,8 +70,8 @@ class ClientTimeoutsIT extends ProxyFixture {
     void idleKeepAliveConnectionIsClosedAfterTheKeepAliveIdleTime() throws Exception {
         certificates.inHand("links.shop.test");
         try (Socket socket = connect(shortFused.httpPort())) {
-            socket.getOutputStream().write(
-                    "GET /a HTTP/1.1\r\nHost: links.shop.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream()
+                    .write("GET /a HTTP/1.1\r\nHost: links.shop.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             long start = System.nanoTime();
             String response = readUntilClosed(socket);
             Duration open = Duration.ofNanos(System.nanoTime() - start);
@@ -87,8 +87,8 @@ class ClientTimeoutsIT extends ProxyFixture {
         int port = shortFused.httpPort();
         CompletableFuture<String> inFlight = CompletableFuture.supplyAsync(() -> {
             try {
-                return rawHttp(port,
-                        "GET /delay?ms=700 HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
+                return rawHttp(
+                        port, "GET /delay?ms=700 HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -105,7 +105,7 @@ class ClientTimeoutsIT extends ProxyFixture {
         assertThat(shortFused.requestsInFlight()).isZero();
         try (Socket socket = new Socket()) {
             org.assertj.core.api.Assertions.assertThatThrownBy(
-                    () -> socket.connect(new InetSocketAddress("127.0.0.1", port), 500))
+                            () -> socket.connect(new InetSocketAddress("127.0.0.1", port), 500))
                     .isInstanceOf(java.net.ConnectException.class);
         }
     }

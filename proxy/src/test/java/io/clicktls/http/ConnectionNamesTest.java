@@ -12,8 +12,10 @@ class ConnectionNamesTest {
         assertThat(ConnectionNames.nameCovers("*.shop.test", "links.shop.test")).isTrue();
         assertThat(ConnectionNames.nameCovers("*.shop.test", "a.b.shop.test")).isFalse();
         assertThat(ConnectionNames.nameCovers("*.shop.test", "shop.test")).isFalse();
-        assertThat(ConnectionNames.nameCovers("links.shop.test", "links.shop.test")).isTrue();
-        assertThat(ConnectionNames.nameCovers("links.shop.test", "other.shop.test")).isFalse();
+        assertThat(ConnectionNames.nameCovers("links.shop.test", "links.shop.test"))
+                .isTrue();
+        assertThat(ConnectionNames.nameCovers("links.shop.test", "other.shop.test"))
+                .isFalse();
     }
 
     @Test
@@ -27,6 +29,7 @@ class ConnectionNamesTest {
 
     @Test
     void connectionWithoutTlsMatchesNoHost() {
-        assertThat(ConnectionNames.hostMatches(new EmbeddedChannel(), "links.shop.test")).isFalse();
+        assertThat(ConnectionNames.hostMatches(new EmbeddedChannel(), "links.shop.test"))
+                .isFalse();
     }
 }

@@ -36,7 +36,8 @@ class ErrorResponsesTest {
             assertThat(response.status()).isEqualTo(failure.status());
             assertThat(response.headers().get("content-type")).startsWith("text/plain");
             assertThat(response.headers().get("connection")).isEqualTo("close");
-            assertThat(response.headers().getInt("content-length")).isEqualTo(response.content().readableBytes());
+            assertThat(response.headers().getInt("content-length"))
+                    .isEqualTo(response.content().readableBytes());
             assertThat(response.content().readableBytes()).isBetween(1, 200);
             response.release();
         }

@@ -49,10 +49,12 @@ final class FakeCertificates implements CertificateSource {
         if (delay == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("refused: " + name));
         }
-        return CompletableFuture.supplyAsync(() -> {
-            CertifiedKey issued = pki.issue(name);
-            inHand.put(name, issued);
-            return issued;
-        }, CompletableFuture.delayedExecutor(delay.toMillis(), TimeUnit.MILLISECONDS));
+        return CompletableFuture.supplyAsync(
+                () -> {
+                    CertifiedKey issued = pki.issue(name);
+                    inHand.put(name, issued);
+                    return issued;
+                },
+                CompletableFuture.delayedExecutor(delay.toMillis(), TimeUnit.MILLISECONDS));
     }
 }

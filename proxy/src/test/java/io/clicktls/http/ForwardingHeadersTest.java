@@ -27,9 +27,15 @@ class ForwardingHeadersTest {
         HttpHeaders headers = new DefaultHttpHeaders()
                 .add("Connection", "keep-alive, X-One")
                 .add("Connection", "x-two")
-                .add("X-One", "1").add("X-Two", "2").add("X-Three", "3")
-                .add("Keep-Alive", "timeout=5").add("Proxy-Authorization", "x").add("Proxy-Connection", "close")
-                .add("TE", "trailers").add("Trailer", "X-T").add("Transfer-Encoding", "chunked")
+                .add("X-One", "1")
+                .add("X-Two", "2")
+                .add("X-Three", "3")
+                .add("Keep-Alive", "timeout=5")
+                .add("Proxy-Authorization", "x")
+                .add("Proxy-Connection", "close")
+                .add("TE", "trailers")
+                .add("Trailer", "X-T")
+                .add("Transfer-Encoding", "chunked")
                 .add("Upgrade", "h2c");
 
         ForwardingHeaders.stripHopByHop(headers);
@@ -41,7 +47,9 @@ class ForwardingHeadersTest {
     void connectionOptionsThatOnlyLookLikeKeepAliveStillNameHeadersToRemove() {
         HttpHeaders headers = new DefaultHttpHeaders()
                 .add("Connection", "KEEP-ALIVE ,keep, keep-alive-x")
-                .add("Keep", "1").add("Keep-Alive-X", "2").add("Server", "nginx");
+                .add("Keep", "1")
+                .add("Keep-Alive-X", "2")
+                .add("Server", "nginx");
 
         ForwardingHeaders.stripHopByHop(headers);
 
@@ -51,12 +59,17 @@ class ForwardingHeadersTest {
     @Test
     void upstreamRequestKeepsTargetHostAndCookiesAndAddsForwardedHeaders() {
         HttpRequest in = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ignored");
-        in.headers().add("Host", "Links.Shop.test").add("Cookie", "a=1; b=2")
-                .add("X-Forwarded-For", "198.51.100.1").add("X-Forwarded-For", "198.51.100.2")
-                .add("X-Forwarded-Host", "spoofed").add("x-http2-stream-id", "3").add("Expect", "100-continue");
+        in.headers()
+                .add("Host", "Links.Shop.test")
+                .add("Cookie", "a=1; b=2")
+                .add("X-Forwarded-For", "198.51.100.1")
+                .add("X-Forwarded-For", "198.51.100.2")
+                .add("X-Forwarded-Host", "spoofed")
+                .add("x-http2-stream-id", "3")
+                .add("Expect", "100-continue");
 
-        HttpRequest out = ForwardingHeaders.upstreamRequest(in, "/a//b?c=%2F", "Links.Shop.test", PRESERVE,
-                "203.0.113.7", "https");
+        HttpRequest out = ForwardingHeaders.upstreamRequest(
+                in, "/a//b?c=%2F", "Links.Shop.test", PRESERVE, "203.0.113.7", "https");
 
         assertThat(out.uri()).isEqualTo("/a//b?c=%2F");
         assertThat(out.protocolVersion()).isEqualTo(HttpVersion.HTTP_1_1);
@@ -74,10 +87,14 @@ class ForwardingHeadersTest {
         HttpRequest in = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/");
 
         assertThat(ForwardingHeaders.upstreamRequest(in, "/", "t.example", UPSTREAM, "::1", "http")
-                .headers().get("host")).isEqualTo("mailgun.example:8080");
+                        .headers()
+                        .get("host"))
+                .isEqualTo("mailgun.example:8080");
         Platform https = new Platform("h", URI.create("https://spgo.io"), Platform.HostHeader.UPSTREAM);
         assertThat(ForwardingHeaders.upstreamRequest(in, "/", "t.example", https, "::1", "http")
-                .headers().get("host")).isEqualTo("spgo.io");
+                        .headers()
+                        .get("host"))
+                .isEqualTo("spgo.io");
     }
 
     @Test
@@ -87,8 +104,10 @@ class ForwardingHeadersTest {
         HttpRequest sized = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/");
         sized.headers().add("Content-Length", "12");
 
-        assertThat(ForwardingHeaders.upstreamRequest(chunked, "/", "h", PRESERVE, "1.2.3.4", "https").headers()
-                .getAll("transfer-encoding")).containsExactly("chunked");
+        assertThat(ForwardingHeaders.upstreamRequest(chunked, "/", "h", PRESERVE, "1.2.3.4", "https")
+                        .headers()
+                        .getAll("transfer-encoding"))
+                .containsExactly("chunked");
         HttpHeaders sizedOut = ForwardingHeaders.upstreamRequest(sized, "/", "h", PRESERVE, "1.2.3.4", "https")
                 .headers();
         assertThat(sizedOut.get("content-length")).isEqualTo("12");
@@ -98,9 +117,14 @@ class ForwardingHeadersTest {
     @Test
     void clientResponseLosesHstsAltSvcAndHopByHopHeadersButKeepsCookies() {
         HttpResponse in = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.FOUND);
-        in.headers().add("Location", "http://links.shop.test/x").add("Set-Cookie", "a=1").add("Set-Cookie", "b=2")
-                .add("Strict-Transport-Security", "max-age=63072000").add("Alt-Svc", "h3=\":443\"")
-                .add("Connection", "close").add("Content-Length", "0");
+        in.headers()
+                .add("Location", "http://links.shop.test/x")
+                .add("Set-Cookie", "a=1")
+                .add("Set-Cookie", "b=2")
+                .add("Strict-Transport-Security", "max-age=63072000")
+                .add("Alt-Svc", "h3=\":443\"")
+                .add("Connection", "close")
+                .add("Content-Length", "0");
 
         HttpResponse out = ForwardingHeaders.clientResponse(in, false, true, HttpMethod.GET);
 
@@ -114,25 +138,38 @@ class ForwardingHeadersTest {
     void bodyWithoutLengthIsChunkedForHttp11ClientsOnly() {
         HttpResponse untilClose = new DefaultHttpResponse(HttpVersion.HTTP_1_0, HttpResponseStatus.OK);
 
-        assertThat(ForwardingHeaders.clientResponse(untilClose, false, true, HttpMethod.GET).headers()
-                .get("transfer-encoding")).isEqualTo("chunked");
-        assertThat(ForwardingHeaders.clientResponse(untilClose, false, false, HttpMethod.GET).headers()
-                .contains("transfer-encoding")).isFalse();
-        assertThat(ForwardingHeaders.clientResponse(untilClose, true, true, HttpMethod.GET).headers()
-                .contains("transfer-encoding")).isFalse();
-        assertThat(ForwardingHeaders.clientResponse(untilClose, false, true, HttpMethod.HEAD).headers()
-                .contains("transfer-encoding")).isFalse();
+        assertThat(ForwardingHeaders.clientResponse(untilClose, false, true, HttpMethod.GET)
+                        .headers()
+                        .get("transfer-encoding"))
+                .isEqualTo("chunked");
+        assertThat(ForwardingHeaders.clientResponse(untilClose, false, false, HttpMethod.GET)
+                        .headers()
+                        .contains("transfer-encoding"))
+                .isFalse();
+        assertThat(ForwardingHeaders.clientResponse(untilClose, true, true, HttpMethod.GET)
+                        .headers()
+                        .contains("transfer-encoding"))
+                .isFalse();
+        assertThat(ForwardingHeaders.clientResponse(untilClose, false, true, HttpMethod.HEAD)
+                        .headers()
+                        .contains("transfer-encoding"))
+                .isFalse();
         HttpResponse notModified = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED);
-        assertThat(ForwardingHeaders.clientResponse(notModified, false, true, HttpMethod.GET).headers()
-                .contains("transfer-encoding")).isFalse();
+        assertThat(ForwardingHeaders.clientResponse(notModified, false, true, HttpMethod.GET)
+                        .headers()
+                        .contains("transfer-encoding"))
+                .isFalse();
     }
 
     @Test
     void keepAliveTimeoutIsReadFromTheKeepAliveHeader() {
-        assertThat(ForwardingHeaders.keepAliveTimeoutSeconds(new DefaultHttpHeaders().add("Keep-Alive",
-                "max=100, timeout=5"))).isEqualTo(5);
-        assertThat(ForwardingHeaders.keepAliveTimeoutSeconds(new DefaultHttpHeaders())).isEqualTo(-1);
-        assertThat(ForwardingHeaders.keepAliveTimeoutSeconds(new DefaultHttpHeaders().add("Keep-Alive",
-                "timeout=soon"))).isEqualTo(-1);
+        assertThat(ForwardingHeaders.keepAliveTimeoutSeconds(
+                        new DefaultHttpHeaders().add("Keep-Alive", "max=100, timeout=5")))
+                .isEqualTo(5);
+        assertThat(ForwardingHeaders.keepAliveTimeoutSeconds(new DefaultHttpHeaders()))
+                .isEqualTo(-1);
+        assertThat(ForwardingHeaders.keepAliveTimeoutSeconds(
+                        new DefaultHttpHeaders().add("Keep-Alive", "timeout=soon")))
+                .isEqualTo(-1);
     }
 }

@@ -26,7 +26,8 @@ class HtmlLinkRewriterTest {
     /** The quickstart's listeners: https on 8443, http on 8080. */
     private static final LinkPorts QUICKSTART = LinkPorts.of(8443, 8080);
 
-    private static final String PAGE = """
+    private static final String PAGE =
+            """
             <!doctype html>
             <html lang="fr"><head><meta charset="utf-8"><title>Désabonnement — ünïcödé 日本語 🎉</title>
             <link rel="stylesheet" href="http://links.shop.com/static/s.css">
@@ -46,8 +47,7 @@ class HtmlLinkRewriterTest {
             </body></html>
             http://links.shop.com""";
 
-    private static final String PAGE_UPGRADED = PAGE
-            .replace("\"http://links.shop.com/", "\"https://links.shop.com/")
+    private static final String PAGE_UPGRADED = PAGE.replace("\"http://links.shop.com/", "\"https://links.shop.com/")
             .replace("http:\\/\\/links.shop.com", "https:\\/\\/links.shop.com")
             .replace("'http://links.shop.com'", "'https://links.shop.com'")
             .replace("HTTP://LINKS.SHOP.COM:80/", "HTTPS://LINKS.SHOP.COM/")
@@ -61,8 +61,8 @@ class HtmlLinkRewriterTest {
 
     /** Links as a platform writes them behind the quickstart's listeners, with the upgrade each should get. */
     private static final String[][] QUICKSTART_LINKS = {
-        {"<a href=\"http://links.shop.com/ls/click?upn=1\">",
-            "<a href=\"https://links.shop.com:8443/ls/click?upn=1\">"},
+        {"<a href=\"http://links.shop.com/ls/click?upn=1\">", "<a href=\"https://links.shop.com:8443/ls/click?upn=1\">"
+        },
         {"<a href=\"http://links.shop.com:80/a\">", "<a href=\"https://links.shop.com:8443/a\">"},
         {"<a href='HTTP://LINKS.SHOP.COM:8080/b'>", "<a href='HTTPS://LINKS.SHOP.COM:8443/b'>"},
         {"<a href=http://links.shop.com:8443/c>", "<a href=https://links.shop.com:8443/c>"},
@@ -80,6 +80,7 @@ class HtmlLinkRewriterTest {
         {"<a href=\"https://www.shop.com/?r=http://links.shop.com:8443/\">", null},
         {"http://links.shop.com:8443", "https://links.shop.com:8443"},
     };
+
     private static final String QUICKSTART_PAGE = quickstartPage(0);
     private static final String QUICKSTART_UPGRADED = quickstartPage(1);
     private static final int QUICKSTART_PAGE_LINKS = 7;
@@ -90,9 +91,12 @@ class HtmlLinkRewriterTest {
         assertThat(rewrite(rewriter, PAGE.getBytes(UTF_8))).isEqualTo(PAGE_UPGRADED);
         assertThat(rewriter.replacements()).isEqualTo(PAGE_LINKS);
         assertThat(PAGE_UPGRADED)
-                .contains("http://links.shop.com.evil.net/", "http://xlinks.shop.com/",
+                .contains(
+                        "http://links.shop.com.evil.net/",
+                        "http://xlinks.shop.com/",
                         "http://links.shop.com@evil.net/",
-                        "http://links.shop.com:8080/", "https://links.shop.com/\">already",
+                        "http://links.shop.com:8080/",
+                        "https://links.shop.com/\">already",
                         "http://destination.example/?r=http://links.shop.com/x");
     }
 
@@ -134,9 +138,12 @@ class HtmlLinkRewriterTest {
         byte[] page = PAGE.getBytes(UTF_8);
         Random random = new Random(20261125);
         for (int round = 0; round < 300; round++) {
-            int[] splits = random.ints(1 + random.nextInt(40), 0, page.length + 1).sorted().toArray();
+            int[] splits = random.ints(1 + random.nextInt(40), 0, page.length + 1)
+                    .sorted()
+                    .toArray();
             HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
-            assertThat(rewrite(rewriter, page, splits)).as("splits %s", java.util.Arrays.toString(splits))
+            assertThat(rewrite(rewriter, page, splits))
+                    .as("splits %s", java.util.Arrays.toString(splits))
                     .isEqualTo(PAGE_UPGRADED);
         }
     }
@@ -168,40 +175,41 @@ class HtmlLinkRewriterTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "http://links.shop.com.evil.net/",
-        "http://xlinks.shop.com/",
-        "http://links.shop.com@evil.net/",
-        "http://links.shop.com:80@evil.net/",
-        "http://user@links.shop.com/",
-        "http://user:pw@links.shop.com/",
-        "http://links.shop.com:8080/",
-        "http://links.shop.com:8/",
-        "http://links.shop.com:800/",
-        "http://links.shop.com:080/",
-        "http://links.shop.com:/",
-        "http://links.shop.com:80:80/",
-        "http://links.shop.com./",
-        "http://links.shop.com../",
-        "http://.links.shop.com/",
-        "http://links-.shop.com/",
-        "http:///links.shop.com/",
-        "http:/links.shop.com/",
-        "http:\\links.shop.com/",
-        "http:\\/links.shop.com/",
-        "http:\\/\\links.shop.com/",
-        "https://links.shop.com/",
-        "xhttp://links.shop.com/",
-        "Xhttp://links.shop.com/",
-        "9http://links.shop.com/",
-        "svn+http://links.shop.com/",
-        "-http://links.shop.com/",
-        ".http://links.shop.com/",
-        "http//links.shop.com/",
-        "htp://links.shop.com/",
-        "http://other.example/",
-        "http://nocert.brand.test/",
-    })
+    @ValueSource(
+            strings = {
+                "http://links.shop.com.evil.net/",
+                "http://xlinks.shop.com/",
+                "http://links.shop.com@evil.net/",
+                "http://links.shop.com:80@evil.net/",
+                "http://user@links.shop.com/",
+                "http://user:pw@links.shop.com/",
+                "http://links.shop.com:8080/",
+                "http://links.shop.com:8/",
+                "http://links.shop.com:800/",
+                "http://links.shop.com:080/",
+                "http://links.shop.com:/",
+                "http://links.shop.com:80:80/",
+                "http://links.shop.com./",
+                "http://links.shop.com../",
+                "http://.links.shop.com/",
+                "http://links-.shop.com/",
+                "http:///links.shop.com/",
+                "http:/links.shop.com/",
+                "http:\\links.shop.com/",
+                "http:\\/links.shop.com/",
+                "http:\\/\\links.shop.com/",
+                "https://links.shop.com/",
+                "xhttp://links.shop.com/",
+                "Xhttp://links.shop.com/",
+                "9http://links.shop.com/",
+                "svn+http://links.shop.com/",
+                "-http://links.shop.com/",
+                ".http://links.shop.com/",
+                "http//links.shop.com/",
+                "htp://links.shop.com/",
+                "http://other.example/",
+                "http://nocert.brand.test/",
+            })
     void lookAlikesAndOtherHostsAreLeftByteForByte(String link) {
         String body = "<a href=\"" + link + "\">x</a> " + link;
         HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
@@ -210,14 +218,16 @@ class HtmlLinkRewriterTest {
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-        "http://links.shop.com/ | https://links.shop.com/",
-        "HTTP://LINKS.SHOP.COM/ | HTTPS://LINKS.SHOP.COM/",
-        "Http://Links.Shop.Com/ | Https://Links.Shop.Com/",
-        "hTtP://links.SHOP.com/ | hTtPS://links.SHOP.com/",
-        "httP://links.shop.com/ | httPS://links.shop.com/",
-        "htTp://links.shop.com:80/ | htTps://links.shop.com/",
-    })
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "http://links.shop.com/ | https://links.shop.com/",
+                "HTTP://LINKS.SHOP.COM/ | HTTPS://LINKS.SHOP.COM/",
+                "Http://Links.Shop.Com/ | Https://Links.Shop.Com/",
+                "hTtP://links.SHOP.com/ | hTtPS://links.SHOP.com/",
+                "httP://links.shop.com/ | httPS://links.shop.com/",
+                "htTp://links.shop.com:80/ | htTps://links.shop.com/",
+            })
     void schemeAndHostCaseDoNotMatterAndTheHostKeepsItsCase(String link, String expected) {
         assertThat(rewrite("<a href=\"" + link + "\">")).isEqualTo("<a href=\"" + expected + "\">");
     }
@@ -226,8 +236,7 @@ class HtmlLinkRewriterTest {
     void jsonEscapedLinksInScriptsAreUpgraded() {
         assertThat(rewrite("{\"u\":\"http:\\/\\/links.shop.com\\/ls\\/click?upn=1\"}"))
                 .isEqualTo("{\"u\":\"https:\\/\\/links.shop.com\\/ls\\/click?upn=1\"}");
-        assertThat(rewrite("\"http:\\/\\/links.shop.com:80\\/x\""))
-                .isEqualTo("\"https:\\/\\/links.shop.com\\/x\"");
+        assertThat(rewrite("\"http:\\/\\/links.shop.com:80\\/x\"")).isEqualTo("\"https:\\/\\/links.shop.com\\/x\"");
         assertThat(rewrite("\"http:\\/\\/links.shop.com\"")).isEqualTo("\"https:\\/\\/links.shop.com\"");
     }
 
@@ -253,14 +262,15 @@ class HtmlLinkRewriterTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "<a href=\"https://www.shop.com/prefs?return=http://links.shop.com/ls/click\">",
-        "<a href=\"http://www.shop.com/prefs?return=http://links.shop.com/ls/click\">",
-        "<a href=\"http://links.shop.com.evil.net/?r=http://links.shop.com/\">",
-        "<a href='ftp://files.example/http://links.shop.com/'>",
-        "{\"u\":\"https:\\/\\/www.shop.com\\/?r=http:\\/\\/links.shop.com\\/x\"}",
-        "see https://www.shop.com/?r=http://links.shop.com/x",
-    })
+    @ValueSource(
+            strings = {
+                "<a href=\"https://www.shop.com/prefs?return=http://links.shop.com/ls/click\">",
+                "<a href=\"http://www.shop.com/prefs?return=http://links.shop.com/ls/click\">",
+                "<a href=\"http://links.shop.com.evil.net/?r=http://links.shop.com/\">",
+                "<a href='ftp://files.example/http://links.shop.com/'>",
+                "{\"u\":\"https:\\/\\/www.shop.com\\/?r=http:\\/\\/links.shop.com\\/x\"}",
+                "see https://www.shop.com/?r=http://links.shop.com/x",
+            })
     void aTrackedLinkInsideAnotherUrlBelongsToThatUrlAndIsLeftAlone(String body) {
         assertThat(rewrite(body)).isEqualTo(body);
     }
@@ -280,8 +290,7 @@ class HtmlLinkRewriterTest {
     @Test
     void multibyteTextAroundLinksIsIntact() {
         String text = "Привет «http://links.shop.com/ü?q=日本» 🎉http://links.shop.com/😀 ü";
-        assertThat(rewrite(text))
-                .isEqualTo("Привет «https://links.shop.com/ü?q=日本» 🎉https://links.shop.com/😀 ü");
+        assertThat(rewrite(text)).isEqualTo("Привет «https://links.shop.com/ü?q=日本» 🎉https://links.shop.com/😀 ü");
     }
 
     @Test
@@ -308,7 +317,8 @@ class HtmlLinkRewriterTest {
                     .isEqualTo("<a href=\"https://" + host253 + "/x\">");
         }
         String tooLong = "<a href=\"http://b" + host253 + "/x\">";
-        assertThat(rewrite(new HtmlLinkRewriter(any, STANDARD), tooLong.getBytes(UTF_8))).isEqualTo(tooLong);
+        assertThat(rewrite(new HtmlLinkRewriter(any, STANDARD), tooLong.getBytes(UTF_8)))
+                .isEqualTo(tooLong);
         assertThat(HtmlLinkRewriter.MAX_HELD_BYTES).isEqualTo("http:\\/\\/".length() + 253 + ":65535".length());
     }
 
@@ -331,8 +341,8 @@ class HtmlLinkRewriterTest {
         HtmlLinkRewriter rewriter = new HtmlLinkRewriter(host -> asked.add(host) && READY.test(host), STANDARD);
         String body = "http://links.shop.com/1 http://LINKS.shop.com/2 http://links.shop.com/3 "
                 + "http://other.example/ http://links.shop.com/4";
-        assertThat(rewrite(rewriter, body.getBytes(UTF_8))).isEqualTo(
-                "https://links.shop.com/1 https://LINKS.shop.com/2 https://links.shop.com/3 "
+        assertThat(rewrite(rewriter, body.getBytes(UTF_8)))
+                .isEqualTo("https://links.shop.com/1 https://LINKS.shop.com/2 https://links.shop.com/3 "
                         + "http://other.example/ https://links.shop.com/4");
         assertThat(asked).containsExactly("links.shop.com", "other.example", "links.shop.com");
         assertThat(rewriter.replacements()).isEqualTo(4);
@@ -363,7 +373,8 @@ class HtmlLinkRewriterTest {
         for (int i = 0; i < everyByte.length; i++) {
             everyByte[i] = i;
         }
-        assertThat(rewrite(new HtmlLinkRewriter(READY, QUICKSTART), page, everyByte)).isEqualTo(QUICKSTART_UPGRADED);
+        assertThat(rewrite(new HtmlLinkRewriter(READY, QUICKSTART), page, everyByte))
+                .isEqualTo(QUICKSTART_UPGRADED);
     }
 
     @ParameterizedTest
@@ -417,11 +428,13 @@ class HtmlLinkRewriterTest {
         String expected = "\"https:\\/\\/" + host253 + ":65535\\/x\"";
         byte[] bytes = body.getBytes(UTF_8);
         for (int split = 0; split <= bytes.length; split++) {
-            assertThat(rewrite(new HtmlLinkRewriter(host -> true, ports), bytes, split)).as("split at %d", split)
+            assertThat(rewrite(new HtmlLinkRewriter(host -> true, ports), bytes, split))
+                    .as("split at %d", split)
                     .isEqualTo(expected);
         }
         String sixDigits = "\"http://" + host253 + ":655340/x\"";
-        assertThat(rewrite(new HtmlLinkRewriter(host -> true, ports), sixDigits.getBytes(UTF_8))).isEqualTo(sixDigits);
+        assertThat(rewrite(new HtmlLinkRewriter(host -> true, ports), sixDigits.getBytes(UTF_8)))
+                .isEqualTo(sixDigits);
     }
 
     private static String quickstartPage(int column) {

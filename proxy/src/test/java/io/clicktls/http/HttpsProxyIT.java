@@ -1,18 +1,17 @@
 package io.clicktls.http;
 
-import io.clicktls.testing.Curl;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.testing.Curl;
 import io.clicktls.testing.StandInPlatform;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Random;
 import java.util.zip.GZIPInputStream;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -32,7 +31,8 @@ class HttpsProxyIT extends ProxyFixture {
         StandInPlatform.Received received = standIn.last();
         assertThat(received.rawUri()).isEqualTo("/ls/click?upn=abc123");
         assertThat(received.header("host")).isEqualTo("links.shop.test:" + proxy.httpsPort());
-        assertThat(metrics.scrape()).contains("clicktls_requests_total{code=\"302\",platform=\"stand-in\"}")
+        assertThat(metrics.scrape())
+                .contains("clicktls_requests_total{code=\"302\",platform=\"stand-in\"}")
                 .containsPattern("clicktls_upstream_seconds_count [1-9]");
     }
 
@@ -50,7 +50,8 @@ class HttpsProxyIT extends ProxyFixture {
 
     @Test
     void pipelinedRequestsAfterAHeadAreAnsweredInOrder() throws Exception {
-        String responses = rawHttps("links.shop.test",
+        String responses = rawHttps(
+                "links.shop.test",
                 "HEAD /page HTTP/1.1\r\nHost: links.shop.test\r\n\r\n"
                         + "GET /ls/click?second HTTP/1.1\r\nHost: links.shop.test\r\n\r\n"
                         + "GET /open.gif HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
@@ -61,7 +62,8 @@ class HttpsProxyIT extends ProxyFixture {
         assertThat(redirect).isPositive();
         assertThat(gif).isGreaterThan(redirect);
         assertThat(responses).endsWith(new String(StandInPlatform.PIXEL, StandardCharsets.ISO_8859_1));
-        assertThat(standIn.requests()).extracting(StandInPlatform.Received::rawUri)
+        assertThat(standIn.requests())
+                .extracting(StandInPlatform.Received::rawUri)
                 .containsExactly("/page", "/ls/click?second", "/open.gif");
     }
 
@@ -73,7 +75,8 @@ class HttpsProxyIT extends ProxyFixture {
 
         assertThat(curlHttps("links.shop.test", sesStyle, protocol).status()).isEqualTo(404);
         assertThat(standIn.last().rawUri()).isEqualTo(sesStyle);
-        assertThat(curlHttps("links.shop.test", oddities.substring(0, oddities.length() - 1), protocol).status())
+        assertThat(curlHttps("links.shop.test", oddities.substring(0, oddities.length() - 1), protocol)
+                        .status())
                 .isEqualTo(404);
         assertThat(standIn.last().rawUri()).isEqualTo(oddities.substring(0, oddities.length() - 1));
     }
@@ -81,9 +84,18 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void forwardedHeadersAreAddedAndHostIsKept(String protocol) throws Exception {
-        Curl.Result result = curlHttps("links.shop.test", "/echo", protocol,
-                "-H", "X-Forwarded-For: 203.0.113.9", "-H", "X-Forwarded-Proto: gopher",
-                "-H", "X-Forwarded-Host: evil.example", "-H", "User-Agent: Mozilla/5.0 test");
+        Curl.Result result = curlHttps(
+                "links.shop.test",
+                "/echo",
+                protocol,
+                "-H",
+                "X-Forwarded-For: 203.0.113.9",
+                "-H",
+                "X-Forwarded-Proto: gopher",
+                "-H",
+                "X-Forwarded-Host: evil.example",
+                "-H",
+                "User-Agent: Mozilla/5.0 test");
 
         assertThat(result.status()).isEqualTo(200);
         StandInPlatform.Received received = standIn.last();
@@ -106,17 +118,32 @@ class HttpsProxyIT extends ProxyFixture {
 
     @Test
     void hopByHopHeadersAreStrippedInBothDirections() throws Exception {
-        Curl.Result result = curlHttps("links.shop.test", "/echo", "--http1.1",
-                "-H", "Connection: keep-alive, X-Hop-Secret", "-H", "X-Hop-Secret: 1",
-                "-H", "Keep-Alive: timeout=99", "-H", "Proxy-Authorization: Basic Zm9vOmJhcg==",
-                "-H", "TE: trailers", "-H", "Upgrade: websocket", "-H", "Trailer: X-Later",
-                "-H", "X-End-To-End: kept");
+        Curl.Result result = curlHttps(
+                "links.shop.test",
+                "/echo",
+                "--http1.1",
+                "-H",
+                "Connection: keep-alive, X-Hop-Secret",
+                "-H",
+                "X-Hop-Secret: 1",
+                "-H",
+                "Keep-Alive: timeout=99",
+                "-H",
+                "Proxy-Authorization: Basic Zm9vOmJhcg==",
+                "-H",
+                "TE: trailers",
+                "-H",
+                "Upgrade: websocket",
+                "-H",
+                "Trailer: X-Later",
+                "-H",
+                "X-End-To-End: kept");
 
         assertThat(result.status()).isEqualTo(200);
         StandInPlatform.Received received = standIn.last();
         assertThat(received.header("x-end-to-end")).isEqualTo("kept");
-        for (String name : new String[] {"x-hop-secret", "keep-alive", "proxy-authorization", "te", "upgrade",
-                "trailer"}) {
+        for (String name :
+                new String[] {"x-hop-secret", "keep-alive", "proxy-authorization", "te", "upgrade", "trailer"}) {
             assertThat(received.header(name)).as(name).isNull();
         }
 
@@ -136,18 +163,31 @@ class HttpsProxyIT extends ProxyFixture {
         new Random(42).nextBytes(body);
         Path file = Files.write(Files.createTempFile(workDir, "upload", ".bin"), body);
 
-        Curl.Result result = curlHttps("links.shop.test", "/upload", protocol, "--data-binary", "@" + file,
-                "-H", "Content-Type: application/octet-stream");
+        Curl.Result result = curlHttps(
+                "links.shop.test",
+                "/upload",
+                protocol,
+                "--data-binary",
+                "@" + file,
+                "-H",
+                "Content-Type: application/octet-stream");
 
-        String sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
+        String sha256 =
+                HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
         assertThat(result.status()).as(result.stderr()).isEqualTo(200);
         assertThat(result.text()).isEqualTo(body.length + " " + sha256);
     }
 
     @Test
     void chunkedRequestBodyIsForwardedChunked() throws Exception {
-        Curl.Result result = curlHttps("links.shop.test", "/unsubscribe", "--http1.1",
-                "-H", "Transfer-Encoding: chunked", "--data-binary", "email=a%40b.example&list=7");
+        Curl.Result result = curlHttps(
+                "links.shop.test",
+                "/unsubscribe",
+                "--http1.1",
+                "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary",
+                "email=a%40b.example&list=7");
 
         assertThat(result.status()).isEqualTo(200);
         assertThat(result.text()).isEqualTo("email=a%40b.example&list=7");
@@ -191,8 +231,9 @@ class HttpsProxyIT extends ProxyFixture {
     void clientThatDoesNotReadStopsTheProxyFromReadingTheUpstream() throws Exception {
         int bytes = 96 * 1024 * 1024;
         try (var socket = openTls(proxy.httpsPort(), "links.shop.test")) {
-            socket.getOutputStream().write(("GET /big?bytes=" + bytes + " HTTP/1.1\r\nHost: links.shop.test\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream()
+                    .write(("GET /big?bytes=" + bytes + " HTTP/1.1\r\nHost: links.shop.test\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
             socket.getOutputStream().flush();
             socket.getInputStream().read(new byte[1024]);
             Thread.sleep(1500);
@@ -207,8 +248,8 @@ class HttpsProxyIT extends ProxyFixture {
         int bytes = 96 * 1024 * 1024;
         var transfer = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
-                return curlHttps("links.shop.test", "/big?bytes=" + bytes, "--http2", "--limit-rate", "100K",
-                        "--max-time", "3");
+                return curlHttps(
+                        "links.shop.test", "/big?bytes=" + bytes, "--http2", "--limit-rate", "100K", "--max-time", "3");
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -239,7 +280,8 @@ class HttpsProxyIT extends ProxyFixture {
     @Test
     void keepAliveConnectionsToTheUpstreamAreReused() throws Exception {
         for (int i = 0; i < 6; i++) {
-            assertThat(curlHttps("links.shop.test", "/ls/click?n=" + i).status()).isEqualTo(302);
+            assertThat(curlHttps("links.shop.test", "/ls/click?n=" + i).status())
+                    .isEqualTo(302);
         }
         assertThat(standIn.requests("/ls/click")).hasSize(6);
         // Two event loops: each may open its own connection (or reuse one from an earlier test), never one per
@@ -252,16 +294,22 @@ class HttpsProxyIT extends ProxyFixture {
         byte[] received;
         try (javax.net.ssl.SSLSocket socket = openTls(proxy.httpsPort(), "links.shop.test")) {
             socket.setSoTimeout(4000);
-            socket.getOutputStream().write(("GET /page HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n"
-                    + "GET /ls/click?after-close HTTP/1.1\r\nHost: links.shop.test\r\n\r\n")
-                    .getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream()
+                    .write(("GET /page HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n"
+                                    + "GET /ls/click?after-close HTTP/1.1\r\nHost: links.shop.test\r\n\r\n")
+                            .getBytes(StandardCharsets.ISO_8859_1));
             // Read to the end without swallowing errors: an end without TLS's close_notify, or a reset, fails here.
             received = socket.getInputStream().readAllBytes();
         }
 
         String response = new String(received, StandardCharsets.ISO_8859_1);
-        assertThat(response).startsWith("HTTP/1.1 200 OK").containsIgnoringCase("connection: close")
-                .endsWith("</html>\n").doesNotContain("302 Found");
-        assertThat(standIn.requests()).extracting(StandInPlatform.Received::rawUri).containsExactly("/page");
+        assertThat(response)
+                .startsWith("HTTP/1.1 200 OK")
+                .containsIgnoringCase("connection: close")
+                .endsWith("</html>\n")
+                .doesNotContain("302 Found");
+        assertThat(standIn.requests())
+                .extracting(StandInPlatform.Received::rawUri)
+                .containsExactly("/page");
     }
 }

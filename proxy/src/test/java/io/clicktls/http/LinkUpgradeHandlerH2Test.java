@@ -79,7 +79,8 @@ class LinkUpgradeHandlerH2Test {
     void aStreamedHtmlBodyOnAnH2StreamIsRewrittenWithoutConnectionHeaders() {
         byte[] page = PAGE.getBytes(UTF_8);
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-        head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/html; charset=utf-8")
+        head.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, "text/html; charset=utf-8")
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, page.length);
         int split = PAGE.indexOf("links.shop") + 3;
         upstreamMessages.add(head);
@@ -92,26 +93,32 @@ class LinkUpgradeHandlerH2Test {
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                                    @Override
-                                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                        if (msg instanceof Http2HeadersFrame frame) {
-                                            responseHeaders.add(frame.headers());
-                                        } else if (msg instanceof Http2DataFrame frame && frame.isEndStream()) {
-                                            endedWithData = true;
-                                        }
-                                        ctx.fireChannelRead(msg);
-                                    }
-                                }, new Http2StreamFrameToHttpObjectCodec(false),
-                                new HttpObjectAggregator(1 << 16), new ChannelInboundHandlerAdapter() {
-                                    @Override
-                                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                        responses.add((FullHttpResponse) msg);
-                                    }
-                                });
+                        ch.pipeline()
+                                .addLast(
+                                        new ChannelInboundHandlerAdapter() {
+                                            @Override
+                                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                                if (msg instanceof Http2HeadersFrame frame) {
+                                                    responseHeaders.add(frame.headers());
+                                                } else if (msg instanceof Http2DataFrame frame && frame.isEndStream()) {
+                                                    endedWithData = true;
+                                                }
+                                                ctx.fireChannelRead(msg);
+                                            }
+                                        },
+                                        new Http2StreamFrameToHttpObjectCodec(false),
+                                        new HttpObjectAggregator(1 << 16),
+                                        new ChannelInboundHandlerAdapter() {
+                                            @Override
+                                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                                responses.add((FullHttpResponse) msg);
+                                            }
+                                        });
                     }
                 })
-                .open().syncUninterruptibly().getNow();
+                .open()
+                .syncUninterruptibly()
+                .getNow();
         DefaultFullHttpRequest request =
                 new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/uni/prefs", Unpooled.EMPTY_BUFFER);
         request.headers().set(HttpHeaderNames.HOST, "links.shop.com");
@@ -125,35 +132,49 @@ class LinkUpgradeHandlerH2Test {
         // small enough to be held whole: the exact new length goes with it
         assertThat(responseHeaders.get(0).getInt(HttpHeaderNames.CONTENT_LENGTH))
                 .isEqualTo(PAGE_UPGRADED.getBytes(UTF_8).length);
-        assertThat(responseHeaders.get(0).contains(HttpHeaderNames.TRANSFER_ENCODING)).isFalse();
+        assertThat(responseHeaders.get(0).contains(HttpHeaderNames.TRANSFER_ENCODING))
+                .isFalse();
         assertThat(endedWithData).as("the stream ends with the last DATA frame").isTrue();
         assertThat(response.content().toString(UTF_8)).isEqualTo(PAGE_UPGRADED);
-        assertThat(metrics.registry().find("clicktls.links.upgraded").tag("kind", "html").counter().count())
+        assertThat(metrics.registry()
+                        .find("clicktls.links.upgraded")
+                        .tag("kind", "html")
+                        .counter()
+                        .count())
                 .isEqualTo(1);
     }
 
     private void startConnection() {
-        server.pipeline().addLast(Http2FrameCodecBuilder.forServer().build(),
-                new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true),
-                                new LinkUpgradeHandler(() -> snapshot, "links.shop.com"::equals,
-                                        () -> LinkPorts.STANDARD, metrics),
-                                new ChannelInboundHandlerAdapter() {
-                                    @Override
-                                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                        if (msg instanceof HttpRequest) {
-                                            upstreamMessages.forEach(ctx::write);
-                                            ctx.flush();
-                                        }
-                                        ReferenceCountUtil.release(msg);
-                                    }
-                                });
-                    }
-                }));
-        client.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
-                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+        server.pipeline()
+                .addLast(
+                        Http2FrameCodecBuilder.forServer().build(),
+                        new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
+                            @Override
+                            protected void initChannel(Channel ch) {
+                                ch.pipeline()
+                                        .addLast(
+                                                new Http2StreamFrameToHttpObjectCodec(true),
+                                                new LinkUpgradeHandler(
+                                                        () -> snapshot,
+                                                        "links.shop.com"::equals,
+                                                        () -> LinkPorts.STANDARD,
+                                                        metrics),
+                                                new ChannelInboundHandlerAdapter() {
+                                                    @Override
+                                                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                                        if (msg instanceof HttpRequest) {
+                                                            upstreamMessages.forEach(ctx::write);
+                                                            ctx.flush();
+                                                        }
+                                                        ReferenceCountUtil.release(msg);
+                                                    }
+                                                });
+                            }
+                        }));
+        client.pipeline()
+                .addLast(
+                        Http2FrameCodecBuilder.forClient().build(),
+                        new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
         shuttle();
     }
 
@@ -179,10 +200,17 @@ class LinkUpgradeHandlerH2Test {
     private static ConfigSnapshot snapshot() {
         Platform platform = new Platform("stand-in", URI.create("http://127.0.0.1:8081"), Platform.HostHeader.PRESERVE);
         Endpoint any = new Endpoint("127.0.0.1", 0);
-        return ConfigSnapshot.of(new ClickTlsConfig(new Listen(any, any, any), new StorageSettings(Path.of("data")),
-                new Certificates(Certificates.IssuerKind.INTERNAL, Certificates.KeyType.EC256, null,
+        return ConfigSnapshot.of(new ClickTlsConfig(
+                new Listen(any, any, any),
+                new StorageSettings(Path.of("data")),
+                new Certificates(
+                        Certificates.IssuerKind.INTERNAL,
+                        Certificates.KeyType.EC256,
+                        null,
                         new OnDemand(null, Duration.ofSeconds(10))),
-                Map.of("stand-in", platform), List.of(new Domain("links.shop.com", "stand-in")),
-                new Upgrade(Upgrade.HttpMode.REDIRECT, true, true), null));
+                Map.of("stand-in", platform),
+                List.of(new Domain("links.shop.com", "stand-in")),
+                new Upgrade(Upgrade.HttpMode.REDIRECT, true, true),
+                null));
     }
 }

@@ -77,8 +77,7 @@ class LinkUpgradeHandlerTest {
             + "<a href=\"http://nocert.brand.test/wf/click\">no certificate yet</a>\n"
             + "<form action='http://email.brand.test:80/ls/unsub' method=post></form>\n"
             + "<script>var u=\"http:\\/\\/links.shop.com\\/wf\\/open\";</script></body></html>\n";
-    private static final String PAGE_UPGRADED = PAGE
-            .replace("\"http://links.shop.com/", "\"https://links.shop.com/")
+    private static final String PAGE_UPGRADED = PAGE.replace("\"http://links.shop.com/", "\"https://links.shop.com/")
             .replace("'http://email.brand.test:80/", "'https://email.brand.test/")
             .replace("http:\\/\\/links.shop.com", "https:\\/\\/links.shop.com");
     private static final int PAGE_LINKS = 3;
@@ -88,6 +87,7 @@ class LinkUpgradeHandlerTest {
             + "<a href=http://email.brand.test:8080/c>c</a> <script>u=\"http:\\/\\/links.shop.com:8443\\/d\"</script>\n"
             + "<a href=\"http://links.shop.com:9000/e\">e</a> <a href=\"http://www.shop.com:8443/\">f</a>\n"
             + "http://links.shop.com:8443";
+
     private static final String PORTS_PAGE_UPGRADED = PORTS_PAGE
             .replace("\"http://links.shop.com/ls", "\"https://links.shop.com:8443/ls")
             .replace("'http://links.shop.com:80/", "'https://links.shop.com:8443/")
@@ -136,8 +136,12 @@ class LinkUpgradeHandlerTest {
 
     @Test
     void locationOfAnotherHostOrANameWithoutCertificateIsLeftAlone() {
-        List<String> locations = List.of("http://www.shop.com/sale", "http://nocert.brand.test/x",
-                "http://links.shop.com.evil.net/", "http://links.shop.com@evil.net/", "http://links.shop.com:8080/");
+        List<String> locations = List.of(
+                "http://www.shop.com/sale",
+                "http://nocert.brand.test/x",
+                "http://links.shop.com.evil.net/",
+                "http://links.shop.com@evil.net/",
+                "http://links.shop.com:8080/");
         List<Supplier<List<Object>>> script = new ArrayList<>();
         for (String location : locations) {
             script.add(() -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", location)));
@@ -145,7 +149,8 @@ class LinkUpgradeHandlerTest {
         Exchange exchange = exchange(script);
         exchange.send(locations.stream().map(l -> get("/")).toArray(HttpRequest[]::new));
         for (int i = 0; i < locations.size(); i++) {
-            assertThat(exchange.response(i).headers().get(HttpHeaderNames.LOCATION)).isEqualTo(locations.get(i));
+            assertThat(exchange.response(i).headers().get(HttpHeaderNames.LOCATION))
+                    .isEqualTo(locations.get(i));
         }
         assertThat(upgraded("location")).isZero();
     }
@@ -153,9 +158,13 @@ class LinkUpgradeHandlerTest {
     @Test
     void onNonStandardListenersALocationWithoutPortOrWithAProxyPortGetsTheHttpsPort() {
         ports = LinkPorts.of(8443, 8080);
-        List<String> locations = List.of("http://links.shop.com/landing", "http://links.shop.com:80/landing",
-                "http://links.shop.com:8080/landing", "http://links.shop.com:8443/landing",
-                "http://links.shop.com:9000/landing", "http://www.shop.com:8443/landing");
+        List<String> locations = List.of(
+                "http://links.shop.com/landing",
+                "http://links.shop.com:80/landing",
+                "http://links.shop.com:8080/landing",
+                "http://links.shop.com:8443/landing",
+                "http://links.shop.com:9000/landing",
+                "http://www.shop.com:8443/landing");
         List<Supplier<List<Object>>> script = new ArrayList<>();
         for (String location : locations) {
             script.add(() -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", location)));
@@ -238,9 +247,15 @@ class LinkUpgradeHandlerTest {
     @Test
     void smallHtmlWithContentLengthIsHeldWholeAndSentWithItsNewExactLength() {
         byte[] page = PAGE.getBytes(UTF_8);
-        Exchange exchange = exchange(List.of(() -> streamed(page, 50,
-                "content-type", "text/html; charset=UTF-8", "content-length", Integer.toString(page.length),
-                "etag", "\"v1\"")));
+        Exchange exchange = exchange(List.of(() -> streamed(
+                page,
+                50,
+                "content-type",
+                "text/html; charset=UTF-8",
+                "content-length",
+                Integer.toString(page.length),
+                "etag",
+                "\"v1\"")));
         exchange.send(get("/uni/prefs"));
         assertThat(exchange.rawHeaders(0))
                 .containsIgnoringCase("content-length: " + PAGE_UPGRADED.getBytes(UTF_8).length)
@@ -254,8 +269,15 @@ class LinkUpgradeHandlerTest {
     void smallHtmlWithContentLengthAndNoLinkToUpgradeIsSentExactlyAsItCame() {
         byte[] page = UNTOUCHABLE.getBytes(UTF_8);
         List<Supplier<List<Object>>> script = List.of(
-                () -> streamed(page, page.length, "content-type", "text/html", "content-length",
-                        Integer.toString(page.length), "etag", "\"s\""),
+                () -> streamed(
+                        page,
+                        page.length,
+                        "content-type",
+                        "text/html",
+                        "content-length",
+                        Integer.toString(page.length),
+                        "etag",
+                        "\"s\""),
                 () -> streamed(page, 7, "content-type", "text/html", "content-length", Integer.toString(page.length)));
         Exchange exchange = exchange(script);
         exchange.send(get("/"), get("/"));
@@ -268,8 +290,8 @@ class LinkUpgradeHandlerTest {
     void aHeldBodyCutOffByTheConnectionClosingIsReleasedAndNothingOfItIsSent() {
         byte[] page = PAGE.getBytes(UTF_8);
         Exchange exchange = exchange(List.of(() -> {
-            List<Object> messages = streamed(page, 50, "content-type", "text/html",
-                    "content-length", Integer.toString(page.length));
+            List<Object> messages =
+                    streamed(page, 50, "content-type", "text/html", "content-length", Integer.toString(page.length));
             ReferenceCountUtil.release(messages.remove(messages.size() - 1));
             return messages;
         }));
@@ -285,9 +307,15 @@ class LinkUpgradeHandlerTest {
         String longPage = PAGE.repeat(LinkUpgradeHandler.HOLD_LIMIT / PAGE.length() + 1);
         byte[] page = longPage.getBytes(UTF_8);
         assertThat(page.length).isGreaterThan(LinkUpgradeHandler.HOLD_LIMIT);
-        Exchange exchange = exchange(List.of(() -> streamed(page, 1000,
-                "content-type", "text/html; charset=UTF-8", "content-length", Integer.toString(page.length),
-                "etag", "\"v1\"")));
+        Exchange exchange = exchange(List.of(() -> streamed(
+                page,
+                1000,
+                "content-type",
+                "text/html; charset=UTF-8",
+                "content-length",
+                Integer.toString(page.length),
+                "etag",
+                "\"v1\"")));
         exchange.send(get("/uni/prefs"));
         assertThat(exchange.rawHeaders(0))
                 .containsIgnoringCase("transfer-encoding: chunked")
@@ -300,14 +328,16 @@ class LinkUpgradeHandlerTest {
     void onlyASmallBodyWithAPlainContentLengthIsHeld() {
         assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "145")))
                 .isEqualTo(145);
-        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "0"))).isZero();
+        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "0")))
+                .isZero();
         assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "16385")))
                 .isEqualTo(-1);
         assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders().add("content-length", "1e3")))
                 .isEqualTo(-1);
         assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders())).isEqualTo(-1);
-        assertThat(LinkUpgradeHandler.heldLength(new DefaultHttpHeaders()
-                .add("content-length", "10").add("transfer-encoding", "chunked"))).isEqualTo(-1);
+        assertThat(LinkUpgradeHandler.heldLength(
+                        new DefaultHttpHeaders().add("content-length", "10").add("transfer-encoding", "chunked")))
+                .isEqualTo(-1);
     }
 
     @Test
@@ -334,8 +364,15 @@ class LinkUpgradeHandlerTest {
         byte[] gzipped = gzip(PAGE.getBytes(UTF_8));
         Exchange exchange = exchange(List.of(
                 () -> streamed(gzipped, 13, "content-type", "text/html", "content-encoding", "gzip", "etag", "\"z\""),
-                () -> streamed(gzipped, 13, "content-type", "text/html", "content-encoding", "gzip",
-                        "content-length", Integer.toString(gzipped.length))));
+                () -> streamed(
+                        gzipped,
+                        13,
+                        "content-type",
+                        "text/html",
+                        "content-encoding",
+                        "gzip",
+                        "content-length",
+                        Integer.toString(gzipped.length))));
         exchange.send(get("/"), get("/"));
         assertThat(exchange.rawHeaders(0))
                 .containsIgnoringCase("transfer-encoding: chunked")
@@ -359,8 +396,8 @@ class LinkUpgradeHandlerTest {
         body.writeBytes(gzipWithNameCommentAndExtra(first));
         body.writeBytes(gzip(second));
         byte[] gzipped = body.toByteArray();
-        Exchange exchange = exchange(List.of(() -> streamed(gzipped, 3, "content-type", "text/html",
-                "content-encoding", "x-gzip")));
+        Exchange exchange = exchange(
+                List.of(() -> streamed(gzipped, 3, "content-type", "text/html", "content-encoding", "x-gzip")));
         exchange.send(get("/"));
         assertThat(new String(gunzip(exchange.bodyBytes(0)), UTF_8)).isEqualTo(PAGE_UPGRADED);
     }
@@ -385,8 +422,13 @@ class LinkUpgradeHandlerTest {
         byte[] gzipped = gzip(page);
         Exchange exchange = exchange(List.of(
                 () -> List.of(full(HttpResponseStatus.OK, page, "content-type", "text/html;charset=utf-8")),
-                () -> List.of(full(HttpResponseStatus.NOT_FOUND, gzipped, "content-type", "text/html",
-                        "content-encoding", "gzip"))));
+                () -> List.of(full(
+                        HttpResponseStatus.NOT_FOUND,
+                        gzipped,
+                        "content-type",
+                        "text/html",
+                        "content-encoding",
+                        "gzip"))));
         exchange.send(get("/a"), get("/b"));
         assertThat(exchange.rawHeaders(0))
                 .containsIgnoringCase("content-length: " + PAGE_UPGRADED.getBytes(UTF_8).length)
@@ -404,8 +446,8 @@ class LinkUpgradeHandlerTest {
         byte[] page = UNTOUCHABLE.getBytes(UTF_8);
         List<Supplier<List<Object>>> script = List.of(
                 () -> List.of(full(HttpResponseStatus.OK, page, "content-type", "text/html", "etag", "\"s\"")),
-                () -> List.of(full(HttpResponseStatus.OK, gzip(page), "content-type", "text/html",
-                        "content-encoding", "gzip")));
+                () -> List.of(full(
+                        HttpResponseStatus.OK, gzip(page), "content-type", "text/html", "content-encoding", "gzip")));
         Exchange exchange = exchange(script);
         exchange.send(get("/"), get("/"));
         assertThat(exchange.raw()).isEqualTo(baseline(script, get("/"), get("/")));
@@ -420,13 +462,21 @@ class LinkUpgradeHandlerTest {
     void nonHtmlBodiesPassByteForByte() {
         String json = "{\"u\":\"http://links.shop.com/ls/click\"}";
         List<Supplier<List<Object>>> script = List.of(
-                () -> streamed(json.getBytes(UTF_8), 5, "content-type", "application/json",
-                        "content-length", Integer.toString(json.length())),
+                () -> streamed(
+                        json.getBytes(UTF_8),
+                        5,
+                        "content-type",
+                        "application/json",
+                        "content-length",
+                        Integer.toString(json.length())),
                 () -> streamed(json.getBytes(UTF_8), 5, "content-type", "text/plain", "transfer-encoding", "chunked"),
                 () -> streamed(json.getBytes(UTF_8), 5, "content-type", "text/htmlx", "transfer-encoding", "chunked"),
                 () -> streamed(json.getBytes(UTF_8), 5, "transfer-encoding", "chunked"),
-                () -> List.of(full(HttpResponseStatus.OK, new byte[] {'G', 'I', 'F', '8', '9', 'a', 0, 1, 2},
-                        "content-type", "image/gif")));
+                () -> List.of(full(
+                        HttpResponseStatus.OK,
+                        new byte[] {'G', 'I', 'F', '8', '9', 'a', 0, 1, 2},
+                        "content-type",
+                        "image/gif")));
         HttpRequest[] requests = script.stream().map(s -> get("/")).toArray(HttpRequest[]::new);
         Exchange exchange = exchange(script);
         exchange.send(requests);
@@ -438,10 +488,24 @@ class LinkUpgradeHandlerTest {
     void htmlInACodingWeCannotReadIsLeftByteForByte() {
         byte[] pretendBrotli = PAGE.getBytes(UTF_8);
         List<Supplier<List<Object>>> script = List.of(
-                () -> streamed(pretendBrotli, 20, "content-type", "text/html", "content-encoding", "br",
-                        "content-length", Integer.toString(pretendBrotli.length)),
-                () -> streamed(pretendBrotli, 20, "content-type", "text/html", "content-encoding", "gzip, br",
-                        "content-length", Integer.toString(pretendBrotli.length)));
+                () -> streamed(
+                        pretendBrotli,
+                        20,
+                        "content-type",
+                        "text/html",
+                        "content-encoding",
+                        "br",
+                        "content-length",
+                        Integer.toString(pretendBrotli.length)),
+                () -> streamed(
+                        pretendBrotli,
+                        20,
+                        "content-type",
+                        "text/html",
+                        "content-encoding",
+                        "gzip, br",
+                        "content-length",
+                        Integer.toString(pretendBrotli.length)));
         Exchange exchange = exchange(script);
         exchange.send(get("/"), get("/"));
         assertThat(exchange.raw()).isEqualTo(baseline(script, get("/"), get("/")));
@@ -454,8 +518,8 @@ class LinkUpgradeHandlerTest {
         List<Supplier<List<Object>>> script = List.of(
                 () -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", "http://links.shop.com/x")),
                 () -> streamed(page, 10, "content-type", "text/html", "content-length", Integer.toString(page.length)),
-                () -> List.of(full(HttpResponseStatus.OK, gzip(page), "content-type", "text/html",
-                        "content-encoding", "gzip")));
+                () -> List.of(full(
+                        HttpResponseStatus.OK, gzip(page), "content-type", "text/html", "content-encoding", "gzip")));
         HttpRequest[] requests = {get("/"), get("/"), get("/")};
         Exchange exchange = exchange(script);
         exchange.send(requests);
@@ -466,8 +530,8 @@ class LinkUpgradeHandlerTest {
     @Test
     void eachOptionWorksWithoutTheOther() {
         byte[] page = PAGE.getBytes(UTF_8);
-        Supplier<List<Object>> both = () -> List.of(full(HttpResponseStatus.OK, page,
-                "content-type", "text/html", "location", "http://links.shop.com/x"));
+        Supplier<List<Object>> both = () -> List.of(
+                full(HttpResponseStatus.OK, page, "content-type", "text/html", "location", "http://links.shop.com/x"));
         snapshot = snapshot(true, false);
         Exchange locationOnly = exchange(List.of(both));
         locationOnly.send(get("/"));
@@ -486,16 +550,28 @@ class LinkUpgradeHandlerTest {
         byte[] page = PAGE.getBytes(UTF_8);
         Exchange exchange = exchange(List.of(
                 () -> streamed(page, 30, "content-type", "text/html", "content-length", Integer.toString(page.length)),
-                () -> List.of(response(HttpResponseStatus.OK, "content-type", "text/html",
-                        "content-length", Integer.toString(page.length)), LastHttpContent.EMPTY_LAST_CONTENT),
-                () -> List.of(full(HttpResponseStatus.MOVED_PERMANENTLY, new byte[0],
-                        "location", "http://email.brand.test/wf/click")),
+                () -> List.of(
+                        response(
+                                HttpResponseStatus.OK,
+                                "content-type",
+                                "text/html",
+                                "content-length",
+                                Integer.toString(page.length)),
+                        LastHttpContent.EMPTY_LAST_CONTENT),
+                () -> List.of(full(
+                        HttpResponseStatus.MOVED_PERMANENTLY,
+                        new byte[0],
+                        "location",
+                        "http://email.brand.test/wf/click")),
                 () -> List.of(full(HttpResponseStatus.OK, page, "content-type", "text/html"))));
         exchange.send(get("/1"), request(HttpMethod.HEAD, "/2"), get("/3"), get("/4"));
 
-        assertThat(exchange.maxUnanswered).as("all four were read before the first answer").isEqualTo(4);
+        assertThat(exchange.maxUnanswered)
+                .as("all four were read before the first answer")
+                .isEqualTo(4);
         assertThat(exchange.body(0)).isEqualTo(PAGE_UPGRADED);
-        assertThat(exchange.rawHeaders(1)).containsIgnoringCase("content-length: " + page.length)
+        assertThat(exchange.rawHeaders(1))
+                .containsIgnoringCase("content-length: " + page.length)
                 .doesNotContainIgnoringCase("transfer-encoding");
         assertThat(exchange.bodyBytes(1)).isEmpty();
         assertThat(exchange.response(2).headers().get("location")).isEqualTo("https://email.brand.test/wf/click");
@@ -505,10 +581,18 @@ class LinkUpgradeHandlerTest {
     @Test
     void responsesWithoutABodyKeepTheirHeaders() {
         List<Supplier<List<Object>>> script = List.of(
-                () -> List.of(full(HttpResponseStatus.NOT_MODIFIED, new byte[0], "content-type", "text/html",
-                        "content-length", "1234", "etag", "\"e\"")),
+                () -> List.of(full(
+                        HttpResponseStatus.NOT_MODIFIED,
+                        new byte[0],
+                        "content-type",
+                        "text/html",
+                        "content-length",
+                        "1234",
+                        "etag",
+                        "\"e\"")),
                 () -> List.of(full(HttpResponseStatus.NO_CONTENT, new byte[0], "content-type", "text/html")),
-                () -> List.of(response(HttpResponseStatus.OK, "content-type", "text/html", "content-length", "77"),
+                () -> List.of(
+                        response(HttpResponseStatus.OK, "content-type", "text/html", "content-length", "77"),
                         LastHttpContent.EMPTY_LAST_CONTENT));
         HttpRequest[] requests = {get("/"), get("/"), request(HttpMethod.HEAD, "/")};
         Exchange exchange = exchange(script);
@@ -550,8 +634,8 @@ class LinkUpgradeHandlerTest {
         for (int i = 12; i < corrupt.length - 8; i++) {
             corrupt[i] = (byte) 0xff;
         }
-        Exchange exchange = exchange(List.of(() -> streamed(corrupt, 16, "content-type", "text/html",
-                "content-encoding", "gzip")));
+        Exchange exchange =
+                exchange(List.of(() -> streamed(corrupt, 16, "content-type", "text/html", "content-encoding", "gzip")));
         exchange.send(get("/"));
         assertThat(exchange.server.isOpen()).isFalse();
         assertThat(upstreamWrites).anyMatch(f -> f.cause() != null);
@@ -563,8 +647,8 @@ class LinkUpgradeHandlerTest {
         for (int i = 12; i < corrupt.length - 8; i++) {
             corrupt[i] = (byte) 0xff;
         }
-        List<Supplier<List<Object>>> script = List.of(() -> List.of(
-                full(HttpResponseStatus.OK, corrupt, "content-type", "text/html", "content-encoding", "gzip")));
+        List<Supplier<List<Object>>> script = List.of(() ->
+                List.of(full(HttpResponseStatus.OK, corrupt, "content-type", "text/html", "content-encoding", "gzip")));
         Exchange exchange = exchange(script);
         exchange.send(get("/"));
         assertThat(exchange.server.isOpen()).isTrue();
@@ -575,8 +659,8 @@ class LinkUpgradeHandlerTest {
     void aDecompressionBombIsCutOffWithoutBeingBuffered() {
         byte[] bomb = gzip(new byte[(int) ZlibBodyRewrite.MAX_INFLATED_BYTES + (1 << 20)]);
         assertThat(bomb.length).isLessThan(64 * 1024);
-        Exchange exchange = exchange(List.of(() -> streamed(bomb, 4096, "content-type", "text/html",
-                "content-encoding", "gzip")));
+        Exchange exchange =
+                exchange(List.of(() -> streamed(bomb, 4096, "content-type", "text/html", "content-encoding", "gzip")));
         exchange.send(get("/"));
         assertThat(exchange.server.isOpen()).isFalse();
         assertThat(exchange.rawLength).isLessThan(256 * 1024);
@@ -602,7 +686,10 @@ class LinkUpgradeHandlerTest {
         ClickTlsConfig config = new ClickTlsConfig(
                 new Listen(any, any, any),
                 new StorageSettings(Path.of("data")),
-                new Certificates(Certificates.IssuerKind.INTERNAL, Certificates.KeyType.EC256, null,
+                new Certificates(
+                        Certificates.IssuerKind.INTERNAL,
+                        Certificates.KeyType.EC256,
+                        null,
                         new OnDemand(null, Duration.ofSeconds(10))),
                 Map.of("stand-in", platform),
                 List.of(new Domain("links.shop.com", "stand-in"), new Domain("*.brand.test", "stand-in")),
@@ -612,7 +699,10 @@ class LinkUpgradeHandlerTest {
     }
 
     private double upgraded(String kind) {
-        Counter counter = metrics.registry().find("clicktls.links.upgraded").tag("kind", kind).counter();
+        Counter counter = metrics.registry()
+                .find("clicktls.links.upgraded")
+                .tag("kind", kind)
+                .counter();
         return counter == null ? 0 : counter.count();
     }
 
@@ -646,7 +736,8 @@ class LinkUpgradeHandlerTest {
             response.headers().add(headers[i], headers[i + 1]);
         }
         if (!response.headers().contains(HttpHeaderNames.CONTENT_LENGTH)
-                && status.code() != 204 && status.code() != 304) {
+                && status.code() != 204
+                && status.code() != 304) {
             response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
         }
         return response;
@@ -828,8 +919,16 @@ class LinkUpgradeHandlerTest {
         out.writeBytes(new byte[] {0x12, 0x34}); // FHCRC, not checked by readers that skip it
         out.write(buffer, 0, n);
         int c = (int) crc.getValue();
-        out.writeBytes(new byte[] {(byte) c, (byte) (c >> 8), (byte) (c >> 16), (byte) (c >> 24),
-                (byte) data.length, (byte) (data.length >> 8), (byte) (data.length >> 16), (byte) (data.length >> 24)});
+        out.writeBytes(new byte[] {
+            (byte) c,
+            (byte) (c >> 8),
+            (byte) (c >> 16),
+            (byte) (c >> 24),
+            (byte) data.length,
+            (byte) (data.length >> 8),
+            (byte) (data.length >> 16),
+            (byte) (data.length >> 24)
+        });
         return out.toByteArray();
     }
 

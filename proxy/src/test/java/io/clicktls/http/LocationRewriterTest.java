@@ -19,55 +19,58 @@ class LocationRewriterTest {
     private static final LinkPorts QUICKSTART = LinkPorts.of(8443, 8080);
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-        "http://links.shop.com/ls/click?upn=a1&b=2#top | https://links.shop.com/ls/click?upn=a1&b=2#top",
-        "http://links.shop.com | https://links.shop.com",
-        "http://links.shop.com/ | https://links.shop.com/",
-        "http://links.shop.com?q=1 | https://links.shop.com?q=1",
-        "http://links.shop.com#f | https://links.shop.com#f",
-        "HTTP://links.shop.com/x | https://links.shop.com/x",
-        "Http://Links.Shop.COM/X | https://Links.Shop.COM/X",
-        "http://links.shop.com:80/ls/click | https://links.shop.com/ls/click",
-        "http://links.shop.com:80 | https://links.shop.com",
-        "http://links.shop.com:80?x | https://links.shop.com?x",
-        "http://email.brand.test/wf/click?upn=x | https://email.brand.test/wf/click?upn=x",
-        "http://links.shop.com/@evil.net | https://links.shop.com/@evil.net",
-    })
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "http://links.shop.com/ls/click?upn=a1&b=2#top | https://links.shop.com/ls/click?upn=a1&b=2#top",
+                "http://links.shop.com | https://links.shop.com",
+                "http://links.shop.com/ | https://links.shop.com/",
+                "http://links.shop.com?q=1 | https://links.shop.com?q=1",
+                "http://links.shop.com#f | https://links.shop.com#f",
+                "HTTP://links.shop.com/x | https://links.shop.com/x",
+                "Http://Links.Shop.COM/X | https://Links.Shop.COM/X",
+                "http://links.shop.com:80/ls/click | https://links.shop.com/ls/click",
+                "http://links.shop.com:80 | https://links.shop.com",
+                "http://links.shop.com:80?x | https://links.shop.com?x",
+                "http://email.brand.test/wf/click?upn=x | https://email.brand.test/wf/click?upn=x",
+                "http://links.shop.com/@evil.net | https://links.shop.com/@evil.net",
+            })
     void absoluteHttpLocationOfAReadyHostIsUpgraded(String location, String expected) {
         assertThat(LocationRewriter.upgrade(location, READY, STANDARD)).isEqualTo(expected);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "http://links.shop.com.evil.net/",
-        "http://xlinks.shop.com/",
-        "http://links.shop.com@evil.net/",
-        "http://user@links.shop.com/",
-        "http://user:secret@links.shop.com/",
-        "http://links.shop.com:80@evil.net/",
-        "http://links.shop.com:8080/ls/click",
-        "http://links.shop.com:8443/ls/click",
-        "http://links.shop.com:/",
-        "http://links.shop.com:080/",
-        "http://links.shop.com:800/",
-        "http://links.shop.com./",
-        "http://links.shop.com\\@evil.net/",
-        "http://links.shop.com%2eevil.net/",
-        "http://links.shop.com_/",
-        "http://[::1]/",
-        "http:///links.shop.com/",
-        "http://",
-        "http:/links.shop.com/",
-        "http:links.shop.com/",
-        "//links.shop.com/ls/click",
-        "/ls/click?upn=1",
-        "https://links.shop.com/",
-        "ftp://links.shop.com/",
-        "xhttp://links.shop.com/",
-        "http://www.example.com/?u=http://links.shop.com/",
-        "http://other.test/",
-        "",
-    })
+    @ValueSource(
+            strings = {
+                "http://links.shop.com.evil.net/",
+                "http://xlinks.shop.com/",
+                "http://links.shop.com@evil.net/",
+                "http://user@links.shop.com/",
+                "http://user:secret@links.shop.com/",
+                "http://links.shop.com:80@evil.net/",
+                "http://links.shop.com:8080/ls/click",
+                "http://links.shop.com:8443/ls/click",
+                "http://links.shop.com:/",
+                "http://links.shop.com:080/",
+                "http://links.shop.com:800/",
+                "http://links.shop.com./",
+                "http://links.shop.com\\@evil.net/",
+                "http://links.shop.com%2eevil.net/",
+                "http://links.shop.com_/",
+                "http://[::1]/",
+                "http:///links.shop.com/",
+                "http://",
+                "http:/links.shop.com/",
+                "http:links.shop.com/",
+                "//links.shop.com/ls/click",
+                "/ls/click?upn=1",
+                "https://links.shop.com/",
+                "ftp://links.shop.com/",
+                "xhttp://links.shop.com/",
+                "http://www.example.com/?u=http://links.shop.com/",
+                "http://other.test/",
+                "",
+            })
     void anyOtherLocationIsLeftAsTheSameString(String location) {
         assertThat(LocationRewriter.upgrade(location, READY, STANDARD)).isSameAs(location);
     }
@@ -111,37 +114,40 @@ class LocationRewriterTest {
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-        "http://links.shop.com/landing | https://links.shop.com:8443/landing",
-        "http://links.shop.com | https://links.shop.com:8443",
-        "http://links.shop.com:80/landing | https://links.shop.com:8443/landing",
-        "http://links.shop.com:8080/landing | https://links.shop.com:8443/landing",
-        "http://links.shop.com:8443/landing | https://links.shop.com:8443/landing",
-        "http://links.shop.com:8443 | https://links.shop.com:8443",
-        "http://links.shop.com:8443?q=1 | https://links.shop.com:8443?q=1",
-        "HTTP://Links.Shop.COM:8443#f | https://Links.Shop.COM:8443#f",
-    })
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "http://links.shop.com/landing | https://links.shop.com:8443/landing",
+                "http://links.shop.com | https://links.shop.com:8443",
+                "http://links.shop.com:80/landing | https://links.shop.com:8443/landing",
+                "http://links.shop.com:8080/landing | https://links.shop.com:8443/landing",
+                "http://links.shop.com:8443/landing | https://links.shop.com:8443/landing",
+                "http://links.shop.com:8443 | https://links.shop.com:8443",
+                "http://links.shop.com:8443?q=1 | https://links.shop.com:8443?q=1",
+                "HTTP://Links.Shop.COM:8443#f | https://Links.Shop.COM:8443#f",
+            })
     void onNonStandardListenersALinkWithoutPortOrWithAProxyPortGetsTheHttpsPort(String location, String expected) {
         assertThat(LocationRewriter.upgrade(location, READY, QUICKSTART)).isEqualTo(expected);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "http://links.shop.com:9000/",
-        "http://links.shop.com:443/",
-        "http://links.shop.com:8444/",
-        "http://links.shop.com:08443/",
-        "http://links.shop.com:84430/",
-        "http://links.shop.com:65536/",
-        "http://links.shop.com:0/",
-        "http://links.shop.com:/",
-        "http://links.shop.com:8443@evil.net/",
-        "http://links.shop.com:8443:8443/",
-        "http://links.shop.com:8443\\evil.net/",
-        "http://links.shop.com:8443x/",
-        "http://links.shop.com.evil.net:8443/",
-        "http://other.test:8443/",
-    })
+    @ValueSource(
+            strings = {
+                "http://links.shop.com:9000/",
+                "http://links.shop.com:443/",
+                "http://links.shop.com:8444/",
+                "http://links.shop.com:08443/",
+                "http://links.shop.com:84430/",
+                "http://links.shop.com:65536/",
+                "http://links.shop.com:0/",
+                "http://links.shop.com:/",
+                "http://links.shop.com:8443@evil.net/",
+                "http://links.shop.com:8443:8443/",
+                "http://links.shop.com:8443\\evil.net/",
+                "http://links.shop.com:8443x/",
+                "http://links.shop.com.evil.net:8443/",
+                "http://other.test:8443/",
+            })
     void onNonStandardListenersAnyOtherPortOrLookAlikeIsLeftAlone(String location) {
         assertThat(LocationRewriter.upgrade(location, READY, QUICKSTART)).isSameAs(location);
     }

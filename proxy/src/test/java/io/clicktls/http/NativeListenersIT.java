@@ -36,7 +36,8 @@ class NativeListenersIT extends ProxyFixture {
         int httpPort = own.httpPort();
         try {
             for (int i = 0; i < 8; i++) { // new connections each time: the kernel spreads them over the sockets
-                assertThat(curlHttps(httpsPort, "links.shop.test", "/echo").status()).isEqualTo(200);
+                assertThat(curlHttps(httpsPort, "links.shop.test", "/echo").status())
+                        .isEqualTo(200);
             }
             assertThat(rawHttp(httpPort, "GET /ls/click HTTP/1.1\r\nHost: links.shop.test\r\n\r\n"))
                     .startsWith("HTTP/1.1 30");

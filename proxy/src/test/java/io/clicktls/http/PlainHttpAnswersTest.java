@@ -40,20 +40,26 @@ class PlainHttpAnswersTest {
     private final ConfigSnapshot snapshot = ConfigSnapshot.of(new ClickTlsConfig(
             new Listen(new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0)),
             new StorageSettings(Path.of("data")),
-            new Certificates(Certificates.IssuerKind.INTERNAL, Certificates.KeyType.EC256, null,
+            new Certificates(
+                    Certificates.IssuerKind.INTERNAL,
+                    Certificates.KeyType.EC256,
+                    null,
                     new OnDemand(null, Duration.ofMillis(200))),
             Map.of("p", new Platform("p", URI.create("https://sendgrid.net"), Platform.HostHeader.PRESERVE)),
             List.of(new Domain("links.shop.test", "p")),
             new Upgrade(Upgrade.HttpMode.REDIRECT, true, true),
             null));
-    private final DomainTable.Route route = snapshot.domains().find("links.shop.test").orElseThrow();
+    private final DomainTable.Route route =
+            snapshot.domains().find("links.shop.test").orElseThrow();
 
     @Test
     void redirectOnPort443LeavesThePortOut() throws Exception {
         certificates.inHand("links.shop.test");
 
-        FullHttpResponse response = answers(443).answer(get("/a%2F//b?c"), "/a%2F//b?c", "links.shop.test", route)
-                .toCompletableFuture().get(1, TimeUnit.SECONDS);
+        FullHttpResponse response = answers(443)
+                .answer(get("/a%2F//b?c"), "/a%2F//b?c", "links.shop.test", route)
+                .toCompletableFuture()
+                .get(1, TimeUnit.SECONDS);
 
         assertThat(response.status().code()).isEqualTo(308);
         assertThat(response.headers().get("location")).isEqualTo("https://links.shop.test/a%2F//b?c");
@@ -66,8 +72,10 @@ class PlainHttpAnswersTest {
         certificates.issuable("links.shop.test", Duration.ofSeconds(5));
 
         long start = System.nanoTime();
-        FullHttpResponse response = answers(443).answer(get("/x"), "/x", "links.shop.test", route)
-                .toCompletableFuture().get(2, TimeUnit.SECONDS);
+        FullHttpResponse response = answers(443)
+                .answer(get("/x"), "/x", "links.shop.test", route)
+                .toCompletableFuture()
+                .get(2, TimeUnit.SECONDS);
 
         assertThat(response).isNull();
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
@@ -75,7 +83,8 @@ class PlainHttpAnswersTest {
 
     @Test
     void hostsNotServedAndOtherPathsAreLeftToTheProxy() {
-        assertThat(answers(443).answer(get("/x"), "/x", "unknown.example", null)).isNull();
+        assertThat(answers(443).answer(get("/x"), "/x", "unknown.example", null))
+                .isNull();
     }
 
     @Test
@@ -94,14 +103,22 @@ class PlainHttpAnswersTest {
             }
         };
         Thread[] executorThread = new Thread[1];
-        PlainHttpAnswers answers = new PlainHttpAnswers(() -> snapshot, certificates, challenges, task -> {
-            Thread thread = new Thread(task);
-            executorThread[0] = thread;
-            thread.start();
-        }, () -> 443, metrics);
+        PlainHttpAnswers answers = new PlainHttpAnswers(
+                () -> snapshot,
+                certificates,
+                challenges,
+                task -> {
+                    Thread thread = new Thread(task);
+                    executorThread[0] = thread;
+                    thread.start();
+                },
+                () -> 443,
+                metrics);
 
-        FullHttpResponse found = answers.answer(get("/.well-known/acme-challenge/abc"),
-                "/.well-known/acme-challenge/abc", null, null).toCompletableFuture().get(1, TimeUnit.SECONDS);
+        FullHttpResponse found = answers.answer(
+                        get("/.well-known/acme-challenge/abc"), "/.well-known/acme-challenge/abc", null, null)
+                .toCompletableFuture()
+                .get(1, TimeUnit.SECONDS);
 
         assertThat(found.status().code()).isEqualTo(200);
         assertThat(found.content().toString(StandardCharsets.US_ASCII)).isEqualTo("abc.key");
@@ -110,8 +127,8 @@ class PlainHttpAnswersTest {
     }
 
     private PlainHttpAnswers answers(int httpsPort) {
-        return new PlainHttpAnswers(() -> snapshot, certificates, Challenges.NONE, Runnable::run, () -> httpsPort,
-                metrics);
+        return new PlainHttpAnswers(
+                () -> snapshot, certificates, Challenges.NONE, Runnable::run, () -> httpsPort, metrics);
     }
 
     private static HttpRequest get(String uri) {

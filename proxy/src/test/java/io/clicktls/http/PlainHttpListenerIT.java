@@ -1,10 +1,9 @@
 package io.clicktls.http;
 
-import io.clicktls.testing.Curl;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.config.Upgrade;
+import io.clicktls.testing.Curl;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.URI;
@@ -130,10 +129,12 @@ class PlainHttpListenerIT extends ProxyFixture {
                 .build();
 
         HttpResponse<String> redirect = client.send(
-                HttpRequest.newBuilder(URI.create("http://links.shop.test/ls/click?upn=a%2Fb")).build(),
+                HttpRequest.newBuilder(URI.create("http://links.shop.test/ls/click?upn=a%2Fb"))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         HttpResponse<String> forwarded = client.send(
-                HttpRequest.newBuilder(URI.create("http://uncertified.shop.test/echo?x=1")).build(),
+                HttpRequest.newBuilder(URI.create("http://uncertified.shop.test/echo?x=1"))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
 
         assertThat(redirect.statusCode()).isEqualTo(308);

@@ -1,9 +1,8 @@
 package io.clicktls.http;
 
-import io.clicktls.testing.Curl;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.testing.Curl;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -51,8 +50,8 @@ class ProxyErrorsIT extends ProxyFixture {
 
     @Test
     void twoHostHeadersAreBadRequest() throws Exception {
-        String response = rawHttps("links.shop.test",
-                "GET /ls/click HTTP/1.1\r\nHost: links.shop.test\r\nHost: other.shop.test\r\n\r\n");
+        String response = rawHttps(
+                "links.shop.test", "GET /ls/click HTTP/1.1\r\nHost: links.shop.test\r\nHost: other.shop.test\r\n\r\n");
 
         assertThat(response).startsWith("HTTP/1.1 400 ");
         assertThat(standIn.requests()).isEmpty();
@@ -76,20 +75,21 @@ class ProxyErrorsIT extends ProxyFixture {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
-        "Content-Length: 5\r\nContent-Length: 6\r\n",
-        "Content-Length: 5, 6\r\n",
-        "Transfer-Encoding: xchunked\r\n",
-        "Transfer-Encoding: chunked, identity\r\n",
-        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
-        "Transfer-Encoding : chunked\r\n",
-    })
+    @ValueSource(
+            strings = {
+                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                "Content-Length: 5\r\nContent-Length: 6\r\n",
+                "Content-Length: 5, 6\r\n",
+                "Transfer-Encoding: xchunked\r\n",
+                "Transfer-Encoding: chunked, identity\r\n",
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                "Transfer-Encoding : chunked\r\n",
+            })
     void ambiguousRequestFramingIsRefusedAndNothingReachesTheUpstream(String framing) throws Exception {
         String smuggled = "GET /ls/click?smuggled=1 HTTP/1.1\r\nHost: links.shop.test\r\n\r\n";
-        String request = "POST /unsubscribe HTTP/1.1\r\nHost: links.shop.test\r\n" + framing + "\r\n"
-                + "0\r\n\r\n" + smuggled;
+        String request =
+                "POST /unsubscribe HTTP/1.1\r\nHost: links.shop.test\r\n" + framing + "\r\n" + "0\r\n\r\n" + smuggled;
 
         String response = rawHttps("links.shop.test", request);
 
@@ -101,7 +101,8 @@ class ProxyErrorsIT extends ProxyFixture {
 
     @Test
     void transferEncodingInAnHttp10RequestIsRefused() throws Exception {
-        String response = rawHttps("links.shop.test",
+        String response = rawHttps(
+                "links.shop.test",
                 "POST /unsubscribe HTTP/1.0\r\nHost: links.shop.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
 
         assertThat(response).startsWith("HTTP/1.1 400 ");
@@ -157,8 +158,8 @@ class ProxyErrorsIT extends ProxyFixture {
     @Test
     void withoutSniTheCertificateShownDecidesWhichHostsMayBeAsked() throws Exception {
         String covered = rawHttps(null, "GET /ls/click HTTP/1.1\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
-        String uncovered = rawHttps(null,
-                "GET /ls/click HTTP/1.1\r\nHost: links.uncovered.test\r\nConnection: close\r\n\r\n");
+        String uncovered =
+                rawHttps(null, "GET /ls/click HTTP/1.1\r\nHost: links.uncovered.test\r\nConnection: close\r\n\r\n");
 
         assertThat(covered).startsWith("HTTP/1.1 302 ");
         assertThat(uncovered).startsWith("HTTP/1.1 421 ");
@@ -168,21 +169,25 @@ class ProxyErrorsIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void serverNameCheckWorksWithTheJdkTlsProviderToo(String protocol) throws Exception {
-        SslContext jdk = SslContextBuilder
-                .forServer(serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
+        SslContext jdk = SslContextBuilder.forServer(
+                        serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
                 .sslProvider(SslProvider.JDK)
                 .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
                 .applicationProtocolConfig(new ApplicationProtocolConfig(
                         ApplicationProtocolConfig.Protocol.ALPN,
                         ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                         ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                        ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
+                        ApplicationProtocolNames.HTTP_2,
+                        ApplicationProtocolNames.HTTP_1_1))
                 .build();
-        ProxyServer jdkProxy = proxyBuilder().tlsHandlerFactory(ch -> jdk.newHandler(ch.alloc())).build().start();
+        ProxyServer jdkProxy = proxyBuilder()
+                .tlsHandlerFactory(ch -> jdk.newHandler(ch.alloc()))
+                .build()
+                .start();
         try {
             Curl.Result same = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol);
-            Curl.Result other = curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol,
-                    "-H", "Host: b.shop.test");
+            Curl.Result other =
+                    curlHttps(jdkProxy.httpsPort(), "a.shop.test", "/ls/click", protocol, "-H", "Host: b.shop.test");
 
             assertThat(same.status()).isEqualTo(302);
             assertThat(same.httpVersion()).isEqualTo(protocol.equals("--http2") ? "2" : "1.1");
@@ -196,8 +201,8 @@ class ProxyErrorsIT extends ProxyFixture {
     @Test
     void unknownTlsServerNameStillGetsAnAnswerOnlyForServedHosts() throws Exception {
         // The test TLS context answers any SNI; the proxy then refuses the Host.
-        String response = rawHttps("nowhere.other.test",
-                "GET / HTTP/1.1\r\nHost: nowhere.other.test\r\nConnection: close\r\n\r\n");
+        String response = rawHttps(
+                "nowhere.other.test", "GET / HTTP/1.1\r\nHost: nowhere.other.test\r\nConnection: close\r\n\r\n");
 
         assertThat(response).startsWith("HTTP/1.1 421 ");
     }

@@ -43,9 +43,7 @@ import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -104,8 +102,8 @@ abstract class ProxyFixture {
 
         CertifiedKey upstreamCertificate = pki.issue("localhost");
         standIn = StandInPlatform.start();
-        standInTls = StandInPlatform.startTls(SslContextBuilder
-                .forServer(upstreamCertificate.key(), upstreamCertificate.chain().toArray(X509Certificate[]::new))
+        standInTls = StandInPlatform.startTls(SslContextBuilder.forServer(
+                        upstreamCertificate.key(), upstreamCertificate.chain().toArray(X509Certificate[]::new))
                 .build());
         int closedPort;
         try (ServerSocket socket = new ServerSocket(0)) {
@@ -114,12 +112,16 @@ abstract class ProxyFixture {
 
         Map<String, Platform> platforms = Map.of(
                 "stand-in", new Platform("stand-in", standIn.upstream(), Platform.HostHeader.PRESERVE),
-                "stand-in-tls", new Platform("stand-in-tls", standInTls.upstream("localhost"),
-                        Platform.HostHeader.PRESERVE),
-                "stand-in-tls-by-ip", new Platform("stand-in-tls-by-ip", standInTls.upstream("127.0.0.1"),
-                        Platform.HostHeader.PRESERVE),
-                "down", new Platform("down", java.net.URI.create("http://127.0.0.1:" + closedPort),
-                        Platform.HostHeader.PRESERVE),
+                "stand-in-tls",
+                        new Platform("stand-in-tls", standInTls.upstream("localhost"), Platform.HostHeader.PRESERVE),
+                "stand-in-tls-by-ip",
+                        new Platform(
+                                "stand-in-tls-by-ip", standInTls.upstream("127.0.0.1"), Platform.HostHeader.PRESERVE),
+                "down",
+                        new Platform(
+                                "down",
+                                java.net.URI.create("http://127.0.0.1:" + closedPort),
+                                Platform.HostHeader.PRESERVE),
                 "upstream-host", new Platform("upstream-host", standIn.upstream(), Platform.HostHeader.UPSTREAM));
         List<Domain> domains = List.of(
                 new Domain("*.shop.test", "stand-in"),
@@ -131,7 +133,10 @@ abstract class ProxyFixture {
         baseConfig = new ClickTlsConfig(
                 new Listen(new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0)),
                 new StorageSettings(workDir),
-                new Certificates(Certificates.IssuerKind.INTERNAL, Certificates.KeyType.EC256, null,
+                new Certificates(
+                        Certificates.IssuerKind.INTERNAL,
+                        Certificates.KeyType.EC256,
+                        null,
                         new OnDemand(null, HANDSHAKE_WAIT)),
                 platforms,
                 domains,
@@ -139,19 +144,26 @@ abstract class ProxyFixture {
                 null);
         config = new AtomicReference<>(ConfigSnapshot.of(baseConfig));
 
-        serverCertificate = pki.issue("*.shop.test", "links.tls.test", "bad.tls.test",
-                "links.down.test", "links.rewrite.test", "nowhere.other.test");
-        serverContext = SslContextBuilder
-                .forServer(serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
+        serverCertificate = pki.issue(
+                "*.shop.test",
+                "links.tls.test",
+                "bad.tls.test",
+                "links.down.test",
+                "links.rewrite.test",
+                "nowhere.other.test");
+        serverContext = SslContextBuilder.forServer(
+                        serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
                 .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
                 .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
                 .applicationProtocolConfig(new ApplicationProtocolConfig(
                         ApplicationProtocolConfig.Protocol.ALPN,
                         ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                         ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                        ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
+                        ApplicationProtocolNames.HTTP_2,
+                        ApplicationProtocolNames.HTTP_1_1))
                 .build();
-        upstreamContext = SslContextBuilder.forClient().trustManager(pki.caCertificate()).build();
+        upstreamContext =
+                SslContextBuilder.forClient().trustManager(pki.caCertificate()).build();
 
         boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         worker = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
@@ -214,8 +226,14 @@ abstract class ProxyFixture {
 
     static void upgradeHttp(Upgrade.HttpMode mode) {
         ClickTlsConfig c = baseConfig;
-        config.set(ConfigSnapshot.of(new ClickTlsConfig(c.listen(), c.storage(), c.certificates(), c.platforms(),
-                c.domains(), new Upgrade(mode, true, true), c.source())));
+        config.set(ConfigSnapshot.of(new ClickTlsConfig(
+                c.listen(),
+                c.storage(),
+                c.certificates(),
+                c.platforms(),
+                c.domains(),
+                new Upgrade(mode, true, true),
+                c.source())));
     }
 
     /** curl to {@code https://host:<https port><target>}, the name resolved to 127.0.0.1, trusting the test CA. */
@@ -224,9 +242,8 @@ abstract class ProxyFixture {
     }
 
     static Curl.Result curlHttps(int port, String host, String target, String... options) throws Exception {
-        List<String> args = new ArrayList<>(List.of(
-                "--cacert", caPem.toString(),
-                "--resolve", host + ":" + port + ":127.0.0.1"));
+        List<String> args =
+                new ArrayList<>(List.of("--cacert", caPem.toString(), "--resolve", host + ":" + port + ":127.0.0.1"));
         args.addAll(List.of(options));
         args.add("https://" + host + ":" + port + target);
         return curl(args);

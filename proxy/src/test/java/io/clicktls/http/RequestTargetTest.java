@@ -34,12 +34,17 @@ class RequestTargetTest {
 
     @Test
     void formsAReverseProxyCannotForwardAreRefused() {
-        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.CONNECT, "links.shop.test:443"))).isNull();
+        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.CONNECT, "links.shop.test:443")))
+                .isNull();
         assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.GET, "*"))).isNull();
-        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.OPTIONS, "*"))).isNotNull();
-        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.GET, "ftp://x/y"))).isNull();
-        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.GET, "http://user@x/y"))).isNull();
-        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.GET, "http:///y"))).isNull();
+        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.OPTIONS, "*")))
+                .isNotNull();
+        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.GET, "ftp://x/y")))
+                .isNull();
+        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.GET, "http://user@x/y")))
+                .isNull();
+        assertThat(ProxyHandler.RequestTarget.of(request(HttpMethod.GET, "http:///y")))
+                .isNull();
     }
 
     @Test

@@ -46,11 +46,16 @@ final class TestPki {
             X500Name subject = new X500Name("CN=clicktls test CA");
             Instant now = Instant.now();
             X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
-                    subject, BigInteger.valueOf(SERIAL.incrementAndGet()),
-                    Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(2))),
-                    subject, caKey.getPublic());
+                    subject,
+                    BigInteger.valueOf(SERIAL.incrementAndGet()),
+                    Date.from(now.minus(Duration.ofHours(1))),
+                    Date.from(now.plus(Duration.ofDays(2))),
+                    subject,
+                    caKey.getPublic());
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
-            builder.addExtension(Extension.keyUsage, true,
+            builder.addExtension(
+                    Extension.keyUsage,
+                    true,
                     new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature));
             caCertificate = sign(builder);
         } catch (GeneralSecurityException | IOException | OperatorCreationException e) {
@@ -68,17 +73,25 @@ final class TestPki {
             KeyPair key = ecKey();
             Instant now = Instant.now();
             X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
-                    new X500Name("CN=clicktls test CA"), BigInteger.valueOf(SERIAL.incrementAndGet()),
-                    Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(1))),
-                    new X500Name("CN=" + names[0]), key.getPublic());
+                    new X500Name("CN=clicktls test CA"),
+                    BigInteger.valueOf(SERIAL.incrementAndGet()),
+                    Date.from(now.minus(Duration.ofHours(1))),
+                    Date.from(now.plus(Duration.ofDays(1))),
+                    new X500Name("CN=" + names[0]),
+                    key.getPublic());
             List<GeneralName> alternatives = new ArrayList<>();
             for (String name : names) {
                 boolean ip = Character.isDigit(name.charAt(0)) || name.contains(":");
-                alternatives.add(ip
-                        ? new GeneralName(GeneralName.iPAddress, InetAddress.getByName(name).getHostAddress())
-                        : new GeneralName(GeneralName.dNSName, name));
+                alternatives.add(
+                        ip
+                                ? new GeneralName(
+                                        GeneralName.iPAddress,
+                                        InetAddress.getByName(name).getHostAddress())
+                                : new GeneralName(GeneralName.dNSName, name));
             }
-            builder.addExtension(Extension.subjectAlternativeName, false,
+            builder.addExtension(
+                    Extension.subjectAlternativeName,
+                    false,
                     new GeneralNames(alternatives.toArray(GeneralName[]::new)));
             builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
             return new CertifiedKey(names[0], key.getPrivate(), List.of(sign(builder), caCertificate), "test");

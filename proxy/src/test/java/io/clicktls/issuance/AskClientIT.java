@@ -25,8 +25,14 @@ import org.junit.jupiter.api.Test;
 /** The ask client against a stub endpoint on loopback whose answers, delays and failures the test sets per name. */
 class AskClientIT {
 
-    private static final OnDemand SETTINGS = new OnDemand(null, Duration.ofSeconds(10), Duration.ofMillis(300),
-            new OnDemand.AskCache(Duration.ofMinutes(60), Duration.ofMinutes(5)), "p", List.of(), null,
+    private static final OnDemand SETTINGS = new OnDemand(
+            null,
+            Duration.ofSeconds(10),
+            Duration.ofMillis(300),
+            new OnDemand.AskCache(Duration.ofMinutes(60), Duration.ofMinutes(5)),
+            "p",
+            List.of(),
+            null,
             OnDemand.DEFAULT_PENDING);
 
     private final AtomicLong nanos = new AtomicLong(1_000_000_000L);

@@ -30,8 +30,8 @@ class CertificateCleanupTest {
     }
 
     private CertificateCleanup newCleanup() throws Exception {
-        CertificateCleanup made = new CertificateCleanup(pki.config, pki.store, new IssuancePolicy(), pki.store::delete,
-                Runnable::run, pki.clock);
+        CertificateCleanup made = new CertificateCleanup(
+                pki.config, pki.store, new IssuancePolicy(), pki.store::delete, Runnable::run, pki.clock);
         made.load();
         return made;
     }
@@ -49,8 +49,10 @@ class CertificateCleanupTest {
         assertThat(cleanup.runOnce()).isEqualTo(new CertificateCleanup.Pass(2, 1, 0, 0, 0));
         assertThat(cleanup.renewable("removed.shop.test")).isFalse();
         assertThat(cleanup.renewable("kept.shop.test")).isTrue();
-        assertThat(cleanup.marked("removed.shop.test")).get()
-                .extracting(CertificateCleanup.Mark::reason).isEqualTo(IssuancePolicy.NOT_CONFIGURED);
+        assertThat(cleanup.marked("removed.shop.test"))
+                .get()
+                .extracting(CertificateCleanup.Mark::reason)
+                .isEqualTo(IssuancePolicy.NOT_CONFIGURED);
 
         pki.clock.advance(Duration.ofDays(29));
         assertThat(cleanup.runOnce().deleted()).isZero();
@@ -90,9 +92,13 @@ class CertificateCleanupTest {
 
     private void removeFromConfig() {
         ClickTlsConfig config = pki.config.get().config();
-        pki.config.replace(new ClickTlsConfig(config.listen(), config.storage(),
-                config.certificates(), config.platforms(),
-                List.of(new Domain("kept.shop.test", "stand-in")), config.upgrade(),
+        pki.config.replace(new ClickTlsConfig(
+                config.listen(),
+                config.storage(),
+                config.certificates(),
+                config.platforms(),
+                List.of(new Domain("kept.shop.test", "stand-in")),
+                config.upgrade(),
                 config.source()));
     }
 }

@@ -40,7 +40,8 @@ class DnsCheckIT {
 
     @Test
     void aNameWhoseAddressIsAnExpectedAddressPointsHere() {
-        DnsCheck.Report report = dns.check("plain.default.test", List.of("127.0.0.1")).join();
+        DnsCheck.Report report =
+                dns.check("plain.default.test", List.of("127.0.0.1")).join();
 
         assertThat(report.verdict()).isEqualTo(DnsCheck.Verdict.POINTS_HERE);
         assertThat(report.chain()).isEmpty();
@@ -58,10 +59,11 @@ class DnsCheckIT {
         DnsCheck.Report report = dns.check("www.www.links.chain.test", PROXY).join();
 
         assertThat(report.verdict()).isEqualTo(DnsCheck.Verdict.POINTS_HERE);
-        assertThat(report.chain()).containsExactly(
-                new DnsCheck.Hop("www.www.links.chain.test", "www.links.chain.test"),
-                new DnsCheck.Hop("www.links.chain.test", "links.chain.test"),
-                new DnsCheck.Hop("links.chain.test", "proxy.example.net"));
+        assertThat(report.chain())
+                .containsExactly(
+                        new DnsCheck.Hop("www.www.links.chain.test", "www.links.chain.test"),
+                        new DnsCheck.Hop("www.links.chain.test", "links.chain.test"),
+                        new DnsCheck.Hop("links.chain.test", "proxy.example.net"));
         assertThat(report.canonicalName()).isEqualTo("proxy.example.net");
         assertThat(report.addresses()).extracting(InetAddress::getHostAddress).containsExactly("10.9.9.9");
     }
@@ -87,8 +89,9 @@ class DnsCheckIT {
         assertThat(dns.check("apex.shop.test", PROXY).join().verdict()).isEqualTo(DnsCheck.Verdict.POINTS_HERE);
         DnsCheck.Report other = dns.check("other.shop.test", PROXY).join();
         assertThat(other.verdict()).isEqualTo(DnsCheck.Verdict.POINTS_ELSEWHERE);
-        assertThat(other.explanation()).isEqualTo("other.shop.test resolves to 10.7.7.7, not to this proxy:"
-                + " replace its A/AAAA records by a CNAME to proxy.example.net");
+        assertThat(other.explanation())
+                .isEqualTo("other.shop.test resolves to 10.7.7.7, not to this proxy:"
+                        + " replace its A/AAAA records by a CNAME to proxy.example.net");
     }
 
     @Test

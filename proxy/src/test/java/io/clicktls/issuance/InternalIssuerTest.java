@@ -68,7 +68,8 @@ class InternalIssuerTest {
         assertThat(leaf.getKeyUsage()[0]).as("digitalSignature").isTrue();
         assertThat(leaf.getKeyUsage()[2]).as("keyEncipherment, only for RSA").isFalse();
         assertThat(leaf.getBasicConstraints()).isEqualTo(-1);
-        assertThat(Duration.between(pki.clock.instant(), leaf.getNotAfter().toInstant()).toSeconds())
+        assertThat(Duration.between(pki.clock.instant(), leaf.getNotAfter().toInstant())
+                        .toSeconds())
                 .isCloseTo(Duration.ofDays(90).toSeconds(), within(1L)); // certificates keep whole seconds
         assertThat(leaf.getNotBefore()).isBefore(Date.from(pki.clock.instant()));
         assertThat(leaf.getSerialNumber().bitLength()).isBetween(64, 128);
@@ -90,7 +91,8 @@ class InternalIssuerTest {
         assertThat(root.getKeyUsage()[6]).as("cRLSign").isTrue();
         assertThat(root.getSubjectX500Principal().getName()).contains("CN=clicktls local CA ");
         assertThat(root.getPublicKey().getAlgorithm()).isEqualTo("EC");
-        assertThat(Duration.between(pki.clock.instant(), root.getNotAfter().toInstant()).toSeconds())
+        assertThat(Duration.between(pki.clock.instant(), root.getNotAfter().toInstant())
+                        .toSeconds())
                 .isCloseTo(Duration.ofDays(3650).toSeconds(), within(1L));
         assertThat(directory.resolve("ca/root.pem")).exists();
         assertThat(directory.resolve("ca/root-key.pem")).exists();
@@ -117,15 +119,19 @@ class InternalIssuerTest {
     @Test
     void rsaKeyTypeGivesRsaLeavesWithKeyEncipherment() throws Exception {
         ClickTlsConfig base = pki.config.get().config();
-        Certificates rsa = new Certificates(base.certificates().issuer(), Certificates.KeyType.RSA2048,
-                base.certificates().acme(), base.certificates().onDemand());
-        ConfigSnapshot snapshot = ConfigSnapshot.of(new ClickTlsConfig(base.listen(), base.storage(), rsa,
-                base.platforms(), base.domains(), base.upgrade(), base.source()));
+        Certificates rsa = new Certificates(
+                base.certificates().issuer(),
+                Certificates.KeyType.RSA2048,
+                base.certificates().acme(),
+                base.certificates().onDemand());
+        ConfigSnapshot snapshot = ConfigSnapshot.of(new ClickTlsConfig(
+                base.listen(), base.storage(), rsa, base.platforms(), base.domains(), base.upgrade(), base.source()));
         InternalIssuer issuer = InternalIssuer.open(new FileStorage(directory), () -> snapshot);
 
         X509Certificate leaf = issuer.issue("links.shop.test").leaf();
 
-        assertThat(((RSAPublicKey) leaf.getPublicKey()).getModulus().bitLength()).isEqualTo(2048);
+        assertThat(((RSAPublicKey) leaf.getPublicKey()).getModulus().bitLength())
+                .isEqualTo(2048);
         assertThat(leaf.getKeyUsage()[2]).as("keyEncipherment").isTrue();
     }
 

@@ -33,8 +33,8 @@ class IssuanceFailuresTest {
 
     @Test
     void aFailureIsKeptWithTheCasWordsItsTimeAndWhenToTryAgain() {
-        IssuanceFailure failure = failures.recordFailure("a.test",
-                new IssuanceException("the CA refused a.test: caa: CAA record forbids issuance"));
+        IssuanceFailure failure = failures.recordFailure(
+                "a.test", new IssuanceException("the CA refused a.test: caa: CAA record forbids issuance"));
 
         assertThat(failure.message()).isEqualTo("the CA refused a.test: caa: CAA record forbids issuance");
         assertThat(failure.at()).isEqualTo(T0);
@@ -49,8 +49,8 @@ class IssuanceFailuresTest {
     void consecutiveFailuresDoubleTheWaitUpToSixHours() {
         List<Long> waits = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
-            IssuanceFailure failure = failures.recordFailure("a.test",
-                    new IssuanceException("CA unreachable (no Retry-After)"));
+            IssuanceFailure failure =
+                    failures.recordFailure("a.test", new IssuanceException("CA unreachable (no Retry-After)"));
             waits.add(Duration.between(clock.instant(), failure.retryAt()).toMinutes());
             clock.advance(Duration.between(clock.instant(), failure.retryAt()));
         }
@@ -66,8 +66,8 @@ class IssuanceFailuresTest {
         List<Instant> attempts = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
             attempts.add(clock.instant());
-            IssuanceFailure failure = failures.recordFailure("a.test",
-                    new IssuanceException("http-01 validation of a.test failed: connection refused"));
+            IssuanceFailure failure = failures.recordFailure(
+                    "a.test", new IssuanceException("http-01 validation of a.test failed: connection refused"));
             clock.advance(Duration.between(clock.instant(), failure.retryAt()));
         }
 
@@ -83,14 +83,16 @@ class IssuanceFailuresTest {
     void theCasRetryAfterIsHonouredAndDoesNotCountAsAFailedValidation() {
         Instant retryAfter = T0.plus(Duration.ofMinutes(45));
 
-        IssuanceFailure limited = failures.recordFailure("a.test",
-                new IssuanceException("rate limited by the CA: too many certificates", null, retryAfter));
+        IssuanceFailure limited = failures.recordFailure(
+                "a.test", new IssuanceException("rate limited by the CA: too many certificates", null, retryAfter));
 
         assertThat(limited.retryAt()).isEqualTo(retryAfter);
         for (int i = 0; i < 6; i++) {
             clock.advance(Duration.ofSeconds(30));
-            IssuanceFailure unreachable = failures.recordFailure("a.test",
-                    new IssuanceException("CA unreachable", null, clock.instant().plusSeconds(30)));
+            IssuanceFailure unreachable = failures.recordFailure(
+                    "a.test",
+                    new IssuanceException(
+                            "CA unreachable", null, clock.instant().plusSeconds(30)));
             assertThat(unreachable.retryAt()).isEqualTo(clock.instant().plusSeconds(30));
         }
     }
@@ -105,9 +107,12 @@ class IssuanceFailuresTest {
 
         failures.clear("a.test");
         assertThat(failures.lastFailure("a.test")).isEmpty();
-        assertThat(Files.exists(directory.resolve("state/issuance/a.test.json"))).isFalse();
+        assertThat(Files.exists(directory.resolve("state/issuance/a.test.json")))
+                .isFalse();
         clock.advance(IssuanceFailures.REREAD_AFTER);
-        assertThat(otherNode.lastFailure("a.test")).as("read again after a minute").isEmpty();
+        assertThat(otherNode.lastFailure("a.test"))
+                .as("read again after a minute")
+                .isEmpty();
     }
 
     @Test
@@ -118,8 +123,12 @@ class IssuanceFailuresTest {
         Files.createDirectories(directory.resolve("state/issuance"));
         Files.writeString(directory.resolve("state/issuance/never-failed.test.json"), "{ broken");
 
-        assertThat(failures.lastFailure("never-failed.test")).as("the negative answer is remembered").isEmpty();
+        assertThat(failures.lastFailure("never-failed.test"))
+                .as("the negative answer is remembered")
+                .isEmpty();
         clock.advance(IssuanceFailures.REREAD_AFTER);
-        assertThat(failures.lastFailure("never-failed.test")).as("unreadable state counts as none").isEmpty();
+        assertThat(failures.lastFailure("never-failed.test"))
+                .as("unreadable state counts as none")
+                .isEmpty();
     }
 }

@@ -1,16 +1,13 @@
 package io.clicktls.issuance;
 
-import io.clicktls.testing.MutableClock;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.config.Certificates.Limits;
 import io.clicktls.storage.FileStorage;
+import io.clicktls.testing.MutableClock;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,7 +67,9 @@ class IssuanceLimitsTest {
         assertThat(hold.limit()).isEqualTo(IssuanceLimits.CERTIFICATES);
         assertThat(hold.explanation()).contains("shop.co.uk");
         assertThat(hold.retryAt()).isEqualTo(START.plus(Duration.ofDays(7)));
-        assertThat(limits.tryStartOrder("c.other.co.uk", two)).as("another registered domain").isEmpty();
+        assertThat(limits.tryStartOrder("c.other.co.uk", two))
+                .as("another registered domain")
+                .isEmpty();
         clock.set(START.plus(Duration.ofDays(7)).plusSeconds(1));
         assertThat(limits.tryStartOrder("c.shop.co.uk", two)).isEmpty();
     }
@@ -80,11 +79,15 @@ class IssuanceLimitsTest {
         Limits one = new Limits(100, 1, 100);
         assertThat(limits.tryStartOrder("a.shop.test", one)).isEmpty();
 
-        assertThat(limits.tryStartOrder("b.shop.test", one)).get()
-                .extracting(IssuanceLimits.Hold::limit).isEqualTo(IssuanceLimits.CERTIFICATES);
+        assertThat(limits.tryStartOrder("b.shop.test", one))
+                .get()
+                .extracting(IssuanceLimits.Hold::limit)
+                .isEqualTo(IssuanceLimits.CERTIFICATES);
 
         limits.failed("a.shop.test");
-        assertThat(limits.tryStartOrder("b.shop.test", one)).as("a failed order issued nothing").isEmpty();
+        assertThat(limits.tryStartOrder("b.shop.test", one))
+                .as("a failed order issued nothing")
+                .isEmpty();
     }
 
     @Test
@@ -117,13 +120,19 @@ class IssuanceLimitsTest {
         IssuanceLimits restarted = newLimits();
         restarted.load();
 
-        assertThat(restarted.hold("c.third.test", small)).get()
-                .extracting(IssuanceLimits.Hold::limit).isEqualTo(IssuanceLimits.ORDERS);
+        assertThat(restarted.hold("c.third.test", small))
+                .get()
+                .extracting(IssuanceLimits.Hold::limit)
+                .isEqualTo(IssuanceLimits.ORDERS);
         Limits roomy = new Limits(100, 1, 1);
-        assertThat(restarted.hold("c.shop.test", roomy)).get()
-                .extracting(IssuanceLimits.Hold::limit).isEqualTo(IssuanceLimits.CERTIFICATES);
-        assertThat(restarted.hold("b.other.test", roomy)).get()
-                .extracting(IssuanceLimits.Hold::limit).isEqualTo(IssuanceLimits.FAILURES);
+        assertThat(restarted.hold("c.shop.test", roomy))
+                .get()
+                .extracting(IssuanceLimits.Hold::limit)
+                .isEqualTo(IssuanceLimits.CERTIFICATES);
+        assertThat(restarted.hold("b.other.test", roomy))
+                .get()
+                .extracting(IssuanceLimits.Hold::limit)
+                .isEqualTo(IssuanceLimits.FAILURES);
         assertThat(restarted.hold("c.other.test", roomy)).isEmpty();
     }
 

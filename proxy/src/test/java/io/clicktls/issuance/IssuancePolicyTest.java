@@ -19,8 +19,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class IssuancePolicyTest {
 
     private final IssuancePolicy policy = new IssuancePolicy();
-    private final ConfigSnapshot config = ConfigSnapshot.of(TestPki.config(
-            Path.of("/tmp/unused"), Duration.ofSeconds(1), List.of("links.example.com", "*.shop.test")));
+    private final ConfigSnapshot config = ConfigSnapshot.of(
+            TestPki.config(Path.of("/tmp/unused"), Duration.ofSeconds(1), List.of("links.example.com", "*.shop.test")));
 
     @Test
     void configuredExactAndWildcardNamesAreAllowed() {
@@ -36,8 +36,25 @@ class IssuancePolicyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "127.0.0.1", "10.0.0.300", "::1", "[::1]", "a..b", ".a.test", "a.test.", "-a.test",
-        "a-.test", "a_b.test", "*.shop.test", "UPPER.test", "caf\u00e9.test", "a b.test", "links.shop.test:443"})
+    @ValueSource(
+            strings = {
+                "",
+                "127.0.0.1",
+                "10.0.0.300",
+                "::1",
+                "[::1]",
+                "a..b",
+                ".a.test",
+                "a.test.",
+                "-a.test",
+                "a-.test",
+                "a_b.test",
+                "*.shop.test",
+                "UPPER.test",
+                "caf\u00e9.test",
+                "a b.test",
+                "links.shop.test:443"
+            })
     void namesThatAreNotHostNamesAreInvalid(String name) {
         assertThat(policy.decide(name, config).reason()).isEqualTo(IssuancePolicy.INVALID_NAME);
     }
@@ -57,8 +74,17 @@ class IssuancePolicyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"xn--a.test", "xn--.test", "ab--cd.test", "links.xn--zz-.test", "co.uk", "github.io",
-        "test", "localhost"})
+    @ValueSource(
+            strings = {
+                "xn--a.test",
+                "xn--.test",
+                "ab--cd.test",
+                "links.xn--zz-.test",
+                "co.uk",
+                "github.io",
+                "test",
+                "localhost"
+            })
     void namesNoCaIssuesForAreInvalidToo(String name) {
         assertThat(policy.decide(name, config).reason()).isEqualTo(IssuancePolicy.INVALID_NAME);
     }
@@ -71,7 +97,8 @@ class IssuancePolicyTest {
 
     @Test
     void withAskButNoOnDemandPlatformOtherNamesAreRefusedBeforeAsking() throws Exception {
-        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse("""
+        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse(
+                """
                 certificates:
                   on_demand:
                     ask: http://127.0.0.1:9/allow
@@ -80,9 +107,11 @@ class IssuancePolicyTest {
                 domains:
                   - name: links.example.com
                     platform: sg
-                """, "test.yml", Path.of("/tmp")));
-        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, new AskClient(), null,
-                PublicSuffixList.bundled(), null)) {
+                """,
+                "test.yml",
+                Path.of("/tmp")));
+        try (IssuancePolicy full =
+                new IssuancePolicy(() -> snapshot, new AskClient(), null, PublicSuffixList.bundled(), null)) {
             CompletableFuture<IssuancePolicy.Decision> decision = full.decideIssuance("other.example.org", snapshot);
 
             assertThat(decision).isCompletedWithValue(IssuancePolicy.Decision.refuse(IssuancePolicy.NO_PLATFORM));
@@ -92,7 +121,8 @@ class IssuancePolicyTest {
 
     @Test
     void aConfiguredNameIsAllowedAtOnceUntilTheOrderLimitHoldsItBack(@TempDir Path dir) throws Exception {
-        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse("""
+        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse(
+                """
                 certificates:
                   limits:
                     orders_per_3h: 1
@@ -101,29 +131,40 @@ class IssuancePolicyTest {
                 domains:
                   - name: "*.example.com"
                     platform: sg
-                """, "test.yml", dir));
-        IssuanceLimits limits = new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(),
-                Clock.systemUTC());
-        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(),
-                null)) {
-            assertThat(full.decideIssuance("a.example.com", snapshot)).isCompletedWithValue(
-                    IssuancePolicy.Decision.allow());
+                """,
+                "test.yml",
+                dir));
+        IssuanceLimits limits =
+                new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(), Clock.systemUTC());
+        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(), null)) {
+            assertThat(full.decideIssuance("a.example.com", snapshot))
+                    .isCompletedWithValue(IssuancePolicy.Decision.allow());
             full.orderFinished("a.example.com", true);
 
-            assertThat(full.decideIssuance("b.example.com", snapshot)).isCompletedWithValue(
-                    IssuancePolicy.Decision.refuse(IssuancePolicy.RATE_LIMITED));
-            assertThat(full.hold("b.example.com")).get()
-                    .extracting(IssuanceLimits.Hold::limit).isEqualTo(IssuanceLimits.ORDERS);
-            assertThat(full.decide("b.example.com", snapshot).allowed()).as("serving is never limited").isTrue();
+            assertThat(full.decideIssuance("b.example.com", snapshot))
+                    .isCompletedWithValue(IssuancePolicy.Decision.refuse(IssuancePolicy.RATE_LIMITED));
+            assertThat(full.hold("b.example.com"))
+                    .get()
+                    .extracting(IssuanceLimits.Hold::limit)
+                    .isEqualTo(IssuanceLimits.ORDERS);
+            assertThat(full.decide("b.example.com", snapshot).allowed())
+                    .as("serving is never limited")
+                    .isTrue();
         }
     }
 
     @Test
     void onlyLastingRefusalsAreDefinitive() {
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_DENIED).definitive()).isTrue();
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_ELSEWHERE).definitive()).isTrue();
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_UNAVAILABLE).definitive()).isFalse();
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_UNAVAILABLE).definitive()).isFalse();
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_DENIED).definitive())
+                .isTrue();
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_ELSEWHERE).definitive())
+                .isTrue();
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_UNAVAILABLE)
+                        .definitive())
+                .isFalse();
+        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_UNAVAILABLE)
+                        .definitive())
+                .isFalse();
         assertThat(IssuancePolicy.Decision.allow().definitive()).isFalse();
     }
 }

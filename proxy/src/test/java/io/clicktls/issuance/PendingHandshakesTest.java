@@ -21,7 +21,9 @@ class PendingHandshakesTest {
 
         assertThat(pending.tryAcquire(flood, limits)).isPresent();
         assertThat(pending.tryAcquire(flood, limits)).isPresent();
-        assertThat(pending.tryAcquire(flood, limits)).as("third from one client").isEmpty();
+        assertThat(pending.tryAcquire(flood, limits))
+                .as("third from one client")
+                .isEmpty();
         assertThat(pending.tryAcquire(real, limits)).isPresent();
         assertThat(pending.total()).isEqualTo(3);
     }
@@ -30,12 +32,15 @@ class PendingHandshakesTest {
     void theTotalBoundsEveryClientTogether() throws Exception {
         List<PendingHandshakes.Permit> held = new ArrayList<>();
         for (int i = 2; i <= 4; i++) {
-            held.add(pending.tryAcquire(InetAddress.getByName("127.0.0." + i), limits).orElseThrow());
+            held.add(pending.tryAcquire(InetAddress.getByName("127.0.0." + i), limits)
+                    .orElseThrow());
         }
 
-        assertThat(pending.tryAcquire(InetAddress.getByName("127.0.0.5"), limits)).isEmpty();
+        assertThat(pending.tryAcquire(InetAddress.getByName("127.0.0.5"), limits))
+                .isEmpty();
         held.get(0).close();
-        assertThat(pending.tryAcquire(InetAddress.getByName("127.0.0.5"), limits)).isPresent();
+        assertThat(pending.tryAcquire(InetAddress.getByName("127.0.0.5"), limits))
+                .isPresent();
     }
 
     @Test

@@ -55,7 +55,9 @@ class PublicSuffixListTest {
 
     @Test
     void aSmallListIsReadWithCommentsWildcardsAndExceptions() throws Exception {
-        PublicSuffixList list = PublicSuffixList.parse(new StringReader("""
+        PublicSuffixList list = PublicSuffixList.parse(
+                new StringReader(
+                        """
                 // a comment
                 com
                 *.wild.com

@@ -30,14 +30,15 @@ class MetricsTest {
         assertThat(Metrics.HANDSHAKE_BUCKETS).first().isEqualTo(Duration.ofMillis(1));
         assertThat(Metrics.HANDSHAKE_BUCKETS).last().isEqualTo(Duration.ofSeconds(10));
         for (Duration bucket : Metrics.HANDSHAKE_BUCKETS) {
-            assertThat(scrape).contains("clicktls_tls_handshake_seconds_bucket{le=\""
-                    + (bucket.toNanos() / 1e9) + "\"}");
+            assertThat(scrape)
+                    .contains("clicktls_tls_handshake_seconds_bucket{le=\"" + (bucket.toNanos() / 1e9) + "\"}");
         }
     }
 
     @Test
     void cacheHookExposesHitsAndMissesUnderTheCacheName() {
-        Cache<String, String> cache = Caffeine.newBuilder().recordStats().maximumSize(10).build();
+        Cache<String, String> cache =
+                Caffeine.newBuilder().recordStats().maximumSize(10).build();
         metrics.cache("ask_decisions", cache);
         metrics.cache("ask_decisions", cache); // a second call is ignored, not an error
 
@@ -56,7 +57,8 @@ class MetricsTest {
         assertThat(metrics.scrape()).contains("clicktls_config_last_reload_successful 1.0");
 
         metrics.configReload("rejected");
-        assertThat(metrics.scrape()).contains("clicktls_config_last_reload_successful 0.0")
+        assertThat(metrics.scrape())
+                .contains("clicktls_config_last_reload_successful 0.0")
                 .contains("clicktls_config_reloads_total{result=\"rejected\"} 1.0");
 
         metrics.configReload("ok");

@@ -30,7 +30,9 @@ class PemTest {
     Path directory;
 
     @ParameterizedTest
-    @EnumSource(value = KeyType.class, names = {"EC256", "EC384", "RSA2048"})
+    @EnumSource(
+            value = KeyType.class,
+            names = {"EC256", "EC384", "RSA2048"})
     void privateKeysSurviveEncodingAndStillSign(KeyType type) throws Exception {
         KeyPair pair = KeyPairs.generate(type);
         byte[] pem = Pem.encodeKey(pair.getPrivate());
@@ -51,11 +53,19 @@ class PemTest {
 
     @Test
     void keyTypesHaveTheirCurvesAndSizes() {
-        assertThat(((ECPrivateKey) KeyPairs.generate(KeyType.EC256).getPrivate()).getParams().getOrder().bitLength())
+        assertThat(((ECPrivateKey) KeyPairs.generate(KeyType.EC256).getPrivate())
+                        .getParams()
+                        .getOrder()
+                        .bitLength())
                 .isEqualTo(256);
-        assertThat(((ECPrivateKey) KeyPairs.generate(KeyType.EC384).getPrivate()).getParams().getOrder().bitLength())
+        assertThat(((ECPrivateKey) KeyPairs.generate(KeyType.EC384).getPrivate())
+                        .getParams()
+                        .getOrder()
+                        .bitLength())
                 .isEqualTo(384);
-        assertThat(((RSAPrivateKey) KeyPairs.generate(KeyType.RSA2048).getPrivate()).getModulus().bitLength())
+        assertThat(((RSAPrivateKey) KeyPairs.generate(KeyType.RSA2048).getPrivate())
+                        .getModulus()
+                        .bitLength())
                 .isEqualTo(2048);
         assertThat(KeyPairs.algorithm(KeyType.RSA4096)).isEqualTo("RSA");
     }
@@ -77,9 +87,9 @@ class PemTest {
     void garbageAndWrongContentAreIoExceptions() throws Exception {
         assertThatThrownBy(() -> Pem.decodeChain("".getBytes(StandardCharsets.US_ASCII)))
                 .isInstanceOf(IOException.class);
-        assertThatThrownBy(() -> Pem.decodeChain(
-                "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
-                        .getBytes(StandardCharsets.US_ASCII)))
+        assertThatThrownBy(() ->
+                        Pem.decodeChain("-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
+                                .getBytes(StandardCharsets.US_ASCII)))
                 .isInstanceOf(IOException.class);
         assertThatThrownBy(() -> Pem.decodeKey("nothing".getBytes(StandardCharsets.US_ASCII)))
                 .isInstanceOf(IOException.class);
@@ -107,11 +117,12 @@ class PemTest {
 
     @Test
     void explanatoryTextAroundBlocksIsSkippedButStrayCharactersInsideAreRejected() throws Exception {
-        String key = new String(Pem.encodeKey(KeyPairs.generate(KeyType.EC256).getPrivate()),
-                StandardCharsets.US_ASCII);
+        String key =
+                new String(Pem.encodeKey(KeyPairs.generate(KeyType.EC256).getPrivate()), StandardCharsets.US_ASCII);
 
         assertThat(Pem.decodeKey(("a comment\r\n" + key.replace("\n", "\r\n") + "trailing text\n")
-                .getBytes(StandardCharsets.US_ASCII))).isNotNull();
+                        .getBytes(StandardCharsets.US_ASCII)))
+                .isNotNull();
         String broken = key.replaceFirst("\n([A-Za-z0-9+/]{10})", "\n$1!");
         assertThatThrownBy(() -> Pem.decodeKey(broken.getBytes(StandardCharsets.US_ASCII)))
                 .isInstanceOf(IOException.class);

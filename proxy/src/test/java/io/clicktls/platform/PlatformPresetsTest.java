@@ -13,12 +13,24 @@ class PlatformPresetsTest {
 
     @Test
     void everyPlatformFromTheFactsTableHasAPresetThatPreservesHost() {
-        assertThat(PlatformPresets.names()).containsExactly(
-                "sendgrid", "sendgrid-eu", "mailgun", "mailgun-eu", "sparkpost", "sparkpost-eu", "amazon-ses",
-                "customerio", "customerio-eu", "iterable", "iterable-eu");
+        assertThat(PlatformPresets.names())
+                .containsExactly(
+                        "sendgrid",
+                        "sendgrid-eu",
+                        "mailgun",
+                        "mailgun-eu",
+                        "sparkpost",
+                        "sparkpost-eu",
+                        "amazon-ses",
+                        "customerio",
+                        "customerio-eu",
+                        "iterable",
+                        "iterable-eu");
         for (String name : PlatformPresets.names()) {
-            assertThat(PlatformPresets.find(name)).get()
-                    .extracting(PlatformPresets.Preset::hostHeader).isEqualTo(Platform.HostHeader.PRESERVE);
+            assertThat(PlatformPresets.find(name))
+                    .get()
+                    .extracting(PlatformPresets.Preset::hostHeader)
+                    .isEqualTo(Platform.HostHeader.PRESERVE);
         }
     }
 

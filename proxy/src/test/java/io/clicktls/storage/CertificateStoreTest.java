@@ -72,7 +72,8 @@ class CertificateStoreTest {
     @Test
     void aCorruptChainIsTreatedAsAbsent() throws Exception {
         store.save(pki.internalIssuer.issue("a.test"));
-        Files.writeString(directory.resolve("certificates/a.test/chain.pem"),
+        Files.writeString(
+                directory.resolve("certificates/a.test/chain.pem"),
                 "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
 
         assertThat(store.load("a.test")).isEmpty();
@@ -108,8 +109,13 @@ class CertificateStoreTest {
         assertThat(Files.readString(directory.resolve("certificates/a.test/meta.json")))
                 .contains("\"not_before\" : \"" + issued.notBefore() + "\"")
                 .contains("\"serial\" : \"" + issued.leaf().getSerialNumber().toString(16) + "\"");
-        assertThat(store.indexed("a.test")).contains(new StoredCertificate("a.test", "internal", issued.notBefore(),
-                issued.notAfter(), issued.leaf().getSerialNumber()));
+        assertThat(store.indexed("a.test"))
+                .contains(new StoredCertificate(
+                        "a.test",
+                        "internal",
+                        issued.notBefore(),
+                        issued.notAfter(),
+                        issued.leaf().getSerialNumber()));
         store.delete("a.test");
         assertThat(store.indexed("a.test")).isEmpty();
     }
@@ -120,15 +126,23 @@ class CertificateStoreTest {
         CertifiedKey old = pki.internalIssuer.issue("b.test");
         store.save(current);
         store.save(old);
-        CertificateStore.Meta written = new ObjectMapper().readValue(
-                pki.storage.load("certificates/b.test/meta.json").orElseThrow(), CertificateStore.Meta.class);
-        CertificateStore.Meta earlierVersion = new CertificateStore.Meta(written.name(), written.issuer(),
-                written.issuedAt(), null, written.notAfter(), null, written.chainSha256(), written.keySha256());
+        CertificateStore.Meta written = new ObjectMapper()
+                .readValue(
+                        pki.storage.load("certificates/b.test/meta.json").orElseThrow(), CertificateStore.Meta.class);
+        CertificateStore.Meta earlierVersion = new CertificateStore.Meta(
+                written.name(),
+                written.issuer(),
+                written.issuedAt(),
+                null,
+                written.notAfter(),
+                null,
+                written.chainSha256(),
+                written.keySha256());
         pki.storage.store("certificates/b.test/meta.json", new ObjectMapper().writeValueAsBytes(earlierVersion));
         // the chain of a new entry is not even read: garbage there does not keep it out of the index
         pki.storage.store("certificates/a.test/chain.pem", "not a chain".getBytes(StandardCharsets.UTF_8));
-        pki.storage.store("certificates/c.test/key.pem",
-                "a crash before chain and meta".getBytes(StandardCharsets.UTF_8));
+        pki.storage.store(
+                "certificates/c.test/key.pem", "a crash before chain and meta".getBytes(StandardCharsets.UTF_8));
 
         CertificateStore restarted = new CertificateStore(pki.storage);
         assertThat(restarted.indexReady()).isFalse();
@@ -137,9 +151,15 @@ class CertificateStoreTest {
         assertThat(restarted.indexReady()).isTrue();
         assertThat(scan.indexed()).isEqualTo(2);
         assertThat(scan.readFromChain()).isEqualTo(1);
-        assertThat(restarted.indexed("a.test").orElseThrow().serial()).isEqualTo(current.leaf().getSerialNumber());
-        assertThat(restarted.indexed("b.test")).contains(new StoredCertificate("b.test", "internal", old.notBefore(),
-                old.notAfter(), old.leaf().getSerialNumber()));
+        assertThat(restarted.indexed("a.test").orElseThrow().serial())
+                .isEqualTo(current.leaf().getSerialNumber());
+        assertThat(restarted.indexed("b.test"))
+                .contains(new StoredCertificate(
+                        "b.test",
+                        "internal",
+                        old.notBefore(),
+                        old.notAfter(),
+                        old.leaf().getSerialNumber()));
         assertThat(restarted.indexed("c.test")).isEmpty();
     }
 
@@ -157,8 +177,13 @@ class CertificateStoreTest {
         StoredCertificate second = restarted.indexed("b.test").orElseThrow();
         // each meta.json parses to its own string; the index keeps one per issuer, not one per entry
         assertThat(second.issuer()).isSameAs(first.issuer()).isEqualTo("internal");
-        assertThat(first).isEqualTo(new StoredCertificate("a.test", "internal", a.notBefore(), a.notAfter(),
-                a.leaf().getSerialNumber()));
+        assertThat(first)
+                .isEqualTo(new StoredCertificate(
+                        "a.test",
+                        "internal",
+                        a.notBefore(),
+                        a.notAfter(),
+                        a.leaf().getSerialNumber()));
         assertThat(second.serial()).isEqualTo(b.leaf().getSerialNumber());
     }
 
@@ -195,16 +220,21 @@ class CertificateStoreTest {
         Instant notBefore = Instant.parse("2026-11-01T00:00:00Z");
         for (int i = 0; i < count; i++) {
             Path folder = Files.createDirectories(directory.resolve("certificates/n" + i + ".test"));
-            Files.writeString(folder.resolve("meta.json"), "{\"name\":\"n" + i + ".test\",\"issuer\":\"acme\","
-                    + "\"not_before\":\"" + notBefore + "\",\"not_after\":\"" + notBefore.plus(Duration.ofDays(90))
-                    + "\",\"serial\":\"" + Integer.toHexString(i + 1) + "\"}");
+            Files.writeString(
+                    folder.resolve("meta.json"),
+                    "{\"name\":\"n" + i + ".test\",\"issuer\":\"acme\","
+                            + "\"not_before\":\"" + notBefore + "\",\"not_after\":\""
+                            + notBefore.plus(Duration.ofDays(90))
+                            + "\",\"serial\":\"" + Integer.toHexString(i + 1) + "\"}");
             Files.writeString(folder.resolve("chain.pem"), "never read");
             Files.writeString(folder.resolve("key.pem"), "never read");
         }
 
         CertificateStore.IndexScan scan = new CertificateStore(pki.storage).scanIndex();
 
-        System.out.printf("index scan of %,d stored certificates: %d ms%n", count, scan.took().toMillis());
+        System.out.printf(
+                "index scan of %,d stored certificates: %d ms%n",
+                count, scan.took().toMillis());
         assertThat(scan.indexed()).isEqualTo(count);
         assertThat(scan.readFromChain()).isZero();
     }

@@ -42,8 +42,9 @@ class FileStorageTest {
         storage.store("certificates/a.test/chain.pem", bytes("one"));
         storage.store("certificates/a.test/chain.pem", bytes("two"));
 
-        assertThat(storage.load("certificates/a.test/chain.pem")).hasValueSatisfying(
-                value -> assertThat(new String(value, StandardCharsets.UTF_8)).isEqualTo("two"));
+        assertThat(storage.load("certificates/a.test/chain.pem"))
+                .hasValueSatisfying(value ->
+                        assertThat(new String(value, StandardCharsets.UTF_8)).isEqualTo("two"));
         assertThat(storage.load("certificates/b.test/chain.pem")).isEmpty();
     }
 
@@ -54,7 +55,8 @@ class FileStorageTest {
         storage.store("ca/root-key.pem", bytes("secret"));
 
         Path root = directory.resolve("data");
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root))).isEqualTo("rwx------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root)))
+                .isEqualTo("rwx------");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("ca"))))
                 .isEqualTo("rwx------");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("ca/root-key.pem"))))
@@ -65,8 +67,21 @@ class FileStorageTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "/etc/passwd", "../outside", "a/../../outside", "a//b", "a/", "./a", "a/./b",
-        "a/.hidden", "a\\b", "a\0b", "C:/x"})
+    @ValueSource(
+            strings = {
+                "",
+                "/etc/passwd",
+                "../outside",
+                "a/../../outside",
+                "a//b",
+                "a/",
+                "./a",
+                "a/./b",
+                "a/.hidden",
+                "a\\b",
+                "a\0b",
+                "C:/x"
+            })
     void keysThatCouldEscapeTheRootOrAreNotPlainPathsAreRejected(String key) throws Exception {
         FileStorage storage = new FileStorage(directory.resolve("data"));
 
@@ -87,8 +102,11 @@ class FileStorageTest {
         storage.store("ca/root.pem", bytes("r"));
         Files.writeString(directory.resolve("certificates/a.test/.chain.pem.tmp-1"), "half");
         try (Storage.Lock lock = storage.lock("certificates", Duration.ofMinutes(1))) {
-            assertThat(storage.list("certificates/")).containsExactlyInAnyOrder(
-                    "certificates/a.test/chain.pem", "certificates/a.test/meta.json", "certificates/b.test/chain.pem");
+            assertThat(storage.list("certificates/"))
+                    .containsExactlyInAnyOrder(
+                            "certificates/a.test/chain.pem",
+                            "certificates/a.test/meta.json",
+                            "certificates/b.test/chain.pem");
             assertThat(storage.list("certificates/a")).hasSize(2);
             assertThat(storage.list("")).hasSize(4);
             assertThat(storage.list("nothing/")).isEmpty();
@@ -227,7 +245,8 @@ class FileStorageTest {
         exited.waitFor();
         Path folder = directory.resolve("certificates/a.test");
         Path dead = Files.writeString(folder.resolve(".key.pem.tmp-" + exited.pid() + "-00ff"), "half");
-        Path mine = Files.writeString(folder.resolve(".key.pem.tmp-" + ProcessHandle.current().pid() + "-00ff"), "x");
+        Path mine = Files.writeString(
+                folder.resolve(".key.pem.tmp-" + ProcessHandle.current().pid() + "-00ff"), "x");
         Path live = Files.writeString(folder.resolve(".key.pem.tmp-1-00ff"), "init is alive");
         Path noPid = Files.writeString(folder.resolve(".key.pem.tmp-00ff"), "old format");
 

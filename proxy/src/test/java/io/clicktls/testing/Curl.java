@@ -18,7 +18,12 @@ import java.util.concurrent.TimeUnit;
 public final class Curl {
 
     /** What curl got: the last response's status, HTTP version, headers (lower-case names) and body. */
-    public record Result(int status, String httpVersion, Map<String, List<String>> headers, byte[] body, String stderr,
+    public record Result(
+            int status,
+            String httpVersion,
+            Map<String, List<String>> headers,
+            byte[] body,
+            String stderr,
             int exitCode) {
 
         public String header(String name) {
@@ -36,8 +41,8 @@ public final class Curl {
     /** {@code https://host:port target}, trusting {@code caPem}. */
     public static Result https(Path caPem, int port, String host, String target, String... options)
             throws IOException, InterruptedException {
-        List<String> args = new ArrayList<>(List.of(
-                "--cacert", caPem.toString(), "--resolve", host + ":" + port + ":127.0.0.1"));
+        List<String> args =
+                new ArrayList<>(List.of("--cacert", caPem.toString(), "--resolve", host + ":" + port + ":127.0.0.1"));
         args.addAll(List.of(options));
         args.add("https://" + host + ":" + port + target);
         return run(args);
@@ -58,8 +63,17 @@ public final class Curl {
         Path body = Files.createTempFile("curl-body", ".bin");
         try {
             List<String> command = new ArrayList<>(List.of(
-                    "curl", "-sS", "--path-as-is", "--max-time", "10",
-                    "-D", headers.toString(), "-o", body.toString(), "-w", "%{http_code} %{http_version}"));
+                    "curl",
+                    "-sS",
+                    "--path-as-is",
+                    "--max-time",
+                    "10",
+                    "-D",
+                    headers.toString(),
+                    "-o",
+                    body.toString(),
+                    "-w",
+                    "%{http_code} %{http_version}"));
             command.addAll(options);
             Process process = new ProcessBuilder(command).start();
             byte[] out = process.getInputStream().readAllBytes();

@@ -94,8 +94,7 @@ public final class Pebble implements AutoCloseable {
         private int authzReusePercent = 50;
         private final Map<String, String> externalAccountMacKeys = new LinkedHashMap<>();
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * Makes Pebble refuse new accounts without external account binding, and accept a binding by {@code kid}
@@ -166,9 +165,12 @@ public final class Pebble implements AutoCloseable {
         this.apiCertificatePem = pem(apiCertificate);
         Files.writeString(directory.resolve("cert.pem"), apiCertificatePem);
         // PKCS#8: the JDK's EC key alone would write as a SEC1 key without its curve, which Go cannot read
-        Files.writeString(directory.resolve("key.pem"),
+        Files.writeString(
+                directory.resolve("key.pem"),
                 pem(new PemObject("PRIVATE KEY", apiKey.getPrivate().getEncoded())));
-        Files.writeString(directory.resolve("pebble-config.json"), """
+        Files.writeString(
+                directory.resolve("pebble-config.json"),
+                """
                 {
                   "pebble": {
                     "listenAddress": "127.0.0.1:%d",
@@ -182,8 +184,16 @@ public final class Pebble implements AutoCloseable {
                     "externalAccountMACKeys": {%s}
                   }
                 }
-                """.formatted(acmePort, managementPort, directory.resolve("cert.pem"), directory.resolve("key.pem"),
-                httpPort, tlsPort, !options.externalAccountMacKeys.isEmpty(), macKeysJson(options)));
+                """
+                        .formatted(
+                                acmePort,
+                                managementPort,
+                                directory.resolve("cert.pem"),
+                                directory.resolve("key.pem"),
+                                httpPort,
+                                tlsPort,
+                                !options.externalAccountMacKeys.isEmpty(),
+                                macKeysJson(options)));
 
         this.environment = new LinkedHashMap<>();
         environment.put("PEBBLE_VA_NOSLEEP", "1");
@@ -201,11 +211,20 @@ public final class Pebble implements AutoCloseable {
     /** Starts (or restarts, after {@link #stop()}) Pebble on the same ports, with a new root and no state. */
     public void start() throws IOException {
         if (challtestsrv == null || !challtestsrv.isAlive()) {
-            challtestsrv = new ProcessBuilder(CHALLTESTSRV.toString(),
-                    "-dns01", "127.0.0.1:" + dnsPort,
-                    "-http01", "", "-https01", "", "-tlsalpn01", "",
-                    "-defaultIPv6", "",
-                    "-management", "127.0.0.1:" + dnsManagementPort)
+            challtestsrv = new ProcessBuilder(
+                            CHALLTESTSRV.toString(),
+                            "-dns01",
+                            "127.0.0.1:" + dnsPort,
+                            "-http01",
+                            "",
+                            "-https01",
+                            "",
+                            "-tlsalpn01",
+                            "",
+                            "-defaultIPv6",
+                            "",
+                            "-management",
+                            "127.0.0.1:" + dnsManagementPort)
                     .redirectErrorStream(true)
                     .redirectOutput(directory.resolve("challtestsrv.log").toFile())
                     .start();
@@ -214,9 +233,12 @@ public final class Pebble implements AutoCloseable {
             return;
         }
         starts++;
-        var command = new ProcessBuilder(PEBBLE.toString(),
-                "-config", directory.resolve("pebble-config.json").toString(),
-                "-dnsserver", "127.0.0.1:" + dnsPort)
+        var command = new ProcessBuilder(
+                        PEBBLE.toString(),
+                        "-config",
+                        directory.resolve("pebble-config.json").toString(),
+                        "-dnsserver",
+                        "127.0.0.1:" + dnsPort)
                 .directory(directory.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log().toFile()));
@@ -251,8 +273,9 @@ public final class Pebble implements AutoCloseable {
 
     public X509Certificate rootCertificate() {
         try {
-            return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
-                    new ByteArrayInputStream(rootCertificatePem().getBytes(StandardCharsets.US_ASCII)));
+            return (X509Certificate) CertificateFactory.getInstance("X.509")
+                    .generateCertificate(
+                            new ByteArrayInputStream(rootCertificatePem().getBytes(StandardCharsets.US_ASCII)));
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
@@ -317,8 +340,7 @@ public final class Pebble implements AutoCloseable {
 
     /** Adds a CAA {@code issue} record naming {@code issuer} at {@code name}. */
     public void addCaaIssue(String name, String issuer) {
-        post("/add-caa", "{\"host\":\"" + name + "\",\"policies\":[{\"tag\":\"issue\",\"value\":\""
-                + issuer + "\"}]}");
+        post("/add-caa", "{\"host\":\"" + name + "\",\"policies\":[{\"tag\":\"issue\",\"value\":\"" + issuer + "\"}]}");
     }
 
     @Override
@@ -339,8 +361,11 @@ public final class Pebble implements AutoCloseable {
                 throw new IllegalStateException("pebble exited with " + pebble.exitValue() + ":\n" + logText());
             }
             try {
-                var response = client.send(HttpRequest.newBuilder(directoryUrl()).timeout(Duration.ofSeconds(1))
-                        .build(), HttpResponse.BodyHandlers.ofString());
+                var response = client.send(
+                        HttpRequest.newBuilder(directoryUrl())
+                                .timeout(Duration.ofSeconds(1))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
                 if (response.statusCode() == 200 && response.body().contains("newOrder")) {
                     return;
                 }
@@ -363,8 +388,8 @@ public final class Pebble implements AutoCloseable {
 
     private String get(String url) {
         try {
-            var response = client.send(HttpRequest.newBuilder(URI.create(url)).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            var response =
+                    client.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
                 throw new IllegalStateException("GET " + url + " -> " + response.statusCode());
             }
@@ -379,13 +404,15 @@ public final class Pebble implements AutoCloseable {
 
     private void post(String path, String json) {
         try {
-            var response = HttpClient.newHttpClient().send(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + dnsManagementPort + path))
-                            .POST(HttpRequest.BodyPublishers.ofString(json)).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            var response = HttpClient.newHttpClient()
+                    .send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + dnsManagementPort + path))
+                                    .POST(HttpRequest.BodyPublishers.ofString(json))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
-                throw new IllegalStateException("POST " + path + " -> " + response.statusCode() + " "
-                        + response.body());
+                throw new IllegalStateException(
+                        "POST " + path + " -> " + response.statusCode() + " " + response.body());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -433,7 +460,11 @@ public final class Pebble implements AutoCloseable {
     private static String macKeysJson(Builder options) {
         var json = new StringBuilder();
         options.externalAccountMacKeys.forEach((kid, key) -> json.append(json.length() == 0 ? "" : ", ")
-                .append('"').append(kid).append("\": \"").append(key).append('"'));
+                .append('"')
+                .append(kid)
+                .append("\": \"")
+                .append(key)
+                .append('"'));
         return json.toString();
     }
 
@@ -459,13 +490,17 @@ public final class Pebble implements AutoCloseable {
         try {
             var subject = new X500Name("CN=clicktls test pebble");
             Instant now = Instant.now();
-            var builder = new JcaX509v3CertificateBuilder(subject, new BigInteger(64, new SecureRandom()),
-                    Date.from(now.minus(Duration.ofHours(1))),
-                    Date.from(now.plus(Duration.ofDays(2))), subject, key.getPublic())
+            var builder = new JcaX509v3CertificateBuilder(
+                            subject,
+                            new BigInteger(64, new SecureRandom()),
+                            Date.from(now.minus(Duration.ofHours(1))),
+                            Date.from(now.plus(Duration.ofDays(2))),
+                            subject,
+                            key.getPublic())
                     .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
                     .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature))
-                    .addExtension(Extension.extendedKeyUsage, false,
-                            new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+                    .addExtension(
+                            Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
                     .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
                         new GeneralName(GeneralName.dNSName, "localhost"),
                         new GeneralName(GeneralName.iPAddress, "127.0.0.1"),

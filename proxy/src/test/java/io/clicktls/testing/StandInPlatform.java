@@ -75,8 +75,8 @@ import java.util.zip.GZIPOutputStream;
 public final class StandInPlatform implements AutoCloseable {
 
     /** One 1x1 transparent GIF, as open-tracking pixels are. */
-    public static final byte[] PIXEL = HexFormat.of().parseHex(
-            "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b");
+    public static final byte[] PIXEL = HexFormat.of()
+            .parseHex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b");
 
     /** A request as the stand-in received it. */
     public record Received(String method, String rawUri, List<Map.Entry<String, String>> headers, byte[] body) {
@@ -91,7 +91,10 @@ public final class StandInPlatform implements AutoCloseable {
         }
 
         public List<String> headers(String name) {
-            return headers.stream().filter(e -> e.getKey().equalsIgnoreCase(name)).map(Map.Entry::getValue).toList();
+            return headers.stream()
+                    .filter(e -> e.getKey().equalsIgnoreCase(name))
+                    .map(Map.Entry::getValue)
+                    .toList();
         }
 
         public String path() {
@@ -102,6 +105,7 @@ public final class StandInPlatform implements AutoCloseable {
 
     /** Of a {@code /big} body: the bytes not yet written to the channel. */
     private static final AttributeKey<AtomicLong> UNWRITTEN = AttributeKey.valueOf("stand-in.big.unwritten");
+
     private static final byte[] BIG_PIECE = new byte[8192];
 
     static {
@@ -236,7 +240,9 @@ public final class StandInPlatform implements AutoCloseable {
             Received received = new Received(request.method().name(), request.uri(), List.copyOf(headers), body);
             requests.add(received);
             String host = request.headers().get(HttpHeaderNames.HOST, "");
-            String query = request.uri().contains("?") ? request.uri().substring(request.uri().indexOf('?') + 1) : "";
+            String query = request.uri().contains("?")
+                    ? request.uri().substring(request.uri().indexOf('?') + 1)
+                    : "";
             boolean keepAlive = HttpUtil.isKeepAlive(request);
             switch (received.path()) {
                 case "/ls/click" -> send(ctx, keepAlive, redirect("https://destination.example/landing?x=1"));
@@ -245,8 +251,13 @@ public final class StandInPlatform implements AutoCloseable {
                 case "/open.gif" -> send(ctx, keepAlive, full(HttpResponseStatus.OK, "image/gif", PIXEL));
                 case "/unsubscribe" -> send(ctx, keepAlive, full(HttpResponseStatus.OK, "text/plain", body));
                 case "/echo" -> send(ctx, keepAlive, full(HttpResponseStatus.OK, "text/plain", echo(received)));
-                case "/upload" -> send(ctx, keepAlive, full(HttpResponseStatus.OK, "text/plain",
-                        (body.length + " " + sha256(body)).getBytes(StandardCharsets.US_ASCII)));
+                case "/upload" -> send(
+                        ctx,
+                        keepAlive,
+                        full(
+                                HttpResponseStatus.OK,
+                                "text/plain",
+                                (body.length + " " + sha256(body)).getBytes(StandardCharsets.US_ASCII)));
                 case "/cookie" -> {
                     FullHttpResponse response = redirect("/landing");
                     response.headers().add(HttpHeaderNames.SET_COOKIE, "session=abc; Path=/; HttpOnly");
@@ -263,13 +274,17 @@ public final class StandInPlatform implements AutoCloseable {
                             .add("Proxy-Authenticate", "Basic")
                             .add("Strict-Transport-Security", "max-age=31536000")
                             .add("X-End-To-End", "kept");
-                    ctx.writeAndFlush(response).addListener(keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE
-                            : ChannelFutureListener.CLOSE);
+                    ctx.writeAndFlush(response)
+                            .addListener(
+                                    keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE : ChannelFutureListener.CLOSE);
                 }
                 case "/big" -> big(ctx, Integer.parseInt(query.replace("bytes=", "")));
-                case "/delay" -> ctx.executor().schedule(
-                        () -> send(ctx, keepAlive, full(HttpResponseStatus.OK, "text/plain", "late\n".getBytes())),
-                        Long.parseLong(query.replace("ms=", "")), java.util.concurrent.TimeUnit.MILLISECONDS);
+                case "/delay" -> ctx.executor()
+                        .schedule(
+                                () -> send(
+                                        ctx, keepAlive, full(HttpResponseStatus.OK, "text/plain", "late\n".getBytes())),
+                                Long.parseLong(query.replace("ms=", "")),
+                                java.util.concurrent.TimeUnit.MILLISECONDS);
                 case "/truncated" -> {
                     HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
                     head.headers()
@@ -289,9 +304,10 @@ public final class StandInPlatform implements AutoCloseable {
 
         private void page(ChannelHandlerContext ctx, boolean keepAlive, String host, String query) throws IOException {
             byte[] html = ("<!doctype html><html><body>"
-                    + "<a href=\"http://" + host + "/ls/click?upn=next\">next</a> "
-                    + "<a href=\"http://destination.example/\">elsewhere</a>"
-                    + "</body></html>\n").getBytes(StandardCharsets.UTF_8);
+                            + "<a href=\"http://" + host + "/ls/click?upn=next\">next</a> "
+                            + "<a href=\"http://destination.example/\">elsewhere</a>"
+                            + "</body></html>\n")
+                    .getBytes(StandardCharsets.UTF_8);
             if (query.contains("gzip")) {
                 ByteArrayOutputStream zipped = new ByteArrayOutputStream();
                 try (GZIPOutputStream gzip = new GZIPOutputStream(zipped)) {
@@ -364,7 +380,10 @@ public final class StandInPlatform implements AutoCloseable {
         StringBuilder text = new StringBuilder();
         text.append(request.method()).append(' ').append(request.rawUri()).append('\n');
         for (Map.Entry<String, String> header : request.headers()) {
-            text.append(header.getKey().toLowerCase(Locale.ROOT)).append(": ").append(header.getValue()).append('\n');
+            text.append(header.getKey().toLowerCase(Locale.ROOT))
+                    .append(": ")
+                    .append(header.getValue())
+                    .append('\n');
         }
         return text.toString().getBytes(StandardCharsets.UTF_8);
     }
@@ -386,8 +405,8 @@ public final class StandInPlatform implements AutoCloseable {
 
     private static void send(ChannelHandlerContext ctx, boolean keepAlive, FullHttpResponse response) {
         HttpUtil.setKeepAlive(response, keepAlive);
-        ctx.writeAndFlush(response).addListener(keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE
-                : ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(response)
+                .addListener(keepAlive ? ChannelFutureListener.CLOSE_ON_FAILURE : ChannelFutureListener.CLOSE);
     }
 
     private static String sha256(byte[] body) {

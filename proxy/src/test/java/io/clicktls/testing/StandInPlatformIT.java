@@ -16,14 +16,16 @@ class StandInPlatformIT {
     @Test
     void bigBodySendsItsHeadBeforeTheBodyIsQueuedAndKeepsTheRestWhileTheClientDoesNotRead() throws Exception {
         int bytes = 96 * 1024 * 1024;
-        try (StandInPlatform standIn = StandInPlatform.start(); Socket socket = new Socket()) {
+        try (StandInPlatform standIn = StandInPlatform.start();
+                Socket socket = new Socket()) {
             socket.connect(new InetSocketAddress("127.0.0.1", standIn.port()), 2000);
             socket.setSoTimeout(2000);
-            socket.getOutputStream().write(("GET /big?bytes=" + bytes + " HTTP/1.1\r\nHost: stand.in\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream()
+                    .write(("GET /big?bytes=" + bytes + " HTTP/1.1\r\nHost: stand.in\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
             long start = System.nanoTime();
-            BufferedReader reader = new BufferedReader(
-                    new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII), 256);
+            BufferedReader reader =
+                    new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII), 256);
             List<String> head = new ArrayList<>();
             for (String line = reader.readLine(); line != null && !line.isEmpty(); line = reader.readLine()) {
                 head.add(line.toLowerCase());
@@ -34,7 +36,8 @@ class StandInPlatformIT {
             assertThat(headMillis).as("the head is not held back by the body").isLessThan(1000);
             // Nearly all of the body waits in the stand-in: what the client's socket buffers hold is a few MB.
             assertThat(standIn.pendingResponseBytes()).isGreaterThan(bytes - 16L * 1024 * 1024);
-            assertThat(standIn.queuedResponseBytes()).as("queued only as the connection takes it")
+            assertThat(standIn.queuedResponseBytes())
+                    .as("queued only as the connection takes it")
                     .isLessThan(1024 * 1024);
         }
     }

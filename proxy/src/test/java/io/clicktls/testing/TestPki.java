@@ -28,10 +28,8 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.X509Certificate;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -101,8 +99,8 @@ public final class TestPki implements AutoCloseable {
 
     /** @param blocking e.g. {@link #blocking} wrapped to count tasks */
     public CertificateResolver resolver(SslProvider provider, Executor blocking) {
-        return new CertificateResolver(config, store, issuer, policy, blocking, metrics, clock,
-                new TlsContexts(provider, 1000), 1000);
+        return new CertificateResolver(
+                config, store, issuer, policy, blocking, metrics, clock, new TlsContexts(provider, 1000), 1000);
     }
 
     /** The internal CA's root, which clients trust. */
@@ -146,7 +144,10 @@ public final class TestPki implements AutoCloseable {
                 new Certificates(
                         Certificates.IssuerKind.INTERNAL,
                         Certificates.KeyType.EC256,
-                        new Acme(URI.create("https://acme.invalid/directory"), null, null,
+                        new Acme(
+                                URI.create("https://acme.invalid/directory"),
+                                null,
+                                null,
                                 List.of(Acme.ChallengeType.TLS_ALPN_01, Acme.ChallengeType.HTTP_01)),
                         new OnDemand(null, handshakeWait)),
                 Map.of("stand-in", standIn),

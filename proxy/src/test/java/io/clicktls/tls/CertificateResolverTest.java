@@ -110,8 +110,8 @@ class CertificateResolverTest {
         assertThatThrownBy(() -> await(refused))
                 .isInstanceOf(ExecutionException.class)
                 .cause()
-                .isInstanceOfSatisfying(NameRefusedException.class,
-                        e -> assertThat(e.reason()).isEqualTo("not_configured"));
+                .isInstanceOfSatisfying(
+                        NameRefusedException.class, e -> assertThat(e.reason()).isEqualTo("not_configured"));
         assertThat(pki.issuer.calls()).isZero();
         assertThat(pki.metrics.scrape()).contains("clicktls_on_demand_denied_total{reason=\"not_configured\"} 1.0");
         assertThat(resolver.inMemory()).isEmpty();
@@ -125,8 +125,9 @@ class CertificateResolverTest {
         CompletableFuture<CertifiedKey> refused = resolver.certificate("links.shop.test");
 
         assertThat(refused).isCompletedExceptionally();
-        assertThatThrownBy(refused::join).cause().isInstanceOfSatisfying(NameRefusedException.class,
-                e -> assertThat(e.reason()).isEqualTo("not_configured"));
+        assertThatThrownBy(refused::join).cause().isInstanceOfSatisfying(NameRefusedException.class, e -> assertThat(
+                        e.reason())
+                .isEqualTo("not_configured"));
         assertThat(resolver.cached("links.shop.test")).isEmpty();
         assertThat(pki.store.load("links.shop.test")).isPresent();
         // After a restart it is not served from storage either, and no storage is read to say so.
@@ -159,8 +160,12 @@ class CertificateResolverTest {
         assertThat(failure.retryAt()).isEqualTo(pki.clock.instant().plus(Duration.ofMinutes(1)));
 
         assertThatThrownBy(() -> await(resolver.certificate("a.wild.test")))
-                .cause().isInstanceOf(IssuanceHeldBackException.class).hasMessageContaining("NXDOMAIN");
-        assertThat(pki.issuer.calls()).as("no second call to the CA while held back").isEqualTo(1);
+                .cause()
+                .isInstanceOf(IssuanceHeldBackException.class)
+                .hasMessageContaining("NXDOMAIN");
+        assertThat(pki.issuer.calls())
+                .as("no second call to the CA while held back")
+                .isEqualTo(1);
         assertThat(pki.metrics.scrape()).contains("clicktls_on_demand_denied_total{reason=\"backoff\"} 1.0");
 
         pki.clock.advance(Duration.ofMinutes(1));
@@ -175,8 +180,8 @@ class CertificateResolverTest {
     @Test
     void aHeldBackNameFailsAtOnceWithoutAThreadHopOnceTheIndexSaysNothingIsStored() throws Exception {
         pki.store.scanIndex();
-        pki.issuer.failNext(new IssuanceException("CA unreachable: connection refused", null,
-                pki.clock.instant().plus(Duration.ofSeconds(30))));
+        pki.issuer.failNext(new IssuanceException(
+                "CA unreachable: connection refused", null, pki.clock.instant().plus(Duration.ofSeconds(30))));
         assertThatThrownBy(() -> await(resolver.certificate("a.wild.test")))
                 .hasCauseInstanceOf(IssuanceException.class);
 
@@ -245,8 +250,16 @@ class CertificateResolverTest {
 
     @Test
     void memoryHoldsAtMostItsBoundAndAnEvictedNameIsServedFromStorageWithAWorkingContext() throws Exception {
-        CertificateResolver bounded = new CertificateResolver(pki.config, pki.store, pki.issuer, pki.policy,
-                pki.blocking, pki.metrics, pki.clock, new TlsContexts(TlsContexts.preferredProvider(), 2), 2);
+        CertificateResolver bounded = new CertificateResolver(
+                pki.config,
+                pki.store,
+                pki.issuer,
+                pki.policy,
+                pki.blocking,
+                pki.metrics,
+                pki.clock,
+                new TlsContexts(TlsContexts.preferredProvider(), 2),
+                2);
         List<CertifiedKey> issued = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
             issued.add(await(bounded.certificate("n" + i + ".wild.test")));
@@ -258,8 +271,10 @@ class CertificateResolverTest {
             CertifiedKey again = await(bounded.certificate(first.name()));
             assertThat(again.leaf()).isEqualTo(first.leaf());
             SslContext server = bounded.contexts().acquire(again);
-            SslContext client = SslContextBuilder.forClient().sslProvider(bounded.contexts().provider())
-                    .trustManager(pki.root()).build();
+            SslContext client = SslContextBuilder.forClient()
+                    .sslProvider(bounded.contexts().provider())
+                    .trustManager(pki.root())
+                    .build();
             SSLEngine serverEngine = server.newEngine(ByteBufAllocator.DEFAULT);
             SSLEngine clientEngine = client.newEngine(ByteBufAllocator.DEFAULT, first.name(), 443);
             try {
@@ -321,13 +336,19 @@ class CertificateResolverTest {
         assertThat(scrape).contains("clicktls_certificates 2.0");
         double earliest = Double.parseDouble(scrape.lines()
                 .filter(line -> line.startsWith("clicktls_certificate_expiry_earliest_seconds "))
-                .findFirst().orElseThrow().split(" ")[1]);
+                .findFirst()
+                .orElseThrow()
+                .split(" ")[1]);
         assertThat(earliest).isCloseTo(Duration.ofDays(80).toSeconds(), org.assertj.core.data.Offset.offset(2.0));
 
         resolver.forget("links.shop.test");
-        double after = Double.parseDouble(pki.metrics.scrape().lines()
+        double after = Double.parseDouble(pki.metrics
+                .scrape()
+                .lines()
                 .filter(line -> line.startsWith("clicktls_certificate_expiry_earliest_seconds "))
-                .findFirst().orElseThrow().split(" ")[1]);
+                .findFirst()
+                .orElseThrow()
+                .split(" ")[1]);
         assertThat(after).isCloseTo(Duration.ofDays(90).toSeconds(), org.assertj.core.data.Offset.offset(2.0));
     }
 }

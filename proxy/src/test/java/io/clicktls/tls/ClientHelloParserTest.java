@@ -119,7 +119,8 @@ class ClientHelloParserTest {
     @Test
     void duplicateExtensionsAreMalformed() {
         assertThat(parseBody(body(sni("a.test"), sni("b.test")))).isEmpty();
-        assertThat(parseBody(body(extension(0x1234, new byte[0]), extension(0x1234, new byte[0])))).isEmpty();
+        assertThat(parseBody(body(extension(0x1234, new byte[0]), extension(0x1234, new byte[0]))))
+                .isEmpty();
         assertThat(parseBody(body(alpn("h2"), alpn("h2")))).isEmpty();
     }
 
@@ -129,22 +130,31 @@ class ClientHelloParserTest {
         assertThat(parseBody(body(sni("caf\u00e9.test")))).as("non-ASCII").isEmpty();
         assertThat(parseBody(body(sni("a test")))).as("space").isEmpty();
         assertThat(parseBody(body(sni("")))).as("empty").isEmpty();
-        assertThat(parseBody(body(extension(0, new byte[0])))).as("empty extension").isEmpty();
-        byte[] twoNames = concat(u16(2 * (3 + 6)), new byte[] {0}, u16(6), ascii("a.test"), new byte[] {0}, u16(6),
-                ascii("b.test"));
+        assertThat(parseBody(body(extension(0, new byte[0]))))
+                .as("empty extension")
+                .isEmpty();
+        byte[] twoNames = concat(
+                u16(2 * (3 + 6)), new byte[] {0}, u16(6), ascii("a.test"), new byte[] {0}, u16(6), ascii("b.test"));
         assertThat(parseBody(body(extension(0, twoNames)))).as("two host names").isEmpty();
         byte[] otherType = concat(u16(3 + 6), new byte[] {1}, u16(6), ascii("a.test"));
-        assertThat(parseBody(body(extension(0, otherType)))).as("unknown name type").isEmpty();
+        assertThat(parseBody(body(extension(0, otherType))))
+                .as("unknown name type")
+                .isEmpty();
         byte[] wrongListLength = concat(u16(100), new byte[] {0}, u16(6), ascii("a.test"));
-        assertThat(parseBody(body(extension(0, wrongListLength)))).as("list length").isEmpty();
+        assertThat(parseBody(body(extension(0, wrongListLength))))
+                .as("list length")
+                .isEmpty();
     }
 
     @Test
     void badAlpnListsAreMalformed() {
-        assertThat(parseBody(body(extension(16, concat(u16(1), new byte[] {0}))))).as("empty protocol").isEmpty();
+        assertThat(parseBody(body(extension(16, concat(u16(1), new byte[] {0})))))
+                .as("empty protocol")
+                .isEmpty();
         assertThat(parseBody(body(extension(16, u16(0))))).as("empty list").isEmpty();
         assertThat(parseBody(body(extension(16, concat(u16(3), new byte[] {5}, ascii("h2"))))))
-                .as("protocol longer than list").isEmpty();
+                .as("protocol longer than list")
+                .isEmpty();
     }
 
     @Test
@@ -178,7 +188,8 @@ class ClientHelloParserTest {
         byte[] huge = hello.clone();
         huge[6] = (byte) 0xFF; // handshake length beyond any limit
         assertThat(parse(huge)).isEmpty();
-        assertThat(parse("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII))).isEmpty();
+        assertThat(parse("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII)))
+                .isEmpty();
         assertThat(parse(new byte[] {22, 3, 1, 0, 0})).as("empty record").isEmpty();
     }
 
@@ -191,16 +202,21 @@ class ClientHelloParserTest {
             byte[] mutated = mutate(original, random);
             List<Optional<ClientHello>> results = new java.util.ArrayList<>();
             assertThatCode(() -> {
-                results.add(parse(mutated));
-                results.add(mutated.length > 9
-                        ? ClientHelloParser.parseBody(Unpooled.wrappedBuffer(mutated, 9, mutated.length - 9))
-                        : Optional.empty());
-            }).as("round %d", round).doesNotThrowAnyException();
+                        results.add(parse(mutated));
+                        results.add(
+                                mutated.length > 9
+                                        ? ClientHelloParser.parseBody(
+                                                Unpooled.wrappedBuffer(mutated, 9, mutated.length - 9))
+                                        : Optional.empty());
+                    })
+                    .as("round %d", round)
+                    .doesNotThrowAnyException();
             for (Optional<ClientHello> result : results) {
                 if (result.isPresent()) {
                     parsed++;
                     String name = result.get().serverName();
-                    assertThat(name == null || (name.length() <= 255 && name.chars().allMatch(c -> c > 32 && c < 127)))
+                    assertThat(name == null
+                                    || (name.length() <= 255 && name.chars().allMatch(c -> c > 32 && c < 127)))
                             .isTrue();
                 }
             }
@@ -242,8 +258,8 @@ class ClientHelloParserTest {
 
     // A minimal ClientHello body: version 3.3, zero random, no session id, one suite, null compression.
     private static byte[] bodyWithoutExtensions() {
-        return concat(new byte[] {3, 3}, new byte[32], new byte[] {0}, u16(2), new byte[] {0x13, 0x01},
-                new byte[] {1, 0});
+        return concat(
+                new byte[] {3, 3}, new byte[32], new byte[] {0}, u16(2), new byte[] {0x13, 0x01}, new byte[] {1, 0});
     }
 
     private static byte[] body(byte[]... extensions) {

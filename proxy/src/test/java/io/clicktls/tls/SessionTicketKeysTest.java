@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.clicktls.pki.CertifiedKey;
-import io.clicktls.testing.TestPki;
 import io.clicktls.testing.MutableClock;
+import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslSessionContext;
@@ -106,7 +106,9 @@ class SessionTicketKeysTest {
 
             connect(second);
 
-            assertThat(resumptions(second)).as("the second server resumed the first one's session").isEqualTo(1);
+            assertThat(resumptions(second))
+                    .as("the second server resumed the first one's session")
+                    .isEqualTo(1);
         } finally {
             ReferenceCountUtil.release(first);
             ReferenceCountUtil.release(second);
@@ -124,12 +126,16 @@ class SessionTicketKeysTest {
             keys.apply(server, certified.name());
 
             connect(server);
-            assertThat(resumptions(server)).as("resumed with the previous period's key").isEqualTo(1);
+            assertThat(resumptions(server))
+                    .as("resumed with the previous period's key")
+                    .isEqualTo(1);
 
             clock.advance(ROTATION.multipliedBy(2));
             keys.apply(server, certified.name());
             connect(server);
-            assertThat(resumptions(server)).as("a full handshake: the key is gone").isEqualTo(1);
+            assertThat(resumptions(server))
+                    .as("a full handshake: the key is gone")
+                    .isEqualTo(1);
             assertThat(stats(server).ticketKeyFail()).isEqualTo(1);
         } finally {
             ReferenceCountUtil.release(server);
@@ -156,7 +162,9 @@ class SessionTicketKeysTest {
                 }
             } while (resumptions(fresh) == 0 && System.nanoTime() < deadline);
 
-            assertThat(resumptions(fresh)).as("a ticket of the rotated context resumes at a fresh one").isPositive();
+            assertThat(resumptions(fresh))
+                    .as("a ticket of the rotated context resumes at a fresh one")
+                    .isPositive();
         } finally {
             ReferenceCountUtil.release(cached);
             ReferenceCountUtil.release(fresh);

@@ -8,10 +8,10 @@ import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ReferenceCounted;
-import io.netty.handler.ssl.SslContextBuilder;
 import java.math.BigInteger;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -75,7 +75,9 @@ class TlsContextsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void serverContextsSpeakTls13And12WithH2First(SslProvider provider) throws Exception {
         assumeAvailable(provider);
         TlsContexts contexts = contexts(provider, 10);
@@ -86,7 +88,8 @@ class TlsContextsTest {
             assertThat(context.isServer()).isTrue();
             assertThat(context.applicationProtocolNegotiator().protocols()).containsExactly("h2", "http/1.1");
             // The JDK's server engines also list SSLv2Hello, a hello format the selection handler never lets through.
-            assertThat(engine.getEnabledProtocols()).filteredOn(protocol -> !protocol.equals("SSLv2Hello"))
+            assertThat(engine.getEnabledProtocols())
+                    .filteredOn(protocol -> !protocol.equals("SSLv2Hello"))
                     .containsExactlyInAnyOrder("TLSv1.3", "TLSv1.2");
         } finally {
             ReferenceCountUtil.release(engine);
@@ -95,7 +98,9 @@ class TlsContextsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void challengeContextsOfferOnlyAcmeTls1(SslProvider provider) throws Exception {
         assumeAvailable(provider);
         SslContext context = contexts(provider, 10).challengeContext(certified);
@@ -164,8 +169,11 @@ class TlsContextsTest {
         CertifiedKey own = selfSigned("keys.shop.test", key);
         TlsContexts contexts = contexts(provider, 10);
         SslContext server = contexts.acquire(own);
-        SslContext client = SslContextBuilder.forClient().sslProvider(provider).protocols(version)
-                .trustManager(own.leaf()).build();
+        SslContext client = SslContextBuilder.forClient()
+                .sslProvider(provider)
+                .protocols(version)
+                .trustManager(own.leaf())
+                .build();
         SSLEngine serverEngine = server.newEngine(ByteBufAllocator.DEFAULT);
         SSLEngine clientEngine = client.newEngine(ByteBufAllocator.DEFAULT, "keys.shop.test", 443);
         try {
@@ -196,21 +204,25 @@ class TlsContextsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void validationConnectionsShareOneChallengeContextEvenWhenReadFromStorageAgain(SslProvider provider)
             throws Exception {
         assumeAvailable(provider);
         TlsContexts contexts = contexts(provider, 10);
         // what another node reads from storage: the same certificate and key in new objects
-        CertifiedKey again = new CertifiedKey(certified.name(), certified.key(), List.copyOf(certified.chain()),
-                certified.issuer());
+        CertifiedKey again =
+                new CertifiedKey(certified.name(), certified.key(), List.copyOf(certified.chain()), certified.issuer());
 
         SslContext first = contexts.challengeContext(certified);
         SslContext second = contexts.challengeContext(again);
         try {
             assertThat(second).isSameAs(first);
             assertThat(contexts.challengeContextCount()).isEqualTo(1);
-            assertThat(contexts.size()).as("apart from the certificates' contexts").isZero();
+            assertThat(contexts.size())
+                    .as("apart from the certificates' contexts")
+                    .isZero();
         } finally {
             ReferenceCountUtil.release(first);
             ReferenceCountUtil.release(second);
@@ -256,13 +268,17 @@ class TlsContextsTest {
         assertThat(contexts.size()).isZero();
         assertThat(contexts.challengeContextCount()).isZero();
         assertThat(((ReferenceCounted) challenge).refCnt()).isZero();
-        assertThat(((ReferenceCounted) served).refCnt()).as("the open connection's").isEqualTo(1);
+        assertThat(((ReferenceCounted) served).refCnt())
+                .as("the open connection's")
+                .isEqualTo(1);
         ReferenceCountUtil.release(open);
         assertThat(((ReferenceCounted) served).refCnt()).isZero();
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void warmUpHandshakesInMemoryAndKeepsNothing(SslProvider provider) throws Exception {
         assumeAvailable(provider);
         TlsContexts contexts = contexts(provider, 10);
@@ -276,8 +292,11 @@ class TlsContextsTest {
     @Test
     void warmUpWithAnUnusableCertificateReportsFailureInsteadOfThrowing() throws Exception {
         assumeAvailable(SslProvider.OPENSSL_REFCNT);
-        CertifiedKey mismatched = new CertifiedKey("warm-up.invalid", selfSigned("a.invalid", "EC").key(),
-                selfSigned("b.invalid", "EC").chain(), "test");
+        CertifiedKey mismatched = new CertifiedKey(
+                "warm-up.invalid",
+                selfSigned("a.invalid", "EC").key(),
+                selfSigned("b.invalid", "EC").chain(),
+                "test");
 
         assertThat(contexts(SslProvider.OPENSSL_REFCNT, 10).warmUp(mismatched)).isFalse();
     }
@@ -311,16 +330,23 @@ class TlsContextsTest {
         KeyPair pair = generator.generateKeyPair();
         var subject = new X500Name("CN=" + name);
         Instant now = Instant.now();
-        var builder = new JcaX509v3CertificateBuilder(subject, BigInteger.valueOf(now.toEpochMilli()),
-                Date.from(now.minusSeconds(60)), Date.from(now.plusSeconds(3600)), subject, pair.getPublic())
-                .addExtension(Extension.subjectAlternativeName, false,
+        var builder = new JcaX509v3CertificateBuilder(
+                        subject,
+                        BigInteger.valueOf(now.toEpochMilli()),
+                        Date.from(now.minusSeconds(60)),
+                        Date.from(now.plusSeconds(3600)),
+                        subject,
+                        pair.getPublic())
+                .addExtension(
+                        Extension.subjectAlternativeName,
+                        false,
                         new GeneralNames(new GeneralName(GeneralName.dNSName, name)));
         var signer = new JcaContentSignerBuilder(signature);
         if (kind.endsWith("-BC")) {
             signer.setProvider(new BouncyCastleProvider());
         }
-        X509Certificate certificate = new JcaX509CertificateConverter().getCertificate(
-                builder.build(signer.build(pair.getPrivate())));
+        X509Certificate certificate =
+                new JcaX509CertificateConverter().getCertificate(builder.build(signer.build(pair.getPrivate())));
         return new CertifiedKey(name, pair.getPrivate(), List.of(certificate), "test");
     }
 }

@@ -106,8 +106,10 @@ class TlsHandshakeIT {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         channel.pipeline()
-                                .addLast("tls", new TlsSelectionHandler(
-                                        resolver, challenges, pki.blocking, pki.config, pki.metrics))
+                                .addLast(
+                                        "tls",
+                                        new TlsSelectionHandler(
+                                                resolver, challenges, pki.blocking, pki.config, pki.metrics))
                                 .addLast("answer", new Answer());
                     }
                 })
@@ -118,7 +120,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void aConfiguredNameGetsItsOwnCertificateOnTheFirstHandshake(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, false);
@@ -133,7 +137,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void laterHandshakesReuseTheCertificateWithoutIssuing(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, false);
@@ -147,7 +153,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void anUnknownNameFailsTheHandshakeWithoutAnyCertificateOrIssuance(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, true);
@@ -161,7 +169,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void aHandshakeWithoutSniFailsWithoutAnyCertificate(SslProvider provider) throws Exception {
         int port = start(provider);
         // Serve a name first: even then, a client without SNI must not get that certificate.
@@ -174,7 +184,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void aClientOfferingOnlyAcmeTls1GetsTheChallengeCertificate(SslProvider provider) throws Exception {
         int port = start(provider);
         CertifiedKey challenge = pki.internalIssuer.issue("links.shop.test");
@@ -190,7 +202,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void anAcmeTls1ClientWithoutAChallengeInProgressFails(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, true);
@@ -202,7 +216,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void aSlowIssuanceTimesTheHandshakeOutButStillFinishes(SslProvider provider) throws Exception {
         int port = start(provider);
         pki.config.replace(TestPki.config(directory, Duration.ofMillis(200), List.of("links.shop.test")));
@@ -214,13 +230,16 @@ class TlsHandshakeIT {
         assertThat(handshakes("timeout")).isEqualTo(1.0);
         // Timing out did not cancel the issuance: the next client gets the certificate.
         CertifiedKey issued = resolver.certificate("links.shop.test").get(10, TimeUnit.SECONDS);
-        assertThat(talk(port, "links.shop.test", List.of("h2"), new RecordingTrust(pki, false))).isEqualTo("pong h2");
+        assertThat(talk(port, "links.shop.test", List.of("h2"), new RecordingTrust(pki, false)))
+                .isEqualTo("pong h2");
         assertThat(pki.issuer.calls()).isEqualTo(1);
         assertThat(issued.name()).isEqualTo("links.shop.test");
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void afterARenewalNewHandshakesGetTheNewCertificate(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, false);
@@ -238,8 +257,8 @@ class TlsHandshakeIT {
         int port = start(SslProvider.JDK);
         try (Socket socket = new Socket("127.0.0.1", port)) {
             socket.setSoTimeout(5000);
-            socket.getOutputStream().write("GET / HTTP/1.1\r\nHost: links.shop.test\r\n\r\n"
-                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream()
+                    .write("GET / HTTP/1.1\r\nHost: links.shop.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             byte[] answer = socket.getInputStream().readAllBytes();
             assertThat(answer).containsExactly(21, 3, 3, 0, 2, 2, 50);
         }
@@ -257,7 +276,8 @@ class TlsHandshakeIT {
                 .build();
 
         HttpResponse<String> response = client.send(
-                HttpRequest.newBuilder(URI.create("https://localhost:" + port + "/")).timeout(Duration.ofSeconds(10))
+                HttpRequest.newBuilder(URI.create("https://localhost:" + port + "/"))
+                        .timeout(Duration.ofSeconds(10))
                         .build(),
                 HttpResponse.BodyHandlers.ofString());
 
@@ -270,9 +290,18 @@ class TlsHandshakeIT {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/curl")), "curl is not installed");
         int port = start(TlsContexts.preferredProvider());
 
-        Process curl = new ProcessBuilder("/usr/bin/curl", "--silent", "--show-error", "--http1.1",
-                "--max-time", "10", "--cacert", directory.resolve("ca/root.pem").toString(),
-                "--resolve", "links.shop.test:" + port + ":127.0.0.1", "https://links.shop.test:" + port + "/")
+        Process curl = new ProcessBuilder(
+                        "/usr/bin/curl",
+                        "--silent",
+                        "--show-error",
+                        "--http1.1",
+                        "--max-time",
+                        "10",
+                        "--cacert",
+                        directory.resolve("ca/root.pem").toString(),
+                        "--resolve",
+                        "links.shop.test:" + port + ":127.0.0.1",
+                        "https://links.shop.test:" + port + "/")
                 .redirectErrorStream(true)
                 .start();
         String output = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -287,9 +316,20 @@ class TlsHandshakeIT {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
         int port = start(TlsContexts.preferredProvider());
 
-        Process openssl = new ProcessBuilder("/usr/bin/openssl", "s_client", "-connect", "127.0.0.1:" + port,
-                "-servername", "links.shop.test", "-verify_hostname", "links.shop.test", "-verify_return_error",
-                "-CAfile", directory.resolve("ca/root.pem").toString(), "-alpn", "h2,http/1.1")
+        Process openssl = new ProcessBuilder(
+                        "/usr/bin/openssl",
+                        "s_client",
+                        "-connect",
+                        "127.0.0.1:" + port,
+                        "-servername",
+                        "links.shop.test",
+                        "-verify_hostname",
+                        "links.shop.test",
+                        "-verify_return_error",
+                        "-CAfile",
+                        directory.resolve("ca/root.pem").toString(),
+                        "-alpn",
+                        "h2,http/1.1")
                 .redirectErrorStream(true)
                 .start();
         openssl.getOutputStream().close();
@@ -305,10 +345,13 @@ class TlsHandshakeIT {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         double value = 0;
         while (System.nanoTime() < deadline) {
-            value = pki.metrics.scrape().lines()
+            value = pki.metrics
+                    .scrape()
+                    .lines()
                     .filter(line -> line.startsWith(prefix))
                     .mapToDouble(line -> Double.parseDouble(line.substring(prefix.length())))
-                    .findFirst().orElse(0);
+                    .findFirst()
+                    .orElse(0);
             if (value > 0) {
                 break;
             }
@@ -318,7 +361,9 @@ class TlsHandshakeIT {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL_REFCNT", "JDK"})
+    @EnumSource(
+            value = SslProvider.class,
+            names = {"OPENSSL_REFCNT", "JDK"})
     void sessionTicketsLetAReturningClientResume(SslProvider provider) throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
         int port = start(provider);
@@ -335,9 +380,16 @@ class TlsHandshakeIT {
     }
 
     private String openssl(int port, String... options) throws Exception {
-        List<String> command = new java.util.ArrayList<>(List.of("/usr/bin/openssl", "s_client",
-                "-connect", "127.0.0.1:" + port, "-servername", "links.shop.test",
-                "-CAfile", directory.resolve("ca/root.pem").toString(), "-ign_eof"));
+        List<String> command = new java.util.ArrayList<>(List.of(
+                "/usr/bin/openssl",
+                "s_client",
+                "-connect",
+                "127.0.0.1:" + port,
+                "-servername",
+                "links.shop.test",
+                "-CAfile",
+                directory.resolve("ca/root.pem").toString(),
+                "-ign_eof"));
         command.addAll(List.of(options));
         Process openssl = new ProcessBuilder(command).redirectErrorStream(true).start();
         // TLS 1.3 tickets come after the handshake, with the server's first data (BoringSSL defers them to the next
@@ -350,15 +402,14 @@ class TlsHandshakeIT {
     }
 
     /** Handshakes, sends "ping", returns the answer. */
-    private static String talk(int port, String serverName, List<String> alpn, RecordingTrust trust)
-            throws Exception {
+    private static String talk(int port, String serverName, List<String> alpn, RecordingTrust trust) throws Exception {
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(null, new TrustManager[] {trust}, null);
         return talk(context, port, serverName, alpn, trust);
     }
 
-    private static String talk(SSLContext context, int port, String serverName, List<String> alpn,
-            RecordingTrust trust) throws Exception {
+    private static String talk(SSLContext context, int port, String serverName, List<String> alpn, RecordingTrust trust)
+            throws Exception {
         try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("127.0.0.1", port)) {
             socket.setSoTimeout(10_000);
             SSLParameters parameters = socket.getSSLParameters();

@@ -50,10 +50,15 @@ class TlsSelectionHandlerTest {
     }
 
     private EmbeddedChannel channel() {
-        return new EmbeddedChannel(new TlsSelectionHandler(resolver, Challenges.NONE, task -> {
-            blockingTasks.incrementAndGet();
-            pki.blocking.execute(task);
-        }, pki.config, pki.metrics));
+        return new EmbeddedChannel(new TlsSelectionHandler(
+                resolver,
+                Challenges.NONE,
+                task -> {
+                    blockingTasks.incrementAndGet();
+                    pki.blocking.execute(task);
+                },
+                pki.config,
+                pki.metrics));
     }
 
     private static ByteBuf hello(String serverName, String... alpn) throws Exception {
