@@ -457,19 +457,8 @@ final class BlockYamlReader {
         }
     }
 
-    /** As the Jackson reader does: a repeated key is reported and its value dropped. */
     private void add(MapNode map, String key, Position keyAt, Node value) {
-        Entry earlier = map.get(key);
-        if (earlier != null) {
-            problems.add(new ConfigProblem(
-                    file,
-                    keyAt.line(),
-                    keyAt.column(),
-                    "duplicate key '" + key + "' (first at line "
-                            + earlier.keyPosition().line() + ")"));
-            return;
-        }
-        map.add(new Entry(key, keyAt, value));
+        map.addOrReportDuplicate(new Entry(key, keyAt, value), file, problems);
     }
 
     private void push(int indent, Node block, boolean isIndentless) {

@@ -68,6 +68,24 @@ final class YamlTree {
             return entries;
         }
 
+        /**
+         * Adds an entry, or reports a repeated key (at the repeat, naming the first line) and drops its value, as
+         * both readers must.
+         */
+        void addOrReportDuplicate(Entry entry, String file, List<ConfigProblem> problems) {
+            Entry earlier = get(entry.key());
+            if (earlier != null) {
+                problems.add(new ConfigProblem(
+                        file,
+                        entry.keyPosition().line(),
+                        entry.keyPosition().column(),
+                        "duplicate key '" + entry.key() + "' (first at line "
+                                + earlier.keyPosition().line() + ")"));
+                return;
+            }
+            add(entry);
+        }
+
         /** The entry for {@code key}, or {@code null}. */
         Entry get(String key) {
             if (index != null) {
@@ -250,17 +268,7 @@ final class YamlTree {
             Position keyAt = position(parser.currentTokenLocation());
             parser.nextToken();
             Node value = readValue(parser, file, problems);
-            Entry earlier = map.get(key);
-            if (earlier != null) {
-                problems.add(new ConfigProblem(
-                        file,
-                        keyAt.line(),
-                        keyAt.column(),
-                        "duplicate key '" + key + "' (first at line "
-                                + earlier.keyPosition().line() + ")"));
-                continue;
-            }
-            map.add(new Entry(key, keyAt, value));
+            map.addOrReportDuplicate(new Entry(key, keyAt, value), file, problems);
         }
         if (token != JsonToken.END_OBJECT) {
             throw new IllegalStateException("unexpected " + token + " in a YAML mapping");
