@@ -135,17 +135,7 @@ public final class CertificateResolver implements CertificateSource {
             Executor blocking,
             Metrics metrics,
             Clock clock) {
-        this(
-                config,
-                store,
-                issuer,
-                policy,
-                new IssuanceFailures(store.storage(), clock),
-                blocking,
-                metrics,
-                clock,
-                new TlsContexts(),
-                DEFAULT_MAXIMUM_SIZE);
+        this(config, store, issuer, policy, blocking, metrics, clock, new TlsContexts(), DEFAULT_MAXIMUM_SIZE);
     }
 
     /** With issuance failures kept in the store's own storage. */
