@@ -19,13 +19,11 @@ import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.ECPublicKey;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -37,33 +35,27 @@ import org.junit.jupiter.api.Test;
 
 class AcmeIssuerIT {
 
+    private static PebbleAcme ca;
     private static ChallengeResponders responders;
     private static Pebble pebble;
 
-    private final List<AcmeIssuer> issuers = new ArrayList<>();
-
     @BeforeAll
     static void startCa() throws Exception {
-        responders = new ChallengeResponders();
-        pebble = Pebble.builder()
-                .httpPort(responders.httpPort())
-                .tlsPort(responders.tlsPort())
-                .start();
+        ca = PebbleAcme.start();
+        responders = ca.responders;
+        pebble = ca.pebble;
     }
 
     @AfterAll
     static void stopCa() {
-        if (pebble != null) {
-            pebble.close();
-        }
-        if (responders != null) {
-            responders.close();
+        if (ca != null) {
+            ca.close();
         }
     }
 
     @AfterEach
     void closeIssuers() {
-        issuers.forEach(AcmeIssuer::close);
+        ca.closeIssuers();
     }
 
     @Test
@@ -261,8 +253,7 @@ class AcmeIssuerIT {
             responders.current = challengeStore;
             var settings =
                     new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.HTTP_01));
-            var issuer = new AcmeIssuer(settings, keyType, storage, challengeStore, Clock.systemUTC());
-            issuers.add(issuer);
+            var issuer = ca.issuer(settings, keyType, storage, challengeStore);
             String name = uniqueName(keyType.name().toLowerCase());
 
             CertifiedKey issued = timed(keyType.name(), () -> issuer.issue(name));
@@ -288,8 +279,7 @@ class AcmeIssuerIT {
         responders.current = challengeStore;
         var settings =
                 new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
-        var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore, Clock.systemUTC());
-        issuers.add(issuer);
+        var issuer = ca.issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);
 
         assertIssuedFor(issuer.issue(name), name);
 
@@ -308,8 +298,7 @@ class AcmeIssuerIT {
                         certificate -> events.add("withdrawn " + certificate.name())));
         var settings =
                 new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
-        var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore, Clock.systemUTC());
-        issuers.add(issuer);
+        var issuer = ca.issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);
         var handedOn = new ArrayList<CertifiedKey>();
         int orders = pebble.orderCount();
 
@@ -328,12 +317,7 @@ class AcmeIssuerIT {
     }
 
     private AcmeIssuer issuer(InMemoryStorage storage, List<ChallengeType> challenges) throws Exception {
-        var challengeStore = new ChallengeStore(storage);
-        responders.current = challengeStore;
-        var settings = new Acme(pebble.directoryUrl(), "ops@example.com", pebble.trustedCaFile(), challenges);
-        var issuer = new AcmeIssuer(settings, Certificates.KeyType.EC256, storage, challengeStore, Clock.systemUTC());
-        issuers.add(issuer);
-        return issuer;
+        return ca.issuer(storage, challenges, null);
     }
 
     private static void assertIssuedFor(CertifiedKey issued, String name) throws Exception {
@@ -364,7 +348,7 @@ class AcmeIssuerIT {
     }
 
     private static String uniqueName(String label) {
-        return label + "-" + UUID.randomUUID().toString().substring(0, 8) + ".clicktls.test";
+        return PebbleAcme.uniqueName(label);
     }
 
     private interface Issuance {
