@@ -135,6 +135,31 @@ class CertificateResolverTest {
     }
 
     @Test
+    void aStoredCertificateIsServedWhileIssuancesOccupyEveryBlockingThread() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+        ExecutorService busyBlocking = Executors.newSingleThreadExecutor();
+        CountDownLatch issuanceDone = new CountDownLatch(1);
+        try (CertificateLoadExecutor loads = CertificateLoadExecutor.create(1, 8, busyBlocking)) {
+            busyBlocking.execute(() -> {
+                try {
+                    issuanceDone.await(); // a slow ACME order holding the only blocking thread
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            CertificateResolver restarted = restartedResolver(busyBlocking, loads);
+
+            CertifiedKey loaded = restarted.certificate("links.shop.test").get(5, TimeUnit.SECONDS);
+
+            assertThat(loaded.leaf()).isEqualTo(issued.leaf());
+            assertThat(issuanceDone.getCount()).isEqualTo(1);
+        } finally {
+            issuanceDone.countDown();
+            busyBlocking.shutdownNow();
+        }
+    }
+
+    @Test
     void aLoadThatNoExecutorTakesFailsTheLookupAtOnceAndTheNextLookupLoads() throws Exception {
         CertifiedKey issued = await(resolver.certificate("links.shop.test"));
         AtomicBoolean full = new AtomicBoolean(true);
