@@ -23,8 +23,6 @@ usage: bench/scale-100k.sh [options]
   --data DIR              where the data set is generated, or reused when complete (default: /tmp/clicktls-scale-N)
   --probe N               names for the not-in-memory handshake measurement (default: 2000)
   --fill N                names handshaken under load for the RSS figure (default: 5000)
-  --probe-nice N          run the probe's JVM at this nice level (default: 0), so that its JIT compiler threads
-                          yield the 2 cores to the proxy: the client stands in for machines elsewhere
   --warm N                names that warm the probe and the proxy up before the not-in-memory handshakes
                           (default: 500)
   --reloads N             config reloads to time (default: 3)
@@ -58,7 +56,6 @@ KEEP=0
 COLD_CACHE=0
 SKIP=","
 WARM_NAMES=500
-PROBE_NICE=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -67,7 +64,6 @@ while [ $# -gt 0 ]; do
         --probe) PROBE=$2; shift ;;
         --fill) FILL=$2; shift ;;
         --warm) WARM_NAMES=$2; shift ;;
-        --probe-nice) PROBE_NICE=$2; shift ;;
         --reloads) RELOADS=$2; shift ;;
         --skip) SKIP=",$2,"; shift ;;
         --no-build) BUILD=0 ;;
@@ -90,7 +86,7 @@ for part in ${SKIP//,/ }; do
     esac
 done
 skipped() { [[ $SKIP == *",$1,"* ]]; }
-for n in "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE" "$WARM_NAMES" "$PROBE_NICE"; do
+for n in "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE" "$WARM_NAMES"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "scale-100k.sh: not a whole number: $n" >&2; exit 64; }
 done
 [ $((WARM_NAMES + PROBE + FILL + 1)) -le "$COUNT" ] \
@@ -200,8 +196,7 @@ start_and_time() {
 probe() {
     local out=$1 first=$2 count=$3 concurrency=$4 label=$5
     shift 5
-    run_load "$out" timeout 1800 nice -n "$PROBE_NICE" java -XX:+UseSerialGC \
-        "$BENCH_DIR/scale/HandshakeProbe.java" \
+    run_load "$out" timeout 1800 java -XX:+UseSerialGC "$BENCH_DIR/scale/HandshakeProbe.java" \
         127.0.0.1 "$HTTPS_PORT" "$ORDER" "$first" "$count" "$concurrency" "$label" "$@" || true
     cat "$out" >&2
 }
