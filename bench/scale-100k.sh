@@ -23,6 +23,8 @@ usage: bench/scale-100k.sh [options]
   --data DIR              where the data set is generated, or reused when complete (default: /tmp/clicktls-scale-N)
   --probe N               names for the not-in-memory handshake measurement (default: 2000)
   --fill N                names handshaken under load for the RSS figure (default: 5000)
+  --warm N                names that warm the probe and the proxy up before the not-in-memory handshakes
+                          (default: 500)
   --reloads N             config reloads to time (default: 3)
   --skip PARTS            leave out parts of the run, comma-separated: handshakes, rss, reloads
                           (start to serving is always measured)
@@ -61,6 +63,7 @@ while [ $# -gt 0 ]; do
         --data) DATA=$2; shift ;;
         --probe) PROBE=$2; shift ;;
         --fill) FILL=$2; shift ;;
+        --warm) WARM_NAMES=$2; shift ;;
         --reloads) RELOADS=$2; shift ;;
         --skip) SKIP=",$2,"; shift ;;
         --no-build) BUILD=0 ;;
@@ -83,7 +86,7 @@ for part in ${SKIP//,/ }; do
     esac
 done
 skipped() { [[ $SKIP == *",$1,"* ]]; }
-for n in "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE"; do
+for n in "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE" "$WARM_NAMES"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "scale-100k.sh: not a whole number: $n" >&2; exit 64; }
 done
 [ $((WARM_NAMES + PROBE + FILL + 1)) -le "$COUNT" ] \

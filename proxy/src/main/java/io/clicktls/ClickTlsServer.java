@@ -29,6 +29,7 @@ import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
+import io.clicktls.tls.CertificateLoadExecutor;
 import io.clicktls.tls.CertificateResolver;
 import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
@@ -145,6 +146,9 @@ public final class ClickTlsServer implements AutoCloseable {
         policy.monitor(metrics);
         failures.monitor(metrics);
         this.policy = policy;
+        // Handshakes for names not in memory wait for these reads: threads of their own, not behind issuance.
+        CertificateLoadExecutor loads = CertificateLoadExecutor.create(2, 1024, blocking);
+        closeInReverse.add(loads);
         resolver = new CertificateResolver(
                 live,
                 store,
@@ -152,6 +156,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 policy,
                 failures,
                 blocking,
+                loads,
                 metrics,
                 clock,
                 contexts,

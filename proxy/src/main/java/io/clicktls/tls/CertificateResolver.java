@@ -46,8 +46,8 @@ import org.slf4j.LoggerFactory;
  *   <li>backoff: a name whose last issuance failed waits until {@link IssuanceFailures} allows another attempt;
  *       meanwhile a lookup without a certificate fails with {@link IssuanceHeldBackException} without asking the CA
  *       (at once when memory and the store's index already tell, else after the storage read below);</li>
- *   <li>storage: {@link CertificateStore#load} on the blocking executor; a valid stored certificate is served
- *       whatever the backoff says;</li>
+ *   <li>storage: {@link CertificateStore#load} on the loads executor (the blocking one unless given its own); a
+ *       valid stored certificate is served whatever the backoff says;</li>
  *   <li>issuance policy: {@link IssuancePolicy#decideIssuance} ({@code ask}, DNS, rate limits; asynchronous); a
  *       refusal fails the future with {@link NameRefusedException}, counted by reason;</li>
  *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor; a failure is recorded in
@@ -81,6 +81,7 @@ public final class CertificateResolver implements CertificateSource {
     private final IssuancePolicy policy;
     private final IssuanceFailures failures;
     private final Executor blocking;
+    private final Executor loads;
     private final Metrics metrics;
     private final Clock clock;
     private final TlsContexts contexts;
@@ -162,12 +163,7 @@ public final class CertificateResolver implements CertificateSource {
                 maximumSize);
     }
 
-    /**
-     * @param failures the per-name failure state and backoff, shared with the renewal scheduler
-     * @param blocking runs storage I/O and issuance; bounded; never an event loop
-     * @param contexts where the TLS contexts of the certificates served live
-     * @param maximumSize how many certificates stay in memory
-     */
+    /** With stored certificates loaded on the blocking executor too. */
     public CertificateResolver(
             Supplier<ConfigSnapshot> config,
             CertificateStore store,
@@ -179,12 +175,37 @@ public final class CertificateResolver implements CertificateSource {
             Clock clock,
             TlsContexts contexts,
             int maximumSize) {
+        this(config, store, issuer, policy, failures, blocking, blocking, metrics, clock, contexts, maximumSize);
+    }
+
+    /**
+     * @param failures the per-name failure state and backoff, shared with the renewal scheduler
+     * @param blocking runs storage I/O and issuance; bounded; never an event loop
+     * @param loads reads a stored certificate and builds its context while a handshake waits (e.g. a
+     *     {@link CertificateLoadExecutor}, so that such reads never queue behind issuance); bounded, failing fast when
+     *     full; never an event loop
+     * @param contexts where the TLS contexts of the certificates served live
+     * @param maximumSize how many certificates stay in memory
+     */
+    public CertificateResolver(
+            Supplier<ConfigSnapshot> config,
+            CertificateStore store,
+            CertificateIssuer issuer,
+            IssuancePolicy policy,
+            IssuanceFailures failures,
+            Executor blocking,
+            Executor loads,
+            Metrics metrics,
+            Clock clock,
+            TlsContexts contexts,
+            int maximumSize) {
         this.config = config;
         this.store = store;
         this.issuer = issuer;
         this.policy = policy;
         this.failures = failures;
         this.blocking = blocking;
+        this.loads = loads;
         this.metrics = metrics;
         this.clock = clock;
         this.contexts = contexts;
@@ -385,7 +406,7 @@ public final class CertificateResolver implements CertificateSource {
      * rate limits: it completes on the policy's threads), then issuance on the blocking executor.
      */
     private CompletableFuture<CertifiedKey> loadOrIssue(String name) {
-        return submit(() -> loadOrNull(name))
+        return submit(() -> loadOrNull(name), loads)
                 .thenCompose(stored -> stored != null
                         ? CompletableFuture.completedFuture(stored)
                         : policy.decideIssuance(name, config.get())
@@ -419,7 +440,7 @@ public final class CertificateResolver implements CertificateSource {
             metrics.onDemandDenied(decision.reason());
             return CompletableFuture.failedFuture(new NameRefusedException(name, decision.reason()));
         }
-        CompletableFuture<CertifiedKey> issued = submit(() -> issueAndStore(name, true));
+        CompletableFuture<CertifiedKey> issued = submit(() -> issueAndStore(name, true), blocking);
         if (issued.isCompletedExceptionally()) {
             policy.orderCancelled(name); // never started: the blocking executor is full
         }
@@ -474,7 +495,7 @@ public final class CertificateResolver implements CertificateSource {
         }
     }
 
-    /** Builds the TLS context now, on the blocking executor, so the handshake finds it ready. */
+    /** Builds the TLS context now, off the event loops (loads or blocking executor), so the handshake finds it ready. */
     private void remember(CertifiedKey certified) {
         try {
             contexts.warm(certified);
@@ -523,9 +544,9 @@ public final class CertificateResolver implements CertificateSource {
         return !clock.instant().isBefore(certified.notAfter());
     }
 
-    private CompletableFuture<CertifiedKey> submit(Supplier<CertifiedKey> work) {
+    private static CompletableFuture<CertifiedKey> submit(Supplier<CertifiedKey> work, Executor executor) {
         try {
-            return CompletableFuture.supplyAsync(work, blocking);
+            return CompletableFuture.supplyAsync(work, executor);
         } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(e);
         }

@@ -219,15 +219,26 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                 return ctx.executor().newFailedFuture(new Refusal(TOO_MANY_PENDING));
             }
         }
-        CompletableFuture<SslContext> context = resolver.certificate(name)
-                .copy()
-                .orTimeout(handshakeWait().toNanos(), TimeUnit.NANOSECONDS)
-                .thenCompose(this::serverContext);
+        CompletableFuture<CertifiedKey> certificate = resolver.certificate(name).copy();
+        // A timer of this event loop rather than orTimeout, whose JDK timer thread would be woken for every lookup
+        // and compete for a core with the thread doing the lookup.
+        ScheduledFuture<?> timeout = certificate.isDone()
+                ? null
+                : ctx.executor()
+                        .schedule(
+                                () -> certificate.completeExceptionally(new TimeoutException()),
+                                handshakeWait().toNanos(),
+                                TimeUnit.NANOSECONDS);
+        CompletableFuture<SslContext> context = certificate.thenCompose(this::serverContext);
         if (permit != null) {
             PendingHandshakes.Permit held = permit;
             context.whenComplete((result, failure) -> held.close());
         }
-        return bridge(ctx, context);
+        Future<SslContext> selected = bridge(ctx, context);
+        if (timeout != null) {
+            selected.addListener(done -> timeout.cancel(false)); // on this event loop
+        }
+        return selected;
     }
 
     private static InetAddress clientAddress(ChannelHandlerContext ctx) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBufAllocator;
@@ -17,11 +18,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLEngine;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -101,6 +107,93 @@ class CertificateResolverTest {
 
         assertThat(loaded.leaf()).isEqualTo(issued.leaf());
         assertThat(pki.issuer.calls()).isEqualTo(1);
+    }
+
+    @Test
+    void aStoredCertificateIsLoadedOnTheLoadsExecutorAndNothingWaitsOnTheBlockingOne() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+        AtomicInteger blockingTasks = new AtomicInteger();
+        List<String> loadThreads = new CopyOnWriteArrayList<>();
+        try (CertificateLoadExecutor loads = CertificateLoadExecutor.create(1, 8, pki.blocking)) {
+            CertificateResolver restarted = restartedResolver(
+                    task -> {
+                        blockingTasks.incrementAndGet();
+                        pki.blocking.execute(task);
+                    },
+                    task -> loads.execute(() -> {
+                        loadThreads.add(Thread.currentThread().getName());
+                        task.run();
+                    }));
+
+            CertifiedKey loaded = await(restarted.certificate("links.shop.test"));
+
+            assertThat(loaded.leaf()).isEqualTo(issued.leaf());
+            assertThat(restarted.contexts().acquireCached(loaded)).isNotNull();
+            assertThat(loadThreads).singleElement().asString().startsWith("clicktls-certificate-load-");
+            assertThat(blockingTasks).hasValue(0);
+        }
+    }
+
+    @Test
+    void aStoredCertificateIsServedWhileIssuancesOccupyEveryBlockingThread() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+        ExecutorService busyBlocking = Executors.newSingleThreadExecutor();
+        CountDownLatch issuanceDone = new CountDownLatch(1);
+        try (CertificateLoadExecutor loads = CertificateLoadExecutor.create(1, 8, busyBlocking)) {
+            busyBlocking.execute(() -> {
+                try {
+                    issuanceDone.await(); // a slow ACME order holding the only blocking thread
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            CertificateResolver restarted = restartedResolver(busyBlocking, loads);
+
+            CertifiedKey loaded = restarted.certificate("links.shop.test").get(5, TimeUnit.SECONDS);
+
+            assertThat(loaded.leaf()).isEqualTo(issued.leaf());
+            assertThat(issuanceDone.getCount()).isEqualTo(1);
+        } finally {
+            issuanceDone.countDown();
+            busyBlocking.shutdownNow();
+        }
+    }
+
+    @Test
+    void aLoadThatNoExecutorTakesFailsTheLookupAtOnceAndTheNextLookupLoads() throws Exception {
+        CertifiedKey issued = await(resolver.certificate("links.shop.test"));
+        AtomicBoolean full = new AtomicBoolean(true);
+        CertificateResolver restarted = restartedResolver(pki.blocking, task -> {
+            if (full.get()) {
+                throw new RejectedExecutionException("full");
+            }
+            pki.blocking.execute(task);
+        });
+
+        CompletableFuture<CertifiedKey> refused = restarted.certificate("links.shop.test");
+
+        assertThat(refused).isCompletedExceptionally();
+        assertThatThrownBy(refused::join).hasCauseInstanceOf(RejectedExecutionException.class);
+        assertThat(restarted.lookingUp("links.shop.test")).isFalse();
+        full.set(false);
+        assertThat(await(restarted.certificate("links.shop.test")).leaf()).isEqualTo(issued.leaf());
+        assertThat(pki.issuer.calls()).isEqualTo(1);
+    }
+
+    /** A resolver over the same storage, as after a restart, with the executors given. */
+    private CertificateResolver restartedResolver(Executor blocking, Executor loads) {
+        return new CertificateResolver(
+                pki.config,
+                pki.store,
+                pki.issuer,
+                pki.policy,
+                new IssuanceFailures(pki.storage, pki.clock),
+                blocking,
+                loads,
+                pki.metrics,
+                pki.clock,
+                new TlsContexts(TlsContexts.preferredProvider(), 10),
+                10);
     }
 
     @Test
