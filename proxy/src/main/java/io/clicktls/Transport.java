@@ -28,6 +28,9 @@ import org.slf4j.LoggerFactory;
  * The event loops and channel types: native epoll where available, NIO otherwise; io_uring when asked for with
  * {@code -Dclicktls.transport=io_uring} (measured as an option, not the default: see {@link #create}). One acceptor
  * thread and one worker event loop per core; the upstream connection of a request runs on its client's event loop.
+ * With epoll and NIO a worker loop that has run for half a millisecond without blocking yields its core to a sibling
+ * loop waiting for that same core ({@link YieldingSelectStrategy}): two busy loops stacked on one core otherwise take
+ * turns a whole scheduler tick at a time.
  */
 public record Transport(
         EventLoopGroup boss,
@@ -88,8 +91,9 @@ public record Transport(
     }
 
     /**
-     * How long an awake event loop may go without a turn before a sibling yields its core to it: {@code
-     * -Dclicktls.loopStallMicros} (default 500; 0 turns it off). See {@link YieldingSelectStrategy}.
+     * How long an event loop may work without blocking, and a sibling go without a turn, before the first yields its
+     * core to the second if the second waits for that core: {@code -Dclicktls.loopStallMicros} (default 500; 0 turns
+     * it off). See {@link YieldingSelectStrategy}.
      */
     static long stallNanos() {
         return TimeUnit.MICROSECONDS.toNanos(Long.getLong("clicktls.loopStallMicros", DEFAULT_STALL_MICROS));
