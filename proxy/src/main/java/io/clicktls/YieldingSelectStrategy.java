@@ -133,7 +133,11 @@ final class YieldingSelectStrategy implements SelectStrategy {
         return false;
     }
 
-    /** One thread's {@code /proc/self/task/TID/stat}, kept open and read again from the start when asked. */
+    /**
+     * One thread's {@code /proc/self/task/TID/stat}, kept open and read again from the start when asked. Never closed
+     * explicitly (a select strategy is not told when its loop ends): the JDK's cleaner closes the file once the
+     * event loop group, and with it this object, is gone.
+     */
     static final class ThreadStat {
 
         private final FileChannel file;
