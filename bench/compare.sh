@@ -389,9 +389,11 @@ warm_up() {
     local name=$1
     [ "$WARMUP" -gt 0 ] || return 0
     log "$name: warming up (${WARMUP}s per load type)"
-    wrk_load "$RESULTS/$name-warmup-keepalive.txt" "$WARMUP" || true
+    # keep-alive last: it is measured first, and new connections per request (the other two loads) make the JVM
+    # deoptimise and recompile the keep-alive path; right after them its window had the JIT at work (req/s -35%)
     wrk_load "$RESULTS/$name-warmup-resumed.txt" "$WARMUP" -H "Connection: close" || true
     h2load_load "$RESULTS/$name-warmup-full.txt" "$WARMUP" || true
+    wrk_load "$RESULTS/$name-warmup-keepalive.txt" "$WARMUP" || true
     sleep 2
 }
 
