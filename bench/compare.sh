@@ -282,8 +282,35 @@ check_proxy() {
 # --- loads ------------------------------------------------------------------------------------------------
 wrk_load() {
     local out=$1 seconds=$2; shift 2
-    run_load "$out" timeout $((seconds + 30)) wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$WORK/sni.lua" \
+    run_load "$out" timeout $((seconds + 30)) wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$WORK/shape.lua" \
         -H "Host: $NAME" "$@" "$(url)"
+}
+
+# sni.lua plus a last line with the shape of the latency distribution: a tail made of separate modes (stalls of a
+# fixed length, e.g. a scheduler tick) shows as a bump in the 0.5 ms histogram, a wider body does not.
+write_shape_script() {
+    cat "$WORK/sni.lua" > "$WORK/shape.lua"
+    cat >> "$WORK/shape.lua" <<'EOF'
+done = function(summary, latency, requests)
+    local total, over, bins = 0, {0, 0, 0, 0}, {}
+    local limits = {2000, 3000, 5000, 10000}
+    for i = 1, #latency do
+        local v, c = latency(i)
+        total = total + c
+        for j, limit in ipairs(limits) do if v >= limit then over[j] = over[j] + c end end
+        local b = math.min(math.floor(v / 500), 19)
+        bins[b] = (bins[b] or 0) + c
+    end
+    if total == 0 then return end
+    local h = {}
+    for b = 0, 19 do h[#h + 1] = string.format("%.2f", 100 * (bins[b] or 0) / total) end
+    io.write(string.format("latency shape: p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.1f ms;"
+        .. " >=2ms %.2f%% >=3ms %.2f%% >=5ms %.3f%% >=10ms %.3f%%; per 0.5 ms (last: >=9.5 ms) %s\n",
+        latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+        latency:percentile(99.9) / 1000, latency.max / 1000, 100 * over[1] / total, 100 * over[2] / total,
+        100 * over[3] / total, 100 * over[4] / total, table.concat(h, " ")))
+end
+EOF
 }
 
 # One new connection per request, no resumption: h2load at a fixed connection rate with as many clients as
@@ -362,9 +389,11 @@ warm_up() {
     local name=$1
     [ "$WARMUP" -gt 0 ] || return 0
     log "$name: warming up (${WARMUP}s per load type)"
-    wrk_load "$RESULTS/$name-warmup-keepalive.txt" "$WARMUP" || true
+    # keep-alive last: it is measured first, and new connections per request (the other two loads) make the JVM
+    # deoptimise and recompile the keep-alive path; right after them its window had the JIT at work (req/s -35%)
     wrk_load "$RESULTS/$name-warmup-resumed.txt" "$WARMUP" -H "Connection: close" || true
     h2load_load "$RESULTS/$name-warmup-full.txt" "$WARMUP" || true
+    wrk_load "$RESULTS/$name-warmup-keepalive.txt" "$WARMUP" || true
     sleep 2
 }
 
@@ -460,6 +489,7 @@ fi
 
 make_certificate
 write_wrk_script
+write_shape_script
 start_nginx
 log "nginx on 127.0.0.1:$NGINX_PORT, results in $RESULTS"
 for proxy in "${PROXIES[@]}"; do bench_proxy "$proxy"; done
@@ -473,6 +503,10 @@ stop_server "$NGINX_PID"
     echo
     echo "CPU: utime+stime of the proxy process (all threads) from /proc/PID/stat, per request; nginx not counted."
     echo "p99: keep-alive load, wrk --latency. Resumed: wrk with Connection: close (TLS 1.3 resumption)."
+    for proxy in "${PROXIES[@]}"; do
+        [ -f "$RESULTS/$proxy-keepalive.txt" ] || continue
+        echo "$proxy keep-alive $(grep -h '^latency shape:' "$RESULTS/$proxy-keepalive.txt" | sed 's/; per 0.5 ms.*//')"
+    done
     echo "Full handshake: h2load, one request per new connection, no resumption."
     awk -F'\t' '{printf "%s: %s; resumption %s; peak RSS %d MiB\n", $1, $5, $4, $2 / 1024}' "$PROXY_INFO"
 } | tee "$RESULTS/table.md"

@@ -17,8 +17,10 @@ import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.ResourceLeakDetector;
+import java.nio.channels.spi.SelectorProvider;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,6 +28,9 @@ import org.slf4j.LoggerFactory;
  * The event loops and channel types: native epoll where available, NIO otherwise; io_uring when asked for with
  * {@code -Dclicktls.transport=io_uring} (measured as an option, not the default: see {@link #create}). One acceptor
  * thread and one worker event loop per core; the upstream connection of a request runs on its client's event loop.
+ * With epoll and NIO a worker loop that has run for half a millisecond without blocking yields its core to a sibling
+ * loop waiting for that same core ({@link YieldingSelectStrategy}): two busy loops stacked on one core otherwise take
+ * turns a whole scheduler tick at a time.
  */
 public record Transport(
         EventLoopGroup boss,
@@ -36,6 +41,8 @@ public record Transport(
         implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Transport.class);
+
+    private static final long DEFAULT_STALL_MICROS = 500;
 
     /**
      * The transport named by the system property {@code clicktls.transport} ({@code epoll}, {@code io_uring} or
@@ -52,7 +59,7 @@ public record Transport(
         if (wanted.equals("io_uring") || wanted.equals("iouring")) {
             if (IoUring.isAvailable()) {
                 return create(
-                        IoUringIoHandler.newFactory(),
+                        IoUringIoHandler::newFactory,
                         threads,
                         IoUringServerSocketChannel.class,
                         IoUringSocketChannel.class,
@@ -64,7 +71,7 @@ public record Transport(
         if (wanted.equals("epoll")) {
             if (Epoll.isAvailable()) {
                 return create(
-                        EpollIoHandler.newFactory(),
+                        () -> EpollIoHandler.newFactory(0, YieldingSelectStrategy.factory(stallNanos())),
                         threads,
                         EpollServerSocketChannel.class,
                         EpollSocketChannel.class,
@@ -74,7 +81,22 @@ public record Transport(
         } else if (!wanted.equals("nio")) {
             log.warn("clicktls.transport={} is not one of epoll, io_uring, nio; using NIO", wanted);
         }
-        return create(NioIoHandler.newFactory(), threads, NioServerSocketChannel.class, NioSocketChannel.class, "nio");
+        return create(
+                () -> NioIoHandler.newFactory(
+                        SelectorProvider.provider(), YieldingSelectStrategy.factory(stallNanos())),
+                threads,
+                NioServerSocketChannel.class,
+                NioSocketChannel.class,
+                "nio");
+    }
+
+    /**
+     * How long an event loop may work without blocking, and a sibling go without a turn, before the first yields its
+     * core to the second if the second waits for that core: {@code -Dclicktls.loopStallMicros} (default 500; 0 turns
+     * it off). See {@link YieldingSelectStrategy}.
+     */
+    static long stallNanos() {
+        return TimeUnit.MICROSECONDS.toNanos(Long.getLong("clicktls.loopStallMicros", DEFAULT_STALL_MICROS));
     }
 
     /**
@@ -89,14 +111,15 @@ public record Transport(
     }
 
     private static Transport create(
-            IoHandlerFactory factory,
+            Supplier<IoHandlerFactory> factory,
             int threads,
             Class<? extends ServerChannel> serverChannel,
             Class<? extends Channel> clientChannel,
             String name) {
         return new Transport(
-                new MultiThreadIoEventLoopGroup(1, factory),
-                new MultiThreadIoEventLoopGroup(threads, factory),
+                new MultiThreadIoEventLoopGroup(1, factory.get()),
+                // a factory per group: the select strategies of one group watch each other
+                new MultiThreadIoEventLoopGroup(threads, factory.get()),
                 serverChannel,
                 clientChannel,
                 name);
