@@ -9,6 +9,7 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslCachingX509KeyManagerFactory;
+import io.netty.handler.ssl.ReferenceCountedOpenSslContext;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -339,6 +340,11 @@ public final class TlsContexts {
                 .trustManager(NO_CLIENT_CERTIFICATES)
                 .applicationProtocolConfig(alpn(protocols))
                 .build();
+        if (context instanceof ReferenceCountedOpenSslContext openSsl) {
+            // The certificate callback (our key manager, in memory) runs inside the handshake call instead of
+            // suspending it, handing a task to the SslHandler and resuming it with a second handshake call.
+            openSsl.setUseTasks(false);
+        }
         ticketKeys.apply(context, certified.name());
         return context;
     }

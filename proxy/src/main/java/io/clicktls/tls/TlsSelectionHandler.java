@@ -14,6 +14,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.handler.ssl.SslClientHelloHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
@@ -52,6 +53,9 @@ import org.slf4j.LoggerFactory;
  *       work starts; a handshake joining a lookup already under way for its name needs no slot;</li>
  *   <li>a connection whose ClientHello has not arrived within {@link #HELLO_DEADLINE} is closed.</li>
  * </ul>
+ * Once a context is selected, the normalized SNI name goes down the pipeline in an {@link SniCompletionEvent}, as
+ * Netty's {@code SniHandler} does, so that the handlers after it know the connection's name without asking the
+ * engine (which costs a JNI call and an IDN conversion per connection).
  * Counts {@code clicktls_tls_handshakes_total{result}}: {@code ok} once the TLS handshake succeeds, else
  * {@code unknown_name} (not served: unknown, or removed from the config), {@code no_sni}, {@code malformed},
  * {@code timeout}, {@code backoff} (no certificate, and the name's issuance is held back after a failure; the CA is
@@ -104,6 +108,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private boolean refused;
     /** When the ClientHello lookup started, for {@link Metrics#handshakeDuration}. */
     private long lookupStart;
+    /** The normalized SNI name of the lookup, for the {@link SniCompletionEvent}. */
+    private String serverName;
 
     private ScheduledFuture<?> helloDeadline;
 
@@ -189,11 +195,12 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         if (hello.isEmpty()) {
             return ctx.executor().newFailedFuture(new Refusal(MALFORMED));
         }
-        String serverName = hello.get().serverName();
-        if (serverName == null) {
+        String requested = hello.get().serverName();
+        if (requested == null) {
             return ctx.executor().newFailedFuture(new Refusal(NO_SNI));
         }
-        String name = DomainTable.normalize(serverName);
+        String name = DomainTable.normalize(requested);
+        this.serverName = name;
         if (hello.get().offersOnly(TlsContexts.ACME_TLS_1)) {
             return bridge(ctx, challengeContext(name));
         }
@@ -266,6 +273,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                 ReferenceCountUtil.safeRelease(ssl.engine());
                 throw e;
             }
+            // Fired from the SslHandler's place: every handler after TLS sees it, before any decrypted byte.
+            ctx.pipeline().context(ssl).fireUserEventTriggered(new SniCompletionEvent(serverName));
             long start = lookupStart;
             ssl.handshakeFuture().addListener(done -> {
                 metrics.handshake(done.isSuccess() ? OK : FAILED);

@@ -125,6 +125,18 @@ class ClientHelloParserTest {
     }
 
     @Test
+    void aDuplicateFarApartAmongManyExtensionsIsMalformedAndManyDistinctOnesParse() {
+        byte[][] distinct = new byte[3000][];
+        for (int i = 0; i < distinct.length; i++) {
+            distinct[i] = extension(0x4000 + i, new byte[0]);
+        }
+        assertThat(parseBody(body(distinct))).contains(new ClientHello(null, List.of()));
+        byte[][] repeated = distinct.clone();
+        repeated[2999] = extension(0x4000 + 7, new byte[0]);
+        assertThat(parseBody(body(repeated))).isEmpty();
+    }
+
+    @Test
     void badServerNamesAreMalformed() {
         assertThat(parseBody(body(sni("x".repeat(256))))).as("over 255").isEmpty();
         assertThat(parseBody(body(sni("caf\u00e9.test")))).as("non-ASCII").isEmpty();

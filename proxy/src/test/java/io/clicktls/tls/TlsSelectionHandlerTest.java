@@ -9,12 +9,16 @@ import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -80,6 +84,48 @@ class TlsSelectionHandlerTest {
         ByteBuf serverHello = channel.readOutbound();
         assertThat(serverHello.getUnsignedByte(0)).isEqualTo((short) 22);
         serverHello.release();
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
+    void theSelectedNameReachesTheHandlersAfterTlsNormalizedInAnSniCompletionEvent() throws Exception {
+        resolver.certificate("links.shop.test").get(10, TimeUnit.SECONDS);
+        List<Object> events = new ArrayList<>();
+        EmbeddedChannel channel = channel();
+        channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                events.add(evt);
+            }
+        });
+
+        channel.writeInbound(hello("Links.Shop.TEST", "h2"));
+
+        assertThat(events)
+                .filteredOn(SniCompletionEvent.class::isInstance)
+                .singleElement()
+                .satisfies(event -> {
+                    assertThat(((SniCompletionEvent) event).hostname()).isEqualTo("links.shop.test");
+                    assertThat(((SniCompletionEvent) event).isSuccess()).isTrue();
+                });
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
+    void aRefusedNameSendsNoSniCompletionEvent() throws Exception {
+        List<Object> events = new ArrayList<>();
+        EmbeddedChannel channel = channel();
+        channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                events.add(evt);
+            }
+        });
+
+        channel.writeInbound(hello("127.0.0.1", "h2"));
+
+        assertAlert(channel, 112);
+        assertThat(events).noneMatch(SniCompletionEvent.class::isInstance);
         channel.finishAndReleaseAll();
     }
 
