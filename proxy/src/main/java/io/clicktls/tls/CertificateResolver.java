@@ -127,19 +127,7 @@ public final class CertificateResolver implements CertificateSource {
         }
     }
 
-    /** With {@link CertificateResolver#DEFAULT_MAXIMUM_SIZE} certificates and {@link TlsContexts#TlsContexts()}. */
-    public CertificateResolver(
-            Supplier<ConfigSnapshot> config,
-            CertificateStore store,
-            CertificateIssuer issuer,
-            IssuancePolicy policy,
-            Executor blocking,
-            Metrics metrics,
-            Clock clock) {
-        this(config, store, issuer, policy, blocking, metrics, clock, new TlsContexts(), DEFAULT_MAXIMUM_SIZE);
-    }
-
-    /** With issuance failures kept in the store's own storage. */
+    /** With issuance failures kept in the store's own storage, and stored certificates loaded on the blocking executor. */
     public CertificateResolver(
             Supplier<ConfigSnapshot> config,
             CertificateStore store,
@@ -157,25 +145,11 @@ public final class CertificateResolver implements CertificateSource {
                 policy,
                 new IssuanceFailures(store.storage(), clock),
                 blocking,
+                blocking,
                 metrics,
                 clock,
                 contexts,
                 maximumSize);
-    }
-
-    /** With stored certificates loaded on the blocking executor too. */
-    public CertificateResolver(
-            Supplier<ConfigSnapshot> config,
-            CertificateStore store,
-            CertificateIssuer issuer,
-            IssuancePolicy policy,
-            IssuanceFailures failures,
-            Executor blocking,
-            Metrics metrics,
-            Clock clock,
-            TlsContexts contexts,
-            int maximumSize) {
-        this(config, store, issuer, policy, failures, blocking, blocking, metrics, clock, contexts, maximumSize);
     }
 
     /**

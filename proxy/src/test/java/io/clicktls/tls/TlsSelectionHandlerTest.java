@@ -91,13 +91,7 @@ class TlsSelectionHandlerTest {
     void theSelectedNameReachesTheHandlersAfterTlsNormalizedInAnSniCompletionEvent() throws Exception {
         resolver.certificate("links.shop.test").get(10, TimeUnit.SECONDS);
         List<Object> events = new ArrayList<>();
-        EmbeddedChannel channel = channel();
-        channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                events.add(evt);
-            }
-        });
+        EmbeddedChannel channel = channelRecordingEvents(events);
 
         channel.writeInbound(hello("Links.Shop.TEST", "h2"));
 
@@ -114,13 +108,7 @@ class TlsSelectionHandlerTest {
     @Test
     void aRefusedNameSendsNoSniCompletionEvent() throws Exception {
         List<Object> events = new ArrayList<>();
-        EmbeddedChannel channel = channel();
-        channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                events.add(evt);
-            }
-        });
+        EmbeddedChannel channel = channelRecordingEvents(events);
 
         channel.writeInbound(hello("127.0.0.1", "h2"));
 
@@ -213,5 +201,17 @@ class TlsSelectionHandlerTest {
         alert.release();
         assertThat(channel.isActive()).isFalse();
         channel.finishAndReleaseAll();
+    }
+
+    /** {@link #channel()} with a last handler that adds every user event reaching it to {@code events}. */
+    private EmbeddedChannel channelRecordingEvents(List<Object> events) {
+        EmbeddedChannel channel = channel();
+        channel.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                events.add(evt);
+            }
+        });
+        return channel;
     }
 }
