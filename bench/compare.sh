@@ -13,7 +13,7 @@ usage: bench/compare.sh [options]
   --no-build              do not run `mvn -B -q package -DskipTests` first
   --only LIST             proxies to measure, comma separated (default: haproxy,caddy,clicktls)
   --duration SECONDS      length of each measured load (default: 15)
-  --warmup SECONDS        warm-up per load type before measuring (default: 5)
+  --warmup SECONDS        warm-up per load type before measuring (default: 15)
   --connections N         wrk connections (default: 50)
   --handshake-rate N      new connections per second for the full-handshake load (default: 300)
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
@@ -32,7 +32,9 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 BUILD=1
 ONLY="haproxy,caddy,clicktls"
 DURATION=15
-WARMUP=5
+# 15 s: with 5 s the JVM's C2 compiler was still at work in the measured windows (14-43% of clicktls's CPU in the
+# handshake loads, bench/tls/README.md); HAProxy and Caddy need no warm-up and are unaffected by its length
+WARMUP=15
 CONNECTIONS=50
 HANDSHAKE_RATE=300
 JAR=""
