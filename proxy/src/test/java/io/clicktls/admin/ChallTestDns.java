@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.testing.Pebble;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.DatagramPacket;
@@ -53,20 +54,7 @@ public final class ChallTestDns implements AutoCloseable {
         int dns = freePort();
         int management = freePort();
         Path log = Files.createTempFile("challtestsrv", ".log");
-        Process process = new ProcessBuilder(
-                        BINARY.toString(),
-                        "-dns01",
-                        "127.0.0.1:" + dns,
-                        "-http01",
-                        "",
-                        "-https01",
-                        "",
-                        "-tlsalpn01",
-                        "",
-                        "-defaultIPv6",
-                        "",
-                        "-management",
-                        "127.0.0.1:" + management)
+        Process process = Pebble.dnsOnlyChallTestSrv(dns, management)
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .start();

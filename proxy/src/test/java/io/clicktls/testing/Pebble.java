@@ -208,23 +208,31 @@ public final class Pebble implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
 
+    /**
+     * {@code pebble-challtestsrv} as a DNS server alone on 127.0.0.1 (its http-01, https-01 and tls-alpn-01 responders
+     * and the default AAAA answer off), managed on {@code managementPort}.
+     */
+    public static ProcessBuilder dnsOnlyChallTestSrv(int dnsPort, int managementPort) {
+        return new ProcessBuilder(
+                CHALLTESTSRV.toString(),
+                "-dns01",
+                "127.0.0.1:" + dnsPort,
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-defaultIPv6",
+                "",
+                "-management",
+                "127.0.0.1:" + managementPort);
+    }
+
     /** Starts (or restarts, after {@link #stop()}) Pebble on the same ports, with a new root and no state. */
     public void start() throws IOException {
         if (challtestsrv == null || !challtestsrv.isAlive()) {
-            challtestsrv = new ProcessBuilder(
-                            CHALLTESTSRV.toString(),
-                            "-dns01",
-                            "127.0.0.1:" + dnsPort,
-                            "-http01",
-                            "",
-                            "-https01",
-                            "",
-                            "-tlsalpn01",
-                            "",
-                            "-defaultIPv6",
-                            "",
-                            "-management",
-                            "127.0.0.1:" + dnsManagementPort)
+            challtestsrv = dnsOnlyChallTestSrv(dnsPort, dnsManagementPort)
                     .redirectErrorStream(true)
                     .redirectOutput(directory.resolve("challtestsrv.log").toFile())
                     .start();
