@@ -74,8 +74,8 @@ final class ListenerPipelines {
                         "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 p.addLast("alpn", new ProtocolSelection());
                 // Reads are asked for from here on (TLS selection and SslHandler while handshaking, ProxyHandler
-                // after): switching auto-read off later, once HTTP/1.1 is chosen, cost two epoll_ctl calls per
-                // connection (read interest off, then on again).
+                // after; HTTP/2's connection handler asks after every read by itself): switching auto-read off
+                // later, once HTTP/1.1 is chosen, cost two epoll_ctl calls per connection (read interest off, on).
                 ch.config().setAutoRead(false);
                 ch.read();
             }
@@ -169,8 +169,6 @@ final class ListenerPipelines {
                         sp.addLast("proxy", new ProxyHandler(context, "https", true, LocalAnswers.NONE));
                     }
                 }));
-                // The multiplexer reads for its streams only while the connection reads by itself.
-                ctx.channel().config().setAutoRead(true);
             } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
                 addHttp1(p, "https", LocalAnswers.NONE, true);
             } else {
