@@ -73,6 +73,11 @@ final class ListenerPipelines {
                 p.addLast(
                         "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 p.addLast("alpn", new ProtocolSelection());
+                // Reads are asked for from here on (TLS selection and SslHandler while handshaking, ProxyHandler
+                // after; HTTP/2's connection handler asks after every read by itself): switching auto-read off
+                // later, once HTTP/1.1 is chosen, cost two epoll_ctl calls per connection (read interest off, on).
+                ch.config().setAutoRead(false);
+                ch.read();
             }
         };
     }
