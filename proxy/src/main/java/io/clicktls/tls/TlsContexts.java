@@ -8,10 +8,12 @@ import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslCachingX509KeyManagerFactory;
 import io.netty.handler.ssl.ReferenceCountedOpenSslContext;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.ssl.util.KeyManagerFactoryWrapper;
 import io.netty.handler.ssl.util.TrustManagerFactoryWrapper;
 import io.netty.util.IllegalReferenceCountException;
 import io.netty.util.ReferenceCountUtil;
@@ -19,14 +21,19 @@ import io.netty.util.ReferenceCounted;
 import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.nio.ByteBuffer;
+import java.security.Principal;
+import java.security.PrivateKey;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
+import java.security.interfaces.ECKey;
+import java.security.interfaces.RSAKey;
 import java.time.Duration;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -321,9 +328,10 @@ public final class TlsContexts {
     private SslContext build(CertifiedKey certified, String... protocols) throws SSLException {
         X509Certificate[] chain = certified.chain().toArray(new X509Certificate[0]);
         SslContextBuilder builder = provider != SslProvider.JDK && OpenSsl.supportsKeyManagerFactory()
-                // the key as it is, without the PKCS#12 round trip; Netty converts it for BoringSSL while building the
-                // context (here, on the calling thread) rather than on the first handshake (an event loop)
-                ? SslContextBuilder.forServer(CertifiedKeyManagerFactory.forBoringSsl(certified.key(), chain))
+                // the key as it is, without the PKCS#12 round trip; Netty converts it for BoringSSL once, on the
+                // first handshake, and keeps the result with the context
+                ? SslContextBuilder.forServer(new OpenSslCachingX509KeyManagerFactory(
+                        new KeyManagerFactoryWrapper(new CertifiedKeyManager(certified.key(), chain))))
                 // the JDK's TLS signs with JDK key objects, which the key store round trip guarantees
                 : SslContextBuilder.forServer(certified.key(), chain);
         SslContext context = builder.sslProvider(provider)
@@ -376,6 +384,72 @@ public final class TlsContexts {
             return true;
         } catch (IllegalReferenceCountException e) {
             return false;
+        }
+    }
+
+    /**
+     * Serves one key and chain to Netty, for whichever key type the handshake asks for that the key is. Returns the
+     * same chain array and key on every call: Netty keeps the key material it converted for as long as they are the
+     * same instances.
+     */
+    private static final class CertifiedKeyManager extends X509ExtendedKeyManager {
+
+        private static final String ALIAS = "clicktls";
+
+        private final PrivateKey key;
+        private final X509Certificate[] chain;
+        private final boolean ec;
+
+        CertifiedKeyManager(PrivateKey key, X509Certificate[] chain) {
+            this.key = key;
+            this.chain = chain;
+            // Bouncy Castle names its EC keys "ECDSA", the JDK "EC": ask the interface, not the name
+            this.ec = key instanceof ECKey;
+        }
+
+        /** Key types as the JDK and Netty name them: EC, EC_EC, EC_RSA (ECDSA keys), RSA, RSASSA-PSS (RSA keys). */
+        private String aliasFor(String keyType) {
+            if (keyType == null) {
+                return null;
+            }
+            boolean wantsEc = keyType.equals("EC") || keyType.startsWith("EC_");
+            boolean wantsRsa = keyType.equals("RSA") || keyType.equals("RSASSA-PSS");
+            return (ec && wantsEc) || (!ec && key instanceof RSAKey && wantsRsa) ? ALIAS : null;
+        }
+
+        @Override
+        public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
+            return aliasFor(keyType);
+        }
+
+        @Override
+        public String chooseEngineServerAlias(String keyType, Principal[] issuers, SSLEngine engine) {
+            return aliasFor(keyType);
+        }
+
+        @Override
+        public String[] getServerAliases(String keyType, Principal[] issuers) {
+            return aliasFor(keyType) == null ? null : new String[] {ALIAS};
+        }
+
+        @Override
+        public X509Certificate[] getCertificateChain(String alias) {
+            return ALIAS.equals(alias) ? chain : null;
+        }
+
+        @Override
+        public PrivateKey getPrivateKey(String alias) {
+            return ALIAS.equals(alias) ? key : null;
+        }
+
+        @Override
+        public String[] getClientAliases(String keyType, Principal[] issuers) {
+            return null; // a server's key manager: never a client
+        }
+
+        @Override
+        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
+            return null;
         }
     }
 
