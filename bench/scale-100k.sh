@@ -24,7 +24,8 @@ usage: bench/scale-100k.sh [options]
   --probe N               names for the not-in-memory handshake measurement (default: 2000)
   --fill N                names handshaken under load for the RSS figure (default: 5000)
   --warm N                names that warm the probe and the proxy up before the not-in-memory handshakes
-                          (default: 500)
+                          (default: 3000; with 500 the JIT compilers took half the proxy's CPU while the
+                          not-in-memory names were measured, bench/README.md)
   --reloads N             config reloads to time (default: 3)
   --skip PARTS            leave out parts of the run, comma-separated: handshakes, rss, reloads
                           (start to serving is always measured)
@@ -55,7 +56,9 @@ RESULTS=""
 KEEP=0
 COLD_CACHE=0
 SKIP=","
-WARM_NAMES=500
+# 3,000: with 500 the compiler threads were ~50% of the proxy's CPU during the not-in-memory handshakes (27-35% with
+# 3,000): the figure measured C2 compiling Netty's per-connection code more than loading from storage
+WARM_NAMES=3000
 
 while [ $# -gt 0 ]; do
     case "$1" in
