@@ -5,7 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.StandInPlatform;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.math.BigInteger;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,6 +93,20 @@ class ClickTlsServerIT {
         assertThat(platform.last().rawUri()).isEqualTo("/ls/click?upn=abc%2Fdef&x=1");
         assertThat(platform.last().header("host")).startsWith("links.example.test");
         assertThat(server.certificates().cached("links.example.test")).isPresent();
+    }
+
+    @Test
+    void firstHandshakeWhoseClientHelloArrivesInPiecesStillGetsItsCertificateAndAnswer() throws Exception {
+        // A large ClientHello (post-quantum key shares) spans TCP segments. TLS connections read with auto-read off,
+        // so the handshake only goes on if the TLS selection handler asks for the rest of the ClientHello itself.
+        try (var relay = new TricklingRelay(server.httpsPort())) {
+            Curl.Result click = Curl.https(root(), relay.port(), "links.example.test", "/ls/click?pieces");
+
+            assertThat(click.exitCode()).as(click.stderr()).isZero();
+            assertThat(click.status()).isEqualTo(302);
+            assertThat(relay.pieces()).isEqualTo(3);
+        }
+        assertThat(platform.last().rawUri()).isEqualTo("/ls/click?pieces");
     }
 
     @Test
@@ -250,5 +270,79 @@ class ClickTlsServerIT {
             Thread.sleep(50);
         }
         throw new AssertionError("condition not met within " + limit);
+    }
+
+    /**
+     * Relays one connection to {@code target}, sending the client's first read in three pieces (the 5-byte record
+     * header, the next 100 bytes, the rest) with pauses between them; everything else passes as it comes.
+     */
+    private static final class TricklingRelay implements AutoCloseable {
+
+        private final ServerSocket listener;
+        private final int target;
+        private volatile int pieces;
+        private final Thread thread;
+
+        TricklingRelay(int target) throws IOException {
+            this.listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+            this.target = target;
+            this.thread = new Thread(this::relay, "trickling-relay");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        int pieces() {
+            return pieces;
+        }
+
+        private void relay() {
+            try (Socket client = listener.accept();
+                    Socket server = new Socket(InetAddress.getLoopbackAddress(), target)) {
+                client.setTcpNoDelay(true);
+                server.setTcpNoDelay(true);
+                Thread back = new Thread(() -> copy(server, client), "trickling-relay-back");
+                back.setDaemon(true);
+                back.start();
+                InputStream in = client.getInputStream();
+                OutputStream out = server.getOutputStream();
+                byte[] buffer = new byte[16384];
+                int n = in.read(buffer);
+                int[] ends = {5, 105, n};
+                int from = 0;
+                for (int end : ends) {
+                    end = Math.min(end, n);
+                    if (end > from) {
+                        out.write(buffer, from, end - from);
+                        out.flush();
+                        pieces++;
+                        from = end;
+                        Thread.sleep(150);
+                    }
+                }
+                copy(client, server);
+                back.join(5000);
+            } catch (IOException | InterruptedException e) {
+                // the test's assertions say what went wrong
+            }
+        }
+
+        private static void copy(Socket from, Socket to) {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+                to.shutdownOutput();
+            } catch (IOException e) {
+                // one side closed
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            listener.close();
+            thread.join(5000);
+        }
     }
 }
