@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The floor under the handshake columns: resumed and full-handshake CPU per request of FloorServer.java (Netty +
+# netty-tcnative's BoringSSL answering a fixed 302, no upstream), of clicktls and of HAProxy, measured with
+# compare.sh's two handshake loads, one process at a time, alternating, and printed with their ratios to HAProxy.
+# If the floor's ratio is at or above a goal, no design on this stack meets that goal.
+#
+#   bench/tls/floor.sh --jar JAR --dir KEPT_DIR [--warmup 15] [--duration 10] [--rounds 2] [--floor-port 18090]
+#
+# KEPT_DIR is a directory left by `bench/compare.sh --keep` (certificates, clicktls/clicktls.yml, haproxy/haproxy.cfg,
+# sni.lua, nginx config); its nginx must be running on the config's upstream port. The full-handshake window is twice
+# --duration (a load of 300 new connections/s is a small sample). Wrap in `flock /work/bench.lock`.
+set -euo pipefail
+JAR=""; DIR=""; WARMUP=15; DURATION=10; ROUNDS=2; FLOOR_PORT=18090; FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --jar) JAR=$2; shift ;;
+        --dir) DIR=$2; shift ;;
+        --warmup) WARMUP=$2; shift ;;
+        --duration) DURATION=$2; shift ;;
+        --rounds) ROUNDS=$2; shift ;;
+        --floor-port) FLOOR_PORT=$2; shift ;;
+        --jvm-flags) FLAGS=$2; shift ;;
+        *) echo "unknown option $1" >&2; exit 64 ;;
+    esac
+    shift
+done
+[ -f "$JAR" ] && [ -f "$DIR/clicktls/clicktls.yml" ] && [ -f "$DIR/haproxy/haproxy.cfg" ] \
+    || { echo "need --jar and --dir (see the header)" >&2; exit 64; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+NAME=links.shop.test
+port_of() { awk -v key="$1" '$1 == key { n = split($2, a, ":"); print a[n]; exit }' "$2"; }
+CLICKTLS_PORT=$(port_of https: "$DIR/clicktls/clicktls.yml")
+HAPROXY_PORT=$(awk '$1 == "bind" { n = split($2, a, ":"); print a[n]; exit }' "$DIR/haproxy/haproxy.cfg")
+WORK=$(mktemp -d)
+PID=""
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+
+start() { # name -> sets PID and PORT, returns once a request is answered
+    case $1 in
+        floor)
+            PORT=$FLOOR_PORT
+            java $FLAGS -cp "$JAR" "$HERE/FloorServer.java" "$PORT" "$DIR/pki/chain.pem" "$DIR/pki/leaf.key" \
+                >"$WORK/floor.log" 2>&1 & ;;
+        clicktls)
+            PORT=$CLICKTLS_PORT
+            (cd "$DIR/clicktls" && exec java $FLAGS -jar "$JAR" run --config clicktls.yml) >"$WORK/clicktls.log" 2>&1 & ;;
+        haproxy)
+            PORT=$HAPROXY_PORT
+            haproxy -db -f "$DIR/haproxy/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 & ;;
+    esac
+    PID=$!
+    for _ in $(seq 200); do
+        curl -sk --resolve "$NAME:$PORT:127.0.0.1" -o /dev/null "https://$NAME:$PORT/" && return 0
+        sleep 0.1
+    done
+    echo "$1 did not answer on port $PORT" >&2; cat "$WORK/$1.log" >&2; exit 1
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+load() { # kind seconds -> the number of requests completed
+    case $1 in
+        resumed)
+            wrk -t1 -c50 -d"$2s" -s "$DIR/sni.lua" -H "Host: $NAME" -H 'Connection: close' "https://$NAME:$PORT/" \
+                | awk '/requests in/ {print $1}' ;;
+        full)
+            local n=$((6 * 50 * $2))
+            h2load --h1 -m 1 -c "$n" -n "$n" -r 6 --rate-period 20ms -N 10s --connect-to "127.0.0.1:$PORT" \
+                "https://$NAME/" | awk '/^requests:/ {print $8}' ;;
+    esac
+}
+cpu_per_request() { # kind seconds -> µs of the process's utime+stime per completed request
+    local t0 t1 reqs
+    t0=$(awk '{print $14 + $15}' /proc/"$PID"/stat)
+    reqs=$(load "$1" "$2")
+    t1=$(awk '{print $14 + $15}' /proc/"$PID"/stat)
+    awk -v t="$((t1 - t0))" -v r="$reqs" 'BEGIN { printf "%.0f", (r > 0 ? t * 10000 / r : -1) }'
+}
+
+printf '%-9s %-9s %13s %10s\n' round server 'resumed µs' 'full µs'
+for round in $(seq "$ROUNDS"); do
+    for server in floor clicktls haproxy; do
+        start "$server"
+        load resumed "$WARMUP" >/dev/null
+        load full "$WARMUP" >/dev/null
+        load resumed 5 >/dev/null
+        resumed=$(cpu_per_request resumed "$DURATION")
+        full=$(cpu_per_request full $((2 * DURATION)))
+        stop
+        printf '%-9s %-9s %13s %10s\n' "$round" "$server" "$resumed" "$full" | tee -a "$WORK/table"
+    done
+done
+echo
+echo "ratios to HAProxy (same round):"
+awk '{ r[$1, $2] = $3; f[$1, $2] = $4; rounds[$1] = 1 }
+     END { for (k in rounds) for (s = 1; s <= 2; s++) { name = s == 1 ? "floor" : "clicktls"
+             printf "round %s %-9s resumed %.2fx  full %.2fx\n", k, name, r[k, name] / r[k, "haproxy"], f[k, name] / f[k, "haproxy"] } }' \
+    "$WORK/table" | sort
