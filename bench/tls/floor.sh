@@ -27,6 +27,8 @@ done
 [ -f "$JAR" ] && [ -f "$DIR/clicktls/clicktls.yml" ] && [ -f "$DIR/haproxy/haproxy.cfg" ] \
     || { echo "need --jar and --dir (see the header)" >&2; exit 64; }
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/tls/loads.sh
+. "$HERE/loads.sh"
 NAME=links.shop.test
 port_of() { awk -v key="$1" '$1 == key { n = split($2, a, ":"); print a[n]; exit }' "$2"; }
 CLICKTLS_PORT=$(port_of https: "$DIR/clicktls/clicktls.yml")
@@ -56,17 +58,6 @@ start() { # name -> sets PID and PORT, returns once a request is answered
     echo "$1 did not answer on port $PORT" >&2; cat "$WORK/$1.log" >&2; exit 1
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
-load() { # kind seconds -> the number of requests completed
-    case $1 in
-        resumed)
-            wrk -t1 -c50 -d"$2s" -s "$DIR/sni.lua" -H "Host: $NAME" -H 'Connection: close' "https://$NAME:$PORT/" \
-                | awk '/requests in/ {print $1}' ;;
-        full)
-            local n=$((6 * 50 * $2))
-            h2load --h1 -m 1 -c "$n" -n "$n" -r 6 --rate-period 20ms -N 10s --connect-to "127.0.0.1:$PORT" \
-                "https://$NAME/" | awk '/^requests:/ {print $8}' ;;
-    esac
-}
 cpu_per_request() { # kind seconds -> µs of the process's utime+stime per completed request
     local t0 t1 reqs
     t0=$(awk '{print $14 + $15}' /proc/"$PID"/stat)

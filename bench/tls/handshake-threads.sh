@@ -23,6 +23,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -f "$JAR" ] && [ -f "$DIR/clicktls/clicktls.yml" ] || { echo "need --jar and --dir (see the header)" >&2; exit 64; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/tls/loads.sh
+. "$HERE/loads.sh"
 PORT=$(awk '/https:/ {split($2, a, ":"); print a[2]; exit}' "$DIR/clicktls/clicktls.yml")
 NAME=links.shop.test
 WORK=$(mktemp -d)
@@ -45,18 +48,6 @@ ticks() { # tid name ticks, one line per thread
 young_mb() { # MB collected by young GCs so far: sum of (before - after) of each pause
     awk '/Pause Young/ { split($(NF-1), a, "->"); b = a[1]; sub(/M/, "", b); c = a[2]; sub(/M.*/, "", c); s += b - c }
          END { print s + 0 }' "$WORK/gc.log"
-}
-load() { # kind seconds -> prints the number of requests completed
-    case $1 in
-        keepalive|resumed)
-            local extra=(); [ "$1" = resumed ] && extra=(-H 'Connection: close')
-            wrk -t1 -c50 -d"$2s" -s "$DIR/sni.lua" -H "Host: $NAME" "${extra[@]}" "https://$NAME:$PORT/" \
-                | awk '/requests in/ {print $1}' ;;
-        full)
-            local n=$((6 * 50 * $2))
-            h2load --h1 -m 1 -c "$n" -n "$n" -r 6 --rate-period 20ms -N 10s --connect-to "127.0.0.1:$PORT" \
-                "https://$NAME/" | awk '/^requests:/ {print $8}' ;;
-    esac
 }
 printf '%-9s %6s %7s %7s %7s %7s %7s %7s   %s\n' load reqs 'µs/req' loops C2 C1 GC other 'KB alloc/req'
 for _ in $(seq "$ROUNDS"); do
