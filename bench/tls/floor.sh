@@ -27,43 +27,43 @@ done
 [ -f "$JAR" ] && [ -f "$DIR/clicktls/clicktls.yml" ] && [ -f "$DIR/haproxy/haproxy.cfg" ] \
     || { echo "need --jar and --dir (see the header)" >&2; exit 64; }
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$HERE/../lib.sh"
 # shellcheck source=bench/tls/loads.sh
 . "$HERE/loads.sh"
 NAME=links.shop.test
-port_of() { awk -v key="$1" '$1 == key { n = split($2, a, ":"); print a[n]; exit }' "$2"; }
 CLICKTLS_PORT=$(port_of https: "$DIR/clicktls/clicktls.yml")
-HAPROXY_PORT=$(awk '$1 == "bind" { n = split($2, a, ":"); print a[n]; exit }' "$DIR/haproxy/haproxy.cfg")
-WORK=$(mktemp -d)
-PID=""
-trap '[ -n "$PID" ] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+HAPROXY_PORT=$(port_of bind "$DIR/haproxy/haproxy.cfg")
+WORK=$(mktemp -d) # removed by lib.sh's exit trap, which also stops the server left running
 
 start() { # name -> sets PID and PORT, returns once a request is answered
     case $1 in
         floor)
             PORT=$FLOOR_PORT
-            java $FLAGS -cp "$JAR" "$HERE/FloorServer.java" "$PORT" "$DIR/pki/chain.pem" "$DIR/pki/leaf.key" \
-                >"$WORK/floor.log" 2>&1 & ;;
+            start_server "$WORK/floor.log" java $FLAGS -cp "$JAR" "$HERE/FloorServer.java" "$PORT" \
+                "$DIR/pki/chain.pem" "$DIR/pki/leaf.key" ;;
         clicktls)
             PORT=$CLICKTLS_PORT
-            (cd "$DIR/clicktls" && exec java $FLAGS -jar "$JAR" run --config clicktls.yml) >"$WORK/clicktls.log" 2>&1 & ;;
+            start_server "$WORK/clicktls.log" java $FLAGS -jar "$JAR" run --config "$DIR/clicktls/clicktls.yml" ;;
         haproxy)
             PORT=$HAPROXY_PORT
-            haproxy -db -f "$DIR/haproxy/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 & ;;
+            start_server "$WORK/haproxy.log" haproxy -db -f "$DIR/haproxy/haproxy.cfg" ;;
     esac
-    PID=$!
+    PID=$STARTED_PID
     for _ in $(seq 200); do
         curl -sk --resolve "$NAME:$PORT:127.0.0.1" -o /dev/null "https://$NAME:$PORT/" && return 0
+        kill -0 "$PID" 2>/dev/null || break # exited: no point waiting
         sleep 0.1
     done
-    echo "$1 did not answer on port $PORT" >&2; cat "$WORK/$1.log" >&2; exit 1
+    cat "$WORK/$1.log" >&2
+    die "$1 did not answer on port $PORT"
 }
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 cpu_per_request() { # kind seconds -> µs of the process's utime+stime per completed request
     local t0 t1 reqs
-    t0=$(awk '{print $14 + $15}' /proc/"$PID"/stat)
+    t0=$(cpu_ticks "$PID")
     reqs=$(load "$1" "$2")
-    t1=$(awk '{print $14 + $15}' /proc/"$PID"/stat)
-    awk -v t="$((t1 - t0))" -v r="$reqs" 'BEGIN { printf "%.0f", (r > 0 ? t * 10000 / r : -1) }'
+    t1=$(cpu_ticks "$PID")
+    awk -v t="$((t1 - t0))" -v r="$reqs" -v tick="$TICK_US" 'BEGIN { printf "%.0f", (r > 0 ? t * tick / r : -1) }'
 }
 
 printf '%-9s %-9s %13s %10s\n' round server 'resumed µs' 'full µs'
@@ -75,7 +75,7 @@ for round in $(seq "$ROUNDS"); do
         load resumed 5 >/dev/null
         resumed=$(cpu_per_request resumed "$DURATION")
         full=$(cpu_per_request full $((2 * DURATION)))
-        stop
+        stop_server "$PID"
         printf '%-9s %-9s %13s %10s\n' "$round" "$server" "$resumed" "$full" | tee -a "$WORK/table"
     done
 done

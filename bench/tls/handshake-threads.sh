@@ -26,7 +26,7 @@ done
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/tls/loads.sh
 . "$HERE/loads.sh"
-PORT=$(awk '/https:/ {split($2, a, ":"); print a[2]; exit}' "$DIR/clicktls/clicktls.yml")
+PORT=$(port_of https: "$DIR/clicktls/clicktls.yml")
 NAME=links.shop.test
 WORK=$(mktemp -d)
 java $FLAGS -Xlog:gc:file="$WORK/gc.log" -jar "$JAR" run --config "$DIR/clicktls/clicktls.yml" >"$WORK/clicktls.log" 2>&1 &

@@ -1,5 +1,10 @@
-# compare.sh's three loads, for the scripts in bench/tls. Sourced; they set DIR (a `bench/compare.sh --keep`
-# directory, for sni.lua), NAME (the TLS name) and PORT (the server's port on 127.0.0.1).
+# compare.sh's three loads, and reading a port from a kept config, for the scripts in bench/tls. Sourced; they set
+# DIR (a `bench/compare.sh --keep` directory, for sni.lua), NAME (the TLS name) and PORT (the server's port on
+# 127.0.0.1).
+#
+# port_of KEY FILE: the port of the first line whose first word is KEY, its second word being HOST:PORT
+#   (`https: 127.0.0.1:18001` in clicktls.yml, `bind 127.0.0.1:18004 ssl …` in haproxy.cfg).
+port_of() { awk -v key="$1" '$1 == key { n = split($2, a, ":"); print a[n]; exit }' "$2"; }
 #
 # load KIND SECONDS: runs one load and prints the number of requests completed.
 #   keepalive  wrk -t1 -c50, keep-alive
