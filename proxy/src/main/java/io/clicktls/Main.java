@@ -89,7 +89,7 @@ public final class Main {
         try {
             config = args.config() == null ? ConfigLoader.loadDefault() : ConfigLoader.load(args.config());
         } catch (ConfigException e) {
-            e.problems().forEach(err::println);
+            e.reportLines().forEach(err::println);
             return 2;
         }
         ClickTlsServer server;

@@ -43,6 +43,9 @@ public final class ConfigLoader {
     public static ClickTlsConfig load(Path file) throws ConfigException {
         byte[] bytes;
         try {
+            if (Files.size(file) > YamlTree.MAX_CODE_POINTS) {
+                throw tooLarge(file.toString(), Files.size(file));
+            }
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw single(file.toString(), "cannot read the file: it does not exist");
@@ -57,6 +60,9 @@ public final class ConfigLoader {
     /** Validates {@code bytes} as if read from {@code file} (the watcher reads them itself to compare them). */
     static ClickTlsConfig load(Path file, byte[] bytes) throws ConfigException {
         String label = file.toString();
+        if (bytes.length > YamlTree.MAX_CODE_POINTS) {
+            throw tooLarge(label, bytes.length);
+        }
         Path absolute = file.toAbsolutePath().normalize();
         Path folder = absolute.getParent() != null ? absolute.getParent() : absolute;
         return parse(decode(bytes, label), label, folder, absolute);
@@ -127,6 +133,11 @@ public final class ConfigLoader {
         } catch (CharacterCodingException e) {
             throw single(label, "the file is not UTF-8 text");
         }
+    }
+
+    private static ConfigException tooLarge(String label, long bytes) {
+        return single(
+                label, "the file is " + bytes + " bytes (expected: at most " + YamlTree.MAX_CODE_POINTS + " bytes)");
     }
 
     private static ConfigException single(String label, String message) {

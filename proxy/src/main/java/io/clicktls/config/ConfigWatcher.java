@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reloads the config file when it changes and swaps it into a {@link LiveConfig} if it is valid; an invalid file is
- * logged (one WARN line per problem, {@code file:line:column: message}) and the config in force stays.
+ * logged (one WARN line per problem, {@code file:line:column: message}, the first
+ * {@value ConfigException#REPORTED_PROBLEMS} of them) and the config in force stays.
  *
  * <p>Watches the file's folder rather than the file, because editors and config tools replace a file by renaming
  * a new one over it. Events are debounced (200 ms) so that a file is read once it has been written, and the file
@@ -278,8 +279,8 @@ public final class ConfigWatcher implements AutoCloseable {
                 file,
                 problems.size(),
                 problems.size() == 1 ? "problem" : "problems");
-        for (ConfigProblem problem : problems) {
-            log.warn("{}", problem);
+        for (String line : ConfigException.reportLines(problems)) {
+            log.warn("{}", line);
         }
         listener.rejected(problems);
     }

@@ -24,7 +24,16 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
 final class YamlTree {
 
     /** SnakeYAML refuses documents over 3 MB by default; 100,000 domain entries are about 6 MB. */
-    private static final int MAX_CODE_POINTS = 128 * 1024 * 1024;
+    static final int MAX_CODE_POINTS = 32 * 1024 * 1024;
+
+    /**
+     * Aliases are refused anyway; after this many, reading stops. A file of a million aliases (a "billion laughs")
+     * would otherwise cost a problem, and a log line, per alias.
+     */
+    static final int MAX_ALIASES = 10;
+
+    /** A config is four levels deep; reading stops below this many levels, before the recursion costs stack. */
+    static final int MAX_DEPTH = 32;
 
     private static final YAMLFactory FACTORY =
             YAMLFactory.builder().loaderOptions(loaderOptions()).build();
@@ -211,7 +220,7 @@ final class YamlTree {
             if (first == null) {
                 return new MapNode(new Position(1, 1));
             }
-            Node root = readValue((YAMLParser) parser, file, problems);
+            Node root = new JacksonReading((YAMLParser) parser, file, problems).value(0);
             if (parser.nextToken() != null) {
                 Position at = position(parser.currentTokenLocation());
                 problems.add(new ConfigProblem(
@@ -219,6 +228,9 @@ final class YamlTree {
                 return null;
             }
             return root;
+        } catch (ReadingStopped e) {
+            problems.add(e.problem);
+            return null;
         } catch (JsonProcessingException e) {
             if (e.getCause() instanceof MarkedYAMLException marked) {
                 problems.add(syntaxProblem(file, marked));
@@ -234,55 +246,102 @@ final class YamlTree {
         }
     }
 
-    /** Reads the value whose first token is the current one. */
-    private static Node readValue(YAMLParser parser, String file, List<ConfigProblem> problems) throws IOException {
-        JsonToken token = parser.currentToken();
-        Position at = position(parser.currentTokenLocation());
-        if (parser.isCurrentAlias()) {
-            // Jackson hands an alias over as its anchor's name, which would silently be taken as the value
-            problems.add(new ConfigProblem(
-                    file,
-                    at.line(),
-                    at.column(),
-                    "alias *" + parser.getText() + " (expected: a plain value; aliases are not supported)"));
-            return new ScalarNode(at, parser.getText(), false, true);
-        }
-        switch (token) {
-            case START_OBJECT:
-                return readMap(parser, at, file, problems);
-            case START_ARRAY:
-                return readList(parser, at, file, problems);
-            case VALUE_NULL:
-                return new ScalarNode(at, "", true, false);
-            default:
-                return new ScalarNode(at, parser.getText(), false, false);
+    /** Ends a read that would cost more than any config needs; the tree is then of no use. */
+    private static final class ReadingStopped extends RuntimeException {
+
+        private static final long serialVersionUID = 1L;
+
+        private final transient ConfigProblem problem;
+
+        ReadingStopped(ConfigProblem problem) {
+            super(problem.message(), null, false, false);
+            this.problem = problem;
         }
     }
 
-    private static Node readMap(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
-            throws IOException {
-        MapNode map = new MapNode(at);
-        JsonToken token;
-        while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
-            String key = parser.currentName();
-            Position keyAt = position(parser.currentTokenLocation());
-            parser.nextToken();
-            Node value = readValue(parser, file, problems);
-            map.addOrReportDuplicate(new Entry(key, keyAt, value), file, problems);
-        }
-        if (token != JsonToken.END_OBJECT) {
-            throw new IllegalStateException("unexpected " + token + " in a YAML mapping");
-        }
-        return map;
-    }
+    /**
+     * One read of a document from Jackson's token stream, counting what a hostile file would make expensive. The
+     * stream never expands an alias (Jackson hands it over as its anchor's name), so SnakeYAML's own
+     * {@code maxAliasesForCollections} and nesting limit, which its composer checks, never apply here; this class
+     * counts both itself and stops reading at the first token past a limit.
+     */
+    private static final class JacksonReading {
 
-    private static Node readList(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
-            throws IOException {
-        List<Node> items = new ArrayList<>();
-        while (parser.nextToken() != JsonToken.END_ARRAY) {
-            items.add(readValue(parser, file, problems));
+        private final YAMLParser parser;
+        private final String file;
+        private final List<ConfigProblem> problems;
+        private int aliases;
+
+        JacksonReading(YAMLParser parser, String file, List<ConfigProblem> problems) {
+            this.parser = parser;
+            this.file = file;
+            this.problems = problems;
         }
-        return new ListNode(at, items);
+
+        /** Reads the value whose first token is the current one; the root is at {@code depth} 0. */
+        Node value(int depth) throws IOException {
+            JsonToken token = parser.currentToken();
+            Position at = position(parser.currentTokenLocation());
+            if (parser.isCurrentAlias()) {
+                if (++aliases > MAX_ALIASES) {
+                    throw stop(
+                            at,
+                            "more than " + MAX_ALIASES + " aliases; the rest of the file was not read"
+                                    + " (expected: plain values; aliases are not supported)");
+                }
+                // Jackson hands an alias over as its anchor's name, which would silently be taken as the value
+                problems.add(new ConfigProblem(
+                        file,
+                        at.line(),
+                        at.column(),
+                        "alias *" + parser.getText() + " (expected: a plain value; aliases are not supported)"));
+                return new ScalarNode(at, parser.getText(), false, true);
+            }
+            if ((token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) && depth > MAX_DEPTH) {
+                throw stop(
+                        at,
+                        "nested more than " + MAX_DEPTH + " levels deep; the rest of the file was not read"
+                                + " (expected: a config a few levels deep)");
+            }
+            switch (token) {
+                case START_OBJECT:
+                    return map(at, depth);
+                case START_ARRAY:
+                    return list(at, depth);
+                case VALUE_NULL:
+                    return new ScalarNode(at, "", true, false);
+                default:
+                    return new ScalarNode(at, parser.getText(), false, false);
+            }
+        }
+
+        private Node map(Position at, int depth) throws IOException {
+            MapNode map = new MapNode(at);
+            JsonToken token;
+            while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+                String key = parser.currentName();
+                Position keyAt = position(parser.currentTokenLocation());
+                parser.nextToken();
+                Node value = value(depth + 1);
+                map.addOrReportDuplicate(new Entry(key, keyAt, value), file, problems);
+            }
+            if (token != JsonToken.END_OBJECT) {
+                throw new IllegalStateException("unexpected " + token + " in a YAML mapping");
+            }
+            return map;
+        }
+
+        private Node list(Position at, int depth) throws IOException {
+            List<Node> items = new ArrayList<>();
+            while (parser.nextToken() != JsonToken.END_ARRAY) {
+                items.add(value(depth + 1));
+            }
+            return new ListNode(at, items);
+        }
+
+        private ReadingStopped stop(Position at, String message) {
+            return new ReadingStopped(new ConfigProblem(file, at.line(), at.column(), message));
+        }
     }
 
     private static ConfigProblem syntaxProblem(String file, MarkedYAMLException e) {

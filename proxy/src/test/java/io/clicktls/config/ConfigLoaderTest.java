@@ -2,6 +2,7 @@ package io.clicktls.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.clicktls.platform.PlatformPresets;
 import java.io.IOException;
@@ -577,6 +578,78 @@ class ConfigLoaderTest {
                 .containsExactly("test.yml:3:9: alias *a (expected: a plain value; aliases are not supported)");
         assertThat(problems(MINIMAL + "---\n" + MINIMAL))
                 .containsExactly("test.yml:7:1: a second YAML document starts here (expected: one document)");
+    }
+
+    @Test
+    void aMillionAliasesAreRejectedAfterTheFirstFewWithoutReadingTheRest() throws Exception {
+        // 1,000,000 aliases of one anchor: reading stops at the first few instead of reporting each
+        StringBuilder yaml = new StringBuilder(6_000_000);
+        yaml.append("a: &a x\nb: [");
+        for (int i = 0; i < 1_000_000; i++) {
+            yaml.append(i == 0 ? "*a" : ",*a");
+        }
+        yaml.append("]\n");
+        Path file = tempDir.resolve("aliases.yml");
+        Files.writeString(file, yaml);
+
+        assertThatThrownBy(() -> ConfigLoader.load(file)).isInstanceOfSatisfying(ConfigException.class, e -> {
+            assertThat(e.problems()).hasSizeLessThanOrEqualTo(YamlTree.MAX_ALIASES + 1);
+            assertThat(e.problems().get(0))
+                    .hasToString(file + ":2:5: alias *a (expected: a plain value; aliases are not supported)");
+            assertThat(e.problems())
+                    .last()
+                    .asString()
+                    .startsWith(file + ":2:")
+                    .endsWith(": more than " + YamlTree.MAX_ALIASES
+                            + " aliases; the rest of the file was not read"
+                            + " (expected: plain values; aliases are not supported)");
+        });
+    }
+
+    @Test
+    void billionLaughsIsRejectedWithoutExpandingItsAliases() {
+        StringBuilder yaml = new StringBuilder("lol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for (int level = 1; level <= 9; level++) {
+            yaml.append("lol").append(level).append(": &l").append(level).append(" [");
+            for (int i = 0; i < 9; i++) {
+                yaml.append(i == 0 ? "" : ", ").append("*l").append(level - 1);
+            }
+            yaml.append("]\n");
+        }
+
+        List<String> problems = problems(yaml.toString());
+
+        assertThat(problems).hasSizeLessThanOrEqualTo(YamlTree.MAX_ALIASES + 1);
+        assertThat(problems.get(0))
+                .isEqualTo("test.yml:2:12: alias *l0 (expected: a plain value; aliases are not supported)");
+    }
+
+    @Test
+    void deeplyNestedDocumentIsRejectedAtTheLevelTooDeep() {
+        String yaml = "a: " + "[".repeat(100_000) + "]".repeat(100_000) + "\n";
+
+        assertThat(problems(yaml))
+                .singleElement()
+                .isEqualTo("test.yml:1:" + (4 + YamlTree.MAX_DEPTH)
+                        + ": nested more than " + YamlTree.MAX_DEPTH
+                        + " levels deep; the rest of the file was not read (expected: a config a few levels deep)");
+    }
+
+    @Test
+    void tenThousandProblemsAreReportedAsTheFirstHundredAndACount() {
+        StringBuilder yaml = new StringBuilder("platforms:\n  sg: { preset: sendgrid }\ndomains:\n");
+        for (int i = 0; i < 10_000; i++) {
+            yaml.append("  - { name: 'bad..").append(i).append(".example.com', platform: sg }\n");
+        }
+
+        ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml.toString()));
+
+        assertThat(e.problems()).hasSize(10_000);
+        List<String> lines = e.reportLines();
+        assertThat(lines).hasSize(ConfigException.REPORTED_PROBLEMS + 1);
+        assertThat(lines.get(0)).startsWith("test.yml:4:13: domains[0].name: 'bad..0.example.com'");
+        assertThat(lines.get(ConfigException.REPORTED_PROBLEMS)).isEqualTo("and 9900 more problems");
+        assertThat(e.getMessage().lines()).hasSize(ConfigException.REPORTED_PROBLEMS + 2);
     }
 
     @Test

@@ -116,6 +116,29 @@ class ConfigWatcherTest {
     }
 
     @Test
+    void editWithTenThousandProblemsLogsTheFirstHundredAndACount() throws Exception {
+        startWatcher(true);
+        ConfigSnapshot before = live.get();
+        StringBuilder yaml = new StringBuilder("platforms:\n  stand-in: { upstream: 'http://127.0.0.1:8081' }\n");
+        yaml.append("domains:\n");
+        for (int i = 0; i < 10_000; i++) {
+            yaml.append("  - { name: 'bad..").append(i).append(".example.com', platform: stand-in }\n");
+        }
+
+        Files.writeString(file, yaml);
+        Outcome rejected = next();
+
+        assertThat(rejected.rejected()).hasSize(10_000);
+        assertThat(live.get()).isSameAs(before);
+        List<String> warnings = warnings();
+        assertThat(warnings).hasSize(1 + ConfigException.REPORTED_PROBLEMS + 1);
+        assertThat(warnings.get(0))
+                .isEqualTo("config " + file + " rejected (10000 problems); the previous config stays in force");
+        assertThat(warnings.get(1)).startsWith(file + ":4:13: domains[0].name: 'bad..0.example.com'");
+        assertThat(warnings).last().isEqualTo("and 9900 more problems");
+    }
+
+    @Test
     void deletedFileIsReportedOnceAndTheConfigStays() throws Exception {
         startWatcher(true);
         ConfigSnapshot before = live.get();
