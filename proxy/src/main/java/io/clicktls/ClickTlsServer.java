@@ -110,7 +110,7 @@ public final class ClickTlsServer implements AutoCloseable {
             ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
             throws Exception {
         closeInReverse.add(metrics);
-        Transport transport = Transport.create(0);
+        Transport transport = Transport.create(config.tuning());
         closeInReverse.add(transport);
         metrics.bindNetty(transport.boss(), transport.workers());
         ExecutorService blocking = BlockingExecutor.create(32, 100_000);
@@ -298,17 +298,14 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     /**
-     * The DNS server the status page asks: {@code -Dclicktls.dns.server=HOST:PORT} (tests, split-horizon networks),
-     * else {@code on_demand.dns_server} as the node started with it, else the system's.
+     * The DNS server the status page asks: {@code tuning.dns_server}, else {@code on_demand.dns_server}, as the node
+     * started with them, else the system's.
      */
     private static InetSocketAddress dnsServer(ClickTlsConfig config) {
-        String server = System.getProperty("clicktls.dns.server");
-        if (server == null || server.isBlank()) {
-            Endpoint configured = config.certificates().onDemand().dnsServer();
-            return configured == null ? null : configured.toSocketAddress();
-        }
-        int colon = server.lastIndexOf(':');
-        return new InetSocketAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)));
+        Endpoint configured = config.tuning().dnsServer() != null
+                ? config.tuning().dnsServer()
+                : config.certificates().onDemand().dnsServer();
+        return configured == null ? null : configured.toSocketAddress();
     }
 
     /** The status page's view of this node: the parts adapted to {@link DomainStatusSource}. */

@@ -9,6 +9,7 @@ import java.util.Map;
  * already resolved into upstreams and relative paths are already resolved against the file's folder.
  *
  * @param admin the admin listener's token ({@code admin:})
+ * @param tuning transport, event loops and DNS server ({@code tuning:}), read at start only
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
  */
 public record ClickTlsConfig(
@@ -19,12 +20,27 @@ public record ClickTlsConfig(
         List<Domain> domains,
         Upgrade upgrade,
         Admin admin,
+        Tuning tuning,
         Path source) {
 
     public ClickTlsConfig {
         platforms = Map.copyOf(platforms);
         domains = List.copyOf(domains);
         admin = admin == null ? Admin.NONE : admin;
+        tuning = tuning == null ? Tuning.DEFAULTS : tuning;
+    }
+
+    /** With the default {@link Tuning}: for configs built in code. */
+    public ClickTlsConfig(
+            Listen listen,
+            StorageSettings storage,
+            Certificates certificates,
+            Map<String, Platform> platforms,
+            List<Domain> domains,
+            Upgrade upgrade,
+            Admin admin,
+            Path source) {
+        this(listen, storage, certificates, platforms, domains, upgrade, admin, Tuning.DEFAULTS, source);
     }
 
     /** Without an {@code admin:} section (no token): for configs built in code. */
@@ -36,6 +52,6 @@ public record ClickTlsConfig(
             List<Domain> domains,
             Upgrade upgrade,
             Path source) {
-        this(listen, storage, certificates, platforms, domains, upgrade, Admin.NONE, source);
+        this(listen, storage, certificates, platforms, domains, upgrade, Admin.NONE, Tuning.DEFAULTS, source);
     }
 }

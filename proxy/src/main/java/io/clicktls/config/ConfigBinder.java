@@ -45,7 +45,7 @@ final class ConfigBinder {
     static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(10);
 
     private static final List<String> TOP_KEYS =
-            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin");
+            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin", "tuning");
     private static final List<String> LISTEN_KEYS = List.of("https", "http", "admin");
     private static final List<String> STORAGE_KEYS = List.of("directory");
     private static final List<String> CERTIFICATES_KEYS =
@@ -73,6 +73,10 @@ final class ConfigBinder {
     private static final List<String> DOMAIN_KEYS = List.of("name", "platform");
     private static final List<String> UPGRADE_KEYS = List.of("http", "location", "html");
     private static final List<String> ADMIN_KEYS = List.of("token", "token_file");
+    private static final List<String> TUNING_KEYS = List.of("transport", "event_loops", "dns_server");
+    /** Far more event loops than cores only adds context switches. */
+    private static final int MAX_EVENT_LOOPS = 1024;
+
     static final int MIN_ADMIN_TOKEN_LENGTH = 16;
     private static final String TOKEN_EXPECTED = "at least " + MIN_ADMIN_TOKEN_LENGTH
             + " visible ASCII characters without spaces, such as the output of `openssl rand -hex 32`";
@@ -127,10 +131,11 @@ final class ConfigBinder {
         Upgrade upgrade = upgrade(section(root, "upgrade"));
         Admin admin = admin(section(root, "admin"));
         adminExposure(root, listen, admin);
+        Tuning tuning = tuning(section(root, "tuning"));
         if (!problems.isEmpty()) {
             return null;
         }
-        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, admin, source);
+        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, admin, tuning, source);
     }
 
     // ---- sections
@@ -732,6 +737,27 @@ final class ConfigBinder {
             return new Admin(text);
         }
         return Admin.NONE;
+    }
+
+    private Tuning tuning(MapNode tuning) {
+        String path = "tuning";
+        checkKeys(tuning, path, TUNING_KEYS);
+        Tuning defaults = Tuning.DEFAULTS;
+        Tuning.TransportKind transport =
+                choice(tuning, "transport", path + ".transport", defaults.transport(), Tuning.TransportKind.class);
+        int eventLoops = defaults.eventLoops();
+        String loopsExpected = "0 for one per core, or a whole number from 1 to " + MAX_EVENT_LOOPS;
+        ScalarNode loops = scalar(tuning, "event_loops", path + ".event_loops", loopsExpected);
+        if (loops != null) {
+            String text = loops.text();
+            if (!allDigits(text) || text.length() > 4 || Integer.parseInt(text) > MAX_EVENT_LOOPS) {
+                report(loops.position(), path + ".event_loops: " + quote(text) + " (expected: " + loopsExpected + ")");
+            } else {
+                eventLoops = Integer.parseInt(text);
+            }
+        }
+        Endpoint dnsServer = dnsServer(tuning, path + ".dns_server");
+        return new Tuning(transport, eventLoops, dnsServer == null ? defaults.dnsServer() : dnsServer);
     }
 
     private static String tokenProblem(String token) {

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -297,9 +298,22 @@ public final class ConfigWatcher implements AutoCloseable {
                 "storage.directory",
                 previous.storage().directory(),
                 next.storage().directory());
+        Tuning tuningBefore = previous.tuning();
+        Tuning tuningAfter = next.tuning();
+        change(changes, "tuning.transport", lower(tuningBefore.transport()), lower(tuningAfter.transport()));
+        change(changes, "tuning.event_loops", tuningBefore.eventLoops(), tuningAfter.eventLoops());
+        change(changes, "tuning.dns_server", tuningBefore.dnsServer(), tuningAfter.dnsServer());
         if (!changes.isEmpty()) {
-            log.warn("config {}: a restart is needed for {} to take effect", file, String.join(", ", changes));
+            log.warn(
+                    "config {}: {} {} at restart; until then the node runs as it started",
+                    file,
+                    String.join(", ", changes),
+                    changes.size() == 1 ? "applies" : "apply");
         }
+    }
+
+    private static String lower(Enum<?> value) {
+        return value.name().toLowerCase(Locale.ROOT);
     }
 
     private static void change(List<String> changes, String key, Object before, Object after) {

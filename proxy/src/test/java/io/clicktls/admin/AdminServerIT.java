@@ -44,12 +44,10 @@ class AdminServerIT {
     @BeforeAll
     static void startDns() throws Exception {
         dns = ChallTestDns.start();
-        System.setProperty("clicktls.dns.server", dns.hostPort());
     }
 
     @AfterAll
     static void stopDns() {
-        System.clearProperty("clicktls.dns.server");
         if (dns != null) {
             dns.close();
         }
@@ -75,12 +73,14 @@ class AdminServerIT {
                   admin: 127.0.0.1:0
                 storage:
                   directory: data
+                tuning:
+                  dns_server: %s
                 platforms:
                   stand-in:
                     upstream: http://stand-in.platform.test:%d
                 domains:
                 """
-                        .formatted(platform.port()));
+                        .formatted(dns.hostPort(), platform.port()));
         for (String domain : domains) {
             yaml.append("  - name: \"").append(domain).append("\"\n    platform: stand-in\n");
         }

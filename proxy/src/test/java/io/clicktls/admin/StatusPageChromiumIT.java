@@ -45,12 +45,10 @@ class StatusPageChromiumIT {
         platform = StandInPlatform.start();
         pebble = Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start();
         dns = ChallTestDns.start();
-        System.setProperty("clicktls.dns.server", dns.hostPort());
     }
 
     @AfterAll
     static void stopCa() {
-        System.clearProperty("clicktls.dns.server");
         for (AutoCloseable closeable : new AutoCloseable[] {pebble, dns, platform}) {
             try {
                 if (closeable != null) {
@@ -90,6 +88,8 @@ class StatusPageChromiumIT {
                     challenges: [tls-alpn-01]
                   on_demand:
                     handshake_wait: 15s
+                tuning:
+                  dns_server: %s
                 platforms:
                   sendgrid-eu:
                     upstream: http://127.0.0.1:%d
@@ -102,7 +102,12 @@ class StatusPageChromiumIT {
                     platform: sendgrid-eu
                 """
                         .formatted(
-                                HTTPS_PORT, HTTP_PORT, pebble.directoryUrl(), pebble.trustedCaFile(), platform.port()));
+                                HTTPS_PORT,
+                                HTTP_PORT,
+                                pebble.directoryUrl(),
+                                pebble.trustedCaFile(),
+                                dns.hostPort(),
+                                platform.port()));
         server = ClickTlsServer.start(ConfigLoader.load(file), null);
         Path root = dir.resolve("pebble-root.pem");
         Files.writeString(root, pebble.rootCertificatePem());

@@ -236,7 +236,7 @@ class ConfigLoaderTest {
                 .containsExactly("test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin)");
         assertThat(problems("domain:\n" + MINIMAL))
                 .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
-                        + "listen, storage, certificates, platforms, domains, upgrade, admin)");
+                        + "listen, storage, certificates, platforms, domains, upgrade, admin, tuning)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header)");
@@ -653,10 +653,35 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void tuningIsReadWithDefaultsForWhatIsLeftOut() throws Exception {
+        assertThat(parse(MINIMAL).tuning()).isEqualTo(Tuning.DEFAULTS);
+        assertThat(Tuning.DEFAULTS).isEqualTo(new Tuning(Tuning.TransportKind.AUTO, 0, null));
+        assertThat(parse(MINIMAL + "tuning:\n  transport: nio\n  event_loops: 3\n  dns_server: 127.0.0.1:5353\n")
+                        .tuning())
+                .isEqualTo(new Tuning(Tuning.TransportKind.NIO, 3, new Endpoint("127.0.0.1", 5353)));
+        assertThat(parse(MINIMAL + "tuning:\n  transport: io_uring\n").tuning().transport())
+                .isEqualTo(Tuning.TransportKind.IO_URING);
+    }
+
+    @Test
+    void badTuningValuesAreReportedAtTheValue() {
+        assertThat(problems(MINIMAL + "tuning:\n  transport: kqueue\n  event_loops: -1\n  dns_server: dns.local:53\n"
+                        + "  loop_stall: 500us\n"))
+                .containsExactly(
+                        "test.yml:7:14: tuning.transport: 'kqueue' (expected: auto, epoll, io_uring or nio)",
+                        "test.yml:8:16: tuning.event_loops: '-1' (expected: 0 for one per core, or a whole number"
+                                + " from 1 to 1024)",
+                        "test.yml:9:15: tuning.dns_server: host 'dns.local' is not an IP address"
+                                + " (expected: an IP address and port such as 127.0.0.1:53)",
+                        "test.yml:10:3: unknown key 'loop_stall' under 'tuning'"
+                                + " (expected: transport, event_loops, dns_server)");
+    }
+
+    @Test
     void topLevelMustBeAMap() {
         assertThat(problems("- a\n- b\n"))
                 .containsExactly("test.yml:1:1: the file holds a list (expected: a map with "
-                        + "the keys listen, storage, certificates, platforms, domains, upgrade, admin)");
+                        + "the keys listen, storage, certificates, platforms, domains, upgrade, admin, tuning)");
     }
 
     @Test

@@ -165,8 +165,27 @@ class ConfigWatcherTest {
         assertThat(warnings())
                 .filteredOn(w -> w.contains("restart"))
                 .containsExactly("config " + file
-                        + ": a restart is needed for listen.https 0.0.0.0:8443 -> 0.0.0.0:9443 to take effect");
+                        + ": listen.https 0.0.0.0:8443 -> 0.0.0.0:9443 applies at restart;"
+                        + " until then the node runs as it started");
         assertThat(live.get().config().listen().https().port()).isEqualTo(9443);
+    }
+
+    @Test
+    void changingTuningWarnsThatItAppliesAtRestart() throws Exception {
+        startWatcher(true);
+
+        Files.writeString(
+                file,
+                config("first.example.com", "0.0.0.0:8443")
+                        + "tuning:\n  transport: nio\n  event_loops: 2\n  dns_server: 127.0.0.1:5353\n");
+        assertThat(next().accepted()).isNotNull();
+
+        assertThat(warnings())
+                .filteredOn(w -> w.contains("restart"))
+                .containsExactly("config " + file + ": tuning.transport auto -> nio, tuning.event_loops 0 -> 2,"
+                        + " tuning.dns_server null -> 127.0.0.1:5353 apply at restart;"
+                        + " until then the node runs as it started");
+        assertThat(live.get().config().tuning().eventLoops()).isEqualTo(2);
     }
 
     @Test
