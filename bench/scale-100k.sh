@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# 100,000 domains on one node: generates a config with 100,000 domain entries and a storage folder with one
-# certificate per domain, then measures clicktls against the issue's figures:
+# 100,000 domains on one node: generates a config whose domains_file lists 100,000 names and a storage folder with
+# one certificate per domain, then measures clicktls against the issue's figures:
 #   - start to serving: from the process start to the first 302 over TLS for a name whose certificate is only in
 #     storage (curl polling every 50 ms);
 #   - handshakes for names not in memory (once the index scan of storage is done): HandshakeProbe, one new
@@ -10,7 +10,7 @@
 #     baseline of what the handshake costs without storage;
 #   - RSS under load: many more names at 8 connections at once (filling the certificate and TLS context caches)
 #     while wrk keeps 50 keep-alive connections busy on one name; peak RSS sampled twice a second, and VmHWM;
-#   - config reload: a domain entry appended to the 100,000-entry file while wrk runs; time from the write to the
+#   - config reload: a name appended to the 100,000-line domains_file while wrk runs; time from the write to the
 #     proxy's "reloaded" log line (includes the watcher's 200 ms debounce); wrk's errors show dropped connections.
 # The data set (~1.6 GB on disk for 100,000 entries: 4 KiB blocks) is kept in --data for later runs.
 set -euo pipefail
@@ -26,7 +26,7 @@ usage: bench/scale-100k.sh [options]
   --warm N                names that warm the probe and the proxy up before the not-in-memory handshakes
                           (default: 3000; with 500 the JIT compilers took half the proxy's CPU while the
                           not-in-memory names were measured, bench/README.md)
-  --reloads N             config reloads to time (default: 3)
+  --reloads N             reloads to time, each a name appended to the domains_file (default: 3)
   --skip PARTS            leave out parts of the run, comma-separated: handshakes, rss, reloads
                           (start to serving is always measured)
   --no-build              do not run `mvn -B -q package -DskipTests` first
@@ -136,11 +136,16 @@ make_data() {
     echo "$COUNT certificates, generated in $((SECONDS - started)) s on $(date -u +%Y-%m-%d)" > "$DATA/complete"
 }
 
+# The config names its domains in a domains_file next to it: one name a line (one platform, so no platform column).
 write_config() {
     free_port HTTPS_PORT; free_port HTTP_PORT; free_port ADMIN_PORT
     CONFIG=$WORK/clicktls.yml
+    DOMAINS_FILE=$WORK/domains.txt
     {
-        cat <<EOF
+        echo "# $COUNT names, one a line: NAME [PLATFORM]"
+        cat "$DATA/names.txt"
+    } > "$DOMAINS_FILE"
+    cat > "$CONFIG" <<EOF
 listen:
   https: 127.0.0.1:$HTTPS_PORT
   http: 127.0.0.1:$HTTP_PORT
@@ -153,11 +158,9 @@ certificates:
 platforms:
   bench:
     upstream: http://127.0.0.1:$NGINX_PORT
-domains:
+domains_file: domains.txt
 EOF
-        awk '{printf "  - name: %s\n    platform: bench\n", $1}' "$DATA/names.txt"
-    } > "$CONFIG"
-    log "config: $(wc -l < "$CONFIG") lines, $(du -k "$CONFIG" | cut -f1) KiB"
+    log "config: $(wc -l < "$CONFIG") lines; domains file: $(wc -l < "$DOMAINS_FILE") lines, $(du -k "$DOMAINS_FILE" | cut -f1) KiB"
 }
 
 # --- measurements -----------------------------------------------------------------------------------------
@@ -288,7 +291,7 @@ reload_line_ms() {
 
 reloads() {
     local wrk_pid i before t0 t1 times=()
-    log "config reloads: $RELOADS edits of the $COUNT-entry file while wrk keeps 50 connections busy"
+    log "config reloads: $RELOADS edits of the $COUNT-line domains file while wrk keeps 50 connections busy"
     start_load "$RESULTS/reload-wrk.txt" timeout 600 wrk -t1 -c50 -d$((RELOADS * 5 + 6))s --latency -s "$WORK/sni.lua" \
         -H "Host: links.shop0.test" "https://links.shop0.test:$HTTPS_PORT/"
     wrk_pid=$STARTED_PID
@@ -296,7 +299,7 @@ reloads() {
     before=$(grep -ac ' reloaded: ' "$RESULTS/clicktls.log" || true)
     for i in $(seq 1 "$RELOADS"); do
         t0=$(now_ms)
-        printf '  - name: reload%d.shop.test\n    platform: bench\n' "$i" >> "$CONFIG"
+        printf 'reload%d.shop.test bench\n' "$i" >> "$DOMAINS_FILE"
         t1=""
         while [ -z "$t1" ] && [ $(( $(now_ms) - t0 )) -lt 30000 ]; do
             sleep 0.02
@@ -308,7 +311,7 @@ reloads() {
         sleep 2
     done
     wait_load "$wrk_pid" || true
-    report "config reload of $COUNT entries, write → 'reloaded' log line (incl. 200 ms debounce): ${times[*]} ms"
+    report "config reload of $COUNT domains_file entries, write → 'reloaded' log line (incl. 200 ms debounce): ${times[*]} ms"
     report "  keep-alive during the reloads: $(parse_wrk "$RESULTS/reload-wrk.txt" | awk '{printf "%d requests, %d req/s, p99 %s ms, %d errors (dropped connections show as errors)", $1, $2, $3, $4}')"
 }
 

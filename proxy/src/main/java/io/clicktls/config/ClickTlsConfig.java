@@ -10,6 +10,7 @@ import java.util.Map;
  *
  * @param admin the admin listener's token ({@code admin:})
  * @param tuning transport, event loops and DNS server ({@code tuning:}), read at start only
+ * @param domainsFile the {@code domains_file} whose entries are part of {@code domains}, absolute, or {@code null}
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
  */
 public record ClickTlsConfig(
@@ -21,6 +22,7 @@ public record ClickTlsConfig(
         Upgrade upgrade,
         Admin admin,
         Tuning tuning,
+        Path domainsFile,
         Path source) {
 
     public ClickTlsConfig {
@@ -30,7 +32,7 @@ public record ClickTlsConfig(
         tuning = tuning == null ? Tuning.DEFAULTS : tuning;
     }
 
-    /** With the default {@link Tuning}: for configs built in code. */
+    /** With the default {@link Tuning} and no {@code domains_file}: for configs built in code. */
     public ClickTlsConfig(
             Listen listen,
             StorageSettings storage,
@@ -40,7 +42,7 @@ public record ClickTlsConfig(
             Upgrade upgrade,
             Admin admin,
             Path source) {
-        this(listen, storage, certificates, platforms, domains, upgrade, admin, Tuning.DEFAULTS, source);
+        this(listen, storage, certificates, platforms, domains, upgrade, admin, Tuning.DEFAULTS, null, source);
     }
 
     /** Without an {@code admin:} section (no token): for configs built in code. */
@@ -52,6 +54,6 @@ public record ClickTlsConfig(
             List<Domain> domains,
             Upgrade upgrade,
             Path source) {
-        this(listen, storage, certificates, platforms, domains, upgrade, Admin.NONE, Tuning.DEFAULTS, source);
+        this(listen, storage, certificates, platforms, domains, upgrade, Admin.NONE, Tuning.DEFAULTS, null, source);
     }
 }

@@ -12,6 +12,9 @@ import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -27,6 +30,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Consumer;
 
 /**
  * Turns a {@link YamlTree} into a {@link ClickTlsConfig}, checking every key and value and collecting every problem
@@ -44,8 +48,8 @@ final class ConfigBinder {
             List.of(Acme.ChallengeType.TLS_ALPN_01, Acme.ChallengeType.HTTP_01);
     static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(10);
 
-    private static final List<String> TOP_KEYS =
-            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin", "tuning");
+    private static final List<String> TOP_KEYS = List.of(
+            "listen", "storage", "certificates", "platforms", "domains", "domains_file", "upgrade", "admin", "tuning");
     private static final List<String> LISTEN_KEYS = List.of("https", "http", "admin");
     private static final List<String> STORAGE_KEYS = List.of("directory");
     private static final List<String> CERTIFICATES_KEYS =
@@ -66,6 +70,8 @@ final class ConfigBinder {
     private static final List<String> LIMITS_KEYS = List.of(
             "orders_per_3h", "certificates_per_registered_domain_per_week", "failed_validations_per_name_per_hour");
     private static final List<String> CLEANUP_KEYS = List.of("grace");
+    /** 100,000 names are about 2.5 MB; a file this large is the wrong file. */
+    private static final long MAX_DOMAINS_FILE_BYTES = 256L * 1024 * 1024;
     /** Far above any sensible setting, and far below an overflow. */
     private static final int MAX_COUNT = 1_000_000;
 
@@ -104,10 +110,14 @@ final class ConfigBinder {
     /** {@code certificates.on_demand.platform} as written; checked once the platforms are known. */
     private ScalarNode onDemandPlatform;
 
-    ConfigBinder(String file, Path baseDir, List<ConfigProblem> problems) {
+    /** Told the path of the {@code domains_file} the config names, even when the config is then rejected. */
+    private final Consumer<Path> domainsFileNamed;
+
+    ConfigBinder(String file, Path baseDir, List<ConfigProblem> problems, Consumer<Path> domainsFileNamed) {
         this.file = file;
         this.baseDir = baseDir.toAbsolutePath().normalize();
         this.problems = problems;
+        this.domainsFileNamed = domainsFileNamed;
     }
 
     /** Returns the config, or {@code null} when anything was reported (here or before). */
@@ -126,7 +136,9 @@ final class ConfigBinder {
         Map<String, Platform> platforms = new HashMap<>();
         List<String> declaredPlatforms = new ArrayList<>();
         platforms(root, platforms, declaredPlatforms);
-        List<Domain> domains = domains(root, declaredPlatforms);
+        Map<String, Position> listed = new HashMap<>();
+        List<Domain> domains = new ArrayList<>(domains(root, declaredPlatforms, listed));
+        Path domainsFile = domainsFile(root, declaredPlatforms, listed, domains);
         checkOnDemandPlatform(certificates, declaredPlatforms);
         Upgrade upgrade = upgrade(section(root, "upgrade"));
         Admin admin = admin(section(root, "admin"));
@@ -135,7 +147,8 @@ final class ConfigBinder {
         if (!problems.isEmpty()) {
             return null;
         }
-        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, admin, tuning, source);
+        return new ClickTlsConfig(
+                listen, storage, certificates, platforms, domains, upgrade, admin, tuning, domainsFile, source);
     }
 
     // ---- sections
@@ -590,10 +603,12 @@ final class ConfigBinder {
         return new Platform(name, uri, hostHeader == null ? known.hostHeader() : hostHeader);
     }
 
-    private List<Domain> domains(MapNode root, List<String> declaredPlatforms) {
+    private List<Domain> domains(MapNode root, List<String> declaredPlatforms, Map<String, Position> seen) {
         Entry entry = root.get("domains");
         if (entry == null) {
-            report(root.position(), "missing key 'domains' (expected: " + DOMAINS_EXPECTED + ")");
+            if (!given(root, "domains_file")) {
+                report(root.position(), "missing key 'domains' (expected: " + DOMAINS_EXPECTED + ")");
+            }
             return List.of();
         }
         Node node = entry.value();
@@ -606,7 +621,6 @@ final class ConfigBinder {
         }
         List<Node> items = list.items();
         List<Domain> domains = new ArrayList<>(items.size());
-        Map<String, Position> seen = new HashMap<>(Math.max(16, items.size() * 2));
         Set<String> declared = new HashSet<>(declaredPlatforms);
         for (int i = 0; i < items.size(); i++) {
             Node item = items.get(i);
@@ -628,6 +642,62 @@ final class ConfigBinder {
             }
         }
         return domains;
+    }
+
+    /**
+     * {@code domains_file}: adds its entries to {@code domains} and returns its absolute path, or {@code null} when
+     * there is none. A name both there and under {@code domains} is a problem (reported in the file), not an
+     * override: two places disagreeing on a name's platform is a mistake to fix, not to guess at.
+     */
+    private Path domainsFile(
+            MapNode root, List<String> declaredPlatforms, Map<String, Position> listed, List<Domain> domains) {
+        String path = "domains_file";
+        String expected = "a file of NAME [PLATFORM] lines";
+        ScalarNode node = scalar(root, "domains_file", path, expected);
+        if (node == null) {
+            return null;
+        }
+        Path domainsFile = path(node, path);
+        domainsFileNamed.accept(domainsFile);
+        String text;
+        try {
+            if (!Files.isRegularFile(domainsFile) || !Files.isReadable(domainsFile)) {
+                report(
+                        node.position(),
+                        path + ": " + quote(node.text()) + " is not a readable file at " + domainsFile + " (expected: "
+                                + expected + ")");
+                return null;
+            }
+            long size = Files.size(domainsFile);
+            if (size > MAX_DOMAINS_FILE_BYTES) {
+                report(
+                        node.position(),
+                        path + ": " + domainsFile + " holds " + size + " bytes (expected: at most "
+                                + MAX_DOMAINS_FILE_BYTES + ")");
+                return null;
+            }
+            text = StandardCharsets.UTF_8
+                    .newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(Files.readAllBytes(domainsFile)))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            report(node.position(), path + ": " + domainsFile + " is not UTF-8 text (expected: " + expected + ")");
+            return null;
+        } catch (IOException | RuntimeException e) {
+            report(
+                    node.position(),
+                    path + ": cannot read " + domainsFile + ": " + e.getClass().getSimpleName() + " (expected: "
+                            + expected + ")");
+            return null;
+        }
+        Path written = Path.of(node.text());
+        String label = written.isAbsolute() || Path.of(file).getParent() == null
+                ? written.toString()
+                : Path.of(file).resolveSibling(written).toString();
+        domains.addAll(DomainsFile.read(text, label, new HashSet<>(declaredPlatforms), listed, file, problems));
+        return domainsFile;
     }
 
     private String domainName(MapNode map, int index, Map<String, Position> seen) {
@@ -1293,7 +1363,7 @@ final class ConfigBinder {
         return String.join(", ", list.subList(0, list.size() - 1)) + " or " + list.get(list.size() - 1);
     }
 
-    private static String listForMessage(Set<String> names) {
+    static String listForMessage(Set<String> names) {
         TreeSet<String> sorted = new TreeSet<>(names);
         List<String> shown = new ArrayList<>();
         for (String name : sorted) {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Reads and validates the YAML config file (format in DESIGN.md, "Config file"). Strict: unknown keys, wrong
@@ -59,13 +60,21 @@ public final class ConfigLoader {
 
     /** Validates {@code bytes} as if read from {@code file} (the watcher reads them itself to compare them). */
     static ClickTlsConfig load(Path file, byte[] bytes) throws ConfigException {
+        return load(file, bytes, named -> {});
+    }
+
+    /**
+     * Like {@link #load(Path, byte[])}; {@code domainsFileNamed} is told the absolute path of the {@code domains_file}
+     * the text names, even if the config is then rejected, so that the watcher can watch it.
+     */
+    static ClickTlsConfig load(Path file, byte[] bytes, Consumer<Path> domainsFileNamed) throws ConfigException {
         String label = file.toString();
         if (bytes.length > YamlTree.MAX_CODE_POINTS) {
             throw tooLarge(label, bytes.length);
         }
         Path absolute = file.toAbsolutePath().normalize();
         Path folder = absolute.getParent() != null ? absolute.getParent() : absolute;
-        return parse(decode(bytes, label), label, folder, absolute);
+        return parse(decode(bytes, label), label, folder, absolute, domainsFileNamed);
     }
 
     /**
@@ -76,7 +85,7 @@ public final class ConfigLoader {
      * @return a config whose {@link ClickTlsConfig#source()} is {@code null}
      */
     public static ClickTlsConfig parse(String yamlText, String fileLabel, Path baseDir) throws ConfigException {
-        return parse(yamlText, fileLabel, baseDir, null);
+        return parse(yamlText, fileLabel, baseDir, null, named -> {});
     }
 
     /**
@@ -94,7 +103,7 @@ public final class ConfigLoader {
             }
             String label = "classpath:" + DEFAULT_RESOURCE;
             return parse(
-                    decode(in.readAllBytes(), label), label, Path.of("config").toAbsolutePath(), null);
+                    decode(in.readAllBytes(), label), label, Path.of("config").toAbsolutePath(), null, named -> {});
         } catch (IOException e) {
             throw new IllegalStateException("cannot read the default config " + DEFAULT_RESOURCE, e);
         } catch (ConfigException e) {
@@ -102,16 +111,24 @@ public final class ConfigLoader {
         }
     }
 
-    static ClickTlsConfig parse(String yamlText, String fileLabel, Path baseDir, Path source) throws ConfigException {
+    private static ClickTlsConfig parse(
+            String yamlText, String fileLabel, Path baseDir, Path source, Consumer<Path> domainsFileNamed)
+            throws ConfigException {
         List<ConfigProblem> problems = new ArrayList<>();
         String text = yamlText.startsWith("\uFEFF") ? yamlText.substring(1) : yamlText;
         YamlTree.Node root = YamlTree.read(text, fileLabel, problems);
-        ClickTlsConfig config = root == null ? null : new ConfigBinder(fileLabel, baseDir, problems).bind(root, source);
+        ClickTlsConfig config = root == null
+                ? null
+                : new ConfigBinder(fileLabel, baseDir, problems, domainsFileNamed).bind(root, source);
         if (!problems.isEmpty() || config == null) {
             if (problems.isEmpty()) {
                 throw new IllegalStateException("config rejected without a problem: " + fileLabel);
             }
-            problems.sort(Comparator.comparingInt(ConfigProblem::line).thenComparingInt(ConfigProblem::column));
+            // the config file's problems first, then the domains file's, each in file order
+            problems.sort(Comparator.comparing(
+                            (ConfigProblem problem) -> !problem.file().equals(fileLabel))
+                    .thenComparingInt(ConfigProblem::line)
+                    .thenComparingInt(ConfigProblem::column));
             throw new ConfigException(problems);
         }
         return config;

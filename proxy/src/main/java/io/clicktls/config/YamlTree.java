@@ -8,7 +8,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,13 +16,15 @@ import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
- * A YAML document as a small tree whose every key and value knows its line and column. {@link BlockYamlReader}
- * reads the plain block style configs are written in; anything else is read with Jackson's streaming
- * {@link YAMLParser}. Data binding would lose the positions that make a problem report useful.
+ * A YAML document as a small tree whose every key and value knows its line and column, read with Jackson's
+ * streaming {@link YAMLParser}. Data binding would lose the positions that make a problem report useful.
  */
 final class YamlTree {
 
-    /** SnakeYAML refuses documents over 3 MB by default; 100,000 domain entries are about 6 MB. */
+    /**
+     * SnakeYAML refuses documents over 3 MB by default; 100,000 {@code domains:} entries are about 6 MB (such a list
+     * belongs in a {@code domains_file}, but still loads).
+     */
     static final int MAX_CODE_POINTS = 32 * 1024 * 1024;
 
     /**
@@ -78,8 +79,7 @@ final class YamlTree {
         }
 
         /**
-         * Adds an entry, or reports a repeated key (at the repeat, naming the first line) and drops its value, as
-         * both readers must.
+         * Adds an entry, or reports a repeated key (at the repeat, naming the first line) and drops its value.
          */
         void addOrReportDuplicate(Entry entry, String file, List<ConfigProblem> problems) {
             Entry earlier = get(entry.key());
@@ -144,77 +144,10 @@ final class YamlTree {
      * map.
      */
     static Node read(String text, String file, List<ConfigProblem> problems) {
-        List<ConfigProblem> found = new ArrayList<>();
-        Node root;
-        try {
-            root = BlockYamlReader.read(text, file, found);
-        } catch (BlockYamlReader.Unsure e) {
-            return readWithJackson(text, file, problems);
-        }
-        // with -ea (every test run) each document is read both ways: the two readers must agree
-        assert agreesWithJackson(text, file, root, found);
-        problems.addAll(found);
-        return root;
+        return readWithJackson(text, file, problems);
     }
 
-    private static boolean agreesWithJackson(String text, String file, Node root, List<ConfigProblem> found) {
-        List<ConfigProblem> jacksonProblems = new ArrayList<>();
-        Node jackson = readWithJackson(text, file, jacksonProblems);
-        // the loader sorts problems by position; Jackson finds a repeated key only once its value is read
-        Comparator<ConfigProblem> byPosition =
-                Comparator.comparingInt(ConfigProblem::line).thenComparingInt(ConfigProblem::column);
-        String fast = render(root) + found.stream().sorted(byPosition).toList();
-        String reference = (jackson == null ? "null" : render(jackson))
-                + jacksonProblems.stream().sorted(byPosition).toList();
-        if (!fast.equals(reference)) {
-            throw new AssertionError(
-                    "the block reader and Jackson disagree on " + file + ":\n" + fast + "\n" + reference);
-        }
-        return true;
-    }
-
-    /** The tree as text with every position and flag, to compare two trees. */
-    static String render(Node node) {
-        StringBuilder out = new StringBuilder();
-        render(node, out);
-        return out.toString();
-    }
-
-    private static void render(Node node, StringBuilder out) {
-        Position at = node.position();
-        out.append('@').append(at.line()).append(':').append(at.column());
-        if (node instanceof MapNode map) {
-            out.append('{');
-            for (Entry entry : map.entries()) {
-                out.append(entry.key())
-                        .append('@')
-                        .append(entry.keyPosition().line())
-                        .append(':')
-                        .append(entry.keyPosition().column())
-                        .append('=');
-                render(entry.value(), out);
-                out.append(',');
-            }
-            out.append('}');
-        } else if (node instanceof ListNode list) {
-            out.append('[');
-            for (Node item : list.items()) {
-                render(item, out);
-                out.append(',');
-            }
-            out.append(']');
-        } else {
-            ScalarNode scalar = (ScalarNode) node;
-            out.append('"')
-                    .append(scalar.text())
-                    .append('"')
-                    .append(scalar.nullToken() ? "N" : "")
-                    .append(scalar.alias() ? "A" : "");
-        }
-    }
-
-    /** {@link #read} by Jackson (SnakeYAML) alone: any YAML, and the messages for YAML errors. */
-    static Node readWithJackson(String text, String file, List<ConfigProblem> problems) {
+    private static Node readWithJackson(String text, String file, List<ConfigProblem> problems) {
         try (JsonParser parser = FACTORY.createParser(text)) {
             JsonToken first = parser.nextToken();
             if (first == null) {

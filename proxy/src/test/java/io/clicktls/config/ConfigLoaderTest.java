@@ -236,7 +236,7 @@ class ConfigLoaderTest {
                 .containsExactly("test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin)");
         assertThat(problems("domain:\n" + MINIMAL))
                 .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
-                        + "listen, storage, certificates, platforms, domains, upgrade, admin, tuning)");
+                        + "listen, storage, certificates, platforms, domains, domains_file, upgrade, admin, tuning)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header)");
@@ -677,11 +677,106 @@ class ConfigLoaderTest {
                                 + " (expected: transport, event_loops, dns_server)");
     }
 
+    // ---- domains_file
+
+    private static final String TWO_PLATFORMS =
+            """
+            platforms:
+              sg: { preset: sendgrid }
+              ses: { preset: amazon-ses, region: us-east-1 }
+            """;
+
+    private Path configWithDomainsFile(String yaml, String names) throws IOException {
+        Files.writeString(tempDir.resolve("names.txt"), names);
+        Path file = tempDir.resolve("clicktls.yml");
+        Files.writeString(file, yaml + "domains_file: names.txt\n");
+        return file;
+    }
+
+    @Test
+    void domainsFileEntriesFollowTheDomainsListWithCommentsAndBlankLinesSkipped() throws Exception {
+        Path file = configWithDomainsFile(
+                TWO_PLATFORMS + "domains:\n  - { name: links.example.com, platform: sg }\n",
+                """
+                # names moved out of the config
+
+                links.a.example.com sg
+                  LINKS.B.Example.com.\tses   # normalized like a domains: entry
+                *.c.example.com sg
+                *.d.example.com ses #a comment after a space\r
+                """);
+
+        ClickTlsConfig config = ConfigLoader.load(file);
+
+        assertThat(config.domains())
+                .containsExactly(
+                        new Domain("links.example.com", "sg"),
+                        new Domain("links.a.example.com", "sg"),
+                        new Domain("links.b.example.com", "ses"),
+                        new Domain("*.c.example.com", "sg"),
+                        new Domain("*.d.example.com", "ses"));
+        assertThat(config.domainsFile()).isEqualTo(tempDir.resolve("names.txt").toAbsolutePath());
+        assertThat(DomainTable.of(config).serves("x.d.example.com")).isTrue();
+    }
+
+    @Test
+    void domainsFileMayLeaveThePlatformOutWhenThereIsOnlyOneAndReplaceTheDomainsKey() throws Exception {
+        Path file = configWithDomainsFile("platforms:\n  sg: { preset: sendgrid }\n", "links.example.com\n");
+
+        assertThat(ConfigLoader.load(file).domains()).containsExactly(new Domain("links.example.com", "sg"));
+    }
+
+    @Test
+    void everyBadLineOfTheDomainsFileIsReportedAtItsLineAndColumn() throws Exception {
+        Path file = configWithDomainsFile(
+                TWO_PLATFORMS + "domains:\n  - { name: links.example.com, platform: sg }\n",
+                """
+                ok.example.com sg
+                bad..example.com sg
+                  ok2.example.com mailchimp
+                ok3.example.com sg extra
+                ok4.example.com
+                ok.example.com ses
+                links.example.com sg
+                """);
+        Path names = tempDir.resolve("names.txt");
+
+        assertThatThrownBy(() -> ConfigLoader.load(file)).isInstanceOfSatisfying(ConfigException.class, e -> assertThat(
+                        e.problems())
+                .extracting(ConfigProblem::toString)
+                .containsExactly(
+                        names + ":2:1: 'bad..example.com' has an empty label"
+                                + " (expected: a DNS name such as links.example.com, or *.example.com)",
+                        names + ":3:19: platform 'mailchimp' is not defined under 'platforms'" + " (expected: ses, sg)",
+                        names + ":4:20: unexpected 'extra'"
+                                + " (expected: NAME [PLATFORM] on a line, then at most a # comment)",
+                        names + ":5:16: 'ok4.example.com' has no platform"
+                                + " (expected: NAME PLATFORM, since more than one platform is defined"
+                                + " under 'platforms')",
+                        names + ":6:1: 'ok.example.com' is listed twice (first at line 1)",
+                        names + ":7:1: 'links.example.com' is also listed under 'domains' in " + file
+                                + " at line 5 (expected: each name in one place)"));
+    }
+
+    @Test
+    void missingDomainsFileIsReportedAtTheKey() throws Exception {
+        Path file = tempDir.resolve("clicktls.yml");
+        Files.writeString(file, "platforms:\n  sg: { preset: sendgrid }\ndomains_file: absent.txt\n");
+
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly(file + ":3:15: domains_file: 'absent.txt' is not a readable file at "
+                                + tempDir.resolve("absent.txt").toAbsolutePath()
+                                + " (expected: a file of NAME [PLATFORM] lines)"));
+    }
+
     @Test
     void topLevelMustBeAMap() {
         assertThat(problems("- a\n- b\n"))
-                .containsExactly("test.yml:1:1: the file holds a list (expected: a map with "
-                        + "the keys listen, storage, certificates, platforms, domains, upgrade, admin, tuning)");
+                .containsExactly(
+                        "test.yml:1:1: the file holds a list (expected: a map with "
+                                + "the keys listen, storage, certificates, platforms, domains, domains_file, upgrade, admin, tuning)");
     }
 
     @Test

@@ -139,6 +139,46 @@ class ConfigWatcherTest {
     }
 
     @Test
+    void anEditOfOnlyTheDomainsFileIsReloadedAndABrokenOneKeepsTheLastGood() throws Exception {
+        Path names = dir.resolve("names.txt");
+        Files.writeString(names, "# moved out\nfrom-file.example.com\n");
+        Files.writeString(file, config("first.example.com", "0.0.0.0:8443") + "domains_file: names.txt\n");
+        live = new LiveConfig(ConfigLoader.load(file));
+        startWatcher(true);
+
+        Files.writeString(names, "# moved out\nfrom-file.example.com\nadded.example.com stand-in\n");
+        assertThat(next().accepted()).isNotNull();
+        assertThat(live.get().domains().serves("added.example.com")).isTrue();
+        assertThat(live.get().domains().serves("first.example.com")).isTrue();
+
+        ConfigSnapshot good = live.get();
+        Files.writeString(names, "from-file.example.com\nbad..example.com\n");
+        Outcome rejected = next();
+        assertThat(rejected.rejected())
+                .extracting(ConfigProblem::toString)
+                .containsExactly(dir.resolve("names.txt") + ":2:1: 'bad..example.com' has an empty label"
+                        + " (expected: a DNS name such as links.example.com, or *.example.com)");
+        assertThat(live.get()).isSameAs(good);
+
+        Files.writeString(names, "fixed.example.com\n");
+        assertThat(next().accepted()).isNotNull();
+        assertThat(live.get().domains().serves("fixed.example.com")).isTrue();
+        assertThat(live.get().domains().serves("added.example.com")).isFalse();
+    }
+
+    @Test
+    void aDomainsFileNamedByARejectedEditIsWatchedUntilItAppears() throws Exception {
+        startWatcher(true);
+
+        Files.writeString(file, config("first.example.com", "0.0.0.0:8443") + "domains_file: later.txt\n");
+        assertThat(next().rejected()).isNotNull();
+        Files.writeString(dir.resolve("later.txt"), "later.example.com\n");
+
+        assertThat(next().accepted()).isNotNull();
+        assertThat(live.get().domains().serves("later.example.com")).isTrue();
+    }
+
+    @Test
     void deletedFileIsReportedOnceAndTheConfigStays() throws Exception {
         startWatcher(true);
         ConfigSnapshot before = live.get();
