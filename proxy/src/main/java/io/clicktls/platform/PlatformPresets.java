@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 
 /**
  * The email platforms clicktls knows by name, so that a config can say {@code { preset: sendgrid }} instead of an
- * upstream URL. Upstreams and tracked paths are from the platforms' public docs (see FACTS.md); every platform
+ * upstream URL. Upstreams and tracked paths are from the platforms' public docs (see docs/architecture.md, "Email platforms"); every platform
  * expects the branded domain as Host, so every preset preserves it.
  */
 public final class PlatformPresets {
@@ -94,7 +94,7 @@ public final class PlatformPresets {
                         true,
                         Platform.HostHeader.PRESERVE,
                         List.of("/CL0/", "/CL1/", "/I0/")));
-        // only the open path is known for Customer.io and none for Iterable (FACTS.md); not guessed here
+        // only the open path is known for Customer.io and none for Iterable (docs/architecture.md); not guessed here
         List<String> customerio = List.of("/e/o/");
         add(presets, "customerio", "https://track.customer.io", customerio);
         add(presets, "customerio-eu", "https://track-eu.customer.io", customerio);
