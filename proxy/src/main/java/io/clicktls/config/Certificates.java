@@ -6,6 +6,9 @@ import java.time.Duration;
 public record Certificates(
         IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand, Limits limits, Cleanup cleanup) {
 
+    public static final IssuerKind DEFAULT_ISSUER = IssuerKind.INTERNAL;
+    public static final KeyType DEFAULT_KEY_TYPE = KeyType.EC256;
+
     /** With the default {@link Limits} and {@link Cleanup}. */
     public Certificates(IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand) {
         this(issuer, keyType, acme, onDemand, Limits.DEFAULTS, Cleanup.DEFAULTS);

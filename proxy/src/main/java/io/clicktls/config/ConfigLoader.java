@@ -16,18 +16,13 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * Reads and validates the YAML config file (format in DESIGN.md, "Config file"). Strict: unknown keys, wrong
- * values and YAML errors are all problems, reported together with their {@code file:line:column}; a config with any
- * problem is not returned. Everything except {@code platforms} and {@code domains} has a default:
- * <ul>
- *   <li>{@code listen}: https {@code 0.0.0.0:8443}, http {@code 0.0.0.0:8080}, admin {@code 127.0.0.1:9090}</li>
- *   <li>{@code storage.directory}: {@code data}, next to the file</li>
- *   <li>{@code certificates}: issuer {@code internal}, key_type {@code ec256}; acme directory Let's Encrypt
- *       production, challenges {@code [tls-alpn-01, http-01]}; on_demand handshake_wait {@code 10s}</li>
- *   <li>{@code upgrade}: http {@code redirect}, location {@code true}, html {@code true}</li>
- * </ul>
- * Domain names come back lower-cased, without a trailing dot, in punycode; relative paths come back absolute,
- * resolved against the file's folder; platform presets come back resolved to upstreams. Stateless and thread-safe.
+ * Reads and validates the YAML config file; {@code config/clicktls.yml} lists every key with its default, and
+ * {@code docs/architecture.md} ("Config") states the contract. Strict: unknown keys, wrong values and YAML errors are
+ * all problems, reported together with their {@code file:line:column}; a config with any problem is not returned.
+ * Everything except {@code platforms} and {@code domains} (or {@code domains_file}) has a default, kept in the
+ * config records ({@link Listen#DEFAULTS}, {@link Tuning#DEFAULTS}, ...). Domain names come back lower-cased,
+ * without a trailing dot, in punycode; relative paths come back absolute, resolved against the file's folder;
+ * platform presets come back resolved to upstreams. Stateless and thread-safe.
  */
 public final class ConfigLoader {
 
@@ -154,7 +149,8 @@ public final class ConfigLoader {
 
     private static ConfigException tooLarge(String label, long bytes) {
         return single(
-                label, "the file is " + bytes + " bytes (expected: at most " + YamlTree.MAX_CODE_POINTS + " bytes)");
+                label,
+                Binding.expecting("the file is " + bytes + " bytes", "at most " + YamlTree.MAX_CODE_POINTS + " bytes"));
     }
 
     private static ConfigException single(String label, String message) {

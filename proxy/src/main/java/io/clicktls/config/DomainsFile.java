@@ -109,8 +109,9 @@ final class DomainsFile {
             report(
                     line,
                     from[2] - start,
-                    "unexpected " + quote(text.substring(from[2], to[2]))
-                            + " (expected: NAME [PLATFORM] on a line, then at most a # comment)");
+                    Binding.expecting(
+                            "unexpected " + quote(text.substring(from[2], to[2])),
+                            "NAME [PLATFORM] on a line, then at most a # comment"));
             return null;
         }
         String written = text.substring(from[0], to[0]);
@@ -120,8 +121,7 @@ final class DomainsFile {
             report(
                     line,
                     from[0] - start,
-                    quote(written) + " " + nameProblem
-                            + " (expected: a DNS name such as links.example.com, or *.example.com)");
+                    Binding.expecting(quote(written) + " " + nameProblem, DomainsReader.DOMAIN_EXPECTED));
             return null;
         }
         String platform;
@@ -131,8 +131,11 @@ final class DomainsFile {
                 report(
                         line,
                         from[1] - start,
-                        "platform " + quote(platform) + " is not defined under 'platforms'" + " (expected: "
-                                + ConfigBinder.listForMessage(platforms) + ")");
+                        Binding.expecting(
+                                "platform " + quote(platform) + " is not defined under 'platforms'",
+                                platforms.isEmpty()
+                                        ? "a platform defined there"
+                                        : "one of " + Binding.listForMessage(platforms)));
                 return null;
             }
         } else if (onlyPlatform != null) {
@@ -141,9 +144,11 @@ final class DomainsFile {
             report(
                     line,
                     to[0] - start,
-                    quote(written) + " has no platform (expected: NAME PLATFORM, since "
-                            + (platforms.isEmpty() ? "no platform is" : "more than one platform is")
-                            + " defined under 'platforms')");
+                    Binding.expecting(
+                            quote(written) + " has no platform",
+                            "NAME PLATFORM, since "
+                                    + (platforms.isEmpty() ? "no platform is" : "more than one platform is")
+                                    + " defined under 'platforms'"));
             return null;
         }
         YamlTree.Position inConfig = listed.get(name);
@@ -151,8 +156,10 @@ final class DomainsFile {
             report(
                     line,
                     from[0] - start,
-                    quote(name) + " is also listed under 'domains' in " + configLabel + " at line " + inConfig.line()
-                            + " (expected: each name in one place)");
+                    Binding.expecting(
+                            quote(name) + " is also listed under 'domains' in " + configLabel + " at line "
+                                    + inConfig.line(),
+                            "each name in one place"));
             return null;
         }
         Integer first = lineOf.putIfAbsent(name, line);

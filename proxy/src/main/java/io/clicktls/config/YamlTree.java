@@ -157,7 +157,10 @@ final class YamlTree {
             if (parser.nextToken() != null) {
                 Position at = position(parser.currentTokenLocation());
                 problems.add(new ConfigProblem(
-                        file, at.line(), at.column(), "a second YAML document starts here (expected: one document)"));
+                        file,
+                        at.line(),
+                        at.column(),
+                        Binding.expecting("a second YAML document starts here", "one document")));
                 return null;
             }
             return root;
@@ -219,22 +222,24 @@ final class YamlTree {
                 if (++aliases > MAX_ALIASES) {
                     throw stop(
                             at,
-                            "more than " + MAX_ALIASES + " aliases; the rest of the file was not read"
-                                    + " (expected: plain values; aliases are not supported)");
+                            Binding.expecting(
+                                    "more than " + MAX_ALIASES + " aliases; the rest of the file was not read",
+                                    "plain values; aliases are not supported"));
                 }
                 // Jackson hands an alias over as its anchor's name, which would silently be taken as the value
                 problems.add(new ConfigProblem(
                         file,
                         at.line(),
                         at.column(),
-                        "alias *" + parser.getText() + " (expected: a plain value; aliases are not supported)"));
+                        Binding.expecting("alias *" + parser.getText(), "a plain value; aliases are not supported")));
                 return new ScalarNode(at, parser.getText(), false, true);
             }
             if ((token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) && depth > MAX_DEPTH) {
                 throw stop(
                         at,
-                        "nested more than " + MAX_DEPTH + " levels deep; the rest of the file was not read"
-                                + " (expected: a config a few levels deep)");
+                        Binding.expecting(
+                                "nested more than " + MAX_DEPTH + " levels deep; the rest of the file was not read",
+                                "a config a few levels deep"));
             }
             switch (token) {
                 case START_OBJECT:

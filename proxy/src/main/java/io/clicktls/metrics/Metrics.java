@@ -41,7 +41,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The metrics every part records, with the names of DESIGN.md's contract. Meters are created once per tag value
+ * The metrics every part records, with the names of the contract in {@code docs/architecture.md} ("Metrics"). Meters are created once per tag value
  * and cached, so recording on a hot path costs a map lookup and an atomic add. No per-domain tags: a node may
  * serve 100,000 domains. Every meter has a description, which Prometheus shows as HELP. Thread-safe.
  *

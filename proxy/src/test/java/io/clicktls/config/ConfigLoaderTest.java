@@ -741,21 +741,22 @@ class ConfigLoaderTest {
                 """);
         Path names = tempDir.resolve("names.txt");
 
-        assertThatThrownBy(() -> ConfigLoader.load(file)).isInstanceOfSatisfying(ConfigException.class, e -> assertThat(
-                        e.problems())
-                .extracting(ConfigProblem::toString)
-                .containsExactly(
-                        names + ":2:1: 'bad..example.com' has an empty label"
-                                + " (expected: a DNS name such as links.example.com, or *.example.com)",
-                        names + ":3:19: platform 'mailchimp' is not defined under 'platforms'" + " (expected: ses, sg)",
-                        names + ":4:20: unexpected 'extra'"
-                                + " (expected: NAME [PLATFORM] on a line, then at most a # comment)",
-                        names + ":5:16: 'ok4.example.com' has no platform"
-                                + " (expected: NAME PLATFORM, since more than one platform is defined"
-                                + " under 'platforms')",
-                        names + ":6:1: 'ok.example.com' is listed twice (first at line 1)",
-                        names + ":7:1: 'links.example.com' is also listed under 'domains' in " + file
-                                + " at line 5 (expected: each name in one place)"));
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly(
+                                names + ":2:1: 'bad..example.com' has an empty label"
+                                        + " (expected: a DNS name such as links.example.com, or *.example.com)",
+                                names + ":3:19: platform 'mailchimp' is not defined under 'platforms'"
+                                        + " (expected: one of ses, sg)",
+                                names + ":4:20: unexpected 'extra'"
+                                        + " (expected: NAME [PLATFORM] on a line, then at most a # comment)",
+                                names + ":5:16: 'ok4.example.com' has no platform"
+                                        + " (expected: NAME PLATFORM, since more than one platform is defined"
+                                        + " under 'platforms')",
+                                names + ":6:1: 'ok.example.com' is listed twice (first at line 1)",
+                                names + ":7:1: 'links.example.com' is also listed under 'domains' in " + file
+                                        + " at line 5 (expected: each name in one place)"));
     }
 
     @Test
