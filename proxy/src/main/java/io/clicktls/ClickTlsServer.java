@@ -19,7 +19,6 @@ import io.clicktls.issuance.CertificateCleanup;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.DnsCheck;
 import io.clicktls.issuance.InternalIssuer;
-import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuancePolicy;
@@ -280,20 +279,12 @@ public final class ClickTlsServer implements AutoCloseable {
         if (certificates.issuer() == Certificates.IssuerKind.ACME) {
             AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);
             closeInReverse.add(acme);
-            // Log in, make the next key and run the local half of an order and a handshake once (class loading and
-            // JIT: ~0.7 s on a cold JVM) before the first customer handshake needs them.
-            blocking.execute(() -> acme.warmUp(contexts::warmUp));
+            WarmUp.rehearseFirstHandshake(acme, contexts, blocking);
             return acme;
         }
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
         log.info("internal CA: trust {} to try the proxy", storage.path("ca/root.pem"));
-        blocking.execute(() -> {
-            try {
-                contexts.warmUp(internal.issue("warm-up.invalid")); // a throwaway: never stored, never served
-            } catch (IssuanceException | RuntimeException e) {
-                log.debug("TLS warm-up skipped: {}", e.toString());
-            }
-        });
+        WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
         return internal;
     }
 
@@ -437,7 +428,7 @@ public final class ClickTlsServer implements AutoCloseable {
 
     /**
      * Builds the TLS context for upstream connections ahead of the first server start: reading the JDK's trust
-     * store takes tens of ms on a cold JVM, work {@link Main}'s warm-up thread does while the config is parsed.
+     * store takes tens of ms on a cold JVM, work {@link WarmUp}'s thread does while the config is parsed.
      * Any thread; idempotent.
      */
     static void prepareUpstreamTls() {

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
 
-class MainWarmUpTest {
+class WarmUpTest {
 
     @Test
     void theStartUpWarmUpRunsOnADaemonThreadThatEndsOnItsOwn() throws InterruptedException {
-        Thread warmUp = Main.startWarmUp();
+        Thread warmUp = WarmUp.startInBackground();
 
         assertThat(warmUp.isDaemon()).as("must not keep a stopping JVM alive").isTrue();
         assertThat(warmUp.getName()).isEqualTo("clicktls-warm-up");
