@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.IssuanceException;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,13 +21,13 @@ class IssuanceJournalTest {
     @TempDir
     Path dir;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private IssuanceJournal journal;
     private CertificateIssuer issuer;
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(dir, "links.shop.test");
+        pki = InternalCaStack.create(dir, "links.shop.test");
         journal = new IssuanceJournal();
         issuer = journal.wrap(pki.issuer);
     }
