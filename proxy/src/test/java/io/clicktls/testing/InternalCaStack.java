@@ -40,7 +40,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * The certificate stack of a node without its listeners: a temporary storage folder with the internal CA, the
@@ -111,19 +110,12 @@ public final class InternalCaStack implements AutoCloseable {
 
     /** A trust store holding only the internal root. */
     public KeyStore trustStore() throws GeneralSecurityException, IOException {
-        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-        trust.load(null, null);
-        trust.setCertificateEntry("clicktls-root", root());
-        return trust;
+        return ClientTls.trustStore(root());
     }
 
     /** A JDK client context that trusts the internal root only. */
     public SSLContext clientContext() throws GeneralSecurityException, IOException {
-        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trust.init(trustStore());
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, trust.getTrustManagers(), null);
-        return context;
+        return ClientTls.trusting(root());
     }
 
     @Override
@@ -173,7 +165,7 @@ public final class InternalCaStack implements AutoCloseable {
             calls.incrementAndGet();
             if (delayMillis > 0) {
                 try {
-                    Thread.sleep(delayMillis);
+                    Thread.sleep(delayMillis); // the point: an issuer as slow as the test asked for
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IssuanceException("interrupted", e);

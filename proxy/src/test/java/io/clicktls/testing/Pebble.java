@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.KeyStore;
 import java.security.SecureRandom;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -35,7 +34,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -363,29 +361,32 @@ public final class Pebble implements AutoCloseable {
     }
 
     private void awaitReady() {
-        Instant deadline = Instant.now().plusSeconds(15);
-        while (Instant.now().isBefore(deadline)) {
-            if (!pebble.isAlive()) {
-                throw new IllegalStateException("pebble exited with " + pebble.exitValue() + ":\n" + logText());
-            }
-            try {
-                var response = client.send(
-                        HttpRequest.newBuilder(directoryUrl())
-                                .timeout(Duration.ofSeconds(1))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
-                if (response.statusCode() == 200 && response.body().contains("newOrder")) {
-                    return;
+        try {
+            Eventually.holds(Duration.ofSeconds(15), "pebble answers at " + directoryUrl(), () -> {
+                if (!pebble.isAlive()) {
+                    throw new IllegalStateException("pebble exited with " + pebble.exitValue() + ":\n" + logText());
                 }
-            } catch (IOException notYet) {
-                // not listening yet
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            sleep(Duration.ofMillis(25));
+                try {
+                    var response = client.send(
+                            HttpRequest.newBuilder(directoryUrl())
+                                    .timeout(Duration.ofSeconds(1))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    return response.statusCode() == 200 && response.body().contains("newOrder");
+                } catch (IOException notYet) {
+                    return false; // not listening yet
+                }
+            });
+        } catch (AssertionError e) {
+            throw new IllegalStateException(e.getMessage() + ":\n" + logText(), e);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
-        throw new IllegalStateException("pebble did not answer at " + directoryUrl() + " within 15 s:\n" + logText());
     }
 
     private int lastStartOffset() {
@@ -522,14 +523,7 @@ public final class Pebble implements AutoCloseable {
 
     private static SSLContext trusting(X509Certificate certificate) {
         try {
-            var anchors = KeyStore.getInstance(KeyStore.getDefaultType());
-            anchors.load(null, null);
-            anchors.setCertificateEntry("pebble-api", certificate);
-            var trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            trust.init(anchors);
-            var context = SSLContext.getInstance("TLS");
-            context.init(null, trust.getTrustManagers(), null);
-            return context;
+            return ClientTls.trusting(certificate);
         } catch (IOException | GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
@@ -543,15 +537,6 @@ public final class Pebble implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         return text.toString();
-    }
-
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void deleteQuietly(Path root) {
