@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.testing.Eventually;
 import io.clicktls.testing.Pebble;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,7 +16,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
@@ -128,34 +128,32 @@ public final class ChallTestDns implements AutoCloseable {
     }
 
     private void awaitReady() throws IOException {
-        Instant deadline = Instant.now().plusSeconds(10);
-        while (Instant.now().isBefore(deadline)) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("pebble-challtestsrv exited: " + Files.readString(log));
-            }
-            try {
-                client.send(
-                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/"))
-                                .timeout(Duration.ofSeconds(1))
-                                .build(),
-                        HttpResponse.BodyHandlers.discarding());
-                if (answersDns()) {
-                    return;
+        try {
+            Eventually.holds(Duration.ofSeconds(10), "pebble-challtestsrv answers", () -> {
+                if (!process.isAlive()) {
+                    throw new IllegalStateException("pebble-challtestsrv exited: " + Files.readString(log));
                 }
-            } catch (IOException notYet) {
-                // not listening yet
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            try {
-                Thread.sleep(25);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
+                try {
+                    client.send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/"))
+                                    .timeout(Duration.ofSeconds(1))
+                                    .build(),
+                            HttpResponse.BodyHandlers.discarding());
+                    return answersDns();
+                } catch (IOException notYet) {
+                    return false; // not listening yet
+                }
+            });
+        } catch (AssertionError e) {
+            throw new IllegalStateException(e.getMessage() + ": " + Files.readString(log), e);
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
-        throw new IllegalStateException("pebble-challtestsrv not ready within 10 s: " + Files.readString(log));
     }
 
     /** Sends one A query for {@code ready.test} and waits briefly for any answer. */
