@@ -9,6 +9,7 @@ import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
@@ -49,8 +50,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class AcmeEndToEndIT {
 
-    private static final int HTTPS_PORT = RunningNode.freePort();
-    private static final int HTTP_PORT = RunningNode.freePort();
+    private static final int HTTPS_PORT = LocalServers.freePort();
+    private static final int HTTP_PORT = LocalServers.freePort();
     private static final Duration HANDSHAKE_WAIT = Duration.ofSeconds(10);
     private static final Pattern SERIAL = Pattern.compile("\"serial\" : \"([0-9a-f]+)\"");
 

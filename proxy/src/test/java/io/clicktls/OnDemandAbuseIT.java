@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.clicktls.issuance.IssuanceLimits;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
@@ -50,8 +51,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OnDemandAbuseIT {
 
-    private static final int HTTPS_PORT = RunningNode.freePort();
-    private static final int HTTP_PORT = RunningNode.freePort();
+    private static final int HTTPS_PORT = LocalServers.freePort();
+    private static final int HTTP_PORT = LocalServers.freePort();
     private static final Pattern DENIED =
             Pattern.compile("clicktls_on_demand_denied_total\\{reason=\"([a-z_]+)\"} ([0-9.E]+)");
 

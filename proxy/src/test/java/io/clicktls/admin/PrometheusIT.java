@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.testing.Eventually;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
@@ -100,7 +101,7 @@ class PrometheusIT {
     void realPrometheusScrapesTheNodeWithItsTokenAndLoadsTheAlertRules() throws Exception {
         ExternalTool binary = ExternalTool.PROMETHEUS.require();
         node.https("links.example.test", "/open.gif");
-        int port = RunningNode.freePort();
+        int port = LocalServers.freePort();
         Path config = dir.resolve("prometheus.yml");
         Files.writeString(
                 config,

@@ -3,6 +3,7 @@ package io.clicktls.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
@@ -22,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class StatusPageChromiumIT {
 
-    private static final int HTTPS_PORT = RunningNode.freePort();
-    private static final int HTTP_PORT = RunningNode.freePort();
+    private static final int HTTPS_PORT = LocalServers.freePort();
+    private static final int HTTP_PORT = LocalServers.freePort();
 
     private static Pebble pebble;
     private static ChallTestDns dns;

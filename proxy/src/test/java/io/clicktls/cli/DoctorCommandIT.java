@@ -6,6 +6,7 @@ import io.clicktls.admin.ChallTestDns;
 import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.storage.FileStorage;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;
@@ -215,7 +216,8 @@ class DoctorCommandIT {
                             "tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9: Connection refused"));
         }
         startProxy();
-        String closedPort = "127.0.0.1:" + RunningNode.freePort(); // no handshake: it would issue and clear the failure
+        String closedPort =
+                "127.0.0.1:" + LocalServers.freePort(); // no handshake: it would issue and clear the failure
 
         Run live = doctor("failing.shop.test", "--https", closedPort);
 

@@ -1,5 +1,6 @@
 package io.clicktls.testing;
 
+import java.io.IOException;
 import java.time.Duration;
 
 /**
@@ -39,6 +40,47 @@ public final class Eventually {
         long start = System.nanoTime();
         value(limit, what, () -> condition.holds() ? Boolean.TRUE : null);
         return Duration.ofNanos(System.nanoTime() - start);
+    }
+
+    /**
+     * For fixtures that start a server process: waits until {@code answers} holds (an {@link IOException} from it
+     * means "not listening yet"), failing at once when the process exits. Fails with an unchecked exception that
+     * carries the process's log, so fixtures need not declare the waits' exceptions.
+     *
+     * @param name what the process is called in the failure ("pebble")
+     * @param log the process's output so far
+     */
+    public static void untilAnswers(
+            Process process, String name, Duration limit, Condition answers, Probe<String> log) {
+        try {
+            holds(limit, name + " answers", () -> {
+                if (!process.isAlive()) {
+                    throw new IllegalStateException(name + " exited with " + process.exitValue() + ":\n" + log.get());
+                }
+                try {
+                    return answers.holds();
+                } catch (IOException notListeningYet) {
+                    return false;
+                }
+            });
+        } catch (AssertionError e) {
+            throw new IllegalStateException(e.getMessage() + ":\n" + logOrWhy(log), e);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String logOrWhy(Probe<String> log) {
+        try {
+            return log.get();
+        } catch (Exception e) {
+            return "(no log: " + e + ")";
+        }
     }
 
     /**

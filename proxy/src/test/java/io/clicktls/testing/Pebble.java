@@ -5,9 +5,6 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,7 +27,6 @@ import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
@@ -151,12 +147,12 @@ public final class Pebble implements AutoCloseable {
     private Pebble(Builder options) throws IOException {
         requireInstalled();
         this.directory = Files.createTempDirectory("clicktls-pebble");
-        this.acmePort = freePort();
-        this.managementPort = freePort();
-        this.dnsPort = freePort();
-        this.dnsManagementPort = freePort();
-        int httpPort = options.httpPort != 0 ? options.httpPort : freePort();
-        int tlsPort = options.tlsPort != 0 ? options.tlsPort : freePort();
+        this.acmePort = LocalServers.freePort();
+        this.managementPort = LocalServers.freePort();
+        this.dnsPort = LocalServers.freePort();
+        this.dnsManagementPort = LocalServers.freePort();
+        int httpPort = options.httpPort != 0 ? options.httpPort : LocalServers.freePort();
+        int tlsPort = options.tlsPort != 0 ? options.tlsPort : LocalServers.freePort();
 
         var apiKey = newKeyPair();
         var apiCertificate = apiCertificate(apiKey);
@@ -255,7 +251,7 @@ public final class Pebble implements AutoCloseable {
 
     /** Stops Pebble (the DNS server keeps running): the CA is down until {@link #start()}. */
     public void stop() {
-        kill(pebble);
+        LocalServers.stop(pebble);
     }
 
     public URI directoryUrl() {
@@ -361,32 +357,19 @@ public final class Pebble implements AutoCloseable {
     }
 
     private void awaitReady() {
-        try {
-            Eventually.holds(Duration.ofSeconds(15), "pebble answers at " + directoryUrl(), () -> {
-                if (!pebble.isAlive()) {
-                    throw new IllegalStateException("pebble exited with " + pebble.exitValue() + ":\n" + logText());
-                }
-                try {
+        Eventually.untilAnswers(
+                pebble,
+                "pebble at " + directoryUrl(),
+                Duration.ofSeconds(15),
+                () -> {
                     var response = client.send(
                             HttpRequest.newBuilder(directoryUrl())
                                     .timeout(Duration.ofSeconds(1))
                                     .build(),
                             HttpResponse.BodyHandlers.ofString());
                     return response.statusCode() == 200 && response.body().contains("newOrder");
-                } catch (IOException notYet) {
-                    return false; // not listening yet
-                }
-            });
-        } catch (AssertionError e) {
-            throw new IllegalStateException(e.getMessage() + ":\n" + logText(), e);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+                },
+                this::logText);
     }
 
     private int lastStartOffset() {
@@ -412,23 +395,7 @@ public final class Pebble implements AutoCloseable {
     }
 
     private void post(String path, String json) {
-        try {
-            var response = HttpClient.newHttpClient()
-                    .send(
-                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + dnsManagementPort + path))
-                                    .POST(HttpRequest.BodyPublishers.ofString(json))
-                                    .build(),
-                            HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() != 200) {
-                throw new IllegalStateException(
-                        "POST " + path + " -> " + response.statusCode() + " " + response.body());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        ChallTestSrvApi.post(dnsManagementPort, path, json);
     }
 
     private Path log() {
@@ -436,23 +403,8 @@ public final class Pebble implements AutoCloseable {
     }
 
     private void killAll() {
-        kill(pebble);
-        kill(challtestsrv);
-    }
-
-    private static void kill(Process process) {
-        if (process == null || !process.isAlive()) {
-            return;
-        }
-        process.destroy();
-        try {
-            if (!process.waitFor(3, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(3, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        LocalServers.stop(pebble);
+        LocalServers.stop(challtestsrv);
     }
 
     private static void requireInstalled() {
@@ -475,14 +427,6 @@ public final class Pebble implements AutoCloseable {
                 .append(key)
                 .append('"'));
         return json.toString();
-    }
-
-    private static int freePort() throws IOException {
-        try (var socket = new ServerSocket()) {
-            socket.setReuseAddress(false);
-            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return socket.getLocalPort();
-        }
     }
 
     private static KeyPair newKeyPair() {

@@ -4,8 +4,6 @@ import io.clicktls.ClickTlsServer;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigLoader;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -192,15 +190,6 @@ public final class RunningNode implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;
-        }
-    }
-
-    /** A loopback port free at the time of the call, for listeners that must be known before the node starts. */
-    public static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
         }
     }
 
