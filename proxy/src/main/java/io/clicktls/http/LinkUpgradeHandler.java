@@ -84,10 +84,15 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     private final Metrics metrics;
 
     /**
-     * The plans of the requests read and not yet answered; a request with nothing to upgrade takes the shared
-     * {@link #UNTOUCHED}, so only one that may be upgraded allocates its set.
+     * The plans of the requests read and not yet answered, never changed once queued: the usual request shares the
+     * plan of its config snapshot, so only a HEAD or HTTP/1.0 request that may be upgraded allocates a set of its own.
      */
     private final ArrayDeque<Set<ResponsePlan>> unanswered = new ArrayDeque<>(4);
+
+    /** The snapshot {@link #configuredPlan} was made from; the plan is made again when the config changes. */
+    private ConfigSnapshot plannedFor;
+
+    private Set<ResponsePlan> configuredPlan = UNTOUCHED;
 
     private BodyRewrite body;
     /** A small body with a known length being held whole; see {@link #HOLD_LIMIT}. */
@@ -114,13 +119,17 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         if (msg instanceof HttpRequest request) {
             Set<ResponsePlan> plan = configuredPlan();
-            if (!plan.isEmpty()) {
-                if (HttpMethod.HEAD.equals(request.method())) {
-                    plan.add(ResponsePlan.HEAD);
+            boolean head = HttpMethod.HEAD.equals(request.method());
+            boolean http10 = HttpVersion.HTTP_1_0.equals(request.protocolVersion());
+            if (!plan.isEmpty() && (head || http10)) {
+                EnumSet<ResponsePlan> own = EnumSet.copyOf(plan);
+                if (head) {
+                    own.add(ResponsePlan.HEAD);
                 }
-                if (HttpVersion.HTTP_1_0.equals(request.protocolVersion())) {
-                    plan.add(ResponsePlan.NO_CHUNKED);
+                if (http10) {
+                    own.add(ResponsePlan.NO_CHUNKED);
                 }
+                plan = own;
             }
             unanswered.add(plan);
         }
@@ -165,24 +174,29 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         endBody();
     }
 
-    /**
-     * The upgrades the current config asks for: {@link #UNTOUCHED} when none, else a new set the caller may add the
-     * request's own entries to.
-     */
+    /** The upgrades the current config asks for, {@link #UNTOUCHED} when none; shared, never changed. */
     private Set<ResponsePlan> configuredPlan() {
         ConfigSnapshot snapshot = config.get();
+        if (snapshot != plannedFor) {
+            plannedFor = snapshot;
+            configuredPlan = planOf(snapshot);
+        }
+        return configuredPlan;
+    }
+
+    private static Set<ResponsePlan> planOf(ConfigSnapshot snapshot) {
         Upgrade upgrade = snapshot == null ? null : snapshot.config().upgrade();
         if (upgrade == null || !(upgrade.location() || upgrade.html())) {
             return UNTOUCHED;
         }
-        Set<ResponsePlan> plan = EnumSet.noneOf(ResponsePlan.class);
+        EnumSet<ResponsePlan> plan = EnumSet.noneOf(ResponsePlan.class);
         if (upgrade.location()) {
             plan.add(ResponsePlan.LOCATION);
         }
         if (upgrade.html()) {
             plan.add(ResponsePlan.HTML);
         }
-        return plan;
+        return Collections.unmodifiableSet(plan);
     }
 
     private void writeResponse(
