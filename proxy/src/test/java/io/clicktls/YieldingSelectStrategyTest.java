@@ -3,11 +3,13 @@ package io.clicktls;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.clicktls.testing.Eventually;
 import io.netty.channel.DefaultSelectStrategyFactory;
 import io.netty.channel.SelectStrategy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -89,14 +91,17 @@ class YieldingSelectStrategyTest {
         Thread other = new Thread(() -> {
             try {
                 sibling.calculateStrategy(() -> 1, false);
-                Thread.sleep(60_000);
+                Thread.sleep(60_000); // the point: a sibling that is asleep, not runnable
             } catch (Exception e) {
                 // interrupted at the end of the test
             }
         });
         other.start();
         try {
-            Thread.sleep(20);
+            Eventually.holds(
+                    Duration.ofSeconds(5),
+                    "the sibling took its turn and sleeps",
+                    () -> other.getState() == Thread.State.TIMED_WAITING);
             for (int i = 0; i < 100; i++) {
                 assertThat(busy.calculateStrategy(() -> 5, false)).isEqualTo(5);
             }
