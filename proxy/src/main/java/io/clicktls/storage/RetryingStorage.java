@@ -69,6 +69,7 @@ public final class RetryingStorage implements Storage, AutoCloseable {
     private final Executor blocking;
     private final Clock clock;
     private final Consumer<String> notPersistedCounter;
+    private final long maxPendingBytes;
 
     // guarded by this
     private final LinkedHashMap<String, Pending> pending = new LinkedHashMap<>();
@@ -90,6 +91,18 @@ public final class RetryingStorage implements Storage, AutoCloseable {
             Executor blocking,
             Clock clock,
             Consumer<String> notPersisted) {
+        this(backend, timer, blocking, clock, notPersisted, MAX_PENDING_BYTES);
+    }
+
+    /** For tests: a bound of their own on what waits in memory. */
+    RetryingStorage(
+            Storage backend,
+            ScheduledExecutorService timer,
+            Executor blocking,
+            Clock clock,
+            Consumer<String> notPersisted,
+            long maxPendingBytes) {
+        this.maxPendingBytes = maxPendingBytes;
         this.backend = backend;
         this.timer = timer;
         this.blocking = blocking;
@@ -249,9 +262,9 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         }
         Pending next = new Pending(value, kind(key), reason);
         long oldSize = old == null ? 0 : old.size();
-        if (pendingBytes - oldSize + next.size() > MAX_PENDING_BYTES) {
-            throw new IOException("storage not writable (" + reason + ") and " + (MAX_PENDING_BYTES >> 20)
-                    + " MiB of writes already wait in memory: " + key + " is not kept");
+        if (pendingBytes - oldSize + next.size() > maxPendingBytes) {
+            throw new IOException("storage not writable (" + reason + ") and " + pendingBytes
+                    + " bytes of writes already wait in memory: " + key + " is not kept");
         }
         if (old != null) {
             pending.remove(key); // to the end: written after what was queued before it
@@ -304,7 +317,7 @@ public final class RetryingStorage implements Storage, AutoCloseable {
     }
 
     /** Writes what waits, oldest first, until the backend refuses one or nothing is left. Blocking. */
-    private void retry() {
+    void retry() {
         int written = 0;
         while (true) {
             String key;
