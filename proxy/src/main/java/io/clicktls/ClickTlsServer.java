@@ -68,6 +68,8 @@ public final class ClickTlsServer implements AutoCloseable {
     private static final Duration CLEANUP_INTERVAL = Duration.ofHours(6);
     /** The sweep of abandoned writes and the index of stored certificates: once the first handshakes are done. */
     private static final Duration STORAGE_SCAN_DELAY = Duration.ofSeconds(2);
+    /** How often /healthz's view of a full or read-only storage is refreshed while nothing waits to be written. */
+    private static final Duration STORAGE_PROBE_INTERVAL = Duration.ofSeconds(5);
 
     private final List<AutoCloseable> closeInReverse = new ArrayList<>();
     private final LiveConfig live;
@@ -134,7 +136,8 @@ public final class ClickTlsServer implements AutoCloseable {
         // A full or read-only disk must not stop the node: writes it refuses wait in memory and are retried.
         RetryingStorage storage = new RetryingStorage(files, timers, blocking, clock, metrics::storageWriteFailed);
         closeInReverse.add(storage);
-        metrics.storageWrites(RetryingStorage.KINDS, storage::pending);
+        storage.watch(files::unwritable, STORAGE_PROBE_INTERVAL);
+        metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
         TlsContexts contexts = new TlsContexts();

@@ -103,7 +103,11 @@ class FullStorageIT {
         assertThat(click.exitCode()).as(click.stderr()).isZero();
         assertThat(click.status()).isEqualTo(200);
         assertThat(serial("links.example.test")).isEqualTo(stored);
-        assertThat(get("/healthz").body()).isEqualTo("ok\n");
+        HttpResponse<String> health = get("/healthz");
+        assertThat(health.statusCode()).isEqualTo(200);
+        assertThat(health.body()).startsWith("degraded: storage is full: 0 bytes free");
+        assertThat(get("/healthz?strict").statusCode()).isEqualTo(503);
+        assertThat(metric(get("/metrics").body(), "clicktls_storage_writable")).isZero();
     }
 
     @Test
@@ -141,6 +145,7 @@ class FullStorageIT {
         start();
         assertThat(click("links.example.test").status()).isEqualTo(200);
         assertThat(serial("links.example.test")).isEqualTo(stored);
+        assertThat(get("/healthz").body()).startsWith("degraded: storage is on a read-only file system");
 
         assertThat(click("new.example.test").status()).isEqualTo(200);
         BigInteger issued = serial("new.example.test");
@@ -200,6 +205,7 @@ class FullStorageIT {
         assertThat(certificate.get("persisted").asBoolean()).isTrue();
         assertThat(get("/healthz?strict").statusCode()).isEqualTo(200);
         String metrics = get("/metrics").body();
+        assertThat(metric(metrics, "clicktls_storage_writable")).isEqualTo(1);
         assertThat(metric(metrics, "clicktls_storage_pending_writes{kind=\"certificate\"}"))
                 .isZero();
         assertThat(metric(metrics, "clicktls_storage_pending_writes{kind=\"rate_limit\"}"))

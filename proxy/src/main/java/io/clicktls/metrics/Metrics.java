@@ -37,6 +37,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
@@ -380,11 +381,16 @@ public final class Metrics implements AutoCloseable {
     /**
      * Registers {@code clicktls_storage_write_failures_total{kind}} (writes the storage could not take when they were
      * made, counted by {@link #storageWriteFailed}) and the gauge {@code clicktls_storage_pending_writes{kind}} (those
-     * still waiting in memory), both at 0 for every kind from the start.
+     * still waiting in memory), both at 0 for every kind from the start, and {@code clicktls_storage_writable} (1 while
+     * nothing waits and the storage takes writes, else 0).
      *
      * @param pending read at scrape time, must be cheap
+     * @param writable read at scrape time, must be cheap
      */
-    public void storageWrites(List<String> kinds, ToIntFunction<String> pending) {
+    public void storageWrites(List<String> kinds, ToIntFunction<String> pending, BooleanSupplier writable) {
+        Gauge.builder("clicktls.storage.writable", () -> writable.getAsBoolean() ? 1 : 0)
+                .description("1 while the storage takes writes and nothing waits in memory to be written, else 0")
+                .register(registry);
         for (String kind : kinds) {
             storageWriteFailed(kind, 0);
             Gauge.builder("clicktls.storage.pending.writes", () -> pending.applyAsInt(kind))

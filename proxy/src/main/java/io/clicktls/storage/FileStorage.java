@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileStore;
 import java.nio.file.FileSystemException;
 import java.nio.file.FileSystems;
 import java.nio.file.FileVisitResult;
@@ -58,6 +59,8 @@ public final class FileStorage implements Storage {
 
     private static final long PID = ProcessHandle.current().pid();
     private static final String OS_LOCK_SUFFIX = ".oslock";
+    /** Less free space than this counts as full: a certificate entry takes a few KiB, a burst of them a few hundred. */
+    public static final long LOW_SPACE_BYTES = 1 << 20;
     /** Locks of this JVM by lock file, for {@link #lockWithoutLease}: OS file locks do not exclude threads. */
     private static final ConcurrentHashMap<Path, Semaphore> LOCAL_LOCKS = new ConcurrentHashMap<>();
 
@@ -80,6 +83,30 @@ public final class FileStorage implements Storage {
 
     public Path root() {
         return root;
+    }
+
+    /**
+     * Why the folder cannot take writes now, by the file system's own account: a read-only mount, no permission, or
+     * less than {@link #LOW_SPACE_BYTES} free; empty when it can. A few system calls ({@code statvfs},
+     * {@code access}); blocking all the same (a hung network file system), so not on an event loop.
+     */
+    public Optional<String> unwritable() {
+        try {
+            FileStore store = Files.getFileStore(root);
+            if (store.isReadOnly()) {
+                return Optional.of("storage is on a read-only file system");
+            }
+            if (!Files.isWritable(root)) {
+                return Optional.of("storage folder is not writable for this process");
+            }
+            long free = store.getUsableSpace();
+            if (free < LOW_SPACE_BYTES) {
+                return Optional.of("storage is full: " + free + " bytes free");
+            }
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.of("storage cannot be checked: " + reason(e));
+        }
     }
 
     /**

@@ -17,6 +17,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +81,10 @@ public final class RetryingStorage implements Storage, AutoCloseable {
     private boolean retryScheduled;
     private Instant lastLogged = Instant.EPOCH;
     private boolean closed;
+    /** The backend's own account of why it cannot take writes (see {@link #watch}), or {@code null}. */
+    private volatile String unwritable;
+
+    private volatile Supplier<Optional<String>> probe = Optional::empty;
 
     /**
      * @param timer schedules retries (they run on {@code blocking})
@@ -112,6 +117,54 @@ public final class RetryingStorage implements Storage, AutoCloseable {
 
     public Storage backend() {
         return backend;
+    }
+
+    /**
+     * Asks {@code probe} now and then every {@code every} (on the blocking executor), and after writes that waited
+     * have landed, whether the backend can take writes; {@link #degraded} reports it while nothing waits yet, so that
+     * a node started on a full or read-only disk says so before it loses anything. Runs the first probe on the
+     * calling thread: not an event loop.
+     *
+     * @param probe e.g. {@link FileStorage#unwritable}; blocking, cheap
+     */
+    public void watch(Supplier<Optional<String>> probe, Duration every) {
+        this.probe = probe;
+        probeNow();
+        try {
+            timer.scheduleWithFixedDelay(
+                    () -> {
+                        try {
+                            blocking.execute(this::probeNow);
+                        } catch (RejectedExecutionException e) {
+                            log.debug("storage probe skipped: the blocking executor is full");
+                        }
+                    },
+                    every.toMillis(),
+                    every.toMillis(),
+                    TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            log.debug("storage probe not scheduled: stopping");
+        }
+    }
+
+    private void probeNow() {
+        try {
+            String now = probe.get().orElse(null);
+            String before = unwritable;
+            unwritable = now;
+            if (now != null && !now.equals(before)) {
+                log.warn("{}: what the node writes next is kept in memory only until it takes writes", now);
+            } else if (now == null && before != null) {
+                log.info("storage is writable again (it was: {})", before);
+            }
+        } catch (RuntimeException e) {
+            log.warn("cannot check whether the storage takes writes: {}", e.toString());
+        }
+    }
+
+    /** Whether nothing waits and the backend takes writes by its own account. Memory only. */
+    public boolean writable() {
+        return degraded().isEmpty();
     }
 
     @Override
@@ -221,7 +274,11 @@ public final class RetryingStorage implements Storage, AutoCloseable {
      */
     public synchronized Optional<String> degraded() {
         if (pending.isEmpty()) {
-            return Optional.empty();
+            String reason = unwritable;
+            return reason == null
+                    ? Optional.empty()
+                    : Optional.of(reason + " (nothing waits to be written yet; new certificates and rate-limit"
+                            + " counters would be kept in memory only)");
         }
         Map<String, Integer> byKind = new TreeMap<>();
         pending.values().forEach(waiting -> byKind.merge(waiting.kind(), 1, Integer::sum));
@@ -319,6 +376,7 @@ public final class RetryingStorage implements Storage, AutoCloseable {
     /** Writes what waits, oldest first, until the backend refuses one or nothing is left. Blocking. */
     void retry() {
         int written = 0;
+        boolean probeAfterRetry = false;
         while (true) {
             String key;
             Pending next;
@@ -334,7 +392,8 @@ public final class RetryingStorage implements Storage, AutoCloseable {
                     since = null;
                     lastError = null;
                     failedRetries = 0;
-                    return;
+                    probeAfterRetry = written > 0;
+                    break;
                 }
                 Map.Entry<String, Pending> first = pending.entrySet().iterator().next();
                 key = first.getKey();
@@ -360,6 +419,9 @@ public final class RetryingStorage implements Storage, AutoCloseable {
                     pendingBytes -= next.size();
                 }
             }
+        }
+        if (probeAfterRetry) {
+            probeNow(); // the writes landed: the disk's own account has likely changed too
         }
     }
 
