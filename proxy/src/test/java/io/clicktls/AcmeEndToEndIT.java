@@ -3,25 +3,23 @@ package io.clicktls;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.acme.RenewalScheduler;
-import io.clicktls.config.ConfigLoader;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.math.BigInteger;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
@@ -30,7 +28,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -38,11 +35,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -57,8 +50,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class AcmeEndToEndIT {
 
-    private static final int HTTPS_PORT = freePort();
-    private static final int HTTP_PORT = freePort();
+    private static final int HTTPS_PORT = LocalServers.freePort();
+    private static final int HTTP_PORT = LocalServers.freePort();
     private static final Duration HANDSHAKE_WAIT = Duration.ofSeconds(10);
     private static final Pattern SERIAL = Pattern.compile("\"serial\" : \"([0-9a-f]+)\"");
 
@@ -68,7 +61,7 @@ class AcmeEndToEndIT {
     @TempDir
     Path dir;
 
-    private ClickTlsServer server;
+    private RunningNode node;
 
     @BeforeAll
     static void startCa() throws Exception {
@@ -88,52 +81,23 @@ class AcmeEndToEndIT {
 
     @AfterEach
     void stopProxy() {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
     }
 
-    private ClickTlsServer start(String challenges) throws Exception {
-        server = ClickTlsServer.start(ConfigLoader.load(writeConfig(challenges)), null);
-        return server;
+    private void start(String challenges) throws Exception {
+        node = RunningNode.start(config(challenges)).trust(pebbleRoot());
     }
 
-    private Path writeConfig(String challenges) throws IOException {
-        Path file = dir.resolve("clicktls.yml");
-        Files.writeString(
-                file,
-                """
-                listen:
-                  https: 127.0.0.1:%d
-                  http: 127.0.0.1:%d
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                certificates:
-                  issuer: acme
-                  acme:
-                    directory: %s
-                    email: ops@example.com
-                    trusted_ca: %s
-                    challenges: [%s]
-                  on_demand:
-                    handshake_wait: %ds
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                  - name: "*.acme.test"
-                    platform: stand-in
-                """
-                        .formatted(
-                                HTTPS_PORT,
-                                HTTP_PORT,
-                                pebble.directoryUrl(),
-                                pebble.trustedCaFile(),
-                                challenges,
-                                HANDSHAKE_WAIT.toSeconds(),
-                                platform.port()));
-        return file;
+    private RunningNode.Config config(String challenges) {
+        return RunningNode.config(dir)
+                .listeners(HTTPS_PORT, HTTP_PORT)
+                .acme(pebble.directoryUrl(), pebble.trustedCaFile(), challenges)
+                .set("certificates.acme.email", "ops@example.com")
+                .set("certificates.on_demand.handshake_wait", HANDSHAKE_WAIT.toSeconds() + "s")
+                .platform("stand-in", platform.port())
+                .domains("stand-in", "*.acme.test");
     }
 
     /** Pebble's issuing root, new on every Pebble start. */
@@ -159,7 +123,7 @@ class AcmeEndToEndIT {
         assertThat(first.exitCode()).as(first.stderr()).isZero();
         assertThat(first.status()).isEqualTo(200);
         assertThat(pebble.logText()).contains(name);
-        assertThat(server.certificates().contexts().challengeContextCount())
+        assertThat(node.server().certificates().contexts().challengeContextCount())
                 .as("the challenge's TLS context is freed once the challenge is withdrawn")
                 .isZero();
     }
@@ -203,14 +167,19 @@ class AcmeEndToEndIT {
         String name = newName();
         assertThat(get(name).status()).isEqualTo(200);
         BigInteger serial =
-                server.certificates().cached(name).orElseThrow().leaf().getSerialNumber();
-        server.close();
+                node.server().certificates().cached(name).orElseThrow().leaf().getSerialNumber();
+        node.stop();
         int ordersBefore = pebble.orderCount();
 
-        start("tls-alpn-01, http-01");
+        node.restart();
 
         assertThat(get(name).status()).isEqualTo(200);
-        assertThat(server.certificates().cached(name).orElseThrow().leaf().getSerialNumber())
+        assertThat(node.server()
+                        .certificates()
+                        .cached(name)
+                        .orElseThrow()
+                        .leaf()
+                        .getSerialNumber())
                 .isEqualTo(serial);
         assertThat(pebble.orderCount()).isEqualTo(ordersBefore);
     }
@@ -220,10 +189,10 @@ class AcmeEndToEndIT {
         start("tls-alpn-01, http-01");
         String stored = newName();
         assertThat(get(stored).status()).isEqualTo(200);
-        server.close();
+        node.stop();
         pebble.stop();
         try {
-            start("tls-alpn-01, http-01"); // a restart while the CA is down: only storage can help
+            node.restart(); // a restart while the CA is down: only storage can help
             assertThat(get(stored).status())
                     .as("a stored certificate is served without the CA")
                     .isEqualTo(200);
@@ -235,7 +204,8 @@ class AcmeEndToEndIT {
 
             assertThat(failed.status()).isZero();
             assertThat(tookMillis).as("ms until the handshake failed").isLessThan(HANDSHAKE_WAIT.toMillis());
-            IssuanceFailure failure = server.certificates().lastFailure(fresh).orElseThrow();
+            IssuanceFailure failure =
+                    node.server().certificates().lastFailure(fresh).orElseThrow();
             assertThat(failure.message()).startsWith("CA unreachable");
             assertThat(failure.failures()).isEqualTo(1);
             assertThat(failure.retryAt()).isAfter(failure.at());
@@ -246,7 +216,7 @@ class AcmeEndToEndIT {
 
             assertThat(heldBack.status()).isZero();
             assertThat(pebble.orderCount()).as("orders after the CA came back").isEqualTo(ordersBefore);
-            assertThat(server.metrics().scrape())
+            assertThat(node.server().metrics().scrape())
                     .contains("clicktls_on_demand_denied_total{reason=\"backoff\"} 1.0")
                     .contains("clicktls_tls_handshakes_total{result=\"backoff\"} 1.0");
             assertThat(get(stored).status()).isEqualTo(200);
@@ -259,11 +229,11 @@ class AcmeEndToEndIT {
     void forcedRenewalLeavesAnOpenKeepAliveConnectionOnItsCertificateAndGivesNewOnesTheNewOne() throws Exception {
         start("tls-alpn-01, http-01");
         String name = newName();
-        try (SSLSocket open = connect(name)) {
+        try (SSLSocket open = node.tlsSocket(name)) {
             BigInteger before = servedSerial(open);
             assertThat(request(open, name)).isEqualTo(200);
 
-            CertifiedKey renewed = server.certificates().renew(name).get(30, TimeUnit.SECONDS);
+            CertifiedKey renewed = node.server().certificates().renew(name).get(30, TimeUnit.SECONDS);
 
             assertThat(renewed.leaf().getSerialNumber()).isNotEqualTo(before);
             assertThat(request(open, name))
@@ -271,7 +241,7 @@ class AcmeEndToEndIT {
                     .isEqualTo(200);
             assertThat(request(open, name)).isEqualTo(200);
             assertThat(servedSerial(open)).isEqualTo(before);
-            try (SSLSocket fresh = connect(name)) {
+            try (SSLSocket fresh = node.tlsSocket(name)) {
                 assertThat(servedSerial(fresh)).isEqualTo(renewed.leaf().getSerialNumber());
                 assertThat(request(fresh, name)).isEqualTo(200);
             }
@@ -283,15 +253,15 @@ class AcmeEndToEndIT {
         start("http-01");
         String name = newName();
         assertThat(get(name).status()).isEqualTo(200);
-        CertifiedKey first = server.certificates().cached(name).orElseThrow();
-        server.close();
+        CertifiedKey first = node.server().certificates().cached(name).orElseThrow();
+        node.stop();
         // Pebble's certificates live five years: move the proxy's clock to where a fifth of the lifetime is left
         Duration lifetime = Duration.between(first.notBefore(), first.notAfter());
         Instant inWindow = first.notAfter().minus(lifetime.dividedBy(5));
         Clock later = Clock.offset(Clock.systemUTC(), Duration.between(Instant.now(), inWindow));
 
-        server = ClickTlsServer.start(
-                ConfigLoader.load(writeConfig("http-01")),
+        node.restart(config -> ClickTlsServer.start(
+                config,
                 null,
                 later,
                 new RenewalScheduler.Settings(
@@ -299,13 +269,15 @@ class AcmeEndToEndIT {
                         Duration.ofSeconds(1),
                         Duration.ofSeconds(1),
                         Duration.ofMinutes(1),
-                        Duration.ofHours(6)));
+                        Duration.ofHours(6))));
 
         String renewedSerial =
                 waitForStoredSerial(name, first.leaf().getSerialNumber().toString(16));
         assertThat(renewedSerial).isNotEqualTo(first.leaf().getSerialNumber().toString(16));
-        assertThat(server.metrics().scrape()).as("no handshake so far").doesNotContain("clicktls_tls_handshakes_total");
-        try (SSLSocket fresh = connect(name)) {
+        assertThat(node.server().metrics().scrape())
+                .as("no handshake so far")
+                .doesNotContain("clicktls_tls_handshakes_total");
+        try (SSLSocket fresh = node.tlsSocket(name)) {
             assertThat(servedSerial(fresh).toString(16)).isEqualTo(renewedSerial);
         }
     }
@@ -314,7 +286,7 @@ class AcmeEndToEndIT {
     void killedWithSignalNineMidOrderTheProxyLeavesNoHalfWrittenFileAndTheNextStartFinishesTheJob() throws Exception {
         Path jar = Path.of(System.getenv().getOrDefault("CLICKTLS_REPO_ROOT", ".."), "proxy/target/clicktls.jar");
         Assumptions.assumeTrue(Files.isRegularFile(jar), "needs the packaged jar (mvn package): " + jar);
-        Path config = writeConfig("tls-alpn-01, http-01");
+        Path config = config("tls-alpn-01, http-01").write();
         String name = newName();
         pebbleRoot();
         int ordersBefore = pebble.orderCount();
@@ -323,7 +295,8 @@ class AcmeEndToEndIT {
         ExecutorService client = Executors.newSingleThreadExecutor();
         try {
             Future<Curl.Result> handshake = client.submit(() -> get(name));
-            awaitCondition(Duration.ofSeconds(15), () -> pebble.orderCount() > ordersBefore);
+            Eventually.holds(
+                    Duration.ofSeconds(15), "the proxy placed its order", () -> pebble.orderCount() > ordersBefore);
             first.destroyForcibly(); // SIGKILL: no shutdown hook, no finally
             assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
             assertThat(handshake.get(20, TimeUnit.SECONDS).status()).isZero();
@@ -349,10 +322,10 @@ class AcmeEndToEndIT {
                     .as(served.stderr() + Files.readString(dir.resolve("second-run.log")))
                     .isZero();
             assertThat(served.status()).isEqualTo(200);
-            // The sweep runs on the blocking executor at start; give it a moment before looking.
-            for (int i = 0; i < 100 && !temporaryFiles(data).isEmpty(); i++) {
-                Thread.sleep(50);
-            }
+            // The sweep runs on the blocking executor shortly after start.
+            Eventually.holds(
+                    Duration.ofSeconds(10), "the killed process's temporary files are swept", () -> temporaryFiles(data)
+                            .isEmpty());
             assertThat(temporaryFiles(data))
                     .as("temporary files of the killed process's interrupted writes are swept at start")
                     .isEmpty();
@@ -374,7 +347,7 @@ class AcmeEndToEndIT {
                 .redirectOutput(log.toFile())
                 .start();
         try {
-            awaitCondition(Duration.ofSeconds(30), () -> {
+            Eventually.holds(Duration.ofSeconds(30), "the packaged proxy serves https", () -> {
                 if (!process.isAlive()) {
                     throw new AssertionError("the proxy exited:\n" + Files.readString(log));
                 }
@@ -390,33 +363,12 @@ class AcmeEndToEndIT {
     private String waitForStoredSerial(String name, String other) throws Exception {
         Path meta = dir.resolve("data/certificates/" + name + "/meta.json");
         String[] serial = new String[1];
-        awaitCondition(Duration.ofSeconds(30), () -> {
+        Eventually.holds(Duration.ofSeconds(30), "a renewed certificate of " + name + " is stored", () -> {
             Matcher matcher = SERIAL.matcher(Files.readString(meta));
             serial[0] = matcher.find() ? matcher.group(1) : null;
             return serial[0] != null && !serial[0].equals(other);
         });
         return serial[0];
-    }
-
-    private SSLSocket connect(String name) throws Exception {
-        X509Certificate root;
-        try (InputStream pem = Files.newInputStream(pebbleRoot())) {
-            root = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(pem);
-        }
-        KeyStore anchors = KeyStore.getInstance(KeyStore.getDefaultType());
-        anchors.load(null, null);
-        anchors.setCertificateEntry("pebble", root);
-        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trust.init(anchors);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, trust.getTrustManagers(), null);
-        SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("127.0.0.1", HTTPS_PORT);
-        SSLParameters parameters = socket.getSSLParameters();
-        parameters.setServerNames(List.of(new SNIHostName(name)));
-        socket.setSSLParameters(parameters);
-        socket.setSoTimeout(15_000);
-        socket.startHandshake();
-        return socket;
     }
 
     private static BigInteger servedSerial(SSLSocket socket) throws Exception {
@@ -465,27 +417,8 @@ class AcmeEndToEndIT {
         return line.toString();
     }
 
-    private static void awaitCondition(Duration limit, Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (condition.call()) {
-                return;
-            }
-            Thread.sleep(5);
-        }
-        throw new AssertionError("condition not met within " + limit);
-    }
-
     private static String newName() {
         return "n" + UUID.randomUUID().toString().substring(0, 8) + ".acme.test";
-    }
-
-    private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static List<String> temporaryFiles(Path data) throws IOException {

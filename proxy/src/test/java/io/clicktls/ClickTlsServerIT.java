@@ -2,8 +2,9 @@ package io.clicktls;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.config.ConfigLoader;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,14 +13,11 @@ import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,52 +33,33 @@ class ClickTlsServerIT {
     Path dir;
 
     private StandInPlatform platform;
-    private ClickTlsServer server;
-    private Path configFile;
+    private RunningNode node;
 
     @BeforeEach
     void start() throws Exception {
         platform = StandInPlatform.start();
-        configFile = dir.resolve("clicktls.yml");
-        Files.writeString(configFile, config("links.example.test"));
-        server = ClickTlsServer.start(ConfigLoader.load(configFile), null);
+        node = RunningNode.start(config("links.example.test"));
     }
 
     @AfterEach
     void stop() {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
         platform.close();
     }
 
-    private String config(String... domains) {
-        StringBuilder yaml = new StringBuilder(
-                """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                """
-                        .formatted(platform.port()));
-        for (String domain : domains) {
-            yaml.append("  - name: \"").append(domain).append("\"\n    platform: stand-in\n");
-        }
-        return yaml.toString();
+    private RunningNode.Config config(String... domains) {
+        return RunningNode.config(dir).platform("stand-in", platform.port()).domains("stand-in", domains);
     }
 
-    private Path root() {
-        return dir.resolve("data/ca/root.pem");
+    /** Edits the config file as an editor does, by a rename. */
+    private void replaceConfig(String... domains) throws Exception {
+        config(domains).replace();
     }
 
     private Curl.Result https(String host, String target, String... options) throws Exception {
-        return Curl.https(root(), server.httpsPort(), host, target, options);
+        return node.https(host, target, options);
     }
 
     @Test
@@ -92,15 +71,15 @@ class ClickTlsServerIT {
         assertThat(click.header("location")).isEqualTo("https://destination.example/landing?x=1");
         assertThat(platform.last().rawUri()).isEqualTo("/ls/click?upn=abc%2Fdef&x=1");
         assertThat(platform.last().header("host")).startsWith("links.example.test");
-        assertThat(server.certificates().cached("links.example.test")).isPresent();
+        assertThat(node.server().certificates().cached("links.example.test")).isPresent();
     }
 
     @Test
     void firstHandshakeWhoseClientHelloArrivesInPiecesStillGetsItsCertificateAndAnswer() throws Exception {
         // A large ClientHello (post-quantum key shares) spans TCP segments. TLS connections read with auto-read off,
         // so the handshake only goes on if the TLS selection handler asks for the rest of the ClientHello itself.
-        try (var relay = new TricklingRelay(server.httpsPort())) {
-            Curl.Result click = Curl.https(root(), relay.port(), "links.example.test", "/ls/click?pieces");
+        try (var relay = new TricklingRelay(node.httpsPort())) {
+            Curl.Result click = Curl.https(node.internalRoot(), relay.port(), "links.example.test", "/ls/click?pieces");
 
             assertThat(click.exitCode()).as(click.stderr()).isZero();
             assertThat(click.status()).isEqualTo(302);
@@ -113,11 +92,11 @@ class ClickTlsServerIT {
     void plainHttpClickGetsPermanentRedirectToTheSameUrlOverHttps() throws Exception {
         https("links.example.test", "/open.gif");
 
-        Curl.Result plain = Curl.http(server.httpPort(), "links.example.test", "/ls/click?upn=a//b%2F");
+        Curl.Result plain = node.http("links.example.test", "/ls/click?upn=a//b%2F");
 
         assertThat(plain.status()).isEqualTo(308);
         assertThat(plain.header("location"))
-                .isEqualTo("https://links.example.test:" + server.httpsPort() + "/ls/click?upn=a//b%2F");
+                .isEqualTo("https://links.example.test:" + node.httpsPort() + "/ls/click?upn=a//b%2F");
     }
 
     @Test
@@ -125,9 +104,9 @@ class ClickTlsServerIT {
         Curl.Result back = https("links.example.test", "/back");
         Curl.Result page = https("links.example.test", "/page");
 
-        assertThat(back.header("location")).isEqualTo("https://links.example.test:" + server.httpsPort() + "/landing");
+        assertThat(back.header("location")).isEqualTo("https://links.example.test:" + node.httpsPort() + "/landing");
         assertThat(page.text())
-                .contains("https://links.example.test:" + server.httpsPort() + "/ls/click?upn=next")
+                .contains("https://links.example.test:" + node.httpsPort() + "/ls/click?upn=next")
                 .contains("http://destination.example/")
                 .doesNotContain("http://links.example.test");
     }
@@ -145,29 +124,37 @@ class ClickTlsServerIT {
     void addedDomainIsServedWithinTwoSecondsAndABrokenEditKeepsTheLastGoodConfig() throws Exception {
         assertThat(https("click.newshop.test", "/open.gif").status()).isZero();
 
-        replace(configFile, config("links.example.test", "click.newshop.test"));
-        long served = waitUntil(
-                Duration.ofSeconds(2),
-                () -> https("click.newshop.test", "/open.gif").status() == 200);
+        replaceConfig("links.example.test", "click.newshop.test");
+        long served = Eventually.holds(
+                        Duration.ofMillis(2500),
+                        "the added domain is served",
+                        () -> https("click.newshop.test", "/open.gif").status() == 200)
+                .toMillis();
         assertThat(served).as("ms until the new domain is served").isLessThanOrEqualTo(2000);
 
-        replace(configFile, config("links.example.test", "click.newshop.test") + "domains: [\n");
-        Thread.sleep(1500);
+        RunningNode.Config edited = config("links.example.test", "click.newshop.test");
+        edited.replace(edited.render() + "domains: [\n");
+        Eventually.holds(Duration.ofSeconds(3), "the broken edit is rejected", () -> node.server()
+                .metrics()
+                .scrape()
+                .contains("clicktls_config_reloads_total{result=\"rejected\"} 1.0"));
         assertThat(https("click.newshop.test", "/open.gif").status()).isEqualTo(200);
         assertThat(https("links.example.test", "/open.gif").status()).isEqualTo(200);
-        assertThat(server.metrics().scrape()).contains("clicktls_config_reloads_total{result=\"rejected\"} 1.0");
+        assertThat(node.server().metrics().scrape()).contains("clicktls_config_reloads_total{result=\"rejected\"} 1.0");
     }
 
     @Test
     void removedDomainStopsBeingServedEvenWithItsCertificateInMemory() throws Exception {
-        replace(configFile, config("links.example.test", "gone.example.test"));
-        waitUntil(
-                Duration.ofSeconds(2),
+        replaceConfig("links.example.test", "gone.example.test");
+        Eventually.holds(
+                Duration.ofMillis(2500),
+                "gone.example.test is served",
                 () -> https("gone.example.test", "/open.gif").status() == 200);
 
-        replace(configFile, config("links.example.test"));
-        waitUntil(
-                Duration.ofSeconds(2),
+        replaceConfig("links.example.test");
+        Eventually.holds(
+                Duration.ofMillis(2500),
+                "gone.example.test is no longer served",
                 () -> https("gone.example.test", "/open.gif").status() != 200);
         int forwarded = platform.requests("/open.gif").size();
         Curl.Result gone = https("gone.example.test", "/open.gif");
@@ -181,60 +168,66 @@ class ClickTlsServerIT {
 
     @Test
     void aRemovedDomainKeepsItsStoredCertificateAndGetsItBackWhenAddedAgain() throws Exception {
-        replace(configFile, config("links.example.test", "back.example.test"));
-        waitUntil(
-                Duration.ofSeconds(2),
+        replaceConfig("links.example.test", "back.example.test");
+        Eventually.holds(
+                Duration.ofMillis(2500),
+                "back.example.test is served",
                 () -> https("back.example.test", "/open.gif").status() == 200);
-        BigInteger serial = server.certificates()
+        BigInteger serial = node.server()
+                .certificates()
                 .cached("back.example.test")
                 .orElseThrow()
                 .leaf()
                 .getSerialNumber();
 
-        replace(configFile, config("links.example.test"));
-        waitUntil(
-                Duration.ofSeconds(2),
+        replaceConfig("links.example.test");
+        Eventually.holds(
+                Duration.ofMillis(2500),
+                "back.example.test gets no TLS session",
                 () -> https("back.example.test", "/open.gif").status() == 0);
         assertThat(dir.resolve("data/certificates/back.example.test/meta.json")).exists();
-        assertThat(server.certificates().cached("back.example.test")).isEmpty();
+        assertThat(node.server().certificates().cached("back.example.test")).isEmpty();
 
-        replace(configFile, config("links.example.test", "back.example.test"));
-        waitUntil(
-                Duration.ofSeconds(2),
+        replaceConfig("links.example.test", "back.example.test");
+        Eventually.holds(
+                Duration.ofMillis(2500),
+                "back.example.test is served",
                 () -> https("back.example.test", "/open.gif").status() == 200);
 
-        assertThat(server.certificates()
+        assertThat(node.server()
+                        .certificates()
                         .cached("back.example.test")
                         .orElseThrow()
                         .leaf()
                         .getSerialNumber())
                 .isEqualTo(serial);
-        assertThat(server.metrics().scrape()).contains("clicktls_certificates_issued_total{result=\"ok\"} 1.0");
+        assertThat(node.server().metrics().scrape()).contains("clicktls_certificates_issued_total{result=\"ok\"} 1.0");
     }
 
     @Test
     void restartServesTheStoredCertificateInsteadOfIssuingAnother() throws Exception {
         assertThat(https("links.example.test", "/open.gif").status()).isEqualTo(200);
-        BigInteger first = server.certificates()
+        BigInteger first = node.server()
+                .certificates()
                 .cached("links.example.test")
                 .orElseThrow()
                 .leaf()
                 .getSerialNumber();
-        server.close();
-
-        server = ClickTlsServer.start(ConfigLoader.load(configFile), null);
+        node.restart();
         Curl.Result again = https("links.example.test", "/open.gif");
 
         assertThat(again.status()).isEqualTo(200);
-        assertThat(server.certificates()
+        assertThat(node.server()
+                        .certificates()
                         .cached("links.example.test")
                         .orElseThrow()
                         .leaf()
                         .getSerialNumber())
                 .isEqualTo(first);
-        assertThat(server.metrics().scrape()).doesNotContain("clicktls_certificates_issued_total{result=\"ok\"}");
+        assertThat(node.server().metrics().scrape())
+                .doesNotContain("clicktls_certificates_issued_total{result=\"ok\"}");
         X509Certificate root = (X509Certificate)
-                CertificateFactory.getInstance("X.509").generateCertificate(Files.newInputStream(root()));
+                CertificateFactory.getInstance("X.509").generateCertificate(Files.newInputStream(node.internalRoot()));
         assertThat(root.getSubjectX500Principal().getName()).contains("clicktls local CA");
     }
 
@@ -242,34 +235,14 @@ class ClickTlsServerIT {
     void healthAndMetricsAnswerOnTheAdminListener() throws Exception {
         https("links.example.test", "/open.gif");
 
-        Curl.Result health = Curl.http(server.adminPort(), "127.0.0.1", "/healthz");
-        Curl.Result metrics = Curl.http(server.adminPort(), "127.0.0.1", "/metrics");
+        Curl.Result health = Curl.http(node.adminPort(), "127.0.0.1", "/healthz");
+        Curl.Result metrics = Curl.http(node.adminPort(), "127.0.0.1", "/metrics");
 
         assertThat(health.status()).isEqualTo(200);
         assertThat(metrics.text())
                 .contains("clicktls_tls_handshakes_total{result=\"ok\"}")
                 .contains("clicktls_requests_total{code=\"200\",platform=\"stand-in\"} 1.0")
                 .contains("clicktls_certificates 1.0");
-    }
-
-    /** Editors replace files by rename; so does this. */
-    private static void replace(Path file, String content) throws Exception {
-        Path temp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(temp, content, StandardCharsets.UTF_8);
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
-
-    /** @return milliseconds until the condition held; fails when it never did */
-    private static long waitUntil(Duration limit, Callable<Boolean> condition) throws Exception {
-        long start = System.nanoTime();
-        long deadline = start + limit.toNanos() + Duration.ofMillis(500).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (condition.call()) {
-                return (System.nanoTime() - start) / 1_000_000;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("condition not met within " + limit);
     }
 
     /**
@@ -320,6 +293,7 @@ class ClickTlsServerIT {
                         out.flush();
                         pieces++;
                         from = end;
+                        // the point of the relay: each piece arrives alone, as across a slow network
                         Thread.sleep(150);
                     }
                 }

@@ -3,10 +3,12 @@ package io.clicktls;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
-import io.clicktls.config.ConfigLoader;
 import io.clicktls.issuance.IssuanceLimits;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,11 +18,11 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,8 +51,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OnDemandAbuseIT {
 
-    private static final int HTTPS_PORT = freePort();
-    private static final int HTTP_PORT = freePort();
+    private static final int HTTPS_PORT = LocalServers.freePort();
+    private static final int HTTP_PORT = LocalServers.freePort();
     private static final Pattern DENIED =
             Pattern.compile("clicktls_on_demand_denied_total\\{reason=\"([a-z_]+)\"} ([0-9.E]+)");
 
@@ -64,6 +66,8 @@ class OnDemandAbuseIT {
     @TempDir
     Path dir;
 
+    private RunningNode node;
+    /** The running node's server. */
     private ClickTlsServer server;
 
     @BeforeAll
@@ -111,56 +115,28 @@ class OnDemandAbuseIT {
 
     @AfterEach
     void stopProxy() {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
     }
 
     private ClickTlsServer start(int ordersPer3h, String askAllowTtl) throws Exception {
-        Path file = dir.resolve("clicktls.yml");
-        Files.writeString(
-                file,
-                """
-                listen:
-                  https: 127.0.0.1:%d
-                  http: 127.0.0.1:%d
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                certificates:
-                  issuer: acme
-                  acme:
-                    directory: %s
-                    trusted_ca: %s
-                    challenges: [tls-alpn-01]
-                  on_demand:
-                    handshake_wait: 10s
-                    ask: http://127.0.0.1:%d/allow
-                    ask_cache: { allow: %s, deny: 5m }
-                    platform: stand-in
-                    expect_dns: [127.0.0.1]
-                    dns_server: %s
-                    pending_handshakes: { per_client: 16, total: 128 }
-                  limits:
-                    orders_per_3h: %d
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                  - name: "*.real.test"
-                    platform: stand-in
-                """
-                        .formatted(
-                                HTTPS_PORT,
-                                HTTP_PORT,
-                                pebble.directoryUrl(),
-                                pebble.trustedCaFile(),
-                                ask.getAddress().getPort(),
-                                askAllowTtl,
-                                pebble.dnsServer(),
-                                ordersPer3h,
-                                platform.port()));
-        server = ClickTlsServer.start(ConfigLoader.load(file), null);
+        node = RunningNode.start(RunningNode.config(dir)
+                .listeners(HTTPS_PORT, HTTP_PORT)
+                .acme(pebble.directoryUrl(), pebble.trustedCaFile(), "tls-alpn-01")
+                .set("certificates.on_demand.handshake_wait", "10s")
+                .set(
+                        "certificates.on_demand.ask",
+                        "http://127.0.0.1:" + ask.getAddress().getPort() + "/allow")
+                .set("certificates.on_demand.ask_cache", "{ allow: " + askAllowTtl + ", deny: 5m }")
+                .set("certificates.on_demand.platform", "stand-in")
+                .set("certificates.on_demand.expect_dns", "[127.0.0.1]")
+                .set("certificates.on_demand.dns_server", pebble.dnsServer())
+                .set("certificates.on_demand.pending_handshakes", "{ per_client: 16, total: 128 }")
+                .set("certificates.limits.orders_per_3h", String.valueOf(ordersPer3h))
+                .platform("stand-in", platform.port())
+                .domains("stand-in", "*.real.test"));
+        server = node.server();
         return server;
     }
 
@@ -174,6 +150,7 @@ class OnDemandAbuseIT {
         int ordersBefore = pebble.orderCount();
         long heapBefore = heapAfterGc();
 
+        int asksBefore = askRequests.get();
         List<String> flood = floodNames(3000);
         ExecutorService attackers = Executors.newFixedThreadPool(96); // 24 at a time per address
         AtomicInteger refused = new AtomicInteger();
@@ -189,7 +166,8 @@ class OnDemandAbuseIT {
                 return null;
             }));
         }
-        Thread.sleep(200); // the flood is under way
+        Eventually.holds(
+                Duration.ofSeconds(10), "the flood reaches the ask endpoint", () -> askRequests.get() > asksBefore);
         String real = newName("during");
         long duringMillis = timed(() -> {
             Curl.Result during = get(real);
@@ -237,7 +215,8 @@ class OnDemandAbuseIT {
         allowedByAsk.add("links.allowed.test");
         assertThat(get("links.allowed.test").status()).isEqualTo(200);
         assertThat(platform.last().header("host")).startsWith("links.allowed.test");
-        Thread.sleep(1200); // the allow is past its TTL now
+        // the point: the allow expires by the wall clock (a TTL of 1 s), which the node reads itself
+        Thread.sleep(1200);
         askDown = true;
         int ordersBefore = pebble.orderCount();
 
@@ -427,6 +406,8 @@ class OnDemandAbuseIT {
         MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
         for (int i = 0; i < 3; i++) {
             System.gc();
+            // no condition says "the heap has settled": a pause between collections lets reference processing and
+            // cleaners of the last one finish before the next, as the measurement has always done
             Thread.sleep(100);
         }
         return memory.getHeapMemoryUsage().getUsed();
@@ -440,13 +421,5 @@ class OnDemandAbuseIT {
         long start = System.nanoTime();
         check.run();
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-    }
-
-    private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

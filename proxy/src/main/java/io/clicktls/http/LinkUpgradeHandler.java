@@ -25,6 +25,9 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -53,10 +56,20 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
 
     private static final Logger log = LoggerFactory.getLogger(LinkUpgradeHandler.class);
 
-    private static final int LOCATION = 1;
-    private static final int HTML = 2;
-    private static final int HEAD = 4;
-    private static final int NO_CHUNKED = 8;
+    /** What the response to one request may undergo: what the config asks for and what the request allows. */
+    private enum ResponsePlan {
+        /** {@code upgrade.location} is on: upgrade the {@code Location} header. */
+        LOCATION,
+        /** {@code upgrade.html} is on: upgrade the links of an HTML body. */
+        HTML,
+        /** The request was a HEAD: its response has no body to rewrite. */
+        HEAD,
+        /** The client speaks HTTP/1.0: a streamed body of a new length could not be framed for it. */
+        NO_CHUNKED
+    }
+
+    /** The plan of a response with nothing to upgrade; shared, never changed. */
+    private static final Set<ResponsePlan> UNTOUCHED = Collections.unmodifiableSet(EnumSet.noneOf(ResponsePlan.class));
 
     /**
      * A body announced with a {@code Content-Length} up to this size is held whole, rewritten in one go and sent with
@@ -70,8 +83,16 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     private final Supplier<LinkPorts> ports;
     private final Metrics metrics;
 
-    /** Flags of the requests read and not yet answered; small Integers are cached, so this does not allocate. */
-    private final ArrayDeque<Integer> unanswered = new ArrayDeque<>(4);
+    /**
+     * The plans of the requests read and not yet answered, never changed once queued: the usual request shares the
+     * plan of its config snapshot, so only a HEAD or HTTP/1.0 request that may be upgraded allocates a set of its own.
+     */
+    private final ArrayDeque<Set<ResponsePlan>> unanswered = new ArrayDeque<>(4);
+
+    /** The snapshot {@link #configuredPlan} was made from; the plan is made again when the config changes. */
+    private ConfigSnapshot plannedFor;
+
+    private Set<ResponsePlan> configuredPlan = UNTOUCHED;
 
     private BodyRewrite body;
     /** A small body with a known length being held whole; see {@link #HOLD_LIMIT}. */
@@ -97,16 +118,20 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         if (msg instanceof HttpRequest request) {
-            int flags = upgradeFlags();
-            if (flags != 0) {
-                if (HttpMethod.HEAD.equals(request.method())) {
-                    flags |= HEAD;
+            Set<ResponsePlan> plan = configuredPlan();
+            boolean head = HttpMethod.HEAD.equals(request.method());
+            boolean http10 = HttpVersion.HTTP_1_0.equals(request.protocolVersion());
+            if (!plan.isEmpty() && (head || http10)) {
+                EnumSet<ResponsePlan> own = EnumSet.copyOf(plan);
+                if (head) {
+                    own.add(ResponsePlan.HEAD);
                 }
-                if (HttpVersion.HTTP_1_0.equals(request.protocolVersion())) {
-                    flags |= NO_CHUNKED;
+                if (http10) {
+                    own.add(ResponsePlan.NO_CHUNKED);
                 }
+                plan = own;
             }
-            unanswered.add(flags);
+            unanswered.add(plan);
         }
         ctx.fireChannelRead(msg);
     }
@@ -121,12 +146,12 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
                 return;
             }
             endBody();
-            Integer flags = unanswered.poll();
-            int upgrades = flags != null ? flags : upgradeFlags();
-            if (upgrades == 0) {
+            Set<ResponsePlan> queued = unanswered.poll();
+            Set<ResponsePlan> plan = queued != null ? queued : configuredPlan();
+            if (plan.isEmpty()) {
                 ctx.write(msg, promise);
             } else {
-                writeResponse(ctx, response, upgrades, promise);
+                writeResponse(ctx, response, plan, promise);
             }
         } else if (held != null && msg instanceof HttpContent content) {
             holdContent(ctx, content, promise);
@@ -149,27 +174,44 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         endBody();
     }
 
-    private int upgradeFlags() {
+    /** The upgrades the current config asks for, {@link #UNTOUCHED} when none; shared, never changed. */
+    private Set<ResponsePlan> configuredPlan() {
         ConfigSnapshot snapshot = config.get();
-        Upgrade upgrade = snapshot == null ? null : snapshot.config().upgrade();
-        if (upgrade == null) {
-            return 0;
+        if (snapshot != plannedFor) {
+            plannedFor = snapshot;
+            configuredPlan = planOf(snapshot);
         }
-        return (upgrade.location() ? LOCATION : 0) | (upgrade.html() ? HTML : 0);
+        return configuredPlan;
     }
 
-    private void writeResponse(ChannelHandlerContext ctx, HttpResponse response, int flags, ChannelPromise promise) {
+    private static Set<ResponsePlan> planOf(ConfigSnapshot snapshot) {
+        Upgrade upgrade = snapshot == null ? null : snapshot.config().upgrade();
+        if (upgrade == null || !(upgrade.location() || upgrade.html())) {
+            return UNTOUCHED;
+        }
+        EnumSet<ResponsePlan> plan = EnumSet.noneOf(ResponsePlan.class);
+        if (upgrade.location()) {
+            plan.add(ResponsePlan.LOCATION);
+        }
+        if (upgrade.html()) {
+            plan.add(ResponsePlan.HTML);
+        }
+        return Collections.unmodifiableSet(plan);
+    }
+
+    private void writeResponse(
+            ChannelHandlerContext ctx, HttpResponse response, Set<ResponsePlan> plan, ChannelPromise promise) {
         LinkPorts linkPorts = ports.get();
-        if ((flags & LOCATION) != 0) {
+        if (plan.contains(ResponsePlan.LOCATION)) {
             upgradeLocation(response.headers(), linkPorts);
         }
         boolean full = response instanceof FullHttpResponse;
-        int coding = (flags & HTML) != 0 ? bodyCoding(response, flags, full) : NOT_REWRITTEN;
-        if (!full && coding != NOT_REWRITTEN && heldLength(response.headers()) >= 0) {
+        BodyCoding coding = plan.contains(ResponsePlan.HTML) ? bodyCoding(response, plan, full) : null;
+        if (!full && coding != null && heldLength(response.headers()) >= 0) {
             held = new HeldBody(response, promise, coding, linkPorts);
             return;
         }
-        BodyRewrite rewrite = coding == NOT_REWRITTEN ? null : newRewrite(ctx, coding, linkPorts);
+        BodyRewrite rewrite = coding == null ? null : newRewrite(ctx, coding, linkPorts);
         if (rewrite == null) {
             ctx.write(response, promise);
         } else if (full) {
@@ -199,45 +241,38 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         }
     }
 
-    private static final int NOT_REWRITTEN = 0;
-    private static final int PLAIN = 1;
-    private static final int GZIP = 2;
-    private static final int DEFLATE = 3;
-
-    /** How this response's body is to be rewritten ({@link #PLAIN}, {@link #GZIP}, {@link #DEFLATE}), if at all. */
-    private static int bodyCoding(HttpResponse response, int flags, boolean full) {
+    /**
+     * The coding of this response's body if its links are to be rewritten, or {@code null} when it passes untouched:
+     * no body, a byte range, a client that cannot take a new framing, not HTML, or a coding we cannot read.
+     */
+    private static BodyCoding bodyCoding(HttpResponse response, Set<ResponsePlan> plan, boolean full) {
         int code = response.status().code();
         // 206 is a byte range of the upstream's representation: rewriting it would corrupt the client's assembly
-        if ((flags & HEAD) != 0 || code < 200 || code == 204 || code == 205 || code == 206 || code == 304) {
-            return NOT_REWRITTEN;
+        if (plan.contains(ResponsePlan.HEAD)
+                || code < 200
+                || code == 204
+                || code == 205
+                || code == 206
+                || code == 304) {
+            return null;
         }
-        if (!full && ((flags & NO_CHUNKED) != 0 || HttpVersion.HTTP_1_0.equals(response.protocolVersion()))) {
-            return NOT_REWRITTEN; // a changed length could not be framed for an HTTP/1.0 client
+        if (!full
+                && (plan.contains(ResponsePlan.NO_CHUNKED)
+                        || HttpVersion.HTTP_1_0.equals(response.protocolVersion()))) {
+            return null; // a changed length could not be framed for an HTTP/1.0 client
         }
         HttpHeaders headers = response.headers();
         if (!isHtml(headers.get(HttpHeaderNames.CONTENT_TYPE))) {
-            return NOT_REWRITTEN;
+            return null;
         }
-        String coding = headers.get(HttpHeaderNames.CONTENT_ENCODING);
-        if (coding == null || coding.isBlank() || "identity".equalsIgnoreCase(coding.strip())) {
-            return PLAIN;
-        }
-        coding = coding.strip();
-        if ("gzip".equalsIgnoreCase(coding) || "x-gzip".equalsIgnoreCase(coding)) {
-            return GZIP;
-        }
-        if ("deflate".equalsIgnoreCase(coding)) {
-            return DEFLATE;
-        }
-        return NOT_REWRITTEN; // br, zstd, stacked codings: we cannot read them, so we leave them alone
+        // br, zstd, stacked codings: we cannot read them, so we leave them alone
+        return BodyCoding.of(headers.get(HttpHeaderNames.CONTENT_ENCODING));
     }
 
-    private BodyRewrite newRewrite(ChannelHandlerContext ctx, int coding, LinkPorts linkPorts) {
+    private BodyRewrite newRewrite(ChannelHandlerContext ctx, BodyCoding coding, LinkPorts linkPorts) {
         return switch (coding) {
-            case PLAIN -> new PlainBodyRewrite(httpsReady, linkPorts, ctx.alloc());
-            case GZIP -> new ZlibBodyRewrite(ZlibBodyRewrite.Coding.GZIP, httpsReady, linkPorts, ctx.alloc());
-            case DEFLATE -> new ZlibBodyRewrite(ZlibBodyRewrite.Coding.DEFLATE, httpsReady, linkPorts, ctx.alloc());
-            default -> null;
+            case IDENTITY -> new PlainBodyRewrite(httpsReady, linkPorts, ctx.alloc());
+            case GZIP, DEFLATE -> new ZlibBodyRewrite(coding, httpsReady, linkPorts, ctx.alloc());
         };
     }
 
@@ -245,8 +280,8 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
      * The rewrite of a held body, which runs within one call: the plain one is this channel's, reset, rather than a
      * new one per response.
      */
-    private BodyRewrite heldRewrite(ChannelHandlerContext ctx, int coding, LinkPorts linkPorts) {
-        if (coding != PLAIN) {
+    private BodyRewrite heldRewrite(ChannelHandlerContext ctx, BodyCoding coding, LinkPorts linkPorts) {
+        if (coding != BodyCoding.IDENTITY) {
             return newRewrite(ctx, coding, linkPorts);
         }
         PlainBodyRewrite rewrite = plainRewrite;
@@ -488,12 +523,12 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
 
         final HttpResponse head;
         final ChannelPromise headPromise;
-        final int coding;
+        final BodyCoding coding;
         final LinkPorts ports;
         /** The pieces before the last, or {@code null} while there were none. */
         CompositeByteBuf body;
 
-        HeldBody(HttpResponse head, ChannelPromise headPromise, int coding, LinkPorts ports) {
+        HeldBody(HttpResponse head, ChannelPromise headPromise, BodyCoding coding, LinkPorts ports) {
             this.head = head;
             this.headPromise = headPromise;
             this.coding = coding;

@@ -25,11 +25,6 @@ import java.util.zip.Inflater;
  */
 final class ZlibBodyRewrite implements BodyRewrite {
 
-    enum Coding {
-        GZIP,
-        DEFLATE
-    }
-
     /** No HTML page worth rewriting is this large; more is a bomb, or a mistake, and costs event-loop time. */
     static final long MAX_INFLATED_BYTES = 16L << 20;
 
@@ -54,7 +49,7 @@ final class ZlibBodyRewrite implements BodyRewrite {
     private static final int FNAME = 8;
     private static final int FCOMMENT = 16;
 
-    private final Coding coding;
+    private final BodyCoding coding;
     private final HtmlLinkRewriter rewriter;
     private final ByteBufAllocator alloc;
 
@@ -75,12 +70,16 @@ final class ZlibBodyRewrite implements BodyRewrite {
     private boolean unflushed;
     private boolean closed;
 
-    ZlibBodyRewrite(Coding coding, Predicate<String> httpsReady, LinkPorts ports, ByteBufAllocator alloc) {
+    /** @param coding {@link BodyCoding#GZIP} or {@link BodyCoding#DEFLATE} */
+    ZlibBodyRewrite(BodyCoding coding, Predicate<String> httpsReady, LinkPorts ports, ByteBufAllocator alloc) {
+        if (coding == BodyCoding.IDENTITY) {
+            throw new IllegalArgumentException("an identity body is the plain rewrite's");
+        }
         this.coding = coding;
         this.rewriter = new HtmlLinkRewriter(httpsReady, ports);
         this.alloc = alloc;
-        this.stage = coding == Coding.GZIP ? GZIP_HEADER : DEFLATE_WRAPPER;
-        this.deflater = new Deflater(LEVEL, coding == Coding.GZIP);
+        this.stage = coding == BodyCoding.GZIP ? GZIP_HEADER : DEFLATE_WRAPPER;
+        this.deflater = new Deflater(LEVEL, coding == BodyCoding.GZIP);
     }
 
     @Override
@@ -119,7 +118,7 @@ final class ZlibBodyRewrite implements BodyRewrite {
             while (!deflater.finished()) {
                 drain(out, Deflater.NO_FLUSH);
             }
-            if (coding == Coding.GZIP) {
+            if (coding == BodyCoding.GZIP) {
                 out.writeIntLE((int) crc.getValue());
                 out.writeIntLE((int) plainSize);
             }
@@ -150,7 +149,7 @@ final class ZlibBodyRewrite implements BodyRewrite {
     private void start(ByteBuf out) {
         if (!started) {
             started = true;
-            if (coding == Coding.GZIP) {
+            if (coding == BodyCoding.GZIP) {
                 // magic, deflate, no flags, no mtime, no extra flags, OS unknown
                 out.writeBytes(new byte[] {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 0, (byte) 0xff});
             }
@@ -275,7 +274,7 @@ final class ZlibBodyRewrite implements BodyRewrite {
                 }
             }
             if (inflater.finished()) {
-                stage = coding == Coding.GZIP ? GZIP_TRAILER : DONE;
+                stage = coding == BodyCoding.GZIP ? GZIP_TRAILER : DONE;
                 skip = 8;
                 return;
             }
@@ -294,7 +293,7 @@ final class ZlibBodyRewrite implements BodyRewrite {
             return;
         }
         ByteBuffer input = plain.nioBuffer();
-        if (coding == Coding.GZIP) {
+        if (coding == BodyCoding.GZIP) {
             crc.update(input.duplicate());
         }
         plainSize += plain.readableBytes();

@@ -37,8 +37,10 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 /**
  * The metrics every part records, with the names of the contract in {@code docs/architecture.md} ("Metrics"). Meters are created once per tag value
@@ -89,6 +91,7 @@ public final class Metrics implements AutoCloseable {
     private final ConcurrentMap<String, Counter> denied = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> reloads = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> adminActions = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Counter> storageWriteFailures = new ConcurrentHashMap<>();
     private final Set<String> caches = ConcurrentHashMap.newKeySet();
     private final Timer issuance;
     private final Timer upstream;
@@ -373,6 +376,41 @@ public final class Metrics implements AutoCloseable {
         Gauge.builder("clicktls.certificates.failing", count)
                 .description("Host names whose last issuance or renewal attempt failed")
                 .register(registry);
+    }
+
+    /**
+     * Registers {@code clicktls_storage_write_failures_total{kind}} (writes the storage could not take when they were
+     * made, counted by {@link #storageWriteFailed}) and the gauge {@code clicktls_storage_pending_writes{kind}} (those
+     * still waiting in memory), both at 0 for every kind from the start, and {@code clicktls_storage_writable} (1 while
+     * nothing waits and the storage takes writes, else 0).
+     *
+     * @param pending read at scrape time, must be cheap
+     * @param writable read at scrape time, must be cheap
+     */
+    public void storageWrites(List<String> kinds, ToIntFunction<String> pending, BooleanSupplier writable) {
+        Gauge.builder("clicktls.storage.writable", () -> writable.getAsBoolean() ? 1 : 0)
+                .description("1 while the storage takes writes and nothing waits in memory to be written, else 0")
+                .register(registry);
+        for (String kind : kinds) {
+            storageWriteFailed(kind, 0);
+            Gauge.builder("clicktls.storage.pending.writes", () -> pending.applyAsInt(kind))
+                    .description("Storage writes kept in memory until the storage takes writes again, by kind")
+                    .tag("kind", kind)
+                    .register(registry);
+        }
+    }
+
+    /** @param kind e.g. {@code certificate} or {@code rate_limit} */
+    public void storageWriteFailed(String kind) {
+        storageWriteFailed(kind, 1);
+    }
+
+    private void storageWriteFailed(String kind, int count) {
+        counter(storageWriteFailures, kind, k -> Counter.builder("clicktls.storage.write.failures")
+                        .description("Storage writes not persisted when made (full or read-only storage), by kind")
+                        .tag("kind", k)
+                        .register(registry))
+                .increment(count);
     }
 
     /** For sizes such as rewritten body bytes; created on first use. */

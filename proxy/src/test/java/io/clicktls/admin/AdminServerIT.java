@@ -4,13 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.clicktls.ClickTlsServer;
-import io.clicktls.config.ConfigLoader;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -37,9 +34,8 @@ class AdminServerIT {
     @TempDir
     Path dir;
 
-    private final HttpClient client = HttpClient.newHttpClient();
     private StandInPlatform platform;
-    private ClickTlsServer server;
+    private RunningNode node;
 
     @BeforeAll
     static void startDns() throws Exception {
@@ -55,8 +51,8 @@ class AdminServerIT {
 
     @AfterEach
     void stop() {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
         if (platform != null) {
             platform.close();
@@ -65,56 +61,23 @@ class AdminServerIT {
 
     private void start(String adminSection, String... domains) throws Exception {
         platform = StandInPlatform.start();
-        StringBuilder yaml = new StringBuilder(
-                """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                tuning:
-                  dns_server: %s
-                platforms:
-                  stand-in:
-                    upstream: http://stand-in.platform.test:%d
-                domains:
-                """
-                        .formatted(dns.hostPort(), platform.port()));
-        for (String domain : domains) {
-            yaml.append("  - name: \"").append(domain).append("\"\n    platform: stand-in\n");
-        }
-        yaml.append(adminSection);
-        Path config = dir.resolve("clicktls.yml");
-        Files.writeString(config, yaml);
-        server = ClickTlsServer.start(ConfigLoader.load(config), null);
+        node = RunningNode.start(RunningNode.config(dir)
+                .set("tuning.dns_server", dns.hostPort())
+                .platform("stand-in", "http://stand-in.platform.test:" + platform.port())
+                .domains("stand-in", domains)
+                .yaml(adminSection));
     }
 
     private Curl.Result click(String host) throws Exception {
-        return Curl.https(dir.resolve("data/ca/root.pem"), server.httpsPort(), host, "/open.gif");
+        return node.https(host, "/open.gif");
     }
 
     private HttpResponse<String> get(String path, String... headers) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(admin(path));
-        if (headers.length > 0) {
-            request.headers(headers);
-        }
-        return client.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return node.adminGet(path, headers);
     }
 
     private HttpResponse<String> send(String method, String path, String body, String... headers) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(admin(path))
-                .method(
-                        method,
-                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (headers.length > 0) {
-            request.headers(headers);
-        }
-        return client.send(request.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private URI admin(String path) {
-        return URI.create("http://127.0.0.1:" + server.adminPort() + path);
+        return node.adminSend(method, path, body, headers);
     }
 
     private JsonNode domain(String name) throws Exception {
@@ -197,7 +160,7 @@ class AdminServerIT {
         HttpResponse<String> renew = send("POST", "/api/domains/links.example.test/certificate", null);
         assertThat(renew.statusCode()).as(renew.body()).isEqualTo(202);
         assertThat(JSON.readTree(renew.body()).get("status").asText()).isEqualTo("started");
-        String renewed = await(() -> {
+        String renewed = Eventually.value(Duration.ofSeconds(10), "a renewed certificate is shown", () -> {
             String now = domain("links.example.test").at("/certificate/serial").asText();
             return now.equals(serial) ? null : now;
         });
@@ -249,7 +212,7 @@ class AdminServerIT {
     void browserChangesNeedTheSameOriginAndThePagesFormToken() throws Exception {
         start("", "links.example.test");
         click("links.example.test");
-        String origin = "http://127.0.0.1:" + server.adminPort();
+        String origin = "http://127.0.0.1:" + node.adminPort();
         String page = get("/status").body();
         Matcher token =
                 Pattern.compile("name=\"form_token\" value=\"([0-9a-f]+)\"").matcher(page);
@@ -295,7 +258,7 @@ class AdminServerIT {
         start("", "links.example.test");
 
         Curl.Result rebound = Curl.run(List.of(
-                "-H", "Host: rebound.attacker.example", "http://127.0.0.1:" + server.adminPort() + "/api/domains"));
+                "-H", "Host: rebound.attacker.example", "http://127.0.0.1:" + node.adminPort() + "/api/domains"));
         assertThat(rebound.status()).isEqualTo(403);
         assertThat(get("/api/domains").statusCode()).isEqualTo(200);
     }
@@ -315,21 +278,5 @@ class AdminServerIT {
                 .contains("<table")
                 .contains("links.example.test")
                 .doesNotContain("<script");
-    }
-
-    private interface Probe<T> {
-        T get() throws Exception;
-    }
-
-    private static <T> T await(Probe<T> probe) throws Exception {
-        Instant deadline = Instant.now().plus(Duration.ofSeconds(10));
-        while (Instant.now().isBefore(deadline)) {
-            T value = probe.get();
-            if (value != null) {
-                return value;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("not within 10 s");
     }
 }

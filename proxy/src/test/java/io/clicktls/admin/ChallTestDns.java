@@ -1,13 +1,14 @@
 package io.clicktls.admin;
 
+import io.clicktls.testing.ChallTestSrvApi;
+import io.clicktls.testing.Eventually;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -15,8 +16,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
@@ -51,8 +50,8 @@ public final class ChallTestDns implements AutoCloseable {
             System.err.println("!!! " + missing + ": skipping this test !!!");
             Assumptions.abort(missing);
         }
-        int dns = freePort();
-        int management = freePort();
+        int dns = LocalServers.freePort();
+        int management = LocalServers.freePort();
         Path log = Files.createTempFile("challtestsrv", ".log");
         Process process = Pebble.dnsOnlyChallTestSrv(dns, management)
                 .redirectErrorStream(true)
@@ -109,53 +108,23 @@ public final class ChallTestDns implements AutoCloseable {
     }
 
     private void post(String path, String json) {
-        try {
-            HttpResponse<String> response = client.send(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + path))
-                            .POST(HttpRequest.BodyPublishers.ofString(json))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() != 200) {
-                throw new IllegalStateException(
-                        "POST " + path + " " + json + " -> " + response.statusCode() + " " + response.body());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        ChallTestSrvApi.post(managementPort, path, json);
     }
 
-    private void awaitReady() throws IOException {
-        Instant deadline = Instant.now().plusSeconds(10);
-        while (Instant.now().isBefore(deadline)) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("pebble-challtestsrv exited: " + Files.readString(log));
-            }
-            try {
-                client.send(
-                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/"))
-                                .timeout(Duration.ofSeconds(1))
-                                .build(),
-                        HttpResponse.BodyHandlers.discarding());
-                if (answersDns()) {
-                    return;
-                }
-            } catch (IOException notYet) {
-                // not listening yet
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            try {
-                Thread.sleep(25);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
-        throw new IllegalStateException("pebble-challtestsrv not ready within 10 s: " + Files.readString(log));
+    private void awaitReady() {
+        Eventually.untilAnswers(
+                process,
+                "pebble-challtestsrv",
+                Duration.ofSeconds(10),
+                () -> {
+                    client.send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/"))
+                                    .timeout(Duration.ofSeconds(1))
+                                    .build(),
+                            HttpResponse.BodyHandlers.discarding());
+                    return answersDns();
+                },
+                () -> Files.readString(log));
     }
 
     /** Sends one A query for {@code ready.test} and waits briefly for any answer. */
@@ -182,24 +151,9 @@ public final class ChallTestDns implements AutoCloseable {
         return json.append(']').toString();
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return socket.getLocalPort();
-        }
-    }
-
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(3, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(3, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        LocalServers.stop(process);
         try {
             Files.deleteIfExists(log);
         } catch (IOException ignored) {

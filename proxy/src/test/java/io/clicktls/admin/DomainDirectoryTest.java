@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -27,7 +27,7 @@ class DomainDirectoryTest {
     @TempDir
     Path dir;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private FakeSource source;
     private DomainDirectory directory;
 
@@ -104,7 +104,7 @@ class DomainDirectoryTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(dir, "links.shop.test", "*.mail.test");
+        pki = InternalCaStack.create(dir, "links.shop.test", "*.mail.test");
         source = new FakeSource();
         directory = new DomainDirectory(source, pki.clock);
     }

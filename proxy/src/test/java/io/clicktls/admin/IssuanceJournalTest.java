@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.IssuanceException;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.Eventually;
+import io.clicktls.testing.InternalCaStack;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -21,13 +21,13 @@ class IssuanceJournalTest {
     @TempDir
     Path dir;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private IssuanceJournal journal;
     private CertificateIssuer issuer;
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(dir, "links.shop.test");
+        pki = InternalCaStack.create(dir, "links.shop.test");
         journal = new IssuanceJournal();
         issuer = journal.wrap(pki.issuer);
     }
@@ -82,10 +82,10 @@ class IssuanceJournalTest {
                 throw new IllegalStateException(e);
             }
         });
-        Instant deadline = Instant.now().plusSeconds(2);
-        while (!journal.issuing("links.shop.test") && Instant.now().isBefore(deadline)) {
-            Thread.sleep(5);
-        }
+        Eventually.holds(
+                Duration.ofSeconds(2),
+                "the journal counts the name as issuing",
+                () -> journal.issuing("links.shop.test"));
 
         assertThat(journal.issuing("links.shop.test")).isTrue();
         running.get(5, TimeUnit.SECONDS);

@@ -2,15 +2,9 @@ package io.clicktls.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.ClickTlsServer;
-import io.clicktls.config.ConfigLoader;
-import io.clicktls.testing.Curl;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,36 +18,20 @@ class MetricsExpositionIT {
     Path dir;
 
     private StandInPlatform platform;
-    private ClickTlsServer server;
+    private RunningNode node;
 
     @BeforeEach
     void start() throws Exception {
         platform = StandInPlatform.start();
-        Path config = dir.resolve("clicktls.yml");
-        Files.writeString(
-                config,
-                """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                  - name: links.example.test
-                    platform: stand-in
-                """
-                        .formatted(platform.port()));
-        server = ClickTlsServer.start(ConfigLoader.load(config), null);
+        node = RunningNode.start(RunningNode.config(dir)
+                .platform("stand-in", platform.port())
+                .domains("stand-in", "links.example.test"));
     }
 
     @AfterEach
     void stop() {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
         platform.close();
     }
@@ -61,13 +39,10 @@ class MetricsExpositionIT {
     @Test
     void scrapeAfterTrafficPassesPromtoolWithoutAComplaint() throws Exception {
         ExternalTool promtool = ExternalTool.PROMTOOL.require();
-        Path root = dir.resolve("data/ca/root.pem");
-        assertThat(Curl.https(root, server.httpsPort(), "links.example.test", "/ls/click?upn=a")
-                        .status())
-                .isEqualTo(302);
-        Curl.https(root, server.httpsPort(), "links.example.test", "/page");
-        Curl.https(root, server.httpsPort(), "unknown.example.test", "/");
-        Curl.http(server.httpPort(), "links.example.test", "/ls/click?upn=b");
+        assertThat(node.https("links.example.test", "/ls/click?upn=a").status()).isEqualTo(302);
+        node.https("links.example.test", "/page");
+        node.https("unknown.example.test", "/");
+        node.http("links.example.test", "/ls/click?upn=b");
 
         String scrape = scrape();
         ExternalTool.Run lint = promtool.run(scrape, 30, "check", "metrics");
@@ -105,11 +80,7 @@ class MetricsExpositionIT {
     }
 
     private String scrape() throws Exception {
-        HttpResponse<String> response = HttpClient.newHttpClient()
-                .send(
-                        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics"))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response = node.adminGet("/metrics");
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }

@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.clicktls.ClickTlsServer;
-import io.clicktls.config.ConfigLoader;
-import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
+import io.clicktls.testing.LocalServers;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -21,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -48,39 +44,20 @@ class PrometheusIT {
 
     private final HttpClient client = HttpClient.newHttpClient();
     private StandInPlatform platform;
-    private ClickTlsServer server;
+    private RunningNode node;
     private Process prometheus;
-    private Path configFile;
 
     @BeforeEach
     void start() throws Exception {
         platform = StandInPlatform.start();
-        configFile = dir.resolve("clicktls.yml");
-        Files.writeString(configFile, config("links.example.test"));
-        server = ClickTlsServer.start(ConfigLoader.load(configFile), null);
+        node = RunningNode.start(config("links.example.test"));
     }
 
-    private String config(String... domains) {
-        StringBuilder yaml = new StringBuilder(
-                """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                admin:
-                  token: %s
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                """
-                        .formatted(TOKEN, platform.port()));
-        for (String domain : domains) {
-            yaml.append("  - name: ").append(domain).append("\n    platform: stand-in\n");
-        }
-        return yaml.toString();
+    private RunningNode.Config config(String... domains) {
+        return RunningNode.config(dir)
+                .set("admin.token", TOKEN)
+                .platform("stand-in", platform.port())
+                .domains("stand-in", domains);
     }
 
     @AfterEach
@@ -91,8 +68,8 @@ class PrometheusIT {
                 prometheus.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
             }
         }
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
         platform.close();
     }
@@ -123,8 +100,8 @@ class PrometheusIT {
     @Test
     void realPrometheusScrapesTheNodeWithItsTokenAndLoadsTheAlertRules() throws Exception {
         ExternalTool binary = ExternalTool.PROMETHEUS.require();
-        Curl.https(dir.resolve("data/ca/root.pem"), server.httpsPort(), "links.example.test", "/open.gif");
-        int port = freePort();
+        node.https("links.example.test", "/open.gif");
+        int port = LocalServers.freePort();
         Path config = dir.resolve("prometheus.yml");
         Files.writeString(
                 config,
@@ -142,7 +119,7 @@ class PrometheusIT {
                     static_configs:
                       - targets: ["127.0.0.1:%d"]
                 """
-                        .formatted(docker().resolve("alerts.yml"), TOKEN, server.adminPort()));
+                        .formatted(docker().resolve("alerts.yml"), TOKEN, node.adminPort()));
         Path storage = Files.createDirectories(dir.resolve("tsdb"));
         prometheus = binary.start(
                 dir.resolve("prometheus.log"),
@@ -150,12 +127,12 @@ class PrometheusIT {
                 "--storage.tsdb.path=" + storage,
                 "--web.listen-address=127.0.0.1:" + port);
 
-        JsonNode target = await(Duration.ofSeconds(40), () -> {
+        JsonNode target = await(Duration.ofSeconds(40), "prometheus scrapes the node", () -> {
             JsonNode targets = api(port, "/api/v1/targets");
             JsonNode first = targets == null ? null : targets.at("/data/activeTargets/0");
             return first != null && "up".equals(first.path("health").asText()) ? first : null;
         });
-        JsonNode series = await(Duration.ofSeconds(20), () -> {
+        JsonNode series = await(Duration.ofSeconds(20), "prometheus has the handshake series", () -> {
             JsonNode result = api(
                     port,
                     "/api/v1/query?query="
@@ -173,17 +150,17 @@ class PrometheusIT {
 
     @Test
     void everySeriesTheDashboardAndAlertsNameExistsInARealScrape() throws Exception {
-        Path root = dir.resolve("data/ca/root.pem");
-        Curl.https(root, server.httpsPort(), "links.example.test", "/open.gif");
-        Curl.https(root, server.httpsPort(), "links.example.test", "/page");
-        Curl.https(root, server.httpsPort(), "not-configured.example.test", "/");
-        Curl.http(server.httpPort(), "links.example.test", "/ls/click");
-        Files.writeString(configFile, config("links.example.test", "other.example.test"));
+        node.https("links.example.test", "/open.gif");
+        node.https("links.example.test", "/page");
+        node.https("not-configured.example.test", "/");
+        node.http("links.example.test", "/ls/click");
+        config("links.example.test", "other.example.test").write();
         await(
                 Duration.ofSeconds(5),
+                "the node reloaded its config",
                 () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"}") ? Boolean.TRUE : null);
         // jvm_gc_pause_seconds exists once a collection has been reported, which the JVM does asynchronously
-        String scrape = await(Duration.ofSeconds(10), () -> {
+        String scrape = await(Duration.ofSeconds(10), "a GC pause is reported", () -> {
             System.gc();
             String text = scrape();
             return text.contains("jvm_gc_pause_seconds_sum") ? text : null;
@@ -214,12 +191,8 @@ class PrometheusIT {
         }
     }
 
-    private String scrape() throws IOException, InterruptedException {
-        HttpResponse<String> response = client.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + "/metrics"))
-                        .header("Authorization", "Bearer " + TOKEN)
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
+    private String scrape() throws Exception {
+        HttpResponse<String> response = node.adminGet("/metrics", "Authorization", "Bearer " + TOKEN);
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }
@@ -240,30 +213,18 @@ class PrometheusIT {
         }
     }
 
-    private interface Probe<T> {
-        T get() throws Exception;
-    }
-
-    private <T> T await(Duration limit, Probe<T> probe) throws Exception {
-        Instant deadline = Instant.now().plus(limit);
-        while (Instant.now().isBefore(deadline)) {
-            if (prometheus != null && !prometheus.isAlive()) {
-                throw new AssertionError("prometheus exited: " + Files.readString(dir.resolve("prometheus.log")));
-            }
-            T value = probe.get();
-            if (value != null) {
-                return value;
-            }
-            Thread.sleep(200);
-        }
-        String log = prometheus == null ? "" : Files.readString(dir.resolve("prometheus.log"));
-        throw new AssertionError("not within " + limit.toSeconds() + " s\n" + log);
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return socket.getLocalPort();
+    /** {@link Eventually#value}, failing at once when Prometheus exits, and with its log when time runs out. */
+    private <T> T await(Duration limit, String what, Eventually.Probe<T> probe) throws Exception {
+        Path log = dir.resolve("prometheus.log");
+        try {
+            return Eventually.value(limit, what, () -> {
+                if (prometheus != null && !prometheus.isAlive()) {
+                    throw new IllegalStateException("prometheus exited: " + Files.readString(log));
+                }
+                return probe.get();
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + (prometheus == null ? "" : "\n" + Files.readString(log)), e);
         }
     }
 }

@@ -2,15 +2,11 @@ package io.clicktls.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.ClickTlsServer;
-import io.clicktls.config.ConfigLoader;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
@@ -27,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class StatusPageChromiumIT {
 
-    private static final int HTTPS_PORT = freePort();
-    private static final int HTTP_PORT = freePort();
+    private static final int HTTPS_PORT = LocalServers.freePort();
+    private static final int HTTP_PORT = LocalServers.freePort();
 
     private static Pebble pebble;
     private static ChallTestDns dns;
@@ -37,7 +33,7 @@ class StatusPageChromiumIT {
     @TempDir
     Path dir;
 
-    private ClickTlsServer server;
+    private RunningNode node;
 
     @BeforeAll
     static void startCa() throws Exception {
@@ -62,65 +58,34 @@ class StatusPageChromiumIT {
 
     @AfterEach
     void stopProxy() {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
     }
 
     @Test
     void pageShowsTheIssuedCertificateAndTheCasOwnWordsForAFailure() throws Exception {
-        Path file = dir.resolve("clicktls.yml");
-        Files.writeString(
-                file,
-                """
-                listen:
-                  https: 127.0.0.1:%d
-                  http: 127.0.0.1:%d
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                certificates:
-                  issuer: acme
-                  acme:
-                    directory: %s
-                    email: ops@example.com
-                    trusted_ca: %s
-                    challenges: [tls-alpn-01]
-                  on_demand:
-                    handshake_wait: 15s
-                tuning:
-                  dns_server: %s
-                platforms:
-                  sendgrid-eu:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                  - name: links.good-shop.test
-                    platform: sendgrid-eu
-                  - name: links.broken-shop.test
-                    platform: sendgrid-eu
-                  - name: "*.mail.example.test"
-                    platform: sendgrid-eu
-                """
-                        .formatted(
-                                HTTPS_PORT,
-                                HTTP_PORT,
-                                pebble.directoryUrl(),
-                                pebble.trustedCaFile(),
-                                dns.hostPort(),
-                                platform.port()));
-        server = ClickTlsServer.start(ConfigLoader.load(file), null);
+        node = RunningNode.start(RunningNode.config(dir)
+                .listeners(HTTPS_PORT, HTTP_PORT)
+                .acme(pebble.directoryUrl(), pebble.trustedCaFile(), "tls-alpn-01")
+                .set("certificates.acme.email", "ops@example.com")
+                .set("certificates.on_demand.handshake_wait", "15s")
+                .set("tuning.dns_server", dns.hostPort())
+                .platform("sendgrid-eu", platform.port())
+                .domains("sendgrid-eu", "links.good-shop.test", "links.broken-shop.test", "*.mail.example.test"));
         Path root = dir.resolve("pebble-root.pem");
         Files.writeString(root, pebble.rootCertificatePem());
+        node.trust(root);
         // The CA looks up links.broken-shop.test and finds an address where nothing listens: validation fails.
         pebble.addA("links.broken-shop.test", "127.0.0.2");
         dns.addA("links.broken-shop.test", "127.0.0.2");
 
-        Curl.Result good = Curl.https(root, HTTPS_PORT, "links.good-shop.test", "/open.gif");
-        Curl.Result broken = Curl.https(root, HTTPS_PORT, "links.broken-shop.test", "/open.gif");
+        Curl.Result good = node.https("links.good-shop.test", "/open.gif");
+        Curl.Result broken = node.https("links.broken-shop.test", "/open.gif");
         assertThat(good.status()).as(good.stderr()).isEqualTo(200);
         assertThat(broken.status()).as("no certificate, no TLS session").isZero();
 
-        String url = "http://127.0.0.1:" + server.adminPort() + "/status";
+        String url = node.admin("/status").toString();
         String dom = chromium("--dump-dom", url).stdout();
 
         String goodRow = row(dom, "links.good-shop.test");
@@ -172,14 +137,5 @@ class StatusPageChromiumIT {
                 .matcher(dom);
         assertThat(matcher.find()).as("a row for " + name + " in:\n" + dom).isTrue();
         return matcher.group();
-    }
-
-    private static int freePort() {
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

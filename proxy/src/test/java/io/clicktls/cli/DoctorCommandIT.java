@@ -2,20 +2,16 @@ package io.clicktls.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.ClickTlsServer;
 import io.clicktls.admin.ChallTestDns;
-import io.clicktls.config.ConfigLoader;
 import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.storage.FileStorage;
+import io.clicktls.testing.LocalServers;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -36,8 +32,8 @@ class DoctorCommandIT {
     Path dir;
 
     private StandInPlatform platform;
-    private ClickTlsServer server;
-    private Path config;
+    private RunningNode.Config config;
+    private RunningNode node;
     private boolean platformClosed;
 
     /** What one doctor run printed and returned. */
@@ -58,34 +54,20 @@ class DoctorCommandIT {
     @BeforeEach
     void start() throws Exception {
         platform = StandInPlatform.start();
-        config = dir.resolve("clicktls.yml");
-        Files.writeString(
-                config,
-                """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                platforms:
-                  stand-in:
-                    upstream: http://stand-in.platform.test:%d
-                domains:
-                  - name: "*.shop.test"
-                    platform: stand-in
-                """
-                        .formatted(platform.port()));
+        config = RunningNode.config(dir)
+                .platform("stand-in", "http://stand-in.platform.test:" + platform.port())
+                .domains("stand-in", "*.shop.test");
+        config.write();
     }
 
     private void startProxy() throws Exception {
-        server = ClickTlsServer.start(ConfigLoader.load(config), null);
+        node = RunningNode.start(config);
     }
 
     @AfterEach
     void stop() {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
         if (!platformClosed) {
             platform.close();
@@ -93,10 +75,11 @@ class DoctorCommandIT {
     }
 
     private Run doctor(String domain, String... extra) {
-        List<String> args = new ArrayList<>(List.of("--config", config.toString(), "--dns-server", dns.hostPort()));
-        if (server != null) {
+        List<String> args =
+                new ArrayList<>(List.of("--config", config.file().toString(), "--dns-server", dns.hostPort()));
+        if (node != null) {
             args.addAll(List.of(
-                    "--https", "127.0.0.1:" + server.httpsPort(), "--admin", "http://127.0.0.1:" + server.adminPort()));
+                    "--https", "127.0.0.1:" + node.httpsPort(), "--admin", "http://127.0.0.1:" + node.adminPort()));
         }
         args.addAll(List.of(extra));
         args.add(domain);
@@ -167,14 +150,7 @@ class DoctorCommandIT {
 
     @Test
     void expectedTargetsComeFromOnDemandExpectDnsAndExpectAddsToThem() throws Exception {
-        Files.writeString(
-                config,
-                Files.readString(config)
-                        + """
-                certificates:
-                  on_demand:
-                    expect_dns: [proxy.shop.test]
-                """);
+        config.set("certificates.on_demand.expect_dns", "[proxy.shop.test]").write();
         dns.setCname("cnamed.shop.test", "proxy.shop.test");
         dns.addA("proxy.shop.test", "10.7.7.7");
         dns.addA("direct.shop.test", "10.8.8.8");
@@ -240,7 +216,8 @@ class DoctorCommandIT {
                             "tls-alpn-01 validation of failing.shop.test failed: connection: 10.9.9.9: Connection refused"));
         }
         startProxy();
-        String closedPort = "127.0.0.1:" + freePort(); // no handshake: it would issue and clear the failure
+        String closedPort =
+                "127.0.0.1:" + LocalServers.freePort(); // no handshake: it would issue and clear the failure
 
         Run live = doctor("failing.shop.test", "--https", closedPort);
 
@@ -251,8 +228,8 @@ class DoctorCommandIT {
                         + " 10.9.9.9: Connection refused")
                 .contains("from the running proxy")
                 .contains("fix: the CA could not reach this proxy for failing.shop.test");
-        server.close();
-        server = null;
+        node.close();
+        node = null;
 
         Run stopped = doctor("failing.shop.test");
 
@@ -284,12 +261,5 @@ class DoctorCommandIT {
 
         assertThat(run.exitCode()).isEqualTo(64);
         assertThat(run.err()).contains("usage: clicktls doctor");
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return socket.getLocalPort();
-        }
     }
 }

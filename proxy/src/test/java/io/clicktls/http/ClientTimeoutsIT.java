@@ -2,6 +2,7 @@ package io.clicktls.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.testing.Eventually;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -52,7 +53,7 @@ class ClientTimeoutsIT extends ProxyFixture {
             out.write("GET /ls/click HTTP/1.1\r\nHost: links.shop.test\r\n".getBytes(StandardCharsets.US_ASCII));
             boolean cutOff = false;
             for (int i = 0; i < 20 && !cutOff; i++) {
-                Thread.sleep(100);
+                Thread.sleep(100); // the point: a client trickling its headers in
                 try {
                     out.write(("X-Slow-" + i + ": 1\r\n").getBytes(StandardCharsets.US_ASCII));
                     out.flush();
@@ -93,10 +94,7 @@ class ClientTimeoutsIT extends ProxyFixture {
                 throw new IllegalStateException(e);
             }
         });
-        long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
-        while (shortFused.requestsInFlight() == 0 && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
+        Eventually.holds(Duration.ofSeconds(2), "the request is in flight", () -> shortFused.requestsInFlight() > 0);
         assertThat(shortFused.requestsInFlight()).isEqualTo(1);
 
         shortFused.close();

@@ -12,11 +12,11 @@ import java.util.concurrent.TimeUnit;
 /** A certificate source for tests: names are in hand, issuable after a delay, or refused. */
 final class FakeCertificates implements CertificateSource {
 
-    private final TestPki pki;
+    private final ThrowawayCa pki;
     private final Map<String, CertifiedKey> inHand = new ConcurrentHashMap<>();
     private final Map<String, Duration> issuable = new ConcurrentHashMap<>();
 
-    FakeCertificates(TestPki pki) {
+    FakeCertificates(ThrowawayCa pki) {
         this.pki = pki;
     }
 

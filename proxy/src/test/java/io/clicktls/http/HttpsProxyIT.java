@@ -236,6 +236,7 @@ class HttpsProxyIT extends ProxyFixture {
                             .getBytes(StandardCharsets.US_ASCII));
             socket.getOutputStream().flush();
             socket.getInputStream().read(new byte[1024]);
+            // the point: a window in which a proxy that kept reading would drain the upstream; nothing marks its end
             Thread.sleep(1500);
 
             // Loopback socket buffers hold a few MB per hop; a proxy that kept reading would hold the rest.
@@ -254,6 +255,7 @@ class HttpsProxyIT extends ProxyFixture {
                 throw new IllegalStateException(e);
             }
         });
+        // the point: a window in which a proxy that ignored flow control would drain the upstream
         Thread.sleep(2000);
 
         // HTTP/2 flow control lets 32 MB (curl's stream window) through; the rest must wait upstream.

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 
 class PlainHttpAnswersTest {
 
-    private static final TestPki PKI = new TestPki();
+    private static final ThrowawayCa PKI = new ThrowawayCa();
 
     private final FakeCertificates certificates = new FakeCertificates(PKI);
     private final Metrics metrics = new Metrics();

@@ -141,7 +141,7 @@ class ProxyErrorsIT extends ProxyFixture {
         Curl.Result result = curlHttps("links.shop.test", "/break", protocol, "--data-binary", "click=1");
 
         assertThat(result.status()).isEqualTo(502);
-        Thread.sleep(300);
+        Thread.sleep(300); // the point: a window in which a retry, were there one, would reach the platform
         assertThat(standIn.requests("/break")).hasSize(1);
     }
 

@@ -75,7 +75,7 @@ abstract class ProxyFixture {
     static final Duration RESPONSE_TIMEOUT = Duration.ofMillis(1500);
     static final Duration HANDSHAKE_WAIT = Duration.ofMillis(600);
 
-    static TestPki pki;
+    static ThrowawayCa pki;
     static FakeCertificates certificates;
     static final Map<String, String> challengeAnswers = new ConcurrentHashMap<>();
     static StandInPlatform standIn;
@@ -95,7 +95,7 @@ abstract class ProxyFixture {
 
     @BeforeAll
     static void startProxy() throws Exception {
-        pki = new TestPki();
+        pki = new ThrowawayCa();
         certificates = new FakeCertificates(pki);
         workDir = Files.createTempDirectory("clicktls-http-it");
         caPem = pki.writeCaPem(workDir);

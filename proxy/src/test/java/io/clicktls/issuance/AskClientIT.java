@@ -54,7 +54,7 @@ class AskClientIT {
             queries.add(query);
             String name = query.substring(query.indexOf("domain=") + "domain=".length());
             requests.computeIfAbsent(name, n -> new AtomicInteger()).incrementAndGet();
-            sleep(delayMillis);
+            sleep(delayMillis); // the point: an endpoint as slow as the test says
             int status = statuses.getOrDefault(name, defaultStatus);
             if (status == 302) {
                 exchange.getResponseHeaders().add("Location", "/moved?domain=" + name);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.Domain;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -18,12 +18,12 @@ class CertificateCleanupTest {
     @TempDir
     Path dir;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private CertificateCleanup cleanup;
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(dir, "kept.shop.test", "removed.shop.test");
+        pki = InternalCaStack.create(dir, "kept.shop.test", "removed.shop.test");
         pki.store.save(pki.internalIssuer.issue("kept.shop.test"));
         pki.store.save(pki.internalIssuer.issue("removed.shop.test"));
         cleanup = newCleanup();

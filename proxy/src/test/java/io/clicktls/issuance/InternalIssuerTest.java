@@ -9,7 +9,7 @@ import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.FileStorage;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertPathValidator;
@@ -34,11 +34,11 @@ class InternalIssuerTest {
     @TempDir
     Path directory;
 
-    private TestPki pki;
+    private InternalCaStack pki;
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(directory, "links.shop.test");
+        pki = InternalCaStack.create(directory, "links.shop.test");
     }
 
     @AfterEach

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.storage.FileStorage;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,8 +19,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class IssuancePolicyTest {
 
     private final IssuancePolicy policy = new IssuancePolicy();
-    private final ConfigSnapshot config = ConfigSnapshot.of(
-            TestPki.config(Path.of("/tmp/unused"), Duration.ofSeconds(1), List.of("links.example.com", "*.shop.test")));
+    private final ConfigSnapshot config = ConfigSnapshot.of(InternalCaStack.config(
+            Path.of("/tmp/unused"), Duration.ofSeconds(1), List.of("links.example.com", "*.shop.test")));
 
     @Test
     void configuredExactAndWildcardNamesAreAllowed() {

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.config.Certificates.KeyType;
 import io.clicktls.issuance.InternalIssuer;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -72,7 +72,7 @@ class PemTest {
 
     @Test
     void chainsSurviveEncodingInOrder() throws Exception {
-        try (TestPki pki = TestPki.create(directory, "a.test")) {
+        try (InternalCaStack pki = InternalCaStack.create(directory, "a.test")) {
             InternalIssuer issuer = pki.internalIssuer;
             CertifiedKey leaf = issuer.issue("a.test");
             List<java.security.cert.X509Certificate> chain = List.of(leaf.leaf(), issuer.root());

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.pki.CertifiedKey;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,12 +26,12 @@ class CertificateStoreTest {
     @TempDir
     Path directory;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private CertificateStore store;
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(directory, "a.test", "b.test");
+        pki = InternalCaStack.create(directory, "a.test", "b.test");
         store = pki.store;
     }
 

@@ -3,6 +3,7 @@ package io.clicktls.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.testing.Eventually;
 import io.clicktls.testing.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,6 +20,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -185,7 +187,7 @@ class FileStorageTest {
                             if (inside.incrementAndGet() > 1) {
                                 overlaps.incrementAndGet();
                             }
-                            Thread.sleep(2);
+                            Thread.sleep(2); // the point: hold the lock long enough for an overlap to show
                             inside.decrementAndGet();
                         }
                     }
@@ -215,6 +217,7 @@ class FileStorageTest {
         ExecutorService thread = Executors.newSingleThreadExecutor();
         try {
             Future<Storage.Lock> third = thread.submit(() -> storage.lock("ca", Duration.ofSeconds(30)));
+            // the point: a window in which a lock wrongly granted would show; no event marks "still waiting"
             Thread.sleep(150);
             assertThat(third).isNotDone();
             taken.close();
@@ -229,8 +232,15 @@ class FileStorageTest {
         FileStorage storage = new FileStorage(directory);
         try (Storage.Lock held = storage.lock("ca", Duration.ofMinutes(1))) {
             ExecutorService thread = Executors.newSingleThreadExecutor();
-            Future<Storage.Lock> waiting = thread.submit(() -> storage.lock("ca", Duration.ofMinutes(1)));
-            Thread.sleep(50);
+            AtomicReference<Thread> waiter = new AtomicReference<>();
+            Future<Storage.Lock> waiting = thread.submit(() -> {
+                waiter.set(Thread.currentThread());
+                return storage.lock("ca", Duration.ofMinutes(1));
+            });
+            Eventually.holds(
+                    Duration.ofSeconds(5),
+                    "the second holder waits for the lock",
+                    () -> waiter.get() != null && waiter.get().getState() == Thread.State.TIMED_WAITING);
             thread.shutdownNow();
             assertThat(thread.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
             assertThat(waiting).isDone();

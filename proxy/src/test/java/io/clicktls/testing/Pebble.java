@@ -5,9 +5,6 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,7 +15,6 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.KeyStore;
 import java.security.SecureRandom;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -31,11 +27,9 @@ import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -153,12 +147,12 @@ public final class Pebble implements AutoCloseable {
     private Pebble(Builder options) throws IOException {
         requireInstalled();
         this.directory = Files.createTempDirectory("clicktls-pebble");
-        this.acmePort = freePort();
-        this.managementPort = freePort();
-        this.dnsPort = freePort();
-        this.dnsManagementPort = freePort();
-        int httpPort = options.httpPort != 0 ? options.httpPort : freePort();
-        int tlsPort = options.tlsPort != 0 ? options.tlsPort : freePort();
+        this.acmePort = LocalServers.freePort();
+        this.managementPort = LocalServers.freePort();
+        this.dnsPort = LocalServers.freePort();
+        this.dnsManagementPort = LocalServers.freePort();
+        int httpPort = options.httpPort != 0 ? options.httpPort : LocalServers.freePort();
+        int tlsPort = options.tlsPort != 0 ? options.tlsPort : LocalServers.freePort();
 
         var apiKey = newKeyPair();
         var apiCertificate = apiCertificate(apiKey);
@@ -257,7 +251,7 @@ public final class Pebble implements AutoCloseable {
 
     /** Stops Pebble (the DNS server keeps running): the CA is down until {@link #start()}. */
     public void stop() {
-        kill(pebble);
+        LocalServers.stop(pebble);
     }
 
     public URI directoryUrl() {
@@ -363,29 +357,19 @@ public final class Pebble implements AutoCloseable {
     }
 
     private void awaitReady() {
-        Instant deadline = Instant.now().plusSeconds(15);
-        while (Instant.now().isBefore(deadline)) {
-            if (!pebble.isAlive()) {
-                throw new IllegalStateException("pebble exited with " + pebble.exitValue() + ":\n" + logText());
-            }
-            try {
-                var response = client.send(
-                        HttpRequest.newBuilder(directoryUrl())
-                                .timeout(Duration.ofSeconds(1))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
-                if (response.statusCode() == 200 && response.body().contains("newOrder")) {
-                    return;
-                }
-            } catch (IOException notYet) {
-                // not listening yet
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            sleep(Duration.ofMillis(25));
-        }
-        throw new IllegalStateException("pebble did not answer at " + directoryUrl() + " within 15 s:\n" + logText());
+        Eventually.untilAnswers(
+                pebble,
+                "pebble at " + directoryUrl(),
+                Duration.ofSeconds(15),
+                () -> {
+                    var response = client.send(
+                            HttpRequest.newBuilder(directoryUrl())
+                                    .timeout(Duration.ofSeconds(1))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    return response.statusCode() == 200 && response.body().contains("newOrder");
+                },
+                this::logText);
     }
 
     private int lastStartOffset() {
@@ -411,23 +395,7 @@ public final class Pebble implements AutoCloseable {
     }
 
     private void post(String path, String json) {
-        try {
-            var response = HttpClient.newHttpClient()
-                    .send(
-                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + dnsManagementPort + path))
-                                    .POST(HttpRequest.BodyPublishers.ofString(json))
-                                    .build(),
-                            HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() != 200) {
-                throw new IllegalStateException(
-                        "POST " + path + " -> " + response.statusCode() + " " + response.body());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        ChallTestSrvApi.post(dnsManagementPort, path, json);
     }
 
     private Path log() {
@@ -435,23 +403,8 @@ public final class Pebble implements AutoCloseable {
     }
 
     private void killAll() {
-        kill(pebble);
-        kill(challtestsrv);
-    }
-
-    private static void kill(Process process) {
-        if (process == null || !process.isAlive()) {
-            return;
-        }
-        process.destroy();
-        try {
-            if (!process.waitFor(3, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(3, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        LocalServers.stop(pebble);
+        LocalServers.stop(challtestsrv);
     }
 
     private static void requireInstalled() {
@@ -474,14 +427,6 @@ public final class Pebble implements AutoCloseable {
                 .append(key)
                 .append('"'));
         return json.toString();
-    }
-
-    private static int freePort() throws IOException {
-        try (var socket = new ServerSocket()) {
-            socket.setReuseAddress(false);
-            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return socket.getLocalPort();
-        }
     }
 
     private static KeyPair newKeyPair() {
@@ -522,14 +467,7 @@ public final class Pebble implements AutoCloseable {
 
     private static SSLContext trusting(X509Certificate certificate) {
         try {
-            var anchors = KeyStore.getInstance(KeyStore.getDefaultType());
-            anchors.load(null, null);
-            anchors.setCertificateEntry("pebble-api", certificate);
-            var trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            trust.init(anchors);
-            var context = SSLContext.getInstance("TLS");
-            context.init(null, trust.getTrustManagers(), null);
-            return context;
+            return ClientTls.trusting(certificate);
         } catch (IOException | GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
@@ -543,15 +481,6 @@ public final class Pebble implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         return text.toString();
-    }
-
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void deleteQuietly(Path root) {

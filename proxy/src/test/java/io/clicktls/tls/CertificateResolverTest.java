@@ -7,7 +7,7 @@ import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.pki.CertifiedKey;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -39,12 +39,12 @@ class CertificateResolverTest {
     @TempDir
     Path directory;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private CertificateResolver resolver;
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(directory, "links.shop.test", "*.wild.test");
+        pki = InternalCaStack.create(directory, "links.shop.test", "*.wild.test");
         resolver = pki.resolver();
     }
 
@@ -214,7 +214,7 @@ class CertificateResolverTest {
     void aNameRemovedFromTheConfigIsRefusedAtOnceThoughItsCertificateIsInMemoryAndStored() throws Exception {
         CertifiedKey issued = await(resolver.certificate("links.shop.test"));
 
-        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("*.wild.test")));
+        pki.config.replace(InternalCaStack.config(directory, Duration.ofSeconds(10), List.of("*.wild.test")));
         CompletableFuture<CertifiedKey> refused = resolver.certificate("links.shop.test");
 
         assertThat(refused).isCompletedExceptionally();
@@ -226,7 +226,7 @@ class CertificateResolverTest {
         // After a restart it is not served from storage either, and no storage is read to say so.
         assertThat(pki.resolver().certificate("links.shop.test")).isCompletedExceptionally();
 
-        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("links.shop.test")));
+        pki.config.replace(InternalCaStack.config(directory, Duration.ofSeconds(10), List.of("links.shop.test")));
         assertThat(resolver.certificate("links.shop.test")).isCompletedWithValue(issued);
         assertThat(pki.issuer.calls()).isEqualTo(1);
     }

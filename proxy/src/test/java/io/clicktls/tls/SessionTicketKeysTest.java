@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.InternalCaStack;
 import io.clicktls.testing.MutableClock;
-import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslSessionContext;
@@ -38,14 +38,14 @@ class SessionTicketKeysTest {
 
     private final byte[] secret = new byte[32];
     private final MutableClock clock = new MutableClock(Instant.parse("2026-11-25T06:00:00Z"));
-    private TestPki pki;
+    private InternalCaStack pki;
     private CertifiedKey certified;
     private SslContext client;
 
     @BeforeEach
     void setUp() throws Exception {
         Arrays.fill(secret, (byte) 7);
-        pki = TestPki.create(directory, "links.shop.test");
+        pki = InternalCaStack.create(directory, "links.shop.test");
         certified = pki.internalIssuer.issue("links.shop.test");
         if (OpenSsl.isAvailable()) {
             client = newClient();

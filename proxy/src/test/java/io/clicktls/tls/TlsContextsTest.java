@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.clicktls.pki.CertifiedKey;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
@@ -46,13 +46,13 @@ class TlsContextsTest {
     @TempDir
     Path directory;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private CertifiedKey certified;
     private final List<TlsContexts> created = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(directory, "links.shop.test");
+        pki = InternalCaStack.create(directory, "links.shop.test");
         certified = pki.internalIssuer.issue("links.shop.test");
     }
 

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.clicktls.acme.Challenges;
 import io.clicktls.pki.CertifiedKey;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -66,7 +66,7 @@ class TlsHandshakeIT {
     @TempDir
     Path directory;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private Channel server;
     private CertificateResolver resolver;
     private final TestChallenges challenges = new TestChallenges();
@@ -83,7 +83,7 @@ class TlsHandshakeIT {
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(directory, "links.shop.test", "localhost", "*.wild.test");
+        pki = InternalCaStack.create(directory, "links.shop.test", "localhost", "*.wild.test");
     }
 
     @AfterEach
@@ -221,7 +221,7 @@ class TlsHandshakeIT {
             names = {"OPENSSL_REFCNT", "JDK"})
     void aSlowIssuanceTimesTheHandshakeOutButStillFinishes(SslProvider provider) throws Exception {
         int port = start(provider);
-        pki.config.replace(TestPki.config(directory, Duration.ofMillis(200), List.of("links.shop.test")));
+        pki.config.replace(InternalCaStack.config(directory, Duration.ofMillis(200), List.of("links.shop.test")));
         pki.issuer.delay(Duration.ofMillis(1000));
         RecordingTrust trust = new RecordingTrust(pki, true);
 
@@ -456,7 +456,7 @@ class TlsHandshakeIT {
         final boolean trustAll;
         private final X509ExtendedTrustManager delegate;
 
-        RecordingTrust(TestPki pki, boolean trustAll) throws Exception {
+        RecordingTrust(InternalCaStack pki, boolean trustAll) throws Exception {
             this.trustAll = trustAll;
             TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             factory.init(pki.trustStore());

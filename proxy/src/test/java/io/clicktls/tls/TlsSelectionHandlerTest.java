@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.acme.Challenges;
 import io.clicktls.issuance.IssuanceException;
-import io.clicktls.testing.TestPki;
+import io.clicktls.testing.InternalCaStack;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -34,13 +34,13 @@ class TlsSelectionHandlerTest {
     @TempDir
     Path directory;
 
-    private TestPki pki;
+    private InternalCaStack pki;
     private final AtomicInteger blockingTasks = new AtomicInteger();
     private CertificateResolver resolver;
 
     @BeforeEach
     void setUp() throws Exception {
-        pki = TestPki.create(directory, "links.shop.test");
+        pki = InternalCaStack.create(directory, "links.shop.test");
         Executor counting = task -> {
             blockingTasks.incrementAndGet();
             pki.blocking.execute(task);
@@ -160,7 +160,7 @@ class TlsSelectionHandlerTest {
     @Test
     void aNameRemovedFromTheConfigGetsUnrecognizedNameThoughItsCertificateIsInMemory() throws Exception {
         resolver.certificate("links.shop.test").get(10, TimeUnit.SECONDS);
-        pki.config.replace(TestPki.config(directory, Duration.ofSeconds(10), List.of("other.shop.test")));
+        pki.config.replace(InternalCaStack.config(directory, Duration.ofSeconds(10), List.of("other.shop.test")));
         EmbeddedChannel channel = channel();
 
         channel.writeInbound(hello("links.shop.test", "h2"));

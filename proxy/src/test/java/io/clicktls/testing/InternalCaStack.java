@@ -40,14 +40,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
- * A temporary storage folder with the internal CA and a certificate resolver over it, for tests. The config serves
+ * The certificate stack of a node without its listeners: a temporary storage folder with the internal CA, the
+ * issuance policy and a certificate resolver over them, for tests. The config serves
  * the domain names given (exact or {@code *.} wildcards) through one stand-in platform. Close it to stop the blocking
  * executor; the folder belongs to the test (e.g. a JUnit {@code @TempDir}).
  */
-public final class TestPki implements AutoCloseable {
+public final class InternalCaStack implements AutoCloseable {
 
     public final Path directory;
     public final MutableClock clock;
@@ -64,7 +64,7 @@ public final class TestPki implements AutoCloseable {
         return thread;
     });
 
-    private TestPki(Path directory, Duration handshakeWait, List<String> domains) throws IOException {
+    private InternalCaStack(Path directory, Duration handshakeWait, List<String> domains) throws IOException {
         this.directory = directory;
         this.clock = new MutableClock(Instant.now());
         this.config = new LiveConfig(config(directory, handshakeWait, domains));
@@ -80,12 +80,12 @@ public final class TestPki implements AutoCloseable {
     }
 
     /** A handshake wait of 10 seconds. */
-    public static TestPki create(Path directory, String... domains) throws IOException {
+    public static InternalCaStack create(Path directory, String... domains) throws IOException {
         return create(directory, Duration.ofSeconds(10), domains);
     }
 
-    public static TestPki create(Path directory, Duration handshakeWait, String... domains) throws IOException {
-        return new TestPki(directory, handshakeWait, Arrays.asList(domains));
+    public static InternalCaStack create(Path directory, Duration handshakeWait, String... domains) throws IOException {
+        return new InternalCaStack(directory, handshakeWait, Arrays.asList(domains));
     }
 
     /** A new resolver over this storage and CA, with the preferred TLS provider. */
@@ -110,19 +110,12 @@ public final class TestPki implements AutoCloseable {
 
     /** A trust store holding only the internal root. */
     public KeyStore trustStore() throws GeneralSecurityException, IOException {
-        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-        trust.load(null, null);
-        trust.setCertificateEntry("clicktls-root", root());
-        return trust;
+        return ClientTls.trustStore(root());
     }
 
     /** A JDK client context that trusts the internal root only. */
     public SSLContext clientContext() throws GeneralSecurityException, IOException {
-        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trust.init(trustStore());
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, trust.getTrustManagers(), null);
-        return context;
+        return ClientTls.trusting(root());
     }
 
     @Override
@@ -172,7 +165,7 @@ public final class TestPki implements AutoCloseable {
             calls.incrementAndGet();
             if (delayMillis > 0) {
                 try {
-                    Thread.sleep(delayMillis);
+                    Thread.sleep(delayMillis); // the point: an issuer as slow as the test asked for
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IssuanceException("interrupted", e);

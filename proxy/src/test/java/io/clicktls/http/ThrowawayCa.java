@@ -33,14 +33,14 @@ import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /** A throwaway CA for tests: issues leaf certificates for any names and writes its root as PEM for curl. */
-final class TestPki {
+final class ThrowawayCa {
 
     private static final AtomicLong SERIAL = new AtomicLong(System.currentTimeMillis());
 
     private final KeyPair caKey;
     private final X509Certificate caCertificate;
 
-    TestPki() {
+    ThrowawayCa() {
         try {
             caKey = ecKey();
             X500Name subject = new X500Name("CN=clicktls test CA");
