@@ -195,7 +195,7 @@ final class ConnectionLimiter {
             for (Channel listener : listeners) {
                 listener.config().setAutoRead(false);
             }
-            long suppressed = lines.admit(MAX);
+            long suppressed = lines.admit("pause");
             if (suppressed != RateLimitedLog.SUPPRESS) {
                 log.warn(
                         "{} client connections open: limits.max_connections reached; accepting again when one"

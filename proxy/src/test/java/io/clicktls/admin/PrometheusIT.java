@@ -159,7 +159,7 @@ class PrometheusIT {
             JsonNode result = api(
                     port,
                     "/api/v1/query?query="
-                            + URLEncoder.encode("clicktls_tls_handshakes_total", StandardCharsets.UTF_8));
+                            + URLEncoder.encode("clicktls_tls_handshakes_total > 0", StandardCharsets.UTF_8));
             return result != null && result.at("/data/result").size() > 0 ? result : null;
         });
         JsonNode rules = api(port, "/api/v1/rules");
@@ -181,7 +181,7 @@ class PrometheusIT {
         Files.writeString(configFile, config("links.example.test", "other.example.test"));
         await(
                 Duration.ofSeconds(5),
-                () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"}") ? Boolean.TRUE : null);
+                () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"} 1.0") ? Boolean.TRUE : null);
         // jvm_gc_pause_seconds exists once a collection has been reported, which the JVM does asynchronously
         String scrape = await(Duration.ofSeconds(10), () -> {
             System.gc();
