@@ -116,6 +116,11 @@ final class ConnectionLimiter {
         return configured == ConnectionLimits.AUTO ? derivedMax : configured;
     }
 
+    /** What {@code max_connections: auto} stands for in this process. */
+    int derivedMaxConnections() {
+        return derivedMax;
+    }
+
     /** Client connections open on both listeners. */
     int open() {
         return open.get();

@@ -128,6 +128,14 @@ public final class ProxyServer implements AutoCloseable {
             throw e;
         }
         linkPorts = new LinkPorts(publicHttpsPort(), httpPort(), httpsPort());
+        if (limiter.maxConnections() > limiter.derivedMaxConnections()) {
+            log.warn(
+                    "limits.max_connections {} is above the {} that the descriptor limit {} leaves room for (with"
+                            + " upstream connections and a reserve): the process may run out of descriptors",
+                    limiter.maxConnections(),
+                    limiter.derivedMaxConnections(),
+                    ConnectionLimiter.processDescriptorLimit());
+        }
         log.info(
                 "listening: https {} http {}; at most {} client connections ({})",
                 httpsChannel.localAddress(),
