@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * listening socket for {@link #ACCEPT_BACKOFF} and are logged as one line per {@link ClientErrorLog#INTERVAL}, without
  * a stack trace; Netty would log one with a stack trace every second.
  *
- * <p>Thread-safe: {@link #admit} runs on the event loop of each new connection, the close listeners on theirs.
+ * <p>Thread-safe: {@link #admit} runs on the event loop of each new connection, the close listeners on theirs; both
+ * are lock-free until the limit is reached, then pausing and resuming take this object's lock (briefly: no I/O).
  * Pausing and resuming a listening socket is safe from any thread: Netty hands the change to the socket's own loop.
  */
 final class ConnectionLimiter {
@@ -132,7 +133,7 @@ final class ConnectionLimiter {
     }
 
     /** A listening socket to pause at the limit. */
-    void listening(Channel listener) {
+    synchronized void listening(Channel listener) {
         listeners.add(listener);
         if (full.get()) {
             listener.config().setAutoRead(false);
@@ -185,31 +186,44 @@ final class ConnectionLimiter {
         resumeIfRoom();
     }
 
+    /**
+     * Pausing and resuming take the lock, so that a pause and a resume racing cannot leave the sockets paused with
+     * {@code full} unset (nobody would resume them); a close only reads {@code full} unless the limit was reached.
+     */
     private void resumeIfRoom() {
-        if (open.get() < maxConnections() && full.compareAndSet(true, false)) {
-            for (Channel listener : listeners) {
-                if (!backingOff.contains(listener)) {
-                    listener.config().setAutoRead(true);
+        if (!full.get()) {
+            return;
+        }
+        synchronized (this) {
+            if (full.get() && open.get() < maxConnections()) {
+                full.set(false);
+                for (Channel listener : listeners) {
+                    if (!backingOff.contains(listener)) {
+                        listener.config().setAutoRead(true);
+                    }
                 }
             }
         }
     }
 
     private void pause(int max) {
-        if (full.compareAndSet(false, true)) {
+        synchronized (this) {
+            if (full.get()) {
+                return;
+            }
+            full.set(true);
             for (Channel listener : listeners) {
                 listener.config().setAutoRead(false);
             }
-            long suppressed = lines.admit("pause");
-            if (suppressed != RateLimitedLog.SUPPRESS) {
-                log.warn(
-                        "{} client connections open: limits.max_connections reached; accepting again when one"
-                                + " closes{}",
-                        max,
-                        RateLimitedLog.suppressedNote(suppressed));
-            }
-            resumeIfRoom(); // a connection that closed before `full` was set saw no pause to end
         }
+        long suppressed = lines.admit("pause");
+        if (suppressed != RateLimitedLog.SUPPRESS) {
+            log.warn(
+                    "{} client connections open: limits.max_connections reached; accepting again when one closes{}",
+                    max,
+                    RateLimitedLog.suppressedNote(suppressed));
+        }
+        resumeIfRoom(); // a connection that closed before `full` was set saw no pause to end
     }
 
     private void refuse(Channel ch, String reason, int limit) {
@@ -231,18 +245,18 @@ final class ConnectionLimiter {
     }
 
     private void backOff(Channel listener) {
-        backingOff.add(listener);
-        listener.config().setAutoRead(false);
-        listener.eventLoop()
-                .schedule(
-                        () -> {
-                            backingOff.remove(listener);
-                            if (!full.get() && listener.isOpen()) {
-                                listener.config().setAutoRead(true);
-                            }
-                        },
-                        ACCEPT_BACKOFF.toMillis(),
-                        TimeUnit.MILLISECONDS);
+        synchronized (this) {
+            backingOff.add(listener);
+            listener.config().setAutoRead(false);
+        }
+        listener.eventLoop().schedule(() -> endBackOff(listener), ACCEPT_BACKOFF.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private synchronized void endBackOff(Channel listener) {
+        backingOff.remove(listener);
+        if (!full.get() && listener.isOpen()) {
+            listener.config().setAutoRead(true);
+        }
     }
 
     /**
