@@ -175,8 +175,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("client connection {} failed", ctx.channel(), cause);
-        ctx.close();
+        ctx.fireExceptionCaught(cause); // ClientErrorLog, last in the pipeline, counts, logs and closes
     }
 
     /**
