@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -176,6 +177,12 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("client connection {} failed", ctx.channel(), cause);
+        if (http2 && state == State.IDLE && cause instanceof DecoderException) {
+            // The stream's HTTP/2 to HTTP/1.1 conversion refused the request (a space in :path, say): nothing has
+            // been answered on the stream yet, so the client is told why rather than left with a reset.
+            fail(ErrorResponses.Failure.MALFORMED_REQUEST, null);
+            return;
+        }
         ctx.close();
     }
 
@@ -269,6 +276,14 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                     request.decoderResult().cause());
             ReferenceCountUtil.release(request);
             fail(ErrorResponses.forDecoderFailure(request.decoderResult().cause()), null);
+            return;
+        }
+        // Before anything else looks at the request (a local answer puts the target in a Location header).
+        ErrorResponses.Failure refused = RequestSyntax.problem(request, http2);
+        if (refused != null) {
+            log.debug("request refused on {}: {}", ctx.channel(), refused);
+            ReferenceCountUtil.release(request);
+            fail(refused, null);
             return;
         }
         RequestTarget target = RequestTarget.of(request);
