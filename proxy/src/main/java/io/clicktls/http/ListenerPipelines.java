@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -97,7 +96,7 @@ final class ListenerPipelines {
     }
 
     private void addHttp1(ChannelPipeline p, String scheme, LocalAnswers answers, boolean tls) {
-        p.addLast("codec", new HttpServerCodec(decoderConfig()));
+        p.addLast("codec", new ClientHttpCodec(decoderConfig()));
         p.addLast(
                 "request-timeout",
                 new ClientTimeouts.RequestHeaders(

@@ -83,6 +83,36 @@ class RequestParsingIT extends ProxyFixture {
         assertRefused(listener.send(request("GET", "/ls/click", "X-Note: a\u007fb\r\n")));
     }
 
+    static Stream<Arguments> requestLinesWithOtherWhitespaceOnEachListener() {
+        List<Arguments> cases = new ArrayList<>();
+        for (Listener listener : Listener.values()) {
+            for (String line : new String[] {
+                "GET /ls/click\t HTTP/1.1",
+                "GET /ls/click\tHTTP/1.1",
+                "GET\t/ls/click HTTP/1.1",
+                "GET  /ls/click HTTP/1.1",
+                "GET /ls/click  HTTP/1.1",
+                "GET /ls/click\u000b HTTP/1.1",
+                "GET /ls/click\f HTTP/1.1",
+                "GET /ls/click\r HTTP/1.1"
+            }) {
+                cases.add(Arguments.of(listener, line));
+            }
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("requestLinesWithOtherWhitespaceOnEachListener")
+    void requestLineWithOtherThanOneSpaceAroundTheTargetIsRefusedWith400(Listener listener, String line)
+            throws Exception {
+        listener.prepare();
+
+        String response = listener.send(line + "\r\nHost: links.shop.test\r\nConnection: close\r\n\r\n");
+
+        assertRefused(response);
+    }
+
     @Test
     void tabInAHeaderValueIsAllowedAndForwarded() throws Exception {
         String response = Listener.HTTPS.send(request("GET", "/ls/click", "X-Note: a\tb\r\n"));
