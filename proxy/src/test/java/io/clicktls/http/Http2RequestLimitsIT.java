@@ -21,6 +21,7 @@ class Http2RequestLimitsIT extends ProxyFixture {
 
     private static final String HOST = "links.shop.test";
     private static final int PROTOCOL_ERROR = 0x1;
+    private static final int CANCEL = 0x8;
 
     @Test
     void bytesAbove0x7fInThePathReachTheUpstreamByteForByte() throws Exception {
@@ -86,6 +87,26 @@ class Http2RequestLimitsIT extends ProxyFixture {
                     }
                 }
                 client.flush();
+            } catch (IOException e) {
+                // the proxy closed the connection: what the test wants
+            }
+
+            assertThat(goAway.get(10, TimeUnit.SECONDS)).isEqualTo(RawHttp2.ENHANCE_YOUR_CALM);
+        }
+    }
+
+    @Test
+    void resetFloodEndsTheConnectionWithEnhanceYourCalm() throws Exception {
+        try (RawHttp2 client = RawHttp2.connect(proxy.httpsPort(), HOST)) {
+            CompletableFuture<Integer> goAway = CompletableFuture.supplyAsync(client::readUntilClosed);
+            try {
+                // "Rapid reset": open a stream and cancel it at once. The host is not served, so no request of the
+                // flood reaches an upstream whatever the proxy does with it.
+                for (int stream = 1; stream < 2_000 && !goAway.isDone(); stream += 2) {
+                    client.get(stream, RawHttp2.request("nowhere.other.test", "/"));
+                    client.frame(RawHttp2.RST_STREAM, 0, stream, RawHttp2.reset(CANCEL));
+                    client.flush();
+                }
             } catch (IOException e) {
                 // the proxy closed the connection: what the test wants
             }

@@ -126,10 +126,18 @@ final class RawHttp2 implements AutoCloseable {
         out.flush();
     }
 
+    /** The payload of a WINDOW_UPDATE frame. */
     static byte[] windowUpdate(int increment) {
-        return new byte[] {
-            (byte) (increment >>> 24), (byte) (increment >>> 16), (byte) (increment >>> 8), (byte) increment
-        };
+        return uint32(increment);
+    }
+
+    /** The payload of a RST_STREAM frame. */
+    static byte[] reset(int errorCode) {
+        return uint32(errorCode);
+    }
+
+    private static byte[] uint32(int value) {
+        return new byte[] {(byte) (value >>> 24), (byte) (value >>> 16), (byte) (value >>> 8), (byte) value};
     }
 
     /**
