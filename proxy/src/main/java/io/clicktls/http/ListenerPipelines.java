@@ -9,9 +9,9 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -114,7 +114,7 @@ final class ListenerPipelines {
     }
 
     private void addHttp1(ChannelPipeline p, String scheme, LocalAnswers answers, boolean tls) {
-        p.addLast("codec", new HttpServerCodec(decoderConfig()));
+        p.addLast("codec", new ClientHttpCodec(decoderConfig()));
         p.addLast(
                 "request-timeout",
                 new ClientTimeouts.RequestHeaders(
@@ -159,6 +159,26 @@ final class ListenerPipelines {
         }
     }
 
+    /**
+     * The HTTP/2 connection codec with every flood guard Netty has set explicitly, and {@link ControlFrameLimits}
+     * for the control frames it does not limit. Header blocks up to {@link ProxySettings#H2_MAX_DECODED_HEADER_LIST}
+     * are decoded so that {@link ProxyHandler} can answer an oversized one with 431 on its stream (see there).
+     */
+    static Http2FrameCodec http2Codec() {
+        return ControlFrameLimits.install(Http2FrameCodecBuilder.forServer()
+                .initialSettings(Http2Settings.defaultSettings()
+                        .maxConcurrentStreams(ProxySettings.H2_MAX_CONCURRENT_STREAMS)
+                        .maxHeaderListSize(ProxySettings.H2_MAX_DECODED_HEADER_LIST))
+                .validateHeaders(true)
+                .encoderEnforceMaxQueuedControlFrames(ProxySettings.H2_MAX_QUEUED_CONTROL_FRAMES)
+                .decoderEnforceMaxConsecutiveEmptyDataFrames(ProxySettings.H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES)
+                .decoderEnforceMaxRstFramesPerWindow(
+                        ProxySettings.H2_MAX_RST_FRAMES, ProxySettings.H2_RST_WINDOW_SECONDS)
+                .encoderEnforceMaxRstFramesPerWindow(
+                        ProxySettings.H2_MAX_RST_FRAMES_SENT, ProxySettings.H2_RST_WINDOW_SECONDS)
+                .build());
+    }
+
     /** Chooses HTTP/2 or HTTP/1.1 once the TLS handshake is done, and remembers the SNI name it was for. */
     private final class ProtocolSelection extends ApplicationProtocolNegotiationHandler {
 
@@ -178,14 +198,7 @@ final class ListenerPipelines {
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
             ChannelPipeline p = ctx.pipeline();
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                p.addLast(
-                        "h2",
-                        Http2FrameCodecBuilder.forServer()
-                                .initialSettings(Http2Settings.defaultSettings()
-                                        .maxConcurrentStreams(128)
-                                        .maxHeaderListSize(ProxySettings.MAX_HEADER_SIZE))
-                                .validateHeaders(true)
-                                .build());
+                p.addLast("h2", http2Codec());
                 p.addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel stream) {
