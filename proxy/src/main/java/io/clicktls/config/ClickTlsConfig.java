@@ -9,6 +9,7 @@ import java.util.Map;
  * already resolved into upstreams and relative paths are already resolved against the file's folder.
  *
  * @param admin the admin listener's token ({@code admin:})
+ * @param limits the client connection limits ({@code limits:})
  * @param tuning transport, event loops and DNS server ({@code tuning:}), read at start only
  * @param domainsFile the {@code domains_file} whose entries are part of {@code domains}, absolute, or {@code null}
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
@@ -21,6 +22,7 @@ public record ClickTlsConfig(
         List<Domain> domains,
         Upgrade upgrade,
         Admin admin,
+        ConnectionLimits limits,
         Tuning tuning,
         Path domainsFile,
         Path source) {
@@ -29,10 +31,11 @@ public record ClickTlsConfig(
         platforms = Map.copyOf(platforms);
         domains = List.copyOf(domains);
         admin = admin == null ? Admin.NONE : admin;
+        limits = limits == null ? ConnectionLimits.DEFAULTS : limits;
         tuning = tuning == null ? Tuning.DEFAULTS : tuning;
     }
 
-    /** With the default {@link Tuning} and no {@code domains_file}: for configs built in code. */
+    /** With the default {@code limits} and {@link Tuning}, and no {@code domains_file}: for configs built in code. */
     public ClickTlsConfig(
             Listen listen,
             StorageSettings storage,
@@ -42,7 +45,18 @@ public record ClickTlsConfig(
             Upgrade upgrade,
             Admin admin,
             Path source) {
-        this(listen, storage, certificates, platforms, domains, upgrade, admin, Tuning.DEFAULTS, null, source);
+        this(
+                listen,
+                storage,
+                certificates,
+                platforms,
+                domains,
+                upgrade,
+                admin,
+                ConnectionLimits.DEFAULTS,
+                Tuning.DEFAULTS,
+                null,
+                source);
     }
 
     /** Without an {@code admin:} section (no token): for configs built in code. */
@@ -54,6 +68,6 @@ public record ClickTlsConfig(
             List<Domain> domains,
             Upgrade upgrade,
             Path source) {
-        this(listen, storage, certificates, platforms, domains, upgrade, Admin.NONE, Tuning.DEFAULTS, null, source);
+        this(listen, storage, certificates, platforms, domains, upgrade, Admin.NONE, source);
     }
 }

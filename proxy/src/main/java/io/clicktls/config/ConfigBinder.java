@@ -13,13 +13,22 @@ import java.util.function.Consumer;
  * Turns a {@link YamlTree} into a {@link ClickTlsConfig}, checking every key and value and collecting every problem
  * rather than stopping at the first. Each top-level section has its reader ({@link ListenReader},
  * {@link StorageReader}, {@link CertificatesReader}, {@link PlatformsReader}, {@link DomainsReader},
- * {@link UpgradeReader}, {@link AdminReader}, {@link TuningReader}); the defaults for whatever is left out are in
+ * {@link UpgradeReader}, {@link AdminReader}, {@link ConnectionLimitsReader}, {@link TuningReader}); the defaults for whatever is left out are in
  * the config records. One instance per load; not thread-safe.
  */
 final class ConfigBinder {
 
     private static final List<String> TOP_KEYS = List.of(
-            "listen", "storage", "certificates", "platforms", "domains", "domains_file", "upgrade", "admin", "tuning");
+            "listen",
+            "storage",
+            "certificates",
+            "platforms",
+            "domains",
+            "domains_file",
+            "upgrade",
+            "admin",
+            "limits",
+            "tuning");
 
     private final Binding binding;
     /** Told the path of the {@code domains_file} the config names, even when the config is then rejected. */
@@ -55,11 +64,12 @@ final class ConfigBinder {
         Upgrade upgrade = UpgradeReader.read(root.section("upgrade"));
         Admin admin = AdminReader.read(root.section("admin"));
         AdminReader.checkExposure(root, listen, admin);
+        ConnectionLimits limits = ConnectionLimitsReader.read(root.section("limits"));
         Tuning tuning = TuningReader.read(root.section("tuning"));
         if (binding.failed()) {
             return null;
         }
         return new ClickTlsConfig(
-                listen, storage, certificates, platforms, domains, upgrade, admin, tuning, domainsFile, source);
+                listen, storage, certificates, platforms, domains, upgrade, admin, limits, tuning, domainsFile, source);
     }
 }

@@ -197,6 +197,16 @@ final class Section {
         return Integer.parseInt(text);
     }
 
+    /** A whole number from 1 to {@link #MAX_COUNT}, or {@code word}, which stands for {@code wordValue}. */
+    int countOrWord(String key, String word, int wordValue, int fallback) {
+        String expected = "a whole number from 1 to " + MAX_COUNT + ", or " + word;
+        ScalarNode node = scalar(key, expected);
+        if (node != null && node.text().equals(word)) {
+            return wordValue;
+        }
+        return node == null ? fallback : wholeNumber(key, 1, MAX_COUNT, expected, fallback);
+    }
+
     boolean bool(String key, boolean fallback) {
         ScalarNode node = scalar(key, "true or false");
         if (node == null) {
