@@ -213,6 +213,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 .tlsHandlerFactory(
                         ch -> new TlsSelectionHandler(certificates, challenges, blocking, live, metrics, pending))
                 .certificates(resolver)
+                .pendingLookups(pending)
                 .challenges(challenges)
                 .blockingExecutor(blocking)
                 .metrics(metrics)

@@ -3,6 +3,7 @@ package io.clicktls.issuance;
 import io.clicktls.config.Certificates;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,8 +23,17 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Issuance rate limits over sliding windows: orders for the whole node per 3 hours, certificates per registered
- * domain (see {@link PublicSuffixList}) per week, failed validations per name per hour. Only issuance is limited;
- * nothing here is consulted to serve a certificate already held.
+ * domain (see {@link PublicSuffixList}) per week, failed validations per name per hour, and orders for new names per
+ * client address and registered domain per week. Only issuance is limited; nothing here is consulted to serve a
+ * certificate already held.
+ *
+ * <p>The two per-week budgets are for new names, and say who may spend them ({@link Requester}): a name first asked
+ * for by a client counts against that client's share of its registered domain
+ * ({@code new_names_per_client_per_registered_domain_per_week}), so that a flood of random names under an allowed
+ * wildcard from one address stops at that share instead of spending the registered domain's week (and refusing the
+ * legitimate new names of that domain for seven days). A renewal of a name already held is never held back by
+ * either: only the node's order window and the name's failed validations apply to it (a renewal still counts in the
+ * windows once issued, as the CA counts it).
  *
  * <p>Each window keeps the instants of its events (at most a limit's worth, so a few hundred), so a window slides
  * exactly and a hold's retry time is the moment the oldest event leaves it. The events are written to
@@ -40,6 +50,7 @@ public final class IssuanceLimits {
 
     public static final String CERTIFICATES = "certificates_per_registered_domain_per_week";
     public static final String FAILURES = "failed_validations_per_name_per_hour";
+    public static final String NEW_NAMES_PER_CLIENT = "new_names_per_client_per_registered_domain_per_week";
 
     static final Duration ORDERS_WINDOW = Duration.ofHours(3);
     static final Duration CERTIFICATES_WINDOW = Duration.ofDays(7);
@@ -62,6 +73,43 @@ public final class IssuanceLimits {
      */
     public record Hold(String name, String limit, Instant retryAt, String explanation) {}
 
+    /**
+     * On whose behalf an order is placed, which decides the budgets it may spend.
+     *
+     * @param client the client's address as budgeted (IPv4 address, or the /64 of an IPv6 address), or {@code null}
+     *     when no client asked (the operator's own names, an "issue now")
+     * @param renewal whether the name already had a certificate: then no new-name budget applies
+     */
+    public record Requester(String client, boolean renewal) {
+
+        /** No client asked: the operator's listed name or action. New-name budgets per registered domain apply. */
+        public static final Requester OPERATOR = new Requester(null, false);
+        /** A name already held gets a new certificate: only the node's order window and its failures apply. */
+        public static final Requester RENEWAL = new Requester(null, true);
+
+        /** A new name first asked for by a connection from {@code address} ({@code null}: no client known). */
+        public static Requester client(InetAddress address) {
+            return address == null ? OPERATOR : new Requester(budgetKey(address), false);
+        }
+
+        /**
+         * The unit a client's budget is kept for: one IPv4 address, or one IPv6 /64 (the smallest prefix a site is
+         * usually given, so that one host cannot walk its addresses to get more).
+         */
+        static String budgetKey(InetAddress address) {
+            byte[] bytes = address.getAddress();
+            if (bytes.length == 4) {
+                return address.getHostAddress();
+            }
+            StringBuilder prefix = new StringBuilder(24);
+            for (int i = 0; i < 8; i += 2) {
+                prefix.append(Integer.toHexString(((bytes[i] & 0xff) << 8) | (bytes[i + 1] & 0xff)))
+                        .append(':');
+            }
+            return prefix.append(":/64").toString();
+        }
+    }
+
     private final Storage storage;
     private final Executor persistence;
     private final PublicSuffixList suffixes;
@@ -71,6 +119,13 @@ public final class IssuanceLimits {
     private final Map<String, ArrayDeque<Instant>> certificates = new HashMap<>();
     private final Map<String, Integer> inFlight = new HashMap<>();
     private final Map<String, ArrayDeque<Instant>> failures = new HashMap<>();
+    /**
+     * Orders for new names by client and registered domain ({@code client + " " + domain}). In memory only: an entry
+     * is made only when an order starts, so the node's order window bounds them; a restart forgets them, and the
+     * registered domain's budget, which is kept, still bounds what they protect.
+     */
+    private final Map<String, ArrayDeque<Instant>> clientOrders = new HashMap<>();
+
     private final Set<String> dirty = new HashSet<>();
     private boolean flushQueued;
     private Instant lastSweep = Instant.EPOCH;
@@ -112,26 +167,38 @@ public final class IssuanceLimits {
         log.info("issuance limits: {} recent event(s) read from storage", events);
     }
 
-    /** Whether a limit holds {@code name} back now, without recording anything. */
+    /** Whether a limit holds {@code name} back now for a new order by the operator, without recording anything. */
     public synchronized Optional<Hold> hold(String name, Certificates.Limits limits) {
-        return Optional.ofNullable(check(name, limits, clock.instant()));
+        return Optional.ofNullable(check(name, limits, clock.instant(), Requester.OPERATOR));
+    }
+
+    /** {@link #tryStartOrder(String, Certificates.Limits, Requester)} for the operator. */
+    public Optional<Hold> tryStartOrder(String name, Certificates.Limits limits) {
+        return tryStartOrder(name, limits, Requester.OPERATOR);
     }
 
     /**
-     * Starts an order for {@code name} if every limit allows it, recording the order at once (so concurrent callers
-     * cannot overshoot) and the certificate as in flight for its registered domain until {@link #issued} or
-     * {@link #failed}. Returns the hold otherwise.
+     * Starts an order for {@code name} if every limit that applies to {@code requester} allows it, recording the
+     * order at once (so concurrent callers cannot overshoot), against the client's share when a client asked, and the
+     * certificate as in flight for its registered domain until {@link #issued} or {@link #failed}. Returns the hold
+     * otherwise.
      */
-    public synchronized Optional<Hold> tryStartOrder(String name, Certificates.Limits limits) {
+    public synchronized Optional<Hold> tryStartOrder(String name, Certificates.Limits limits, Requester requester) {
         Instant now = clock.instant();
         sweep(now);
-        Hold hold = check(name, limits, now);
+        Hold hold = check(name, limits, now, requester);
         if (hold != null) {
             return Optional.of(hold);
         }
         orders.addLast(now);
         markDirty(ORDERS_KEY);
-        registeredDomain(name).ifPresent(domain -> inFlight.merge(domain, 1, Integer::sum));
+        Optional<String> domain = registeredDomain(name);
+        domain.ifPresent(d -> inFlight.merge(d, 1, Integer::sum));
+        if (requester.client() != null && !requester.renewal()) {
+            domain.ifPresent(d -> clientOrders
+                    .computeIfAbsent(requester.client() + " " + d, k -> new ArrayDeque<>())
+                    .addLast(now));
+        }
         return Optional.empty();
     }
 
@@ -145,14 +212,25 @@ public final class IssuanceLimits {
         finish(name, false);
     }
 
-    /** An order started by {@link #tryStartOrder} was never sent to the CA: it is taken back. */
-    public synchronized void cancelled(String name) {
+    /** An order started by {@link #tryStartOrder} for the operator was never sent to the CA: it is taken back. */
+    public void cancelled(String name) {
+        cancelled(name, Requester.OPERATOR);
+    }
+
+    /** An order started by {@link #tryStartOrder} for {@code requester} was never sent to the CA: it is taken back. */
+    public synchronized void cancelled(String name, Requester requester) {
         if (!orders.isEmpty()) {
             orders.removeLast();
             markDirty(ORDERS_KEY);
         }
-        registeredDomain(name)
-                .ifPresent(d -> inFlight.computeIfPresent(d, (k, count) -> count <= 1 ? null : count - 1));
+        Optional<String> domain = registeredDomain(name);
+        domain.ifPresent(d -> inFlight.computeIfPresent(d, (k, count) -> count <= 1 ? null : count - 1));
+        if (requester.client() != null && !requester.renewal()) {
+            domain.ifPresent(d -> clientOrders.computeIfPresent(requester.client() + " " + d, (k, window) -> {
+                window.pollLast();
+                return window.isEmpty() ? null : window;
+            }));
+        }
     }
 
     /**
@@ -182,7 +260,7 @@ public final class IssuanceLimits {
     }
 
     /** Holds before any state change; the lock is held. */
-    private Hold check(String name, Certificates.Limits limits, Instant now) {
+    private Hold check(String name, Certificates.Limits limits, Instant now, Requester requester) {
         prune(orders, now.minus(ORDERS_WINDOW));
         if (orders.size() >= limits.ordersPer3h()) {
             Instant retry = retryAt(orders, limits.ordersPer3h(), ORDERS_WINDOW);
@@ -211,6 +289,29 @@ public final class IssuanceLimits {
             }
         }
         Optional<String> domain = registeredDomain(name);
+        if (requester.renewal()) {
+            return null; // the budgets below are for new names
+        }
+        if (domain.isPresent() && requester.client() != null) {
+            ArrayDeque<Instant> started = clientOrders.get(requester.client() + " " + domain.get());
+            int share = limits.newNamesPerClientPerRegisteredDomainPerWeek();
+            if (started != null) {
+                prune(started, now.minus(CERTIFICATES_WINDOW));
+                if (started.isEmpty()) {
+                    clientOrders.remove(requester.client() + " " + domain.get());
+                } else if (started.size() >= share) {
+                    Instant retry = retryAt(started, share, CERTIFICATES_WINDOW);
+                    return new Hold(
+                            name,
+                            NEW_NAMES_PER_CLIENT,
+                            retry,
+                            "client " + requester.client() + " asked for " + started.size() + " new names of "
+                                    + domain.get() + " in the last 7 days (limit " + share
+                                    + " per client); next try at "
+                                    + retry);
+                }
+            }
+        }
         if (domain.isPresent()) {
             ArrayDeque<Instant> issued = certificates.get(domain.get());
             int recent = 0;
@@ -264,6 +365,10 @@ public final class IssuanceLimits {
         lastSweep = now;
         sweep(certificates, CERTIFICATES_PREFIX, now.minus(CERTIFICATES_WINDOW));
         sweep(failures, FAILURES_PREFIX, now.minus(FAILURES_WINDOW));
+        clientOrders.values().removeIf(window -> {
+            prune(window, now.minus(CERTIFICATES_WINDOW));
+            return window.isEmpty();
+        });
     }
 
     private void sweep(Map<String, ArrayDeque<Instant>> windows, String prefix, Instant oldestKept) {

@@ -74,6 +74,11 @@ public final class IssuancePolicy implements AutoCloseable {
     public static final String RATE_LIMITED = "rate_limited";
     /** Too many handshakes already wait on issuance, from the client or in all ({@link PendingHandshakes}). */
     public static final String TOO_MANY_PENDING = "too_many_pending";
+    /**
+     * The client that first asked for this new name has used its share of the registered domain's new names
+     * ({@link IssuanceLimits#NEW_NAMES_PER_CLIENT}); other clients, and renewals, are not held back by it.
+     */
+    public static final String CLIENT_BUDGET = "client_budget";
 
     /** How long a refusal by DNS is remembered: long enough to absorb a scanner's burst, short enough for a fix. */
     static final Duration REFUSED_TTL = Duration.ofMinutes(1);
@@ -211,8 +216,35 @@ public final class IssuancePolicy implements AutoCloseable {
      * against the rate limits; the caller reports its end with {@link #orderFinished} (exactly once).
      */
     public CompletableFuture<Decision> decideIssuance(String name, ConfigSnapshot snapshot) {
+        return decideIssuance(name, snapshot, IssuanceLimits.Requester.OPERATOR);
+    }
+
+    /**
+     * {@link #decideIssuance(String, ConfigSnapshot)} on behalf of {@code requester}, whose budgets the order spends
+     * (a client's share of the registered domain for a new name; none for a renewal). A name listed as an exact
+     * {@code domains} entry is the operator's: no client's share is spent on it. A cancelled order is reported with
+     * {@link #orderCancelled(String, IssuanceLimits.Requester)} and the same requester.
+     */
+    public CompletableFuture<Decision> decideIssuance(
+            String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
         return eligibility(name, snapshot)
-                .thenApply(decision -> decision.allowed() ? startOrder(name, snapshot) : decision);
+                .thenApply(decision -> decision.allowed() ? startOrder(name, snapshot, requester) : decision);
+    }
+
+    /**
+     * Who an order for {@code name} asked by {@code requester} is budgeted to: the operator for a name listed exactly
+     * in {@code domains} (no stranger can make those up), else the requester.
+     */
+    public static IssuanceLimits.Requester budgetedTo(
+            String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
+        if (requester.client() == null || requester.renewal()) {
+            return requester;
+        }
+        boolean listed = snapshot.domains()
+                .find(name)
+                .map(route -> !route.domain().wildcard() && snapshot.domains().configured(name))
+                .orElse(false);
+        return listed ? IssuanceLimits.Requester.OPERATOR : requester;
     }
 
     /**
@@ -236,8 +268,13 @@ public final class IssuancePolicy implements AutoCloseable {
 
     /** An order allowed by {@link #decideIssuance} was never started: it does not count. */
     public void orderCancelled(String name) {
+        orderCancelled(name, IssuanceLimits.Requester.OPERATOR);
+    }
+
+    /** An order allowed by {@link #decideIssuance} for {@code requester} was never started: it does not count. */
+    public void orderCancelled(String name, IssuanceLimits.Requester requester) {
         if (limits != null) {
-            limits.cancelled(name);
+            limits.cancelled(name, requester);
         }
     }
 
@@ -327,14 +364,19 @@ public final class IssuancePolicy implements AutoCloseable {
         });
     }
 
-    private Decision startOrder(String name, ConfigSnapshot snapshot) {
+    private Decision startOrder(String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
         if (limits == null) {
             return Decision.allow();
         }
-        Optional<IssuanceLimits.Hold> hold =
-                limits.tryStartOrder(name, snapshot.config().certificates().limits());
+        Optional<IssuanceLimits.Hold> hold = limits.tryStartOrder(
+                name, snapshot.config().certificates().limits(), budgetedTo(name, snapshot, requester));
         if (hold.isEmpty()) {
             return Decision.allow();
+        }
+        if (hold.get().limit().equals(IssuanceLimits.NEW_NAMES_PER_CLIENT)) {
+            // routine under a flood from one address, and the other clients are still served: no warning
+            log.debug("issuance held back: {}", hold.get().explanation());
+            return Decision.refuse(CLIENT_BUDGET);
         }
         long now = System.nanoTime();
         long last = lastHoldLog.get();

@@ -7,6 +7,7 @@ import io.clicktls.config.DomainTable;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
+import io.clicktls.issuance.IssuanceLimits;
 import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
@@ -14,6 +15,7 @@ import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.StoredCertificate;
 import java.io.IOException;
 import java.math.BigInteger;
+import java.net.InetAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -221,6 +223,16 @@ public final class CertificateResolver implements CertificateSource {
      */
     @Override
     public CompletableFuture<CertifiedKey> certificate(String rawName) {
+        return certificate(rawName, null);
+    }
+
+    /**
+     * {@inheritDoc} A new name's order is budgeted to the client that started the lookup (a caller joining a lookup
+     * under way spends nothing); a name whose stored certificate expired is re-issued as a renewal, which no new-name
+     * budget holds back.
+     */
+    @Override
+    public CompletableFuture<CertifiedKey> certificate(String rawName, InetAddress client) {
         if (rawName == null) {
             return CompletableFuture.failedFuture(new NameRefusedException("(none)", IssuancePolicy.INVALID_NAME));
         }
@@ -254,7 +266,7 @@ public final class CertificateResolver implements CertificateSource {
             mine.complete(held.certified);
             return mine.copy();
         }
-        loadOrIssue(name).whenComplete((result, failure) -> {
+        loadOrIssue(name, IssuanceLimits.Requester.client(client)).whenComplete((result, failure) -> {
             if (failure == null) {
                 // In memory before the slot is freed, so there is no moment with neither; a renewal that
                 // finished meanwhile wins.
@@ -292,6 +304,7 @@ public final class CertificateResolver implements CertificateSource {
      * Whether a lookup of {@code name} (storage, policy, issuance) is under way, which another caller would join
      * rather than start. Memory only; any thread.
      */
+    @Override
     public boolean lookingUp(String name) {
         return name != null && lookups.containsKey(DomainTable.normalize(name));
     }
@@ -379,20 +392,34 @@ public final class CertificateResolver implements CertificateSource {
      * Storage, then, for a name without a valid stored certificate, the policy's full decision ({@code ask}, DNS,
      * rate limits: it completes on the policy's threads), then issuance on the blocking executor.
      */
-    private CompletableFuture<CertifiedKey> loadOrIssue(String name) {
-        return submit(() -> loadOrNull(name), loads)
-                .thenCompose(stored -> stored != null
-                        ? CompletableFuture.completedFuture(stored)
-                        : policy.decideIssuance(name, config.get())
-                                .thenCompose(decision -> issueIfAllowed(name, decision)));
+    private CompletableFuture<CertifiedKey> loadOrIssue(String name, IssuanceLimits.Requester client) {
+        return submit(() -> loadOrNull(name), loads).thenCompose(stored -> {
+            if (stored.valid() != null) {
+                return CompletableFuture.completedFuture(stored.valid());
+            }
+            ConfigSnapshot snapshot = config.get();
+            IssuanceLimits.Requester requester = stored.heldBefore()
+                    ? IssuanceLimits.Requester.RENEWAL
+                    : IssuancePolicy.budgetedTo(name, snapshot, client);
+            return policy.decideIssuance(name, snapshot, requester)
+                    .thenCompose(decision -> issueIfAllowed(name, decision, requester));
+        });
     }
 
-    /** The valid stored certificate, its context built; else {@code null}, unless the backoff holds the name. */
-    private CertifiedKey loadOrNull(String name) {
+    /**
+     * What storage holds for a name.
+     *
+     * @param valid the certificate valid now, its context built, or {@code null}
+     * @param heldBefore whether an expired certificate was stored: issuing again is a renewal
+     */
+    private record Stored(CertifiedKey valid, boolean heldBefore) {}
+
+    /** The valid stored certificate, its context built; else none, unless the backoff holds the name. */
+    private Stored loadOrNull(String name) {
         Optional<CertifiedKey> stored = store.load(name);
         if (stored.isPresent() && !expired(stored.get())) {
             remember(stored.get());
-            return stored.get();
+            return new Stored(stored.get(), true);
         }
         if (stored.isPresent()) {
             log.info(
@@ -406,17 +433,18 @@ public final class CertificateResolver implements CertificateSource {
             metrics.onDemandDenied(BACKOFF);
             throw new CompletionException(new IssuanceHeldBackException(name, last.get()));
         }
-        return null;
+        return new Stored(null, stored.isPresent());
     }
 
-    private CompletableFuture<CertifiedKey> issueIfAllowed(String name, IssuancePolicy.Decision decision) {
+    private CompletableFuture<CertifiedKey> issueIfAllowed(
+            String name, IssuancePolicy.Decision decision, IssuanceLimits.Requester requester) {
         if (!decision.allowed()) {
             metrics.onDemandDenied(decision.reason());
             return CompletableFuture.failedFuture(new NameRefusedException(name, decision.reason()));
         }
         CompletableFuture<CertifiedKey> issued = submit(() -> issueAndStore(name, true), blocking);
         if (issued.isCompletedExceptionally()) {
-            policy.orderCancelled(name); // never started: the blocking executor is full
+            policy.orderCancelled(name, requester); // never started: the blocking executor is full
         }
         return issued;
     }
@@ -518,7 +546,7 @@ public final class CertificateResolver implements CertificateSource {
         return !clock.instant().isBefore(certified.notAfter());
     }
 
-    private static CompletableFuture<CertifiedKey> submit(Supplier<CertifiedKey> work, Executor executor) {
+    private static <T> CompletableFuture<T> submit(Supplier<T> work, Executor executor) {
         try {
             return CompletableFuture.supplyAsync(work, executor);
         } catch (RejectedExecutionException e) {

@@ -1,6 +1,7 @@
 package io.clicktls.tls;
 
 import io.clicktls.pki.CertifiedKey;
+import java.net.InetAddress;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
@@ -20,4 +21,20 @@ public interface CertificateSource {
      * ({@code certificate(n).copy().completeOnTimeout(...)}); timing out never cancels the issuance.
      */
     CompletableFuture<CertifiedKey> certificate(String name);
+
+    /**
+     * {@link #certificate(String)} asked for by a connection from {@code client} ({@code null}: unknown), whose
+     * budgets a new name's order spends.
+     */
+    default CompletableFuture<CertifiedKey> certificate(String name, InetAddress client) {
+        return certificate(name);
+    }
+
+    /**
+     * Whether a lookup of {@code name} is under way, which another caller would join rather than start (and which
+     * then needs no slot of its own). Memory only; any thread.
+     */
+    default boolean lookingUp(String name) {
+        return false;
+    }
 }

@@ -215,10 +215,11 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         // Anything else may wait (storage, ask, DNS, issuance): a slot first, so a flood of names cannot queue work
         // without bound. Joining a lookup already under way costs no work: a scanner's burst of clicks on one new
         // name takes one slot, not one per connection.
+        InetAddress client = clientAddress(ctx);
         PendingHandshakes.Permit permit = null;
         if (pending != null && !resolver.lookingUp(name)) {
             permit = pending.tryAcquire(
-                            clientAddress(ctx),
+                            client,
                             config.get().config().certificates().onDemand().pendingHandshakes())
                     .orElse(null);
             if (permit == null) {
@@ -226,7 +227,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                 return ctx.executor().newFailedFuture(new Refusal(TOO_MANY_PENDING));
             }
         }
-        CompletableFuture<CertifiedKey> certificate = resolver.certificate(name).copy();
+        CompletableFuture<CertifiedKey> certificate =
+                resolver.certificate(name, client).copy();
         // A timer of this event loop rather than orTimeout, whose JDK timer thread would be woken for every lookup
         // and compete for a core with the thread doing the lookup.
         ScheduledFuture<?> timeout = certificate.isDone()

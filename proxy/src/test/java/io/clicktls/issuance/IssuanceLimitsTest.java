@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.config.Certificates.Limits;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.MutableClock;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -155,5 +156,74 @@ class IssuanceLimitsTest {
         limits.recordUnplanned("renewed.shop.test", true);
 
         assertThat(limits.tryStartOrder("a.other.test", one)).isPresent();
+    }
+
+    @Test
+    void aClientStartsOnlyItsShareOfARegisteredDomainsNewNamesForAWeek() throws Exception {
+        Limits shareOfTwo = new Limits(100, 10, 100, 2);
+        IssuanceLimits.Requester flooder = IssuanceLimits.Requester.client(InetAddress.getByName("192.0.2.7"));
+        IssuanceLimits.Requester other = IssuanceLimits.Requester.client(InetAddress.getByName("192.0.2.8"));
+        assertThat(limits.tryStartOrder("a.shop.test", shareOfTwo, flooder)).isEmpty();
+        assertThat(limits.tryStartOrder("b.shop.test", shareOfTwo, flooder)).isEmpty();
+
+        IssuanceLimits.Hold hold =
+                limits.tryStartOrder("c.shop.test", shareOfTwo, flooder).orElseThrow();
+
+        assertThat(hold.limit()).isEqualTo(IssuanceLimits.NEW_NAMES_PER_CLIENT);
+        assertThat(hold.retryAt()).isEqualTo(START.plus(Duration.ofDays(7)));
+        assertThat(hold.explanation()).contains("192.0.2.7", "shop.test");
+        assertThat(limits.tryStartOrder("c.other.test", shareOfTwo, flooder))
+                .as("another registered domain")
+                .isEmpty();
+        assertThat(limits.tryStartOrder("c.shop.test", shareOfTwo, other)).isEmpty();
+        assertThat(limits.tryStartOrder("d.shop.test", shareOfTwo, IssuanceLimits.Requester.OPERATOR))
+                .isEmpty();
+        clock.advance(Duration.ofDays(7).plusSeconds(1));
+        assertThat(limits.tryStartOrder("e.shop.test", shareOfTwo, flooder)).isEmpty();
+    }
+
+    @Test
+    void aCancelledOrderGivesTheClientItsShareBack() throws Exception {
+        Limits shareOfOne = new Limits(100, 10, 100, 1);
+        IssuanceLimits.Requester client = IssuanceLimits.Requester.client(InetAddress.getByName("192.0.2.7"));
+        assertThat(limits.tryStartOrder("a.shop.test", shareOfOne, client)).isEmpty();
+        limits.cancelled("a.shop.test", client);
+
+        assertThat(limits.tryStartOrder("b.shop.test", shareOfOne, client)).isEmpty();
+    }
+
+    @Test
+    void theAddressesOfOneIpv6SlashSixtyFourShareOneBudget() throws Exception {
+        Limits shareOfOne = new Limits(100, 10, 100, 1);
+        IssuanceLimits.Requester first = IssuanceLimits.Requester.client(InetAddress.getByName("2001:db8:1:2:aaaa::1"));
+        IssuanceLimits.Requester sameNetwork =
+                IssuanceLimits.Requester.client(InetAddress.getByName("2001:db8:1:2:bbbb::2"));
+        IssuanceLimits.Requester nextNetwork =
+                IssuanceLimits.Requester.client(InetAddress.getByName("2001:db8:1:3::1"));
+        assertThat(first.client()).isEqualTo("2001:db8:1:2::/64");
+        assertThat(limits.tryStartOrder("a.shop.test", shareOfOne, first)).isEmpty();
+
+        assertThat(limits.tryStartOrder("b.shop.test", shareOfOne, sameNetwork)).isPresent();
+        assertThat(limits.tryStartOrder("b.shop.test", shareOfOne, nextNetwork)).isEmpty();
+    }
+
+    @Test
+    void aRenewalIsHeldBackByNeitherNewNameBudgetButByTheNodesOrdersAndTheNamesFailures() {
+        Limits tight = new Limits(3, 1, 1, 1);
+        assertThat(limits.tryStartOrder("new.shop.test", tight)).isEmpty();
+        limits.issued("new.shop.test");
+        assertThat(limits.tryStartOrder("other.shop.test", tight)).isPresent();
+
+        assertThat(limits.tryStartOrder("held.shop.test", tight, IssuanceLimits.Requester.RENEWAL))
+                .isEmpty();
+        limits.failed("held.shop.test");
+        assertThat(limits.tryStartOrder("held.shop.test", tight, IssuanceLimits.Requester.RENEWAL))
+                .map(IssuanceLimits.Hold::limit)
+                .contains(IssuanceLimits.FAILURES);
+        assertThat(limits.tryStartOrder("again.shop.test", tight, IssuanceLimits.Requester.RENEWAL))
+                .isEmpty();
+        assertThat(limits.tryStartOrder("more.shop.test", tight, IssuanceLimits.Requester.RENEWAL))
+                .map(IssuanceLimits.Hold::limit)
+                .contains(IssuanceLimits.ORDERS);
     }
 }
