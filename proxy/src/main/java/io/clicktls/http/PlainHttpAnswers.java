@@ -5,8 +5,8 @@ import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.OnDemand;
 import io.clicktls.config.Upgrade;
-import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.issuance.PendingHandshakes;
+import io.clicktls.issuance.Refusal;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.tls.CertificateSource;
 import io.netty.buffer.Unpooled;
@@ -119,7 +119,7 @@ final class PlainHttpAnswers implements LocalAnswers {
                             client == null ? InetAddress.getLoopbackAddress() : client, onDemand.pendingHandshakes())
                     .orElse(null);
             if (permit == null) {
-                metrics.onDemandDenied(IssuancePolicy.TOO_MANY_PENDING);
+                metrics.onDemandDenied(Refusal.TOO_MANY_PENDING.label());
                 return null;
             }
         }

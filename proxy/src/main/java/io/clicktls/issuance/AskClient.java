@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * is asked again, and if it is unavailable then (or too busy to ask), the old allow still holds (stale-if-error).
  * A name with no allow in the cache is refused while the endpoint is unavailable. Concurrent questions about one name
  * share one request; at most {@code maxInFlight} requests run at once, beyond that a name is refused at once as
- * {@link IssuancePolicy#ASK_BUSY}.
+ * {@link Refusal#ASK_BUSY}.
  *
  * <p>The JDK {@link HttpClient} on two threads of its own does the requests: asks are rare (a cache miss for a name
  * outside {@code domains}, bounded in number), and it brings HTTPS, connection reuse, timeouts and "never follow
@@ -65,12 +65,12 @@ final class AskClient implements AutoCloseable {
     /** An answer and, in ticker nanoseconds, until when it is fresh and until when it is kept. */
     private record Answer(boolean allowed, long freshUntil, long keepUntil) {}
 
-    /** The outcome of asking: allowed, or refused with an {@link IssuancePolicy} reason. */
-    record Verdict(boolean allowed, String reason) {
+    /** The outcome of asking: allowed, or refused with a reason. */
+    record Verdict(boolean allowed, Refusal reason) {
         static final Verdict ALLOW = new Verdict(true, null);
-        static final Verdict DENIED = new Verdict(false, IssuancePolicy.ASK_DENIED);
-        static final Verdict UNAVAILABLE = new Verdict(false, IssuancePolicy.ASK_UNAVAILABLE);
-        static final Verdict BUSY = new Verdict(false, IssuancePolicy.ASK_BUSY);
+        static final Verdict DENIED = new Verdict(false, Refusal.ASK_DENIED);
+        static final Verdict UNAVAILABLE = new Verdict(false, Refusal.ASK_UNAVAILABLE);
+        static final Verdict BUSY = new Verdict(false, Refusal.ASK_BUSY);
     }
 
     private final Ticker ticker;

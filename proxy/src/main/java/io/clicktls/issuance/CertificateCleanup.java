@@ -187,7 +187,7 @@ public final class CertificateCleanup implements AutoCloseable {
                 } else if (decision.allowed()) {
                     cleared += clear(name) ? 1 : 0;
                 } else {
-                    switch (refused(name, decision.reason())) {
+                    switch (refused(name, decision.reason().label())) {
                         case MARKED -> marked++;
                         case DELETED -> deleted++;
                         case WAITING -> {}

@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,7 +25,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Decides whether a host name may have a certificate. One path, in this order, each step able to refuse with a reason
- * (a short metric label, see the constants):
+ * ({@link Refusal}):
  * <ol>
  *   <li>syntax: a DNS host name a public CA issues for (length limits, letters, digits and inner hyphens, valid
  *       punycode, not an IP literal, not a public suffix such as {@code co.uk});</li>
@@ -50,53 +49,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class IssuancePolicy implements AutoCloseable {
 
-    /** Not a host name a public CA could issue for (IP literal, empty, too long, bad label, public suffix). */
-    public static final String INVALID_NAME = "invalid_name";
-    /** No {@code domains} entry matches the name and there is no {@code ask} endpoint. */
-    public static final String NOT_CONFIGURED = "not_configured";
-    /** The {@code ask} endpoint could allow the name, but no {@code on_demand.platform} says where it would go. */
-    public static final String NO_PLATFORM = "no_platform";
-    /** The {@code ask} endpoint said no. */
-    public static final String ASK_DENIED = "ask_denied";
-    /** The {@code ask} endpoint failed or timed out, and the name had no allow in the cache. */
-    public static final String ASK_UNAVAILABLE = "ask_unavailable";
-    /** Too many questions to the {@code ask} endpoint in flight. */
-    public static final String ASK_BUSY = "ask_busy";
-    /** The name resolves somewhere other than this proxy. */
-    public static final String DNS_ELSEWHERE = "dns_elsewhere";
-    /** The name does not resolve (NXDOMAIN, no addresses, a CNAME loop). */
-    public static final String DNS_NOT_FOUND = "dns_not_found";
-    /** DNS could not be asked (timeout, SERVFAIL, too many checks at once). */
-    public static final String DNS_UNAVAILABLE = "dns_unavailable";
-    /** A CAA record forbids the configured CA. */
-    public static final String CAA_FORBIDS = "caa_forbids";
-    /** An issuance rate limit holds the name back; {@link #hold} says until when. */
-    public static final String RATE_LIMITED = "rate_limited";
-    /** Too many handshakes already wait on issuance, from the client or in all ({@link PendingHandshakes}). */
-    public static final String TOO_MANY_PENDING = "too_many_pending";
-    /**
-     * The client that first asked for this new name has used its share of the registered domain's new names
-     * ({@link IssuanceLimits#NEW_NAMES_PER_CLIENT}); other clients, and renewals, are not held back by it.
-     */
-    public static final String CLIENT_BUDGET = "client_budget";
-
     /** How long a refusal by DNS is remembered: long enough to absorb a scanner's burst, short enough for a fix. */
     static final Duration REFUSED_TTL = Duration.ofMinutes(1);
 
     static final int REFUSED_SIZE = 100_000;
-
-    /** Refusals that say something lasting about the name, as opposed to "could not find out now". */
-    private static final Set<String> DEFINITIVE =
-            Set.of(INVALID_NAME, NOT_CONFIGURED, NO_PLATFORM, ASK_DENIED, DNS_ELSEWHERE, DNS_NOT_FOUND, CAA_FORBIDS);
 
     private static final Logger log = LoggerFactory.getLogger(IssuancePolicy.class);
 
     /**
      * The outcome for one name.
      *
-     * @param reason {@code null} when allowed, else a short metric label such as {@link #NOT_CONFIGURED}
+     * @param reason {@code null} when allowed, else why not
      */
-    public record Decision(boolean allowed, String reason) {
+    public record Decision(boolean allowed, Refusal reason) {
 
         private static final Decision ALLOW = new Decision(true, null);
 
@@ -104,13 +69,13 @@ public final class IssuancePolicy implements AutoCloseable {
             return ALLOW;
         }
 
-        public static Decision refuse(String reason) {
+        public static Decision refuse(Refusal reason) {
             return new Decision(false, reason);
         }
 
         /** Whether a refusal says something lasting about the name (not a timeout or a busy endpoint). */
         public boolean definitive() {
-            return !allowed && DEFINITIVE.contains(reason);
+            return !allowed && reason.isFinal();
         }
     }
 
@@ -119,7 +84,7 @@ public final class IssuancePolicy implements AutoCloseable {
     private final IssuanceLimits limits;
     private final PublicSuffixList suffixes;
     private final Function<Endpoint, DnsCheck> dnsChecks;
-    private final Cache<String, String> refused;
+    private final Cache<String, Refusal> refused;
     private final AtomicLong lastHoldLog = new AtomicLong();
     private DnsCheck dns;
     private Endpoint dnsServer;
@@ -186,27 +151,27 @@ public final class IssuancePolicy implements AutoCloseable {
      */
     public Decision decide(String name, ConfigSnapshot snapshot) {
         if (!validHostName(name)) {
-            return Decision.refuse(INVALID_NAME);
+            return Decision.refuse(Refusal.INVALID_NAME);
         }
         if (snapshot.domains().configured(name)) {
             return Decision.allow(); // the operator's own choice: the finer syntax rules are for strangers' names
         }
         if (!issuableName(name)) {
-            return Decision.refuse(INVALID_NAME);
+            return Decision.refuse(Refusal.INVALID_NAME);
         }
         OnDemand onDemand = snapshot.config().certificates().onDemand();
         if (onDemand.ask() == null || ask == null) {
-            return Decision.refuse(NOT_CONFIGURED);
+            return Decision.refuse(Refusal.NOT_CONFIGURED);
         }
         if (onDemand.platform() == null) {
-            return Decision.refuse(NO_PLATFORM);
+            return Decision.refuse(Refusal.NO_PLATFORM);
         }
-        String reason = refused.getIfPresent(name);
+        Refusal reason = refused.getIfPresent(name);
         if (reason != null) {
             return Decision.refuse(reason);
         }
         if (ask.cached(name) == AskClient.Known.DENIED) {
-            return Decision.refuse(ASK_DENIED);
+            return Decision.refuse(Refusal.ASK_DENIED);
         }
         return Decision.allow();
     }
@@ -339,20 +304,22 @@ public final class IssuancePolicy implements AutoCloseable {
         CompletableFuture<DnsCheck.CaaReport> caa =
                 caIdentity == null ? CompletableFuture.completedFuture(null) : check.caa(name);
         return check.check(name, onDemand.expectDns()).thenCombine(caa, (report, caaReport) -> {
-            String reason =
+            Refusal reason =
                     switch (report.verdict()) {
-                        case POINTS_HERE -> caaReport != null && !caaReport.permits(caIdentity) ? CAA_FORBIDS : null;
-                        case POINTS_ELSEWHERE -> DNS_ELSEWHERE;
-                        case NOT_FOUND -> DNS_NOT_FOUND;
-                        case UNAVAILABLE -> DNS_UNAVAILABLE;
+                        case POINTS_HERE -> caaReport != null && !caaReport.permits(caIdentity)
+                                ? Refusal.CAA_FORBIDS
+                                : null;
+                        case POINTS_ELSEWHERE -> Refusal.DNS_ELSEWHERE;
+                        case NOT_FOUND -> Refusal.DNS_NOT_FOUND;
+                        case UNAVAILABLE -> Refusal.DNS_UNAVAILABLE;
                     };
             if (reason == null) {
                 return Decision.allow();
             }
-            if (!reason.equals(DNS_UNAVAILABLE)) {
+            if (reason != Refusal.DNS_UNAVAILABLE) {
                 refused.put(name, reason);
             }
-            String why = reason.equals(CAA_FORBIDS)
+            String why = reason == Refusal.CAA_FORBIDS
                     ? "CAA records at " + caaReport.foundAt() + " do not allow " + caIdentity
                     : report.explanation();
             if (snapshot.domains().configured(name)) {
@@ -376,7 +343,7 @@ public final class IssuancePolicy implements AutoCloseable {
         if (hold.get().limit().equals(IssuanceLimits.NEW_NAMES_PER_CLIENT)) {
             // routine under a flood from one address, and the other clients are still served: no warning
             log.debug("issuance held back: {}", hold.get().explanation());
-            return Decision.refuse(CLIENT_BUDGET);
+            return Decision.refuse(Refusal.CLIENT_BUDGET);
         }
         long now = System.nanoTime();
         long last = lastHoldLog.get();
@@ -384,7 +351,7 @@ public final class IssuancePolicy implements AutoCloseable {
         if (now - last > Duration.ofSeconds(10).toNanos() && lastHoldLog.compareAndSet(last, now)) {
             log.warn("issuance held back by a rate limit: {}", hold.get().explanation());
         }
-        return Decision.refuse(RATE_LIMITED);
+        return Decision.refuse(Refusal.RATE_LIMITED);
     }
 
     /** The DNS check for the configured server, made on first use and remade when the server changes. */

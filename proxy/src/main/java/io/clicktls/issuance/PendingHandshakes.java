@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Counts the TLS handshakes that wait for a certificate not in memory (storage, the {@code ask} endpoint, DNS,
  * issuance), per client address and in all, so that a flood of unknown names from a few addresses cannot take every
  * slot: beyond {@code on_demand.pending_handshakes} a handshake is refused at once
- * ({@link IssuancePolicy#TOO_MANY_PENDING}) instead of queueing. Handshakes for certificates in memory never count.
+ * ({@link Refusal#TOO_MANY_PENDING}) instead of queueing. Handshakes for certificates in memory never count.
  *
  * <p>Thread-safe and lock-free; {@link #tryAcquire} and {@link Permit#close} may run on event loops. Memory: one map
  * entry per client address with a handshake pending, removed when its count drops to zero.

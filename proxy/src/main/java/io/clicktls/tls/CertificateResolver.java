@@ -9,6 +9,7 @@ import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuanceLimits;
 import io.clicktls.issuance.IssuancePolicy;
+import io.clicktls.issuance.Refusal;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
@@ -68,9 +69,6 @@ import org.slf4j.LoggerFactory;
  * executor. Thread-safe.
  */
 public final class CertificateResolver implements CertificateSource {
-
-    /** The {@code clicktls_on_demand_denied_total} reason while a name's issuance backs off. */
-    public static final String BACKOFF = "backoff";
 
     /** Default bound on certificates in memory. */
     public static final int DEFAULT_MAXIMUM_SIZE = 50_000;
@@ -234,7 +232,7 @@ public final class CertificateResolver implements CertificateSource {
     @Override
     public CompletableFuture<CertifiedKey> certificate(String rawName, InetAddress client) {
         if (rawName == null) {
-            return CompletableFuture.failedFuture(new NameRefusedException("(none)", IssuancePolicy.INVALID_NAME));
+            return CompletableFuture.failedFuture(new NameRefusedException("(none)", Refusal.INVALID_NAME));
         }
         String name = DomainTable.normalize(rawName);
         ConfigSnapshot snapshot = config.get();
@@ -251,7 +249,7 @@ public final class CertificateResolver implements CertificateSource {
         }
         IssuanceFailure hold = failures.heldBack(name, clock.instant());
         if (hold != null && store.indexReady() && !storedValid(name)) {
-            metrics.onDemandDenied(BACKOFF);
+            metrics.onDemandDenied(Refusal.BACKOFF.label());
             return CompletableFuture.failedFuture(new IssuanceHeldBackException(name, hold));
         }
         CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
@@ -295,8 +293,8 @@ public final class CertificateResolver implements CertificateSource {
     }
 
     private CompletableFuture<CertifiedKey> refused(String name, ConfigSnapshot snapshot) {
-        String reason = policy.decide(name, snapshot).reason();
-        metrics.onDemandDenied(reason);
+        Refusal reason = policy.decide(name, snapshot).reason();
+        metrics.onDemandDenied(reason.label());
         return CompletableFuture.failedFuture(new NameRefusedException(name, reason));
     }
 
@@ -348,7 +346,7 @@ public final class CertificateResolver implements CertificateSource {
     public CompletableFuture<CertifiedKey> renew(String rawName) {
         String name = DomainTable.normalize(rawName);
         if (!IssuancePolicy.validHostName(name)) {
-            return CompletableFuture.failedFuture(new NameRefusedException(name, IssuancePolicy.INVALID_NAME));
+            return CompletableFuture.failedFuture(new NameRefusedException(name, Refusal.INVALID_NAME));
         }
         CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
         CompletableFuture<CertifiedKey> running = renewals.putIfAbsent(name, mine);
@@ -430,7 +428,7 @@ public final class CertificateResolver implements CertificateSource {
         // Before the policy, whose allow records an order against the rate limits.
         Optional<IssuanceFailure> last = failures.lastFailure(name);
         if (last.isPresent() && last.get().holdsBackAt(clock.instant())) {
-            metrics.onDemandDenied(BACKOFF);
+            metrics.onDemandDenied(Refusal.BACKOFF.label());
             throw new CompletionException(new IssuanceHeldBackException(name, last.get()));
         }
         return new Stored(null, stored.isPresent());
@@ -439,7 +437,7 @@ public final class CertificateResolver implements CertificateSource {
     private CompletableFuture<CertifiedKey> issueIfAllowed(
             String name, IssuancePolicy.Decision decision, IssuanceLimits.Requester requester) {
         if (!decision.allowed()) {
-            metrics.onDemandDenied(decision.reason());
+            metrics.onDemandDenied(decision.reason().label());
             return CompletableFuture.failedFuture(new NameRefusedException(name, decision.reason()));
         }
         CompletableFuture<CertifiedKey> issued = submit(() -> issueAndStore(name, true), blocking);

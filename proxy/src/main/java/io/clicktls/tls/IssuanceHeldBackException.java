@@ -1,6 +1,7 @@
 package io.clicktls.tls;
 
 import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.issuance.Refusal;
 
 /**
  * No certificate is served for a name because its last issuance failed and the backoff does not allow another
@@ -28,5 +29,10 @@ public final class IssuanceHeldBackException extends Exception {
 
     public IssuanceFailure failure() {
         return failure;
+    }
+
+    /** Always {@link Refusal#BACKOFF}. */
+    public Refusal reason() {
+        return Refusal.BACKOFF;
     }
 }

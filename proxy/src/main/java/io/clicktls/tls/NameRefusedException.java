@@ -1,5 +1,7 @@
 package io.clicktls.tls;
 
+import io.clicktls.issuance.Refusal;
+
 /**
  * No certificate is served for a name because the issuance policy refused it. Expected in normal operation (scanners
  * send random SNI), so it carries no stack trace.
@@ -7,10 +9,9 @@ package io.clicktls.tls;
 public final class NameRefusedException extends Exception {
 
     private final String name;
-    private final String reason;
+    private final Refusal reason;
 
-    /** @param reason a short metric label, e.g. {@code not_configured} */
-    public NameRefusedException(String name, String reason) {
+    public NameRefusedException(String name, Refusal reason) {
         super("no certificate for " + name + ": " + reason, null, false, false);
         this.name = name;
         this.reason = reason;
@@ -20,7 +21,7 @@ public final class NameRefusedException extends Exception {
         return name;
     }
 
-    public String reason() {
+    public Refusal reason() {
         return reason;
     }
 }

@@ -4,8 +4,8 @@ import io.clicktls.acme.Challenges;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.issuance.PendingHandshakes;
+import io.clicktls.issuance.Refusal;
 import io.clicktls.issuance.RefusalLog;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
@@ -69,33 +69,52 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     /** The name of the {@link SslHandler} that replaces this handler. */
     public static final String SSL_HANDLER_NAME = "ssl";
 
-    static final String OK = "ok";
-    static final String UNKNOWN_NAME = "unknown_name";
-    static final String NO_SNI = "no_sni";
-    static final String MALFORMED = "malformed";
-    static final String TIMEOUT = "timeout";
-    static final String BACKOFF = "backoff";
-    static final String TOO_MANY_PENDING = IssuancePolicy.TOO_MANY_PENDING;
     /** How long a new connection may take to send its ClientHello; the idle timeout is far longer. */
     static final Duration HELLO_DEADLINE = Duration.ofSeconds(10);
 
-    static final String FAILED = "failed";
+    /**
+     * How a handshake ended: its {@code clicktls_tls_handshakes_total{result}} label (a contract) and the alert it is
+     * refused with. The outcomes of a refused name take their alert from its {@link Refusal}.
+     */
+    enum Outcome {
+        OK("ok", null),
+        UNKNOWN_NAME("unknown_name", Refusal.Alert.UNRECOGNIZED_NAME),
+        NO_SNI("no_sni", Refusal.Alert.UNRECOGNIZED_NAME),
+        MALFORMED("malformed", Refusal.Alert.DECODE_ERROR),
+        TIMEOUT("timeout", Refusal.Alert.INTERNAL_ERROR),
+        BACKOFF("backoff", Refusal.BACKOFF.alert()),
+        TOO_MANY_PENDING("too_many_pending", Refusal.TOO_MANY_PENDING.alert()),
+        FAILED("failed", Refusal.Alert.INTERNAL_ERROR);
+
+        final String label;
+        final Refusal.Alert alert;
+
+        Outcome(String label, Refusal.Alert alert) {
+            this.label = label;
+            this.alert = alert;
+        }
+
+        /** A name refused by the policy is counted as not served; waiting names by why they wait. */
+        static Outcome of(Refusal refusal) {
+            return switch (refusal) {
+                case BACKOFF -> BACKOFF;
+                case TOO_MANY_PENDING -> TOO_MANY_PENDING;
+                default -> UNKNOWN_NAME;
+            };
+        }
+    }
 
     private static final Logger log = LoggerFactory.getLogger(TlsSelectionHandler.class);
     /** One for the node: its bounds are on what the whole log shows. */
     private static final RefusalLog REFUSALS = new RefusalLog();
 
-    private static final byte ALERT_DECODE_ERROR = 50;
-    private static final byte ALERT_INTERNAL_ERROR = 80;
-    private static final byte ALERT_UNRECOGNIZED_NAME = 112;
+    /** Why this handler selected no context before asking for a certificate; stackless, as refusals are routine. */
+    private static final class Rejected extends Exception {
+        final Outcome outcome;
 
-    /** Why no context was selected; stackless, as refusals are routine. */
-    private static final class Refusal extends Exception {
-        final String result;
-
-        Refusal(String result) {
-            super(result, null, false, false);
-            this.result = result;
+        Rejected(Outcome outcome) {
+            super(outcome.label, null, false, false);
+            this.outcome = outcome;
         }
     }
 
@@ -150,7 +169,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                         () -> {
                             if (!refused) {
                                 refused = true;
-                                metrics.handshake(TIMEOUT);
+                                metrics.handshake(Outcome.TIMEOUT.label);
                                 ctx.channel().close();
                             }
                         },
@@ -182,7 +201,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         } catch (NotSslRecordException | TooLongFrameException e) {
             // The superclass already closed the channel.
             refused = true;
-            metrics.handshake(MALFORMED);
+            metrics.handshake(Outcome.MALFORMED.label);
             throw e;
         }
     }
@@ -193,11 +212,11 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         lookupStart = System.nanoTime();
         Optional<ClientHello> hello = ClientHelloParser.parseBody(clientHello);
         if (hello.isEmpty()) {
-            return ctx.executor().newFailedFuture(new Refusal(MALFORMED));
+            return ctx.executor().newFailedFuture(new Rejected(Outcome.MALFORMED));
         }
         String requested = hello.get().serverName();
         if (requested == null) {
-            return ctx.executor().newFailedFuture(new Refusal(NO_SNI));
+            return ctx.executor().newFailedFuture(new Rejected(Outcome.NO_SNI));
         }
         String name = DomainTable.normalize(requested);
         this.serverName = name;
@@ -223,8 +242,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                             config.get().config().certificates().onDemand().pendingHandshakes())
                     .orElse(null);
             if (permit == null) {
-                metrics.onDemandDenied(TOO_MANY_PENDING);
-                return ctx.executor().newFailedFuture(new Refusal(TOO_MANY_PENDING));
+                metrics.onDemandDenied(Refusal.TOO_MANY_PENDING.label());
+                return ctx.executor().newFailedFuture(new Rejected(Outcome.TOO_MANY_PENDING));
             }
         }
         CompletableFuture<CertifiedKey> certificate =
@@ -279,7 +298,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             ctx.pipeline().context(ssl).fireUserEventTriggered(new SniCompletionEvent(serverName));
             long start = lookupStart;
             ssl.handshakeFuture().addListener(done -> {
-                metrics.handshake(done.isSuccess() ? OK : FAILED);
+                metrics.handshake(done.isSuccess() ? Outcome.OK.label : Outcome.FAILED.label);
                 if (done.isSuccess()) {
                     metrics.handshakeDuration(System.nanoTime() - start);
                 }
@@ -311,7 +330,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                             () -> {
                                 CertifiedKey certified = challenges
                                         .tlsAlpnCertificate(name)
-                                        .orElseThrow(() -> new CompletionException(new Refusal(UNKNOWN_NAME)));
+                                        .orElseThrow(() -> new CompletionException(new Rejected(Outcome.UNKNOWN_NAME)));
                                 try {
                                     return resolver.contexts().challengeContext(certified);
                                 } catch (Exception e) {
@@ -343,32 +362,30 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
 
     private void refuse(ChannelHandlerContext ctx, Throwable cause) {
         refused = true;
-        String result;
-        byte alert;
-        if (cause instanceof Refusal refusal) {
-            result = refusal.result;
-            alert = MALFORMED.equals(result)
-                    ? ALERT_DECODE_ERROR
-                    : TOO_MANY_PENDING.equals(result) ? ALERT_INTERNAL_ERROR : ALERT_UNRECOGNIZED_NAME;
-        } else if (cause instanceof NameRefusedException refusal) {
-            result = UNKNOWN_NAME;
-            alert = ALERT_UNRECOGNIZED_NAME;
-            REFUSALS.refused(refusal.name(), refusal.reason());
-        } else if (cause instanceof IssuanceHeldBackException) {
-            result = BACKOFF; // routine while a CA is down: counted, and logged when the failure was recorded
-            alert = ALERT_INTERNAL_ERROR;
-        } else if (cause instanceof TimeoutException) {
-            result = TIMEOUT;
-            alert = ALERT_INTERNAL_ERROR;
-        } else if (cause instanceof IssuanceException) {
-            result = FAILED; // the resolver already warned, once per failure
-            alert = ALERT_INTERNAL_ERROR;
+        Outcome outcome;
+        Refusal.Alert alert;
+        Refusal refusal = refusalOf(cause);
+        if (cause instanceof Rejected rejected) {
+            outcome = rejected.outcome;
+            alert = outcome.alert;
+        } else if (refusal != null) {
+            outcome = Outcome.of(refusal);
+            alert = refusal.alert();
+            if (cause instanceof NameRefusedException named) {
+                REFUSALS.refused(named.name(), refusal.label());
+            } // a backoff is routine while a CA is down: counted, and logged when the failure was recorded
         } else {
-            result = FAILED;
-            alert = ALERT_INTERNAL_ERROR;
-            log.warn("no TLS context for a handshake from {}: {}", ctx.channel().remoteAddress(), cause.toString());
+            outcome = cause instanceof TimeoutException ? Outcome.TIMEOUT : Outcome.FAILED;
+            alert = outcome.alert;
+            if (outcome == Outcome.FAILED && !(cause instanceof IssuanceException)) {
+                // an IssuanceException was already logged by the resolver, once per failure
+                log.warn(
+                        "no TLS context for a handshake from {}: {}",
+                        ctx.channel().remoteAddress(),
+                        cause.toString());
+            }
         }
-        metrics.handshake(result);
+        metrics.handshake(outcome.label);
         if (log.isDebugEnabled()) {
             log.debug("refused a TLS handshake from {}: {}", ctx.channel().remoteAddress(), cause.getMessage());
         }
@@ -376,8 +393,16 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             return;
         }
         // A plaintext fatal alert, as a TLS stack sends before the handshake has keys: TLS 1.2 record version.
-        ByteBuf record = ctx.alloc().buffer(7).writeBytes(new byte[] {21, 3, 3, 0, 2, 2, alert});
+        ByteBuf record = ctx.alloc().buffer(7).writeBytes(new byte[] {21, 3, 3, 0, 2, 2, alert.code()});
         ctx.writeAndFlush(record).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** The policy's reason when {@code cause} is a refusal of the name, else {@code null}. */
+    private static Refusal refusalOf(Throwable cause) {
+        if (cause instanceof NameRefusedException named) {
+            return named.reason();
+        }
+        return cause instanceof IssuanceHeldBackException held ? held.reason() : null;
     }
 
     private Duration handshakeWait() {

@@ -52,7 +52,7 @@ class CertificateCleanupTest {
         assertThat(cleanup.marked("removed.shop.test"))
                 .get()
                 .extracting(CertificateCleanup.Mark::reason)
-                .isEqualTo(IssuancePolicy.NOT_CONFIGURED);
+                .isEqualTo(Refusal.NOT_CONFIGURED.label());
 
         pki.clock.advance(Duration.ofDays(29));
         assertThat(cleanup.runOnce().deleted()).isZero();

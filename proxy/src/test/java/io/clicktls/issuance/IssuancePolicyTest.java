@@ -31,8 +31,9 @@ class IssuancePolicyTest {
 
     @Test
     void validNamesOutsideTheDomainTableAreNotConfigured() {
-        assertThat(policy.decide("example.com", config)).isEqualTo(IssuancePolicy.Decision.refuse("not_configured"));
-        assertThat(policy.decide("a.b.shop.test", config).reason()).isEqualTo(IssuancePolicy.NOT_CONFIGURED);
+        assertThat(policy.decide("example.com", config))
+                .isEqualTo(IssuancePolicy.Decision.refuse(Refusal.NOT_CONFIGURED));
+        assertThat(policy.decide("a.b.shop.test", config).reason()).isEqualTo(Refusal.NOT_CONFIGURED);
     }
 
     @ParameterizedTest
@@ -56,7 +57,7 @@ class IssuancePolicyTest {
                 "links.shop.test:443"
             })
     void namesThatAreNotHostNamesAreInvalid(String name) {
-        assertThat(policy.decide(name, config).reason()).isEqualTo(IssuancePolicy.INVALID_NAME);
+        assertThat(policy.decide(name, config).reason()).isEqualTo(Refusal.INVALID_NAME);
     }
 
     @Test
@@ -86,13 +87,13 @@ class IssuancePolicyTest {
                 "localhost"
             })
     void namesNoCaIssuesForAreInvalidToo(String name) {
-        assertThat(policy.decide(name, config).reason()).isEqualTo(IssuancePolicy.INVALID_NAME);
+        assertThat(policy.decide(name, config).reason()).isEqualTo(Refusal.INVALID_NAME);
     }
 
     @Test
     void punycodeThatDecodesIsAValidNameThoughNotAConfiguredOne() {
-        assertThat(policy.decide("links.xn--caf-dma.test", config).reason()).isEqualTo(IssuancePolicy.NOT_CONFIGURED);
-        assertThat(policy.decide("links.xn--caf-dma.test", config).reason()).isNotEqualTo(IssuancePolicy.INVALID_NAME);
+        assertThat(policy.decide("links.xn--caf-dma.test", config).reason()).isEqualTo(Refusal.NOT_CONFIGURED);
+        assertThat(policy.decide("links.xn--caf-dma.test", config).reason()).isNotEqualTo(Refusal.INVALID_NAME);
     }
 
     @Test
@@ -114,7 +115,7 @@ class IssuancePolicyTest {
                 new IssuancePolicy(() -> snapshot, new AskClient(), null, PublicSuffixList.bundled(), null)) {
             CompletableFuture<IssuancePolicy.Decision> decision = full.decideIssuance("other.example.org", snapshot);
 
-            assertThat(decision).isCompletedWithValue(IssuancePolicy.Decision.refuse(IssuancePolicy.NO_PLATFORM));
+            assertThat(decision).isCompletedWithValue(IssuancePolicy.Decision.refuse(Refusal.NO_PLATFORM));
             assertThat(full.decide("links.example.com", snapshot).allowed()).isTrue();
         }
     }
@@ -142,7 +143,7 @@ class IssuancePolicyTest {
             full.orderFinished("a.example.com", true);
 
             assertThat(full.decideIssuance("b.example.com", snapshot))
-                    .isCompletedWithValue(IssuancePolicy.Decision.refuse(IssuancePolicy.RATE_LIMITED));
+                    .isCompletedWithValue(IssuancePolicy.Decision.refuse(Refusal.RATE_LIMITED));
             assertThat(full.hold("b.example.com"))
                     .get()
                     .extracting(IssuanceLimits.Hold::limit)
@@ -155,15 +156,13 @@ class IssuancePolicyTest {
 
     @Test
     void onlyLastingRefusalsAreDefinitive() {
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_DENIED).definitive())
+        assertThat(IssuancePolicy.Decision.refuse(Refusal.ASK_DENIED).definitive())
                 .isTrue();
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_ELSEWHERE).definitive())
+        assertThat(IssuancePolicy.Decision.refuse(Refusal.DNS_ELSEWHERE).definitive())
                 .isTrue();
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.ASK_UNAVAILABLE)
-                        .definitive())
+        assertThat(IssuancePolicy.Decision.refuse(Refusal.ASK_UNAVAILABLE).definitive())
                 .isFalse();
-        assertThat(IssuancePolicy.Decision.refuse(IssuancePolicy.DNS_UNAVAILABLE)
-                        .definitive())
+        assertThat(IssuancePolicy.Decision.refuse(Refusal.DNS_UNAVAILABLE).definitive())
                 .isFalse();
         assertThat(IssuancePolicy.Decision.allow().definitive()).isFalse();
     }

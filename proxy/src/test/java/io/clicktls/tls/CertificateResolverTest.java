@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
+import io.clicktls.issuance.Refusal;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBufAllocator;
@@ -204,7 +205,7 @@ class CertificateResolverTest {
                 .isInstanceOf(ExecutionException.class)
                 .cause()
                 .isInstanceOfSatisfying(
-                        NameRefusedException.class, e -> assertThat(e.reason()).isEqualTo("not_configured"));
+                        NameRefusedException.class, e -> assertThat(e.reason()).isEqualTo(Refusal.NOT_CONFIGURED));
         assertThat(pki.issuer.calls()).isZero();
         assertThat(pki.metrics.scrape()).contains("clicktls_on_demand_denied_total{reason=\"not_configured\"} 1.0");
         assertThat(resolver.inMemory()).isEmpty();
@@ -220,7 +221,7 @@ class CertificateResolverTest {
         assertThat(refused).isCompletedExceptionally();
         assertThatThrownBy(refused::join).cause().isInstanceOfSatisfying(NameRefusedException.class, e -> assertThat(
                         e.reason())
-                .isEqualTo("not_configured"));
+                .isEqualTo(Refusal.NOT_CONFIGURED));
         assertThat(resolver.cached("links.shop.test")).isEmpty();
         assertThat(pki.store.load("links.shop.test")).isPresent();
         // After a restart it is not served from storage either, and no storage is read to say so.
