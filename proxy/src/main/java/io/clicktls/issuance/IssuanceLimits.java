@@ -212,11 +212,6 @@ public final class IssuanceLimits {
         finish(name, false);
     }
 
-    /** An order started by {@link #tryStartOrder} for the operator was never sent to the CA: it is taken back. */
-    public void cancelled(String name) {
-        cancelled(name, Requester.OPERATOR);
-    }
-
     /** An order started by {@link #tryStartOrder} for {@code requester} was never sent to the CA: it is taken back. */
     public synchronized void cancelled(String name, Requester requester) {
         if (!orders.isEmpty()) {

@@ -34,17 +34,17 @@ import org.slf4j.LoggerFactory;
  *       need {@code on_demand.platform} to go anywhere;</li>
  *   <li>DNS, when {@code on_demand.expect_dns} lists something: the name must lead to this proxy ({@link DnsCheck}),
  *       and CAA must not forbid the CA when the CA is known by name (Let's Encrypt);</li>
- *   <li>issuance rate limits ({@link IssuanceLimits}); an allowed decision records an order, whose end the caller
- *       reports with {@link #orderFinished}.</li>
+ *   <li>issuance rate limits ({@link IssuanceLimits}); an allowed decision hands back an {@link Order}, counted
+ *       against the limits until the caller closes it (issued, failed or cancelled).</li>
  * </ol>
  * {@link #decide} runs the steps that need no I/O (syntax, {@code domains}, cached refusals): it says whether a name
- * may be served at all and costs no allocation for a configured name. {@link #decideIssuance} runs them all. Refusals
+ * may be served at all and costs no allocation for a configured name. {@link #decideOrder} runs them all. Refusals
  * by syntax, by a cached answer or by the negative cache of refused names complete at once, without I/O.
  *
  * <p>The policy never counts its refusals in metrics: callers do, as only they know whether a refusal reached a client.
  *
  * <p>Thread-safe. Nothing blocks: {@link #decide} answers on the calling thread (event loops included), and the
- * futures of {@link #decideIssuance} complete on the ask client's or the DNS check's threads; continuations must be
+ * futures of {@link #decideOrder} complete on the ask client's or the DNS check's threads; continuations must be
  * short or hop to an executor.
  */
 public final class IssuancePolicy implements AutoCloseable {
@@ -145,7 +145,7 @@ public final class IssuancePolicy implements AutoCloseable {
     /**
      * Whether {@code name} may be served or looked up at all, from what is known without I/O: syntax, {@code domains},
      * and for other names the cached refusals (an {@code ask} deny, a DNS refusal). A name that passes may still be
-     * refused by {@link #decideIssuance}. Any thread; allocation-free for a configured name.
+     * refused by {@link #decideOrder}. Any thread; allocation-free for a configured name.
      *
      * @param name a lower-case host name without a trailing dot, as the resolver passes it
      */
@@ -177,30 +177,45 @@ public final class IssuancePolicy implements AutoCloseable {
     }
 
     /**
-     * Whether a certificate may be ordered for {@code name} now: every step. When allowed, an order is recorded
-     * against the rate limits; the caller reports its end with {@link #orderFinished} (exactly once).
+     * The result of asking for an order: the order, counted against the rate limits until closed, or why not.
+     *
+     * @param order the order when allowed, else {@code null}
+     * @param refusal why not, else {@code null}
      */
-    public CompletableFuture<Decision> decideIssuance(String name, ConfigSnapshot snapshot) {
-        return decideIssuance(name, snapshot, IssuanceLimits.Requester.OPERATOR);
+    public record OrderDecision(Order order, Refusal refusal) {
+
+        public boolean allowed() {
+            return order != null;
+        }
     }
 
     /**
-     * {@link #decideIssuance(String, ConfigSnapshot)} on behalf of {@code requester}, whose budgets the order spends
-     * (a client's share of the registered domain for a new name; none for a renewal). A name listed as an exact
-     * {@code domains} entry is the operator's: no client's share is spent on it. A cancelled order is reported with
-     * {@link #orderCancelled(String, IssuanceLimits.Requester)} and the same requester.
+     * Whether a certificate may be ordered for {@code name} now, on behalf of {@code requester}: every step, then the
+     * rate limits, whose budgets the order spends (a client's share of the registered domain for a new name; none
+     * for a renewal). A name listed as an exact {@code domains} entry is the operator's: no client's share is spent
+     * on it. When allowed, the decision holds the {@link Order}, which the caller closes exactly once.
      */
-    public CompletableFuture<Decision> decideIssuance(
+    public CompletableFuture<OrderDecision> decideOrder(
             String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
         return eligibility(name, snapshot)
-                .thenApply(decision -> decision.allowed() ? startOrder(name, snapshot, requester) : decision);
+                .thenApply(decision -> decision.allowed()
+                        ? startOrder(name, snapshot, budgetedTo(name, snapshot, requester))
+                        : new OrderDecision(null, decision.reason()));
+    }
+
+    /**
+     * An order nobody may refuse (a renewal the scheduler asked for, an operator's "issue now"): no limit is checked,
+     * but it counts against them once closed, since the CA counts it.
+     */
+    public Order unplannedOrder(String name) {
+        return new Order(name, limits, IssuanceLimits.Requester.RENEWAL, false);
     }
 
     /**
      * Who an order for {@code name} asked by {@code requester} is budgeted to: the operator for a name listed exactly
      * in {@code domains} (no stranger can make those up), else the requester.
      */
-    public static IssuanceLimits.Requester budgetedTo(
+    private static IssuanceLimits.Requester budgetedTo(
             String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
         if (requester.client() == null || requester.renewal()) {
             return requester;
@@ -218,39 +233,6 @@ public final class IssuancePolicy implements AutoCloseable {
      */
     public CompletableFuture<Decision> stillAllowed(String name, ConfigSnapshot snapshot) {
         return eligibility(name, snapshot);
-    }
-
-    /** An order allowed by {@link #decideIssuance} ended: {@code issued} or failed. */
-    public void orderFinished(String name, boolean issued) {
-        if (limits != null) {
-            if (issued) {
-                limits.issued(name);
-            } else {
-                limits.failed(name);
-            }
-        }
-    }
-
-    /** An order allowed by {@link #decideIssuance} was never started: it does not count. */
-    public void orderCancelled(String name) {
-        orderCancelled(name, IssuanceLimits.Requester.OPERATOR);
-    }
-
-    /** An order allowed by {@link #decideIssuance} for {@code requester} was never started: it does not count. */
-    public void orderCancelled(String name, IssuanceLimits.Requester requester) {
-        if (limits != null) {
-            limits.cancelled(name, requester);
-        }
-    }
-
-    /**
-     * An order that did not ask the policy (a renewal, an operator's "issue now") ended: it counts against the rate
-     * limits all the same, since the CA counts it.
-     */
-    public void unplannedOrderFinished(String name, boolean issued) {
-        if (limits != null) {
-            limits.recordUnplanned(name, issued);
-        }
     }
 
     /** Exposes the cache of {@code ask} answers as {@code cache_*{cache="ask_decisions"}}. */
@@ -331,19 +313,20 @@ public final class IssuancePolicy implements AutoCloseable {
         });
     }
 
-    private Decision startOrder(String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
+    private OrderDecision startOrder(String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
+        Order order = new Order(name, limits, requester, true);
         if (limits == null) {
-            return Decision.allow();
+            return new OrderDecision(order, null);
         }
-        Optional<IssuanceLimits.Hold> hold = limits.tryStartOrder(
-                name, snapshot.config().certificates().limits(), budgetedTo(name, snapshot, requester));
+        Optional<IssuanceLimits.Hold> hold =
+                limits.tryStartOrder(name, snapshot.config().certificates().limits(), requester);
         if (hold.isEmpty()) {
-            return Decision.allow();
+            return new OrderDecision(order, null);
         }
         if (hold.get().limit().equals(IssuanceLimits.NEW_NAMES_PER_CLIENT)) {
             // routine under a flood from one address, and the other clients are still served: no warning
             log.debug("issuance held back: {}", hold.get().explanation());
-            return Decision.refuse(Refusal.CLIENT_BUDGET);
+            return new OrderDecision(null, Refusal.CLIENT_BUDGET);
         }
         long now = System.nanoTime();
         long last = lastHoldLog.get();
@@ -351,7 +334,7 @@ public final class IssuancePolicy implements AutoCloseable {
         if (now - last > Duration.ofSeconds(10).toNanos() && lastHoldLog.compareAndSet(last, now)) {
             log.warn("issuance held back by a rate limit: {}", hold.get().explanation());
         }
-        return Decision.refuse(Refusal.RATE_LIMITED);
+        return new OrderDecision(null, Refusal.RATE_LIMITED);
     }
 
     /** The DNS check for the configured server, made on first use and remade when the server changes. */

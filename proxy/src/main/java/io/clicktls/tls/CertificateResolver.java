@@ -9,6 +9,7 @@ import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.issuance.IssuanceLimits;
 import io.clicktls.issuance.IssuancePolicy;
+import io.clicktls.issuance.Order;
 import io.clicktls.issuance.Refusal;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
@@ -51,7 +52,7 @@ import org.slf4j.LoggerFactory;
  *       (at once when memory and the store's index already tell, else after the storage read below);</li>
  *   <li>storage: {@link CertificateStore#load} on the loads executor (the blocking one unless given its own); a
  *       valid stored certificate is served whatever the backoff says;</li>
- *   <li>issuance policy: {@link IssuancePolicy#decideIssuance} ({@code ask}, DNS, rate limits; asynchronous); a
+ *   <li>issuance policy: {@link IssuancePolicy#decideOrder} ({@code ask}, DNS, rate limits; asynchronous); a
  *       refusal fails the future with {@link NameRefusedException}, counted by reason;</li>
  *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor; a failure is recorded in
  *       {@link IssuanceFailures}, a success clears it;</li>
@@ -356,14 +357,15 @@ public final class CertificateResolver implements CertificateSource {
         CompletableFuture<CertifiedKey> inFlight = lookups.get(name);
         CompletableFuture<?> after =
                 inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
-        after.thenApplyAsync(ignored -> issueAndStore(name, false), blocking).whenComplete((certified, failure) -> {
-            if (failure == null) {
-                swapIn(name, certified);
-            }
-            // Out of the map before completing, so a caller woken by it can start the next renewal.
-            renewals.remove(name, mine);
-            complete(mine, certified, failure);
-        });
+        after.thenApplyAsync(ignored -> issueAndStore(policy.unplannedOrder(name)), blocking)
+                .whenComplete((certified, failure) -> {
+                    if (failure == null) {
+                        swapIn(name, certified);
+                    }
+                    // Out of the map before completing, so a caller woken by it can start the next renewal.
+                    renewals.remove(name, mine);
+                    complete(mine, certified, failure);
+                });
         return mine.copy();
     }
 
@@ -396,11 +398,9 @@ public final class CertificateResolver implements CertificateSource {
                 return CompletableFuture.completedFuture(stored.valid());
             }
             ConfigSnapshot snapshot = config.get();
-            IssuanceLimits.Requester requester = stored.heldBefore()
-                    ? IssuanceLimits.Requester.RENEWAL
-                    : IssuancePolicy.budgetedTo(name, snapshot, client);
-            return policy.decideIssuance(name, snapshot, requester)
-                    .thenCompose(decision -> issueIfAllowed(name, decision, requester));
+            IssuanceLimits.Requester requester = stored.heldBefore() ? IssuanceLimits.Requester.RENEWAL : client;
+            return policy.decideOrder(name, snapshot, requester)
+                    .thenCompose(decision -> issueIfAllowed(name, decision));
         });
     }
 
@@ -434,27 +434,29 @@ public final class CertificateResolver implements CertificateSource {
         return new Stored(null, stored.isPresent());
     }
 
-    private CompletableFuture<CertifiedKey> issueIfAllowed(
-            String name, IssuancePolicy.Decision decision, IssuanceLimits.Requester requester) {
+    private CompletableFuture<CertifiedKey> issueIfAllowed(String name, IssuancePolicy.OrderDecision decision) {
         if (!decision.allowed()) {
-            metrics.onDemandDenied(decision.reason().label());
-            return CompletableFuture.failedFuture(new NameRefusedException(name, decision.reason()));
+            metrics.onDemandDenied(decision.refusal().label());
+            return CompletableFuture.failedFuture(new NameRefusedException(name, decision.refusal()));
         }
-        CompletableFuture<CertifiedKey> issued = submit(() -> issueAndStore(name, true), blocking);
-        if (issued.isCompletedExceptionally()) {
-            policy.orderCancelled(name, requester); // never started: the blocking executor is full
+        Order order = decision.order();
+        try {
+            return CompletableFuture.supplyAsync(() -> issueAndStore(order), blocking);
+        } catch (RejectedExecutionException e) {
+            order.cancelled(); // never started: the blocking executor is full
+            return CompletableFuture.failedFuture(e);
         }
-        return issued;
     }
 
-    /** @param planned whether the policy allowed this order ({@code false}: a renewal, asked for explicitly) */
-    private CertifiedKey issueAndStore(String name, boolean planned) {
+    /** Runs {@code order} and closes it: issued (and stored) or failed. On the blocking executor. */
+    private CertifiedKey issueAndStore(Order order) {
+        String name = order.name();
         long start = System.nanoTime();
         CertifiedKey certified;
         try {
             certified = issuer.issue(name);
         } catch (Exception e) {
-            orderFinished(name, planned, false);
+            order.failed();
             metrics.certificateIssued("failed", System.nanoTime() - start);
             IssuanceFailure failure = failures.recordFailure(name, e);
             log.warn(
@@ -472,7 +474,7 @@ public final class CertificateResolver implements CertificateSource {
             log.error("could not store the new certificate for {}; serving it from memory only", name, e);
         }
         failures.clear(name);
-        orderFinished(name, planned, true);
+        order.issued();
         metrics.certificateIssued("ok", System.nanoTime() - start);
         log.info("{} issued a certificate for {}, valid until {}", issuer.label(), name, certified.notAfter());
         remember(certified);
@@ -484,15 +486,6 @@ public final class CertificateResolver implements CertificateSource {
             }
         }
         return certified;
-    }
-
-    /** Tells the policy's rate limits how an order ended. */
-    private void orderFinished(String name, boolean planned, boolean issued) {
-        if (planned) {
-            policy.orderFinished(name, issued);
-        } else {
-            policy.unplannedOrderFinished(name, issued);
-        }
     }
 
     /** Builds the TLS context now, off the event loops (loads or blocking executor), so the handshake finds it ready. */

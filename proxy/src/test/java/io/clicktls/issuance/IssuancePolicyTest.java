@@ -1,6 +1,7 @@
 package io.clicktls.issuance;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.ConfigSnapshot;
@@ -113,9 +114,10 @@ class IssuancePolicyTest {
                 Path.of("/tmp")));
         try (IssuancePolicy full =
                 new IssuancePolicy(() -> snapshot, new AskClient(), null, PublicSuffixList.bundled(), null)) {
-            CompletableFuture<IssuancePolicy.Decision> decision = full.decideIssuance("other.example.org", snapshot);
+            CompletableFuture<IssuancePolicy.OrderDecision> decision =
+                    full.decideOrder("other.example.org", snapshot, IssuanceLimits.Requester.OPERATOR);
 
-            assertThat(decision).isCompletedWithValue(IssuancePolicy.Decision.refuse(Refusal.NO_PLATFORM));
+            assertThat(decision).isCompletedWithValue(new IssuancePolicy.OrderDecision(null, Refusal.NO_PLATFORM));
             assertThat(full.decide("links.example.com", snapshot).allowed()).isTrue();
         }
     }
@@ -138,12 +140,14 @@ class IssuancePolicyTest {
         IssuanceLimits limits =
                 new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(), Clock.systemUTC());
         try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(), null)) {
-            assertThat(full.decideIssuance("a.example.com", snapshot))
-                    .isCompletedWithValue(IssuancePolicy.Decision.allow());
-            full.orderFinished("a.example.com", true);
+            IssuancePolicy.OrderDecision first = full.decideOrder(
+                            "a.example.com", snapshot, IssuanceLimits.Requester.OPERATOR)
+                    .join();
+            assertThat(first.allowed()).isTrue();
+            first.order().issued();
 
-            assertThat(full.decideIssuance("b.example.com", snapshot))
-                    .isCompletedWithValue(IssuancePolicy.Decision.refuse(Refusal.RATE_LIMITED));
+            assertThat(full.decideOrder("b.example.com", snapshot, IssuanceLimits.Requester.OPERATOR))
+                    .isCompletedWithValue(new IssuancePolicy.OrderDecision(null, Refusal.RATE_LIMITED));
             assertThat(full.hold("b.example.com"))
                     .get()
                     .extracting(IssuanceLimits.Hold::limit)
@@ -165,5 +169,48 @@ class IssuancePolicyTest {
         assertThat(IssuancePolicy.Decision.refuse(Refusal.DNS_UNAVAILABLE).definitive())
                 .isFalse();
         assertThat(IssuancePolicy.Decision.allow().definitive()).isFalse();
+    }
+
+    @Test
+    void anOrderCountsFromItsStartAndACancelledOneIsTakenBackOnce(@TempDir Path dir) throws Exception {
+        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse(
+                """
+                certificates:
+                  limits:
+                    orders_per_3h: 1
+                platforms:
+                  sg: { preset: sendgrid }
+                domains:
+                  - name: "*.example.com"
+                    platform: sg
+                """,
+                "test.yml",
+                dir));
+        IssuanceLimits limits =
+                new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(), Clock.systemUTC());
+        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(), null)) {
+            Order order = full.decideOrder("a.example.com", snapshot, IssuanceLimits.Requester.OPERATOR)
+                    .join()
+                    .order();
+            assertThat(full.decideOrder("b.example.com", snapshot, IssuanceLimits.Requester.OPERATOR)
+                            .join()
+                            .refusal())
+                    .as("the open order holds the only slot")
+                    .isEqualTo(Refusal.RATE_LIMITED);
+
+            order.cancelled();
+            assertThatThrownBy(order::cancelled).as("closing twice is a bug").isInstanceOf(AssertionError.class);
+
+            Order next = full.decideOrder("b.example.com", snapshot, IssuanceLimits.Requester.OPERATOR)
+                    .join()
+                    .order();
+            assertThat(next).isNotNull();
+            next.issued();
+            full.unplannedOrder("c.example.com").issued();
+            assertThat(full.decideOrder("d.example.com", snapshot, IssuanceLimits.Requester.OPERATOR)
+                            .join()
+                            .allowed())
+                    .isFalse();
+        }
     }
 }
