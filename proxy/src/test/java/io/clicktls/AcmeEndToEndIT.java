@@ -294,12 +294,7 @@ class AcmeEndToEndIT {
                 ConfigLoader.load(writeConfig("http-01")),
                 null,
                 later,
-                new RenewalScheduler.Settings(
-                        Duration.ofSeconds(1),
-                        Duration.ofSeconds(1),
-                        Duration.ofSeconds(1),
-                        Duration.ofMinutes(1),
-                        Duration.ofHours(6)));
+                new RenewalScheduler.Settings(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(6)));
 
         String renewedSerial =
                 waitForStoredSerial(name, first.leaf().getSerialNumber().toString(16));

@@ -33,9 +33,10 @@ import org.slf4j.LoggerFactory;
  * loads a full certificate only to ask the CA for its window. Renewal times carry random jitter so that a restart
  * with many certificates due does not send them all to the CA at once.
  *
- * <p>A failed renewal is retried with exponential backoff from {@link Settings#firstBackoff()} up to
- * {@link Settings#maxBackoff()}, and never before the time the shared {@link IssuanceFailures} allow (which
- * survives restarts and is seen by every node). It never deletes anything: a certificate stays in use until its
+ * <p>A failed renewal is retried when the shared {@link IssuanceFailures} allow, the one place that decides the
+ * backoff for first issuance and renewal alike (the CA's Retry-After, else 1 minute doubling up to 6 hours, and
+ * the CA's hourly limit of failed validations; it survives restarts and is seen by every node). A failure the
+ * renewal action did not record there (it failed before reaching the CA) waits by the same schedule. It never deletes anything: a certificate stays in use until its
  * replacement is in hand, and a still-valid one is never dropped for a failed renewal. Names the config no longer
  * serves are not renewed.
  *
@@ -112,23 +113,12 @@ public final class RenewalScheduler implements AutoCloseable {
     /**
      * @param scanInterval how often the index is looked at
      * @param maxJitter the most a renewal is delayed past its due time (less when expiry is close)
-     * @param firstBackoff the wait after a first failure; doubled per failure
-     * @param maxBackoff the longest wait between failed attempts
      * @param windowRefresh how long an ARI answer (or the CA's lack of ARI) is trusted before asking again
      */
-    public record Settings(
-            Duration scanInterval,
-            Duration maxJitter,
-            Duration firstBackoff,
-            Duration maxBackoff,
-            Duration windowRefresh) {
+    public record Settings(Duration scanInterval, Duration maxJitter, Duration windowRefresh) {
 
-        public static final Settings DEFAULTS = new Settings(
-                Duration.ofMinutes(10),
-                Duration.ofHours(1),
-                Duration.ofMinutes(1),
-                Duration.ofHours(6),
-                Duration.ofHours(6));
+        public static final Settings DEFAULTS =
+                new Settings(Duration.ofMinutes(10), Duration.ofHours(1), Duration.ofHours(6));
     }
 
     /**
@@ -143,6 +133,9 @@ public final class RenewalScheduler implements AutoCloseable {
         int failures;
         String lastError;
         boolean inFlight;
+        /** When the last attempt started: a failure recorded since then is this attempt's. */
+        Instant attemptedAt = Instant.MIN;
+
         ScheduledFuture<?> timer;
         long seenInScan;
 
@@ -441,6 +434,7 @@ public final class RenewalScheduler implements AutoCloseable {
                 return; // superseded by a newer certificate or already running
             }
             plan.inFlight = true;
+            plan.attemptedAt = clock.instant();
         }
         log.info("renewing the certificate for {}", name);
         CompletionStage<?> renewal;
@@ -472,26 +466,28 @@ public final class RenewalScheduler implements AutoCloseable {
         }
         plan.failures++;
         plan.lastError = rootMessage(error);
-        Duration backoff = backoff(plan.failures);
-        plan.renewAt = now.plus(backoff);
+        plan.renewAt = retryAt(name, plan, now);
         log.warn(
-                "renewing {} failed ({} in a row), next try in {} at the earliest: {}",
+                "renewing {} failed ({} in a row), next try at {} at the earliest: {}",
                 name,
                 plan.failures,
-                backoff,
+                plan.renewAt,
                 plan.lastError);
         if (!closed && plans.get(name) == plan) {
             arm(name, plan, now);
         }
     }
 
-    Duration backoff(int failures) {
-        Duration max = settings.maxBackoff();
-        Duration wait = settings.firstBackoff();
-        for (int i = 1; i < failures && wait.compareTo(max) < 0; i++) {
-            wait = wait.multipliedBy(2);
-        }
-        return wait.compareTo(max) > 0 ? max : wait;
+    /**
+     * When a failed renewal may be tried again: as the shared failure state decided when the attempt recorded its
+     * failure there (the resolver does for every failure at the CA), else by the same schedule. Reads the failure
+     * state: may block.
+     */
+    private Instant retryAt(String name, Plan plan, Instant now) {
+        Optional<IssuanceFailure> recorded = failures == null ? Optional.empty() : failures.lastFailure(name);
+        return recorded.filter(failure -> !failure.at().isBefore(plan.attemptedAt))
+                .map(IssuanceFailure::retryAt)
+                .orElseGet(() -> now.plus(IssuanceFailures.backoff(plan.failures)));
     }
 
     /** When to renew: in the CA's window if it gives one, else with a third of the lifetime left; plus jitter. */

@@ -248,10 +248,10 @@ public final class CertificateResolver implements CertificateSource {
         if (!policy.decide(name, snapshot).allowed()) {
             return refused(name, snapshot);
         }
+        // The backoff as memory knows it, so a name backing off costs no storage read; loadOrNull asks again.
         IssuanceFailure hold = failures.heldBack(name, clock.instant());
         if (hold != null && store.indexReady() && !storedValid(name)) {
-            metrics.onDemandDenied(Refusal.BACKOFF.label());
-            return CompletableFuture.failedFuture(new IssuanceHeldBackException(name, hold));
+            return CompletableFuture.failedFuture(heldBack(name, hold));
         }
         CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
         CompletableFuture<CertifiedKey> running = lookups.putIfAbsent(name, mine);
@@ -428,10 +428,18 @@ public final class CertificateResolver implements CertificateSource {
         // Before the policy, whose allow records an order against the rate limits.
         Optional<IssuanceFailure> last = failures.lastFailure(name);
         if (last.isPresent() && last.get().holdsBackAt(clock.instant())) {
-            metrics.onDemandDenied(Refusal.BACKOFF.label());
-            throw new CompletionException(new IssuanceHeldBackException(name, last.get()));
+            throw new CompletionException(heldBack(name, last.get()));
         }
         return new Stored(null, stored.isPresent());
+    }
+
+    /**
+     * A lookup refused because {@link IssuanceFailures} (which decides the backoff for first issuance and renewal
+     * alike) holds the name back; counted.
+     */
+    private IssuanceHeldBackException heldBack(String name, IssuanceFailure failure) {
+        metrics.onDemandDenied(Refusal.BACKOFF.label());
+        return new IssuanceHeldBackException(name, failure);
     }
 
     private CompletableFuture<CertifiedKey> issueIfAllowed(String name, IssuancePolicy.OrderDecision decision) {

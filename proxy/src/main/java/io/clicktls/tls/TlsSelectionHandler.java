@@ -82,8 +82,8 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         NO_SNI("no_sni", Refusal.Alert.UNRECOGNIZED_NAME),
         MALFORMED("malformed", Refusal.Alert.DECODE_ERROR),
         TIMEOUT("timeout", Refusal.Alert.INTERNAL_ERROR),
-        BACKOFF("backoff", Refusal.BACKOFF.alert()),
-        TOO_MANY_PENDING("too_many_pending", Refusal.TOO_MANY_PENDING.alert()),
+        BACKOFF(Refusal.BACKOFF.label(), Refusal.BACKOFF.alert()),
+        TOO_MANY_PENDING(Refusal.TOO_MANY_PENDING.label(), Refusal.TOO_MANY_PENDING.alert()),
         FAILED("failed", Refusal.Alert.INTERNAL_ERROR);
 
         final String label;

@@ -251,6 +251,27 @@ class RenewalSchedulerTest {
     }
 
     @Test
+    void theFailureStateTheRenewalRecordedDecidesWhenItIsTriedAgain() {
+        hold(certificate("links.shop.test", T0.minus(Duration.ofDays(70))));
+        failures = new IssuanceFailures(storage, executor.clock);
+        var scheduler = scheduler(
+                name -> {
+                    // as the resolver does for a failure at the CA: the one place that decides the backoff
+                    Instant retryAt = executor.now().plus(Duration.ofHours(2));
+                    IssuanceException error = new IssuanceException("rate limited by the CA", null, retryAt);
+                    failures.recordFailure(name, error);
+                    return CompletableFuture.failedFuture(error);
+                },
+                RenewalScheduler.RenewalWindows.NONE);
+        scheduler.start();
+
+        executor.advance(Duration.ofHours(3));
+
+        assertThat(attempts).hasSize(2);
+        assertThat(Duration.between(attempts.get(0).at(), attempts.get(1).at())).isEqualTo(Duration.ofHours(2));
+    }
+
+    @Test
     void onlyTheCasOwnCertificatesAreLoadedToAskForWindowsAndNotAgainSoonOnceItHasNone() {
         hold(certificate("a.shop.test", T0));
         hold(certificate("b.shop.test", T0));
