@@ -16,6 +16,7 @@ import io.clicktls.config.Endpoint;
 import io.clicktls.config.LiveConfig;
 import io.clicktls.http.ProxyServer;
 import io.clicktls.issuance.CertificateCleanup;
+import io.clicktls.issuance.CertificateEvents;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.DnsCheck;
 import io.clicktls.issuance.InternalIssuer;
@@ -71,6 +72,7 @@ public final class ClickTlsServer implements AutoCloseable {
     private final LiveConfig live;
     private final Metrics metrics;
     private CertificateResolver resolver;
+    private TlsContexts tlsContexts;
     private IssuancePolicy policy;
     private RenewalScheduler renewals;
     private ProxyServer proxy;
@@ -132,6 +134,7 @@ public final class ClickTlsServer implements AutoCloseable {
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
         TlsContexts contexts = new TlsContexts();
+        tlsContexts = contexts;
         closeInReverse.add(contexts::clear);
         // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
         ChallengeStore challenges = new ChallengeStore(
@@ -159,7 +162,8 @@ public final class ClickTlsServer implements AutoCloseable {
                 loads,
                 metrics,
                 clock,
-                contexts,
+                // the one cache of certificates is the resolver's; the contexts follow it
+                CertificateEvents.of(contexts::warm, contexts::invalidate),
                 CertificateResolver.DEFAULT_MAXIMUM_SIZE);
         CertificateResolver certificates = resolver;
         // Requests for a name outside `domains` go to on_demand.platform once the policy let it have a certificate.
@@ -210,8 +214,8 @@ public final class ClickTlsServer implements AutoCloseable {
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
                 .channelTypes(transport.serverChannel(), transport.clientChannel())
-                .tlsHandlerFactory(
-                        ch -> new TlsSelectionHandler(certificates, challenges, blocking, live, metrics, pending))
+                .tlsHandlerFactory(ch ->
+                        new TlsSelectionHandler(certificates, contexts, challenges, blocking, live, metrics, pending))
                 .certificates(resolver)
                 .pendingLookups(pending)
                 .challenges(challenges)
@@ -264,7 +268,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 proxy.httpPort(),
                 admin.port(),
                 transport.name(),
-                resolver.contexts().provider(),
+                tlsContexts.provider(),
                 issuer.label(),
                 live.get().domains().size());
     }
@@ -493,6 +497,11 @@ public final class ClickTlsServer implements AutoCloseable {
 
     public CertificateResolver certificates() {
         return resolver;
+    }
+
+    /** The TLS contexts of the certificates served, which follow the resolver's events. */
+    public TlsContexts contexts() {
+        return tlsContexts;
     }
 
     /** The issuance policy: holds by rate limits, names allowed on demand. */

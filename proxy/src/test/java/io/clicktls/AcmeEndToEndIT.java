@@ -159,7 +159,7 @@ class AcmeEndToEndIT {
         assertThat(first.exitCode()).as(first.stderr()).isZero();
         assertThat(first.status()).isEqualTo(200);
         assertThat(pebble.logText()).contains(name);
-        assertThat(server.certificates().contexts().challengeContextCount())
+        assertThat(server.contexts().challengeContextCount())
                 .as("the challenge's TLS context is freed once the challenge is withdrawn")
                 .isZero();
     }

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
+import io.clicktls.issuance.CertificateEvents;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
@@ -57,7 +58,8 @@ import org.slf4j.LoggerFactory;
  *   <li>issuer: {@link CertificateIssuer#issue} on the blocking executor; a failure is recorded in
  *       {@link IssuanceFailures}, a success clears it;</li>
  *   <li>store: {@link CertificateStore#save} (a failure is logged; the certificate is still served);</li>
- *   <li>memory again, with its TLS context built ahead of the handshake.</li>
+ *   <li>memory again, announced first as {@link CertificateEvents#ready} (the server builds its TLS context then, ahead
+ *       of the handshake); a certificate leaving memory is announced as {@link CertificateEvents#removed}.</li>
  * </ol>
  * Concurrent requests for one name share one future (single flight) from a map of lookups in flight; only
  * certificates enter the cache, so a failure is forgotten at once and the next handshake tries again. (Caffeine's
@@ -85,7 +87,7 @@ public final class CertificateResolver implements CertificateSource {
     private final Executor loads;
     private final Metrics metrics;
     private final Clock clock;
-    private final TlsContexts contexts;
+    private final CertificateEvents events;
     private final Cache<String, Held> memory;
     private final Map<String, CompletableFuture<CertifiedKey>> lookups = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<CertifiedKey>> renewals = new ConcurrentHashMap<>();
@@ -137,7 +139,7 @@ public final class CertificateResolver implements CertificateSource {
             Executor blocking,
             Metrics metrics,
             Clock clock,
-            TlsContexts contexts,
+            CertificateEvents events,
             int maximumSize) {
         this(
                 config,
@@ -149,7 +151,7 @@ public final class CertificateResolver implements CertificateSource {
                 blocking,
                 metrics,
                 clock,
-                contexts,
+                events,
                 maximumSize);
     }
 
@@ -159,7 +161,8 @@ public final class CertificateResolver implements CertificateSource {
      * @param loads reads a stored certificate and builds its context while a handshake waits (e.g. a
      *     {@link CertificateLoadExecutor}, so that such reads never queue behind issuance); bounded, failing fast when
      *     full; never an event loop
-     * @param contexts where the TLS contexts of the certificates served live
+     * @param events told of each certificate about to be served and of each that left memory (the TLS contexts
+     *     follow them)
      * @param maximumSize how many certificates stay in memory
      */
     public CertificateResolver(
@@ -172,7 +175,7 @@ public final class CertificateResolver implements CertificateSource {
             Executor loads,
             Metrics metrics,
             Clock clock,
-            TlsContexts contexts,
+            CertificateEvents events,
             int maximumSize) {
         this.config = config;
         this.store = store;
@@ -183,7 +186,7 @@ public final class CertificateResolver implements CertificateSource {
         this.loads = loads;
         this.metrics = metrics;
         this.clock = clock;
-        this.contexts = contexts;
+        this.events = events;
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
                 .recordStats()
@@ -193,10 +196,6 @@ public final class CertificateResolver implements CertificateSource {
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
         metrics.cache("certificates", memory);
-    }
-
-    public TlsContexts contexts() {
-        return contexts;
     }
 
     @Override
@@ -496,10 +495,10 @@ public final class CertificateResolver implements CertificateSource {
         return certified;
     }
 
-    /** Builds the TLS context now, off the event loops (loads or blocking executor), so the handshake finds it ready. */
+    /** Announces a certificate about to be served, off the event loops, so the handshake finds its context ready. */
     private void remember(CertifiedKey certified) {
         try {
-            contexts.warm(certified);
+            events.ready(certified);
         } catch (Exception e) {
             // The handshake path builds it again and reports the failure there.
             log.warn("cannot build a TLS context for {}: {}", certified.name(), e.toString());
@@ -516,7 +515,7 @@ public final class CertificateResolver implements CertificateSource {
 
     private void forgetContext(CertifiedKey certified) {
         if (certified != null) {
-            contexts.invalidate(certified);
+            events.removed(certified);
             expiries.remove(Expiry.of(certified));
         }
     }

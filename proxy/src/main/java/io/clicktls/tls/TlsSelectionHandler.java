@@ -119,6 +119,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     }
 
     private final CertificateResolver resolver;
+    private final TlsContexts contexts;
     private final Challenges challenges;
     private final Executor blocking;
     private final Supplier<ConfigSnapshot> config;
@@ -133,27 +134,31 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private ScheduledFuture<?> helloDeadline;
 
     /**
+     * @param contexts the TLS contexts of the resolver's certificates (they follow its events)
      * @param blocking runs challenge lookups and context builds that missed the cache; never an event loop
      * @param config read once per handshake for {@code on_demand.handshake_wait}
      */
     public TlsSelectionHandler(
             CertificateResolver resolver,
+            TlsContexts contexts,
             Challenges challenges,
             Executor blocking,
             Supplier<ConfigSnapshot> config,
             Metrics metrics) {
-        this(resolver, challenges, blocking, config, metrics, null);
+        this(resolver, contexts, challenges, blocking, config, metrics, null);
     }
 
     /** @param pending the node's count of waiting handshakes, or {@code null} for no bound */
     public TlsSelectionHandler(
             CertificateResolver resolver,
+            TlsContexts contexts,
             Challenges challenges,
             Executor blocking,
             Supplier<ConfigSnapshot> config,
             Metrics metrics,
             PendingHandshakes pending) {
         this.resolver = resolver;
+        this.contexts = contexts;
         this.challenges = challenges;
         this.blocking = blocking;
         this.config = config;
@@ -225,7 +230,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         }
         Optional<CertifiedKey> inMemory = resolver.cached(name);
         if (inMemory.isPresent()) {
-            SslContext context = resolver.contexts().acquireCached(inMemory.get());
+            SslContext context = contexts.acquireCached(inMemory.get());
             if (context != null) {
                 return ctx.executor().newSucceededFuture(context); // the usual case: no thread hop at all
             }
@@ -309,14 +314,14 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     }
 
     private CompletableFuture<SslContext> serverContext(CertifiedKey certified) {
-        SslContext cached = resolver.contexts().acquireCached(certified);
+        SslContext cached = contexts.acquireCached(certified);
         if (cached != null) {
             return CompletableFuture.completedFuture(cached);
         }
         return CompletableFuture.supplyAsync(
                 () -> {
                     try {
-                        return resolver.contexts().acquire(certified);
+                        return contexts.acquire(certified);
                     } catch (Exception e) {
                         throw new CompletionException(e);
                     }
@@ -332,7 +337,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                                         .tlsAlpnCertificate(name)
                                         .orElseThrow(() -> new CompletionException(new Rejected(Outcome.UNKNOWN_NAME)));
                                 try {
-                                    return resolver.contexts().challengeContext(certified);
+                                    return contexts.challengeContext(certified);
                                 } catch (Exception e) {
                                     throw new CompletionException(e);
                                 }

@@ -11,6 +11,7 @@ import io.clicktls.config.OnDemand;
 import io.clicktls.config.Platform;
 import io.clicktls.config.StorageSettings;
 import io.clicktls.config.Upgrade;
+import io.clicktls.issuance.CertificateEvents;
 import io.clicktls.issuance.CertificateIssuer;
 import io.clicktls.issuance.InternalIssuer;
 import io.clicktls.issuance.IssuanceException;
@@ -88,19 +89,33 @@ public final class TestPki implements AutoCloseable {
         return new TestPki(directory, handshakeWait, Arrays.asList(domains));
     }
 
-    /** A new resolver over this storage and CA, with the preferred TLS provider. */
+    /** A new resolver over this storage and CA, its TLS contexts (preferred provider) following it. */
     public CertificateResolver resolver() {
-        return resolver(TlsContexts.preferredProvider());
+        return resolver(contexts(TlsContexts.preferredProvider()));
     }
 
-    public CertificateResolver resolver(SslProvider provider) {
-        return resolver(provider, blocking);
+    /** TLS contexts for a resolver of this CA. */
+    public static TlsContexts contexts(SslProvider provider) {
+        return new TlsContexts(provider, 1000);
+    }
+
+    /** A new resolver whose certificates' contexts live in {@code contexts}. */
+    public CertificateResolver resolver(TlsContexts contexts) {
+        return resolver(contexts, blocking);
     }
 
     /** @param blocking e.g. {@link #blocking} wrapped to count tasks */
-    public CertificateResolver resolver(SslProvider provider, Executor blocking) {
+    public CertificateResolver resolver(TlsContexts contexts, Executor blocking) {
         return new CertificateResolver(
-                config, store, issuer, policy, blocking, metrics, clock, new TlsContexts(provider, 1000), 1000);
+                config,
+                store,
+                issuer,
+                policy,
+                blocking,
+                metrics,
+                clock,
+                CertificateEvents.of(contexts::warm, contexts::invalidate),
+                1000);
     }
 
     /** The internal CA's root, which clients trust. */

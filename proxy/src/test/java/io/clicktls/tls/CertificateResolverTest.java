@@ -3,6 +3,7 @@ package io.clicktls.tls;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.issuance.CertificateEvents;
 import io.clicktls.issuance.IssuanceException;
 import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.issuance.IssuanceFailures;
@@ -42,11 +43,13 @@ class CertificateResolverTest {
 
     private TestPki pki;
     private CertificateResolver resolver;
+    private TlsContexts contexts;
 
     @BeforeEach
     void setUp() throws Exception {
         pki = TestPki.create(directory, "links.shop.test", "*.wild.test");
-        resolver = pki.resolver();
+        contexts = TestPki.contexts(TlsContexts.preferredProvider());
+        resolver = pki.resolver(contexts);
     }
 
     @AfterEach
@@ -96,7 +99,7 @@ class CertificateResolverTest {
 
         assertThat(again).isCompletedWithValue(issued);
         assertThat(resolver.cached("links.shop.test")).contains(issued);
-        assertThat(resolver.contexts().acquireCached(issued)).isNotNull();
+        assertThat(contexts.acquireCached(issued)).isNotNull();
     }
 
     @Test
@@ -116,7 +119,9 @@ class CertificateResolverTest {
         AtomicInteger blockingTasks = new AtomicInteger();
         List<String> loadThreads = new CopyOnWriteArrayList<>();
         try (CertificateLoadExecutor loads = CertificateLoadExecutor.create(1, 8, pki.blocking)) {
+            TlsContexts restartedContexts = new TlsContexts(TlsContexts.preferredProvider(), 10);
             CertificateResolver restarted = restartedResolver(
+                    restartedContexts,
                     task -> {
                         blockingTasks.incrementAndGet();
                         pki.blocking.execute(task);
@@ -129,7 +134,7 @@ class CertificateResolverTest {
             CertifiedKey loaded = await(restarted.certificate("links.shop.test"));
 
             assertThat(loaded.leaf()).isEqualTo(issued.leaf());
-            assertThat(restarted.contexts().acquireCached(loaded)).isNotNull();
+            assertThat(restartedContexts.acquireCached(loaded)).isNotNull();
             assertThat(loadThreads).singleElement().asString().startsWith("clicktls-certificate-load-");
             assertThat(blockingTasks).hasValue(0);
         }
@@ -148,7 +153,8 @@ class CertificateResolverTest {
                     Thread.currentThread().interrupt();
                 }
             });
-            CertificateResolver restarted = restartedResolver(busyBlocking, loads);
+            TlsContexts restartedContexts = new TlsContexts(TlsContexts.preferredProvider(), 10);
+            CertificateResolver restarted = restartedResolver(restartedContexts, busyBlocking, loads);
 
             CertifiedKey loaded = restarted.certificate("links.shop.test").get(5, TimeUnit.SECONDS);
 
@@ -164,12 +170,13 @@ class CertificateResolverTest {
     void aLoadThatNoExecutorTakesFailsTheLookupAtOnceAndTheNextLookupLoads() throws Exception {
         CertifiedKey issued = await(resolver.certificate("links.shop.test"));
         AtomicBoolean full = new AtomicBoolean(true);
-        CertificateResolver restarted = restartedResolver(pki.blocking, task -> {
-            if (full.get()) {
-                throw new RejectedExecutionException("full");
-            }
-            pki.blocking.execute(task);
-        });
+        CertificateResolver restarted =
+                restartedResolver(new TlsContexts(TlsContexts.preferredProvider(), 10), pki.blocking, task -> {
+                    if (full.get()) {
+                        throw new RejectedExecutionException("full");
+                    }
+                    pki.blocking.execute(task);
+                });
 
         CompletableFuture<CertifiedKey> refused = restarted.certificate("links.shop.test");
 
@@ -182,7 +189,7 @@ class CertificateResolverTest {
     }
 
     /** A resolver over the same storage, as after a restart, with the executors given. */
-    private CertificateResolver restartedResolver(Executor blocking, Executor loads) {
+    private CertificateResolver restartedResolver(TlsContexts contexts, Executor blocking, Executor loads) {
         return new CertificateResolver(
                 pki.config,
                 pki.store,
@@ -193,7 +200,7 @@ class CertificateResolverTest {
                 loads,
                 pki.metrics,
                 pki.clock,
-                new TlsContexts(TlsContexts.preferredProvider(), 10),
+                CertificateEvents.of(contexts::warm, contexts::invalidate),
                 10);
     }
 
@@ -320,7 +327,7 @@ class CertificateResolverTest {
     @Test
     void renewSwapsInANewCertificateAndContextAndStoresIt() throws Exception {
         CertifiedKey issued = await(resolver.certificate("links.shop.test"));
-        SslContext oldContext = resolver.contexts().acquireCached(issued);
+        SslContext oldContext = contexts.acquireCached(issued);
         List<CertifiedKey> announced = new ArrayList<>();
         resolver.onIssued(announced::add);
 
@@ -329,8 +336,8 @@ class CertificateResolverTest {
         assertThat(renewed.leaf().getSerialNumber()).isNotEqualTo(issued.leaf().getSerialNumber());
         assertThat(resolver.certificate("links.shop.test")).isCompletedWithValue(renewed);
         assertThat(resolver.cached("links.shop.test")).contains(renewed);
-        assertThat(resolver.contexts().acquireCached(issued)).isNull();
-        SslContext newContext = resolver.contexts().acquireCached(renewed);
+        assertThat(contexts.acquireCached(issued)).isNull();
+        SslContext newContext = contexts.acquireCached(renewed);
         assertThat(newContext).isNotNull().isNotSameAs(oldContext);
         assertThat(pki.store.load("links.shop.test").orElseThrow().leaf()).isEqualTo(renewed.leaf());
         assertThat(announced).containsExactly(renewed);
@@ -344,6 +351,7 @@ class CertificateResolverTest {
 
     @Test
     void memoryHoldsAtMostItsBoundAndAnEvictedNameIsServedFromStorageWithAWorkingContext() throws Exception {
+        TlsContexts boundedContexts = new TlsContexts(TlsContexts.preferredProvider(), 2);
         CertificateResolver bounded = new CertificateResolver(
                 pki.config,
                 pki.store,
@@ -352,7 +360,7 @@ class CertificateResolverTest {
                 pki.blocking,
                 pki.metrics,
                 pki.clock,
-                new TlsContexts(TlsContexts.preferredProvider(), 2),
+                CertificateEvents.of(boundedContexts::warm, boundedContexts::invalidate),
                 2);
         List<CertifiedKey> issued = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
@@ -360,13 +368,13 @@ class CertificateResolverTest {
         }
 
         assertThat(bounded.inMemory()).hasSizeLessThanOrEqualTo(2);
-        assertThat(bounded.contexts().size()).isLessThanOrEqualTo(2);
+        assertThat(boundedContexts.size()).isLessThanOrEqualTo(2);
         for (CertifiedKey first : issued) {
             CertifiedKey again = await(bounded.certificate(first.name()));
             assertThat(again.leaf()).isEqualTo(first.leaf());
-            SslContext server = bounded.contexts().acquire(again);
+            SslContext server = boundedContexts.acquire(again);
             SslContext client = SslContextBuilder.forClient()
-                    .sslProvider(bounded.contexts().provider())
+                    .sslProvider(boundedContexts.provider())
                     .trustManager(pki.root())
                     .build();
             SSLEngine serverEngine = server.newEngine(ByteBufAllocator.DEFAULT);

@@ -98,7 +98,8 @@ class TlsHandshakeIT {
         if (provider == SslProvider.OPENSSL_REFCNT) {
             assumeTrue(OpenSsl.isAvailable(), "BoringSSL is not available here");
         }
-        resolver = pki.resolver(provider);
+        TlsContexts contexts = TestPki.contexts(provider);
+        resolver = pki.resolver(contexts);
         server = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -109,7 +110,7 @@ class TlsHandshakeIT {
                                 .addLast(
                                         "tls",
                                         new TlsSelectionHandler(
-                                                resolver, challenges, pki.blocking, pki.config, pki.metrics))
+                                                resolver, contexts, challenges, pki.blocking, pki.config, pki.metrics))
                                 .addLast("answer", new Answer());
                     }
                 })

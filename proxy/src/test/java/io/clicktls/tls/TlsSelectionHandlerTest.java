@@ -37,6 +37,7 @@ class TlsSelectionHandlerTest {
     private TestPki pki;
     private final AtomicInteger blockingTasks = new AtomicInteger();
     private CertificateResolver resolver;
+    private TlsContexts contexts;
 
     @BeforeEach
     void setUp() throws Exception {
@@ -45,7 +46,8 @@ class TlsSelectionHandlerTest {
             blockingTasks.incrementAndGet();
             pki.blocking.execute(task);
         };
-        resolver = pki.resolver(SslProvider.JDK, counting);
+        contexts = TestPki.contexts(SslProvider.JDK);
+        resolver = pki.resolver(contexts, counting);
     }
 
     @AfterEach
@@ -56,6 +58,7 @@ class TlsSelectionHandlerTest {
     private EmbeddedChannel channel() {
         return new EmbeddedChannel(new TlsSelectionHandler(
                 resolver,
+                contexts,
                 Challenges.NONE,
                 task -> {
                     blockingTasks.incrementAndGet();
