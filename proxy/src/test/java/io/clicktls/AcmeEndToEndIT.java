@@ -2,9 +2,9 @@ package io.clicktls;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.acme.RenewalScheduler;
+import io.clicktls.certificates.IssuanceFailure;
+import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;

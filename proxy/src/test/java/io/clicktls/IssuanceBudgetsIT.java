@@ -2,7 +2,7 @@ package io.clicktls;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.acme.RenewalScheduler;
+import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.testing.MutableClock;
 import io.clicktls.testing.StandInPlatform;

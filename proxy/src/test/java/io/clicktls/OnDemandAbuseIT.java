@@ -3,8 +3,8 @@ package io.clicktls;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import io.clicktls.certificates.IssuanceLimits;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.issuance.IssuanceLimits;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.Pebble;
 import io.clicktls.testing.StandInPlatform;

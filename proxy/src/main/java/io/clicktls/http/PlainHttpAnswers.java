@@ -1,14 +1,14 @@
 package io.clicktls.http;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateSource;
+import io.clicktls.certificates.PendingHandshakes;
+import io.clicktls.certificates.Refusal;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.OnDemand;
 import io.clicktls.config.Upgrade;
-import io.clicktls.issuance.PendingHandshakes;
-import io.clicktls.issuance.Refusal;
 import io.clicktls.metrics.Metrics;
-import io.clicktls.tls.CertificateSource;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;

@@ -1,11 +1,11 @@
 package io.clicktls.http;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateSource;
+import io.clicktls.certificates.PendingHandshakes;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Listen;
-import io.clicktls.issuance.PendingHandshakes;
 import io.clicktls.metrics.Metrics;
-import io.clicktls.tls.CertificateSource;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;

@@ -1,12 +1,15 @@
 package io.clicktls.tls;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateResolver;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuanceHeldBackException;
+import io.clicktls.certificates.NameRefusedException;
+import io.clicktls.certificates.PendingHandshakes;
+import io.clicktls.certificates.Refusal;
+import io.clicktls.certificates.RefusalLog;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.PendingHandshakes;
-import io.clicktls.issuance.Refusal;
-import io.clicktls.issuance.RefusalLog;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.netty.buffer.ByteBuf;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.ClickTlsServer;
 import io.clicktls.admin.ChallTestDns;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuanceFailures;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.IssuanceFailures;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;

@@ -1,5 +1,11 @@
 package io.clicktls.testing;
 
+import io.clicktls.certificates.CertificateEvents;
+import io.clicktls.certificates.CertificateIssuer;
+import io.clicktls.certificates.CertificateResolver;
+import io.clicktls.certificates.InternalIssuer;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuancePolicy;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
@@ -11,16 +17,10 @@ import io.clicktls.config.OnDemand;
 import io.clicktls.config.Platform;
 import io.clicktls.config.StorageSettings;
 import io.clicktls.config.Upgrade;
-import io.clicktls.issuance.CertificateEvents;
-import io.clicktls.issuance.CertificateIssuer;
-import io.clicktls.issuance.InternalIssuer;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
-import io.clicktls.tls.CertificateResolver;
 import io.clicktls.tls.TlsContexts;
 import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateResolver;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.TestPki;
 import io.netty.bootstrap.ServerBootstrap;

@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.acme.Challenges;
-import io.clicktls.issuance.IssuanceException;
+import io.clicktls.certificates.CertificateResolver;
+import io.clicktls.certificates.IssuanceException;
 import io.clicktls.testing.TestPki;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
