@@ -152,19 +152,19 @@ public final class ClickTlsServer implements AutoCloseable {
         // Handshakes for names not in memory wait for these reads: threads of their own, not behind issuance.
         CertificateLoadExecutor loads = CertificateLoadExecutor.create(2, 1024, blocking);
         closeInReverse.add(loads);
-        resolver = new CertificateResolver(
-                live,
-                store,
-                journal.wrap(issuer),
-                policy,
-                failures,
-                blocking,
-                loads,
-                metrics,
-                clock,
+        resolver = CertificateResolver.builder()
+                .config(live)
+                .store(store)
+                .issuer(journal.wrap(issuer))
+                .policy(policy)
+                .failures(failures)
+                .blocking(blocking)
+                .loads(loads)
+                .metrics(metrics)
+                .clock(clock)
                 // the one cache of certificates is the resolver's; the contexts follow it
-                CertificateEvents.of(contexts::warm, contexts::invalidate),
-                CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+                .events(CertificateEvents.of(contexts::warm, contexts::invalidate))
+                .build();
         CertificateResolver certificates = resolver;
         // Requests for a name outside `domains` go to on_demand.platform once the policy let it have a certificate.
         live.routeOnDemand(name -> certificates.cached(name).isPresent() || policy.allowedOnDemand(name));

@@ -19,6 +19,7 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -104,53 +105,18 @@ public final class CertificateResolver implements CertificateSource {
         }
     }
 
-    /** With issuance failures kept in the store's own storage, and stored certificates loaded on the blocking executor. */
-    public CertificateResolver(
-            Supplier<ConfigSnapshot> config,
-            CertificateStore store,
-            CertificateIssuer issuer,
-            IssuancePolicy policy,
-            Executor blocking,
-            Metrics metrics,
-            Clock clock,
-            CertificateEvents events,
-            int maximumSize) {
-        this(
-                config,
-                store,
-                issuer,
-                policy,
-                new IssuanceFailures(store.storage(), clock),
-                blocking,
-                blocking,
-                metrics,
-                clock,
-                events,
-                maximumSize);
-    }
-
-    /**
-     * @param failures the per-name failure state and backoff, shared with the renewal scheduler
-     * @param blocking runs storage I/O and issuance; bounded; never an event loop
-     * @param loads reads a stored certificate and builds its context while a handshake waits (e.g. a
-     *     {@code tls.CertificateLoadExecutor}, so that such reads never queue behind issuance); bounded, failing fast when
-     *     full; never an event loop
-     * @param events told of each certificate about to be served and of each that left memory (the TLS contexts
-     *     follow them)
-     * @param maximumSize how many certificates stay in memory
-     */
-    public CertificateResolver(
-            Supplier<ConfigSnapshot> config,
-            CertificateStore store,
-            CertificateIssuer issuer,
-            IssuancePolicy policy,
-            IssuanceFailures failures,
-            Executor blocking,
-            Executor loads,
-            Metrics metrics,
-            Clock clock,
-            CertificateEvents events,
-            int maximumSize) {
+    private CertificateResolver(Builder b) {
+        Supplier<ConfigSnapshot> config = Objects.requireNonNull(b.config, "config");
+        CertificateStore store = Objects.requireNonNull(b.store, "store");
+        Executor blocking = Objects.requireNonNull(b.blocking, "blocking");
+        Metrics metrics = Objects.requireNonNull(b.metrics, "metrics");
+        Clock clock = b.clock;
+        CertificateIssuer issuer = Objects.requireNonNull(b.issuer, "issuer");
+        IssuancePolicy policy = Objects.requireNonNull(b.policy, "policy");
+        IssuanceFailures failures = b.failures != null ? b.failures : new IssuanceFailures(store.storage(), clock);
+        Executor loads = b.loads != null ? b.loads : blocking;
+        CertificateEvents events = b.events;
+        int maximumSize = b.maximumSize;
         this.config = config;
         this.store = store;
         this.issuer = issuer;
@@ -170,6 +136,99 @@ public final class CertificateResolver implements CertificateSource {
                 .build();
         metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
         metrics.cache("certificates", memory);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * What a resolver needs. Required: {@link #config}, {@link #store}, {@link #issuer}, {@link #policy},
+     * {@link #blocking} and {@link #metrics}.
+     */
+    public static final class Builder {
+        private Supplier<ConfigSnapshot> config;
+        private CertificateStore store;
+        private CertificateIssuer issuer;
+        private IssuancePolicy policy;
+        private IssuanceFailures failures;
+        private Executor blocking;
+        private Executor loads;
+        private Metrics metrics;
+        private Clock clock = Clock.systemUTC();
+        private CertificateEvents events = CertificateEvents.NONE;
+        private int maximumSize = DEFAULT_MAXIMUM_SIZE;
+
+        private Builder() {}
+
+        /** The live config, read on every lookup. */
+        public Builder config(Supplier<ConfigSnapshot> config) {
+            this.config = config;
+            return this;
+        }
+
+        public Builder store(CertificateStore store) {
+            this.store = store;
+            return this;
+        }
+
+        public Builder issuer(CertificateIssuer issuer) {
+            this.issuer = issuer;
+            return this;
+        }
+
+        public Builder policy(IssuancePolicy policy) {
+            this.policy = policy;
+            return this;
+        }
+
+        /** The per-name failure state and backoff, shared with the renewal scheduler; default: in the store's storage. */
+        public Builder failures(IssuanceFailures failures) {
+            this.failures = failures;
+            return this;
+        }
+
+        /** Runs storage I/O and issuance; bounded; never an event loop. */
+        public Builder blocking(Executor blocking) {
+            this.blocking = blocking;
+            return this;
+        }
+
+        /**
+         * Reads a stored certificate while a handshake waits (e.g. a {@code tls.CertificateLoadExecutor}, so that such
+         * reads never queue behind issuance); bounded, failing fast when full; never an event loop. Default: the
+         * blocking executor.
+         */
+        public Builder loads(Executor loads) {
+            this.loads = loads;
+            return this;
+        }
+
+        public Builder metrics(Metrics metrics) {
+            this.metrics = metrics;
+            return this;
+        }
+
+        public Builder clock(Clock clock) {
+            this.clock = clock;
+            return this;
+        }
+
+        /** Told of each certificate about to be served and of each that left memory; default: nobody. */
+        public Builder events(CertificateEvents events) {
+            this.events = events;
+            return this;
+        }
+
+        /** How many certificates stay in memory; default {@link #DEFAULT_MAXIMUM_SIZE}. */
+        public Builder maximumSize(int maximumSize) {
+            this.maximumSize = maximumSize;
+            return this;
+        }
+
+        public CertificateResolver build() {
+            return new CertificateResolver(this);
+        }
     }
 
     @Override

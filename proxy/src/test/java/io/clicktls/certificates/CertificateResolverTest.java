@@ -188,18 +188,19 @@ class CertificateResolverTest {
 
     /** A resolver over the same storage, as after a restart, with the executors given. */
     private CertificateResolver restartedResolver(TlsContexts contexts, Executor blocking, Executor loads) {
-        return new CertificateResolver(
-                pki.config,
-                pki.store,
-                pki.issuer,
-                pki.policy,
-                new IssuanceFailures(pki.storage, pki.clock),
-                blocking,
-                loads,
-                pki.metrics,
-                pki.clock,
-                CertificateEvents.of(contexts::warm, contexts::invalidate),
-                10);
+        return CertificateResolver.builder()
+                .config(pki.config)
+                .store(pki.store)
+                .issuer(pki.issuer)
+                .policy(pki.policy)
+                .failures(new IssuanceFailures(pki.storage, pki.clock))
+                .blocking(blocking)
+                .loads(loads)
+                .metrics(pki.metrics)
+                .clock(pki.clock)
+                .events(CertificateEvents.of(contexts::warm, contexts::invalidate))
+                .maximumSize(10)
+                .build();
     }
 
     @Test
@@ -350,16 +351,17 @@ class CertificateResolverTest {
     @Test
     void memoryHoldsAtMostItsBoundAndAnEvictedNameIsServedFromStorageWithAWorkingContext() throws Exception {
         TlsContexts boundedContexts = new TlsContexts(TlsContexts.preferredProvider(), 2);
-        CertificateResolver bounded = new CertificateResolver(
-                pki.config,
-                pki.store,
-                pki.issuer,
-                pki.policy,
-                pki.blocking,
-                pki.metrics,
-                pki.clock,
-                CertificateEvents.of(boundedContexts::warm, boundedContexts::invalidate),
-                2);
+        CertificateResolver bounded = CertificateResolver.builder()
+                .config(pki.config)
+                .store(pki.store)
+                .issuer(pki.issuer)
+                .policy(pki.policy)
+                .blocking(pki.blocking)
+                .metrics(pki.metrics)
+                .clock(pki.clock)
+                .events(CertificateEvents.of(boundedContexts::warm, boundedContexts::invalidate))
+                .maximumSize(2)
+                .build();
         List<CertifiedKey> issued = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
             issued.add(await(bounded.certificate("n" + i + ".wild.test")));

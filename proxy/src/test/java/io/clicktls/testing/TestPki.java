@@ -106,16 +106,17 @@ public final class TestPki implements AutoCloseable {
 
     /** @param blocking e.g. {@link #blocking} wrapped to count tasks */
     public CertificateResolver resolver(TlsContexts contexts, Executor blocking) {
-        return new CertificateResolver(
-                config,
-                store,
-                issuer,
-                policy,
-                blocking,
-                metrics,
-                clock,
-                CertificateEvents.of(contexts::warm, contexts::invalidate),
-                1000);
+        return CertificateResolver.builder()
+                .config(config)
+                .store(store)
+                .issuer(issuer)
+                .policy(policy)
+                .blocking(blocking)
+                .metrics(metrics)
+                .clock(clock)
+                .events(CertificateEvents.of(contexts::warm, contexts::invalidate))
+                .maximumSize(1000)
+                .build();
     }
 
     /** The internal CA's root, which clients trust. */
