@@ -1,12 +1,12 @@
 package io.clicktls;
 
+import io.clicktls.certificates.PublicSuffixList;
 import io.clicktls.cli.CheckCommand;
 import io.clicktls.cli.DoctorCommand;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.Endpoint;
-import io.clicktls.issuance.PublicSuffixList;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.storage.CertificateStore;
 import io.netty.channel.epoll.Epoll;

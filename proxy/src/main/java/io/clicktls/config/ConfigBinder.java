@@ -64,7 +64,10 @@ final class ConfigBinder {
     private static final List<String> ASK_CACHE_KEYS = List.of("allow", "deny");
     private static final List<String> PENDING_KEYS = List.of("per_client", "total");
     private static final List<String> LIMITS_KEYS = List.of(
-            "orders_per_3h", "certificates_per_registered_domain_per_week", "failed_validations_per_name_per_hour");
+            "orders_per_3h",
+            "certificates_per_registered_domain_per_week",
+            "failed_validations_per_name_per_hour",
+            "new_names_per_client_per_registered_domain_per_week");
     private static final List<String> CLEANUP_KEYS = List.of("grace");
     /** Far above any sensible setting, and far below an overflow. */
     private static final int MAX_COUNT = 1_000_000;
@@ -461,18 +464,25 @@ final class ConfigBinder {
         String path = "certificates.limits";
         checkKeys(limits, path, LIMITS_KEYS);
         Certificates.Limits defaults = Certificates.Limits.DEFAULTS;
+        int perDomain = positiveInt(
+                limits,
+                "certificates_per_registered_domain_per_week",
+                path,
+                defaults.certificatesPerRegisteredDomainPerWeek());
         return new Certificates.Limits(
                 positiveInt(limits, "orders_per_3h", path, defaults.ordersPer3h()),
-                positiveInt(
-                        limits,
-                        "certificates_per_registered_domain_per_week",
-                        path,
-                        defaults.certificatesPerRegisteredDomainPerWeek()),
+                perDomain,
                 positiveInt(
                         limits,
                         "failed_validations_per_name_per_hour",
                         path,
-                        defaults.failedValidationsPerNamePerHour()));
+                        defaults.failedValidationsPerNamePerHour()),
+                // unset: a quarter of the registered domain's budget, whatever that budget is set to
+                positiveInt(
+                        limits,
+                        "new_names_per_client_per_registered_domain_per_week",
+                        path,
+                        Math.max(1, perDomain / 4)));
     }
 
     private Certificates.Cleanup cleanup(MapNode cleanup) {
