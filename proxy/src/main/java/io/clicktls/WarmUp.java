@@ -1,9 +1,9 @@
 package io.clicktls;
 
 import io.clicktls.acme.AcmeIssuer;
-import io.clicktls.issuance.InternalIssuer;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.PublicSuffixList;
+import io.clicktls.certificates.InternalIssuer;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.PublicSuffixList;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.tls.TlsContexts;

@@ -10,7 +10,10 @@ final class CertificatesReader {
 
     private static final List<String> KEYS = List.of("issuer", "key_type", "acme", "on_demand", "limits", "cleanup");
     private static final List<String> LIMITS_KEYS = List.of(
-            "orders_per_3h", "certificates_per_registered_domain_per_week", "failed_validations_per_name_per_hour");
+            "orders_per_3h",
+            "certificates_per_registered_domain_per_week",
+            "failed_validations_per_name_per_hour",
+            "new_names_per_client_per_registered_domain_per_week");
     private static final List<String> CLEANUP_KEYS = List.of("grace");
 
     private final Section certificates;
@@ -42,12 +45,21 @@ final class CertificatesReader {
     private static Certificates.Limits limits(Section limits) {
         limits.allowOnly(LIMITS_KEYS);
         Certificates.Limits defaults = Certificates.Limits.DEFAULTS;
-        return new Certificates.Limits(
+        // the per-client share's default follows the per-domain budget as set: the record's 3-argument constructor
+        // derives it
+        Certificates.Limits withDerivedShare = new Certificates.Limits(
                 limits.positiveInt("orders_per_3h", defaults.ordersPer3h()),
                 limits.positiveInt(
                         "certificates_per_registered_domain_per_week",
                         defaults.certificatesPerRegisteredDomainPerWeek()),
                 limits.positiveInt("failed_validations_per_name_per_hour", defaults.failedValidationsPerNamePerHour()));
+        return new Certificates.Limits(
+                withDerivedShare.ordersPer3h(),
+                withDerivedShare.certificatesPerRegisteredDomainPerWeek(),
+                withDerivedShare.failedValidationsPerNamePerHour(),
+                limits.positiveInt(
+                        "new_names_per_client_per_registered_domain_per_week",
+                        withDerivedShare.newNamesPerClientPerRegisteredDomainPerWeek()));
     }
 
     private Certificates.Cleanup cleanup() {

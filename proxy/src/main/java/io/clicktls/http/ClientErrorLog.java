@@ -80,6 +80,12 @@ final class ClientErrorLog extends ChannelInboundHandlerAdapter {
                         RateLimitedLog.suppressedNote(suppressed));
             }
         }
+        if (cause instanceof Http2Exception && !(cause instanceof Http2Exception.StreamException)) {
+            // An HTTP/2 connection error: Netty's frame codec fires it here first, then sends GOAWAY with its code
+            // (ENHANCE_YOUR_CALM for a flood, PROTOCOL_ERROR, ...) and closes. Closing now would send GOAWAY
+            // NO_ERROR ahead of it, and the client would not learn why.
+            return;
+        }
         ctx.close();
     }
 

@@ -94,7 +94,8 @@ public final class Metrics implements AutoCloseable {
             "caa_forbids",
             "rate_limited",
             "too_many_pending",
-            "backoff");
+            "backoff",
+            "client_budget");
     /** {@code clicktls_config_reloads_total{result}}. */
     public static final List<String> RELOAD_RESULTS = List.of("ok", "rejected");
     /** {@code clicktls_admin_actions_total{action}}. */

@@ -58,7 +58,11 @@ final class RawHttp2 implements AutoCloseable {
 
     /** Connects with ALPN {@code h2} and sends the preface and an empty SETTINGS frame. */
     static RawHttp2 connect(int port, String serverName) throws Exception {
-        SSLSocket socket = ProxyFixture.openTls(port, serverName);
+        return connect(ProxyFixture.openTls(port, serverName));
+    }
+
+    /** As {@link #connect(int, String)}, over a TLS socket connected (not yet handshaken) by the caller. */
+    static RawHttp2 connect(SSLSocket socket) throws Exception {
         SSLParameters parameters = socket.getSSLParameters();
         parameters.setApplicationProtocols(new String[] {"h2"});
         socket.setSSLParameters(parameters);
