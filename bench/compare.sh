@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side by side: HAProxy, Caddy and clicktls terminate TLS for links.shop.test with the same ECDSA P-256
 # certificate, in front of the same local nginx answering 302. Each proxy runs alone while it is measured.
-# Loads: wrk keep-alive, wrk with "Connection: close" (wrk resumes TLS 1.3 sessions) and h2load at a fixed
-# rate of new connections with one request each (full handshakes). Server CPU per request comes from
-# /proc/PID/stat (utime + stime) read before and after each load. See bench/README.md.
+# Loads: wrk keep-alive, wrk with "Connection: close" (wrk resumes TLS 1.3 sessions), and h2load at a fixed
+# rate of new connections with one request each: over HTTP/1.1 (full handshakes) and over ALPN h2 (the click as a
+# browser makes it). Server CPU per request comes from /proc/PID/stat (utime + stime) read before and after each
+# load. See bench/README.md.
 set -euo pipefail
 
 usage() {
@@ -143,7 +144,7 @@ defaults
     option http-keep-alive
     http-reuse always
 frontend https
-    bind 127.0.0.1:$port ssl crt $WORK/pki/haproxy.pem alpn http/1.1
+    bind 127.0.0.1:$port ssl crt $WORK/pki/haproxy.pem alpn h2,http/1.1
     default_backend nginx
 backend nginx
     server nginx 127.0.0.1:$NGINX_PORT
@@ -318,11 +319,14 @@ EOF
 # One new connection per request, no resumption: h2load at a fixed connection rate with as many clients as
 # requests, so each client makes one connection and one request. (h2load reconnecting after
 # "Connection: close" would resume its session; a closed loop of one-request batches measures h2load's start.)
+# PROTOCOL h1: `--h1`, ALPN http/1.1 (the full-handshake load); h2: ALPN h2 (the click as a browser makes it: new
+# connection, full TLS 1.3 handshake, HTTP/2, one GET).
 h2load_load() {
-    local out=$1 seconds=$2 per_tick total
+    local out=$1 seconds=$2 protocol=$3 per_tick total h1=()
     per_tick=$(( (HANDSHAKE_RATE + 25) / 50 ))
     total=$((per_tick * 50 * seconds))
-    run_load "$out" timeout $((seconds * 4 + 30)) h2load --h1 -m 1 -c "$total" -n "$total" -r "$per_tick" \
+    [ "$protocol" = h1 ] && h1=(--h1)
+    run_load "$out" timeout $((seconds * 4 + 30)) h2load "${h1[@]}" -m 1 -c "$total" -n "$total" -r "$per_tick" \
         --rate-period 20ms -N 10s --log-file="$out.requests" --connect-to "127.0.0.1:$PROXY_PORT" "$(url)"
 }
 
@@ -361,7 +365,8 @@ measure_once() {
     case "$load" in
         keepalive) wrk_load "$out" "$DURATION" || true ;;
         resumed) wrk_load "$out" "$DURATION" -H "Connection: close" || true ;;
-        full) h2load_load "$out" "$DURATION" || true ;;
+        full) h2load_load "$out" "$DURATION" h1 || true ;;
+        click) h2load_load "$out" "$DURATION" h2 || true ;;
     esac
     after=$(cpu_ticks "$PROXY_PID")
     machine1=$(machine_ticks); nginx1=$(cpu_ticks "$NGINX_PID"); clients1=$(children_ticks)
@@ -370,8 +375,12 @@ measure_once() {
     others=$(awk -v m0="$machine0" -v m1="$machine1" -v own=$(( (after - before) + (nginx1 - nginx0) + (clients1 - clients0) )) \
         'BEGIN {split(m0, a, " "); split(m1, b, " "); t = b[2] - a[2]; o = (b[1] - a[1]) - own; if (o < 0) o = 0; print (t > 0) ? int(100 * o / t) : 0}')
     kill -0 "$PROXY_PID" 2>/dev/null || die "$name died during the $load load (see $RESULTS/$name.log)"
-    if [ "$load" = full ]; then
+    if [ "$load" = full ] || [ "$load" = click ]; then
         read -r requests rps p99 errors extra <<< "$(parse_h2load "$out")"
+        # h2load falls back to HTTP/1.1 when the server picks no protocol: the click load must really be h2
+        if [ "$load" = click ] && ! grep -q '^Application protocol: h2$' "$out"; then
+            die "$name did not negotiate h2 for the click load (see $out)"
+        fi
     else
         read -r requests rps p99 errors <<< "$(parse_wrk "$out")"
     fi
@@ -394,7 +403,8 @@ warm_up() {
     # keep-alive last: it is measured first, and new connections per request (the other two loads) make the JVM
     # deoptimise and recompile the keep-alive path; right after them its window had the JIT at work (req/s -35%)
     wrk_load "$RESULTS/$name-warmup-resumed.txt" "$WARMUP" -H "Connection: close" || true
-    h2load_load "$RESULTS/$name-warmup-full.txt" "$WARMUP" || true
+    h2load_load "$RESULTS/$name-warmup-full.txt" "$WARMUP" h1 || true
+    h2load_load "$RESULTS/$name-warmup-click.txt" "$WARMUP" h2 || true
     wrk_load "$RESULTS/$name-warmup-keepalive.txt" "$WARMUP" || true
     sleep 2
 }
@@ -410,6 +420,7 @@ bench_proxy() {
     measure "$name" keepalive
     measure "$name" resumed
     measure "$name" full
+    measure "$name" click
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(memory_kb "$PROXY_PID" VmHWM)" "$(memory_kb "$PROXY_PID" VmRSS)" \
         "$RESUMES" "$TLS_SUMMARY${TLS_GROUP:+, $TLS_GROUP}" "$PROXY_VERSION" >> "$PROXY_INFO"
     stop_server "$PROXY_PID"
@@ -425,14 +436,14 @@ print_table() {
         FNR == NR { v[$1, $2, "rps"] = $4; v[$1, $2, "p99"] = $5; v[$1, $2, "cpu"] = $6; v[$1, $2, "err"] = $7; v[$1, $2, "req"] = $3; v[$1, $2, "s"] = $8; v[$1, $2, "others"] = $9; next }
         { info[$1] = $0; hwm[$1] = $2; resumes[$1] = $4; label[$1] = $6; order[++n] = $1 }
         END {
-            print "| proxy | keep-alive req/s | keep-alive CPU µs/req | p99 | resumed CPU µs/req | full handshake CPU µs/req | resumed req/s | peak RSS |"
-            print "| --- | --- | --- | --- | --- | --- | --- | --- |"
+            print "| proxy | keep-alive req/s | keep-alive CPU µs/req | p99 | resumed CPU µs/req | full handshake CPU µs/req | h2 click CPU µs/req | resumed req/s | peak RSS |"
+            print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
             for (i = 1; i <= n; i++) {
                 p = order[i]
                 if (resumes[p] != "yes") unresumed = unresumed " " p
-                printf "| %s | %s | %s | %s ms | %s%s | %s | %s | %d MiB |\n", label[p], group(v[p, "keepalive", "rps"]),
+                printf "| %s | %s | %s | %s ms | %s%s | %s | %s | %s | %d MiB |\n", label[p], group(v[p, "keepalive", "rps"]),
                     v[p, "keepalive", "cpu"], v[p, "keepalive", "p99"], v[p, "resumed", "cpu"], resumes[p] == "yes" ? "" : " †",
-                    v[p, "full", "cpu"],
+                    v[p, "full", "cpu"], v[p, "click", "cpu"],
                     group(v[p, "resumed", "rps"]), hwm[p] / 1024
             }
             if (("clicktls" in hwm) && ("haproxy" in hwm)) {
@@ -440,26 +451,26 @@ print_table() {
                 r1 = ratio(v[c, "keepalive", "rps"], v[h, "keepalive", "rps"]); r2 = ratio(v[c, "keepalive", "cpu"], v[h, "keepalive", "cpu"])
                 r3 = ratio(v[c, "keepalive", "p99"], v[h, "keepalive", "p99"]); r4 = ratio(v[c, "resumed", "cpu"], v[h, "resumed", "cpu"])
                 r5 = ratio(v[c, "full", "cpu"], v[h, "full", "cpu"]); r6 = ratio(v[c, "resumed", "rps"], v[h, "resumed", "rps"])
-                r7 = ratio(hwm[c], hwm[h])
+                r7 = ratio(hwm[c], hwm[h]); r8 = ratio(v[c, "click", "cpu"], v[h, "click", "cpu"])
                 # throughput and latency compare only when neither run shared the machine with other work
                 k = (v[c, "keepalive", "others"] > 10 || v[h, "keepalive", "others"] > 10) ? " (disturbed)" : ""
-                printf "| clicktls ÷ HAProxy (goal) | %s (≥ 1)%s | %s (≤ 1)%s | %s (≤ 1)%s | %s (≤ 0.6)%s | %s (≤ 0.6)%s | %s | %s |\n",
+                printf "| clicktls ÷ HAProxy (goal) | %s (≥ 1)%s | %s (≤ 1)%s | %s (≤ 1)%s | %s (≤ 0.6)%s | %s (≤ 0.6)%s | %s | %s | %s |\n",
                     r1, k != "" ? k : mark(r1, 1, 1), r2, mark(r2, 1, 0), r3, k != "" ? k : mark(r3, 1, 0),
-                    r4, mark(r4, 0.6, 0), r5, mark(r5, 0.6, 0), r6, r7
+                    r4, mark(r4, 0.6, 0), r5, mark(r5, 0.6, 0), r8, r6, r7
             }
             if (unresumed != "")
                 printf "\n† no TLS 1.3 resumption (openssl s_client -sess_out/-sess_in):%s; its \"resumed\" load made full handshakes\n", unresumed
             print ""
             for (i = 1; i <= n; i++) {
                 p = order[i]
-                split("keepalive resumed full", loads, " ")
-                for (j = 1; j <= 3; j++) {
+                split("keepalive resumed full click", loads, " ")
+                for (j = 1; j <= 4; j++) {
                     l = loads[j]
                     if (v[p, l, "req"] > 0 && v[p, l, "err"] / v[p, l, "req"] > 0.001)
                         printf "warning: %s %s load: %d errors in %d requests\n", p, l, v[p, l, "err"], v[p, l, "req"]
                     if (v[p, l, "others"] > 10)
                         printf "warning: other processes used %d%% of the CPU during the %s %s load: its req/s and p99 are not comparable\n", v[p, l, "others"], p, l
-                    if (l == "full" && v[p, l, "s"] > 1.5 * duration)
+                    if ((l == "full" || l == "click") && v[p, l, "s"] > 1.5 * duration)
                         printf "warning: %s could not keep up with the handshake rate (%ss for a %ss load)\n", p, v[p, l, "s"], duration
                 }
             }
@@ -481,7 +492,7 @@ if wants clicktls; then build_clicktls; fi
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
-    echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after ${WARMUP}s warm-up per load type; full handshakes: h2load --h1 at $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
+    echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after ${WARMUP}s warm-up per load type; full handshakes (h2load --h1) and h2 clicks (h2load, ALPN h2): $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
     echo "proxies: $ONLY"
     echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RESULTS/environment.txt" >&2
@@ -509,6 +520,7 @@ stop_server "$NGINX_PID"
         [ -f "$RESULTS/$proxy-keepalive.txt" ] || continue
         echo "$proxy keep-alive $(grep -h '^latency shape:' "$RESULTS/$proxy-keepalive.txt" | sed 's/; per 0.5 ms.*//')"
     done
-    echo "Full handshake: h2load, one request per new connection, no resumption."
+    echo "Full handshake: h2load --h1, one request per new connection, no resumption."
+    echo "h2 click: h2load with ALPN h2, one GET per new connection (a full TLS 1.3 handshake each), no resumption."
     awk -F'\t' '{printf "%s: %s; resumption %s; peak RSS %d MiB\n", $1, $5, $4, $2 / 1024}' "$PROXY_INFO"
 } | tee "$RESULTS/table.md"
