@@ -19,7 +19,7 @@ usage: bench/compare.sh [options]
   --handshake-rate N      new connections per second for the full-handshake load (default: 300)
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
   --jar FILE              clicktls jar to run (default: DIR/proxy/target/clicktls.jar)
-  --jvm-flags "FLAGS"     JVM flags for clicktls (default: -Xms512m -Xmx1g -XX:+UseParallelGC)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: CLICKTLS_JVM_FLAGS in lib.sh, README's)
   --port-base N           first port to try; free ports are picked from there (default: 18000)
   --results DIR           where raw output goes (default: bench/results/<timestamp>)
   --keep                  keep the temporary directory (certificates, configs, storage)
@@ -39,7 +39,8 @@ WARMUP=15
 CONNECTIONS=50
 HANDSHAKE_RATE=300
 JAR=""
-JVM_FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+JVM_FLAGS=""
+JVM_FLAGS_GIVEN=0 # else lib.sh's CLICKTLS_JVM_FLAGS
 PORT_BASE=18000
 RESULTS=""
 KEEP=0
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
         --handshake-rate) HANDSHAKE_RATE=$2; shift ;;
         --repo) REPO=$(cd "$2" && pwd); shift ;;
         --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; shift ;;
+        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --results) RESULTS=$2; shift ;;
         --keep) KEEP=1 ;;
@@ -82,6 +83,7 @@ wants() { [[ ,$ONLY, == *,$1,* ]]; }
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
+[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$CLICKTLS_JVM_FLAGS
 
 # --- tools ------------------------------------------------------------------------------------------------
 ensure_tools() {
@@ -233,7 +235,7 @@ EOF
     start_server "$RESULTS/clicktls.log" java $JVM_FLAGS -jar "$JAR" run --config "$dir/clicktls.yml"
     PROXY_PID=$STARTED_PID
     PROXY_PORT=$https
-    PROXY_VERSION="clicktls $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') (Java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'); $JVM_FLAGS)"
+    PROXY_VERSION="clicktls $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') (Java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'); ${JVM_FLAGS:-no JVM flags})"
 }
 
 # --- checks -----------------------------------------------------------------------------------------------
