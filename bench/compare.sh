@@ -16,7 +16,12 @@ usage: bench/compare.sh [options]
                           both floor servers of the stack, floor-h1 (tls/FloorServer.java: resumed and full
                           handshake loads) and floor-h2 (tls/H2FloorServer.java: the h2 click load)
   --duration SECONDS      length of each measured load (default: 15)
-  --warmup SECONDS        warm-up per load type before measuring (default: 15)
+  --warmup SECONDS        a fixed warm-up per load type instead of warming until the cost settles
+  --settle-round SECONDS  warm-up: each load runs in rounds of this length right before it is measured, until
+                          two consecutive rounds' server CPU per request differ by less than --settle-within
+                          (default: 8)
+  --settle-within PERCENT (default: 10)
+  --settle-max SECONDS    warm-up: at most this long per load type, settled or not (default: 90)
   --connections N         wrk connections (default: 50)
   --handshake-rate N      new connections per second for the full-handshake load (default: 300)
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
@@ -35,9 +40,13 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 BUILD=1
 ONLY="haproxy,caddy,clicktls,floor"
 DURATION=15
-# 15 s: with 5 s the JVM's C2 compiler was still at work in the measured windows (14-43% of clicktls's CPU in the
-# handshake loads, bench/tls/README.md); HAProxy and Caddy need no warm-up and are unaffected by its length
-WARMUP=15
+# Warm-up until the cost settles: a fixed 15 s was not enough for the h2 path (issue 17: the JIT needed ~40 s of h2
+# clicks; with 5 s the C2 compiler took 14-43% of clicktls's CPU in the handshake windows, bench/tls/README.md).
+# WARMUP set by --warmup replaces it with a fixed time.
+WARMUP=""
+SETTLE_ROUND=8
+SETTLE_WITHIN=10
+SETTLE_MAX=90
 CONNECTIONS=50
 HANDSHAKE_RATE=300
 JAR=""
@@ -56,6 +65,9 @@ while [ $# -gt 0 ]; do
         --only) ONLY=$2; shift ;;
         --duration) DURATION=$2; shift ;;
         --warmup) WARMUP=$2; shift ;;
+        --settle-round) SETTLE_ROUND=$2; shift ;;
+        --settle-within) SETTLE_WITHIN=$2; shift ;;
+        --settle-max) SETTLE_MAX=$2; shift ;;
         --connections) CONNECTIONS=$2; shift ;;
         --handshake-rate) HANDSHAKE_RATE=$2; shift ;;
         --repo) REPO=$(cd "$2" && pwd); shift ;;
@@ -73,10 +85,11 @@ while [ $# -gt 0 ]; do
 done
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
 RESULTS=${RESULTS:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
-for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE" "$RETRIES"; do
+for n in "$DURATION" "${WARMUP:-0}" "$SETTLE_ROUND" "$SETTLE_WITHIN" "$SETTLE_MAX" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE" "$RETRIES"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: not a whole number: $n" >&2; exit 64; }
 done
-[ "$DURATION" -ge 1 ] && [ "$HANDSHAKE_RATE" -ge 50 ] || { echo "compare.sh: duration >= 1, handshake rate >= 50" >&2; exit 64; }
+[ "$DURATION" -ge 1 ] && [ "$HANDSHAKE_RATE" -ge 50 ] && [ "$SETTLE_ROUND" -ge 1 ] \
+    || { echo "compare.sh: duration >= 1, handshake rate >= 50, settle round >= 1" >&2; exit 64; }
 ONLY=${ONLY//floor,/floor-h1,floor-h2,}
 ONLY=$(sed 's/\(^\|,\)floor$/\1floor-h1,floor-h2/' <<< "$ONLY")
 IFS=, read -r -a PROXIES <<< "$ONLY"
@@ -403,12 +416,7 @@ measure_once() {
     out=$RESULTS/$name-$load.txt
     machine0=$(machine_ticks); nginx0=$(cpu_ticks "$NGINX_PID"); clients0=$(children_ticks)
     before=$(cpu_ticks "$PROXY_PID")
-    case "$load" in
-        keepalive) wrk_load "$out" "$DURATION" || true ;;
-        resumed) wrk_load "$out" "$DURATION" -H "Connection: close" || true ;;
-        full) h2load_load "$out" "$DURATION" h1 || true ;;
-        click) h2load_load "$out" "$DURATION" h2 || true ;;
-    esac
+    run_named_load "$load" "$out" "$DURATION"
     after=$(cpu_ticks "$PROXY_PID")
     machine1=$(machine_ticks); nginx1=$(cpu_ticks "$NGINX_PID"); clients1=$(children_ticks)
     # CPU the machine spent on anything but this proxy, nginx and the load generator: other people's work, which
@@ -437,18 +445,60 @@ measure_once() {
     sleep 2
 }
 
+# run_named_load LOAD OUT SECONDS: one of the four loads against the proxy under test, output in OUT.
+run_named_load() {
+    case "$1" in
+        keepalive) wrk_load "$2" "$3" || true ;;
+        resumed) wrk_load "$2" "$3" -H "Connection: close" || true ;;
+        full) h2load_load "$2" "$3" h1 || true ;;
+        click) h2load_load "$2" "$3" h2 || true ;;
+    esac
+}
+
+# Requests completed in a load's output.
+completed_requests() {
+    case "$1" in
+        full|click) parse_h2load "$2" | awk '{print $1}' ;;
+        *) parse_wrk "$2" | awk '{print $1}' ;;
+    esac
+}
+
+# Warms one load type right before it is measured (so no other load deoptimises its paths in between): rounds of
+# --settle-round seconds until two consecutive rounds' server CPU per request differ by less than --settle-within
+# percent, at most --settle-max seconds; or --warmup seconds if given. Appends "name load seconds settled costs" to
+# $WARMUPS.
 warm_up() {
-    local name=$1
-    [ "$WARMUP" -gt 0 ] || return 0
-    log "$name: warming up (${WARMUP}s per load type)"
-    # keep-alive last: it is measured first, and new connections per request (the other two loads) make the JVM
-    # deoptimise and recompile the keep-alive path; right after them its window had the JIT at work (req/s -35%)
-    local loads
-    loads=" $(loads_of "$name") "
-    [[ $loads != *" resumed "* ]] || wrk_load "$RESULTS/$name-warmup-resumed.txt" "$WARMUP" -H "Connection: close" || true
-    [[ $loads != *" full "* ]] || h2load_load "$RESULTS/$name-warmup-full.txt" "$WARMUP" h1 || true
-    [[ $loads != *" click "* ]] || h2load_load "$RESULTS/$name-warmup-click.txt" "$WARMUP" h2 || true
-    [[ $loads != *" keepalive "* ]] || wrk_load "$RESULTS/$name-warmup-keepalive.txt" "$WARMUP" || true
+    local name=$1 load=$2 round=0 spent=0 before after requests cost previous="" costs="" settled=no out
+    if [ -n "$WARMUP" ]; then
+        [ "$WARMUP" -gt 0 ] || return 0
+        run_named_load "$load" "$RESULTS/$name-warmup-$load.txt" "$WARMUP"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$load" "$WARMUP" fixed "-" >> "$WARMUPS"
+        sleep 2
+        return 0
+    fi
+    while [ "$spent" -lt "$SETTLE_MAX" ]; do
+        round=$((round + 1))
+        out=$RESULTS/$name-warmup-$load-$round.txt
+        before=$(cpu_ticks "$PROXY_PID")
+        run_named_load "$load" "$out" "$SETTLE_ROUND"
+        after=$(cpu_ticks "$PROXY_PID")
+        spent=$((spent + SETTLE_ROUND))
+        requests=$(completed_requests "$load" "$out")
+        cost=$(( requests > 0 ? (after - before) * TICK_US / requests : 0 ))
+        costs+="${costs:+ }$cost"
+        if [ -n "$previous" ] && [ "$cost" -gt 0 ] && awk -v a="$previous" -v b="$cost" -v w="$SETTLE_WITHIN" \
+            'BEGIN { d = a - b; if (d < 0) d = -d; m = a < b ? a : b; exit !(m > 0 && 100 * d / m < w) }'; then
+            settled=yes
+            break
+        fi
+        previous=$cost
+    done
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$load" "$spent" "$settled" "$costs" >> "$WARMUPS"
+    if [ "$settled" = yes ]; then
+        log "$name $load: settled after ${spent}s of warm-up (µs CPU/request per ${SETTLE_ROUND}s round: $costs)"
+    else
+        log "$name $load: not settled within ${SETTLE_MAX}s of warm-up (µs CPU/request per ${SETTLE_ROUND}s round: $costs); measuring anyway"
+    fi
     sleep 2
 }
 
@@ -459,9 +509,11 @@ bench_proxy() {
     "start_$name"
     wait_ready "$name"
     check_proxy "$name"
-    warm_up "$name"
     local load
-    for load in $(loads_of "$name"); do measure "$name" "$load"; done
+    for load in $(loads_of "$name"); do
+        warm_up "$name" "$load"
+        measure "$name" "$load"
+    done
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(memory_kb "$PROXY_PID" VmHWM)" "$(memory_kb "$PROXY_PID" VmRSS)" \
         "$RESUMES" "$TLS_SUMMARY${TLS_GROUP:+, $TLS_GROUP}" "$PROXY_VERSION" >> "$PROXY_INFO"
     stop_server "$PROXY_PID"
@@ -538,6 +590,8 @@ RESULTS=$(cd "$RESULTS" && pwd)
 WORK=$(mktemp -d /tmp/clicktls-bench.XXXXXX)
 SUMMARY=$RESULTS/summary.tsv
 PROXY_INFO=$RESULTS/proxies.tsv
+WARMUPS=$RESULTS/warmups.tsv
+: > "$WARMUPS"
 : > "$SUMMARY"
 : > "$PROXY_INFO"
 
@@ -546,7 +600,7 @@ if wants clicktls || wants floor-h1 || wants floor-h2; then build_clicktls; fi
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
-    echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after ${WARMUP}s warm-up per load type; full handshakes (h2load --h1) and h2 clicks (h2load, ALPN h2): $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
+    echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after $( [ -n "$WARMUP" ] && echo "${WARMUP}s of warm-up" || echo "warm-up in ${SETTLE_ROUND}s rounds until the CPU per request of two consecutive rounds is within ${SETTLE_WITHIN}% (at most ${SETTLE_MAX}s)") right before it; full handshakes (h2load --h1) and h2 clicks (h2load, ALPN h2): $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
     echo "proxies: $ONLY"
     echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RESULTS/environment.txt" >&2
@@ -574,6 +628,8 @@ stop_server "$NGINX_PID"
         [ -f "$RESULTS/$proxy-keepalive.txt" ] || continue
         echo "$proxy keep-alive $(grep -h '^latency shape:' "$RESULTS/$proxy-keepalive.txt" | sed 's/; per 0.5 ms.*//')"
     done
+    echo "Warm-up per load (seconds; µs CPU/request of each round):"
+    awk -F'\t' '{ printf "  %s %s: %ss%s%s\n", $1, $2, $3, $4 == "no" ? " (not settled)" : ($4 == "fixed" ? " (fixed)" : ""), $5 == "-" ? "" : "; " $5 }' "$WARMUPS"
     echo "Full handshake: h2load --h1, one request per new connection, no resumption."
     echo "h2 click: h2load with ALPN h2, one GET per new connection (a full TLS 1.3 handshake each), no resumption."
     awk -F'\t' '{printf "%s: %s; resumption %s; peak RSS %d MiB\n", $1, $5, $4, $2 / 1024}' "$PROXY_INFO"
