@@ -4,7 +4,7 @@
 # compare.sh, warm-up.sh and idle-connections.sh; they set NAME, WORK, RESULTS, JAR, REPO, BENCH_DIR, JVM_FLAGS and
 # (for an upstream) NGINX_PORT. Each start_* function starts a server and sets PROXY_PID, PROXY_PORT and
 # PROXY_VERSION; HAPROXY_MAXCONN and HAPROXY_CLIENT_TIMEOUT change HAProxy's limits (default 8000 and 30s), HAPROXY_GLOBAL_EXTRA adds a
-# line to its global section.
+# line to its global section, CLICKTLS_EXTRA_CONFIG lines at the end of clicktls's YAML.
 
 # --- certificate, configs ---------------------------------------------------------------------------------
 make_certificate() {
@@ -128,6 +128,7 @@ platforms:
 domains:
   - name: $NAME
     platform: bench
+${CLICKTLS_EXTRA_CONFIG:-}
 EOF
     cp "$dir/clicktls.yml" "$RESULTS/clicktls.yml"
     # word splitting of JVM_FLAGS is intended

@@ -28,13 +28,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Opens COUNT TLS connections to a server, makes one request on each as a browser's click does (HTTP/1.1 keep-alive,
  * or h2: preface, SETTINGS, one GET on stream 1), reads the answer, and then leaves every connection idle and open
- * for HOLD seconds before closing them all and exiting. One thread and epoll, so one process holds many thousand
+ * until HOLD seconds after RAMP_LIMIT (counted from its start) before closing them all and exiting. One thread and epoll, so one process holds many thousand
  * connections for a few MB of its own; at most CONCURRENT connections are being set up at a time.
  *
  * <p>Prints {@code ready N} once N connections have had their answer (every 1,000 and at the end), {@code failed N}
  * for connections that failed before their answer, {@code dropped N} for answered ones the server closed while
  * idle, and {@code holding N} (the connections open) when the ramp is over. Exits by
- * itself: after the hold, or after RAMP_LIMIT seconds if the ramp has not finished by then.
+ * itself, RAMP_LIMIT + HOLD seconds after it started; the ramp stops at RAMP_LIMIT seconds whether it is done or
+ * not.
  *
  * <pre>java -cp proxy/target/clicktls.jar bench/idle/IdleClient.java HOST PORT SNI h1|h2 COUNT SOURCE_ADDRESS
  *     CONCURRENT HOLD RAMP_LIMIT</pre>
@@ -108,7 +109,10 @@ final class IdleClient {
         rampOver = true; // no more connections: the reading is of what is open now
         System.out.println("holding " + (ready.get() - dropped.get()) + " (failed " + failed.get() + ")");
         System.out.flush();
-        Thread.sleep(TimeUnit.SECONDS.toMillis(hold));
+        // every client process of a run lets go at the same time (they start together), whichever finished its ramp
+        // first, so that the reading taken after the last ramp sees all of them
+        long release = hold == 0 ? 0 : deadline + TimeUnit.SECONDS.toNanos(hold); // 0: close at once
+        TimeUnit.NANOSECONDS.sleep(Math.max(0, release - System.nanoTime()));
         System.out.println("closing; " + dropped.get() + " were closed by the server while idle");
         System.out.flush();
         closing = true;
