@@ -18,8 +18,10 @@ usage: bench/compare.sh [options]
   --duration SECONDS      length of each measured load (default: 15)
   --warmup SECONDS        a fixed warm-up per load type instead of warming until the cost settles
   --settle-round SECONDS  warm-up: each load runs in rounds of this length right before it is measured, until
-                          two consecutive rounds' server CPU per request differ by less than --settle-within
-                          (default: 8)
+                          --settle-rounds consecutive rounds' server CPU per request differ pairwise by less than
+                          --settle-within percent (default: 8)
+  --settle-rounds N       (default: 3; 2 let clicktls's h2 click "settle" at 745 and 812 µs while the JIT was
+                          still at work: warm-up.sh saw its cost fall to ~600 µs after ~50 s)
   --settle-within PERCENT (default: 10)
   --settle-max SECONDS    warm-up: at most this long per load type, settled or not (default: 90)
   --connections N         wrk connections (default: 50)
@@ -45,6 +47,7 @@ DURATION=15
 # WARMUP set by --warmup replaces it with a fixed time.
 WARMUP=""
 SETTLE_ROUND=8
+SETTLE_ROUNDS=3
 SETTLE_WITHIN=10
 SETTLE_MAX=90
 CONNECTIONS=50
@@ -66,6 +69,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION=$2; shift ;;
         --warmup) WARMUP=$2; shift ;;
         --settle-round) SETTLE_ROUND=$2; shift ;;
+        --settle-rounds) SETTLE_ROUNDS=$2; shift ;;
         --settle-within) SETTLE_WITHIN=$2; shift ;;
         --settle-max) SETTLE_MAX=$2; shift ;;
         --connections) CONNECTIONS=$2; shift ;;
@@ -85,11 +89,11 @@ while [ $# -gt 0 ]; do
 done
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
 RESULTS=${RESULTS:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
-for n in "$DURATION" "${WARMUP:-0}" "$SETTLE_ROUND" "$SETTLE_WITHIN" "$SETTLE_MAX" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE" "$RETRIES"; do
+for n in "$DURATION" "${WARMUP:-0}" "$SETTLE_ROUND" "$SETTLE_ROUNDS" "$SETTLE_WITHIN" "$SETTLE_MAX" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE" "$RETRIES"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: not a whole number: $n" >&2; exit 64; }
 done
-[ "$DURATION" -ge 1 ] && [ "$HANDSHAKE_RATE" -ge 50 ] && [ "$SETTLE_ROUND" -ge 1 ] \
-    || { echo "compare.sh: duration >= 1, handshake rate >= 50, settle round >= 1" >&2; exit 64; }
+[ "$DURATION" -ge 1 ] && [ "$HANDSHAKE_RATE" -ge 50 ] && [ "$SETTLE_ROUND" -ge 1 ] && [ "$SETTLE_ROUNDS" -ge 2 ] \
+    || { echo "compare.sh: duration >= 1, handshake rate >= 50, settle round >= 1, settle rounds >= 2" >&2; exit 64; }
 ONLY=${ONLY//floor,/floor-h1,floor-h2,}
 ONLY=$(sed 's/\(^\|,\)floor$/\1floor-h1,floor-h2/' <<< "$ONLY")
 IFS=, read -r -a PROXIES <<< "$ONLY"
@@ -301,11 +305,11 @@ completed_requests() {
 }
 
 # Warms one load type right before it is measured (so no other load deoptimises its paths in between): rounds of
-# --settle-round seconds until two consecutive rounds' server CPU per request differ by less than --settle-within
-# percent, at most --settle-max seconds; or --warmup seconds if given. Appends "name load seconds settled costs" to
+# --settle-round seconds until the last --settle-rounds rounds' server CPU per request differ pairwise (each from the
+# next) by less than --settle-within percent, at most --settle-max seconds; or --warmup seconds if given. Appends "name load seconds settled costs" to
 # $WARMUPS.
 warm_up() {
-    local name=$1 load=$2 round=0 spent=0 before after requests cost previous="" costs="" settled=no out
+    local name=$1 load=$2 round=0 spent=0 before after requests cost previous="" costs="" settled=no out agreeing=1
     if [ -n "$WARMUP" ]; then
         [ "$WARMUP" -gt 0 ] || return 0
         run_named_load "$load" "$RESULTS/$name-warmup-$load.txt" "$WARMUP"
@@ -325,6 +329,11 @@ warm_up() {
         costs+="${costs:+ }$cost"
         if [ -n "$previous" ] && [ "$cost" -gt 0 ] && awk -v a="$previous" -v b="$cost" -v w="$SETTLE_WITHIN" \
             'BEGIN { d = a - b; if (d < 0) d = -d; m = a < b ? a : b; exit !(m > 0 && 100 * d / m < w) }'; then
+            agreeing=$((agreeing + 1))
+        else
+            agreeing=1
+        fi
+        if [ "$agreeing" -ge "$SETTLE_ROUNDS" ]; then
             settled=yes
             break
         fi
@@ -437,7 +446,7 @@ if wants clicktls || wants floor-h1 || wants floor-h2; then build_clicktls; fi
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
-    echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after $( [ -n "$WARMUP" ] && echo "${WARMUP}s of warm-up" || echo "warm-up in ${SETTLE_ROUND}s rounds until the CPU per request of two consecutive rounds is within ${SETTLE_WITHIN}% (at most ${SETTLE_MAX}s)") right before it; full handshakes (h2load --h1) and h2 clicks (h2load, ALPN h2): $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
+    echo "load: wrk -t1 -c$CONNECTIONS, ${DURATION}s per load after $( [ -n "$WARMUP" ] && echo "${WARMUP}s of warm-up" || echo "warm-up in ${SETTLE_ROUND}s rounds until the CPU per request of ${SETTLE_ROUNDS} consecutive rounds is within ${SETTLE_WITHIN}% from one to the next (at most ${SETTLE_MAX}s)") right before it; full handshakes (h2load --h1) and h2 clicks (h2load, ALPN h2): $(( (HANDSHAKE_RATE + 25) / 50 * 50 )) new connections/s"
     echo "proxies: $ONLY"
     echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RESULTS/environment.txt" >&2
