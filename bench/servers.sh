@@ -136,7 +136,11 @@ EOF
     start_server "$RESULTS/clicktls.log" java $JVM_FLAGS -jar "$JAR" run --config "$dir/clicktls.yml"
     PROXY_PID=$STARTED_PID
     PROXY_PORT=$https
-    PROXY_VERSION="clicktls $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') (Java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'); ${JVM_FLAGS:-no JVM flags})"
+    # the commit of the tree the jar was built from, or the jar's path when it came from elsewhere (--jar)
+    local build
+    build=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')
+    [ "$JAR" -ef "$REPO/proxy/target/clicktls.jar" ] || build=$JAR
+    PROXY_VERSION="clicktls $build (Java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'); ${JVM_FLAGS:-no JVM flags})"
 }
 
 # The floors of the stack (bench/tls/README.md): Netty + netty-tcnative BoringSSL answering a fixed 302 with no
