@@ -32,7 +32,7 @@ usage: bench/scale-100k.sh [options]
   --no-build              do not run `mvn -B -q package -DskipTests` first
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
   --jar FILE              clicktls jar (default: DIR/proxy/target/clicktls.jar)
-  --jvm-flags "FLAGS"     JVM flags for clicktls (default: -Xms512m -Xmx1g -XX:+UseParallelGC)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: CLICKTLS_JVM_FLAGS in lib.sh, README's)
   --port-base N           first port to try (default: 18100)
   --results DIR           where raw output goes (default: bench/results/scale-<timestamp>)
   --keep                  keep the temporary directory (config, logs)
@@ -50,7 +50,8 @@ FILL=5000
 RELOADS=3
 BUILD=1
 JAR=""
-JVM_FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+JVM_FLAGS=""
+JVM_FLAGS_GIVEN=0 # else lib.sh's CLICKTLS_JVM_FLAGS
 PORT_BASE=18100
 RESULTS=""
 KEEP=0
@@ -72,7 +73,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --repo) REPO=$(cd "$2" && pwd); shift ;;
         --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; shift ;;
+        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --results) RESULTS=$2; shift ;;
         --keep) KEEP=1 ;;
@@ -100,6 +101,7 @@ RESULTS=${RESULTS:-$BENCH_DIR/results/scale-$(date +%Y%m%d-%H%M%S)}
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
+[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$CLICKTLS_JVM_FLAGS
 
 for tool in java nginx wrk curl ss; do command -v "$tool" >/dev/null || die "$tool is needed"; done
 [ "$BUILD" -eq 0 ] || command -v mvn >/dev/null || die "mvn is needed to build clicktls (or --no-build)"
@@ -319,7 +321,7 @@ reloads() {
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
-    echo "clicktls: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), java $JVM_FLAGS"
+    echo "clicktls: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), java ${JVM_FLAGS:-(no JVM flags)}"
     echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RESULTS/environment.txt" >&2
 
