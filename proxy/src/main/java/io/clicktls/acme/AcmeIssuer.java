@@ -8,6 +8,7 @@ import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
+import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
 import java.io.ByteArrayInputStream;
@@ -159,7 +160,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     @Override
     public CertifiedKey issue(String name) throws IssuanceException {
-        String host = ChallengeStore.normalize(name);
+        String host = HostNames.normalize(name);
         long start = System.nanoTime();
         try {
             CertifiedKey issued;

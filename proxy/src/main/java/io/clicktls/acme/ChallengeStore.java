@@ -1,10 +1,10 @@
 package io.clicktls.acme;
 
+import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -27,10 +27,8 @@ public final class ChallengeStore implements Challenges {
     private static final Logger log = LoggerFactory.getLogger(ChallengeStore.class);
 
     // Tokens and names come from the network (a request path, an SNI); they become storage keys, so only plain
-    // base64url tokens and plain DNS names may pass, never "..", "/" or anything a file system would interpret.
+    // base64url tokens and host names (HostNames) may pass, never "..", "/" or anything a file system would interpret.
     private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9_-]{1,256}");
-    private static final String LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
-    private static final Pattern HOST_NAME = Pattern.compile("(?=.{1,253}$)" + LABEL + "(\\." + LABEL + ")*");
 
     static final String HTTP_01_PREFIX = "challenges/http-01/";
     static final String TLS_ALPN_01_PREFIX = "challenges/tls-alpn-01/";
@@ -116,8 +114,8 @@ public final class ChallengeStore implements Challenges {
 
     /** Withdraws a tls-alpn-01 certificate. A storage failure is logged, not thrown. */
     public void withdrawTlsAlpn01(String name) {
-        String normal = normalize(name);
-        if (!HOST_NAME.matcher(normal).matches()) {
+        String normal = HostNames.normalize(name);
+        if (!HostNames.isValid(normal)) {
             return;
         }
         CertifiedKey withdrawn = alpnCertificates.remove(normal);
@@ -149,8 +147,8 @@ public final class ChallengeStore implements Challenges {
         if (name == null) {
             return Optional.empty();
         }
-        String normal = normalize(name);
-        if (!HOST_NAME.matcher(normal).matches()) {
+        String normal = HostNames.normalize(name);
+        if (!HostNames.isValid(normal)) {
             return Optional.empty();
         }
         CertifiedKey local = alpnCertificates.get(normal);
@@ -198,15 +196,10 @@ public final class ChallengeStore implements Challenges {
     }
 
     private static String requireHostName(String name) {
-        String normal = normalize(name);
-        if (!HOST_NAME.matcher(normal).matches()) {
+        String normal = HostNames.normalize(name);
+        if (!HostNames.isValid(normal)) {
             throw new IllegalArgumentException("name: " + name + " (expected: a DNS host name)");
         }
         return normal;
-    }
-
-    static String normalize(String name) {
-        String lower = name.toLowerCase(Locale.ROOT);
-        return lower.endsWith(".") ? lower.substring(0, lower.length() - 1) : lower;
     }
 }

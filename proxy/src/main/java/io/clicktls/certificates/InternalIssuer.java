@@ -2,6 +2,7 @@ package io.clicktls.certificates;
 
 import io.clicktls.config.Certificates.KeyType;
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.pki.KeyPairs;
 import io.clicktls.pki.Pem;
@@ -117,7 +118,7 @@ public final class InternalIssuer implements CertificateIssuer {
 
     @Override
     public CertifiedKey issue(String name) throws IssuanceException {
-        if (!IssuancePolicy.validHostName(name)) {
+        if (!HostNames.isValid(name)) {
             throw new IssuanceException("not a host name: " + name);
         }
         KeyType keyType = config.get().config().certificates().keyType();

@@ -7,12 +7,12 @@ import io.clicktls.admin.DomainStatusSource.CaPolicy;
 import io.clicktls.certificates.DnsCheck;
 import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.certificates.IssuanceFailures;
-import io.clicktls.certificates.IssuancePolicy;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
+import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
 import io.clicktls.pki.Pem;
 import io.clicktls.storage.FileStorage;
@@ -149,7 +149,7 @@ final class Doctor {
     // ---- config
 
     private Check config(Optional<DomainTable.Route> route) {
-        if (!IssuancePolicy.validHostName(name)) {
+        if (!HostNames.isValid(name)) {
             return Check.fail(
                     "config",
                     name + " is not a host name a CA could issue for",
@@ -192,7 +192,7 @@ final class Doctor {
             InetAddress literal = ipLiteral(target);
             targets.add(
                     literal == null
-                            ? DomainTable.normalize(target)
+                            ? HostNames.normalize(target)
                             : target.startsWith("[") && target.endsWith("]")
                                     ? target.substring(1, target.length() - 1)
                                     : target);
@@ -679,7 +679,7 @@ final class Doctor {
         if (options.dnsServer() == null) {
             return new InetSocketAddress(InetAddress.getByName(host), address.getPort());
         }
-        DnsCheck.Report report = join(dnsCheck.check(DomainTable.normalize(host), List.of()));
+        DnsCheck.Report report = join(dnsCheck.check(HostNames.normalize(host), List.of()));
         if (report.addresses().isEmpty()) {
             throw new IOException(
                     report.verdict() == DnsCheck.Verdict.UNAVAILABLE

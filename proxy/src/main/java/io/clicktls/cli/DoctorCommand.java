@@ -3,7 +3,7 @@ package io.clicktls.cli;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.config.DomainTable;
+import io.clicktls.config.HostNames;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -110,7 +110,7 @@ public final class DoctorCommand {
             throw new IllegalArgumentException("--config FILE and one DOMAIN are required");
         }
         return new Options(
-                config, DomainTable.normalize(domain), List.copyOf(expect), dns, List.copyOf(trust), https, admin);
+                config, HostNames.normalize(domain), List.copyOf(expect), dns, List.copyOf(trust), https, admin);
     }
 
     private static String value(List<String> args, int i, String option) {
