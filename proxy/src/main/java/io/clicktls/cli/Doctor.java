@@ -15,7 +15,8 @@ import io.clicktls.config.Endpoint;
 import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
 import io.clicktls.pki.Pem;
-import io.clicktls.storage.FileStorage;
+import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -98,15 +99,20 @@ final class Doctor {
 
     private final ClickTlsConfig config;
     private final DoctorCommand.Options options;
+    private final DoctorCommand.StoredState stored;
+    /** {@link #storage()}'s answer once asked: empty when nothing is stored yet. */
+    private Optional<Storage> storage;
+
     private final String name;
     private final Clock clock = Clock.systemUTC();
     private final ConfigSnapshot snapshot;
     private DnsCheck dnsCheck;
     private String dnsServerLabel;
 
-    Doctor(ClickTlsConfig config, DoctorCommand.Options options) {
+    Doctor(ClickTlsConfig config, DoctorCommand.Options options, DoctorCommand.StoredState stored) {
         this.config = config;
         this.options = options;
+        this.stored = stored;
         this.name = options.domain();
         this.snapshot = ConfigSnapshot.of(config);
     }
@@ -287,7 +293,9 @@ final class Doctor {
             return Check.pass(
                     "ca",
                     "the internal CA issues (trials only: browsers do not trust it)",
-                    "its root is " + config.storage().directory().resolve("ca/root.pem"));
+                    storage()
+                            .map(s -> "its root is " + s.where(StorageKeys.CA_ROOT))
+                            .orElse("its root is made on the first start"));
         }
         URI url = certificates.acme().directory();
         if (directoryProblem != null) {
@@ -445,8 +453,12 @@ final class Doctor {
                 Collections.addAll(roots, x509.getAcceptedIssuers());
             }
         }
+        Optional<byte[]> internalRoot =
+                storage().isEmpty() ? Optional.empty() : storage().get().load(StorageKeys.CA_ROOT);
+        if (internalRoot.isPresent()) {
+            roots.addAll(Pem.decodeChain(internalRoot.get()));
+        }
         List<Path> files = new ArrayList<>(options.trust());
-        files.add(config.storage().directory().resolve("ca/root.pem"));
         if (config.certificates().acme().trustedCa() != null) {
             files.add(config.certificates().acme().trustedCa());
         }
@@ -599,23 +611,34 @@ final class Doctor {
     }
 
     private Check fromStorage(String why) {
-        Path directory = config.storage().directory();
-        if (!Files.isDirectory(directory)) {
-            return Check.pass("issuance", "no attempt recorded: " + directory + " does not exist yet", why);
-        }
+        String where = config.storage().directory().toString();
         try {
-            Optional<IssuanceFailure> failure =
-                    new IssuanceFailures(new FileStorage(directory), clock).lastFailure(name);
+            Optional<Storage> opened = stored.open(config);
+            if (opened.isEmpty()) {
+                return Check.pass("issuance", "no attempt recorded: nothing is stored in " + where + " yet", why);
+            }
+            where = opened.get().where(StorageKeys.issuanceState(name));
+            Optional<IssuanceFailure> failure = new IssuanceFailures(opened.get(), clock).lastFailure(name);
             if (failure.isPresent()) {
                 return failed(failure.get(), "from storage (" + why + ")");
             }
-            return Check.pass("issuance", "no failed attempt recorded in " + directory, why);
+            return Check.pass("issuance", "no failed attempt recorded in " + where, why);
         } catch (IOException e) {
             return Check.fail(
-                    "issuance",
-                    "cannot read " + directory + ": " + describe(e),
-                    "run doctor as the user clicktls runs as");
+                    "issuance", "cannot read " + where + ": " + describe(e), "run doctor as the user clicktls runs as");
         }
+    }
+
+    /** The node's storage, opened once, without creating it; empty when nothing is stored or it cannot be opened. */
+    private Optional<Storage> storage() {
+        if (storage == null) {
+            try {
+                storage = stored.open(config);
+            } catch (IOException e) {
+                storage = Optional.empty();
+            }
+        }
+        return storage;
     }
 
     private Check failed(IssuanceFailure failure, String source) {

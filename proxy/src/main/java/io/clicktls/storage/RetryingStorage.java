@@ -118,13 +118,18 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         return backend;
     }
 
+    @Override
+    public String where(String key) {
+        return backend.where(key);
+    }
+
     /**
      * Asks {@code probe} now and then every {@code every} (on the blocking executor), and after writes that waited
      * have landed, whether the backend can take writes; {@link #degraded} reports it while nothing waits yet, so that
      * a node started on a full or read-only disk says so before it loses anything. Runs the first probe on the
      * calling thread: not an event loop.
      *
-     * @param probe e.g. {@link FileStorage#unwritable}; blocking, cheap
+     * @param probe e.g. {@link Storage#unwritable}; blocking, cheap
      */
     public void watch(Supplier<Optional<String>> probe, Duration every) {
         this.probe = probe;
