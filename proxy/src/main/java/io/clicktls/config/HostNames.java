@@ -1,6 +1,8 @@
 package io.clicktls.config;
 
 import java.net.IDN;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.Locale;
 
 /**
@@ -95,6 +97,24 @@ public final class HostNames {
         }
         problem.append(reason);
         return null;
+    }
+
+    /**
+     * An IPv4 or IPv6 literal (IPv6 with or without brackets), parsed without any lookup; {@code null} for a name.
+     */
+    public static InetAddress ipLiteral(String text) {
+        String bare = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
+        boolean v4 = bare.matches("(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}");
+        boolean v6 = bare.indexOf(':') >= 0
+                && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
+        if (!v4 && !v6) {
+            return null;
+        }
+        try {
+            return InetAddress.getByName(bare); // a literal: parsed, never looked up
+        } catch (UnknownHostException e) {
+            return null;
+        }
     }
 
     /** {@link #normalize} with internationalized names in punycode; {@code null} when that conversion fails. */

@@ -124,4 +124,16 @@ class HostNamesTest {
         assertThat(HostNames.check(raw, true, problem)).isNull();
         assertThat(problem.toString()).startsWith(explanation);
     }
+
+    @ParameterizedTest
+    @CsvSource({"127.0.0.1, /127.0.0.1", "::1, /0:0:0:0:0:0:0:1", "[::1], /0:0:0:0:0:0:0:1", "10.0.0.255, /10.0.0.255"})
+    void ipLiteralsAreParsedWithoutALookup(String text, String address) {
+        assertThat(HostNames.ipLiteral(text)).hasToString(address);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"links.shop.test", "localhost", "10.0.0.300", "1.2.3", "[links.shop.test]", "::g"})
+    void namesAndBrokenAddressesAreNoIpLiterals(String text) {
+        assertThat(HostNames.ipLiteral(text)).isNull();
+    }
 }
