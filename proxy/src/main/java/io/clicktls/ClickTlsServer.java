@@ -32,6 +32,7 @@ import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.storage.RetryingStorage;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import io.clicktls.tls.CertificateLoadExecutor;
 import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
@@ -39,6 +40,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -133,11 +135,11 @@ public final class ClickTlsServer implements AutoCloseable {
             log.info("demo email platform listening on 127.0.0.1:{}", demo.port());
         }
 
-        FileStorage files = new FileStorage(config.storage().directory());
+        Storage backend = openStorage(config);
         // A full or read-only disk must not stop the node: writes it refuses wait in memory and are retried.
-        RetryingStorage storage = new RetryingStorage(files, timers, blocking, clock, metrics::storageWriteFailed);
+        RetryingStorage storage = new RetryingStorage(backend, timers, blocking, clock, metrics::storageWriteFailed);
         closeInReverse.add(storage);
-        storage.watch(files::unwritable, STORAGE_PROBE_INTERVAL);
+        storage.watch(backend::unwritable, STORAGE_PROBE_INTERVAL);
         metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
@@ -203,7 +205,7 @@ public final class ClickTlsServer implements AutoCloseable {
         timers.schedule(
                 () -> blocking.execute(() -> {
                     try {
-                        files.sweepAbandonedWrites();
+                        backend.sweepAbandonedWrites();
                     } catch (IOException | RuntimeException e) {
                         log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
                     }
@@ -298,9 +300,7 @@ public final class ClickTlsServer implements AutoCloseable {
             return acme;
         }
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
-        log.info(
-                "internal CA: trust {} to try the proxy",
-                config.storage().directory().toAbsolutePath().normalize().resolve("ca/root.pem"));
+        log.info("internal CA: trust {} to try the proxy", storage.where(StorageKeys.CA_ROOT));
         WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
         return internal;
     }
@@ -309,6 +309,22 @@ public final class ClickTlsServer implements AutoCloseable {
      * The DNS server the status page asks: {@code tuning.dns_server}, else {@code on_demand.dns_server}, as the node
      * started with them, else the system's.
      */
+    /**
+     * The storage backend {@code config} names: the one place that picks an implementation of {@link Storage} (the
+     * node and {@code doctor} both open it here). Creates what it needs (the folder). Blocking.
+     */
+    public static Storage openStorage(ClickTlsConfig config) throws IOException {
+        return new FileStorage(config.storage().directory());
+    }
+
+    /**
+     * {@link #openStorage}, or empty when nothing was ever stored there, without creating anything: for {@code doctor},
+     * which must not leave a trace. Blocking.
+     */
+    public static Optional<Storage> existingStorage(ClickTlsConfig config) throws IOException {
+        return Files.isDirectory(config.storage().directory()) ? Optional.of(openStorage(config)) : Optional.empty();
+    }
+
     private static InetSocketAddress dnsServer(ClickTlsConfig config) {
         Endpoint configured = config.tuning().dnsServer() != null
                 ? config.tuning().dnsServer()

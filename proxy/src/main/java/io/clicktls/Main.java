@@ -52,7 +52,7 @@ public final class Main {
             PrintStream utf8 = out == System.out
                     ? new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8)
                     : out;
-            return DoctorCommand.run(List.of(args).subList(1, args.length), utf8, err);
+            return DoctorCommand.run(List.of(args).subList(1, args.length), ClickTlsServer::existingStorage, utf8, err);
         }
         Arguments parsed;
         try {

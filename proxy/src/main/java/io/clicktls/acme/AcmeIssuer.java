@@ -8,8 +8,10 @@ import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
+import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -74,9 +76,6 @@ import org.slf4j.LoggerFactory;
 public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(AcmeIssuer.class);
-
-    static final String ACCOUNT_KEY = "acme/account-key.pem";
-    static final String ACCOUNT = "acme/account.json";
 
     /** How long each wait (validation, signing) may take before the order is given up. */
     static final Duration WAIT_TIMEOUT = Duration.ofSeconds(90);
@@ -159,7 +158,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     @Override
     public CertifiedKey issue(String name) throws IssuanceException {
-        String host = ChallengeStore.normalize(name);
+        String host = HostNames.normalize(name);
         long start = System.nanoTime();
         try {
             CertifiedKey issued;
@@ -507,7 +506,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     }
 
     private KeyPair accountKey() throws IOException {
-        Optional<byte[]> stored = storage.load(ACCOUNT_KEY);
+        Optional<byte[]> stored = storage.load(StorageKeys.ACCOUNT_KEY);
         if (stored.isPresent()) {
             return KeyPairUtils.readKeyPair(
                     new InputStreamReader(new ByteArrayInputStream(stored.get()), StandardCharsets.US_ASCII));
@@ -515,14 +514,14 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         KeyPair made = KeyPairUtils.createECKeyPair("secp256r1");
         var pem = new StringWriter();
         KeyPairUtils.writeKeyPair(made, pem);
-        storage.store(ACCOUNT_KEY, pem.toString().getBytes(StandardCharsets.US_ASCII));
-        log.info("made a new ACME account key ({})", ACCOUNT_KEY);
+        storage.store(StorageKeys.ACCOUNT_KEY, pem.toString().getBytes(StandardCharsets.US_ASCII));
+        log.info("made a new ACME account key ({})", StorageKeys.ACCOUNT_KEY);
         return made;
     }
 
     /** The account URL stored for this directory; an account URL of another CA is no use here. */
     private Optional<URL> storedAccountUrl() throws IOException {
-        Optional<byte[]> stored = storage.load(ACCOUNT);
+        Optional<byte[]> stored = storage.load(StorageKeys.ACCOUNT);
         if (stored.isEmpty()) {
             return Optional.empty();
         }
@@ -533,7 +532,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             }
             return Optional.of(URI.create(json.get("location").asString()).toURL());
         } catch (RuntimeException | MalformedURLException e) {
-            log.warn("ignoring unreadable {}: {}", ACCOUNT, e.toString());
+            log.warn("ignoring unreadable {}: {}", StorageKeys.ACCOUNT, e.toString());
             return Optional.empty();
         }
     }
@@ -542,7 +541,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         var json = new JSONBuilder();
         json.put("directory", settings.directory().toString());
         json.put("location", location.toString());
-        storage.store(ACCOUNT, json.toString().getBytes(StandardCharsets.UTF_8));
+        storage.store(StorageKeys.ACCOUNT, json.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     // ---- errors

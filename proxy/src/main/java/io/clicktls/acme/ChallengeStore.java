@@ -1,10 +1,11 @@
 package io.clicktls.acme;
 
+import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -27,13 +28,8 @@ public final class ChallengeStore implements Challenges {
     private static final Logger log = LoggerFactory.getLogger(ChallengeStore.class);
 
     // Tokens and names come from the network (a request path, an SNI); they become storage keys, so only plain
-    // base64url tokens and plain DNS names may pass, never "..", "/" or anything a file system would interpret.
+    // base64url tokens and host names (HostNames) may pass, never "..", "/" or anything a file system would interpret.
     private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9_-]{1,256}");
-    private static final String LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
-    private static final Pattern HOST_NAME = Pattern.compile("(?=.{1,253}$)" + LABEL + "(\\." + LABEL + ")*");
-
-    static final String HTTP_01_PREFIX = "challenges/http-01/";
-    static final String TLS_ALPN_01_PREFIX = "challenges/tls-alpn-01/";
 
     private final Storage storage;
     private final TlsAlpnListener listener;
@@ -82,7 +78,7 @@ public final class ChallengeStore implements Challenges {
     public void publishHttp01(String token, String keyAuthorization) throws IOException {
         requireToken(token);
         keyAuthorizations.put(token, keyAuthorization);
-        storage.store(HTTP_01_PREFIX + token, keyAuthorization.getBytes(StandardCharsets.US_ASCII));
+        storage.store(StorageKeys.http01Challenge(token), keyAuthorization.getBytes(StandardCharsets.US_ASCII));
     }
 
     /**
@@ -92,7 +88,7 @@ public final class ChallengeStore implements Challenges {
     public void publishTlsAlpn01(CertifiedKey certificate) throws IOException {
         String name = requireHostName(certificate.name());
         alpnCertificates.put(name, certificate);
-        storage.store(TLS_ALPN_01_PREFIX + name, PemCodec.encode(certificate.key(), certificate.chain()));
+        storage.store(StorageKeys.tlsAlpn01Challenge(name), PemCodec.encode(certificate.key(), certificate.chain()));
         tell(listener::published, certificate);
     }
 
@@ -111,17 +107,17 @@ public final class ChallengeStore implements Challenges {
             return;
         }
         keyAuthorizations.remove(token);
-        deleteQuietly(HTTP_01_PREFIX + token);
+        deleteQuietly(StorageKeys.http01Challenge(token));
     }
 
     /** Withdraws a tls-alpn-01 certificate. A storage failure is logged, not thrown. */
     public void withdrawTlsAlpn01(String name) {
-        String normal = normalize(name);
-        if (!HOST_NAME.matcher(normal).matches()) {
+        String normal = HostNames.normalize(name);
+        if (!HostNames.isValid(normal)) {
             return;
         }
         CertifiedKey withdrawn = alpnCertificates.remove(normal);
-        deleteQuietly(TLS_ALPN_01_PREFIX + normal);
+        deleteQuietly(StorageKeys.tlsAlpn01Challenge(normal));
         if (withdrawn != null) {
             tell(listener::withdrawn, withdrawn);
         }
@@ -137,7 +133,8 @@ public final class ChallengeStore implements Challenges {
             return Optional.of(local);
         }
         try {
-            return storage.load(HTTP_01_PREFIX + token).map(bytes -> new String(bytes, StandardCharsets.US_ASCII));
+            return storage.load(StorageKeys.http01Challenge(token))
+                    .map(bytes -> new String(bytes, StandardCharsets.US_ASCII));
         } catch (IOException e) {
             log.warn("cannot read http-01 challenge from storage: {}", e.toString());
             return Optional.empty();
@@ -149,8 +146,8 @@ public final class ChallengeStore implements Challenges {
         if (name == null) {
             return Optional.empty();
         }
-        String normal = normalize(name);
-        if (!HOST_NAME.matcher(normal).matches()) {
+        String normal = HostNames.normalize(name);
+        if (!HostNames.isValid(normal)) {
             return Optional.empty();
         }
         CertifiedKey local = alpnCertificates.get(normal);
@@ -158,7 +155,7 @@ public final class ChallengeStore implements Challenges {
             return Optional.of(local);
         }
         try {
-            Optional<byte[]> stored = storage.load(TLS_ALPN_01_PREFIX + normal);
+            Optional<byte[]> stored = storage.load(StorageKeys.tlsAlpn01Challenge(normal));
             if (stored.isEmpty()) {
                 return Optional.empty();
             }
@@ -198,15 +195,10 @@ public final class ChallengeStore implements Challenges {
     }
 
     private static String requireHostName(String name) {
-        String normal = normalize(name);
-        if (!HOST_NAME.matcher(normal).matches()) {
+        String normal = HostNames.normalize(name);
+        if (!HostNames.isValid(normal)) {
             throw new IllegalArgumentException("name: " + name + " (expected: a DNS host name)");
         }
         return normal;
-    }
-
-    static String normalize(String name) {
-        String lower = name.toLowerCase(Locale.ROOT);
-        return lower.endsWith(".") ? lower.substring(0, lower.length() - 1) : lower;
     }
 }

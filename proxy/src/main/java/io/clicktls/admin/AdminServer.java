@@ -1,10 +1,9 @@
 package io.clicktls.admin;
 
 import io.clicktls.certificates.DnsCheck;
-import io.clicktls.certificates.IssuancePolicy;
 import io.clicktls.config.ConfigSnapshot;
-import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
+import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
 import io.clicktls.metrics.Metrics;
 import io.netty.bootstrap.ServerBootstrap;
@@ -351,7 +350,7 @@ public final class AdminServer implements AutoCloseable {
                         HttpResponseStatus.NOT_FOUND,
                         StatusJson.message(
                                 "error",
-                                DomainTable.normalize(name) + " is neither configured nor known to this proxy")));
+                                HostNames.normalize(name) + " is neither configured nor known to this proxy")));
             }
             DomainStatus status = found.get();
             if (dns == null || status.pattern()) {
@@ -422,8 +421,8 @@ public final class AdminServer implements AutoCloseable {
                 ? "forget"
                 : Optional.ofNullable(request.parameter("action")).orElse("renew");
         boolean form = request.formBody();
-        String name = DomainTable.normalize(rawName);
-        if (!IssuancePolicy.validHostName(name)) {
+        String name = HostNames.normalize(rawName);
+        if (!HostNames.isValid(name)) {
             return done(json(
                     HttpResponseStatus.BAD_REQUEST,
                     StatusJson.message("error", "'" + rawName + "' is not a host name")));

@@ -4,6 +4,7 @@ import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Domain;
 import io.clicktls.config.DomainTable;
+import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import java.io.IOException;
 import java.time.Clock;
@@ -102,7 +103,7 @@ final class DomainDirectory {
 
     /** One name or pattern in detail; empty when the page would not list it. */
     Optional<DomainStatus> one(String rawName) {
-        String name = DomainTable.normalize(rawName);
+        String name = HostNames.normalize(rawName);
         ConfigSnapshot config = source.config();
         for (Domain domain : config.config().domains()) {
             if (domain.name().equals(name)) {

@@ -3,6 +3,7 @@ package io.clicktls.certificates;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -51,7 +52,6 @@ public final class CertificateCleanup implements AutoCloseable {
     static final int BATCH = 8;
 
     private static final Logger log = LoggerFactory.getLogger(CertificateCleanup.class);
-    private static final String PREFIX = "cleanup/";
 
     /** Deletes a name's certificate from memory and storage; blocking. The resolver's {@code forget}. */
     @FunctionalInterface
@@ -100,12 +100,12 @@ public final class CertificateCleanup implements AutoCloseable {
     /** Reads the marks of earlier runs. Blocking: call once while starting. */
     public void load() throws IOException {
         Storage storage = store.storage();
-        for (String key : storage.list(PREFIX)) {
+        for (String key : storage.list(StorageKeys.CLEANUP)) {
             Optional<byte[]> bytes = storage.load(key);
             if (bytes.isEmpty()) {
                 continue;
             }
-            String name = key.substring(PREFIX.length());
+            String name = key.substring(StorageKeys.CLEANUP.length());
             String[] fields =
                     new String(bytes.get(), StandardCharsets.UTF_8).strip().split(" ", 2);
             try {
@@ -227,7 +227,7 @@ public final class CertificateCleanup implements AutoCloseable {
         Mark mark = marks.get(name);
         if (mark == null) {
             mark = new Mark(name, now, reason, now.plus(grace()));
-            store.storage().store(PREFIX + name, (now + " " + reason).getBytes(StandardCharsets.UTF_8));
+            store.storage().store(StorageKeys.cleanup(name), (now + " " + reason).getBytes(StandardCharsets.UTF_8));
             marks.put(name, mark);
             log.info(
                     "{} is no longer allowed ({}): its certificate is not renewed, and is deleted after {} unless the "
@@ -268,7 +268,7 @@ public final class CertificateCleanup implements AutoCloseable {
 
     private void unmark(String name) throws IOException {
         marks.remove(name);
-        store.storage().delete(PREFIX + name);
+        store.storage().delete(StorageKeys.cleanup(name));
     }
 
     private Duration grace() {

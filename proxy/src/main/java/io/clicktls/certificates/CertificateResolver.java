@@ -3,7 +3,7 @@ package io.clicktls.certificates;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.config.ConfigSnapshot;
-import io.clicktls.config.DomainTable;
+import io.clicktls.config.HostNames;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
@@ -236,7 +236,7 @@ public final class CertificateResolver implements CertificateSource {
         if (name == null) {
             return Optional.empty();
         }
-        String normalized = DomainTable.normalize(name);
+        String normalized = HostNames.normalize(name);
         Held held = memory.getIfPresent(normalized);
         long now = clock.millis();
         if (held == null
@@ -267,7 +267,7 @@ public final class CertificateResolver implements CertificateSource {
         if (rawName == null) {
             return CompletableFuture.failedFuture(new NameRefusedException("(none)", Refusal.INVALID_NAME));
         }
-        String name = DomainTable.normalize(rawName);
+        String name = HostNames.normalize(rawName);
         ConfigSnapshot snapshot = config.get();
         Held held = servable(name);
         if (held != null) {
@@ -337,13 +337,13 @@ public final class CertificateResolver implements CertificateSource {
      */
     @Override
     public boolean lookingUp(String name) {
-        return name != null && lookups.containsKey(DomainTable.normalize(name));
+        return name != null && lookups.containsKey(HostNames.normalize(name));
     }
 
     /** Whether the live config serves {@code name} now, e.g. before renewing it. Cheap; any thread. */
     public boolean configured(String rawName) {
         return rawName != null
-                && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();
+                && policy.decide(HostNames.normalize(rawName), config.get()).allowed();
     }
 
     /** Whether the store's index has a certificate for {@code name} valid now. Memory only. */
@@ -357,7 +357,7 @@ public final class CertificateResolver implements CertificateSource {
      * miss (one storage read): call from the blocking executor.
      */
     public Optional<IssuanceFailure> lastFailure(String rawName) {
-        return rawName == null ? Optional.empty() : failures.lastFailure(DomainTable.normalize(rawName));
+        return rawName == null ? Optional.empty() : failures.lastFailure(HostNames.normalize(rawName));
     }
 
     /** The certificate in memory unless it has expired (which also drops it). */
@@ -377,8 +377,8 @@ public final class CertificateResolver implements CertificateSource {
      * explicitly (the renewal scheduler honours the backoff itself). A failure is recorded like any other.
      */
     public CompletableFuture<CertifiedKey> renew(String rawName) {
-        String name = DomainTable.normalize(rawName);
-        if (!IssuancePolicy.validHostName(name)) {
+        String name = HostNames.normalize(rawName);
+        if (!HostNames.isValid(name)) {
             return CompletableFuture.failedFuture(new NameRefusedException(name, Refusal.INVALID_NAME));
         }
         CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
@@ -403,7 +403,7 @@ public final class CertificateResolver implements CertificateSource {
 
     /** Drops the certificate from memory and storage. Blocking: call from the blocking executor. */
     public void forget(String rawName) throws IOException {
-        String name = DomainTable.normalize(rawName);
+        String name = HostNames.normalize(rawName);
         memory.invalidate(name);
         store.delete(name);
     }

@@ -3,6 +3,7 @@ package io.clicktls.certificates;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
+import io.clicktls.config.HostNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.AddressedEnvelope;
 import io.netty.channel.EventLoopGroup;
@@ -516,9 +517,10 @@ public final class DnsCheck implements AutoCloseable {
             }
             minTtl = Math.min(minTtl, record.timeToLive());
             ByteBuf content = raw.content();
-            String owner = normalize(record.name());
+            String owner = HostNames.normalize(record.name());
             if (record.type() == DnsRecordType.CNAME) {
-                cnames.add(new Hop(owner, normalize(DefaultDnsRecordDecoder.decodeName(content.duplicate()))));
+                cnames.add(
+                        new Hop(owner, HostNames.normalize(DefaultDnsRecordDecoder.decodeName(content.duplicate()))));
             } else if (record.type() == DnsRecordType.A || record.type() == DnsRecordType.AAAA) {
                 int length = content.readableBytes();
                 if (length == 4 || length == 16) {
@@ -560,11 +562,6 @@ public final class DnsCheck implements AutoCloseable {
     /** The records' TTL, within [{@link #MIN_CACHE}, {@link #MAX_CACHE}]: a scanner's names come back in bursts. */
     private static Duration cacheTime(Report report) {
         return report.ttl().compareTo(MIN_CACHE) < 0 ? MIN_CACHE : report.ttl();
-    }
-
-    private static String normalize(String name) {
-        String lower = name.toLowerCase(Locale.ROOT);
-        return lower.endsWith(".") ? lower.substring(0, lower.length() - 1) : lower;
     }
 
     private static List<InetAddress> plain(List<InetAddress> found) {

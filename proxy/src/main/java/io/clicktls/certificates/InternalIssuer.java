@@ -2,10 +2,12 @@ package io.clicktls.certificates;
 
 import io.clicktls.config.Certificates.KeyType;
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.pki.KeyPairs;
 import io.clicktls.pki.Pem;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.security.GeneralSecurityException;
@@ -56,8 +58,6 @@ import org.slf4j.LoggerFactory;
 public final class InternalIssuer implements CertificateIssuer {
 
     private static final Logger log = LoggerFactory.getLogger(InternalIssuer.class);
-    static final String ROOT_KEY = "ca/root.pem";
-    static final String ROOT_PRIVATE_KEY = "ca/root-key.pem";
     private static final Duration ROOT_LIFETIME = Duration.ofDays(3650);
     private static final Duration LEAF_LIFETIME = Duration.ofDays(90);
     // Back-dated so that clients whose clocks run a little behind accept a certificate issued just now.
@@ -86,26 +86,26 @@ public final class InternalIssuer implements CertificateIssuer {
     public static InternalIssuer open(Storage storage, Supplier<ConfigSnapshot> config, Clock clock)
             throws IOException, InterruptedException {
         // The lock keeps two processes sharing the storage from each making a root.
-        try (Storage.Lock lock = storage.lock("ca", Duration.ofMinutes(1))) {
-            Optional<byte[]> certificate = storage.load(ROOT_KEY);
-            Optional<byte[]> key = storage.load(ROOT_PRIVATE_KEY);
+        try (Storage.Lock lock = storage.lock(StorageKeys.CA_LOCK, Duration.ofMinutes(1))) {
+            Optional<byte[]> certificate = storage.load(StorageKeys.CA_ROOT);
+            Optional<byte[]> key = storage.load(StorageKeys.CA_ROOT_KEY);
             if (certificate.isPresent() && key.isPresent()) {
                 return new InternalIssuer(
                         Pem.decodeChain(certificate.get()).get(0), Pem.decodeKey(key.get()), config, clock);
             }
             if (certificate.isPresent() || key.isPresent()) {
-                throw new IOException("local CA is half there: " + ROOT_KEY + " and " + ROOT_PRIVATE_KEY
-                        + " must both exist or both be absent");
+                throw new IOException("local CA is half there: " + StorageKeys.CA_ROOT + " and "
+                        + StorageKeys.CA_ROOT_KEY + " must both exist or both be absent");
             }
             KeyPair pair = KeyPairs.generate(KeyType.EC256);
             X509Certificate root = selfSignedRoot(pair, clock.instant());
             // The key first: a root certificate without its key would be useless after a crash.
-            storage.store(ROOT_PRIVATE_KEY, Pem.encodeKey(pair.getPrivate()));
-            storage.store(ROOT_KEY, Pem.encodeChain(List.of(root)));
+            storage.store(StorageKeys.CA_ROOT_KEY, Pem.encodeKey(pair.getPrivate()));
+            storage.store(StorageKeys.CA_ROOT, Pem.encodeChain(List.of(root)));
             log.info(
                     "made a local CA \"{}\"; trust {} to accept its certificates",
                     root.getSubjectX500Principal().getName(),
-                    ROOT_KEY);
+                    StorageKeys.CA_ROOT);
             return new InternalIssuer(root, pair.getPrivate(), config, clock);
         }
     }
@@ -117,7 +117,7 @@ public final class InternalIssuer implements CertificateIssuer {
 
     @Override
     public CertifiedKey issue(String name) throws IssuanceException {
-        if (!IssuancePolicy.validHostName(name)) {
+        if (!HostNames.isValid(name)) {
             throw new IssuanceException("not a host name: " + name);
         }
         KeyType keyType = config.get().config().certificates().keyType();

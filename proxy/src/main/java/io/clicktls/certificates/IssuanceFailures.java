@@ -7,6 +7,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -14,7 +15,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,8 +46,6 @@ public final class IssuanceFailures {
     public static final Duration REREAD_AFTER = Duration.ofMinutes(1);
 
     private static final Logger log = LoggerFactory.getLogger(IssuanceFailures.class);
-    private static final String PREFIX = "state/issuance/";
-    private static final Pattern NAME = Pattern.compile("[a-z0-9_-][a-z0-9._-]{0,252}");
     private static final ObjectMapper JSON =
             new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
@@ -136,10 +134,10 @@ public final class IssuanceFailures {
         IssuanceFailure failure = new IssuanceFailure(message, now, failures, retryAt);
         State state = new State(failure, List.copyOf(counted));
         memory.put(name, state);
-        if (validName(name)) {
+        if (StorageKeys.isSafeName(name)) {
             try {
                 storage.store(
-                        key(name),
+                        StorageKeys.issuanceState(name),
                         JSON.writerWithDefaultPrettyPrinter()
                                 .writeValueAsBytes(new Stored(
                                         name,
@@ -159,11 +157,11 @@ public final class IssuanceFailures {
     public synchronized void clear(String name) {
         State state = memory.getIfPresent(name);
         memory.put(name, State.NONE);
-        if (state == State.NONE || !validName(name)) {
+        if (state == State.NONE || !StorageKeys.isSafeName(name)) {
             return;
         }
         try {
-            storage.delete(key(name));
+            storage.delete(StorageKeys.issuanceState(name));
         } catch (IOException e) {
             log.warn("cannot delete the issuance failure of {}: {}", name, e.toString());
         }
@@ -188,11 +186,11 @@ public final class IssuanceFailures {
     }
 
     private State read(String name) {
-        if (!validName(name)) {
+        if (!StorageKeys.isSafeName(name)) {
             return State.NONE;
         }
         try {
-            Optional<byte[]> bytes = storage.load(key(name));
+            Optional<byte[]> bytes = storage.load(StorageKeys.issuanceState(name));
             if (bytes.isEmpty()) {
                 return State.NONE;
             }
@@ -212,13 +210,5 @@ public final class IssuanceFailures {
             log.warn("ignoring unreadable issuance state of {}: {}", name, e.toString());
             return State.NONE;
         }
-    }
-
-    private static boolean validName(String name) {
-        return name != null && NAME.matcher(name).matches() && !name.contains("..");
-    }
-
-    private static String key(String name) {
-        return PREFIX + name + ".json";
     }
 }

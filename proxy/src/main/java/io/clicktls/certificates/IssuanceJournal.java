@@ -2,6 +2,7 @@ package io.clicktls.certificates;
 
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.Collection;
@@ -23,12 +24,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class IssuanceJournal {
 
-    /**
-     * Where {@code IssuanceFailures} keeps one entry per failing name ({@code state/issuance/<name>.json}).
-     * Duplicated here for lack of a listing method there: keep the two in step.
-     */
-    static final String FAILURES_PREFIX = "state/issuance/";
-
     private static final Logger log = LoggerFactory.getLogger(IssuanceJournal.class);
 
     private final Map<String, Instant> running = new ConcurrentHashMap<>();
@@ -37,9 +32,10 @@ public final class IssuanceJournal {
     /** Learns the names that failed before this process started. Storage I/O: call on the blocking executor. */
     public void seedFailing(Storage storage) {
         try {
-            for (String key : storage.list(FAILURES_PREFIX)) {
-                if (key.endsWith(".json") && key.indexOf('/', FAILURES_PREFIX.length()) < 0) {
-                    failing.add(key.substring(FAILURES_PREFIX.length(), key.length() - ".json".length()));
+            for (String key : storage.list(StorageKeys.ISSUANCE_STATE)) {
+                String name = StorageKeys.issuanceStateName(key);
+                if (name != null) {
+                    failing.add(name);
                 }
             }
         } catch (IOException e) {

@@ -2,6 +2,7 @@ package io.clicktls.certificates;
 
 import io.clicktls.config.Certificates;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
@@ -57,10 +58,9 @@ public final class IssuanceLimits {
     static final Duration FAILURES_WINDOW = Duration.ofHours(1);
 
     private static final Logger log = LoggerFactory.getLogger(IssuanceLimits.class);
-    private static final String PREFIX = "limits/";
-    private static final String ORDERS_KEY = PREFIX + "orders";
-    private static final String CERTIFICATES_PREFIX = PREFIX + "certificates/";
-    private static final String FAILURES_PREFIX = PREFIX + "failures/";
+    private static final String ORDERS_KEY = StorageKeys.LIMITS_ORDERS;
+    private static final String CERTIFICATES_PREFIX = StorageKeys.LIMITS_CERTIFICATES;
+    private static final String FAILURES_PREFIX = StorageKeys.LIMITS_FAILURES;
     /** When only orders in flight fill a registered domain's week: look again this soon. */
     private static final Duration IN_FLIGHT_RETRY = Duration.ofMinutes(1);
 
@@ -144,7 +144,7 @@ public final class IssuanceLimits {
     public void load() throws IOException {
         Instant now = clock.instant();
         int events = 0;
-        for (String key : storage.list(PREFIX)) {
+        for (String key : storage.list(StorageKeys.LIMITS)) {
             Optional<byte[]> bytes = storage.load(key);
             if (bytes.isEmpty()) {
                 continue;

@@ -5,14 +5,13 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Endpoint;
+import io.clicktls.config.HostNames;
 import io.clicktls.config.OnDemand;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
-import java.net.IDN;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -150,13 +149,13 @@ public final class IssuancePolicy implements AutoCloseable {
      * @param name a lower-case host name without a trailing dot, as the resolver passes it
      */
     public Decision decide(String name, ConfigSnapshot snapshot) {
-        if (!validHostName(name)) {
+        if (!HostNames.isValid(name)) {
             return Decision.refuse(Refusal.INVALID_NAME);
         }
         if (snapshot.domains().configured(name)) {
-            return Decision.allow(); // the operator's own choice: the finer syntax rules are for strangers' names
+            return Decision.allow(); // the operator's own choice: the public-suffix rule is for strangers' names
         }
-        if (!issuableName(name)) {
+        if (suffixes.isPublicSuffix(name)) {
             return Decision.refuse(Refusal.INVALID_NAME);
         }
         OnDemand onDemand = snapshot.config().certificates().onDemand();
@@ -365,73 +364,6 @@ public final class IssuancePolicy implements AutoCloseable {
         return host != null && (host.equals("letsencrypt.org") || host.endsWith(".letsencrypt.org"))
                 ? "letsencrypt.org"
                 : null;
-    }
-
-    /**
-     * {@link #validHostName} (checked already) plus what a CA also refuses: punycode that does not decode, a label
-     * with {@code --} in third and fourth place that is not punycode (reserved), and a name that is a public suffix.
-     */
-    private boolean issuableName(String name) {
-        int start = 0;
-        while (start < name.length()) {
-            int end = name.indexOf('.', start);
-            if (end < 0) {
-                end = name.length();
-            }
-            if (end - start >= 4 && name.charAt(start + 2) == '-' && name.charAt(start + 3) == '-') {
-                if (!name.startsWith("xn", start) || !validPunycode(name.substring(start, end))) {
-                    return false;
-                }
-            }
-            start = end + 1;
-        }
-        return !suffixes.isPublicSuffix(name);
-    }
-
-    private static boolean validPunycode(String label) {
-        try {
-            String unicode = IDN.toUnicode(label, IDN.USE_STD3_ASCII_RULES);
-            // toUnicode hands back its input when it cannot decode it; a decoded label must encode back the same
-            return !unicode.equals(label)
-                    && IDN.toASCII(unicode, IDN.USE_STD3_ASCII_RULES)
-                            .toLowerCase(Locale.ROOT)
-                            .equals(label);
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
-    }
-
-    /**
-     * Whether {@code name} is a lower-case DNS host name: 1 to 253 characters, labels of 1 to 63 letters, digits and
-     * inner hyphens, and not an IPv4 literal (a last label made of digits only). No trailing dot.
-     */
-    public static boolean validHostName(String name) {
-        if (name == null || name.isEmpty() || name.length() > 253) {
-            return false;
-        }
-        int labelStart = 0;
-        boolean labelAllDigits = true;
-        for (int i = 0; i <= name.length(); i++) {
-            char c = i < name.length() ? name.charAt(i) : '.';
-            if (c == '.') {
-                int length = i - labelStart;
-                if (length == 0 || length > 63 || name.charAt(labelStart) == '-' || name.charAt(i - 1) == '-') {
-                    return false;
-                }
-                if (i == name.length() && labelAllDigits) {
-                    return false; // an IP literal, or a name no top-level domain could have
-                }
-                labelStart = i + 1;
-                labelAllDigits = true;
-            } else if (c >= '0' && c <= '9') {
-                // keeps labelAllDigits
-            } else if ((c >= 'a' && c <= 'z') || c == '-') {
-                labelAllDigits = false;
-            } else {
-                return false;
-            }
-        }
-        return true;
     }
 
     @Override

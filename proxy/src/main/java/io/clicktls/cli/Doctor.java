@@ -7,15 +7,16 @@ import io.clicktls.admin.DomainStatusSource.CaPolicy;
 import io.clicktls.certificates.DnsCheck;
 import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.certificates.IssuanceFailures;
-import io.clicktls.certificates.IssuancePolicy;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
+import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
 import io.clicktls.pki.Pem;
-import io.clicktls.storage.FileStorage;
+import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -98,15 +99,20 @@ final class Doctor {
 
     private final ClickTlsConfig config;
     private final DoctorCommand.Options options;
+    private final DoctorCommand.StoredState stored;
+    /** {@link #storage()}'s answer once asked: empty when nothing is stored yet. */
+    private Optional<Storage> storage;
+
     private final String name;
     private final Clock clock = Clock.systemUTC();
     private final ConfigSnapshot snapshot;
     private DnsCheck dnsCheck;
     private String dnsServerLabel;
 
-    Doctor(ClickTlsConfig config, DoctorCommand.Options options) {
+    Doctor(ClickTlsConfig config, DoctorCommand.Options options, DoctorCommand.StoredState stored) {
         this.config = config;
         this.options = options;
+        this.stored = stored;
         this.name = options.domain();
         this.snapshot = ConfigSnapshot.of(config);
     }
@@ -149,7 +155,7 @@ final class Doctor {
     // ---- config
 
     private Check config(Optional<DomainTable.Route> route) {
-        if (!IssuancePolicy.validHostName(name)) {
+        if (!HostNames.isValid(name)) {
             return Check.fail(
                     "config",
                     name + " is not a host name a CA could issue for",
@@ -189,10 +195,10 @@ final class Doctor {
         Set<String> targets =
                 new LinkedHashSet<>(config.certificates().onDemand().expectDns());
         for (String target : options.expect()) {
-            InetAddress literal = ipLiteral(target);
+            InetAddress literal = HostNames.ipLiteral(target);
             targets.add(
                     literal == null
-                            ? DomainTable.normalize(target)
+                            ? HostNames.normalize(target)
                             : target.startsWith("[") && target.endsWith("]")
                                     ? target.substring(1, target.length() - 1)
                                     : target);
@@ -287,7 +293,9 @@ final class Doctor {
             return Check.pass(
                     "ca",
                     "the internal CA issues (trials only: browsers do not trust it)",
-                    "its root is " + config.storage().directory().resolve("ca/root.pem"));
+                    storage()
+                            .map(s -> "its root is " + s.where(StorageKeys.CA_ROOT))
+                            .orElse("its root is made on the first start"));
         }
         URI url = certificates.acme().directory();
         if (directoryProblem != null) {
@@ -445,8 +453,12 @@ final class Doctor {
                 Collections.addAll(roots, x509.getAcceptedIssuers());
             }
         }
+        Optional<byte[]> internalRoot =
+                storage().isEmpty() ? Optional.empty() : storage().get().load(StorageKeys.CA_ROOT);
+        if (internalRoot.isPresent()) {
+            roots.addAll(Pem.decodeChain(internalRoot.get()));
+        }
         List<Path> files = new ArrayList<>(options.trust());
-        files.add(config.storage().directory().resolve("ca/root.pem"));
         if (config.certificates().acme().trustedCa() != null) {
             files.add(config.certificates().acme().trustedCa());
         }
@@ -599,23 +611,34 @@ final class Doctor {
     }
 
     private Check fromStorage(String why) {
-        Path directory = config.storage().directory();
-        if (!Files.isDirectory(directory)) {
-            return Check.pass("issuance", "no attempt recorded: " + directory + " does not exist yet", why);
-        }
+        String where = config.storage().directory().toString();
         try {
-            Optional<IssuanceFailure> failure =
-                    new IssuanceFailures(new FileStorage(directory), clock).lastFailure(name);
+            Optional<Storage> opened = stored.open(config);
+            if (opened.isEmpty()) {
+                return Check.pass("issuance", "no attempt recorded: nothing is stored in " + where + " yet", why);
+            }
+            where = opened.get().where(StorageKeys.issuanceState(name));
+            Optional<IssuanceFailure> failure = new IssuanceFailures(opened.get(), clock).lastFailure(name);
             if (failure.isPresent()) {
                 return failed(failure.get(), "from storage (" + why + ")");
             }
-            return Check.pass("issuance", "no failed attempt recorded in " + directory, why);
+            return Check.pass("issuance", "no failed attempt recorded in " + where, why);
         } catch (IOException e) {
             return Check.fail(
-                    "issuance",
-                    "cannot read " + directory + ": " + describe(e),
-                    "run doctor as the user clicktls runs as");
+                    "issuance", "cannot read " + where + ": " + describe(e), "run doctor as the user clicktls runs as");
         }
+    }
+
+    /** The node's storage, opened once, without creating it; empty when nothing is stored or it cannot be opened. */
+    private Optional<Storage> storage() {
+        if (storage == null) {
+            try {
+                storage = stored.open(config);
+            } catch (IOException e) {
+                storage = Optional.empty();
+            }
+        }
+        return storage;
     }
 
     private Check failed(IssuanceFailure failure, String source) {
@@ -672,14 +695,14 @@ final class Doctor {
     /** Resolves through {@code --dns-server} when given, so that a test's names resolve as its DNS says. */
     private InetSocketAddress resolved(InetSocketAddress address) throws IOException {
         String host = address.getHostString();
-        InetAddress literal = ipLiteral(host);
+        InetAddress literal = HostNames.ipLiteral(host);
         if (literal != null) {
             return new InetSocketAddress(literal, address.getPort());
         }
         if (options.dnsServer() == null) {
             return new InetSocketAddress(InetAddress.getByName(host), address.getPort());
         }
-        DnsCheck.Report report = join(dnsCheck.check(DomainTable.normalize(host), List.of()));
+        DnsCheck.Report report = join(dnsCheck.check(HostNames.normalize(host), List.of()));
         if (report.addresses().isEmpty()) {
             throw new IOException(
                     report.verdict() == DnsCheck.Verdict.UNAVAILABLE
@@ -701,21 +724,6 @@ final class Doctor {
             }
         }
         return false;
-    }
-
-    private static InetAddress ipLiteral(String text) {
-        String bare = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
-        boolean v4 = bare.matches("(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}");
-        boolean v6 = bare.indexOf(':') >= 0
-                && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
-        if (!v4 && !v6) {
-            return null;
-        }
-        try {
-            return InetAddress.getByName(bare);
-        } catch (IOException e) {
-            return null;
-        }
     }
 
     private static SSLContext clientContext(Path trustedCa) throws GeneralSecurityException, IOException {

@@ -3,12 +3,15 @@ package io.clicktls.cli;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.config.DomainTable;
+import io.clicktls.config.HostNames;
+import io.clicktls.storage.Storage;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * {@code clicktls doctor --config FILE DOMAIN}: explains, for one domain, what works and what does not, one line
@@ -42,8 +45,20 @@ public final class DoctorCommand {
 
     private DoctorCommand() {}
 
-    /** @param args the arguments after {@code doctor} */
-    public static int run(List<String> args, PrintStream out, PrintStream err) {
+    /**
+     * Opens the node's storage for reading, without creating it: empty when nothing was ever stored. The server
+     * wiring picks the implementation ({@code ClickTlsServer::existingStorage}); blocking.
+     */
+    @FunctionalInterface
+    public interface StoredState {
+        Optional<Storage> open(ClickTlsConfig config) throws IOException;
+    }
+
+    /**
+     * @param args the arguments after {@code doctor}
+     * @param stored the node's storage, as the server opens it
+     */
+    public static int run(List<String> args, StoredState stored, PrintStream out, PrintStream err) {
         Options options;
         try {
             options = parse(args);
@@ -61,7 +76,7 @@ public final class DoctorCommand {
             out.println("  fix: correct the lines above (clicktls check --config " + options.config() + ")");
             return 2;
         }
-        List<Doctor.Check> checks = new Doctor(config, options).run(out);
+        List<Doctor.Check> checks = new Doctor(config, options, stored).run(out);
         long failed = checks.stream().filter(check -> !check.ok()).count();
         out.println();
         if (failed == 0) {
@@ -110,7 +125,7 @@ public final class DoctorCommand {
             throw new IllegalArgumentException("--config FILE and one DOMAIN are required");
         }
         return new Options(
-                config, DomainTable.normalize(domain), List.copyOf(expect), dns, List.copyOf(trust), https, admin);
+                config, HostNames.normalize(domain), List.copyOf(expect), dns, List.copyOf(trust), https, admin);
     }
 
     private static String value(List<String> args, int i, String option) {

@@ -1,6 +1,6 @@
 package io.clicktls.http;
 
-import io.clicktls.config.DomainTable;
+import io.clicktls.config.HostNames;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
@@ -46,7 +46,7 @@ final class ConnectionNames {
             attribute.set(name);
         }
         if (!name.isEmpty()) {
-            return DomainTable.normalize(name).equals(host);
+            return HostNames.normalize(name).equals(host);
         }
         if (session == null) {
             SslHandler ssl = connection.pipeline().get(SslHandler.class);
@@ -88,7 +88,7 @@ final class ConnectionNames {
                 // 2 = dNSName (RFC 5280 GeneralName)
                 if (entry.size() >= 2
                         && Integer.valueOf(2).equals(entry.get(0))
-                        && nameCovers(DomainTable.normalize((String) entry.get(1)), host)) {
+                        && nameCovers(HostNames.normalize((String) entry.get(1)), host)) {
                     return true;
                 }
             }

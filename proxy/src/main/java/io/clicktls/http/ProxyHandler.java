@@ -1,6 +1,7 @@
 package io.clicktls.http;
 
 import io.clicktls.config.DomainTable;
+import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -535,7 +536,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter implements Exchang
             }
             value = value.substring(0, colon);
         }
-        return value.isEmpty() ? null : DomainTable.normalize(value);
+        return value.isEmpty() ? null : HostNames.normalize(value);
     }
 
     /**

@@ -19,7 +19,6 @@ import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,9 +42,7 @@ import org.slf4j.LoggerFactory;
 public final class CertificateStore {
 
     private static final Logger log = LoggerFactory.getLogger(CertificateStore.class);
-    private static final String PREFIX = "certificates/";
-    private static final String META_SUFFIX = "/meta.json";
-    private static final Pattern NAME = Pattern.compile("[a-z0-9_-][a-z0-9._-]{0,252}");
+    private static final String META_SUFFIX = "/" + StorageKeys.META_FILE;
     private static final ObjectMapper JSON =
             new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
@@ -122,13 +119,13 @@ public final class CertificateStore {
 
     /** The stored entry, or empty when there is none or it is unreadable (which is logged). Never throws. */
     public Optional<CertifiedKey> load(String name) {
-        if (!validName(name)) {
+        if (!StorageKeys.isSafeName(name)) {
             return Optional.empty();
         }
         try {
-            Optional<byte[]> metaBytes = storage.load(key(name, "meta.json"));
-            Optional<byte[]> chainBytes = storage.load(key(name, "chain.pem"));
-            Optional<byte[]> keyBytes = storage.load(key(name, "key.pem"));
+            Optional<byte[]> metaBytes = storage.load(key(name, StorageKeys.META_FILE));
+            Optional<byte[]> chainBytes = storage.load(key(name, StorageKeys.CHAIN_FILE));
+            Optional<byte[]> keyBytes = storage.load(key(name, StorageKeys.KEY_FILE));
             if (metaBytes.isEmpty() && chainBytes.isEmpty() && keyBytes.isEmpty()) {
                 return Optional.empty();
             }
@@ -157,7 +154,7 @@ public final class CertificateStore {
      */
     public void save(CertifiedKey certified) throws IOException {
         String name = certified.name();
-        if (!validName(name)) {
+        if (!StorageKeys.isSafeName(name)) {
             throw new IllegalArgumentException("not a storable host name: " + name);
         }
         byte[] chain = Pem.encodeChain(certified.chain());
@@ -171,10 +168,11 @@ public final class CertificateStore {
                 certified.leaf().getSerialNumber().toString(16),
                 sha256(chain),
                 sha256(key));
-        storage.store(key(name, "key.pem"), key);
-        storage.store(key(name, "chain.pem"), chain);
+        storage.store(key(name, StorageKeys.KEY_FILE), key);
+        storage.store(key(name, StorageKeys.CHAIN_FILE), chain);
         storage.store(
-                key(name, "meta.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
+                key(name, StorageKeys.META_FILE),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
         index.put(
                 name,
                 entry(
@@ -190,10 +188,10 @@ public final class CertificateStore {
      * unknown. Memory only; may run anywhere.
      */
     public Optional<String> notPersisted(String name) {
-        if (!(storage instanceof RetryingStorage retrying) || !validName(name)) {
+        if (!(storage instanceof RetryingStorage retrying) || !StorageKeys.isSafeName(name)) {
             return Optional.empty();
         }
-        for (String file : List.of("meta.json", "chain.pem", "key.pem")) {
+        for (String file : List.of(StorageKeys.META_FILE, StorageKeys.CHAIN_FILE, StorageKeys.KEY_FILE)) {
             Optional<String> reason = retrying.notPersisted(key(name, file));
             if (reason.isPresent()) {
                 return reason;
@@ -204,11 +202,11 @@ public final class CertificateStore {
 
     /** @return whether there was anything to delete */
     public boolean delete(String name) throws IOException {
-        if (!validName(name)) {
+        if (!StorageKeys.isSafeName(name)) {
             return false;
         }
         // meta.json first: a crash part-way leaves an entry that reads as absent.
-        boolean deleted = storage.delete(key(name, "meta.json"));
+        boolean deleted = storage.delete(key(name, StorageKeys.META_FILE));
         synchronized (scanState) {
             if (scanning) {
                 index.put(name, DELETED);
@@ -216,18 +214,18 @@ public final class CertificateStore {
                 index.remove(name);
             }
         }
-        deleted |= storage.delete(key(name, "chain.pem"));
-        deleted |= storage.delete(key(name, "key.pem"));
+        deleted |= storage.delete(key(name, StorageKeys.CHAIN_FILE));
+        deleted |= storage.delete(key(name, StorageKeys.KEY_FILE));
         return deleted;
     }
 
     /** Names with at least one stored file, sorted. */
     public List<String> names() throws IOException {
         TreeSet<String> names = new TreeSet<>();
-        for (String key : storage.list(PREFIX)) {
-            int slash = key.indexOf('/', PREFIX.length());
-            if (slash > PREFIX.length()) {
-                names.add(key.substring(PREFIX.length(), slash));
+        for (String key : storage.list(StorageKeys.CERTIFICATES)) {
+            int slash = key.indexOf('/', StorageKeys.CERTIFICATES.length());
+            if (slash > StorageKeys.CERTIFICATES.length()) {
+                names.add(key.substring(StorageKeys.CERTIFICATES.length(), slash));
             }
         }
         return List.copyOf(names);
@@ -251,12 +249,12 @@ public final class CertificateStore {
         int skipped = 0;
         boolean complete = false;
         try {
-            for (String key : storage.list(PREFIX)) {
+            for (String key : storage.list(StorageKeys.CERTIFICATES)) {
                 if (!key.endsWith(META_SUFFIX)) {
                     continue;
                 }
-                String name = key.substring(PREFIX.length(), key.length() - META_SUFFIX.length());
-                if (!validName(name) || name.indexOf('/') >= 0) {
+                String name = key.substring(StorageKeys.CERTIFICATES.length(), key.length() - META_SUFFIX.length());
+                if (!StorageKeys.isSafeName(name) || name.indexOf('/') >= 0) {
                     continue;
                 }
                 try {
@@ -333,7 +331,7 @@ public final class CertificateStore {
      * {@code meta.json} had the validity and serial; {@code null} when there is none to index.
      */
     private IndexRead readIndexEntry(String name) throws IOException {
-        Optional<byte[]> metaBytes = storage.load(key(name, "meta.json"));
+        Optional<byte[]> metaBytes = storage.load(key(name, StorageKeys.META_FILE));
         if (metaBytes.isEmpty()) {
             return null; // deleted since the listing
         }
@@ -348,7 +346,7 @@ public final class CertificateStore {
                             new BigInteger(meta.serial(), 16)),
                     false);
         }
-        Optional<byte[]> chain = storage.load(key(name, "chain.pem"));
+        Optional<byte[]> chain = storage.load(key(name, StorageKeys.CHAIN_FILE));
         if (chain.isEmpty() || !sha256(chain.get()).equals(meta.chainSha256())) {
             log.warn("certificate entry {} has files from different writes; leaving it out of the index", name);
             return null;
@@ -363,12 +361,8 @@ public final class CertificateStore {
                 true);
     }
 
-    private static boolean validName(String name) {
-        return name != null && NAME.matcher(name).matches() && !name.contains("..");
-    }
-
     private static String key(String name, String file) {
-        return PREFIX + name + "/" + file;
+        return StorageKeys.certificate(name, file);
     }
 
     private static String sha256(byte[] bytes) {

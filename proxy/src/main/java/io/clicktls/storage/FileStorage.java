@@ -1,5 +1,6 @@
 package io.clicktls.storage;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -90,6 +91,7 @@ public final class FileStorage implements Storage {
      * less than {@link #LOW_SPACE_BYTES} free; empty when it can. A few system calls ({@code statvfs},
      * {@code access}); blocking all the same (a hung network file system), so not on an event loop.
      */
+    @Override
     public Optional<String> unwritable() {
         try {
             FileStore store = Files.getFileStore(root);
@@ -116,6 +118,7 @@ public final class FileStorage implements Storage {
      *
      * @return how many files were deleted
      */
+    @Override
     public int sweepAbandonedWrites() throws IOException {
         int[] deleted = {0};
         Files.walkFileTree(root, new SimpleFileVisitor<>() {
@@ -152,6 +155,13 @@ public final class FileStorage implements Storage {
         } catch (NumberFormatException e) {
             return false;
         }
+    }
+
+    @Override
+    public String where(String key) {
+        return key.endsWith("/")
+                ? path(key.substring(0, key.length() - 1)) + File.separator
+                : path(key).toString();
     }
 
     /** Where a key lives on disk; rejects keys that are empty, absolute, or have empty or dot segments. */

@@ -40,9 +40,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class RetryingStorage implements Storage, AutoCloseable {
 
-    /** The {@code kind} of a key, by its first segment: the label values of the storage metrics, all known ahead. */
-    public static final List<String> KINDS = List.of(
-            "certificate", "rate_limit", "issuance_state", "cleanup", "challenge", "acme_account", "ca", "other");
+    /** The {@code kind} of a key: the label values of the storage metrics, all known ahead. */
+    public static final List<String> KINDS = StorageKeys.KINDS;
 
     /** The first retry after a refused write, doubled per failed retry up to {@link #MAX_RETRY}. */
     static final Duration FIRST_RETRY = Duration.ofMillis(500);
@@ -119,13 +118,18 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         return backend;
     }
 
+    @Override
+    public String where(String key) {
+        return backend.where(key);
+    }
+
     /**
      * Asks {@code probe} now and then every {@code every} (on the blocking executor), and after writes that waited
      * have landed, whether the backend can take writes; {@link #degraded} reports it while nothing waits yet, so that
      * a node started on a full or read-only disk says so before it loses anything. Runs the first probe on the
      * calling thread: not an event loop.
      *
-     * @param probe e.g. {@link FileStorage#unwritable}; blocking, cheap
+     * @param probe e.g. {@link Storage#unwritable}; blocking, cheap
      */
     public void watch(Supplier<Optional<String>> probe, Duration every) {
         this.probe = probe;
@@ -291,22 +295,6 @@ public final class RetryingStorage implements Storage, AutoCloseable {
                 + " not persisted (" + kinds + ") since " + since + ": " + lastError);
     }
 
-    /** The kind of a key for metrics: one of {@link #KINDS}. */
-    public static String kind(String key) {
-        int slash = key.indexOf('/');
-        String first = slash < 0 ? key : key.substring(0, slash);
-        return switch (first) {
-            case "certificates" -> "certificate";
-            case "limits" -> "rate_limit";
-            case "state" -> "issuance_state";
-            case "cleanup" -> "cleanup";
-            case "challenges" -> "challenge";
-            case "acme" -> "acme_account";
-            case "ca" -> "ca";
-            default -> "other";
-        };
-    }
-
     /**
      * Keeps a write that cannot go to the backend now; the lock is held.
      *
@@ -317,7 +305,7 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         if (afterFailure && old != null) {
             return;
         }
-        Pending next = new Pending(value, kind(key), reason);
+        Pending next = new Pending(value, StorageKeys.kind(key), reason);
         long oldSize = old == null ? 0 : old.size();
         if (pendingBytes - oldSize + next.size() > maxPendingBytes) {
             throw new IOException("storage not writable (" + reason + ") and " + pendingBytes

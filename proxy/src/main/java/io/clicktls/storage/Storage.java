@@ -34,6 +34,32 @@ public interface Storage {
      */
     Lock lock(String name, Duration lease) throws IOException, InterruptedException;
 
+    /**
+     * Where the value of {@code key} (or the keys under a prefix ending in {@code /}) is kept, for a person reading a message ("trust /var/lib/clicktls/ca/root.pem"): a
+     * file's path, a table's row. Not for parsing. Memory only; any thread.
+     */
+    default String where(String key) {
+        return key;
+    }
+
+    /**
+     * Why the backend cannot take writes now (a read-only or full disk, a database in recovery), by its own account;
+     * empty when it can, or when it cannot tell. Blocking, like every other method.
+     */
+    default Optional<String> unwritable() {
+        return Optional.empty();
+    }
+
+    /**
+     * Removes what writes interrupted by an earlier crash left behind (temporary files, say); a backend whose writes
+     * are transactions has nothing to do.
+     *
+     * @return how many leftovers were removed
+     */
+    default int sweepAbandonedWrites() throws IOException {
+        return 0;
+    }
+
     /** A held lock; closing releases it. */
     interface Lock extends AutoCloseable {
         @Override

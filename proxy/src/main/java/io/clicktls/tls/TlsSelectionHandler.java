@@ -9,7 +9,7 @@ import io.clicktls.certificates.PendingHandshakes;
 import io.clicktls.certificates.Refusal;
 import io.clicktls.certificates.RefusalLog;
 import io.clicktls.config.ConfigSnapshot;
-import io.clicktls.config.DomainTable;
+import io.clicktls.config.HostNames;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.netty.buffer.ByteBuf;
@@ -226,7 +226,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         if (requested == null) {
             return ctx.executor().newFailedFuture(new Rejected(Outcome.NO_SNI));
         }
-        String name = DomainTable.normalize(requested);
+        String name = HostNames.normalize(requested);
         this.serverName = name;
         if (hello.get().offersOnly(TlsContexts.ACME_TLS_1)) {
             return bridge(ctx, challengeContext(name));

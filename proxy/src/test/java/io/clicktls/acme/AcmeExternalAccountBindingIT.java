@@ -7,6 +7,7 @@ import io.clicktls.certificates.IssuanceException;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.StorageKeys;
 import io.clicktls.testing.InMemoryStorage;
 import java.security.SecureRandom;
 import java.time.Instant;
@@ -54,7 +55,7 @@ class AcmeExternalAccountBindingIT {
         assertThat(issued.validAt(Instant.now())).isTrue();
         assertThat(issued.chain().get(issued.chain().size() - 1).getIssuerX500Principal())
                 .isEqualTo(ca.pebble.rootCertificate().getSubjectX500Principal());
-        assertThat(storage.load(AcmeIssuer.ACCOUNT))
+        assertThat(storage.load(StorageKeys.ACCOUNT))
                 .as("account stored for the next start")
                 .isPresent();
     }

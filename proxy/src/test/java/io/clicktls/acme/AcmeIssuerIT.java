@@ -8,6 +8,7 @@ import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.StorageKeys;
 import io.clicktls.testing.InMemoryStorage;
 import io.clicktls.testing.Pebble;
 import java.net.URL;
@@ -171,7 +172,7 @@ class AcmeIssuerIT {
 
         assertThat(issued.leaf()).isNotNull();
         assertThat(issuer.accountUrl()).isNotEqualTo(accountBefore);
-        assertThat(new String(storage.load(AcmeIssuer.ACCOUNT).orElseThrow(), StandardCharsets.UTF_8))
+        assertThat(new String(storage.load(StorageKeys.ACCOUNT).orElseThrow(), StandardCharsets.UTF_8))
                 .contains(issuer.accountUrl().toString());
     }
 
@@ -190,7 +191,7 @@ class AcmeIssuerIT {
 
         assertThat(second.accountUrl()).isEqualTo(account);
         assertThat(pebble.accountCount()).as("no new registration").isEqualTo(accounts);
-        assertThat(storage.writes(AcmeIssuer.ACCOUNT_KEY))
+        assertThat(storage.writes(StorageKeys.ACCOUNT_KEY))
                 .as("account key made once")
                 .isEqualTo(1);
     }
@@ -312,7 +313,7 @@ class AcmeIssuerIT {
         });
         assertThat(storage.list("challenges/")).isEmpty();
         assertThat(pebble.orderCount()).isEqualTo(orders);
-        assertThat(storage.load(AcmeIssuer.ACCOUNT))
+        assertThat(storage.load(StorageKeys.ACCOUNT))
                 .as("and the account is ready")
                 .isPresent();
     }

@@ -3,6 +3,7 @@ package io.clicktls.certificates;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.storage.StorageKeys;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.InternalCaStack;
 import java.nio.file.Path;
@@ -49,8 +50,8 @@ class IssuanceJournalTest {
 
     @Test
     void failuresFromEarlierRunsAreSeededFromIssuanceFailuresStorage() throws Exception {
-        pki.storage.store(IssuanceJournal.FAILURES_PREFIX + "old.shop.test.json", "{}".getBytes());
-        pki.storage.store(IssuanceJournal.FAILURES_PREFIX + "other.shop.test.json", "{}".getBytes());
+        pki.storage.store(StorageKeys.issuanceState("old.shop.test"), "{}".getBytes());
+        pki.storage.store(StorageKeys.issuanceState("other.shop.test"), "{}".getBytes());
 
         journal.seedFailing(pki.storage);
 

@@ -61,20 +61,6 @@ class IssuancePolicyTest {
         assertThat(policy.decide(name, config).reason()).isEqualTo(Refusal.INVALID_NAME);
     }
 
-    @Test
-    void lengthLimitsOfNamesAndLabelsHold() {
-        String label63 = "a".repeat(63);
-        assertThat(IssuancePolicy.validHostName(label63 + ".test")).isTrue();
-        assertThat(IssuancePolicy.validHostName(label63 + "a.test")).isFalse();
-        String name253 = (label63 + ".").repeat(3) + "a".repeat(61);
-        assertThat(name253).hasSize(253);
-        assertThat(IssuancePolicy.validHostName(name253)).isTrue();
-        assertThat(IssuancePolicy.validHostName(name253 + "a")).isFalse();
-        assertThat(IssuancePolicy.validHostName(null)).isFalse();
-        assertThat(IssuancePolicy.validHostName("xn--caf-dma.test")).isTrue();
-        assertThat(IssuancePolicy.validHostName("1password.com")).isTrue();
-    }
-
     @ParameterizedTest
     @ValueSource(
             strings = {

@@ -2,6 +2,7 @@ package io.clicktls.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.ClickTlsServer;
 import io.clicktls.admin.ChallTestDns;
 import io.clicktls.certificates.IssuanceException;
 import io.clicktls.certificates.IssuanceFailures;
@@ -87,6 +88,7 @@ class DoctorCommandIT {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = DoctorCommand.run(
                 args,
+                ClickTlsServer::existingStorage,
                 new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));

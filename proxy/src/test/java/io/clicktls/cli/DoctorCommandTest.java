@@ -3,6 +3,7 @@ package io.clicktls.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.ClickTlsServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -63,6 +64,7 @@ class DoctorCommandTest {
 
         int code = DoctorCommand.run(
                 List.of("--config", config.toString(), "links.shop.test"),
+                ClickTlsServer::existingStorage,
                 new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(new ByteArrayOutputStream()));
 

@@ -38,6 +38,18 @@ class FileStorageTest {
     }
 
     @Test
+    void whereNamesTheFileOfAKeyOrTheFolderOfAPrefix() throws Exception {
+        FileStorage storage = new FileStorage(directory.resolve("data"));
+        Path root = directory.resolve("data").toAbsolutePath().normalize();
+
+        assertThat(storage.where(StorageKeys.CA_ROOT))
+                .isEqualTo(root.resolve("ca").resolve("root.pem").toString());
+        assertThat(storage.where(StorageKeys.ISSUANCE_STATE))
+                .isEqualTo(root.resolve("state").resolve("issuance") + java.io.File.separator);
+        assertThatThrownBy(() -> storage.where("../outside")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void storedValuesLoadBackAndOverwrite() throws Exception {
         FileStorage storage = new FileStorage(directory.resolve("data"));
 

@@ -195,15 +195,4 @@ class RetryingStorageTest {
         assertThat(storage.load("certificates/b.test/chain.pem")).isEmpty();
         assertThat(storage.pending("certificate")).isEqualTo(1);
     }
-
-    @Test
-    void everyKeyHasAKnownKind() {
-        assertThat(RetryingStorage.kind("certificates/a.test/key.pem")).isEqualTo("certificate");
-        assertThat(RetryingStorage.kind("limits/orders")).isEqualTo("rate_limit");
-        assertThat(RetryingStorage.kind("state/issuance/a.test")).isEqualTo("issuance_state");
-        assertThat(RetryingStorage.kind("acme/account-key.pem")).isEqualTo("acme_account");
-        assertThat(RetryingStorage.kind("something-new")).isEqualTo("other");
-        assertThat(RetryingStorage.KINDS)
-                .contains("certificate", "rate_limit", "issuance_state", "cleanup", "challenge", "ca", "other");
-    }
 }
