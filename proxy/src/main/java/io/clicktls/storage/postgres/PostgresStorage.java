@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -35,6 +36,9 @@ import org.slf4j.LoggerFactory;
  * the lease's current one, checked under a row lock in the same transaction. A holder paused past its lease
  * therefore cannot overwrite what the next holder wrote.
  *
+ * <p>Private keys (storage keys ending in {@code key.pem}) are encrypted with AES-GCM before they leave the node
+ * when {@link PostgresSettings#encryptionKeyFile()} is set; without it, {@link #open} logs a warning.
+ *
  * <p>Connections come from a HikariCP pool with short timeouts, so that when PostgreSQL is unreachable an operation
  * fails within about {@link PostgresSettings#connectTimeout()} with an {@link IOException} instead of hanging; the
  * pool reconnects by itself when the server is back. Error messages name the operation and the storage key, never a
@@ -51,14 +55,17 @@ public final class PostgresStorage implements Storage, AutoCloseable {
 
     private final PostgresSettings settings;
     private final HikariDataSource pool;
+    private final KeyEncryption encryption;
     private final String entry;
     private final String lease;
     private final String entryVersion;
     private final String leaseToken;
+    private final AtomicBoolean unencryptedWarned = new AtomicBoolean();
 
-    private PostgresStorage(PostgresSettings settings, HikariDataSource pool) {
+    private PostgresStorage(PostgresSettings settings, HikariDataSource pool, KeyEncryption encryption) {
         this.settings = settings;
         this.pool = pool;
+        this.encryption = encryption;
         // The schema name is checked against [a-z_][a-z0-9_]* in PostgresSettings, so it is safe to splice in.
         this.entry = settings.schema() + ".entry";
         this.lease = settings.schema() + ".lease";
@@ -72,6 +79,13 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * @throws IOException when PostgreSQL cannot be reached or the migrations fail; the storage is not usable then
      */
     public static PostgresStorage open(PostgresSettings settings) throws IOException {
+        KeyEncryption encryption = null;
+        if (settings.encryptionKeyFile() != null) {
+            encryption = KeyEncryption.fromFile(settings.encryptionKeyFile());
+        } else {
+            log.warn("PostgreSQL storage: no storage.postgres.encryption_key_file; private keys are stored in the"
+                    + " database unencrypted");
+        }
         HikariDataSource pool;
         try {
             pool = new HikariDataSource(poolConfig(settings));
@@ -86,7 +100,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
             pool.close();
             throw e;
         }
-        return new PostgresStorage(settings, pool);
+        return new PostgresStorage(settings, pool, encryption);
     }
 
     private static HikariConfig poolConfig(PostgresSettings settings) {
@@ -147,9 +161,10 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     @Override
     public void store(String key, byte[] value) throws IOException {
         validate(key);
+        byte[] stored = sealed(key, value);
         retryingOnce("store", key, connection -> {
             try (PreparedStatement upsert = connection.prepareStatement(upsertSql())) {
-                bindUpsert(upsert, key, value);
+                bindUpsert(upsert, key, stored);
                 return upsert.executeUpdate();
             }
         });
@@ -169,7 +184,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     @Override
     public Optional<byte[]> load(String key) throws IOException {
         validate(key);
-        return retryingOnce("load", key, connection -> {
+        Optional<byte[]> stored = retryingOnce("load", key, connection -> {
             try (PreparedStatement select =
                     connection.prepareStatement("select value from " + entry + " where key = ?")) {
                 select.setString(1, key);
@@ -178,6 +193,37 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                 }
             }
         });
+        return stored.isEmpty() ? stored : Optional.of(opened(key, stored.get()));
+    }
+
+    /** A private key's value as it goes into the database: sealed when an encryption key is configured. */
+    private byte[] sealed(String key, byte[] value) {
+        return encryption != null && KeyEncryption.appliesTo(key) ? encryption.seal(key, value) : value;
+    }
+
+    /**
+     * A private key's value as read from the database. One written before encryption was configured (plain PEM) is
+     * still read; one written encrypted cannot be read without the key, and says so.
+     */
+    private byte[] opened(String key, byte[] stored) throws IOException {
+        if (!KeyEncryption.appliesTo(key) || !KeyEncryption.isSealed(stored)) {
+            if (encryption != null && KeyEncryption.appliesTo(key) && unencryptedWarned.compareAndSet(false, true)) {
+                log.warn(
+                        "PostgreSQL storage: {} (and maybe other private keys) is stored unencrypted, written before"
+                                + " storage.postgres.encryption_key_file was set; it is encrypted when next written",
+                        key);
+            }
+            return stored;
+        }
+        if (encryption == null) {
+            throw new IOException("PostgreSQL storage: cannot load " + key
+                    + ": it is encrypted; set storage.postgres.encryption_key_file to the key it was written with");
+        }
+        try {
+            return encryption.open(key, stored);
+        } catch (IOException e) {
+            throw new IOException("PostgreSQL storage: " + e.getMessage());
+        }
     }
 
     @Override
@@ -323,7 +369,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                 }
                 try (PreparedStatement upsert = connection.prepareStatement(upsertSql())) {
                     for (Map.Entry<String, byte[]> value : values.entrySet()) {
-                        bindUpsert(upsert, value.getKey(), value.getValue());
+                        bindUpsert(upsert, value.getKey(), sealed(value.getKey(), value.getValue()));
                         upsert.addBatch();
                     }
                     upsert.executeBatch();
