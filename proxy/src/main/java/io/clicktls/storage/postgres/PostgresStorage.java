@@ -60,6 +60,9 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     private final String lease;
     private final String entryVersion;
     private final String leaseToken;
+    private final String entryDeleted;
+    private final String channel;
+    private ChangeFeed changes;
     private final AtomicBoolean unencryptedWarned = new AtomicBoolean();
 
     private PostgresStorage(PostgresSettings settings, HikariDataSource pool, KeyEncryption encryption) {
@@ -71,6 +74,8 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         this.lease = settings.schema() + ".lease";
         this.entryVersion = settings.schema() + ".entry_version";
         this.leaseToken = settings.schema() + ".lease_token";
+        this.entryDeleted = settings.schema() + ".entry_deleted";
+        this.channel = channel(settings);
     }
 
     /**
@@ -96,6 +101,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         }
         try {
             migrate(settings, pool);
+            pruneDeletionMarks(settings, pool);
         } catch (IOException | RuntimeException e) {
             pool.close();
             throw e;
@@ -154,6 +160,42 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         }
     }
 
+    /**
+     * The notification channel: {@code clicktls_changes} for the default schema; another schema (another cluster in
+     * the same database) gets a channel of its own.
+     */
+    static String channel(PostgresSettings settings) {
+        return settings.schema() + "_changes";
+    }
+
+    private static void pruneDeletionMarks(PostgresSettings settings, HikariDataSource pool) throws IOException {
+        try (Connection connection = pool.getConnection();
+                PreparedStatement prune = connection.prepareStatement("delete from " + settings.schema()
+                        + ".entry_deleted where deleted_at < now() - interval '7 days'")) {
+            prune.executeUpdate();
+        } catch (SQLException e) {
+            throw new IOException("PostgreSQL storage: cannot prune deletion marks: " + describe(e), e);
+        }
+    }
+
+    /**
+     * Calls {@code listener} with the key of every value stored or deleted from now on, by any node (this one
+     * included). Keys are delivered at least once: from PostgreSQL's notifications, and, because notifications sent
+     * while the listening connection is down are lost, from a sync of what changed since the last version seen
+     * (after every reconnect and every 30 s). Never a value.
+     *
+     * <p>The listener runs on the feed's own thread ({@code clicktls-storage-changes}); it must not block for long
+     * (hand work to the blocking executor).
+     *
+     * @return closing it stops the calls to this listener
+     */
+    public synchronized AutoCloseable onChange(java.util.function.Consumer<String> listener) throws IOException {
+        if (changes == null) {
+            changes = ChangeFeed.start(settings, ChangeFeed.SYNC_INTERVAL, ChangeFeed.FIRST_RECONNECT_PAUSE);
+        }
+        return changes.subscribe(listener);
+    }
+
     public PostgresSettings settings() {
         return settings;
     }
@@ -165,15 +207,21 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         retryingOnce("store", key, connection -> {
             try (PreparedStatement upsert = connection.prepareStatement(upsertSql())) {
                 bindUpsert(upsert, key, stored);
-                return upsert.executeUpdate();
+                upsert.executeQuery().close();
+                return null;
             }
         });
     }
 
+    /**
+     * Writes one value and notifies the other nodes, in one statement: PostgreSQL delivers a notification only when
+     * its transaction commits, so listeners never hear of a write that did not happen.
+     */
     private String upsertSql() {
-        return "insert into " + entry + " (key, value, version, updated_at) values (?, ?, nextval('" + entryVersion
-                + "'), now()) on conflict (key) do update"
-                + " set value = excluded.value, version = excluded.version, updated_at = excluded.updated_at";
+        return "with written as (insert into " + entry + " (key, value, version, updated_at)"
+                + " values (?, ?, nextval('" + entryVersion + "'), now()) on conflict (key) do update"
+                + " set value = excluded.value, version = excluded.version, updated_at = excluded.updated_at"
+                + " returning key) select pg_notify('" + channel + "', key) from written";
     }
 
     private static void bindUpsert(PreparedStatement upsert, String key, byte[] value) throws SQLException {
@@ -230,11 +278,22 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     public boolean delete(String key) throws IOException {
         validate(key);
         return retryingOnce("delete", key, connection -> {
-            try (PreparedStatement delete = connection.prepareStatement("delete from " + entry + " where key = ?")) {
+            try (PreparedStatement delete = connection.prepareStatement(deleteSql())) {
                 delete.setString(1, key);
-                return delete.executeUpdate() > 0;
+                try (ResultSet deleted = delete.executeQuery()) {
+                    return deleted.next();
+                }
             }
         });
+    }
+
+    /** Deletes, leaves a deletion mark with the next version, and notifies: one statement, like a write. */
+    private String deleteSql() {
+        return "with gone as (delete from " + entry + " where key = ? returning key),"
+                + " marked as (insert into " + entryDeleted + " (key, version, deleted_at)"
+                + " select key, nextval('" + entryVersion + "'), now() from gone on conflict (key) do update"
+                + " set version = excluded.version, deleted_at = excluded.deleted_at returning key)"
+                + " select pg_notify('" + channel + "', key) from marked";
     }
 
     @Override
@@ -370,9 +429,8 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                 try (PreparedStatement upsert = connection.prepareStatement(upsertSql())) {
                     for (Map.Entry<String, byte[]> value : values.entrySet()) {
                         bindUpsert(upsert, value.getKey(), sealed(value.getKey(), value.getValue()));
-                        upsert.addBatch();
+                        upsert.executeQuery().close();
                     }
-                    upsert.executeBatch();
                 }
                 connection.commit();
             } catch (SQLException | RuntimeException e) {
@@ -405,9 +463,14 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         }
     }
 
-    /** Closes the pool; operations fail afterwards. */
+    /** Closes the pool and the change feed; operations fail afterwards. */
     @Override
     public void close() {
+        synchronized (this) {
+            if (changes != null) {
+                changes.close();
+            }
+        }
         pool.close();
     }
 
@@ -420,7 +483,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     }
 
     /** What went wrong, in words that carry no value: the driver's message and SQL state, or "unreachable". */
-    private static String describe(Throwable e) {
+    static String describe(Throwable e) {
         if (e instanceof SQLTransientConnectionException) {
             return "database unreachable (" + e.getMessage() + ")";
         }
