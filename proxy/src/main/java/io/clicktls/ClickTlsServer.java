@@ -29,6 +29,8 @@ import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
+import io.clicktls.storage.RetryingStorage;
+import io.clicktls.storage.Storage;
 import io.clicktls.tls.CertificateLoadExecutor;
 import io.clicktls.tls.CertificateResolver;
 import io.clicktls.tls.TlsContexts;
@@ -66,6 +68,8 @@ public final class ClickTlsServer implements AutoCloseable {
     private static final Duration CLEANUP_INTERVAL = Duration.ofHours(6);
     /** The sweep of abandoned writes and the index of stored certificates: once the first handshakes are done. */
     private static final Duration STORAGE_SCAN_DELAY = Duration.ofSeconds(2);
+    /** How often /healthz's view of a full or read-only storage is refreshed while nothing waits to be written. */
+    private static final Duration STORAGE_PROBE_INTERVAL = Duration.ofSeconds(5);
 
     private final List<AutoCloseable> closeInReverse = new ArrayList<>();
     private final LiveConfig live;
@@ -128,7 +132,12 @@ public final class ClickTlsServer implements AutoCloseable {
             log.info("demo email platform listening on 127.0.0.1:{}", demo.port());
         }
 
-        FileStorage storage = new FileStorage(config.storage().directory());
+        FileStorage files = new FileStorage(config.storage().directory());
+        // A full or read-only disk must not stop the node: writes it refuses wait in memory and are retried.
+        RetryingStorage storage = new RetryingStorage(files, timers, blocking, clock, metrics::storageWriteFailed);
+        closeInReverse.add(storage);
+        storage.watch(files::unwritable, STORAGE_PROBE_INTERVAL);
+        metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
         TlsContexts contexts = new TlsContexts();
@@ -191,7 +200,7 @@ public final class ClickTlsServer implements AutoCloseable {
         timers.schedule(
                 () -> blocking.execute(() -> {
                     try {
-                        storage.sweepAbandonedWrites();
+                        files.sweepAbandonedWrites();
                     } catch (IOException | RuntimeException e) {
                         log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
                     }
@@ -234,6 +243,7 @@ public final class ClickTlsServer implements AutoCloseable {
                         config.listen().admin(), metrics, () -> listening, transport.boss(), transport.serverChannel())
                 .token(() -> live.get().config().admin().token())
                 .blockingExecutor(blocking)
+                .degraded(storage::degraded)
                 .status(
                         new NodeStatus(
                                 live, resolver, store, failures, journal, renewals, policy, cleanup, issuer.label()),
@@ -270,7 +280,7 @@ public final class ClickTlsServer implements AutoCloseable {
 
     private CertificateIssuer issuer(
             ClickTlsConfig config,
-            FileStorage storage,
+            Storage storage,
             ChallengeStore challenges,
             Clock clock,
             ExecutorService blocking,
@@ -286,7 +296,9 @@ public final class ClickTlsServer implements AutoCloseable {
             return acme;
         }
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
-        log.info("internal CA: trust {} to try the proxy", storage.path("ca/root.pem"));
+        log.info(
+                "internal CA: trust {} to try the proxy",
+                config.storage().directory().toAbsolutePath().normalize().resolve("ca/root.pem"));
         blocking.execute(() -> {
             try {
                 contexts.warmUp(internal.issue("warm-up.invalid")); // a throwaway: never stored, never served
@@ -372,6 +384,11 @@ public final class ClickTlsServer implements AutoCloseable {
         @Override
         public Optional<CertifiedKey> stored(String name) {
             return store.load(name);
+        }
+
+        @Override
+        public Optional<String> notPersisted(String name) {
+            return store.notPersisted(name);
         }
 
         @Override

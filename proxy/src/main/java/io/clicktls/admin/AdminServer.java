@@ -56,7 +56,12 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin listener:
  * <ul>
- *   <li>{@code GET /healthz}: 200 while the proxy's listeners are up; never needs the token;</li>
+ *   <li>{@code GET /healthz}: for load balancers and monitors; never needs the token. {@code 200 ok} while the
+ *       listeners are up; {@code 200 degraded: <why>} while they serve but something needs an operator (e.g. the
+ *       storage takes no writes: certificates are served from memory and would be issued again after a restart);
+ *       {@code 503 listeners down} otherwise. With {@code ?strict} a degraded node answers 503 too, for monitors that
+ *       alert on the status code; a load balancer uses the plain form, so that a node that still serves every name
+ *       is not taken out of rotation (often all nodes share the cause, and none would be left);</li>
  *   <li>{@code GET /metrics}: the Prometheus text format;</li>
  *   <li>{@code GET /status?q=&page=&size=}: the status page (HTML); {@code GET /api/domains?q=&page=&size=}: the
  *       same as JSON; {@code GET /api/domains/{name}}: one name, with a fresh DNS check;</li>
@@ -86,6 +91,7 @@ public final class AdminServer implements AutoCloseable {
     private final BooleanSupplier healthy;
     private final EventLoopGroup group;
     private final Class<? extends ServerChannel> channelType;
+    private Supplier<Optional<String>> degraded = Optional::empty;
     private Supplier<String> token = () -> null;
     private AdminAccess access = new AdminAccess(() -> null);
     private Executor blocking = Runnable::run;
@@ -119,6 +125,15 @@ public final class AdminServer implements AutoCloseable {
     public AdminServer token(Supplier<String> token) {
         this.token = token;
         this.access = new AdminAccess(token);
+        return this;
+    }
+
+    /**
+     * Why the node is degraded, or empty while it is not: shown by {@code /healthz} and the status page. Read on the
+     * event loop for every {@code /healthz}: must not block.
+     */
+    public AdminServer degraded(Supplier<Optional<String>> degraded) {
+        this.degraded = degraded;
         return this;
     }
 
@@ -267,10 +282,19 @@ public final class AdminServer implements AutoCloseable {
             if (!read) {
                 return done(methodNotAllowed("GET, HEAD"));
             }
-            return done(
-                    healthy.getAsBoolean()
-                            ? text(HttpResponseStatus.OK, "ok\n", "text/plain")
-                            : text(HttpResponseStatus.SERVICE_UNAVAILABLE, "listeners down\n", "text/plain"));
+            if (!healthy.getAsBoolean()) {
+                return done(text(HttpResponseStatus.SERVICE_UNAVAILABLE, "listeners down\n", "text/plain"));
+            }
+            Optional<String> why = degraded.get();
+            if (why.isEmpty()) {
+                return done(text(HttpResponseStatus.OK, "ok\n", "text/plain"));
+            }
+            String strict = request.parameter("strict");
+            boolean alert = strict != null && !strict.equals("0") && !strict.equalsIgnoreCase("false");
+            return done(text(
+                    alert ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK,
+                    "degraded: " + why.get() + "\n",
+                    "text/plain"));
         }
         AdminAccess.Denial denial = access.check(request.headers());
         if (denial != null) {
@@ -310,9 +334,13 @@ public final class AdminServer implements AutoCloseable {
         return offLoopValue(() -> directory.page(query, page, size))
                 .thenCompose(this::withDns)
                 .thenApplyAsync(
-                        listed -> html
-                                ? htmlPage(StatusPage.render(listed, access.formToken(), notice, clock.instant()))
-                                : text(HttpResponseStatus.OK, StatusJson.page(listed, clock.instant()), JSON),
+                        listed -> {
+                            String why = degraded.get().orElse(null);
+                            return html
+                                    ? htmlPage(
+                                            StatusPage.render(listed, access.formToken(), notice, why, clock.instant()))
+                                    : text(HttpResponseStatus.OK, StatusJson.page(listed, why, clock.instant()), JSON);
+                        },
                         blocking);
     }
 

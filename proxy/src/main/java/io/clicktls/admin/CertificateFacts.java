@@ -12,9 +12,27 @@ import javax.security.auth.x500.X500Principal;
  * @param issuer the issuing CA's name from the certificate, e.g. {@code R11} or {@code Pebble Intermediate CA 1a2b}
  * @param serial hexadecimal
  * @param inMemory whether it is loaded and served from memory (else only in storage)
+ * @param notPersisted why it is not in storage yet (served from memory, written when the storage takes writes
+ *     again), e.g. {@code No space left on device}; {@code null} when it is persisted
  */
 public record CertificateFacts(
-        Instant notBefore, Instant notAfter, String issuedBy, String issuer, String serial, boolean inMemory) {
+        Instant notBefore,
+        Instant notAfter,
+        String issuedBy,
+        String issuer,
+        String serial,
+        boolean inMemory,
+        String notPersisted) {
+
+    public CertificateFacts(
+            Instant notBefore, Instant notAfter, String issuedBy, String issuer, String serial, boolean inMemory) {
+        this(notBefore, notAfter, issuedBy, issuer, serial, inMemory, null);
+    }
+
+    /** These facts with {@link #notPersisted} set ({@code null}: persisted). */
+    public CertificateFacts withNotPersisted(String reason) {
+        return new CertificateFacts(notBefore, notAfter, issuedBy, issuer, serial, inMemory, reason);
+    }
 
     public static CertificateFacts of(CertifiedKey certified, boolean inMemory) {
         return new CertificateFacts(

@@ -169,12 +169,13 @@ final class DomainDirectory {
 
     private CertificateFacts certificate(String name) {
         Optional<CertifiedKey> memory = source.inMemory(name);
-        if (memory.isPresent()) {
-            return CertificateFacts.of(memory.get(), true);
-        }
-        return source.stored(name)
-                .map(certified -> CertificateFacts.of(certified, false))
-                .orElse(null);
+        CertificateFacts facts = memory.isPresent()
+                ? CertificateFacts.of(memory.get(), true)
+                : source.stored(name)
+                        .map(certified -> CertificateFacts.of(certified, false))
+                        .orElse(null);
+        String notPersisted = facts == null ? null : source.notPersisted(name).orElse(null);
+        return notPersisted == null ? facts : facts.withNotPersisted(notPersisted);
     }
 
     private Collection<String> storedNames() {

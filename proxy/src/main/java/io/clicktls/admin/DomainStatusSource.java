@@ -37,6 +37,14 @@ public interface DomainStatusSource {
     /** The certificate stored for {@code name}. Storage I/O. */
     Optional<CertifiedKey> stored(String name);
 
+    /**
+     * Why the certificate of {@code name} is not in storage yet though it is served (a full or read-only disk);
+     * empty when it is persisted. Memory only.
+     */
+    default Optional<String> notPersisted(String name) {
+        return Optional.empty();
+    }
+
     /** Whether issuance or renewal for {@code name} runs now. */
     boolean issuing(String name);
 

@@ -20,8 +20,15 @@ final class StatusJson {
     private StatusJson() {}
 
     static String page(DomainDirectory.Page page, Instant now) {
+        return page(page, null, now);
+    }
+
+    /** @param degraded why the node is degraded (e.g. its storage takes no writes), or {@code null} */
+    static String page(DomainDirectory.Page page, String degraded, Instant now) {
         ObjectNode root = MAPPER.createObjectNode();
         root.put("generated_at", now.toString());
+        root.put("health", degraded == null ? "ok" : "degraded");
+        root.put("degraded", degraded);
         root.put("query", page.query());
         root.put("page", page.page());
         root.put("size", page.size());
@@ -64,6 +71,8 @@ final class StatusJson {
             c.put("issued_by", certificate.issuedBy());
             c.put("serial", certificate.serial());
             c.put("in_memory", certificate.inMemory());
+            c.put("persisted", certificate.notPersisted() == null);
+            c.put("not_persisted", certificate.notPersisted());
         }
         node.put("next_renewal", time(status.nextRenewal()));
         node.put("next_renewal_planned", status.renewalPlanned());

@@ -63,6 +63,8 @@ final class StatusPage {
             .s-issuing { background: #e3efff; color: #1d4f91; }
             .s-held { background: #f0e7fb; color: #5b2c91; }
             .s-none, .s-pattern, .v-unknown { background: #eceff3; color: #4a5563; }
+            .degraded { background: #fde7e9; border-color: #e2b4b6; color: #7d1c21; }
+            .not-persisted { color: #a4262c; font-weight: 600; }
             .fix { display: block; margin-top: 3px; font-size: 12px; }
             .fix::before { content: "Fix: "; font-weight: 600; }
             td.actions { white-space: nowrap; width: 1%; }
@@ -79,6 +81,11 @@ final class StatusPage {
      * @param notice a line to show above the table (after an action), or {@code null}
      */
     static String render(DomainDirectory.Page page, String formToken, String notice, Instant now) {
+        return render(page, formToken, notice, null, now);
+    }
+
+    /** @param degraded why the node is degraded (e.g. its storage takes no writes), or {@code null} */
+    static String render(DomainDirectory.Page page, String formToken, String notice, String degraded, Instant now) {
         StringBuilder html = new StringBuilder(16_384);
         html.append("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
@@ -100,6 +107,11 @@ final class StatusPage {
                 .append(page.size())
                 .append("\">")
                 .append("<button type=\"submit\">Search</button></form>\n");
+        if (degraded != null) {
+            html.append("<p class=\"notice degraded\" role=\"alert\"><b>Degraded:</b> ")
+                    .append(escape(degraded))
+                    .append("</p>\n");
+        }
         if (notice != null && !notice.isBlank()) {
             html.append("<p class=\"notice\" role=\"status\">")
                     .append(escape(notice))
@@ -155,6 +167,11 @@ final class StatusPage {
                 .append("</span>");
         if (domain.certificate() != null && !domain.certificate().inMemory()) {
             html.append("<span class=\"sub\">in storage, not loaded</span>");
+        }
+        if (domain.certificate() != null && domain.certificate().notPersisted() != null) {
+            html.append("<span class=\"sub not-persisted\">not persisted: ")
+                    .append(escape(domain.certificate().notPersisted()))
+                    .append("</span>");
         }
         html.append("</td>");
 

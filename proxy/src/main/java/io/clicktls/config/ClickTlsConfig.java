@@ -9,6 +9,7 @@ import java.util.Map;
  * already resolved into upstreams and relative paths are already resolved against the file's folder.
  *
  * @param admin the admin listener's token ({@code admin:})
+ * @param limits the client connection limits ({@code limits:})
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
  */
 public record ClickTlsConfig(
@@ -19,12 +20,27 @@ public record ClickTlsConfig(
         List<Domain> domains,
         Upgrade upgrade,
         Admin admin,
+        ConnectionLimits limits,
         Path source) {
 
     public ClickTlsConfig {
         platforms = Map.copyOf(platforms);
         domains = List.copyOf(domains);
         admin = admin == null ? Admin.NONE : admin;
+        limits = limits == null ? ConnectionLimits.DEFAULTS : limits;
+    }
+
+    /** Without a {@code limits:} section (the defaults). */
+    public ClickTlsConfig(
+            Listen listen,
+            StorageSettings storage,
+            Certificates certificates,
+            Map<String, Platform> platforms,
+            List<Domain> domains,
+            Upgrade upgrade,
+            Admin admin,
+            Path source) {
+        this(listen, storage, certificates, platforms, domains, upgrade, admin, ConnectionLimits.DEFAULTS, source);
     }
 
     /** Without an {@code admin:} section (no token): for configs built in code. */

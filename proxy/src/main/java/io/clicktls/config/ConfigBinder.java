@@ -45,7 +45,7 @@ final class ConfigBinder {
     static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(10);
 
     private static final List<String> TOP_KEYS =
-            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin");
+            List.of("listen", "storage", "certificates", "platforms", "domains", "upgrade", "admin", "limits");
     private static final List<String> LISTEN_KEYS = List.of("https", "http", "admin");
     private static final List<String> STORAGE_KEYS = List.of("directory");
     private static final List<String> CERTIFICATES_KEYS =
@@ -127,10 +127,11 @@ final class ConfigBinder {
         Upgrade upgrade = upgrade(section(root, "upgrade"));
         Admin admin = admin(section(root, "admin"));
         adminExposure(root, listen, admin);
+        ConnectionLimits limits = connectionLimits(section(root, "limits"));
         if (!problems.isEmpty()) {
             return null;
         }
-        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, admin, source);
+        return new ClickTlsConfig(listen, storage, certificates, platforms, domains, upgrade, admin, limits, source);
     }
 
     // ---- sections
@@ -690,6 +691,33 @@ final class ConfigBinder {
         boolean location = bool(upgrade, "location", "upgrade.location", true);
         boolean html = bool(upgrade, "html", "upgrade.html", true);
         return new Upgrade(http, location, html);
+    }
+
+    // ---- limits: (connection limits), self-contained
+
+    private static final List<String> CONNECTION_LIMITS_KEYS = List.of("max_connections", "max_connections_per_client");
+
+    private ConnectionLimits connectionLimits(MapNode limits) {
+        checkKeys(limits, "limits", CONNECTION_LIMITS_KEYS);
+        return new ConnectionLimits(
+                countOrWord(limits, "max_connections", "auto", ConnectionLimits.AUTO),
+                countOrWord(limits, "max_connections_per_client", "off", ConnectionLimits.OFF));
+    }
+
+    /** Under {@code limits.key}: a whole number from 1 to {@link #MAX_COUNT}, or {@code word} (and the default). */
+    private int countOrWord(MapNode limits, String key, String word, int wordValue) {
+        String path = "limits." + key;
+        String expected = "a whole number from 1 to " + MAX_COUNT + ", or " + word;
+        ScalarNode node = scalar(limits, key, path, expected);
+        if (node == null || node.text().equals(word)) {
+            return wordValue;
+        }
+        String text = node.text();
+        if (!allDigits(text) || text.length() > 7 || Integer.parseInt(text) < 1 || Integer.parseInt(text) > MAX_COUNT) {
+            report(node.position(), path + ": " + quote(text) + " (expected: " + expected + ")");
+            return wordValue;
+        }
+        return Integer.parseInt(text);
     }
 
     /** The token is a secret: messages about it never quote its value. */

@@ -9,9 +9,9 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -29,12 +29,17 @@ import org.slf4j.LoggerFactory;
  * bottom:
  *
  * <pre>
- * https: tls → idle → alpn ┬ h2:       h2 → h2-streams
- *                          │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy
+ * https: tls → idle → alpn ┬ h2:       h2 → h2-streams → client-errors
+ *                          │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy → client-errors
  *                          └ http/1.1: codec → request-timeout → keep-alive → expect-continue → link-upgrade
- *                                      → proxy
+ *                                      → proxy → client-errors
  * http:  idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME http-01, 308 to https)
+ *        → client-errors
  * </pre>
+ *
+ * Before any handler, each new connection passes the {@link ConnectionLimiter}, which closes it at once when a limit
+ * is reached. {@link ClientErrorLog} ("client-errors") is last everywhere: every error ends there, is counted and
+ * closes the connection or stream.
  *
  * There is no aggregator anywhere on the proxy path: bodies stream. The initializers run on the new channel's event
  * loop; nothing here blocks.
@@ -48,24 +53,32 @@ final class ListenerPipelines {
     private final CertificateSource certificates;
     private final LocalAnswers plainHttpAnswers;
     private final ChannelGroup clients;
+    private final ConnectionLimiter limiter;
+    private final ClientErrorLog clientErrors;
 
     ListenerPipelines(
             ProxyContext context,
             Function<Channel, ChannelHandler> tlsHandlerFactory,
             CertificateSource certificates,
             LocalAnswers plainHttpAnswers,
-            ChannelGroup clients) {
+            ChannelGroup clients,
+            ConnectionLimiter limiter) {
         this.context = context;
         this.tlsHandlerFactory = tlsHandlerFactory;
         this.certificates = certificates;
         this.plainHttpAnswers = plainHttpAnswers;
         this.clients = clients;
+        this.limiter = limiter;
+        this.clientErrors = new ClientErrorLog(context.metrics());
     }
 
     ChannelInitializer<Channel> https() {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
+                if (!limiter.admit(ch, ConnectionLimiter.HTTPS)) {
+                    return;
+                }
                 clients.add(ch);
                 ChannelPipeline p = ch.pipeline();
                 p.addLast("last-flush", new LastFlushWithClose());
@@ -73,6 +86,7 @@ final class ListenerPipelines {
                 p.addLast(
                         "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 p.addLast("alpn", new ProtocolSelection());
+                p.addLast(ClientErrorLog.NAME, clientErrors);
                 // Reads are asked for from here on (TLS selection and SslHandler while handshaking, ProxyHandler
                 // after; HTTP/2's connection handler asks after every read by itself): switching auto-read off
                 // later, once HTTP/1.1 is chosen, cost two epoll_ctl calls per connection (read interest off, on).
@@ -86,17 +100,21 @@ final class ListenerPipelines {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
+                if (!limiter.admit(ch, ConnectionLimiter.HTTP)) {
+                    return;
+                }
                 clients.add(ch);
                 ChannelPipeline p = ch.pipeline();
                 p.addLast(
                         "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 addHttp1(p, "http", plainHttpAnswers, false);
+                p.addLast(ClientErrorLog.NAME, clientErrors);
             }
         };
     }
 
     private void addHttp1(ChannelPipeline p, String scheme, LocalAnswers answers, boolean tls) {
-        p.addLast("codec", new HttpServerCodec(decoderConfig()));
+        p.addLast("codec", new ClientHttpCodec(decoderConfig()));
         p.addLast(
                 "request-timeout",
                 new ClientTimeouts.RequestHeaders(
@@ -132,6 +150,35 @@ final class ListenerPipelines {
                 .setUseRfc9112TransferEncoding(true);
     }
 
+    /** Moves the handler {@code name} to the end of the pipeline, after handlers added behind it. */
+    private static void keepLast(ChannelPipeline p, String name) {
+        ChannelHandler handler = p.get(name);
+        if (handler != null && p.last() != handler) {
+            p.remove(name);
+            p.addLast(name, handler);
+        }
+    }
+
+    /**
+     * The HTTP/2 connection codec with every flood guard Netty has set explicitly, and {@link ControlFrameLimits}
+     * for the control frames it does not limit. Header blocks up to {@link ProxySettings#H2_MAX_DECODED_HEADER_LIST}
+     * are decoded so that {@link ProxyHandler} can answer an oversized one with 431 on its stream (see there).
+     */
+    static Http2FrameCodec http2Codec() {
+        return ControlFrameLimits.install(Http2FrameCodecBuilder.forServer()
+                .initialSettings(Http2Settings.defaultSettings()
+                        .maxConcurrentStreams(ProxySettings.H2_MAX_CONCURRENT_STREAMS)
+                        .maxHeaderListSize(ProxySettings.H2_MAX_DECODED_HEADER_LIST))
+                .validateHeaders(true)
+                .encoderEnforceMaxQueuedControlFrames(ProxySettings.H2_MAX_QUEUED_CONTROL_FRAMES)
+                .decoderEnforceMaxConsecutiveEmptyDataFrames(ProxySettings.H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES)
+                .decoderEnforceMaxRstFramesPerWindow(
+                        ProxySettings.H2_MAX_RST_FRAMES, ProxySettings.H2_RST_WINDOW_SECONDS)
+                .encoderEnforceMaxRstFramesPerWindow(
+                        ProxySettings.H2_MAX_RST_FRAMES_SENT, ProxySettings.H2_RST_WINDOW_SECONDS)
+                .build());
+    }
+
     /** Chooses HTTP/2 or HTTP/1.1 once the TLS handshake is done, and remembers the SNI name it was for. */
     private final class ProtocolSelection extends ApplicationProtocolNegotiationHandler {
 
@@ -151,14 +198,7 @@ final class ListenerPipelines {
         protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
             ChannelPipeline p = ctx.pipeline();
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                p.addLast(
-                        "h2",
-                        Http2FrameCodecBuilder.forServer()
-                                .initialSettings(Http2Settings.defaultSettings()
-                                        .maxConcurrentStreams(128)
-                                        .maxHeaderListSize(ProxySettings.MAX_HEADER_SIZE))
-                                .validateHeaders(true)
-                                .build());
+                p.addLast("h2", http2Codec());
                 p.addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel stream) {
@@ -167,6 +207,7 @@ final class ListenerPipelines {
                         sp.addLast("expect-continue", new HttpServerExpectContinueHandler());
                         sp.addLast("link-upgrade", linkUpgrade());
                         sp.addLast("proxy", new ProxyHandler(context, "https", true, LocalAnswers.NONE));
+                        sp.addLast(ClientErrorLog.NAME, clientErrors);
                     }
                 }));
             } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
@@ -175,6 +216,16 @@ final class ListenerPipelines {
                 log.debug("unsupported application protocol {} on {}", protocol, ctx.channel());
                 ctx.close();
             }
+            keepLast(p, ClientErrorLog.NAME);
+        }
+
+        /**
+         * Every error, also one during the handshake, goes on to {@link ClientErrorLog}: the base class would log
+         * any but a TLS failure with a stack trace, one per connection a client resets mid-handshake.
+         */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.fireExceptionCaught(cause);
         }
 
         @Override

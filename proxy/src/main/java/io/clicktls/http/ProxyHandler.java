@@ -7,22 +7,19 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
@@ -48,9 +45,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A request is never retried once anything of it may have reached the upstream: a click counts once.
  *
+ * <p>The handler owns the client side ({@link State}: idle, answering locally, connecting, forwarding, discarding,
+ * closed); each forwarded request's trip upstream and back is an {@link Exchange}, with its own response state,
+ * which reports its end back through {@link Exchange.Owner}.
+ *
  * <p>Runs on the channel's event loop; must not block. Not sharable: one instance per connection or stream.
  */
-final class ProxyHandler extends ChannelInboundHandlerAdapter {
+final class ProxyHandler extends ChannelInboundHandlerAdapter implements Exchange.Owner {
 
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
 
@@ -90,7 +91,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean inReadBatch;
 
     private boolean readWanted;
-    /** The upstream response timeout of the exchange in flight; see {@link Exchange#armResponseTimer}. */
+    /** The upstream response timeout of the exchange in flight, armed by it once the whole request is sent. */
     private Deadline responseDeadline;
     /** Per connection, computed once: the client's address as sent upstream. */
     private String clientAddress;
@@ -169,14 +170,20 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         releaseInbox();
         if (exchange != null) {
             exchange.clientGone();
+            exchange = null;
         }
         ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("client connection {} failed", ctx.channel(), cause);
-        ctx.close();
+        if (http2 && state == State.IDLE && cause instanceof DecoderException) {
+            // The stream's HTTP/2 to HTTP/1.1 conversion refused the request (a space in :path, say): nothing has
+            // been answered on the stream yet, so the client is told why rather than left with a reset.
+            fail(ErrorResponses.Failure.MALFORMED_REQUEST, null);
+            return;
+        }
+        ctx.fireExceptionCaught(cause); // ClientErrorLog, last in the pipeline, counts, logs and closes
     }
 
     /**
@@ -235,7 +242,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                     }
                 }
                 case FORWARDING -> {
-                    if (exchange.requestComplete) {
+                    if (exchange.requestComplete()) {
                         if (inbox.isEmpty()) {
                             // Read ahead while the response comes: the socket stays registered for reading (no
                             // epoll_ctl to stop and start again per request) and a client that leaves is noticed.
@@ -269,6 +276,14 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
                     request.decoderResult().cause());
             ReferenceCountUtil.release(request);
             fail(ErrorResponses.forDecoderFailure(request.decoderResult().cause()), null);
+            return;
+        }
+        // Before anything else looks at the request (a local answer puts the target in a Location header).
+        ErrorResponses.Failure refused = RequestSyntax.problem(request, http2);
+        if (refused != null) {
+            log.debug("request refused on {}: {}", ctx.channel(), refused);
+            ReferenceCountUtil.release(request);
+            fail(refused, null);
             return;
         }
         RequestTarget target = RequestTarget.of(request);
@@ -366,7 +381,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         boolean clientCloses = !http2 && !HttpUtil.isKeepAlive(request);
         HttpRequest upstreamRequest = ForwardingHeaders.upstreamRequest(
                 request, target.path(), hostHeader, platform, clientAddress(), scheme);
-        Exchange started = new Exchange(request, upstreamRequest, platform.name(), clientCloses);
+        Exchange started = new Exchange(
+                context, ctx, this, responseDeadline, http2, request, upstreamRequest, platform.name(), clientCloses);
         ReferenceCountUtil.release(request);
         exchange = started;
         state = State.CONNECTING;
@@ -383,7 +399,37 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
         ErrorResponses.send(ctx, failure, platform, context.metrics());
     }
 
-    private void exchangeDone(boolean requestComplete, ChannelFuture lastWrite, boolean closeClient) {
+    @Override
+    public void forwarding() {
+        state = State.FORWARDING;
+    }
+
+    @Override
+    public void upstreamWritable() {
+        if (state == State.FORWARDING) {
+            pump();
+        }
+    }
+
+    @Override
+    public void exchangeFailed(ErrorResponses.Failure failure, String platform, boolean responseStarted) {
+        exchange = null;
+        if (responseStarted) {
+            state = State.CLOSED;
+            releaseInbox();
+            ctx.close();
+        } else {
+            fail(failure, platform);
+        }
+    }
+
+    @Override
+    public boolean canCloseWithLastWrite() {
+        return lastFlush != null && nothingPending();
+    }
+
+    @Override
+    public void exchangeDone(boolean requestComplete, ChannelFuture lastWrite, boolean closeClient) {
         exchange = null;
         if (closeClient) {
             // The client asked to close after this response (HttpServerKeepAliveHandler would close it once the
@@ -520,310 +566,6 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter {
             }
             String rest = uri.substring(end);
             return new RequestTarget(rest.startsWith("/") ? rest : "/" + rest, authority);
-        }
-    }
-
-    /** One request's trip upstream and back. Lives on the client channel's event loop. */
-    private final class Exchange implements UpstreamConnection.Listener {
-
-        private final HttpMethod method;
-        private final boolean clientChunked;
-        /** The client's HTTP/1.x request asked to close the connection after the response. */
-        private final boolean clientCloses;
-
-        private final String platform;
-        private HttpRequest head;
-        private UpstreamConnection upstream;
-        private boolean requestComplete;
-        private boolean responseStarted;
-        private boolean upstreamKeepAlive = true;
-        private boolean skippingInformational;
-        private boolean readWhenWritable;
-        private boolean unflushed;
-        private boolean clientUnflushed;
-        private boolean finished;
-        private long sentNanos;
-        private ChannelFuture lastClientWrite;
-
-        Exchange(HttpRequest request, HttpRequest head, String platform, boolean clientCloses) {
-            this.method = request.method();
-            this.clientChunked = !http2 && request.protocolVersion().equals(HttpVersion.HTTP_1_1);
-            this.clientCloses = clientCloses;
-            this.head = head;
-            this.platform = platform;
-        }
-
-        void upstreamAcquired(Future<? super UpstreamConnection> future) {
-            if (finished) {
-                // The client left while we were connecting; nothing was written, so the connection is as good as new.
-                if (future.isSuccess()) {
-                    context.pool().release((UpstreamConnection) future.getNow(), true);
-                }
-                return;
-            }
-            if (!future.isSuccess()) {
-                log.debug("upstream for {} unreachable", platform, future.cause());
-                abort(ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
-                return;
-            }
-            upstream = (UpstreamConnection) future.getNow();
-            upstream.bind(this);
-            state = State.FORWARDING;
-            sentNanos = System.nanoTime();
-            // Void promises here and below: a failed write reaches UpstreamConnection.exceptionCaught, which reports
-            // it as upstreamClosed, without a promise and a listener per write.
-            upstream.channel().write(head, upstream.channel().voidPromise());
-            head = null;
-            unflushed = true;
-            upstream.read();
-            pump();
-        }
-
-        boolean upstreamWritable() {
-            return upstream.channel().isWritable();
-        }
-
-        void forwardBody(HttpObject message) {
-            if (!(message instanceof HttpContent content)
-                    || content.decoderResult().isFailure()) {
-                ReferenceCountUtil.release(message);
-                abort(ErrorResponses.Failure.MALFORMED_REQUEST);
-                return;
-            }
-            boolean last = content instanceof LastHttpContent;
-            upstream.channel().write(content, upstream.channel().voidPromise());
-            unflushed = true;
-            if (last) {
-                requestComplete = true;
-                if (!responseStarted) {
-                    armResponseTimer();
-                }
-            }
-        }
-
-        void flushUpstream() {
-            if (unflushed && upstream != null) {
-                unflushed = false;
-                upstream.channel().flush();
-            }
-        }
-
-        /**
-         * Starts the response timeout once the last of the request is written (handed to the upstream channel, a
-         * moment before it is on the wire: writes are only made while the upstream takes them).
-         */
-        private void armResponseTimer() {
-            responseDeadline.expireIn(
-                    context.settings().upstreamResponseTimeout().toMillis());
-        }
-
-        void responseTimedOut() {
-            if (!finished && !responseStarted) {
-                log.debug(
-                        "upstream for {} did not answer within {}",
-                        platform,
-                        context.settings().upstreamResponseTimeout());
-                abort(ErrorResponses.Failure.UPSTREAM_TIMEOUT);
-            }
-        }
-
-        @Override
-        public void upstreamRead(HttpObject message) {
-            if (finished) {
-                ReferenceCountUtil.release(message);
-                return;
-            }
-            if (message instanceof HttpResponse response) {
-                boolean passedOn = responseHead(response);
-                if (message instanceof HttpContent) {
-                    // Only a message the decoder gave up on is both head and content.
-                    ReferenceCountUtil.release(message);
-                } else if (passedOn) {
-                    readUpstreamWhenWritable();
-                }
-                return;
-            }
-            if (message instanceof HttpContent content) {
-                responseContent(content);
-            } else {
-                ReferenceCountUtil.release(message);
-            }
-        }
-
-        /** @return whether the head went on to the client */
-        private boolean responseHead(HttpResponse response) {
-            if (response.decoderResult().isFailure()) {
-                log.debug(
-                        "malformed response from {}",
-                        platform,
-                        response.decoderResult().cause());
-                abort(ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
-                return false;
-            }
-            int code = response.status().code();
-            if (code < 200) {
-                if (code == 101) {
-                    // No upgrade was asked for (Upgrade is hop-by-hop and removed): the upstream is confused.
-                    abort(ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
-                } else {
-                    // 100 Continue was answered by us already; 103 and the like are dropped with their end marker.
-                    skippingInformational = true;
-                    upstream.read();
-                }
-                return false;
-            }
-            cancelResponseTimer();
-            context.metrics().upstreamLatency(System.nanoTime() - sentNanos);
-            upstreamKeepAlive = HttpUtil.isKeepAlive(response);
-            upstream.keepAliveHintSeconds(ForwardingHeaders.keepAliveTimeoutSeconds(response.headers()));
-            responseStarted = true;
-            context.metrics().request(platform, code);
-            writeToClient(ForwardingHeaders.clientResponse(response, http2, clientChunked, method));
-            return true;
-        }
-
-        private void responseContent(HttpContent content) {
-            if (skippingInformational) {
-                ReferenceCountUtil.release(content);
-                if (content instanceof LastHttpContent) {
-                    skippingInformational = false;
-                }
-                upstream.read();
-                return;
-            }
-            if (!responseStarted) {
-                ReferenceCountUtil.release(content);
-                return;
-            }
-            if (content.decoderResult().isFailure()) {
-                ReferenceCountUtil.release(content);
-                abort(ErrorResponses.Failure.UPSTREAM_CLOSED_MID_RESPONSE);
-                return;
-            }
-            if (content instanceof LastHttpContent) {
-                // Only when all earlier output is on the wire: the close then waits for no more than this last bit
-                // (SslHandler gives the close_notify 3 s to leave before it closes anyway).
-                boolean closeClient = requestComplete && clientCloses && lastFlush != null && nothingPending();
-                if (requestComplete) {
-                    writeToClient(content);
-                } else {
-                    lastClientWrite = ctx.write(content); // the connection closes once it is sent
-                }
-                if (closeClient) {
-                    clientUnflushed = false; // flushed with the close, see exchangeDone
-                } else {
-                    flushClient();
-                }
-                responseComplete(closeClient);
-            } else {
-                writeToClient(content);
-                readUpstreamWhenWritable();
-            }
-        }
-
-        /**
-         * Written now, flushed when the upstream read that brought it is done ({@link #upstreamReadComplete}) or the
-         * response is complete: a response head and body that came in one read leave in one TLS record and one
-         * system call. A failed write closes the client channel through {@link ProxyHandler#exceptionCaught}.
-         */
-        private void writeToClient(HttpObject message) {
-            ctx.write(message, ctx.voidPromise());
-            clientUnflushed = true;
-        }
-
-        private void flushClient() {
-            clientUnflushed = false;
-            ctx.flush();
-        }
-
-        @Override
-        public void upstreamReadComplete() {
-            if (clientUnflushed && !finished) {
-                flushClient();
-            }
-        }
-
-        private void readUpstreamWhenWritable() {
-            if (ctx.channel().isWritable()) {
-                upstream.read();
-            } else {
-                readWhenWritable = true;
-            }
-        }
-
-        void clientWritable() {
-            if (readWhenWritable && !finished) {
-                readWhenWritable = false;
-                upstream.read();
-            }
-        }
-
-        @Override
-        public void upstreamWritabilityChanged() {
-            if (!finished && state == State.FORWARDING && upstream.channel().isWritable()) {
-                pump();
-            }
-        }
-
-        @Override
-        public void upstreamClosed(Throwable cause) {
-            if (finished) {
-                return;
-            }
-            log.debug("upstream connection for {} closed (response started: {})", platform, responseStarted, cause);
-            // Not retried: the upstream may have received the request.
-            abort(
-                    responseStarted
-                            ? ErrorResponses.Failure.UPSTREAM_CLOSED_MID_RESPONSE
-                            : ErrorResponses.Failure.UPSTREAM_UNREACHABLE);
-        }
-
-        private void responseComplete(boolean closeClient) {
-            finished = true;
-            cancelResponseTimer();
-            context.inFlight().decrementAndGet();
-            context.pool().release(upstream, requestComplete && upstreamKeepAlive);
-            exchangeDone(requestComplete, lastClientWrite, closeClient);
-        }
-
-        private void abort(ErrorResponses.Failure failure) {
-            if (finished) {
-                return;
-            }
-            finished = true;
-            cancelResponseTimer();
-            context.inFlight().decrementAndGet();
-            closeUpstream();
-            exchange = null;
-            if (responseStarted) {
-                state = State.CLOSED;
-                releaseInbox();
-                ctx.close();
-            } else {
-                fail(failure, platform);
-            }
-        }
-
-        void clientGone() {
-            if (finished) {
-                return;
-            }
-            finished = true;
-            cancelResponseTimer();
-            context.inFlight().decrementAndGet();
-            closeUpstream();
-            exchange = null;
-        }
-
-        private void closeUpstream() {
-            if (upstream != null) {
-                upstream.unbind();
-                upstream.channel().close();
-            }
-        }
-
-        private void cancelResponseTimer() {
-            responseDeadline.clear();
         }
     }
 }

@@ -2,6 +2,7 @@ package io.clicktls.http;
 
 import io.clicktls.acme.Challenges;
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.config.ConnectionLimits;
 import io.clicktls.config.Listen;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.tls.CertificateSource;
@@ -63,6 +64,7 @@ public final class ProxyServer implements AutoCloseable {
     private final AddressResolverGroup<? extends SocketAddress> resolver;
     private final boolean ownsResolver;
     private final UpstreamPool pool;
+    private final ConnectionLimiter limiter;
     private volatile Channel httpsChannel;
     private volatile Channel httpChannel;
     /** Every listening socket: with SO_REUSEPORT one per worker event loop and listener, else the two above. */
@@ -83,6 +85,8 @@ public final class ProxyServer implements AutoCloseable {
         this.ownsResolver = b.resolver == null;
         this.resolver = ownsResolver ? dnsResolver(b.channelType, b.datagramChannelType) : b.resolver;
         this.pool = new UpstreamPool(b.channelType, resolver, b.upstreamSslContext, limits);
+        this.limiter = new ConnectionLimiter(
+                () -> b.config.get().config().limits(), b.metrics, ConnectionLimiter.processDescriptorLimit());
     }
 
     public static Builder builder() {
@@ -113,8 +117,8 @@ public final class ProxyServer implements AutoCloseable {
                 settings.blockingExecutor,
                 this::publicHttpsPort,
                 settings.metrics);
-        ListenerPipelines pipelines =
-                new ListenerPipelines(context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients);
+        ListenerPipelines pipelines = new ListenerPipelines(
+                context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients, limiter);
         httpsChannel = bind(httpsAddress, pipelines.https(), "https");
         try {
             linkPorts = new LinkPorts(publicHttpsPort(), -1, httpsPort()); // rejects a redirect port out of range
@@ -124,7 +128,22 @@ public final class ProxyServer implements AutoCloseable {
             throw e;
         }
         linkPorts = new LinkPorts(publicHttpsPort(), httpPort(), httpsPort());
-        log.info("listening: https {} http {}", httpsChannel.localAddress(), httpChannel.localAddress());
+        if (limiter.maxConnections() > limiter.derivedMaxConnections()) {
+            log.warn(
+                    "limits.max_connections {} is above the {} that the descriptor limit {} leaves room for (with"
+                            + " upstream connections and a reserve): the process may run out of descriptors",
+                    limiter.maxConnections(),
+                    limiter.derivedMaxConnections(),
+                    ConnectionLimiter.processDescriptorLimit());
+        }
+        log.info(
+                "listening: https {} http {}; at most {} client connections ({})",
+                httpsChannel.localAddress(),
+                httpChannel.localAddress(),
+                limiter.maxConnections(),
+                settings.config.get().config().limits().maxConnections() == ConnectionLimits.AUTO
+                        ? "derived from the descriptor limit " + ConnectionLimiter.processDescriptorLimit()
+                        : "limits.max_connections");
         return this;
     }
 
@@ -136,6 +155,11 @@ public final class ProxyServer implements AutoCloseable {
     /** The port the http listener is bound to. */
     public int httpPort() {
         return ((InetSocketAddress) requireStarted(httpChannel).localAddress()).getPort();
+    }
+
+    /** Client connections open on the https and http listeners together. */
+    public int clientConnections() {
+        return limiter.open();
     }
 
     /** Requests currently between upstream connection and end of response. */
@@ -210,6 +234,7 @@ public final class ProxyServer implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 // TCP_NODELAY is Netty's default for accepted sockets: setting it again costs a system call each
+                .handler(limiter.acceptErrors())
                 .childHandler(initializer);
         if (reusePort) {
             bootstrap.option(UnixChannelOption.SO_REUSEPORT, true);
@@ -220,11 +245,13 @@ public final class ProxyServer implements AutoCloseable {
             throw new IllegalStateException("cannot listen for " + name + " on " + address, bound.cause());
         }
         listeners.add(bound.channel());
+        limiter.listening(bound.channel());
         return bound.channel();
     }
 
     private void closeListeners() {
         for (Channel listener : listeners) {
+            limiter.closed(listener);
             listener.close().syncUninterruptibly();
         }
         listeners.clear();

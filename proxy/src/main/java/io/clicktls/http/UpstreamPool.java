@@ -9,7 +9,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
@@ -150,7 +149,7 @@ final class UpstreamPool implements AutoCloseable {
                         if (key.tls()) {
                             p.addLast("ssl", newSslHandler(ch, key, connectMillis));
                         }
-                        p.addLast("codec", new HttpClientCodec(decoderConfig(), false, false));
+                        p.addLast("codec", new UpstreamHttpCodec(decoderConfig()));
                         p.addLast("upstream", new UpstreamConnection(ch, key, UpstreamPool.this));
                     }
                 });

@@ -37,8 +37,10 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 /**
  * The metrics every part records, with the names of DESIGN.md's contract. Meters are created once per tag value
@@ -69,6 +71,44 @@ public final class Metrics implements AutoCloseable {
 
     private static final int STATUS_CODES = 500;
 
+    // ---- label values known in advance: their series are exported at 0 from the start ("avoid missing metrics")
+
+    /** {@code clicktls_tls_handshakes_total{result}}: the results {@code TlsSelectionHandler} records. */
+    public static final List<String> HANDSHAKE_RESULTS =
+            List.of("ok", "unknown_name", "no_sni", "malformed", "timeout", "backoff", "too_many_pending", "failed");
+    /** {@code clicktls_certificates_issued_total{result}}. */
+    public static final List<String> ISSUANCE_RESULTS = List.of("ok", "failed");
+    /** {@code clicktls_links_upgraded_total{kind}}. */
+    public static final List<String> UPGRADE_KINDS = List.of("redirect", "location", "html");
+    /** {@code clicktls_on_demand_denied_total{reason}}: {@code IssuancePolicy}'s reasons and the resolver's backoff. */
+    public static final List<String> DENIAL_REASONS = List.of(
+            "invalid_name",
+            "not_configured",
+            "no_platform",
+            "ask_denied",
+            "ask_unavailable",
+            "ask_busy",
+            "dns_elsewhere",
+            "dns_not_found",
+            "dns_unavailable",
+            "caa_forbids",
+            "rate_limited",
+            "too_many_pending",
+            "backoff");
+    /** {@code clicktls_config_reloads_total{result}}. */
+    public static final List<String> RELOAD_RESULTS = List.of("ok", "rejected");
+    /** {@code clicktls_admin_actions_total{action}}. */
+    public static final List<String> ADMIN_ACTIONS = List.of("renew", "forget");
+    /** {@code clicktls_client_errors_total{kind}}: see {@code io.clicktls.http.ClientErrorLog} for what each is. */
+    public static final List<String> CLIENT_ERROR_KINDS =
+            List.of("connection", "tls", "http2", "too_long", "malformed", "timeout");
+    /** {@code clicktls_connections{listener}} and the listeners connections are refused on. */
+    public static final List<String> LISTENERS = List.of("https", "http");
+    /** {@code clicktls_connections_refused_total{reason}}: the two {@code limits:} keys. */
+    public static final List<String> REFUSAL_REASONS = List.of("max_connections", "max_connections_per_client");
+    /** {@code clicktls_accept_errors_total{reason}}: a listener's accept failed (the connection waits in the queue). */
+    public static final List<String> ACCEPT_ERROR_REASONS = List.of("out_of_descriptors", "other");
+
     private final PrometheusMeterRegistry registry;
     /** HELP text for meters of binders that register none (Netty's), so that every series has one. */
     private static final Map<String, String> MISSING_DESCRIPTIONS = Map.of(
@@ -89,6 +129,12 @@ public final class Metrics implements AutoCloseable {
     private final ConcurrentMap<String, Counter> denied = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> reloads = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> adminActions = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Counter> storageWriteFailures = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Counter> clientErrors = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Counter> refusedConnections = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Counter> acceptErrors = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, AtomicLong> openConnections = new ConcurrentHashMap<>();
+    private final Counter unexpectedErrors;
     private final Set<String> caches = ConcurrentHashMap.newKeySet();
     private final Timer issuance;
     private final Timer upstream;
@@ -147,6 +193,10 @@ public final class Metrics implements AutoCloseable {
                 .description("When the config in force was loaded, as seconds since the Unix epoch")
                 .baseUnit("seconds")
                 .register(registry);
+        this.unexpectedErrors = Counter.builder("clicktls.unexpected.errors")
+                .description("Errors on client connections that no client can cause: bugs, logged with a stack trace")
+                .register(registry);
+        registerKnownSeries();
     }
 
     /**
@@ -266,21 +316,27 @@ public final class Metrics implements AutoCloseable {
 
     /** @param result e.g. {@code ok}, {@code unknown_name}, {@code no_sni}, {@code timeout}, {@code failed} */
     public void handshake(String result) {
-        counter(handshakes, result, r -> Counter.builder("clicktls.tls.handshakes")
-                        .description("TLS handshakes by outcome")
-                        .tag("result", r)
-                        .register(registry))
-                .increment();
+        counter(handshakes, result, this::handshakeCounter).increment();
+    }
+
+    private Counter handshakeCounter(String result) {
+        return Counter.builder("clicktls.tls.handshakes")
+                .description("TLS handshakes by outcome")
+                .tag("result", result)
+                .register(registry);
     }
 
     /** @param result {@code ok} or {@code failed} */
     public void certificateIssued(String result, long nanos) {
-        counter(issued, result, r -> Counter.builder("clicktls.certificates.issued")
-                        .description("Certificates issued or renewed, by outcome")
-                        .tag("result", r)
-                        .register(registry))
-                .increment();
+        counter(issued, result, this::issuedCounter).increment();
         issuance.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private Counter issuedCounter(String result) {
+        return Counter.builder("clicktls.certificates.issued")
+                .description("Certificates issued or renewed, by outcome")
+                .tag("result", result)
+                .register(registry);
     }
 
     /** Per request: two lookups and an atomic add, nothing allocated once the counter exists. */
@@ -317,20 +373,26 @@ public final class Metrics implements AutoCloseable {
 
     /** @param kind {@code redirect}, {@code location} or {@code html} */
     public void linkUpgraded(String kind, int count) {
-        counter(upgraded, kind, k -> Counter.builder("clicktls.links.upgraded")
-                        .description("Tracked links upgraded from http to https")
-                        .tag("kind", k)
-                        .register(registry))
-                .increment(count);
+        counter(upgraded, kind, this::upgradedCounter).increment(count);
+    }
+
+    private Counter upgradedCounter(String kind) {
+        return Counter.builder("clicktls.links.upgraded")
+                .description("Tracked links upgraded from http to https")
+                .tag("kind", kind)
+                .register(registry);
     }
 
     /** @param reason e.g. {@code not_configured}, {@code invalid_name}, {@code ask_denied}, {@code rate_limited} */
     public void onDemandDenied(String reason) {
-        counter(denied, reason, r -> Counter.builder("clicktls.on.demand.denied")
-                        .description("On-demand certificate requests refused, by reason")
-                        .tag("reason", r)
-                        .register(registry))
-                .increment();
+        counter(denied, reason, this::deniedCounter).increment();
+    }
+
+    private Counter deniedCounter(String reason) {
+        return Counter.builder("clicktls.on.demand.denied")
+                .description("On-demand certificate requests refused, by reason")
+                .tag("reason", reason)
+                .register(registry);
     }
 
     /** @param result {@code ok} or {@code rejected} */
@@ -341,11 +403,14 @@ public final class Metrics implements AutoCloseable {
         } else {
             lastReloadSuccessful.set(0);
         }
-        counter(reloads, result, r -> Counter.builder("clicktls.config.reloads")
-                        .description("Config file reloads, by outcome")
-                        .tag("result", r)
-                        .register(registry))
-                .increment();
+        counter(reloads, result, this::reloadsCounter).increment();
+    }
+
+    private Counter reloadsCounter(String result) {
+        return Counter.builder("clicktls.config.reloads")
+                .description("Config file reloads, by outcome")
+                .tag("result", result)
+                .register(registry);
     }
 
     /** Registers the certificate gauges; the suppliers are read at scrape time and must be cheap. */
@@ -361,11 +426,14 @@ public final class Metrics implements AutoCloseable {
 
     /** @param action {@code renew} or {@code forget}, asked for through the admin API or the status page */
     public void adminAction(String action) {
-        counter(adminActions, action, a -> Counter.builder("clicktls.admin.actions")
-                        .description("Certificate actions asked for on the admin listener, by action")
-                        .tag("action", a)
-                        .register(registry))
-                .increment();
+        counter(adminActions, action, this::adminActionCounter).increment();
+    }
+
+    private Counter adminActionCounter(String action) {
+        return Counter.builder("clicktls.admin.actions")
+                .description("Certificate actions asked for on the admin listener, by action")
+                .tag("action", action)
+                .register(registry);
     }
 
     /** Registers the gauge of names whose last issuance failed; read at scrape time, must be cheap. */
@@ -375,9 +443,135 @@ public final class Metrics implements AutoCloseable {
                 .register(registry);
     }
 
+    /**
+     * Registers {@code clicktls_storage_write_failures_total{kind}} (writes the storage could not take when they were
+     * made, counted by {@link #storageWriteFailed}) and the gauge {@code clicktls_storage_pending_writes{kind}} (those
+     * still waiting in memory), both at 0 for every kind from the start, and {@code clicktls_storage_writable} (1 while
+     * nothing waits and the storage takes writes, else 0).
+     *
+     * @param pending read at scrape time, must be cheap
+     * @param writable read at scrape time, must be cheap
+     */
+    public void storageWrites(List<String> kinds, ToIntFunction<String> pending, BooleanSupplier writable) {
+        Gauge.builder("clicktls.storage.writable", () -> writable.getAsBoolean() ? 1 : 0)
+                .description("1 while the storage takes writes and nothing waits in memory to be written, else 0")
+                .register(registry);
+        for (String kind : kinds) {
+            storageWriteFailed(kind, 0);
+            Gauge.builder("clicktls.storage.pending.writes", () -> pending.applyAsInt(kind))
+                    .description("Storage writes kept in memory until the storage takes writes again, by kind")
+                    .tag("kind", kind)
+                    .register(registry);
+        }
+    }
+
+    /** @param kind e.g. {@code certificate} or {@code rate_limit} */
+    public void storageWriteFailed(String kind) {
+        storageWriteFailed(kind, 1);
+    }
+
+    private void storageWriteFailed(String kind, int count) {
+        counter(storageWriteFailures, kind, k -> Counter.builder("clicktls.storage.write.failures")
+                        .description("Storage writes not persisted when made (full or read-only storage), by kind")
+                        .tag("kind", k)
+                        .register(registry))
+                .increment(count);
+    }
+
     /** For sizes such as rewritten body bytes; created on first use. */
     public DistributionSummary summary(String name, String description) {
         return DistributionSummary.builder(name).description(description).register(registry);
+    }
+
+    // ---- connections, their limits and client errors
+
+    /**
+     * A client connection was accepted on {@code listener} ({@code https} or {@code http}); pair with
+     * {@link #connectionClosed}. Any thread.
+     */
+    public void connectionOpened(String listener) {
+        connectionsOn(listener).incrementAndGet();
+    }
+
+    public void connectionClosed(String listener) {
+        connectionsOn(listener).decrementAndGet();
+    }
+
+    private AtomicLong connectionsOn(String listener) {
+        AtomicLong open = openConnections.get(listener);
+        return open != null ? open : openConnections.computeIfAbsent(listener, this::connectionsGauge);
+    }
+
+    private AtomicLong connectionsGauge(String listener) {
+        AtomicLong open = new AtomicLong();
+        Gauge.builder("clicktls.connections", open, AtomicLong::get)
+                .description("Client connections open, by listener")
+                .tag("listener", listener)
+                .strongReference(true)
+                .register(registry);
+        return open;
+    }
+
+    /** Registers the gauge of the connection limit in force ({@code limits.max_connections}); read at scrape time. */
+    public void connectionLimitGauge(Supplier<Number> limit) {
+        Gauge.builder("clicktls.connections.limit", limit)
+                .description("Client connections the https and http listeners accept together (limits.max_connections)")
+                .register(registry);
+    }
+
+    /** @param reason one of {@link #REFUSAL_REASONS} */
+    public void connectionRefused(String reason) {
+        counter(refusedConnections, reason, this::refusedCounter).increment();
+    }
+
+    private Counter refusedCounter(String reason) {
+        return Counter.builder("clicktls.connections.refused")
+                .description("Client connections closed at once because a connection limit was reached")
+                .tag("reason", reason)
+                .register(registry);
+    }
+
+    /** @param reason one of {@link #ACCEPT_ERROR_REASONS} */
+    public void acceptError(String reason) {
+        counter(acceptErrors, reason, this::acceptErrorCounter).increment();
+    }
+
+    private Counter acceptErrorCounter(String reason) {
+        return Counter.builder("clicktls.accept.errors")
+                .description("Failed accepts on the https and http listeners, by reason")
+                .tag("reason", reason)
+                .register(registry);
+    }
+
+    /** @param kind one of {@link #CLIENT_ERROR_KINDS} */
+    public void clientError(String kind) {
+        counter(clientErrors, kind, this::clientErrorCounter).increment();
+    }
+
+    private Counter clientErrorCounter(String kind) {
+        return Counter.builder("clicktls.client.errors")
+                .description("Client connections or streams closed on an error the client caused, by kind")
+                .tag("kind", kind)
+                .register(registry);
+    }
+
+    /** An error on a client connection that points at a bug of ours rather than at the client. */
+    public void unexpectedError() {
+        unexpectedErrors.increment();
+    }
+
+    /** Creates every series whose label values are known in advance, at 0, so that none appears only later. */
+    private void registerKnownSeries() {
+        HANDSHAKE_RESULTS.forEach(r -> counter(handshakes, r, this::handshakeCounter));
+        ISSUANCE_RESULTS.forEach(r -> counter(issued, r, this::issuedCounter));
+        UPGRADE_KINDS.forEach(k -> counter(upgraded, k, this::upgradedCounter));
+        DENIAL_REASONS.forEach(r -> counter(denied, r, this::deniedCounter));
+        RELOAD_RESULTS.forEach(r -> counter(reloads, r, this::reloadsCounter));
+        ADMIN_ACTIONS.forEach(a -> counter(adminActions, a, this::adminActionCounter));
+        CLIENT_ERROR_KINDS.forEach(k -> counter(clientErrors, k, this::clientErrorCounter));
+        REFUSAL_REASONS.forEach(r -> counter(refusedConnections, r, this::refusedCounter));
+        ACCEPT_ERROR_REASONS.forEach(r -> counter(acceptErrors, r, this::acceptErrorCounter));
+        LISTENERS.forEach(this::connectionsOn);
     }
 
     private static Counter counter(ConcurrentMap<String, Counter> cache, String key, Function<String, Counter> create) {

@@ -151,7 +151,10 @@ public final class CertificateStore {
         }
     }
 
-    /** Replaces the entry for {@code certified.name()}. */
+    /**
+     * Replaces the entry for {@code certified.name()}. On a {@link RetryingStorage} that cannot write now, the entry
+     * is kept in memory (loads see it) and written later: see {@link #notPersisted}.
+     */
     public void save(CertifiedKey certified) throws IOException {
         String name = certified.name();
         if (!validName(name)) {
@@ -179,6 +182,24 @@ public final class CertificateStore {
                         certified.notBefore(),
                         certified.notAfter(),
                         certified.leaf().getSerialNumber()));
+    }
+
+    /**
+     * Why the entry of {@code name} is not persisted yet, when the storage is a {@link RetryingStorage} that keeps it
+     * in memory (a full or read-only disk): e.g. {@code No space left on device}. Empty when it is persisted, or
+     * unknown. Memory only; may run anywhere.
+     */
+    public Optional<String> notPersisted(String name) {
+        if (!(storage instanceof RetryingStorage retrying) || !validName(name)) {
+            return Optional.empty();
+        }
+        for (String file : List.of("meta.json", "chain.pem", "key.pem")) {
+            Optional<String> reason = retrying.notPersisted(key(name, file));
+            if (reason.isPresent()) {
+                return reason;
+            }
+        }
+        return Optional.empty();
     }
 
     /** @return whether there was anything to delete */

@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileStore;
+import java.nio.file.FileSystemException;
 import java.nio.file.FileSystems;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -27,6 +29,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,7 +42,9 @@ import org.slf4j.LoggerFactory;
  * them, which also rules out {@code .} and {@code ..}.
  *
  * <p>Locks are files under {@code .locks/} holding an expiry time; one past its expiry is stale and taken over.
- * They coordinate processes sharing the folder as well as threads.
+ * They coordinate processes sharing the folder as well as threads. On a file system that refuses the lock file (full
+ * or read-only) a lock degrades with a warning to an OS file lock, or to a lock within this process where not even
+ * that can be had, instead of failing: a node must start and serve what is stored on a full disk.
  *
  * <p>Blocking: every method does file I/O; call only from the blocking executor. Thread-safe.
  */
@@ -52,6 +58,11 @@ public final class FileStorage implements Storage {
     private static final String TEMP_MARKER = ".tmp-";
 
     private static final long PID = ProcessHandle.current().pid();
+    private static final String OS_LOCK_SUFFIX = ".oslock";
+    /** Less free space than this counts as full: a certificate entry takes a few KiB, a burst of them a few hundred. */
+    public static final long LOW_SPACE_BYTES = 1 << 20;
+    /** Locks of this JVM by lock file, for {@link #lockWithoutLease}: OS file locks do not exclude threads. */
+    private static final ConcurrentHashMap<Path, Semaphore> LOCAL_LOCKS = new ConcurrentHashMap<>();
 
     private final Path root;
     private final Clock clock;
@@ -72,6 +83,30 @@ public final class FileStorage implements Storage {
 
     public Path root() {
         return root;
+    }
+
+    /**
+     * Why the folder cannot take writes now, by the file system's own account: a read-only mount, no permission, or
+     * less than {@link #LOW_SPACE_BYTES} free; empty when it can. A few system calls ({@code statvfs},
+     * {@code access}); blocking all the same (a hung network file system), so not on an event loop.
+     */
+    public Optional<String> unwritable() {
+        try {
+            FileStore store = Files.getFileStore(root);
+            if (store.isReadOnly()) {
+                return Optional.of("storage is on a read-only file system");
+            }
+            if (!Files.isWritable(root)) {
+                return Optional.of("storage folder is not writable for this process");
+            }
+            long free = store.getUsableSpace();
+            if (free < LOW_SPACE_BYTES) {
+                return Optional.of("storage is full: " + free + " bytes free");
+            }
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.of("storage cannot be checked: " + reason(e));
+        }
     }
 
     /**
@@ -185,15 +220,27 @@ public final class FileStorage implements Storage {
         return keys;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>When the lock file cannot be written (a full or read-only file system), the lock falls back to
+     * {@link #lockWithoutLease}: serving what is stored must not depend on writing a lock file.
+     */
     @Override
     public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
         Path file = lockFile(name);
-        createFolders(file.getParent());
         String token = HexFormat.of().formatHex(randomBytes(16));
         while (true) {
             long expiresAt = clock.millis() + lease.toMillis();
-            if (tryCreateLock(file, expiresAt + " " + token)) {
-                return new FileLock(file, token);
+            try {
+                createFolders(file.getParent());
+                if (tryCreateLock(file, expiresAt + " " + token)) {
+                    return new FileLock(file, token);
+                }
+            } catch (FileAlreadyExistsException e) {
+                throw e; // a file where the lock folder should be: not a space problem
+            } catch (IOException e) {
+                return lockWithoutLease(name, file, lease, e);
             }
             String holder = readLock(file);
             if (holder != null && stale(file, holder, lease)) {
@@ -201,6 +248,90 @@ public final class FileStorage implements Storage {
                 continue;
             }
             Thread.sleep(LOCK_POLL_MILLIS);
+        }
+    }
+
+    /**
+     * The lock for a file system that refused the lock file ({@code cause}): waits while another process holds a
+     * fresh lock file, then holds a lock of this JVM and, where an empty file can still be created or opened (a full
+     * disk still has inodes), an OS lock ({@code fcntl}) on {@code .locks/.<name>.oslock}, which the kernel releases
+     * when its process dies, so no lease is needed. Where not even that works (read-only), other processes are not
+     * kept out; nothing can be written there anyway, which is what the locks guard.
+     */
+    private Lock lockWithoutLease(String name, Path file, Duration lease, IOException cause)
+            throws IOException, InterruptedException {
+        while (true) {
+            String holder = readLock(file);
+            if (holder == null || stale(file, holder, lease)) {
+                break;
+            }
+            Thread.sleep(LOCK_POLL_MILLIS);
+        }
+        Semaphore local = LOCAL_LOCKS.computeIfAbsent(file, ignored -> new Semaphore(1));
+        local.acquire();
+        FileChannel channel = null;
+        java.nio.channels.FileLock osLock = null;
+        try {
+            channel = FileChannel.open(
+                    file.resolveSibling("." + file.getFileName() + OS_LOCK_SUFFIX),
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE);
+            osLock = channel.lock();
+            log.warn(
+                    "cannot write the storage lock file {} ({}); holding an OS file lock instead",
+                    root.relativize(file),
+                    reason(cause));
+        } catch (IOException e) {
+            closeQuietly(channel);
+            channel = null;
+            log.warn(
+                    "cannot write the storage lock file {} ({}) nor take an OS file lock ({}): lock {} is held"
+                            + " within this process only",
+                    root.relativize(file),
+                    reason(cause),
+                    reason(e),
+                    name);
+        } catch (RuntimeException | Error e) {
+            closeQuietly(channel);
+            local.release();
+            throw e;
+        }
+        FileChannel held = channel;
+        java.nio.channels.FileLock heldLock = osLock;
+        boolean[] released = {false};
+        return () -> {
+            synchronized (released) {
+                if (released[0]) {
+                    return;
+                }
+                released[0] = true;
+            }
+            try {
+                if (heldLock != null) {
+                    heldLock.release();
+                }
+            } finally {
+                closeQuietly(held);
+                local.release();
+            }
+        };
+    }
+
+    /** The reason of a file-system error without its path, e.g. {@code No space left on device}. */
+    static String reason(IOException e) {
+        if (e instanceof FileSystemException fs && fs.getReason() != null) {
+            return fs.getReason();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                log.debug("closing a lock file: {}", e.toString());
+            }
         }
     }
 

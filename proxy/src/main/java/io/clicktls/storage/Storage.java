@@ -14,7 +14,10 @@ import java.util.Optional;
  */
 public interface Storage {
 
-    /** Writes atomically: readers see the old value or the new one, never a part. Values are owner-only. */
+    /**
+     * Writes atomically: readers see the old value or the new one, never a part. Values are owner-only. A
+     * {@link RetryingStorage} may instead keep a write it cannot make now in memory and make it later.
+     */
     void store(String key, byte[] value) throws IOException;
 
     Optional<byte[]> load(String key) throws IOException;

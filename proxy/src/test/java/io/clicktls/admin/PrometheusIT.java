@@ -136,7 +136,7 @@ class PrometheusIT {
             JsonNode result = api(
                     port,
                     "/api/v1/query?query="
-                            + URLEncoder.encode("clicktls_tls_handshakes_total", StandardCharsets.UTF_8));
+                            + URLEncoder.encode("clicktls_tls_handshakes_total > 0", StandardCharsets.UTF_8));
             return result != null && result.at("/data/result").size() > 0 ? result : null;
         });
         JsonNode rules = api(port, "/api/v1/rules");
@@ -158,7 +158,7 @@ class PrometheusIT {
         await(
                 Duration.ofSeconds(5),
                 "the node reloaded its config",
-                () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"}") ? Boolean.TRUE : null);
+                () -> scrape().contains("clicktls_config_reloads_total{result=\"ok\"} 1.0") ? Boolean.TRUE : null);
         // jvm_gc_pause_seconds exists once a collection has been reported, which the JVM does asynchronously
         String scrape = await(Duration.ofSeconds(10), "a GC pause is reported", () -> {
             System.gc();

@@ -131,4 +131,62 @@ class StatusPageTest {
         assertThat(StatusPage.relative(NOW.minus(Duration.ofHours(3)), NOW)).isEqualTo("3 hours ago");
         assertThat(StatusPage.relative(NOW.plusSeconds(30), NOW)).isEqualTo("now");
     }
+
+    @Test
+    void aCertificateNotPersistedIsShownAsSuchOnThePageAndInTheApiWithTheNodeDegraded() throws Exception {
+        CertificateFacts served = new CertificateFacts(
+                        NOW.minus(Duration.ofDays(1)),
+                        NOW.plus(Duration.ofDays(89)),
+                        "internal",
+                        "local CA",
+                        "0A",
+                        true)
+                .withNotPersisted("No space left on device <disk>");
+        DomainStatus row = new DomainStatus(
+                "new.shop.test",
+                false,
+                true,
+                "sendgrid",
+                CertificateState.VALID,
+                served,
+                NOW.plus(Duration.ofDays(59)),
+                false,
+                null,
+                null,
+                null,
+                null);
+        DomainDirectory.Page page = new DomainDirectory.Page("", 1, 50, 1, 0, List.of(row));
+        String degraded = "storage not writable: 3 items not persisted (certificate 3)";
+
+        String html = StatusPage.render(page, "abc123", null, degraded, NOW);
+        JsonNode json = new ObjectMapper().readTree(StatusJson.page(page, degraded, NOW));
+
+        assertThat(html)
+                .contains("not persisted: No space left on device &lt;disk&gt;")
+                .contains("<b>Degraded:</b> storage not writable: 3 items not persisted (certificate 3)");
+        assertThat(json.get("health").asText()).isEqualTo("degraded");
+        assertThat(json.get("degraded").asText()).isEqualTo(degraded);
+        JsonNode certificate = json.get("domains").get(0).get("certificate");
+        assertThat(certificate.get("persisted").asBoolean()).isFalse();
+        assertThat(certificate.get("not_persisted").asText()).isEqualTo("No space left on device <disk>");
+
+        String healthy = StatusPage.render(page, "abc123", null, NOW);
+        JsonNode persisted = new ObjectMapper()
+                .readTree(StatusJson.one(new DomainStatus(
+                        "new.shop.test",
+                        false,
+                        true,
+                        "sendgrid",
+                        CertificateState.VALID,
+                        served.withNotPersisted(null),
+                        null,
+                        false,
+                        null,
+                        null,
+                        null,
+                        null)));
+        assertThat(healthy).doesNotContain("Degraded:");
+        assertThat(persisted.get("certificate").get("persisted").asBoolean()).isTrue();
+        assertThat(persisted.get("certificate").get("not_persisted").isNull()).isTrue();
+    }
 }

@@ -235,7 +235,7 @@ class ConfigLoaderTest {
                 .containsExactly("test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin)");
         assertThat(problems("domain:\n" + MINIMAL))
                 .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
-                        + "listen, storage, certificates, platforms, domains, upgrade, admin)");
+                        + "listen, storage, certificates, platforms, domains, upgrade, admin, limits)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header)");
@@ -583,7 +583,7 @@ class ConfigLoaderTest {
     void topLevelMustBeAMap() {
         assertThat(problems("- a\n- b\n"))
                 .containsExactly("test.yml:1:1: the file holds a list (expected: a map with "
-                        + "the keys listen, storage, certificates, platforms, domains, upgrade, admin)");
+                        + "the keys listen, storage, certificates, platforms, domains, upgrade, admin, limits)");
     }
 
     @Test
@@ -714,6 +714,47 @@ class ConfigLoaderTest {
         assertThat(config.domains()).hasSize(count);
         assertThat(config.domains().get(count - 1)).isEqualTo(new Domain("*.click99999.example.com", "ses"));
         assertThat(DomainTable.of(config).size()).isEqualTo(count);
+    }
+
+    // ---- limits:
+
+    @Test
+    void connectionLimitsDefaultToDerivedTotalAndNoPerClientLimit() throws Exception {
+        assertThat(parse(MINIMAL).limits()).isEqualTo(ConnectionLimits.DEFAULTS);
+        assertThat(parse("limits:\n  max_connections: auto\n  max_connections_per_client: off\n" + MINIMAL)
+                        .limits())
+                .isEqualTo(new ConnectionLimits(ConnectionLimits.AUTO, ConnectionLimits.OFF));
+    }
+
+    @Test
+    void connectionLimitsAreReadWhenGiven() throws Exception {
+        ClickTlsConfig config =
+                parse("limits:\n  max_connections: 20000\n  max_connections_per_client: 200\n" + MINIMAL);
+
+        assertThat(config.limits()).isEqualTo(new ConnectionLimits(20000, 200));
+        assertThat(config.limits().perClientLimited()).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "-5", "many", "1.5", "2000000", "off"})
+    void maxConnectionsMustBeAPositiveCountOrAuto(String value) {
+        assertThat(problems("limits:\n  max_connections: " + value + "\n" + MINIMAL))
+                .containsExactly("test.yml:2:20: limits.max_connections: '" + value
+                        + "' (expected: a whole number from 1 to 1000000, or auto)");
+    }
+
+    @Test
+    void perClientLimitTakesOffButNotAuto() {
+        assertThat(problems("limits:\n  max_connections_per_client: auto\n" + MINIMAL))
+                .containsExactly("test.yml:2:31: limits.max_connections_per_client: 'auto' "
+                        + "(expected: a whole number from 1 to 1000000, or off)");
+    }
+
+    @Test
+    void unknownKeyUnderLimitsListsTheTwoKeys() {
+        assertThat(problems("limits:\n  max_conections: 10\n" + MINIMAL))
+                .containsExactly("test.yml:2:3: unknown key 'max_conections' under 'limits' "
+                        + "(expected: max_connections, max_connections_per_client)");
     }
 
     // ---- helpers

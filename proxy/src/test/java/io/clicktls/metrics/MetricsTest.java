@@ -80,4 +80,44 @@ class MetricsTest {
                 .doesNotContain("system_cpu_count ");
         metrics.close();
     }
+
+    @Test
+    void everySeriesWithLabelValuesKnownInAdvanceIsExportedAtZeroFromTheStart() {
+        String scrape = metrics.scrape();
+
+        for (String kind : Metrics.UPGRADE_KINDS) {
+            assertThat(scrape).contains("clicktls_links_upgraded_total{kind=\"" + kind + "\"} 0.0");
+        }
+        for (String reason : Metrics.DENIAL_REASONS) {
+            assertThat(scrape).contains("clicktls_on_demand_denied_total{reason=\"" + reason + "\"} 0.0");
+        }
+        for (String result : Metrics.HANDSHAKE_RESULTS) {
+            assertThat(scrape).contains("clicktls_tls_handshakes_total{result=\"" + result + "\"} 0.0");
+        }
+        assertThat(scrape)
+                .contains("clicktls_config_reloads_total{result=\"ok\"} 0.0")
+                .contains("clicktls_config_reloads_total{result=\"rejected\"} 0.0")
+                .contains("clicktls_certificates_issued_total{result=\"ok\"} 0.0")
+                .contains("clicktls_certificates_issued_total{result=\"failed\"} 0.0")
+                .contains("clicktls_admin_actions_total{action=\"renew\"} 0.0")
+                .contains("clicktls_client_errors_total{kind=\"http2\"} 0.0")
+                .contains("clicktls_unexpected_errors_total 0.0")
+                .contains("clicktls_connections_refused_total{reason=\"max_connections\"} 0.0")
+                .contains("clicktls_connections_refused_total{reason=\"max_connections_per_client\"} 0.0")
+                .contains("clicktls_accept_errors_total{reason=\"out_of_descriptors\"} 0.0")
+                .contains("clicktls_connections{listener=\"https\"} 0.0")
+                .contains("clicktls_connections{listener=\"http\"} 0.0");
+    }
+
+    @Test
+    void openConnectionsGaugeFollowsOpensAndClosesPerListener() {
+        metrics.connectionOpened("https");
+        metrics.connectionOpened("https");
+        metrics.connectionOpened("http");
+        metrics.connectionClosed("https");
+
+        assertThat(metrics.scrape())
+                .contains("clicktls_connections{listener=\"https\"} 1.0")
+                .contains("clicktls_connections{listener=\"http\"} 1.0");
+    }
 }

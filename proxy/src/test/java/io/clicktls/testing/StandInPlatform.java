@@ -7,6 +7,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -52,7 +53,8 @@ import java.util.zip.GZIPOutputStream;
 
 /**
  * A stand-in for an email platform's click-tracking endpoint, on 127.0.0.1 and a free port, optionally over TLS.
- * It answers as the platforms do and records every request exactly as it arrived, for assertions:
+ * It answers as the platforms do and records every request exactly as it arrived, for assertions (decoded in
+ * {@link #requests()}, and as raw bytes in {@link #receivedBytes()}):
  *
  * <ul>
  *   <li>{@code /ls/click?...}: 302 to {@code https://destination.example/landing?x=1}
@@ -118,6 +120,9 @@ public final class StandInPlatform implements AutoCloseable {
     private final Channel server;
     private final boolean tls;
     private final List<Received> requests = new CopyOnWriteArrayList<>();
+    /** Every byte received over all connections, in arrival order (after TLS). */
+    private final ByteArrayOutputStream receivedBytes = new ByteArrayOutputStream();
+
     private final AtomicInteger connections = new AtomicInteger();
     private final ChannelGroup open = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
@@ -135,6 +140,7 @@ public final class StandInPlatform implements AutoCloseable {
                         if (sslContext != null) {
                             ch.pipeline().addLast(sslContext.newHandler(ch.alloc()));
                         }
+                        ch.pipeline().addLast(new RawBytes());
                         ch.pipeline().addLast(new HttpServerCodec());
                         ch.pipeline().addLast(new HttpServerKeepAliveHandler());
                         ch.pipeline().addLast(new HttpObjectAggregator(16 * 1024 * 1024));
@@ -219,7 +225,20 @@ public final class StandInPlatform implements AutoCloseable {
         return queued;
     }
 
+    /**
+     * Every byte received since the last {@link #reset} over all connections, after TLS and before any HTTP
+     * decoding: what the platform was sent, byte for byte.
+     */
+    public byte[] receivedBytes() {
+        synchronized (receivedBytes) {
+            return receivedBytes.toByteArray();
+        }
+    }
+
     public void reset() {
+        synchronized (receivedBytes) {
+            receivedBytes.reset();
+        }
         requests.clear();
         connections.set(0);
     }
@@ -228,6 +247,20 @@ public final class StandInPlatform implements AutoCloseable {
     public void close() {
         server.close().syncUninterruptibly();
         group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /** Records the bytes as they arrive, before the HTTP decoder reads them. */
+    private final class RawBytes extends ChannelInboundHandlerAdapter {
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) throws IOException {
+            if (msg instanceof ByteBuf bytes) {
+                synchronized (receivedBytes) {
+                    bytes.getBytes(bytes.readerIndex(), receivedBytes, bytes.readableBytes());
+                }
+            }
+            ctx.fireChannelRead(msg);
+        }
     }
 
     private final class Responder extends SimpleChannelInboundHandler<FullHttpRequest> {
