@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -344,6 +345,24 @@ public final class PostgresStorage implements Storage, AutoCloseable {
 
     private static String likePrefix(String prefix) {
         return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%";
+    }
+
+    /**
+     * Why the database cannot take writes now (unreachable, refusing connections, in recovery), or empty when it
+     * answers: a probe for {@code RetryingStorage.watch} and for health checks. Waits at most the pool's connection
+     * timeout.
+     */
+    public Optional<String> unreachable() {
+        try (Connection connection = connection();
+                Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("select pg_is_in_recovery()")) {
+            row.next();
+            return row.getBoolean(1)
+                    ? Optional.of("PostgreSQL at " + settings.safeUrl() + " is a read-only standby")
+                    : Optional.empty();
+        } catch (SQLException e) {
+            return Optional.of("PostgreSQL at " + settings.safeUrl() + ": " + describe(e));
+        }
     }
 
     /**

@@ -43,8 +43,11 @@ class PostgresOutageIT {
         try (PostgresStorage storage = PostgresStorage.open(settings)) {
             storage.store("certificates/a.test/chain.pem", "chain".getBytes(StandardCharsets.UTF_8));
 
+            assertThat(storage.unreachable()).isEmpty();
             server.stop();
             try {
+                assertThat(storage.unreachable())
+                        .hasValueSatisfying(why -> assertThat(why).startsWith("PostgreSQL at " + server.url() + ": "));
                 for (int attempt = 0; attempt < 3; attempt++) {
                     long start = System.nanoTime();
                     assertThatThrownBy(() -> storage.load("certificates/a.test/chain.pem"))
