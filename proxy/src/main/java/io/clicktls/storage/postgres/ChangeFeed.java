@@ -6,6 +6,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Timestamp;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
@@ -35,6 +36,7 @@ final class ChangeFeed implements AutoCloseable {
     static final Duration FIRST_RECONNECT_PAUSE = Duration.ofMillis(250);
     private static final long LONGEST_RECONNECT_PAUSE_MILLIS = 5_000;
     private static final int POLL_MILLIS = 500;
+    static final Duration LATE_COMMIT_MARGIN = Duration.ofSeconds(10);
 
     private final PostgresSettings settings;
     private final Duration syncInterval;
@@ -45,6 +47,8 @@ final class ChangeFeed implements AutoCloseable {
     private volatile Connection connection;
     /** The largest version delivered by a sync: the next sync asks for what came after it. */
     private long seen = -1;
+    /** When the last sync ran, by the database's clock. */
+    private Timestamp syncedAt;
 
     private volatile int connects;
 
@@ -93,7 +97,7 @@ final class ChangeFeed implements AutoCloseable {
                     return;
                 }
                 if (!reportedOutage) {
-                    log.warn("PostgreSQL change feed: connection lost, reconnecting: {}", PostgresStorage.describe(e));
+                    log.warn("PostgreSQL change feed stopped, reconnecting: {}", PostgresStorage.describe(e));
                     reportedOutage = true;
                 }
             } finally {
@@ -130,23 +134,39 @@ final class ChangeFeed implements AutoCloseable {
     /**
      * Delivers the keys that changed since the last sync. The first sync only learns the current version: a
      * listener wants changes from now on, not the whole history.
+     *
+     * <p>Versions are taken when a write starts, not when it commits: a write that took version 10 may commit after
+     * one that took 11 was seen. So a sync also takes again what was written in the {@link #LATE_COMMIT_MARGIN}
+     * before the previous sync (by the rows' database time); a key may then come twice, never not at all unless a
+     * single write takes longer than the margin to commit.
      */
     private void sync(Connection listening) throws SQLException {
         String schema = settings.schema();
+        Timestamp now;
+        try (Statement statement = listening.createStatement();
+                ResultSet row = statement.executeQuery("select now()")) {
+            row.next();
+            now = row.getTimestamp(1);
+        }
         if (seen < 0) {
             try (Statement statement = listening.createStatement();
                     ResultSet row = statement.executeQuery("select greatest((select max(version) from " + schema
                             + ".entry), (select max(version) from " + schema + ".entry_deleted))")) {
                 row.next();
                 seen = row.getLong(1); // 0 when both are empty
+                syncedAt = now;
                 return;
             }
         }
-        String sql = "select key, version from " + schema + ".entry where version > ? union all select key, version"
-                + " from " + schema + ".entry_deleted where version > ? order by version";
+        String margin = "cast(? as timestamptz) - interval '" + LATE_COMMIT_MARGIN.toMillis() + " milliseconds'";
+        String sql = "select key, version from " + schema + ".entry where version > ? or updated_at > " + margin
+                + " union all select key, version from " + schema + ".entry_deleted where version > ? or deleted_at > "
+                + margin + " order by version";
         try (PreparedStatement changed = listening.prepareStatement(sql)) {
             changed.setLong(1, seen);
-            changed.setLong(2, seen);
+            changed.setTimestamp(2, syncedAt);
+            changed.setLong(3, seen);
+            changed.setTimestamp(4, syncedAt);
             try (ResultSet rows = changed.executeQuery()) {
                 while (rows.next()) {
                     deliver(rows.getString(1));
@@ -154,6 +174,7 @@ final class ChangeFeed implements AutoCloseable {
                 }
             }
         }
+        syncedAt = now;
     }
 
     private void deliver(String key) {

@@ -132,6 +132,41 @@ class PostgresChangeFeedIT {
     }
 
     @Test
+    void aWriteThatCommitsAfterALaterVersionWasSyncedIsStillHeard() throws Exception {
+        PostgresSettings settings = server.freshSettings();
+        PostgresStorage nodeA = open(settings.withOwner("node-a"));
+        BlockingQueue<String> heard = new LinkedBlockingQueue<>();
+        // Notifications are left out of this write on purpose (as if the feed was away): only a sync can find it.
+        ChangeFeed feed = ChangeFeed.start(settings, Duration.ofMillis(200), Duration.ofSeconds(1));
+        opened.add(feed);
+        feed.subscribe(heard::add);
+        Eventually.holds(Duration.ofSeconds(10), "the feed listens", () -> feed.connects() == 1);
+
+        try (Connection slow = server.connect()) {
+            slow.setAutoCommit(false);
+            try (Statement statement = slow.createStatement()) {
+                statement.executeUpdate("insert into " + settings.schema() + ".entry (key, value, version, updated_at)"
+                        + " values ('certificates/slow.test/chain.pem', 'x', nextval('" + settings.schema()
+                        + ".entry_version'), now())");
+            }
+            nodeA.store("certificates/fast.test/chain.pem", bytes("x")); // a larger version, committed first
+            List<String> fast = new ArrayList<>();
+            // Once from its NOTIFY, once more from a sync: the feed has now seen the larger version.
+            Eventually.holds(Duration.ofSeconds(5), "a sync delivers the larger version", () -> {
+                heard.drainTo(fast);
+                return fast.size() >= 2;
+            });
+            assertThat(fast).containsOnly("certificates/fast.test/chain.pem");
+            slow.commit();
+        }
+
+        Eventually.holds(
+                Duration.ofSeconds(5),
+                "the late write is heard",
+                () -> heard.contains("certificates/slow.test/chain.pem"));
+    }
+
+    @Test
     void aNodeWhoseListeningConnectionWasCutHearsWhatChangedMeanwhileAfterItReconnects() throws Exception {
         PostgresSettings settings = server.freshSettings();
         PostgresStorage nodeA = open(settings.withOwner("node-a"));
