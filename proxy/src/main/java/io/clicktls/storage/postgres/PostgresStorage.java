@@ -13,6 +13,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -434,9 +435,22 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
      */
     public void storeFenced(Lease lease, Map<String, byte[]> values) throws IOException {
+        writeFenced(lease, values, List.of());
+    }
+
+    /**
+     * Stores {@code values} and deletes {@code deletions} in one transaction, only if {@code lease} is still the
+     * current holder of its name (see {@link #storeFenced(Lease, String, byte[])}): a renewal that replaces some
+     * files and drops others, or a forget, lands whole or not at all.
+     *
+     * @throws LeaseLostException when another holder has taken the lease over (nothing is written or deleted)
+     */
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
         values.keySet().forEach(PostgresStorage::validate);
-        String first =
-                values.isEmpty() ? lease.name() : values.keySet().iterator().next();
+        deletions.forEach(PostgresStorage::validate);
+        String first = !values.isEmpty()
+                ? values.keySet().iterator().next()
+                : deletions.isEmpty() ? lease.name() : deletions.iterator().next();
         try (Connection connection = connection()) {
             connection.setAutoCommit(false);
             try {
@@ -449,6 +463,12 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                     for (Map.Entry<String, byte[]> value : values.entrySet()) {
                         bindUpsert(upsert, value.getKey(), sealed(value.getKey(), value.getValue()));
                         upsert.executeQuery().close();
+                    }
+                }
+                try (PreparedStatement delete = connection.prepareStatement(deleteSql())) {
+                    for (String key : deletions) {
+                        delete.setString(1, key);
+                        delete.executeQuery().close();
                     }
                 }
                 connection.commit();

@@ -285,6 +285,32 @@ class PostgresStorageIT {
     }
 
     @Test
+    void aForgetUnderAStaleLeaseIsRefusedAndUnderTheCurrentOneDeletesWithTheWrites() throws Exception {
+        PostgresSettings settings = server.freshSettings();
+        PostgresStorage nodeA = open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        nodeA.store("certificates/a.test/chain.pem", bytes("chain"));
+        nodeA.store("certificates/a.test/key.pem", bytes("key"));
+
+        PostgresStorage.Lease stale =
+                nodeA.tryLease("orders/a.test", Duration.ofMillis(200)).orElseThrow();
+        PostgresStorage.Lease current =
+                Eventually.value(Duration.ofSeconds(10), "node B takes over", () -> nodeB.tryLease(
+                                "orders/a.test", Duration.ofMinutes(1))
+                        .orElse(null));
+        List<String> certificate = List.of("certificates/a.test/chain.pem", "certificates/a.test/key.pem");
+
+        assertThatThrownBy(() -> nodeA.writeFenced(stale, Map.of("state/a.test", bytes("forgotten")), certificate))
+                .isInstanceOf(LeaseLostException.class);
+        assertThat(nodeA.list("certificates/a.test/")).hasSize(2);
+        assertThat(nodeA.load("state/a.test")).isEmpty();
+
+        nodeB.writeFenced(current, Map.of("state/a.test", bytes("forgotten")), certificate);
+        assertThat(nodeA.list("certificates/a.test/")).isEmpty();
+        assertThat(text(nodeA.load("state/a.test"))).isEqualTo("forgotten");
+    }
+
+    @Test
     void closingALeaseThatWasTakenOverLeavesTheNewHoldersLeaseAlone() throws Exception {
         PostgresSettings settings = server.freshSettings();
         PostgresStorage nodeA = open(settings.withOwner("node-a"));
