@@ -52,16 +52,41 @@ final class ChangeFeed implements AutoCloseable {
 
     private volatile int connects;
 
-    private ChangeFeed(PostgresSettings settings, Duration syncInterval, Duration firstReconnectPause) {
+    private ChangeFeed(PostgresSettings settings, Position since, Duration syncInterval, Duration firstReconnectPause) {
         this.settings = settings;
+        if (since != null) {
+            this.seen = since.version();
+            this.syncedAt = since.at();
+        }
         this.syncInterval = syncInterval;
         this.firstReconnectPause = firstReconnectPause;
         this.thread = new Thread(this::run, "clicktls-storage-changes");
         thread.setDaemon(true);
     }
 
-    static ChangeFeed start(PostgresSettings settings, Duration syncInterval, Duration firstReconnectPause) {
-        ChangeFeed feed = new ChangeFeed(settings, syncInterval, firstReconnectPause);
+    /** Where the change history stands: the largest version written, at a database time. */
+    record Position(long version, Timestamp at) {}
+
+    /**
+     * The current position, read on {@code connection}, so that a feed started from it misses nothing written
+     * after this call even though it connects later.
+     */
+    static Position current(Connection connection, String schema) throws SQLException {
+        try (Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("select greatest((select max(version) from " + schema
+                        + ".entry), (select max(version) from " + schema + ".entry_deleted), 0), now()")) {
+            row.next();
+            return new Position(row.getLong(1), row.getTimestamp(2));
+        }
+    }
+
+    /**
+     * @param since deliver what was written after this position; {@code null} for "from when the feed first
+     *     listens"
+     */
+    static ChangeFeed start(
+            PostgresSettings settings, Position since, Duration syncInterval, Duration firstReconnectPause) {
+        ChangeFeed feed = new ChangeFeed(settings, since, syncInterval, firstReconnectPause);
         feed.thread.start();
         return feed;
     }
@@ -71,7 +96,7 @@ final class ChangeFeed implements AutoCloseable {
         return () -> listeners.remove(listener);
     }
 
-    /** How many times the feed has connected and started listening (for tests and health checks). */
+    /** How many times the feed has connected, listened and synced (for tests and health checks). */
     int connects() {
         return connects;
     }
@@ -85,7 +110,6 @@ final class ChangeFeed implements AutoCloseable {
                 try (Statement listen = listening.createStatement()) {
                     listen.execute("LISTEN " + PostgresStorage.channel(settings));
                 }
-                connects++;
                 if (reportedOutage) {
                     log.info("PostgreSQL change feed: listening again");
                     reportedOutage = false;
@@ -116,6 +140,7 @@ final class ChangeFeed implements AutoCloseable {
     private void listen(Connection listening) throws SQLException {
         PGConnection notifications = listening.unwrap(PGConnection.class);
         sync(listening);
+        connects++; // counted once listening and synced: from here on nothing is missed
         long nextSync = System.nanoTime() + syncInterval.toNanos();
         while (!closed) {
             PGNotification[] received = notifications.getNotifications(POLL_MILLIS);
@@ -149,14 +174,10 @@ final class ChangeFeed implements AutoCloseable {
             now = row.getTimestamp(1);
         }
         if (seen < 0) {
-            try (Statement statement = listening.createStatement();
-                    ResultSet row = statement.executeQuery("select greatest((select max(version) from " + schema
-                            + ".entry), (select max(version) from " + schema + ".entry_deleted))")) {
-                row.next();
-                seen = row.getLong(1); // 0 when both are empty
-                syncedAt = now;
-                return;
-            }
+            Position position = current(listening, schema);
+            seen = position.version();
+            syncedAt = position.at();
+            return;
         }
         String margin = "cast(? as timestamptz) - interval '" + LATE_COMMIT_MARGIN.toMillis() + " milliseconds'";
         String sql = "select key, version from " + schema + ".entry where version > ? or updated_at > " + margin

@@ -193,7 +193,14 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      */
     public synchronized AutoCloseable onChange(java.util.function.Consumer<String> listener) throws IOException {
         if (changes == null) {
-            changes = ChangeFeed.start(settings, ChangeFeed.SYNC_INTERVAL, ChangeFeed.FIRST_RECONNECT_PAUSE);
+            // From the history's position now, not from whenever the feed's own connection comes up.
+            ChangeFeed.Position since = null;
+            try (Connection connection = connection()) {
+                since = ChangeFeed.current(connection, settings.schema());
+            } catch (SQLException e) {
+                log.warn("PostgreSQL storage: change feed starts without a position: {}", describe(e));
+            }
+            changes = ChangeFeed.start(settings, since, ChangeFeed.SYNC_INTERVAL, ChangeFeed.FIRST_RECONNECT_PAUSE);
         }
         return changes.subscribe(listener);
     }
