@@ -1,6 +1,12 @@
 # Shared by compare.sh and scale-100k.sh: logging, processes started and stopped by pid, ports, /proc readings,
 # the nginx stand-in for an email platform, and wrk's name resolution. Source it; it sets traps.
 
+# JVM flags for clicktls (and the floor servers) in every script here: what a user gets from the run command in the
+# root README.md, so that the benchmarks measure what users run. README runs a plain `java -jar`, hence empty. Keep
+# this in step with README's command (and the Docker image's) when they change; CLICKTLS_JVM_FLAGS in the
+# environment or a script's --jvm-flags overrides it for an experiment.
+CLICKTLS_JVM_FLAGS=${CLICKTLS_JVM_FLAGS-}
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

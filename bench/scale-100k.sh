@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# 100,000 domains on one node: generates a config with 100,000 domain entries and a storage folder with one
-# certificate per domain, then measures clicktls against the issue's figures:
+# 100,000 domains on one node: generates a config whose domains_file lists 100,000 names and a storage folder with
+# one certificate per domain, then measures clicktls against the issue's figures:
 #   - start to serving: from the process start to the first 302 over TLS for a name whose certificate is only in
 #     storage (curl polling every 50 ms);
 #   - handshakes for names not in memory (once the index scan of storage is done): HandshakeProbe, one new
@@ -10,7 +10,7 @@
 #     baseline of what the handshake costs without storage;
 #   - RSS under load: many more names at 8 connections at once (filling the certificate and TLS context caches)
 #     while wrk keeps 50 keep-alive connections busy on one name; peak RSS sampled twice a second, and VmHWM;
-#   - config reload: a domain entry appended to the 100,000-entry file while wrk runs; time from the write to the
+#   - config reload: a name appended to the 100,000-line domains_file while wrk runs; time from the write to the
 #     proxy's "reloaded" log line (includes the watcher's 200 ms debounce); wrk's errors show dropped connections.
 # The data set (~1.6 GB on disk for 100,000 entries: 4 KiB blocks) is kept in --data for later runs.
 set -euo pipefail
@@ -26,13 +26,13 @@ usage: bench/scale-100k.sh [options]
   --warm N                names that warm the probe and the proxy up before the not-in-memory handshakes
                           (default: 3000; with 500 the JIT compilers took half the proxy's CPU while the
                           not-in-memory names were measured, bench/README.md)
-  --reloads N             config reloads to time (default: 3)
+  --reloads N             reloads to time, each a name appended to the domains_file (default: 3)
   --skip PARTS            leave out parts of the run, comma-separated: handshakes, rss, reloads
                           (start to serving is always measured)
   --no-build              do not run `mvn -B -q package -DskipTests` first
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
   --jar FILE              clicktls jar (default: DIR/proxy/target/clicktls.jar)
-  --jvm-flags "FLAGS"     JVM flags for clicktls (default: -Xms512m -Xmx1g -XX:+UseParallelGC)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: CLICKTLS_JVM_FLAGS in lib.sh, README's)
   --port-base N           first port to try (default: 18100)
   --results DIR           where raw output goes (default: bench/results/scale-<timestamp>)
   --keep                  keep the temporary directory (config, logs)
@@ -50,7 +50,8 @@ FILL=5000
 RELOADS=3
 BUILD=1
 JAR=""
-JVM_FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+JVM_FLAGS=""
+JVM_FLAGS_GIVEN=0 # else lib.sh's CLICKTLS_JVM_FLAGS
 PORT_BASE=18100
 RESULTS=""
 KEEP=0
@@ -72,7 +73,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --repo) REPO=$(cd "$2" && pwd); shift ;;
         --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; shift ;;
+        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
         --port-base) PORT_BASE=$2; shift ;;
         --results) RESULTS=$2; shift ;;
         --keep) KEEP=1 ;;
@@ -100,6 +101,7 @@ RESULTS=${RESULTS:-$BENCH_DIR/results/scale-$(date +%Y%m%d-%H%M%S)}
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
+[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$CLICKTLS_JVM_FLAGS
 
 for tool in java nginx wrk curl ss; do command -v "$tool" >/dev/null || die "$tool is needed"; done
 [ "$BUILD" -eq 0 ] || command -v mvn >/dev/null || die "mvn is needed to build clicktls (or --no-build)"
@@ -136,11 +138,16 @@ make_data() {
     echo "$COUNT certificates, generated in $((SECONDS - started)) s on $(date -u +%Y-%m-%d)" > "$DATA/complete"
 }
 
+# The config names its domains in a domains_file next to it: one name a line (one platform, so no platform column).
 write_config() {
     free_port HTTPS_PORT; free_port HTTP_PORT; free_port ADMIN_PORT
     CONFIG=$WORK/clicktls.yml
+    DOMAINS_FILE=$WORK/domains.txt
     {
-        cat <<EOF
+        echo "# $COUNT names, one a line: NAME [PLATFORM]"
+        cat "$DATA/names.txt"
+    } > "$DOMAINS_FILE"
+    cat > "$CONFIG" <<EOF
 listen:
   https: 127.0.0.1:$HTTPS_PORT
   http: 127.0.0.1:$HTTP_PORT
@@ -153,11 +160,9 @@ certificates:
 platforms:
   bench:
     upstream: http://127.0.0.1:$NGINX_PORT
-domains:
+domains_file: domains.txt
 EOF
-        awk '{printf "  - name: %s\n    platform: bench\n", $1}' "$DATA/names.txt"
-    } > "$CONFIG"
-    log "config: $(wc -l < "$CONFIG") lines, $(du -k "$CONFIG" | cut -f1) KiB"
+    log "config: $(wc -l < "$CONFIG") lines; domains file: $(wc -l < "$DOMAINS_FILE") lines, $(du -k "$DOMAINS_FILE" | cut -f1) KiB"
 }
 
 # --- measurements -----------------------------------------------------------------------------------------
@@ -288,7 +293,7 @@ reload_line_ms() {
 
 reloads() {
     local wrk_pid i before t0 t1 times=()
-    log "config reloads: $RELOADS edits of the $COUNT-entry file while wrk keeps 50 connections busy"
+    log "config reloads: $RELOADS edits of the $COUNT-line domains file while wrk keeps 50 connections busy"
     start_load "$RESULTS/reload-wrk.txt" timeout 600 wrk -t1 -c50 -d$((RELOADS * 5 + 6))s --latency -s "$WORK/sni.lua" \
         -H "Host: links.shop0.test" "https://links.shop0.test:$HTTPS_PORT/"
     wrk_pid=$STARTED_PID
@@ -296,7 +301,7 @@ reloads() {
     before=$(grep -ac ' reloaded: ' "$RESULTS/clicktls.log" || true)
     for i in $(seq 1 "$RELOADS"); do
         t0=$(now_ms)
-        printf '  - name: reload%d.shop.test\n    platform: bench\n' "$i" >> "$CONFIG"
+        printf 'reload%d.shop.test bench\n' "$i" >> "$DOMAINS_FILE"
         t1=""
         while [ -z "$t1" ] && [ $(( $(now_ms) - t0 )) -lt 30000 ]; do
             sleep 0.02
@@ -308,7 +313,7 @@ reloads() {
         sleep 2
     done
     wait_load "$wrk_pid" || true
-    report "config reload of $COUNT entries, write → 'reloaded' log line (incl. 200 ms debounce): ${times[*]} ms"
+    report "config reload of $COUNT domains_file entries, write → 'reloaded' log line (incl. 200 ms debounce): ${times[*]} ms"
     report "  keep-alive during the reloads: $(parse_wrk "$RESULTS/reload-wrk.txt" | awk '{printf "%d requests, %d req/s, p99 %s ms, %d errors (dropped connections show as errors)", $1, $2, $3, $4}')"
 }
 
@@ -316,7 +321,7 @@ reloads() {
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(uname -r)"
-    echo "clicktls: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), java $JVM_FLAGS"
+    echo "clicktls: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), java ${JVM_FLAGS:-(no JVM flags)}"
     echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$RESULTS/environment.txt" >&2
 

@@ -10,7 +10,7 @@
 # sni.lua, nginx config); its nginx must be running on the config's upstream port. The full-handshake window is twice
 # --duration (a load of 300 new connections/s is a small sample). Wrap in `flock /work/bench.lock`.
 set -euo pipefail
-JAR=""; DIR=""; WARMUP=15; DURATION=10; ROUNDS=2; FLOOR_PORT=18090; FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+JAR=""; DIR=""; WARMUP=15; DURATION=10; ROUNDS=2; FLOOR_PORT=18090; FLAGS=""; FLAGS_GIVEN=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --jar) JAR=$2; shift ;;
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION=$2; shift ;;
         --rounds) ROUNDS=$2; shift ;;
         --floor-port) FLOOR_PORT=$2; shift ;;
-        --jvm-flags) FLAGS=$2; shift ;;
+        --jvm-flags) FLAGS=$2; FLAGS_GIVEN=1; shift ;;
         *) echo "unknown option $1" >&2; exit 64 ;;
     esac
     shift
@@ -29,6 +29,7 @@ done
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$HERE/../lib.sh"
+[ "$FLAGS_GIVEN" -eq 1 ] || FLAGS=$CLICKTLS_JVM_FLAGS # README's, unless --jvm-flags
 # shellcheck source=bench/tls/loads.sh
 . "$HERE/loads.sh"
 NAME=links.shop.test

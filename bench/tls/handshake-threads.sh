@@ -9,7 +9,7 @@
 # KEPT_DIR is a directory left by `bench/compare.sh --keep` (certificates, clicktls/clicktls.yml, sni.lua, nginx
 # config); its nginx must be running on the config's upstream port. Wrap in `flock /work/bench.lock`.
 set -euo pipefail
-JAR=""; DIR=""; WARMUP=4; DURATION=8; ROUNDS=1; FLAGS="-Xms512m -Xmx1g -XX:+UseParallelGC"
+JAR=""; DIR=""; WARMUP=4; DURATION=8; ROUNDS=1; FLAGS=""; FLAGS_GIVEN=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --jar) JAR=$2; shift ;;
@@ -17,13 +17,15 @@ while [ $# -gt 0 ]; do
         --warmup) WARMUP=$2; shift ;;
         --duration) DURATION=$2; shift ;;
         --rounds) ROUNDS=$2; shift ;;
-        --jvm-flags) FLAGS=$2; shift ;;
+        --jvm-flags) FLAGS=$2; FLAGS_GIVEN=1; shift ;;
         *) echo "unknown option $1" >&2; exit 64 ;;
     esac
     shift
 done
 [ -f "$JAR" ] && [ -f "$DIR/clicktls/clicktls.yml" ] || { echo "need --jar and --dir (see the header)" >&2; exit 64; }
 HERE=$(cd "$(dirname "$0")" && pwd)
+# README's JVM flags (lib.sh's CLICKTLS_JVM_FLAGS) unless --jvm-flags; lib.sh is read in a subshell for its traps
+[ "$FLAGS_GIVEN" -eq 1 ] || FLAGS=$(bash -c '. "$1/../lib.sh"; printf %s "$CLICKTLS_JVM_FLAGS"' _ "$HERE")
 # shellcheck source=bench/tls/loads.sh
 . "$HERE/loads.sh"
 PORT=$(port_of https: "$DIR/clicktls/clicktls.yml")

@@ -2,11 +2,21 @@ package io.clicktls;
 
 import io.clicktls.acme.AcmeIssuer;
 import io.clicktls.acme.ChallengeStore;
-import io.clicktls.acme.RenewalScheduler;
 import io.clicktls.admin.AdminServer;
 import io.clicktls.admin.DomainStatusSource;
 import io.clicktls.admin.Hold;
-import io.clicktls.admin.IssuanceJournal;
+import io.clicktls.certificates.CertificateCleanup;
+import io.clicktls.certificates.CertificateEvents;
+import io.clicktls.certificates.CertificateIssuer;
+import io.clicktls.certificates.CertificateResolver;
+import io.clicktls.certificates.DnsCheck;
+import io.clicktls.certificates.InternalIssuer;
+import io.clicktls.certificates.IssuanceFailure;
+import io.clicktls.certificates.IssuanceFailures;
+import io.clicktls.certificates.IssuanceJournal;
+import io.clicktls.certificates.IssuancePolicy;
+import io.clicktls.certificates.PendingHandshakes;
+import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigProblem;
@@ -15,15 +25,6 @@ import io.clicktls.config.ConfigWatcher;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.LiveConfig;
 import io.clicktls.http.ProxyServer;
-import io.clicktls.issuance.CertificateCleanup;
-import io.clicktls.issuance.CertificateIssuer;
-import io.clicktls.issuance.DnsCheck;
-import io.clicktls.issuance.InternalIssuer;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.IssuanceFailure;
-import io.clicktls.issuance.IssuanceFailures;
-import io.clicktls.issuance.IssuancePolicy;
-import io.clicktls.issuance.PendingHandshakes;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
@@ -32,7 +33,6 @@ import io.clicktls.storage.FileStorage;
 import io.clicktls.storage.RetryingStorage;
 import io.clicktls.storage.Storage;
 import io.clicktls.tls.CertificateLoadExecutor;
-import io.clicktls.tls.CertificateResolver;
 import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
 import io.netty.handler.ssl.SslContext;
@@ -75,6 +75,7 @@ public final class ClickTlsServer implements AutoCloseable {
     private final LiveConfig live;
     private final Metrics metrics;
     private CertificateResolver resolver;
+    private TlsContexts tlsContexts;
     private IssuancePolicy policy;
     private RenewalScheduler renewals;
     private ProxyServer proxy;
@@ -114,7 +115,7 @@ public final class ClickTlsServer implements AutoCloseable {
             ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
             throws Exception {
         closeInReverse.add(metrics);
-        Transport transport = Transport.create(0);
+        Transport transport = Transport.create(config.tuning());
         closeInReverse.add(transport);
         metrics.bindNetty(transport.boss(), transport.workers());
         ExecutorService blocking = BlockingExecutor.create(32, 100_000);
@@ -141,6 +142,7 @@ public final class ClickTlsServer implements AutoCloseable {
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
         TlsContexts contexts = new TlsContexts();
+        tlsContexts = contexts;
         closeInReverse.add(contexts::clear);
         // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
         ChallengeStore challenges = new ChallengeStore(
@@ -158,18 +160,19 @@ public final class ClickTlsServer implements AutoCloseable {
         // Handshakes for names not in memory wait for these reads: threads of their own, not behind issuance.
         CertificateLoadExecutor loads = CertificateLoadExecutor.create(2, 1024, blocking);
         closeInReverse.add(loads);
-        resolver = new CertificateResolver(
-                live,
-                store,
-                journal.wrap(issuer),
-                policy,
-                failures,
-                blocking,
-                loads,
-                metrics,
-                clock,
-                contexts,
-                CertificateResolver.DEFAULT_MAXIMUM_SIZE);
+        resolver = CertificateResolver.builder()
+                .config(live)
+                .store(store)
+                .issuer(journal.wrap(issuer))
+                .policy(policy)
+                .failures(failures)
+                .blocking(blocking)
+                .loads(loads)
+                .metrics(metrics)
+                .clock(clock)
+                // the one cache of certificates is the resolver's; the contexts follow it
+                .events(CertificateEvents.of(contexts::warm, contexts::invalidate))
+                .build();
         CertificateResolver certificates = resolver;
         // Requests for a name outside `domains` go to on_demand.platform once the policy let it have a certificate.
         live.routeOnDemand(name -> certificates.cached(name).isPresent() || policy.allowedOnDemand(name));
@@ -219,9 +222,10 @@ public final class ClickTlsServer implements AutoCloseable {
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
                 .channelTypes(transport.serverChannel(), transport.clientChannel())
-                .tlsHandlerFactory(
-                        ch -> new TlsSelectionHandler(certificates, challenges, blocking, live, metrics, pending))
+                .tlsHandlerFactory(ch ->
+                        new TlsSelectionHandler(certificates, contexts, challenges, blocking, live, metrics, pending))
                 .certificates(resolver)
+                .pendingLookups(pending)
                 .challenges(challenges)
                 .blockingExecutor(blocking)
                 .metrics(metrics)
@@ -273,7 +277,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 proxy.httpPort(),
                 admin.port(),
                 transport.name(),
-                resolver.contexts().provider(),
+                tlsContexts.provider(),
                 issuer.label(),
                 live.get().domains().size());
     }
@@ -290,37 +294,26 @@ public final class ClickTlsServer implements AutoCloseable {
         if (certificates.issuer() == Certificates.IssuerKind.ACME) {
             AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);
             closeInReverse.add(acme);
-            // Log in, make the next key and run the local half of an order and a handshake once (class loading and
-            // JIT: ~0.7 s on a cold JVM) before the first customer handshake needs them.
-            blocking.execute(() -> acme.warmUp(contexts::warmUp));
+            WarmUp.rehearseFirstHandshake(acme, contexts, blocking);
             return acme;
         }
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
         log.info(
                 "internal CA: trust {} to try the proxy",
                 config.storage().directory().toAbsolutePath().normalize().resolve("ca/root.pem"));
-        blocking.execute(() -> {
-            try {
-                contexts.warmUp(internal.issue("warm-up.invalid")); // a throwaway: never stored, never served
-            } catch (IssuanceException | RuntimeException e) {
-                log.debug("TLS warm-up skipped: {}", e.toString());
-            }
-        });
+        WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
         return internal;
     }
 
     /**
-     * The DNS server the status page asks: {@code -Dclicktls.dns.server=HOST:PORT} (tests, split-horizon networks),
-     * else {@code on_demand.dns_server} as the node started with it, else the system's.
+     * The DNS server the status page asks: {@code tuning.dns_server}, else {@code on_demand.dns_server}, as the node
+     * started with them, else the system's.
      */
     private static InetSocketAddress dnsServer(ClickTlsConfig config) {
-        String server = System.getProperty("clicktls.dns.server");
-        if (server == null || server.isBlank()) {
-            Endpoint configured = config.certificates().onDemand().dnsServer();
-            return configured == null ? null : configured.toSocketAddress();
-        }
-        int colon = server.lastIndexOf(':');
-        return new InetSocketAddress(server.substring(0, colon), Integer.parseInt(server.substring(colon + 1)));
+        Endpoint configured = config.tuning().dnsServer() != null
+                ? config.tuning().dnsServer()
+                : config.certificates().onDemand().dnsServer();
+        return configured == null ? null : configured.toSocketAddress();
     }
 
     /** The status page's view of this node: the parts adapted to {@link DomainStatusSource}. */
@@ -457,7 +450,7 @@ public final class ClickTlsServer implements AutoCloseable {
 
     /**
      * Builds the TLS context for upstream connections ahead of the first server start: reading the JDK's trust
-     * store takes tens of ms on a cold JVM, work {@link Main}'s warm-up thread does while the config is parsed.
+     * store takes tens of ms on a cold JVM, work {@link WarmUp}'s thread does while the config is parsed.
      * Any thread; idempotent.
      */
     static void prepareUpstreamTls() {
@@ -509,6 +502,11 @@ public final class ClickTlsServer implements AutoCloseable {
 
     public CertificateResolver certificates() {
         return resolver;
+    }
+
+    /** The TLS contexts of the certificates served, which follow the resolver's events. */
+    public TlsContexts contexts() {
+        return tlsContexts;
     }
 
     /** The issuance policy: holds by rate limits, names allowed on demand. */

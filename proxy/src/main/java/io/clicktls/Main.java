@@ -6,11 +6,6 @@ import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.Endpoint;
-import io.clicktls.issuance.PublicSuffixList;
-import io.clicktls.metrics.Metrics;
-import io.clicktls.storage.CertificateStore;
-import io.netty.channel.epoll.Epoll;
-import io.netty.handler.ssl.OpenSsl;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
@@ -19,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import org.slf4j.LoggerFactory;
 
 /**
  * The command line: {@code run} (the default), {@code check} and {@code doctor}.
@@ -84,12 +78,12 @@ public final class Main {
     }
 
     private static int serve(Arguments args, PrintStream err) {
-        startWarmUp();
+        WarmUp.startInBackground();
         ClickTlsConfig config;
         try {
             config = args.config() == null ? ConfigLoader.loadDefault() : ConfigLoader.load(args.config());
         } catch (ConfigException e) {
-            e.problems().forEach(err::println);
+            e.reportLines().forEach(err::println);
             return 2;
         }
         ClickTlsServer server;
@@ -113,33 +107,6 @@ public final class Main {
             Thread.currentThread().interrupt();
         }
         return 0;
-    }
-
-    /**
-     * Loads, on the second core while the main thread reads the config (100,000 domains: a few hundred ms), what
-     * start-up needs next and would otherwise load one after the other: the native TLS and transport libraries,
-     * the Public Suffix List, the upstream TLS context (the JDK trust store), the metrics registry's classes. Each
-     * is idempotent and the server does not wait for it; a failure here only means the server does the work itself,
-     * and reports it, later.
-     */
-    static Thread startWarmUp() {
-        Thread thread = new Thread(
-                () -> {
-                    try {
-                        OpenSsl.isAvailable();
-                        PublicSuffixList.bundled();
-                        Epoll.isAvailable();
-                        ClickTlsServer.prepareUpstreamTls();
-                        new Metrics().close();
-                        Class.forName(CertificateStore.class.getName(), true, Main.class.getClassLoader());
-                    } catch (Throwable e) {
-                        LoggerFactory.getLogger(Main.class).debug("start-up warm-up: {}", e.toString());
-                    }
-                },
-                "clicktls-warm-up");
-        thread.setDaemon(true);
-        thread.start();
-        return thread;
     }
 
     record Arguments(String command, Path config, Endpoint demoPlatform, List<String> positional) {

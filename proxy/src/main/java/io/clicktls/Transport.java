@@ -1,5 +1,6 @@
 package io.clicktls;
 
+import io.clicktls.config.Tuning;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -17,20 +18,15 @@ import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.ResourceLeakDetector;
-import java.nio.channels.spi.SelectorProvider;
-import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The event loops and channel types: native epoll where available, NIO otherwise; io_uring when asked for with
- * {@code -Dclicktls.transport=io_uring} (measured as an option, not the default: see {@link #create}). One acceptor
- * thread and one worker event loop per core; the upstream connection of a request runs on its client's event loop.
- * With epoll and NIO a worker loop that has run for half a millisecond without blocking yields its core to a sibling
- * loop waiting for that same core ({@link YieldingSelectStrategy}): two busy loops stacked on one core otherwise take
- * turns a whole scheduler tick at a time.
+ * The event loops and channel types, as {@code tuning.transport} and {@code tuning.event_loops} say: native epoll
+ * where available, NIO otherwise; io_uring when asked for (measured as an option, not the default). One acceptor
+ * thread and, by default, one worker event loop per core; the upstream connection of a request runs on its client's
+ * event loop. Netty's own select strategy: a loop blocks in the selector when it has nothing to do.
  */
 public record Transport(
         EventLoopGroup boss,
@@ -42,61 +38,46 @@ public record Transport(
 
     private static final Logger log = LoggerFactory.getLogger(Transport.class);
 
-    private static final long DEFAULT_STALL_MICROS = 500;
-
     /**
-     * The transport named by the system property {@code clicktls.transport} ({@code epoll}, {@code io_uring} or
-     * {@code nio}; {@code -Dclicktls.nio=true} still means {@code nio}), else epoll when it loads, else NIO. A
-     * transport asked for but not available here falls back the same way, saying so.
-     *
-     * @param workerThreads 0 for one per core
+     * The transport {@code tuning} names; {@code auto} is epoll when it loads, else NIO. A transport asked for but not
+     * available here falls back the same way, saying so.
      */
-    public static Transport create(int workerThreads) {
+    public static Transport create(Tuning tuning) {
         quietLeakDetection();
-        String wanted = System.getProperty("clicktls.transport", Boolean.getBoolean("clicktls.nio") ? "nio" : "epoll")
-                .toLowerCase(Locale.ROOT);
-        int threads = workerThreads > 0 ? workerThreads : Runtime.getRuntime().availableProcessors();
-        if (wanted.equals("io_uring") || wanted.equals("iouring")) {
+        int threads = tuning.eventLoops() > 0
+                ? tuning.eventLoops()
+                : Runtime.getRuntime().availableProcessors();
+        Tuning.TransportKind wanted = tuning.transport();
+        if (wanted == Tuning.TransportKind.IO_URING) {
             if (IoUring.isAvailable()) {
                 return create(
-                        IoUringIoHandler::newFactory,
+                        IoUringIoHandler.newFactory(),
                         threads,
                         IoUringServerSocketChannel.class,
                         IoUringSocketChannel.class,
                         "io_uring");
             }
-            log.info("io_uring transport not available ({}); trying epoll", IoUring.unavailabilityCause());
-            wanted = "epoll";
+            log.warn(
+                    "tuning.transport io_uring is not available here ({}); trying epoll",
+                    IoUring.unavailabilityCause());
+            wanted = Tuning.TransportKind.EPOLL;
         }
-        if (wanted.equals("epoll")) {
+        if (wanted != Tuning.TransportKind.NIO) {
             if (Epoll.isAvailable()) {
                 return create(
-                        () -> EpollIoHandler.newFactory(0, YieldingSelectStrategy.factory(stallNanos())),
+                        EpollIoHandler.newFactory(),
                         threads,
                         EpollServerSocketChannel.class,
                         EpollSocketChannel.class,
                         "epoll");
             }
-            log.info("native epoll transport not available ({}); using NIO", Epoll.unavailabilityCause());
-        } else if (!wanted.equals("nio")) {
-            log.warn("clicktls.transport={} is not one of epoll, io_uring, nio; using NIO", wanted);
+            if (wanted == Tuning.TransportKind.EPOLL) {
+                log.warn("tuning.transport epoll is not available here ({}); using NIO", Epoll.unavailabilityCause());
+            } else {
+                log.info("native epoll transport not available ({}); using NIO", Epoll.unavailabilityCause());
+            }
         }
-        return create(
-                () -> NioIoHandler.newFactory(
-                        SelectorProvider.provider(), YieldingSelectStrategy.factory(stallNanos())),
-                threads,
-                NioServerSocketChannel.class,
-                NioSocketChannel.class,
-                "nio");
-    }
-
-    /**
-     * How long an event loop may work without blocking, and a sibling go without a turn, before the first yields its
-     * core to the second if the second waits for that core: {@code -Dclicktls.loopStallMicros} (default 500; 0 turns
-     * it off). See {@link YieldingSelectStrategy}.
-     */
-    static long stallNanos() {
-        return TimeUnit.MICROSECONDS.toNanos(Long.getLong("clicktls.loopStallMicros", DEFAULT_STALL_MICROS));
+        return create(NioIoHandler.newFactory(), threads, NioServerSocketChannel.class, NioSocketChannel.class, "nio");
     }
 
     /**
@@ -111,15 +92,14 @@ public record Transport(
     }
 
     private static Transport create(
-            Supplier<IoHandlerFactory> factory,
+            IoHandlerFactory factory,
             int threads,
             Class<? extends ServerChannel> serverChannel,
             Class<? extends Channel> clientChannel,
             String name) {
         return new Transport(
-                new MultiThreadIoEventLoopGroup(1, factory.get()),
-                // a factory per group: the select strategies of one group watch each other
-                new MultiThreadIoEventLoopGroup(threads, factory.get()),
+                new MultiThreadIoEventLoopGroup(1, factory),
+                new MultiThreadIoEventLoopGroup(threads, factory),
                 serverChannel,
                 clientChannel,
                 name);

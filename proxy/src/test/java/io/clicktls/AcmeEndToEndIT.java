@@ -2,8 +2,8 @@ package io.clicktls;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.acme.RenewalScheduler;
-import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.certificates.IssuanceFailure;
+import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
@@ -123,7 +123,7 @@ class AcmeEndToEndIT {
         assertThat(first.exitCode()).as(first.stderr()).isZero();
         assertThat(first.status()).isEqualTo(200);
         assertThat(pebble.logText()).contains(name);
-        assertThat(node.server().certificates().contexts().challengeContextCount())
+        assertThat(node.server().contexts().challengeContextCount())
                 .as("the challenge's TLS context is freed once the challenge is withdrawn")
                 .isZero();
     }
@@ -264,12 +264,7 @@ class AcmeEndToEndIT {
                 config,
                 null,
                 later,
-                new RenewalScheduler.Settings(
-                        Duration.ofSeconds(1),
-                        Duration.ofSeconds(1),
-                        Duration.ofSeconds(1),
-                        Duration.ofMinutes(1),
-                        Duration.ofHours(6))));
+                new RenewalScheduler.Settings(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofHours(6))));
 
         String renewedSerial =
                 waitForStoredSerial(name, first.leaf().getSerialNumber().toString(16));

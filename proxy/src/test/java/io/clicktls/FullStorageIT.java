@@ -56,12 +56,10 @@ class FullStorageIT {
     static void startDns() throws Exception {
         // the status page checks DNS for the names it shows: never the real DNS
         dns = ChallTestDns.start();
-        System.setProperty("clicktls.dns.server", dns.hostPort());
     }
 
     @AfterAll
     static void stopDns() {
-        System.clearProperty("clicktls.dns.server");
         if (dns != null) {
             dns.close();
         }
@@ -223,6 +221,8 @@ class FullStorageIT {
                   admin: 127.0.0.1:0
                 storage:
                   directory: data
+                tuning:
+                  dns_server: %s
                 platforms:
                   stand-in:
                     upstream: http://127.0.0.1:%d
@@ -232,7 +232,7 @@ class FullStorageIT {
                   - name: new.example.test
                     platform: stand-in
                 """
-                        .formatted(platform.port()));
+                        .formatted(dns.hostPort(), platform.port()));
         server = ClickTlsServer.start(ConfigLoader.load(config), null);
     }
 

@@ -3,7 +3,7 @@ package io.clicktls;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
-import io.clicktls.issuance.IssuanceLimits;
+import io.clicktls.certificates.IssuanceLimits;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.LocalServers;

@@ -2,11 +2,12 @@ package io.clicktls.acme;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.clicktls.certificates.CertificateIssuer;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
-import io.clicktls.issuance.CertificateIssuer;
-import io.clicktls.issuance.IssuanceException;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
 import java.io.ByteArrayInputStream;

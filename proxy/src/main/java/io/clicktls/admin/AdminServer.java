@@ -1,11 +1,11 @@
 package io.clicktls.admin;
 
+import io.clicktls.certificates.DnsCheck;
+import io.clicktls.certificates.IssuancePolicy;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.Platform;
-import io.clicktls.issuance.DnsCheck;
-import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;

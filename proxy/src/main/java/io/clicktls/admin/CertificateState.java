@@ -1,6 +1,6 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.certificates.IssuanceFailure;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;

@@ -1,6 +1,6 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.DnsCheck;
+import io.clicktls.certificates.DnsCheck;
 import io.netty.util.NetUtil;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,9 +1,9 @@
 package io.clicktls.admin;
 
+import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Domain;
 import io.clicktls.config.DomainTable;
-import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import java.io.IOException;
 import java.time.Clock;

@@ -2,7 +2,7 @@ package io.clicktls.admin;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import io.clicktls.issuance.DnsCheck;
+import io.clicktls.certificates.DnsCheck;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Clock;

@@ -1,7 +1,7 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.CertificateCleanup;
-import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.certificates.CertificateCleanup;
+import io.clicktls.certificates.IssuanceFailure;
 import java.time.Instant;
 
 /**

@@ -1,8 +1,8 @@
 package io.clicktls.admin;
 
+import io.clicktls.certificates.CertificateCleanup;
+import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.config.ConfigSnapshot;
-import io.clicktls.issuance.CertificateCleanup;
-import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import java.io.IOException;
 import java.net.URI;

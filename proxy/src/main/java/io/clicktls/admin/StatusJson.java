@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.clicktls.issuance.CertificateCleanup;
-import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.certificates.CertificateCleanup;
+import io.clicktls.certificates.IssuanceFailure;
 import java.time.Instant;
 
 /**

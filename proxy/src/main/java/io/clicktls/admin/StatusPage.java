@@ -1,6 +1,6 @@
 package io.clicktls.admin;
 
-import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.certificates.IssuanceFailure;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

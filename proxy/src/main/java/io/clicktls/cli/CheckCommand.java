@@ -3,7 +3,6 @@ package io.clicktls.cli;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.config.ConfigProblem;
 import java.io.PrintStream;
 import java.nio.file.Path;
 
@@ -12,7 +11,10 @@ public final class CheckCommand {
 
     /** The file is valid. */
     public static final int OK = 0;
-    /** The file has problems, one {@code file:line:column: message} line each on {@code err}. */
+    /**
+     * The file has problems, one {@code file:line:column: message} line each on {@code err} (the first
+     * {@value ConfigException#REPORTED_PROBLEMS}, then how many more).
+     */
     public static final int INVALID = 2;
 
     private CheckCommand() {}
@@ -23,9 +25,7 @@ public final class CheckCommand {
         try {
             config = ConfigLoader.load(file);
         } catch (ConfigException e) {
-            for (ConfigProblem problem : e.problems()) {
-                err.println(problem);
-            }
+            e.reportLines().forEach(err::println);
             err.flush();
             return INVALID;
         }

@@ -57,7 +57,7 @@ public final class DoctorCommand {
             config = ConfigLoader.load(options.config());
         } catch (ConfigException e) {
             out.println("✘ config: " + options.config() + " does not load:");
-            e.problems().forEach(problem -> out.println("    " + problem));
+            e.reportLines().forEach(line -> out.println("    " + line));
             out.println("  fix: correct the lines above (clicktls check --config " + options.config() + ")");
             return 2;
         }

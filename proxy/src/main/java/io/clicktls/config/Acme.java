@@ -16,6 +16,12 @@ import java.util.Objects;
 public record Acme(
         URI directory, String email, Path trustedCa, List<ChallengeType> challenges, ExternalAccountBinding eab) {
 
+    /** Let's Encrypt's production directory. */
+    public static final URI DEFAULT_DIRECTORY = URI.create("https://acme-v02.api.letsencrypt.org/directory");
+
+    public static final List<ChallengeType> DEFAULT_CHALLENGES =
+            List.of(ChallengeType.TLS_ALPN_01, ChallengeType.HTTP_01);
+
     public Acme {
         challenges = List.copyOf(challenges);
     }

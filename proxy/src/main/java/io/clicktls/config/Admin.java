@@ -11,6 +11,9 @@ public record Admin(String token) {
     /** No token: the admin listener must stay on loopback. */
     public static final Admin NONE = new Admin(null);
 
+    /** A shorter token could be guessed. */
+    public static final int MIN_TOKEN_LENGTH = 16;
+
     public boolean protectedByToken() {
         return token != null;
     }

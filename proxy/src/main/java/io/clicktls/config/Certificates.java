@@ -6,6 +6,9 @@ import java.time.Duration;
 public record Certificates(
         IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand, Limits limits, Cleanup cleanup) {
 
+    public static final IssuerKind DEFAULT_ISSUER = IssuerKind.INTERNAL;
+    public static final KeyType DEFAULT_KEY_TYPE = KeyType.EC256;
+
     /** With the default {@link Limits} and {@link Cleanup}. */
     public Certificates(IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand) {
         this(issuer, keyType, acme, onDemand, Limits.DEFAULTS, Cleanup.DEFAULTS);
@@ -28,12 +31,32 @@ public record Certificates(
     /**
      * Issuance rate limits, kept below Let's Encrypt's (300 new orders per account per 3 hours, 50 certificates per
      * registered domain per 7 days, 5 failed validations per name per hour) so that clicktls stops before the CA
-     * does. Serving a certificate already held is never limited.
+     * does. Serving a certificate already held is never limited, and renewing one is never held back by the
+     * registered-domain or per-client budgets, which are for new names.
+     *
+     * @param newNamesPerClientPerRegisteredDomainPerWeek how many orders for new names (names without a certificate,
+     *     first asked for by a client, not listed as an exact {@code domains} entry) one client address (IPv6: its
+     *     /64) may start per registered domain in 7 days: a share of the registered domain's budget, so that one
+     *     client alone cannot spend it
      */
     public record Limits(
-            int ordersPer3h, int certificatesPerRegisteredDomainPerWeek, int failedValidationsPerNamePerHour) {
+            int ordersPer3h,
+            int certificatesPerRegisteredDomainPerWeek,
+            int failedValidationsPerNamePerHour,
+            int newNamesPerClientPerRegisteredDomainPerWeek) {
 
-        public static final Limits DEFAULTS = new Limits(250, 40, 4);
+        /** A quarter of the registered domain's week per client. */
+        public static final Limits DEFAULTS = new Limits(250, 40, 4, 10);
+
+        /** With the default per-client share: a quarter of {@code certificatesPerRegisteredDomainPerWeek}, at least 1. */
+        public Limits(
+                int ordersPer3h, int certificatesPerRegisteredDomainPerWeek, int failedValidationsPerNamePerHour) {
+            this(
+                    ordersPer3h,
+                    certificatesPerRegisteredDomainPerWeek,
+                    failedValidationsPerNamePerHour,
+                    Math.max(1, certificatesPerRegisteredDomainPerWeek / 4));
+        }
     }
 
     /**

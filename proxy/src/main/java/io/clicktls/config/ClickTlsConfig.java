@@ -10,6 +10,8 @@ import java.util.Map;
  *
  * @param admin the admin listener's token ({@code admin:})
  * @param limits the client connection limits ({@code limits:})
+ * @param tuning transport, event loops and DNS server ({@code tuning:}), read at start only
+ * @param domainsFile the {@code domains_file} whose entries are part of {@code domains}, absolute, or {@code null}
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
  */
 public record ClickTlsConfig(
@@ -21,6 +23,8 @@ public record ClickTlsConfig(
         Upgrade upgrade,
         Admin admin,
         ConnectionLimits limits,
+        Tuning tuning,
+        Path domainsFile,
         Path source) {
 
     public ClickTlsConfig {
@@ -28,9 +32,10 @@ public record ClickTlsConfig(
         domains = List.copyOf(domains);
         admin = admin == null ? Admin.NONE : admin;
         limits = limits == null ? ConnectionLimits.DEFAULTS : limits;
+        tuning = tuning == null ? Tuning.DEFAULTS : tuning;
     }
 
-    /** Without a {@code limits:} section (the defaults). */
+    /** With the default {@code limits} and {@link Tuning}, and no {@code domains_file}: for configs built in code. */
     public ClickTlsConfig(
             Listen listen,
             StorageSettings storage,
@@ -40,7 +45,18 @@ public record ClickTlsConfig(
             Upgrade upgrade,
             Admin admin,
             Path source) {
-        this(listen, storage, certificates, platforms, domains, upgrade, admin, ConnectionLimits.DEFAULTS, source);
+        this(
+                listen,
+                storage,
+                certificates,
+                platforms,
+                domains,
+                upgrade,
+                admin,
+                ConnectionLimits.DEFAULTS,
+                Tuning.DEFAULTS,
+                null,
+                source);
     }
 
     /** Without an {@code admin:} section (no token): for configs built in code. */

@@ -13,20 +13,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
- * Reads and validates the YAML config file (format in DESIGN.md, "Config file"). Strict: unknown keys, wrong
- * values and YAML errors are all problems, reported together with their {@code file:line:column}; a config with any
- * problem is not returned. Everything except {@code platforms} and {@code domains} has a default:
- * <ul>
- *   <li>{@code listen}: https {@code 0.0.0.0:8443}, http {@code 0.0.0.0:8080}, admin {@code 127.0.0.1:9090}</li>
- *   <li>{@code storage.directory}: {@code data}, next to the file</li>
- *   <li>{@code certificates}: issuer {@code internal}, key_type {@code ec256}; acme directory Let's Encrypt
- *       production, challenges {@code [tls-alpn-01, http-01]}; on_demand handshake_wait {@code 10s}</li>
- *   <li>{@code upgrade}: http {@code redirect}, location {@code true}, html {@code true}</li>
- * </ul>
- * Domain names come back lower-cased, without a trailing dot, in punycode; relative paths come back absolute,
- * resolved against the file's folder; platform presets come back resolved to upstreams. Stateless and thread-safe.
+ * Reads and validates the YAML config file; {@code config/clicktls.yml} lists every key with its default, and
+ * {@code docs/architecture.md} ("Config") states the contract. Strict: unknown keys, wrong values and YAML errors are
+ * all problems, reported together with their {@code file:line:column}; a config with any problem is not returned.
+ * Everything except {@code platforms} and {@code domains} (or {@code domains_file}) has a default, kept in the
+ * config records ({@link Listen#DEFAULTS}, {@link Tuning#DEFAULTS}, ...). Domain names come back lower-cased,
+ * without a trailing dot, in punycode; relative paths come back absolute, resolved against the file's folder;
+ * platform presets come back resolved to upstreams. Stateless and thread-safe.
  */
 public final class ConfigLoader {
 
@@ -43,6 +39,9 @@ public final class ConfigLoader {
     public static ClickTlsConfig load(Path file) throws ConfigException {
         byte[] bytes;
         try {
+            if (Files.size(file) > YamlTree.MAX_CODE_POINTS) {
+                throw tooLarge(file.toString(), Files.size(file));
+            }
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw single(file.toString(), "cannot read the file: it does not exist");
@@ -56,10 +55,21 @@ public final class ConfigLoader {
 
     /** Validates {@code bytes} as if read from {@code file} (the watcher reads them itself to compare them). */
     static ClickTlsConfig load(Path file, byte[] bytes) throws ConfigException {
+        return load(file, bytes, named -> {});
+    }
+
+    /**
+     * Like {@link #load(Path, byte[])}; {@code domainsFileNamed} is told the absolute path of the {@code domains_file}
+     * the text names, even if the config is then rejected, so that the watcher can watch it.
+     */
+    static ClickTlsConfig load(Path file, byte[] bytes, Consumer<Path> domainsFileNamed) throws ConfigException {
         String label = file.toString();
+        if (bytes.length > YamlTree.MAX_CODE_POINTS) {
+            throw tooLarge(label, bytes.length);
+        }
         Path absolute = file.toAbsolutePath().normalize();
         Path folder = absolute.getParent() != null ? absolute.getParent() : absolute;
-        return parse(decode(bytes, label), label, folder, absolute);
+        return parse(decode(bytes, label), label, folder, absolute, domainsFileNamed);
     }
 
     /**
@@ -70,7 +80,7 @@ public final class ConfigLoader {
      * @return a config whose {@link ClickTlsConfig#source()} is {@code null}
      */
     public static ClickTlsConfig parse(String yamlText, String fileLabel, Path baseDir) throws ConfigException {
-        return parse(yamlText, fileLabel, baseDir, null);
+        return parse(yamlText, fileLabel, baseDir, null, named -> {});
     }
 
     /**
@@ -88,7 +98,7 @@ public final class ConfigLoader {
             }
             String label = "classpath:" + DEFAULT_RESOURCE;
             return parse(
-                    decode(in.readAllBytes(), label), label, Path.of("config").toAbsolutePath(), null);
+                    decode(in.readAllBytes(), label), label, Path.of("config").toAbsolutePath(), null, named -> {});
         } catch (IOException e) {
             throw new IllegalStateException("cannot read the default config " + DEFAULT_RESOURCE, e);
         } catch (ConfigException e) {
@@ -96,16 +106,24 @@ public final class ConfigLoader {
         }
     }
 
-    static ClickTlsConfig parse(String yamlText, String fileLabel, Path baseDir, Path source) throws ConfigException {
+    private static ClickTlsConfig parse(
+            String yamlText, String fileLabel, Path baseDir, Path source, Consumer<Path> domainsFileNamed)
+            throws ConfigException {
         List<ConfigProblem> problems = new ArrayList<>();
         String text = yamlText.startsWith("\uFEFF") ? yamlText.substring(1) : yamlText;
         YamlTree.Node root = YamlTree.read(text, fileLabel, problems);
-        ClickTlsConfig config = root == null ? null : new ConfigBinder(fileLabel, baseDir, problems).bind(root, source);
+        ClickTlsConfig config = root == null
+                ? null
+                : new ConfigBinder(fileLabel, baseDir, problems, domainsFileNamed).bind(root, source);
         if (!problems.isEmpty() || config == null) {
             if (problems.isEmpty()) {
                 throw new IllegalStateException("config rejected without a problem: " + fileLabel);
             }
-            problems.sort(Comparator.comparingInt(ConfigProblem::line).thenComparingInt(ConfigProblem::column));
+            // the config file's problems first, then the domains file's, each in file order
+            problems.sort(Comparator.comparing(
+                            (ConfigProblem problem) -> !problem.file().equals(fileLabel))
+                    .thenComparingInt(ConfigProblem::line)
+                    .thenComparingInt(ConfigProblem::column));
             throw new ConfigException(problems);
         }
         return config;
@@ -127,6 +145,12 @@ public final class ConfigLoader {
         } catch (CharacterCodingException e) {
             throw single(label, "the file is not UTF-8 text");
         }
+    }
+
+    private static ConfigException tooLarge(String label, long bytes) {
+        return single(
+                label,
+                Binding.expecting("the file is " + bytes + " bytes", "at most " + YamlTree.MAX_CODE_POINTS + " bytes"));
     }
 
     private static ConfigException single(String label, String message) {

@@ -17,8 +17,11 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -26,7 +29,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reloads the config file when it changes and swaps it into a {@link LiveConfig} if it is valid; an invalid file is
- * logged (one WARN line per problem, {@code file:line:column: message}) and the config in force stays.
+ * logged (one WARN line per problem, {@code file:line:column: message}, the first
+ * {@value ConfigException#REPORTED_PROBLEMS} of them) and the config in force stays.
+ *
+ * <p>The {@code domains_file} the config names is watched the same way, and an edit of it alone reloads the config
+ * (both files are read again and swapped in together, or neither is).
  *
  * <p>Watches the file's folder rather than the file, because editors and config tools replace a file by renaming
  * a new one over it. Events are debounced (200 ms) so that a file is read once it has been written, and the file
@@ -77,8 +84,12 @@ public final class ConfigWatcher implements AutoCloseable {
 
     // confined to the watcher thread after start()
     private byte[] lastDigest;
-    private FileState lastState;
+    private List<FileState> lastState;
     private boolean watchingLink;
+    /** The {@code domains_file} the config last read named, absolute, or {@code null}. */
+    private Path domainsFile;
+
+    private final Set<Path> watchedDirectories = new HashSet<>();
 
     /**
      * @param file the config file, as the user named it (problems are reported with this name)
@@ -109,22 +120,17 @@ public final class ConfigWatcher implements AutoCloseable {
         if (thread != null) {
             throw new IllegalStateException("already started");
         }
+        domainsFile = live.get().config().domainsFile();
         lastDigest = digestOrNull();
-        lastState = FileState.of(absoluteFile);
-        watchingLink = Files.isSymbolicLink(absoluteFile);
+        lastState = states();
         if (useEvents) {
             try {
                 watchService = FileSystems.getDefault().newWatchService();
-                directory.register(
-                        watchService,
-                        StandardWatchEventKinds.ENTRY_CREATE,
-                        StandardWatchEventKinds.ENTRY_MODIFY,
-                        StandardWatchEventKinds.ENTRY_DELETE);
             } catch (IOException | UnsupportedOperationException e) {
                 log.warn("cannot watch {} for changes ({}); checking {} every second instead", directory, e, file);
-                closeWatchService();
             }
         }
+        watchDirectories();
         running = true;
         thread = new Thread(this::run, THREAD_NAME);
         thread.setDaemon(true);
@@ -173,8 +179,7 @@ public final class ConfigWatcher implements AutoCloseable {
                 }
                 if (!pending && now - nextPoll >= 0) {
                     nextPoll = now + pollNanos;
-                    FileState state = FileState.of(absoluteFile);
-                    if (!state.equals(lastState)) {
+                    if (!states().equals(lastState)) {
                         pending = true;
                         pendingSince = now;
                         pendingUntil = now + debounceNanos;
@@ -209,22 +214,25 @@ public final class ConfigWatcher implements AutoCloseable {
             return false;
         }
         boolean relevant = false;
+        Path folder = (Path) key.watchable();
         for (WatchEvent<?> event : key.pollEvents()) {
             Object context = event.context();
             // a symlinked file (a Kubernetes ConfigMap) changes when a sibling link is swapped, so any event counts
             relevant |= event.kind() == StandardWatchEventKinds.OVERFLOW
                     || watchingLink
-                    || (context instanceof Path name && name.equals(absoluteFile.getFileName()));
+                    || (context instanceof Path name
+                            && (folder.resolve(name).equals(absoluteFile)
+                                    || folder.resolve(name).equals(domainsFile)));
         }
         if (!key.reset()) {
-            log.warn("{} can no longer be watched; checking {} every second instead", directory, file);
+            log.warn("{} can no longer be watched; checking {} every second instead", folder, file);
             closeWatchService();
         }
         return relevant;
     }
 
     private void reloadIfChanged() {
-        lastState = FileState.of(absoluteFile);
+        lastState = states();
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(absoluteFile);
@@ -237,18 +245,21 @@ public final class ConfigWatcher implements AutoCloseable {
             }
             return;
         }
-        byte[] digest = digest(bytes);
+        byte[] digest = digest(bytes, domainsFile);
         if (Arrays.equals(digest, lastDigest)) {
             return;
         }
         lastDigest = digest;
+        Path[] named = {null};
         ClickTlsConfig next;
         try {
-            next = ConfigLoader.load(file, bytes);
+            next = ConfigLoader.load(file, bytes, path -> named[0] = path);
         } catch (ConfigException e) {
+            followDomainsFile(named[0], bytes);
             reject(e.problems());
             return;
         }
+        followDomainsFile(named[0], bytes);
         ClickTlsConfig previous = live.get().config();
         if (next.equals(previous)) {
             log.info("config {} changed, but not in meaning; nothing to reload", file);
@@ -278,8 +289,8 @@ public final class ConfigWatcher implements AutoCloseable {
                 file,
                 problems.size(),
                 problems.size() == 1 ? "problem" : "problems");
-        for (ConfigProblem problem : problems) {
-            log.warn("{}", problem);
+        for (String line : ConfigException.reportLines(problems)) {
+            log.warn("{}", line);
         }
         listener.rejected(problems);
     }
@@ -296,9 +307,22 @@ public final class ConfigWatcher implements AutoCloseable {
                 "storage.directory",
                 previous.storage().directory(),
                 next.storage().directory());
+        Tuning tuningBefore = previous.tuning();
+        Tuning tuningAfter = next.tuning();
+        change(changes, "tuning.transport", lower(tuningBefore.transport()), lower(tuningAfter.transport()));
+        change(changes, "tuning.event_loops", tuningBefore.eventLoops(), tuningAfter.eventLoops());
+        change(changes, "tuning.dns_server", tuningBefore.dnsServer(), tuningAfter.dnsServer());
         if (!changes.isEmpty()) {
-            log.warn("config {}: a restart is needed for {} to take effect", file, String.join(", ", changes));
+            log.warn(
+                    "config {}: {} {} at restart; until then the node runs as it started",
+                    file,
+                    String.join(", ", changes),
+                    changes.size() == 1 ? "applies" : "apply");
         }
+    }
+
+    private static String lower(Enum<?> value) {
+        return value.name().toLowerCase(Locale.ROOT);
     }
 
     private static void change(List<String> changes, String key, Object before, Object after) {
@@ -307,17 +331,82 @@ public final class ConfigWatcher implements AutoCloseable {
         }
     }
 
+    /** After a read: watch the {@code domains_file} that config named from now on, if it names another one. */
+    private void followDomainsFile(Path named, byte[] configBytes) {
+        if (Objects.equals(named, domainsFile)) {
+            return;
+        }
+        domainsFile = named;
+        lastDigest = digest(configBytes, domainsFile);
+        lastState = states();
+        watchDirectories();
+    }
+
+    /** Registers the folders of the config and the domains file with the watch service, each once. */
+    private void watchDirectories() {
+        watchingLink = Files.isSymbolicLink(absoluteFile) || (domainsFile != null && Files.isSymbolicLink(domainsFile));
+        WatchService service = watchService;
+        if (service == null) {
+            return;
+        }
+        List<Path> folders = new ArrayList<>(List.of(directory));
+        if (domainsFile != null && domainsFile.getParent() != null) {
+            folders.add(domainsFile.getParent());
+        }
+        for (Path folder : folders) {
+            if (watchedDirectories.contains(folder)) {
+                continue;
+            }
+            try {
+                folder.register(
+                        service,
+                        StandardWatchEventKinds.ENTRY_CREATE,
+                        StandardWatchEventKinds.ENTRY_MODIFY,
+                        StandardWatchEventKinds.ENTRY_DELETE);
+                watchedDirectories.add(folder);
+            } catch (IOException | UnsupportedOperationException | ClosedWatchServiceException e) {
+                // the stat every second still notices changes there
+                log.warn("cannot watch {} for changes ({}); checking it every second instead", folder, e.toString());
+            }
+        }
+    }
+
+    private List<FileState> states() {
+        return domainsFile == null
+                ? List.of(FileState.of(absoluteFile))
+                : List.of(FileState.of(absoluteFile), FileState.of(domainsFile));
+    }
+
     private byte[] digestOrNull() {
         try {
-            return digest(Files.readAllBytes(absoluteFile));
+            return digest(Files.readAllBytes(absoluteFile), domainsFile);
         } catch (IOException e) {
             return null;
         }
     }
 
+    /** Of the config's bytes and, if there is one, the domains file's (or why it cannot be read). */
+    private static byte[] digest(byte[] configBytes, Path domainsFile) {
+        MessageDigest digest = sha256();
+        digest.update(configBytes);
+        if (domainsFile != null) {
+            digest.update((byte) 0);
+            try {
+                digest.update(Files.readAllBytes(domainsFile));
+            } catch (IOException e) {
+                digest.update(("unreadable: " + e.getClass().getName()).getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        return digest.digest();
+    }
+
     private static byte[] digest(byte[] bytes) {
+        return sha256().digest(bytes);
+    }
+
+    private static MessageDigest sha256() {
         try {
-            return MessageDigest.getInstance("SHA-256").digest(bytes);
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JVM has SHA-256", e);
         }

@@ -30,6 +30,7 @@ public record OnDemand(
         Endpoint dnsServer,
         PendingHandshakes pendingHandshakes) {
 
+    public static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_ASK_TIMEOUT = Duration.ofSeconds(2);
     public static final AskCache DEFAULT_ASK_CACHE = new AskCache(Duration.ofHours(1), Duration.ofMinutes(5));
     public static final PendingHandshakes DEFAULT_PENDING = new PendingHandshakes(16, 512);

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,14 +16,25 @@ import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
- * A YAML document as a small tree whose every key and value knows its line and column. {@link BlockYamlReader}
- * reads the plain block style configs are written in; anything else is read with Jackson's streaming
- * {@link YAMLParser}. Data binding would lose the positions that make a problem report useful.
+ * A YAML document as a small tree whose every key and value knows its line and column, read with Jackson's
+ * streaming {@link YAMLParser}. Data binding would lose the positions that make a problem report useful.
  */
 final class YamlTree {
 
-    /** SnakeYAML refuses documents over 3 MB by default; 100,000 domain entries are about 6 MB. */
-    private static final int MAX_CODE_POINTS = 128 * 1024 * 1024;
+    /**
+     * SnakeYAML refuses documents over 3 MB by default; 100,000 {@code domains:} entries are about 6 MB (such a list
+     * belongs in a {@code domains_file}, but still loads).
+     */
+    static final int MAX_CODE_POINTS = 32 * 1024 * 1024;
+
+    /**
+     * Aliases are refused anyway; after this many, reading stops. A file of a million aliases (a "billion laughs")
+     * would otherwise cost a problem, and a log line, per alias.
+     */
+    static final int MAX_ALIASES = 10;
+
+    /** A config is four levels deep; reading stops below this many levels, before the recursion costs stack. */
+    static final int MAX_DEPTH = 32;
 
     private static final YAMLFactory FACTORY =
             YAMLFactory.builder().loaderOptions(loaderOptions()).build();
@@ -69,8 +79,7 @@ final class YamlTree {
         }
 
         /**
-         * Adds an entry, or reports a repeated key (at the repeat, naming the first line) and drops its value, as
-         * both readers must.
+         * Adds an entry, or reports a repeated key (at the repeat, naming the first line) and drops its value.
          */
         void addOrReportDuplicate(Entry entry, String file, List<ConfigProblem> problems) {
             Entry earlier = get(entry.key());
@@ -135,90 +144,29 @@ final class YamlTree {
      * map.
      */
     static Node read(String text, String file, List<ConfigProblem> problems) {
-        List<ConfigProblem> found = new ArrayList<>();
-        Node root;
-        try {
-            root = BlockYamlReader.read(text, file, found);
-        } catch (BlockYamlReader.Unsure e) {
-            return readWithJackson(text, file, problems);
-        }
-        // with -ea (every test run) each document is read both ways: the two readers must agree
-        assert agreesWithJackson(text, file, root, found);
-        problems.addAll(found);
-        return root;
+        return readWithJackson(text, file, problems);
     }
 
-    private static boolean agreesWithJackson(String text, String file, Node root, List<ConfigProblem> found) {
-        List<ConfigProblem> jacksonProblems = new ArrayList<>();
-        Node jackson = readWithJackson(text, file, jacksonProblems);
-        // the loader sorts problems by position; Jackson finds a repeated key only once its value is read
-        Comparator<ConfigProblem> byPosition =
-                Comparator.comparingInt(ConfigProblem::line).thenComparingInt(ConfigProblem::column);
-        String fast = render(root) + found.stream().sorted(byPosition).toList();
-        String reference = (jackson == null ? "null" : render(jackson))
-                + jacksonProblems.stream().sorted(byPosition).toList();
-        if (!fast.equals(reference)) {
-            throw new AssertionError(
-                    "the block reader and Jackson disagree on " + file + ":\n" + fast + "\n" + reference);
-        }
-        return true;
-    }
-
-    /** The tree as text with every position and flag, to compare two trees. */
-    static String render(Node node) {
-        StringBuilder out = new StringBuilder();
-        render(node, out);
-        return out.toString();
-    }
-
-    private static void render(Node node, StringBuilder out) {
-        Position at = node.position();
-        out.append('@').append(at.line()).append(':').append(at.column());
-        if (node instanceof MapNode map) {
-            out.append('{');
-            for (Entry entry : map.entries()) {
-                out.append(entry.key())
-                        .append('@')
-                        .append(entry.keyPosition().line())
-                        .append(':')
-                        .append(entry.keyPosition().column())
-                        .append('=');
-                render(entry.value(), out);
-                out.append(',');
-            }
-            out.append('}');
-        } else if (node instanceof ListNode list) {
-            out.append('[');
-            for (Node item : list.items()) {
-                render(item, out);
-                out.append(',');
-            }
-            out.append(']');
-        } else {
-            ScalarNode scalar = (ScalarNode) node;
-            out.append('"')
-                    .append(scalar.text())
-                    .append('"')
-                    .append(scalar.nullToken() ? "N" : "")
-                    .append(scalar.alias() ? "A" : "");
-        }
-    }
-
-    /** {@link #read} by Jackson (SnakeYAML) alone: any YAML, and the messages for YAML errors. */
-    static Node readWithJackson(String text, String file, List<ConfigProblem> problems) {
+    private static Node readWithJackson(String text, String file, List<ConfigProblem> problems) {
         try (JsonParser parser = FACTORY.createParser(text)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
                 return new MapNode(new Position(1, 1));
             }
-            Node root = readValue((YAMLParser) parser, file, problems);
+            Node root = new JacksonReading((YAMLParser) parser, file, problems).value(0);
             if (parser.nextToken() != null) {
                 Position at = position(parser.currentTokenLocation());
                 problems.add(new ConfigProblem(
-                        file, at.line(), at.column(), "a second YAML document starts here (expected: one document)"));
+                        file,
+                        at.line(),
+                        at.column(),
+                        Binding.expecting("a second YAML document starts here", "one document")));
                 return null;
             }
             return root;
+        } catch (ReadingStopped e) {
+            problems.add(e.problem);
+            return null;
         } catch (JsonProcessingException e) {
             if (e.getCause() instanceof MarkedYAMLException marked) {
                 problems.add(syntaxProblem(file, marked));
@@ -234,55 +182,104 @@ final class YamlTree {
         }
     }
 
-    /** Reads the value whose first token is the current one. */
-    private static Node readValue(YAMLParser parser, String file, List<ConfigProblem> problems) throws IOException {
-        JsonToken token = parser.currentToken();
-        Position at = position(parser.currentTokenLocation());
-        if (parser.isCurrentAlias()) {
-            // Jackson hands an alias over as its anchor's name, which would silently be taken as the value
-            problems.add(new ConfigProblem(
-                    file,
-                    at.line(),
-                    at.column(),
-                    "alias *" + parser.getText() + " (expected: a plain value; aliases are not supported)"));
-            return new ScalarNode(at, parser.getText(), false, true);
-        }
-        switch (token) {
-            case START_OBJECT:
-                return readMap(parser, at, file, problems);
-            case START_ARRAY:
-                return readList(parser, at, file, problems);
-            case VALUE_NULL:
-                return new ScalarNode(at, "", true, false);
-            default:
-                return new ScalarNode(at, parser.getText(), false, false);
+    /** Ends a read that would cost more than any config needs; the tree is then of no use. */
+    private static final class ReadingStopped extends RuntimeException {
+
+        private static final long serialVersionUID = 1L;
+
+        private final transient ConfigProblem problem;
+
+        ReadingStopped(ConfigProblem problem) {
+            super(problem.message(), null, false, false);
+            this.problem = problem;
         }
     }
 
-    private static Node readMap(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
-            throws IOException {
-        MapNode map = new MapNode(at);
-        JsonToken token;
-        while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
-            String key = parser.currentName();
-            Position keyAt = position(parser.currentTokenLocation());
-            parser.nextToken();
-            Node value = readValue(parser, file, problems);
-            map.addOrReportDuplicate(new Entry(key, keyAt, value), file, problems);
-        }
-        if (token != JsonToken.END_OBJECT) {
-            throw new IllegalStateException("unexpected " + token + " in a YAML mapping");
-        }
-        return map;
-    }
+    /**
+     * One read of a document from Jackson's token stream, counting what a hostile file would make expensive. The
+     * stream never expands an alias (Jackson hands it over as its anchor's name), so SnakeYAML's own
+     * {@code maxAliasesForCollections} and nesting limit, which its composer checks, never apply here; this class
+     * counts both itself and stops reading at the first token past a limit.
+     */
+    private static final class JacksonReading {
 
-    private static Node readList(YAMLParser parser, Position at, String file, List<ConfigProblem> problems)
-            throws IOException {
-        List<Node> items = new ArrayList<>();
-        while (parser.nextToken() != JsonToken.END_ARRAY) {
-            items.add(readValue(parser, file, problems));
+        private final YAMLParser parser;
+        private final String file;
+        private final List<ConfigProblem> problems;
+        private int aliases;
+
+        JacksonReading(YAMLParser parser, String file, List<ConfigProblem> problems) {
+            this.parser = parser;
+            this.file = file;
+            this.problems = problems;
         }
-        return new ListNode(at, items);
+
+        /** Reads the value whose first token is the current one; the root is at {@code depth} 0. */
+        Node value(int depth) throws IOException {
+            JsonToken token = parser.currentToken();
+            Position at = position(parser.currentTokenLocation());
+            if (parser.isCurrentAlias()) {
+                if (++aliases > MAX_ALIASES) {
+                    throw stop(
+                            at,
+                            Binding.expecting(
+                                    "more than " + MAX_ALIASES + " aliases; the rest of the file was not read",
+                                    "plain values; aliases are not supported"));
+                }
+                // Jackson hands an alias over as its anchor's name, which would silently be taken as the value
+                problems.add(new ConfigProblem(
+                        file,
+                        at.line(),
+                        at.column(),
+                        Binding.expecting("alias *" + parser.getText(), "a plain value; aliases are not supported")));
+                return new ScalarNode(at, parser.getText(), false, true);
+            }
+            if ((token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) && depth > MAX_DEPTH) {
+                throw stop(
+                        at,
+                        Binding.expecting(
+                                "nested more than " + MAX_DEPTH + " levels deep; the rest of the file was not read",
+                                "a config a few levels deep"));
+            }
+            switch (token) {
+                case START_OBJECT:
+                    return map(at, depth);
+                case START_ARRAY:
+                    return list(at, depth);
+                case VALUE_NULL:
+                    return new ScalarNode(at, "", true, false);
+                default:
+                    return new ScalarNode(at, parser.getText(), false, false);
+            }
+        }
+
+        private Node map(Position at, int depth) throws IOException {
+            MapNode map = new MapNode(at);
+            JsonToken token;
+            while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+                String key = parser.currentName();
+                Position keyAt = position(parser.currentTokenLocation());
+                parser.nextToken();
+                Node value = value(depth + 1);
+                map.addOrReportDuplicate(new Entry(key, keyAt, value), file, problems);
+            }
+            if (token != JsonToken.END_OBJECT) {
+                throw new IllegalStateException("unexpected " + token + " in a YAML mapping");
+            }
+            return map;
+        }
+
+        private Node list(Position at, int depth) throws IOException {
+            List<Node> items = new ArrayList<>();
+            while (parser.nextToken() != JsonToken.END_ARRAY) {
+                items.add(value(depth + 1));
+            }
+            return new ListNode(at, items);
+        }
+
+        private ReadingStopped stop(Position at, String message) {
+            return new ReadingStopped(new ConfigProblem(file, at.line(), at.column(), message));
+        }
     }
 
     private static ConfigProblem syntaxProblem(String file, MarkedYAMLException e) {

@@ -1,7 +1,7 @@
 package io.clicktls.http;
 
+import io.clicktls.certificates.CertificateSource;
 import io.clicktls.metrics.Metrics;
-import io.clicktls.tls.CertificateSource;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;

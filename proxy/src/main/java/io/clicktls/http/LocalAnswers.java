@@ -3,6 +3,7 @@ package io.clicktls.http;
 import io.clicktls.config.DomainTable;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpRequest;
+import java.net.InetAddress;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -22,6 +23,15 @@ interface LocalAnswers {
      *     {@code null} meaning "forward it after all"
      */
     CompletionStage<FullHttpResponse> answer(HttpRequest request, String target, String host, DomainTable.Route route);
+
+    /**
+     * {@link #answer(HttpRequest, String, String, DomainTable.Route)} for a request from {@code client} (its address,
+     * or {@code null} when unknown), for answers whose work is budgeted per client.
+     */
+    default CompletionStage<FullHttpResponse> answer(
+            HttpRequest request, String target, String host, DomainTable.Route route, InetAddress client) {
+        return answer(request, target, host, route);
+    }
 
     LocalAnswers NONE = (request, target, host, route) -> null;
 }

@@ -1,11 +1,14 @@
 package io.clicktls.http;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateSource;
+import io.clicktls.certificates.PendingHandshakes;
+import io.clicktls.certificates.Refusal;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
+import io.clicktls.config.OnDemand;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
-import io.clicktls.tls.CertificateSource;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -15,6 +18,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -34,6 +38,11 @@ import org.slf4j.LoggerFactory;
  * policy allows) for at most {@code on_demand.handshake_wait}; when none comes, the request is forwarded as it is,
  * so that a failed issuance never breaks a link that worked over http.
  *
+ * <p>Such a lookup is bounded as a TLS handshake's is: a slot of {@code on_demand.pending_handshakes} for the client
+ * (shared with the TLS listener; joining a lookup under way needs none), and a new name's order spends the client's
+ * budget ({@code certificates.limits.new_names_per_client_per_registered_domain_per_week}). Without a slot the
+ * request is forwarded over http at once, counted as {@code too_many_pending}.
+ *
  * <p>Runs on the event loop; the challenge lookup (storage I/O) runs on the blocking executor.
  */
 final class PlainHttpAnswers implements LocalAnswers {
@@ -49,6 +58,7 @@ final class PlainHttpAnswers implements LocalAnswers {
     private final Executor blocking;
     private final IntSupplier httpsPort;
     private final Metrics metrics;
+    private final PendingHandshakes pending;
 
     PlainHttpAnswers(
             Supplier<ConfigSnapshot> config,
@@ -57,6 +67,19 @@ final class PlainHttpAnswers implements LocalAnswers {
             Executor blocking,
             IntSupplier httpsPort,
             Metrics metrics) {
+        this(config, certificates, challenges, blocking, httpsPort, metrics, null);
+    }
+
+    /** @param pending the node's bound on waiting lookups, shared with the TLS listener; {@code null}: none */
+    PlainHttpAnswers(
+            Supplier<ConfigSnapshot> config,
+            CertificateSource certificates,
+            Challenges challenges,
+            Executor blocking,
+            IntSupplier httpsPort,
+            Metrics metrics,
+            PendingHandshakes pending) {
+        this.pending = pending;
         this.config = config;
         this.certificates = certificates;
         this.challenges = challenges;
@@ -68,6 +91,12 @@ final class PlainHttpAnswers implements LocalAnswers {
     @Override
     public CompletionStage<FullHttpResponse> answer(
             HttpRequest request, String target, String host, DomainTable.Route route) {
+        return answer(request, target, host, route, null);
+    }
+
+    @Override
+    public CompletionStage<FullHttpResponse> answer(
+            HttpRequest request, String target, String host, DomainTable.Route route, InetAddress client) {
         if (target.startsWith(CHALLENGE_PREFIX)) {
             return challenge(request, target.substring(CHALLENGE_PREFIX.length()));
         }
@@ -81,14 +110,34 @@ final class PlainHttpAnswers implements LocalAnswers {
         if (certificates.cached(host).isPresent()) {
             return CompletableFuture.completedFuture(redirect(host, target));
         }
-        Duration wait = snapshot.config().certificates().onDemand().handshakeWait();
+        OnDemand onDemand = snapshot.config().certificates().onDemand();
+        Duration wait = onDemand.handshakeWait();
+        // The same bound as a handshake's: a flood of new names over http must not queue lookups without end.
+        PendingHandshakes.Permit permit = null;
+        if (pending != null && !certificates.lookingUp(host)) {
+            permit = pending.tryAcquire(
+                            client == null ? InetAddress.getLoopbackAddress() : client, onDemand.pendingHandshakes())
+                    .orElse(null);
+            if (permit == null) {
+                metrics.onDemandDenied(Refusal.TOO_MANY_PENDING.label());
+                return null;
+            }
+        }
         CompletableFuture<?> certificate;
         try {
             // A copy, so that the timeout never cancels the issuance other requests and handshakes wait for.
-            certificate = certificates.certificate(host).copy().orTimeout(wait.toMillis(), TimeUnit.MILLISECONDS);
+            certificate =
+                    certificates.certificate(host, client).copy().orTimeout(wait.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RuntimeException e) {
+            if (permit != null) {
+                permit.close();
+            }
             log.debug("no certificate for {}: forwarding over http", host, e);
             return null;
+        }
+        if (permit != null) {
+            PendingHandshakes.Permit held = permit;
+            certificate.whenComplete((c, failure) -> held.close());
         }
         return certificate.handle((c, failure) -> {
             if (failure != null) {

@@ -302,7 +302,13 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter implements Exchang
                 ? null
                 : context.config().get().domains().find(host).orElse(null);
 
-        CompletionStage<FullHttpResponse> local = localAnswers.answer(request, target.path(), host, route);
+        SocketAddress remote = ctx.channel().remoteAddress();
+        CompletionStage<FullHttpResponse> local = localAnswers.answer(
+                request,
+                target.path(),
+                host,
+                route,
+                remote instanceof InetSocketAddress inet ? inet.getAddress() : null);
         if (local != null) {
             state = State.ANSWERING;
             local.whenComplete((response, failure) -> onLoop(() ->

@@ -1,11 +1,12 @@
 package io.clicktls.http;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateSource;
+import io.clicktls.certificates.PendingHandshakes;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.ConnectionLimits;
 import io.clicktls.config.Listen;
 import io.clicktls.metrics.Metrics;
-import io.clicktls.tls.CertificateSource;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -116,7 +117,8 @@ public final class ProxyServer implements AutoCloseable {
                 settings.challenges,
                 settings.blockingExecutor,
                 this::publicHttpsPort,
-                settings.metrics);
+                settings.metrics,
+                settings.pendingLookups);
         ListenerPipelines pipelines = new ListenerPipelines(
                 context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients, limiter);
         httpsChannel = bind(httpsAddress, pipelines.https(), "https");
@@ -311,6 +313,7 @@ public final class ProxyServer implements AutoCloseable {
         private Function<Channel, ChannelHandler> tlsHandlerFactory;
         private CertificateSource certificates;
         private Challenges challenges = Challenges.NONE;
+        private PendingHandshakes pendingLookups;
         private Executor blockingExecutor;
         private Metrics metrics;
         private SslContext upstreamSslContext;
@@ -385,6 +388,15 @@ public final class ProxyServer implements AutoCloseable {
         /** Decides the http→https redirect and which links may be upgraded. */
         public Builder certificates(CertificateSource certificates) {
             this.certificates = certificates;
+            return this;
+        }
+
+        /**
+         * The node's bound on lookups waited for, shared with the TLS listener, so that plain-http requests for names
+         * without a certificate take the same per-client slots as handshakes; {@code null} (the default): no bound.
+         */
+        public Builder pendingLookups(PendingHandshakes pendingLookups) {
+            this.pendingLookups = pendingLookups;
             return this;
         }
 

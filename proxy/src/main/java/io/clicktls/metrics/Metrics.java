@@ -43,7 +43,7 @@ import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
 /**
- * The metrics every part records, with the names of DESIGN.md's contract. Meters are created once per tag value
+ * The metrics every part records, with the names of the contract in {@code docs/architecture.md} ("Metrics"). Meters are created once per tag value
  * and cached, so recording on a hot path costs a map lookup and an atomic add. No per-domain tags: a node may
  * serve 100,000 domains. Every meter has a description, which Prometheus shows as HELP. Thread-safe.
  *
@@ -94,7 +94,8 @@ public final class Metrics implements AutoCloseable {
             "caa_forbids",
             "rate_limited",
             "too_many_pending",
-            "backoff");
+            "backoff",
+            "client_budget");
     /** {@code clicktls_config_reloads_total{result}}. */
     public static final List<String> RELOAD_RESULTS = List.of("ok", "rejected");
     /** {@code clicktls_admin_actions_total{action}}. */

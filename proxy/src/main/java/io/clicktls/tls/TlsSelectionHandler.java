@@ -1,12 +1,15 @@
 package io.clicktls.tls;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateResolver;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuanceHeldBackException;
+import io.clicktls.certificates.NameRefusedException;
+import io.clicktls.certificates.PendingHandshakes;
+import io.clicktls.certificates.Refusal;
+import io.clicktls.certificates.RefusalLog;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.IssuancePolicy;
-import io.clicktls.issuance.PendingHandshakes;
-import io.clicktls.issuance.RefusalLog;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.netty.buffer.ByteBuf;
@@ -69,37 +72,57 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     /** The name of the {@link SslHandler} that replaces this handler. */
     public static final String SSL_HANDLER_NAME = "ssl";
 
-    static final String OK = "ok";
-    static final String UNKNOWN_NAME = "unknown_name";
-    static final String NO_SNI = "no_sni";
-    static final String MALFORMED = "malformed";
-    static final String TIMEOUT = "timeout";
-    static final String BACKOFF = "backoff";
-    static final String TOO_MANY_PENDING = IssuancePolicy.TOO_MANY_PENDING;
     /** How long a new connection may take to send its ClientHello; the idle timeout is far longer. */
     static final Duration HELLO_DEADLINE = Duration.ofSeconds(10);
 
-    static final String FAILED = "failed";
+    /**
+     * How a handshake ended: its {@code clicktls_tls_handshakes_total{result}} label (a contract) and the alert it is
+     * refused with. The outcomes of a refused name take their alert from its {@link Refusal}.
+     */
+    enum Outcome {
+        OK("ok", null),
+        UNKNOWN_NAME("unknown_name", Refusal.Alert.UNRECOGNIZED_NAME),
+        NO_SNI("no_sni", Refusal.Alert.UNRECOGNIZED_NAME),
+        MALFORMED("malformed", Refusal.Alert.DECODE_ERROR),
+        TIMEOUT("timeout", Refusal.Alert.INTERNAL_ERROR),
+        BACKOFF(Refusal.BACKOFF.label(), Refusal.BACKOFF.alert()),
+        TOO_MANY_PENDING(Refusal.TOO_MANY_PENDING.label(), Refusal.TOO_MANY_PENDING.alert()),
+        FAILED("failed", Refusal.Alert.INTERNAL_ERROR);
+
+        final String label;
+        final Refusal.Alert alert;
+
+        Outcome(String label, Refusal.Alert alert) {
+            this.label = label;
+            this.alert = alert;
+        }
+
+        /** A name refused by the policy is counted as not served; waiting names by why they wait. */
+        static Outcome of(Refusal refusal) {
+            return switch (refusal) {
+                case BACKOFF -> BACKOFF;
+                case TOO_MANY_PENDING -> TOO_MANY_PENDING;
+                default -> UNKNOWN_NAME;
+            };
+        }
+    }
 
     private static final Logger log = LoggerFactory.getLogger(TlsSelectionHandler.class);
     /** One for the node: its bounds are on what the whole log shows. */
     private static final RefusalLog REFUSALS = new RefusalLog();
 
-    private static final byte ALERT_DECODE_ERROR = 50;
-    private static final byte ALERT_INTERNAL_ERROR = 80;
-    private static final byte ALERT_UNRECOGNIZED_NAME = 112;
+    /** Why this handler selected no context before asking for a certificate; stackless, as refusals are routine. */
+    private static final class Rejected extends Exception {
+        final Outcome outcome;
 
-    /** Why no context was selected; stackless, as refusals are routine. */
-    private static final class Refusal extends Exception {
-        final String result;
-
-        Refusal(String result) {
-            super(result, null, false, false);
-            this.result = result;
+        Rejected(Outcome outcome) {
+            super(outcome.label, null, false, false);
+            this.outcome = outcome;
         }
     }
 
     private final CertificateResolver resolver;
+    private final TlsContexts contexts;
     private final Challenges challenges;
     private final Executor blocking;
     private final Supplier<ConfigSnapshot> config;
@@ -114,27 +137,31 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private ScheduledFuture<?> helloDeadline;
 
     /**
+     * @param contexts the TLS contexts of the resolver's certificates (they follow its events)
      * @param blocking runs challenge lookups and context builds that missed the cache; never an event loop
      * @param config read once per handshake for {@code on_demand.handshake_wait}
      */
     public TlsSelectionHandler(
             CertificateResolver resolver,
+            TlsContexts contexts,
             Challenges challenges,
             Executor blocking,
             Supplier<ConfigSnapshot> config,
             Metrics metrics) {
-        this(resolver, challenges, blocking, config, metrics, null);
+        this(resolver, contexts, challenges, blocking, config, metrics, null);
     }
 
     /** @param pending the node's count of waiting handshakes, or {@code null} for no bound */
     public TlsSelectionHandler(
             CertificateResolver resolver,
+            TlsContexts contexts,
             Challenges challenges,
             Executor blocking,
             Supplier<ConfigSnapshot> config,
             Metrics metrics,
             PendingHandshakes pending) {
         this.resolver = resolver;
+        this.contexts = contexts;
         this.challenges = challenges;
         this.blocking = blocking;
         this.config = config;
@@ -150,7 +177,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                         () -> {
                             if (!refused) {
                                 refused = true;
-                                metrics.handshake(TIMEOUT);
+                                metrics.handshake(Outcome.TIMEOUT.label);
                                 ctx.channel().close();
                             }
                         },
@@ -182,7 +209,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         } catch (NotSslRecordException | TooLongFrameException e) {
             // The superclass already closed the channel.
             refused = true;
-            metrics.handshake(MALFORMED);
+            metrics.handshake(Outcome.MALFORMED.label);
             throw e;
         }
     }
@@ -193,11 +220,11 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         lookupStart = System.nanoTime();
         Optional<ClientHello> hello = ClientHelloParser.parseBody(clientHello);
         if (hello.isEmpty()) {
-            return ctx.executor().newFailedFuture(new Refusal(MALFORMED));
+            return ctx.executor().newFailedFuture(new Rejected(Outcome.MALFORMED));
         }
         String requested = hello.get().serverName();
         if (requested == null) {
-            return ctx.executor().newFailedFuture(new Refusal(NO_SNI));
+            return ctx.executor().newFailedFuture(new Rejected(Outcome.NO_SNI));
         }
         String name = DomainTable.normalize(requested);
         this.serverName = name;
@@ -206,7 +233,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         }
         Optional<CertifiedKey> inMemory = resolver.cached(name);
         if (inMemory.isPresent()) {
-            SslContext context = resolver.contexts().acquireCached(inMemory.get());
+            SslContext context = contexts.acquireCached(inMemory.get());
             if (context != null) {
                 return ctx.executor().newSucceededFuture(context); // the usual case: no thread hop at all
             }
@@ -215,18 +242,20 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         // Anything else may wait (storage, ask, DNS, issuance): a slot first, so a flood of names cannot queue work
         // without bound. Joining a lookup already under way costs no work: a scanner's burst of clicks on one new
         // name takes one slot, not one per connection.
+        InetAddress client = clientAddress(ctx);
         PendingHandshakes.Permit permit = null;
         if (pending != null && !resolver.lookingUp(name)) {
             permit = pending.tryAcquire(
-                            clientAddress(ctx),
+                            client,
                             config.get().config().certificates().onDemand().pendingHandshakes())
                     .orElse(null);
             if (permit == null) {
-                metrics.onDemandDenied(TOO_MANY_PENDING);
-                return ctx.executor().newFailedFuture(new Refusal(TOO_MANY_PENDING));
+                metrics.onDemandDenied(Refusal.TOO_MANY_PENDING.label());
+                return ctx.executor().newFailedFuture(new Rejected(Outcome.TOO_MANY_PENDING));
             }
         }
-        CompletableFuture<CertifiedKey> certificate = resolver.certificate(name).copy();
+        CompletableFuture<CertifiedKey> certificate =
+                resolver.certificate(name, client).copy();
         // A timer of this event loop rather than orTimeout, whose JDK timer thread would be woken for every lookup
         // and compete for a core with the thread doing the lookup.
         ScheduledFuture<?> timeout = certificate.isDone()
@@ -277,7 +306,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             ctx.pipeline().context(ssl).fireUserEventTriggered(new SniCompletionEvent(serverName));
             long start = lookupStart;
             ssl.handshakeFuture().addListener(done -> {
-                metrics.handshake(done.isSuccess() ? OK : FAILED);
+                metrics.handshake(done.isSuccess() ? Outcome.OK.label : Outcome.FAILED.label);
                 if (done.isSuccess()) {
                     metrics.handshakeDuration(System.nanoTime() - start);
                 }
@@ -288,14 +317,14 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     }
 
     private CompletableFuture<SslContext> serverContext(CertifiedKey certified) {
-        SslContext cached = resolver.contexts().acquireCached(certified);
+        SslContext cached = contexts.acquireCached(certified);
         if (cached != null) {
             return CompletableFuture.completedFuture(cached);
         }
         return CompletableFuture.supplyAsync(
                 () -> {
                     try {
-                        return resolver.contexts().acquire(certified);
+                        return contexts.acquire(certified);
                     } catch (Exception e) {
                         throw new CompletionException(e);
                     }
@@ -309,9 +338,9 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                             () -> {
                                 CertifiedKey certified = challenges
                                         .tlsAlpnCertificate(name)
-                                        .orElseThrow(() -> new CompletionException(new Refusal(UNKNOWN_NAME)));
+                                        .orElseThrow(() -> new CompletionException(new Rejected(Outcome.UNKNOWN_NAME)));
                                 try {
-                                    return resolver.contexts().challengeContext(certified);
+                                    return contexts.challengeContext(certified);
                                 } catch (Exception e) {
                                     throw new CompletionException(e);
                                 }
@@ -341,32 +370,30 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
 
     private void refuse(ChannelHandlerContext ctx, Throwable cause) {
         refused = true;
-        String result;
-        byte alert;
-        if (cause instanceof Refusal refusal) {
-            result = refusal.result;
-            alert = MALFORMED.equals(result)
-                    ? ALERT_DECODE_ERROR
-                    : TOO_MANY_PENDING.equals(result) ? ALERT_INTERNAL_ERROR : ALERT_UNRECOGNIZED_NAME;
-        } else if (cause instanceof NameRefusedException refusal) {
-            result = UNKNOWN_NAME;
-            alert = ALERT_UNRECOGNIZED_NAME;
-            REFUSALS.refused(refusal.name(), refusal.reason());
-        } else if (cause instanceof IssuanceHeldBackException) {
-            result = BACKOFF; // routine while a CA is down: counted, and logged when the failure was recorded
-            alert = ALERT_INTERNAL_ERROR;
-        } else if (cause instanceof TimeoutException) {
-            result = TIMEOUT;
-            alert = ALERT_INTERNAL_ERROR;
-        } else if (cause instanceof IssuanceException) {
-            result = FAILED; // the resolver already warned, once per failure
-            alert = ALERT_INTERNAL_ERROR;
+        Outcome outcome;
+        Refusal.Alert alert;
+        Refusal refusal = refusalOf(cause);
+        if (cause instanceof Rejected rejected) {
+            outcome = rejected.outcome;
+            alert = outcome.alert;
+        } else if (refusal != null) {
+            outcome = Outcome.of(refusal);
+            alert = refusal.alert();
+            if (cause instanceof NameRefusedException named) {
+                REFUSALS.refused(named.name(), refusal.label());
+            } // a backoff is routine while a CA is down: counted, and logged when the failure was recorded
         } else {
-            result = FAILED;
-            alert = ALERT_INTERNAL_ERROR;
-            log.warn("no TLS context for a handshake from {}: {}", ctx.channel().remoteAddress(), cause.toString());
+            outcome = cause instanceof TimeoutException ? Outcome.TIMEOUT : Outcome.FAILED;
+            alert = outcome.alert;
+            if (outcome == Outcome.FAILED && !(cause instanceof IssuanceException)) {
+                // an IssuanceException was already logged by the resolver, once per failure
+                log.warn(
+                        "no TLS context for a handshake from {}: {}",
+                        ctx.channel().remoteAddress(),
+                        cause.toString());
+            }
         }
-        metrics.handshake(result);
+        metrics.handshake(outcome.label);
         if (log.isDebugEnabled()) {
             log.debug("refused a TLS handshake from {}: {}", ctx.channel().remoteAddress(), cause.getMessage());
         }
@@ -374,8 +401,16 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             return;
         }
         // A plaintext fatal alert, as a TLS stack sends before the handshake has keys: TLS 1.2 record version.
-        ByteBuf record = ctx.alloc().buffer(7).writeBytes(new byte[] {21, 3, 3, 0, 2, 2, alert});
+        ByteBuf record = ctx.alloc().buffer(7).writeBytes(new byte[] {21, 3, 3, 0, 2, 2, alert.code()});
         ctx.writeAndFlush(record).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** The policy's reason when {@code cause} is a refusal of the name, else {@code null}. */
+    private static Refusal refusalOf(Throwable cause) {
+        if (cause instanceof NameRefusedException named) {
+            return named.reason();
+        }
+        return cause instanceof IssuanceHeldBackException held ? held.reason() : null;
     }
 
     private Duration handshakeWait() {

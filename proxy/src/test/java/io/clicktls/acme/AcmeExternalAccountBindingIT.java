@@ -3,10 +3,11 @@ package io.clicktls.acme;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.certificates.IssuanceException;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
-import io.clicktls.issuance.IssuanceException;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.InMemoryStorage;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.Base64;

@@ -3,11 +3,12 @@ package io.clicktls.acme;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.certificates.IssuanceException;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
-import io.clicktls.issuance.IssuanceException;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.InMemoryStorage;
 import io.clicktls.testing.Pebble;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;

@@ -2,10 +2,11 @@ package io.clicktls.acme;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.certificates.IssuanceException;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
-import io.clicktls.issuance.IssuanceException;
+import io.clicktls.testing.InMemoryStorage;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;

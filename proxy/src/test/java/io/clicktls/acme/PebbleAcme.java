@@ -3,6 +3,7 @@ package io.clicktls.acme;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
+import io.clicktls.testing.InMemoryStorage;
 import io.clicktls.testing.Pebble;
 import java.io.IOException;
 import java.time.Clock;

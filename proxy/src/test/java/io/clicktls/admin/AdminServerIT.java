@@ -40,12 +40,10 @@ class AdminServerIT {
     @BeforeAll
     static void startDns() throws Exception {
         dns = ChallTestDns.start();
-        System.setProperty("clicktls.dns.server", dns.hostPort());
     }
 
     @AfterAll
     static void stopDns() {
-        System.clearProperty("clicktls.dns.server");
         if (dns != null) {
             dns.close();
         }
@@ -64,6 +62,7 @@ class AdminServerIT {
     private void start(String adminSection, String... domains) throws Exception {
         platform = StandInPlatform.start();
         node = RunningNode.start(RunningNode.config(dir)
+                .set("tuning.dns_server", dns.hostPort())
                 .platform("stand-in", "http://stand-in.platform.test:" + platform.port())
                 .domains("stand-in", domains)
                 .yaml(adminSection));

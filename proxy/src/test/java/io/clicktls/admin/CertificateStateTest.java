@@ -2,7 +2,7 @@ package io.clicktls.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.certificates.IssuanceFailure;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;

@@ -3,11 +3,11 @@ package io.clicktls.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.admin.DomainStatusSource.CaPolicy;
-import io.clicktls.issuance.DnsCheck;
-import io.clicktls.issuance.DnsCheck.CaaRecord;
-import io.clicktls.issuance.DnsCheck.CaaReport;
-import io.clicktls.issuance.DnsCheck.Hop;
-import io.clicktls.issuance.DnsCheck.Verdict;
+import io.clicktls.certificates.DnsCheck;
+import io.clicktls.certificates.DnsCheck.CaaRecord;
+import io.clicktls.certificates.DnsCheck.CaaReport;
+import io.clicktls.certificates.DnsCheck.Hop;
+import io.clicktls.certificates.DnsCheck.Verdict;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.time.Instant;

@@ -2,8 +2,8 @@ package io.clicktls.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.config.ConfigSnapshot;
-import io.clicktls.issuance.IssuanceFailure;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.InternalCaStack;
 import java.io.IOException;

@@ -3,7 +3,7 @@ package io.clicktls.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.admin.DomainStatusSource.CaPolicy;
-import io.clicktls.issuance.DnsCheck;
+import io.clicktls.certificates.DnsCheck;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;

@@ -41,12 +41,10 @@ class StatusPageChromiumIT {
         platform = StandInPlatform.start();
         pebble = Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start();
         dns = ChallTestDns.start();
-        System.setProperty("clicktls.dns.server", dns.hostPort());
     }
 
     @AfterAll
     static void stopCa() {
-        System.clearProperty("clicktls.dns.server");
         for (AutoCloseable closeable : new AutoCloseable[] {pebble, dns, platform}) {
             try {
                 if (closeable != null) {
@@ -72,6 +70,7 @@ class StatusPageChromiumIT {
                 .acme(pebble.directoryUrl(), pebble.trustedCaFile(), "tls-alpn-01")
                 .set("certificates.acme.email", "ops@example.com")
                 .set("certificates.on_demand.handshake_wait", "15s")
+                .set("tuning.dns_server", dns.hostPort())
                 .platform("sendgrid-eu", platform.port())
                 .domains("sendgrid-eu", "links.good-shop.test", "links.broken-shop.test", "*.mail.example.test"));
         Path root = dir.resolve("pebble-root.pem");

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.clicktls.issuance.CertificateCleanup;
-import io.clicktls.issuance.IssuanceFailure;
+import io.clicktls.certificates.CertificateCleanup;
+import io.clicktls.certificates.IssuanceFailure;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

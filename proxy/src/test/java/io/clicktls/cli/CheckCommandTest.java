@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,6 +60,24 @@ class CheckCommandTest {
                                 + ":4:17: platforms.sg.preset: 'sendgird' (expected: one of sendgrid, sendgrid-eu, mailgun, "
                                 + "mailgun-eu, sparkpost, sparkpost-eu, amazon-ses, customerio, customerio-eu, iterable, "
                                 + "iterable-eu)");
+    }
+
+    @Test
+    void tenThousandProblemsArePrintedAsTheFirstHundredAndACount() throws Exception {
+        StringBuilder yaml = new StringBuilder("platforms:\n  sg: { preset: sendgrid }\ndomains:\n");
+        for (int i = 0; i < 10_000; i++) {
+            yaml.append("  - { name: 'bad..").append(i).append(".example.com', platform: sg }\n");
+        }
+        Path file = write(yaml.toString());
+
+        int exit = run(file);
+
+        assertThat(exit).isEqualTo(2);
+        List<String> lines = text(err).lines().toList();
+        assertThat(lines).hasSize(101);
+        assertThat(lines.get(0)).startsWith(file + ":4:13: domains[0].name: 'bad..0.example.com'");
+        assertThat(lines.get(99)).startsWith(file + ":103:13: domains[99].name:");
+        assertThat(lines.get(100)).isEqualTo("and 9900 more problems");
     }
 
     @Test

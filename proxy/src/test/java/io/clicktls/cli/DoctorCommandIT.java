@@ -3,8 +3,8 @@ package io.clicktls.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.admin.ChallTestDns;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.IssuanceFailures;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuanceFailures;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.RunningNode;

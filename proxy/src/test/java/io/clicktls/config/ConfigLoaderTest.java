@@ -2,6 +2,7 @@ package io.clicktls.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.clicktls.platform.PlatformPresets;
 import java.io.IOException;
@@ -235,7 +236,8 @@ class ConfigLoaderTest {
                 .containsExactly("test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin)");
         assertThat(problems("domain:\n" + MINIMAL))
                 .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
-                        + "listen, storage, certificates, platforms, domains, upgrade, admin, limits)");
+                        + "listen, storage, certificates, platforms, domains, domains_file, upgrade, admin, limits,"
+                        + " tuning)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header)");
@@ -580,10 +582,202 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aMillionAliasesAreRejectedAfterTheFirstFewWithoutReadingTheRest() throws Exception {
+        // 1,000,000 aliases of one anchor: reading stops at the first few instead of reporting each
+        StringBuilder yaml = new StringBuilder(6_000_000);
+        yaml.append("a: &a x\nb: [");
+        for (int i = 0; i < 1_000_000; i++) {
+            yaml.append(i == 0 ? "*a" : ",*a");
+        }
+        yaml.append("]\n");
+        Path file = tempDir.resolve("aliases.yml");
+        Files.writeString(file, yaml);
+
+        assertThatThrownBy(() -> ConfigLoader.load(file)).isInstanceOfSatisfying(ConfigException.class, e -> {
+            assertThat(e.problems()).hasSizeLessThanOrEqualTo(YamlTree.MAX_ALIASES + 1);
+            assertThat(e.problems().get(0))
+                    .hasToString(file + ":2:5: alias *a (expected: a plain value; aliases are not supported)");
+            assertThat(e.problems())
+                    .last()
+                    .asString()
+                    .startsWith(file + ":2:")
+                    .endsWith(": more than " + YamlTree.MAX_ALIASES
+                            + " aliases; the rest of the file was not read"
+                            + " (expected: plain values; aliases are not supported)");
+        });
+    }
+
+    @Test
+    void billionLaughsIsRejectedWithoutExpandingItsAliases() {
+        StringBuilder yaml = new StringBuilder("lol0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for (int level = 1; level <= 9; level++) {
+            yaml.append("lol").append(level).append(": &l").append(level).append(" [");
+            for (int i = 0; i < 9; i++) {
+                yaml.append(i == 0 ? "" : ", ").append("*l").append(level - 1);
+            }
+            yaml.append("]\n");
+        }
+
+        List<String> problems = problems(yaml.toString());
+
+        assertThat(problems).hasSizeLessThanOrEqualTo(YamlTree.MAX_ALIASES + 1);
+        assertThat(problems.get(0))
+                .isEqualTo("test.yml:2:12: alias *l0 (expected: a plain value; aliases are not supported)");
+    }
+
+    @Test
+    void deeplyNestedDocumentIsRejectedAtTheLevelTooDeep() {
+        String yaml = "a: " + "[".repeat(100_000) + "]".repeat(100_000) + "\n";
+
+        assertThat(problems(yaml))
+                .singleElement()
+                .isEqualTo("test.yml:1:" + (4 + YamlTree.MAX_DEPTH)
+                        + ": nested more than " + YamlTree.MAX_DEPTH
+                        + " levels deep; the rest of the file was not read (expected: a config a few levels deep)");
+    }
+
+    @Test
+    void tenThousandProblemsAreReportedAsTheFirstHundredAndACount() {
+        StringBuilder yaml = new StringBuilder("platforms:\n  sg: { preset: sendgrid }\ndomains:\n");
+        for (int i = 0; i < 10_000; i++) {
+            yaml.append("  - { name: 'bad..").append(i).append(".example.com', platform: sg }\n");
+        }
+
+        ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml.toString()));
+
+        assertThat(e.problems()).hasSize(10_000);
+        List<String> lines = e.reportLines();
+        assertThat(lines).hasSize(ConfigException.REPORTED_PROBLEMS + 1);
+        assertThat(lines.get(0)).startsWith("test.yml:4:13: domains[0].name: 'bad..0.example.com'");
+        assertThat(lines.get(ConfigException.REPORTED_PROBLEMS)).isEqualTo("and 9900 more problems");
+        assertThat(e.getMessage().lines()).hasSize(ConfigException.REPORTED_PROBLEMS + 2);
+    }
+
+    @Test
+    void tuningIsReadWithDefaultsForWhatIsLeftOut() throws Exception {
+        assertThat(parse(MINIMAL).tuning()).isEqualTo(Tuning.DEFAULTS);
+        assertThat(Tuning.DEFAULTS).isEqualTo(new Tuning(Tuning.TransportKind.AUTO, 0, null));
+        assertThat(parse(MINIMAL + "tuning:\n  transport: nio\n  event_loops: 3\n  dns_server: 127.0.0.1:5353\n")
+                        .tuning())
+                .isEqualTo(new Tuning(Tuning.TransportKind.NIO, 3, new Endpoint("127.0.0.1", 5353)));
+        assertThat(parse(MINIMAL + "tuning:\n  transport: io_uring\n").tuning().transport())
+                .isEqualTo(Tuning.TransportKind.IO_URING);
+    }
+
+    @Test
+    void badTuningValuesAreReportedAtTheValue() {
+        assertThat(problems(MINIMAL + "tuning:\n  transport: kqueue\n  event_loops: -1\n  dns_server: dns.local:53\n"
+                        + "  loop_stall: 500us\n"))
+                .containsExactly(
+                        "test.yml:7:14: tuning.transport: 'kqueue' (expected: auto, epoll, io_uring or nio)",
+                        "test.yml:8:16: tuning.event_loops: '-1' (expected: 0 for one per core, or a whole number"
+                                + " from 1 to 1024)",
+                        "test.yml:9:15: tuning.dns_server: host 'dns.local' is not an IP address"
+                                + " (expected: an IP address and port such as 127.0.0.1:53)",
+                        "test.yml:10:3: unknown key 'loop_stall' under 'tuning'"
+                                + " (expected: transport, event_loops, dns_server)");
+    }
+
+    // ---- domains_file
+
+    private static final String TWO_PLATFORMS =
+            """
+            platforms:
+              sg: { preset: sendgrid }
+              ses: { preset: amazon-ses, region: us-east-1 }
+            """;
+
+    private Path configWithDomainsFile(String yaml, String names) throws IOException {
+        Files.writeString(tempDir.resolve("names.txt"), names);
+        Path file = tempDir.resolve("clicktls.yml");
+        Files.writeString(file, yaml + "domains_file: names.txt\n");
+        return file;
+    }
+
+    @Test
+    void domainsFileEntriesFollowTheDomainsListWithCommentsAndBlankLinesSkipped() throws Exception {
+        Path file = configWithDomainsFile(
+                TWO_PLATFORMS + "domains:\n  - { name: links.example.com, platform: sg }\n",
+                """
+                # names moved out of the config
+
+                links.a.example.com sg
+                  LINKS.B.Example.com.\tses   # normalized like a domains: entry
+                *.c.example.com sg
+                *.d.example.com ses #a comment after a space\r
+                """);
+
+        ClickTlsConfig config = ConfigLoader.load(file);
+
+        assertThat(config.domains())
+                .containsExactly(
+                        new Domain("links.example.com", "sg"),
+                        new Domain("links.a.example.com", "sg"),
+                        new Domain("links.b.example.com", "ses"),
+                        new Domain("*.c.example.com", "sg"),
+                        new Domain("*.d.example.com", "ses"));
+        assertThat(config.domainsFile()).isEqualTo(tempDir.resolve("names.txt").toAbsolutePath());
+        assertThat(DomainTable.of(config).serves("x.d.example.com")).isTrue();
+    }
+
+    @Test
+    void domainsFileMayLeaveThePlatformOutWhenThereIsOnlyOneAndReplaceTheDomainsKey() throws Exception {
+        Path file = configWithDomainsFile("platforms:\n  sg: { preset: sendgrid }\n", "links.example.com\n");
+
+        assertThat(ConfigLoader.load(file).domains()).containsExactly(new Domain("links.example.com", "sg"));
+    }
+
+    @Test
+    void everyBadLineOfTheDomainsFileIsReportedAtItsLineAndColumn() throws Exception {
+        Path file = configWithDomainsFile(
+                TWO_PLATFORMS + "domains:\n  - { name: links.example.com, platform: sg }\n",
+                """
+                ok.example.com sg
+                bad..example.com sg
+                  ok2.example.com mailchimp
+                ok3.example.com sg extra
+                ok4.example.com
+                ok.example.com ses
+                links.example.com sg
+                """);
+        Path names = tempDir.resolve("names.txt");
+
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly(
+                                names + ":2:1: 'bad..example.com' has an empty label"
+                                        + " (expected: a DNS name such as links.example.com, or *.example.com)",
+                                names + ":3:19: platform 'mailchimp' is not defined under 'platforms'"
+                                        + " (expected: one of ses, sg)",
+                                names + ":4:20: unexpected 'extra'"
+                                        + " (expected: NAME [PLATFORM] on a line, then at most a # comment)",
+                                names + ":5:16: 'ok4.example.com' has no platform"
+                                        + " (expected: NAME PLATFORM, since more than one platform is defined"
+                                        + " under 'platforms')",
+                                names + ":6:1: 'ok.example.com' is listed twice (first at line 1)",
+                                names + ":7:1: 'links.example.com' is also listed under 'domains' in " + file
+                                        + " at line 5 (expected: each name in one place)"));
+    }
+
+    @Test
+    void missingDomainsFileIsReportedAtTheKey() throws Exception {
+        Path file = tempDir.resolve("clicktls.yml");
+        Files.writeString(file, "platforms:\n  sg: { preset: sendgrid }\ndomains_file: absent.txt\n");
+
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly(file + ":3:15: domains_file: 'absent.txt' is not a readable file at "
+                                + tempDir.resolve("absent.txt").toAbsolutePath()
+                                + " (expected: a file of NAME [PLATFORM] lines)"));
+    }
+
+    @Test
     void topLevelMustBeAMap() {
         assertThat(problems("- a\n- b\n"))
-                .containsExactly("test.yml:1:1: the file holds a list (expected: a map with "
-                        + "the keys listen, storage, certificates, platforms, domains, upgrade, admin, limits)");
+                .containsExactly("test.yml:1:1: the file holds a list (expected: a map with the keys listen, storage,"
+                        + " certificates, platforms, domains, domains_file, upgrade, admin, limits, tuning)");
     }
 
     @Test

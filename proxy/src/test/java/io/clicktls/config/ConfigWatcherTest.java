@@ -116,6 +116,69 @@ class ConfigWatcherTest {
     }
 
     @Test
+    void editWithTenThousandProblemsLogsTheFirstHundredAndACount() throws Exception {
+        startWatcher(true);
+        ConfigSnapshot before = live.get();
+        StringBuilder yaml = new StringBuilder("platforms:\n  stand-in: { upstream: 'http://127.0.0.1:8081' }\n");
+        yaml.append("domains:\n");
+        for (int i = 0; i < 10_000; i++) {
+            yaml.append("  - { name: 'bad..").append(i).append(".example.com', platform: stand-in }\n");
+        }
+
+        Files.writeString(file, yaml);
+        Outcome rejected = next();
+
+        assertThat(rejected.rejected()).hasSize(10_000);
+        assertThat(live.get()).isSameAs(before);
+        List<String> warnings = warnings();
+        assertThat(warnings).hasSize(1 + ConfigException.REPORTED_PROBLEMS + 1);
+        assertThat(warnings.get(0))
+                .isEqualTo("config " + file + " rejected (10000 problems); the previous config stays in force");
+        assertThat(warnings.get(1)).startsWith(file + ":4:13: domains[0].name: 'bad..0.example.com'");
+        assertThat(warnings).last().isEqualTo("and 9900 more problems");
+    }
+
+    @Test
+    void anEditOfOnlyTheDomainsFileIsReloadedAndABrokenOneKeepsTheLastGood() throws Exception {
+        Path names = dir.resolve("names.txt");
+        Files.writeString(names, "# moved out\nfrom-file.example.com\n");
+        Files.writeString(file, config("first.example.com", "0.0.0.0:8443") + "domains_file: names.txt\n");
+        live = new LiveConfig(ConfigLoader.load(file));
+        startWatcher(true);
+
+        Files.writeString(names, "# moved out\nfrom-file.example.com\nadded.example.com stand-in\n");
+        assertThat(next().accepted()).isNotNull();
+        assertThat(live.get().domains().serves("added.example.com")).isTrue();
+        assertThat(live.get().domains().serves("first.example.com")).isTrue();
+
+        ConfigSnapshot good = live.get();
+        Files.writeString(names, "from-file.example.com\nbad..example.com\n");
+        Outcome rejected = next();
+        assertThat(rejected.rejected())
+                .extracting(ConfigProblem::toString)
+                .containsExactly(dir.resolve("names.txt") + ":2:1: 'bad..example.com' has an empty label"
+                        + " (expected: a DNS name such as links.example.com, or *.example.com)");
+        assertThat(live.get()).isSameAs(good);
+
+        Files.writeString(names, "fixed.example.com\n");
+        assertThat(next().accepted()).isNotNull();
+        assertThat(live.get().domains().serves("fixed.example.com")).isTrue();
+        assertThat(live.get().domains().serves("added.example.com")).isFalse();
+    }
+
+    @Test
+    void aDomainsFileNamedByARejectedEditIsWatchedUntilItAppears() throws Exception {
+        startWatcher(true);
+
+        Files.writeString(file, config("first.example.com", "0.0.0.0:8443") + "domains_file: later.txt\n");
+        assertThat(next().rejected()).isNotNull();
+        Files.writeString(dir.resolve("later.txt"), "later.example.com\n");
+
+        assertThat(next().accepted()).isNotNull();
+        assertThat(live.get().domains().serves("later.example.com")).isTrue();
+    }
+
+    @Test
     void deletedFileIsReportedOnceAndTheConfigStays() throws Exception {
         startWatcher(true);
         ConfigSnapshot before = live.get();
@@ -142,8 +205,27 @@ class ConfigWatcherTest {
         assertThat(warnings())
                 .filteredOn(w -> w.contains("restart"))
                 .containsExactly("config " + file
-                        + ": a restart is needed for listen.https 0.0.0.0:8443 -> 0.0.0.0:9443 to take effect");
+                        + ": listen.https 0.0.0.0:8443 -> 0.0.0.0:9443 applies at restart;"
+                        + " until then the node runs as it started");
         assertThat(live.get().config().listen().https().port()).isEqualTo(9443);
+    }
+
+    @Test
+    void changingTuningWarnsThatItAppliesAtRestart() throws Exception {
+        startWatcher(true);
+
+        Files.writeString(
+                file,
+                config("first.example.com", "0.0.0.0:8443")
+                        + "tuning:\n  transport: nio\n  event_loops: 2\n  dns_server: 127.0.0.1:5353\n");
+        assertThat(next().accepted()).isNotNull();
+
+        assertThat(warnings())
+                .filteredOn(w -> w.contains("restart"))
+                .containsExactly("config " + file + ": tuning.transport auto -> nio, tuning.event_loops 0 -> 2,"
+                        + " tuning.dns_server null -> 127.0.0.1:5353 apply at restart;"
+                        + " until then the node runs as it started");
+        assertThat(live.get().config().tuning().eventLoops()).isEqualTo(2);
     }
 
     @Test

@@ -35,7 +35,7 @@ class OnDemandConfigTest {
         assertThat(onDemand.dnsCheck()).isFalse();
         assertThat(onDemand.dnsServer()).isNull();
         assertThat(onDemand.pendingHandshakes()).isEqualTo(new OnDemand.PendingHandshakes(16, 512));
-        assertThat(certificates.limits()).isEqualTo(new Certificates.Limits(250, 40, 4));
+        assertThat(certificates.limits()).isEqualTo(new Certificates.Limits(250, 40, 4, 10));
         assertThat(certificates.cleanup()).isEqualTo(new Certificates.Cleanup(Duration.ofDays(30)));
     }
 
@@ -56,6 +56,7 @@ class OnDemandConfigTest {
                     orders_per_3h: 10
                     certificates_per_registered_domain_per_week: 5
                     failed_validations_per_name_per_hour: 2
+                    new_names_per_client_per_registered_domain_per_week: 3
                   cleanup:
                     grace: 7d
                 """
@@ -69,7 +70,7 @@ class OnDemandConfigTest {
         assertThat(onDemand.expectDns()).containsExactly("proxy.example.net", "203.0.113.7", "2001:db8::7");
         assertThat(onDemand.dnsServer()).isEqualTo(new Endpoint("127.0.0.1", 8053));
         assertThat(onDemand.pendingHandshakes()).isEqualTo(new OnDemand.PendingHandshakes(4, 100));
-        assertThat(config.certificates().limits()).isEqualTo(new Certificates.Limits(10, 5, 2));
+        assertThat(config.certificates().limits()).isEqualTo(new Certificates.Limits(10, 5, 2, 3));
         assertThat(config.certificates().cleanup().grace()).isEqualTo(Duration.ofDays(7));
         assertThat(ConfigSnapshot.of(config).domains().onDemandPlatform())
                 .get()
@@ -146,7 +147,8 @@ class OnDemandConfigTest {
                                 + REST))
                 .containsExactly(
                         "test.yml:3:5: unknown key 'orders_per_hour' under 'certificates.limits' (expected: orders_per_3h,"
-                                + " certificates_per_registered_domain_per_week, failed_validations_per_name_per_hour)",
+                                + " certificates_per_registered_domain_per_week, failed_validations_per_name_per_hour,"
+                                + " new_names_per_client_per_registered_domain_per_week)",
                         "test.yml:5:5: unknown key 'grace_period' under 'certificates.cleanup' (expected: grace)");
     }
 

@@ -1,7 +1,7 @@
 package io.clicktls.http;
 
+import io.clicktls.certificates.CertificateSource;
 import io.clicktls.pki.CertifiedKey;
-import io.clicktls.tls.CertificateSource;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;

@@ -3,8 +3,8 @@ package io.clicktls.pki;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.certificates.InternalIssuer;
 import io.clicktls.config.Certificates.KeyType;
-import io.clicktls.issuance.InternalIssuer;
 import io.clicktls.testing.InternalCaStack;
 import java.io.IOException;
 import java.io.StringWriter;

@@ -1,5 +1,11 @@
 package io.clicktls.testing;
 
+import io.clicktls.certificates.CertificateEvents;
+import io.clicktls.certificates.CertificateIssuer;
+import io.clicktls.certificates.CertificateResolver;
+import io.clicktls.certificates.InternalIssuer;
+import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuancePolicy;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
@@ -11,15 +17,10 @@ import io.clicktls.config.OnDemand;
 import io.clicktls.config.Platform;
 import io.clicktls.config.StorageSettings;
 import io.clicktls.config.Upgrade;
-import io.clicktls.issuance.CertificateIssuer;
-import io.clicktls.issuance.InternalIssuer;
-import io.clicktls.issuance.IssuanceException;
-import io.clicktls.issuance.IssuancePolicy;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
-import io.clicktls.tls.CertificateResolver;
 import io.clicktls.tls.TlsContexts;
 import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
@@ -88,19 +89,34 @@ public final class InternalCaStack implements AutoCloseable {
         return new InternalCaStack(directory, handshakeWait, Arrays.asList(domains));
     }
 
-    /** A new resolver over this storage and CA, with the preferred TLS provider. */
+    /** A new resolver over this storage and CA, its TLS contexts (preferred provider) following it. */
     public CertificateResolver resolver() {
-        return resolver(TlsContexts.preferredProvider());
+        return resolver(contexts(TlsContexts.preferredProvider()));
     }
 
-    public CertificateResolver resolver(SslProvider provider) {
-        return resolver(provider, blocking);
+    /** TLS contexts for a resolver of this CA. */
+    public static TlsContexts contexts(SslProvider provider) {
+        return new TlsContexts(provider, 1000);
+    }
+
+    /** A new resolver whose certificates' contexts live in {@code contexts}. */
+    public CertificateResolver resolver(TlsContexts contexts) {
+        return resolver(contexts, blocking);
     }
 
     /** @param blocking e.g. {@link #blocking} wrapped to count tasks */
-    public CertificateResolver resolver(SslProvider provider, Executor blocking) {
-        return new CertificateResolver(
-                config, store, issuer, policy, blocking, metrics, clock, new TlsContexts(provider, 1000), 1000);
+    public CertificateResolver resolver(TlsContexts contexts, Executor blocking) {
+        return CertificateResolver.builder()
+                .config(config)
+                .store(store)
+                .issuer(issuer)
+                .policy(policy)
+                .blocking(blocking)
+                .metrics(metrics)
+                .clock(clock)
+                .events(CertificateEvents.of(contexts::warm, contexts::invalidate))
+                .maximumSize(1000)
+                .build();
     }
 
     /** The internal CA's root, which clients trust. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.clicktls.acme.Challenges;
+import io.clicktls.certificates.CertificateResolver;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.InternalCaStack;
 import io.netty.bootstrap.ServerBootstrap;
@@ -98,7 +99,8 @@ class TlsHandshakeIT {
         if (provider == SslProvider.OPENSSL_REFCNT) {
             assumeTrue(OpenSsl.isAvailable(), "BoringSSL is not available here");
         }
-        resolver = pki.resolver(provider);
+        TlsContexts contexts = InternalCaStack.contexts(provider);
+        resolver = pki.resolver(contexts);
         server = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -109,7 +111,7 @@ class TlsHandshakeIT {
                                 .addLast(
                                         "tls",
                                         new TlsSelectionHandler(
-                                                resolver, challenges, pki.blocking, pki.config, pki.metrics))
+                                                resolver, contexts, challenges, pki.blocking, pki.config, pki.metrics))
                                 .addLast("answer", new Answer());
                     }
                 })

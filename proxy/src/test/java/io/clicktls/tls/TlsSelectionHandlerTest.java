@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.acme.Challenges;
-import io.clicktls.issuance.IssuanceException;
+import io.clicktls.certificates.CertificateResolver;
+import io.clicktls.certificates.IssuanceException;
 import io.clicktls.testing.InternalCaStack;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -37,6 +38,7 @@ class TlsSelectionHandlerTest {
     private InternalCaStack pki;
     private final AtomicInteger blockingTasks = new AtomicInteger();
     private CertificateResolver resolver;
+    private TlsContexts contexts;
 
     @BeforeEach
     void setUp() throws Exception {
@@ -45,7 +47,8 @@ class TlsSelectionHandlerTest {
             blockingTasks.incrementAndGet();
             pki.blocking.execute(task);
         };
-        resolver = pki.resolver(SslProvider.JDK, counting);
+        contexts = InternalCaStack.contexts(SslProvider.JDK);
+        resolver = pki.resolver(contexts, counting);
     }
 
     @AfterEach
@@ -56,6 +59,7 @@ class TlsSelectionHandlerTest {
     private EmbeddedChannel channel() {
         return new EmbeddedChannel(new TlsSelectionHandler(
                 resolver,
+                contexts,
                 Challenges.NONE,
                 task -> {
                     blockingTasks.incrementAndGet();

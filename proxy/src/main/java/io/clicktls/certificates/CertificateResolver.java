@@ -1,0 +1,599 @@
+package io.clicktls.certificates;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.config.DomainTable;
+import io.clicktls.metrics.Metrics;
+import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.CertificateStore;
+import io.clicktls.storage.StoredCertificate;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.net.InetAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The certificate for a host name, found or made on demand, in the lookup order written down in
+ * {@code package-info.java} of this package (memory, policy, backoff, storage, policy and rate limits, issuer, memory).
+ * Concurrent requests for one name share one future (single flight) from a map of lookups in flight; only
+ * certificates enter the cache, so a failure is forgotten at once and the next handshake tries again. (Caffeine's
+ * {@code AsyncCache} would do the single flight too, but it logs a WARNING with a stack trace for every failed load:
+ * every refused random SNI from a scanner.) A certificate counts as absent only once expired: one inside its
+ * renewal window is still served, and renewing it is {@link #renew}'s job, called by whoever schedules renewals.
+ *
+ * <p>Threading: {@link #certificate}, {@link #cached}, {@link #configured}, {@link #renew} and {@link #inMemory} never
+ * block and may run on event loops; {@link #forget} and {@link #lastFailure} do storage I/O and run on the blocking
+ * executor. Thread-safe.
+ */
+public final class CertificateResolver implements CertificateSource {
+
+    /** Default bound on certificates in memory. */
+    public static final int DEFAULT_MAXIMUM_SIZE = 50_000;
+
+    private static final Logger log = LoggerFactory.getLogger(CertificateResolver.class);
+
+    private final Supplier<ConfigSnapshot> config;
+    private final CertificateStore store;
+    private final CertificateIssuer issuer;
+    private final IssuancePolicy policy;
+    private final IssuanceFailures failures;
+    private final Executor blocking;
+    private final Executor loads;
+    private final Metrics metrics;
+    private final Clock clock;
+    private final CertificateEvents events;
+    private final Cache<String, Held> memory;
+    private final Map<String, CompletableFuture<CertifiedKey>> lookups = new ConcurrentHashMap<>();
+    private final Map<String, CompletableFuture<CertifiedKey>> renewals = new ConcurrentHashMap<>();
+    private final List<Consumer<CertifiedKey>> issuedListeners = new CopyOnWriteArrayList<>();
+    private final ConcurrentSkipListSet<Expiry> expiries = new ConcurrentSkipListSet<>();
+
+    /**
+     * A certificate in memory and the last config snapshot in which its name was found served. A hit under that same
+     * snapshot needs no second policy check: one reference comparison, no allocation. Any snapshot written here
+     * served the name, so races between readers of different snapshots only cost an extra check. The validity is
+     * kept as numbers because the certificate's own getters allocate a {@code Date} per call.
+     */
+    private static final class Held {
+        final CertifiedKey certified;
+        final long notBeforeMillis;
+        final long notAfterMillis;
+        volatile ConfigSnapshot servedIn;
+
+        Held(CertifiedKey certified) {
+            this.certified = certified;
+            this.notBeforeMillis = certified.notBefore().toEpochMilli();
+            this.notAfterMillis = certified.notAfter().toEpochMilli();
+        }
+    }
+
+    /** A certificate in memory, ordered by expiry, for the earliest-expiry gauge. */
+    private record Expiry(Instant notAfter, String name, BigInteger serial) implements Comparable<Expiry> {
+        private static final Comparator<Expiry> ORDER = Comparator.comparing(Expiry::notAfter)
+                .thenComparing(Expiry::name)
+                .thenComparing(Expiry::serial);
+
+        static Expiry of(CertifiedKey certified) {
+            return new Expiry(
+                    certified.notAfter(), certified.name(), certified.leaf().getSerialNumber());
+        }
+
+        @Override
+        public int compareTo(Expiry other) {
+            return ORDER.compare(this, other);
+        }
+    }
+
+    private CertificateResolver(Builder b) {
+        Supplier<ConfigSnapshot> config = Objects.requireNonNull(b.config, "config");
+        CertificateStore store = Objects.requireNonNull(b.store, "store");
+        Executor blocking = Objects.requireNonNull(b.blocking, "blocking");
+        Metrics metrics = Objects.requireNonNull(b.metrics, "metrics");
+        Clock clock = b.clock;
+        CertificateIssuer issuer = Objects.requireNonNull(b.issuer, "issuer");
+        IssuancePolicy policy = Objects.requireNonNull(b.policy, "policy");
+        IssuanceFailures failures = b.failures != null ? b.failures : new IssuanceFailures(store.storage(), clock);
+        Executor loads = b.loads != null ? b.loads : blocking;
+        CertificateEvents events = b.events;
+        int maximumSize = b.maximumSize;
+        this.config = config;
+        this.store = store;
+        this.issuer = issuer;
+        this.policy = policy;
+        this.failures = failures;
+        this.blocking = blocking;
+        this.loads = loads;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.events = events;
+        this.memory = Caffeine.newBuilder()
+                .maximumSize(maximumSize)
+                .recordStats()
+                .executor(Runnable::run) // the removal listener only drops cache entries: cheap
+                .<String, Held>removalListener(
+                        (name, held, cause) -> forgetContext(held == null ? null : held.certified))
+                .build();
+        metrics.certificateGauges(memory::estimatedSize, this::secondsUntilEarliestExpiry);
+        metrics.cache("certificates", memory);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * What a resolver needs. Required: {@link #config}, {@link #store}, {@link #issuer}, {@link #policy},
+     * {@link #blocking} and {@link #metrics}.
+     */
+    public static final class Builder {
+        private Supplier<ConfigSnapshot> config;
+        private CertificateStore store;
+        private CertificateIssuer issuer;
+        private IssuancePolicy policy;
+        private IssuanceFailures failures;
+        private Executor blocking;
+        private Executor loads;
+        private Metrics metrics;
+        private Clock clock = Clock.systemUTC();
+        private CertificateEvents events = CertificateEvents.NONE;
+        private int maximumSize = DEFAULT_MAXIMUM_SIZE;
+
+        private Builder() {}
+
+        /** The live config, read on every lookup. */
+        public Builder config(Supplier<ConfigSnapshot> config) {
+            this.config = config;
+            return this;
+        }
+
+        public Builder store(CertificateStore store) {
+            this.store = store;
+            return this;
+        }
+
+        public Builder issuer(CertificateIssuer issuer) {
+            this.issuer = issuer;
+            return this;
+        }
+
+        public Builder policy(IssuancePolicy policy) {
+            this.policy = policy;
+            return this;
+        }
+
+        /** The per-name failure state and backoff, shared with the renewal scheduler; default: in the store's storage. */
+        public Builder failures(IssuanceFailures failures) {
+            this.failures = failures;
+            return this;
+        }
+
+        /** Runs storage I/O and issuance; bounded; never an event loop. */
+        public Builder blocking(Executor blocking) {
+            this.blocking = blocking;
+            return this;
+        }
+
+        /**
+         * Reads a stored certificate while a handshake waits (e.g. a {@code tls.CertificateLoadExecutor}, so that such
+         * reads never queue behind issuance); bounded, failing fast when full; never an event loop. Default: the
+         * blocking executor.
+         */
+        public Builder loads(Executor loads) {
+            this.loads = loads;
+            return this;
+        }
+
+        public Builder metrics(Metrics metrics) {
+            this.metrics = metrics;
+            return this;
+        }
+
+        public Builder clock(Clock clock) {
+            this.clock = clock;
+            return this;
+        }
+
+        /** Told of each certificate about to be served and of each that left memory; default: nobody. */
+        public Builder events(CertificateEvents events) {
+            this.events = events;
+            return this;
+        }
+
+        /** How many certificates stay in memory; default {@link #DEFAULT_MAXIMUM_SIZE}. */
+        public Builder maximumSize(int maximumSize) {
+            this.maximumSize = maximumSize;
+            return this;
+        }
+
+        public CertificateResolver build() {
+            return new CertificateResolver(this);
+        }
+    }
+
+    @Override
+    public Optional<CertifiedKey> cached(String name) {
+        if (name == null) {
+            return Optional.empty();
+        }
+        String normalized = DomainTable.normalize(name);
+        Held held = memory.getIfPresent(normalized);
+        long now = clock.millis();
+        if (held == null
+                || now < held.notBeforeMillis
+                || now >= held.notAfterMillis
+                || !served(normalized, held, config.get())) {
+            return Optional.empty();
+        }
+        return Optional.of(held.certified);
+    }
+
+    /**
+     * {@inheritDoc} Each call returns its own future, so a caller's timeout or cancellation never reaches the shared
+     * one; a memory hit returns a future that is already complete.
+     */
+    @Override
+    public CompletableFuture<CertifiedKey> certificate(String rawName) {
+        return certificate(rawName, null);
+    }
+
+    /**
+     * {@inheritDoc} A new name's order is budgeted to the client that started the lookup (a caller joining a lookup
+     * under way spends nothing); a name whose stored certificate expired is re-issued as a renewal, which no new-name
+     * budget holds back.
+     */
+    @Override
+    public CompletableFuture<CertifiedKey> certificate(String rawName, InetAddress client) {
+        if (rawName == null) {
+            return CompletableFuture.failedFuture(new NameRefusedException("(none)", Refusal.INVALID_NAME));
+        }
+        String name = DomainTable.normalize(rawName);
+        ConfigSnapshot snapshot = config.get();
+        Held held = servable(name);
+        if (held != null) {
+            return served(name, held, snapshot)
+                    ? CompletableFuture.completedFuture(held.certified)
+                    : refused(name, snapshot);
+        }
+        // Checked before storage as well: a stored certificate of a removed name is not served either, and a
+        // scanner's random names cost no I/O.
+        if (!policy.decide(name, snapshot).allowed()) {
+            return refused(name, snapshot);
+        }
+        // The backoff as memory knows it, so a name backing off costs no storage read; loadOrNull asks again.
+        IssuanceFailure hold = failures.heldBack(name, clock.instant());
+        if (hold != null && store.indexReady() && !storedValid(name)) {
+            return CompletableFuture.failedFuture(heldBack(name, hold));
+        }
+        CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
+        CompletableFuture<CertifiedKey> running = lookups.putIfAbsent(name, mine);
+        if (running != null) {
+            return running.copy();
+        }
+        // A lookup may have finished between the memory check and taking the slot.
+        held = servable(name);
+        if (held != null) {
+            lookups.remove(name, mine);
+            mine.complete(held.certified);
+            return mine.copy();
+        }
+        loadOrIssue(name, IssuanceLimits.Requester.client(client)).whenComplete((result, failure) -> {
+            if (failure == null) {
+                // In memory before the slot is freed, so there is no moment with neither; a renewal that
+                // finished meanwhile wins.
+                Held kept = memory.asMap().putIfAbsent(name, new Held(result));
+                expiries.add(Expiry.of(kept == null ? result : kept.certified));
+            }
+            lookups.remove(name, mine);
+            complete(mine, result, failure);
+        });
+        return mine.copy();
+    }
+
+    /**
+     * Whether the live config serves {@code name}: the policy's answer, remembered on the entry per snapshot so that
+     * the usual hit costs a reference comparison.
+     */
+    private boolean served(String name, Held held, ConfigSnapshot snapshot) {
+        if (held.servedIn == snapshot) {
+            return true;
+        }
+        if (!policy.decide(name, snapshot).allowed()) {
+            return false;
+        }
+        held.servedIn = snapshot;
+        return true;
+    }
+
+    private CompletableFuture<CertifiedKey> refused(String name, ConfigSnapshot snapshot) {
+        Refusal reason = policy.decide(name, snapshot).reason();
+        metrics.onDemandDenied(reason.label());
+        return CompletableFuture.failedFuture(new NameRefusedException(name, reason));
+    }
+
+    /**
+     * Whether a lookup of {@code name} (storage, policy, issuance) is under way, which another caller would join
+     * rather than start. Memory only; any thread.
+     */
+    @Override
+    public boolean lookingUp(String name) {
+        return name != null && lookups.containsKey(DomainTable.normalize(name));
+    }
+
+    /** Whether the live config serves {@code name} now, e.g. before renewing it. Cheap; any thread. */
+    public boolean configured(String rawName) {
+        return rawName != null
+                && policy.decide(DomainTable.normalize(rawName), config.get()).allowed();
+    }
+
+    /** Whether the store's index has a certificate for {@code name} valid now. Memory only. */
+    private boolean storedValid(String name) {
+        Optional<StoredCertificate> stored = store.indexed(name);
+        return stored.isPresent() && stored.get().validAt(clock.instant());
+    }
+
+    /**
+     * The last issuance failure for {@code name} since its last success, for the status page. Blocking on a memory
+     * miss (one storage read): call from the blocking executor.
+     */
+    public Optional<IssuanceFailure> lastFailure(String rawName) {
+        return rawName == null ? Optional.empty() : failures.lastFailure(DomainTable.normalize(rawName));
+    }
+
+    /** The certificate in memory unless it has expired (which also drops it). */
+    private Held servable(String name) {
+        Held held = memory.getIfPresent(name);
+        if (held != null && clock.millis() >= held.notAfterMillis) {
+            memory.asMap().remove(name, held); // storage may hold a renewed one
+            return null;
+        }
+        return held;
+    }
+
+    /**
+     * Issues a new certificate for {@code name} now, stores it, and swaps it in: new handshakes get the new
+     * certificate and its context, open connections keep theirs. Single flight per name; waits for a first issuance
+     * already under way rather than running beside it. Consults neither the policy nor the backoff: the caller asked
+     * explicitly (the renewal scheduler honours the backoff itself). A failure is recorded like any other.
+     */
+    public CompletableFuture<CertifiedKey> renew(String rawName) {
+        String name = DomainTable.normalize(rawName);
+        if (!IssuancePolicy.validHostName(name)) {
+            return CompletableFuture.failedFuture(new NameRefusedException(name, Refusal.INVALID_NAME));
+        }
+        CompletableFuture<CertifiedKey> mine = new CompletableFuture<>();
+        CompletableFuture<CertifiedKey> running = renewals.putIfAbsent(name, mine);
+        if (running != null) {
+            return running.copy();
+        }
+        CompletableFuture<CertifiedKey> inFlight = lookups.get(name);
+        CompletableFuture<?> after =
+                inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
+        after.thenApplyAsync(ignored -> issueAndStore(policy.unplannedOrder(name)), blocking)
+                .whenComplete((certified, failure) -> {
+                    if (failure == null) {
+                        swapIn(name, certified);
+                    }
+                    // Out of the map before completing, so a caller woken by it can start the next renewal.
+                    renewals.remove(name, mine);
+                    complete(mine, certified, failure);
+                });
+        return mine.copy();
+    }
+
+    /** Drops the certificate from memory and storage. Blocking: call from the blocking executor. */
+    public void forget(String rawName) throws IOException {
+        String name = DomainTable.normalize(rawName);
+        memory.invalidate(name);
+        store.delete(name);
+    }
+
+    /** The certificates in memory now (not those being looked up or issued). Copies; costs a pass over memory. */
+    public List<CertifiedKey> inMemory() {
+        List<CertifiedKey> all = new ArrayList<>((int) Math.min(Integer.MAX_VALUE, memory.estimatedSize()));
+        memory.asMap().values().forEach(held -> all.add(held.certified));
+        return all;
+    }
+
+    /** Called with every certificate issued (first or renewed), on the blocking executor; must not block long. */
+    public void onIssued(Consumer<CertifiedKey> listener) {
+        issuedListeners.add(listener);
+    }
+
+    /**
+     * Storage, then, for a name without a valid stored certificate, the policy's full decision ({@code ask}, DNS,
+     * rate limits: it completes on the policy's threads), then issuance on the blocking executor.
+     */
+    private CompletableFuture<CertifiedKey> loadOrIssue(String name, IssuanceLimits.Requester client) {
+        return submit(() -> loadOrNull(name), loads).thenCompose(stored -> {
+            if (stored.valid() != null) {
+                return CompletableFuture.completedFuture(stored.valid());
+            }
+            ConfigSnapshot snapshot = config.get();
+            IssuanceLimits.Requester requester = stored.heldBefore() ? IssuanceLimits.Requester.RENEWAL : client;
+            return policy.decideOrder(name, snapshot, requester)
+                    .thenCompose(decision -> issueIfAllowed(name, decision));
+        });
+    }
+
+    /**
+     * What storage holds for a name.
+     *
+     * @param valid the certificate valid now, its context built, or {@code null}
+     * @param heldBefore whether an expired certificate was stored: issuing again is a renewal
+     */
+    private record Stored(CertifiedKey valid, boolean heldBefore) {}
+
+    /** The valid stored certificate, its context built; else none, unless the backoff holds the name. */
+    private Stored loadOrNull(String name) {
+        Optional<CertifiedKey> stored = store.load(name);
+        if (stored.isPresent() && !expired(stored.get())) {
+            remember(stored.get());
+            return new Stored(stored.get(), true);
+        }
+        if (stored.isPresent()) {
+            log.info(
+                    "stored certificate for {} expired at {}; issuing a new one",
+                    name,
+                    stored.get().notAfter());
+        }
+        // Before the policy, whose allow records an order against the rate limits.
+        Optional<IssuanceFailure> last = failures.lastFailure(name);
+        if (last.isPresent() && last.get().holdsBackAt(clock.instant())) {
+            throw new CompletionException(heldBack(name, last.get()));
+        }
+        return new Stored(null, stored.isPresent());
+    }
+
+    /**
+     * A lookup refused because {@link IssuanceFailures} (which decides the backoff for first issuance and renewal
+     * alike) holds the name back; counted.
+     */
+    private IssuanceHeldBackException heldBack(String name, IssuanceFailure failure) {
+        metrics.onDemandDenied(Refusal.BACKOFF.label());
+        return new IssuanceHeldBackException(name, failure);
+    }
+
+    private CompletableFuture<CertifiedKey> issueIfAllowed(String name, IssuancePolicy.OrderDecision decision) {
+        if (!decision.allowed()) {
+            metrics.onDemandDenied(decision.refusal().label());
+            return CompletableFuture.failedFuture(new NameRefusedException(name, decision.refusal()));
+        }
+        Order order = decision.order();
+        try {
+            return CompletableFuture.supplyAsync(() -> issueAndStore(order), blocking);
+        } catch (RejectedExecutionException e) {
+            order.cancelled(); // never started: the blocking executor is full
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** Runs {@code order} and closes it: issued (and stored) or failed. On the blocking executor. */
+    private CertifiedKey issueAndStore(Order order) {
+        String name = order.name();
+        long start = System.nanoTime();
+        CertifiedKey certified;
+        try {
+            certified = issuer.issue(name);
+        } catch (Exception e) {
+            order.failed();
+            metrics.certificateIssued("failed", System.nanoTime() - start);
+            IssuanceFailure failure = failures.recordFailure(name, e);
+            log.warn(
+                    "{} could not issue a certificate for {} ({} in a row; next attempt not before {}): {}",
+                    issuer.label(),
+                    name,
+                    failure.failures(),
+                    failure.retryAt(),
+                    e.getMessage());
+            throw new CompletionException(e);
+        }
+        try {
+            store.save(certified);
+        } catch (IOException | RuntimeException e) {
+            log.error("could not store the new certificate for {}; serving it from memory only", name, e);
+        }
+        failures.clear(name);
+        order.issued();
+        metrics.certificateIssued("ok", System.nanoTime() - start);
+        log.info("{} issued a certificate for {}, valid until {}", issuer.label(), name, certified.notAfter());
+        remember(certified);
+        for (Consumer<CertifiedKey> listener : issuedListeners) {
+            try {
+                listener.accept(certified);
+            } catch (RuntimeException e) {
+                log.warn("a listener of issued certificates failed", e);
+            }
+        }
+        return certified;
+    }
+
+    /** Announces a certificate about to be served, off the event loops, so the handshake finds its context ready. */
+    private void remember(CertifiedKey certified) {
+        try {
+            events.ready(certified);
+        } catch (Exception e) {
+            // The handshake path builds it again and reports the failure there.
+            log.warn("cannot build a TLS context for {}: {}", certified.name(), e.toString());
+        }
+    }
+
+    private void swapIn(String name, CertifiedKey certified) {
+        Held previous = memory.asMap().put(name, new Held(certified));
+        expiries.add(Expiry.of(certified));
+        if (previous != null && previous.certified != certified) {
+            forgetContext(previous.certified); // at once, rather than when the removal listener gets to it
+        }
+    }
+
+    private void forgetContext(CertifiedKey certified) {
+        if (certified != null) {
+            events.removed(certified);
+            expiries.remove(Expiry.of(certified));
+        }
+    }
+
+    /**
+     * Seconds until the earliest expiry among certificates in memory, NaN when there are none. Reads the head of a
+     * sorted set and drops entries that are no longer in memory, so a scrape does not scan 100,000 certificates.
+     */
+    private double secondsUntilEarliestExpiry() {
+        for (Expiry head = first(); head != null; head = first()) {
+            Held current = memory.getIfPresent(head.name());
+            if (current != null && current.certified.leaf().getSerialNumber().equals(head.serial())) {
+                return Duration.between(clock.instant(), head.notAfter()).toMillis() / 1000.0;
+            }
+            expiries.remove(head);
+        }
+        return Double.NaN;
+    }
+
+    private Expiry first() {
+        Iterator<Expiry> iterator = expiries.iterator();
+        return iterator.hasNext() ? iterator.next() : null;
+    }
+
+    private boolean expired(CertifiedKey certified) {
+        return !clock.instant().isBefore(certified.notAfter());
+    }
+
+    private static <T> CompletableFuture<T> submit(Supplier<T> work, Executor executor) {
+        try {
+            return CompletableFuture.supplyAsync(work, executor);
+        } catch (RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static void complete(CompletableFuture<CertifiedKey> future, CertifiedKey result, Throwable failure) {
+        if (failure == null) {
+            future.complete(result);
+        } else {
+            future.completeExceptionally(unwrap(failure));
+        }
+    }
+
+    private static Throwable unwrap(Throwable failure) {
+        return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    }
+}
