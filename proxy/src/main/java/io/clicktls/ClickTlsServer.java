@@ -32,6 +32,8 @@ import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.storage.RetryingStorage;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.postgres.PostgresSettings;
+import io.clicktls.storage.postgres.PostgresStorage;
 import io.clicktls.tls.CertificateLoadExecutor;
 import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
@@ -52,6 +54,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -133,11 +136,24 @@ public final class ClickTlsServer implements AutoCloseable {
             log.info("demo email platform listening on 127.0.0.1:{}", demo.port());
         }
 
-        FileStorage files = new FileStorage(config.storage().directory());
-        // A full or read-only disk must not stop the node: writes it refuses wait in memory and are retried.
-        RetryingStorage storage = new RetryingStorage(files, timers, blocking, clock, metrics::storageWriteFailed);
+        Storage backend;
+        Supplier<Optional<String>> unwritable;
+        if (config.storage().postgres() != null) {
+            PostgresStorage postgres =
+                    PostgresStorage.open(PostgresSettings.from(config.storage().postgres()));
+            closeInReverse.add(postgres);
+            backend = postgres;
+            unwritable = postgres::unreachable;
+        } else {
+            FileStorage files = new FileStorage(config.storage().directory());
+            backend = files;
+            unwritable = files::unwritable;
+        }
+        // A full or read-only disk (or an unreachable database) must not stop the node: writes it refuses wait in
+        // memory and are retried.
+        RetryingStorage storage = new RetryingStorage(backend, timers, blocking, clock, metrics::storageWriteFailed);
         closeInReverse.add(storage);
-        storage.watch(files::unwritable, STORAGE_PROBE_INTERVAL);
+        storage.watch(unwritable, STORAGE_PROBE_INTERVAL);
         metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
         CertificateStore store = new CertificateStore(storage);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
@@ -203,7 +219,9 @@ public final class ClickTlsServer implements AutoCloseable {
         timers.schedule(
                 () -> blocking.execute(() -> {
                     try {
-                        files.sweepAbandonedWrites();
+                        if (backend instanceof FileStorage files) {
+                            files.sweepAbandonedWrites();
+                        }
                     } catch (IOException | RuntimeException e) {
                         log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
                     }
@@ -300,7 +318,13 @@ public final class ClickTlsServer implements AutoCloseable {
         InternalIssuer internal = InternalIssuer.open(storage, live, clock);
         log.info(
                 "internal CA: trust {} to try the proxy",
-                config.storage().directory().toAbsolutePath().normalize().resolve("ca/root.pem"));
+                config.storage().postgres() != null
+                        ? "storage key ca/root.pem"
+                        : config.storage()
+                                .directory()
+                                .toAbsolutePath()
+                                .normalize()
+                                .resolve("ca/root.pem"));
         WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
         return internal;
     }

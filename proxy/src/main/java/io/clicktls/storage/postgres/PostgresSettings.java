@@ -57,6 +57,19 @@ public record PostgresSettings(
         }
     }
 
+    /** The settings {@code storage.postgres} gives, with the defaults for the rest. */
+    public static PostgresSettings from(io.clicktls.config.StorageSettings.Postgres config) {
+        return new PostgresSettings(
+                config.url(),
+                config.user(),
+                config.password(),
+                config.schema(),
+                config.poolSize(),
+                config.encryptionKeyFile(),
+                null,
+                null);
+    }
+
     /** Settings with the defaults for everything but where to connect. */
     public static PostgresSettings of(String url, String user, String password) {
         return new PostgresSettings(url, user, password, null, DEFAULT_POOL_SIZE, null, null, null);
