@@ -33,6 +33,8 @@ import io.clicktls.storage.FileStorage;
 import io.clicktls.storage.RetryingStorage;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
+import io.clicktls.storage.postgres.PostgresSettings;
+import io.clicktls.storage.postgres.PostgresStorage;
 import io.clicktls.tls.CertificateLoadExecutor;
 import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
@@ -136,7 +138,11 @@ public final class ClickTlsServer implements AutoCloseable {
         }
 
         Storage backend = openStorage(config);
-        // A full or read-only disk must not stop the node: writes it refuses wait in memory and are retried.
+        if (backend instanceof AutoCloseable closeable) {
+            closeInReverse.add(closeable); // a database pool; closed after everything that writes through it
+        }
+        // A full or read-only disk (or an unreachable database) must not stop the node: writes it refuses wait in
+        // memory and are retried.
         RetryingStorage storage = new RetryingStorage(backend, timers, blocking, clock, metrics::storageWriteFailed);
         closeInReverse.add(storage);
         storage.watch(backend::unwritable, STORAGE_PROBE_INTERVAL);
@@ -314,6 +320,9 @@ public final class ClickTlsServer implements AutoCloseable {
      * node and {@code doctor} both open it here). Creates what it needs (the folder). Blocking.
      */
     public static Storage openStorage(ClickTlsConfig config) throws IOException {
+        if (config.storage().postgres() != null) {
+            return PostgresStorage.open(PostgresSettings.from(config.storage().postgres()));
+        }
         return new FileStorage(config.storage().directory());
     }
 
@@ -322,6 +331,9 @@ public final class ClickTlsServer implements AutoCloseable {
      * which must not leave a trace. Blocking.
      */
     public static Optional<Storage> existingStorage(ClickTlsConfig config) throws IOException {
+        if (config.storage().postgres() != null) {
+            return Optional.of(openStorage(config));
+        }
         return Files.isDirectory(config.storage().directory()) ? Optional.of(openStorage(config)) : Optional.empty();
     }
 

@@ -307,6 +307,12 @@ public final class ConfigWatcher implements AutoCloseable {
                 "storage.directory",
                 previous.storage().directory(),
                 next.storage().directory());
+        // Postgres' toString shows no password.
+        change(
+                changes,
+                "storage.postgres",
+                previous.storage().postgres(),
+                next.storage().postgres());
         Tuning tuningBefore = previous.tuning();
         Tuning tuningAfter = next.tuning();
         change(changes, "tuning.transport", lower(tuningBefore.transport()), lower(tuningAfter.transport()));

@@ -2,9 +2,40 @@ package io.clicktls.config;
 
 import java.nio.file.Path;
 
-/** Where certificates, keys, the local CA and the ACME account live. */
-public record StorageSettings(Path directory) {
+/**
+ * Where certificates, keys, the local CA and the ACME account live: a folder ({@code storage.directory}, the
+ * default), or a PostgreSQL database shared by the nodes of a cluster ({@code storage.postgres}).
+ *
+ * @param postgres {@code null} unless {@code storage.postgres} is given
+ */
+public record StorageSettings(Path directory, Postgres postgres) {
 
     /** {@code storage.directory} when it is left out, relative to the config file's folder. */
     public static final String DEFAULT_DIRECTORY = "data";
+
+    public StorageSettings(Path directory) {
+        this(directory, null);
+    }
+
+    /**
+     * {@code storage.postgres}. The password is a secret: {@link #toString()} never shows it.
+     *
+     * @param password from {@code password} or {@code password_file}, or {@code null}
+     * @param encryptionKeyFile private keys are encrypted at rest with the key in it, or stored plain when
+     *     {@code null}
+     */
+    public record Postgres(
+            String url, String user, String password, String schema, int poolSize, Path encryptionKeyFile) {
+
+        public static final String DEFAULT_SCHEMA = "clicktls";
+        public static final int DEFAULT_POOL_SIZE = 8;
+
+        @Override
+        public String toString() {
+            int query = url.indexOf('?');
+            return "Postgres[url=" + (query < 0 ? url : url.substring(0, query) + "?…") + ", user=" + user
+                    + ", password=" + (password == null ? "(none)" : "(set)") + ", schema=" + schema + ", poolSize="
+                    + poolSize + ", encryptionKeyFile=" + encryptionKeyFile + "]";
+        }
+    }
 }

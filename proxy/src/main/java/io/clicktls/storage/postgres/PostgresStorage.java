@@ -1,0 +1,658 @@
+package io.clicktls.storage.postgres;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.clicktls.storage.Storage;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link Storage} in PostgreSQL, shared by every node of a cluster. Keys and values live in one table ({@code entry}:
+ * key, value, version, updated_at); named leases with fencing tokens in another ({@code lease}). The schema is made
+ * and upgraded at start by Flyway's versioned migrations ({@code db/migration}); Flyway holds a PostgreSQL advisory
+ * lock ({@code pg_try_advisory_lock}, retried) while it migrates, so nodes starting together apply each migration
+ * once.
+ *
+ * <p>Leases follow the cluster invariants of the design: expiry is computed with the database's clock only; a lease
+ * is taken in one statement (a new row, or a takeover of an expired one) with a token from a sequence that is never
+ * reset; the holder renews it while it works; and {@link #storeFenced} writes only while the writer's token is still
+ * the lease's current one, checked under a row lock in the same transaction. A holder paused past its lease
+ * therefore cannot overwrite what the next holder wrote.
+ *
+ * <p>Private keys (storage keys ending in {@code key.pem}) are encrypted with AES-GCM before they leave the node
+ * when {@link PostgresSettings#encryptionKeyFile()} is set; without it, {@link #open} logs a warning.
+ *
+ * <p>Connections come from a HikariCP pool with short timeouts, so that when PostgreSQL is unreachable an operation
+ * fails within about {@link PostgresSettings#connectTimeout()} with an {@link IOException} instead of hanging; the
+ * pool reconnects by itself when the server is back. Error messages name the operation and the storage key, never a
+ * value or a password.
+ *
+ * <p>Blocking: every method does network I/O; call only from the blocking executor, never from an event loop.
+ * Thread-safe.
+ */
+public final class PostgresStorage implements Storage, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(PostgresStorage.class);
+    private static final long LOCK_FIRST_POLL_MILLIS = 25;
+    private static final long LOCK_LONGEST_POLL_MILLIS = 500;
+
+    private final PostgresSettings settings;
+    private final HikariDataSource pool;
+    private final KeyEncryption encryption;
+    private final String entry;
+    private final String lease;
+    private final String entryVersion;
+    private final String leaseToken;
+    private final String entryDeleted;
+    private final String channel;
+    private ChangeFeed changes;
+    private final AtomicBoolean unencryptedWarned = new AtomicBoolean();
+
+    private PostgresStorage(PostgresSettings settings, HikariDataSource pool, KeyEncryption encryption) {
+        this.settings = settings;
+        this.pool = pool;
+        this.encryption = encryption;
+        // The schema name is checked against [a-z_][a-z0-9_]* in PostgresSettings, so it is safe to splice in.
+        this.entry = settings.schema() + ".entry";
+        this.lease = settings.schema() + ".lease";
+        this.entryVersion = settings.schema() + ".entry_version";
+        this.leaseToken = settings.schema() + ".lease_token";
+        this.entryDeleted = settings.schema() + ".entry_deleted";
+        this.channel = channel(settings);
+    }
+
+    /**
+     * Connects, applies the schema migrations that are missing, and returns the storage.
+     *
+     * @throws IOException when PostgreSQL cannot be reached or the migrations fail; the storage is not usable then
+     */
+    public static PostgresStorage open(PostgresSettings settings) throws IOException {
+        KeyEncryption encryption = null;
+        if (settings.encryptionKeyFile() != null) {
+            encryption = KeyEncryption.fromFile(settings.encryptionKeyFile());
+        } else {
+            log.warn("PostgreSQL storage: no storage.postgres.encryption_key_file; private keys are stored in the"
+                    + " database unencrypted");
+        }
+        HikariDataSource pool;
+        try {
+            pool = new HikariDataSource(poolConfig(settings));
+        } catch (RuntimeException e) {
+            // HikariPool.PoolInitializationException: the first connection failed.
+            throw new IOException(
+                    "PostgreSQL storage: cannot connect to " + settings.safeUrl() + ": " + describe(e.getCause()), e);
+        }
+        try {
+            migrate(settings, pool);
+            pruneDeletionMarks(settings, pool);
+        } catch (IOException | RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+        return new PostgresStorage(settings, pool, encryption);
+    }
+
+    private static HikariConfig poolConfig(PostgresSettings settings) {
+        HikariConfig config = new HikariConfig();
+        config.setPoolName("clicktls-postgres");
+        config.setJdbcUrl(settings.url());
+        config.setUsername(settings.user());
+        config.setPassword(settings.password());
+        config.setMaximumPoolSize(settings.poolSize());
+        config.setMinimumIdle(Math.min(2, settings.poolSize()));
+        long timeout = settings.connectTimeout().toMillis();
+        config.setConnectionTimeout(timeout);
+        config.setValidationTimeout(Math.max(250, timeout / 2));
+        // Fail at start when the first connection fails, instead of handing out a pool that never connects.
+        config.setInitializationFailTimeout(timeout);
+        long seconds = Math.max(1, (timeout + 999) / 1000);
+        config.addDataSourceProperty("connectTimeout", seconds);
+        config.addDataSourceProperty("loginTimeout", seconds);
+        // A server that stops answering mid-query (host gone, network cut) must not hold a thread for ever.
+        config.addDataSourceProperty("socketTimeout", 30);
+        config.addDataSourceProperty("tcpKeepAlive", true);
+        config.addDataSourceProperty("ApplicationName", "clicktls");
+        // The server's DETAIL lines can quote row contents; keep them out of exception messages.
+        config.addDataSourceProperty("logServerErrorDetail", false);
+        return config;
+    }
+
+    private static void migrate(PostgresSettings settings, HikariDataSource pool) throws IOException {
+        try {
+            MigrateResult result = Flyway.configure(PostgresStorage.class.getClassLoader())
+                    .dataSource(pool)
+                    .schemas(settings.schema())
+                    .defaultSchema(settings.schema())
+                    .createSchemas(true)
+                    .locations("classpath:db/migration")
+                    .cleanDisabled(true)
+                    .load()
+                    .migrate();
+            if (result.migrationsExecuted > 0) {
+                log.info(
+                        "PostgreSQL storage: schema {} migrated to version {} ({} migrations)",
+                        settings.schema(),
+                        result.targetSchemaVersion,
+                        result.migrationsExecuted);
+            }
+        } catch (FlywayException e) {
+            throw new IOException(
+                    "PostgreSQL storage: cannot migrate schema " + settings.schema() + " at " + settings.safeUrl()
+                            + ": " + e.getMessage(),
+                    e);
+        }
+    }
+
+    /**
+     * The notification channel: {@code clicktls_changes} for the default schema; another schema (another cluster in
+     * the same database) gets a channel of its own.
+     */
+    static String channel(PostgresSettings settings) {
+        return settings.schema() + "_changes";
+    }
+
+    private static void pruneDeletionMarks(PostgresSettings settings, HikariDataSource pool) throws IOException {
+        try (Connection connection = pool.getConnection();
+                PreparedStatement prune = connection.prepareStatement("delete from " + settings.schema()
+                        + ".entry_deleted where deleted_at < now() - interval '7 days'")) {
+            prune.executeUpdate();
+        } catch (SQLException e) {
+            throw new IOException("PostgreSQL storage: cannot prune deletion marks: " + describe(e), e);
+        }
+    }
+
+    /**
+     * Calls {@code listener} with the key of every value stored or deleted from now on, by any node (this one
+     * included). Keys are delivered at least once: from PostgreSQL's notifications, and, because notifications sent
+     * while the listening connection is down are lost, from a sync of what changed since the last version seen
+     * (after every reconnect and every 30 s). Never a value.
+     *
+     * <p>The listener runs on the feed's own thread ({@code clicktls-storage-changes}); it must not block for long
+     * (hand work to the blocking executor).
+     *
+     * @return closing it stops the calls to this listener
+     */
+    public synchronized AutoCloseable onChange(java.util.function.Consumer<String> listener) throws IOException {
+        if (changes == null) {
+            // From the history's position now, not from whenever the feed's own connection comes up.
+            ChangeFeed.Position since = null;
+            try (Connection connection = connection()) {
+                since = ChangeFeed.current(connection, settings.schema());
+            } catch (SQLException e) {
+                log.warn("PostgreSQL storage: change feed starts without a position: {}", describe(e));
+            }
+            changes = ChangeFeed.start(settings, since, ChangeFeed.SYNC_INTERVAL, ChangeFeed.FIRST_RECONNECT_PAUSE);
+        }
+        return changes.subscribe(listener);
+    }
+
+    public PostgresSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public void store(String key, byte[] value) throws IOException {
+        validate(key);
+        byte[] stored = sealed(key, value);
+        retryingOnce("store", key, connection -> {
+            try (PreparedStatement upsert = connection.prepareStatement(upsertSql())) {
+                bindUpsert(upsert, key, stored);
+                upsert.executeQuery().close();
+                return null;
+            }
+        });
+    }
+
+    /**
+     * Writes one value and notifies the other nodes, in one statement: PostgreSQL delivers a notification only when
+     * its transaction commits, so listeners never hear of a write that did not happen.
+     */
+    private String upsertSql() {
+        return "with written as (insert into " + entry + " (key, value, version, updated_at)"
+                + " values (?, ?, nextval('" + entryVersion + "'), now()) on conflict (key) do update"
+                + " set value = excluded.value, version = excluded.version, updated_at = excluded.updated_at"
+                + " returning key) select pg_notify('" + channel + "', key) from written";
+    }
+
+    private static void bindUpsert(PreparedStatement upsert, String key, byte[] value) throws SQLException {
+        upsert.setString(1, key);
+        upsert.setBytes(2, value);
+    }
+
+    @Override
+    public Optional<byte[]> load(String key) throws IOException {
+        validate(key);
+        Optional<byte[]> stored = retryingOnce("load", key, connection -> {
+            try (PreparedStatement select =
+                    connection.prepareStatement("select value from " + entry + " where key = ?")) {
+                select.setString(1, key);
+                try (ResultSet row = select.executeQuery()) {
+                    return row.next() ? Optional.of(row.getBytes(1)) : Optional.<byte[]>empty();
+                }
+            }
+        });
+        return stored.isEmpty() ? stored : Optional.of(opened(key, stored.get()));
+    }
+
+    /** A private key's value as it goes into the database: sealed when an encryption key is configured. */
+    private byte[] sealed(String key, byte[] value) {
+        return encryption != null && KeyEncryption.appliesTo(key) ? encryption.seal(key, value) : value;
+    }
+
+    /**
+     * A private key's value as read from the database. One written before encryption was configured (plain PEM) is
+     * still read; one written encrypted cannot be read without the key, and says so.
+     */
+    private byte[] opened(String key, byte[] stored) throws IOException {
+        if (!KeyEncryption.appliesTo(key) || !KeyEncryption.isSealed(stored)) {
+            if (encryption != null && KeyEncryption.appliesTo(key) && unencryptedWarned.compareAndSet(false, true)) {
+                log.warn(
+                        "PostgreSQL storage: {} (and maybe other private keys) is stored unencrypted, written before"
+                                + " storage.postgres.encryption_key_file was set; it is encrypted when next written",
+                        key);
+            }
+            return stored;
+        }
+        if (encryption == null) {
+            throw new IOException("PostgreSQL storage: cannot load " + key
+                    + ": it is encrypted; set storage.postgres.encryption_key_file to the key it was written with");
+        }
+        try {
+            return encryption.open(key, stored);
+        } catch (IOException e) {
+            throw new IOException("PostgreSQL storage: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public boolean delete(String key) throws IOException {
+        validate(key);
+        return retryingOnce("delete", key, connection -> {
+            try (PreparedStatement delete = connection.prepareStatement(deleteSql())) {
+                delete.setString(1, key);
+                try (ResultSet deleted = delete.executeQuery()) {
+                    return deleted.next();
+                }
+            }
+        });
+    }
+
+    /** Deletes, leaves a deletion mark with the next version, and notifies: one statement, like a write. */
+    private String deleteSql() {
+        return "with gone as (delete from " + entry + " where key = ? returning key),"
+                + " marked as (insert into " + entryDeleted + " (key, version, deleted_at)"
+                + " select key, nextval('" + entryVersion + "'), now() from gone on conflict (key) do update"
+                + " set version = excluded.version, deleted_at = excluded.deleted_at returning key)"
+                + " select pg_notify('" + channel + "', key) from marked";
+    }
+
+    @Override
+    public List<String> list(String prefix) throws IOException {
+        return retryingOnce("list", prefix, connection -> {
+            try (PreparedStatement select =
+                    connection.prepareStatement("select key from " + entry + " where key like ? escape '\\'")) {
+                select.setString(1, likePrefix(prefix));
+                List<String> keys = new ArrayList<>();
+                try (ResultSet rows = select.executeQuery()) {
+                    while (rows.next()) {
+                        keys.add(rows.getString(1));
+                    }
+                }
+                return keys;
+            }
+        });
+    }
+
+    /** One statement's work on a connection. */
+    @FunctionalInterface
+    private interface Work<T> {
+        T on(Connection connection) throws SQLException;
+    }
+
+    /**
+     * Runs idempotent work, once more on a fresh connection if the pooled one turned out to be broken (the server
+     * restarted since it was last used): the first operation after an outage then succeeds instead of failing on
+     * the pool's stale connection. A pool that gives no connection within its timeout is not retried.
+     */
+    private <T> T retryingOnce(String operation, String key, Work<T> work) throws IOException {
+        try {
+            try (Connection connection = connection()) {
+                return work.on(connection);
+            } catch (SQLException e) {
+                if (e instanceof SQLTransientConnectionException || !connectionLost(e)) {
+                    throw e;
+                }
+                log.debug("PostgreSQL storage: {} {} on a broken connection; trying another", operation, key);
+            }
+            try (Connection connection = connection()) {
+                return work.on(connection);
+            }
+        } catch (SQLException e) {
+            throw failure(operation, key, e);
+        }
+    }
+
+    private static String likePrefix(String prefix) {
+        return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%";
+    }
+
+    /**
+     * Why the database cannot take writes now (unreachable, refusing connections, in recovery), or empty when it
+     * answers: a probe for {@code RetryingStorage.watch} and for health checks. Waits at most the pool's connection
+     * timeout.
+     */
+    public Optional<String> unreachable() {
+        try (Connection connection = connection();
+                Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("select pg_is_in_recovery()")) {
+            row.next();
+            return row.getBoolean(1)
+                    ? Optional.of("PostgreSQL at " + settings.safeUrl() + " is a read-only standby")
+                    : Optional.empty();
+        } catch (SQLException e) {
+            return Optional.of("PostgreSQL at " + settings.safeUrl() + ": " + describe(e));
+        }
+    }
+
+    /** For {@link Storage}'s health probe: the database cannot take writes when it cannot be reached. */
+    @Override
+    public Optional<String> unwritable() {
+        return unreachable();
+    }
+
+    /**
+     * Takes the named lease, waiting while another holder has it (polling, with backoff up to half a second). The
+     * returned {@link Lease} is also the lock: closing it releases the lease if it is still ours.
+     */
+    @Override
+    public Lease lock(String name, Duration lease) throws IOException, InterruptedException {
+        long pause = LOCK_FIRST_POLL_MILLIS;
+        while (true) {
+            Optional<Lease> taken = tryLease(name, lease);
+            if (taken.isPresent()) {
+                return taken.get();
+            }
+            Thread.sleep(pause);
+            pause = Math.min(LOCK_LONGEST_POLL_MILLIS, pause * 2);
+        }
+    }
+
+    /**
+     * Takes the named lease if nobody holds it or its holder's lease has expired (by the database's clock), in one
+     * statement, with a fencing token larger than any given before.
+     *
+     * @return the lease, or empty when someone else holds it
+     */
+    public Optional<Lease> tryLease(String name, Duration duration) throws IOException {
+        validateLease(name, duration);
+        String sql = "insert into " + lease + " as held (name, token, owner, taken_at, expires_at)"
+                + " values (?, nextval('" + leaseToken + "'), ?, now(), now() + ? * interval '1 millisecond')"
+                + " on conflict (name) do update"
+                + " set token = excluded.token, owner = excluded.owner, taken_at = excluded.taken_at,"
+                + " expires_at = excluded.expires_at"
+                + " where held.expires_at <= now()"
+                + " returning token, expires_at";
+        try (Connection connection = connection();
+                PreparedStatement take = connection.prepareStatement(sql)) {
+            take.setString(1, name);
+            take.setString(2, settings.owner());
+            take.setLong(3, duration.toMillis());
+            try (ResultSet row = take.executeQuery()) {
+                if (!row.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(
+                        new Lease(name, row.getLong(1), row.getTimestamp(2).toInstant()));
+            }
+        } catch (SQLException e) {
+            throw failure("take lease", name, e);
+        }
+    }
+
+    /**
+     * Writes {@code value} under {@code key} only if {@code lease} is still the current holder of its name: the
+     * lease row is locked ({@code select … for update}) and its token compared in the same transaction as the write.
+     *
+     * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
+     */
+    public void storeFenced(Lease lease, String key, byte[] value) throws IOException {
+        Map<String, byte[]> values = new LinkedHashMap<>();
+        values.put(key, value);
+        storeFenced(lease, values);
+    }
+
+    /**
+     * Writes all {@code values} in one transaction, only if {@code lease} is still the current holder of its name
+     * (see {@link #storeFenced(Lease, String, byte[])}): a certificate, its key and the name's state land together
+     * or not at all.
+     *
+     * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
+     */
+    public void storeFenced(Lease lease, Map<String, byte[]> values) throws IOException {
+        writeFenced(lease, values, List.of());
+    }
+
+    /**
+     * Stores {@code values} and deletes {@code deletions} in one transaction, only if {@code lease} is still the
+     * current holder of its name (see {@link #storeFenced(Lease, String, byte[])}): a renewal that replaces some
+     * files and drops others, or a forget, lands whole or not at all.
+     *
+     * @throws LeaseLostException when another holder has taken the lease over (nothing is written or deleted)
+     */
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        values.keySet().forEach(PostgresStorage::validate);
+        deletions.forEach(PostgresStorage::validate);
+        String first = !values.isEmpty()
+                ? values.keySet().iterator().next()
+                : deletions.isEmpty() ? lease.name() : deletions.iterator().next();
+        try (Connection connection = connection()) {
+            connection.setAutoCommit(false);
+            try {
+                long current = currentToken(connection, lease.name());
+                if (current != lease.token()) {
+                    connection.rollback();
+                    throw new LeaseLostException(lease.name(), lease.token(), current);
+                }
+                try (PreparedStatement upsert = connection.prepareStatement(upsertSql())) {
+                    for (Map.Entry<String, byte[]> value : values.entrySet()) {
+                        bindUpsert(upsert, value.getKey(), sealed(value.getKey(), value.getValue()));
+                        upsert.executeQuery().close();
+                    }
+                }
+                try (PreparedStatement delete = connection.prepareStatement(deleteSql())) {
+                    for (String key : deletions) {
+                        delete.setString(1, key);
+                        delete.executeQuery().close();
+                    }
+                }
+                connection.commit();
+            } catch (SQLException | RuntimeException e) {
+                rollbackQuietly(connection);
+                throw e;
+            } finally {
+                connection.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw failure("store", first, e);
+        }
+    }
+
+    /** @return the lease's current token (locked until the transaction ends), or -1 when there is no lease row */
+    private long currentToken(Connection connection, String name) throws SQLException {
+        try (PreparedStatement select =
+                connection.prepareStatement("select token from " + lease + " where name = ? for update")) {
+            select.setString(1, name);
+            try (ResultSet row = select.executeQuery()) {
+                return row.next() ? row.getLong(1) : -1;
+            }
+        }
+    }
+
+    private static void rollbackQuietly(Connection connection) {
+        try {
+            connection.rollback();
+        } catch (SQLException e) {
+            log.debug("rollback failed", e);
+        }
+    }
+
+    /** Closes the pool and the change feed; operations fail afterwards. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (changes != null) {
+                changes.close();
+            }
+        }
+        pool.close();
+    }
+
+    private Connection connection() throws SQLException {
+        return pool.getConnection();
+    }
+
+    private IOException failure(String operation, String key, SQLException e) {
+        return new IOException("PostgreSQL storage: cannot " + operation + " " + key + ": " + describe(e), e);
+    }
+
+    /** What went wrong, in words that carry no value: the driver's message and SQL state, or "unreachable". */
+    static String describe(Throwable e) {
+        if (e instanceof SQLTransientConnectionException) {
+            return "database unreachable (" + e.getMessage() + ")";
+        }
+        if (e instanceof SQLException sql) {
+            String state = sql.getSQLState();
+            String message = sql.getMessage();
+            if (connectionLost(sql)) {
+                return "database connection lost (" + message + ")";
+            }
+            return state == null ? message : message + " [SQLState " + state + "]";
+        }
+        return e == null ? "unknown error" : e.getMessage();
+    }
+
+    /**
+     * Whether the connection broke rather than the statement failing: connection exceptions (class 08) and the
+     * server shutting down or not accepting connections yet (57P01-57P03).
+     */
+    static boolean connectionLost(SQLException e) {
+        String state = e.getSQLState();
+        return state != null && (state.startsWith("08") || state.startsWith("57P0"));
+    }
+
+    /** The same key rules as the file system's storage, so that either can be copied into the other. */
+    static void validate(String key) {
+        if (key == null || key.isEmpty()) {
+            throw new IllegalArgumentException("empty storage key");
+        }
+        if (key.startsWith("/") || key.indexOf('\\') >= 0 || key.indexOf('\0') >= 0 || key.indexOf(':') >= 0) {
+            throw new IllegalArgumentException("storage key must be a relative slash-separated path: " + key);
+        }
+        for (String segment : key.split("/", -1)) {
+            if (segment.isEmpty() || segment.startsWith(".")) {
+                throw new IllegalArgumentException("storage key has an empty or dot segment: " + key);
+            }
+        }
+    }
+
+    private static void validateLease(String name, Duration duration) {
+        validate(name);
+        if (duration.toMillis() < 1) {
+            throw new IllegalArgumentException("lease for " + name + ": " + duration + " (expected: positive)");
+        }
+    }
+
+    /**
+     * A lease held by this node: the name, its fencing token, and until when the database keeps it. Renew it well
+     * before it expires; a renewal that fails means the lease is lost and the work under it must be abandoned, not
+     * finished. Closing it releases the lease if it is still ours (another holder's is left alone).
+     */
+    public final class Lease implements Storage.Lock {
+        private final String name;
+        private final long token;
+        private volatile Instant expiresAt;
+
+        Lease(String name, long token, Instant expiresAt) {
+            this.name = name;
+            this.token = token;
+            this.expiresAt = expiresAt;
+        }
+
+        public String name() {
+            return name;
+        }
+
+        /** The fencing token: larger than every token this lease name (or any other) was given before. */
+        public long token() {
+            return token;
+        }
+
+        /** When the lease runs out unless renewed, by the database's clock, as of the last take or renewal. */
+        public Instant expiresAt() {
+            return expiresAt;
+        }
+
+        /**
+         * Extends the lease to {@code duration} from now (database time), if it is still ours.
+         *
+         * @return false when the lease was taken over: stop the work under it
+         */
+        public boolean renew(Duration duration) throws IOException {
+            validateLease(name, duration);
+            String sql = "update " + lease + " set expires_at = now() + ? * interval '1 millisecond'"
+                    + " where name = ? and token = ? returning expires_at";
+            try (Connection connection = connection();
+                    PreparedStatement renew = connection.prepareStatement(sql)) {
+                renew.setLong(1, duration.toMillis());
+                renew.setString(2, name);
+                renew.setLong(3, token);
+                try (ResultSet row = renew.executeQuery()) {
+                    if (!row.next()) {
+                        return false;
+                    }
+                    expiresAt = row.getTimestamp(1).toInstant();
+                    return true;
+                }
+            } catch (SQLException e) {
+                throw failure("renew lease", name, e);
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            try (Connection connection = connection();
+                    PreparedStatement release =
+                            connection.prepareStatement("delete from " + lease + " where name = ? and token = ?")) {
+                release.setString(1, name);
+                release.setLong(2, token);
+                release.executeUpdate();
+            } catch (SQLException e) {
+                throw failure("release lease", name, e);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "lease " + name + " #" + token;
+        }
+    }
+}
