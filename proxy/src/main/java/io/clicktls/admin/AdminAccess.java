@@ -1,5 +1,6 @@
 package io.clicktls.admin;
 
+import io.clicktls.certificates.DnsCheck;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.URI;
@@ -161,7 +162,7 @@ final class AdminAccess {
         }
         int colon = host.indexOf(':');
         String bare = colon < 0 ? host : host.substring(0, colon);
-        return bare.equals("localhost") || DomainDns.ipLiteral(bare) != null;
+        return bare.equals("localhost") || DnsCheck.ipLiteral(bare) != null;
     }
 
     static boolean constantTimeEquals(String presented, String expected) {

@@ -3,8 +3,6 @@ package io.clicktls.admin;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.certificates.DnsCheck;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -74,21 +72,5 @@ final class DomainDns {
                 ca.publicCa() ? check.caa(name) : CompletableFuture.completedFuture(null);
         return report.thenCombine(
                 caa, (where, records) -> DnsStatus.of(where, records, platformHost, ca, clock.instant()));
-    }
-
-    /** An IPv4 or IPv6 literal, parsed without any lookup; {@code null} for a name. */
-    static InetAddress ipLiteral(String text) {
-        String bare = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
-        boolean v4 = bare.matches("(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}");
-        boolean v6 = bare.indexOf(':') >= 0
-                && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
-        if (!v4 && !v6) {
-            return null;
-        }
-        try {
-            return InetAddress.getByName(bare); // a literal: parsed, never looked up
-        } catch (UnknownHostException e) {
-            return null;
-        }
     }
 }

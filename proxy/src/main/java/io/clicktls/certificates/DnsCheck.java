@@ -624,4 +624,22 @@ public final class DnsCheck implements AutoCloseable {
         resolver.close();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
+
+    /**
+     * An IPv4 or IPv6 literal (IPv6 also in brackets), parsed without any lookup; {@code null} for a name. Any thread.
+     */
+    public static InetAddress ipLiteral(String text) {
+        String bare = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
+        boolean v4 = bare.matches("(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}");
+        boolean v6 = bare.indexOf(':') >= 0
+                && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
+        if (!v4 && !v6) {
+            return null;
+        }
+        try {
+            return InetAddress.getByName(bare); // a literal: parsed, never looked up
+        } catch (UnknownHostException e) {
+            return null;
+        }
+    }
 }

@@ -189,7 +189,7 @@ final class Doctor {
         Set<String> targets =
                 new LinkedHashSet<>(config.certificates().onDemand().expectDns());
         for (String target : options.expect()) {
-            InetAddress literal = ipLiteral(target);
+            InetAddress literal = DnsCheck.ipLiteral(target);
             targets.add(
                     literal == null
                             ? DomainTable.normalize(target)
@@ -672,7 +672,7 @@ final class Doctor {
     /** Resolves through {@code --dns-server} when given, so that a test's names resolve as its DNS says. */
     private InetSocketAddress resolved(InetSocketAddress address) throws IOException {
         String host = address.getHostString();
-        InetAddress literal = ipLiteral(host);
+        InetAddress literal = DnsCheck.ipLiteral(host);
         if (literal != null) {
             return new InetSocketAddress(literal, address.getPort());
         }
@@ -701,21 +701,6 @@ final class Doctor {
             }
         }
         return false;
-    }
-
-    private static InetAddress ipLiteral(String text) {
-        String bare = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
-        boolean v4 = bare.matches("(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}");
-        boolean v6 = bare.indexOf(':') >= 0
-                && bare.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.');
-        if (!v4 && !v6) {
-            return null;
-        }
-        try {
-            return InetAddress.getByName(bare);
-        } catch (IOException e) {
-            return null;
-        }
     }
 
     private static SSLContext clientContext(Path trustedCa) throws GeneralSecurityException, IOException {
