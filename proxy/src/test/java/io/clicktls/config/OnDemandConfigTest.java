@@ -6,7 +6,6 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** The keys of on-demand issuance, rate limits and cleanup: defaults, values, and problems with their position. */
@@ -153,15 +152,10 @@ class OnDemandConfigTest {
     }
 
     private static ClickTlsConfig parse(String yaml) throws ConfigException {
-        return ConfigLoader.parse(yaml, "test.yml", BASE);
+        return TestConfigs.parse(yaml, BASE);
     }
 
     private static List<String> problems(String yaml) {
-        try {
-            ConfigLoader.parse(yaml, "test.yml", BASE);
-        } catch (ConfigException e) {
-            return e.problems().stream().map(ConfigProblem::toString).collect(Collectors.toList());
-        }
-        throw new AssertionError("expected problems in:\n" + yaml);
+        return TestConfigs.problems(yaml, BASE);
     }
 }
