@@ -12,15 +12,7 @@ import org.junit.jupiter.api.Test;
 class OnDemandConfigTest {
 
     private static final Path BASE = Path.of("/srv/clicktls/config");
-    private static final String REST =
-            """
-            platforms:
-              sg: { preset: sendgrid }
-              other: { upstream: http://127.0.0.1:8081 }
-            domains:
-              - name: links.example.com
-                platform: sg
-            """;
+    private static final String REST = TestConfigs.WITH_ON_DEMAND_PLATFORM;
 
     @Test
     void leftOutKeysHaveTheirDefaults() throws Exception {

@@ -19,6 +19,17 @@ final class TestConfigs {
                 platform: sg
             """;
 
+    /** {@link #MINIMAL} and a second platform, {@code other}, for {@code certificates.on_demand.platform}. */
+    static final String WITH_ON_DEMAND_PLATFORM =
+            """
+            platforms:
+              sg: { preset: sendgrid }
+              other: { upstream: http://127.0.0.1:8081 }
+            domains:
+              - name: links.example.com
+                platform: sg
+            """;
+
     private TestConfigs() {}
 
     /** {@code yaml} as the file {@code test.yml}, relative paths in it starting at {@code base}. */

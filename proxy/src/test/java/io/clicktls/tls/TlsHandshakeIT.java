@@ -26,10 +26,6 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
-import java.lang.annotation.ElementType;
-import java.lang.annotation.Retention;
-import java.lang.annotation.RetentionPolicy;
-import java.lang.annotation.Target;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
@@ -60,8 +56,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /** Real TLS handshakes against a Netty server whose pipeline is the selection handler and a tiny answering handler. */
 class TlsHandshakeIT {
@@ -390,15 +384,6 @@ class TlsHandshakeIT {
             return answer.toString(StandardCharsets.US_ASCII);
         }
     }
-
-    /** A parameterized test run once with BoringSSL (skipped where it is missing) and once with the JDK's TLS. */
-    @Target(ElementType.METHOD)
-    @Retention(RetentionPolicy.RUNTIME)
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
-    @interface EachProvider {}
 
     /** Answers "pong <alpn>\n" to anything and hangs up, or sends a tiny HTTP/1.1 response to a GET. */
     private static final class Answer extends ChannelInboundHandlerAdapter {
