@@ -5,14 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.admin.ChallTestDns;
-import io.clicktls.config.ConfigLoader;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
 import java.math.BigInteger;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -25,12 +22,11 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -41,29 +37,17 @@ import org.junit.jupiter.api.io.TempDir;
 class FullStorageIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static ChallTestDns dns;
+    // the status page checks DNS for the names it shows: never the real DNS
+    @RegisterExtension
+    static final ChallTestDns.PerClass dns = ChallTestDns.perClass();
 
     @TempDir
     Path dir;
 
-    private final HttpClient client = HttpClient.newHttpClient();
     private Path data;
     private boolean mounted;
     private StandInPlatform platform;
-    private ClickTlsServer server;
-
-    @BeforeAll
-    static void startDns() throws Exception {
-        // the status page checks DNS for the names it shows: never the real DNS
-        dns = ChallTestDns.start();
-    }
-
-    @AfterAll
-    static void stopDns() {
-        if (dns != null) {
-            dns.close();
-        }
-    }
+    private RunningNode node;
 
     @BeforeEach
     void mountSmallVolume() throws Exception {
@@ -76,8 +60,8 @@ class FullStorageIT {
 
     @AfterEach
     void stop() throws Exception {
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
         if (platform != null) {
             platform.close();
@@ -92,7 +76,7 @@ class FullStorageIT {
         start();
         assertThat(click("links.example.test").status()).isEqualTo(200);
         BigInteger stored = serial("links.example.test");
-        server.close();
+        node.close();
 
         fill();
         start();
@@ -124,7 +108,7 @@ class FullStorageIT {
         Files.delete(filler);
         waitForHealthyAndPersisted("new.example.test");
 
-        server.close();
+        node.close();
         start();
         assertThat(click("new.example.test").status()).isEqualTo(200);
         assertThat(serial("new.example.test"))
@@ -137,7 +121,7 @@ class FullStorageIT {
         start();
         assertThat(click("links.example.test").status()).isEqualTo(200);
         BigInteger stored = serial("links.example.test");
-        server.close();
+        node.close();
 
         assertThat(run("mount", "-o", "remount,ro", data.toString())).isNull();
         start();
@@ -152,7 +136,7 @@ class FullStorageIT {
         assertThat(run("mount", "-o", "remount,rw", data.toString())).isNull();
         waitForHealthyAndPersisted("new.example.test");
 
-        server.close();
+        node.close();
         start();
         assertThat(click("new.example.test").status()).isEqualTo(200);
         assertThat(serial("new.example.test")).isEqualTo(issued);
@@ -211,29 +195,10 @@ class FullStorageIT {
     }
 
     private void start() throws Exception {
-        Path config = dir.resolve("clicktls.yml");
-        Files.writeString(
-                config,
-                """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                tuning:
-                  dns_server: %s
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                  - name: links.example.test
-                    platform: stand-in
-                  - name: new.example.test
-                    platform: stand-in
-                """
-                        .formatted(dns.hostPort(), platform.port()));
-        server = ClickTlsServer.start(ConfigLoader.load(config), null);
+        node = RunningNode.start(RunningNode.config(dir)
+                .set("tuning.dns_server", dns.server().hostPort())
+                .platform("stand-in", platform.port())
+                .domains("stand-in", "links.example.test", "new.example.test"));
     }
 
     /** Writes a file until the volume is full; returns it, to free the space again. */
@@ -252,18 +217,15 @@ class FullStorageIT {
     }
 
     private Curl.Result click(String host) throws Exception {
-        return Curl.https(data.resolve("ca/root.pem"), server.httpsPort(), host, "/open.gif");
+        return node.https(host, "/open.gif");
     }
 
     private BigInteger serial(String name) {
-        return server.certificates().cached(name).orElseThrow().leaf().getSerialNumber();
+        return node.server().certificates().cached(name).orElseThrow().leaf().getSerialNumber();
     }
 
     private HttpResponse<String> get(String path) throws Exception {
-        return client.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.adminPort() + path))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
+        return node.adminGet(path);
     }
 
     private static double metric(String scrape, String series) {

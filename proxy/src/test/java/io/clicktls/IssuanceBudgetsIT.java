@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.ConfigLoader;
+import io.clicktls.testing.ClientHelloProbe;
 import io.clicktls.testing.MutableClock;
+import io.clicktls.testing.ScrapedCounts;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -25,14 +27,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -46,9 +45,6 @@ import org.junit.jupiter.api.io.TempDir;
  * renewed whatever the new-name budgets say.
  */
 class IssuanceBudgetsIT {
-
-    private static final Pattern DENIED =
-            Pattern.compile("clicktls_on_demand_denied_total\\{reason=\"([a-z_]+)\"} ([0-9.E]+)");
 
     private static StandInPlatform platform;
 
@@ -244,58 +240,11 @@ class IssuanceBudgetsIT {
 
     /** A ClientHello for {@code name} from {@code source}: true when the proxy answers with an alert or closes. */
     private boolean handshakeRefused(String source, String name) throws IOException {
-        try (Socket socket = new Socket()) {
-            socket.bind(new InetSocketAddress(source, 0));
-            socket.connect(new InetSocketAddress("127.0.0.1", server.httpsPort()), 2000);
-            socket.setSoTimeout(20_000);
-            socket.getOutputStream().write(clientHello(name));
-            socket.getOutputStream().flush();
-            int type = socket.getInputStream().read();
-            return type == -1 || type == 21;
-        }
-    }
-
-    /** A minimal TLS ClientHello with SNI: enough to reach certificate selection. */
-    private static byte[] clientHello(String name) {
-        byte[] host = name.getBytes(StandardCharsets.US_ASCII);
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.writeBytes(new byte[] {3, 3});
-        body.writeBytes(new byte[32]);
-        body.write(0);
-        body.writeBytes(new byte[] {0, 4, 0x13, 0x01, (byte) 0xc0, 0x2f});
-        body.writeBytes(new byte[] {1, 0});
-        ByteArrayOutputStream sni = new ByteArrayOutputStream();
-        writeShort(sni, host.length + 3);
-        sni.write(0);
-        writeShort(sni, host.length);
-        sni.writeBytes(host);
-        ByteArrayOutputStream extensions = new ByteArrayOutputStream();
-        writeShort(extensions, 0);
-        writeShort(extensions, sni.size());
-        extensions.writeBytes(sni.toByteArray());
-        writeShort(body, extensions.size());
-        body.writeBytes(extensions.toByteArray());
-        ByteArrayOutputStream record = new ByteArrayOutputStream();
-        record.writeBytes(new byte[] {22, 3, 1});
-        writeShort(record, body.size() + 4);
-        record.writeBytes(new byte[] {1, 0});
-        writeShort(record, body.size());
-        record.writeBytes(body.toByteArray());
-        return record.toByteArray();
-    }
-
-    private static void writeShort(ByteArrayOutputStream out, int value) {
-        out.write(value >> 8);
-        out.write(value);
+        return ClientHelloProbe.refused(source, server.httpsPort(), ClientHelloProbe.clientHello(name), 20_000);
     }
 
     private Map<String, Double> deniedCounts() {
-        Map<String, Double> counts = new TreeMap<>();
-        Matcher matcher = DENIED.matcher(server.metrics().scrape());
-        while (matcher.find()) {
-            counts.put(matcher.group(1), Double.parseDouble(matcher.group(2)));
-        }
-        return counts;
+        return ScrapedCounts.byLabel(server.metrics().scrape(), "clicktls_on_demand_denied_total", "reason");
     }
 
     /**

@@ -4,21 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
 import io.clicktls.certificates.IssuanceLimits;
+import io.clicktls.testing.ClientHelloProbe;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
 import io.clicktls.testing.RunningNode;
+import io.clicktls.testing.ScrapedCounts;
 import io.clicktls.testing.StandInPlatform;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,6 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
@@ -35,8 +34,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,9 +50,6 @@ class OnDemandAbuseIT {
 
     private static final int HTTPS_PORT = LocalServers.freePort();
     private static final int HTTP_PORT = LocalServers.freePort();
-    private static final Pattern DENIED =
-            Pattern.compile("clicktls_on_demand_denied_total\\{reason=\"([a-z_]+)\"} ([0-9.E]+)");
-
     private static Pebble pebble;
     private static StandInPlatform platform;
     private static HttpServer ask;
@@ -333,65 +327,14 @@ class OnDemandAbuseIT {
      * with an alert (or just closed) rather than a ServerHello.
      */
     private static boolean handshakeRefused(String source, String name) throws IOException {
-        try (Socket socket = new Socket()) {
-            socket.bind(new InetSocketAddress(source, 0));
-            socket.connect(new InetSocketAddress("127.0.0.1", HTTPS_PORT), 2000);
-            socket.setSoTimeout(15_000);
-            OutputStream out = socket.getOutputStream();
-            out.write(
-                    name.equals(GARBAGE)
-                            ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII)
-                            : clientHello(name));
-            out.flush();
-            InputStream in = socket.getInputStream();
-            int type = in.read();
-            return type == -1 || type == 21; // closed, or a TLS alert record
-        }
+        byte[] first = name.equals(GARBAGE)
+                ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII)
+                : ClientHelloProbe.clientHello(name);
+        return ClientHelloProbe.refused(source, HTTPS_PORT, first, 15_000);
     }
 
-    /** A minimal TLS 1.2-style ClientHello with SNI: enough to reach certificate selection, no crypto. */
-    private static byte[] clientHello(String name) {
-        byte[] host = name.getBytes(StandardCharsets.US_ASCII);
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.write(3);
-        body.write(3);
-        body.writeBytes(new byte[32]); // random
-        body.write(0); // session id
-        body.writeBytes(new byte[] {0, 4, 0x13, 0x01, (byte) 0xc0, 0x2f}); // cipher suites
-        body.writeBytes(new byte[] {1, 0}); // compression: null
-        ByteArrayOutputStream sni = new ByteArrayOutputStream();
-        writeShort(sni, host.length + 3);
-        sni.write(0);
-        writeShort(sni, host.length);
-        sni.writeBytes(host);
-        ByteArrayOutputStream extensions = new ByteArrayOutputStream();
-        writeShort(extensions, 0);
-        writeShort(extensions, sni.size());
-        extensions.writeBytes(sni.toByteArray());
-        writeShort(body, extensions.size());
-        body.writeBytes(extensions.toByteArray());
-        ByteArrayOutputStream record = new ByteArrayOutputStream();
-        record.writeBytes(new byte[] {22, 3, 1});
-        writeShort(record, body.size() + 4);
-        record.write(1);
-        record.write(0);
-        writeShort(record, body.size());
-        record.writeBytes(body.toByteArray());
-        return record.toByteArray();
-    }
-
-    private static void writeShort(ByteArrayOutputStream out, int value) {
-        out.write(value >> 8);
-        out.write(value);
-    }
-
-    private java.util.Map<String, Double> deniedCounts() {
-        java.util.Map<String, Double> counts = new java.util.TreeMap<>();
-        Matcher matcher = DENIED.matcher(server.metrics().scrape());
-        while (matcher.find()) {
-            counts.put(matcher.group(1), Double.parseDouble(matcher.group(2)));
-        }
-        return counts;
+    private Map<String, Double> deniedCounts() {
+        return ScrapedCounts.byLabel(server.metrics().scrape(), "clicktls_on_demand_denied_total", "reason");
     }
 
     private static void sleep(long millis) {

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameListener;
 import io.netty.handler.codec.http2.Http2FrameListenerDecorator;
 import io.netty.handler.codec.http2.Http2Settings;
+import java.util.Arrays;
 
 /**
  * Per-connection rate limits on the HTTP/2 control frames that Netty acts on without limit: WINDOW_UPDATE, SETTINGS,
@@ -20,12 +21,24 @@ import io.netty.handler.codec.http2.Http2Settings;
  */
 final class ControlFrameLimits extends Http2FrameListenerDecorator {
 
+    /** The control frames limited, each with its limit per window. */
+    private enum Kind {
+        WINDOW_UPDATE(ProxySettings.H2_MAX_WINDOW_UPDATES),
+        SETTINGS(ProxySettings.H2_MAX_SETTINGS),
+        PING(ProxySettings.H2_MAX_PINGS),
+        PRIORITY(ProxySettings.H2_MAX_PRIORITY);
+
+        final int limit;
+
+        Kind(int limit) {
+            this.limit = limit;
+        }
+    }
+
     private final long windowNanos;
     private long windowStart = System.nanoTime();
-    private int windowUpdates;
-    private int settings;
-    private int pings;
-    private int priorities;
+    /** Frames of each {@link Kind} (by ordinal) within the current window. */
+    private final int[] counts = new int[Kind.values().length];
 
     private ControlFrameLimits(Http2FrameListener listener) {
         super(listener);
@@ -41,28 +54,19 @@ final class ControlFrameLimits extends Http2FrameListenerDecorator {
     @Override
     public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement)
             throws Http2Exception {
-        restartWindowIfOver();
-        if (++windowUpdates > ProxySettings.H2_MAX_WINDOW_UPDATES) {
-            throw tooMany("WINDOW_UPDATE", ProxySettings.H2_MAX_WINDOW_UPDATES);
-        }
+        count(Kind.WINDOW_UPDATE);
         super.onWindowUpdateRead(ctx, streamId, windowSizeIncrement);
     }
 
     @Override
     public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings frame) throws Http2Exception {
-        restartWindowIfOver();
-        if (++settings > ProxySettings.H2_MAX_SETTINGS) {
-            throw tooMany("SETTINGS", ProxySettings.H2_MAX_SETTINGS);
-        }
+        count(Kind.SETTINGS);
         super.onSettingsRead(ctx, frame);
     }
 
     @Override
     public void onPingRead(ChannelHandlerContext ctx, long data) throws Http2Exception {
-        restartWindowIfOver();
-        if (++pings > ProxySettings.H2_MAX_PINGS) {
-            throw tooMany("PING", ProxySettings.H2_MAX_PINGS);
-        }
+        count(Kind.PING);
         super.onPingRead(ctx, data);
     }
 
@@ -70,21 +74,19 @@ final class ControlFrameLimits extends Http2FrameListenerDecorator {
     public void onPriorityRead(
             ChannelHandlerContext ctx, int streamId, int streamDependency, short weight, boolean exclusive)
             throws Http2Exception {
-        restartWindowIfOver();
-        if (++priorities > ProxySettings.H2_MAX_PRIORITY) {
-            throw tooMany("PRIORITY", ProxySettings.H2_MAX_PRIORITY);
-        }
+        count(Kind.PRIORITY);
         super.onPriorityRead(ctx, streamId, streamDependency, weight, exclusive);
     }
 
-    private void restartWindowIfOver() {
+    /** Counts one frame of {@code kind} in the current window (a new one once it has passed); throws past the limit. */
+    private void count(Kind kind) throws Http2Exception {
         long now = System.nanoTime();
         if (now - windowStart >= windowNanos) {
             windowStart = now;
-            windowUpdates = 0;
-            settings = 0;
-            pings = 0;
-            priorities = 0;
+            Arrays.fill(counts, 0);
+        }
+        if (++counts[kind.ordinal()] > kind.limit) {
+            throw tooMany(kind.name(), kind.limit);
         }
     }
 

@@ -321,10 +321,7 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter handshakeCounter(String result) {
-        return Counter.builder("clicktls.tls.handshakes")
-                .description("TLS handshakes by outcome")
-                .tag("result", result)
-                .register(registry);
+        return labelledCounter("clicktls.tls.handshakes", "TLS handshakes by outcome", "result", result);
     }
 
     /** @param result {@code ok} or {@code failed} */
@@ -334,10 +331,8 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter issuedCounter(String result) {
-        return Counter.builder("clicktls.certificates.issued")
-                .description("Certificates issued or renewed, by outcome")
-                .tag("result", result)
-                .register(registry);
+        return labelledCounter(
+                "clicktls.certificates.issued", "Certificates issued or renewed, by outcome", "result", result);
     }
 
     /** Per request: two lookups and an atomic add, nothing allocated once the counter exists. */
@@ -378,10 +373,7 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter upgradedCounter(String kind) {
-        return Counter.builder("clicktls.links.upgraded")
-                .description("Tracked links upgraded from http to https")
-                .tag("kind", kind)
-                .register(registry);
+        return labelledCounter("clicktls.links.upgraded", "Tracked links upgraded from http to https", "kind", kind);
     }
 
     /** @param reason e.g. {@code not_configured}, {@code invalid_name}, {@code ask_denied}, {@code rate_limited} */
@@ -390,10 +382,8 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter deniedCounter(String reason) {
-        return Counter.builder("clicktls.on.demand.denied")
-                .description("On-demand certificate requests refused, by reason")
-                .tag("reason", reason)
-                .register(registry);
+        return labelledCounter(
+                "clicktls.on.demand.denied", "On-demand certificate requests refused, by reason", "reason", reason);
     }
 
     /** @param result {@code ok} or {@code rejected} */
@@ -408,10 +398,7 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter reloadsCounter(String result) {
-        return Counter.builder("clicktls.config.reloads")
-                .description("Config file reloads, by outcome")
-                .tag("result", result)
-                .register(registry);
+        return labelledCounter("clicktls.config.reloads", "Config file reloads, by outcome", "result", result);
     }
 
     /** Registers the certificate gauges; the suppliers are read at scrape time and must be cheap. */
@@ -431,10 +418,11 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter adminActionCounter(String action) {
-        return Counter.builder("clicktls.admin.actions")
-                .description("Certificate actions asked for on the admin listener, by action")
-                .tag("action", action)
-                .register(registry);
+        return labelledCounter(
+                "clicktls.admin.actions",
+                "Certificate actions asked for on the admin listener, by action",
+                "action",
+                action);
     }
 
     /** Registers the gauge of names whose last issuance failed; read at scrape time, must be cheap. */
@@ -472,10 +460,14 @@ public final class Metrics implements AutoCloseable {
     }
 
     private void storageWriteFailed(String kind, int count) {
-        counter(storageWriteFailures, kind, k -> Counter.builder("clicktls.storage.write.failures")
-                        .description("Storage writes not persisted when made (full or read-only storage), by kind")
-                        .tag("kind", k)
-                        .register(registry))
+        counter(
+                        storageWriteFailures,
+                        kind,
+                        k -> labelledCounter(
+                                "clicktls.storage.write.failures",
+                                "Storage writes not persisted when made (full or read-only storage), by kind",
+                                "kind",
+                                k))
                 .increment(count);
     }
 
@@ -526,10 +518,11 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter refusedCounter(String reason) {
-        return Counter.builder("clicktls.connections.refused")
-                .description("Client connections closed at once because a connection limit was reached")
-                .tag("reason", reason)
-                .register(registry);
+        return labelledCounter(
+                "clicktls.connections.refused",
+                "Client connections closed at once because a connection limit was reached",
+                "reason",
+                reason);
     }
 
     /** @param reason one of {@link #ACCEPT_ERROR_REASONS} */
@@ -538,10 +531,11 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter acceptErrorCounter(String reason) {
-        return Counter.builder("clicktls.accept.errors")
-                .description("Failed accepts on the https and http listeners, by reason")
-                .tag("reason", reason)
-                .register(registry);
+        return labelledCounter(
+                "clicktls.accept.errors",
+                "Failed accepts on the https and http listeners, by reason",
+                "reason",
+                reason);
     }
 
     /** @param kind one of {@link #CLIENT_ERROR_KINDS} */
@@ -550,10 +544,11 @@ public final class Metrics implements AutoCloseable {
     }
 
     private Counter clientErrorCounter(String kind) {
-        return Counter.builder("clicktls.client.errors")
-                .description("Client connections or streams closed on an error the client caused, by kind")
-                .tag("kind", kind)
-                .register(registry);
+        return labelledCounter(
+                "clicktls.client.errors",
+                "Client connections or streams closed on an error the client caused, by kind",
+                "kind",
+                kind);
     }
 
     /** An error on a client connection that points at a bug of ours rather than at the client. */
@@ -573,6 +568,11 @@ public final class Metrics implements AutoCloseable {
         REFUSAL_REASONS.forEach(r -> counter(refusedConnections, r, this::refusedCounter));
         ACCEPT_ERROR_REASONS.forEach(r -> counter(acceptErrors, r, this::acceptErrorCounter));
         LISTENERS.forEach(this::connectionsOn);
+    }
+
+    /** Registers (or finds, when registered before) the counter {@code name} with one label set to {@code value}. */
+    private Counter labelledCounter(String name, String description, String label, String value) {
+        return Counter.builder(name).description(description).tag(label, value).register(registry);
     }
 
     private static Counter counter(ConcurrentMap<String, Counter> cache, String key, Function<String, Counter> create) {

@@ -18,10 +18,9 @@ import java.util.Base64;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The admin listener of a whole node (internal CA), with DNS from pebble-challtestsrv. */
@@ -29,25 +28,15 @@ class AdminServerIT {
 
     private static final String TOKEN = "test-admin-token-0123456789";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static ChallTestDns dns;
+
+    @RegisterExtension
+    static final ChallTestDns.PerClass dns = ChallTestDns.perClass();
 
     @TempDir
     Path dir;
 
     private StandInPlatform platform;
     private RunningNode node;
-
-    @BeforeAll
-    static void startDns() throws Exception {
-        dns = ChallTestDns.start();
-    }
-
-    @AfterAll
-    static void stopDns() {
-        if (dns != null) {
-            dns.close();
-        }
-    }
 
     @AfterEach
     void stop() {
@@ -62,7 +51,7 @@ class AdminServerIT {
     private void start(String adminSection, String... domains) throws Exception {
         platform = StandInPlatform.start();
         node = RunningNode.start(RunningNode.config(dir)
-                .set("tuning.dns_server", dns.hostPort())
+                .set("tuning.dns_server", dns.server().hostPort())
                 .platform("stand-in", "http://stand-in.platform.test:" + platform.port())
                 .domains("stand-in", domains)
                 .yaml(adminSection));
@@ -115,7 +104,7 @@ class AdminServerIT {
     @Test
     void dnsPointingAtThePlatformItselfIsCalledOutWithAFix() throws Exception {
         start("", "bypass.example.test");
-        dns.setCname("bypass.example.test", "stand-in.platform.test");
+        dns.server().setCname("bypass.example.test", "stand-in.platform.test");
 
         JsonNode bypass = domain("bypass.example.test");
 

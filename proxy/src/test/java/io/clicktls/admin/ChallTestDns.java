@@ -18,6 +18,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Debian's {@code pebble-challtestsrv} as a DNS server for tests: every name answers 127.0.0.1 (no AAAA) until told
@@ -27,21 +30,60 @@ public final class ChallTestDns implements AutoCloseable {
 
     private static final Path BINARY = Path.of("/usr/bin/pebble-challtestsrv");
 
-    private final Process process;
-    private final int dnsPort;
-    private final int managementPort;
-    private final Path log;
+    private final int dnsPort = LocalServers.freePort();
+    private final int managementPort = LocalServers.freePort();
     private final HttpClient client =
             HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private Process process;
+    private Path log;
 
-    private ChallTestDns(Process process, int dnsPort, int managementPort, Path log) {
-        this.process = process;
-        this.dnsPort = dnsPort;
-        this.managementPort = managementPort;
-        this.log = log;
+    private ChallTestDns() {}
+
+    /** Starts a server now; the caller closes it. */
+    public static ChallTestDns start() throws IOException {
+        ChallTestDns server = new ChallTestDns();
+        server.launch();
+        return server;
     }
 
-    public static ChallTestDns start() throws IOException {
+    /**
+     * A server for a whole test class, registered as {@code @RegisterExtension static final ChallTestDns.PerClass dns =
+     * ChallTestDns.perClass();}: started before the class's {@code @BeforeAll} methods, stopped after its last test.
+     */
+    public static PerClass perClass() {
+        return new PerClass();
+    }
+
+    /** The server of {@link #perClass()}: a {@link ChallTestDns} that JUnit starts and stops around a test class. */
+    public static final class PerClass implements BeforeAllCallback, AfterAllCallback {
+
+        private ChallTestDns server;
+
+        private PerClass() {}
+
+        @Override
+        public void beforeAll(ExtensionContext context) throws IOException {
+            server = start();
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) {
+            if (server != null) {
+                server.close();
+                server = null;
+            }
+        }
+
+        /** The running server; fails outside the class's tests. */
+        public ChallTestDns server() {
+            if (server == null) {
+                throw new IllegalStateException("pebble-challtestsrv runs only while the test class runs");
+            }
+            return server;
+        }
+    }
+
+    private void launch() throws IOException {
         if (!Files.isExecutable(BINARY)) {
             String missing = BINARY + " not installed: apt-get install -y pebble";
             if ("true".equalsIgnoreCase(System.getenv("CI"))) {
@@ -50,16 +92,12 @@ public final class ChallTestDns implements AutoCloseable {
             System.err.println("!!! " + missing + ": skipping this test !!!");
             Assumptions.abort(missing);
         }
-        int dns = LocalServers.freePort();
-        int management = LocalServers.freePort();
-        Path log = Files.createTempFile("challtestsrv", ".log");
-        Process process = Pebble.dnsOnlyChallTestSrv(dns, management)
+        log = Files.createTempFile("challtestsrv", ".log");
+        process = Pebble.dnsOnlyChallTestSrv(dnsPort, managementPort)
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .start();
-        ChallTestDns server = new ChallTestDns(process, dns, management, log);
-        server.awaitReady();
-        return server;
+        awaitReady();
     }
 
     public InetSocketAddress address() {

@@ -38,6 +38,23 @@ class DnsStatusTest {
         return new DnsCheck.Report(name, chain, parsed, verdict, explanation, expected, Duration.ofSeconds(30));
     }
 
+    /** The status of {@code links.shop.com}, with no CAA records, under Let's Encrypt. */
+    private static DnsStatus linksShopCom(
+            String platform,
+            List<Hop> chain,
+            Verdict verdict,
+            String explanation,
+            List<String> expected,
+            String... addresses)
+            throws Exception {
+        return DnsStatus.of(
+                report("links.shop.com", chain, verdict, explanation, expected, addresses),
+                NO_CAA,
+                platform,
+                LETS_ENCRYPT,
+                NOW);
+    }
+
     private static DnsStatus plain(CaaReport caa, CaPolicy ca) throws Exception {
         return DnsStatus.of(
                 report(
@@ -55,18 +72,13 @@ class DnsStatusTest {
 
     @Test
     void cnameToTheExpectedNameIsOkWithDnsChecksExplanation() throws Exception {
-        DnsStatus status = DnsStatus.of(
-                report(
-                        "links.shop.com",
-                        List.of(new Hop("links.shop.com", "proxy.example.net")),
-                        Verdict.POINTS_HERE,
-                        "links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)",
-                        PROXY,
-                        "192.0.2.10"),
-                NO_CAA,
+        DnsStatus status = linksShopCom(
                 "sendgrid.net",
-                LETS_ENCRYPT,
-                NOW);
+                List.of(new Hop("links.shop.com", "proxy.example.net")),
+                Verdict.POINTS_HERE,
+                "links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)",
+                PROXY,
+                "192.0.2.10");
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.OK);
         assertThat(status.summary())
@@ -79,18 +91,13 @@ class DnsStatusTest {
 
     @Test
     void cnameToThePlatformIsWrongWithAFixNamingTheProxy() throws Exception {
-        DnsStatus status = DnsStatus.of(
-                report(
-                        "links.shop.com",
-                        List.of(new Hop("links.shop.com", "sendgrid.net")),
-                        Verdict.POINTS_ELSEWHERE,
-                        "links.shop.com is a CNAME to sendgrid.net: point it at proxy.example.net",
-                        PROXY,
-                        "167.89.118.1"),
-                NO_CAA,
+        DnsStatus status = linksShopCom(
                 "sendgrid.net",
-                LETS_ENCRYPT,
-                NOW);
+                List.of(new Hop("links.shop.com", "sendgrid.net")),
+                Verdict.POINTS_ELSEWHERE,
+                "links.shop.com is a CNAME to sendgrid.net: point it at proxy.example.net",
+                PROXY,
+                "167.89.118.1");
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.WRONG);
         assertThat(status.summary())
@@ -102,19 +109,14 @@ class DnsStatusTest {
 
     @Test
     void pointingElsewhereSplitsDnsChecksExplanationIntoWhatWasFoundAndTheFix() throws Exception {
-        DnsStatus status = DnsStatus.of(
-                report(
-                        "links.shop.com",
-                        List.of(),
-                        Verdict.POINTS_ELSEWHERE,
-                        "links.shop.com resolves to 198.51.100.7, not to this proxy: replace its A/AAAA records by a CNAME"
-                                + " to proxy.example.net",
-                        PROXY,
-                        "198.51.100.7"),
-                NO_CAA,
+        DnsStatus status = linksShopCom(
                 null,
-                LETS_ENCRYPT,
-                NOW);
+                List.of(),
+                Verdict.POINTS_ELSEWHERE,
+                "links.shop.com resolves to 198.51.100.7, not to this proxy: replace its A/AAAA records by a CNAME"
+                        + " to proxy.example.net",
+                PROXY,
+                "198.51.100.7");
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.WRONG);
         assertThat(status.summary()).isEqualTo("links.shop.com resolves to 198.51.100.7, not to this proxy");
@@ -124,17 +126,12 @@ class DnsStatusTest {
 
     @Test
     void unresolvableNameFailsWithAFixToAddTheCname() throws Exception {
-        DnsStatus status = DnsStatus.of(
-                report(
-                        "links.shop.com",
-                        List.of(),
-                        Verdict.NOT_FOUND,
-                        "links.shop.com does not resolve (NXDOMAIN): add a CNAME from links.shop.com to proxy.example.net",
-                        PROXY),
-                NO_CAA,
+        DnsStatus status = linksShopCom(
                 null,
-                LETS_ENCRYPT,
-                NOW);
+                List.of(),
+                Verdict.NOT_FOUND,
+                "links.shop.com does not resolve (NXDOMAIN): add a CNAME from links.shop.com to proxy.example.net",
+                PROXY);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.FAILED);
         assertThat(status.summary()).isEqualTo("links.shop.com does not resolve (NXDOMAIN)");
@@ -143,17 +140,12 @@ class DnsStatusTest {
 
     @Test
     void aLookupThatCouldNotBeMadeFailsWithAFix() throws Exception {
-        DnsStatus status = DnsStatus.of(
-                report(
-                        "links.shop.com",
-                        List.of(),
-                        Verdict.UNAVAILABLE,
-                        "DNS could not answer for links.shop.com (SERVFAIL); try again later",
-                        PROXY),
-                NO_CAA,
+        DnsStatus status = linksShopCom(
                 null,
-                LETS_ENCRYPT,
-                NOW);
+                List.of(),
+                Verdict.UNAVAILABLE,
+                "DNS could not answer for links.shop.com (SERVFAIL); try again later",
+                PROXY);
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.FAILED);
         assertThat(status.summary()).contains("SERVFAIL");
@@ -162,18 +154,13 @@ class DnsStatusTest {
 
     @Test
     void withoutExpectationsTheVerdictIsUnknownButHealthyAndSaysWhereTheNamePoints() throws Exception {
-        DnsStatus status = DnsStatus.of(
-                report(
-                        "links.shop.com",
-                        List.of(new Hop("links.shop.com", "x.example.org")),
-                        Verdict.POINTS_ELSEWHERE,
-                        "ignored",
-                        List.of(),
-                        "192.0.2.10"),
-                NO_CAA,
+        DnsStatus status = linksShopCom(
                 null,
-                LETS_ENCRYPT,
-                NOW);
+                List.of(new Hop("links.shop.com", "x.example.org")),
+                Verdict.POINTS_ELSEWHERE,
+                "ignored",
+                List.of(),
+                "192.0.2.10");
 
         assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.UNKNOWN);
         assertThat(status.summary())

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The status page's DNS column, through {@link DnsCheck}, against pebble-challtestsrv's DNS. */
 class DomainDnsIT {
@@ -18,14 +19,15 @@ class DomainDnsIT {
     private static final CaPolicy LETS_ENCRYPT =
             new CaPolicy("acme-v02.api.letsencrypt.org", true, List.of("letsencrypt.org"));
 
-    private static ChallTestDns dns;
+    @RegisterExtension
+    static final ChallTestDns.PerClass dns = ChallTestDns.perClass();
+
     private static DnsCheck check;
     private static DomainDns domains;
 
     @BeforeAll
     static void start() throws Exception {
-        dns = ChallTestDns.start();
-        check = DnsCheck.create(dns.address(), Duration.ofSeconds(2));
+        check = DnsCheck.create(dns.server().address(), Duration.ofSeconds(2));
         domains = new DomainDns(check, Clock.systemUTC());
     }
 
@@ -33,9 +35,6 @@ class DomainDnsIT {
     static void stop() {
         if (check != null) {
             check.close();
-        }
-        if (dns != null) {
-            dns.close();
         }
     }
 
@@ -46,10 +45,10 @@ class DomainDnsIT {
 
     @Test
     void cnameChainToTheExpectedNameIsOkWithItsAddressesShownAndCachedForThePage() throws Exception {
-        dns.setCname("links.chain.test", "hop.chain.test");
-        dns.setCname("hop.chain.test", "proxy.chain.test");
-        dns.addA("proxy.chain.test", "10.1.2.3");
-        dns.addAaaa("proxy.chain.test", "2001:db8::7");
+        dns.server().setCname("links.chain.test", "hop.chain.test");
+        dns.server().setCname("hop.chain.test", "proxy.chain.test");
+        dns.server().addA("proxy.chain.test", "10.1.2.3");
+        dns.server().addAaaa("proxy.chain.test", "2001:db8::7");
 
         DnsStatus status = status("links.chain.test", "sendgrid.net", List.of("proxy.chain.test"), CaPolicy.INTERNAL);
 
@@ -69,8 +68,8 @@ class DomainDnsIT {
 
     @Test
     void cnameToThePlatformIsWrong() throws Exception {
-        dns.setCname("links.bypass.test", "u123.wl.sendgrid.test");
-        dns.addA("u123.wl.sendgrid.test", "10.9.9.9");
+        dns.server().setCname("links.bypass.test", "u123.wl.sendgrid.test");
+        dns.server().addA("u123.wl.sendgrid.test", "10.9.9.9");
 
         DnsStatus status = status("links.bypass.test", "sendgrid.test", List.of("proxy.chain.test"), CaPolicy.INTERNAL);
 
@@ -82,7 +81,7 @@ class DomainDnsIT {
 
     @Test
     void caaIsFoundAtTheClosestNameUpTheTreeAndJudgedAgainstTheCa() throws Exception {
-        dns.addCaa("caa.test", "issue", "digicert.com", "iodef", "mailto:ops@caa.test");
+        dns.server().addCaa("caa.test", "issue", "digicert.com", "iodef", "mailto:ops@caa.test");
 
         DnsStatus status = status("links.shop.caa.test", null, List.of(), LETS_ENCRYPT);
 
@@ -95,7 +94,7 @@ class DomainDnsIT {
 
     @Test
     void servfailIsAFailedCheck() throws Exception {
-        dns.setServfail("broken.test");
+        dns.server().setServfail("broken.test");
 
         DnsStatus status = status("broken.test", null, List.of("proxy.chain.test"), CaPolicy.INTERNAL);
 

@@ -2,6 +2,7 @@ package io.clicktls.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.testing.KnownSeries;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.net.http.HttpResponse;
@@ -11,7 +12,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A real scrape of a node that has served some traffic, checked by Prometheus' own linter. */
+/** Real scrapes of a node, before and after it served some traffic, checked by Prometheus' own linter. */
 class MetricsExpositionIT {
 
     @TempDir
@@ -34,6 +35,30 @@ class MetricsExpositionIT {
             node.close();
         }
         platform.close();
+    }
+
+    /**
+     * A scrape of a node that has served nothing yet: every series whose labels are known in advance is already
+     * there at 0 (Prometheus' "avoid missing metrics": {@code rate()} and alerts on a series that appears only with
+     * its first event miss that event), and promtool accepts the exposition.
+     */
+    @Test
+    void everySeriesKnownInAdvanceIsScrapedAtZeroRightAfterStartAndPassesPromtool() throws Exception {
+        String scrape = scrape();
+
+        assertThat(scrape).contains(KnownSeries.atZero());
+        assertThat(scrape)
+                .contains("clicktls_connections{listener=\"https\"} 0.0")
+                .contains("clicktls_connections{listener=\"http\"} 0.0")
+                .containsPattern("clicktls_connections_limit \\d+")
+                .contains("clicktls_unexpected_errors_total 0.0")
+                .contains("clicktls_certificate_issuance_seconds_count 0")
+                .contains("clicktls_upstream_seconds_count 0")
+                .contains("clicktls_tls_handshake_seconds_count 0");
+
+        ExternalTool.Run lint = ExternalTool.PROMTOOL.require().run(scrape, 30, "check", "metrics");
+        assertThat(lint.output()).as("promtool check metrics").isEmpty();
+        assertThat(lint.exitCode()).isZero();
     }
 
     @Test

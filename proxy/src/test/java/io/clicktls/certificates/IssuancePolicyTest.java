@@ -7,6 +7,7 @@ import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.testing.InternalCaStack;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -110,22 +111,8 @@ class IssuancePolicyTest {
 
     @Test
     void aConfiguredNameIsAllowedAtOnceUntilTheOrderLimitHoldsItBack(@TempDir Path dir) throws Exception {
-        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse(
-                """
-                certificates:
-                  limits:
-                    orders_per_3h: 1
-                platforms:
-                  sg: { preset: sendgrid }
-                domains:
-                  - name: "*.example.com"
-                    platform: sg
-                """,
-                "test.yml",
-                dir));
-        IssuanceLimits limits =
-                new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(), Clock.systemUTC());
-        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(), null)) {
+        ConfigSnapshot snapshot = oneOrderPer3h(dir);
+        try (IssuancePolicy full = withLimitsIn(dir, snapshot)) {
             IssuancePolicy.OrderDecision first = full.decideOrder(
                             "a.example.com", snapshot, IssuanceLimits.Requester.OPERATOR)
                     .join();
@@ -159,22 +146,8 @@ class IssuancePolicyTest {
 
     @Test
     void anOrderCountsFromItsStartAndACancelledOneIsTakenBackOnce(@TempDir Path dir) throws Exception {
-        ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigLoader.parse(
-                """
-                certificates:
-                  limits:
-                    orders_per_3h: 1
-                platforms:
-                  sg: { preset: sendgrid }
-                domains:
-                  - name: "*.example.com"
-                    platform: sg
-                """,
-                "test.yml",
-                dir));
-        IssuanceLimits limits =
-                new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(), Clock.systemUTC());
-        try (IssuancePolicy full = new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(), null)) {
+        ConfigSnapshot snapshot = oneOrderPer3h(dir);
+        try (IssuancePolicy full = withLimitsIn(dir, snapshot)) {
             Order order = full.decideOrder("a.example.com", snapshot, IssuanceLimits.Requester.OPERATOR)
                     .join()
                     .order();
@@ -198,5 +171,29 @@ class IssuancePolicyTest {
                             .allowed())
                     .isFalse();
         }
+    }
+
+    /** {@code *.example.com} on SendGrid, with {@code certificates.limits.orders_per_3h: 1}. */
+    private static ConfigSnapshot oneOrderPer3h(Path dir) throws Exception {
+        return ConfigSnapshot.of(ConfigLoader.parse(
+                """
+                certificates:
+                  limits:
+                    orders_per_3h: 1
+                platforms:
+                  sg: { preset: sendgrid }
+                domains:
+                  - name: "*.example.com"
+                    platform: sg
+                """,
+                "test.yml",
+                dir));
+    }
+
+    /** A policy without ask or DNS checks whose issuance limits keep their events in {@code dir}. */
+    private static IssuancePolicy withLimitsIn(Path dir, ConfigSnapshot snapshot) throws IOException {
+        IssuanceLimits limits =
+                new IssuanceLimits(new FileStorage(dir), Runnable::run, PublicSuffixList.bundled(), Clock.systemUTC());
+        return new IssuancePolicy(() -> snapshot, null, limits, PublicSuffixList.bundled(), null);
     }
 }

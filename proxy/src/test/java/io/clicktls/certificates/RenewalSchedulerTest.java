@@ -7,6 +7,7 @@ import io.clicktls.certificates.RenewalScheduler.Window;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.Storage;
+import io.clicktls.testing.ForwardingStorage;
 import io.clicktls.testing.InMemoryStorage;
 import io.clicktls.testing.ManualScheduledExecutor;
 import java.io.IOException;
@@ -371,12 +372,11 @@ class RenewalSchedulerTest {
     }
 
     /** Storage that counts reads by file name, to tell which certificates were loaded. */
-    private static final class CountingStorage implements Storage {
-        private final Storage delegate;
+    private static final class CountingStorage extends ForwardingStorage {
         private final ConcurrentHashMap<String, AtomicInteger> loads = new ConcurrentHashMap<>();
 
         CountingStorage(Storage delegate) {
-            this.delegate = delegate;
+            super(delegate);
         }
 
         int loads(String file) {
@@ -385,30 +385,10 @@ class RenewalSchedulerTest {
         }
 
         @Override
-        public void store(String key, byte[] value) throws IOException {
-            delegate.store(key, value);
-        }
-
-        @Override
         public Optional<byte[]> load(String key) throws IOException {
             loads.computeIfAbsent(key.substring(key.lastIndexOf('/') + 1), k -> new AtomicInteger())
                     .incrementAndGet();
-            return delegate.load(key);
-        }
-
-        @Override
-        public boolean delete(String key) throws IOException {
-            return delegate.delete(key);
-        }
-
-        @Override
-        public List<String> list(String prefix) throws IOException {
-            return delegate.list(prefix);
-        }
-
-        @Override
-        public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
-            return delegate.lock(name, lease);
+            return super.load(key);
         }
     }
 }

@@ -17,17 +17,17 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code doctor} against a running node (internal CA), with pebble-challtestsrv as the DNS. */
 class DoctorCommandIT {
 
-    private static ChallTestDns dns;
+    @RegisterExtension
+    static final ChallTestDns.PerClass dns = ChallTestDns.perClass();
 
     @TempDir
     Path dir;
@@ -39,18 +39,6 @@ class DoctorCommandIT {
 
     /** What one doctor run printed and returned. */
     private record Run(int exitCode, String out, String err) {}
-
-    @BeforeAll
-    static void startDns() throws Exception {
-        dns = ChallTestDns.start();
-    }
-
-    @AfterAll
-    static void stopDns() {
-        if (dns != null) {
-            dns.close();
-        }
-    }
 
     @BeforeEach
     void start() throws Exception {
@@ -75,9 +63,22 @@ class DoctorCommandIT {
         }
     }
 
+    /** doctor expecting the name at 127.0.0.1 and trusting the node's internal CA. */
+    private Run doctorTrustingNode(String domain) {
+        return doctor(
+                domain,
+                "--expect",
+                "127.0.0.1",
+                "--trust",
+                dir.resolve("data/ca/root.pem").toString());
+    }
+
     private Run doctor(String domain, String... extra) {
-        List<String> args =
-                new ArrayList<>(List.of("--config", config.file().toString(), "--dns-server", dns.hostPort()));
+        List<String> args = new ArrayList<>(List.of(
+                "--config",
+                config.file().toString(),
+                "--dns-server",
+                dns.server().hostPort()));
         if (node != null) {
             args.addAll(List.of(
                     "--https", "127.0.0.1:" + node.httpsPort(), "--admin", "http://127.0.0.1:" + node.adminPort()));
@@ -98,12 +99,7 @@ class DoctorCommandIT {
     void wellSetUpDomainPassesEveryCheckAndExitsZero() throws Exception {
         startProxy();
 
-        Run run = doctor(
-                "good.shop.test",
-                "--expect",
-                "127.0.0.1",
-                "--trust",
-                dir.resolve("data/ca/root.pem").toString());
+        Run run = doctorTrustingNode("good.shop.test");
 
         assertThat(run.out())
                 .as(run.out())
@@ -123,7 +119,7 @@ class DoctorCommandIT {
     @Test
     void cnameToThePlatformItselfFailsDnsWithAConcreteFix() throws Exception {
         startProxy();
-        dns.setCname("bypass.shop.test", "stand-in.platform.test");
+        dns.server().setCname("bypass.shop.test", "stand-in.platform.test");
 
         Run run = doctor("bypass.shop.test", "--expect", "proxy.example.test");
 
@@ -139,7 +135,7 @@ class DoctorCommandIT {
     @Test
     void dnsPointedElsewhereSaysWhereItLeadsAndWhereItShould() throws Exception {
         startProxy();
-        dns.addA("elsewhere.shop.test", "10.9.9.9");
+        dns.server().addA("elsewhere.shop.test", "10.9.9.9");
 
         Run run = doctor("elsewhere.shop.test", "--expect", "127.0.0.1");
 
@@ -153,9 +149,9 @@ class DoctorCommandIT {
     @Test
     void expectedTargetsComeFromOnDemandExpectDnsAndExpectAddsToThem() throws Exception {
         config.set("certificates.on_demand.expect_dns", "[proxy.shop.test]").write();
-        dns.setCname("cnamed.shop.test", "proxy.shop.test");
-        dns.addA("proxy.shop.test", "10.7.7.7");
-        dns.addA("direct.shop.test", "10.8.8.8");
+        dns.server().setCname("cnamed.shop.test", "proxy.shop.test");
+        dns.server().addA("proxy.shop.test", "10.7.7.7");
+        dns.server().addA("direct.shop.test", "10.8.8.8");
 
         Run viaConfig = doctor("cnamed.shop.test");
         Run elsewhere = doctor("direct.shop.test");
@@ -175,7 +171,7 @@ class DoctorCommandIT {
 
     @Test
     void withoutExpectedTargetsDnsSaysWhereTheNamePointsWithoutFailing() throws Exception {
-        dns.addA("shown.shop.test", "10.6.6.6");
+        dns.server().addA("shown.shop.test", "10.6.6.6");
 
         Run run = doctor("shown.shop.test");
 
@@ -191,12 +187,7 @@ class DoctorCommandIT {
         platform.close();
         platformClosed = true;
 
-        Run run = doctor(
-                "down.shop.test",
-                "--expect",
-                "127.0.0.1",
-                "--trust",
-                dir.resolve("data/ca/root.pem").toString());
+        Run run = doctorTrustingNode("down.shop.test");
 
         assertThat(run.out())
                 .as(run.out())

@@ -134,15 +134,10 @@ class AcmeEabConfigTest {
     }
 
     private ClickTlsConfig parse(String yaml) throws ConfigException {
-        return ConfigLoader.parse(yaml, "test.yml", tempDir);
+        return TestConfigs.parse(yaml, tempDir);
     }
 
     private List<String> problems(String yaml) {
-        try {
-            ConfigLoader.parse(yaml, "test.yml", tempDir);
-        } catch (ConfigException e) {
-            return e.problems().stream().map(ConfigProblem::toString).toList();
-        }
-        throw new AssertionError("expected problems in:\n" + yaml);
+        return TestConfigs.problems(yaml, tempDir);
     }
 }

@@ -26,14 +26,7 @@ class ConfigLoaderTest {
 
     private static final Path BASE = Path.of("/srv/clicktls/config");
 
-    private static final String MINIMAL =
-            """
-            platforms:
-              sg: { preset: sendgrid }
-            domains:
-              - name: links.example.com
-                platform: sg
-            """;
+    private static final String MINIMAL = TestConfigs.MINIMAL;
 
     @TempDir
     Path tempDir;
@@ -954,16 +947,11 @@ class ConfigLoaderTest {
     // ---- helpers
 
     private static ClickTlsConfig parse(String yaml) throws ConfigException {
-        return ConfigLoader.parse(yaml, "test.yml", BASE);
+        return TestConfigs.parse(yaml, BASE);
     }
 
     private static List<String> problems(String yaml) {
-        try {
-            ConfigLoader.parse(yaml, "test.yml", BASE);
-        } catch (ConfigException e) {
-            return e.problems().stream().map(ConfigProblem::toString).collect(Collectors.toList());
-        }
-        throw new AssertionError("expected problems in:\n" + yaml);
+        return TestConfigs.problems(yaml, BASE);
     }
 
     static Path repoRoot() {

@@ -6,6 +6,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -63,12 +64,8 @@ class ConfigWatcherTest {
         Path temporary = dir.resolve(".clicktls.yml.swp");
         Files.writeString(temporary, config("renamed.example.com", "0.0.0.0:8443"));
 
-        long start = System.nanoTime();
-        Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Outcome outcome = next();
-
-        assertThat(outcome.accepted()).isNotNull();
-        assertThat(elapsedSince(start)).isLessThan(PICKUP);
+        Outcome outcome = acceptedWithinPickup(
+                () -> Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE));
         assertThat(live.get().domains().serves("renamed.example.com")).isTrue();
         assertThat(live.get().domains().serves("first.example.com")).isFalse();
         assertThat(outcome.thread()).isEqualTo("clicktls-config-watcher");
@@ -78,12 +75,7 @@ class ConfigWatcherTest {
     void inPlaceWriteIsInForceWithinTwoSeconds() throws Exception {
         startWatcher(true);
 
-        long start = System.nanoTime();
-        Files.writeString(file, config("rewritten.example.com", "0.0.0.0:8443"));
-        Outcome outcome = next();
-
-        assertThat(outcome.accepted()).isNotNull();
-        assertThat(elapsedSince(start)).isLessThan(PICKUP);
+        acceptedWithinPickup(() -> Files.writeString(file, config("rewritten.example.com", "0.0.0.0:8443")));
         assertThat(live.get().config().domains()).extracting(Domain::name).containsExactly("rewritten.example.com");
     }
 
@@ -241,12 +233,7 @@ class ConfigWatcherTest {
     void pollingAlonePicksUpAChangeWhenNoEventsArrive() throws Exception {
         startWatcher(false);
 
-        long start = System.nanoTime();
-        Files.writeString(file, config("polled.example.com", "0.0.0.0:8443"));
-        Outcome outcome = next();
-
-        assertThat(outcome.accepted()).isNotNull();
-        assertThat(elapsedSince(start)).isLessThan(PICKUP);
+        acceptedWithinPickup(() -> Files.writeString(file, config("polled.example.com", "0.0.0.0:8443")));
         assertThat(live.get().domains().serves("polled.example.com")).isTrue();
     }
 
@@ -301,6 +288,23 @@ class ConfigWatcherTest {
                 ? new ConfigWatcher(file, live, listener)
                 : new ConfigWatcher(file, live, listener, Duration.ofMillis(200), Duration.ofSeconds(1), false);
         watcher.start();
+    }
+
+    /** Makes {@code change} to the file; the reload it causes must be accepted within {@link #PICKUP}. */
+    private Outcome acceptedWithinPickup(FileChange change) throws Exception {
+        long start = System.nanoTime();
+        change.apply();
+        Outcome outcome = next();
+
+        assertThat(outcome.accepted()).isNotNull();
+        assertThat(elapsedSince(start)).isLessThan(PICKUP);
+        return outcome;
+    }
+
+    /** An edit of the config file. */
+    @FunctionalInterface
+    private interface FileChange {
+        void apply() throws IOException;
     }
 
     private Outcome next() throws InterruptedException {

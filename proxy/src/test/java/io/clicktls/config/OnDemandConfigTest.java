@@ -6,22 +6,13 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** The keys of on-demand issuance, rate limits and cleanup: defaults, values, and problems with their position. */
 class OnDemandConfigTest {
 
     private static final Path BASE = Path.of("/srv/clicktls/config");
-    private static final String REST =
-            """
-            platforms:
-              sg: { preset: sendgrid }
-              other: { upstream: http://127.0.0.1:8081 }
-            domains:
-              - name: links.example.com
-                platform: sg
-            """;
+    private static final String REST = TestConfigs.WITH_ON_DEMAND_PLATFORM;
 
     @Test
     void leftOutKeysHaveTheirDefaults() throws Exception {
@@ -153,15 +144,10 @@ class OnDemandConfigTest {
     }
 
     private static ClickTlsConfig parse(String yaml) throws ConfigException {
-        return ConfigLoader.parse(yaml, "test.yml", BASE);
+        return TestConfigs.parse(yaml, BASE);
     }
 
     private static List<String> problems(String yaml) {
-        try {
-            ConfigLoader.parse(yaml, "test.yml", BASE);
-        } catch (ConfigException e) {
-            return e.problems().stream().map(ConfigProblem::toString).collect(Collectors.toList());
-        }
-        throw new AssertionError("expected problems in:\n" + yaml);
+        return TestConfigs.problems(yaml, BASE);
     }
 }

@@ -16,13 +16,8 @@ class OnDemandRoutingTest {
               on_demand:
                 ask: http://127.0.0.1:3000/allow
                 platform: other
-            platforms:
-              sg: { preset: sendgrid }
-              other: { upstream: http://127.0.0.1:8081 }
-            domains:
-              - name: links.example.com
-                platform: sg
-            """;
+            """
+                    + TestConfigs.WITH_ON_DEMAND_PLATFORM;
 
     private final Set<String> allowed = ConcurrentHashMap.newKeySet();
 

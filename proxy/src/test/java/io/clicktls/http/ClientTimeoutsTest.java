@@ -22,12 +22,8 @@ class ClientTimeoutsTest {
     void connectionWithoutARequestIsClosedAfterTheFirstDeadline() {
         EmbeddedChannel channel = frozen();
 
-        channel.advanceTimeBy(29, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isTrue();
-        channel.advanceTimeBy(2, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isFalse();
+        assertThat(openAfter(channel, 29)).isTrue();
+        assertThat(openAfter(channel, 2)).isFalse();
     }
 
     @Test
@@ -35,23 +31,15 @@ class ClientTimeoutsTest {
         EmbeddedChannel channel = frozen();
         channel.writeInbound(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/"));
 
-        channel.advanceTimeBy(45, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isTrue();
+        assertThat(openAfter(channel, 45)).isTrue();
 
         // 100 Continue is not the end of a response
         channel.writeOutbound(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
-        channel.advanceTimeBy(45, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isTrue();
+        assertThat(openAfter(channel, 45)).isTrue();
 
         channel.writeOutbound(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
-        channel.advanceTimeBy(59, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isTrue();
-        channel.advanceTimeBy(2, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isFalse();
+        assertThat(openAfter(channel, 59)).isTrue();
+        assertThat(openAfter(channel, 2)).isFalse();
     }
 
     @Test
@@ -61,14 +49,10 @@ class ClientTimeoutsTest {
         channel.writeInbound(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/2"));
 
         channel.writeOutbound(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
-        channel.advanceTimeBy(120, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isTrue();
+        assertThat(openAfter(channel, 120)).isTrue();
 
         channel.writeOutbound(LastHttpContent.EMPTY_LAST_CONTENT);
-        channel.advanceTimeBy(61, TimeUnit.SECONDS);
-        channel.runScheduledPendingTasks();
-        assertThat(channel.isOpen()).isFalse();
+        assertThat(openAfter(channel, 61)).isFalse();
     }
 
     private EmbeddedChannel frozen() {
@@ -76,5 +60,12 @@ class ClientTimeoutsTest {
         channel.freezeTime();
         channel.pipeline().addLast(timeouts);
         return channel;
+    }
+
+    /** Moves the channel's clock on by {@code seconds}, runs what fell due and says whether it is still open. */
+    private static boolean openAfter(EmbeddedChannel channel, int seconds) {
+        channel.advanceTimeBy(seconds, TimeUnit.SECONDS);
+        channel.runScheduledPendingTasks();
+        return channel.isOpen();
     }
 }

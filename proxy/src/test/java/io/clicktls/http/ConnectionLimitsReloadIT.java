@@ -2,16 +2,13 @@ package io.clicktls.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.ClickTlsServer;
-import io.clicktls.config.ConfigLoader;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -26,16 +23,16 @@ class ConnectionLimitsReloadIT {
     Path dir;
 
     private StandInPlatform platform;
-    private ClickTlsServer server;
-    private Path configFile;
+    private RunningNode.Config config;
+    private RunningNode node;
     private final List<Socket> sockets = new ArrayList<>();
 
     @BeforeEach
     void start() throws Exception {
         platform = StandInPlatform.start();
-        configFile = dir.resolve("clicktls.yml");
-        Files.writeString(configFile, config(""));
-        server = ClickTlsServer.start(ConfigLoader.load(configFile), null);
+        config =
+                RunningNode.config(dir).platform("stand-in", platform.port()).domains("stand-in", "links.example.test");
+        node = RunningNode.start(config);
     }
 
     @AfterEach
@@ -43,46 +40,26 @@ class ConnectionLimitsReloadIT {
         for (Socket socket : sockets) {
             socket.close();
         }
-        if (server != null) {
-            server.close();
+        if (node != null) {
+            node.close();
         }
         platform.close();
-    }
-
-    private String config(String limits) {
-        return """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                  - name: links.example.test
-                    platform: stand-in
-                %s"""
-                .formatted(platform.port(), limits);
     }
 
     @Test
     void perClientLimitSetByAReloadAppliesToTheNextConnections() throws Exception {
         assertThat(openHeld(5)).as("no per-client limit by default").isEqualTo(5);
 
-        Path edit = dir.resolve("clicktls.yml.new");
-        Files.writeString(edit, config("limits:\n  max_connections_per_client: 7\n"));
-        Files.move(edit, configFile, StandardCopyOption.ATOMIC_MOVE);
+        config.set("limits.max_connections_per_client", "7").replace();
         long deadline = System.nanoTime() + 5_000_000_000L;
-        while (!server.metrics().scrape().contains("clicktls_config_reloads_total{result=\"ok\"} 1.0")) {
+        while (!node.server().metrics().scrape().contains("clicktls_config_reloads_total{result=\"ok\"} 1.0")) {
             assertThat(System.nanoTime()).as("reload within 5 s").isLessThan(deadline);
             Thread.sleep(50);
         }
 
         // the five held before the edit were not counted per client: seven more fit, the eighth does not
         assertThat(openHeld(8)).isEqualTo(7);
-        assertThat(server.metrics().scrape())
+        assertThat(node.server().metrics().scrape())
                 .contains("clicktls_connections_refused_total{reason=\"max_connections_per_client\"} 1.0")
                 .contains("clicktls_connections{listener=\"http\"} 12.0");
     }
@@ -92,7 +69,7 @@ class ConnectionLimitsReloadIT {
         int held = 0;
         for (int i = 0; i < count; i++) {
             Socket socket = new Socket();
-            socket.connect(new InetSocketAddress("127.0.0.1", server.httpPort()), 5000);
+            socket.connect(new InetSocketAddress("127.0.0.1", node.httpPort()), 5000);
             sockets.add(socket);
             socket.setSoTimeout(300);
             try {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.ClientTls;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -92,12 +93,7 @@ class HostileClientsIT {
                 .contains("clicktls_connections{listener=\"https\"} 72.0");
         assertThat(node.isAlive()).isTrue();
 
-        closeFlood();
-        Curl.Result after = click();
-        assertThat(after.status())
-                .as("a click once the flood ended: " + after.stderr() + logTail())
-                .isEqualTo(302);
-        assertThat(healthz()).isEqualTo(200);
+        assertServesOnceTheFloodEnds();
         assertThat(node.isAlive()).isTrue();
         String written = Files.readString(log);
         assertThat(stackTraceLines(written))
@@ -116,12 +112,7 @@ class HostileClientsIT {
         }
         Thread.sleep(2500); // Netty retries a failed accept once a second, with a stack trace each time
 
-        closeFlood();
-        Curl.Result after = click();
-        assertThat(after.status())
-                .as("a click once the flood ended: " + after.stderr() + logTail())
-                .isEqualTo(302);
-        assertThat(healthz()).isEqualTo(200);
+        assertServesOnceTheFloodEnds();
         assertThat(scrape()).containsPattern("clicktls_accept_errors_total\\{reason=\"out_of_descriptors\"} [1-9]");
         String written = Files.readString(log);
         assertThat(stackTraceLines(written))
@@ -220,24 +211,11 @@ class HostileClientsIT {
     private void start(int descriptorLimit, String extraYaml) throws Exception {
         Path jar = Path.of(System.getenv().getOrDefault("CLICKTLS_REPO_ROOT", ".."), "proxy/target/clicktls.jar");
         Assumptions.assumeTrue(Files.isRegularFile(jar), "needs the packaged jar (mvn package): " + jar);
-        Path config = dir.resolve("clicktls.yml");
-        Files.writeString(
-                config,
-                """
-                listen:
-                  https: 127.0.0.1:0
-                  http: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                storage:
-                  directory: data
-                platforms:
-                  stand-in:
-                    upstream: http://127.0.0.1:%d
-                domains:
-                  - name: %s
-                    platform: stand-in
-                %s"""
-                        .formatted(platform.port(), HOST, extraYaml));
+        Path config = RunningNode.config(dir)
+                .platform("stand-in", platform.port())
+                .domains("stand-in", HOST)
+                .yaml(extraYaml)
+                .write();
         String java = ProcessHandle.current().info().command().orElse("java");
         log = dir.resolve("node.log");
         node = new ProcessBuilder(
@@ -266,6 +244,16 @@ class HostileClientsIT {
             }
             Thread.sleep(50);
         }
+    }
+
+    /** Ends the flood; then a click and {@code /healthz} must work again. */
+    private void assertServesOnceTheFloodEnds() throws Exception {
+        closeFlood();
+        Curl.Result after = click();
+        assertThat(after.status())
+                .as("a click once the flood ended: " + after.stderr() + logTail())
+                .isEqualTo(302);
+        assertThat(healthz()).isEqualTo(200);
     }
 
     private Curl.Result click(String... options) throws Exception {

@@ -3,17 +3,12 @@ package io.clicktls.http;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.config.Certificates;
-import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Domain;
-import io.clicktls.config.Endpoint;
-import io.clicktls.config.Listen;
-import io.clicktls.config.OnDemand;
 import io.clicktls.config.Platform;
-import io.clicktls.config.StorageSettings;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
+import io.clicktls.testing.ConfigInCode;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -199,18 +194,11 @@ class LinkUpgradeHandlerH2Test {
 
     private static ConfigSnapshot snapshot() {
         Platform platform = new Platform("stand-in", URI.create("http://127.0.0.1:8081"), Platform.HostHeader.PRESERVE);
-        Endpoint any = new Endpoint("127.0.0.1", 0);
-        return ConfigSnapshot.of(new ClickTlsConfig(
-                new Listen(any, any, any),
-                new StorageSettings(Path.of("data")),
-                new Certificates(
-                        Certificates.IssuerKind.INTERNAL,
-                        Certificates.KeyType.EC256,
-                        null,
-                        new OnDemand(null, Duration.ofSeconds(10))),
+        return ConfigSnapshot.of(ConfigInCode.internalIssuer(
+                Path.of("data"),
+                Duration.ofSeconds(10),
                 Map.of("stand-in", platform),
                 List.of(new Domain("links.shop.com", "stand-in")),
-                new Upgrade(Upgrade.HttpMode.REDIRECT, true, true),
-                null));
+                new Upgrade(Upgrade.HttpMode.REDIRECT, true, true)));
     }
 }

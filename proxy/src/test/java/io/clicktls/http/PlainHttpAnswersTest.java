@@ -3,19 +3,14 @@ package io.clicktls.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.acme.Challenges;
-import io.clicktls.config.Certificates;
-import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Domain;
 import io.clicktls.config.DomainTable;
-import io.clicktls.config.Endpoint;
-import io.clicktls.config.Listen;
-import io.clicktls.config.OnDemand;
 import io.clicktls.config.Platform;
-import io.clicktls.config.StorageSettings;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.ConfigInCode;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
@@ -37,18 +32,12 @@ class PlainHttpAnswersTest {
 
     private final FakeCertificates certificates = new FakeCertificates(PKI);
     private final Metrics metrics = new Metrics();
-    private final ConfigSnapshot snapshot = ConfigSnapshot.of(new ClickTlsConfig(
-            new Listen(new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0)),
-            new StorageSettings(Path.of("data")),
-            new Certificates(
-                    Certificates.IssuerKind.INTERNAL,
-                    Certificates.KeyType.EC256,
-                    null,
-                    new OnDemand(null, Duration.ofMillis(200))),
+    private final ConfigSnapshot snapshot = ConfigSnapshot.of(ConfigInCode.internalIssuer(
+            Path.of("data"),
+            Duration.ofMillis(200),
             Map.of("p", new Platform("p", URI.create("https://sendgrid.net"), Platform.HostHeader.PRESERVE)),
             List.of(new Domain("links.shop.test", "p")),
-            new Upgrade(Upgrade.HttpMode.REDIRECT, true, true),
-            null));
+            new Upgrade(Upgrade.HttpMode.REDIRECT, true, true)));
     private final DomainTable.Route route =
             snapshot.domains().find("links.shop.test").orElseThrow();
 

@@ -3,14 +3,8 @@ package io.clicktls.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.Curl;
-import io.netty.handler.codec.http2.Http2SecurityUtil;
-import io.netty.handler.ssl.ApplicationProtocolConfig;
-import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
-import io.netty.handler.ssl.SupportedCipherSuiteFilter;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -169,17 +163,7 @@ class ProxyErrorsIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void serverNameCheckWorksWithTheJdkTlsProviderToo(String protocol) throws Exception {
-        SslContext jdk = SslContextBuilder.forServer(
-                        serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
-                .sslProvider(SslProvider.JDK)
-                .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
-                .applicationProtocolConfig(new ApplicationProtocolConfig(
-                        ApplicationProtocolConfig.Protocol.ALPN,
-                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                        ApplicationProtocolNames.HTTP_2,
-                        ApplicationProtocolNames.HTTP_1_1))
-                .build();
+        SslContext jdk = tlsServerContext(SslProvider.JDK);
         ProxyServer jdkProxy = proxyBuilder()
                 .tlsHandlerFactory(ch -> jdk.newHandler(ch.alloc()))
                 .build()

@@ -1,18 +1,14 @@
 package io.clicktls.http;
 
 import io.clicktls.acme.Challenges;
-import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.Domain;
-import io.clicktls.config.Endpoint;
-import io.clicktls.config.Listen;
-import io.clicktls.config.OnDemand;
 import io.clicktls.config.Platform;
-import io.clicktls.config.StorageSettings;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.ConfigInCode;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.StandInPlatform;
 import io.netty.channel.EventLoopGroup;
@@ -53,6 +49,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
@@ -130,18 +127,8 @@ abstract class ProxyFixture {
                 new Domain("links.down.test", "down"),
                 new Domain("links.rewrite.test", "upstream-host"),
                 new Domain("links.uncovered.test", "stand-in"));
-        baseConfig = new ClickTlsConfig(
-                new Listen(new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", 0)),
-                new StorageSettings(workDir),
-                new Certificates(
-                        Certificates.IssuerKind.INTERNAL,
-                        Certificates.KeyType.EC256,
-                        null,
-                        new OnDemand(null, HANDSHAKE_WAIT)),
-                platforms,
-                domains,
-                new Upgrade(Upgrade.HttpMode.REDIRECT, true, true),
-                null);
+        baseConfig = ConfigInCode.internalIssuer(
+                workDir, HANDSHAKE_WAIT, platforms, domains, new Upgrade(Upgrade.HttpMode.REDIRECT, true, true));
         config = new AtomicReference<>(ConfigSnapshot.of(baseConfig));
 
         serverCertificate = pki.issue(
@@ -151,17 +138,7 @@ abstract class ProxyFixture {
                 "links.down.test",
                 "links.rewrite.test",
                 "nowhere.other.test");
-        serverContext = SslContextBuilder.forServer(
-                        serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
-                .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
-                .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
-                .applicationProtocolConfig(new ApplicationProtocolConfig(
-                        ApplicationProtocolConfig.Protocol.ALPN,
-                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                        ApplicationProtocolNames.HTTP_2,
-                        ApplicationProtocolNames.HTTP_1_1))
-                .build();
+        serverContext = tlsServerContext(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK);
         upstreamContext =
                 SslContextBuilder.forClient().trustManager(pki.caCertificate()).build();
 
@@ -234,6 +211,21 @@ abstract class ProxyFixture {
                 c.domains(),
                 new Upgrade(mode, true, true),
                 c.source())));
+    }
+
+    /** The proxy's server side of TLS with {@link #serverCertificate}, ALPN h2 and http/1.1, on {@code provider}. */
+    static SslContext tlsServerContext(SslProvider provider) throws SSLException {
+        return SslContextBuilder.forServer(
+                        serverCertificate.key(), serverCertificate.chain().toArray(X509Certificate[]::new))
+                .sslProvider(provider)
+                .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
+                .applicationProtocolConfig(new ApplicationProtocolConfig(
+                        ApplicationProtocolConfig.Protocol.ALPN,
+                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                        ApplicationProtocolNames.HTTP_2,
+                        ApplicationProtocolNames.HTTP_1_1))
+                .build();
     }
 
     /** curl to {@code https://host:<https port><target>}, the name resolved to 127.0.0.1, trusting the test CA. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.testing.ForwardingStorage;
 import io.clicktls.testing.InternalCaStack;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -248,39 +249,5 @@ class CertificateStoreTest {
         CertifiedKey issued = pki.internalIssuer.issue("a.test");
         CertifiedKey renamed = new CertifiedKey("../evil", issued.key(), issued.chain(), "internal");
         assertThatThrownBy(() -> store.save(renamed)).isInstanceOf(IllegalArgumentException.class);
-    }
-
-    /** Passes everything through; tests override what they watch. */
-    private static class ForwardingStorage implements Storage {
-        private final Storage delegate;
-
-        ForwardingStorage(Storage delegate) {
-            this.delegate = delegate;
-        }
-
-        @Override
-        public void store(String key, byte[] value) throws IOException {
-            delegate.store(key, value);
-        }
-
-        @Override
-        public Optional<byte[]> load(String key) throws IOException {
-            return delegate.load(key);
-        }
-
-        @Override
-        public boolean delete(String key) throws IOException {
-            return delegate.delete(key);
-        }
-
-        @Override
-        public List<String> list(String prefix) throws IOException {
-            return delegate.list(prefix);
-        }
-
-        @Override
-        public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
-            return delegate.lock(name, lease);
-        }
     }
 }

@@ -3,11 +3,11 @@ package io.clicktls.storage;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.testing.ForwardingStorage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -33,42 +33,28 @@ class RetryingStorageTest {
     private RetryingStorage storage;
 
     /** A file storage that refuses writes and deletes while {@code full}; records what it wrote, in order. */
-    private static final class FullDisk implements Storage {
+    private static final class FullDisk extends ForwardingStorage {
         final FileStorage files;
         final List<String> written = new ArrayList<>();
         volatile boolean full;
 
         FullDisk(FileStorage files) {
+            super(files);
             this.files = files;
         }
 
         @Override
         public void store(String key, byte[] value) throws IOException {
             refuseWhileFull();
-            files.store(key, value);
+            super.store(key, value);
             written.add(key);
-        }
-
-        @Override
-        public Optional<byte[]> load(String key) throws IOException {
-            return files.load(key);
         }
 
         @Override
         public boolean delete(String key) throws IOException {
             refuseWhileFull();
             written.add("delete " + key);
-            return files.delete(key);
-        }
-
-        @Override
-        public List<String> list(String prefix) throws IOException {
-            return files.list(prefix);
-        }
-
-        @Override
-        public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
-            return files.lock(name, lease);
+            return super.delete(key);
         }
 
         private void refuseWhileFull() throws IOException {

@@ -1,10 +1,7 @@
 package io.clicktls.testing;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.Comparator;
 import java.util.List;
 import java.util.PriorityQueue;
@@ -22,57 +19,41 @@ import java.util.concurrent.TimeUnit;
 public final class ManualScheduledExecutor extends AbstractExecutorService implements ScheduledExecutorService {
 
     /** The clock this executor moves; hand it to the code under test. */
-    public final Clock clock = new Clock() {
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-    };
+    public final MutableClock clock;
 
     private final PriorityQueue<Task> tasks =
             new PriorityQueue<>(Comparator.comparing((Task task) -> task.at).thenComparingLong(task -> task.order));
-    private Instant now;
     private long sequence;
 
     public ManualScheduledExecutor(Instant start) {
-        this.now = start;
+        this.clock = new MutableClock(start);
     }
 
     public Instant now() {
-        return now;
+        return clock.instant();
     }
 
     /** Runs every task due within {@code duration}, in time order, then leaves the clock at the end. */
     public void advance(Duration duration) {
-        Instant end = now.plus(duration);
+        Instant end = clock.instant().plus(duration);
         while (!tasks.isEmpty() && !tasks.peek().at.isAfter(end)) {
             Task task = tasks.poll();
             if (task.cancelled) {
                 continue;
             }
-            if (task.at.isAfter(now)) {
-                now = task.at;
+            if (task.at.isAfter(clock.instant())) {
+                clock.set(task.at);
             }
             task.command.run();
             if (task.period != null && !task.cancelled) {
-                task.at = now.plus(task.period);
+                task.at = clock.instant().plus(task.period);
                 task.order = sequence++;
                 tasks.add(task);
             } else {
                 task.done = true;
             }
         }
-        now = end;
+        clock.set(end);
     }
 
     private final class Task implements ScheduledFuture<Object> {
@@ -92,7 +73,7 @@ public final class ManualScheduledExecutor extends AbstractExecutorService imple
 
         @Override
         public long getDelay(TimeUnit unit) {
-            return unit.convert(Duration.between(now, at));
+            return unit.convert(Duration.between(clock.instant(), at));
         }
 
         @Override
@@ -129,7 +110,8 @@ public final class ManualScheduledExecutor extends AbstractExecutorService imple
     }
 
     private Task add(Runnable command, long delay, TimeUnit unit, Duration period) {
-        var task = new Task(command, now.plus(Duration.of(Math.max(0, delay), unit.toChronoUnit())), period);
+        var task =
+                new Task(command, clock.instant().plus(Duration.of(Math.max(0, delay), unit.toChronoUnit())), period);
         tasks.add(task);
         return task;
     }

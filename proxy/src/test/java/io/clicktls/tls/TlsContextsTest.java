@@ -38,7 +38,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 class TlsContextsTest {
@@ -74,10 +73,7 @@ class TlsContextsTest {
         }
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void serverContextsSpeakTls13And12WithH2First(SslProvider provider) throws Exception {
         assumeAvailable(provider);
         TlsContexts contexts = contexts(provider, 10);
@@ -97,10 +93,7 @@ class TlsContextsTest {
         }
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void challengeContextsOfferOnlyAcmeTls1(SslProvider provider) throws Exception {
         assumeAvailable(provider);
         SslContext context = contexts(provider, 10).challengeContext(certified);
@@ -203,10 +196,7 @@ class TlsContextsTest {
         }
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void validationConnectionsShareOneChallengeContextEvenWhenReadFromStorageAgain(SslProvider provider)
             throws Exception {
         assumeAvailable(provider);
@@ -275,10 +265,7 @@ class TlsContextsTest {
         assertThat(((ReferenceCounted) served).refCnt()).isZero();
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void warmUpHandshakesInMemoryAndKeepsNothing(SslProvider provider) throws Exception {
         assumeAvailable(provider);
         TlsContexts contexts = contexts(provider, 10);

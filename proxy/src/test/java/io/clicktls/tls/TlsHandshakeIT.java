@@ -56,8 +56,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /** Real TLS handshakes against a Netty server whose pipeline is the selection handler and a tiny answering handler. */
 class TlsHandshakeIT {
@@ -121,10 +119,7 @@ class TlsHandshakeIT {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void aConfiguredNameGetsItsOwnCertificateOnTheFirstHandshake(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, false);
@@ -138,10 +133,7 @@ class TlsHandshakeIT {
         assertThat(handshakes("ok")).isEqualTo(1.0);
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void laterHandshakesReuseTheCertificateWithoutIssuing(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, false);
@@ -154,10 +146,7 @@ class TlsHandshakeIT {
         assertThat(pki.issuer.calls()).isEqualTo(1);
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void anUnknownNameFailsTheHandshakeWithoutAnyCertificateOrIssuance(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, true);
@@ -170,10 +159,7 @@ class TlsHandshakeIT {
         assertThat(handshakes("unknown_name")).isEqualTo(1.0);
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void aHandshakeWithoutSniFailsWithoutAnyCertificate(SslProvider provider) throws Exception {
         int port = start(provider);
         // Serve a name first: even then, a client without SNI must not get that certificate.
@@ -185,10 +171,7 @@ class TlsHandshakeIT {
         assertThat(handshakes("no_sni")).isEqualTo(1.0);
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void aClientOfferingOnlyAcmeTls1GetsTheChallengeCertificate(SslProvider provider) throws Exception {
         int port = start(provider);
         CertifiedKey challenge = pki.internalIssuer.issue("links.shop.test");
@@ -203,10 +186,7 @@ class TlsHandshakeIT {
         assertThat(pki.issuer.calls()).isZero();
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void anAcmeTls1ClientWithoutAChallengeInProgressFails(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, true);
@@ -217,10 +197,7 @@ class TlsHandshakeIT {
         assertThat(pki.issuer.calls()).isZero();
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void aSlowIssuanceTimesTheHandshakeOutButStillFinishes(SslProvider provider) throws Exception {
         int port = start(provider);
         pki.config.replace(InternalCaStack.config(directory, Duration.ofMillis(200), List.of("links.shop.test")));
@@ -238,10 +215,7 @@ class TlsHandshakeIT {
         assertThat(issued.name()).isEqualTo("links.shop.test");
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void afterARenewalNewHandshakesGetTheNewCertificate(SslProvider provider) throws Exception {
         int port = start(provider);
         RecordingTrust trust = new RecordingTrust(pki, false);
@@ -318,26 +292,9 @@ class TlsHandshakeIT {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
         int port = start(TlsContexts.preferredProvider());
 
-        Process openssl = new ProcessBuilder(
-                        "/usr/bin/openssl",
-                        "s_client",
-                        "-connect",
-                        "127.0.0.1:" + port,
-                        "-servername",
-                        "links.shop.test",
-                        "-verify_hostname",
-                        "links.shop.test",
-                        "-verify_return_error",
-                        "-CAfile",
-                        directory.resolve("ca/root.pem").toString(),
-                        "-alpn",
-                        "h2,http/1.1")
-                .redirectErrorStream(true)
-                .start();
-        openssl.getOutputStream().close();
-        String output = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String output =
+                openssl(port, "-verify_hostname", "links.shop.test", "-verify_return_error", "-alpn", "h2,http/1.1");
 
-        assertThat(openssl.waitFor(15, TimeUnit.SECONDS)).isTrue();
         assertThat(output).contains("Verify return code: 0 (ok)", "ALPN protocol: h2");
     }
 
@@ -362,10 +319,7 @@ class TlsHandshakeIT {
         return value;
     }
 
-    @ParameterizedTest
-    @EnumSource(
-            value = SslProvider.class,
-            names = {"OPENSSL_REFCNT", "JDK"})
+    @EachProvider
     void sessionTicketsLetAReturningClientResume(SslProvider provider) throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
         int port = start(provider);
@@ -468,28 +422,34 @@ class TlsHandshakeIT {
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
                 throws java.security.cert.CertificateException {
-            presented.add(chain);
-            if (!trustAll) {
-                delegate.checkServerTrusted(chain, authType, socket);
-            }
+            record(chain, () -> delegate.checkServerTrusted(chain, authType, socket));
         }
 
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
                 throws java.security.cert.CertificateException {
-            presented.add(chain);
-            if (!trustAll) {
-                delegate.checkServerTrusted(chain, authType, engine);
-            }
+            record(chain, () -> delegate.checkServerTrusted(chain, authType, engine));
         }
 
         @Override
         public void checkServerTrusted(X509Certificate[] chain, String authType)
                 throws java.security.cert.CertificateException {
+            record(chain, () -> delegate.checkServerTrusted(chain, authType));
+        }
+
+        /** Keeps the chain, then lets the delegate judge it unless everything is trusted. */
+        private void record(X509Certificate[] chain, DelegateCheck check)
+                throws java.security.cert.CertificateException {
             presented.add(chain);
             if (!trustAll) {
-                delegate.checkServerTrusted(chain, authType);
+                check.run();
             }
+        }
+
+        /** One of the delegate's {@code checkServerTrusted} overloads. */
+        @FunctionalInterface
+        private interface DelegateCheck {
+            void run() throws java.security.cert.CertificateException;
         }
 
         @Override

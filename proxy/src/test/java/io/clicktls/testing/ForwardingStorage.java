@@ -1,0 +1,45 @@
+package io.clicktls.testing;
+
+import io.clicktls.storage.Storage;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A {@link Storage} that passes every call to another one; a test subclasses it and overrides only the calls it
+ * counts, records or makes fail. Thread-safe as far as the delegate is.
+ */
+public class ForwardingStorage implements Storage {
+
+    private final Storage delegate;
+
+    public ForwardingStorage(Storage delegate) {
+        this.delegate = delegate;
+    }
+
+    @Override
+    public void store(String key, byte[] value) throws IOException {
+        delegate.store(key, value);
+    }
+
+    @Override
+    public Optional<byte[]> load(String key) throws IOException {
+        return delegate.load(key);
+    }
+
+    @Override
+    public boolean delete(String key) throws IOException {
+        return delegate.delete(key);
+    }
+
+    @Override
+    public List<String> list(String prefix) throws IOException {
+        return delegate.list(prefix);
+    }
+
+    @Override
+    public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
+        return delegate.lock(name, lease);
+    }
+}
