@@ -52,6 +52,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.shredzone.acme4j.exception.AcmeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -294,6 +295,7 @@ public final class ClickTlsServer implements AutoCloseable {
         if (certificates.issuer() == Certificates.IssuerKind.ACME) {
             AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);
             closeInReverse.add(acme);
+            checkProfile(acme, "certificates.acme.");
             WarmUp.rehearseFirstHandshake(acme, contexts, blocking);
             return acme;
         }
@@ -303,6 +305,20 @@ public final class ClickTlsServer implements AutoCloseable {
                 config.storage().directory().toAbsolutePath().normalize().resolve("ca/root.pem"));
         WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
         return internal;
+    }
+
+    /**
+     * A profile the CA does not offer stops the start with the profiles it does; a CA that cannot be asked now does
+     * not (its orders check again, and fail with the same words).
+     */
+    private static void checkProfile(AcmeIssuer acme, String keyPath) {
+        try {
+            acme.checkProfile();
+        } catch (AcmeIssuer.ProfileNotOfferedException e) {
+            throw new IllegalArgumentException(keyPath + e.getMessage(), e);
+        } catch (AcmeException | RuntimeException e) {
+            log.warn("cannot check the ACME profile against {} now: {}", acme.label(), e.toString());
+        }
     }
 
     /**

@@ -29,6 +29,8 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -38,7 +40,9 @@ import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.shredzone.acme4j.AccountBuilder;
 import org.shredzone.acme4j.Authorization;
 import org.shredzone.acme4j.Login;
+import org.shredzone.acme4j.Metadata;
 import org.shredzone.acme4j.Order;
+import org.shredzone.acme4j.OrderBuilder;
 import org.shredzone.acme4j.Problem;
 import org.shredzone.acme4j.RenewalInfo;
 import org.shredzone.acme4j.Session;
@@ -50,6 +54,7 @@ import org.shredzone.acme4j.connector.Resource;
 import org.shredzone.acme4j.exception.AcmeException;
 import org.shredzone.acme4j.exception.AcmeLazyLoadingException;
 import org.shredzone.acme4j.exception.AcmeNetworkException;
+import org.shredzone.acme4j.exception.AcmeNotSupportedException;
 import org.shredzone.acme4j.exception.AcmeProtocolException;
 import org.shredzone.acme4j.exception.AcmeRateLimitedException;
 import org.shredzone.acme4j.exception.AcmeServerException;
@@ -248,6 +253,36 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     }
 
     /**
+     * Checks that the CA offers the configured {@code profile} (its directory's {@code meta.profiles}), so that a
+     * misspelt or withdrawn profile is a start-up error rather than every order failing. Without a profile
+     * configured, does nothing and asks nothing. Blocking: one request for the directory.
+     *
+     * @throws ProfileNotOfferedException when the directory answers and does not list the profile; the message names
+     *     the profiles it does offer
+     * @throws AcmeException when the directory cannot be read (the CA may be down; orders check again)
+     */
+    public void checkProfile() throws AcmeException {
+        String profile = settings.profile();
+        if (profile == null) {
+            return;
+        }
+        Metadata metadata;
+        synchronized (this) {
+            metadata = session().getMetadata();
+        }
+        if (!metadata.isProfileAllowed(profile)) {
+            throw new ProfileNotOfferedException(profileProblem(profile, metadata.getProfiles()));
+        }
+    }
+
+    private String profileProblem(String profile, Set<String> offered) {
+        return "profile: '" + profile + "' is not offered by " + label + " (" + settings.directory() + ")"
+                + (offered.isEmpty()
+                        ? ": its directory lists no profiles; remove the profile line to take the CA's default"
+                        : "; it offers: " + String.join(", ", new TreeSet<>(offered)));
+    }
+
+    /**
      * The CA's suggested renewal window (ACME Renewal Information, RFC 9773) for a certificate it issued, or empty
      * when the CA offers none (Pebble 2.4 does not): the {@link RenewalScheduler} then renews with a third of the
      * lifetime left. Bind as {@code issuer::renewalWindow}. Blocking: one HTTP request to the CA.
@@ -285,7 +320,18 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     private CertifiedKey issueWith(Login login, String host) throws AcmeException, InterruptedException, IOException {
         long start = System.nanoTime();
-        Order order = login.newOrder().domain(host).create();
+        OrderBuilder builder = login.newOrder().domain(host);
+        if (settings.profile() != null) {
+            builder.profile(settings.profile());
+        }
+        Order order;
+        try {
+            order = builder.create();
+        } catch (AcmeNotSupportedException e) {
+            // acme4j checks the profile against the directory before sending; say which profiles there are
+            throw new ProfileNotOfferedException(profileProblem(
+                    settings.profile(), login.getSession().getMetadata().getProfiles()));
+        }
         long ordered = System.nanoTime();
 
         for (Authorization authorization : order.getAuthorizations()) {
@@ -565,6 +611,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             return new IssuanceException("CA unreachable: " + label + ": " + cause, e, now.plus(UNREACHABLE_RETRY));
         }
         if (e instanceof ValidationFailedException
+                || e instanceof ProfileNotOfferedException
                 || e instanceof ExternalAccountRequiredException
                 || e instanceof AccountRefusedException) {
             return new IssuanceException(e.getMessage(), e);
@@ -619,6 +666,13 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     /** The CA wants external account binding and none is configured; the message names the setting. */
     private static final class ExternalAccountRequiredException extends AcmeException {
         ExternalAccountRequiredException(String message) {
+            super(message);
+        }
+    }
+
+    /** The configured ACME profile is not in the CA's directory; the message names the ones it offers. */
+    public static final class ProfileNotOfferedException extends AcmeException {
+        ProfileNotOfferedException(String message) {
             super(message);
         }
     }
