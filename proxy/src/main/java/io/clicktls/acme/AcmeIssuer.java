@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.certificates.CertificateIssuer;
 import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuerUnavailableException;
 import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
@@ -601,17 +602,33 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     IssuanceException failure(String host, AcmeException e) {
         Instant now = clock.instant();
         if (e instanceof AcmeRateLimitedException limited) {
-            return new IssuanceException(
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.RATE_LIMITED,
                     "rate limited by " + label + ": " + describe(limited),
                     e,
                     limited.getRetryAfter().orElse(now.plus(RATE_LIMIT_RETRY)));
         }
         if (e instanceof AcmeNetworkException) {
             String cause = e.getCause() == null ? e.getMessage() : rootMessage(e.getCause());
-            return new IssuanceException("CA unreachable: " + label + ": " + cause, e, now.plus(UNREACHABLE_RETRY));
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.UNREACHABLE,
+                    "CA unreachable: " + label + ": " + cause,
+                    e,
+                    now.plus(UNREACHABLE_RETRY));
         }
-        if (e instanceof ValidationFailedException
-                || e instanceof ProfileNotOfferedException
+        if (e instanceof AcmeServerException server
+                && (ERROR_PREFIX + "serverInternal").equals(String.valueOf(server.getType()))) {
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.UNREACHABLE,
+                    "CA failing: " + label + ": " + describe(server),
+                    e,
+                    now.plus(UNREACHABLE_RETRY));
+        }
+        if (e instanceof ValidationFailedException) {
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.VALIDATION_FAILED, e.getMessage(), e, null);
+        }
+        if (e instanceof ProfileNotOfferedException
                 || e instanceof ExternalAccountRequiredException
                 || e instanceof AccountRefusedException) {
             return new IssuanceException(e.getMessage(), e);
