@@ -101,6 +101,8 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     private final ChallengeStore challenges;
     private final Clock clock;
     private final String label;
+    private final String accountKeyPath;
+    private final String accountPath;
     private final TrustingAcmeProvider provider;
     private final Poller poller;
     private final ExecutorService keyMaker;
@@ -124,6 +126,23 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     public AcmeIssuer(
             Acme settings, Certificates.KeyType keyType, Storage storage, ChallengeStore challenges, Clock clock)
             throws IOException {
+        this(settings, keyType, storage, challenges, clock, null);
+    }
+
+    /**
+     * One of several issuers ({@code certificates.issuers}).
+     *
+     * @param name the label recorded with its certificates, and the folder of its account under {@code acme/}; or
+     *     {@code null} for the directory's host and the account in {@code acme/} itself (the single issuer's place)
+     */
+    public AcmeIssuer(
+            Acme settings,
+            Certificates.KeyType keyType,
+            Storage storage,
+            ChallengeStore challenges,
+            Clock clock,
+            String name)
+            throws IOException {
         if (Security.getProvider(BouncyCastleProvider.PROVIDER_NAME) == null) {
             // acme4j makes EC keys and CSRs through the JCA; Bouncy Castle provides what the JDK lacks
             Security.addProvider(new BouncyCastleProvider());
@@ -133,9 +152,17 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         this.storage = storage;
         this.challenges = challenges;
         this.clock = clock;
-        this.label = settings.directory().getHost() == null
-                ? settings.directory().toString()
-                : settings.directory().getHost();
+        if (name != null) {
+            this.label = name;
+            this.accountKeyPath = "acme/" + name + "/account-key.pem";
+            this.accountPath = "acme/" + name + "/account.json";
+        } else {
+            this.label = settings.directory().getHost() == null
+                    ? settings.directory().toString()
+                    : settings.directory().getHost();
+            this.accountKeyPath = ACCOUNT_KEY;
+            this.accountPath = ACCOUNT;
+        }
         try {
             this.provider = "https".equals(settings.directory().getScheme())
                     ? new TrustingAcmeProvider(settings.trustedCa())
@@ -554,7 +581,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     }
 
     private KeyPair accountKey() throws IOException {
-        Optional<byte[]> stored = storage.load(ACCOUNT_KEY);
+        Optional<byte[]> stored = storage.load(accountKeyPath);
         if (stored.isPresent()) {
             return KeyPairUtils.readKeyPair(
                     new InputStreamReader(new ByteArrayInputStream(stored.get()), StandardCharsets.US_ASCII));
@@ -562,14 +589,14 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         KeyPair made = KeyPairUtils.createECKeyPair("secp256r1");
         var pem = new StringWriter();
         KeyPairUtils.writeKeyPair(made, pem);
-        storage.store(ACCOUNT_KEY, pem.toString().getBytes(StandardCharsets.US_ASCII));
-        log.info("made a new ACME account key ({})", ACCOUNT_KEY);
+        storage.store(accountKeyPath, pem.toString().getBytes(StandardCharsets.US_ASCII));
+        log.info("made a new ACME account key ({})", accountKeyPath);
         return made;
     }
 
     /** The account URL stored for this directory; an account URL of another CA is no use here. */
     private Optional<URL> storedAccountUrl() throws IOException {
-        Optional<byte[]> stored = storage.load(ACCOUNT);
+        Optional<byte[]> stored = storage.load(accountPath);
         if (stored.isEmpty()) {
             return Optional.empty();
         }
@@ -580,7 +607,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             }
             return Optional.of(URI.create(json.get("location").asString()).toURL());
         } catch (RuntimeException | MalformedURLException e) {
-            log.warn("ignoring unreadable {}: {}", ACCOUNT, e.toString());
+            log.warn("ignoring unreadable {}: {}", accountPath, e.toString());
             return Optional.empty();
         }
     }
@@ -589,7 +616,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         var json = new JSONBuilder();
         json.put("directory", settings.directory().toString());
         json.put("location", location.toString());
-        storage.store(ACCOUNT, json.toString().getBytes(StandardCharsets.UTF_8));
+        storage.store(accountPath, json.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     // ---- errors

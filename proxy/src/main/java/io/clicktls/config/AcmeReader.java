@@ -33,7 +33,14 @@ final class AcmeReader {
     private AcmeReader() {}
 
     static Acme read(Section acme, Certificates.IssuerKind issuer) {
-        acme.allowOnly(KEYS);
+        return read(acme, issuer, List.of());
+    }
+
+    /** With {@code extraKeys} (read by the caller) allowed beside the ACME keys. */
+    static Acme read(Section acme, Certificates.IssuerKind issuer, List<String> extraKeys) {
+        List<String> allowed = new ArrayList<>(extraKeys);
+        allowed.addAll(KEYS);
+        acme.allowOnly(allowed);
         Binding binding = acme.binding();
         URI directory = Acme.DEFAULT_DIRECTORY;
         ScalarNode directoryNode = acme.scalar("directory", "an https:// URL");
