@@ -10,6 +10,7 @@ import io.clicktls.certificates.CertificateEvents;
 import io.clicktls.certificates.CertificateIssuer;
 import io.clicktls.certificates.CertificateResolver;
 import io.clicktls.certificates.DnsCheck;
+import io.clicktls.certificates.FallbackIssuer;
 import io.clicktls.certificates.InternalIssuer;
 import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.certificates.IssuanceFailures;
@@ -56,6 +57,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.shredzone.acme4j.exception.AcmeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,6 +78,9 @@ public final class ClickTlsServer implements AutoCloseable {
     private static final Duration STORAGE_PROBE_INTERVAL = Duration.ofSeconds(5);
 
     private final List<AutoCloseable> closeInReverse = new ArrayList<>();
+    /** The ACME issuers among the configured ones, for their renewal windows. */
+    private final List<AcmeIssuer> acmeIssuers = new ArrayList<>();
+
     private final LiveConfig live;
     private final Metrics metrics;
     private CertificateResolver resolver;
@@ -194,10 +199,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 .action(resolver::renew)
                 .configured(name -> certificates.configured(name) && cleanup.renewable(name))
                 .failures(failures)
-                .windows(
-                        issuer instanceof AcmeIssuer acme
-                                ? RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow)
-                                : RenewalScheduler.RenewalWindows.NONE)
+                .windows(renewalWindows(acmeIssuers))
                 .clock(clock)
                 .executor(timers)
                 .random(new SecureRandom())
@@ -290,6 +292,10 @@ public final class ClickTlsServer implements AutoCloseable {
                 live.get().domains().size());
     }
 
+    /**
+     * The issuers of {@code certificates.issuers} (or the one of {@code issuer} and {@code acme}), the first rehearsing
+     * a first handshake; several are tried in order by a {@link FallbackIssuer}.
+     */
     private CertificateIssuer issuer(
             ClickTlsConfig config,
             Storage storage,
@@ -299,16 +305,80 @@ public final class ClickTlsServer implements AutoCloseable {
             TlsContexts contexts)
             throws IOException, InterruptedException {
         Certificates certificates = config.certificates();
-        if (certificates.issuer() == Certificates.IssuerKind.ACME) {
-            AcmeIssuer acme = new AcmeIssuer(certificates.acme(), certificates.keyType(), storage, challenges, clock);
-            closeInReverse.add(acme);
-            WarmUp.rehearseFirstHandshake(acme, contexts, blocking);
-            return acme;
+        List<Certificates.Issuer> configured = certificates.issuers();
+        List<CertificateIssuer> issuers = new ArrayList<>();
+        for (int i = 0; i < configured.size(); i++) {
+            Certificates.Issuer settings = configured.get(i);
+            boolean first = issuers.isEmpty();
+            if (settings.acme() != null) {
+                AcmeIssuer acme = new AcmeIssuer(
+                        settings.acme(), certificates.keyType(), storage, challenges, clock, settings.name());
+                closeInReverse.add(acme);
+                checkProfile(acme, configured.size() > 1 ? "certificates.issuers[" + i + "]." : "certificates.acme.");
+                if (first) {
+                    WarmUp.rehearseFirstHandshake(acme, contexts, blocking);
+                } else {
+                    blocking.execute(acme::warmUp); // the account, so that a fallback order does not wait for it
+                }
+                acmeIssuers.add(acme);
+                issuers.add(acme);
+            } else {
+                InternalIssuer internal = InternalIssuer.open(storage, live, clock);
+                log.info("internal CA: trust {} to try the proxy", storage.where(StorageKeys.CA_ROOT));
+                if (first) {
+                    WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
+                }
+                issuers.add(internal);
+            }
         }
-        InternalIssuer internal = InternalIssuer.open(storage, live, clock);
-        log.info("internal CA: trust {} to try the proxy", storage.where(StorageKeys.CA_ROOT));
-        WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
-        return internal;
+        if (issuers.size() == 1) {
+            return issuers.get(0);
+        }
+        log.info(
+                "issuers in order: {}",
+                issuers.stream().map(CertificateIssuer::label).toList());
+        return new FallbackIssuer(issuers, clock);
+    }
+
+    /** The ARI windows of each ACME issuer, asked for the certificates it signed. */
+    private static RenewalScheduler.RenewalWindows renewalWindows(List<AcmeIssuer> acmeIssuers) {
+        if (acmeIssuers.isEmpty()) {
+            return RenewalScheduler.RenewalWindows.NONE;
+        }
+        if (acmeIssuers.size() == 1) {
+            AcmeIssuer acme = acmeIssuers.get(0);
+            return RenewalScheduler.RenewalWindows.forIssuer(acme.label(), acme::renewalWindow);
+        }
+        return new RenewalScheduler.RenewalWindows() {
+            @Override
+            public Optional<RenewalScheduler.Window> window(CertifiedKey certificate) throws Exception {
+                for (AcmeIssuer acme : acmeIssuers) {
+                    if (acme.label().equals(certificate.issuer())) {
+                        return acme.renewalWindow(certificate);
+                    }
+                }
+                return Optional.empty();
+            }
+
+            @Override
+            public boolean covers(String issuer) {
+                return acmeIssuers.stream().anyMatch(acme -> acme.label().equals(issuer));
+            }
+        };
+    }
+
+    /**
+     * A profile the CA does not offer stops the start with the profiles it does; a CA that cannot be asked now does
+     * not (its orders check again, and fail with the same words).
+     */
+    private static void checkProfile(AcmeIssuer acme, String keyPath) {
+        try {
+            acme.checkProfile();
+        } catch (AcmeIssuer.ProfileNotOfferedException e) {
+            throw new IllegalArgumentException(keyPath + e.getMessage(), e);
+        } catch (AcmeException | RuntimeException e) {
+            log.warn("cannot check the ACME profile against {} now: {}", acme.label(), e.toString());
+        }
     }
 
     /**

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.certificates.CertificateIssuer;
 import io.clicktls.certificates.IssuanceException;
+import io.clicktls.certificates.IssuerUnavailableException;
 import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
@@ -31,6 +32,8 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -40,7 +43,9 @@ import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.shredzone.acme4j.AccountBuilder;
 import org.shredzone.acme4j.Authorization;
 import org.shredzone.acme4j.Login;
+import org.shredzone.acme4j.Metadata;
 import org.shredzone.acme4j.Order;
+import org.shredzone.acme4j.OrderBuilder;
 import org.shredzone.acme4j.Problem;
 import org.shredzone.acme4j.RenewalInfo;
 import org.shredzone.acme4j.Session;
@@ -52,6 +57,7 @@ import org.shredzone.acme4j.connector.Resource;
 import org.shredzone.acme4j.exception.AcmeException;
 import org.shredzone.acme4j.exception.AcmeLazyLoadingException;
 import org.shredzone.acme4j.exception.AcmeNetworkException;
+import org.shredzone.acme4j.exception.AcmeNotSupportedException;
 import org.shredzone.acme4j.exception.AcmeProtocolException;
 import org.shredzone.acme4j.exception.AcmeRateLimitedException;
 import org.shredzone.acme4j.exception.AcmeServerException;
@@ -94,6 +100,8 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     private final ChallengeStore challenges;
     private final Clock clock;
     private final String label;
+    private final String accountKeyPath;
+    private final String accountPath;
     private final TrustingAcmeProvider provider;
     private final Poller poller;
     private final ExecutorService keyMaker;
@@ -117,6 +125,23 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     public AcmeIssuer(
             Acme settings, Certificates.KeyType keyType, Storage storage, ChallengeStore challenges, Clock clock)
             throws IOException {
+        this(settings, keyType, storage, challenges, clock, null);
+    }
+
+    /**
+     * One of several issuers ({@code certificates.issuers}).
+     *
+     * @param name the label recorded with its certificates, and the folder of its account under {@code acme/}; or
+     *     {@code null} for the directory's host and the account in {@code acme/} itself (the single issuer's place)
+     */
+    public AcmeIssuer(
+            Acme settings,
+            Certificates.KeyType keyType,
+            Storage storage,
+            ChallengeStore challenges,
+            Clock clock,
+            String name)
+            throws IOException {
         if (Security.getProvider(BouncyCastleProvider.PROVIDER_NAME) == null) {
             // acme4j makes EC keys and CSRs through the JCA; Bouncy Castle provides what the JDK lacks
             Security.addProvider(new BouncyCastleProvider());
@@ -126,9 +151,17 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         this.storage = storage;
         this.challenges = challenges;
         this.clock = clock;
-        this.label = settings.directory().getHost() == null
-                ? settings.directory().toString()
-                : settings.directory().getHost();
+        if (name != null) {
+            this.label = name;
+            this.accountKeyPath = StorageKeys.accountKey(name);
+            this.accountPath = StorageKeys.account(name);
+        } else {
+            this.label = settings.directory().getHost() == null
+                    ? settings.directory().toString()
+                    : settings.directory().getHost();
+            this.accountKeyPath = StorageKeys.ACCOUNT_KEY;
+            this.accountPath = StorageKeys.ACCOUNT;
+        }
         try {
             this.provider = "https".equals(settings.directory().getScheme())
                     ? new TrustingAcmeProvider(settings.trustedCa())
@@ -247,6 +280,36 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     }
 
     /**
+     * Checks that the CA offers the configured {@code profile} (its directory's {@code meta.profiles}), so that a
+     * misspelt or withdrawn profile is a start-up error rather than every order failing. Without a profile
+     * configured, does nothing and asks nothing. Blocking: one request for the directory.
+     *
+     * @throws ProfileNotOfferedException when the directory answers and does not list the profile; the message names
+     *     the profiles it does offer
+     * @throws AcmeException when the directory cannot be read (the CA may be down; orders check again)
+     */
+    public void checkProfile() throws AcmeException {
+        String profile = settings.profile();
+        if (profile == null) {
+            return;
+        }
+        Metadata metadata;
+        synchronized (this) {
+            metadata = session().getMetadata();
+        }
+        if (!metadata.isProfileAllowed(profile)) {
+            throw new ProfileNotOfferedException(profileProblem(profile, metadata.getProfiles()));
+        }
+    }
+
+    private String profileProblem(String profile, Set<String> offered) {
+        return "profile: '" + profile + "' is not offered by " + label + " (" + settings.directory() + ")"
+                + (offered.isEmpty()
+                        ? ": its directory lists no profiles; remove the profile line to take the CA's default"
+                        : "; it offers: " + String.join(", ", new TreeSet<>(offered)));
+    }
+
+    /**
      * The CA's suggested renewal window (ACME Renewal Information, RFC 9773) for a certificate it issued, or empty
      * when the CA offers none (Pebble 2.4 does not): the {@link RenewalScheduler} then renews with a third of the
      * lifetime left. Bind as {@code issuer::renewalWindow}. Blocking: one HTTP request to the CA.
@@ -284,7 +347,18 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
 
     private CertifiedKey issueWith(Login login, String host) throws AcmeException, InterruptedException, IOException {
         long start = System.nanoTime();
-        Order order = login.newOrder().domain(host).create();
+        OrderBuilder builder = login.newOrder().domain(host);
+        if (settings.profile() != null) {
+            builder.profile(settings.profile());
+        }
+        Order order;
+        try {
+            order = builder.create();
+        } catch (AcmeNotSupportedException e) {
+            // acme4j checks the profile against the directory before sending; say which profiles there are
+            throw new ProfileNotOfferedException(profileProblem(
+                    settings.profile(), login.getSession().getMetadata().getProfiles()));
+        }
         long ordered = System.nanoTime();
 
         for (Authorization authorization : order.getAuthorizations()) {
@@ -506,7 +580,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     }
 
     private KeyPair accountKey() throws IOException {
-        Optional<byte[]> stored = storage.load(StorageKeys.ACCOUNT_KEY);
+        Optional<byte[]> stored = storage.load(accountKeyPath);
         if (stored.isPresent()) {
             return KeyPairUtils.readKeyPair(
                     new InputStreamReader(new ByteArrayInputStream(stored.get()), StandardCharsets.US_ASCII));
@@ -514,14 +588,14 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         KeyPair made = KeyPairUtils.createECKeyPair("secp256r1");
         var pem = new StringWriter();
         KeyPairUtils.writeKeyPair(made, pem);
-        storage.store(StorageKeys.ACCOUNT_KEY, pem.toString().getBytes(StandardCharsets.US_ASCII));
-        log.info("made a new ACME account key ({})", StorageKeys.ACCOUNT_KEY);
+        storage.store(accountKeyPath, pem.toString().getBytes(StandardCharsets.US_ASCII));
+        log.info("made a new ACME account key ({})", accountKeyPath);
         return made;
     }
 
     /** The account URL stored for this directory; an account URL of another CA is no use here. */
     private Optional<URL> storedAccountUrl() throws IOException {
-        Optional<byte[]> stored = storage.load(StorageKeys.ACCOUNT);
+        Optional<byte[]> stored = storage.load(accountPath);
         if (stored.isEmpty()) {
             return Optional.empty();
         }
@@ -532,7 +606,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
             }
             return Optional.of(URI.create(json.get("location").asString()).toURL());
         } catch (RuntimeException | MalformedURLException e) {
-            log.warn("ignoring unreadable {}: {}", StorageKeys.ACCOUNT, e.toString());
+            log.warn("ignoring unreadable {}: {}", accountPath, e.toString());
             return Optional.empty();
         }
     }
@@ -541,7 +615,7 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         var json = new JSONBuilder();
         json.put("directory", settings.directory().toString());
         json.put("location", location.toString());
-        storage.store(StorageKeys.ACCOUNT, json.toString().getBytes(StandardCharsets.UTF_8));
+        storage.store(accountPath, json.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     // ---- errors
@@ -554,16 +628,33 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     IssuanceException failure(String host, AcmeException e) {
         Instant now = clock.instant();
         if (e instanceof AcmeRateLimitedException limited) {
-            return new IssuanceException(
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.RATE_LIMITED,
                     "rate limited by " + label + ": " + describe(limited),
                     e,
                     limited.getRetryAfter().orElse(now.plus(RATE_LIMIT_RETRY)));
         }
         if (e instanceof AcmeNetworkException) {
             String cause = e.getCause() == null ? e.getMessage() : rootMessage(e.getCause());
-            return new IssuanceException("CA unreachable: " + label + ": " + cause, e, now.plus(UNREACHABLE_RETRY));
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.UNREACHABLE,
+                    "CA unreachable: " + label + ": " + cause,
+                    e,
+                    now.plus(UNREACHABLE_RETRY));
         }
-        if (e instanceof ValidationFailedException
+        if (e instanceof AcmeServerException server
+                && (ERROR_PREFIX + "serverInternal").equals(String.valueOf(server.getType()))) {
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.UNREACHABLE,
+                    "CA failing: " + label + ": " + describe(server),
+                    e,
+                    now.plus(UNREACHABLE_RETRY));
+        }
+        if (e instanceof ValidationFailedException) {
+            return new IssuerUnavailableException(
+                    IssuerUnavailableException.Reason.VALIDATION_FAILED, e.getMessage(), e, null);
+        }
+        if (e instanceof ProfileNotOfferedException
                 || e instanceof ExternalAccountRequiredException
                 || e instanceof AccountRefusedException) {
             return new IssuanceException(e.getMessage(), e);
@@ -618,6 +709,13 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
     /** The CA wants external account binding and none is configured; the message names the setting. */
     private static final class ExternalAccountRequiredException extends AcmeException {
         ExternalAccountRequiredException(String message) {
+            super(message);
+        }
+    }
+
+    /** The configured ACME profile is not in the CA's directory; the message names the ones it offers. */
+    public static final class ProfileNotOfferedException extends AcmeException {
+        ProfileNotOfferedException(String message) {
             super(message);
         }
     }

@@ -110,13 +110,25 @@ public final class RenewalScheduler implements AutoCloseable {
 
     /**
      * @param scanInterval how often the index is looked at
-     * @param maxJitter the most a renewal is delayed past its due time (less when expiry is close)
+     * @param maxJitter the most a renewal already overdue (e.g. after a restart) is delayed, so that many of them do
+     *     not reach the CA at once (less when expiry is close)
      * @param windowRefresh how long an ARI answer (or the CA's lack of ARI) is trusted before asking again
+     * @param jitterShare the most a renewal planned by the lifetime rule is delayed past its due time, as a share of
+     *     the certificate's lifetime (at most a quarter of the time left): a fleet issued in a burst renews spread
+     *     over hours for 6-day certificates and days for 90-day ones, rather than all within the same hour
      */
-    public record Settings(Duration scanInterval, Duration maxJitter, Duration windowRefresh) {
+    public record Settings(Duration scanInterval, Duration maxJitter, Duration windowRefresh, double jitterShare) {
+
+        /** A 30th of the lifetime: 4.8 hours for a 6-day certificate, 3 days for a 90-day one. */
+        public static final double DEFAULT_JITTER_SHARE = 1.0 / 30;
 
         public static final Settings DEFAULTS =
-                new Settings(Duration.ofMinutes(10), Duration.ofHours(1), Duration.ofHours(6));
+                new Settings(Duration.ofMinutes(10), Duration.ofHours(1), Duration.ofHours(6), DEFAULT_JITTER_SHARE);
+
+        /** With the default {@link #DEFAULT_JITTER_SHARE}. */
+        public Settings(Duration scanInterval, Duration maxJitter, Duration windowRefresh) {
+            this(scanInterval, maxJitter, windowRefresh, DEFAULT_JITTER_SHARE);
+        }
     }
 
     /**
@@ -488,7 +500,10 @@ public final class RenewalScheduler implements AutoCloseable {
                 .orElseGet(() -> now.plus(IssuanceFailures.backoff(plan.failures)));
     }
 
-    /** When to renew: in the CA's window if it gives one, else with a third of the lifetime left; plus jitter. */
+    /**
+     * When to renew: in the CA's window if it gives one, else with a third of the lifetime left (two days ahead for a
+     * 6-day certificate) plus jitter in proportion to the lifetime.
+     */
     private Instant dueTime(StoredCertificate entry, Instant now, Optional<Window> window) {
         Instant notAfter = entry.notAfter();
         if (window.isPresent()) {
@@ -500,8 +515,15 @@ public final class RenewalScheduler implements AutoCloseable {
             return start.plusMillis(randomMillis(Duration.between(start, w.end())));
         }
         Instant due = lifetimeDue(entry);
-        Instant base = due.isBefore(now) ? now : due;
-        return base.plus(jitter(base, notAfter));
+        if (due.isBefore(now)) {
+            return now.plus(jitter(now, notAfter)); // overdue: soon, spread out
+        }
+        Duration bound = Duration.ofMillis((long) (entry.lifetime().toMillis() * settings.jitterShare()));
+        Duration quarterLeft = Duration.between(due, notAfter).dividedBy(4);
+        if (bound.compareTo(quarterLeft) > 0) {
+            bound = quarterLeft;
+        }
+        return due.plusMillis(randomMillis(bound));
     }
 
     private static Instant lifetimeDue(StoredCertificate entry) {

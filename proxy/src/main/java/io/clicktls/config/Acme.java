@@ -12,9 +12,16 @@ import java.util.Objects;
  * @param trustedCa extra CA (PEM) trusted for the ACME server's own HTTPS, or {@code null}
  * @param challenges in the order they are tried; never empty
  * @param eab the external account binding a CA such as ZeroSSL or Google Trust Services asks for, or {@code null}
+ * @param profile the ACME profile (draft-ietf-acme-profiles) asked for in every order, e.g. {@code shortlived}, or
+ *     {@code null} for the CA's default; checked against the directory's {@code meta.profiles} at start
  */
 public record Acme(
-        URI directory, String email, Path trustedCa, List<ChallengeType> challenges, ExternalAccountBinding eab) {
+        URI directory,
+        String email,
+        Path trustedCa,
+        List<ChallengeType> challenges,
+        ExternalAccountBinding eab,
+        String profile) {
 
     /** Let's Encrypt's production directory. */
     public static final URI DEFAULT_DIRECTORY = URI.create("https://acme-v02.api.letsencrypt.org/directory");
@@ -26,9 +33,20 @@ public record Acme(
         challenges = List.copyOf(challenges);
     }
 
+    /** Without an ACME profile: the CA's default. */
+    public Acme(
+            URI directory, String email, Path trustedCa, List<ChallengeType> challenges, ExternalAccountBinding eab) {
+        this(directory, email, trustedCa, challenges, eab, null);
+    }
+
     /** Without external account binding (Let's Encrypt, Pebble by default). */
     public Acme(URI directory, String email, Path trustedCa, List<ChallengeType> challenges) {
-        this(directory, email, trustedCa, challenges, null);
+        this(directory, email, trustedCa, challenges, null, null);
+    }
+
+    /** The same settings asking for another ACME profile ({@code null}: the CA's default). */
+    public Acme withProfile(String newProfile) {
+        return new Acme(directory, email, trustedCa, challenges, eab, newProfile);
     }
 
     public enum ChallengeType {

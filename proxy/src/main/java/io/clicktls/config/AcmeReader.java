@@ -21,7 +21,8 @@ import java.util.List;
  */
 final class AcmeReader {
 
-    private static final List<String> KEYS = List.of("directory", "email", "trusted_ca", "challenges", "eab");
+    private static final List<String> KEYS =
+            List.of("directory", "email", "trusted_ca", "challenges", "eab", "profile");
     private static final List<String> EAB_KEYS = List.of("kid", "hmac_key", "hmac_key_file");
     private static final String EAB_EXPECTED =
             "{ kid: KEY_ID, hmac_key: BASE64URL } or { kid: KEY_ID, hmac_key_file: FILE }, as the CA gives them";
@@ -32,7 +33,14 @@ final class AcmeReader {
     private AcmeReader() {}
 
     static Acme read(Section acme, Certificates.IssuerKind issuer) {
-        acme.allowOnly(KEYS);
+        return read(acme, issuer, List.of());
+    }
+
+    /** With {@code extraKeys} (read by the caller) allowed beside the ACME keys. */
+    static Acme read(Section acme, Certificates.IssuerKind issuer, List<String> extraKeys) {
+        List<String> allowed = new ArrayList<>(extraKeys);
+        allowed.addAll(KEYS);
+        acme.allowOnly(allowed);
         Binding binding = acme.binding();
         URI directory = Acme.DEFAULT_DIRECTORY;
         ScalarNode directoryNode = acme.scalar("directory", "an https:// URL");
@@ -58,7 +66,8 @@ final class AcmeReader {
         }
         List<Acme.ChallengeType> challenges = challenges(acme);
         Acme.ExternalAccountBinding eab = eab(acme, issuer);
-        return new Acme(directory, email, trustedCa, challenges, eab);
+        String profile = profile(acme);
+        return new Acme(directory, email, trustedCa, challenges, eab, profile);
     }
 
     private static URI directory(Section acme, ScalarNode node) {
@@ -73,6 +82,30 @@ final class AcmeReader {
             return Acme.DEFAULT_DIRECTORY;
         }
         return uri;
+    }
+
+    /**
+     * {@code profile}: a name as the CA's directory lists it in {@code meta.profiles} ({@code classic},
+     * {@code tlsserver}, {@code shortlived} at Let's Encrypt). Whether the CA offers it is checked at start, against
+     * the directory itself.
+     */
+    private static String profile(Section acme) {
+        String expected = "a profile the CA offers, such as classic or shortlived";
+        ScalarNode node = acme.scalar("profile", expected);
+        if (node == null) {
+            return null;
+        }
+        String text = node.text();
+        boolean ok = !text.isEmpty() && text.length() <= 64;
+        for (int i = 0; ok && i < text.length(); i++) {
+            char c = text.charAt(i);
+            ok = c > ' ' && c < 0x7f;
+        }
+        if (!ok) {
+            acme.binding().badValue(node, acme.pathOf("profile"), expected);
+            return null;
+        }
+        return text;
     }
 
     private static String email(Binding binding, ScalarNode node, String path) {

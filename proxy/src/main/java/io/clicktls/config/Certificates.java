@@ -1,13 +1,39 @@
 package io.clicktls.config;
 
 import java.time.Duration;
+import java.util.List;
 
-/** How certificates are obtained, how often the CA may be asked, and when unused ones are let go. */
+/**
+ * How certificates are obtained, how often the CA may be asked, and when unused ones are let go.
+ *
+ * @param issuer the kind of the first issuer
+ * @param acme the first ACME issuer's settings (the {@code acme:} block, or the first ACME entry of {@code issuers})
+ * @param issuers the issuers in order of preference, never empty: {@code certificates.issuers}, else the one issuer
+ *     that {@code issuer} and {@code acme} describe
+ */
 public record Certificates(
-        IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand, Limits limits, Cleanup cleanup) {
+        IssuerKind issuer,
+        KeyType keyType,
+        Acme acme,
+        OnDemand onDemand,
+        Limits limits,
+        Cleanup cleanup,
+        List<Issuer> issuers) {
 
     public static final IssuerKind DEFAULT_ISSUER = IssuerKind.INTERNAL;
     public static final KeyType DEFAULT_KEY_TYPE = KeyType.EC256;
+
+    public Certificates {
+        issuers = issuers == null || issuers.isEmpty()
+                ? List.of(issuer == IssuerKind.ACME ? new Issuer(null, acme) : Issuer.INTERNAL)
+                : List.copyOf(issuers);
+    }
+
+    /** One issuer: {@code issuer} and {@code acme} as the only one. */
+    public Certificates(
+            IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand, Limits limits, Cleanup cleanup) {
+        this(issuer, keyType, acme, onDemand, limits, cleanup, List.of());
+    }
 
     /** With the default {@link Limits} and {@link Cleanup}. */
     public Certificates(IssuerKind issuer, KeyType keyType, Acme acme, OnDemand onDemand) {
@@ -19,6 +45,22 @@ public record Certificates(
         INTERNAL,
         /** An ACME CA such as Let's Encrypt. */
         ACME
+    }
+
+    /**
+     * One entry of {@code certificates.issuers}.
+     *
+     * @param name the label recorded with each certificate it signs and shown on the status page, or {@code null} for
+     *     the directory's host ({@code internal} for the internal CA)
+     * @param acme the ACME CA's settings, or {@code null} for the internal CA
+     */
+    public record Issuer(String name, Acme acme) {
+
+        public static final Issuer INTERNAL = new Issuer(null, null);
+
+        public IssuerKind kind() {
+            return acme == null ? IssuerKind.INTERNAL : IssuerKind.ACME;
+        }
     }
 
     public enum KeyType {

@@ -1,6 +1,17 @@
 package io.clicktls.config;
 
+import static io.clicktls.config.Binding.quote;
+
+import io.clicktls.config.YamlTree.Entry;
+import io.clicktls.config.YamlTree.ListNode;
+import io.clicktls.config.YamlTree.MapNode;
+import io.clicktls.config.YamlTree.Node;
+import io.clicktls.config.YamlTree.ScalarNode;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
+import java.util.Set;
 
 /**
  * {@code certificates:} the issuer and key type, and its subsections {@code acme}, {@code on_demand},
@@ -8,7 +19,9 @@ import java.util.List;
  */
 final class CertificatesReader {
 
-    private static final List<String> KEYS = List.of("issuer", "key_type", "acme", "on_demand", "limits", "cleanup");
+    private static final List<String> KEYS =
+            List.of("issuer", "key_type", "acme", "issuers", "on_demand", "limits", "cleanup");
+    private static final String ISSUER_EXPECTED = "internal, or a map of ACME settings (directory, email, eab, ...)";
     private static final List<String> LIMITS_KEYS = List.of(
             "orders_per_3h",
             "certificates_per_registered_domain_per_week",
@@ -31,10 +44,90 @@ final class CertificatesReader {
         Certificates.KeyType keyType =
                 certificates.choice("key_type", Certificates.DEFAULT_KEY_TYPE, Certificates.KeyType.class);
         Acme acme = AcmeReader.read(certificates.section("acme"), issuer);
+        List<Certificates.Issuer> issuers = issuers();
+        if (!issuers.isEmpty()) {
+            // the first issuer is the one `issuer` and `acme` stand for (the policy's CA checks, logs)
+            issuer = issuers.get(0).kind();
+            acme = issuers.stream()
+                    .map(Certificates.Issuer::acme)
+                    .filter(Objects::nonNull)
+                    .findFirst()
+                    .orElse(acme);
+        }
         onDemand = new OnDemandReader(certificates.section("on_demand"));
         read = new Certificates(
-                issuer, keyType, acme, onDemand.read(), limits(certificates.section("limits")), cleanup());
+                issuer, keyType, acme, onDemand.read(), limits(certificates.section("limits")), cleanup(), issuers);
         return read;
+    }
+
+    /**
+     * {@code issuers:} in order of preference, each {@code internal} or a map of the {@code acme} keys plus
+     * {@code name}; empty when not given. Labels (the name, else the directory's host) must differ: they record who
+     * signed each certificate.
+     */
+    private List<Certificates.Issuer> issuers() {
+        Binding binding = certificates.binding();
+        String path = certificates.pathOf("issuers");
+        Entry entry = certificates.entry("issuers");
+        if (entry == null || Section.isBlank(entry.value())) {
+            return List.of();
+        }
+        if (certificates.given("issuer") || certificates.given("acme")) {
+            binding.expected(
+                    entry.keyPosition(),
+                    path + ": given with 'issuer' or 'acme'",
+                    "either 'issuers' (a list) or 'issuer' with 'acme', not both");
+        }
+        if (!(entry.value() instanceof ListNode list) || list.items().isEmpty()) {
+            binding.badShape(entry.value(), path, "a list of issuers: " + ISSUER_EXPECTED);
+            return List.of();
+        }
+        List<Certificates.Issuer> issuers = new ArrayList<>();
+        Set<String> labels = new HashSet<>();
+        for (int i = 0; i < list.items().size(); i++) {
+            Node item = list.items().get(i);
+            String itemPath = path + "[" + i + "]";
+            Certificates.Issuer read;
+            if (item instanceof ScalarNode scalar && !scalar.blank()) {
+                if (!"internal".equals(scalar.text())) {
+                    binding.badValue(scalar, itemPath, ISSUER_EXPECTED);
+                    continue;
+                }
+                read = Certificates.Issuer.INTERNAL;
+            } else if (item instanceof MapNode map) {
+                Section section = certificates.at(map, itemPath);
+                Acme acme = AcmeReader.read(section, Certificates.IssuerKind.ACME, List.of("name"));
+                String nameExpected = "a label such as zerossl: letters, digits, '.', '-' (it names a folder)";
+                ScalarNode name = section.scalar("name", nameExpected);
+                String label = null;
+                if (name != null) {
+                    if (name.text().matches("[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})")
+                            && !name.text().contains("..")) {
+                        label = name.text();
+                    } else {
+                        binding.badValue(name, section.pathOf("name"), nameExpected);
+                    }
+                }
+                read = new Certificates.Issuer(label, acme);
+            } else {
+                binding.badShape(item, itemPath, ISSUER_EXPECTED);
+                continue;
+            }
+            String label = read.name() != null
+                    ? read.name()
+                    : read.acme() == null
+                            ? "internal"
+                            : String.valueOf(read.acme().directory().getHost());
+            if (!labels.add(label)) {
+                binding.expected(
+                        item.position(),
+                        itemPath + ": a second issuer labelled " + quote(label),
+                        "a 'name' of its own for each issuer, recorded with the certificates it signs");
+                continue;
+            }
+            issuers.add(read);
+        }
+        return issuers;
     }
 
     /** Once the platforms are known: {@code on_demand.platform} must be one of them. */

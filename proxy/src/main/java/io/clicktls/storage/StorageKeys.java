@@ -35,6 +35,16 @@ public final class StorageKeys {
     public static final String ACCOUNT_KEY = "acme/account-key.pem";
     public static final String ACCOUNT = "acme/account.json";
 
+    /** The account key of the ACME issuer named {@code issuer} in {@code certificates.issuers}. */
+    public static String accountKey(String issuer) {
+        return "acme/" + issuer + "/account-key.pem";
+    }
+
+    /** The account of the ACME issuer named {@code issuer} in {@code certificates.issuers}. */
+    public static String account(String issuer) {
+        return "acme/" + issuer + "/account.json";
+    }
+
     public static final String HTTP_01_CHALLENGES = "challenges/http-01/";
     public static final String TLS_ALPN_01_CHALLENGES = "challenges/tls-alpn-01/";
 

@@ -2,7 +2,6 @@ package io.clicktls.certificates;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.clicktls.certificates.RenewalScheduler.Settings;
 import io.clicktls.certificates.RenewalScheduler.Window;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
@@ -61,13 +60,55 @@ class RenewalSchedulerTest {
         executor.advance(
                 Duration.between(executor.now(), T0.plus(Duration.ofDays(60))).minusMinutes(1));
         assertThat(attempts).isEmpty();
-        executor.advance(Duration.ofHours(2));
+        executor.advance(Duration.ofDays(3).plusHours(1));
 
         assertThat(attempts).hasSize(1);
         assertThat(attempts.get(0).at())
                 .isBetween(
                         T0.plus(Duration.ofDays(60)),
-                        T0.plus(Duration.ofDays(60)).plus(Settings.DEFAULTS.maxJitter()));
+                        T0.plus(Duration.ofDays(60)).plus(Duration.ofDays(3)));
+    }
+
+    @Test
+    void sixDayCertificatesRenewAboutTwoDaysAhead() {
+        Duration sixDays = Duration.ofDays(6);
+        hold(certificate("links.shop.test", T0.plus(Duration.ofDays(1)), sixDays));
+        var scheduler = scheduler(RenewalSchedulerTest::succeed, RenewalScheduler.RenewalWindows.NONE);
+        scheduler.start();
+
+        executor.advance(Duration.ofDays(4).plusHours(12));
+
+        assertThat(attempts).hasSize(1);
+        Instant notAfter = T0.plus(Duration.ofDays(7));
+        Duration ahead = Duration.between(attempts.get(0).at(), notAfter);
+        // a third of the lifetime left, delayed by at most a 30th of it (4.8 hours)
+        assertThat(ahead).isBetween(Duration.ofDays(2).minusHours(5), Duration.ofDays(2));
+    }
+
+    @Test
+    void aFleetOfSixDayCertificatesIssuedTogetherRenewsSpreadOverHoursNotWithinOne() {
+        Duration sixDays = Duration.ofDays(6);
+        for (int i = 0; i < 300; i++) {
+            hold(certificate("n" + i + ".shop.test", T0.plus(Duration.ofDays(1)), sixDays));
+        }
+        var scheduler = scheduler(RenewalSchedulerTest::succeed, RenewalScheduler.RenewalWindows.NONE);
+        scheduler.start();
+
+        executor.advance(Duration.ofDays(4).plusHours(12));
+
+        assertThat(attempts).hasSize(300);
+        Instant due = T0.plus(Duration.ofDays(5));
+        var perHour = new int[5];
+        for (Attempt attempt : attempts) {
+            long hour = Duration.between(due, attempt.at()).toHours();
+            assertThat(hour).as("hours after the due time").isBetween(0L, 4L);
+            perHour[(int) hour]++;
+        }
+        // spread evenly over 4.8 hours: no hour takes more than about a fifth of the fleet (60), each of the first
+        // four takes some
+        for (int hour = 0; hour < 4; hour++) {
+            assertThat(perHour[hour]).as("renewals in hour " + hour).isBetween(35, 90);
+        }
     }
 
     @Test
@@ -155,7 +196,7 @@ class RenewalSchedulerTest {
 
         executor.advance(Duration.ofDays(59));
         assertThat(attempts).isEmpty();
-        executor.advance(Duration.ofDays(2));
+        executor.advance(Duration.ofDays(4)); // due at day 60, plus at most a 30th of the lifetime
 
         assertThat(attempts).hasSize(1);
     }
@@ -339,13 +380,17 @@ class RenewalSchedulerTest {
     }
 
     private static CertifiedKey certificate(String name, Instant notBefore) {
+        return certificate(name, notBefore, LIFETIME);
+    }
+
+    private static CertifiedKey certificate(String name, Instant notBefore, Duration lifetime) {
         try {
             var subject = new X500Name("CN=" + name);
             var builder = new JcaX509v3CertificateBuilder(
                     subject,
                     BigInteger.valueOf(SERIALS.getAndIncrement()),
                     Date.from(notBefore),
-                    Date.from(notBefore.plus(LIFETIME)),
+                    Date.from(notBefore.plus(lifetime)),
                     subject,
                     KEY.getPublic());
             var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(KEY.getPrivate());
