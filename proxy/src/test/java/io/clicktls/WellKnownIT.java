@@ -94,6 +94,11 @@ class WellKnownIT {
             assertThat(served.body()).isEqualTo(AASA_BYTES);
             assertThat(served.header("content-type")).isEqualTo("application/json");
         }
+        Curl.Result head = node.http("app.example.test", ASSETLINKS, "-I");
+        assertThat(head.status()).isEqualTo(200);
+        assertThat(head.header("content-length")).isEqualTo(String.valueOf(ASSETLINKS_BYTES.length));
+        // curl -I writes the header block where the body goes: nothing of the file may follow it
+        assertThat(head.text()).endsWith("\r\n\r\n").doesNotContain("relation");
         assertThat(platform.requests()).as("nothing reached the platform").isEmpty();
         // the same domain's other paths do get the 308 now that its certificate is in hand: the file was no accident
         assertThat(node.http("app.example.test", "/open.gif").status()).isEqualTo(308);

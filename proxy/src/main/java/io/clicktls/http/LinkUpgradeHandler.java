@@ -1,7 +1,6 @@
 package io.clicktls.http;
 
 import io.clicktls.config.ConfigSnapshot;
-import io.clicktls.config.DomainOptions;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
@@ -193,34 +192,25 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             return UNTOUCHED;
         }
         Upgrade upgrade = snapshot.config().upgrade();
-        DomainTable.Route route = route(snapshot, request);
+        String uri = request.uri();
+        ProxyHandler.RequestTarget target = uri.startsWith("/") ? null : ProxyHandler.RequestTarget.of(request);
+        String hostHeader = target == null || target.authority() == null
+                ? request.headers().get(HttpHeaderNames.HOST)
+                : target.authority();
+        String host = ProxyHandler.hostName(hostHeader);
+        DomainTable.Route route =
+                host == null ? null : snapshot.domains().find(host).orElse(null);
         if (route != null) {
-            DomainOptions options = route.options();
-            if (WellKnownAnswers.fileFor(request.uri(), route) != null) {
+            if (WellKnownAnswers.fileFor(target == null ? uri : target.path(), route) != null) {
                 return UNTOUCHED;
             }
-            upgrade = options.upgradeOr(upgrade);
+            upgrade = route.options().upgradeOr(upgrade);
         }
         return upgrade == null ? UNTOUCHED : PLANS.get(planIndex(upgrade.location(), upgrade.html()));
     }
 
     private static int planIndex(boolean location, boolean html) {
         return (location ? 1 : 0) + (html ? 2 : 0);
-    }
-
-    /** The route of the request's host as the proxy handler finds it (absolute-form authority, else Host). */
-    private static DomainTable.Route route(ConfigSnapshot snapshot, HttpRequest request) {
-        String hostHeader;
-        if (request.uri().startsWith("/")) {
-            hostHeader = request.headers().get(HttpHeaderNames.HOST);
-        } else {
-            ProxyHandler.RequestTarget target = ProxyHandler.RequestTarget.of(request);
-            hostHeader = target == null || target.authority() == null
-                    ? request.headers().get(HttpHeaderNames.HOST)
-                    : target.authority();
-        }
-        String host = ProxyHandler.hostName(hostHeader);
-        return host == null ? null : snapshot.domains().find(host).orElse(null);
     }
 
     private void writeResponse(
