@@ -56,12 +56,13 @@ final class ConfigBinder {
         Certificates certificates = certificatesReader.read();
         Map<String, Platform> platforms = new HashMap<>();
         List<String> declaredPlatforms = new ArrayList<>();
-        PlatformsReader.read(root, platforms, declaredPlatforms);
-        DomainsReader domainsReader = new DomainsReader(root, declaredPlatforms);
+        // before platforms and domains: their own upgrade keys are laid over it
+        Upgrade upgrade = UpgradeReader.read(root.section("upgrade"), Upgrade.DEFAULTS);
+        PlatformsReader.read(root, upgrade, platforms, declaredPlatforms);
+        DomainsReader domainsReader = new DomainsReader(root, declaredPlatforms, platforms, upgrade);
         List<Domain> domains = new ArrayList<>(domainsReader.domains());
         Path domainsFile = domainsReader.domainsFile(domains, domainsFileNamed);
         certificatesReader.checkPlatforms(declaredPlatforms);
-        Upgrade upgrade = UpgradeReader.read(root.section("upgrade"));
         Admin admin = AdminReader.read(root.section("admin"));
         AdminReader.checkExposure(root, listen, admin);
         ConnectionLimits limits = ConnectionLimitsReader.read(root.section("limits"));

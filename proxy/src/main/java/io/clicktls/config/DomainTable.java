@@ -16,7 +16,13 @@ import java.util.function.Predicate;
 public final class DomainTable {
 
     /** A served host name's domain entry and the platform it forwards to. */
-    public record Route(Domain domain, Platform platform) {}
+    public record Route(Domain domain, Platform platform) {
+
+        /** The entry's own options (its platform's merged in), else its platform's. */
+        public DomainOptions options() {
+            return domain.options().isEmpty() ? platform.options() : domain.options();
+        }
+    }
 
     private final Map<String, Route> exact;
     private final Map<String, Route> wildcardParents;

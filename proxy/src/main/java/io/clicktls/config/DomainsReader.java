@@ -30,7 +30,7 @@ import java.util.function.Consumer;
 final class DomainsReader {
 
     static final String DOMAIN_EXPECTED = "a DNS name such as links.example.com, or *.example.com";
-    private static final List<String> ENTRY_KEYS = List.of("name", "platform");
+    private static final List<String> ENTRY_KEYS = List.of("name", "platform", "upgrade", "well_known");
     private static final String DOMAINS_EXPECTED = "a list of { name: HOST, platform: PLATFORM }";
     private static final String FILE_EXPECTED = "a file of NAME [PLATFORM] lines";
     /** 100,000 names are about 2.5 MB; a file this large is the wrong file. */
@@ -39,15 +39,21 @@ final class DomainsReader {
     private final Section root;
     private final Binding binding;
     private final Set<String> declared;
+    /** The valid platforms, whose options an entry's own are laid over. */
+    private final Map<String, Platform> platforms;
+    /** The top-level {@code upgrade:} settings. */
+    private final Upgrade upgrade;
     /** Reused for every domain name. */
     private final StringBuilder nameProblem = new StringBuilder();
     /** Every name under {@code domains:} and where: a name also in the domains file is a problem. */
     private final Map<String, Position> listed = new HashMap<>();
 
-    DomainsReader(Section root, List<String> declaredPlatforms) {
+    DomainsReader(Section root, List<String> declaredPlatforms, Map<String, Platform> platforms, Upgrade upgrade) {
         this.root = root;
         this.binding = root.binding();
         this.declared = new HashSet<>(declaredPlatforms);
+        this.platforms = platforms;
+        this.upgrade = upgrade;
     }
 
     /** The entries of {@code domains:}, in file order, leaving out every entry with a problem. */
@@ -75,16 +81,24 @@ final class DomainsReader {
                 binding.badShape(item, domainPath(i), "{ name: HOST, platform: PLATFORM }");
                 continue;
             }
+            boolean optionsGiven = false;
             for (Entry key : map.entries()) {
                 if (!key.key().equals("name") && !key.key().equals("platform")) {
-                    root.at(map, domainPath(i)).allowOnly(ENTRY_KEYS);
-                    break;
+                    optionsGiven = true;
                 }
             }
             String name = name(map, i);
             String platform = platform(map, i);
+            DomainOptions options = DomainOptions.NONE;
+            if (optionsGiven) {
+                Section section = root.at(map, domainPath(i));
+                section.allowOnly(ENTRY_KEYS);
+                Platform known = platform == null ? null : platforms.get(platform);
+                options = DomainOptionsReader.read(
+                        section, upgrade, known == null ? DomainOptions.NONE : known.options(), true);
+            }
             if (name != null && platform != null) {
-                domains.add(new Domain(name, platform));
+                domains.add(new Domain(name, platform, options));
             }
         }
         return domains;

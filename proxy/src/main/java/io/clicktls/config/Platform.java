@@ -8,8 +8,18 @@ import java.net.URI;
  * @param name the key under {@code platforms:}
  * @param upstream scheme, host and optional port, e.g. {@code https://sendgrid.net}; no path
  * @param hostHeader what Host the upstream is sent
+ * @param options the defaults for its domains ({@code upgrade}, {@code well_known})
  */
-public record Platform(String name, URI upstream, HostHeader hostHeader) {
+public record Platform(String name, URI upstream, HostHeader hostHeader, DomainOptions options) {
+
+    public Platform {
+        options = options == null ? DomainOptions.NONE : options;
+    }
+
+    /** A platform that sets no options for its domains. */
+    public Platform(String name, URI upstream, HostHeader hostHeader) {
+        this(name, upstream, hostHeader, DomainOptions.NONE);
+    }
 
     public enum HostHeader {
         /** The tracked domain, as the client sent it (what every platform expects). */

@@ -14,7 +14,8 @@ import java.util.Map;
 /** {@code platforms:} the email platforms, each a preset or an upstream URL. */
 final class PlatformsReader {
 
-    private static final List<String> KEYS = List.of("preset", "region", "upstream", "host_header");
+    private static final List<String> KEYS =
+            List.of("preset", "region", "upstream", "host_header", "upgrade", "well_known");
     private static final String PLATFORMS_EXPECTED =
             "a map from platform names to { preset: NAME } or { upstream: URL }";
     private static final String PLATFORM_EXPECTED = "{ preset: NAME } or { upstream: URL }";
@@ -26,8 +27,10 @@ final class PlatformsReader {
     /**
      * Puts every valid platform in {@code platforms} and every name declared, valid or not, in {@code declared} (so
      * that domains naming a broken platform are not reported a second time as naming an unknown one).
+     *
+     * @param upgrade the top-level {@code upgrade:} settings, which a platform's {@code upgrade} keys are laid over
      */
-    static void read(Section root, Map<String, Platform> platforms, List<String> declared) {
+    static void read(Section root, Upgrade upgrade, Map<String, Platform> platforms, List<String> declared) {
         Binding binding = root.binding();
         Entry entry = root.entry("platforms");
         if (entry == null) {
@@ -56,14 +59,16 @@ final class PlatformsReader {
                 binding.badShape(platformEntry.value(), path, PLATFORM_EXPECTED);
                 continue;
             }
-            Platform platform = platform(name, root.at(platformMap, path));
+            Section section = root.at(platformMap, path);
+            DomainOptions options = DomainOptionsReader.read(section, upgrade, DomainOptions.NONE, false);
+            Platform platform = platform(name, section, options);
             if (platform != null) {
                 platforms.put(name, platform);
             }
         }
     }
 
-    private static Platform platform(String name, Section platform) {
+    private static Platform platform(String name, Section platform, DomainOptions options) {
         platform.allowOnly(KEYS);
         Binding binding = platform.binding();
         String path = platform.path();
@@ -95,7 +100,7 @@ final class PlatformsReader {
             URI uri = upstreamUrl(platform, upstream);
             return uri == null
                     ? null
-                    : new Platform(name, uri, hostHeader == null ? Platform.HostHeader.PRESERVE : hostHeader);
+                    : new Platform(name, uri, hostHeader == null ? Platform.HostHeader.PRESERVE : hostHeader, options);
         }
         PlatformPresets.Preset known = PlatformPresets.find(preset.text()).orElse(null);
         if (known == null) {
@@ -125,7 +130,7 @@ final class PlatformsReader {
             }
             uri = known.upstreamFor(null);
         }
-        return new Platform(name, uri, hostHeader == null ? known.hostHeader() : hostHeader);
+        return new Platform(name, uri, hostHeader == null ? known.hostHeader() : hostHeader, options);
     }
 
     private static URI upstreamUrl(Section platform, ScalarNode node) {

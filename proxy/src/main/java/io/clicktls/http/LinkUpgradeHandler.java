@@ -1,6 +1,7 @@
 package io.clicktls.http;
 
 import io.clicktls.config.ConfigSnapshot;
+import io.clicktls.config.DomainTable;
 import io.clicktls.config.Upgrade;
 import io.clicktls.metrics.Metrics;
 import io.netty.buffer.ByteBuf;
@@ -27,6 +28,7 @@ import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import java.util.Collections;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -89,10 +91,15 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
      */
     private final ArrayDeque<Set<ResponsePlan>> unanswered = new ArrayDeque<>(4);
 
-    /** The snapshot {@link #configuredPlan} was made from; the plan is made again when the config changes. */
-    private ConfigSnapshot plannedFor;
+    /** The plans of the four combinations of {@code location} and {@code html}, by {@link #planIndex}; shared. */
+    private static final List<Set<ResponsePlan>> PLANS = List.of(
+            UNTOUCHED,
+            Collections.unmodifiableSet(EnumSet.of(ResponsePlan.LOCATION)),
+            Collections.unmodifiableSet(EnumSet.of(ResponsePlan.HTML)),
+            Collections.unmodifiableSet(EnumSet.of(ResponsePlan.LOCATION, ResponsePlan.HTML)));
 
-    private Set<ResponsePlan> configuredPlan = UNTOUCHED;
+    /** The plan of the last request read, for a response that comes with no request queued. */
+    private Set<ResponsePlan> lastPlan = UNTOUCHED;
 
     private BodyRewrite body;
     /** A small body with a known length being held whole; see {@link #HOLD_LIMIT}. */
@@ -118,7 +125,8 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         if (msg instanceof HttpRequest request) {
-            Set<ResponsePlan> plan = configuredPlan();
+            Set<ResponsePlan> plan = planFor(request);
+            lastPlan = plan;
             boolean head = HttpMethod.HEAD.equals(request.method());
             boolean http10 = HttpVersion.HTTP_1_0.equals(request.protocolVersion());
             if (!plan.isEmpty() && (head || http10)) {
@@ -147,7 +155,7 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
             }
             endBody();
             Set<ResponsePlan> queued = unanswered.poll();
-            Set<ResponsePlan> plan = queued != null ? queued : configuredPlan();
+            Set<ResponsePlan> plan = queued != null ? queued : lastPlan;
             if (plan.isEmpty()) {
                 ctx.write(msg, promise);
             } else {
@@ -174,29 +182,35 @@ public final class LinkUpgradeHandler extends ChannelDuplexHandler {
         endBody();
     }
 
-    /** The upgrades the current config asks for, {@link #UNTOUCHED} when none; shared, never changed. */
-    private Set<ResponsePlan> configuredPlan() {
+    /**
+     * The upgrades the current config asks for the request's domain: its own {@code upgrade} settings, else its
+     * platform's, else the top-level ones; {@link #UNTOUCHED} for a {@code well_known} file, which is served as it is.
+     */
+    private Set<ResponsePlan> planFor(HttpRequest request) {
         ConfigSnapshot snapshot = config.get();
-        if (snapshot != plannedFor) {
-            plannedFor = snapshot;
-            configuredPlan = planOf(snapshot);
-        }
-        return configuredPlan;
-    }
-
-    private static Set<ResponsePlan> planOf(ConfigSnapshot snapshot) {
-        Upgrade upgrade = snapshot == null ? null : snapshot.config().upgrade();
-        if (upgrade == null || !(upgrade.location() || upgrade.html())) {
+        if (snapshot == null) {
             return UNTOUCHED;
         }
-        EnumSet<ResponsePlan> plan = EnumSet.noneOf(ResponsePlan.class);
-        if (upgrade.location()) {
-            plan.add(ResponsePlan.LOCATION);
+        Upgrade upgrade = snapshot.config().upgrade();
+        String uri = request.uri();
+        ProxyHandler.RequestTarget target = uri.startsWith("/") ? null : ProxyHandler.RequestTarget.of(request);
+        String hostHeader = target == null || target.authority() == null
+                ? request.headers().get(HttpHeaderNames.HOST)
+                : target.authority();
+        String host = ProxyHandler.hostName(hostHeader);
+        DomainTable.Route route =
+                host == null ? null : snapshot.domains().find(host).orElse(null);
+        if (route != null) {
+            if (WellKnownAnswers.fileFor(target == null ? uri : target.path(), route) != null) {
+                return UNTOUCHED;
+            }
+            upgrade = route.options().upgradeOr(upgrade);
         }
-        if (upgrade.html()) {
-            plan.add(ResponsePlan.HTML);
-        }
-        return Collections.unmodifiableSet(plan);
+        return upgrade == null ? UNTOUCHED : PLANS.get(planIndex(upgrade.location(), upgrade.html()));
+    }
+
+    private static int planIndex(boolean location, boolean html) {
+        return (location ? 1 : 0) + (html ? 2 : 0);
     }
 
     private void writeResponse(

@@ -52,6 +52,9 @@ final class ListenerPipelines {
     private final Function<Channel, ChannelHandler> tlsHandlerFactory;
     private final CertificateSource certificates;
     private final LocalAnswers plainHttpAnswers;
+    /** The https listener's: the {@code well_known} files only. */
+    private final LocalAnswers httpsAnswers = new WellKnownAnswers(LocalAnswers.NONE);
+
     private final ChannelGroup clients;
     private final ConnectionLimiter limiter;
     private final ClientErrorLog clientErrors;
@@ -206,12 +209,12 @@ final class ListenerPipelines {
                         sp.addLast("codec", new Http2StreamFrameToHttpObjectCodec(true));
                         sp.addLast("expect-continue", new HttpServerExpectContinueHandler());
                         sp.addLast("link-upgrade", linkUpgrade());
-                        sp.addLast("proxy", new ProxyHandler(context, "https", true, LocalAnswers.NONE));
+                        sp.addLast("proxy", new ProxyHandler(context, "https", true, httpsAnswers));
                         sp.addLast(ClientErrorLog.NAME, clientErrors);
                     }
                 }));
             } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
-                addHttp1(p, "https", LocalAnswers.NONE, true);
+                addHttp1(p, "https", httpsAnswers, true);
             } else {
                 log.debug("unsupported application protocol {} on {}", protocol, ctx.channel());
                 ctx.close();

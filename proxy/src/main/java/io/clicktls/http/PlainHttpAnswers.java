@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What the plain-http listener answers itself: ACME http-01 challenges (for any Host; the path is reserved and
- * never forwarded) and, for a tracked domain with {@code upgrade.http: redirect} whose certificate is in hand, a
+ * never forwarded) and, for a tracked domain with {@code upgrade.http: redirect} (its own, its platform's or the
+ * top-level setting) whose certificate is in hand, a
  * 308 to the same path and query over https. A certificate not yet in memory is looked up (and issued, if the
  * policy allows) for at most {@code on_demand.handshake_wait}; when none comes, the request is forwarded as it is,
  * so that a failed issuance never breaks a link that worked over http.
@@ -104,7 +105,8 @@ final class PlainHttpAnswers implements LocalAnswers {
             return null;
         }
         ConfigSnapshot snapshot = config.get();
-        if (snapshot.config().upgrade().http() != Upgrade.HttpMode.REDIRECT) {
+        // the domain's own upgrade.http (or its platform's) before the top-level one
+        if (route.options().upgradeOr(snapshot.config().upgrade()).http() != Upgrade.HttpMode.REDIRECT) {
             return null;
         }
         if (certificates.cached(host).isPresent()) {

@@ -119,8 +119,14 @@ public final class ProxyServer implements AutoCloseable {
                 this::publicHttpsPort,
                 settings.metrics,
                 settings.pendingLookups);
+        // the well_known files before the 308: app-link verifiers must get them over http as they are
         ListenerPipelines pipelines = new ListenerPipelines(
-                context, settings.tlsHandlerFactory, settings.certificates, plainHttp, clients, limiter);
+                context,
+                settings.tlsHandlerFactory,
+                settings.certificates,
+                new WellKnownAnswers(plainHttp),
+                clients,
+                limiter);
         httpsChannel = bind(httpsAddress, pipelines.https(), "https");
         try {
             linkPorts = new LinkPorts(publicHttpsPort(), -1, httpsPort()); // rejects a redirect port out of range

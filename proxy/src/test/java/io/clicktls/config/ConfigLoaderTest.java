@@ -233,7 +233,7 @@ class ConfigLoaderTest {
                         + " tuning)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
-                        + "(expected: preset, region, upstream, host_header)");
+                        + "(expected: preset, region, upstream, host_header, upgrade, well_known)");
     }
 
     @Test
@@ -485,7 +485,7 @@ class ConfigLoaderTest {
                         "test.yml:4:5: domains[0]: missing key 'platform' (expected: a platform defined under 'platforms')",
                         "test.yml:5:5: domains[1]: missing key 'name' (expected: a DNS name such as links.example.com, or "
                                 + "*.example.com)",
-                        "test.yml:6:5: unknown key 'nmae' under 'domains[1]' (expected: name, platform)",
+                        "test.yml:6:5: unknown key 'nmae' under 'domains[1]' (expected: name, platform, upgrade, well_known)",
                         "test.yml:7:5: domains[2]: 'links.example.com' (expected: { name: HOST, platform: PLATFORM })",
                         "test.yml:8:5: domains[3].name: empty (expected: a DNS name such as links.example.com, or "
                                 + "*.example.com)");
@@ -942,6 +942,131 @@ class ConfigLoaderTest {
         assertThat(problems("limits:\n  max_conections: 10\n" + MINIMAL))
                 .containsExactly("test.yml:2:3: unknown key 'max_conections' under 'limits' "
                         + "(expected: max_connections, max_connections_per_client)");
+    }
+
+    // ---- per-domain options: upgrade and well_known
+
+    private static final String PER_DOMAIN =
+            """
+            upgrade:
+              html: false
+            platforms:
+              sp:
+                preset: sparkpost
+                upgrade: { http: proxy }
+                well_known:
+                  assetlinks.json: files/assetlinks.json
+              sg: { preset: sendgrid }
+            domains:
+              - name: links.example.com
+                platform: sp
+              - name: app.example.com
+                platform: sp
+                upgrade: { location: false }
+                well_known:
+                  /.well-known/apple-app-site-association: files/aasa
+              - name: plain.example.com
+                platform: sg
+            domains_file: names.txt
+            """;
+
+    private void writeWellKnownFiles() throws IOException {
+        Files.createDirectories(tempDir.resolve("files"));
+        Files.writeString(tempDir.resolve("files/assetlinks.json"), "[{\"relation\": []}]\n");
+        Files.write(tempDir.resolve("files/aasa"), new byte[] {'{', '}', (byte) 0xff});
+        Files.writeString(tempDir.resolve("names.txt"), "file.example.com sp\n");
+    }
+
+    @Test
+    void domainsAndPlatformsSetUpgradeAndWellKnownFilesOverTheTopLevel() throws Exception {
+        writeWellKnownFiles();
+
+        ClickTlsConfig config = ConfigLoader.parse(PER_DOMAIN, "test.yml", tempDir);
+        DomainTable table = DomainTable.of(config);
+        DomainOptions links = table.find("links.example.com").orElseThrow().options();
+        DomainOptions app = table.find("app.example.com").orElseThrow().options();
+        DomainOptions fromFile = table.find("file.example.com").orElseThrow().options();
+        DomainOptions plain = table.find("plain.example.com").orElseThrow().options();
+
+        assertThat(config.upgrade()).isEqualTo(new Upgrade(Upgrade.HttpMode.REDIRECT, true, false));
+        assertThat(links.upgrade()).isEqualTo(new Upgrade(Upgrade.HttpMode.PROXY, true, false));
+        assertThat(app.upgrade()).isEqualTo(new Upgrade(Upgrade.HttpMode.PROXY, false, false));
+        assertThat(fromFile)
+                .as("a domains_file line takes its platform's options")
+                .isSameAs(links);
+        assertThat(plain.upgradeOr(config.upgrade())).isEqualTo(config.upgrade());
+        assertThat(plain.wellKnown()).isEmpty();
+        assertThat(links.wellKnown()).containsOnlyKeys("/.well-known/assetlinks.json");
+        assertThat(app.wellKnown())
+                .containsOnlyKeys("/.well-known/assetlinks.json", "/.well-known/apple-app-site-association");
+        WellKnownFile aasa = app.wellKnown("/.well-known/apple-app-site-association");
+        assertThat(aasa.content()).containsExactly('{', '}', (byte) 0xff);
+        assertThat(aasa.contentType()).isEqualTo("application/json");
+        assertThat(links.wellKnown("/.well-known/assetlinks.json").contentType())
+                .isEqualTo("application/json");
+    }
+
+    @Test
+    void missingWellKnownFileIsReportedAtItsValue() throws Exception {
+        writeWellKnownFiles();
+        Files.delete(tempDir.resolve("files/aasa"));
+
+        assertThatThrownBy(() -> ConfigLoader.parse(PER_DOMAIN, "test.yml", tempDir))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly(
+                                "test.yml:17:48: domains[1].well_known./.well-known/apple-app-site-association:"
+                                        + " 'files/aasa' is not a readable file at " + tempDir.resolve("files/aasa")
+                                        + " (expected: a readable file of at most 1048576 bytes)"));
+    }
+
+    @Test
+    void wellKnownFileOverOneMebibyteIsRejected() throws Exception {
+        writeWellKnownFiles();
+        Files.write(tempDir.resolve("files/assetlinks.json"), new byte[1024 * 1024 + 1]);
+
+        assertThatThrownBy(() -> ConfigLoader.parse(PER_DOMAIN, "test.yml", tempDir))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly("test.yml:8:24: platforms.sp.well_known.assetlinks.json: "
+                                + tempDir.resolve("files/assetlinks.json") + " holds 1048577 bytes"
+                                + " (expected: a readable file of at most 1048576 bytes)"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/robots.txt", "../secret", "/.well-known/../x", "a//b", "assetlinks.json?x=1", "a%2Fb"})
+    void wellKnownPathOutsideWellKnownIsRejected(String path) throws Exception {
+        Files.writeString(tempDir.resolve("file.json"), "{}");
+        String yaml = MINIMAL + "    well_known:\n      \"" + path + "\": file.json\n";
+
+        assertThatThrownBy(() -> ConfigLoader.parse(yaml, "test.yml", tempDir))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly("test.yml:7:7: domains[0].well_known: '" + path + "' (expected: a path under"
+                                + " /.well-known/ such as apple-app-site-association or assetlinks.json)"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"acme-challenge/token", "/.well-known/acme-challenge/token", "acme-challenge"})
+    void wellKnownPathUnderAcmeChallengeIsRejected(String path) throws Exception {
+        Files.writeString(tempDir.resolve("file.json"), "{}");
+        String yaml = MINIMAL + "    well_known:\n      \"" + path + "\": file.json\n";
+
+        assertThatThrownBy(() -> ConfigLoader.parse(yaml, "test.yml", tempDir))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::toString)
+                        .containsExactly("test.yml:7:7: domains[0].well_known: '" + path + "' is reserved for ACME"
+                                + " http-01 challenges (expected: a path under /.well-known/ such as"
+                                + " apple-app-site-association or assetlinks.json)"));
+    }
+
+    @Test
+    void perDomainUpgradeValuesAreCheckedLikeTheTopLevelOnes() {
+        assertThat(problems(MINIMAL + "    upgrade: { http: 301, colour: red }\n"))
+                .containsExactly(
+                        "test.yml:6:22: domains[0].upgrade.http: '301' (expected: redirect or proxy)",
+                        "test.yml:6:27: unknown key 'colour' under 'domains[0].upgrade' (expected: http, location,"
+                                + " html)");
     }
 
     // ---- helpers

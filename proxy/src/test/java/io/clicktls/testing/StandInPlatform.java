@@ -105,6 +105,9 @@ public final class StandInPlatform implements AutoCloseable {
         }
     }
 
+    /** What the stand-in answers at {@code /.well-known/assetlinks.json}. */
+    public static final byte[] PLATFORM_ASSETLINKS = "[\"the platform's own\"]\n".getBytes(StandardCharsets.UTF_8);
+
     /** Of a {@code /big} body: the bytes not yet written to the channel. */
     private static final AttributeKey<AtomicLong> UNWRITTEN = AttributeKey.valueOf("stand-in.big.unwritten");
 
@@ -331,6 +334,9 @@ public final class StandInPlatform implements AutoCloseable {
                     // never answers
                 }
                 case "/break" -> ctx.close();
+                    // what a platform might serve itself: a domain's own well_known file must win over it
+                case "/.well-known/assetlinks.json" -> send(
+                        ctx, keepAlive, full(HttpResponseStatus.OK, "application/json", PLATFORM_ASSETLINKS));
                 default -> send(ctx, keepAlive, full(HttpResponseStatus.NOT_FOUND, "text/plain", "nope\n".getBytes()));
             }
         }
