@@ -215,7 +215,7 @@ public final class CertificatePrefetch implements AutoCloseable {
             for (Domain domain : snapshot.config().domains()) {
                 String name = domain.name();
                 if (domain.wildcard()
-                        || store.indexed(name).isPresent()
+                        || store.hasIndexed(name)
                         || queued.contains(name)
                         || running.contains(name)
                         || waiting.containsKey(name)
@@ -413,7 +413,7 @@ public final class CertificatePrefetch implements AutoCloseable {
                 }
                 if (!snapshot.config().certificates().onDemand().prefetch()
                         || !listed(due.name(), snapshot)
-                        || store.indexed(due.name()).isPresent()) {
+                        || store.hasIndexed(due.name())) {
                     waiting.remove(due.name());
                     continue;
                 }
