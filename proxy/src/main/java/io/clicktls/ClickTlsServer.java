@@ -8,6 +8,7 @@ import io.clicktls.admin.Hold;
 import io.clicktls.certificates.CertificateCleanup;
 import io.clicktls.certificates.CertificateEvents;
 import io.clicktls.certificates.CertificateIssuer;
+import io.clicktls.certificates.CertificateLifetimes;
 import io.clicktls.certificates.CertificatePrefetch;
 import io.clicktls.certificates.CertificateResolver;
 import io.clicktls.certificates.DnsCheck;
@@ -156,6 +157,8 @@ public final class ClickTlsServer implements AutoCloseable {
         storage.watch(files::unwritable, STORAGE_PROBE_INTERVAL);
         metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
         CertificateStore store = new CertificateStore(storage);
+        CertificateLifetimes lifetimes = new CertificateLifetimes(store, clock);
+        metrics.lifetimeRemainingGauge(lifetimes::smallestRemainingFraction);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
         TlsContexts contexts = new TlsContexts();
         tlsContexts = contexts;
@@ -453,8 +456,11 @@ public final class ClickTlsServer implements AutoCloseable {
             if (limit.isPresent()) {
                 return limit;
             }
-            // a listed name not issued ahead of its first click yet says why (e.g. waiting for DNS)
-            return prefetch.waiting(name).map(waiting -> new Hold(waiting.reason(), waiting.retryAt()));
+            // a listed name not issued ahead of its first click yet says why (waiting for DNS, a limit kept for
+            // handshakes); a failed attempt shows as the failure it is (lastFailure)
+            return prefetch.waiting(name)
+                    .filter(waiting -> waiting.waitingFor() != CertificatePrefetch.WaitingFor.RETRY)
+                    .map(waiting -> new Hold(waiting.reason(), waiting.retryAt()));
         }
 
         @Override

@@ -442,6 +442,18 @@ public final class Metrics implements AutoCloseable {
                 .register(registry);
     }
 
+    /**
+     * Registers {@code clicktls_certificate_lifetime_remaining_ratio_min}: the smallest remaining fraction of a
+     * lifetime among stored certificates (NaN when none), for one alert over 6-day and 90-day certificates alike. Read
+     * at scrape time; must be cheap.
+     */
+    public void lifetimeRemainingGauge(Supplier<Number> smallestFraction) {
+        Gauge.builder("clicktls.certificate.lifetime.remaining.ratio.min", smallestFraction)
+                .description(
+                        "Smallest fraction of its lifetime any stored certificate has left (renewal starts at 1/3)")
+                .register(registry);
+    }
+
     /** @param result one of {@link #PREFETCH_RESULTS} */
     public void prefetched(String result) {
         counter(prefetched, result, this::prefetchedCounter).increment();
