@@ -8,6 +8,8 @@ import io.clicktls.admin.Hold;
 import io.clicktls.certificates.CertificateCleanup;
 import io.clicktls.certificates.CertificateEvents;
 import io.clicktls.certificates.CertificateIssuer;
+import io.clicktls.certificates.CertificateLifetimes;
+import io.clicktls.certificates.CertificatePrefetch;
 import io.clicktls.certificates.CertificateResolver;
 import io.clicktls.certificates.DnsCheck;
 import io.clicktls.certificates.FallbackIssuer;
@@ -110,9 +112,20 @@ public final class ClickTlsServer implements AutoCloseable {
     static ClickTlsServer start(
             ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
             throws Exception {
+        return start(config, demoPlatform, clock, renewalSettings, CertificatePrefetch.Settings.DEFAULTS);
+    }
+
+    /** For tests: also the pace of issuing listed names ahead of the first handshake (e.g. quick retries). */
+    static ClickTlsServer start(
+            ClickTlsConfig config,
+            Endpoint demoPlatform,
+            Clock clock,
+            RenewalScheduler.Settings renewalSettings,
+            CertificatePrefetch.Settings prefetchSettings)
+            throws Exception {
         ClickTlsServer server = new ClickTlsServer(config, new Metrics());
         try {
-            server.startParts(config, demoPlatform, clock, renewalSettings);
+            server.startParts(config, demoPlatform, clock, renewalSettings, prefetchSettings);
             return server;
         } catch (Exception | Error e) {
             server.close();
@@ -121,7 +134,11 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     private void startParts(
-            ClickTlsConfig config, Endpoint demoPlatform, Clock clock, RenewalScheduler.Settings renewalSettings)
+            ClickTlsConfig config,
+            Endpoint demoPlatform,
+            Clock clock,
+            RenewalScheduler.Settings renewalSettings,
+            CertificatePrefetch.Settings prefetchSettings)
             throws Exception {
         closeInReverse.add(metrics);
         Transport transport = Transport.create(config.tuning());
@@ -153,6 +170,8 @@ public final class ClickTlsServer implements AutoCloseable {
         storage.watch(backend::unwritable, STORAGE_PROBE_INTERVAL);
         metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
         CertificateStore store = new CertificateStore(storage);
+        CertificateLifetimes lifetimes = new CertificateLifetimes(store, clock);
+        metrics.lifetimeRemainingGauge(lifetimes::smallestRemainingFraction);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
         TlsContexts contexts = new TlsContexts();
         tlsContexts = contexts;
@@ -207,6 +226,20 @@ public final class ClickTlsServer implements AutoCloseable {
                 .build();
         closeInReverse.add(renewals);
         RenewalScheduler scheduler = renewals;
+        // Exact names listed without a certificate are issued before their first click, once the index says which.
+        CertificatePrefetch prefetch = new CertificatePrefetch(
+                live,
+                store,
+                certificates::prefetch,
+                name -> certificates.cached(name).isPresent(),
+                policy,
+                blocking,
+                timers,
+                clock,
+                prefetchSettings,
+                metrics);
+        closeInReverse.add(prefetch);
+        live.onChange(prefetch::configChanged);
         // Reading every meta.json takes seconds with 100,000 certificates: not on the way to opening the listeners,
         // and not alongside the first handshakes either (2 cores: it would take one from them); renewals are
         // planned days ahead, so they can start a moment later.
@@ -223,6 +256,7 @@ public final class ClickTlsServer implements AutoCloseable {
                         log.error("cannot index the stored certificates; renewing only those saved from now on", e);
                     }
                     scheduler.start();
+                    prefetch.start();
                 }),
                 STORAGE_SCAN_DELAY.toMillis(),
                 TimeUnit.MILLISECONDS);
@@ -260,7 +294,16 @@ public final class ClickTlsServer implements AutoCloseable {
                 .degraded(storage::degraded)
                 .status(
                         new NodeStatus(
-                                live, resolver, store, failures, journal, renewals, policy, cleanup, issuer.label()),
+                                live,
+                                resolver,
+                                store,
+                                failures,
+                                journal,
+                                renewals,
+                                policy,
+                                prefetch,
+                                cleanup,
+                                issuer.label()),
                         dns,
                         clock)
                 .start();
@@ -423,6 +466,7 @@ public final class ClickTlsServer implements AutoCloseable {
         private final IssuanceJournal journal;
         private final RenewalScheduler renewals;
         private final IssuancePolicy policy;
+        private final CertificatePrefetch prefetch;
         private final CertificateCleanup cleanup;
         private final String issuerLabel;
 
@@ -434,6 +478,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 IssuanceJournal journal,
                 RenewalScheduler renewals,
                 IssuancePolicy policy,
+                CertificatePrefetch prefetch,
                 CertificateCleanup cleanup,
                 String issuerLabel) {
             this.live = live;
@@ -443,6 +488,7 @@ public final class ClickTlsServer implements AutoCloseable {
             this.journal = journal;
             this.renewals = renewals;
             this.policy = policy;
+            this.prefetch = prefetch;
             this.cleanup = cleanup;
             this.issuerLabel = issuerLabel;
         }
@@ -504,7 +550,15 @@ public final class ClickTlsServer implements AutoCloseable {
 
         @Override
         public Optional<Hold> hold(String name) {
-            return policy.hold(name).map(hold -> new Hold(hold.explanation(), hold.retryAt()));
+            Optional<Hold> limit = policy.hold(name).map(hold -> new Hold(hold.explanation(), hold.retryAt()));
+            if (limit.isPresent()) {
+                return limit;
+            }
+            // a listed name not issued ahead of its first click yet says why (waiting for DNS, a limit kept for
+            // handshakes); a failed attempt shows as the failure it is (lastFailure)
+            return prefetch.waiting(name)
+                    .filter(waiting -> waiting.waitingFor() != CertificatePrefetch.WaitingFor.RETRY)
+                    .map(waiting -> new Hold(waiting.reason(), waiting.retryAt()));
         }
 
         @Override

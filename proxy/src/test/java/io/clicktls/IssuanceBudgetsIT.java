@@ -82,6 +82,7 @@ class IssuanceBudgetsIT {
                         expect_dns: [127.0.0.1]
                         dns_server: 127.0.0.1:%d
                         pending_handshakes: { per_client: 2, total: 64 }
+                        prefetch: false
                     """
                             .formatted(dns.port()),
                     "");

@@ -264,6 +264,20 @@ public final class CertificateResolver implements CertificateSource {
      */
     @Override
     public CompletableFuture<CertifiedKey> certificate(String rawName, InetAddress client) {
+        return lookup(rawName, IssuanceLimits.Requester.client(client), loads);
+    }
+
+    /**
+     * A lookup nobody waits for, to have the certificate of a listed name before its first handshake
+     * ({@link CertificatePrefetch}): the same lookup order, policy and single flight as {@link #certificate}, budgeted
+     * to the operator, but its storage read runs on the blocking executor, so that it never takes a thread or a queue
+     * slot of the reads handshakes wait for.
+     */
+    public CompletableFuture<CertifiedKey> prefetch(String rawName) {
+        return lookup(rawName, IssuanceLimits.Requester.OPERATOR, blocking);
+    }
+
+    private CompletableFuture<CertifiedKey> lookup(String rawName, IssuanceLimits.Requester requester, Executor reads) {
         if (rawName == null) {
             return CompletableFuture.failedFuture(new NameRefusedException("(none)", Refusal.INVALID_NAME));
         }
@@ -297,7 +311,7 @@ public final class CertificateResolver implements CertificateSource {
             mine.complete(held.certified);
             return mine.copy();
         }
-        loadOrIssue(name, IssuanceLimits.Requester.client(client)).whenComplete((result, failure) -> {
+        loadOrIssue(name, requester, reads).whenComplete((result, failure) -> {
             if (failure == null) {
                 // In memory before the slot is freed, so there is no moment with neither; a renewal that
                 // finished meanwhile wins.
@@ -424,8 +438,8 @@ public final class CertificateResolver implements CertificateSource {
      * Storage, then, for a name without a valid stored certificate, the policy's full decision ({@code ask}, DNS,
      * rate limits: it completes on the policy's threads), then issuance on the blocking executor.
      */
-    private CompletableFuture<CertifiedKey> loadOrIssue(String name, IssuanceLimits.Requester client) {
-        return submit(() -> loadOrNull(name), loads).thenCompose(stored -> {
+    private CompletableFuture<CertifiedKey> loadOrIssue(String name, IssuanceLimits.Requester client, Executor reads) {
+        return submit(() -> loadOrNull(name), reads).thenCompose(stored -> {
             if (stored.valid() != null) {
                 return CompletableFuture.completedFuture(stored.valid());
             }
@@ -477,7 +491,8 @@ public final class CertificateResolver implements CertificateSource {
     private CompletableFuture<CertifiedKey> issueIfAllowed(String name, IssuancePolicy.OrderDecision decision) {
         if (!decision.allowed()) {
             metrics.onDemandDenied(decision.refusal().label());
-            return CompletableFuture.failedFuture(new NameRefusedException(name, decision.refusal()));
+            return CompletableFuture.failedFuture(
+                    new NameRefusedException(name, decision.refusal(), decision.detail()));
         }
         Order order = decision.order();
         try {

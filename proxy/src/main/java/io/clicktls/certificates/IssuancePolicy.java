@@ -19,6 +19,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,10 +60,15 @@ public final class IssuancePolicy implements AutoCloseable {
      * The outcome for one name.
      *
      * @param reason {@code null} when allowed, else why not
+     * @param detail what was found, for a person (e.g. where the name's DNS points instead), or {@code null}
      */
-    public record Decision(boolean allowed, Refusal reason) {
+    public record Decision(boolean allowed, Refusal reason, String detail) {
 
         private static final Decision ALLOW = new Decision(true, null);
+
+        public Decision(boolean allowed, Refusal reason) {
+            this(allowed, reason, null);
+        }
 
         public static Decision allow() {
             return ALLOW;
@@ -70,6 +76,10 @@ public final class IssuancePolicy implements AutoCloseable {
 
         public static Decision refuse(Refusal reason) {
             return new Decision(false, reason);
+        }
+
+        static Decision refuse(Refusal reason, String detail) {
+            return new Decision(false, reason, detail);
         }
 
         /** Whether a refusal says something lasting about the name (not a timeout or a busy endpoint). */
@@ -180,8 +190,13 @@ public final class IssuancePolicy implements AutoCloseable {
      *
      * @param order the order when allowed, else {@code null}
      * @param refusal why not, else {@code null}
+     * @param detail what the refusing step found, for a person, or {@code null}
      */
-    public record OrderDecision(Order order, Refusal refusal) {
+    public record OrderDecision(Order order, Refusal refusal, String detail) {
+
+        public OrderDecision(Order order, Refusal refusal) {
+            this(order, refusal, null);
+        }
 
         public boolean allowed() {
             return order != null;
@@ -199,7 +214,7 @@ public final class IssuancePolicy implements AutoCloseable {
         return eligibility(name, snapshot)
                 .thenApply(decision -> decision.allowed()
                         ? startOrder(name, snapshot, budgetedTo(name, snapshot, requester))
-                        : new OrderDecision(null, decision.reason()));
+                        : new OrderDecision(null, decision.reason(), decision.detail()));
     }
 
     /**
@@ -247,6 +262,19 @@ public final class IssuancePolicy implements AutoCloseable {
             return Optional.empty();
         }
         return limits.hold(name, config.get().config().certificates().limits());
+    }
+
+    /**
+     * Why the rate limits, each narrowed by {@code narrow} (e.g. to keep part of every budget for handshakes), would
+     * hold a new order of the operator's for {@code name} back now; empty when none would. Records nothing. Cheap; any
+     * thread.
+     */
+    public Optional<IssuanceLimits.Hold> hold(String name, UnaryOperator<Certificates.Limits> narrow) {
+        if (limits == null || config == null) {
+            return Optional.empty();
+        }
+        return limits.hold(
+                name, narrow.apply(config.get().config().certificates().limits()));
     }
 
     /**
@@ -308,7 +336,7 @@ public final class IssuancePolicy implements AutoCloseable {
             } else {
                 log.debug("no certificate for {}: {}", name, why);
             }
-            return Decision.refuse(reason);
+            return Decision.refuse(reason, why);
         });
     }
 

@@ -9,10 +9,22 @@ public final class NameRefusedException extends Exception {
     private final String name;
     private final Refusal reason;
 
+    private final String detail;
+
     public NameRefusedException(String name, Refusal reason) {
-        super("no certificate for " + name + ": " + reason, null, false, false);
+        this(name, reason, null);
+    }
+
+    /** @param detail what the refusing step found, for a person (e.g. where the name's DNS points), or {@code null} */
+    public NameRefusedException(String name, Refusal reason, String detail) {
+        super(
+                "no certificate for " + name + ": " + reason + (detail == null ? "" : " (" + detail + ")"),
+                null,
+                false,
+                false);
         this.name = name;
         this.reason = reason;
+        this.detail = detail;
     }
 
     public String name() {
@@ -21,5 +33,10 @@ public final class NameRefusedException extends Exception {
 
     public Refusal reason() {
         return reason;
+    }
+
+    /** What the refusing step found, for a person; {@code null} when the reason says it all. */
+    public String detail() {
+        return detail;
     }
 }

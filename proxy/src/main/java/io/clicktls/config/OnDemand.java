@@ -19,6 +19,8 @@ import java.util.List;
  *     turns the DNS check off. Names lower-case ASCII, addresses as written.
  * @param dnsServer the DNS server for that check, or {@code null} for the system's resolvers
  * @param pendingHandshakes how many handshakes may wait on issuance or {@code ask} at once
+ * @param prefetch whether exact names listed in {@code domains} (and {@code domains_file}) without a certificate are
+ *     issued in the background at start and when a reload adds them, rather than on their first handshake
  */
 public record OnDemand(
         URI ask,
@@ -28,15 +30,39 @@ public record OnDemand(
         String platform,
         List<String> expectDns,
         Endpoint dnsServer,
-        PendingHandshakes pendingHandshakes) {
+        PendingHandshakes pendingHandshakes,
+        boolean prefetch) {
 
     public static final Duration DEFAULT_HANDSHAKE_WAIT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_ASK_TIMEOUT = Duration.ofSeconds(2);
     public static final AskCache DEFAULT_ASK_CACHE = new AskCache(Duration.ofHours(1), Duration.ofMinutes(5));
     public static final PendingHandshakes DEFAULT_PENDING = new PendingHandshakes(16, 512);
+    public static final boolean DEFAULT_PREFETCH = true;
 
     public OnDemand {
         expectDns = List.copyOf(expectDns);
+    }
+
+    /** With the default {@code prefetch}. */
+    public OnDemand(
+            URI ask,
+            Duration handshakeWait,
+            Duration askTimeout,
+            AskCache askCache,
+            String platform,
+            List<String> expectDns,
+            Endpoint dnsServer,
+            PendingHandshakes pendingHandshakes) {
+        this(
+                ask,
+                handshakeWait,
+                askTimeout,
+                askCache,
+                platform,
+                expectDns,
+                dnsServer,
+                pendingHandshakes,
+                DEFAULT_PREFETCH);
     }
 
     /** The defaults for everything but {@code ask} and {@code handshake_wait}. */

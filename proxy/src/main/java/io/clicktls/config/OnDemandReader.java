@@ -27,7 +27,8 @@ final class OnDemandReader {
             "platform",
             "expect_dns",
             "dns_server",
-            "pending_handshakes");
+            "pending_handshakes",
+            "prefetch");
     private static final List<String> ASK_CACHE_KEYS = List.of("allow", "deny");
     private static final List<String> PENDING_KEYS = List.of("per_client", "total");
 
@@ -74,6 +75,7 @@ final class OnDemandReader {
                     pending.path() + ": per_client " + perClient + " is more than total " + total,
                     "per_client <= total");
         }
+        boolean prefetch = onDemand.bool("prefetch", OnDemand.DEFAULT_PREFETCH);
         return new OnDemand(
                 ask,
                 wait,
@@ -82,7 +84,8 @@ final class OnDemandReader {
                 platform == null ? null : platform.text(),
                 expectDns,
                 dnsServer,
-                new OnDemand.PendingHandshakes(perClient, total));
+                new OnDemand.PendingHandshakes(perClient, total),
+                prefetch);
     }
 
     /** Reports an on-demand platform that is not one of {@code declared}. */

@@ -96,6 +96,9 @@ public final class Metrics implements AutoCloseable {
             "too_many_pending",
             "backoff",
             "client_budget");
+    /** {@code clicktls_certificates_prefetched_total{result}}: how tries to issue a listed name ahead of a click ended. */
+    public static final List<String> PREFETCH_RESULTS =
+            List.of("issued", "waiting_for_dns", "rate_limited", "failed", "refused");
     /** {@code clicktls_config_reloads_total{result}}. */
     public static final List<String> RELOAD_RESULTS = List.of("ok", "rejected");
     /** {@code clicktls_admin_actions_total{action}}. */
@@ -129,6 +132,7 @@ public final class Metrics implements AutoCloseable {
     private final ConcurrentMap<String, Counter> upgraded = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> denied = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> reloads = new ConcurrentHashMap<>();
+    private final ConcurrentMap<String, Counter> prefetched = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> adminActions = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> storageWriteFailures = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> clientErrors = new ConcurrentHashMap<>();
@@ -412,6 +416,43 @@ public final class Metrics implements AutoCloseable {
                 .register(registry);
     }
 
+    /**
+     * Registers the gauges of listed names issued ahead of the first handshake: queued or being issued, and waiting
+     * (for DNS, a limit, a failure's backoff). Read at scrape time; must be cheap.
+     */
+    public void prefetchGauges(Supplier<Number> queued, Supplier<Number> waiting) {
+        Gauge.builder("clicktls.certificates.prefetch.queued", queued)
+                .description("Listed names without a certificate queued or being issued ahead of the first handshake")
+                .register(registry);
+        Gauge.builder("clicktls.certificates.prefetch.waiting", waiting)
+                .description("Listed names without a certificate waiting for DNS, a rate limit or a retry")
+                .register(registry);
+    }
+
+    /**
+     * Registers {@code clicktls_certificate_lifetime_remaining_ratio_min}: the smallest remaining fraction of a
+     * lifetime among stored certificates (NaN when none), for one alert over 6-day and 90-day certificates alike. Read
+     * at scrape time; must be cheap.
+     */
+    public void lifetimeRemainingGauge(Supplier<Number> smallestFraction) {
+        Gauge.builder("clicktls.certificate.lifetime.remaining.ratio.min", smallestFraction)
+                .description(
+                        "Smallest fraction of its lifetime any stored certificate has left (renewal starts at 1/3)")
+                .register(registry);
+    }
+
+    /** @param result one of {@link #PREFETCH_RESULTS} */
+    public void prefetched(String result) {
+        counter(prefetched, result, this::prefetchedCounter).increment();
+    }
+
+    private Counter prefetchedCounter(String result) {
+        return Counter.builder("clicktls.certificates.prefetched")
+                .description("Tries to issue a listed name ahead of the first handshake, by outcome")
+                .tag("result", result)
+                .register(registry);
+    }
+
     /** @param action {@code renew} or {@code forget}, asked for through the admin API or the status page */
     public void adminAction(String action) {
         counter(adminActions, action, this::adminActionCounter).increment();
@@ -563,6 +604,7 @@ public final class Metrics implements AutoCloseable {
         UPGRADE_KINDS.forEach(k -> counter(upgraded, k, this::upgradedCounter));
         DENIAL_REASONS.forEach(r -> counter(denied, r, this::deniedCounter));
         RELOAD_RESULTS.forEach(r -> counter(reloads, r, this::reloadsCounter));
+        PREFETCH_RESULTS.forEach(r -> counter(prefetched, r, this::prefetchedCounter));
         ADMIN_ACTIONS.forEach(a -> counter(adminActions, a, this::adminActionCounter));
         CLIENT_ERROR_KINDS.forEach(k -> counter(clientErrors, k, this::clientErrorCounter));
         REFUSAL_REASONS.forEach(r -> counter(refusedConnections, r, this::refusedCounter));

@@ -300,6 +300,12 @@ public final class CertificateStore {
         return entry == null || entry == DELETED ? Optional.empty() : Optional.of(entry.toStored(name));
     }
 
+    /** Whether the index has an entry for {@code name} (exact, lower case), valid or not. Memory only; allocates nothing. */
+    public boolean hasIndexed(String name) {
+        Entry entry = name == null ? null : index.get(name);
+        return entry != null && entry != DELETED;
+    }
+
     /**
      * Calls {@code action} with every index entry, in no particular order, without copying the index (each entry is
      * made for the call: keep it only if needed).

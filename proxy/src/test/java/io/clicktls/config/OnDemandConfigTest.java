@@ -26,6 +26,7 @@ class OnDemandConfigTest {
         assertThat(onDemand.dnsCheck()).isFalse();
         assertThat(onDemand.dnsServer()).isNull();
         assertThat(onDemand.pendingHandshakes()).isEqualTo(new OnDemand.PendingHandshakes(16, 512));
+        assertThat(onDemand.prefetch()).isTrue();
         assertThat(certificates.limits()).isEqualTo(new Certificates.Limits(250, 40, 4, 10));
         assertThat(certificates.cleanup()).isEqualTo(new Certificates.Cleanup(Duration.ofDays(30)));
     }
@@ -43,6 +44,7 @@ class OnDemandConfigTest {
                     expect_dns: [Proxy.Example.NET, 203.0.113.7, "2001:DB8::7"]
                     dns_server: 127.0.0.1:8053
                     pending_handshakes: { per_client: 4, total: 100 }
+                    prefetch: false
                   limits:
                     orders_per_3h: 10
                     certificates_per_registered_domain_per_week: 5
@@ -61,6 +63,7 @@ class OnDemandConfigTest {
         assertThat(onDemand.expectDns()).containsExactly("proxy.example.net", "203.0.113.7", "2001:db8::7");
         assertThat(onDemand.dnsServer()).isEqualTo(new Endpoint("127.0.0.1", 8053));
         assertThat(onDemand.pendingHandshakes()).isEqualTo(new OnDemand.PendingHandshakes(4, 100));
+        assertThat(onDemand.prefetch()).isFalse();
         assertThat(config.certificates().limits()).isEqualTo(new Certificates.Limits(10, 5, 2, 3));
         assertThat(config.certificates().cleanup().grace()).isEqualTo(Duration.ofDays(7));
         assertThat(ConfigSnapshot.of(config).domains().onDemandPlatform())
