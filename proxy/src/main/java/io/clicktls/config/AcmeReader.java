@@ -117,7 +117,7 @@ final class AcmeReader {
             ok = c > ' ' && c != ',' && c != '<' && c != '>' && c < 0x7f;
         }
         if (ok) {
-            ok = DnsNames.check(text.substring(at + 1), false, new StringBuilder()) != null;
+            ok = HostNames.check(text.substring(at + 1), false, new StringBuilder()) != null;
         }
         if (!ok) {
             binding.badValue(node, path, "an e-mail address such as ops@example.com");

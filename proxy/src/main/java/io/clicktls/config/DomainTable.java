@@ -2,7 +2,6 @@ package io.clicktls.config;
 
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
@@ -95,7 +94,7 @@ public final class DomainTable {
         if (host == null || host.isEmpty()) {
             return Optional.empty();
         }
-        String name = normalize(host);
+        String name = HostNames.normalize(host);
         Route route = configuredRoute(name);
         if (route == null && onDemandPlatform != null && allowedOnDemand.test(name)) {
             route = new Route(new Domain(name, onDemandPlatform.name()), onDemandPlatform);
@@ -109,7 +108,7 @@ public final class DomainTable {
 
     /** Whether a {@code domains} entry matches the host name (the on-demand platform left aside). */
     public boolean configured(String host) {
-        return host != null && !host.isEmpty() && configuredRoute(normalize(host)) != null;
+        return host != null && !host.isEmpty() && configuredRoute(HostNames.normalize(host)) != null;
     }
 
     /** The platform for names allowed on demand, if the config has one. */
@@ -128,17 +127,5 @@ public final class DomainTable {
 
     public int size() {
         return exact.size() + wildcardParents.size();
-    }
-
-    /** Lower case, without one trailing dot. */
-    public static String normalize(String host) {
-        String name = host.endsWith(".") ? host.substring(0, host.length() - 1) : host;
-        for (int i = 0; i < name.length(); i++) {
-            char c = name.charAt(i);
-            if (c >= 'A' && c <= 'Z') {
-                return name.toLowerCase(Locale.ROOT);
-            }
-        }
-        return name;
     }
 }

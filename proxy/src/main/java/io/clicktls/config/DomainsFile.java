@@ -116,7 +116,7 @@ final class DomainsFile {
         }
         String written = text.substring(from[0], to[0]);
         nameProblem.setLength(0);
-        String name = DnsNames.check(written, true, nameProblem);
+        String name = HostNames.check(written, true, nameProblem);
         if (name == null) {
             report(
                     line,

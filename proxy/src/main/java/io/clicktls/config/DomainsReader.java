@@ -111,7 +111,7 @@ final class DomainsReader {
             return null;
         }
         nameProblem.setLength(0);
-        String name = DnsNames.check(node.text(), true, nameProblem);
+        String name = HostNames.check(node.text(), true, nameProblem);
         if (name == null) {
             binding.expected(
                     node.position(),

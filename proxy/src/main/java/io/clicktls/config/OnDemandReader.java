@@ -144,7 +144,7 @@ final class OnDemandReader {
             } else if (text.indexOf(':') >= 0) {
                 target = ValueSyntax.ipv6Literal(text) ? text.toLowerCase(Locale.ROOT) : null;
             } else {
-                target = DnsNames.check(text, false, new StringBuilder());
+                target = HostNames.check(text, false, new StringBuilder());
             }
             if (target == null) {
                 binding.badValue(scalar, itemPath, "a host name such as proxy.example.net, or an IP address");

@@ -50,7 +50,7 @@ final class ValueSyntax {
             return ipv4Literal(host) ? null : "is not an IPv4 address";
         }
         StringBuilder problem = new StringBuilder();
-        return DnsNames.check(host, false, problem) == null ? problem.toString() : null;
+        return HostNames.check(host, false, problem) == null ? problem.toString() : null;
     }
 
     /** Whether a listen host accepts connections from this machine only. */
