@@ -110,13 +110,7 @@ class CertificateStoreTest {
         assertThat(Files.readString(directory.resolve("certificates/a.test/meta.json")))
                 .contains("\"not_before\" : \"" + issued.notBefore() + "\"")
                 .contains("\"serial\" : \"" + issued.leaf().getSerialNumber().toString(16) + "\"");
-        assertThat(store.indexed("a.test"))
-                .contains(new StoredCertificate(
-                        "a.test",
-                        "internal",
-                        issued.notBefore(),
-                        issued.notAfter(),
-                        issued.leaf().getSerialNumber()));
+        assertThat(store.indexed("a.test")).contains(indexedByTheInternalCa(issued));
         store.delete("a.test");
         assertThat(store.indexed("a.test")).isEmpty();
     }
@@ -154,13 +148,7 @@ class CertificateStoreTest {
         assertThat(scan.readFromChain()).isEqualTo(1);
         assertThat(restarted.indexed("a.test").orElseThrow().serial())
                 .isEqualTo(current.leaf().getSerialNumber());
-        assertThat(restarted.indexed("b.test"))
-                .contains(new StoredCertificate(
-                        "b.test",
-                        "internal",
-                        old.notBefore(),
-                        old.notAfter(),
-                        old.leaf().getSerialNumber()));
+        assertThat(restarted.indexed("b.test")).contains(indexedByTheInternalCa(old));
         assertThat(restarted.indexed("c.test")).isEmpty();
     }
 
@@ -178,13 +166,7 @@ class CertificateStoreTest {
         StoredCertificate second = restarted.indexed("b.test").orElseThrow();
         // each meta.json parses to its own string; the index keeps one per issuer, not one per entry
         assertThat(second.issuer()).isSameAs(first.issuer()).isEqualTo("internal");
-        assertThat(first)
-                .isEqualTo(new StoredCertificate(
-                        "a.test",
-                        "internal",
-                        a.notBefore(),
-                        a.notAfter(),
-                        a.leaf().getSerialNumber()));
+        assertThat(first).isEqualTo(indexedByTheInternalCa(a));
         assertThat(second.serial()).isEqualTo(b.leaf().getSerialNumber());
     }
 
@@ -249,5 +231,15 @@ class CertificateStoreTest {
         CertifiedKey issued = pki.internalIssuer.issue("a.test");
         CertifiedKey renamed = new CertifiedKey("../evil", issued.key(), issued.chain(), "internal");
         assertThatThrownBy(() -> store.save(renamed)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** What the index holds for a certificate of the internal CA. */
+    private static StoredCertificate indexedByTheInternalCa(CertifiedKey key) {
+        return new StoredCertificate(
+                key.name(),
+                "internal",
+                key.notBefore(),
+                key.notAfter(),
+                key.leaf().getSerialNumber());
     }
 }
