@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Test;
@@ -87,15 +89,12 @@ class HttpsProxyIT extends ProxyFixture {
         Curl.Result result = curlHttps(
                 "links.shop.test",
                 "/echo",
-                protocol,
-                "-H",
-                "X-Forwarded-For: 203.0.113.9",
-                "-H",
-                "X-Forwarded-Proto: gopher",
-                "-H",
-                "X-Forwarded-Host: evil.example",
-                "-H",
-                "User-Agent: Mozilla/5.0 test");
+                withHeaders(
+                        protocol,
+                        "X-Forwarded-For: 203.0.113.9",
+                        "X-Forwarded-Proto: gopher",
+                        "X-Forwarded-Host: evil.example",
+                        "User-Agent: Mozilla/5.0 test"));
 
         assertThat(result.status()).isEqualTo(200);
         StandInPlatform.Received received = standIn.last();
@@ -121,23 +120,16 @@ class HttpsProxyIT extends ProxyFixture {
         Curl.Result result = curlHttps(
                 "links.shop.test",
                 "/echo",
-                "--http1.1",
-                "-H",
-                "Connection: keep-alive, X-Hop-Secret",
-                "-H",
-                "X-Hop-Secret: 1",
-                "-H",
-                "Keep-Alive: timeout=99",
-                "-H",
-                "Proxy-Authorization: Basic Zm9vOmJhcg==",
-                "-H",
-                "TE: trailers",
-                "-H",
-                "Upgrade: websocket",
-                "-H",
-                "Trailer: X-Later",
-                "-H",
-                "X-End-To-End: kept");
+                withHeaders(
+                        "--http1.1",
+                        "Connection: keep-alive, X-Hop-Secret",
+                        "X-Hop-Secret: 1",
+                        "Keep-Alive: timeout=99",
+                        "Proxy-Authorization: Basic Zm9vOmJhcg==",
+                        "TE: trailers",
+                        "Upgrade: websocket",
+                        "Trailer: X-Later",
+                        "X-End-To-End: kept"));
 
         assertThat(result.status()).isEqualTo(200);
         StandInPlatform.Received received = standIn.last();
@@ -313,5 +305,15 @@ class HttpsProxyIT extends ProxyFixture {
         assertThat(standIn.requests())
                 .extracting(StandInPlatform.Received::rawUri)
                 .containsExactly("/page");
+    }
+
+    /** curl's arguments for {@code protocol} (e.g. {@code --http2}) and these request headers. */
+    private static String[] withHeaders(String protocol, String... headers) {
+        List<String> args = new ArrayList<>(List.of(protocol));
+        for (String header : headers) {
+            args.add("-H");
+            args.add(header);
+        }
+        return args.toArray(String[]::new);
     }
 }
