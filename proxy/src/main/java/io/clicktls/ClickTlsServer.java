@@ -262,12 +262,13 @@ public final class ClickTlsServer implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
 
         PendingHandshakes pending = new PendingHandshakes();
+        TlsSelectionHandler.Shared tlsSelection =
+                new TlsSelectionHandler.Shared(certificates, contexts, challenges, blocking, live, metrics, pending);
         proxy = ProxyServer.builder()
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
                 .channelTypes(transport.serverChannel(), transport.clientChannel())
-                .tlsHandlerFactory(ch ->
-                        new TlsSelectionHandler(certificates, contexts, challenges, blocking, live, metrics, pending))
+                .tlsHandlerFactory(ch -> new TlsSelectionHandler(tlsSelection))
                 .certificates(resolver)
                 .pendingLookups(pending)
                 .challenges(challenges)
