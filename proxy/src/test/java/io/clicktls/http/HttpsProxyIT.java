@@ -86,18 +86,13 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void forwardedHeadersAreAddedAndHostIsKept(String protocol) throws Exception {
-        Curl.Result result = curlHttps(
-                "links.shop.test",
-                "/echo",
-                withHeaders(
-                        protocol,
-                        "X-Forwarded-For: 203.0.113.9",
-                        "X-Forwarded-Proto: gopher",
-                        "X-Forwarded-Host: evil.example",
-                        "User-Agent: Mozilla/5.0 test"));
+        StandInPlatform.Received received = echoed(
+                protocol,
+                "X-Forwarded-For: 203.0.113.9",
+                "X-Forwarded-Proto: gopher",
+                "X-Forwarded-Host: evil.example",
+                "User-Agent: Mozilla/5.0 test");
 
-        assertThat(result.status()).isEqualTo(200);
-        StandInPlatform.Received received = standIn.last();
         assertThat(received.headers("host")).containsExactly("links.shop.test:" + proxy.httpsPort());
         assertThat(received.headers("x-forwarded-for")).containsExactly("203.0.113.9, 127.0.0.1");
         assertThat(received.headers("x-forwarded-proto")).containsExactly("https");
@@ -117,22 +112,17 @@ class HttpsProxyIT extends ProxyFixture {
 
     @Test
     void hopByHopHeadersAreStrippedInBothDirections() throws Exception {
-        Curl.Result result = curlHttps(
-                "links.shop.test",
-                "/echo",
-                withHeaders(
-                        "--http1.1",
-                        "Connection: keep-alive, X-Hop-Secret",
-                        "X-Hop-Secret: 1",
-                        "Keep-Alive: timeout=99",
-                        "Proxy-Authorization: Basic Zm9vOmJhcg==",
-                        "TE: trailers",
-                        "Upgrade: websocket",
-                        "Trailer: X-Later",
-                        "X-End-To-End: kept"));
+        StandInPlatform.Received received = echoed(
+                "--http1.1",
+                "Connection: keep-alive, X-Hop-Secret",
+                "X-Hop-Secret: 1",
+                "Keep-Alive: timeout=99",
+                "Proxy-Authorization: Basic Zm9vOmJhcg==",
+                "TE: trailers",
+                "Upgrade: websocket",
+                "Trailer: X-Later",
+                "X-End-To-End: kept");
 
-        assertThat(result.status()).isEqualTo(200);
-        StandInPlatform.Received received = standIn.last();
         assertThat(received.header("x-end-to-end")).isEqualTo("kept");
         for (String name :
                 new String[] {"x-hop-secret", "keep-alive", "proxy-authorization", "te", "upgrade", "trailer"}) {
@@ -307,13 +297,19 @@ class HttpsProxyIT extends ProxyFixture {
                 .containsExactly("/page");
     }
 
-    /** curl's arguments for {@code protocol} (e.g. {@code --http2}) and these request headers. */
-    private static String[] withHeaders(String protocol, String... headers) {
+    /**
+     * What the platform received for {@code links.shop.test/echo} asked over {@code protocol} (e.g. {@code --http2})
+     * with these request headers; the answer must be a 200.
+     */
+    private static StandInPlatform.Received echoed(String protocol, String... headers) throws Exception {
         List<String> args = new ArrayList<>(List.of(protocol));
         for (String header : headers) {
             args.add("-H");
             args.add(header);
         }
-        return args.toArray(String[]::new);
+        assertThat(curlHttps("links.shop.test", "/echo", args.toArray(String[]::new))
+                        .status())
+                .isEqualTo(200);
+        return standIn.last();
     }
 }
