@@ -1,10 +1,10 @@
 package io.clicktls.storage.postgres;
 
+import static io.clicktls.testing.StoredText.bytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -29,10 +29,6 @@ class PostgresChangeFeedIT {
         feed.subscribe(heard::add);
         Eventually.holds(Duration.ofSeconds(10), "the feed listens", () -> feed.connects() == 1);
         return feed;
-    }
-
-    private static byte[] bytes(String text) {
-        return text.getBytes(StandardCharsets.UTF_8);
     }
 
     private static List<String> drain(BlockingQueue<String> heard, int count) throws Exception {

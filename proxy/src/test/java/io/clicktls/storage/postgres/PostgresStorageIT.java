@@ -1,11 +1,12 @@
 package io.clicktls.storage.postgres;
 
+import static io.clicktls.testing.StoredText.bytes;
+import static io.clicktls.testing.StoredText.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -30,14 +31,6 @@ class PostgresStorageIT {
 
     @RegisterExtension
     static final PostgresServer.PerClass postgres = PostgresServer.perClass();
-
-    private static byte[] bytes(String text) {
-        return text.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String text(Optional<byte[]> value) {
-        return value.map(bytes -> new String(bytes, StandardCharsets.UTF_8)).orElse(null);
-    }
 
     @Test
     void storedValuesLoadBackOverwriteAndDelete() throws Exception {
