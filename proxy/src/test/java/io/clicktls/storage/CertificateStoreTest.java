@@ -60,8 +60,8 @@ class CertificateStoreTest {
 
     @Test
     void namesListsEachStoredNameOnceAndDeleteRemovesIt() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
-        store.save(pki.internalIssuer.issue("b.test"));
+        saved("a.test");
+        saved("b.test");
 
         assertThat(store.names()).containsExactly("a.test", "b.test");
         assertThat(store.delete("a.test")).isTrue();
@@ -72,7 +72,7 @@ class CertificateStoreTest {
 
     @Test
     void aCorruptChainIsTreatedAsAbsent() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         Files.writeString(
                 directory.resolve("certificates/a.test/chain.pem"),
                 "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
@@ -82,9 +82,9 @@ class CertificateStoreTest {
 
     @Test
     void filesFromTwoDifferentWritesAreTreatedAsAbsent() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         byte[] otherKey = pki.storage.load("certificates/a.test/key.pem").orElseThrow();
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         // A crash after the key of a later write: the chain does not belong to this key any more.
         pki.storage.store("certificates/a.test/key.pem", otherKey);
 
@@ -93,7 +93,7 @@ class CertificateStoreTest {
 
     @Test
     void anEntryMissingItsMetaOrWithBrokenMetaIsTreatedAsAbsent() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         pki.storage.store("certificates/a.test/meta.json", "{not json".getBytes(StandardCharsets.UTF_8));
         assertThat(store.load("a.test")).isEmpty();
 
@@ -117,10 +117,8 @@ class CertificateStoreTest {
 
     @Test
     void theScanReadsOnlyMetaJsonForNewEntriesAndTheChainForEntriesFromEarlierVersions() throws Exception {
-        CertifiedKey current = pki.internalIssuer.issue("a.test");
-        CertifiedKey old = pki.internalIssuer.issue("b.test");
-        store.save(current);
-        store.save(old);
+        CertifiedKey current = saved("a.test");
+        CertifiedKey old = saved("b.test");
         CertificateStore.Meta written = new ObjectMapper()
                 .readValue(
                         pki.storage.load("certificates/b.test/meta.json").orElseThrow(), CertificateStore.Meta.class);
@@ -154,10 +152,8 @@ class CertificateStoreTest {
 
     @Test
     void scannedEntriesOfOneIssuerShareOneLabelAndKeepTheirExactValidity() throws Exception {
-        CertifiedKey a = pki.internalIssuer.issue("a.test");
-        CertifiedKey b = pki.internalIssuer.issue("b.test");
-        store.save(a);
-        store.save(b);
+        CertifiedKey a = saved("a.test");
+        CertifiedKey b = saved("b.test");
 
         CertificateStore restarted = new CertificateStore(pki.storage);
         restarted.scanIndex();
@@ -172,8 +168,8 @@ class CertificateStoreTest {
 
     @Test
     void aDeleteWhileTheScanRunsIsNotUndoneByWhatTheScanReadBefore() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
-        store.save(pki.internalIssuer.issue("b.test"));
+        saved("a.test");
+        saved("b.test");
         AtomicReference<CertificateStore> scanning = new AtomicReference<>();
         Storage deletingMidScan = new ForwardingStorage(pki.storage) {
             @Override
@@ -231,6 +227,13 @@ class CertificateStoreTest {
         CertifiedKey issued = pki.internalIssuer.issue("a.test");
         CertifiedKey renamed = new CertifiedKey("../evil", issued.key(), issued.chain(), "internal");
         assertThatThrownBy(() -> store.save(renamed)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** A certificate of the internal CA for {@code name}, saved in the store. */
+    private CertifiedKey saved(String name) throws Exception {
+        CertifiedKey issued = pki.internalIssuer.issue(name);
+        store.save(issued);
+        return issued;
     }
 
     /** What the index holds for a certificate of the internal CA. */
