@@ -91,7 +91,8 @@ class PrefetchIT {
         RunningNode.Config config = config().set("certificates.on_demand.prefetch", "false")
                 .domains("stand-in", "off.prefetch.test", "also-off.prefetch.test");
         start(config);
-        // the index scan, after which prefetch would have started, runs 2 s after start
+        // the point: a window in which prefetch, were it on, would have issued (it starts after the index scan, 2 s
+        // after start); nothing marks that it did not
         Thread.sleep(5_000);
         assertThat(storedNames()).isEmpty();
 
