@@ -262,12 +262,13 @@ public final class ClickTlsServer implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
 
         PendingHandshakes pending = new PendingHandshakes();
+        TlsSelectionHandler.Shared tlsSelection =
+                new TlsSelectionHandler.Shared(certificates, contexts, challenges, blocking, live, metrics, pending);
         proxy = ProxyServer.builder()
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
                 .channelTypes(transport.serverChannel(), transport.clientChannel())
-                .tlsHandlerFactory(ch ->
-                        new TlsSelectionHandler(certificates, contexts, challenges, blocking, live, metrics, pending))
+                .tlsHandlerFactory(ch -> new TlsSelectionHandler(tlsSelection))
                 .certificates(resolver)
                 .pendingLookups(pending)
                 .challenges(challenges)
@@ -458,40 +459,18 @@ public final class ClickTlsServer implements AutoCloseable {
     }
 
     /** The status page's view of this node: the parts adapted to {@link DomainStatusSource}. */
-    private static final class NodeStatus implements DomainStatusSource {
-        private final LiveConfig live;
-        private final CertificateResolver resolver;
-        private final CertificateStore store;
-        private final IssuanceFailures failures;
-        private final IssuanceJournal journal;
-        private final RenewalScheduler renewals;
-        private final IssuancePolicy policy;
-        private final CertificatePrefetch prefetch;
-        private final CertificateCleanup cleanup;
-        private final String issuerLabel;
-
-        NodeStatus(
-                LiveConfig live,
-                CertificateResolver resolver,
-                CertificateStore store,
-                IssuanceFailures failures,
-                IssuanceJournal journal,
-                RenewalScheduler renewals,
-                IssuancePolicy policy,
-                CertificatePrefetch prefetch,
-                CertificateCleanup cleanup,
-                String issuerLabel) {
-            this.live = live;
-            this.resolver = resolver;
-            this.store = store;
-            this.failures = failures;
-            this.journal = journal;
-            this.renewals = renewals;
-            this.policy = policy;
-            this.prefetch = prefetch;
-            this.cleanup = cleanup;
-            this.issuerLabel = issuerLabel;
-        }
+    private record NodeStatus(
+            LiveConfig live,
+            CertificateResolver resolver,
+            CertificateStore store,
+            IssuanceFailures failures,
+            IssuanceJournal journal,
+            RenewalScheduler renewals,
+            IssuancePolicy policy,
+            CertificatePrefetch prefetch,
+            CertificateCleanup cleanup,
+            String issuerLabel)
+            implements DomainStatusSource {
 
         @Override
         public ConfigSnapshot config() {

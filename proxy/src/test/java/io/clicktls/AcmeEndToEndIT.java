@@ -11,6 +11,7 @@ import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
+import io.clicktls.testing.PerClass;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
@@ -36,11 +37,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLSocket;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -55,29 +55,17 @@ class AcmeEndToEndIT {
     private static final Duration HANDSHAKE_WAIT = Duration.ofSeconds(10);
     private static final Pattern SERIAL = Pattern.compile("\"serial\" : \"([0-9a-f]+)\"");
 
-    private static Pebble pebble;
-    private static StandInPlatform platform;
+    @RegisterExtension
+    static final PerClass<StandInPlatform> platform = PerClass.of(StandInPlatform::start);
+
+    @RegisterExtension
+    static final PerClass<Pebble> pebble = PerClass.of(
+            () -> Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start());
 
     @TempDir
     Path dir;
 
     private RunningNode node;
-
-    @BeforeAll
-    static void startCa() throws Exception {
-        platform = StandInPlatform.start();
-        pebble = Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start();
-    }
-
-    @AfterAll
-    static void stopCa() {
-        if (pebble != null) {
-            pebble.close();
-        }
-        if (platform != null) {
-            platform.close();
-        }
-    }
 
     @AfterEach
     void stopProxy() {
@@ -93,10 +81,10 @@ class AcmeEndToEndIT {
     private RunningNode.Config config(String challenges) {
         return RunningNode.config(dir)
                 .listeners(HTTPS_PORT, HTTP_PORT)
-                .acme(pebble.directoryUrl(), pebble.trustedCaFile(), challenges)
+                .acme(pebble.get().directoryUrl(), pebble.get().trustedCaFile(), challenges)
                 .set("certificates.acme.email", "ops@example.com")
                 .set("certificates.on_demand.handshake_wait", HANDSHAKE_WAIT.toSeconds() + "s")
-                .platform("stand-in", platform.port())
+                .platform("stand-in", platform.get().port())
                 .domains("stand-in", "*.acme.test");
     }
 
@@ -104,7 +92,7 @@ class AcmeEndToEndIT {
     private Path pebbleRoot() throws IOException {
         Path root = dir.resolve("pebble-root.pem");
         if (!Files.exists(root)) {
-            Files.writeString(root, pebble.rootCertificatePem());
+            Files.writeString(root, pebble.get().rootCertificatePem());
         }
         return root;
     }
@@ -122,7 +110,7 @@ class AcmeEndToEndIT {
 
         assertThat(first.exitCode()).as(first.stderr()).isZero();
         assertThat(first.status()).isEqualTo(200);
-        assertThat(pebble.logText()).contains(name);
+        assertThat(pebble.get().logText()).contains(name);
         assertThat(node.server().contexts().challengeContextCount())
                 .as("the challenge's TLS context is freed once the challenge is withdrawn")
                 .isZero();
@@ -144,7 +132,7 @@ class AcmeEndToEndIT {
         start("tls-alpn-01, http-01");
         String name = newName();
         pebbleRoot();
-        int ordersBefore = pebble.orderCount();
+        int ordersBefore = pebble.get().orderCount();
         ExecutorService clients = Executors.newFixedThreadPool(20);
         try {
             List<Future<Curl.Result>> results = new ArrayList<>();
@@ -158,7 +146,7 @@ class AcmeEndToEndIT {
             clients.shutdownNow();
         }
 
-        assertThat(pebble.orderCount() - ordersBefore).isEqualTo(1);
+        assertThat(pebble.get().orderCount() - ordersBefore).isEqualTo(1);
     }
 
     @Test
@@ -169,7 +157,7 @@ class AcmeEndToEndIT {
         BigInteger serial =
                 node.server().certificates().cached(name).orElseThrow().leaf().getSerialNumber();
         node.stop();
-        int ordersBefore = pebble.orderCount();
+        int ordersBefore = pebble.get().orderCount();
 
         node.restart();
 
@@ -181,7 +169,7 @@ class AcmeEndToEndIT {
                         .leaf()
                         .getSerialNumber())
                 .isEqualTo(serial);
-        assertThat(pebble.orderCount()).isEqualTo(ordersBefore);
+        assertThat(pebble.get().orderCount()).isEqualTo(ordersBefore);
     }
 
     @Test
@@ -190,7 +178,7 @@ class AcmeEndToEndIT {
         String stored = newName();
         assertThat(get(stored).status()).isEqualTo(200);
         node.stop();
-        pebble.stop();
+        pebble.get().stop();
         try {
             node.restart(); // a restart while the CA is down: only storage can help
             assertThat(get(stored).status())
@@ -210,18 +198,20 @@ class AcmeEndToEndIT {
             assertThat(failure.failures()).isEqualTo(1);
             assertThat(failure.retryAt()).isAfter(failure.at());
 
-            pebble.start();
-            int ordersBefore = pebble.orderCount();
+            pebble.get().start();
+            int ordersBefore = pebble.get().orderCount();
             Curl.Result heldBack = get(fresh);
 
             assertThat(heldBack.status()).isZero();
-            assertThat(pebble.orderCount()).as("orders after the CA came back").isEqualTo(ordersBefore);
+            assertThat(pebble.get().orderCount())
+                    .as("orders after the CA came back")
+                    .isEqualTo(ordersBefore);
             assertThat(node.server().metrics().scrape())
                     .contains("clicktls_on_demand_denied_total{reason=\"backoff\"} 1.0")
                     .contains("clicktls_tls_handshakes_total{result=\"backoff\"} 1.0");
             assertThat(get(stored).status()).isEqualTo(200);
         } finally {
-            pebble.start(); // for the other tests, whatever happened here
+            pebble.get().start(); // for the other tests, whatever happened here
         }
     }
 
@@ -284,14 +274,16 @@ class AcmeEndToEndIT {
         Path config = config("tls-alpn-01, http-01").write();
         String name = newName();
         pebbleRoot();
-        int ordersBefore = pebble.orderCount();
+        int ordersBefore = pebble.get().orderCount();
 
         Process first = runJar(jar, config, dir.resolve("first-run.log"));
         ExecutorService client = Executors.newSingleThreadExecutor();
         try {
             Future<Curl.Result> handshake = client.submit(() -> get(name));
             Eventually.holds(
-                    Duration.ofSeconds(15), "the proxy placed its order", () -> pebble.orderCount() > ordersBefore);
+                    Duration.ofSeconds(15),
+                    "the proxy placed its order",
+                    () -> pebble.get().orderCount() > ordersBefore);
             first.destroyForcibly(); // SIGKILL: no shutdown hook, no finally
             assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
             assertThat(handshake.get(20, TimeUnit.SECONDS).status()).isZero();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.admin.ChallTestDns;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
@@ -19,7 +20,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -175,10 +175,11 @@ class FullStorageIT {
     }
 
     private void waitForHealthyAndPersisted(String name) throws Exception {
-        long took =
-                waitUntil(Duration.ofSeconds(15), () -> get("/healthz").body().equals("ok\n"));
-        assertThat(took).as("ms until the kept writes landed").isLessThan(15_000);
-        System.out.println("writes kept in memory landed " + took + " ms after the storage took writes again");
+        Duration took = Eventually.holds(Duration.ofSeconds(15), "the kept writes land", () -> get("/healthz")
+                .body()
+                .equals("ok\n"));
+        System.out.println(
+                "writes kept in memory landed " + took.toMillis() + " ms after the storage took writes again");
         assertThat(data.resolve("certificates/" + name + "/meta.json")).exists();
         JsonNode certificate = JSON.readTree(get("/api/domains?q=" + name).body())
                 .get("domains")
@@ -233,18 +234,6 @@ class FullStorageIT {
                 Pattern.compile("(?m)^" + Pattern.quote(series) + " (\\S+)$").matcher(scrape);
         assertThat(value.find()).as(series + " in\n" + scrape).isTrue();
         return Double.parseDouble(value.group(1));
-    }
-
-    /** @return milliseconds until {@code condition} held, or the limit when it never did */
-    private static long waitUntil(Duration limit, Callable<Boolean> condition) throws Exception {
-        long start = System.nanoTime();
-        while (System.nanoTime() - start < limit.toNanos()) {
-            if (condition.call()) {
-                return (System.nanoTime() - start) / 1_000_000;
-            }
-            Thread.sleep(100);
-        }
-        return limit.toMillis();
     }
 
     /** Runs a command; {@code null} when it succeeded, else what it said. */

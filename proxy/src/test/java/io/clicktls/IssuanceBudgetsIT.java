@@ -6,6 +6,7 @@ import io.clicktls.certificates.RenewalScheduler;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.testing.ClientHelloProbe;
 import io.clicktls.testing.MutableClock;
+import io.clicktls.testing.PerClass;
 import io.clicktls.testing.ScrapedCounts;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;
@@ -32,10 +33,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -46,24 +46,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class IssuanceBudgetsIT {
 
-    private static StandInPlatform platform;
+    @RegisterExtension
+    static final PerClass<StandInPlatform> platform = PerClass.of(StandInPlatform::start);
 
     @TempDir
     Path dir;
 
     private ClickTlsServer server;
-
-    @BeforeAll
-    static void startPlatform() {
-        platform = StandInPlatform.start();
-    }
-
-    @AfterAll
-    static void stopPlatform() {
-        if (platform != null) {
-            platform.close();
-        }
-    }
 
     @AfterEach
     void stopProxy() {
@@ -210,7 +199,11 @@ class IssuanceBudgetsIT {
                   - name: listed.real.test
                     platform: stand-in
                 """
-                        .formatted(dir.resolve("data"), onDemand, limits, platform.port()));
+                        .formatted(
+                                dir.resolve("data"),
+                                onDemand,
+                                limits,
+                                platform.get().port()));
         server = ClickTlsServer.start(ConfigLoader.load(file), null, clock, RenewalScheduler.Settings.DEFAULTS);
     }
 

@@ -9,6 +9,7 @@ import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
+import io.clicktls.testing.PerClass;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.ScrapedCounts;
 import io.clicktls.testing.StandInPlatform;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -50,8 +52,17 @@ class OnDemandAbuseIT {
 
     private static final int HTTPS_PORT = LocalServers.freePort();
     private static final int HTTP_PORT = LocalServers.freePort();
-    private static Pebble pebble;
-    private static StandInPlatform platform;
+
+    @RegisterExtension
+    static final PerClass<StandInPlatform> platform = PerClass.of(StandInPlatform::start);
+
+    @RegisterExtension
+    static final PerClass<Pebble> pebble = PerClass.of(() -> Pebble.builder()
+            .httpPort(HTTP_PORT)
+            .tlsPort(HTTPS_PORT)
+            .authzReusePercent(0)
+            .start());
+
     private static HttpServer ask;
     private static final Set<String> allowedByAsk = ConcurrentHashMap.newKeySet();
     private static final AtomicInteger askRequests = new AtomicInteger();
@@ -65,13 +76,7 @@ class OnDemandAbuseIT {
     private ClickTlsServer server;
 
     @BeforeAll
-    static void startAll() throws IOException {
-        platform = StandInPlatform.start();
-        pebble = Pebble.builder()
-                .httpPort(HTTP_PORT)
-                .tlsPort(HTTPS_PORT)
-                .authzReusePercent(0)
-                .start();
+    static void startAsk() throws IOException {
         ask = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         ask.setExecutor(Executors.newFixedThreadPool(64));
         ask.createContext("/allow", exchange -> {
@@ -89,15 +94,9 @@ class OnDemandAbuseIT {
     }
 
     @AfterAll
-    static void stopAll() {
+    static void stopAsk() {
         if (ask != null) {
             ask.stop(0);
-        }
-        if (pebble != null) {
-            pebble.close();
-        }
-        if (platform != null) {
-            platform.close();
         }
     }
 
@@ -117,7 +116,7 @@ class OnDemandAbuseIT {
     private ClickTlsServer start(int ordersPer3h, String askAllowTtl) throws Exception {
         node = RunningNode.start(RunningNode.config(dir)
                 .listeners(HTTPS_PORT, HTTP_PORT)
-                .acme(pebble.directoryUrl(), pebble.trustedCaFile(), "tls-alpn-01")
+                .acme(pebble.get().directoryUrl(), pebble.get().trustedCaFile(), "tls-alpn-01")
                 .set("certificates.on_demand.handshake_wait", "10s")
                 .set(
                         "certificates.on_demand.ask",
@@ -125,10 +124,10 @@ class OnDemandAbuseIT {
                 .set("certificates.on_demand.ask_cache", "{ allow: " + askAllowTtl + ", deny: 5m }")
                 .set("certificates.on_demand.platform", "stand-in")
                 .set("certificates.on_demand.expect_dns", "[127.0.0.1]")
-                .set("certificates.on_demand.dns_server", pebble.dnsServer())
+                .set("certificates.on_demand.dns_server", pebble.get().dnsServer())
                 .set("certificates.on_demand.pending_handshakes", "{ per_client: 16, total: 128 }")
                 .set("certificates.limits.orders_per_3h", String.valueOf(ordersPer3h))
-                .platform("stand-in", platform.port())
+                .platform("stand-in", platform.get().port())
                 .domains("stand-in", "*.real.test"));
         server = node.server();
         return server;
@@ -141,7 +140,7 @@ class OnDemandAbuseIT {
         assertThat(warmUp.status()).as(warmUp.stderr()).isEqualTo(200);
         long usualMillis =
                 timed(() -> assertThat(get(newName("usual")).status()).isEqualTo(200));
-        int ordersBefore = pebble.orderCount();
+        int ordersBefore = pebble.get().orderCount();
         long heapBefore = heapAfterGc();
 
         int asksBefore = askRequests.get();
@@ -190,10 +189,10 @@ class OnDemandAbuseIT {
         assertThat(deniedCounts())
                 .as("the bounds on waiting handshakes and asks engaged")
                 .containsKeys("too_many_pending", "ask_denied", "invalid_name");
-        assertThat(pebble.orderCount() - ordersBefore)
+        assertThat(pebble.get().orderCount() - ordersBefore)
                 .as("only the real name was ordered")
                 .isEqualTo(1);
-        String caLog = pebble.logText();
+        String caLog = pebble.get().logText();
         assertThat(flood.stream()
                         .filter(name -> !name.equals(GARBAGE))
                         .filter(caLog::contains)
@@ -208,11 +207,11 @@ class OnDemandAbuseIT {
         start(250, "1s");
         allowedByAsk.add("links.allowed.test");
         assertThat(get("links.allowed.test").status()).isEqualTo(200);
-        assertThat(platform.last().header("host")).startsWith("links.allowed.test");
+        assertThat(platform.get().last().header("host")).startsWith("links.allowed.test");
         // the point: the allow expires by the wall clock (a TTL of 1 s), which the node reads itself
         Thread.sleep(1200);
         askDown = true;
-        int ordersBefore = pebble.orderCount();
+        int ordersBefore = pebble.get().orderCount();
 
         Curl.Result known = get("links.allowed.test");
         Curl.Result unknown = get("links.unknown.test");
@@ -226,7 +225,7 @@ class OnDemandAbuseIT {
         assertThat(reissued.status())
                 .as("issued again on the stale allow: " + reissued.stderr())
                 .isEqualTo(200);
-        assertThat(pebble.orderCount() - ordersBefore).isEqualTo(1);
+        assertThat(pebble.get().orderCount() - ordersBefore).isEqualTo(1);
         assertThat(deniedCounts()).containsEntry("ask_unavailable", 1.0);
     }
 
@@ -234,18 +233,18 @@ class OnDemandAbuseIT {
     void aNameWhoseDnsPointsElsewhereIsRefusedBeforeAnyOrder() throws Exception {
         start(250, "1h");
         allowedByAsk.add("links.moved.test");
-        pebble.setCname("links.moved.test", "sendgrid.net");
-        pebble.addA("sendgrid.net", "10.1.2.3");
-        int ordersBefore = pebble.orderCount();
+        pebble.get().setCname("links.moved.test", "sendgrid.net");
+        pebble.get().addA("sendgrid.net", "10.1.2.3");
+        int ordersBefore = pebble.get().orderCount();
         try {
             Curl.Result result = get("links.moved.test");
 
             assertThat(result.status()).isZero();
-            assertThat(pebble.orderCount()).isEqualTo(ordersBefore);
-            assertThat(pebble.logText()).doesNotContain("links.moved.test");
+            assertThat(pebble.get().orderCount()).isEqualTo(ordersBefore);
+            assertThat(pebble.get().logText()).doesNotContain("links.moved.test");
             assertThat(deniedCounts()).containsEntry("dns_elsewhere", 1.0);
         } finally {
-            pebble.clearCname("links.moved.test");
+            pebble.get().clearCname("links.moved.test");
         }
     }
 
@@ -256,13 +255,13 @@ class OnDemandAbuseIT {
         String second = newName("limit");
         assertThat(get(first).status()).isEqualTo(200);
         assertThat(get(second).status()).isEqualTo(200);
-        int ordersBefore = pebble.orderCount();
+        int ordersBefore = pebble.get().orderCount();
 
         String third = newName("limit");
         Curl.Result held = get(third);
 
         assertThat(held.status()).isZero();
-        assertThat(pebble.orderCount()).isEqualTo(ordersBefore);
+        assertThat(pebble.get().orderCount()).isEqualTo(ordersBefore);
         IssuanceLimits.Hold hold = server.policy().hold(third).orElseThrow();
         assertThat(hold.limit()).isEqualTo(IssuanceLimits.ORDERS);
         assertThat(hold.retryAt()).isAfter(Instant.now().plusSeconds(3 * 3600 - 120));
@@ -276,7 +275,7 @@ class OnDemandAbuseIT {
     private Curl.Result get(String name) throws Exception {
         Path root = dir.resolve("pebble-root.pem");
         if (!Files.exists(root)) {
-            Files.writeString(root, pebble.rootCertificatePem());
+            Files.writeString(root, pebble.get().rootCertificatePem());
         }
         return Curl.https(root, HTTPS_PORT, name, "/open.gif");
     }

@@ -6,8 +6,8 @@ import io.clicktls.config.YamlTree.Entry;
 import io.clicktls.config.YamlTree.ListNode;
 import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.ScalarNode;
-import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -228,26 +228,16 @@ final class AcmeReader {
     private static String hmacKeyFromFile(Binding binding, ScalarNode node, String path) {
         Path file = binding.path(node, path);
         String expected = "a file holding " + HMAC_KEY_EXPECTED;
+        byte[] content = binding.smallFile(node, path, file, HMAC_KEY_FILE_LIMIT, expected, expected);
+        if (content == null) {
+            return null;
+        }
         String text;
         try {
-            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
-                binding.expected(
-                        node.position(),
-                        path + ": " + quote(node.text()) + " is not a readable file at " + file,
-                        expected);
-                return null;
-            }
-            if (Files.size(file) > HMAC_KEY_FILE_LIMIT) {
-                binding.expected(
-                        node.position(), path + ": " + file + " holds " + Files.size(file) + " bytes", expected);
-                return null;
-            }
-            text = Files.readString(file, StandardCharsets.US_ASCII).strip();
-        } catch (IOException | RuntimeException e) {
-            binding.expected(
-                    node.position(),
-                    path + ": cannot read " + file + ": " + e.getClass().getSimpleName(),
-                    expected);
+            // as Files.readString read it before: a byte that is not ASCII is reported, not replaced
+            text = Binding.strictly(StandardCharsets.US_ASCII, content).strip();
+        } catch (CharacterCodingException e) {
+            binding.cannotRead(node, path, file, e, expected);
             return null;
         }
         String problem = hmacKeyProblem(text);

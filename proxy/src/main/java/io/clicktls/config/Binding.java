@@ -5,6 +5,12 @@ import io.clicktls.config.YamlTree.MapNode;
 import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.Position;
 import io.clicktls.config.YamlTree.ScalarNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.Charset;
+import java.nio.charset.CodingErrorAction;
+import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -79,6 +85,56 @@ final class Binding {
             report(node.position(), path + ": " + quote(node.text()) + " is not a valid path: " + e.getReason());
             return baseDir;
         }
+    }
+
+    /**
+     * The bytes of the file {@code node} names ({@code file}, from {@link #path}), or {@code null} after reporting
+     * why not: it is not a readable file, it holds more than {@code limit} bytes, or reading it failed.
+     *
+     * @param expected what would do, said with every problem but the size
+     * @param expectedSize what would do, said when the file is too large
+     */
+    byte[] smallFile(ScalarNode node, String path, Path file, long limit, String expected, String expectedSize) {
+        try {
+            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+                expected(
+                        node.position(),
+                        path + ": " + quote(node.text()) + " is not a readable file at " + file,
+                        expected);
+                return null;
+            }
+            long size = Files.size(file);
+            if (size > limit) {
+                expected(node.position(), path + ": " + file + " holds " + size + " bytes", expectedSize);
+                return null;
+            }
+            byte[] content = Files.readAllBytes(file);
+            if (content.length > limit) { // grew since its size was read
+                expected(node.position(), path + ": " + file + " holds over " + limit + " bytes", expectedSize);
+                return null;
+            }
+            return content;
+        } catch (IOException | RuntimeException e) {
+            cannotRead(node, path, file, e, expected);
+            return null;
+        }
+    }
+
+    /** {@code bytes} as text in {@code charset}; a byte sequence that is not text in it is an error, not replaced. */
+    static String strictly(Charset charset, byte[] bytes) throws CharacterCodingException {
+        return charset.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT)
+                .decode(ByteBuffer.wrap(bytes))
+                .toString();
+    }
+
+    /** {@code path: cannot read FILE: SomeException (expected: expected)}. */
+    void cannotRead(ScalarNode node, String path, Path file, Exception e, String expected) {
+        expected(
+                node.position(),
+                path + ": cannot read " + file + ": " + e.getClass().getSimpleName(),
+                expected);
     }
 
     Path resolve(String relative) {

@@ -2,9 +2,7 @@ package io.clicktls.config;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
@@ -136,12 +134,7 @@ public final class ConfigLoader {
             return text;
         }
         try {
-            return StandardCharsets.UTF_8
-                    .newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes))
-                    .toString();
+            return Binding.strictly(StandardCharsets.UTF_8, bytes);
         } catch (CharacterCodingException e) {
             throw single(label, "the file is not UTF-8 text");
         }

@@ -6,8 +6,6 @@ import io.clicktls.config.YamlTree.Entry;
 import io.clicktls.config.YamlTree.MapNode;
 import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.ScalarNode;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -95,35 +93,8 @@ final class DomainOptionsReader {
 
     private static WellKnownFile readFile(Binding binding, ScalarNode node, String keyPath, String requestPath) {
         Path file = binding.path(node, keyPath);
-        try {
-            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
-                binding.expected(
-                        node.position(),
-                        keyPath + ": " + quote(node.text()) + " is not a readable file at " + file,
-                        FILE_EXPECTED);
-                return null;
-            }
-            long size = Files.size(file);
-            if (size > MAX_FILE_BYTES) {
-                binding.expected(node.position(), keyPath + ": " + file + " holds " + size + " bytes", FILE_EXPECTED);
-                return null;
-            }
-            byte[] content = Files.readAllBytes(file);
-            if (content.length > MAX_FILE_BYTES) { // grew since its size was read
-                binding.expected(
-                        node.position(),
-                        keyPath + ": " + file + " holds over " + MAX_FILE_BYTES + " bytes",
-                        FILE_EXPECTED);
-                return null;
-            }
-            return new WellKnownFile(file, contentType(requestPath), content);
-        } catch (IOException | RuntimeException e) {
-            binding.expected(
-                    node.position(),
-                    keyPath + ": cannot read " + file + ": " + e.getClass().getSimpleName(),
-                    FILE_EXPECTED);
-            return null;
-        }
+        byte[] content = binding.smallFile(node, keyPath, file, MAX_FILE_BYTES, FILE_EXPECTED, FILE_EXPECTED);
+        return content == null ? null : new WellKnownFile(file, contentType(requestPath), content);
     }
 
     /**

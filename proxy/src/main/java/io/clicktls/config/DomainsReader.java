@@ -8,12 +8,8 @@ import io.clicktls.config.YamlTree.MapNode;
 import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.Position;
 import io.clicktls.config.YamlTree.ScalarNode;
-import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -163,35 +159,16 @@ final class DomainsReader {
         }
         Path file = binding.path(node, path);
         named.accept(file);
+        byte[] content =
+                binding.smallFile(node, path, file, MAX_FILE_BYTES, FILE_EXPECTED, "at most " + MAX_FILE_BYTES);
+        if (content == null) {
+            return null;
+        }
         String text;
         try {
-            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
-                binding.expected(
-                        node.position(),
-                        path + ": " + quote(node.text()) + " is not a readable file at " + file,
-                        FILE_EXPECTED);
-                return null;
-            }
-            long size = Files.size(file);
-            if (size > MAX_FILE_BYTES) {
-                binding.expected(
-                        node.position(), path + ": " + file + " holds " + size + " bytes", "at most " + MAX_FILE_BYTES);
-                return null;
-            }
-            text = StandardCharsets.UTF_8
-                    .newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(Files.readAllBytes(file)))
-                    .toString();
+            text = Binding.strictly(StandardCharsets.UTF_8, content);
         } catch (CharacterCodingException e) {
             binding.expected(node.position(), path + ": " + file + " is not UTF-8 text", FILE_EXPECTED);
-            return null;
-        } catch (IOException | RuntimeException e) {
-            binding.expected(
-                    node.position(),
-                    path + ": cannot read " + file + ": " + e.getClass().getSimpleName(),
-                    FILE_EXPECTED);
             return null;
         }
         Path written = Path.of(node.text());

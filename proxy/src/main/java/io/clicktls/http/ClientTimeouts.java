@@ -20,15 +20,34 @@ final class ClientTimeouts {
     }
 
     /**
+     * A handler with one deadline, set when it is added; cancelled when it is removed or the channel closes. Runs on
+     * the event loop.
+     */
+    private abstract static class WithDeadline extends ChannelDuplexHandler {
+
+        Deadline deadline;
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            deadline.cancel();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            deadline.cancel();
+            ctx.fireChannelInactive();
+        }
+    }
+
+    /**
      * Closes a connection without reads or writes for a while. Unlike Netty's {@code IdleStateHandler} it counts a
      * write when it is made rather than when it completes, so it needs no listener on each write's promise (writes
      * stay void) and no rescheduled task per event; writes are only made while the client reads (backpressure), so
      * a client that stops reading still goes idle. Runs on the event loop.
      */
-    static final class IdleConnection extends ChannelDuplexHandler {
+    static final class IdleConnection extends WithDeadline {
 
         private final long idleMillis;
-        private Deadline deadline;
 
         IdleConnection(Duration idle) {
             this.idleMillis = idle.toMillis();
@@ -41,17 +60,6 @@ final class ClientTimeouts {
                 ctx.channel().close();
             });
             deadline.expireIn(idleMillis);
-        }
-
-        @Override
-        public void handlerRemoved(ChannelHandlerContext ctx) {
-            deadline.cancel();
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            deadline.cancel();
-            ctx.fireChannelInactive();
         }
 
         @Override
@@ -72,11 +80,10 @@ final class ClientTimeouts {
      * request of a connection, {@code next} (the keep-alive idle time) after each response. Sits right after the
      * codec. Runs on the event loop.
      */
-    static final class RequestHeaders extends ChannelDuplexHandler {
+    static final class RequestHeaders extends WithDeadline {
 
         private final long firstMillis;
         private final long nextMillis;
-        private Deadline deadline;
         private long requests;
         private long responses;
         private boolean informational;
@@ -90,17 +97,6 @@ final class ClientTimeouts {
         public void handlerAdded(ChannelHandlerContext ctx) {
             deadline = new Deadline(ctx.executor(), () -> ctx.channel().close());
             deadline.expireIn(firstMillis);
-        }
-
-        @Override
-        public void handlerRemoved(ChannelHandlerContext ctx) {
-            deadline.cancel();
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            deadline.cancel();
-            ctx.fireChannelInactive();
         }
 
         @Override

@@ -19,19 +19,18 @@ interface LocalAnswers {
      * @param target the request target in origin form (path and query as received)
      * @param host the request's normalized host name, or {@code null} when it has none
      * @param route the host's route, or {@code null} when the host is not served
+     * @param client the client's address, or {@code null} when unknown, for answers whose work is budgeted per client
      * @return {@code null} to forward the request; else the answer, which may complete on any thread, with
      *     {@code null} meaning "forward it after all"
      */
-    CompletionStage<FullHttpResponse> answer(HttpRequest request, String target, String host, DomainTable.Route route);
+    CompletionStage<FullHttpResponse> answer(
+            HttpRequest request, String target, String host, DomainTable.Route route, InetAddress client);
 
-    /**
-     * {@link #answer(HttpRequest, String, String, DomainTable.Route)} for a request from {@code client} (its address,
-     * or {@code null} when unknown), for answers whose work is budgeted per client.
-     */
+    /** {@link #answer(HttpRequest, String, String, DomainTable.Route, InetAddress)} from a client not known. */
     default CompletionStage<FullHttpResponse> answer(
-            HttpRequest request, String target, String host, DomainTable.Route route, InetAddress client) {
-        return answer(request, target, host, route);
+            HttpRequest request, String target, String host, DomainTable.Route route) {
+        return answer(request, target, host, route, null);
     }
 
-    LocalAnswers NONE = (request, target, host, route) -> null;
+    LocalAnswers NONE = (request, target, host, route, client) -> null;
 }

@@ -45,55 +45,23 @@ import org.slf4j.LoggerFactory;
  * request is forwarded over http at once, counted as {@code too_many_pending}.
  *
  * <p>Runs on the event loop; the challenge lookup (storage I/O) runs on the blocking executor.
+ *
+ * @param pending the node's bound on waiting lookups, shared with the TLS listener; {@code null}: none
  */
-final class PlainHttpAnswers implements LocalAnswers {
+record PlainHttpAnswers(
+        Supplier<ConfigSnapshot> config,
+        CertificateSource certificates,
+        Challenges challenges,
+        Executor blocking,
+        IntSupplier httpsPort,
+        Metrics metrics,
+        PendingHandshakes pending)
+        implements LocalAnswers {
 
     private static final Logger log = LoggerFactory.getLogger(PlainHttpAnswers.class);
     static final String CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
     /** ACME tokens are base64url (RFC 8555 section 8.1). */
     private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9_-]{1,256}");
-
-    private final Supplier<ConfigSnapshot> config;
-    private final CertificateSource certificates;
-    private final Challenges challenges;
-    private final Executor blocking;
-    private final IntSupplier httpsPort;
-    private final Metrics metrics;
-    private final PendingHandshakes pending;
-
-    PlainHttpAnswers(
-            Supplier<ConfigSnapshot> config,
-            CertificateSource certificates,
-            Challenges challenges,
-            Executor blocking,
-            IntSupplier httpsPort,
-            Metrics metrics) {
-        this(config, certificates, challenges, blocking, httpsPort, metrics, null);
-    }
-
-    /** @param pending the node's bound on waiting lookups, shared with the TLS listener; {@code null}: none */
-    PlainHttpAnswers(
-            Supplier<ConfigSnapshot> config,
-            CertificateSource certificates,
-            Challenges challenges,
-            Executor blocking,
-            IntSupplier httpsPort,
-            Metrics metrics,
-            PendingHandshakes pending) {
-        this.pending = pending;
-        this.config = config;
-        this.certificates = certificates;
-        this.challenges = challenges;
-        this.blocking = blocking;
-        this.httpsPort = httpsPort;
-        this.metrics = metrics;
-    }
-
-    @Override
-    public CompletionStage<FullHttpResponse> answer(
-            HttpRequest request, String target, String host, DomainTable.Route route) {
-        return answer(request, target, host, route, null);
-    }
 
     @Override
     public CompletionStage<FullHttpResponse> answer(

@@ -37,12 +37,6 @@ final class WellKnownAnswers implements LocalAnswers {
 
     @Override
     public CompletionStage<FullHttpResponse> answer(
-            HttpRequest request, String target, String host, DomainTable.Route route) {
-        return answer(request, target, host, route, null);
-    }
-
-    @Override
-    public CompletionStage<FullHttpResponse> answer(
             HttpRequest request, String target, String host, DomainTable.Route route, InetAddress client) {
         WellKnownFile file = fileFor(target, route);
         if (file == null) {

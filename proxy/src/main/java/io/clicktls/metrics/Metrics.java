@@ -124,20 +124,48 @@ public final class Metrics implements AutoCloseable {
             "netty.allocator.pooled.chunk.size", "Chunk size of Netty's pooled buffer allocator",
             "netty.eventexecutor.tasks.pending", "Tasks waiting to run on a Netty event loop");
 
-    private final ConcurrentMap<String, Counter> handshakes = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> issued = new ConcurrentHashMap<>();
+    /** The HELP text of each counter with one label, by name. */
+    private static final Map<String, String> LABELLED_HELP = Map.ofEntries(
+            Map.entry("clicktls.tls.handshakes", "TLS handshakes by outcome"),
+            Map.entry("clicktls.certificates.issued", "Certificates issued or renewed, by outcome"),
+            Map.entry("clicktls.links.upgraded", "Tracked links upgraded from http to https"),
+            Map.entry("clicktls.on.demand.denied", "On-demand certificate requests refused, by reason"),
+            Map.entry("clicktls.config.reloads", "Config file reloads, by outcome"),
+            Map.entry(
+                    "clicktls.certificates.prefetched",
+                    "Tries to issue a listed name ahead of the first handshake, by outcome"),
+            Map.entry("clicktls.admin.actions", "Certificate actions asked for on the admin listener, by action"),
+            Map.entry(
+                    "clicktls.storage.write.failures",
+                    "Storage writes not persisted when made (full or read-only storage), by kind"),
+            Map.entry(
+                    "clicktls.client.errors",
+                    "Client connections or streams closed on an error the client caused, by kind"),
+            Map.entry(
+                    "clicktls.connections.refused",
+                    "Client connections closed at once because a connection limit was reached"),
+            Map.entry("clicktls.accept.errors", "Failed accepts on the https and http listeners, by reason"));
+
+    /** Every counter with one label, so that {@link #registerKnownSeries} finds them all; declared first. */
+    private final List<LabelledCounter> labelled = new ArrayList<>();
+
+    private final LabelledCounter handshakes = labelled("clicktls.tls.handshakes", "result", HANDSHAKE_RESULTS);
+    private final LabelledCounter issued = labelled("clicktls.certificates.issued", "result", ISSUANCE_RESULTS);
     /** Per platform, the counters by status code (index {@code code - 100}): a lookup without building a key. */
     private final ConcurrentMap<String, AtomicReferenceArray<Counter>> requests = new ConcurrentHashMap<>();
 
-    private final ConcurrentMap<String, Counter> upgraded = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> denied = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> reloads = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> prefetched = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> adminActions = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> storageWriteFailures = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> clientErrors = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> refusedConnections = new ConcurrentHashMap<>();
-    private final ConcurrentMap<String, Counter> acceptErrors = new ConcurrentHashMap<>();
+    private final LabelledCounter upgraded = labelled("clicktls.links.upgraded", "kind", UPGRADE_KINDS);
+    private final LabelledCounter denied = labelled("clicktls.on.demand.denied", "reason", DENIAL_REASONS);
+    private final LabelledCounter reloads = labelled("clicktls.config.reloads", "result", RELOAD_RESULTS);
+    private final LabelledCounter prefetched = labelled("clicktls.certificates.prefetched", "result", PREFETCH_RESULTS);
+    private final LabelledCounter adminActions = labelled("clicktls.admin.actions", "action", ADMIN_ACTIONS);
+    /** Its kinds are the storage's, known once {@link #storageWrites} is called. */
+    private final LabelledCounter storageWriteFailures = labelled("clicktls.storage.write.failures", "kind", List.of());
+
+    private final LabelledCounter clientErrors = labelled("clicktls.client.errors", "kind", CLIENT_ERROR_KINDS);
+    private final LabelledCounter refusedConnections =
+            labelled("clicktls.connections.refused", "reason", REFUSAL_REASONS);
+    private final LabelledCounter acceptErrors = labelled("clicktls.accept.errors", "reason", ACCEPT_ERROR_REASONS);
     private final ConcurrentMap<String, AtomicLong> openConnections = new ConcurrentHashMap<>();
     private final Counter unexpectedErrors;
     private final Set<String> caches = ConcurrentHashMap.newKeySet();
@@ -171,18 +199,9 @@ public final class Metrics implements AutoCloseable {
                 .register(registry);
         this.upstream = Timer.builder("clicktls.upstream")
                 .description("Time from sending a request upstream to the upstream's response headers")
+                // the handshake's scale from 5 ms on: 5 ms to 10 s
                 .serviceLevelObjectives(
-                        Duration.ofMillis(5),
-                        Duration.ofMillis(10),
-                        Duration.ofMillis(25),
-                        Duration.ofMillis(50),
-                        Duration.ofMillis(100),
-                        Duration.ofMillis(250),
-                        Duration.ofMillis(500),
-                        Duration.ofSeconds(1),
-                        Duration.ofMillis(2500),
-                        Duration.ofSeconds(5),
-                        Duration.ofSeconds(10))
+                        HANDSHAKE_BUCKETS.subList(2, HANDSHAKE_BUCKETS.size()).toArray(Duration[]::new))
                 .register(registry);
         this.handshakeTime = Timer.builder("clicktls.tls.handshake")
                 .description("Time from the ClientHello to a completed TLS handshake, waits for issuance included")
@@ -321,22 +340,13 @@ public final class Metrics implements AutoCloseable {
 
     /** @param result e.g. {@code ok}, {@code unknown_name}, {@code no_sni}, {@code timeout}, {@code failed} */
     public void handshake(String result) {
-        counter(handshakes, result, this::handshakeCounter).increment();
-    }
-
-    private Counter handshakeCounter(String result) {
-        return labelledCounter("clicktls.tls.handshakes", "TLS handshakes by outcome", "result", result);
+        handshakes.get(result).increment();
     }
 
     /** @param result {@code ok} or {@code failed} */
     public void certificateIssued(String result, long nanos) {
-        counter(issued, result, this::issuedCounter).increment();
+        issued.get(result).increment();
         issuance.record(nanos, TimeUnit.NANOSECONDS);
-    }
-
-    private Counter issuedCounter(String result) {
-        return labelledCounter(
-                "clicktls.certificates.issued", "Certificates issued or renewed, by outcome", "result", result);
     }
 
     /** Per request: two lookups and an atomic add, nothing allocated once the counter exists. */
@@ -373,21 +383,12 @@ public final class Metrics implements AutoCloseable {
 
     /** @param kind {@code redirect}, {@code location} or {@code html} */
     public void linkUpgraded(String kind, int count) {
-        counter(upgraded, kind, this::upgradedCounter).increment(count);
-    }
-
-    private Counter upgradedCounter(String kind) {
-        return labelledCounter("clicktls.links.upgraded", "Tracked links upgraded from http to https", "kind", kind);
+        upgraded.get(kind).increment(count);
     }
 
     /** @param reason e.g. {@code not_configured}, {@code invalid_name}, {@code ask_denied}, {@code rate_limited} */
     public void onDemandDenied(String reason) {
-        counter(denied, reason, this::deniedCounter).increment();
-    }
-
-    private Counter deniedCounter(String reason) {
-        return labelledCounter(
-                "clicktls.on.demand.denied", "On-demand certificate requests refused, by reason", "reason", reason);
+        denied.get(reason).increment();
     }
 
     /** @param result {@code ok} or {@code rejected} */
@@ -398,18 +399,12 @@ public final class Metrics implements AutoCloseable {
         } else {
             lastReloadSuccessful.set(0);
         }
-        counter(reloads, result, this::reloadsCounter).increment();
-    }
-
-    private Counter reloadsCounter(String result) {
-        return labelledCounter("clicktls.config.reloads", "Config file reloads, by outcome", "result", result);
+        reloads.get(result).increment();
     }
 
     /** Registers the certificate gauges; the suppliers are read at scrape time and must be cheap. */
     public void certificateGauges(Supplier<Number> count, Supplier<Number> secondsUntilEarliestExpiry) {
-        Gauge.builder("clicktls.certificates", count)
-                .description("Certificates held in memory")
-                .register(registry);
+        gauge("clicktls.certificates", "Certificates held in memory", count);
         Gauge.builder("clicktls.certificate.expiry.earliest", secondsUntilEarliestExpiry)
                 .description("Seconds until the soonest certificate expiry")
                 .baseUnit("seconds")
@@ -421,12 +416,14 @@ public final class Metrics implements AutoCloseable {
      * (for DNS, a limit, a failure's backoff). Read at scrape time; must be cheap.
      */
     public void prefetchGauges(Supplier<Number> queued, Supplier<Number> waiting) {
-        Gauge.builder("clicktls.certificates.prefetch.queued", queued)
-                .description("Listed names without a certificate queued or being issued ahead of the first handshake")
-                .register(registry);
-        Gauge.builder("clicktls.certificates.prefetch.waiting", waiting)
-                .description("Listed names without a certificate waiting for DNS, a rate limit or a retry")
-                .register(registry);
+        gauge(
+                "clicktls.certificates.prefetch.queued",
+                "Listed names without a certificate queued or being issued ahead of the first handshake",
+                queued);
+        gauge(
+                "clicktls.certificates.prefetch.waiting",
+                "Listed names without a certificate waiting for DNS, a rate limit or a retry",
+                waiting);
     }
 
     /**
@@ -435,42 +432,25 @@ public final class Metrics implements AutoCloseable {
      * at scrape time; must be cheap.
      */
     public void lifetimeRemainingGauge(Supplier<Number> smallestFraction) {
-        Gauge.builder("clicktls.certificate.lifetime.remaining.ratio.min", smallestFraction)
-                .description(
-                        "Smallest fraction of its lifetime any stored certificate has left (renewal starts at 1/3)")
-                .register(registry);
+        gauge(
+                "clicktls.certificate.lifetime.remaining.ratio.min",
+                "Smallest fraction of its lifetime any stored certificate has left (renewal starts at 1/3)",
+                smallestFraction);
     }
 
     /** @param result one of {@link #PREFETCH_RESULTS} */
     public void prefetched(String result) {
-        counter(prefetched, result, this::prefetchedCounter).increment();
-    }
-
-    private Counter prefetchedCounter(String result) {
-        return Counter.builder("clicktls.certificates.prefetched")
-                .description("Tries to issue a listed name ahead of the first handshake, by outcome")
-                .tag("result", result)
-                .register(registry);
+        prefetched.get(result).increment();
     }
 
     /** @param action {@code renew} or {@code forget}, asked for through the admin API or the status page */
     public void adminAction(String action) {
-        counter(adminActions, action, this::adminActionCounter).increment();
-    }
-
-    private Counter adminActionCounter(String action) {
-        return labelledCounter(
-                "clicktls.admin.actions",
-                "Certificate actions asked for on the admin listener, by action",
-                "action",
-                action);
+        adminActions.get(action).increment();
     }
 
     /** Registers the gauge of names whose last issuance failed; read at scrape time, must be cheap. */
     public void failingNamesGauge(Supplier<Number> count) {
-        Gauge.builder("clicktls.certificates.failing", count)
-                .description("Host names whose last issuance or renewal attempt failed")
-                .register(registry);
+        gauge("clicktls.certificates.failing", "Host names whose last issuance or renewal attempt failed", count);
     }
 
     /**
@@ -487,7 +467,7 @@ public final class Metrics implements AutoCloseable {
                 .description("1 while the storage takes writes and nothing waits in memory to be written, else 0")
                 .register(registry);
         for (String kind : kinds) {
-            storageWriteFailed(kind, 0);
+            storageWriteFailures.get(kind);
             Gauge.builder("clicktls.storage.pending.writes", () -> pending.applyAsInt(kind))
                     .description("Storage writes kept in memory until the storage takes writes again, by kind")
                     .tag("kind", kind)
@@ -497,19 +477,7 @@ public final class Metrics implements AutoCloseable {
 
     /** @param kind e.g. {@code certificate} or {@code rate_limit} */
     public void storageWriteFailed(String kind) {
-        storageWriteFailed(kind, 1);
-    }
-
-    private void storageWriteFailed(String kind, int count) {
-        counter(
-                        storageWriteFailures,
-                        kind,
-                        k -> labelledCounter(
-                                "clicktls.storage.write.failures",
-                                "Storage writes not persisted when made (full or read-only storage), by kind",
-                                "kind",
-                                k))
-                .increment(count);
+        storageWriteFailures.get(kind).increment();
     }
 
     /** For sizes such as rewritten body bytes; created on first use. */
@@ -548,48 +516,25 @@ public final class Metrics implements AutoCloseable {
 
     /** Registers the gauge of the connection limit in force ({@code limits.max_connections}); read at scrape time. */
     public void connectionLimitGauge(Supplier<Number> limit) {
-        Gauge.builder("clicktls.connections.limit", limit)
-                .description("Client connections the https and http listeners accept together (limits.max_connections)")
-                .register(registry);
+        gauge(
+                "clicktls.connections.limit",
+                "Client connections the https and http listeners accept together (limits.max_connections)",
+                limit);
     }
 
     /** @param reason one of {@link #REFUSAL_REASONS} */
     public void connectionRefused(String reason) {
-        counter(refusedConnections, reason, this::refusedCounter).increment();
-    }
-
-    private Counter refusedCounter(String reason) {
-        return labelledCounter(
-                "clicktls.connections.refused",
-                "Client connections closed at once because a connection limit was reached",
-                "reason",
-                reason);
+        refusedConnections.get(reason).increment();
     }
 
     /** @param reason one of {@link #ACCEPT_ERROR_REASONS} */
     public void acceptError(String reason) {
-        counter(acceptErrors, reason, this::acceptErrorCounter).increment();
-    }
-
-    private Counter acceptErrorCounter(String reason) {
-        return labelledCounter(
-                "clicktls.accept.errors",
-                "Failed accepts on the https and http listeners, by reason",
-                "reason",
-                reason);
+        acceptErrors.get(reason).increment();
     }
 
     /** @param kind one of {@link #CLIENT_ERROR_KINDS} */
     public void clientError(String kind) {
-        counter(clientErrors, kind, this::clientErrorCounter).increment();
-    }
-
-    private Counter clientErrorCounter(String kind) {
-        return labelledCounter(
-                "clicktls.client.errors",
-                "Client connections or streams closed on an error the client caused, by kind",
-                "kind",
-                kind);
+        clientErrors.get(kind).increment();
     }
 
     /** An error on a client connection that points at a bug of ours rather than at the client. */
@@ -599,17 +544,13 @@ public final class Metrics implements AutoCloseable {
 
     /** Creates every series whose label values are known in advance, at 0, so that none appears only later. */
     private void registerKnownSeries() {
-        HANDSHAKE_RESULTS.forEach(r -> counter(handshakes, r, this::handshakeCounter));
-        ISSUANCE_RESULTS.forEach(r -> counter(issued, r, this::issuedCounter));
-        UPGRADE_KINDS.forEach(k -> counter(upgraded, k, this::upgradedCounter));
-        DENIAL_REASONS.forEach(r -> counter(denied, r, this::deniedCounter));
-        RELOAD_RESULTS.forEach(r -> counter(reloads, r, this::reloadsCounter));
-        PREFETCH_RESULTS.forEach(r -> counter(prefetched, r, this::prefetchedCounter));
-        ADMIN_ACTIONS.forEach(a -> counter(adminActions, a, this::adminActionCounter));
-        CLIENT_ERROR_KINDS.forEach(k -> counter(clientErrors, k, this::clientErrorCounter));
-        REFUSAL_REASONS.forEach(r -> counter(refusedConnections, r, this::refusedCounter));
-        ACCEPT_ERROR_REASONS.forEach(r -> counter(acceptErrors, r, this::acceptErrorCounter));
+        labelled.forEach(LabelledCounter::registerKnown);
         LISTENERS.forEach(this::connectionsOn);
+    }
+
+    /** Registers a gauge without labels, read at scrape time. */
+    private void gauge(String name, String description, Supplier<Number> value) {
+        Gauge.builder(name, value).description(description).register(registry);
     }
 
     /** Registers (or finds, when registered before) the counter {@code name} with one label set to {@code value}. */
@@ -620,5 +561,37 @@ public final class Metrics implements AutoCloseable {
     private static Counter counter(ConcurrentMap<String, Counter> cache, String key, Function<String, Counter> create) {
         Counter counter = cache.get(key);
         return counter != null ? counter : cache.computeIfAbsent(key, create);
+    }
+
+    /**
+     * A counter with one label: its series by label value, each registered on first use and then found with one map
+     * lookup; the values known in advance are registered at 0 by {@link #registerKnownSeries}. Thread-safe.
+     */
+    private final class LabelledCounter {
+        private final String name;
+        private final String label;
+        private final List<String> known;
+        private final ConcurrentMap<String, Counter> byValue = new ConcurrentHashMap<>();
+
+        LabelledCounter(String name, String label, List<String> known) {
+            this.name = name;
+            this.label = label;
+            this.known = known;
+        }
+
+        Counter get(String value) {
+            return counter(byValue, value, v -> labelledCounter(name, LABELLED_HELP.get(name), label, v));
+        }
+
+        void registerKnown() {
+            known.forEach(this::get);
+        }
+    }
+
+    /** @param name a key of {@link #LABELLED_HELP} */
+    private LabelledCounter labelled(String name, String label, List<String> known) {
+        LabelledCounter counter = new LabelledCounter(name, label, known);
+        labelled.add(counter);
+        return counter;
     }
 }

@@ -121,13 +121,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         }
     }
 
-    private final CertificateResolver resolver;
-    private final TlsContexts contexts;
-    private final Challenges challenges;
-    private final Executor blocking;
-    private final Supplier<ConfigSnapshot> config;
-    private final Metrics metrics;
-    private final PendingHandshakes pending;
+    private final Shared shared;
     private boolean refused;
     /** When the ClientHello lookup started, for {@link Metrics#handshakeDuration}. */
     private long lookupStart;
@@ -137,36 +131,24 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     private ScheduledFuture<?> helloDeadline;
 
     /**
+     * What the handlers of all connections share, made once per node.
+     *
      * @param contexts the TLS contexts of the resolver's certificates (they follow its events)
      * @param blocking runs challenge lookups and context builds that missed the cache; never an event loop
      * @param config read once per handshake for {@code on_demand.handshake_wait}
+     * @param pending the node's count of waiting handshakes, or {@code null} for no bound
      */
-    public TlsSelectionHandler(
-            CertificateResolver resolver,
-            TlsContexts contexts,
-            Challenges challenges,
-            Executor blocking,
-            Supplier<ConfigSnapshot> config,
-            Metrics metrics) {
-        this(resolver, contexts, challenges, blocking, config, metrics, null);
-    }
-
-    /** @param pending the node's count of waiting handshakes, or {@code null} for no bound */
-    public TlsSelectionHandler(
+    public record Shared(
             CertificateResolver resolver,
             TlsContexts contexts,
             Challenges challenges,
             Executor blocking,
             Supplier<ConfigSnapshot> config,
             Metrics metrics,
-            PendingHandshakes pending) {
-        this.resolver = resolver;
-        this.contexts = contexts;
-        this.challenges = challenges;
-        this.blocking = blocking;
-        this.config = config;
-        this.metrics = metrics;
-        this.pending = pending;
+            PendingHandshakes pending) {}
+
+    public TlsSelectionHandler(Shared shared) {
+        this.shared = shared;
     }
 
     @Override
@@ -177,7 +159,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                         () -> {
                             if (!refused) {
                                 refused = true;
-                                metrics.handshake(Outcome.TIMEOUT.label);
+                                shared.metrics().handshake(Outcome.TIMEOUT.label);
                                 ctx.channel().close();
                             }
                         },
@@ -209,7 +191,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         } catch (NotSslRecordException | TooLongFrameException e) {
             // The superclass already closed the channel.
             refused = true;
-            metrics.handshake(Outcome.MALFORMED.label);
+            shared.metrics().handshake(Outcome.MALFORMED.label);
             throw e;
         }
     }
@@ -231,9 +213,9 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         if (hello.get().offersOnly(TlsContexts.ACME_TLS_1)) {
             return bridge(ctx, challengeContext(name));
         }
-        Optional<CertifiedKey> inMemory = resolver.cached(name);
+        Optional<CertifiedKey> inMemory = shared.resolver().cached(name);
         if (inMemory.isPresent()) {
-            SslContext context = contexts.acquireCached(inMemory.get());
+            SslContext context = shared.contexts().acquireCached(inMemory.get());
             if (context != null) {
                 return ctx.executor().newSucceededFuture(context); // the usual case: no thread hop at all
             }
@@ -244,18 +226,24 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
         // name takes one slot, not one per connection.
         InetAddress client = clientAddress(ctx);
         PendingHandshakes.Permit permit = null;
-        if (pending != null && !resolver.lookingUp(name)) {
-            permit = pending.tryAcquire(
+        if (shared.pending() != null && !shared.resolver().lookingUp(name)) {
+            permit = shared.pending()
+                    .tryAcquire(
                             client,
-                            config.get().config().certificates().onDemand().pendingHandshakes())
+                            shared.config()
+                                    .get()
+                                    .config()
+                                    .certificates()
+                                    .onDemand()
+                                    .pendingHandshakes())
                     .orElse(null);
             if (permit == null) {
-                metrics.onDemandDenied(Refusal.TOO_MANY_PENDING.label());
+                shared.metrics().onDemandDenied(Refusal.TOO_MANY_PENDING.label());
                 return ctx.executor().newFailedFuture(new Rejected(Outcome.TOO_MANY_PENDING));
             }
         }
         CompletableFuture<CertifiedKey> certificate =
-                resolver.certificate(name, client).copy();
+                shared.resolver().certificate(name, client).copy();
         // A timer of this event loop rather than orTimeout, whose JDK timer thread would be woken for every lookup
         // and compete for a core with the thread doing the lookup.
         ScheduledFuture<?> timeout = certificate.isDone()
@@ -306,9 +294,9 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             ctx.pipeline().context(ssl).fireUserEventTriggered(new SniCompletionEvent(serverName));
             long start = lookupStart;
             ssl.handshakeFuture().addListener(done -> {
-                metrics.handshake(done.isSuccess() ? Outcome.OK.label : Outcome.FAILED.label);
+                shared.metrics().handshake(done.isSuccess() ? Outcome.OK.label : Outcome.FAILED.label);
                 if (done.isSuccess()) {
-                    metrics.handshakeDuration(System.nanoTime() - start);
+                    shared.metrics().handshakeDuration(System.nanoTime() - start);
                 }
             });
         } finally {
@@ -317,35 +305,35 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     }
 
     private CompletableFuture<SslContext> serverContext(CertifiedKey certified) {
-        SslContext cached = contexts.acquireCached(certified);
+        SslContext cached = shared.contexts().acquireCached(certified);
         if (cached != null) {
             return CompletableFuture.completedFuture(cached);
         }
         return CompletableFuture.supplyAsync(
                 () -> {
                     try {
-                        return contexts.acquire(certified);
+                        return shared.contexts().acquire(certified);
                     } catch (Exception e) {
                         throw new CompletionException(e);
                     }
                 },
-                blocking);
+                shared.blocking());
     }
 
     private CompletableFuture<SslContext> challengeContext(String name) {
         try {
             return CompletableFuture.supplyAsync(
                             () -> {
-                                CertifiedKey certified = challenges
+                                CertifiedKey certified = shared.challenges()
                                         .tlsAlpnCertificate(name)
                                         .orElseThrow(() -> new CompletionException(new Rejected(Outcome.UNKNOWN_NAME)));
                                 try {
-                                    return contexts.challengeContext(certified);
+                                    return shared.contexts().challengeContext(certified);
                                 } catch (Exception e) {
                                     throw new CompletionException(e);
                                 }
                             },
-                            blocking)
+                            shared.blocking())
                     .orTimeout(handshakeWait().toNanos(), TimeUnit.NANOSECONDS);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e); // the blocking executor is saturated
@@ -393,7 +381,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                         cause.toString());
             }
         }
-        metrics.handshake(outcome.label);
+        shared.metrics().handshake(outcome.label);
         if (log.isDebugEnabled()) {
             log.debug("refused a TLS handshake from {}: {}", ctx.channel().remoteAddress(), cause.getMessage());
         }
@@ -414,6 +402,6 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     }
 
     private Duration handshakeWait() {
-        return config.get().config().certificates().onDemand().handshakeWait();
+        return shared.config().get().config().certificates().onDemand().handshakeWait();
     }
 }

@@ -13,10 +13,8 @@ import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** External account binding against a Pebble that requires it, as ZeroSSL and Google Trust Services do. */
 class AcmeExternalAccountBindingIT {
@@ -24,24 +22,9 @@ class AcmeExternalAccountBindingIT {
     private static final String KID = "kid-1";
     private static final String HMAC_KEY = randomKey();
 
-    private static PebbleAcme ca;
-
-    @BeforeAll
-    static void startCa() throws Exception {
-        ca = PebbleAcme.start(builder -> builder.requireExternalAccountBinding(KID, HMAC_KEY));
-    }
-
-    @AfterAll
-    static void stopCa() {
-        if (ca != null) {
-            ca.close();
-        }
-    }
-
-    @AfterEach
-    void closeIssuers() {
-        ca.closeIssuers();
-    }
+    @RegisterExtension
+    static final PebbleAcme.PerClass ca =
+            PebbleAcme.perClass(builder -> builder.requireExternalAccountBinding(KID, HMAC_KEY));
 
     @Test
     void withTheBindingAnAccountRegistersAndACertificateIsIssued() throws Exception {
@@ -54,7 +37,7 @@ class AcmeExternalAccountBindingIT {
         assertThat(issued.name()).isEqualTo(name);
         assertThat(issued.validAt(Instant.now())).isTrue();
         assertThat(issued.chain().get(issued.chain().size() - 1).getIssuerX500Principal())
-                .isEqualTo(ca.pebble.rootCertificate().getSubjectX500Principal());
+                .isEqualTo(ca.get().pebble.rootCertificate().getSubjectX500Principal());
         assertThat(storage.load(StorageKeys.ACCOUNT))
                 .as("account stored for the next start")
                 .isPresent();
@@ -62,7 +45,7 @@ class AcmeExternalAccountBindingIT {
 
     @Test
     void withoutTheBindingNoAccountIsMadeAndTheErrorNamesTheSetting() throws Exception {
-        int accounts = ca.pebble.accountCount();
+        int accounts = ca.get().pebble.accountCount();
         var issuer = issuer(new InMemoryStorage(), null);
 
         assertThatThrownBy(() -> issuer.issue(PebbleAcme.uniqueName("no-eab")))
@@ -70,7 +53,7 @@ class AcmeExternalAccountBindingIT {
                 .hasMessageContaining("requires external account binding")
                 .hasMessageContaining("certificates.acme.eab")
                 .satisfies(e -> System.out.println("[eab] " + e.getMessage()));
-        assertThat(ca.pebble.accountCount()).isEqualTo(accounts);
+        assertThat(ca.get().pebble.accountCount()).isEqualTo(accounts);
     }
 
     @Test
@@ -98,7 +81,7 @@ class AcmeExternalAccountBindingIT {
     }
 
     private AcmeIssuer issuer(InMemoryStorage storage, Acme.ExternalAccountBinding eab) throws Exception {
-        return ca.issuer(storage, List.of(ChallengeType.HTTP_01), eab);
+        return ca.get().issuer(storage, List.of(ChallengeType.HTTP_01), eab);
     }
 
     private static String randomKey() {

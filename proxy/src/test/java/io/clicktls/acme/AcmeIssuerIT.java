@@ -30,34 +30,20 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class AcmeIssuerIT {
 
-    private static PebbleAcme ca;
-    private static ChallengeResponders responders;
-    private static Pebble pebble;
+    @RegisterExtension
+    static final PebbleAcme.PerClass ca = PebbleAcme.perClass();
 
-    @BeforeAll
-    static void startCa() throws Exception {
-        ca = PebbleAcme.start();
-        responders = ca.responders;
-        pebble = ca.pebble;
+    private static ChallengeResponders responders() {
+        return ca.get().responders;
     }
 
-    @AfterAll
-    static void stopCa() {
-        if (ca != null) {
-            ca.close();
-        }
-    }
-
-    @AfterEach
-    void closeIssuers() {
-        ca.closeIssuers();
+    private static Pebble pebble() {
+        return ca.get().pebble;
     }
 
     @Test
@@ -69,8 +55,8 @@ class AcmeIssuerIT {
         CertifiedKey issued = timed("http-01", () -> issuer.issue(name));
 
         assertIssuedFor(issued, name);
-        assertThat(responders.httpRequests).contains(name + ":" + responders.httpPort());
-        assertThat(responders.tlsHandshakes).doesNotContain(name);
+        assertThat(responders().httpRequests).contains(name + ":" + responders().httpPort());
+        assertThat(responders().tlsHandshakes).doesNotContain(name);
         assertThat(storage.list("challenges/"))
                 .as("challenges withdrawn after validation")
                 .isEmpty();
@@ -85,8 +71,8 @@ class AcmeIssuerIT {
         CertifiedKey issued = timed("tls-alpn-01", () -> issuer.issue(name));
 
         assertIssuedFor(issued, name);
-        assertThat(responders.tlsHandshakes).contains(name);
-        assertThat(responders.httpRequests).noneMatch(host -> host.startsWith(name));
+        assertThat(responders().tlsHandshakes).contains(name);
+        assertThat(responders().httpRequests).noneMatch(host -> host.startsWith(name));
         assertThat(storage.list("challenges/"))
                 .as("challenges withdrawn after validation")
                 .isEmpty();
@@ -96,7 +82,7 @@ class AcmeIssuerIT {
     void aFailedChallengeTypeIsTriedLastByTheNextOrderForThatName() throws Exception {
         var issuer = issuer(new InMemoryStorage(), List.of(ChallengeType.TLS_ALPN_01, ChallengeType.HTTP_01));
         String name = uniqueName("fallback");
-        responders.refuseTlsAlpn.add(name);
+        responders().refuseTlsAlpn.add(name);
         try {
             assertThatThrownBy(() -> issuer.issue(name))
                     .isInstanceOf(IssuanceException.class)
@@ -107,9 +93,10 @@ class AcmeIssuerIT {
             CertifiedKey issued = timed("fallback to http-01", () -> issuer.issue(name));
 
             assertIssuedFor(issued, name);
-            assertThat(responders.httpRequests).contains(name + ":" + responders.httpPort());
+            assertThat(responders().httpRequests)
+                    .contains(name + ":" + responders().httpPort());
         } finally {
-            responders.refuseTlsAlpn.remove(name);
+            responders().refuseTlsAlpn.remove(name);
         }
     }
 
@@ -120,7 +107,7 @@ class AcmeIssuerIT {
 
         CertifiedKey issued = issuer.issue(name);
 
-        X509Certificate root = pebble.rootCertificate();
+        X509Certificate root = pebble().rootCertificate();
         var path = CertificateFactory.getInstance("X.509").generateCertPath(issued.chain());
         var parameters = new PKIXParameters(Set.of(new TrustAnchor(root, null)));
         parameters.setRevocationEnabled(false);
@@ -145,7 +132,7 @@ class AcmeIssuerIT {
         issuer.issue(uniqueName("before-outage")); // warm: session, account and connection in place
         URL accountBefore = issuer.accountUrl();
 
-        pebble.stop();
+        pebble().stop();
         try {
             long start = System.nanoTime();
             Instant now = Instant.now();
@@ -160,7 +147,7 @@ class AcmeIssuerIT {
             // the per-request network timeout, not acme4j's default 30 s
             assertThat(millis).isLessThan(AcmeIssuer.NETWORK_TIMEOUT.toMillis() + 2_000);
         } finally {
-            pebble.start();
+            pebble().start();
         }
 
         // the restarted Pebble has forgotten every account: the stored one must be found or made again, by
@@ -182,7 +169,7 @@ class AcmeIssuerIT {
         var first = issuer(storage, List.of(ChallengeType.HTTP_01));
         first.issue(uniqueName("first"));
         URL account = first.accountUrl();
-        int accounts = pebble.accountCount();
+        int accounts = pebble().accountCount();
         assertThat(accounts).as("Pebble logged the first registration").isPositive();
         first.close();
 
@@ -190,7 +177,7 @@ class AcmeIssuerIT {
         second.issue(uniqueName("second"));
 
         assertThat(second.accountUrl()).isEqualTo(account);
-        assertThat(pebble.accountCount()).as("no new registration").isEqualTo(accounts);
+        assertThat(pebble().accountCount()).as("no new registration").isEqualTo(accounts);
         assertThat(storage.writes(StorageKeys.ACCOUNT_KEY))
                 .as("account key made once")
                 .isEqualTo(1);
@@ -200,13 +187,13 @@ class AcmeIssuerIT {
     void aSecondOrderForTheSameNameSucceedsWhetherOrNotTheCaReusesTheAuthorization() throws Exception {
         var issuer = issuer(new InMemoryStorage(), List.of(ChallengeType.TLS_ALPN_01, ChallengeType.HTTP_01));
         String name = uniqueName("again");
-        int ordersBefore = pebble.orderCount();
+        int ordersBefore = pebble().orderCount();
 
         for (int i = 0; i < 4; i++) {
             assertIssuedFor(timed("same name #" + (i + 1), () -> issuer.issue(name)), name);
         }
 
-        assertThat(pebble.orderCount() - ordersBefore).isEqualTo(4);
+        assertThat(pebble().orderCount() - ordersBefore).isEqualTo(4);
     }
 
     @Test
@@ -252,10 +239,10 @@ class AcmeIssuerIT {
         for (var keyType : List.of(Certificates.KeyType.RSA2048, Certificates.KeyType.EC384)) {
             var storage = new InMemoryStorage();
             var challengeStore = new ChallengeStore(storage);
-            responders.current = challengeStore;
+            responders().current = challengeStore;
             var settings =
-                    new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.HTTP_01));
-            var issuer = ca.issuer(settings, keyType, storage, challengeStore);
+                    new Acme(pebble().directoryUrl(), null, pebble().trustedCaFile(), List.of(ChallengeType.HTTP_01));
+            var issuer = ca.get().issuer(settings, keyType, storage, challengeStore);
             String name = uniqueName(keyType.name().toLowerCase());
 
             CertifiedKey issued = timed(keyType.name(), () -> issuer.issue(name));
@@ -275,13 +262,13 @@ class AcmeIssuerIT {
                 storage,
                 ChallengeStore.TlsAlpnListener.of(
                         certificate -> events.add("published " + certificate.name() + ", CA seen: "
-                                + responders.tlsHandshakes.contains(certificate.name())),
+                                + responders().tlsHandshakes.contains(certificate.name())),
                         certificate -> events.add("withdrawn " + certificate.name() + ", CA seen: "
-                                + responders.tlsHandshakes.contains(certificate.name()))));
-        responders.current = challengeStore;
+                                + responders().tlsHandshakes.contains(certificate.name()))));
+        responders().current = challengeStore;
         var settings =
-                new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
-        var issuer = ca.issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);
+                new Acme(pebble().directoryUrl(), null, pebble().trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
+        var issuer = ca.get().issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);
 
         assertIssuedFor(issuer.issue(name), name);
 
@@ -299,10 +286,10 @@ class AcmeIssuerIT {
                         certificate -> events.add("published " + certificate.name()),
                         certificate -> events.add("withdrawn " + certificate.name())));
         var settings =
-                new Acme(pebble.directoryUrl(), null, pebble.trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
-        var issuer = ca.issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);
+                new Acme(pebble().directoryUrl(), null, pebble().trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
+        var issuer = ca.get().issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);
         var handedOn = new ArrayList<CertifiedKey>();
-        int orders = pebble.orderCount();
+        int orders = pebble().orderCount();
 
         issuer.warmUp(handedOn::add);
 
@@ -312,14 +299,14 @@ class AcmeIssuerIT {
             assertThat(certificate.leaf().getCriticalExtensionOIDs()).contains("1.3.6.1.5.5.7.1.31");
         });
         assertThat(storage.list("challenges/")).isEmpty();
-        assertThat(pebble.orderCount()).isEqualTo(orders);
+        assertThat(pebble().orderCount()).isEqualTo(orders);
         assertThat(storage.load(StorageKeys.ACCOUNT))
                 .as("and the account is ready")
                 .isPresent();
     }
 
     private AcmeIssuer issuer(InMemoryStorage storage, List<ChallengeType> challenges) throws Exception {
-        return ca.issuer(storage, challenges, null);
+        return ca.get().issuer(storage, challenges, null);
     }
 
     private static void assertIssuedFor(CertifiedKey issued, String name) throws Exception {

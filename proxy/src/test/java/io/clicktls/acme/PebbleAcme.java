@@ -11,11 +11,15 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * One Pebble CA whose http-01 and tls-alpn-01 validations reach local {@link ChallengeResponders}, and the
- * {@link AcmeIssuer}s a test class makes against it. Start one per test class ({@code @BeforeAll}), call
- * {@link #closeIssuers()} after each test and {@link #close()} after all.
+ * {@link AcmeIssuer}s a test class makes against it. A test class usually gets one through {@link #perClass}; one
+ * started by {@link #start} is the test's to close.
  */
 final class PebbleAcme implements AutoCloseable {
 
@@ -45,6 +49,58 @@ final class PebbleAcme implements AutoCloseable {
 
     static PebbleAcme start() throws Exception {
         return start(UnaryOperator.identity());
+    }
+
+    /**
+     * A CA for a whole test class, registered as {@code @RegisterExtension static final PebbleAcme.PerClass ca =
+     * PebbleAcme.perClass();}: started before the class's {@code @BeforeAll} methods and stopped after its last test;
+     * the issuers a test made are closed after it.
+     */
+    static PerClass perClass(UnaryOperator<Pebble.Builder> options) {
+        return new PerClass(options);
+    }
+
+    static PerClass perClass() {
+        return perClass(UnaryOperator.identity());
+    }
+
+    /** The CA of {@link #perClass}: a {@link PebbleAcme} that JUnit starts and stops around a test class. */
+    static final class PerClass implements BeforeAllCallback, AfterAllCallback, AfterEachCallback {
+
+        private final UnaryOperator<Pebble.Builder> options;
+        private PebbleAcme ca;
+
+        private PerClass(UnaryOperator<Pebble.Builder> options) {
+            this.options = options;
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) throws Exception {
+            ca = start(options);
+        }
+
+        @Override
+        public void afterEach(ExtensionContext context) {
+            if (ca != null) {
+                ca.closeIssuers();
+            }
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) {
+            if (ca != null) {
+                ca.close();
+                ca = null;
+            }
+        }
+
+        /** The running CA; fails outside the class's tests. */
+        PebbleAcme get() {
+            if (ca == null) {
+                throw new IllegalStateException("Pebble runs only while the test class runs");
+            }
+            return ca;
+        }
     }
 
     /**

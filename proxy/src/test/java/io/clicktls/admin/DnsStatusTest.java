@@ -13,7 +13,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class DnsStatusTest {
 
@@ -38,21 +42,9 @@ class DnsStatusTest {
         return new DnsCheck.Report(name, chain, parsed, verdict, explanation, expected, Duration.ofSeconds(30));
     }
 
-    /** The status of {@code links.shop.com}, with no CAA records, under Let's Encrypt. */
-    private static DnsStatus linksShopCom(
-            String platform,
-            List<Hop> chain,
-            Verdict verdict,
-            String explanation,
-            List<String> expected,
-            String... addresses)
-            throws Exception {
-        return DnsStatus.of(
-                report("links.shop.com", chain, verdict, explanation, expected, addresses),
-                NO_CAA,
-                platform,
-                LETS_ENCRYPT,
-                NOW);
+    /** The CAA records found at {@code shop.com}, the closest ancestor of {@code a.shop.com} that has any. */
+    private static CaaReport caaAtShopCom(CaaRecord... records) {
+        return new CaaReport("a.shop.com", "shop.com", List.of(records), true);
     }
 
     private static DnsStatus plain(CaaReport caa, CaPolicy ca) throws Exception {
@@ -70,111 +62,122 @@ class DnsStatusTest {
                 NOW);
     }
 
-    @Test
-    void cnameToTheExpectedNameIsOkWithDnsChecksExplanation() throws Exception {
-        DnsStatus status = linksShopCom(
-                "sendgrid.net",
-                List.of(new Hop("links.shop.com", "proxy.example.net")),
-                Verdict.POINTS_HERE,
-                "links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)",
-                PROXY,
-                "192.0.2.10");
-
-        assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.OK);
-        assertThat(status.summary())
-                .isEqualTo("links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)");
-        assertThat(status.cnameChain()).containsExactly("proxy.example.net");
-        assertThat(status.addresses()).containsExactly("192.0.2.10");
-        assertThat(status.fix()).isNull();
-        assertThat(status.healthy()).isTrue();
+    /**
+     * Where {@code links.shop.com} points (no CAA records, Let's Encrypt): what DnsCheck found and said, and the
+     * verdict, summary, fix and health the status page shows for it.
+     */
+    static Stream<Arguments> whereTheNamePoints() {
+        return Stream.of(
+                Arguments.of(
+                        "a CNAME to the expected name is OK with DnsCheck's explanation",
+                        "sendgrid.net",
+                        List.of(new Hop("links.shop.com", "proxy.example.net")),
+                        Verdict.POINTS_HERE,
+                        "links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)",
+                        PROXY,
+                        List.of("192.0.2.10"),
+                        DnsStatus.Verdict.OK,
+                        "links.shop.com is a CNAME to proxy.example.net (links.shop.com → proxy.example.net)",
+                        null,
+                        true),
+                Arguments.of(
+                        "a CNAME to the platform is wrong, with a fix naming the proxy",
+                        "sendgrid.net",
+                        List.of(new Hop("links.shop.com", "sendgrid.net")),
+                        Verdict.POINTS_ELSEWHERE,
+                        "links.shop.com is a CNAME to sendgrid.net: point it at proxy.example.net",
+                        PROXY,
+                        List.of("167.89.118.1"),
+                        DnsStatus.Verdict.WRONG,
+                        "links.shop.com is a CNAME to sendgrid.net, the email platform itself: clicks bypass clicktls",
+                        "point links.shop.com at proxy.example.net (a CNAME record) instead of sendgrid.net",
+                        false),
+                Arguments.of(
+                        "pointing elsewhere splits DnsCheck's explanation into what was found and the fix",
+                        null,
+                        List.of(),
+                        Verdict.POINTS_ELSEWHERE,
+                        "links.shop.com resolves to 198.51.100.7, not to this proxy: replace its A/AAAA records by a"
+                                + " CNAME to proxy.example.net",
+                        PROXY,
+                        List.of("198.51.100.7"),
+                        DnsStatus.Verdict.WRONG,
+                        "links.shop.com resolves to 198.51.100.7, not to this proxy",
+                        "replace its A/AAAA records by a CNAME to proxy.example.net",
+                        false),
+                Arguments.of(
+                        "an unresolvable name fails, with a fix to add the CNAME",
+                        null,
+                        List.of(),
+                        Verdict.NOT_FOUND,
+                        "links.shop.com does not resolve (NXDOMAIN): add a CNAME from links.shop.com to"
+                                + " proxy.example.net",
+                        PROXY,
+                        List.of(),
+                        DnsStatus.Verdict.FAILED,
+                        "links.shop.com does not resolve (NXDOMAIN)",
+                        "add a CNAME from links.shop.com to proxy.example.net",
+                        false),
+                Arguments.of(
+                        "a lookup that could not be made fails, with a fix",
+                        null,
+                        List.of(),
+                        Verdict.UNAVAILABLE,
+                        "DNS could not answer for links.shop.com (SERVFAIL); try again later",
+                        PROXY,
+                        List.of(),
+                        DnsStatus.Verdict.FAILED,
+                        "DNS could not answer for links.shop.com (SERVFAIL); try again later",
+                        "check that the DNS servers of links.shop.com answer, then run the check again",
+                        false),
+                Arguments.of(
+                        "without expectations the verdict is unknown but healthy, and says where the name points",
+                        null,
+                        List.of(new Hop("links.shop.com", "x.example.org")),
+                        Verdict.POINTS_ELSEWHERE,
+                        "ignored",
+                        List.of(),
+                        List.of("192.0.2.10"),
+                        DnsStatus.Verdict.UNKNOWN,
+                        "links.shop.com is a CNAME to x.example.org, which resolves to 192.0.2.10",
+                        null,
+                        true));
     }
 
-    @Test
-    void cnameToThePlatformIsWrongWithAFixNamingTheProxy() throws Exception {
-        DnsStatus status = linksShopCom(
-                "sendgrid.net",
-                List.of(new Hop("links.shop.com", "sendgrid.net")),
-                Verdict.POINTS_ELSEWHERE,
-                "links.shop.com is a CNAME to sendgrid.net: point it at proxy.example.net",
-                PROXY,
-                "167.89.118.1");
+    @ParameterizedTest(name = "{0}")
+    @MethodSource
+    void whereTheNamePoints(
+            String behaviour,
+            String platform,
+            List<Hop> chain,
+            Verdict found,
+            String explanation,
+            List<String> expected,
+            List<String> addresses,
+            DnsStatus.Verdict verdict,
+            String summary,
+            String fix,
+            boolean healthy)
+            throws Exception {
+        DnsStatus status = DnsStatus.of(
+                report("links.shop.com", chain, found, explanation, expected, addresses.toArray(String[]::new)),
+                NO_CAA,
+                platform,
+                LETS_ENCRYPT,
+                NOW);
 
-        assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.WRONG);
-        assertThat(status.summary())
-                .isEqualTo(
-                        "links.shop.com is a CNAME to sendgrid.net, the email platform itself: clicks bypass clicktls");
-        assertThat(status.fix())
-                .isEqualTo("point links.shop.com at proxy.example.net (a CNAME record) instead of sendgrid.net");
-    }
-
-    @Test
-    void pointingElsewhereSplitsDnsChecksExplanationIntoWhatWasFoundAndTheFix() throws Exception {
-        DnsStatus status = linksShopCom(
-                null,
-                List.of(),
-                Verdict.POINTS_ELSEWHERE,
-                "links.shop.com resolves to 198.51.100.7, not to this proxy: replace its A/AAAA records by a CNAME"
-                        + " to proxy.example.net",
-                PROXY,
-                "198.51.100.7");
-
-        assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.WRONG);
-        assertThat(status.summary()).isEqualTo("links.shop.com resolves to 198.51.100.7, not to this proxy");
-        assertThat(status.fix()).isEqualTo("replace its A/AAAA records by a CNAME to proxy.example.net");
-        assertThat(status.healthy()).isFalse();
-    }
-
-    @Test
-    void unresolvableNameFailsWithAFixToAddTheCname() throws Exception {
-        DnsStatus status = linksShopCom(
-                null,
-                List.of(),
-                Verdict.NOT_FOUND,
-                "links.shop.com does not resolve (NXDOMAIN): add a CNAME from links.shop.com to proxy.example.net",
-                PROXY);
-
-        assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.FAILED);
-        assertThat(status.summary()).isEqualTo("links.shop.com does not resolve (NXDOMAIN)");
-        assertThat(status.fix()).isEqualTo("add a CNAME from links.shop.com to proxy.example.net");
-    }
-
-    @Test
-    void aLookupThatCouldNotBeMadeFailsWithAFix() throws Exception {
-        DnsStatus status = linksShopCom(
-                null,
-                List.of(),
-                Verdict.UNAVAILABLE,
-                "DNS could not answer for links.shop.com (SERVFAIL); try again later",
-                PROXY);
-
-        assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.FAILED);
-        assertThat(status.summary()).contains("SERVFAIL");
-        assertThat(status.fix()).isNotBlank();
-    }
-
-    @Test
-    void withoutExpectationsTheVerdictIsUnknownButHealthyAndSaysWhereTheNamePoints() throws Exception {
-        DnsStatus status = linksShopCom(
-                null,
-                List.of(new Hop("links.shop.com", "x.example.org")),
-                Verdict.POINTS_ELSEWHERE,
-                "ignored",
-                List.of(),
-                "192.0.2.10");
-
-        assertThat(status.verdict()).isEqualTo(DnsStatus.Verdict.UNKNOWN);
-        assertThat(status.summary())
-                .isEqualTo("links.shop.com is a CNAME to x.example.org, which resolves to 192.0.2.10");
-        assertThat(status.healthy()).isTrue();
+        assertThat(status.verdict()).isEqualTo(verdict);
+        assertThat(status.summary()).isEqualTo(summary);
+        assertThat(status.fix()).isEqualTo(fix);
+        assertThat(status.healthy()).isEqualTo(healthy);
+        assertThat(status.cnameChain())
+                .containsExactlyElementsOf(chain.stream().map(Hop::target).toList());
+        assertThat(status.addresses()).containsExactlyElementsOf(addresses);
     }
 
     @Test
     void caaNamingAnotherCaIsWrongWithTheRecordToAdd() throws Exception {
-        CaaReport caa = new CaaReport(
-                "a.shop.com",
-                "shop.com",
-                List.of(new CaaRecord(0, "issue", "digicert.com; cansignhttpexchanges=yes")),
-                true);
+        CaaReport caa = caaAtShopCom(new CaaRecord(0, "issue", "digicert.com; cansignhttpexchanges=yes"));
 
         DnsStatus status = plain(caa, LETS_ENCRYPT);
 
@@ -185,13 +188,9 @@ class DnsStatusTest {
 
     @Test
     void caaNamingTheCaOrOnlyIodefIsOk() throws Exception {
-        CaaReport allows = new CaaReport(
-                "a.shop.com",
-                "shop.com",
-                List.of(new CaaRecord(0, "issue", "digicert.com"), new CaaRecord(0, "issue", "letsencrypt.org")),
-                true);
-        CaaReport iodef =
-                new CaaReport("a.shop.com", "shop.com", List.of(new CaaRecord(0, "iodef", "mailto:x@shop.com")), true);
+        CaaReport allows =
+                caaAtShopCom(new CaaRecord(0, "issue", "digicert.com"), new CaaRecord(0, "issue", "letsencrypt.org"));
+        CaaReport iodef = caaAtShopCom(new CaaRecord(0, "iodef", "mailto:x@shop.com"));
 
         assertThat(plain(allows, LETS_ENCRYPT).caaVerdict()).isEqualTo(DnsStatus.Verdict.OK);
         assertThat(plain(iodef, LETS_ENCRYPT).caaVerdict()).isEqualTo(DnsStatus.Verdict.OK);
@@ -199,11 +198,7 @@ class DnsStatusTest {
 
     @Test
     void criticalUnknownCaaPropertyForbidsEveryCa() throws Exception {
-        CaaReport caa = new CaaReport(
-                "a.shop.com",
-                "shop.com",
-                List.of(new CaaRecord(128, "tbs", "x"), new CaaRecord(0, "issue", "letsencrypt.org")),
-                true);
+        CaaReport caa = caaAtShopCom(new CaaRecord(128, "tbs", "x"), new CaaRecord(0, "issue", "letsencrypt.org"));
 
         assertThat(plain(caa, LETS_ENCRYPT).caaVerdict()).isEqualTo(DnsStatus.Verdict.WRONG);
     }
@@ -219,7 +214,7 @@ class DnsStatusTest {
 
     @Test
     void internalCaIgnoresCaa() throws Exception {
-        CaaReport caa = new CaaReport("a.shop.com", "shop.com", List.of(new CaaRecord(0, "issue", ";")), true);
+        CaaReport caa = caaAtShopCom(new CaaRecord(0, "issue", ";"));
 
         assertThat(plain(caa, CaPolicy.INTERNAL).caaVerdict()).isEqualTo(DnsStatus.Verdict.OK);
         assertThat(plain(null, CaPolicy.INTERNAL).caaVerdict()).isEqualTo(DnsStatus.Verdict.OK);

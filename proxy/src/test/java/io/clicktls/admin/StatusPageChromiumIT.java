@@ -5,16 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.Pebble;
+import io.clicktls.testing.PerClass;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -26,9 +27,15 @@ class StatusPageChromiumIT {
     private static final int HTTPS_PORT = LocalServers.freePort();
     private static final int HTTP_PORT = LocalServers.freePort();
 
-    private static Pebble pebble;
-    private static ChallTestDns dns;
-    private static StandInPlatform platform;
+    @RegisterExtension
+    static final PerClass<StandInPlatform> platform = PerClass.of(StandInPlatform::start);
+
+    @RegisterExtension
+    static final PerClass<Pebble> pebble = PerClass.of(
+            () -> Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start());
+
+    @RegisterExtension
+    static final ChallTestDns.PerClass dns = ChallTestDns.perClass();
 
     @TempDir
     Path dir;
@@ -36,24 +43,8 @@ class StatusPageChromiumIT {
     private RunningNode node;
 
     @BeforeAll
-    static void startCa() throws Exception {
+    static void needsChromium() {
         ExternalTool.CHROMIUM.require();
-        platform = StandInPlatform.start();
-        pebble = Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start();
-        dns = ChallTestDns.start();
-    }
-
-    @AfterAll
-    static void stopCa() {
-        for (AutoCloseable closeable : new AutoCloseable[] {pebble, dns, platform}) {
-            try {
-                if (closeable != null) {
-                    closeable.close();
-                }
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
     }
 
     @AfterEach
@@ -67,18 +58,18 @@ class StatusPageChromiumIT {
     void pageShowsTheIssuedCertificateAndTheCasOwnWordsForAFailure() throws Exception {
         node = RunningNode.start(RunningNode.config(dir)
                 .listeners(HTTPS_PORT, HTTP_PORT)
-                .acme(pebble.directoryUrl(), pebble.trustedCaFile(), "tls-alpn-01")
+                .acme(pebble.get().directoryUrl(), pebble.get().trustedCaFile(), "tls-alpn-01")
                 .set("certificates.acme.email", "ops@example.com")
                 .set("certificates.on_demand.handshake_wait", "15s")
-                .set("tuning.dns_server", dns.hostPort())
-                .platform("sendgrid-eu", platform.port())
+                .set("tuning.dns_server", dns.server().hostPort())
+                .platform("sendgrid-eu", platform.get().port())
                 .domains("sendgrid-eu", "links.good-shop.test", "links.broken-shop.test", "*.mail.example.test"));
         Path root = dir.resolve("pebble-root.pem");
-        Files.writeString(root, pebble.rootCertificatePem());
+        Files.writeString(root, pebble.get().rootCertificatePem());
         node.trust(root);
         // The CA looks up links.broken-shop.test and finds an address where nothing listens: validation fails.
-        pebble.addA("links.broken-shop.test", "127.0.0.2");
-        dns.addA("links.broken-shop.test", "127.0.0.2");
+        pebble.get().addA("links.broken-shop.test", "127.0.0.2");
+        dns.server().addA("links.broken-shop.test", "127.0.0.2");
 
         Curl.Result good = node.https("links.good-shop.test", "/open.gif");
         Curl.Result broken = node.https("links.broken-shop.test", "/open.gif");

@@ -13,12 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 class AcmeEabConfigTest {
 
     private static final String KEY = Base64.getUrlEncoder().withoutPadding().encodeToString(new byte[48]);
-    private static final String TAIL =
-            """
-            platforms:
-              sg: { preset: sendgrid }
-            domains: []
-            """;
+    private static final String TAIL = TestConfigs.NO_DOMAINS;
 
     @TempDir
     Path tempDir;

@@ -376,11 +376,9 @@ class ConfigLoaderTest {
                         .acme()
                         .trustedCa())
                 .isEqualTo(tempDir.resolve("missing.pem"));
-        assertThatThrownBy(() -> ConfigLoader.parse(yaml.replace("ISSUER", "acme"), "test.yml", tempDir))
-                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
-                        .extracting(ConfigProblem::toString)
-                        .containsExactly("test.yml:4:17: certificates.acme.trusted_ca: 'missing.pem' is not a readable "
-                                + "file at " + tempDir.resolve("missing.pem") + " (expected: a PEM file)"));
+        assertThat(TestConfigs.problems(yaml.replace("ISSUER", "acme"), tempDir))
+                .containsExactly("test.yml:4:17: certificates.acme.trusted_ca: 'missing.pem' is not a readable "
+                        + "file at " + tempDir.resolve("missing.pem") + " (expected: a PEM file)");
     }
 
     @ParameterizedTest
@@ -1011,13 +1009,10 @@ class ConfigLoaderTest {
         writeWellKnownFiles();
         Files.delete(tempDir.resolve("files/aasa"));
 
-        assertThatThrownBy(() -> ConfigLoader.parse(PER_DOMAIN, "test.yml", tempDir))
-                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
-                        .extracting(ConfigProblem::toString)
-                        .containsExactly(
-                                "test.yml:17:48: domains[1].well_known./.well-known/apple-app-site-association:"
-                                        + " 'files/aasa' is not a readable file at " + tempDir.resolve("files/aasa")
-                                        + " (expected: a readable file of at most 1048576 bytes)"));
+        assertThat(TestConfigs.problems(PER_DOMAIN, tempDir))
+                .containsExactly("test.yml:17:48: domains[1].well_known./.well-known/apple-app-site-association:"
+                        + " 'files/aasa' is not a readable file at " + tempDir.resolve("files/aasa")
+                        + " (expected: a readable file of at most 1048576 bytes)");
     }
 
     @Test
@@ -1025,39 +1020,27 @@ class ConfigLoaderTest {
         writeWellKnownFiles();
         Files.write(tempDir.resolve("files/assetlinks.json"), new byte[1024 * 1024 + 1]);
 
-        assertThatThrownBy(() -> ConfigLoader.parse(PER_DOMAIN, "test.yml", tempDir))
-                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
-                        .extracting(ConfigProblem::toString)
-                        .containsExactly("test.yml:8:24: platforms.sp.well_known.assetlinks.json: "
-                                + tempDir.resolve("files/assetlinks.json") + " holds 1048577 bytes"
-                                + " (expected: a readable file of at most 1048576 bytes)"));
+        assertThat(TestConfigs.problems(PER_DOMAIN, tempDir))
+                .containsExactly("test.yml:8:24: platforms.sp.well_known.assetlinks.json: "
+                        + tempDir.resolve("files/assetlinks.json") + " holds 1048577 bytes"
+                        + " (expected: a readable file of at most 1048576 bytes)");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"/robots.txt", "../secret", "/.well-known/../x", "a//b", "assetlinks.json?x=1", "a%2Fb"})
     void wellKnownPathOutsideWellKnownIsRejected(String path) throws Exception {
-        Files.writeString(tempDir.resolve("file.json"), "{}");
-        String yaml = MINIMAL + "    well_known:\n      \"" + path + "\": file.json\n";
-
-        assertThatThrownBy(() -> ConfigLoader.parse(yaml, "test.yml", tempDir))
-                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
-                        .extracting(ConfigProblem::toString)
-                        .containsExactly("test.yml:7:7: domains[0].well_known: '" + path + "' (expected: a path under"
-                                + " /.well-known/ such as apple-app-site-association or assetlinks.json)"));
+        assertThat(wellKnownPathProblems(path))
+                .containsExactly("test.yml:7:7: domains[0].well_known: '" + path + "' (expected: a path under"
+                        + " /.well-known/ such as apple-app-site-association or assetlinks.json)");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"acme-challenge/token", "/.well-known/acme-challenge/token", "acme-challenge"})
     void wellKnownPathUnderAcmeChallengeIsRejected(String path) throws Exception {
-        Files.writeString(tempDir.resolve("file.json"), "{}");
-        String yaml = MINIMAL + "    well_known:\n      \"" + path + "\": file.json\n";
-
-        assertThatThrownBy(() -> ConfigLoader.parse(yaml, "test.yml", tempDir))
-                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems())
-                        .extracting(ConfigProblem::toString)
-                        .containsExactly("test.yml:7:7: domains[0].well_known: '" + path + "' is reserved for ACME"
-                                + " http-01 challenges (expected: a path under /.well-known/ such as"
-                                + " apple-app-site-association or assetlinks.json)"));
+        assertThat(wellKnownPathProblems(path))
+                .containsExactly("test.yml:7:7: domains[0].well_known: '" + path + "' is reserved for ACME"
+                        + " http-01 challenges (expected: a path under /.well-known/ such as"
+                        + " apple-app-site-association or assetlinks.json)");
     }
 
     @Test
@@ -1070,6 +1053,12 @@ class ConfigLoaderTest {
     }
 
     // ---- helpers
+
+    /** The problems of a domain serving {@code file.json} at the well-known {@code path}. */
+    private List<String> wellKnownPathProblems(String path) throws IOException {
+        Files.writeString(tempDir.resolve("file.json"), "{}");
+        return TestConfigs.problems(MINIMAL + "    well_known:\n      \"" + path + "\": file.json\n", tempDir);
+    }
 
     private static ClickTlsConfig parse(String yaml) throws ConfigException {
         return TestConfigs.parse(yaml, BASE);

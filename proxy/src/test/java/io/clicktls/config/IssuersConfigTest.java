@@ -10,12 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code certificates.acme.profile} and {@code certificates.issuers}: which CAs, in which order. */
 class IssuersConfigTest {
 
-    private static final String TAIL =
-            """
-            platforms:
-              sg: { preset: sendgrid }
-            domains: []
-            """;
+    private static final String TAIL = TestConfigs.NO_DOMAINS;
 
     @TempDir
     Path tempDir;
@@ -121,15 +116,10 @@ class IssuersConfigTest {
     }
 
     private ClickTlsConfig parse(String yaml) throws ConfigException {
-        return ConfigLoader.parse(yaml, "test.yml", tempDir);
+        return TestConfigs.parse(yaml, tempDir);
     }
 
     private List<String> problems(String yaml) {
-        try {
-            ConfigLoader.parse(yaml, "test.yml", tempDir);
-        } catch (ConfigException e) {
-            return e.problems().stream().map(ConfigProblem::toString).toList();
-        }
-        throw new AssertionError("expected problems in:\n" + yaml);
+        return TestConfigs.problems(yaml, tempDir);
     }
 }

@@ -5,20 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class StorageConfigTest {
 
-    private static final String REST =
-            """
-            platforms:
-              sg: { preset: sendgrid }
-            domains:
-              - name: links.example.com
-                platform: sg
-            """;
+    private static final String REST = TestConfigs.MINIMAL;
 
     @TempDir
     Path dir;
@@ -91,15 +83,10 @@ class StorageConfigTest {
     }
 
     private ClickTlsConfig parse(String yaml) throws ConfigException {
-        return ConfigLoader.parse(yaml, "test.yml", dir);
+        return TestConfigs.parse(yaml, dir);
     }
 
     private List<String> problems(String yaml) {
-        try {
-            ConfigLoader.parse(yaml, "test.yml", dir);
-        } catch (ConfigException e) {
-            return e.problems().stream().map(ConfigProblem::toString).collect(Collectors.toList());
-        }
-        throw new AssertionError("expected problems in:\n" + yaml);
+        return TestConfigs.problems(yaml, dir);
     }
 }

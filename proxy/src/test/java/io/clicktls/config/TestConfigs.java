@@ -19,6 +19,14 @@ final class TestConfigs {
                 platform: sg
             """;
 
+    /** One platform and no domain. */
+    static final String NO_DOMAINS =
+            """
+            platforms:
+              sg: { preset: sendgrid }
+            domains: []
+            """;
+
     /** {@link #MINIMAL} and a second platform, {@code other}, for {@code certificates.on_demand.platform}. */
     static final String WITH_ON_DEMAND_PLATFORM =
             """

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.ClientTls;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.IOException;
@@ -229,21 +230,22 @@ class HostileClientsIT {
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (true) {
-            String written = Files.readString(log);
-            Matcher serving = SERVING.matcher(written);
-            // the index of stored certificates is read 2 s after start: a flood then would fail it (once)
-            if (serving.find() && written.contains("indexed 0 stored certificates")) {
-                httpsPort = Integer.parseInt(serving.group(1));
-                adminPort = Integer.parseInt(serving.group(3));
-                return;
-            }
-            if (!node.isAlive() || System.nanoTime() > deadline) {
-                throw new AssertionError("the node did not start:\n" + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
+        Eventually.untilAnswers(
+                node,
+                "the node",
+                Duration.ofSeconds(30),
+                () -> {
+                    String written = Files.readString(log);
+                    Matcher serving = SERVING.matcher(written);
+                    // the index of stored certificates is read 2 s after start: a flood then would fail it (once)
+                    if (!serving.find() || !written.contains("indexed 0 stored certificates")) {
+                        return false;
+                    }
+                    httpsPort = Integer.parseInt(serving.group(1));
+                    adminPort = Integer.parseInt(serving.group(3));
+                    return true;
+                },
+                () -> Files.readString(log));
     }
 
     /** Ends the flood; then a click and {@code /healthz} must work again. */

@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Test;
@@ -84,21 +86,13 @@ class HttpsProxyIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(strings = {"--http1.1", "--http2"})
     void forwardedHeadersAreAddedAndHostIsKept(String protocol) throws Exception {
-        Curl.Result result = curlHttps(
-                "links.shop.test",
-                "/echo",
+        StandInPlatform.Received received = echoed(
                 protocol,
-                "-H",
                 "X-Forwarded-For: 203.0.113.9",
-                "-H",
                 "X-Forwarded-Proto: gopher",
-                "-H",
                 "X-Forwarded-Host: evil.example",
-                "-H",
                 "User-Agent: Mozilla/5.0 test");
 
-        assertThat(result.status()).isEqualTo(200);
-        StandInPlatform.Received received = standIn.last();
         assertThat(received.headers("host")).containsExactly("links.shop.test:" + proxy.httpsPort());
         assertThat(received.headers("x-forwarded-for")).containsExactly("203.0.113.9, 127.0.0.1");
         assertThat(received.headers("x-forwarded-proto")).containsExactly("https");
@@ -118,29 +112,17 @@ class HttpsProxyIT extends ProxyFixture {
 
     @Test
     void hopByHopHeadersAreStrippedInBothDirections() throws Exception {
-        Curl.Result result = curlHttps(
-                "links.shop.test",
-                "/echo",
+        StandInPlatform.Received received = echoed(
                 "--http1.1",
-                "-H",
                 "Connection: keep-alive, X-Hop-Secret",
-                "-H",
                 "X-Hop-Secret: 1",
-                "-H",
                 "Keep-Alive: timeout=99",
-                "-H",
                 "Proxy-Authorization: Basic Zm9vOmJhcg==",
-                "-H",
                 "TE: trailers",
-                "-H",
                 "Upgrade: websocket",
-                "-H",
                 "Trailer: X-Later",
-                "-H",
                 "X-End-To-End: kept");
 
-        assertThat(result.status()).isEqualTo(200);
-        StandInPlatform.Received received = standIn.last();
         assertThat(received.header("x-end-to-end")).isEqualTo("kept");
         for (String name :
                 new String[] {"x-hop-secret", "keep-alive", "proxy-authorization", "te", "upgrade", "trailer"}) {
@@ -313,5 +295,21 @@ class HttpsProxyIT extends ProxyFixture {
         assertThat(standIn.requests())
                 .extracting(StandInPlatform.Received::rawUri)
                 .containsExactly("/page");
+    }
+
+    /**
+     * What the platform received for {@code links.shop.test/echo} asked over {@code protocol} (e.g. {@code --http2})
+     * with these request headers; the answer must be a 200.
+     */
+    private static StandInPlatform.Received echoed(String protocol, String... headers) throws Exception {
+        List<String> args = new ArrayList<>(List.of(protocol));
+        for (String header : headers) {
+            args.add("-H");
+            args.add(header);
+        }
+        assertThat(curlHttps("links.shop.test", "/echo", args.toArray(String[]::new))
+                        .status())
+                .isEqualTo(200);
+        return standIn.last();
     }
 }

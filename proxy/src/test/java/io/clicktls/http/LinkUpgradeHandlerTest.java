@@ -138,11 +138,7 @@ class LinkUpgradeHandlerTest {
                 "http://links.shop.com.evil.net/",
                 "http://links.shop.com@evil.net/",
                 "http://links.shop.com:8080/");
-        List<Supplier<List<Object>>> script = new ArrayList<>();
-        for (String location : locations) {
-            script.add(() -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", location)));
-        }
-        Exchange exchange = exchange(script);
+        Exchange exchange = exchange(redirectsTo(locations));
         exchange.send(locations.stream().map(l -> get("/")).toArray(HttpRequest[]::new));
         for (int i = 0; i < locations.size(); i++) {
             assertThat(exchange.response(i).headers().get(HttpHeaderNames.LOCATION))
@@ -161,11 +157,7 @@ class LinkUpgradeHandlerTest {
                 "http://links.shop.com:8443/landing",
                 "http://links.shop.com:9000/landing",
                 "http://www.shop.com:8443/landing");
-        List<Supplier<List<Object>>> script = new ArrayList<>();
-        for (String location : locations) {
-            script.add(() -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", location)));
-        }
-        Exchange exchange = exchange(script);
+        Exchange exchange = exchange(redirectsTo(locations));
         exchange.send(locations.stream().map(l -> get("/back")).toArray(HttpRequest[]::new));
         for (int i = 0; i < 4; i++) {
             assertThat(exchange.response(i).headers().get(HttpHeaderNames.LOCATION))
@@ -185,10 +177,7 @@ class LinkUpgradeHandlerTest {
             List<Supplier<List<Object>>> script = new ArrayList<>();
             for (int split = first; split < Math.min(page.length, first + batch); split++) {
                 int at = split;
-                script.add(() -> List.of(
-                        response(HttpResponseStatus.OK, "content-type", "text/html", "transfer-encoding", "chunked"),
-                        new DefaultHttpContent(buf(Arrays.copyOfRange(page, 0, at))),
-                        new DefaultLastHttpContent(buf(Arrays.copyOfRange(page, at, page.length)))));
+                script.add(() -> chunkedInTwo(page, at, "text/html"));
             }
             Exchange exchange = exchange(script);
             exchange.send(script.stream().map(s -> get("/")).toArray(HttpRequest[]::new));
@@ -243,15 +232,7 @@ class LinkUpgradeHandlerTest {
     @Test
     void smallHtmlWithContentLengthIsHeldWholeAndSentWithItsNewExactLength() {
         byte[] page = PAGE.getBytes(UTF_8);
-        Exchange exchange = exchange(List.of(() -> streamed(
-                page,
-                50,
-                "content-type",
-                "text/html; charset=UTF-8",
-                "content-length",
-                Integer.toString(page.length),
-                "etag",
-                "\"v1\"")));
+        Exchange exchange = exchange(List.of(() -> htmlWithLengthAndEtag(page, 50)));
         exchange.send(get("/uni/prefs"));
         assertThat(exchange.rawHeaders(0))
                 .containsIgnoringCase("content-length: " + PAGE_UPGRADED.getBytes(UTF_8).length)
@@ -303,15 +284,7 @@ class LinkUpgradeHandlerTest {
         String longPage = PAGE.repeat(LinkUpgradeHandler.HOLD_LIMIT / PAGE.length() + 1);
         byte[] page = longPage.getBytes(UTF_8);
         assertThat(page.length).isGreaterThan(LinkUpgradeHandler.HOLD_LIMIT);
-        Exchange exchange = exchange(List.of(() -> streamed(
-                page,
-                1000,
-                "content-type",
-                "text/html; charset=UTF-8",
-                "content-length",
-                Integer.toString(page.length),
-                "etag",
-                "\"v1\"")));
+        Exchange exchange = exchange(List.of(() -> htmlWithLengthAndEtag(page, 1000)));
         exchange.send(get("/uni/prefs"));
         assertThat(exchange.rawHeaders(0))
                 .containsIgnoringCase("transfer-encoding: chunked")
@@ -342,10 +315,7 @@ class LinkUpgradeHandlerTest {
         List<Supplier<List<Object>>> script = new ArrayList<>();
         for (int split = 1; split < page.length; split += 7) {
             int at = split;
-            script.add(() -> List.of(
-                    response(HttpResponseStatus.OK, "content-type", "TEXT/HTML", "transfer-encoding", "chunked"),
-                    new DefaultHttpContent(buf(Arrays.copyOfRange(page, 0, at))),
-                    new DefaultLastHttpContent(buf(Arrays.copyOfRange(page, at, page.length)))));
+            script.add(() -> chunkedInTwo(page, at, "TEXT/HTML"));
         }
         Exchange exchange = exchange(script);
         exchange.send(script.stream().map(s -> get("/")).toArray(HttpRequest[]::new));
@@ -626,10 +596,7 @@ class LinkUpgradeHandlerTest {
 
     @Test
     void aCorruptStreamedGzipBodyClosesTheConnection() {
-        byte[] corrupt = gzip(PAGE.getBytes(UTF_8));
-        for (int i = 12; i < corrupt.length - 8; i++) {
-            corrupt[i] = (byte) 0xff;
-        }
+        byte[] corrupt = corruptGzipPage();
         Exchange exchange =
                 exchange(List.of(() -> streamed(corrupt, 16, "content-type", "text/html", "content-encoding", "gzip")));
         exchange.send(get("/"));
@@ -639,10 +606,7 @@ class LinkUpgradeHandlerTest {
 
     @Test
     void aCorruptFullGzipBodyIsSentAsItCame() {
-        byte[] corrupt = gzip(PAGE.getBytes(UTF_8));
-        for (int i = 12; i < corrupt.length - 8; i++) {
-            corrupt[i] = (byte) 0xff;
-        }
+        byte[] corrupt = corruptGzipPage();
         List<Supplier<List<Object>>> script = List.of(() ->
                 List.of(full(HttpResponseStatus.OK, corrupt, "content-type", "text/html", "content-encoding", "gzip")));
         Exchange exchange = exchange(script);
@@ -879,7 +843,46 @@ class LinkUpgradeHandlerTest {
         }
     }
 
+    /** A 302 to each of {@code locations}, one per request. */
+    private List<Supplier<List<Object>>> redirectsTo(List<String> locations) {
+        List<Supplier<List<Object>>> script = new ArrayList<>();
+        for (String location : locations) {
+            script.add(() -> List.of(full(HttpResponseStatus.FOUND, new byte[0], "location", location)));
+        }
+        return script;
+    }
+
+    /** {@code page} sent chunked in two chunks, split at byte {@code at}. */
+    private List<Object> chunkedInTwo(byte[] page, int at, String contentType) {
+        return List.of(
+                response(HttpResponseStatus.OK, "content-type", contentType, "transfer-encoding", "chunked"),
+                new DefaultHttpContent(buf(Arrays.copyOfRange(page, 0, at))),
+                new DefaultLastHttpContent(buf(Arrays.copyOfRange(page, at, page.length))));
+    }
+
+    /** UTF-8 HTML with its content-length and a strong etag, streamed in chunks of {@code size}. */
+    private List<Object> htmlWithLengthAndEtag(byte[] page, int size) {
+        return streamed(
+                page,
+                size,
+                "content-type",
+                "text/html; charset=UTF-8",
+                "content-length",
+                Integer.toString(page.length),
+                "etag",
+                "\"v1\"");
+    }
+
     // ---- compression helpers ----
+
+    /** The gzipped page with its deflate data overwritten: the header and trailer are intact, the rest is not. */
+    private static byte[] corruptGzipPage() {
+        byte[] corrupt = gzip(PAGE.getBytes(UTF_8));
+        for (int i = 12; i < corrupt.length - 8; i++) {
+            corrupt[i] = (byte) 0xff;
+        }
+        return corrupt;
+    }
 
     private static byte[] gzip(byte[] data) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -18,25 +18,54 @@ class LocationRewriterTest {
     /** The quickstart's listeners: https on 8443, http on 8080. */
     private static final LinkPorts QUICKSTART = LinkPorts.of(8443, 8080);
 
-    @ParameterizedTest
+    /** {@code https/http/boundHttps} as {@link LinkPorts} takes them, e.g. {@code 9443/8080/8443} */
+    private static LinkPorts listeners(String ports) {
+        String[] each = ports.split("/");
+        return new LinkPorts(Integer.parseInt(each[0]), Integer.parseInt(each[1]), Integer.parseInt(each[2]));
+    }
+
+    @ParameterizedTest(name = "{1} behind listeners {0}")
     @CsvSource(
             delimiter = '|',
             value = {
-                "http://links.shop.com/ls/click?upn=a1&b=2#top | https://links.shop.com/ls/click?upn=a1&b=2#top",
-                "http://links.shop.com | https://links.shop.com",
-                "http://links.shop.com/ | https://links.shop.com/",
-                "http://links.shop.com?q=1 | https://links.shop.com?q=1",
-                "http://links.shop.com#f | https://links.shop.com#f",
-                "HTTP://links.shop.com/x | https://links.shop.com/x",
-                "Http://Links.Shop.COM/X | https://Links.Shop.COM/X",
-                "http://links.shop.com:80/ls/click | https://links.shop.com/ls/click",
-                "http://links.shop.com:80 | https://links.shop.com",
-                "http://links.shop.com:80?x | https://links.shop.com?x",
-                "http://email.brand.test/wf/click?upn=x | https://email.brand.test/wf/click?upn=x",
-                "http://links.shop.com/@evil.net | https://links.shop.com/@evil.net",
+                // the production listeners, 443 and 80
+                "443/80/443 | http://links.shop.com/ls/click?upn=a1&b=2#top | https://links.shop.com/ls/click?upn=a1&b=2#top",
+                "443/80/443 | http://links.shop.com | https://links.shop.com",
+                "443/80/443 | http://links.shop.com/ | https://links.shop.com/",
+                "443/80/443 | http://links.shop.com?q=1 | https://links.shop.com?q=1",
+                "443/80/443 | http://links.shop.com#f | https://links.shop.com#f",
+                "443/80/443 | HTTP://links.shop.com/x | https://links.shop.com/x",
+                "443/80/443 | Http://Links.Shop.COM/X | https://Links.Shop.COM/X",
+                "443/80/443 | http://links.shop.com:80/ls/click | https://links.shop.com/ls/click",
+                "443/80/443 | http://links.shop.com:80 | https://links.shop.com",
+                "443/80/443 | http://links.shop.com:80?x | https://links.shop.com?x",
+                "443/80/443 | http://email.brand.test/wf/click?upn=x | https://email.brand.test/wf/click?upn=x",
+                "443/80/443 | http://links.shop.com/@evil.net | https://links.shop.com/@evil.net",
+                // on non-standard listeners (the quickstart's: https on 8443, http on 8080) a link without port or
+                // with one of the proxy's ports gets the https port
+                "8443/8080/8443 | http://links.shop.com/landing | https://links.shop.com:8443/landing",
+                "8443/8080/8443 | http://links.shop.com | https://links.shop.com:8443",
+                "8443/8080/8443 | http://links.shop.com:80/landing | https://links.shop.com:8443/landing",
+                "8443/8080/8443 | http://links.shop.com:8080/landing | https://links.shop.com:8443/landing",
+                "8443/8080/8443 | http://links.shop.com:8443/landing | https://links.shop.com:8443/landing",
+                "8443/8080/8443 | http://links.shop.com:8443 | https://links.shop.com:8443",
+                "8443/8080/8443 | http://links.shop.com:8443?q=1 | https://links.shop.com:8443?q=1",
+                "8443/8080/8443 | HTTP://Links.Shop.COM:8443#f | https://Links.Shop.COM:8443#f",
+                // with the standard listeners an http link to port 443 is ours too (8443 is another service)
+                "443/80/443 | http://links.shop.com:80/x | https://links.shop.com/x",
+                "443/80/443 | http://links.shop.com:443/x | https://links.shop.com/x",
+                // an https port of 443 is left out even when the http listener is elsewhere
+                "443/8080/443 | http://links.shop.com:8080/x | https://links.shop.com/x",
+                "443/8080/443 | http://links.shop.com/x | https://links.shop.com/x",
+                // behind a port mapping the bound and the public https ports are both ours; the public one is written
+                "443/8080/8443 | http://links.shop.com:8443/x | https://links.shop.com/x",
+                "9443/8080/8443 | http://links.shop.com:9443/x | https://links.shop.com:9443/x",
+                "9443/8080/8443 | http://links.shop.com:8443/x | https://links.shop.com:9443/x",
+                // while the http listener is not bound the https port still is the proxy's
+                "8443/-1/8443 | http://links.shop.com:8443/x | https://links.shop.com:8443/x",
             })
-    void absoluteHttpLocationOfAReadyHostIsUpgraded(String location, String expected) {
-        assertThat(LocationRewriter.upgrade(location, READY, STANDARD)).isEqualTo(expected);
+    void absoluteHttpLocationOfAReadyHostIsUpgraded(String ports, String location, String expected) {
+        assertThat(LocationRewriter.upgrade(location, READY, listeners(ports))).isEqualTo(expected);
     }
 
     @ParameterizedTest
@@ -114,23 +143,6 @@ class LocationRewriterTest {
     }
 
     @ParameterizedTest
-    @CsvSource(
-            delimiter = '|',
-            value = {
-                "http://links.shop.com/landing | https://links.shop.com:8443/landing",
-                "http://links.shop.com | https://links.shop.com:8443",
-                "http://links.shop.com:80/landing | https://links.shop.com:8443/landing",
-                "http://links.shop.com:8080/landing | https://links.shop.com:8443/landing",
-                "http://links.shop.com:8443/landing | https://links.shop.com:8443/landing",
-                "http://links.shop.com:8443 | https://links.shop.com:8443",
-                "http://links.shop.com:8443?q=1 | https://links.shop.com:8443?q=1",
-                "HTTP://Links.Shop.COM:8443#f | https://Links.Shop.COM:8443#f",
-            })
-    void onNonStandardListenersALinkWithoutPortOrWithAProxyPortGetsTheHttpsPort(String location, String expected) {
-        assertThat(LocationRewriter.upgrade(location, READY, QUICKSTART)).isEqualTo(expected);
-    }
-
-    @ParameterizedTest
     @ValueSource(
             strings = {
                 "http://links.shop.com:9000/",
@@ -153,42 +165,15 @@ class LocationRewriterTest {
     }
 
     @Test
-    void withTheStandardListenersAnHttpLinkToPort443IsOursTooButPort8443IsAnotherService() {
-        assertThat(LocationRewriter.upgrade("http://links.shop.com:80/x", READY, STANDARD))
-                .isEqualTo("https://links.shop.com/x");
-        assertThat(LocationRewriter.upgrade("http://links.shop.com:443/x", READY, STANDARD))
-                .isEqualTo("https://links.shop.com/x");
+    void withTheStandardListenersPort8443IsAnotherService() {
         String other = "http://links.shop.com:8443/x";
         assertThat(LocationRewriter.upgrade(other, READY, STANDARD)).isSameAs(other);
     }
 
     @Test
-    void anHttpsPortOf443IsLeftOutEvenWhenTheHttpListenerIsElsewhere() {
-        LinkPorts ports = LinkPorts.of(443, 8080);
-        assertThat(LocationRewriter.upgrade("http://links.shop.com:8080/x", READY, ports))
-                .isEqualTo("https://links.shop.com/x");
-        assertThat(LocationRewriter.upgrade("http://links.shop.com/x", READY, ports))
-                .isEqualTo("https://links.shop.com/x");
-    }
-
-    @Test
-    void behindAPortMappingTheBoundAndThePublicHttpsPortsAreBothOursAndThePublicOneIsWritten() {
-        LinkPorts mapped = new LinkPorts(443, 8080, 8443);
-        assertThat(LocationRewriter.upgrade("http://links.shop.com:8443/x", READY, mapped))
-                .isEqualTo("https://links.shop.com/x");
-        LinkPorts published = new LinkPorts(9443, 8080, 8443);
-        assertThat(LocationRewriter.upgrade("http://links.shop.com:9443/x", READY, published))
-                .isEqualTo("https://links.shop.com:9443/x");
-        assertThat(LocationRewriter.upgrade("http://links.shop.com:8443/x", READY, published))
-                .isEqualTo("https://links.shop.com:9443/x");
-    }
-
-    @Test
     void whileTheHttpListenerIsNotBoundItsPortCannotBeMatched() {
-        LinkPorts httpsOnly = new LinkPorts(8443, -1, 8443);
-        assertThat(LocationRewriter.upgrade("http://links.shop.com:8443/x", READY, httpsOnly))
-                .isEqualTo("https://links.shop.com:8443/x");
         String other = "http://links.shop.com:8080/x";
-        assertThat(LocationRewriter.upgrade(other, READY, httpsOnly)).isSameAs(other);
+        assertThat(LocationRewriter.upgrade(other, READY, new LinkPorts(8443, -1, 8443)))
+                .isSameAs(other);
     }
 }

@@ -102,7 +102,8 @@ class PlainHttpAnswersTest {
                     thread.start();
                 },
                 () -> 443,
-                metrics);
+                metrics,
+                null);
 
         FullHttpResponse found = answers.answer(
                         get("/.well-known/acme-challenge/abc"), "/.well-known/acme-challenge/abc", null, null)
@@ -117,7 +118,7 @@ class PlainHttpAnswersTest {
 
     private PlainHttpAnswers answers(int httpsPort) {
         return new PlainHttpAnswers(
-                () -> snapshot, certificates, Challenges.NONE, Runnable::run, () -> httpsPort, metrics);
+                () -> snapshot, certificates, Challenges.NONE, Runnable::run, () -> httpsPort, metrics, null);
     }
 
     private static HttpRequest get(String uri) {

@@ -4,9 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.config.Upgrade;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,14 +40,14 @@ class RequestParsingIT extends ProxyFixture {
         }
     }
 
+    /** Each value on each listener: the cases of a test that runs on both. */
+    private static Stream<Arguments> onEachListener(Object... values) {
+        return Arrays.stream(Listener.values())
+                .flatMap(listener -> Arrays.stream(values).map(value -> Arguments.of(listener, value)));
+    }
+
     static Stream<Arguments> controlBytesOnEachListener() {
-        List<Arguments> cases = new ArrayList<>();
-        for (Listener listener : Listener.values()) {
-            for (int b : new int[] {0x00, 0x01, 0x08, 0x0E, 0x1B, 0x1F, 0x7F}) {
-                cases.add(Arguments.of(listener, b));
-            }
-        }
-        return cases.stream();
+        return onEachListener(0x00, 0x01, 0x08, 0x0E, 0x1B, 0x1F, 0x7F);
     }
 
     @ParameterizedTest(name = "{0} 0x{1}")
@@ -84,9 +83,7 @@ class RequestParsingIT extends ProxyFixture {
     }
 
     static Stream<Arguments> requestLinesWithOtherWhitespaceOnEachListener() {
-        List<Arguments> cases = new ArrayList<>();
-        for (Listener listener : Listener.values()) {
-            for (String line : new String[] {
+        return onEachListener(
                 "GET /ls/click\t HTTP/1.1",
                 "GET /ls/click\tHTTP/1.1",
                 "GET\t/ls/click HTTP/1.1",
@@ -94,12 +91,7 @@ class RequestParsingIT extends ProxyFixture {
                 "GET /ls/click  HTTP/1.1",
                 "GET /ls/click\u000b HTTP/1.1",
                 "GET /ls/click\f HTTP/1.1",
-                "GET /ls/click\r HTTP/1.1"
-            }) {
-                cases.add(Arguments.of(listener, line));
-            }
-        }
-        return cases.stream();
+                "GET /ls/click\r HTTP/1.1");
     }
 
     @ParameterizedTest(name = "{0} {1}")

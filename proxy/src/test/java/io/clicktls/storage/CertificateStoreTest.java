@@ -60,8 +60,8 @@ class CertificateStoreTest {
 
     @Test
     void namesListsEachStoredNameOnceAndDeleteRemovesIt() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
-        store.save(pki.internalIssuer.issue("b.test"));
+        saved("a.test");
+        saved("b.test");
 
         assertThat(store.names()).containsExactly("a.test", "b.test");
         assertThat(store.delete("a.test")).isTrue();
@@ -72,7 +72,7 @@ class CertificateStoreTest {
 
     @Test
     void aCorruptChainIsTreatedAsAbsent() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         Files.writeString(
                 directory.resolve("certificates/a.test/chain.pem"),
                 "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
@@ -82,9 +82,9 @@ class CertificateStoreTest {
 
     @Test
     void filesFromTwoDifferentWritesAreTreatedAsAbsent() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         byte[] otherKey = pki.storage.load("certificates/a.test/key.pem").orElseThrow();
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         // A crash after the key of a later write: the chain does not belong to this key any more.
         pki.storage.store("certificates/a.test/key.pem", otherKey);
 
@@ -93,7 +93,7 @@ class CertificateStoreTest {
 
     @Test
     void anEntryMissingItsMetaOrWithBrokenMetaIsTreatedAsAbsent() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
+        saved("a.test");
         pki.storage.store("certificates/a.test/meta.json", "{not json".getBytes(StandardCharsets.UTF_8));
         assertThat(store.load("a.test")).isEmpty();
 
@@ -110,23 +110,15 @@ class CertificateStoreTest {
         assertThat(Files.readString(directory.resolve("certificates/a.test/meta.json")))
                 .contains("\"not_before\" : \"" + issued.notBefore() + "\"")
                 .contains("\"serial\" : \"" + issued.leaf().getSerialNumber().toString(16) + "\"");
-        assertThat(store.indexed("a.test"))
-                .contains(new StoredCertificate(
-                        "a.test",
-                        "internal",
-                        issued.notBefore(),
-                        issued.notAfter(),
-                        issued.leaf().getSerialNumber()));
+        assertThat(store.indexed("a.test")).contains(indexedByTheInternalCa(issued));
         store.delete("a.test");
         assertThat(store.indexed("a.test")).isEmpty();
     }
 
     @Test
     void theScanReadsOnlyMetaJsonForNewEntriesAndTheChainForEntriesFromEarlierVersions() throws Exception {
-        CertifiedKey current = pki.internalIssuer.issue("a.test");
-        CertifiedKey old = pki.internalIssuer.issue("b.test");
-        store.save(current);
-        store.save(old);
+        CertifiedKey current = saved("a.test");
+        CertifiedKey old = saved("b.test");
         CertificateStore.Meta written = new ObjectMapper()
                 .readValue(
                         pki.storage.load("certificates/b.test/meta.json").orElseThrow(), CertificateStore.Meta.class);
@@ -154,22 +146,14 @@ class CertificateStoreTest {
         assertThat(scan.readFromChain()).isEqualTo(1);
         assertThat(restarted.indexed("a.test").orElseThrow().serial())
                 .isEqualTo(current.leaf().getSerialNumber());
-        assertThat(restarted.indexed("b.test"))
-                .contains(new StoredCertificate(
-                        "b.test",
-                        "internal",
-                        old.notBefore(),
-                        old.notAfter(),
-                        old.leaf().getSerialNumber()));
+        assertThat(restarted.indexed("b.test")).contains(indexedByTheInternalCa(old));
         assertThat(restarted.indexed("c.test")).isEmpty();
     }
 
     @Test
     void scannedEntriesOfOneIssuerShareOneLabelAndKeepTheirExactValidity() throws Exception {
-        CertifiedKey a = pki.internalIssuer.issue("a.test");
-        CertifiedKey b = pki.internalIssuer.issue("b.test");
-        store.save(a);
-        store.save(b);
+        CertifiedKey a = saved("a.test");
+        CertifiedKey b = saved("b.test");
 
         CertificateStore restarted = new CertificateStore(pki.storage);
         restarted.scanIndex();
@@ -178,20 +162,14 @@ class CertificateStoreTest {
         StoredCertificate second = restarted.indexed("b.test").orElseThrow();
         // each meta.json parses to its own string; the index keeps one per issuer, not one per entry
         assertThat(second.issuer()).isSameAs(first.issuer()).isEqualTo("internal");
-        assertThat(first)
-                .isEqualTo(new StoredCertificate(
-                        "a.test",
-                        "internal",
-                        a.notBefore(),
-                        a.notAfter(),
-                        a.leaf().getSerialNumber()));
+        assertThat(first).isEqualTo(indexedByTheInternalCa(a));
         assertThat(second.serial()).isEqualTo(b.leaf().getSerialNumber());
     }
 
     @Test
     void aDeleteWhileTheScanRunsIsNotUndoneByWhatTheScanReadBefore() throws Exception {
-        store.save(pki.internalIssuer.issue("a.test"));
-        store.save(pki.internalIssuer.issue("b.test"));
+        saved("a.test");
+        saved("b.test");
         AtomicReference<CertificateStore> scanning = new AtomicReference<>();
         Storage deletingMidScan = new ForwardingStorage(pki.storage) {
             @Override
@@ -249,5 +227,22 @@ class CertificateStoreTest {
         CertifiedKey issued = pki.internalIssuer.issue("a.test");
         CertifiedKey renamed = new CertifiedKey("../evil", issued.key(), issued.chain(), "internal");
         assertThatThrownBy(() -> store.save(renamed)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** A certificate of the internal CA for {@code name}, saved in the store. */
+    private CertifiedKey saved(String name) throws Exception {
+        CertifiedKey issued = pki.internalIssuer.issue(name);
+        store.save(issued);
+        return issued;
+    }
+
+    /** What the index holds for a certificate of the internal CA. */
+    private static StoredCertificate indexedByTheInternalCa(CertifiedKey key) {
+        return new StoredCertificate(
+                key.name(),
+                "internal",
+                key.notBefore(),
+                key.notAfter(),
+                key.leaf().getSerialNumber());
     }
 }

@@ -10,35 +10,25 @@ class StorageKeysTest {
 
     @ParameterizedTest
     @CsvSource({
-        "certificates/a.test/key.pem, true",
-        "ca/root-key.pem, true",
-        "acme/account-key.pem, true",
-        "certificates/a.test/chain.pem, false",
-        "certificates/a.test/meta.json, false",
-        "ca/root.pem, false",
-        "acme/account.json, false",
-        "challenges/tls-alpn-01/a.test, false",
-        "state/issuance/a.test.json, false"
+        "certificates/a.test/key.pem, certificate, true",
+        "ca/root-key.pem, ca, true",
+        "acme/account-key.pem, acme_account, true",
+        "certificates/a.test/chain.pem, certificate, false",
+        "certificates/a.test/meta.json, certificate, false",
+        "ca/root.pem, ca, false",
+        "acme/account.json, acme_account, false",
+        "challenges/tls-alpn-01/a.test, challenge, false",
+        "challenges/http-01/abc, challenge, false",
+        "state/issuance/a.test.json, issuance_state, false",
+        "limits/orders, rate_limit, false",
+        "limits/certificates/shop.test, rate_limit, false",
+        "cleanup/a.test, cleanup, false",
+        "something-new, other, false"
     })
-    void onlyPrivateKeysAreSecrets(String key, boolean secret) {
-        assertThat(StorageKeys.isPrivateKey(key)).isEqualTo(secret);
-    }
-
-    @ParameterizedTest
-    @CsvSource({
-        "certificates/a.test/key.pem, certificate",
-        "limits/orders, rate_limit",
-        "limits/certificates/shop.test, rate_limit",
-        "state/issuance/a.test.json, issuance_state",
-        "cleanup/a.test, cleanup",
-        "challenges/http-01/abc, challenge",
-        "acme/account-key.pem, acme_account",
-        "ca/root.pem, ca",
-        "something-new, other"
-    })
-    void everyKeyHasAKnownKind(String key, String kind) {
+    void everyKeyHasAKnownKindAndOnlyPrivateKeysAreSecrets(String key, String kind, boolean secret) {
         assertThat(StorageKeys.kind(key)).isEqualTo(kind);
         assertThat(StorageKeys.KINDS).contains(kind);
+        assertThat(StorageKeys.isPrivateKey(key)).isEqualTo(secret);
     }
 
     @ParameterizedTest

@@ -99,6 +99,8 @@ class TlsHandshakeIT {
         }
         TlsContexts contexts = InternalCaStack.contexts(provider);
         resolver = pki.resolver(contexts);
+        TlsSelectionHandler.Shared shared = new TlsSelectionHandler.Shared(
+                resolver, contexts, challenges, pki.blocking, pki.config, pki.metrics, null);
         server = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -106,10 +108,7 @@ class TlsHandshakeIT {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         channel.pipeline()
-                                .addLast(
-                                        "tls",
-                                        new TlsSelectionHandler(
-                                                resolver, contexts, challenges, pki.blocking, pki.config, pki.metrics))
+                                .addLast("tls", new TlsSelectionHandler(shared))
                                 .addLast("answer", new Answer());
                     }
                 })

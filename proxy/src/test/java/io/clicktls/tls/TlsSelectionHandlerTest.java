@@ -57,7 +57,7 @@ class TlsSelectionHandlerTest {
     }
 
     private EmbeddedChannel channel() {
-        return new EmbeddedChannel(new TlsSelectionHandler(
+        return new EmbeddedChannel(new TlsSelectionHandler(new TlsSelectionHandler.Shared(
                 resolver,
                 contexts,
                 Challenges.NONE,
@@ -66,7 +66,8 @@ class TlsSelectionHandlerTest {
                     pki.blocking.execute(task);
                 },
                 pki.config,
-                pki.metrics));
+                pki.metrics,
+                null)));
     }
 
     private static ByteBuf hello(String serverName, String... alpn) throws Exception {

@@ -1,11 +1,10 @@
 package io.clicktls.storage.postgres;
 
+import static io.clicktls.testing.StoredText.bytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -14,55 +13,22 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Other nodes hear of stored and deleted keys: by NOTIFY, and by a version sync after their connection dropped. */
 class PostgresChangeFeedIT {
 
-    @TempDir
-    static Path data;
-
-    private static PostgresServer server;
-    private final List<AutoCloseable> opened = new ArrayList<>();
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = PostgresServer.start(data.resolve("pg"));
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        server.close();
-    }
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (AutoCloseable closeable : opened) {
-            closeable.close();
-        }
-    }
-
-    private PostgresStorage open(PostgresSettings settings) throws Exception {
-        PostgresStorage storage = PostgresStorage.open(settings);
-        opened.add(storage);
-        return storage;
-    }
+    @RegisterExtension
+    static final PostgresServer.PerClass postgres = PostgresServer.perClass();
 
     /** A feed that syncs only when it reconnects, so a delivery while connected can only come from a NOTIFY. */
     private ChangeFeed feed(PostgresSettings settings, BlockingQueue<String> heard) throws Exception {
         ChangeFeed feed = ChangeFeed.start(settings, null, Duration.ofHours(1), Duration.ofSeconds(1));
-        opened.add(feed);
+        postgres.closeAfterTest(feed);
         feed.subscribe(heard::add);
         Eventually.holds(Duration.ofSeconds(10), "the feed listens", () -> feed.connects() == 1);
         return feed;
-    }
-
-    private static byte[] bytes(String text) {
-        return text.getBytes(StandardCharsets.UTF_8);
     }
 
     private static List<String> drain(BlockingQueue<String> heard, int count) throws Exception {
@@ -76,8 +42,8 @@ class PostgresChangeFeedIT {
 
     @Test
     void writesAndDeletionsOnOneNodeAreHeardOnAnotherWithTheKeyOnly() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
         BlockingQueue<String> heard = new LinkedBlockingQueue<>();
         feed(settings, heard);
 
@@ -97,9 +63,9 @@ class PostgresChangeFeedIT {
 
     @Test
     void aStoragesChangeListenerHearsWhatAnotherNodeWrites() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
-        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
         BlockingQueue<String> heard = new LinkedBlockingQueue<>();
 
         try (AutoCloseable subscription = nodeB.onChange(heard::add)) {
@@ -113,18 +79,18 @@ class PostgresChangeFeedIT {
 
     @Test
     void aFeedStartedFromAPositionHearsWhatWasWrittenBeforeItFirstListened() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
         nodeA.store("certificates/before.test/chain.pem", bytes("x"));
         ChangeFeed.Position since;
-        try (Connection connection = server.connect()) {
+        try (Connection connection = postgres.server().connect()) {
             since = ChangeFeed.current(connection, settings.schema());
         }
         nodeA.store("certificates/between.test/chain.pem", bytes("x")); // after the position, before the feed
 
         BlockingQueue<String> heard = new LinkedBlockingQueue<>();
         ChangeFeed feed = ChangeFeed.start(settings, since, Duration.ofHours(1), Duration.ofSeconds(1));
-        opened.add(feed);
+        postgres.closeAfterTest(feed);
         feed.subscribe(heard::add);
 
         // The key written just before the position may come too: a sync takes again what is recent (late commits).
@@ -137,8 +103,8 @@ class PostgresChangeFeedIT {
 
     @Test
     void aRefusedFencedWriteIsNotHeard() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings);
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings);
         BlockingQueue<String> heard = new LinkedBlockingQueue<>();
         feed(settings, heard);
         PostgresStorage.Lease lease =
@@ -157,16 +123,16 @@ class PostgresChangeFeedIT {
 
     @Test
     void aWriteThatCommitsAfterALaterVersionWasSyncedIsStillHeard() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
         BlockingQueue<String> heard = new LinkedBlockingQueue<>();
         // Notifications are left out of this write on purpose (as if the feed was away): only a sync can find it.
         ChangeFeed feed = ChangeFeed.start(settings, null, Duration.ofMillis(200), Duration.ofSeconds(1));
-        opened.add(feed);
+        postgres.closeAfterTest(feed);
         feed.subscribe(heard::add);
         Eventually.holds(Duration.ofSeconds(10), "the feed listens", () -> feed.connects() == 1);
 
-        try (Connection slow = server.connect()) {
+        try (Connection slow = postgres.server().connect()) {
             slow.setAutoCommit(false);
             try (Statement statement = slow.createStatement()) {
                 statement.executeUpdate("insert into " + settings.schema() + ".entry (key, value, version, updated_at)"
@@ -192,13 +158,13 @@ class PostgresChangeFeedIT {
 
     @Test
     void aNodeWhoseListeningConnectionWasCutHearsWhatChangedMeanwhileAfterItReconnects() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
         BlockingQueue<String> heard = new LinkedBlockingQueue<>();
         ChangeFeed feed = feed(settings, heard);
 
         // As an operator would from psql. The feed waits a second before reconnecting: these writes fall in it.
-        try (Connection admin = server.connect();
+        try (Connection admin = postgres.server().connect();
                 Statement statement = admin.createStatement();
                 ResultSet terminated = statement.executeQuery("select count(pg_terminate_backend(pid))"
                         + " from pg_stat_activity where application_name = 'clicktls-changes'")) {

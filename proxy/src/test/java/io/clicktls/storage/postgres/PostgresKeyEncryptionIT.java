@@ -12,60 +12,36 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Private keys in a real PostgreSQL: encrypted in the table, readable only with the key they were written with. */
 class PostgresKeyEncryptionIT {
 
-    @TempDir
-    static Path data;
+    @RegisterExtension
+    static final PostgresServer.PerClass postgres = PostgresServer.perClass();
 
-    private static PostgresServer server;
-    private final List<PostgresStorage> opened = new ArrayList<>();
+    @TempDir
+    static Path keys;
 
     private static final String KEY = "certificates/a.test/key.pem";
     private static final byte[] PEM = ("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"
                     + "-----END PRIVATE KEY-----\n")
             .getBytes(StandardCharsets.UTF_8);
 
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = PostgresServer.start(data.resolve("pg"));
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        server.close();
-    }
-
-    @AfterEach
-    void closeStorages() {
-        opened.forEach(PostgresStorage::close);
-    }
-
-    private PostgresStorage open(PostgresSettings settings) throws Exception {
-        PostgresStorage storage = PostgresStorage.open(settings);
-        opened.add(storage);
-        return storage;
-    }
-
     private static Path keyFile(String name, int fill) throws IOException {
         byte[] key = new byte[32];
         java.util.Arrays.fill(key, (byte) fill);
-        Path file = data.resolve(name);
+        Path file = keys.resolve(name);
         Files.writeString(file, Base64.getEncoder().encodeToString(key));
         return file;
     }
 
     private static byte[] rawValue(PostgresSettings settings, String key) throws Exception {
-        try (Connection connection = server.connect();
+        try (Connection connection = postgres.server().connect();
                 PreparedStatement select = connection.prepareStatement(
                         "select value from " + settings.schema() + ".entry where key = ?")) {
             select.setString(1, key);
@@ -78,8 +54,8 @@ class PostgresKeyEncryptionIT {
 
     @Test
     void privateKeysAreNotPlainTextInTheTableAndLoadBackDecrypted() throws Exception {
-        PostgresSettings settings = server.freshSettings().withEncryptionKeyFile(keyFile("one.key", 1));
-        PostgresStorage storage = open(settings);
+        PostgresSettings settings = postgres.freshSettings().withEncryptionKeyFile(keyFile("one.key", 1));
+        PostgresStorage storage = postgres.open(settings);
         byte[] chain = "-----BEGIN CERTIFICATE-----\n".getBytes(StandardCharsets.UTF_8);
 
         storage.store(KEY, PEM);
@@ -100,17 +76,17 @@ class PostgresKeyEncryptionIT {
 
     @Test
     void theWrongKeyOrNoKeyGivesAClearErrorThatLeaksNothing() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        open(settings.withEncryptionKeyFile(keyFile("right.key", 1))).store(KEY, PEM);
+        PostgresSettings settings = postgres.freshSettings();
+        postgres.open(settings.withEncryptionKeyFile(keyFile("right.key", 1))).store(KEY, PEM);
 
-        PostgresStorage wrong = open(settings.withEncryptionKeyFile(keyFile("wrong.key", 2)));
+        PostgresStorage wrong = postgres.open(settings.withEncryptionKeyFile(keyFile("wrong.key", 2)));
         assertThatThrownBy(() -> wrong.load(KEY))
                 .isInstanceOf(IOException.class)
                 .hasMessage("PostgreSQL storage: cannot decrypt " + KEY
                         + ": storage.postgres.encryption_key_file is not the key it was written with, or the value"
                         + " was altered or moved from another key")
                 .hasNoCause();
-        PostgresStorage none = open(settings);
+        PostgresStorage none = postgres.open(settings);
         assertThatThrownBy(() -> none.load(KEY))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining("it is encrypted; set storage.postgres.encryption_key_file");
@@ -118,12 +94,12 @@ class PostgresKeyEncryptionIT {
 
     @Test
     void aValueCopiedToAnotherKeysRowDoesNotDecrypt() throws Exception {
-        PostgresSettings settings = server.freshSettings().withEncryptionKeyFile(keyFile("one.key", 1));
-        PostgresStorage storage = open(settings);
+        PostgresSettings settings = postgres.freshSettings().withEncryptionKeyFile(keyFile("one.key", 1));
+        PostgresStorage storage = postgres.open(settings);
         storage.store(KEY, PEM);
         storage.store("certificates/b.test/key.pem", "other".getBytes(StandardCharsets.UTF_8));
 
-        try (Connection connection = server.connect();
+        try (Connection connection = postgres.server().connect();
                 PreparedStatement copy = connection.prepareStatement("update " + settings.schema()
                         + ".entry set value = (select value from " + settings.schema()
                         + ".entry where key = ?) where key = ?")) {
@@ -139,10 +115,10 @@ class PostgresKeyEncryptionIT {
 
     @Test
     void keysWrittenBeforeEncryptionWasConfiguredStillLoadAndAreEncryptedWhenRewritten() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        open(settings).store(KEY, PEM);
+        PostgresSettings settings = postgres.freshSettings();
+        postgres.open(settings).store(KEY, PEM);
 
-        PostgresStorage encrypted = open(settings.withEncryptionKeyFile(keyFile("later.key", 3)));
+        PostgresStorage encrypted = postgres.open(settings.withEncryptionKeyFile(keyFile("later.key", 3)));
         assertThat(encrypted.load(KEY))
                 .hasValueSatisfying(value -> assertThat(value).isEqualTo(PEM));
         encrypted.store(KEY, encrypted.load(KEY).orElseThrow());

@@ -8,12 +8,9 @@ import io.clicktls.testing.PostgresServer;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * PostgreSQL going away under a running {@link PostgresStorage}: operations fail fast with a clear
@@ -22,32 +19,20 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PostgresOutageIT {
 
-    @TempDir
-    static Path data;
-
-    private static PostgresServer server;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = PostgresServer.start(data.resolve("pg"));
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        server.close();
-    }
+    @RegisterExtension
+    static final PostgresServer.PerClass postgres = PostgresServer.perClass();
 
     @Test
     void operationsFailFastWhileTheDatabaseIsDownAndRecoverWhenItIsBack() throws Exception {
-        PostgresSettings settings = server.freshSettings().withPoolSize(2);
+        PostgresSettings settings = postgres.freshSettings().withPoolSize(2);
         try (PostgresStorage storage = PostgresStorage.open(settings)) {
             storage.store("certificates/a.test/chain.pem", "chain".getBytes(StandardCharsets.UTF_8));
 
             assertThat(storage.unreachable()).isEmpty();
-            server.stop();
+            postgres.server().stop();
             try {
-                assertThat(storage.unreachable())
-                        .hasValueSatisfying(why -> assertThat(why).startsWith("PostgreSQL at " + server.url() + ": "));
+                assertThat(storage.unreachable()).hasValueSatisfying(why -> assertThat(why)
+                        .startsWith("PostgreSQL at " + postgres.server().url() + ": "));
                 for (int attempt = 0; attempt < 3; attempt++) {
                     long start = System.nanoTime();
                     assertThatThrownBy(() -> storage.load("certificates/a.test/chain.pem"))
@@ -62,7 +47,7 @@ class PostgresOutageIT {
                         .isInstanceOf(IOException.class)
                         .hasMessageStartingWith("PostgreSQL storage: cannot take lease orders/a.test: ");
             } finally {
-                server.restart();
+                postgres.server().restart();
             }
 
             byte[] loaded = Eventually.value(Duration.ofSeconds(20), "storage answers again", () -> {

@@ -1,12 +1,12 @@
 package io.clicktls.storage.postgres;
 
+import static io.clicktls.testing.StoredText.bytes;
+import static io.clicktls.testing.StoredText.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -22,54 +22,19 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@link PostgresStorage} against a real PostgreSQL: one server for the class, a schema of its own per test. */
 @SuppressWarnings("try") // leases are held for their blocks, not used in them
 class PostgresStorageIT {
 
-    @TempDir
-    static Path data;
-
-    private static PostgresServer server;
-    private final List<PostgresStorage> opened = new ArrayList<>();
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = PostgresServer.start(data.resolve("pg"));
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        server.close();
-    }
-
-    @AfterEach
-    void closeStorages() {
-        opened.forEach(PostgresStorage::close);
-    }
-
-    private PostgresStorage open(PostgresSettings settings) throws Exception {
-        PostgresStorage storage = PostgresStorage.open(settings);
-        opened.add(storage);
-        return storage;
-    }
-
-    private static byte[] bytes(String text) {
-        return text.getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String text(Optional<byte[]> value) {
-        return value.map(bytes -> new String(bytes, StandardCharsets.UTF_8)).orElse(null);
-    }
+    @RegisterExtension
+    static final PostgresServer.PerClass postgres = PostgresServer.perClass();
 
     @Test
     void storedValuesLoadBackOverwriteAndDelete() throws Exception {
-        PostgresStorage storage = open(server.freshSettings());
+        PostgresStorage storage = postgres.open(postgres.freshSettings());
 
         storage.store("certificates/a.test/chain.pem", bytes("one"));
         storage.store("certificates/a.test/chain.pem", bytes("two"));
@@ -83,8 +48,8 @@ class PostgresStorageIT {
 
     @Test
     void everyWriteGetsALargerVersionAndTheDatabaseTime() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage storage = open(settings);
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage storage = postgres.open(settings);
 
         storage.store("state/a.test", bytes("1"));
         long first = version(settings, "state/a.test");
@@ -96,7 +61,7 @@ class PostgresStorageIT {
     }
 
     private static long version(PostgresSettings settings, String key) throws Exception {
-        try (Connection connection = server.connect();
+        try (Connection connection = postgres.server().connect();
                 Statement statement = connection.createStatement();
                 ResultSet row = statement.executeQuery("select version from " + settings.schema()
                         + ".entry where key = '" + key + "' and updated_at <= now()")) {
@@ -107,7 +72,7 @@ class PostgresStorageIT {
 
     @Test
     void binaryValuesAndLargeValuesComeBackByteForByte() throws Exception {
-        PostgresStorage storage = open(server.freshSettings());
+        PostgresStorage storage = postgres.open(postgres.freshSettings());
         byte[] value = new byte[3 * 1024 * 1024];
         for (int i = 0; i < value.length; i++) {
             value[i] = (byte) (i * 31 + 7);
@@ -121,7 +86,7 @@ class PostgresStorageIT {
 
     @Test
     void listReturnsTheKeysUnderAPrefixAndTakesLikeWildcardsLiterally() throws Exception {
-        PostgresStorage storage = open(server.freshSettings());
+        PostgresStorage storage = postgres.open(postgres.freshSettings());
         for (String key : List.of(
                 "certificates/a.test/chain.pem",
                 "certificates/a.test/key.pem",
@@ -143,7 +108,7 @@ class PostgresStorageIT {
 
     @Test
     void keysThatTheFileStorageWouldRefuseAreRefusedToo() throws Exception {
-        PostgresStorage storage = open(server.freshSettings());
+        PostgresStorage storage = postgres.open(postgres.freshSettings());
 
         for (String key : List.of("", "/abs", "a//b", "a/../b", "a/.hidden", "c:\\x")) {
             assertThatThrownBy(() -> storage.store(key, bytes("x")))
@@ -154,11 +119,11 @@ class PostgresStorageIT {
 
     @Test
     void twoNodesRacingForTheSameLeasesEachGetExactlyOneToken() throws Exception {
-        PostgresSettings settings = server.freshSettings();
+        PostgresSettings settings = postgres.freshSettings();
         List<PostgresStorage> nodes = List.of(
-                open(settings.withOwner("node-a")),
-                open(settings.withOwner("node-b")),
-                open(settings.withOwner("node-c")));
+                postgres.open(settings.withOwner("node-a")),
+                postgres.open(settings.withOwner("node-b")),
+                postgres.open(settings.withOwner("node-c")));
         int racers = 12;
         ExecutorService threads = Executors.newFixedThreadPool(racers);
         try {
@@ -187,9 +152,9 @@ class PostgresStorageIT {
 
     @Test
     void anExpiredLeaseIsTakenOverWithALargerTokenAndTheOldHolderCannotRenew() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
-        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
 
         PostgresStorage.Lease first =
                 nodeA.tryLease("orders/a.test", Duration.ofMillis(300)).orElseThrow();
@@ -208,16 +173,16 @@ class PostgresStorageIT {
 
     @Test
     void aRenewedLeaseIsNotTakenOver() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
-        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
 
         PostgresStorage.Lease held =
                 nodeA.tryLease("orders/a.test", Duration.ofMillis(300)).orElseThrow();
         assertThat(held.renew(Duration.ofMinutes(1))).isTrue();
         // Past the first term, by the database's clock.
         Eventually.holds(Duration.ofSeconds(10), "the first lease term has passed", () -> {
-            try (Connection connection = server.connect();
+            try (Connection connection = postgres.server().connect();
                     Statement statement = connection.createStatement();
                     ResultSet row = statement.executeQuery("select now() > taken_at + interval '400 milliseconds' from "
                             + settings.schema() + ".lease where name = 'orders/a.test'")) {
@@ -229,7 +194,7 @@ class PostgresStorageIT {
     }
 
     private static String owner(PostgresSettings settings, String name) throws Exception {
-        try (Connection connection = server.connect();
+        try (Connection connection = postgres.server().connect();
                 Statement statement = connection.createStatement();
                 ResultSet row = statement.executeQuery(
                         "select owner from " + settings.schema() + ".lease where name = '" + name + "'")) {
@@ -239,9 +204,9 @@ class PostgresStorageIT {
 
     @Test
     void aHolderPausedPastItsLeaseCannotOverwriteTheNewerHoldersWrite() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
-        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
         String key = "certificates/a.test/chain.pem";
 
         PostgresStorage.Lease paused =
@@ -264,7 +229,7 @@ class PostgresStorageIT {
 
     @Test
     void aFencedWriteOfSeveralKeysLandsWholeOrNotAtAll() throws Exception {
-        PostgresStorage storage = open(server.freshSettings());
+        PostgresStorage storage = postgres.open(postgres.freshSettings());
         Map<String, byte[]> certificate = new LinkedHashMap<>();
         certificate.put("certificates/a.test/chain.pem", bytes("chain"));
         certificate.put("certificates/a.test/key.pem", bytes("key"));
@@ -286,9 +251,9 @@ class PostgresStorageIT {
 
     @Test
     void aForgetUnderAStaleLeaseIsRefusedAndUnderTheCurrentOneDeletesWithTheWrites() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
-        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
         nodeA.store("certificates/a.test/chain.pem", bytes("chain"));
         nodeA.store("certificates/a.test/key.pem", bytes("key"));
 
@@ -312,9 +277,9 @@ class PostgresStorageIT {
 
     @Test
     void closingALeaseThatWasTakenOverLeavesTheNewHoldersLeaseAlone() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
-        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
 
         PostgresStorage.Lease old = nodeA.tryLease("ca", Duration.ofMillis(200)).orElseThrow();
         PostgresStorage.Lease current = Eventually.value(
@@ -328,9 +293,9 @@ class PostgresStorageIT {
 
     @Test
     void lockWaitsForTheHolderToRelease() throws Exception {
-        PostgresSettings settings = server.freshSettings();
-        PostgresStorage nodeA = open(settings.withOwner("node-a"));
-        PostgresStorage nodeB = open(settings.withOwner("node-b"));
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
         AtomicBoolean released = new AtomicBoolean();
         ExecutorService thread = Executors.newSingleThreadExecutor();
         try {
@@ -354,9 +319,10 @@ class PostgresStorageIT {
 
     @Test
     void nodesStartingTogetherApplyEachMigrationOnce() throws Exception {
-        PostgresSettings settings = server.freshSettings();
+        PostgresSettings settings = postgres.freshSettings();
         int nodes = 4;
         ExecutorService threads = Executors.newFixedThreadPool(nodes);
+        List<PostgresStorage> opened = new ArrayList<>();
         try {
             CountDownLatch start = new CountDownLatch(1);
             List<Future<PostgresStorage>> starts = new ArrayList<>();
@@ -368,13 +334,13 @@ class PostgresStorageIT {
             }
             start.countDown();
             for (Future<PostgresStorage> started : starts) {
-                opened.add(started.get(60, TimeUnit.SECONDS));
+                opened.add(postgres.closeAfterTest(started.get(60, TimeUnit.SECONDS)));
             }
         } finally {
             threads.shutdownNow();
         }
 
-        try (Connection connection = server.connect();
+        try (Connection connection = postgres.server().connect();
                 Statement statement = connection.createStatement();
                 ResultSet rows = statement.executeQuery("select version, count(*), bool_and(success) from "
                         + settings.schema() + ".flyway_schema_history where version is not null group by version")) {
