@@ -558,7 +558,9 @@ public final class ClickTlsServer implements AutoCloseable {
             // handshakes); a failed attempt shows as the failure it is (lastFailure)
             return prefetch.waiting(name)
                     .filter(waiting -> waiting.waitingFor() != CertificatePrefetch.WaitingFor.RETRY)
-                    .map(waiting -> new Hold(waiting.reason(), waiting.retryAt()));
+                    .map(waiting -> waiting.waitingFor() == CertificatePrefetch.WaitingFor.DNS
+                            ? Hold.waitingForDns(waiting.reason(), waiting.retryAt(), expectedDnsTargets())
+                            : new Hold(waiting.reason(), waiting.retryAt()));
         }
 
         @Override

@@ -20,7 +20,9 @@ public enum CertificateState {
     /** The last attempt to issue or renew failed. */
     FAILED,
     /** Issuance is held back by a rate limit. */
-    HELD;
+    HELD,
+    /** A listed name not issued yet because its DNS does not lead to this proxy (or CAA forbids the CA); retried. */
+    WAITING_FOR_DNS;
 
     static final Duration EXPIRING_WITHIN = Duration.ofDays(14);
 
@@ -29,7 +31,7 @@ public enum CertificateState {
     }
 
     /**
-     * Issuing wins (something happens now); then a hold, then a failure (the operator must act even while an older
+     * Issuing wins (something happens now); then a hold (a rate limit, or waiting for DNS), then a failure (the operator must act even while an older
      * certificate is still served); then what the certificate says.
      */
     static CertificateState of(
@@ -38,7 +40,7 @@ public enum CertificateState {
             return ISSUING;
         }
         if (hold != null && (hold.until() == null || hold.until().isAfter(now))) {
-            return HELD;
+            return hold.kind() == Hold.Kind.DNS ? WAITING_FOR_DNS : HELD;
         }
         if (failure != null) {
             return FAILED;
