@@ -1,7 +1,7 @@
 package io.clicktls.admin;
 
+import io.clicktls.certificates.CertificateLifetimes;
 import io.clicktls.certificates.IssuanceFailure;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 
@@ -23,8 +23,6 @@ public enum CertificateState {
     HELD,
     /** A listed name not issued yet because its DNS does not lead to this proxy (or CAA forbids the CA); retried. */
     WAITING_FOR_DNS;
-
-    static final Duration EXPIRING_WITHIN = Duration.ofDays(14);
 
     public String wireName() {
         return name().toLowerCase(Locale.ROOT);
@@ -51,10 +49,6 @@ public enum CertificateState {
         if (!now.isBefore(certificate.notAfter())) {
             return EXPIRED;
         }
-        Duration left = Duration.between(now, certificate.notAfter());
-        Duration third = Duration.between(certificate.notBefore(), certificate.notAfter())
-                .dividedBy(3);
-        Duration threshold = third.compareTo(EXPIRING_WITHIN) < 0 ? third : EXPIRING_WITHIN;
-        return left.compareTo(threshold) < 0 ? EXPIRING : VALID;
+        return CertificateLifetimes.expiring(certificate.notBefore(), certificate.notAfter(), now) ? EXPIRING : VALID;
     }
 }
