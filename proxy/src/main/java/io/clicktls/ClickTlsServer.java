@@ -12,6 +12,7 @@ import io.clicktls.certificates.CertificateLifetimes;
 import io.clicktls.certificates.CertificatePrefetch;
 import io.clicktls.certificates.CertificateResolver;
 import io.clicktls.certificates.DnsCheck;
+import io.clicktls.certificates.FailureCountingIssuer;
 import io.clicktls.certificates.FallbackIssuer;
 import io.clicktls.certificates.InternalIssuer;
 import io.clicktls.certificates.IssuanceFailure;
@@ -180,6 +181,8 @@ public final class ClickTlsServer implements AutoCloseable {
         ChallengeStore challenges = new ChallengeStore(
                 storage, ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));
         CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking, contexts);
+        List<String> issuerLabels = issuerLabels(issuer);
+        metrics.issuers(issuerLabels, (label, state) -> lifetimes.stored(label, state, issuerLabels));
         // The status page's view of issuances under way and of failing names, seen through the issuer it wraps.
         IssuanceJournal journal = new IssuanceJournal();
         blocking.execute(() -> journal.seedFailing(storage));
@@ -365,14 +368,14 @@ public final class ClickTlsServer implements AutoCloseable {
                     blocking.execute(acme::warmUp); // the account, so that a fallback order does not wait for it
                 }
                 acmeIssuers.add(acme);
-                issuers.add(acme);
+                issuers.add(new FailureCountingIssuer(acme, metrics::issuerFailed));
             } else {
                 InternalIssuer internal = InternalIssuer.open(storage, live, clock);
                 log.info("internal CA: trust {} to try the proxy", storage.where(StorageKeys.CA_ROOT));
                 if (first) {
                     WarmUp.rehearseFirstHandshake(internal, contexts, blocking);
                 }
-                issuers.add(internal);
+                issuers.add(new FailureCountingIssuer(internal, metrics::issuerFailed));
             }
         }
         if (issuers.size() == 1) {
@@ -381,7 +384,14 @@ public final class ClickTlsServer implements AutoCloseable {
         log.info(
                 "issuers in order: {}",
                 issuers.stream().map(CertificateIssuer::label).toList());
-        return new FallbackIssuer(issuers, clock);
+        return new FallbackIssuer(issuers, clock, metrics::issuerFellBack);
+    }
+
+    /** The labels of the issuers, in order of preference. */
+    private static List<String> issuerLabels(CertificateIssuer issuer) {
+        return issuer instanceof FallbackIssuer fallback
+                ? fallback.issuers().stream().map(CertificateIssuer::label).toList()
+                : List.of(issuer.label());
     }
 
     /** The ARI windows of each ACME issuer, asked for the certificates it signed. */
@@ -537,7 +547,9 @@ public final class ClickTlsServer implements AutoCloseable {
             // handshakes); a failed attempt shows as the failure it is (lastFailure)
             return prefetch.waiting(name)
                     .filter(waiting -> waiting.waitingFor() != CertificatePrefetch.WaitingFor.RETRY)
-                    .map(waiting -> new Hold(waiting.reason(), waiting.retryAt()));
+                    .map(waiting -> waiting.waitingFor() == CertificatePrefetch.WaitingFor.DNS
+                            ? Hold.waitingForDns(waiting.reason(), waiting.retryAt(), expectedDnsTargets())
+                            : new Hold(waiting.reason(), waiting.retryAt()));
         }
 
         @Override

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -116,10 +117,21 @@ class PrefetchIT {
                 return status.path("hold").isObject() ? status : null;
             });
             assertThat(held.path("certificate").isNull()).isTrue();
-            assertThat(held.path("state").asText()).isEqualTo("held");
+            assertThat(held.path("state").asText()).isEqualTo("waiting_for_dns");
+            assertThat(held.path("hold").path("kind").asText()).isEqualTo("dns");
             assertThat(held.path("hold").path("reason").asText())
                     .startsWith("waiting for DNS")
                     .contains("192.0.2.7");
+            assertThat(held.path("hold").path("expected").toString()).isEqualTo("[\"127.0.0.1\"]");
+            assertThat(Instant.parse(held.path("hold").path("until").asText()))
+                    .as("when it is tried next")
+                    .isAfter(Instant.now().minusSeconds(60));
+            String page = node.adminGet("/status?q=held.prefetch.test").body();
+            assertThat(page)
+                    .contains("s-waiting_for_dns")
+                    .contains("resolves to 192.0.2.7")
+                    .contains("should lead to 127.0.0.1")
+                    .contains("tried again ");
             assertThat(storedNames()).doesNotContain("held.prefetch.test");
 
             dns.addA("held.prefetch.test", "127.0.0.1");

@@ -1,7 +1,7 @@
 package io.clicktls.admin;
 
+import io.clicktls.certificates.CertificateLifetimes;
 import io.clicktls.certificates.IssuanceFailure;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 
@@ -20,16 +20,16 @@ public enum CertificateState {
     /** The last attempt to issue or renew failed. */
     FAILED,
     /** Issuance is held back by a rate limit. */
-    HELD;
-
-    static final Duration EXPIRING_WITHIN = Duration.ofDays(14);
+    HELD,
+    /** A listed name not issued yet because its DNS does not lead to this proxy (or CAA forbids the CA); retried. */
+    WAITING_FOR_DNS;
 
     public String wireName() {
         return name().toLowerCase(Locale.ROOT);
     }
 
     /**
-     * Issuing wins (something happens now); then a hold, then a failure (the operator must act even while an older
+     * Issuing wins (something happens now); then a hold (a rate limit, or waiting for DNS), then a failure (the operator must act even while an older
      * certificate is still served); then what the certificate says.
      */
     static CertificateState of(
@@ -38,7 +38,7 @@ public enum CertificateState {
             return ISSUING;
         }
         if (hold != null && (hold.until() == null || hold.until().isAfter(now))) {
-            return HELD;
+            return hold.kind() == Hold.Kind.DNS ? WAITING_FOR_DNS : HELD;
         }
         if (failure != null) {
             return FAILED;
@@ -49,10 +49,6 @@ public enum CertificateState {
         if (!now.isBefore(certificate.notAfter())) {
             return EXPIRED;
         }
-        Duration left = Duration.between(now, certificate.notAfter());
-        Duration third = Duration.between(certificate.notBefore(), certificate.notAfter())
-                .dividedBy(3);
-        Duration threshold = third.compareTo(EXPIRING_WITHIN) < 0 ? third : EXPIRING_WITHIN;
-        return left.compareTo(threshold) < 0 ? EXPIRING : VALID;
+        return CertificateLifetimes.expiring(certificate.notBefore(), certificate.notAfter(), now) ? EXPIRING : VALID;
     }
 }

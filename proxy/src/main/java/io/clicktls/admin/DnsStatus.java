@@ -109,6 +109,33 @@ public record DnsStatus(
                     : fixOf(report.explanation(), "point " + name + " at " + target + " (a CNAME record)");
         }
 
+        CaaStatus caaStatus = caaStatus(name, caa, ca);
+        return new DnsStatus(
+                name,
+                now,
+                verdict,
+                summary,
+                fix,
+                chain,
+                addresses,
+                caaStatus.verdict(),
+                caaStatus.summary(),
+                caaStatus.fix());
+    }
+
+    /**
+     * What the CAA records of one name say about one CA.
+     *
+     * @param fix what to change, or {@code null} when nothing must
+     */
+    public record CaaStatus(Verdict verdict, String summary, String fix) {}
+
+    /**
+     * The CAA verdict for {@code name} and the CA {@code ca} (for {@code doctor}, once per configured issuer).
+     *
+     * @param caa the records found, or {@code null} when none were looked up (the internal CA)
+     */
+    public static CaaStatus caaStatus(String name, DnsCheck.CaaReport caa, DomainStatusSource.CaPolicy ca) {
         Verdict caaVerdict;
         String caaSummary;
         String caaFix = null;
@@ -137,7 +164,7 @@ public record DnsStatus(
                 caaFix = "add a CAA record at " + caa.foundAt() + ": 0 issue \"" + identity + "\"";
             }
         }
-        return new DnsStatus(name, now, verdict, summary, fix, chain, addresses, caaVerdict, caaSummary, caaFix);
+        return new CaaStatus(caaVerdict, caaSummary, caaFix);
     }
 
     /** A status for a name that could not be checked at all. */

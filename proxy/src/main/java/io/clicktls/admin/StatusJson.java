@@ -93,6 +93,9 @@ final class StatusJson {
             ObjectNode h = node.putObject("hold");
             h.put("reason", hold.reason());
             h.put("until", time(hold.until()));
+            h.put("kind", hold.kind() == Hold.Kind.DNS ? "dns" : "rate_limit");
+            ArrayNode expected = h.putArray("expected");
+            hold.expected().forEach(expected::add);
         }
         CertificateCleanup.Mark marked = status.marked();
         if (marked == null) {

@@ -61,7 +61,7 @@ final class StatusPage {
             .s-expiring { background: #fff4d6; color: #7a5700; }
             .s-expired, .s-failed, .v-wrong, .v-failed { background: #fde7e9; color: #a4262c; }
             .s-issuing { background: #e3efff; color: #1d4f91; }
-            .s-held { background: #f0e7fb; color: #5b2c91; }
+            .s-held, .s-waiting_for_dns { background: #f0e7fb; color: #5b2c91; }
             .s-none, .s-pattern, .v-unknown { background: #eceff3; color: #4a5563; }
             .degraded { background: #fde7e9; border-color: #e2b4b6; color: #7d1c21; }
             .not-persisted { color: #a4262c; font-weight: 600; }
@@ -197,13 +197,29 @@ final class StatusPage {
 
         html.append("<td class=\"error\">");
         IssuanceFailure error = domain.lastError();
-        if (domain.hold() != null) {
-            html.append("<span class=\"message\">Held back: ")
-                    .append(escape(domain.hold().reason()))
+        Hold hold = domain.hold();
+        if (hold != null && hold.kind() == Hold.Kind.DNS) {
+            // the reason already says what the name resolves to; add where it should lead and the next try
+            html.append("<span class=\"message\">")
+                    .append(escape(hold.reason()))
                     .append("</span>");
-            if (domain.hold().until() != null) {
+            if (!hold.expected().isEmpty()) {
+                html.append("<span class=\"sub\">should lead to ")
+                        .append(escape(String.join(", ", hold.expected())))
+                        .append("</span>");
+            }
+            if (hold.until() != null) {
+                html.append("<span class=\"sub\">tried again ")
+                        .append(escape(TIME.format(hold.until())))
+                        .append("</span>");
+            }
+        } else if (hold != null) {
+            html.append("<span class=\"message\">Held back: ")
+                    .append(escape(hold.reason()))
+                    .append("</span>");
+            if (hold.until() != null) {
                 html.append("<span class=\"sub\">until ")
-                        .append(escape(TIME.format(domain.hold().until())))
+                        .append(escape(TIME.format(hold.until())))
                         .append("</span>");
             }
         }

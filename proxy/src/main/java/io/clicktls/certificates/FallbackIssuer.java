@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +39,7 @@ public final class FallbackIssuer implements CertificateIssuer {
 
     private final List<Entry> issuers;
     private final Clock clock;
+    private final BiConsumer<String, String> fellBack;
 
     /** One configured issuer and what it has shown lately. */
     private static final class Entry {
@@ -87,11 +89,20 @@ public final class FallbackIssuer implements CertificateIssuer {
      * @param clock for backoffs and the CA's Retry-After instants
      */
     public FallbackIssuer(List<? extends CertificateIssuer> issuers, Clock clock) {
+        this(issuers, clock, (from, to) -> {});
+    }
+
+    /**
+     * @param fellBack told, for each certificate not signed by the first issuer, the first issuer's label and the
+     *     signer's ({@code clicktls_issuer_fallbacks_total{from,to}})
+     */
+    public FallbackIssuer(List<? extends CertificateIssuer> issuers, Clock clock, BiConsumer<String, String> fellBack) {
         if (issuers.isEmpty()) {
             throw new IllegalArgumentException("no issuers");
         }
         this.issuers = issuers.stream().map(Entry::new).toList();
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.fellBack = Objects.requireNonNull(fellBack, "fellBack");
     }
 
     /** The issuers in order of preference. */
@@ -119,6 +130,7 @@ public final class FallbackIssuer implements CertificateIssuer {
                 entry.heldUntil.invalidate(name);
                 if (entry != issuers.get(0)) {
                     log.info("{}: issued by {}, passed over {}", name, entry.issuer.label(), passedOver);
+                    fellBack.accept(label(), entry.issuer.label());
                 }
                 return issued;
             } catch (IssuerUnavailableException e) {

@@ -7,13 +7,13 @@ import io.clicktls.admin.DomainStatusSource.CaPolicy;
 import io.clicktls.certificates.DnsCheck;
 import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.certificates.IssuanceFailures;
-import io.clicktls.config.Certificates;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
+import io.clicktls.config.StorageSettings;
 import io.clicktls.pki.Pem;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
@@ -71,9 +71,11 @@ import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
- * The checks of {@code doctor}, in the order a click meets them: the config serves the name; its DNS leads to this
- * proxy; the CA is reachable and CAA lets it issue; the proxy serves a valid certificate for it; the platform
- * answers for it; no issuance attempt failed. Each check prints as soon as it is done.
+ * The checks of {@code doctor}. For a domain, in the order a click meets them: the config serves the name; its DNS
+ * leads to this proxy; each issuer's CA answers (directory, account, external account binding, profile) and CAA lets it
+ * issue; the proxy serves a valid certificate for it; the platform answers for it; no issuance attempt failed; the
+ * storage takes writes. Without a domain, the node's own: the storage, each issuer, and each issuer against the CAA
+ * records of the listed exact names. Each check prints as soon as it is done.
  *
  * <p>DNS verdicts come from {@link DnsCheck} (as the issuance policy judges them), shown as {@link DnsStatus}: the
  * expected targets are {@code on_demand.expect_dns} plus any {@code --expect}; with neither, the DNS check says where
@@ -93,6 +95,11 @@ final class Doctor {
     }
 
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    /** How many listed names the node's CAA check looks up; a larger list is checked one domain at a time. */
+    static final int CAA_NAMES = 200;
+    /** Less free space than this fails the storage check: certificates, keys and state take a few KB per name. */
+    static final long LOW_SPACE_BYTES = 100L << 20;
+
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -118,27 +125,83 @@ final class Doctor {
     }
 
     List<Check> run(PrintStream out) {
-        out.println("clicktls doctor: " + name + " (config " + options.config() + ")");
+        out.println("clicktls doctor: " + (name == null ? "the issuers and the storage" : name) + " (config "
+                + options.config() + ")");
         out.println();
         List<Check> checks = new ArrayList<>();
         InetSocketAddress server = dnsServer();
         dnsServerLabel = server == null ? "the system's DNS servers" : server.getHostString() + ":" + server.getPort();
         dnsCheck = DnsCheck.create(server, Duration.ofSeconds(3));
         try {
-            Optional<DomainTable.Route> route = snapshot.domains().find(name);
-            report(out, checks, config(route));
-            CaPolicy ca = caPolicy();
-            DnsStatus dns = dns(route, ca);
-            report(out, checks, addressCheck(dns));
-            report(out, checks, caCheck());
-            report(out, checks, caaCheck(dns));
-            report(out, checks, servedCertificate());
-            report(out, checks, upstream(route));
-            report(out, checks, issuance());
+            List<IssuerProbe> issuers = IssuerProbe.all(config.certificates(), storage(), TIMEOUT);
+            if (name == null) {
+                runForNode(out, checks, issuers);
+            } else {
+                runForDomain(out, checks, issuers);
+            }
         } finally {
             dnsCheck.close();
+            if (storage != null && storage.isPresent() && storage.get() instanceof AutoCloseable closeable) {
+                try {
+                    closeable.close(); // a database pool
+                } catch (Exception e) {
+                    // the command ends anyway
+                }
+            }
         }
         return checks;
+    }
+
+    /** One domain, in the order a click meets the checks; every issuer's CA and CAA checks. */
+    private void runForDomain(PrintStream out, List<Check> checks, List<IssuerProbe> issuers) {
+        Optional<DomainTable.Route> route = snapshot.domains().find(name);
+        report(out, checks, config(route));
+        boolean publicCa = issuers.stream().anyMatch(IssuerProbe::publicCa);
+        DnsCheck.CaaReport caa = publicCa ? join(dnsCheck.caa(name)) : null;
+        DnsStatus dns = dns(route, issuers.get(0).caPolicy(), caa);
+        report(out, checks, addressCheck(dns));
+        for (IssuerProbe issuer : issuers) {
+            report(out, checks, issuer.check(internalRoot()));
+            report(out, checks, issuer.caaCheck(name, issuer.publicCa() ? caa : null));
+        }
+        report(out, checks, servedCertificate());
+        report(out, checks, upstream(route));
+        report(out, checks, issuance());
+        report(out, checks, storageCheck());
+    }
+
+    /**
+     * The node's own checks, without a domain: the storage, then each issuer and the CAA records of the listed exact
+     * names (at most {@link #CAA_NAMES}, each looked up once).
+     */
+    private void runForNode(PrintStream out, List<Check> checks, List<IssuerProbe> issuers) {
+        report(out, checks, storageCheck());
+        for (IssuerProbe issuer : issuers) {
+            report(out, checks, issuer.check(internalRoot()));
+        }
+        if (issuers.stream().noneMatch(IssuerProbe::publicCa)) {
+            return;
+        }
+        List<String> names = new ArrayList<>();
+        snapshot.config().domains().forEach(domain -> {
+            if (!domain.wildcard()) {
+                names.add(domain.name());
+            }
+        });
+        List<DnsCheck.CaaReport> reports = new ArrayList<>();
+        for (String listed : names.subList(0, Math.min(names.size(), CAA_NAMES))) {
+            reports.add(join(dnsCheck.caa(listed)));
+        }
+        int unchecked = Math.max(0, names.size() - CAA_NAMES);
+        for (IssuerProbe issuer : issuers) {
+            if (issuer.publicCa()) {
+                report(out, checks, issuer.caaCheck(reports, unchecked));
+            }
+        }
+    }
+
+    private Optional<String> internalRoot() {
+        return storage().map(s -> s.where(StorageKeys.CA_ROOT));
     }
 
     private static void report(PrintStream out, List<Check> checks, Check check) {
@@ -206,11 +269,10 @@ final class Doctor {
         return List.copyOf(targets);
     }
 
-    private DnsStatus dns(Optional<DomainTable.Route> route, CaPolicy ca) {
+    private DnsStatus dns(Optional<DomainTable.Route> route, CaPolicy ca, DnsCheck.CaaReport caa) {
         String platformHost = route.map(r -> r.platform().upstreamHost()).orElse(null);
         DnsCheck.Report report = join(dnsCheck.check(name, expectedTargets()));
-        DnsCheck.CaaReport caa = ca.publicCa() ? join(dnsCheck.caa(name)) : null;
-        return DnsStatus.of(report, caa, platformHost, ca, clock.instant());
+        return DnsStatus.of(report, ca.publicCa() ? caa : null, platformHost, ca, clock.instant());
     }
 
     private Check addressCheck(DnsStatus dns) {
@@ -232,86 +294,6 @@ final class Doctor {
             default:
                 return Check.fail("dns", dns.summary(), dns.fix(), via);
         }
-    }
-
-    private Check caaCheck(DnsStatus dns) {
-        return switch (dns.caaVerdict()) {
-            case OK -> Check.pass("caa", dns.caaSummary());
-            case UNKNOWN -> Check.pass(
-                    "caa",
-                    dns.caaSummary(),
-                    "check that the CAA records name the CA of "
-                            + config.certificates().acme().directory());
-            default -> Check.fail("caa", dns.caaSummary(), dns.caaFix());
-        };
-    }
-
-    // ---- the CA
-
-    private JsonNode directory;
-    private String directoryProblem;
-
-    private CaPolicy caPolicy() {
-        Certificates certificates = config.certificates();
-        if (certificates.issuer() != Certificates.IssuerKind.ACME) {
-            return CaPolicy.INTERNAL;
-        }
-        URI url = certificates.acme().directory();
-        CaPolicy known = CaPolicy.forAcme(url, url.getHost());
-        try {
-            HttpClient client = HttpClient.newBuilder()
-                    .connectTimeout(TIMEOUT)
-                    .sslContext(clientContext(certificates.acme().trustedCa()))
-                    .build();
-            HttpResponse<String> response = client.send(
-                    HttpRequest.newBuilder(url)
-                            .timeout(TIMEOUT.multipliedBy(2))
-                            .header("User-Agent", "clicktls-doctor")
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() != 200) {
-                directoryProblem = url + " answered " + response.statusCode();
-                return known;
-            }
-            directory = JSON.readTree(response.body());
-            List<String> identities = new ArrayList<>();
-            directory.path("meta").path("caaIdentities").forEach(node -> identities.add(node.asText()));
-            return identities.isEmpty() ? known : new CaPolicy(url.getHost(), true, identities);
-        } catch (IOException | GeneralSecurityException e) {
-            directoryProblem = "cannot reach " + url + ": " + describe(e);
-            return known;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            directoryProblem = "interrupted";
-            return known;
-        }
-    }
-
-    private Check caCheck() {
-        Certificates certificates = config.certificates();
-        if (certificates.issuer() != Certificates.IssuerKind.ACME) {
-            return Check.pass(
-                    "ca",
-                    "the internal CA issues (trials only: browsers do not trust it)",
-                    storage()
-                            .map(s -> "its root is " + s.where(StorageKeys.CA_ROOT))
-                            .orElse("its root is made on the first start"));
-        }
-        URI url = certificates.acme().directory();
-        if (directoryProblem != null) {
-            return Check.fail(
-                    "ca",
-                    "the ACME CA is unreachable: " + directoryProblem,
-                    "check that this machine reaches " + url.getHost() + " (firewall, outbound proxy, DNS)"
-                            + " and that certificates.acme.directory is right");
-        }
-        if (!directory.has("newOrder")) {
-            return Check.fail(
-                    "ca",
-                    url + " answered, but not with an ACME directory",
-                    "set certificates.acme.directory to the CA's ACME directory URL");
-        }
-        return Check.pass("ca", "the ACME directory " + url + " answers");
     }
 
     // ---- the certificate served
@@ -674,6 +656,101 @@ final class Doctor {
                 + "/certificate";
     }
 
+    // ---- the storage
+
+    /**
+     * The storage backend's health: a folder that exists (or can be made at the first start), is writable and has
+     * room; or PostgreSQL reachable, its schema migrated, and the time a read takes. Opened as the node opens it
+     * ({@code ClickTlsServer.existingStorage}), which for a folder creates nothing.
+     */
+    private Check storageCheck() {
+        StorageSettings.Postgres postgres = config.storage().postgres();
+        return postgres == null ? folderCheck(config.storage().directory()) : postgresCheck(postgres);
+    }
+
+    private Check folderCheck(Path folder) {
+        if (!Files.isDirectory(folder)) {
+            Path parent = folder.toAbsolutePath().getParent();
+            while (parent != null && !Files.isDirectory(parent)) {
+                parent = parent.getParent();
+            }
+            if (parent == null || !Files.isWritable(parent)) {
+                return Check.fail(
+                        "storage",
+                        folder + " does not exist and cannot be made by this user",
+                        "create it for the user clicktls runs as (mkdir, chown), or set storage.directory");
+            }
+            return Check.pass("storage", folder + " does not exist yet: made at the first start");
+        }
+        Optional<String> unwritable = storage().flatMap(Storage::unwritable);
+        if (unwritable.isPresent() || !Files.isWritable(folder)) {
+            return Check.fail(
+                    "storage",
+                    folder + ": " + unwritable.orElse("not writable for this user"),
+                    "run doctor as the user clicktls runs as; give that user the folder (chown) and free space on"
+                            + " its disk. The node still serves what is stored, but keeps new certificates in memory");
+        }
+        try {
+            long free = Files.getFileStore(folder).getUsableSpace();
+            String room = free >= 1L << 30
+                    ? String.format(Locale.ROOT, "%.1f GiB free", free / (double) (1L << 30))
+                    : (free >> 20) + " MiB free";
+            if (free < LOW_SPACE_BYTES) {
+                return Check.fail(
+                        "storage", folder + " is writable, but only " + room, "free space on the disk of " + folder);
+            }
+            return Check.pass("storage", folder + " is writable, " + room);
+        } catch (IOException e) {
+            return Check.fail("storage", "cannot ask the disk of " + folder + ": " + describe(e), "check the mount");
+        }
+    }
+
+    private Check postgresCheck(StorageSettings.Postgres postgres) {
+        int query = postgres.url().indexOf('?');
+        String where =
+                (query < 0 ? postgres.url() : postgres.url().substring(0, query)) + ", schema " + postgres.schema();
+        long start = System.nanoTime();
+        Optional<Storage> opened;
+        try {
+            opened = stored.open(config);
+        } catch (IOException | RuntimeException e) {
+            return Check.fail(
+                    "storage",
+                    "PostgreSQL at " + where + " cannot be used: " + describe(e),
+                    "check storage.postgres (url, user, password) and that the database accepts connections from"
+                            + " this machine");
+        }
+        if (opened.isEmpty()) {
+            return Check.fail("storage", "PostgreSQL at " + where + " was not opened", "check storage.postgres");
+        }
+        storage = opened;
+        long openMillis = (System.nanoTime() - start) / 1_000_000;
+        long best = Long.MAX_VALUE;
+        try {
+            for (int i = 0; i < 3; i++) {
+                long read = System.nanoTime();
+                opened.get().load(StorageKeys.ACCOUNT);
+                best = Math.min(best, System.nanoTime() - read);
+            }
+        } catch (IOException e) {
+            return Check.fail(
+                    "storage", "PostgreSQL at " + where + " fails reads: " + describe(e), "check the database's log");
+        }
+        String roundTrip = String.format(Locale.ROOT, "a read takes %.1f ms", best / 1e6);
+        Optional<String> unwritable = opened.get().unwritable();
+        if (unwritable.isPresent()) {
+            return Check.fail(
+                    "storage",
+                    "PostgreSQL at " + where + " takes no writes: " + unwritable.get(),
+                    "check the database (a standby, a full disk, a read-only user)",
+                    roundTrip);
+        }
+        return Check.pass(
+                "storage",
+                "PostgreSQL at " + where + " answers; its schema is migrated; " + roundTrip,
+                "connected and migrated in " + openMillis + " ms");
+    }
+
     // ---- helpers
 
     /** A listen address as a client reaches it: a wildcard address means this machine's loopback. */
@@ -726,7 +803,7 @@ final class Doctor {
         return false;
     }
 
-    private static SSLContext clientContext(Path trustedCa) throws GeneralSecurityException, IOException {
+    static SSLContext clientContext(Path trustedCa) throws GeneralSecurityException, IOException {
         if (trustedCa == null) {
             return SSLContext.getDefault();
         }
@@ -763,7 +840,7 @@ final class Doctor {
         }
     }
 
-    private static String describe(Throwable e) {
+    static String describe(Throwable e) {
         Throwable cause = e;
         while (cause.getCause() != null
                 && cause.getCause() != cause

@@ -14,9 +14,12 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * {@code clicktls doctor --config FILE DOMAIN}: explains, for one domain, what works and what does not, one line
- * per check with ✔ or ✘ and, for a ✘, what to do. Exit 0 only when every check passes, 1 when one fails, 2 for a
- * config that does not load, 64 for bad usage.
+ * {@code clicktls doctor --config FILE [DOMAIN]}: explains what works and what does not, one line per check with ✔ or
+ * ✘ and, for a ✘, what to do. With a DOMAIN: that domain, from its config entry and DNS through every issuer (CA, CAA)
+ * to the served certificate, the platform and the last issuance error, and the storage. Without: the node itself —
+ * the storage, every issuer of {@code certificates.issuers} (directory, account, external account binding, profile)
+ * and, for each, the CAA records of the listed exact names. Exit 0 only when every check passes, 1 when one fails, 2
+ * for a config that does not load, 64 for bad usage.
  *
  * <p>Options (for unusual setups and tests): {@code --expect NAME_OR_IP} (repeatable) adds to
  * {@code on_demand.expect_dns} where the domain's DNS should lead (with neither, the DNS check only says where it
@@ -30,10 +33,10 @@ public final class DoctorCommand {
     static final String USAGE =
             """
             usage: clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT]
-                                   [--trust PEM]... [--https HOST:PORT] [--admin URL] DOMAIN
+                                   [--trust PEM]... [--https HOST:PORT] [--admin URL] [DOMAIN]
             """;
 
-    /** The parsed command line. */
+    /** The parsed command line; {@code domain} is {@code null} for the node's own checks. */
     record Options(
             Path config,
             String domain,
@@ -78,12 +81,13 @@ public final class DoctorCommand {
         }
         List<Doctor.Check> checks = new Doctor(config, options, stored).run(out);
         long failed = checks.stream().filter(check -> !check.ok()).count();
+        String subject = options.domain() == null ? "the issuers and the storage" : options.domain();
         out.println();
         if (failed == 0) {
-            out.println("All " + checks.size() + " checks passed for " + options.domain() + ".");
+            out.println("All " + checks.size() + " checks passed for " + subject + ".");
             return 0;
         }
-        out.println(failed + " of " + checks.size() + " checks failed for " + options.domain() + ".");
+        out.println(failed + " of " + checks.size() + " checks failed for " + subject + ".");
         return 1;
     }
 
@@ -121,11 +125,17 @@ public final class DoctorCommand {
                 }
             }
         }
-        if (config == null || domain == null) {
-            throw new IllegalArgumentException("--config FILE and one DOMAIN are required");
+        if (config == null) {
+            throw new IllegalArgumentException("--config FILE is required");
         }
         return new Options(
-                config, HostNames.normalize(domain), List.copyOf(expect), dns, List.copyOf(trust), https, admin);
+                config,
+                domain == null ? null : HostNames.normalize(domain),
+                List.copyOf(expect),
+                dns,
+                List.copyOf(trust),
+                https,
+                admin);
     }
 
     private static String value(List<String> args, int i, String option) {

@@ -40,6 +40,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.ToIntBiFunction;
 import java.util.function.ToIntFunction;
 
 /**
@@ -110,6 +111,13 @@ public final class Metrics implements AutoCloseable {
     public static final List<String> LISTENERS = List.of("https", "http");
     /** {@code clicktls_connections_refused_total{reason}}: the two {@code limits:} keys. */
     public static final List<String> REFUSAL_REASONS = List.of("max_connections", "max_connections_per_client");
+    /**
+     * {@code clicktls_certificate_issuance_failures_total{issuer,reason}}: why an issuer could not issue (the CA down or
+     * failing, its rate limit, a failed validation, anything else).
+     */
+    public static final List<String> ISSUER_FAILURE_REASONS = List.of("outage", "rate_limited", "validation", "other");
+    /** {@code clicktls_certificates_stored{issuer,state}}: the states a stored certificate's dates give it. */
+    public static final List<String> STORED_STATES = List.of("valid", "expiring", "expired");
     /** {@code clicktls_accept_errors_total{reason}}: a listener's accept failed (the connection waits in the queue). */
     public static final List<String> ACCEPT_ERROR_REASONS = List.of("out_of_descriptors", "other");
 
@@ -167,6 +175,11 @@ public final class Metrics implements AutoCloseable {
             labelled("clicktls.connections.refused", "reason", REFUSAL_REASONS);
     private final LabelledCounter acceptErrors = labelled("clicktls.accept.errors", "reason", ACCEPT_ERROR_REASONS);
     private final ConcurrentMap<String, AtomicLong> openConnections = new ConcurrentHashMap<>();
+    /** By issuer label and reason, joined with a line feed (which no label contains). */
+    private final ConcurrentMap<String, Counter> issuerFailures = new ConcurrentHashMap<>();
+    /** By the first issuer's label and the signer's, joined with a line feed. */
+    private final ConcurrentMap<String, Counter> fallbacks = new ConcurrentHashMap<>();
+
     private final Counter unexpectedErrors;
     private final Set<String> caches = ConcurrentHashMap.newKeySet();
     private final Timer issuance;
@@ -478,6 +491,69 @@ public final class Metrics implements AutoCloseable {
     /** @param kind e.g. {@code certificate} or {@code rate_limit} */
     public void storageWriteFailed(String kind) {
         storageWriteFailures.get(kind).increment();
+    }
+
+    // ---- issuers
+
+    /**
+     * Registers the series of the configured issuers at 0: {@code clicktls_certificate_issuance_failures_total} for each
+     * issuer and {@link #ISSUER_FAILURE_REASONS reason}, {@code clicktls_issuer_fallbacks_total} from the first issuer
+     * to each other one, and the gauge {@code clicktls_certificates_stored{issuer,state}} for each issuer and each of
+     * {@link #STORED_STATES}, plus the issuer {@code other} (certificates of issuers no longer configured).
+     *
+     * @param labels the issuers' labels in order of preference
+     * @param stored the count for an issuer and state, read at scrape time; must be cheap
+     */
+    public void issuers(List<String> labels, ToIntBiFunction<String, String> stored) {
+        for (String issuer : labels) {
+            ISSUER_FAILURE_REASONS.forEach(reason -> issuerFailureCounter(issuer, reason));
+        }
+        for (String to : labels.subList(1, labels.size())) {
+            fallbackCounter(labels.get(0), to);
+        }
+        List<String> withOther = new ArrayList<>(labels);
+        if (!withOther.contains("other")) {
+            withOther.add("other");
+        }
+        for (String issuer : withOther) {
+            for (String state : STORED_STATES) {
+                Gauge.builder("clicktls.certificates.stored", () -> stored.applyAsInt(issuer, state))
+                        .description("Stored certificates by the issuer that signed them and by state (valid, "
+                                + "expiring: less than a third of the lifetime left, expired)")
+                        .tag("issuer", issuer)
+                        .tag("state", state)
+                        .register(registry);
+            }
+        }
+    }
+
+    /** @param reason one of {@link #ISSUER_FAILURE_REASONS} */
+    public void issuerFailed(String issuer, String reason) {
+        issuerFailureCounter(issuer, reason).increment();
+    }
+
+    private Counter issuerFailureCounter(String issuer, String reason) {
+        return counter(
+                issuerFailures, issuer + "\n" + reason, key -> Counter.builder("clicktls.certificate.issuance.failures")
+                        .description("Orders an issuer could not complete, by issuer and reason (outage, rate_limited, "
+                                + "validation, other)")
+                        .tag("issuer", issuer)
+                        .tag("reason", reason)
+                        .register(registry));
+    }
+
+    /** A certificate was signed by {@code to} rather than by the first issuer, {@code from}. */
+    public void issuerFellBack(String from, String to) {
+        fallbackCounter(from, to).increment();
+    }
+
+    private Counter fallbackCounter(String from, String to) {
+        return counter(fallbacks, from + "\n" + to, key -> Counter.builder("clicktls.issuer.fallbacks")
+                .description("Certificates signed by a later issuer because the first one was down, rate-limited or"
+                        + " failing validation, by the first issuer and the signer")
+                .tag("from", from)
+                .tag("to", to)
+                .register(registry));
     }
 
     /** For sizes such as rewritten body bytes; created on first use. */

@@ -49,6 +49,17 @@ class CertificateStateTest {
     }
 
     @Test
+    void aListedNameWaitingForItsDnsIsWaitingForDnsAndARateLimitIsHeld() {
+        Hold dns = Hold.waitingForDns(
+                "waiting for DNS: links.shop.test resolves to 192.0.2.7", NOW.plusSeconds(60), java.util.List.of());
+        Hold limit = new Hold("too many certificates for shop.test this week", NOW.plusSeconds(60));
+
+        assertThat(CertificateState.of(null, false, null, dns, NOW)).isEqualTo(CertificateState.WAITING_FOR_DNS);
+        assertThat(CertificateState.WAITING_FOR_DNS.wireName()).isEqualTo("waiting_for_dns");
+        assertThat(CertificateState.of(null, false, null, limit, NOW)).isEqualTo(CertificateState.HELD);
+    }
+
+    @Test
     void issuingWinsOverAFailureAndAFailureOverAValidCertificate() {
         IssuanceFailure failure = new IssuanceFailure("rateLimited", NOW, 1, null);
         CertificateFacts valid = certificate(Duration.ofDays(90), Duration.ofDays(60));

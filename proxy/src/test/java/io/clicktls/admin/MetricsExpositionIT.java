@@ -54,7 +54,12 @@ class MetricsExpositionIT {
                 .contains("clicktls_unexpected_errors_total 0.0")
                 .contains("clicktls_certificate_issuance_seconds_count 0")
                 .contains("clicktls_upstream_seconds_count 0")
-                .contains("clicktls_tls_handshake_seconds_count 0");
+                .contains("clicktls_tls_handshake_seconds_count 0")
+                // the configured issuer (the internal CA here) and the issuer of certificates no longer configured
+                .contains("clicktls_certificate_issuance_failures_total{issuer=\"internal\",reason=\"outage\"} 0.0")
+                .contains("clicktls_certificate_issuance_failures_total{issuer=\"internal\",reason=\"other\"} 0.0")
+                .contains("clicktls_certificates_stored{issuer=\"internal\",state=\"valid\"} 0.0")
+                .contains("clicktls_certificates_stored{issuer=\"other\",state=\"expired\"} 0.0");
 
         ExternalTool.Run lint = ExternalTool.PROMTOOL.require().run(scrape, 30, "check", "metrics");
         assertThat(lint.output()).as("promtool check metrics").isEmpty();

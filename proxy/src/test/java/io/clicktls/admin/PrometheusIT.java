@@ -56,6 +56,8 @@ class PrometheusIT {
     private RunningNode.Config config(String... domains) {
         return RunningNode.config(dir)
                 .set("admin.token", TOKEN)
+                // two issuers, so that the series of a fallback exist; the second is never asked (the first issues)
+                .set("certificates.issuers", "[internal, {name: spare, directory: \"http://127.0.0.1:9/directory\"}]")
                 .platform("stand-in", platform.port())
                 .domains("stand-in", domains);
     }
@@ -92,7 +94,7 @@ class PrometheusIT {
                 null, 30, "check", "config", docker().resolve("prometheus.yml").toString());
 
         assertThat(rules.exitCode()).as(rules.output()).isZero();
-        assertThat(rules.output()).contains("SUCCESS: 8 rules found");
+        assertThat(rules.output()).contains("SUCCESS: 10 rules found");
         assertThat(tests.exitCode()).as(tests.output()).isZero();
         assertThat(config.exitCode()).as(config.output()).isZero();
     }
@@ -144,7 +146,7 @@ class PrometheusIT {
         assertThat(target.path("labels").path("job").asText()).isEqualTo("clicktls");
         assertThat(series.at("/data/result/0/metric/result").asText()).isEqualTo("ok");
         assertThat(rules.at("/data/groups/0/name").asText()).isEqualTo("clicktls");
-        assertThat(rules.at("/data/groups/0/rules")).hasSize(8);
+        assertThat(rules.at("/data/groups/0/rules")).hasSize(10);
         assertThat(rules.at("/data/groups/0/rules").findValuesAsText("health")).containsOnly("ok");
     }
 

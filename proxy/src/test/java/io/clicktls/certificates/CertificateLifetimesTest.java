@@ -9,6 +9,7 @@ import io.clicktls.testing.MutableClock;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The smallest remaining fraction of a lifetime over the store's index, as the alert on it reads it. */
@@ -58,10 +59,34 @@ class CertificateLifetimesTest {
         assertThat(lifetimes.smallestRemainingFraction()).isCloseTo(0.5, within(1e-4));
     }
 
+    @Test
+    void storedCertificatesAreCountedByIssuerAndStateWithIssuersNoLongerConfiguredAsOther() throws Exception {
+        List<String> configured = List.of("letsencrypt", "zerossl");
+        stored("a.example.com", "letsencrypt", NOW.minus(Duration.ofDays(1)), NOW.plus(Duration.ofDays(5)));
+        stored("b.example.com", "letsencrypt", NOW.minus(Duration.ofDays(5)), NOW.plus(Duration.ofDays(1)));
+        stored("c.example.com", "zerossl", NOW.minus(Duration.ofDays(90)), NOW.minus(Duration.ofDays(1)));
+        stored("d.example.com", "retired-ca", NOW.minus(Duration.ofDays(10)), NOW.plus(Duration.ofDays(80)));
+        stored("e.example.com", "letsencrypt", NOW.minus(Duration.ofDays(10)), NOW.plus(Duration.ofDays(80)));
+        store.scanIndex();
+
+        // a 6-day certificate with 1 day left is expiring (under a third), one with 5 days left is not
+        assertThat(lifetimes.stored("letsencrypt", "valid", configured)).isEqualTo(2);
+        assertThat(lifetimes.stored("letsencrypt", "expiring", configured)).isEqualTo(1);
+        assertThat(lifetimes.stored("letsencrypt", "expired", configured)).isZero();
+        assertThat(lifetimes.stored("zerossl", "expired", configured)).isEqualTo(1);
+        assertThat(lifetimes.stored("zerossl", "valid", configured)).isZero();
+        assertThat(lifetimes.stored(CertificateLifetimes.OTHER_ISSUER, "valid", configured))
+                .isEqualTo(1);
+    }
+
     private void stored(String name, Instant notBefore, Instant notAfter) {
+        stored(name, "internal", notBefore, notAfter);
+    }
+
+    private void stored(String name, String issuer, Instant notBefore, Instant notAfter) {
         storage.store(
                 "certificates/" + name + "/meta.json",
-                ("{\"name\":\"" + name + "\",\"issuer\":\"internal\",\"not_before\":\"" + notBefore
+                ("{\"name\":\"" + name + "\",\"issuer\":\"" + issuer + "\",\"not_before\":\"" + notBefore
                                 + "\",\"not_after\":\"" + notAfter + "\",\"serial\":\"1f\"}")
                         .getBytes(StandardCharsets.UTF_8));
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.certificates.IssuerUnavailableException.Reason;
+import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.MutableClock;
 import java.math.BigInteger;
@@ -127,6 +128,41 @@ class FallbackIssuerTest {
         assertThatThrownBy(() -> fallback.issue("a.shop.test")).isInstanceOf(IssuanceException.class);
         assertThat(first.calls).hasSize(1);
         assertThat(second.calls).hasSize(1);
+    }
+
+    @Test
+    void failuresAreCountedByIssuerAndReasonAndFallbacksByTheFirstIssuerAndTheSigner() throws Exception {
+        Metrics metrics = new Metrics();
+        metrics.issuers(List.of("first.test", "second.test"), (issuer, state) -> 0);
+        FallbackIssuer counted = new FallbackIssuer(
+                List.of(
+                        new FailureCountingIssuer(first, metrics::issuerFailed),
+                        new FailureCountingIssuer(second, metrics::issuerFailed)),
+                clock,
+                metrics::issuerFellBack);
+        assertThat(metrics.scrape())
+                .as("registered at 0")
+                .contains("clicktls_issuer_fallbacks_total{from=\"first.test\",to=\"second.test\"} 0.0")
+                .contains(
+                        "clicktls_certificate_issuance_failures_total{issuer=\"second.test\",reason=\"validation\"} 0.0")
+                .contains("clicktls_certificates_stored{issuer=\"other\",state=\"expired\"} 0.0");
+
+        first.fail(Reason.RATE_LIMITED);
+        assertThat(counted.issue("a.shop.test").issuer()).isEqualTo("second.test");
+        first.fail(Reason.UNREACHABLE);
+        assertThat(counted.issue("b.shop.test").issuer()).isEqualTo("second.test");
+        clock.advance(FallbackIssuer.OUTAGE_BACKOFF_MIN);
+        first.failures.add(new IssuanceException("the CA refused c.shop.test: rejectedIdentifier"));
+        assertThatThrownBy(() -> counted.issue("c.shop.test")).isInstanceOf(IssuanceException.class);
+
+        assertThat(metrics.scrape())
+                .contains(
+                        "clicktls_certificate_issuance_failures_total{issuer=\"first.test\",reason=\"rate_limited\"} 1.0")
+                .contains("clicktls_certificate_issuance_failures_total{issuer=\"first.test\",reason=\"outage\"} 1.0")
+                .contains("clicktls_certificate_issuance_failures_total{issuer=\"first.test\",reason=\"other\"} 1.0")
+                .contains("clicktls_certificate_issuance_failures_total{issuer=\"second.test\",reason=\"other\"} 0.0")
+                .contains("clicktls_issuer_fallbacks_total{from=\"first.test\",to=\"second.test\"} 2.0");
+        metrics.close();
     }
 
     /** An issuer that fails as told, then issues. */

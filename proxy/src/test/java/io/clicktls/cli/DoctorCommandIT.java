@@ -7,7 +7,9 @@ import io.clicktls.admin.ChallTestDns;
 import io.clicktls.certificates.IssuanceException;
 import io.clicktls.certificates.IssuanceFailures;
 import io.clicktls.storage.FileStorage;
+import io.clicktls.testing.AcmeStandIn;
 import io.clicktls.testing.LocalServers;
+import io.clicktls.testing.PostgresServer;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.io.ByteArrayOutputStream;
@@ -36,6 +38,7 @@ class DoctorCommandIT {
     private RunningNode.Config config;
     private RunningNode node;
     private boolean platformClosed;
+    private final List<AcmeStandIn> cas = new ArrayList<>();
 
     /** What one doctor run printed and returned. */
     private record Run(int exitCode, String out, String err) {}
@@ -55,6 +58,7 @@ class DoctorCommandIT {
 
     @AfterEach
     void stop() {
+        cas.forEach(AcmeStandIn::close);
         if (node != null) {
             node.close();
         }
@@ -84,7 +88,9 @@ class DoctorCommandIT {
                     "--https", "127.0.0.1:" + node.httpsPort(), "--admin", "http://127.0.0.1:" + node.adminPort()));
         }
         args.addAll(List.of(extra));
-        args.add(domain);
+        if (domain != null) {
+            args.add(domain);
+        }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = DoctorCommand.run(
@@ -112,7 +118,8 @@ class DoctorCommandIT {
                 .contains("✔ upstream     http://stand-in.platform.test:" + platform.port() + " answered \"HTTP/1.1 ")
                 .contains("✔ issuance ")
                 .doesNotContain("✘")
-                .contains("All 7 checks passed for good.shop.test.");
+                .contains("✔ storage ")
+                .contains("All 8 checks passed for good.shop.test.");
         assertThat(run.exitCode()).isZero();
     }
 
@@ -194,7 +201,7 @@ class DoctorCommandIT {
                 .contains("✘ upstream     http://stand-in.platform.test:" + platform.port() + " did not answer")
                 .contains("fix: check that this machine reaches stand-in.platform.test:" + platform.port())
                 .contains("✔ certificate ")
-                .contains("1 of 7 checks failed for down.shop.test.");
+                .contains("1 of 8 checks failed for down.shop.test.");
         assertThat(run.out().lines().filter(line -> line.startsWith("✘"))).hasSize(1);
         assertThat(run.exitCode()).isEqualTo(1);
     }
@@ -248,9 +255,121 @@ class DoctorCommandIT {
         assertThat(run.exitCode()).isEqualTo(1);
     }
 
+    // ---- without a DOMAIN: every issuer and the storage
+
     @Test
-    void missingDomainIsAUsageError() {
-        Run run = doctor("", "--expect");
+    void everyIssuerIsCheckedDirectoryAccountEabProfileAndTheCaaOfEachListedName() throws Exception {
+        // a: offers profiles, is named by the CAA of listed.shop.test; b: requires EAB, which is not configured
+        AcmeStandIn a =
+                ca("{\"caaIdentities\": [\"ca-a.test\"], \"profiles\": {\"classic\": \"\", \"shortlived\": \"\"}}");
+        AcmeStandIn b = ca("{\"caaIdentities\": [\"ca-b.test\"], \"externalAccountRequired\": true}");
+        dns.server().addCaa("listed.shop.test", "issue", "ca-a.test");
+        config.set(
+                        "certificates.issuers",
+                        "[{name: a, directory: \"" + a.directoryUrl() + "\", profile: shortlived},"
+                                + " {name: b, directory: \"" + b.directoryUrl() + "\"}]")
+                .domains("stand-in", "listed.shop.test", "open.shop.test")
+                .write();
+
+        Run run = doctor(null);
+
+        assertThat(run.out())
+                .as(run.out())
+                .contains("clicktls doctor: the issuers and the storage")
+                .contains("does not exist yet: made at the first start")
+                .contains("✔ ca           a: the ACME directory " + a.directoryUrl() + " answers")
+                .contains("account: none stored yet; registered with the first order")
+                .contains("profile shortlived; offered: classic, shortlived")
+                .contains("✘ ca           b: the CA requires external account binding for new accounts and none is"
+                        + " configured")
+                .contains("fix: set certificates.issuers[1].eab { kid, hmac_key_file }")
+                .contains("✔ caa          a: the CAA records of all 2 listed names let ca-a.test issue")
+                .contains("✘ caa          b: the CAA records of 1 of 2 listed names do not let ca-b.test issue")
+                .contains("fix: add a CAA record at listed.shop.test: 0 issue \"ca-b.test\"")
+                .contains("2 of 5 checks failed for the issuers and the storage.");
+        assertThat(run.exitCode()).isEqualTo(1);
+        assertThat(dir.resolve("data")).as("doctor leaves no trace").doesNotExist();
+        assertThat(a.newOrders()).isEmpty();
+    }
+
+    @Test
+    void aProfileTheCaDoesNotOfferFailsNamingTheOffered() throws Exception {
+        AcmeStandIn a = ca("{\"profiles\": {\"classic\": \"90 days\", \"tlsserver\": \"\"}}");
+        config.set("certificates.acme", "{directory: \"" + a.directoryUrl() + "\", profile: shortlived}")
+                .set("certificates.issuer", "acme")
+                .write();
+
+        Run run = doctor(null);
+
+        assertThat(run.out())
+                .as(run.out())
+                .contains("✘ ca           127.0.0.1: profile 'shortlived' is not offered by 127.0.0.1; it offers:"
+                        + " classic, tlsserver")
+                .contains("fix: set certificates.acme.profile to one the CA offers");
+        assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void aStoredAccountAndConfiguredEabPassAndAnUnreachableIssuerFails() throws Exception {
+        AcmeStandIn b = ca("{\"externalAccountRequired\": true}");
+        String unreachable = "http://127.0.0.1:" + LocalServers.freePort() + "/directory";
+        config.set(
+                        "certificates.issuers",
+                        "[{name: down, directory: \"" + unreachable + "\"}, {name: b, directory: \"" + b.directoryUrl()
+                                + "\", eab: {kid: kid-1, hmac_key: " + "A".repeat(43) + "}}]")
+                .write();
+        new FileStorage(dir.resolve("data"))
+                .store(
+                        "acme/b/account.json",
+                        ("{\"directory\": \"" + b.directoryUrl() + "\", \"location\": \"" + b.url("/acct/7") + "\"}")
+                                .getBytes(StandardCharsets.UTF_8));
+
+        Run run = doctor(null);
+
+        assertThat(run.out())
+                .as(run.out())
+                .contains("✔ storage      " + dir.resolve("data") + " is writable, ")
+                .contains("✘ ca           down: the ACME CA is unreachable: cannot reach " + unreachable)
+                .contains("✔ ca           b: the ACME directory")
+                .contains("account: " + b.url("/acct/7"))
+                .contains("the CA requires external account binding: external account binding, kid kid-1");
+        assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void postgresStorageIsReachableMigratedAndTimed() throws Exception {
+        try (PostgresServer postgres = PostgresServer.start(dir.resolve("pg"))) {
+            config.set("storage", "{postgres: {url: \"" + postgres.url() + "\", user: postgres, schema: doctor_check}}")
+                    .write();
+
+            Run run = doctor(null);
+
+            assertThat(run.out())
+                    .as(run.out())
+                    .containsPattern("✔ storage      PostgreSQL at " + postgres.url()
+                            + ", schema doctor_check answers; its schema is migrated; a read takes [0-9.]+ ms");
+            postgres.stop();
+
+            Run down = doctor(null);
+
+            assertThat(down.out())
+                    .as(down.out())
+                    .contains("✘ storage      PostgreSQL at " + postgres.url() + ", schema doctor_check cannot be used")
+                    .contains("fix: check storage.postgres");
+            assertThat(down.exitCode()).isEqualTo(1);
+        }
+    }
+
+    /** A stand-in ACME CA serving a directory with this {@code meta}, closed after the test. */
+    private AcmeStandIn ca(String meta) throws Exception {
+        AcmeStandIn ca = AcmeStandIn.start(meta);
+        cas.add(ca);
+        return ca;
+    }
+
+    @Test
+    void anOptionWithoutItsValueIsAUsageError() {
+        Run run = doctor(null, "--expect");
 
         assertThat(run.exitCode()).isEqualTo(64);
         assertThat(run.err()).contains("usage: clicktls doctor");

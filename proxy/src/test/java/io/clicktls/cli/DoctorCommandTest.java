@@ -46,6 +46,14 @@ class DoctorCommandTest {
     }
 
     @Test
+    void withoutADomainDoctorChecksTheNodeItself() {
+        DoctorCommand.Options options = DoctorCommand.parse(List.of("--config", "c.yml"));
+
+        assertThat(options.domain()).isNull();
+        assertThat(options.config()).isEqualTo(Path.of("c.yml"));
+    }
+
+    @Test
     void badUsageIsExplained() {
         assertThatThrownBy(() -> DoctorCommand.parse(List.of("a.test"))).hasMessageContaining("--config FILE");
         assertThatThrownBy(() -> DoctorCommand.parse(List.of("--config", "c", "a.test", "b.test")))
