@@ -24,7 +24,7 @@ public final class Main {
             """
             usage: clicktls [run] [--config FILE] [--demo-platform HOST:PORT]
                    clicktls check --config FILE
-                   clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT] DOMAIN
+                   clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT] [DOMAIN]
 
               run      serve: the https, http and admin listeners of the config (without --config: the
                        embedded default, the same as config/clicktls.yml in the source tree)
@@ -32,8 +32,10 @@ public final class Main {
                        whole path offline (the default config forwards to 127.0.0.1:8081)
               check    validate a config file: exit 0, or exit 2 with one file:line:column: message per problem
               doctor   explain what works and what does not for one domain: config, DNS (CNAME chain, addresses;
-                       --expect says where it should lead), the CA and CAA, the certificate served, the platform's
-                       answer, the last issuance error; ✔ or ✘ with a fix per check; exit 0 when all pass
+                       --expect says where it should lead), each CA and CAA, the certificate served, the platform's
+                       answer, the last issuance error, the storage; without DOMAIN: the storage and every CA
+                       (directory, account, EAB, profile, CAA of the listed names); ✔ or ✘ with a fix per check;
+                       exit 0 when all pass
             """;
 
     private Main() {}
