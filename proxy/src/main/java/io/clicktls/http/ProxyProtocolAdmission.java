@@ -111,6 +111,7 @@ final class ProxyProtocolAdmission {
 
         private final ConnectionLimiter limiter;
         private ScheduledFuture<?> timeout;
+        private boolean failed;
 
         HeaderReader(ConnectionLimiter limiter) {
             this.limiter = limiter;
@@ -120,8 +121,7 @@ final class ProxyProtocolAdmission {
         public void handlerAdded(ChannelHandlerContext ctx) {
             timeout = ctx.executor()
                     .schedule(
-                            () -> ctx.fireExceptionCaught(new ReadTimeoutException(
-                                    "no PROXY protocol header within " + HEADER_TIMEOUT.toSeconds() + " s")),
+                            () -> fail(ctx, ReadTimeoutException.INSTANCE),
                             HEADER_TIMEOUT.toMillis(),
                             TimeUnit.MILLISECONDS);
         }
@@ -129,6 +129,24 @@ final class ProxyProtocolAdmission {
         @Override
         public void handlerRemoved(ChannelHandlerContext ctx) {
             timeout.cancel(false);
+        }
+
+        /**
+         * The decoder's failure on a malformed header. Only the first goes on: the decoder fails again on what follows
+         * in the same read (a request's next line) while the connection closes, and one client makes one error.
+         */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            fail(ctx, cause);
+        }
+
+        private void fail(ChannelHandlerContext ctx, Throwable cause) {
+            if (failed) {
+                return;
+            }
+            failed = true;
+            timeout.cancel(false);
+            ctx.fireExceptionCaught(cause); // ClientErrorLog, last in the pipeline, counts, logs and closes
         }
 
         @Override
