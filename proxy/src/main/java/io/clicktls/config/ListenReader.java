@@ -2,7 +2,6 @@ package io.clicktls.config;
 
 import static io.clicktls.config.Binding.quote;
 
-import io.clicktls.config.YamlTree.Entry;
 import io.clicktls.config.YamlTree.ListNode;
 import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.ScalarNode;
@@ -37,12 +36,8 @@ final class ListenReader {
         section.allowOnly(PROXY_PROTOCOL_KEYS);
         Binding binding = section.binding();
         String path = section.pathOf("from");
-        Entry entry = section.entry("from");
-        if (entry == null || Section.isBlank(entry.value())) {
-            return ProxyProtocol.OFF;
-        }
-        if (!(entry.value() instanceof ListNode list)) {
-            binding.badShape(entry.value(), path, RANGES_EXPECTED);
+        ListNode list = section.list("from", RANGES_EXPECTED);
+        if (list == null) {
             return ProxyProtocol.OFF;
         }
         if (list.items().isEmpty()) {

@@ -9,7 +9,7 @@ import io.clicktls.testing.TcpBalancer;
 import io.clicktls.testing.TcpBalancer.Route;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,8 +30,13 @@ class HaproxyInFrontIT {
     @TempDir
     static Path dir;
 
+    @AutoClose
     private static StandInPlatform platform;
+
+    @AutoClose
     private static RunningNode node;
+
+    @AutoClose
     private static TcpBalancer haproxy;
 
     @BeforeAll
@@ -50,19 +55,6 @@ class HaproxyInFrontIT {
                         new Route("http-v1", node.httpPort(), "send-proxy"),
                         new Route("http-v2", node.httpPort(), "send-proxy-v2"),
                         new Route("https-none", node.httpsPort(), "")));
-    }
-
-    @AfterAll
-    static void stop() {
-        if (haproxy != null) {
-            haproxy.close();
-        }
-        if (node != null) {
-            node.close();
-        }
-        if (platform != null) {
-            platform.close();
-        }
     }
 
     @BeforeEach

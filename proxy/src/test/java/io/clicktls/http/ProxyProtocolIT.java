@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.ClientTls;
 import io.clicktls.testing.Curl;
+import io.clicktls.testing.Eventually;
 import io.clicktls.testing.ProxyHeaders;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.ScrapedCounts;
@@ -16,6 +17,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +25,7 @@ import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,8 +44,13 @@ class ProxyProtocolIT {
     @TempDir
     Path dir;
 
+    @AutoClose
     private StandInPlatform platform;
+
+    @AutoClose
     private RunningNode node;
+
+    private RunningNode.Config config;
     private final List<Socket> sockets = new ArrayList<>();
 
     enum Version {
@@ -53,23 +61,20 @@ class ProxyProtocolIT {
     @BeforeEach
     void start() throws Exception {
         platform = StandInPlatform.start();
-        node = RunningNode.start(RunningNode.config(dir)
+        config = RunningNode.config(dir)
                 .platform("stand-in", platform.port())
                 .domains("stand-in", NAME)
                 .set("listen.proxy_protocol.from", "[127.0.0.1/32]")
                 .set("limits.max_connections_per_client", "2")
-                .set("upgrade.http", "proxy"));
+                .set("upgrade.http", "proxy");
+        node = RunningNode.start(config);
     }
 
     @AfterEach
-    void stop() throws IOException {
+    void closeSockets() throws IOException {
         for (Socket socket : sockets) {
             socket.close();
         }
-        if (node != null) {
-            node.close();
-        }
-        platform.close();
     }
 
     @ParameterizedTest
@@ -156,6 +161,25 @@ class ProxyProtocolIT {
                 .isEqualTo(1);
         assertThat(counts("clicktls_connections_refused_total", "reason"))
                 .containsEntry("max_connections_per_client", 1.0);
+    }
+
+    @Test
+    void reloadThatListsAnotherBalancerAppliesToTheNextConnection() throws Exception {
+        config.set("listen.proxy_protocol.from", "[127.0.0.2]").replace();
+        Eventually.holds(
+                Duration.ofSeconds(10),
+                "the reload",
+                () -> counts("clicktls_config_reloads_total", "result").get("ok") == 1.0);
+
+        Socket former = connect("127.0.0.1", node.httpPort());
+        former.getOutputStream().write(ProxyHeaders.v1(at("203.0.113.9", 40004), at("127.0.0.1", node.httpPort())));
+        assertThat(closedWithin(former, 5_000))
+                .as("127.0.0.1 is no longer listed")
+                .isTrue();
+        Socket listed = connect("127.0.0.2", node.httpPort());
+        listed.getOutputStream().write(ProxyHeaders.v1(at("203.0.113.9", 40005), at("127.0.0.1", node.httpPort())));
+        assertThat(exchange(listed)).startsWith("HTTP/1.1 302");
+        assertThat(platform.last().headers("x-forwarded-for")).containsExactly("203.0.113.9");
     }
 
     /** Opens {@code count} http connections through the balancer for {@code client}; how many stay open. */
