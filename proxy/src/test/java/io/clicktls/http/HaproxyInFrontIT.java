@@ -71,6 +71,9 @@ class HaproxyInFrontIT {
                 : Curl.http(port, NAME, "/ls/click", "--interface", CLIENT);
 
         assertThat(result.status()).as(result.stderr() + haproxy.log()).isEqualTo(302);
+        assertThat(result.httpVersion())
+                .as("curl speaks HTTP/2 over TLS: the stream finds the client on its connection")
+                .isEqualTo(route.startsWith("https") ? "2" : "1.1");
         assertThat(platform.last().headers("x-forwarded-for")).containsExactly(CLIENT);
     }
 

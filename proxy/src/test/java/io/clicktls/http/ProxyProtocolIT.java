@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
@@ -63,9 +64,10 @@ class ProxyProtocolIT {
         platform = StandInPlatform.start();
         config = RunningNode.config(dir)
                 .platform("stand-in", platform.port())
-                .domains("stand-in", NAME)
+                .domains("stand-in", NAME, "*.budget.test")
                 .set("listen.proxy_protocol.from", "[127.0.0.1/32]")
                 .set("limits.max_connections_per_client", "2")
+                .set("certificates.limits.new_names_per_client_per_registered_domain_per_week", "1")
                 .set("upgrade.http", "proxy");
         node = RunningNode.start(config);
     }
@@ -82,12 +84,7 @@ class ProxyProtocolIT {
     void headerOverHttpsNamesTheClientInXForwardedFor(Version version) throws Exception {
         Socket balancer = connect("127.0.0.1", node.httpsPort());
         balancer.getOutputStream().write(header(version, at("203.0.113.7", 40001), node.httpsPort()));
-        SSLSocket tls = (SSLSocket) ClientTls.trusting(ClientTls.readPem(node.internalRoot()))
-                .getSocketFactory()
-                .createSocket(balancer, NAME, node.httpsPort(), true);
-        SSLParameters parameters = tls.getSSLParameters();
-        parameters.setServerNames(List.of(new SNIHostName(NAME)));
-        tls.setSSLParameters(parameters);
+        SSLSocket tls = tls(balancer, NAME);
 
         assertThat(exchange(tls)).startsWith("HTTP/1.1 302");
         assertThat(platform.last().headers("x-forwarded-for")).containsExactly("203.0.113.7");
@@ -180,6 +177,41 @@ class ProxyProtocolIT {
         listed.getOutputStream().write(ProxyHeaders.v1(at("203.0.113.9", 40005), at("127.0.0.1", node.httpPort())));
         assertThat(exchange(listed)).startsWith("HTTP/1.1 302");
         assertThat(platform.last().headers("x-forwarded-for")).containsExactly("203.0.113.9");
+    }
+
+    @Test
+    void newNameBudgetIsTheClientsTheHeaderNamesNotTheBalancers() throws Exception {
+        assertThat(handshakeSucceeds("203.0.113.30", "first.budget.test")).isTrue();
+        assertThat(handshakeSucceeds("203.0.113.30", "second.budget.test"))
+                .as("new_names_per_client_per_registered_domain_per_week 1")
+                .isFalse();
+        assertThat(handshakeSucceeds("203.0.113.31", "third.budget.test"))
+                .as("another client through the same balancer")
+                .isTrue();
+        assertThat(counts("clicktls_on_demand_denied_total", "reason")).containsEntry("client_budget", 1.0);
+    }
+
+    /** A TLS handshake for {@code name} through the balancer for {@code client}: whether it completed. */
+    private boolean handshakeSucceeds(String client, String name) throws Exception {
+        Socket balancer = connect("127.0.0.1", node.httpsPort());
+        balancer.getOutputStream().write(ProxyHeaders.v2(at(client, 40200), at("127.0.0.1", node.httpsPort())));
+        try {
+            tls(balancer, name).startHandshake();
+            return true;
+        } catch (SSLException refused) {
+            return false;
+        }
+    }
+
+    /** TLS over {@code socket} (its PROXY header already sent) with SNI {@code name}, trusting the node's CA. */
+    private SSLSocket tls(Socket socket, String name) throws Exception {
+        SSLSocket tls = (SSLSocket) ClientTls.trusting(ClientTls.readPem(node.internalRoot()))
+                .getSocketFactory()
+                .createSocket(socket, name, socket.getPort(), true);
+        SSLParameters parameters = tls.getSSLParameters();
+        parameters.setServerNames(List.of(new SNIHostName(name)));
+        tls.setSSLParameters(parameters);
+        return tls;
     }
 
     /** Opens {@code count} http connections through the balancer for {@code client}; how many stay open. */
