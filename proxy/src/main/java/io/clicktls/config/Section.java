@@ -3,6 +3,7 @@ package io.clicktls.config;
 import static io.clicktls.config.Binding.quote;
 
 import io.clicktls.config.YamlTree.Entry;
+import io.clicktls.config.YamlTree.ListNode;
 import io.clicktls.config.YamlTree.MapNode;
 import io.clicktls.config.YamlTree.Node;
 import io.clicktls.config.YamlTree.ScalarNode;
@@ -114,6 +115,22 @@ final class Section {
             return scalar.alias() || scalar.blank() ? null : scalar;
         }
         binding.badShape(entry.value(), pathOf(key), expected);
+        return null;
+    }
+
+    /**
+     * The list under {@code key}, or {@code null} when it is absent or empty (use the default); anything but a list is
+     * reported.
+     */
+    ListNode list(String key, String expected) {
+        Entry entry = map.get(key);
+        Node value = entry == null ? null : entry.value();
+        if (value instanceof ListNode list) {
+            return list;
+        }
+        if (value != null && !isBlank(value)) {
+            binding.badShape(value, pathOf(key), expected);
+        }
         return null;
     }
 

@@ -1,6 +1,7 @@
 package io.clicktls.http;
 
 import io.clicktls.metrics.Metrics;
+import io.clicktls.tls.ClientAddress;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -130,9 +131,7 @@ final class ClientErrorLog extends ChannelInboundHandlerAdapter {
     }
 
     private static Object client(Channel channel) {
-        Channel connection =
-                channel instanceof Http2StreamChannel && channel.parent() != null ? channel.parent() : channel;
-        return connection.remoteAddress();
+        return ClientAddress.forLog(channel);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.clicktls.http;
 
 import io.clicktls.config.ConnectionLimits;
 import io.clicktls.metrics.Metrics;
+import io.clicktls.tls.ClientAddress;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -9,7 +10,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  *       listening socket stops accepting (auto-read off): new connections wait in the kernel's accept queue, and
  *       accepting resumes as soon as a connection closes. The default ({@code auto}) is
  *       {@link #derivedMaxConnections}: half of the descriptors left after a reserve.</li>
- *   <li>{@code max_connections_per_client}: connections from one IP address; one over it is closed at once.</li>
+ *   <li>{@code max_connections_per_client}: connections from one client address ({@link ClientAddress}: behind a
+ *       load balancer, the one its PROXY protocol header names); one over it is closed at once.</li>
  * </ul>
  *
  * Failed accepts (out of descriptors in spite of the limit, e.g. while upstream connections pile up) pause the
@@ -149,9 +150,11 @@ final class ConnectionLimiter {
      * Counts a new connection, or closes it at once when it is over a limit. Called first thing in the channel
      * initializer, on the connection's event loop.
      *
+     * @param clientLater the client is not known yet (a PROXY protocol header will name it): the per-client limit is
+     *     left to {@link #admitClient}, once it is
      * @return whether the connection may be served; when not, it is closed and nothing more is to be added
      */
-    boolean admit(Channel ch, String listener) {
+    boolean admit(Channel ch, String listener, boolean clientLater) {
         ConnectionLimits now = limits.get();
         int max = now.maxConnections() == ConnectionLimits.AUTO ? derivedMax : now.maxConnections();
         int count = open.incrementAndGet();
@@ -164,8 +167,8 @@ final class ConnectionLimiter {
             refuse(ch, MAX, max);
             return false;
         }
-        InetAddress client = now.perClientLimited() ? address(ch) : null;
-        if (client != null && perClient.merge(client, 1, Integer::sum) > now.maxConnectionsPerClient()) {
+        InetAddress client = !clientLater && now.perClientLimited() ? ClientAddress.ip(ch) : null;
+        if (client != null && !countClient(client, now)) {
             release(client);
             refuse(ch, PER_CLIENT, now.maxConnectionsPerClient());
             return false;
@@ -178,10 +181,40 @@ final class ConnectionLimiter {
         return true;
     }
 
-    private void release(InetAddress client) {
+    /**
+     * The per-client limit for a connection {@link #admit admitted} with the client still unknown, now that its PROXY
+     * protocol header named it; on the connection's event loop.
+     *
+     * @return whether the connection may be served; when not, it is closed
+     */
+    boolean admitClient(Channel ch) {
+        ConnectionLimits now = limits.get();
+        InetAddress client = now.perClientLimited() ? ClientAddress.ip(ch) : null;
+        if (client == null) {
+            return true;
+        }
+        if (!countClient(client, now)) {
+            releaseClient(client);
+            refuse(ch, PER_CLIENT, now.maxConnectionsPerClient());
+            return false;
+        }
+        ch.closeFuture().addListener(closed -> releaseClient(client));
+        return true;
+    }
+
+    /** Counts a connection of {@code client}: whether it is within the limit (it is counted either way). */
+    private boolean countClient(InetAddress client, ConnectionLimits now) {
+        return perClient.merge(client, 1, Integer::sum) <= now.maxConnectionsPerClient();
+    }
+
+    private void releaseClient(InetAddress client) {
         if (client != null) {
             perClient.computeIfPresent(client, (address, count) -> count <= 1 ? null : count - 1);
         }
+    }
+
+    private void release(InetAddress client) {
+        releaseClient(client);
         open.decrementAndGet();
         resumeIfRoom();
     }
@@ -232,16 +265,12 @@ final class ConnectionLimiter {
         if (suppressed != RateLimitedLog.SUPPRESS) {
             log.warn(
                     "closed a new connection from {} at once: limits.{} ({}) reached{}",
-                    ch.remoteAddress(),
+                    ClientAddress.forLog(ch),
                     reason,
                     limit,
                     RateLimitedLog.suppressedNote(suppressed));
         }
         ch.close();
-    }
-
-    private static InetAddress address(Channel ch) {
-        return ch.remoteAddress() instanceof InetSocketAddress address ? address.getAddress() : null;
     }
 
     private void backOff(Channel listener) {

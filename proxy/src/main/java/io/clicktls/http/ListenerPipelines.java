@@ -2,6 +2,7 @@ package io.clicktls.http;
 
 import io.clicktls.certificates.CertificateSource;
 import io.clicktls.metrics.Metrics;
+import io.clicktls.tls.ClientAddress;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -29,16 +30,21 @@ import org.slf4j.LoggerFactory;
  * bottom:
  *
  * <pre>
- * https: tls → idle → alpn ┬ h2:       h2 → h2-streams → client-errors
- *                          │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy → client-errors
- *                          └ http/1.1: codec → request-timeout → keep-alive → expect-continue → link-upgrade
- *                                      → proxy → client-errors
- * http:  idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME http-01, 308 to https)
- *        → client-errors
+ * https: (proxy) → tls → idle → alpn ┬ h2:       h2 → h2-streams → client-errors
+ *                                    │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy
+ *                                    │             → client-errors
+ *                                    └ http/1.1: codec → request-timeout → keep-alive → expect-continue
+ *                                                → link-upgrade → proxy → client-errors
+ * http:  (proxy) → idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME http-01, 308 to
+ *        https) → client-errors
+ * (proxy): proxy-protocol → proxy-source, on connections from the load balancers of listen.proxy_protocol only;
+ *          both leave the pipeline once the header is read
  * </pre>
  *
- * Before any handler, each new connection passes the {@link ConnectionLimiter}, which closes it at once when a limit
- * is reached. {@link ClientErrorLog} ("client-errors") is last everywhere: every error ends there, is counted and
+ * Before any handler, each new connection passes {@link ProxyProtocolAdmission} (with {@code
+ * listen.proxy_protocol}: only listed load balancers may connect, and their connections begin with the PROXY
+ * protocol's decoder and header reader) and the {@link ConnectionLimiter}, which closes it at once
+ * when a limit is reached. {@link ClientErrorLog} ("client-errors") is last everywhere: every error ends there, is counted and
  * closes the connection or stream.
  *
  * There is no aggregator anywhere on the proxy path: bodies stream. The initializers run on the new channel's event
@@ -58,6 +64,7 @@ final class ListenerPipelines {
     private final ChannelGroup clients;
     private final ConnectionLimiter limiter;
     private final ClientErrorLog clientErrors;
+    private final ProxyProtocolAdmission proxyProtocol;
 
     ListenerPipelines(
             ProxyContext context,
@@ -73,16 +80,17 @@ final class ListenerPipelines {
         this.clients = clients;
         this.limiter = limiter;
         this.clientErrors = new ClientErrorLog(context.metrics());
+        this.proxyProtocol = new ProxyProtocolAdmission(
+                () -> context.config().get().config().listen().proxyProtocol(), context.metrics());
     }
 
     ChannelInitializer<Channel> https() {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                if (!limiter.admit(ch, ConnectionLimiter.HTTPS)) {
+                if (!admit(ch, ConnectionLimiter.HTTPS)) {
                     return;
                 }
-                clients.add(ch);
                 ChannelPipeline p = ch.pipeline();
                 p.addLast("last-flush", new LastFlushWithClose());
                 p.addLast("tls", tlsHandlerFactory.apply(ch));
@@ -103,10 +111,9 @@ final class ListenerPipelines {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                if (!limiter.admit(ch, ConnectionLimiter.HTTP)) {
+                if (!admit(ch, ConnectionLimiter.HTTP)) {
                     return;
                 }
-                clients.add(ch);
                 ChannelPipeline p = ch.pipeline();
                 p.addLast(
                         "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
@@ -114,6 +121,24 @@ final class ListenerPipelines {
                 p.addLast(ClientErrorLog.NAME, clientErrors);
             }
         };
+    }
+
+    /**
+     * Lets a new connection in, or closes it: first the PROXY protocol's source check, then the connection limits.
+     * A connection from a load balancer gets the header's reader first in its pipeline, and its per-client limit
+     * waits for the header.
+     */
+    private boolean admit(Channel ch, String listener) {
+        ProxyProtocolAdmission.Source source = proxyProtocol.source(ch);
+        boolean header = source == ProxyProtocolAdmission.Source.BALANCER;
+        if (source == ProxyProtocolAdmission.Source.REFUSED || !limiter.admit(ch, listener, header)) {
+            return false;
+        }
+        clients.add(ch);
+        if (header) {
+            proxyProtocol.expectHeader(ch.pipeline(), limiter);
+        }
+        return true;
     }
 
     private void addHttp1(ChannelPipeline p, String scheme, LocalAnswers answers, boolean tls) {
@@ -233,7 +258,7 @@ final class ListenerPipelines {
 
         @Override
         protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
-            log.debug("TLS handshake with {} failed", ctx.channel().remoteAddress(), cause);
+            log.debug("TLS handshake with {} failed", ClientAddress.forLog(ctx.channel()), cause);
             ctx.close();
         }
     }

@@ -3,6 +3,7 @@ package io.clicktls.http;
 import io.clicktls.config.DomainTable;
 import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
+import io.clicktls.tls.ClientAddress;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -303,13 +304,8 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter implements Exchang
                 ? null
                 : context.config().get().domains().find(host).orElse(null);
 
-        SocketAddress remote = ctx.channel().remoteAddress();
-        CompletionStage<FullHttpResponse> local = localAnswers.answer(
-                request,
-                target.path(),
-                host,
-                route,
-                remote instanceof InetSocketAddress inet ? inet.getAddress() : null);
+        CompletionStage<FullHttpResponse> local =
+                localAnswers.answer(request, target.path(), host, route, ClientAddress.ip(ctx.channel()));
         if (local != null) {
             state = State.ANSWERING;
             local.whenComplete((response, failure) -> onLoop(() ->
@@ -482,7 +478,7 @@ final class ProxyHandler extends ChannelInboundHandlerAdapter implements Exchang
     private String clientAddress() {
         String address = clientAddress;
         if (address == null) {
-            SocketAddress remote = ctx.channel().remoteAddress();
+            SocketAddress remote = ClientAddress.of(ctx.channel());
             address = remote instanceof InetSocketAddress inet && inet.getAddress() != null
                     ? inet.getAddress().getHostAddress()
                     : String.valueOf(remote);

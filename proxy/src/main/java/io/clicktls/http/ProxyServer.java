@@ -6,6 +6,7 @@ import io.clicktls.certificates.PendingHandshakes;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.ConnectionLimits;
 import io.clicktls.config.Listen;
+import io.clicktls.config.ProxyProtocol;
 import io.clicktls.metrics.Metrics;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -152,6 +153,13 @@ public final class ProxyServer implements AutoCloseable {
                 settings.config.get().config().limits().maxConnections() == ConnectionLimits.AUTO
                         ? "derived from the descriptor limit " + ConnectionLimiter.processDescriptorLimit()
                         : "limits.max_connections");
+        ProxyProtocol proxyProtocol = listen.proxyProtocol();
+        if (proxyProtocol.enabled()) {
+            log.info(
+                    "PROXY protocol: the https and http listeners take connections only from {}, each beginning with"
+                            + " a header that names the client",
+                    proxyProtocol.from());
+        }
         return this;
     }
 

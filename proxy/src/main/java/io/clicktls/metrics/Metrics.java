@@ -109,8 +109,12 @@ public final class Metrics implements AutoCloseable {
             List.of("connection", "tls", "http2", "too_long", "malformed", "timeout");
     /** {@code clicktls_connections{listener}} and the listeners connections are refused on. */
     public static final List<String> LISTENERS = List.of("https", "http");
-    /** {@code clicktls_connections_refused_total{reason}}: the two {@code limits:} keys. */
-    public static final List<String> REFUSAL_REASONS = List.of("max_connections", "max_connections_per_client");
+    /**
+     * {@code clicktls_connections_refused_total{reason}}: the two {@code limits:} keys, and a source not listed in
+     * {@code listen.proxy_protocol.from} while PROXY protocol is on.
+     */
+    public static final List<String> REFUSAL_REASONS =
+            List.of("max_connections", "max_connections_per_client", "proxy_protocol");
     /**
      * {@code clicktls_certificate_issuance_failures_total{issuer,reason}}: why an issuer could not issue (the CA down or
      * failing, its rate limit, a failed validation, anything else).

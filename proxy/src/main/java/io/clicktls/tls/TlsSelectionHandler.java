@@ -266,7 +266,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
     }
 
     private static InetAddress clientAddress(ChannelHandlerContext ctx) {
-        SocketAddress remote = ctx.channel().remoteAddress();
+        SocketAddress remote = ClientAddress.of(ctx.channel());
         return remote instanceof InetSocketAddress inet && inet.getAddress() != null
                 ? inet.getAddress()
                 : InetAddress.getLoopbackAddress();
@@ -377,13 +377,13 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                 // an IssuanceException was already logged by the resolver, once per failure
                 log.warn(
                         "no TLS context for a handshake from {}: {}",
-                        ctx.channel().remoteAddress(),
+                        ClientAddress.forLog(ctx.channel()),
                         cause.toString());
             }
         }
         shared.metrics().handshake(outcome.label);
         if (log.isDebugEnabled()) {
-            log.debug("refused a TLS handshake from {}: {}", ctx.channel().remoteAddress(), cause.getMessage());
+            log.debug("refused a TLS handshake from {}: {}", ClientAddress.forLog(ctx.channel()), cause.getMessage());
         }
         if (!ctx.channel().isActive()) {
             return;

@@ -226,7 +226,8 @@ class ConfigLoaderTest {
     @Test
     void unknownKeyNamesItsSectionAndTheKeysExpected() {
         assertThat(problems("listen:\n  listn: 0.0.0.0:1\n" + MINIMAL))
-                .containsExactly("test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin)");
+                .containsExactly(
+                        "test.yml:2:3: unknown key 'listn' under 'listen' (expected: https, http, admin, proxy_protocol)");
         assertThat(problems("domain:\n" + MINIMAL))
                 .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
                         + "listen, storage, certificates, platforms, domains, domains_file, upgrade, admin, limits,"
