@@ -13,6 +13,7 @@ import java.util.Map;
  * @param tuning transport, event loops and DNS server ({@code tuning:}), read at start only
  * @param domainsFile the {@code domains_file} whose entries are part of {@code domains}, absolute, or {@code null}
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
+ * @param node this node's name among those sharing the storage ({@code node:}), read at start only
  */
 public record ClickTlsConfig(
         Listen listen,
@@ -25,7 +26,8 @@ public record ClickTlsConfig(
         ConnectionLimits limits,
         Tuning tuning,
         Path domainsFile,
-        Path source) {
+        Path source,
+        NodeIdentity node) {
 
     public ClickTlsConfig {
         platforms = Map.copyOf(platforms);
@@ -33,6 +35,52 @@ public record ClickTlsConfig(
         admin = admin == null ? Admin.NONE : admin;
         limits = limits == null ? ConnectionLimits.DEFAULTS : limits;
         tuning = tuning == null ? Tuning.DEFAULTS : tuning;
+        node = node == null ? NodeIdentity.DEFAULTS : node;
+    }
+
+    /** Without {@code node:} (the host name): for configs built in code. */
+    public ClickTlsConfig(
+            Listen listen,
+            StorageSettings storage,
+            Certificates certificates,
+            Map<String, Platform> platforms,
+            List<Domain> domains,
+            Upgrade upgrade,
+            Admin admin,
+            ConnectionLimits limits,
+            Tuning tuning,
+            Path domainsFile,
+            Path source) {
+        this(
+                listen,
+                storage,
+                certificates,
+                platforms,
+                domains,
+                upgrade,
+                admin,
+                limits,
+                tuning,
+                domainsFile,
+                source,
+                null);
+    }
+
+    /** The same config with {@code node.name} set to {@code name}: for tests that start several nodes. */
+    public ClickTlsConfig withNodeName(String name) {
+        return new ClickTlsConfig(
+                listen,
+                storage,
+                certificates,
+                platforms,
+                domains,
+                upgrade,
+                admin,
+                limits,
+                tuning,
+                domainsFile,
+                source,
+                new NodeIdentity(name));
     }
 
     /** With the default {@code limits} and {@link Tuning}, and no {@code domains_file}: for configs built in code. */
