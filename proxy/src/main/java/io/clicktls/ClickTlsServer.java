@@ -37,6 +37,7 @@ import io.clicktls.storage.RetryingStorage;
 import io.clicktls.storage.SessionTicketSecret;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
+import io.clicktls.storage.StoredCertificate;
 import io.clicktls.storage.postgres.PostgresSettings;
 import io.clicktls.storage.postgres.PostgresStorage;
 import io.clicktls.tls.CertificateLoadExecutor;
@@ -619,6 +620,11 @@ public final class ClickTlsServer implements AutoCloseable {
         @Override
         public Optional<String> notPersisted(String name) {
             return store.notPersisted(name);
+        }
+
+        @Override
+        public Optional<String> issuedByNode(String name) {
+            return store.indexed(name).map(StoredCertificate::issuedByNode);
         }
 
         @Override

@@ -366,6 +366,7 @@ public final class IssuanceLimits {
             prune(failed, now.minus(FAILURES_WINDOW));
             if (failed.isEmpty()) {
                 failures.remove(name);
+                emptied(FAILURES_PREFIX + name);
             } else if (failed.size() >= limits.failedValidationsPerNamePerHour()) {
                 Instant retry = retryAt(failed, limits.failedValidationsPerNamePerHour(), FAILURES_WINDOW);
                 return new Hold(
@@ -408,6 +409,7 @@ public final class IssuanceLimits {
                 prune(issued, now.minus(CERTIFICATES_WINDOW));
                 if (issued.isEmpty()) {
                     certificates.remove(domain.get());
+                    emptied(CERTIFICATES_PREFIX + domain.get());
                 }
                 recent = issued.size();
             }
@@ -435,8 +437,8 @@ public final class IssuanceLimits {
                 name,
                 ORDERS,
                 retry,
-                orders.size() + " orders were placed in the last 3 hours" + " (limit " + limits.ordersPer3h()
-                        + ", for every node sharing the storage); next order possible at " + retry);
+                "the nodes sharing this storage placed " + orders.size() + " orders in the last 3 hours (limit "
+                        + limits.ordersPer3h() + "); next order possible at " + retry);
     }
 
     /** When the window will have room for one more event: once all but {@code limit - 1} have left it. */
@@ -470,14 +472,15 @@ public final class IssuanceLimits {
         });
     }
 
-    private static void sweep(Map<String, ArrayDeque<Instant>> windows, String prefix, Instant oldestKept) {
+    private void sweep(Map<String, ArrayDeque<Instant>> windows, String prefix, Instant oldestKept) {
         for (Iterator<Map.Entry<String, ArrayDeque<Instant>>> it =
                         windows.entrySet().iterator();
                 it.hasNext(); ) {
             Map.Entry<String, ArrayDeque<Instant>> entry = it.next();
             prune(entry.getValue(), oldestKept);
             if (entry.getValue().isEmpty()) {
-                it.remove(); // its stored events are pruned with the next write
+                it.remove();
+                emptied(prefix + entry.getKey());
             }
         }
     }
@@ -493,6 +496,12 @@ public final class IssuanceLimits {
     /** Remembers an event this node added to the window under {@code key}, to be written; the lock is held. */
     private void unwritten(String key, Instant at) {
         unwrittenEvents.computeIfAbsent(key, k -> new ArrayList<>()).add(at);
+        queueFlush();
+    }
+
+    /** The memory window of {@code key} emptied: the stored one is pruned (and deleted if empty); the lock is held. */
+    private void emptied(String key) {
+        unwrittenEvents.computeIfAbsent(key, k -> new ArrayList<>());
         queueFlush();
     }
 
@@ -538,7 +547,7 @@ public final class IssuanceLimits {
         Instant now = clock.instant();
         for (String key : keys) {
             try {
-                storage.update(key, current -> {
+                Optional<byte[]> after = storage.update(key, current -> {
                     ArrayDeque<Instant> window = current.isEmpty() ? new ArrayDeque<>() : parse(key, current.get());
                     for (int i = removals.getOrDefault(key, 0); i > 0 && !window.isEmpty(); i--) {
                         window.pollLast();
@@ -547,6 +556,11 @@ public final class IssuanceLimits {
                     prune(window, now.minus(windowLength(key)));
                     return format(window);
                 });
+                if (after.isPresent() && after.get().length == 0) {
+                    // names seen once must not leave a file each for ever; another node's event written between
+                    // the update and this delete is lost, which only lets one more order through
+                    storage.delete(key);
+                }
             } catch (IOException | RuntimeException e) {
                 log.warn("could not write {}: {}", key, e.toString());
             }

@@ -230,7 +230,7 @@ class ConfigLoaderTest {
         assertThat(problems("domain:\n" + MINIMAL))
                 .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
                         + "listen, storage, certificates, platforms, domains, domains_file, upgrade, admin, limits,"
-                        + " tuning)");
+                        + " tuning, node)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header, upgrade, well_known)");
@@ -770,7 +770,7 @@ class ConfigLoaderTest {
     void topLevelMustBeAMap() {
         assertThat(problems("- a\n- b\n"))
                 .containsExactly("test.yml:1:1: the file holds a list (expected: a map with the keys listen, storage,"
-                        + " certificates, platforms, domains, domains_file, upgrade, admin, limits, tuning)");
+                        + " certificates, platforms, domains, domains_file, upgrade, admin, limits, tuning, node)");
     }
 
     @Test
