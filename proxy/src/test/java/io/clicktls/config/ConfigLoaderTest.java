@@ -658,6 +658,22 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theNodeNameDefaultsToTheHostNameAndMayBeSet() throws Exception {
+        assertThat(parse(MINIMAL).node()).isEqualTo(NodeIdentity.DEFAULTS);
+        assertThat(NodeIdentity.DEFAULTS.name()).isNotBlank();
+        assertThat(parse(MINIMAL + "node:\n  name: edge-2.fra\n").node().name()).isEqualTo("edge-2.fra");
+    }
+
+    @Test
+    void aBadNodeNameIsReportedAtTheValue() {
+        assertThat(problems(MINIMAL + "node:\n  name: edge 2/a\n  zone: x\n"))
+                .containsExactly(
+                        "test.yml:7:9: node.name: edge 2/a (expected: 1-63 letters, digits, '.', '_' or '-', starting"
+                                + " with a letter or digit, such as the host name)",
+                        "test.yml:8:3: unknown key 'zone' under 'node' (expected: name)");
+    }
+
+    @Test
     void badTuningValuesAreReportedAtTheValue() {
         assertThat(problems(MINIMAL + "tuning:\n  transport: kqueue\n  event_loops: -1\n  dns_server: dns.local:53\n"
                         + "  loop_stall: 500us\n"))

@@ -1,5 +1,6 @@
 package io.clicktls.storage;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -280,5 +281,33 @@ class FileStorageTest {
         assertThat(live).exists();
         assertThat(noPid).exists();
         assertThat(storage.load("certificates/a.test/key.pem")).hasValue(new byte[] {1});
+    }
+
+    @Test
+    void updatesOfOneKeyFromTwoInstancesOnTheSameFolderLoseNothing() throws Exception {
+        FileStorage[] nodes = {new FileStorage(directory), new FileStorage(directory)};
+        ExecutorService threads = Executors.newFixedThreadPool(4);
+        List<Future<?>> done = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            FileStorage node = nodes[t % 2];
+            done.add(threads.submit(() -> {
+                for (int i = 0; i < 10; i++) {
+                    node.update("limits/orders", current -> String.valueOf(
+                                    current.map(bytes -> Integer.parseInt(new String(bytes, UTF_8)))
+                                                    .orElse(0)
+                                            + 1)
+                            .getBytes(UTF_8));
+                }
+                return null;
+            }));
+        }
+        for (Future<?> future : done) {
+            future.get();
+        }
+        threads.shutdown();
+
+        assertThat(new String(nodes[0].load("limits/orders").orElseThrow(), UTF_8))
+                .isEqualTo("40");
+        assertThat(nodes[1].update("limits/orders", current -> null)).get().isEqualTo("40".getBytes(UTF_8));
     }
 }
