@@ -5,9 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.NodeCluster;
 import io.clicktls.testing.Pebble;
-import io.clicktls.testing.PostgresServer;
 import io.clicktls.testing.RunningNode;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
@@ -15,10 +13,9 @@ import java.util.List;
 import java.util.UUID;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The CA's validation may land on any node: node A places the order, Pebble validates at node B (challtestsrv's DNS
@@ -30,38 +27,19 @@ class ClusterChallengesIT {
     private static final int HTTPS_PORT = LocalServers.freePort();
     private static final int HTTP_PORT = LocalServers.freePort();
 
-    @TempDir
-    static Path data;
-
-    private static PostgresServer postgres;
     private static Pebble pebble;
 
-    @TempDir
-    Path dir;
-
-    private NodeCluster cluster;
+    @RegisterExtension
+    final NodeCluster cluster = new NodeCluster();
 
     @BeforeAll
-    static void start() throws IOException {
-        postgres = PostgresServer.start(data.resolve("pg"));
+    static void startCa() {
         pebble = Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start();
     }
 
     @AfterAll
-    static void stop() throws IOException {
-        if (pebble != null) {
-            pebble.close();
-        }
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
-
-    @AfterEach
-    void stopNodes() {
-        if (cluster != null) {
-            cluster.close();
-        }
+    static void stopCa() {
+        pebble.close();
     }
 
     @Test
@@ -75,7 +53,6 @@ class ClusterChallengesIT {
     }
 
     private void assertIssuedThroughNodeB(String challenge) throws Exception {
-        cluster = new NodeCluster(postgres, dir);
         List<RunningNode> nodes = cluster.start(
                 config -> {
                     String address =
@@ -93,7 +70,7 @@ class ClusterChallengesIT {
         RunningNode a = nodes.get(0);
         String name = "n" + UUID.randomUUID().toString().substring(0, 8) + ".acme.test";
         pebble.addA(name, "127.0.0.2");
-        Path root = dir.resolve("pebble-root.pem");
+        Path root = cluster.directory().resolve("pebble-root.pem");
         Files.writeString(root, pebble.rootCertificatePem());
         a.trust(root);
         int ordersBefore = pebble.orderCount();

@@ -8,13 +8,11 @@ import io.clicktls.storage.StorageKeys;
 import io.clicktls.storage.postgres.PostgresStorage;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.NodeCluster;
-import io.clicktls.testing.PostgresServer;
 import io.clicktls.testing.RunningNode;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -25,11 +23,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLSocket;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Nodes sharing one PostgreSQL act as one: what one node issues, renews or forgets, every node serves or drops within
@@ -40,34 +35,8 @@ class ClusterCoherenceIT {
     private static final String NAME = "links.shop.test";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    static Path data;
-
-    private static PostgresServer postgres;
-
-    @TempDir
-    Path dir;
-
-    private NodeCluster cluster;
-
-    @BeforeAll
-    static void startPostgres() throws IOException {
-        postgres = PostgresServer.start(data.resolve("pg"));
-    }
-
-    @AfterAll
-    static void stopPostgres() throws IOException {
-        if (postgres != null) {
-            postgres.close();
-        }
-    }
-
-    @AfterEach
-    void stopNodes() {
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+    @RegisterExtension
+    final NodeCluster cluster = new NodeCluster();
 
     /** Internal CA, a platform that is not there (a 502 is answer enough), the names listed, no issuing ahead. */
     private static RunningNode.Config shape(RunningNode.Config config, String... names) {
@@ -79,7 +48,6 @@ class ClusterCoherenceIT {
 
     @Test
     void aRenewalAndAForgetOnNodeAAreSeenByNodeCWithinTwoSeconds() throws Exception {
-        cluster = new NodeCluster(postgres, dir);
         List<RunningNode> nodes = cluster.start(config -> shape(config, NAME), "a", "b", "c");
         RunningNode a = nodes.get(0);
         RunningNode c = nodes.get(2);
@@ -109,10 +77,9 @@ class ClusterCoherenceIT {
 
     @Test
     void aTls13TicketFromNodeAResumesOnNodeB() throws Exception {
-        cluster = new NodeCluster(postgres, dir);
         List<RunningNode> nodes = cluster.start(config -> shape(config, NAME), "a", "b");
-        Path session = dir.resolve("session.pem");
-        Path root = dir.resolve("root.pem");
+        Path session = cluster.directory().resolve("session.pem");
+        Path root = cluster.directory().resolve("root.pem");
 
         String onA = openssl(nodes.get(0), root, "-sess_out", session.toString());
         String onB = openssl(nodes.get(1), root, "-sess_in", session.toString());
@@ -127,7 +94,6 @@ class ClusterCoherenceIT {
         for (int i = 0; i < names.length; i++) {
             names[i] = "n" + i + ".shop" + i + ".test";
         }
-        cluster = new NodeCluster(postgres, dir);
         List<RunningNode> nodes = cluster.start(
                 config -> shape(config, names).set("certificates.limits.orders_per_3h", "2"), "a", "b", "c");
 
@@ -214,7 +180,6 @@ class ClusterCoherenceIT {
         openssl.getOutputStream().close();
         String output = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(openssl.waitFor(15, TimeUnit.SECONDS)).isTrue();
-        assertThat(Files.exists(root)).isTrue();
         return output;
     }
 }

@@ -38,51 +38,6 @@ public record ClickTlsConfig(
         node = node == null ? NodeIdentity.DEFAULTS : node;
     }
 
-    /** Without {@code node:} (the host name): for configs built in code. */
-    public ClickTlsConfig(
-            Listen listen,
-            StorageSettings storage,
-            Certificates certificates,
-            Map<String, Platform> platforms,
-            List<Domain> domains,
-            Upgrade upgrade,
-            Admin admin,
-            ConnectionLimits limits,
-            Tuning tuning,
-            Path domainsFile,
-            Path source) {
-        this(
-                listen,
-                storage,
-                certificates,
-                platforms,
-                domains,
-                upgrade,
-                admin,
-                limits,
-                tuning,
-                domainsFile,
-                source,
-                null);
-    }
-
-    /** The same config with {@code node.name} set to {@code name}: for tests that start several nodes. */
-    public ClickTlsConfig withNodeName(String name) {
-        return new ClickTlsConfig(
-                listen,
-                storage,
-                certificates,
-                platforms,
-                domains,
-                upgrade,
-                admin,
-                limits,
-                tuning,
-                domainsFile,
-                source,
-                new NodeIdentity(name));
-    }
-
     /** With the default {@code limits} and {@link Tuning}, and no {@code domains_file}: for configs built in code. */
     public ClickTlsConfig(
             Listen listen,
@@ -104,7 +59,8 @@ public record ClickTlsConfig(
                 ConnectionLimits.DEFAULTS,
                 Tuning.DEFAULTS,
                 null,
-                source);
+                source,
+                null);
     }
 
     /** Without an {@code admin:} section (no token): for configs built in code. */

@@ -54,7 +54,7 @@ final class ConfigBinder {
         Listen listen = ListenReader.read(root.section("listen"));
         StorageSettings storage = StorageReader.read(root.section("storage"));
         CertificatesReader certificatesReader = new CertificatesReader(root.section("certificates"));
-        Certificates certificates = certificatesReader.read();
+        Certificates certs = certificatesReader.read();
         Map<String, Platform> platforms = new HashMap<>();
         List<String> declaredPlatforms = new ArrayList<>();
         // before platforms and domains: their own upgrade keys are laid over it
@@ -73,17 +73,6 @@ final class ConfigBinder {
             return null;
         }
         return new ClickTlsConfig(
-                listen,
-                storage,
-                certificates,
-                platforms,
-                domains,
-                upgrade,
-                admin,
-                limits,
-                tuning,
-                domainsFile,
-                source,
-                node);
+                listen, storage, certs, platforms, domains, upgrade, admin, limits, tuning, domainsFile, source, node);
     }
 }

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.testing.ConcurrentCounter;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.MutableClock;
 import java.nio.charset.StandardCharsets;
@@ -286,28 +287,9 @@ class FileStorageTest {
     @Test
     void updatesOfOneKeyFromTwoInstancesOnTheSameFolderLoseNothing() throws Exception {
         FileStorage[] nodes = {new FileStorage(directory), new FileStorage(directory)};
-        ExecutorService threads = Executors.newFixedThreadPool(4);
-        List<Future<?>> done = new ArrayList<>();
-        for (int t = 0; t < 4; t++) {
-            FileStorage node = nodes[t % 2];
-            done.add(threads.submit(() -> {
-                for (int i = 0; i < 10; i++) {
-                    node.update("limits/orders", current -> String.valueOf(
-                                    current.map(bytes -> Integer.parseInt(new String(bytes, UTF_8)))
-                                                    .orElse(0)
-                                            + 1)
-                            .getBytes(UTF_8));
-                }
-                return null;
-            }));
-        }
-        for (Future<?> future : done) {
-            future.get();
-        }
-        threads.shutdown();
 
-        assertThat(new String(nodes[0].load("limits/orders").orElseThrow(), UTF_8))
-                .isEqualTo("40");
+        assertThat(ConcurrentCounter.incrementEverywhere(nodes, "limits/orders", 4, 10))
+                .isEqualTo(40);
         assertThat(nodes[1].update("limits/orders", current -> null)).get().isEqualTo("40".getBytes(UTF_8));
     }
 }
