@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Nodes sharing one PostgreSQL act as one: what one node issues, renews or forgets, every node serves or drops within
@@ -86,6 +87,21 @@ class ClusterCoherenceIT {
 
         assertThat(onA).contains("New, TLSv1.3");
         assertThat(onB).as("node B resumes node A's session").contains("Reused, TLSv1.3");
+    }
+
+    @Test
+    void aTls13TicketResumesAfterARestartOnFileStorage(@TempDir Path dir) throws Exception {
+        try (RunningNode node = RunningNode.start(shape(RunningNode.config(dir), NAME))) {
+            Path session = dir.resolve("session.pem");
+            String before = openssl(node, node.internalRoot(), "-sess_out", session.toString());
+
+            node.restart();
+
+            assertThat(before).contains("New, TLSv1.3");
+            assertThat(openssl(node, node.internalRoot(), "-sess_in", session.toString()))
+                    .as("the restarted node resumes its session from before")
+                    .contains("Reused, TLSv1.3");
+        }
     }
 
     @Test
