@@ -35,11 +35,14 @@ import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.storage.RetryingStorage;
+import io.clicktls.storage.SessionTicketSecret;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
+import io.clicktls.storage.StoredCertificate;
 import io.clicktls.storage.postgres.PostgresSettings;
 import io.clicktls.storage.postgres.PostgresStorage;
 import io.clicktls.tls.CertificateLoadExecutor;
+import io.clicktls.tls.SessionTicketKeys;
 import io.clicktls.tls.TlsContexts;
 import io.clicktls.tls.TlsSelectionHandler;
 import io.netty.handler.ssl.SslContext;
@@ -58,8 +61,10 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.shredzone.acme4j.exception.AcmeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,6 +84,9 @@ public final class ClickTlsServer implements AutoCloseable {
     private static final Duration STORAGE_SCAN_DELAY = Duration.ofSeconds(2);
     /** How often /healthz's view of a full or read-only storage is refreshed while nothing waits to be written. */
     private static final Duration STORAGE_PROBE_INTERVAL = Duration.ofSeconds(5);
+
+    /** How often the session ticket secret is read again, besides the change feed. */
+    private static final Duration TICKET_SECRET_REREAD = Duration.ofMinutes(5);
 
     private final List<AutoCloseable> closeInReverse = new ArrayList<>();
     /** The ACME issuers among the configured ones, for their renewal windows. */
@@ -170,11 +178,13 @@ public final class ClickTlsServer implements AutoCloseable {
         closeInReverse.add(storage);
         storage.watch(backend::unwritable, STORAGE_PROBE_INTERVAL);
         metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
-        CertificateStore store = new CertificateStore(storage);
+        CertificateStore store = new CertificateStore(storage, config.node().name());
         CertificateLifetimes lifetimes = new CertificateLifetimes(store, clock);
         metrics.lifetimeRemainingGauge(lifetimes::smallestRemainingFraction);
         IssuanceFailures failures = new IssuanceFailures(storage, clock);
-        TlsContexts contexts = new TlsContexts();
+        SessionTicketKeys ticketKeys = sessionTicketKeys(storage, clock);
+        TlsContexts contexts =
+                new TlsContexts(TlsContexts.preferredProvider(), TlsContexts.DEFAULT_MAXIMUM_SIZE, ticketKeys);
         tlsContexts = contexts;
         closeInReverse.add(contexts::clear);
         // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
@@ -229,6 +239,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 .build();
         closeInReverse.add(renewals);
         RenewalScheduler scheduler = renewals;
+        followOtherNodes(backend, blocking, timers, store, certificates, failures, policy, ticketKeys, storage);
         // Exact names listed without a certificate are issued before their first click, once the index says which.
         CertificatePrefetch prefetch = new CertificatePrefetch(
                 live,
@@ -337,6 +348,89 @@ public final class ClickTlsServer implements AutoCloseable {
                 tlsContexts.provider(),
                 issuer.label(),
                 live.get().domains().size());
+    }
+
+    /**
+     * The session ticket keys, from the secret in storage (made there by the first node that needs it), so that
+     * tickets resume on every node sharing the storage and after a restart. When the storage cannot give one now, a
+     * random secret for this process; {@link #followOtherNodes} picks up the stored one later.
+     */
+    private static SessionTicketKeys sessionTicketKeys(Storage storage, Clock clock) {
+        byte[] secret;
+        try {
+            secret = SessionTicketSecret.loadOrCreate(storage);
+        } catch (IOException | RuntimeException e) {
+            log.warn(
+                    "no session ticket secret from storage ({}); tickets from this node resume only here until it"
+                            + " can be read",
+                    e.toString());
+            secret = new byte[48];
+            new SecureRandom().nextBytes(secret);
+        }
+        return new SessionTicketKeys(secret, SessionTicketKeys.DEFAULT_ROTATION, clock);
+    }
+
+    /**
+     * Keeps this node's memory in step with what other nodes sharing the storage write, from the backend's change
+     * feed (PostgreSQL's; a file system reports nothing): a certificate stored, renewed or deleted elsewhere is
+     * swapped in or dropped ({@code meta.json} is written last and deleted first), rate-limit windows and failure
+     * backoff are read again, and a replaced session ticket secret is used. The secret is also read every
+     * {@link #TICKET_SECRET_REREAD}, for a node that started without it. The feed's thread only hands keys over.
+     */
+    private void followOtherNodes(
+            Storage backend,
+            ExecutorService blocking,
+            ScheduledExecutorService timers,
+            CertificateStore store,
+            CertificateResolver certificates,
+            IssuanceFailures failures,
+            IssuancePolicy policy,
+            SessionTicketKeys ticketKeys,
+            Storage storage) {
+        Runnable readTicketSecret = () -> {
+            try {
+                SessionTicketSecret.load(storage).ifPresent(secret -> {
+                    if (ticketKeys.useSecret(secret)) {
+                        log.info("session ticket secret changed in storage; new tickets use it");
+                    }
+                });
+            } catch (IOException | RuntimeException e) {
+                log.debug("cannot read the session ticket secret: {}", e.toString());
+            }
+        };
+        Consumer<String> changed = key -> {
+            String name = StorageKeys.certificateMetaName(key);
+            if (name != null) {
+                try {
+                    store.reindex(name);
+                } catch (IOException | RuntimeException e) {
+                    log.warn("cannot index {} again after a change elsewhere: {}", name, e.toString());
+                }
+                certificates.refresh(name);
+            } else if (key.startsWith(StorageKeys.LIMITS)) {
+                policy.limitsChanged(key);
+            } else if (StorageKeys.issuanceStateName(key) != null) {
+                failures.changedElsewhere(StorageKeys.issuanceStateName(key));
+            } else if (key.equals(StorageKeys.SESSION_TICKET_SECRET)) {
+                readTicketSecret.run();
+            }
+        };
+        try {
+            closeInReverse.add(backend.onChange(key -> {
+                try {
+                    blocking.execute(() -> changed.accept(key));
+                } catch (RejectedExecutionException e) {
+                    log.warn("cannot follow a change of {} made elsewhere: the blocking executor is full", key);
+                }
+            }));
+        } catch (IOException e) {
+            log.warn("cannot follow changes made by other nodes sharing the storage: {}", e.toString());
+        }
+        timers.scheduleWithFixedDelay(
+                () -> blocking.execute(readTicketSecret),
+                TICKET_SECRET_REREAD.toMillis(),
+                TICKET_SECRET_REREAD.toMillis(),
+                TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -515,6 +609,11 @@ public final class ClickTlsServer implements AutoCloseable {
         @Override
         public Optional<String> notPersisted(String name) {
             return store.notPersisted(name);
+        }
+
+        @Override
+        public Optional<String> issuedByNode(String name) {
+            return store.indexed(name).map(StoredCertificate::issuedByNode);
         }
 
         @Override

@@ -14,6 +14,7 @@ import javax.security.auth.x500.X500Principal;
  * @param inMemory whether it is loaded and served from memory (else only in storage)
  * @param notPersisted why it is not in storage yet (served from memory, written when the storage takes writes
  *     again), e.g. {@code No space left on device}; {@code null} when it is persisted
+ * @param issuedByNode the {@code node.name} of the node that stored it, or {@code null} when not recorded
  */
 public record CertificateFacts(
         Instant notBefore,
@@ -22,16 +23,22 @@ public record CertificateFacts(
         String issuer,
         String serial,
         boolean inMemory,
-        String notPersisted) {
+        String notPersisted,
+        String issuedByNode) {
 
     public CertificateFacts(
             Instant notBefore, Instant notAfter, String issuedBy, String issuer, String serial, boolean inMemory) {
-        this(notBefore, notAfter, issuedBy, issuer, serial, inMemory, null);
+        this(notBefore, notAfter, issuedBy, issuer, serial, inMemory, null, null);
     }
 
     /** These facts with {@link #notPersisted} set ({@code null}: persisted). */
     public CertificateFacts withNotPersisted(String reason) {
-        return new CertificateFacts(notBefore, notAfter, issuedBy, issuer, serial, inMemory, reason);
+        return new CertificateFacts(notBefore, notAfter, issuedBy, issuer, serial, inMemory, reason, issuedByNode);
+    }
+
+    /** These facts with {@link #issuedByNode} set. */
+    public CertificateFacts withIssuedByNode(String node) {
+        return new CertificateFacts(notBefore, notAfter, issuedBy, issuer, serial, inMemory, notPersisted, node);
     }
 
     public static CertificateFacts of(CertifiedKey certified, boolean inMemory) {

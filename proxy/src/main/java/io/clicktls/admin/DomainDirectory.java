@@ -175,8 +175,13 @@ final class DomainDirectory {
                 : source.stored(name)
                         .map(certified -> CertificateFacts.of(certified, false))
                         .orElse(null);
-        String notPersisted = facts == null ? null : source.notPersisted(name).orElse(null);
-        return notPersisted == null ? facts : facts.withNotPersisted(notPersisted);
+        if (facts == null) {
+            return null;
+        }
+        String notPersisted = source.notPersisted(name).orElse(null);
+        facts = notPersisted == null ? facts : facts.withNotPersisted(notPersisted);
+        String node = source.issuedByNode(name).orElse(null);
+        return node == null ? facts : facts.withIssuedByNode(node);
     }
 
     private Collection<String> storedNames() {

@@ -45,6 +45,14 @@ public interface DomainStatusSource {
         return Optional.empty();
     }
 
+    /**
+     * The {@code node.name} of the node that stored the certificate of {@code name}, when recorded: which node of a
+     * cluster issued it. Memory only.
+     */
+    default Optional<String> issuedByNode(String name) {
+        return Optional.empty();
+    }
+
     /** Whether issuance or renewal for {@code name} runs now. */
     boolean issuing(String name);
 

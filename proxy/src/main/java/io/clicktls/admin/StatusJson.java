@@ -69,6 +69,7 @@ final class StatusJson {
             c.put("not_after", time(certificate.notAfter()));
             c.put("issuer", certificate.issuer());
             c.put("issued_by", certificate.issuedBy());
+            c.put("issued_by_node", certificate.issuedByNode());
             c.put("serial", certificate.serial());
             c.put("in_memory", certificate.inMemory());
             c.put("persisted", certificate.notPersisted() == null);

@@ -184,6 +184,7 @@ final class StatusPage {
                     .append(escape(certificate.issuer()))
                     .append("<span class=\"sub\">via ")
                     .append(escape(certificate.issuedBy()))
+                    .append(certificate.issuedByNode() == null ? "" : " on " + escape(certificate.issuedByNode()))
                     .append("</span></td>");
         }
         if (domain.nextRenewal() == null) {

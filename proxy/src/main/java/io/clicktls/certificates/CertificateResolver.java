@@ -422,6 +422,40 @@ public final class CertificateResolver implements CertificateSource {
         store.delete(name);
     }
 
+    /**
+     * Follows a change to {@code name}'s stored certificate made elsewhere (another node issued, renewed or forgot
+     * it): a name in memory is read from storage again and the stored certificate swapped in with its context (open
+     * connections keep theirs), or dropped with its context when storage no longer holds a valid one. A name not in
+     * memory is left alone: its next handshake reads storage anyway. Blocking (storage I/O): call from the blocking
+     * executor.
+     *
+     * @return whether memory changed
+     */
+    public boolean refresh(String rawName) {
+        String name = HostNames.normalize(rawName);
+        Held held = memory.getIfPresent(name);
+        if (held == null) {
+            return false;
+        }
+        Optional<CertifiedKey> stored = store.load(name);
+        if (stored.isEmpty() || expired(stored.get())) {
+            memory.asMap().remove(name, held);
+            log.info("certificate for {} dropped from memory: no longer in storage", name);
+            return true;
+        }
+        CertifiedKey fresh = stored.get();
+        if (fresh.leaf().getSerialNumber().equals(held.certified.leaf().getSerialNumber())) {
+            return false; // this node's own write, or one already seen
+        }
+        remember(fresh);
+        swapIn(name, fresh);
+        log.info(
+                "certificate for {} reloaded from storage (serial {})",
+                name,
+                fresh.leaf().getSerialNumber().toString(16));
+        return true;
+    }
+
     /** The certificates in memory now (not those being looked up or issued). Copies; costs a pass over memory. */
     public List<CertifiedKey> inMemory() {
         List<CertifiedKey> all = new ArrayList<>((int) Math.min(Integer.MAX_VALUE, memory.estimatedSize()));

@@ -167,6 +167,14 @@ public final class IssuanceFailures {
         }
     }
 
+    /**
+     * Forgets what memory holds for {@code name}, after another node sharing the storage recorded or cleared a
+     * failure of it: the next check reads storage. Memory only; any thread.
+     */
+    public void changedElsewhere(String name) {
+        memory.invalidate(name);
+    }
+
     /** The wait after {@code failures} consecutive failures without a Retry-After. */
     public static Duration backoff(int failures) {
         Duration wait = FIRST_BACKOFF;

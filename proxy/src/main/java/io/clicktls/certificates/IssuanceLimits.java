@@ -10,6 +10,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -37,12 +38,17 @@ import org.slf4j.LoggerFactory;
  * windows once issued, as the CA counts it).
  *
  * <p>Each window keeps the instants of its events (at most a limit's worth, so a few hundred), so a window slides
- * exactly and a hold's retry time is the moment the oldest event leaves it. The events are written to
- * {@link Storage} under {@code limits/} (one text file per window, epoch seconds one per line) so that a restart does
- * not reset them; writes are coalesced and run on the given executor.
+ * exactly and a hold's retry time is the moment the oldest event leaves it. The events are kept in {@link Storage}
+ * under {@code limits/} (one text file per window, epoch seconds one per line), shared by every node of a cluster,
+ * so that neither a restart nor a second node resets them: each node adds its own events to the stored window with
+ * {@link Storage#update} (coalesced, on the given executor), never overwriting another node's, and reads a window
+ * again when another node changed it ({@link #reload}). The order window is the one a burst could overshoot: an
+ * order is admitted only once the stored window took it, in the same atomic update that checked it, so three nodes
+ * place no more orders together than one would.
  *
- * <p>Thread-safe: state changes under this object's lock, which is never held for I/O. Every method but
- * {@link #load} is cheap and may run on an event loop.
+ * <p>Thread-safe: state changes under this object's lock, which is never held for I/O. {@link #load},
+ * {@link #reload} and {@link #tryStartOrder} do storage I/O (the blocking executor); the rest is cheap and may run on
+ * an event loop.
  */
 public final class IssuanceLimits {
 
@@ -126,7 +132,11 @@ public final class IssuanceLimits {
      */
     private final Map<String, ArrayDeque<Instant>> clientOrders = new HashMap<>();
 
-    private final Set<String> dirty = new HashSet<>();
+    /** Events this node added to a window (by storage key) and has not written yet. */
+    private final Map<String, List<Instant>> unwrittenEvents = new HashMap<>();
+    /** How many of a window's latest events this node took back (a cancelled order) and has not written yet. */
+    private final Map<String, Integer> unwrittenRemovals = new HashMap<>();
+
     private boolean flushQueued;
     private Instant lastSweep = Instant.EPOCH;
 
@@ -151,20 +161,64 @@ public final class IssuanceLimits {
             }
             ArrayDeque<Instant> window = parse(key, bytes.get());
             synchronized (this) {
-                if (key.equals(ORDERS_KEY)) {
-                    orders.addAll(window);
-                    prune(orders, now.minus(ORDERS_WINDOW));
-                } else if (key.startsWith(CERTIFICATES_PREFIX)) {
-                    certificates.put(key.substring(CERTIFICATES_PREFIX.length()), window);
-                    prune(window, now.minus(CERTIFICATES_WINDOW));
-                } else if (key.startsWith(FAILURES_PREFIX)) {
-                    failures.put(key.substring(FAILURES_PREFIX.length()), window);
-                    prune(window, now.minus(FAILURES_WINDOW));
-                }
-                events += window.size();
+                events += replaceWindow(key, window, now);
             }
         }
         log.info("issuance limits: {} recent event(s) read from storage", events);
+    }
+
+    /**
+     * Reads the window under {@code key} again, after another node changed it; this node's events not written yet
+     * stay counted. Keys outside {@code limits/} are ignored. Blocking (one storage read).
+     */
+    public void reload(String key) {
+        if (!key.startsWith(StorageKeys.LIMITS)) {
+            return;
+        }
+        try {
+            Optional<byte[]> bytes = storage.load(key);
+            ArrayDeque<Instant> stored = bytes.isEmpty() ? new ArrayDeque<>() : parse(key, bytes.get());
+            synchronized (this) {
+                replaceWindow(key, withUnwritten(key, stored), clock.instant());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("cannot read {} again after another node changed it: {}", key, e.toString());
+        }
+    }
+
+    /** Puts {@code window} in place of the memory window of {@code key}, pruned; the lock is held. */
+    private int replaceWindow(String key, ArrayDeque<Instant> window, Instant now) {
+        if (key.equals(ORDERS_KEY)) {
+            orders.clear();
+            orders.addAll(window);
+            prune(orders, now.minus(ORDERS_WINDOW));
+            return orders.size();
+        }
+        Map<String, ArrayDeque<Instant>> windows;
+        String name;
+        if (key.startsWith(CERTIFICATES_PREFIX)) {
+            windows = certificates;
+            name = key.substring(CERTIFICATES_PREFIX.length());
+        } else if (key.startsWith(FAILURES_PREFIX)) {
+            windows = failures;
+            name = key.substring(FAILURES_PREFIX.length());
+        } else {
+            return 0;
+        }
+        prune(window, now.minus(windowLength(key)));
+        if (window.isEmpty()) {
+            windows.remove(name);
+        } else {
+            windows.put(name, window);
+        }
+        return window.size();
+    }
+
+    private static Duration windowLength(String key) {
+        if (key.equals(ORDERS_KEY)) {
+            return ORDERS_WINDOW;
+        }
+        return key.startsWith(CERTIFICATES_PREFIX) ? CERTIFICATES_WINDOW : FAILURES_WINDOW;
     }
 
     /** Whether a limit holds {@code name} back now for a new order by the operator, without recording anything. */
@@ -183,15 +237,61 @@ public final class IssuanceLimits {
      * certificate as in flight for its registered domain until {@link #issued} or {@link #failed}. Returns the hold
      * otherwise.
      */
-    public synchronized Optional<Hold> tryStartOrder(String name, Certificates.Limits limits, Requester requester) {
+    public Optional<Hold> tryStartOrder(String name, Certificates.Limits limits, Requester requester) {
         Instant now = clock.instant();
-        sweep(now);
-        Hold hold = check(name, limits, now, requester);
-        if (hold != null) {
-            return Optional.of(hold);
+        synchronized (this) {
+            sweep(now);
+            Hold hold = check(name, limits, now, requester);
+            if (hold != null) {
+                return Optional.of(hold);
+            }
         }
-        orders.addLast(now);
-        markDirty(ORDERS_KEY);
+        // Memory said yes; the stored window, which every node adds to, decides.
+        Admission stored;
+        try {
+            stored = admitOrder(now, limits.ordersPer3h());
+        } catch (IOException | RuntimeException e) {
+            log.warn(
+                    "cannot check the cluster's order window in storage; deciding on this node's view: {}",
+                    e.toString());
+            stored = null;
+        }
+        synchronized (this) {
+            if (stored != null) {
+                replaceWindow(ORDERS_KEY, withUnwritten(ORDERS_KEY, stored.window()), now);
+                if (!stored.admitted()) {
+                    return Optional.of(ordersHold(name, limits));
+                }
+            } else {
+                orders.addLast(now);
+                unwritten(ORDERS_KEY, now);
+            }
+            started(name, requester, now);
+        }
+        return Optional.empty();
+    }
+
+    /** The stored order window after {@link #admitOrder}, and whether it took the order. */
+    private record Admission(ArrayDeque<Instant> window, boolean admitted) {}
+
+    /** Adds an order at {@code now} to the stored order window, in one atomic update, if it has room. */
+    private Admission admitOrder(Instant now, int limit) throws IOException {
+        boolean[] admitted = {false};
+        Optional<byte[]> after = storage.update(ORDERS_KEY, current -> {
+            ArrayDeque<Instant> window = current.isEmpty() ? new ArrayDeque<>() : parse(ORDERS_KEY, current.get());
+            prune(window, now.minus(ORDERS_WINDOW));
+            admitted[0] = window.size() < limit;
+            if (!admitted[0]) {
+                return null;
+            }
+            window.addLast(now);
+            return format(window);
+        });
+        return new Admission(after.isEmpty() ? new ArrayDeque<>() : parse(ORDERS_KEY, after.get()), admitted[0]);
+    }
+
+    /** Records the rest of an admitted order's start; the lock is held. */
+    private void started(String name, Requester requester, Instant now) {
         Optional<String> domain = registeredDomain(name);
         domain.ifPresent(d -> inFlight.merge(d, 1, Integer::sum));
         if (requester.client() != null && !requester.renewal()) {
@@ -199,7 +299,6 @@ public final class IssuanceLimits {
                     .computeIfAbsent(requester.client() + " " + d, k -> new ArrayDeque<>())
                     .addLast(now));
         }
-        return Optional.empty();
     }
 
     /** An order started by {@link #tryStartOrder} produced a certificate: it counts for its registered domain. */
@@ -216,7 +315,8 @@ public final class IssuanceLimits {
     public synchronized void cancelled(String name, Requester requester) {
         if (!orders.isEmpty()) {
             orders.removeLast();
-            markDirty(ORDERS_KEY);
+            unwrittenRemovals.merge(ORDERS_KEY, 1, Integer::sum);
+            queueFlush();
         }
         Optional<String> domain = registeredDomain(name);
         domain.ifPresent(d -> inFlight.computeIfPresent(d, (k, count) -> count <= 1 ? null : count - 1));
@@ -233,8 +333,9 @@ public final class IssuanceLimits {
      * refused): it still counts against the windows. {@code succeeded} as for {@link #issued} and {@link #failed}.
      */
     public synchronized void recordUnplanned(String name, boolean succeeded) {
-        orders.addLast(clock.instant());
-        markDirty(ORDERS_KEY);
+        Instant now = clock.instant();
+        orders.addLast(now);
+        unwritten(ORDERS_KEY, now);
         registeredDomain(name).ifPresent(domain -> inFlight.merge(domain, 1, Integer::sum));
         finish(name, succeeded);
     }
@@ -246,11 +347,11 @@ public final class IssuanceLimits {
         if (succeeded) {
             domain.ifPresent(d -> {
                 certificates.computeIfAbsent(d, k -> new ArrayDeque<>()).addLast(now);
-                markDirty(CERTIFICATES_PREFIX + d);
+                unwritten(CERTIFICATES_PREFIX + d, now);
             });
         } else {
             failures.computeIfAbsent(name, k -> new ArrayDeque<>()).addLast(now);
-            markDirty(FAILURES_PREFIX + name);
+            unwritten(FAILURES_PREFIX + name, now);
         }
     }
 
@@ -258,20 +359,14 @@ public final class IssuanceLimits {
     private Hold check(String name, Certificates.Limits limits, Instant now, Requester requester) {
         prune(orders, now.minus(ORDERS_WINDOW));
         if (orders.size() >= limits.ordersPer3h()) {
-            Instant retry = retryAt(orders, limits.ordersPer3h(), ORDERS_WINDOW);
-            return new Hold(
-                    name,
-                    ORDERS,
-                    retry,
-                    "this node placed " + orders.size() + " orders in the last 3 hours" + " (limit "
-                            + limits.ordersPer3h() + "); next order possible at " + retry);
+            return ordersHold(name, limits);
         }
         ArrayDeque<Instant> failed = failures.get(name);
         if (failed != null) {
             prune(failed, now.minus(FAILURES_WINDOW));
             if (failed.isEmpty()) {
                 failures.remove(name);
-                markDirty(FAILURES_PREFIX + name);
+                emptied(FAILURES_PREFIX + name);
             } else if (failed.size() >= limits.failedValidationsPerNamePerHour()) {
                 Instant retry = retryAt(failed, limits.failedValidationsPerNamePerHour(), FAILURES_WINDOW);
                 return new Hold(
@@ -314,7 +409,7 @@ public final class IssuanceLimits {
                 prune(issued, now.minus(CERTIFICATES_WINDOW));
                 if (issued.isEmpty()) {
                     certificates.remove(domain.get());
-                    markDirty(CERTIFICATES_PREFIX + domain.get());
+                    emptied(CERTIFICATES_PREFIX + domain.get());
                 }
                 recent = issued.size();
             }
@@ -333,6 +428,17 @@ public final class IssuanceLimits {
             }
         }
         return null;
+    }
+
+    /** The order window is full; the lock is held. */
+    private Hold ordersHold(String name, Certificates.Limits limits) {
+        Instant retry = retryAt(orders, limits.ordersPer3h(), ORDERS_WINDOW);
+        return new Hold(
+                name,
+                ORDERS,
+                retry,
+                "the nodes sharing this storage placed " + orders.size() + " orders in the last 3 hours (limit "
+                        + limits.ordersPer3h() + "); next order possible at " + retry);
     }
 
     /** When the window will have room for one more event: once all but {@code limit - 1} have left it. */
@@ -374,7 +480,7 @@ public final class IssuanceLimits {
             prune(entry.getValue(), oldestKept);
             if (entry.getValue().isEmpty()) {
                 it.remove();
-                markDirty(prefix + entry.getKey());
+                emptied(prefix + entry.getKey());
             }
         }
     }
@@ -387,9 +493,29 @@ public final class IssuanceLimits {
 
     // ---- persistence
 
-    /** Queues a write of {@code key}; the lock is held. */
-    private void markDirty(String key) {
-        dirty.add(key);
+    /** Remembers an event this node added to the window under {@code key}, to be written; the lock is held. */
+    private void unwritten(String key, Instant at) {
+        unwrittenEvents.computeIfAbsent(key, k -> new ArrayList<>()).add(at);
+        queueFlush();
+    }
+
+    /** The memory window of {@code key} emptied: the stored one is pruned (and deleted if empty); the lock is held. */
+    private void emptied(String key) {
+        unwrittenEvents.computeIfAbsent(key, k -> new ArrayList<>());
+        queueFlush();
+    }
+
+    /** {@code stored} with this node's unwritten changes to {@code key} laid over it; the lock is held. */
+    private ArrayDeque<Instant> withUnwritten(String key, ArrayDeque<Instant> stored) {
+        for (int i = unwrittenRemovals.getOrDefault(key, 0); i > 0 && !stored.isEmpty(); i--) {
+            stored.pollLast();
+        }
+        stored.addAll(unwrittenEvents.getOrDefault(key, List.of()));
+        return stored;
+    }
+
+    /** The lock is held. */
+    private void queueFlush() {
         if (flushQueued) {
             return;
         }
@@ -402,38 +528,43 @@ public final class IssuanceLimits {
         }
     }
 
-    /** Writes the windows changed since the last flush. Runs on the persistence executor. */
+    /**
+     * Adds this node's events to the stored windows, each in one {@link Storage#update} (so another node's events
+     * written meanwhile are kept), pruning what has left the window. Runs on the persistence executor.
+     */
     private void flush() {
-        Map<String, byte[]> writes = new HashMap<>();
+        Map<String, List<Instant>> events;
+        Map<String, Integer> removals;
         synchronized (this) {
             flushQueued = false;
-            for (String key : dirty) {
-                ArrayDeque<Instant> window = window(key);
-                writes.put(key, window == null || window.isEmpty() ? null : format(window));
-            }
-            dirty.clear();
+            events = new HashMap<>(unwrittenEvents);
+            removals = new HashMap<>(unwrittenRemovals);
+            unwrittenEvents.clear();
+            unwrittenRemovals.clear();
         }
-        for (Map.Entry<String, byte[]> write : writes.entrySet()) {
+        Set<String> keys = new HashSet<>(events.keySet());
+        keys.addAll(removals.keySet());
+        Instant now = clock.instant();
+        for (String key : keys) {
             try {
-                if (write.getValue() == null) {
-                    storage.delete(write.getKey());
-                } else {
-                    storage.store(write.getKey(), write.getValue());
+                Optional<byte[]> after = storage.update(key, current -> {
+                    ArrayDeque<Instant> window = current.isEmpty() ? new ArrayDeque<>() : parse(key, current.get());
+                    for (int i = removals.getOrDefault(key, 0); i > 0 && !window.isEmpty(); i--) {
+                        window.pollLast();
+                    }
+                    window.addAll(events.getOrDefault(key, List.of()));
+                    prune(window, now.minus(windowLength(key)));
+                    return format(window);
+                });
+                if (after.isPresent() && after.get().length == 0) {
+                    // names seen once must not leave a file each for ever; another node's event written between
+                    // the update and this delete is lost, which only lets one more order through
+                    storage.delete(key);
                 }
             } catch (IOException | RuntimeException e) {
-                log.warn("could not write {}: {}", write.getKey(), e.toString());
+                log.warn("could not write {}: {}", key, e.toString());
             }
         }
-    }
-
-    private ArrayDeque<Instant> window(String key) {
-        if (key.equals(ORDERS_KEY)) {
-            return orders;
-        }
-        if (key.startsWith(CERTIFICATES_PREFIX)) {
-            return certificates.get(key.substring(CERTIFICATES_PREFIX.length()));
-        }
-        return failures.get(key.substring(FAILURES_PREFIX.length()));
     }
 
     private static byte[] format(ArrayDeque<Instant> window) {

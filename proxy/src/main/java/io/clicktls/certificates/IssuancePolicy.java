@@ -95,6 +95,12 @@ public final class IssuancePolicy implements AutoCloseable {
     private final Function<Endpoint, DnsCheck> dnsChecks;
     private final Cache<String, Refusal> refused;
     private final AtomicLong lastHoldLog = new AtomicLong();
+    /**
+     * Where an order is admitted against the limits, which reads and writes the stored order window: the blocking
+     * executor in a running node, the calling thread in tests.
+     */
+    private volatile Executor admissions = Runnable::run;
+
     private DnsCheck dns;
     private Endpoint dnsServer;
     private boolean dnsOpened;
@@ -143,12 +149,24 @@ public final class IssuancePolicy implements AutoCloseable {
         PublicSuffixList suffixes = PublicSuffixList.bundled();
         IssuanceLimits limits = new IssuanceLimits(storage, blocking, suffixes, clock);
         limits.load();
-        return new IssuancePolicy(
+        IssuancePolicy policy = new IssuancePolicy(
                 config,
                 new AskClient(),
                 limits,
                 suffixes,
                 server -> DnsCheck.create(server == null ? null : server.toSocketAddress()));
+        policy.admissions = blocking;
+        return policy;
+    }
+
+    /**
+     * Follows a change of a rate-limit window made by another node sharing the storage ({@code limits/} keys; others
+     * are ignored). Blocking: call from the blocking executor.
+     */
+    public void limitsChanged(String key) {
+        if (limits != null) {
+            limits.reload(key);
+        }
     }
 
     /**
@@ -212,9 +230,11 @@ public final class IssuancePolicy implements AutoCloseable {
     public CompletableFuture<OrderDecision> decideOrder(
             String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
         return eligibility(name, snapshot)
-                .thenApply(decision -> decision.allowed()
-                        ? startOrder(name, snapshot, budgetedTo(name, snapshot, requester))
-                        : new OrderDecision(null, decision.reason(), decision.detail()));
+                .thenApplyAsync(
+                        decision -> decision.allowed()
+                                ? startOrder(name, snapshot, budgetedTo(name, snapshot, requester))
+                                : new OrderDecision(null, decision.reason(), decision.detail()),
+                        admissions);
     }
 
     /**

@@ -13,6 +13,7 @@ import java.util.Map;
  * @param tuning transport, event loops and DNS server ({@code tuning:}), read at start only
  * @param domainsFile the {@code domains_file} whose entries are part of {@code domains}, absolute, or {@code null}
  * @param source the file it was read from, or {@code null} for a config built in code (tests)
+ * @param node this node's name among those sharing the storage ({@code node:}), read at start only
  */
 public record ClickTlsConfig(
         Listen listen,
@@ -25,7 +26,8 @@ public record ClickTlsConfig(
         ConnectionLimits limits,
         Tuning tuning,
         Path domainsFile,
-        Path source) {
+        Path source,
+        NodeIdentity node) {
 
     public ClickTlsConfig {
         platforms = Map.copyOf(platforms);
@@ -33,6 +35,7 @@ public record ClickTlsConfig(
         admin = admin == null ? Admin.NONE : admin;
         limits = limits == null ? ConnectionLimits.DEFAULTS : limits;
         tuning = tuning == null ? Tuning.DEFAULTS : tuning;
+        node = node == null ? NodeIdentity.DEFAULTS : node;
     }
 
     /** With the default {@code limits} and {@link Tuning}, and no {@code domains_file}: for configs built in code. */
@@ -56,7 +59,8 @@ public record ClickTlsConfig(
                 ConnectionLimits.DEFAULTS,
                 Tuning.DEFAULTS,
                 null,
-                source);
+                source,
+                null);
     }
 
     /** Without an {@code admin:} section (no token): for configs built in code. */

@@ -13,7 +13,7 @@ import java.util.function.Consumer;
  * Turns a {@link YamlTree} into a {@link ClickTlsConfig}, checking every key and value and collecting every problem
  * rather than stopping at the first. Each top-level section has its reader ({@link ListenReader},
  * {@link StorageReader}, {@link CertificatesReader}, {@link PlatformsReader}, {@link DomainsReader},
- * {@link UpgradeReader}, {@link AdminReader}, {@link ConnectionLimitsReader}, {@link TuningReader}); the defaults for whatever is left out are in
+ * {@link UpgradeReader}, {@link AdminReader}, {@link ConnectionLimitsReader}, {@link TuningReader}, {@link NodeReader}); the defaults for whatever is left out are in
  * the config records. One instance per load; not thread-safe.
  */
 final class ConfigBinder {
@@ -28,7 +28,8 @@ final class ConfigBinder {
             "upgrade",
             "admin",
             "limits",
-            "tuning");
+            "tuning",
+            "node");
 
     private final Binding binding;
     /** Told the path of the {@code domains_file} the config names, even when the config is then rejected. */
@@ -53,7 +54,7 @@ final class ConfigBinder {
         Listen listen = ListenReader.read(root.section("listen"));
         StorageSettings storage = StorageReader.read(root.section("storage"));
         CertificatesReader certificatesReader = new CertificatesReader(root.section("certificates"));
-        Certificates certificates = certificatesReader.read();
+        Certificates certs = certificatesReader.read();
         Map<String, Platform> platforms = new HashMap<>();
         List<String> declaredPlatforms = new ArrayList<>();
         // before platforms and domains: their own upgrade keys are laid over it
@@ -67,10 +68,11 @@ final class ConfigBinder {
         AdminReader.checkExposure(root, listen, admin);
         ConnectionLimits limits = ConnectionLimitsReader.read(root.section("limits"));
         Tuning tuning = TuningReader.read(root.section("tuning"));
+        NodeIdentity node = NodeReader.read(root.section("node"));
         if (binding.failed()) {
             return null;
         }
         return new ClickTlsConfig(
-                listen, storage, certificates, platforms, domains, upgrade, admin, limits, tuning, domainsFile, source);
+                listen, storage, certs, platforms, domains, upgrade, admin, limits, tuning, domainsFile, source, node);
     }
 }

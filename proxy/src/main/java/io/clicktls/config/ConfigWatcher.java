@@ -318,6 +318,7 @@ public final class ConfigWatcher implements AutoCloseable {
         change(changes, "tuning.transport", lower(tuningBefore.transport()), lower(tuningAfter.transport()));
         change(changes, "tuning.event_loops", tuningBefore.eventLoops(), tuningAfter.eventLoops());
         change(changes, "tuning.dns_server", tuningBefore.dnsServer(), tuningAfter.dnsServer());
+        change(changes, "node.name", previous.node().name(), next.node().name());
         if (!changes.isEmpty()) {
             log.warn(
                     "config {}: {} {} at restart; until then the node runs as it started",

@@ -1,5 +1,6 @@
 package io.clicktls.storage;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -58,7 +59,22 @@ public final class CertificateStore {
             @JsonProperty("not_after") String notAfter,
             @JsonProperty("serial") String serial,
             @JsonProperty("chain_sha256") String chainSha256,
-            @JsonProperty("key_sha256") String keySha256) {}
+            @JsonProperty("key_sha256") String keySha256,
+            @JsonProperty("issued_by_node") @JsonInclude(JsonInclude.Include.NON_NULL) String issuedByNode) {
+
+        /** Without the node: what entries written before nodes had names hold. */
+        Meta(
+                String name,
+                String issuer,
+                String issuedAt,
+                String notBefore,
+                String notAfter,
+                String serial,
+                String chainSha256,
+                String keySha256) {
+            this(name, issuer, issuedAt, notBefore, notAfter, serial, chainSha256, keySha256, null);
+        }
+    }
 
     /** What one {@link #scanIndex()} found, for the log and for tests. */
     public record IndexScan(int indexed, int readFromChain, int skipped, Duration took) {}
@@ -72,14 +88,16 @@ public final class CertificateStore {
      */
     private static final class Entry {
         final String issuer;
+        final String issuedByNode;
         final long notBeforeSeconds;
         final long notAfterSeconds;
         final int notBeforeNanos;
         final int notAfterNanos;
         final byte[] serial;
 
-        Entry(String issuer, Instant notBefore, Instant notAfter, BigInteger serial) {
+        Entry(String issuer, String issuedByNode, Instant notBefore, Instant notAfter, BigInteger serial) {
             this.issuer = issuer;
+            this.issuedByNode = issuedByNode;
             this.notBeforeSeconds = notBefore.getEpochSecond();
             this.notBeforeNanos = notBefore.getNano();
             this.notAfterSeconds = notAfter.getEpochSecond();
@@ -93,16 +111,20 @@ public final class CertificateStore {
                     issuer,
                     Instant.ofEpochSecond(notBeforeSeconds, notBeforeNanos),
                     Instant.ofEpochSecond(notAfterSeconds, notAfterNanos),
-                    new BigInteger(serial));
+                    new BigInteger(serial),
+                    issuedByNode);
         }
     }
 
     /** Marks a name deleted while a scan runs, so that the scan does not put back what it read before the delete. */
-    private static final Entry DELETED = new Entry("", Instant.EPOCH, Instant.EPOCH, BigInteger.ZERO);
+    private static final Entry DELETED = new Entry("", null, Instant.EPOCH, Instant.EPOCH, BigInteger.ZERO);
 
     private final Storage storage;
+    /** This node's {@code node.name}, written into what it saves; {@code null}: none recorded. */
+    private final String node;
+
     private final ConcurrentHashMap<String, Entry> index = new ConcurrentHashMap<>();
-    /** Issuer labels, one string each however many entries carry it: a handful of distinct values. */
+    /** Issuer labels and node names, one string each however many entries carry it: a handful of distinct values. */
     private final ConcurrentHashMap<String, String> issuers = new ConcurrentHashMap<>();
 
     private final Object scanState = new Object();
@@ -110,7 +132,13 @@ public final class CertificateStore {
     private volatile boolean indexReady;
 
     public CertificateStore(Storage storage) {
+        this(storage, null);
+    }
+
+    /** @param node this node's {@code node.name}, recorded in {@code meta.json} as the node that issued */
+    public CertificateStore(Storage storage, String node) {
         this.storage = storage;
+        this.node = node;
     }
 
     public Storage storage() {
@@ -167,7 +195,8 @@ public final class CertificateStore {
                 certified.notAfter().toString(),
                 certified.leaf().getSerialNumber().toString(16),
                 sha256(chain),
-                sha256(key));
+                sha256(key),
+                node);
         storage.store(key(name, StorageKeys.KEY_FILE), key);
         storage.store(key(name, StorageKeys.CHAIN_FILE), chain);
         storage.store(
@@ -177,6 +206,7 @@ public final class CertificateStore {
                 name,
                 entry(
                         certified.issuer(),
+                        node,
                         certified.notBefore(),
                         certified.notAfter(),
                         certified.leaf().getSerialNumber()));
@@ -217,6 +247,25 @@ public final class CertificateStore {
         deleted |= storage.delete(key(name, StorageKeys.CHAIN_FILE));
         deleted |= storage.delete(key(name, StorageKeys.KEY_FILE));
         return deleted;
+    }
+
+    /**
+     * Reads {@code name}'s {@code meta.json} into the index again, after another node stored or deleted it. Blocking.
+     */
+    public void reindex(String name) throws IOException {
+        if (!StorageKeys.isSafeName(name)) {
+            return;
+        }
+        IndexRead read = readIndexEntry(name);
+        synchronized (scanState) {
+            if (read != null) {
+                index.put(name, read.entry());
+            } else if (scanning) {
+                index.put(name, DELETED);
+            } else {
+                index.remove(name);
+            }
+        }
     }
 
     /** Names with at least one stored file, sorted. */
@@ -324,12 +373,19 @@ public final class CertificateStore {
 
     private record IndexRead(Entry entry, boolean fromChain) {}
 
-    private Entry entry(String issuer, Instant notBefore, Instant notAfter, BigInteger serial) {
-        String shared = issuers.get(issuer);
-        if (shared == null) {
-            shared = issuers.size() < 64 ? issuers.computeIfAbsent(issuer, label -> label) : issuer;
+    private Entry entry(String issuer, String issuedByNode, Instant notBefore, Instant notAfter, BigInteger serial) {
+        return new Entry(shared(issuer), shared(issuedByNode), notBefore, notAfter, serial);
+    }
+
+    private String shared(String label) {
+        if (label == null) {
+            return null;
         }
-        return new Entry(shared, notBefore, notAfter, serial);
+        String shared = issuers.get(label);
+        if (shared == null) {
+            shared = issuers.size() < 64 ? issuers.computeIfAbsent(label, l -> l) : label;
+        }
+        return shared;
     }
 
     /**
@@ -347,6 +403,7 @@ public final class CertificateStore {
             return new IndexRead(
                     entry(
                             issuer,
+                            meta.issuedByNode(),
                             Instant.parse(meta.notBefore()),
                             Instant.parse(meta.notAfter()),
                             new BigInteger(meta.serial(), 16)),
@@ -361,6 +418,7 @@ public final class CertificateStore {
         return new IndexRead(
                 entry(
                         issuer,
+                        meta.issuedByNode(),
                         leaf.getNotBefore().toInstant(),
                         leaf.getNotAfter().toInstant(),
                         leaf.getSerialNumber()),

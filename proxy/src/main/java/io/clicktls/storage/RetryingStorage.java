@@ -252,6 +252,20 @@ public final class RetryingStorage implements Storage, AutoCloseable {
     }
 
     /**
+     * The backend's own update: an update is a decision other nodes must see at once, so it is never kept in memory
+     * for later; when the backend refuses it, the caller hears so.
+     */
+    @Override
+    public Optional<byte[]> update(String key, Change change) throws IOException {
+        return backend.update(key, change);
+    }
+
+    @Override
+    public AutoCloseable onChange(java.util.function.Consumer<String> keyListener) throws IOException {
+        return backend.onChange(keyListener);
+    }
+
+    /**
      * Why {@code key} is not persisted yet (e.g. {@code No space left on device}); empty when it is, or was never
      * written by this node. Memory only.
      */

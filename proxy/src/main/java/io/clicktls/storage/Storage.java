@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Key-value storage for certificates, keys, the ACME account, challenge tokens and per-name state. Keys are
@@ -58,6 +59,56 @@ public interface Storage {
      */
     default int sweepAbandonedWrites() throws IOException {
         return 0;
+    }
+
+    /**
+     * Reads the value under {@code key}, hands it to {@code change} and stores what that returns, as one step for
+     * every node sharing this storage: no other {@code update} of the same key runs in between, so a counter shared
+     * by a cluster can be checked and spent without two nodes spending its last unit. {@code change} returns the new
+     * value, or {@code null} to leave the stored one as it is; it may run more than once and must not block.
+     *
+     * <p>This default serialises updates with {@link #lock} (a lock file for the file system); a backend with
+     * transactions does it in one.
+     *
+     * @return the value stored under {@code key} afterwards
+     */
+    default Optional<byte[]> update(String key, Change change) throws IOException {
+        try (Lock held = lock(UPDATE_LOCK_PREFIX + key, UPDATE_LOCK_LEASE)) {
+            Optional<byte[]> current = load(key);
+            byte[] next = change.apply(current);
+            if (next == null) {
+                return current;
+            }
+            store(key, next);
+            return Optional.of(next);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting to update " + key);
+        }
+    }
+
+    /** The lock that {@link #update}'s default takes for {@code key}: this prefix and the key. */
+    String UPDATE_LOCK_PREFIX = "update/";
+
+    /** Long enough for a read and a write; short enough that a crashed holder is not waited for long. */
+    Duration UPDATE_LOCK_LEASE = Duration.ofSeconds(10);
+
+    /** What {@link #update} does to a value: the new one from the current one (empty: none), or {@code null}. */
+    @FunctionalInterface
+    interface Change {
+        byte[] apply(Optional<byte[]> current);
+    }
+
+    /**
+     * Calls {@code keyListener} with the key of every value stored or deleted from now on by any node sharing this
+     * storage, this one included, at least once (a backend may repeat a key). A backend that no other node shares,
+     * or that cannot tell, reports nothing: this default. Never a value. The listener runs on the backend's own
+     * thread and must not block (hand work to the blocking executor).
+     *
+     * @return closing it stops the calls to this listener
+     */
+    default AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
+        return () -> {};
     }
 
     /** A held lock; closing releases it. */

@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
  * state/issuance/&lt;name&gt;.json                         per-name failure and backoff state
  * limits/orders, limits/certificates/&lt;registered domain&gt;, limits/failures/&lt;name&gt;   rate-limit windows
  * cleanup/&lt;name&gt;                                      when a name stopped being allowed
+ * tls/session-ticket-key.pem                           the secret the TLS session ticket keys derive from
  * </pre>
  */
 public final class StorageKeys {
@@ -58,6 +59,12 @@ public final class StorageKeys {
 
     public static final String CLEANUP = "cleanup/";
 
+    /**
+     * The secret every node derives its TLS session ticket keys from, so that a ticket from one node resumes on
+     * another; ends in {@code key.pem}, so a backend that encrypts private keys at rest encrypts it too.
+     */
+    public static final String SESSION_TICKET_SECRET = "tls/session-ticket-key.pem";
+
     /** The {@code kind} of a key, by its first segment: the label values of the storage metrics, all known ahead. */
     public static final List<String> KINDS = List.of(
             "certificate", "rate_limit", "issuance_state", "cleanup", "challenge", "acme_account", "ca", "other");
@@ -79,6 +86,16 @@ public final class StorageKeys {
     /** {@code certificates/<name>/<file>}, file one of {@link #CHAIN_FILE}, {@link #KEY_FILE}, {@link #META_FILE}. */
     public static String certificate(String name, String file) {
         return CERTIFICATES + name + "/" + file;
+    }
+
+    /** The name of a {@code certificates/<name>/meta.json} key, or {@code null} for any other key. */
+    public static String certificateMetaName(String key) {
+        String suffix = "/" + META_FILE;
+        if (!key.startsWith(CERTIFICATES) || !key.endsWith(suffix)) {
+            return null;
+        }
+        String name = key.substring(CERTIFICATES.length(), key.length() - suffix.length());
+        return name.indexOf('/') < 0 && isSafeName(name) ? name : null;
     }
 
     /** {@code challenges/http-01/<token>} */

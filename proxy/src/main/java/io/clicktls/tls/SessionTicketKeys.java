@@ -21,8 +21,10 @@ import javax.crypto.spec.SecretKeySpec;
  * and the certificate's name. So keys rotate by the clock alone (every {@link #DEFAULT_ROTATION} by default), a
  * context accepts tickets of the current and the previous period, nodes given the same secret issue and accept each
  * other's tickets without talking to each other, and a ticket made for one certificate name never resumes a
- * connection for another. Without a configured secret it is random per process: tickets then survive neither a
- * restart nor a move to another node, which costs one full handshake.
+ * connection for another. A running node takes the secret from storage ({@code storage.SessionTicketSecret}), so
+ * every node sharing the storage shares tickets and a restart keeps them; the secret can be replaced there
+ * ({@link #useSecret}). Without one it is random per process: tickets then survive neither a restart nor a move to
+ * another node, which costs one full handshake.
  *
  * <p>Thread-safe.
  */
@@ -34,7 +36,7 @@ public final class SessionTicketKeys {
     private static final String MAC = "HmacSHA256";
     private static final byte[] LABEL = "clicktls session ticket key v1".getBytes(StandardCharsets.US_ASCII);
 
-    private final SecretKeySpec secret;
+    private volatile SecretKeySpec secret;
     private final long periodMillis;
     private final Clock clock;
     /** The period whose keys the contexts were last given; see {@link #rotationDue()}. */
@@ -55,6 +57,28 @@ public final class SessionTicketKeys {
         this.periodMillis = rotation.toMillis();
         this.clock = clock;
         this.keyedPeriod = new AtomicLong(period());
+    }
+
+    /**
+     * Derives keys from {@code secret} from now on, when it differs from the one in use (another node replaced the
+     * stored secret): the next {@link #rotationDue} answers {@code true}, so every live context gets the new keys.
+     * Tickets made with the old secret then no longer resume (one full handshake each).
+     *
+     * @return whether the secret changed
+     */
+    public boolean useSecret(byte[] next) {
+        if (next.length < 32) {
+            throw new IllegalArgumentException("ticket key secret: " + next.length + " bytes (expected: >= 32)");
+        }
+        SecretKeySpec replacement = new SecretKeySpec(next.clone(), MAC);
+        synchronized (this) {
+            if (java.security.MessageDigest.isEqual(secret.getEncoded(), replacement.getEncoded())) {
+                return false;
+            }
+            secret = replacement;
+        }
+        keyedPeriod.set(Long.MIN_VALUE); // no period has this number: the next check rotates
+        return true;
     }
 
     /** A random secret, for one process; rotates every {@link #DEFAULT_ROTATION}. */
@@ -94,7 +118,7 @@ public final class SessionTicketKeys {
     OpenSslSessionTicketKey key(String name, long period) {
         try {
             Mac mac = Mac.getInstance(MAC);
-            mac.init(secret);
+            mac.init(secret); // read once: a concurrent useSecret gives this key the old secret or the new, whole
             mac.update(LABEL);
             mac.update(ByteBuffer.allocate(Long.BYTES).putLong(period).array());
             mac.update(name.getBytes(StandardCharsets.UTF_8));

@@ -223,6 +223,7 @@ class CertificatePrefetchTest {
                 base.limits(),
                 base.tuning(),
                 null,
+                null,
                 null));
     }
 

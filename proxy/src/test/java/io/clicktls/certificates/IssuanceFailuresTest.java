@@ -131,4 +131,20 @@ class IssuanceFailuresTest {
                 .as("unreadable state counts as none")
                 .isEmpty();
     }
+
+    @Test
+    void aFailureRecordedByAnotherNodeHoldsTheNameBackHereOnceToldOfTheChange() {
+        IssuanceFailures otherNode = new IssuanceFailures(storage, clock);
+        assertThat(failures.lastFailure("a.test")).isEmpty(); // remembered as none for a minute
+        otherNode.recordFailure("a.test", new IssuanceException("validation failed"));
+        assertThat(failures.heldBack("a.test", T0)).isNull();
+
+        failures.changedElsewhere("a.test");
+
+        assertThat(failures.lastFailure("a.test"))
+                .get()
+                .extracting(IssuanceFailure::message)
+                .isEqualTo("validation failed");
+        assertThat(failures.heldBack("a.test", T0)).isNotNull();
+    }
 }

@@ -226,4 +226,30 @@ class IssuanceLimitsTest {
                 .map(IssuanceLimits.Hold::limit)
                 .contains(IssuanceLimits.ORDERS);
     }
+
+    @Test
+    void ordersPlacedThroughAnotherInstanceOnTheSameStorageCountHere() {
+        IssuanceLimits otherNode = newLimits();
+        Limits two = new Limits(2, 100, 100);
+        assertThat(limits.tryStartOrder("a.shop.test", two)).isEmpty();
+        assertThat(otherNode.tryStartOrder("b.other.test", two)).isEmpty();
+
+        assertThat(limits.tryStartOrder("c.third.test", two).map(IssuanceLimits.Hold::limit))
+                .contains(IssuanceLimits.ORDERS);
+        assertThat(otherNode.tryStartOrder("d.fourth.test", two)).isPresent();
+    }
+
+    @Test
+    void aWindowChangedByAnotherInstanceIsReadAgainOnReload() {
+        IssuanceLimits otherNode = newLimits();
+        Limits one = new Limits(100, 100, 1);
+        otherNode.tryStartOrder("a.shop.test", one);
+        otherNode.failed("a.shop.test");
+        assertThat(limits.hold("a.shop.test", one)).as("not read yet").isEmpty();
+
+        limits.reload("limits/failures/a.shop.test");
+
+        assertThat(limits.hold("a.shop.test", one).map(IssuanceLimits.Hold::limit))
+                .contains(IssuanceLimits.FAILURES);
+    }
 }

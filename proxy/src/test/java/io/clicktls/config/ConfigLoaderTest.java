@@ -231,7 +231,7 @@ class ConfigLoaderTest {
         assertThat(problems("domain:\n" + MINIMAL))
                 .containsExactly("test.yml:1:1: unknown key 'domain' (expected: "
                         + "listen, storage, certificates, platforms, domains, domains_file, upgrade, admin, limits,"
-                        + " tuning)");
+                        + " tuning, node)");
         assertThat(problems("platforms:\n  sg: { preset: sendgrid, regoin: x }\ndomains: []\n"))
                 .containsExactly("test.yml:2:27: unknown key 'regoin' under 'platforms.sg' "
                         + "(expected: preset, region, upstream, host_header, upgrade, well_known)");
@@ -657,6 +657,22 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theNodeNameDefaultsToTheHostNameAndMayBeSet() throws Exception {
+        assertThat(parse(MINIMAL).node()).isEqualTo(NodeIdentity.DEFAULTS);
+        assertThat(NodeIdentity.DEFAULTS.name()).isNotBlank();
+        assertThat(parse(MINIMAL + "node:\n  name: edge-2.fra\n").node().name()).isEqualTo("edge-2.fra");
+    }
+
+    @Test
+    void aBadNodeNameIsReportedAtTheValue() {
+        assertThat(problems(MINIMAL + "node:\n  name: edge 2/a\n  zone: x\n"))
+                .containsExactly(
+                        "test.yml:7:9: node.name: edge 2/a (expected: 1-63 letters, digits, '.', '_' or '-', starting"
+                                + " with a letter or digit, such as the host name)",
+                        "test.yml:8:3: unknown key 'zone' under 'node' (expected: name)");
+    }
+
+    @Test
     void badTuningValuesAreReportedAtTheValue() {
         assertThat(problems(MINIMAL + "tuning:\n  transport: kqueue\n  event_loops: -1\n  dns_server: dns.local:53\n"
                         + "  loop_stall: 500us\n"))
@@ -769,7 +785,7 @@ class ConfigLoaderTest {
     void topLevelMustBeAMap() {
         assertThat(problems("- a\n- b\n"))
                 .containsExactly("test.yml:1:1: the file holds a list (expected: a map with the keys listen, storage,"
-                        + " certificates, platforms, domains, domains_file, upgrade, admin, limits, tuning)");
+                        + " certificates, platforms, domains, domains_file, upgrade, admin, limits, tuning, node)");
     }
 
     @Test

@@ -1,8 +1,10 @@
 package io.clicktls.storage;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.testing.ConcurrentCounter;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.MutableClock;
 import java.nio.charset.StandardCharsets;
@@ -280,5 +282,14 @@ class FileStorageTest {
         assertThat(live).exists();
         assertThat(noPid).exists();
         assertThat(storage.load("certificates/a.test/key.pem")).hasValue(new byte[] {1});
+    }
+
+    @Test
+    void updatesOfOneKeyFromTwoInstancesOnTheSameFolderLoseNothing() throws Exception {
+        FileStorage[] nodes = {new FileStorage(directory), new FileStorage(directory)};
+
+        assertThat(ConcurrentCounter.incrementEverywhere(nodes, "limits/orders", 4, 10))
+                .isEqualTo(40);
+        assertThat(nodes[1].update("limits/orders", current -> null)).get().isEqualTo("40".getBytes(UTF_8));
     }
 }

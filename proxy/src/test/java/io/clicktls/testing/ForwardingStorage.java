@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * A {@link Storage} that passes every call to another one; a test subclasses it and overrides only the calls it
@@ -41,5 +42,15 @@ public class ForwardingStorage implements Storage {
     @Override
     public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
         return delegate.lock(name, lease);
+    }
+
+    @Override
+    public Optional<byte[]> update(String key, Change change) throws IOException {
+        return delegate.update(key, change);
+    }
+
+    @Override
+    public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
+        return delegate.onChange(keyListener);
     }
 }

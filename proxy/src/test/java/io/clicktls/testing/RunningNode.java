@@ -226,6 +226,17 @@ public final class RunningNode implements AutoCloseable {
         }
 
         /**
+         * {@code storage.postgres} instead of {@code storage.directory}: the superuser of {@code server} in
+         * {@code schema}; nodes given the same schema share everything stored.
+         */
+        public Config postgres(PostgresServer server, String schema) {
+            tree.remove("storage");
+            set("storage.postgres.url", server.url());
+            set("storage.postgres.user", "postgres");
+            return set("storage.postgres.schema", schema);
+        }
+
+        /**
          * {@code certificates.issuer: acme} with its directory, CA trust file and challenges (a YAML flow list's
          * inside, e.g. {@code "tls-alpn-01, http-01"}); more of {@code certificates.*} goes through {@link #set}.
          */

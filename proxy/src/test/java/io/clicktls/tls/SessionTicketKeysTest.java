@@ -89,6 +89,24 @@ class SessionTicketKeysTest {
     }
 
     @Test
+    void aReplacedSecretGivesOtherKeysAndMakesARotationDue() {
+        SessionTicketKeys keys = new SessionTicketKeys(secret, ROTATION, clock);
+        byte[] before = keyBytes(keys.key("links.shop.test", 5));
+        assertThat(keys.useSecret(secret.clone()))
+                .as("the same secret is no change")
+                .isFalse();
+        assertThat(keys.rotationDue()).isFalse();
+
+        byte[] replacement = new byte[32];
+        assertThat(keys.useSecret(replacement)).isTrue();
+
+        assertThat(keys.rotationDue()).isTrue();
+        assertThat(keyBytes(keys.key("links.shop.test", 5)))
+                .isNotEqualTo(before)
+                .isEqualTo(keyBytes(new SessionTicketKeys(replacement, ROTATION, clock).key("links.shop.test", 5)));
+    }
+
+    @Test
     void shortSecretsAndRotationsAreRefused() {
         assertThatThrownBy(() -> new SessionTicketKeys(new byte[16], ROTATION, clock))
                 .hasMessageContaining("expected: >= 32");

@@ -191,6 +191,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @return closing it stops the calls to this listener
      */
+    @Override
     public synchronized AutoCloseable onChange(java.util.function.Consumer<String> listener) throws IOException {
         if (changes == null) {
             // From the history's position now, not from whenever the feed's own connection comes up.
@@ -320,6 +321,49 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                 return keys;
             }
         });
+    }
+
+    /**
+     * One transaction for every node: a transaction-scoped advisory lock on the key (so an update of a key not yet
+     * stored is serialised too), the read, and the write with its notification; the lock ends with the commit.
+     */
+    @Override
+    public Optional<byte[]> update(String key, Change change) throws IOException {
+        validate(key);
+        try (Connection connection = connection()) {
+            connection.setAutoCommit(false);
+            try {
+                try (PreparedStatement lock =
+                        connection.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+                    lock.setString(1, entry + " " + key);
+                    lock.executeQuery().close();
+                }
+                Optional<byte[]> current;
+                try (PreparedStatement select =
+                        connection.prepareStatement("select value from " + entry + " where key = ?")) {
+                    select.setString(1, key);
+                    try (ResultSet row = select.executeQuery()) {
+                        current = row.next() ? Optional.of(opened(key, row.getBytes(1))) : Optional.empty();
+                    }
+                }
+                byte[] next = change.apply(current);
+                if (next != null) {
+                    try (PreparedStatement upsert = connection.prepareStatement(upsertSql())) {
+                        bindUpsert(upsert, key, sealed(key, next));
+                        upsert.executeQuery().close();
+                    }
+                }
+                connection.commit();
+                return next == null ? current : Optional.of(next);
+            } catch (SQLException | IOException | RuntimeException e) {
+                rollbackQuietly(connection);
+                throw e;
+            } finally {
+                connection.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw failure("update", key, e);
+        }
     }
 
     /** One statement's work on a connection. */
