@@ -95,6 +95,7 @@ public final class IssuancePolicy implements AutoCloseable {
     private final Function<Endpoint, DnsCheck> dnsChecks;
     private final Cache<String, Refusal> refused;
     private final AtomicLong lastHoldLog = new AtomicLong();
+    private volatile Supplier<Optional<String>> storageOutage = Optional::empty;
     private DnsCheck dns;
     private Endpoint dnsServer;
     private boolean dnsOpened;
@@ -211,10 +212,25 @@ public final class IssuancePolicy implements AutoCloseable {
      */
     public CompletableFuture<OrderDecision> decideOrder(
             String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
-        return eligibility(name, snapshot)
-                .thenApply(decision -> decision.allowed()
-                        ? startOrder(name, snapshot, budgetedTo(name, snapshot, requester))
-                        : new OrderDecision(null, decision.reason(), decision.detail()));
+        return eligibility(name, snapshot).thenApply(decision -> {
+            if (!decision.allowed()) {
+                return new OrderDecision(null, decision.reason(), decision.detail());
+            }
+            Optional<String> outage = storageOutage.get();
+            if (outage.isPresent()) {
+                return new OrderDecision(null, Refusal.STORAGE_UNAVAILABLE, outage.get());
+            }
+            return startOrder(name, snapshot, budgetedTo(name, snapshot, requester));
+        });
+    }
+
+    /**
+     * Refuses new orders ({@link Refusal#STORAGE_UNAVAILABLE}, after {@code ask} and DNS, before the rate limits)
+     * while {@code outage} gives a reason: the storage the nodes share cannot be reached, so an order could be neither
+     * coordinated with them nor kept. Read once per decision; must be cheap (memory only).
+     */
+    public void holdOrdersWhile(Supplier<Optional<String>> outage) {
+        this.storageOutage = Objects.requireNonNull(outage, "outage");
     }
 
     /**

@@ -226,6 +226,20 @@ public final class RunningNode implements AutoCloseable {
         }
 
         /**
+         * {@code storage.postgres} instead of {@code storage.directory}: the database, role and schema of
+         * {@code settings}; the node's local copy stays in the default {@code data/postgres-cache}, which
+         * {@link RunningNode#storage()} then names (the internal CA's root is copied there too).
+         */
+        @SuppressWarnings("unchecked")
+        public Config postgres(io.clicktls.storage.postgres.PostgresSettings settings) {
+            ((Map<String, Object>) tree.get("storage")).remove("directory");
+            storageDirectory = io.clicktls.config.StorageSettings.DEFAULT_POSTGRES_CACHE;
+            set("storage.postgres.url", settings.url());
+            set("storage.postgres.user", settings.user());
+            return set("storage.postgres.schema", settings.schema());
+        }
+
+        /**
          * {@code certificates.issuer: acme} with its directory, CA trust file and challenges (a YAML flow list's
          * inside, e.g. {@code "tls-alpn-01, http-01"}); more of {@code certificates.*} goes through {@link #set}.
          */
