@@ -48,6 +48,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -56,10 +57,13 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.shredzone.acme4j.exception.AcmeException;
@@ -173,7 +177,7 @@ public final class ClickTlsServer implements AutoCloseable {
         Storage measured = new MeasuredStorage(backend, metrics::storageOperation);
         // A node restarted while the database is down serves what it served before from its local copy.
         Storage served = postgres != null
-                ? new CachedStorage(measured, new FileStorage(config.storage().postgresCache()), postgres.sealing())
+                ? localCopy(measured, postgres, config.storage().postgresCache())
                 : measured;
         // A full or read-only disk (or an unreachable database) must not stop the node: writes it refuses wait in
         // memory and are retried.
@@ -464,6 +468,38 @@ public final class ClickTlsServer implements AutoCloseable {
             return PostgresStorage.start(PostgresSettings.from(config.storage().postgres()));
         }
         return new FileStorage(config.storage().directory());
+    }
+
+    /**
+     * {@code database} with the node's local copy in {@code folder}; without one (and a warning) where the folder
+     * cannot be made: the copy is for outages, and must not stop a start while the database answers.
+     */
+    private Storage localCopy(Storage database, PostgresStorage postgres, Path folder) {
+        try {
+            return new CachedStorage(database, FileStorage.withoutSync(folder), postgres.sealing(), copyUpdates());
+        } catch (IOException e) {
+            log.warn(
+                    "no local copy of the database at {} ({}): a restart while the database is down will serve"
+                            + " nothing; set storage.postgres.cache_directory to a writable folder",
+                    folder,
+                    e.toString());
+            return database;
+        }
+    }
+
+    /**
+     * The thread that keeps a node's local copy of the database up to date, off the reads handshakes wait for; one,
+     * so that updates land in order; closed after the storage.
+     */
+    private Executor copyUpdates() {
+        ThreadPoolExecutor executor =
+                new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(10_000), runnable -> {
+                    Thread thread = new Thread(runnable, "clicktls-storage-copy");
+                    thread.setDaemon(true);
+                    return thread;
+                });
+        closeInReverse.add(executor::shutdown);
+        return executor;
     }
 
     /**

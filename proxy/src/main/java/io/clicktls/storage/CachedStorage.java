@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,14 +32,18 @@ import org.slf4j.LoggerFactory;
  * certificates and their keys, the internal CA, the ACME account, rate-limit counters, per-name state and whatever a
  * later key adds (a ticket secret). A successful read updates the copy (a value that is gone from the backend is
  * removed from it; a listing removes copied keys under its prefix that the backend no longer has and that were
- * copied before the listing began); a successful write or delete is mirrored after the backend took it. A copy that
- * cannot be written (a full disk) is logged, never an error of the operation.
+ * copied before the listing began); a successful write or delete is mirrored after the backend took it. The copy is
+ * updated on an executor of its own, in the order of the operations, so that a handshake reading a certificate from
+ * the database never waits for the local disk; its writes are atomic but not flushed ({@link FileStorage#withoutSync}):
+ * what a crash loses is written again by the next read. A copy that cannot be written (a full disk) is logged, never
+ * an error of the operation.
  *
  * <p>When the backend is unreachable ({@link StorageUnavailableException}), {@link #load} and {@link #list} answer from
  * the copy (a key the copy does not hold still fails), {@link #lock} falls back to a lock within this process (nothing
  * can be written to the backend anyway), and writes fail as the backend's did ({@link RetryingStorage} keeps them).
  *
- * <p>Blocking: every method does I/O; call only from the blocking executor. Thread-safe.
+ * <p>Blocking: every method does the backend's I/O; call only from the blocking executor. The copy's reads and
+ * writes run on the {@code copying} executor (one thread keeps them in order). Thread-safe.
  */
 public final class CachedStorage extends StorageLayer {
 
@@ -71,16 +77,20 @@ public final class CachedStorage extends StorageLayer {
 
     private final FileStorage copy;
     private final Sealing sealing;
+    private final Executor copying;
     private final ConcurrentHashMap<String, Semaphore> localLocks = new ConcurrentHashMap<>();
     private final AtomicLong lastCopyFailureLogged = new AtomicLong();
 
     /**
      * @param copy the node's own folder for the local copy (not shared with another node)
+     * @param copying updates the copy: one thread, so that updates land in the order they were made, with a bounded
+     *     queue (when it rejects, the caller updates the copy itself); {@code Runnable::run} for the calling thread
      */
-    public CachedStorage(Storage backend, FileStorage copy, Sealing sealing) {
+    public CachedStorage(Storage backend, FileStorage copy, Sealing sealing, Executor copying) {
         super(backend);
         this.copy = copy;
         this.sealing = sealing;
+        this.copying = copying;
     }
 
     /** Whether {@code key} is kept in the local copy: everything but challenges. */
@@ -97,7 +107,8 @@ public final class CachedStorage extends StorageLayer {
     public void store(String key, byte[] value) throws IOException {
         backend.store(key, value);
         if (copied(key)) {
-            keep(key, value);
+            byte[] written = value.clone();
+            update(() -> keep(key, written));
         }
     }
 
@@ -115,9 +126,10 @@ public final class CachedStorage extends StorageLayer {
         }
         if (copied(key)) {
             if (value.isPresent()) {
-                keepIfChanged(key, value.get());
+                byte[] read = value.get().clone();
+                update(() -> keepIfChanged(key, read));
             } else {
-                drop(key);
+                update(() -> drop(key));
             }
         }
         return value;
@@ -127,7 +139,7 @@ public final class CachedStorage extends StorageLayer {
     public boolean delete(String key) throws IOException {
         boolean deleted = backend.delete(key);
         if (copied(key)) {
-            drop(key);
+            update(() -> drop(key));
         }
         return deleted;
     }
@@ -145,7 +157,8 @@ public final class CachedStorage extends StorageLayer {
             return copy.list(prefix);
         }
         if (copied(prefix)) {
-            dropMissing(prefix, keys, started);
+            List<String> listed = List.copyOf(keys);
+            update(() -> dropMissing(prefix, listed, started));
         }
         return keys;
     }
@@ -178,6 +191,14 @@ public final class CachedStorage extends StorageLayer {
     @Override
     public int sweepAbandonedWrites() throws IOException {
         return super.sweepAbandonedWrites() + copy.sweepAbandonedWrites();
+    }
+
+    private void update(Runnable change) {
+        try {
+            copying.execute(change);
+        } catch (RejectedExecutionException e) {
+            change.run(); // a full queue: this thread's turn to wait for the disk
+        }
     }
 
     private Optional<byte[]> fromCopy(String key) throws IOException {

@@ -89,7 +89,7 @@ class CachedStorageTest {
 
     @BeforeEach
     void open() throws IOException {
-        cached = new CachedStorage(backend, new FileStorage(dir.resolve("copy")), REVERSED);
+        cached = new CachedStorage(backend, new FileStorage(dir.resolve("copy")), REVERSED, Runnable::run);
     }
 
     @Test

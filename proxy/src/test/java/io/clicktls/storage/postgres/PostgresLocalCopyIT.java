@@ -86,7 +86,8 @@ class PostgresLocalCopyIT {
 
     private void copyWhileTheDatabaseIsDown(PostgresServer server, PostgresSettings settings) throws Exception {
         try (PostgresStorage storage = PostgresStorage.open(settings)) {
-            CachedStorage cached = new CachedStorage(storage, new FileStorage(dir.resolve("copy")), storage.sealing());
+            CachedStorage cached =
+                    new CachedStorage(storage, new FileStorage(dir.resolve("copy")), storage.sealing(), Runnable::run);
             cached.store(KEY, PEM.getBytes(StandardCharsets.UTF_8));
 
             Path copied = dir.resolve("copy").resolve(KEY);
