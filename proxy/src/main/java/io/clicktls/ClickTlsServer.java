@@ -32,8 +32,10 @@ import io.clicktls.http.ProxyServer;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
+import io.clicktls.storage.CachedStorage;
 import io.clicktls.storage.CertificateStore;
 import io.clicktls.storage.FileStorage;
+import io.clicktls.storage.MeasuredStorage;
 import io.clicktls.storage.RetryingStorage;
 import io.clicktls.storage.SessionTicketSecret;
 import io.clicktls.storage.Storage;
@@ -50,6 +52,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -58,13 +61,17 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.shredzone.acme4j.exception.AcmeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -168,15 +175,24 @@ public final class ClickTlsServer implements AutoCloseable {
             log.info("demo email platform listening on 127.0.0.1:{}", demo.port());
         }
 
-        Storage backend = openStorage(config);
+        Storage backend = startStorage(config);
         if (backend instanceof AutoCloseable closeable) {
             closeInReverse.add(closeable); // a database pool; closed after everything that writes through it
         }
+        PostgresStorage postgres = backend instanceof PostgresStorage database ? database : null;
+        Supplier<Optional<String>> outage = postgres != null ? postgres::outage : Optional::empty;
+        metrics.storageOperations(postgres != null ? "postgres" : "file", MeasuredStorage.OPERATIONS, () -> outage.get()
+                .isEmpty());
+        Storage measured = new MeasuredStorage(backend, metrics::storageOperation);
+        // A node restarted while the database is down serves what it served before from its local copy.
+        Storage served = postgres != null
+                ? localCopy(measured, postgres, config.storage().postgresCache())
+                : measured;
         // A full or read-only disk (or an unreachable database) must not stop the node: writes it refuses wait in
         // memory and are retried.
-        RetryingStorage storage = new RetryingStorage(backend, timers, blocking, clock, metrics::storageWriteFailed);
+        RetryingStorage storage = new RetryingStorage(served, timers, blocking, clock, metrics::storageWriteFailed);
         closeInReverse.add(storage);
-        storage.watch(backend::unwritable, STORAGE_PROBE_INTERVAL);
+        storage.watch(served::unwritable, STORAGE_PROBE_INTERVAL);
         metrics.storageWrites(RetryingStorage.KINDS, storage::pending, storage::writable);
         CertificateStore store = new CertificateStore(storage, config.node().name());
         CertificateLifetimes lifetimes = new CertificateLifetimes(store, clock);
@@ -199,6 +215,7 @@ public final class ClickTlsServer implements AutoCloseable {
         metrics.failingNamesGauge(journal::failingCount);
         IssuancePolicy policy = IssuancePolicy.create(live, storage, blocking, clock);
         closeInReverse.add(policy);
+        policy.holdOrdersWhile(outage);
         policy.monitor(metrics);
         failures.monitor(metrics);
         this.policy = policy;
@@ -260,7 +277,7 @@ public final class ClickTlsServer implements AutoCloseable {
         timers.schedule(
                 () -> blocking.execute(() -> {
                     try {
-                        backend.sweepAbandonedWrites();
+                        served.sweepAbandonedWrites();
                     } catch (IOException | RuntimeException e) {
                         log.warn("cannot sweep temporary files left by interrupted writes: {}", e.toString());
                     }
@@ -306,7 +323,7 @@ public final class ClickTlsServer implements AutoCloseable {
                         config.listen().admin(), metrics, () -> listening, transport.boss(), transport.serverChannel())
                 .token(() -> live.get().config().admin().token())
                 .blockingExecutor(blocking)
-                .degraded(storage::degraded)
+                .degraded(() -> degraded(outage, storage))
                 .status(
                         new NodeStatus(
                                 live,
@@ -318,7 +335,8 @@ public final class ClickTlsServer implements AutoCloseable {
                                 policy,
                                 prefetch,
                                 cleanup,
-                                issuer.label()),
+                                issuer.label(),
+                                outage),
                         dns,
                         clock)
                 .start();
@@ -535,13 +553,70 @@ public final class ClickTlsServer implements AutoCloseable {
      */
     /**
      * The storage backend {@code config} names: the one place that picks an implementation of {@link Storage} (the
-     * node and {@code doctor} both open it here). Creates what it needs (the folder). Blocking.
+     * node and {@code doctor} both open it here). Creates what it needs (the folder). Fails when the database cannot
+     * be reached: for tools, which need it. Blocking.
      */
     public static Storage openStorage(ClickTlsConfig config) throws IOException {
         if (config.storage().postgres() != null) {
             return PostgresStorage.open(PostgresSettings.from(config.storage().postgres()));
         }
         return new FileStorage(config.storage().directory());
+    }
+
+    /**
+     * {@link #openStorage} for a node: a database that cannot be reached does not stop the start (the node serves
+     * from its local copy and connects in the background). Blocking.
+     */
+    private static Storage startStorage(ClickTlsConfig config) throws IOException {
+        if (config.storage().postgres() != null) {
+            return PostgresStorage.start(PostgresSettings.from(config.storage().postgres()));
+        }
+        return new FileStorage(config.storage().directory());
+    }
+
+    /**
+     * {@code database} with the node's local copy in {@code folder}; without one (and a warning) where the folder
+     * cannot be made: the copy is for outages, and must not stop a start while the database answers.
+     */
+    private Storage localCopy(Storage database, PostgresStorage postgres, Path folder) {
+        try {
+            return new CachedStorage(database, FileStorage.withoutSync(folder), postgres.sealing(), copyUpdates());
+        } catch (IOException e) {
+            log.warn(
+                    "no local copy of the database at {} ({}): a restart while the database is down will serve"
+                            + " nothing; set storage.postgres.cache_directory to a writable folder",
+                    folder,
+                    e.toString());
+            return database;
+        }
+    }
+
+    /**
+     * The thread that keeps a node's local copy of the database up to date, off the reads handshakes wait for; one,
+     * so that updates land in order; closed after the storage.
+     */
+    private Executor copyUpdates() {
+        ThreadPoolExecutor executor =
+                new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(10_000), runnable -> {
+                    Thread thread = new Thread(runnable, "clicktls-storage-copy");
+                    thread.setDaemon(true);
+                    return thread;
+                });
+        closeInReverse.add(executor::shutdown);
+        return executor;
+    }
+
+    /**
+     * Why the node is degraded, for {@code /healthz} and the status page: the shared storage unreachable (what still
+     * works and what waits), else writes the storage does not take.
+     */
+    private static Optional<String> degraded(Supplier<Optional<String>> outage, RetryingStorage storage) {
+        Optional<String> down = outage.get();
+        if (down.isEmpty()) {
+            return storage.degraded();
+        }
+        return Optional.of(down.get() + "; serving the certificates held in memory and in the local copy, new"
+                + " certificates wait until it is back");
     }
 
     /**
@@ -573,7 +648,8 @@ public final class ClickTlsServer implements AutoCloseable {
             IssuancePolicy policy,
             CertificatePrefetch prefetch,
             CertificateCleanup cleanup,
-            String issuerLabel)
+            String issuerLabel,
+            Supplier<Optional<String>> outage)
             implements DomainStatusSource {
 
         @Override
@@ -638,6 +714,10 @@ public final class ClickTlsServer implements AutoCloseable {
 
         @Override
         public Optional<Hold> hold(String name) {
+            Optional<String> down = outage.get();
+            if (down.isPresent() && resolver.cached(name).isEmpty()) {
+                return Optional.of(new Hold("storage unreachable, new certificates wait: " + down.get(), null));
+            }
             Optional<Hold> limit = policy.hold(name).map(hold -> new Hold(hold.explanation(), hold.retryAt()));
             if (limit.isPresent()) {
                 return limit;

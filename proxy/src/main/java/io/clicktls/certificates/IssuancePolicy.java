@@ -101,6 +101,7 @@ public final class IssuancePolicy implements AutoCloseable {
      */
     private volatile Executor admissions = Runnable::run;
 
+    private volatile Supplier<Optional<String>> storageOutage = Optional::empty;
     private DnsCheck dns;
     private Endpoint dnsServer;
     private boolean dnsOpened;
@@ -231,10 +232,26 @@ public final class IssuancePolicy implements AutoCloseable {
             String name, ConfigSnapshot snapshot, IssuanceLimits.Requester requester) {
         return eligibility(name, snapshot)
                 .thenApplyAsync(
-                        decision -> decision.allowed()
-                                ? startOrder(name, snapshot, budgetedTo(name, snapshot, requester))
-                                : new OrderDecision(null, decision.reason(), decision.detail()),
+                        decision -> {
+                            if (!decision.allowed()) {
+                                return new OrderDecision(null, decision.reason(), decision.detail());
+                            }
+                            Optional<String> outage = storageOutage.get();
+                            if (outage.isPresent()) {
+                                return new OrderDecision(null, Refusal.STORAGE_UNAVAILABLE, outage.get());
+                            }
+                            return startOrder(name, snapshot, budgetedTo(name, snapshot, requester));
+                        },
                         admissions);
+    }
+
+    /**
+     * Refuses new orders ({@link Refusal#STORAGE_UNAVAILABLE}, after {@code ask} and DNS, before the rate limits)
+     * while {@code outage} gives a reason: the storage the nodes share cannot be reached, so an order could be neither
+     * coordinated with them nor kept. Read once per decision; must be cheap (memory only).
+     */
+    public void holdOrdersWhile(Supplier<Optional<String>> outage) {
+        this.storageOutage = Objects.requireNonNull(outage, "outage");
     }
 
     /**

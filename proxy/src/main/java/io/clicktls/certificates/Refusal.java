@@ -37,7 +37,12 @@ public enum Refusal {
     /** Too many lookups already wait on issuance, from the client or in all ({@link PendingHandshakes}). */
     TOO_MANY_PENDING("too_many_pending", Alert.INTERNAL_ERROR, false),
     /** The name's last issuance failed and the backoff does not allow another attempt yet; the CA is not asked. */
-    BACKOFF("backoff", Alert.INTERNAL_ERROR, false);
+    BACKOFF("backoff", Alert.INTERNAL_ERROR, false),
+    /**
+     * The storage shared by the nodes (PostgreSQL) cannot be reached: a new certificate could be neither coordinated
+     * with the other nodes nor kept, so it waits until the storage is back; stored names are still served.
+     */
+    STORAGE_UNAVAILABLE("storage_unavailable", Alert.INTERNAL_ERROR, false);
 
     /** The TLS alerts a refused handshake ends with (RFC 8446 section 6), sent in plaintext before any key exists. */
     public enum Alert {

@@ -16,8 +16,15 @@ import java.util.regex.Pattern;
 final class StorageReader {
 
     private static final List<String> KEYS = List.of("directory", "postgres");
-    private static final List<String> POSTGRES_KEYS =
-            List.of("url", "user", "password", "password_file", "schema", "pool_size", "encryption_key_file");
+    private static final List<String> POSTGRES_KEYS = List.of(
+            "url",
+            "user",
+            "password",
+            "password_file",
+            "schema",
+            "pool_size",
+            "encryption_key_file",
+            "cache_directory");
     private static final String URL_EXPECTED = "a JDBC URL such as jdbc:postgresql://db.example.net:5432/clicktls";
     private static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
     private static final String SCHEMA_EXPECTED =
@@ -35,9 +42,17 @@ final class StorageReader {
                     "one of them");
         }
         Path directory = storage.path("directory", "a folder");
-        StorageSettings.Postgres postgres = storage.given("postgres") ? postgres(storage.section("postgres")) : null;
+        StorageSettings.Postgres postgres = null;
+        Path postgresCache = null;
+        if (storage.given("postgres")) {
+            Section section = storage.section("postgres");
+            postgres = postgres(section);
+            postgresCache = section.path("cache_directory", "a folder");
+        }
         return new StorageSettings(
-                directory != null ? directory : binding.resolve(StorageSettings.DEFAULT_DIRECTORY), postgres);
+                directory != null ? directory : binding.resolve(StorageSettings.DEFAULT_DIRECTORY),
+                postgres,
+                postgresCache != null ? postgresCache : binding.resolve(StorageSettings.DEFAULT_POSTGRES_CACHE));
     }
 
     private static StorageSettings.Postgres postgres(Section postgres) {

@@ -7,14 +7,24 @@ import java.nio.file.Path;
  * default), or a PostgreSQL database shared by the nodes of a cluster ({@code storage.postgres}).
  *
  * @param postgres {@code null} unless {@code storage.postgres} is given
+ * @param postgresCache with {@code postgres}: the node's local copy of what it read from or wrote to the database,
+ *     which it serves from while the database is unreachable ({@code storage.postgres.cache_directory}, default
+ *     {@link #DEFAULT_POSTGRES_CACHE})
  */
-public record StorageSettings(Path directory, Postgres postgres) {
+public record StorageSettings(Path directory, Postgres postgres, Path postgresCache) {
 
     /** {@code storage.directory} when it is left out, relative to the config file's folder. */
     public static final String DEFAULT_DIRECTORY = "data";
+    /** {@code storage.postgres.cache_directory} when it is left out, relative to the config file's folder. */
+    public static final String DEFAULT_POSTGRES_CACHE = DEFAULT_DIRECTORY + "/postgres-cache";
 
     public StorageSettings(Path directory) {
         this(directory, null);
+    }
+
+    /** With the local copy of {@code postgres} in {@link #DEFAULT_POSTGRES_CACHE} under the working folder. */
+    public StorageSettings(Path directory, Postgres postgres) {
+        this(directory, postgres, Path.of(DEFAULT_POSTGRES_CACHE));
     }
 
     /**

@@ -70,6 +70,15 @@ public final class Metrics implements AutoCloseable {
             Duration.ofSeconds(5),
             Duration.ofSeconds(10));
 
+    /**
+     * Storage operation buckets: 0.5 ms (a file, a warm database row), then the handshake's up to 5 s (past the
+     * database pool's 2 s connection timeout).
+     */
+    static final List<Duration> STORAGE_BUCKETS = java.util.stream.Stream.concat(
+                    java.util.stream.Stream.of(Duration.ofNanos(500_000)),
+                    HANDSHAKE_BUCKETS.stream().filter(bucket -> bucket.compareTo(Duration.ofSeconds(5)) <= 0))
+            .toList();
+
     private static final int STATUS_CODES = 500;
 
     // ---- label values known in advance: their series are exported at 0 from the start ("avoid missing metrics")
@@ -96,7 +105,8 @@ public final class Metrics implements AutoCloseable {
             "rate_limited",
             "too_many_pending",
             "backoff",
-            "client_budget");
+            "client_budget",
+            "storage_unavailable");
     /** {@code clicktls_certificates_prefetched_total{result}}: how tries to issue a listed name ahead of a click ended. */
     public static final List<String> PREFETCH_RESULTS =
             List.of("issued", "waiting_for_dns", "rate_limited", "failed", "refused");
@@ -178,6 +188,10 @@ public final class Metrics implements AutoCloseable {
     private final LabelledCounter refusedConnections =
             labelled("clicktls.connections.refused", "reason", REFUSAL_REASONS);
     private final LabelledCounter acceptErrors = labelled("clicktls.accept.errors", "reason", ACCEPT_ERROR_REASONS);
+    /** By operation, for the one storage backend of the node. */
+    private final ConcurrentMap<String, Timer> storageTimes = new ConcurrentHashMap<>();
+
+    private final ConcurrentMap<String, Counter> storageErrors = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, AtomicLong> openConnections = new ConcurrentHashMap<>();
     /** By issuer label and reason, joined with a line feed (which no label contains). */
     private final ConcurrentMap<String, Counter> issuerFailures = new ConcurrentHashMap<>();
@@ -527,6 +541,51 @@ public final class Metrics implements AutoCloseable {
                         .tag("issuer", issuer)
                         .tag("state", state)
                         .register(registry);
+            }
+        }
+    }
+
+    /**
+     * Registers, at 0 for each of {@code operations}, {@code clicktls_storage_operation_seconds{backend,operation}} (a
+     * histogram of the backend's own time per operation) and {@code clicktls_storage_errors_total{backend,operation}},
+     * and the gauge {@code clicktls_storage_up{backend}} (1 while the backend answers, 0 while it cannot be reached).
+     *
+     * @param backend {@code file} or {@code postgres}
+     * @param up read at scrape time, must be cheap
+     */
+    public void storageOperations(String backend, List<String> operations, BooleanSupplier up) {
+        Gauge.builder("clicktls.storage.up", () -> up.getAsBoolean() ? 1 : 0)
+                .description("1 while the storage backend answers, 0 while it cannot be reached")
+                .tag("backend", backend)
+                .register(registry);
+        for (String operation : operations) {
+            storageTimes.computeIfAbsent(operation, op -> Timer.builder("clicktls.storage.operation")
+                    .description("Time the storage backend took per operation, failed ones included")
+                    .tag("backend", backend)
+                    .tag("operation", op)
+                    .serviceLevelObjectives(STORAGE_BUCKETS.toArray(Duration[]::new))
+                    .register(registry));
+            storageErrors.computeIfAbsent(operation, op -> Counter.builder("clicktls.storage.errors")
+                    .description("Storage backend operations that failed, by operation")
+                    .tag("backend", backend)
+                    .tag("operation", op)
+                    .register(registry));
+        }
+    }
+
+    /**
+     * Records one storage operation registered by {@link #storageOperations}; others are ignored. Cheap; runs on the
+     * thread that did the I/O.
+     */
+    public void storageOperation(String operation, long nanos, boolean failed) {
+        Timer timer = storageTimes.get(operation);
+        if (timer != null) {
+            timer.record(nanos, TimeUnit.NANOSECONDS);
+        }
+        if (failed) {
+            Counter errors = storageErrors.get(operation);
+            if (errors != null) {
+                errors.increment();
             }
         }
     }

@@ -170,6 +170,10 @@ public final class CertificateStore {
             List<X509Certificate> chain = Pem.decodeChain(chainBytes.get());
             PrivateKey key = Pem.decodeKey(keyBytes.get());
             return Optional.of(new CertifiedKey(name, key, chain, meta.issuer() == null ? "unknown" : meta.issuer()));
+        } catch (StorageUnavailableException e) {
+            // every lookup of a name not held while the database is down: the outage itself is logged once
+            log.debug("certificate entry {} cannot be read now: {}", name, e.getMessage());
+            return Optional.empty();
         } catch (IOException | RuntimeException e) {
             log.warn("certificate entry {} is unreadable; treating it as absent: {}", name, e.toString());
             return Optional.empty();

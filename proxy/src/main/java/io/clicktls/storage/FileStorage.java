@@ -68,14 +68,30 @@ public final class FileStorage implements Storage {
     private final Path root;
     private final Clock clock;
     private final boolean posix;
+    /** Whether writes are flushed to disk ({@code fsync}) before they count as done. */
+    private final boolean durable;
 
     /** Creates the root folder ({@code 0700}) if it is missing. */
     public FileStorage(Path root) throws IOException {
         this(root, Clock.systemUTC());
     }
 
+    /**
+     * A folder whose writes are atomic (temporary file and rename) but not flushed to disk: for a copy of data kept
+     * elsewhere ({@link CachedStorage}), where two {@code fsync}s per file (ms each) would cost more than a value
+     * lost in a crash, which the next read from the source writes again.
+     */
+    public static FileStorage withoutSync(Path root) throws IOException {
+        return new FileStorage(root, Clock.systemUTC(), false);
+    }
+
     /** @param clock decides when a lock's lease has run out */
     public FileStorage(Path root, Clock clock) throws IOException {
+        this(root, clock, true);
+    }
+
+    private FileStorage(Path root, Clock clock, boolean durable) throws IOException {
+        this.durable = durable;
         this.posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
         this.root = root.toAbsolutePath().normalize();
         this.clock = clock;
@@ -448,7 +464,9 @@ public final class FileStorage implements Storage {
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException("file system cannot rename atomically: " + target, e);
             }
-            syncFolder(target.getParent());
+            if (durable) {
+                syncFolder(target.getParent());
+            }
         } finally {
             Files.deleteIfExists(temp);
         }
@@ -464,7 +482,9 @@ public final class FileStorage implements Storage {
             while (buffer.hasRemaining()) {
                 channel.write(buffer);
             }
-            channel.force(true);
+            if (durable) {
+                channel.force(true);
+            }
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(temp);
             throw e;

@@ -102,6 +102,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             return switch (refusal) {
                 case BACKOFF -> BACKOFF;
                 case TOO_MANY_PENDING -> TOO_MANY_PENDING;
+                case STORAGE_UNAVAILABLE -> FAILED; // a name that may well be served once the storage is back
                 default -> UNKNOWN_NAME;
             };
         }

@@ -47,6 +47,7 @@ class MetricsExpositionIT {
         String scrape = scrape();
 
         assertThat(scrape).contains(KnownSeries.atZero());
+        assertThat(scrape).contains(KnownSeries.storageAtZero("file"));
         assertThat(scrape)
                 .contains("clicktls_connections{listener=\"https\"} 0.0")
                 .contains("clicktls_connections{listener=\"http\"} 0.0")

@@ -24,7 +24,8 @@ class RefusalTest {
                         "rate_limited",
                         "client_budget",
                         "too_many_pending",
-                        "backoff");
+                        "backoff",
+                        "storage_unavailable");
     }
 
     @Test
@@ -33,6 +34,7 @@ class RefusalTest {
         assertThat(Refusal.RATE_LIMITED.alert().code()).isEqualTo((byte) 112);
         assertThat(Refusal.TOO_MANY_PENDING.alert().code()).isEqualTo((byte) 80);
         assertThat(Refusal.BACKOFF.alert().code()).isEqualTo((byte) 80);
+        assertThat(Refusal.STORAGE_UNAVAILABLE.alert().code()).isEqualTo((byte) 80);
     }
 
     @Test

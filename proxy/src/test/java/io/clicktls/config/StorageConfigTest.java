@@ -52,6 +52,18 @@ class StorageConfigTest {
     }
 
     @Test
+    void theLocalCopyOfPostgresIsInTheDataFolderUnlessCacheDirectorySaysWhere() throws Exception {
+        String postgres = "storage:\n  postgres:\n    url: jdbc:postgresql://db/clicktls\n";
+
+        assertThat(parse(postgres + REST).storage().postgresCache())
+                .isEqualTo(dir.toAbsolutePath().normalize().resolve("data/postgres-cache"));
+        assertThat(parse(postgres + "    cache_directory: /var/cache/clicktls\n" + REST)
+                        .storage()
+                        .postgresCache())
+                .isEqualTo(Path.of("/var/cache/clicktls"));
+    }
+
+    @Test
     void directoryAndPostgresTogetherAndPasswordTwiceAreProblemsThatQuoteNoPassword() {
         List<String> problems = problems(
                 """

@@ -1,6 +1,7 @@
 package io.clicktls.testing;
 
 import io.clicktls.metrics.Metrics;
+import io.clicktls.storage.MeasuredStorage;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -27,9 +28,27 @@ public final class KnownSeries {
         return lines;
     }
 
+    /**
+     * The storage series of a node whose backend answers, at 0: {@code clicktls_storage_errors_total} by operation,
+     * and {@code clicktls_storage_up} (at 1).
+     *
+     * @param backend {@code file} or {@code postgres}
+     */
+    public static List<String> storageAtZero(String backend) {
+        List<String> lines = new ArrayList<>();
+        add(
+                lines,
+                "clicktls_storage_errors_total{backend=\"" + backend + "\",",
+                "operation",
+                MeasuredStorage.OPERATIONS);
+        lines.add("clicktls_storage_up{backend=\"" + backend + "\"} 1.0");
+        return lines;
+    }
+
+    /** @param name the family, or the family with its first labels ({@code family{a="b",}}) */
     private static void add(List<String> lines, String name, String label, List<String> values) {
         for (String value : values) {
-            lines.add(name + "{" + label + "=\"" + value + "\"} 0.0");
+            lines.add(name + (name.endsWith(",") ? "" : "{") + label + "=\"" + value + "\"} 0.0");
         }
     }
 }

@@ -226,14 +226,26 @@ public final class RunningNode implements AutoCloseable {
         }
 
         /**
-         * {@code storage.postgres} instead of {@code storage.directory}: the superuser of {@code server} in
-         * {@code schema}; nodes given the same schema share everything stored.
+         * {@code storage.postgres} instead of {@code storage.directory}: the database, role and schema of
+         * {@code settings}; the node's local copy stays in the default {@code data/postgres-cache}, which
+         * {@link RunningNode#storage()} then names (the internal CA's root is copied there too).
+         */
+        @SuppressWarnings("unchecked")
+        public Config postgres(io.clicktls.storage.postgres.PostgresSettings settings) {
+            ((Map<String, Object>) tree.get("storage")).remove("directory");
+            storageDirectory = io.clicktls.config.StorageSettings.DEFAULT_POSTGRES_CACHE;
+            set("storage.postgres.url", settings.url());
+            set("storage.postgres.user", settings.user());
+            return set("storage.postgres.schema", settings.schema());
+        }
+
+        /**
+         * {@code storage.postgres} with the superuser of {@code server} in {@code schema}; nodes given the same schema
+         * share everything stored.
          */
         public Config postgres(PostgresServer server, String schema) {
-            tree.remove("storage");
-            set("storage.postgres.url", server.url());
-            set("storage.postgres.user", "postgres");
-            return set("storage.postgres.schema", schema);
+            return postgres(io.clicktls.storage.postgres.PostgresSettings.of(server.url(), "postgres", null)
+                    .withSchema(schema));
         }
 
         /**

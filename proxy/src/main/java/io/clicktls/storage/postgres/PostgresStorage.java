@@ -2,7 +2,9 @@ package io.clicktls.storage.postgres;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.clicktls.storage.CachedStorage;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageUnavailableException;
 import java.io.IOException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -46,14 +49,44 @@ import org.slf4j.LoggerFactory;
  * pool reconnects by itself when the server is back. Error messages name the operation and the storage key, never a
  * value or a password.
  *
- * <p>Blocking: every method does network I/O; call only from the blocking executor, never from an event loop.
- * Thread-safe.
+ * <p>A node starts while the database is down through {@link #start}: the storage opens without a connection, every
+ * operation fails at once with a {@link StorageUnavailableException} (so that {@link CachedStorage} answers reads from
+ * the node's local copy), and a thread of its own ({@code clicktls-postgres-connect}) connects and migrates when the
+ * database is back, retrying with backoff ({@link #FIRST_CONNECT_PAUSE} doubling to {@link #LONGEST_CONNECT_PAUSE}).
+ * Once running, an operation that finds the database unreachable starts an outage ({@link #outage}): for
+ * {@link #FAIL_FAST} after each failed attempt, operations fail at once instead of each waiting the pool's connection
+ * timeout, so that reads fall back to the local copy without holding threads; the first operation or probe
+ * ({@link #unreachable}) that gets a connection ends it, with an INFO line.
+ *
+ * <p>Blocking: every method does network I/O except {@link #outage} and {@link #sealing}; call only from the blocking
+ * executor, never from an event loop. Thread-safe.
  */
 public final class PostgresStorage implements Storage, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(PostgresStorage.class);
     private static final long LOCK_FIRST_POLL_MILLIS = 25;
     private static final long LOCK_LONGEST_POLL_MILLIS = 500;
+    /** The first retry of a node started while the database was down; doubled per failed try. */
+    static final Duration FIRST_CONNECT_PAUSE = Duration.ofSeconds(1);
+    /** The longest pause between tries to connect: how late at most a node notices that the database is back. */
+    static final Duration LONGEST_CONNECT_PAUSE = Duration.ofSeconds(10);
+    /**
+     * After an operation found the database unreachable, others fail at once for this long rather than each waiting
+     * the pool's connection timeout: a handshake reading a stored certificate falls back to the local copy at once.
+     */
+    static final Duration FAIL_FAST = Duration.ofSeconds(1);
+    /** While the database stays unreachable, the background connect logs at most this often. */
+    private static final Duration LOG_EVERY = Duration.ofMinutes(1);
+
+    /** Since when the database is unreachable, and the driver's last word on why. */
+    private record Outage(Instant since, String cause) {}
+
+    /** An operation failed without trying a connection (not connected yet, or failing fast): no news of the outage. */
+    private static final class NoAttempt extends SQLTransientConnectionException {
+        NoAttempt(String reason) {
+            super(reason);
+        }
+    }
 
     private final PostgresSettings settings;
     private final HikariDataSource pool;
@@ -66,8 +99,18 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     private final String channel;
     private ChangeFeed changes;
     private final AtomicBoolean unencryptedWarned = new AtomicBoolean();
+    /** Whether the schema is migrated: at {@link #open}, or later by the background connect of {@link #start}. */
+    private volatile boolean ready;
+    /** {@code null} while the database answers. */
+    private final AtomicReference<Outage> outage = new AtomicReference<>();
+    /** Until when ({@link System#nanoTime}) operations fail at once; see {@link #FAIL_FAST}. */
+    private volatile long failFastUntil;
 
-    private PostgresStorage(PostgresSettings settings, HikariDataSource pool, KeyEncryption encryption) {
+    private volatile boolean closed;
+    private Thread connector;
+
+    private PostgresStorage(PostgresSettings settings, HikariDataSource pool, KeyEncryption encryption, boolean ready) {
+        this.ready = ready;
         this.settings = settings;
         this.pool = pool;
         this.encryption = encryption;
@@ -86,13 +129,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * @throws IOException when PostgreSQL cannot be reached or the migrations fail; the storage is not usable then
      */
     public static PostgresStorage open(PostgresSettings settings) throws IOException {
-        KeyEncryption encryption = null;
-        if (settings.encryptionKeyFile() != null) {
-            encryption = KeyEncryption.fromFile(settings.encryptionKeyFile());
-        } else {
-            log.warn("PostgreSQL storage: no storage.postgres.encryption_key_file; private keys are stored in the"
-                    + " database unencrypted");
-        }
+        KeyEncryption encryption = encryption(settings);
         HikariDataSource pool;
         try {
             pool = new HikariDataSource(poolConfig(settings));
@@ -108,7 +145,96 @@ public final class PostgresStorage implements Storage, AutoCloseable {
             pool.close();
             throw e;
         }
-        return new PostgresStorage(settings, pool, encryption);
+        return new PostgresStorage(settings, pool, encryption, true);
+    }
+
+    /**
+     * Like {@link #open}, but a database that cannot be reached does not stop the start: the storage is returned
+     * without a connection, its operations fail with {@link StorageUnavailableException} until a background thread
+     * has connected and applied the migrations (logged at INFO), and {@link #outage} says why meanwhile. For a node,
+     * which serves from its local copy in the meantime; tools that need the database use {@link #open}.
+     *
+     * @throws IOException when the encryption key file is unusable, or the database answers but the migrations fail
+     */
+    public static PostgresStorage start(PostgresSettings settings) throws IOException {
+        KeyEncryption encryption = encryption(settings);
+        HikariConfig config = poolConfig(settings);
+        config.setInitializationFailTimeout(-1); // no connection needed to make the pool
+        PostgresStorage storage = new PostgresStorage(settings, new HikariDataSource(config), encryption, false);
+        try {
+            storage.prepare();
+        } catch (StorageUnavailableException e) {
+            storage.outage.set(new Outage(Instant.now(), causeOf(e)));
+            log.warn(
+                    "{}; starting without the database: serving what the local cache holds, new certificates wait,"
+                            + " connecting in the background",
+                    e.getMessage());
+            storage.connectInBackground();
+        } catch (IOException | RuntimeException e) {
+            storage.pool.close();
+            throw e;
+        }
+        return storage;
+    }
+
+    private static KeyEncryption encryption(PostgresSettings settings) throws IOException {
+        if (settings.encryptionKeyFile() != null) {
+            return KeyEncryption.fromFile(settings.encryptionKeyFile());
+        }
+        log.warn("PostgreSQL storage: no storage.postgres.encryption_key_file; private keys are stored in the"
+                + " database unencrypted");
+        return null;
+    }
+
+    /** Applies the migrations and prunes old deletion marks; then the storage is ready. Blocking. */
+    private void prepare() throws IOException {
+        migrate(settings, pool);
+        pruneDeletionMarks(settings, pool);
+        ready = true;
+    }
+
+    private void connectInBackground() {
+        Thread thread = new Thread(this::connectUntilReady, "clicktls-postgres-connect");
+        thread.setDaemon(true);
+        synchronized (this) {
+            connector = thread;
+        }
+        thread.start();
+    }
+
+    /** Tries {@link #prepare} with backoff until it works or the storage is closed. On its own thread. */
+    private void connectUntilReady() {
+        Instant started = Instant.now();
+        Instant lastLogged = started;
+        long pause = FIRST_CONNECT_PAUSE.toMillis();
+        while (!closed) {
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException e) {
+                return;
+            }
+            try {
+                prepare();
+                outage.set(null);
+                log.info(
+                        "PostgreSQL storage: connected to {} {} s after the start and the schema is ready; reads and"
+                                + " writes go to the database again",
+                        settings.safeUrl(),
+                        Duration.between(started, Instant.now()).toSeconds());
+                return;
+            } catch (IOException | RuntimeException e) {
+                if (e instanceof StorageUnavailableException) {
+                    String cause = causeOf(e);
+                    outage.updateAndGet(now -> new Outage(now == null ? started : now.since(), cause));
+                }
+                Instant now = Instant.now();
+                if (!now.isBefore(lastLogged.plus(LOG_EVERY))) {
+                    lastLogged = now;
+                    log.warn("PostgreSQL storage: still not connected since the start: {}", e.getMessage());
+                }
+            }
+            pause = Math.min(LONGEST_CONNECT_PAUSE.toMillis(), pause * 2);
+        }
     }
 
     private static HikariConfig poolConfig(PostgresSettings settings) {
@@ -155,10 +281,9 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                         result.migrationsExecuted);
             }
         } catch (FlywayException e) {
-            throw new IOException(
-                    "PostgreSQL storage: cannot migrate schema " + settings.schema() + " at " + settings.safeUrl()
-                            + ": " + e.getMessage(),
-                    e);
+            String message = "PostgreSQL storage: cannot migrate schema " + settings.schema() + " at "
+                    + settings.safeUrl() + ": " + e.getMessage();
+            throw isUnreachable(e) ? new StorageUnavailableException(message, e) : new IOException(message, e);
         }
     }
 
@@ -176,7 +301,9 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                         + ".entry_deleted where deleted_at < now() - interval '7 days'")) {
             prune.executeUpdate();
         } catch (SQLException e) {
-            throw new IOException("PostgreSQL storage: cannot prune deletion marks: " + describe(e), e);
+            String message =
+                    "PostgreSQL storage: cannot prune deletion marks at " + settings.safeUrl() + ": " + describe(e);
+            throw isUnreachable(e) ? new StorageUnavailableException(message, e) : new IOException(message, e);
         }
     }
 
@@ -405,7 +532,10 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * timeout.
      */
     public Optional<String> unreachable() {
-        try (Connection connection = connection();
+        if (!ready) {
+            return outage();
+        }
+        try (Connection connection = connection(true);
                 Statement statement = connection.createStatement();
                 ResultSet row = statement.executeQuery("select pg_is_in_recovery()")) {
             row.next();
@@ -413,8 +543,43 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                     ? Optional.of("PostgreSQL at " + settings.safeUrl() + " is a read-only standby")
                     : Optional.empty();
         } catch (SQLException e) {
+            if (isUnreachable(e)) {
+                noteUnreachable(e);
+            }
             return Optional.of("PostgreSQL at " + settings.safeUrl() + ": " + describe(e));
         }
+    }
+
+    /**
+     * Why the database could not be reached at the last attempt (an operation, a probe, the background connect), and
+     * since when; empty while it answers. Memory only; any thread (the status page, {@code /healthz}, a gauge).
+     */
+    public Optional<String> outage() {
+        Outage now = outage.get();
+        if (now == null) {
+            return Optional.empty();
+        }
+        return Optional.of("PostgreSQL at " + settings.safeUrl() + " unreachable since " + now.since()
+                + (ready ? "" : " (not connected since the node started)") + ": " + now.cause());
+    }
+
+    /**
+     * How {@link CachedStorage} keeps this node's local copy as protected as the database: private keys sealed with
+     * {@code storage.postgres.encryption_key_file} when one is set, and read back as {@link #load} reads them. Any
+     * thread.
+     */
+    public CachedStorage.Sealing sealing() {
+        return new CachedStorage.Sealing() {
+            @Override
+            public byte[] seal(String key, byte[] value) {
+                return sealed(key, value);
+            }
+
+            @Override
+            public byte[] open(String key, byte[] stored) throws IOException {
+                return opened(key, stored);
+            }
+        };
     }
 
     /** For {@link Storage}'s health probe: the database cannot take writes when it cannot be reached. */
@@ -562,26 +727,100 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     /** Closes the pool and the change feed; operations fail afterwards. */
     @Override
     public void close() {
+        closed = true;
         synchronized (this) {
             if (changes != null) {
                 changes.close();
+            }
+            if (connector != null) {
+                connector.interrupt();
             }
         }
         pool.close();
     }
 
     private Connection connection() throws SQLException {
-        return pool.getConnection();
+        return connection(false);
+    }
+
+    /**
+     * A pooled connection; during an outage (see {@link #FAIL_FAST}) none is tried for a moment after a failed try,
+     * unless {@code probe}. Getting one ends the outage.
+     */
+    private Connection connection(boolean probe) throws SQLException {
+        if (!ready) {
+            Outage now = outage.get();
+            throw new NoAttempt("not connected since the node started" + (now == null ? "" : ": " + now.cause()));
+        }
+        Outage now = outage.get();
+        if (now != null && !probe && System.nanoTime() - failFastUntil < 0) {
+            throw new NoAttempt(now.cause());
+        }
+        Connection connection = pool.getConnection();
+        if (now != null && outage.compareAndSet(now, null)) {
+            log.info(
+                    "PostgreSQL storage: {} answers again after {} s; reads and writes go to the database again",
+                    settings.safeUrl(),
+                    Duration.between(now.since(), Instant.now()).toSeconds());
+        }
+        return connection;
+    }
+
+    /** Starts an outage, or prolongs it: the next {@link #FAIL_FAST} fails at once. Logs its start once. */
+    private void noteUnreachable(SQLException e) {
+        failFastUntil = System.nanoTime() + FAIL_FAST.toNanos();
+        String cause = causeOf(e);
+        Outage before = outage.getAndUpdate(now -> new Outage(now == null ? Instant.now() : now.since(), cause));
+        if (before == null) {
+            log.warn(
+                    "PostgreSQL storage: {} unreachable ({}); serving what this node holds, new certificates wait"
+                            + " until it is back",
+                    settings.safeUrl(),
+                    describe(e));
+        }
     }
 
     private IOException failure(String operation, String key, SQLException e) {
-        return new IOException("PostgreSQL storage: cannot " + operation + " " + key + ": " + describe(e), e);
+        String message = "PostgreSQL storage: cannot " + operation + " " + key + ": " + describe(e);
+        if (isUnreachable(e)) {
+            if (!(e instanceof NoAttempt)) {
+                noteUnreachable(e);
+            }
+            return new StorageUnavailableException(message, e);
+        }
+        return new IOException(message, e);
+    }
+
+    /** Whether {@code e}, or what caused it, says the database could not be reached (rather than refused the work). */
+    static boolean isUnreachable(Throwable e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof SQLTransientConnectionException
+                    || (cause instanceof SQLException sql && connectionLost(sql))) {
+                return true;
+            }
+            if (cause.getCause() == cause) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    /** The driver's words on why the database could not be reached: the innermost message, which names no value. */
+    private static String causeOf(Throwable e) {
+        String message = e.getMessage();
+        for (Throwable cause = e; cause != null && cause.getCause() != cause; cause = cause.getCause()) {
+            if (cause instanceof SQLException && cause.getMessage() != null) {
+                message = cause.getMessage();
+            }
+        }
+        return message == null ? e.getClass().getSimpleName() : message;
     }
 
     /** What went wrong, in words that carry no value: the driver's message and SQL state, or "unreachable". */
     static String describe(Throwable e) {
         if (e instanceof SQLTransientConnectionException) {
-            return "database unreachable (" + e.getMessage() + ")";
+            // the driver's cause ("Connection to host:port refused"), not the pool's wait: the same words each time
+            return "database unreachable (" + causeOf(e) + ")";
         }
         if (e instanceof SQLException sql) {
             String state = sql.getSQLState();

@@ -1,0 +1,290 @@
+package io.clicktls.storage;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link Storage} over a shared backend (PostgreSQL) that keeps a local copy of what this node read from it or wrote
+ * to it, so that a node restarted while the backend is unreachable serves the certificates it served before. The copy
+ * is a {@link FileStorage} (files {@code 0600}, folders {@code 0700}, atomic writes) in a folder of the node's own,
+ * with the same keys as the backend; values that are private keys ({@link StorageKeys#isPrivateKey}) are
+ * {@linkplain Sealing sealed} there as the backend seals them (AES-GCM with {@code storage.postgres.encryption_key_file}
+ * when one is set).
+ *
+ * <p>What is copied: every key but challenges (short-lived, and only right when read from the backend), so
+ * certificates and their keys, the internal CA, the ACME account, rate-limit counters, per-name state and whatever a
+ * later key adds (a ticket secret). A successful read updates the copy (a value that is gone from the backend is
+ * removed from it; a listing removes copied keys under its prefix that the backend no longer has and that were
+ * copied before the listing began); a successful write or delete is mirrored after the backend took it. The copy is
+ * updated on an executor of its own, in the order of the operations, so that a handshake reading a certificate from
+ * the database never waits for the local disk; its writes are atomic but not flushed ({@link FileStorage#withoutSync}):
+ * what a crash loses is written again by the next read. A copy that cannot be written (a full disk) is logged, never
+ * an error of the operation.
+ *
+ * <p>When the backend is unreachable ({@link StorageUnavailableException}), {@link #load} and {@link #list} answer from
+ * the copy (a key the copy does not hold still fails), {@link #lock} falls back to a lock within this process (nothing
+ * can be written to the backend anyway), and writes fail as the backend's did ({@link RetryingStorage} keeps them).
+ *
+ * <p>Blocking: every method does the backend's I/O; call only from the blocking executor. The copy's reads and
+ * writes run on the {@code copying} executor (one thread keeps them in order). Thread-safe.
+ */
+public final class CachedStorage extends StorageLayer {
+
+    /**
+     * How a value is kept at rest in the local copy: as the backend keeps it. Both directions apply to private keys
+     * only; other values pass unchanged.
+     */
+    public interface Sealing {
+        /** Keeps nothing secret: values as they are. */
+        Sealing NONE = new Sealing() {
+            @Override
+            public byte[] seal(String key, byte[] value) {
+                return value;
+            }
+
+            @Override
+            public byte[] open(String key, byte[] stored) {
+                return stored;
+            }
+        };
+
+        byte[] seal(String key, byte[] value);
+
+        /** @throws IOException when the stored value cannot be read back (sealed with another key, altered) */
+        byte[] open(String key, byte[] stored) throws IOException;
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(CachedStorage.class);
+    /** A failed write of the copy is logged at most this often: a full disk would otherwise log every read. */
+    private static final Duration LOG_EVERY = Duration.ofMinutes(1);
+
+    private final FileStorage copy;
+    private final Sealing sealing;
+    private final Executor copying;
+    private final ConcurrentHashMap<String, Semaphore> localLocks = new ConcurrentHashMap<>();
+    private final AtomicLong lastCopyFailureLogged = new AtomicLong();
+
+    /**
+     * @param copy the node's own folder for the local copy (not shared with another node)
+     * @param copying updates the copy: one thread, so that updates land in the order they were made, with a bounded
+     *     queue (when it rejects, the caller updates the copy itself); {@code Runnable::run} for the calling thread
+     */
+    public CachedStorage(Storage backend, FileStorage copy, Sealing sealing, Executor copying) {
+        super(backend);
+        this.copy = copy;
+        this.sealing = sealing;
+        this.copying = copying;
+    }
+
+    /** Whether {@code key} is kept in the local copy: everything but challenges. */
+    public static boolean copied(String key) {
+        return !key.startsWith(StorageKeys.HTTP_01_CHALLENGES) && !key.startsWith(StorageKeys.TLS_ALPN_01_CHALLENGES);
+    }
+
+    /** The folder of the local copy. */
+    public Path directory() {
+        return copy.root();
+    }
+
+    @Override
+    public void store(String key, byte[] value) throws IOException {
+        backend.store(key, value);
+        if (copied(key)) {
+            byte[] written = value.clone();
+            update(() -> keep(key, written));
+        }
+    }
+
+    @Override
+    public Optional<byte[]> load(String key) throws IOException {
+        Optional<byte[]> value;
+        try {
+            value = backend.load(key);
+        } catch (StorageUnavailableException e) {
+            Optional<byte[]> kept = copied(key) ? fromCopy(key) : Optional.empty();
+            if (kept.isEmpty()) {
+                throw e; // not known here: "absent" would be a guess
+            }
+            return kept;
+        }
+        if (copied(key)) {
+            if (value.isPresent()) {
+                byte[] read = value.get().clone();
+                update(() -> keepIfChanged(key, read));
+            } else {
+                update(() -> drop(key));
+            }
+        }
+        return value;
+    }
+
+    /** The backend's atomic update; its result is kept in the copy like any value read or written. */
+    @Override
+    public Optional<byte[]> update(String key, Change change) throws IOException {
+        Optional<byte[]> value = backend.update(key, change);
+        if (copied(key)) {
+            if (value.isPresent()) {
+                byte[] result = value.get().clone();
+                update(() -> keepIfChanged(key, result));
+            } else {
+                update(() -> drop(key));
+            }
+        }
+        return value;
+    }
+
+    @Override
+    public boolean delete(String key) throws IOException {
+        boolean deleted = backend.delete(key);
+        if (copied(key)) {
+            update(() -> drop(key));
+        }
+        return deleted;
+    }
+
+    @Override
+    public List<String> list(String prefix) throws IOException {
+        Instant started = Instant.now();
+        List<String> keys;
+        try {
+            keys = backend.list(prefix);
+        } catch (StorageUnavailableException e) {
+            if (!copied(prefix)) {
+                throw e;
+            }
+            return copy.list(prefix);
+        }
+        if (copied(prefix)) {
+            List<String> listed = List.copyOf(keys);
+            update(() -> dropMissing(prefix, listed, started));
+        }
+        return keys;
+    }
+
+    /**
+     * The backend's lock; while the backend is unreachable, a lock within this process, with a warning: it keeps this
+     * node's threads apart, and other nodes cannot write to the unreachable backend either.
+     */
+    @Override
+    public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
+        try {
+            return backend.lock(name, lease);
+        } catch (StorageUnavailableException e) {
+            log.warn(
+                    "cannot take the lock {} in the storage ({}); holding it within this node only",
+                    name,
+                    e.getMessage());
+            Semaphore local = localLocks.computeIfAbsent(name, ignored -> new Semaphore(1));
+            local.acquire();
+            AtomicBoolean held = new AtomicBoolean(true);
+            return () -> {
+                if (held.compareAndSet(true, false)) {
+                    local.release();
+                }
+            };
+        }
+    }
+
+    /** The backend's leftovers and the copy's (temporary files of writes a crash interrupted). */
+    @Override
+    public int sweepAbandonedWrites() throws IOException {
+        return super.sweepAbandonedWrites() + copy.sweepAbandonedWrites();
+    }
+
+    private void update(Runnable change) {
+        try {
+            copying.execute(change);
+        } catch (RejectedExecutionException e) {
+            change.run(); // a full queue: this thread's turn to wait for the disk
+        }
+    }
+
+    private Optional<byte[]> fromCopy(String key) throws IOException {
+        Optional<byte[]> stored = copy.load(key);
+        return stored.isEmpty() ? stored : Optional.of(sealing.open(key, stored.get()));
+    }
+
+    /** Writes the copy unless it already holds {@code value}: most reads find what they found before. */
+    private void keepIfChanged(String key, byte[] value) {
+        try {
+            Optional<byte[]> kept = fromCopy(key);
+            if (kept.isPresent() && Arrays.equals(kept.get(), value)) {
+                return;
+            }
+        } catch (IOException | RuntimeException e) {
+            // unreadable (another key, altered): written anew below
+        }
+        keep(key, value);
+    }
+
+    private void keep(String key, byte[] value) {
+        try {
+            copy.store(key, sealing.seal(key, value));
+        } catch (IOException | RuntimeException e) {
+            copyFailed("write " + key, e);
+        }
+    }
+
+    private void drop(String key) {
+        try {
+            copy.delete(key);
+        } catch (IOException | RuntimeException e) {
+            copyFailed("delete " + key, e);
+        }
+    }
+
+    /**
+     * Removes copied keys under {@code prefix} that the backend's listing does not have: deleted by another node.
+     * Keys copied since the listing began are kept (the listing may predate their write).
+     */
+    private void dropMissing(String prefix, List<String> listed, Instant started) {
+        try {
+            Set<String> present = new HashSet<>(listed);
+            for (String key : copy.list(prefix)) {
+                if (!present.contains(key) && copiedBefore(key, started)) {
+                    copy.delete(key);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            copyFailed("prune " + prefix, e);
+        }
+    }
+
+    private boolean copiedBefore(String key, Instant instant) throws IOException {
+        try {
+            return Files.getLastModifiedTime(copy.path(key)).toInstant().isBefore(instant);
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+    }
+
+    private void copyFailed(String what, Exception e) {
+        long now = System.nanoTime();
+        long last = lastCopyFailureLogged.get();
+        if ((last == 0 || now - last >= LOG_EVERY.toNanos()) && lastCopyFailureLogged.compareAndSet(last, now)) {
+            log.warn(
+                    "cannot {} in the local copy of the storage at {} (a node restarted while the database is down"
+                            + " may miss it): {}",
+                    what,
+                    copy.root(),
+                    e.toString());
+        }
+    }
+}
