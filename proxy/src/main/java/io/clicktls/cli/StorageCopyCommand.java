@@ -11,8 +11,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -152,34 +155,39 @@ public final class StorageCopyCommand {
             throw new IllegalArgumentException(
                     args.isEmpty() ? "which storage command? (copy)" : "unknown storage command " + args.get(0));
         }
-        Path from = null;
-        Path to = null;
-        for (int i = 1; i < args.size(); i++) {
-            String arg = args.get(i);
-            String value = null;
-            int equals = arg.indexOf('=');
-            if (arg.startsWith("--") && equals > 0) {
-                value = arg.substring(equals + 1);
-                arg = arg.substring(0, equals);
+        Map<String, Path> files = new HashMap<>();
+        for (Iterator<String> tokens = tokens(args.subList(1, args.size())).iterator(); tokens.hasNext(); ) {
+            String option = tokens.next();
+            if (!option.equals("--from") && !option.equals("--to")) {
+                throw new IllegalArgumentException(
+                        option.startsWith("-") ? "unknown option " + option : "unexpected argument " + option);
             }
-            switch (arg) {
-                case "--from" -> from = Path.of(value != null ? value : value(args, ++i, arg));
-                case "--to" -> to = Path.of(value != null ? value : value(args, ++i, arg));
-                default -> throw new IllegalArgumentException(
-                        arg.startsWith("-") ? "unknown option " + arg : "unexpected argument " + arg);
+            if (!tokens.hasNext()) {
+                throw new IllegalArgumentException(option + " needs a value");
             }
+            files.put(option, Path.of(tokens.next()));
         }
+        Path from = files.get("--from");
+        Path to = files.get("--to");
         if (from == null || to == null) {
             throw new IllegalArgumentException("--from FILE and --to FILE are both required");
         }
         return new Options(from, to);
     }
 
-    private static String value(List<String> args, int i, String option) {
-        if (i >= args.size()) {
-            throw new IllegalArgumentException(option + " needs a value");
+    /** The arguments with each {@code --option=value} split in two, so that both spellings read alike. */
+    private static List<String> tokens(List<String> args) {
+        List<String> tokens = new ArrayList<>();
+        for (String arg : args) {
+            int equals = arg.indexOf('=');
+            if (arg.startsWith("--") && equals > 0) {
+                tokens.add(arg.substring(0, equals));
+                tokens.add(arg.substring(equals + 1));
+            } else {
+                tokens.add(arg);
+            }
         }
-        return args.get(i);
+        return tokens;
     }
 
     private static ClickTlsConfig load(Path file, PrintStream err) {

@@ -29,6 +29,8 @@ class StorageCopyCommandTest {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
     private final ByteArrayOutputStream err = new ByteArrayOutputStream();
     private final AtomicInteger opened = new AtomicInteger();
+    /** How the target is opened: as {@code Main} opens it, unless a test wraps it. */
+    private StorageCopyCommand.Opener target = config -> Optional.of(ClickTlsServer.openStorage(config));
 
     @Test
     void helpPrintsTheUsageAndExitsZero() {
@@ -58,14 +60,10 @@ class StorageCopyCommandTest {
 
     @Test
     void aConfigThatDoesNotLoadIsReportedAtFileLineColumnAndExitsTwoBeforeAnythingIsOpened() throws Exception {
-        Path from = write("from.yml", "storage:\n  directory: a\n");
-        Path to = write("to.yml", "storage:\n  directory: b\n  colour: red\n");
+        assertThat(copy("directory: a", "directory: b\n  colour: red")).isEqualTo(StorageCopyCommand.INVALID);
 
-        assertThat(run("copy", "--from", from.toString(), "--to", to.toString()))
-                .isEqualTo(StorageCopyCommand.INVALID);
-
-        assertThat(err()).containsPattern("(?m)^" + to + ":3:3: .*colour");
-        assertThat(err()).doesNotContain(from.toString() + ":");
+        assertThat(err()).containsPattern("(?m)^" + dir.resolve("to.yml") + ":3:3: .*colour");
+        assertThat(err()).doesNotContain(dir.resolve("from.yml") + ":");
         assertThat(opened).hasValue(0);
     }
 
@@ -73,11 +71,8 @@ class StorageCopyCommandTest {
     void twoConfigsNamingTheSameFolderAreRefusedEvenThroughASymbolicLink() throws Exception {
         Files.createDirectories(dir.resolve("data"));
         Files.createSymbolicLink(dir.resolve("link"), dir.resolve("data"));
-        Path from = write("from.yml", "storage:\n  directory: data\n");
-        Path to = write("to.yml", "storage:\n  directory: link\n");
 
-        assertThat(run("copy", "--from", from.toString(), "--to", to.toString()))
-                .isEqualTo(StorageCopyCommand.INVALID);
+        assertThat(copy("directory: data", "directory: link")).isEqualTo(StorageCopyCommand.INVALID);
 
         assertThat(err()).contains("both name the folder " + dir.toRealPath().resolve("data"), "nothing to copy");
         assertThat(opened).hasValue(0);
@@ -85,11 +80,7 @@ class StorageCopyCommandTest {
 
     @Test
     void aFolderInsideTheOtherIsRefused() throws Exception {
-        Path from = write("from.yml", "storage:\n  directory: data\n");
-        Path to = write("to.yml", "storage:\n  directory: data/backup\n");
-
-        assertThat(run("copy", "--from", from.toString(), "--to", to.toString()))
-                .isEqualTo(StorageCopyCommand.INVALID);
+        assertThat(copy("directory: data", "directory: data/backup")).isEqualTo(StorageCopyCommand.INVALID);
 
         assertThat(err()).contains("name folders inside one another");
     }
@@ -116,11 +107,7 @@ class StorageCopyCommandTest {
 
     @Test
     void aSourceFolderThatDoesNotExistIsABadConfigNotAnEmptyCopy() throws Exception {
-        Path from = write("from.yml", "storage:\n  directory: missing\n");
-        Path to = write("to.yml", "storage:\n  directory: b\n");
-
-        assertThat(run("copy", "--from", from.toString(), "--to", to.toString()))
-                .isEqualTo(StorageCopyCommand.INVALID);
+        assertThat(copy("directory: missing", "directory: b")).isEqualTo(StorageCopyCommand.INVALID);
 
         assertThat(err()).contains("nothing is stored in the folder " + dir.resolve("missing"));
         assertThat(dir.resolve("b")).doesNotExist();
@@ -134,11 +121,7 @@ class StorageCopyCommandTest {
         for (String key : sample.list("")) {
             source.store(key, sample.load(key).orElseThrow());
         }
-        Path from = write("from.yml", "storage:\n  directory: a\n");
-        Path to = write("to.yml", "storage:\n  directory: b\n");
-
-        assertThat(run("copy", "--from", from.toString(), "--to", to.toString()))
-                .isEqualTo(StorageCopyCommand.OK);
+        assertThat(copy("directory: a", "directory: b")).isEqualTo(StorageCopyCommand.OK);
 
         assertThat(err()).contains("from the folder " + dir.resolve("a") + " to the folder " + dir.resolve("b"));
         assertThat(out()).matches("copied 64, unchanged 0, failed 0; \\d+ bytes in \\d+\\.\\d s\n");
@@ -149,8 +132,7 @@ class StorageCopyCommandTest {
                     .isEqualTo(sample.load(key).orElseThrow()));
         }
 
-        assertThat(run("copy", "--from", from.toString(), "--to", to.toString()))
-                .isEqualTo(StorageCopyCommand.OK);
+        assertThat(copy("directory: a", "directory: b")).isEqualTo(StorageCopyCommand.OK);
         assertThat(out()).startsWith("copied 0, unchanged 64, failed 0; 0 bytes");
     }
 
@@ -159,27 +141,17 @@ class StorageCopyCommandTest {
         FileStorage source = new FileStorage(dir.resolve("a"));
         source.store(StorageKeys.LIMITS_ORDERS, "[]".getBytes(UTF_8));
         source.store(StorageKeys.CA_ROOT, "root".getBytes(UTF_8));
-        Path from = write("from.yml", "storage:\n  directory: a\n");
-        Path to = write("to.yml", "storage:\n  directory: b\n");
-        StorageCopyCommand.Opener refusingTarget =
-                config -> Optional.of(new ForwardingStorage(ClickTlsServer.openStorage(config)) {
-                    @Override
-                    public void store(String key, byte[] value) throws IOException {
-                        if (key.equals(StorageKeys.CA_ROOT)) {
-                            throw new IOException("cannot write " + key + ": read-only file system");
-                        }
-                        super.store(key, value);
-                    }
-                });
+        target = config -> Optional.of(new ForwardingStorage(ClickTlsServer.openStorage(config)) {
+            @Override
+            public void store(String key, byte[] value) throws IOException {
+                if (key.equals(StorageKeys.CA_ROOT)) {
+                    throw new IOException("cannot write " + key + ": read-only file system");
+                }
+                super.store(key, value);
+            }
+        });
 
-        int code = StorageCopyCommand.run(
-                List.of("copy", "--from", from.toString(), "--to", to.toString()),
-                ClickTlsServer::existingStorage,
-                refusingTarget,
-                new PrintStream(out, true, UTF_8),
-                new PrintStream(err, true, UTF_8));
-
-        assertThat(code).isEqualTo(StorageCopyCommand.FAILED);
+        assertThat(copy("directory: a", "directory: b")).isEqualTo(StorageCopyCommand.FAILED);
         assertThat(err())
                 .contains("clicktls storage copy: ca/root.pem: cannot write ca/root.pem: read-only file system");
         assertThat(out()).startsWith("copied 1, unchanged 0, failed 1;");
@@ -194,7 +166,7 @@ class StorageCopyCommandTest {
         };
         StorageCopyCommand.Opener creating = config -> {
             opened.incrementAndGet();
-            return Optional.of(ClickTlsServer.openStorage(config));
+            return target.open(config);
         };
         return StorageCopyCommand.run(
                 new ArrayList<>(List.of(args)),
@@ -202,6 +174,13 @@ class StorageCopyCommandTest {
                 creating,
                 new PrintStream(out, true, UTF_8),
                 new PrintStream(err, true, UTF_8));
+    }
+
+    /** Writes {@code from.yml} and {@code to.yml} with these {@code storage:} sections and copies between them. */
+    private int copy(String fromStorage, String toStorage) throws IOException {
+        Path from = write("from.yml", "storage:\n  " + fromStorage + "\n");
+        Path to = write("to.yml", "storage:\n  " + toStorage + "\n");
+        return run("copy", "--from", from.toString(), "--to", to.toString());
     }
 
     private Path write(String name, String storageYaml) throws IOException {
