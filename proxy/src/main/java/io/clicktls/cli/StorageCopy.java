@@ -100,10 +100,10 @@ final class StorageCopy {
      */
     Summary run() throws IOException, InterruptedException {
         long start = clock.millis();
-        nextProgressMillis = start + PROGRESS_EVERY.toMillis();
         List<String> listed = from.list("");
         List<String> keys = listed.stream().filter(StorageCopy::copies).toList();
         total = keys.size();
+        nextProgressMillis = clock.millis() + PROGRESS_EVERY.toMillis();
         ExecutorService pool = Executors.newFixedThreadPool(workers, runnable -> {
             Thread thread = new Thread(runnable, "clicktls-storage-copy");
             thread.setDaemon(true);

@@ -39,8 +39,9 @@ public final class StorageCopyCommand {
               counters (not challenges in flight) from the storage --from's config names to the storage --to's
               config names: storage.directory or storage.postgres, in either direction. Private keys are read
               with the source's storage.postgres.encryption_key_file and written with the target's. Values already
-              equal in the target are skipped, so running it again copies only what changed; nothing in the
-              target is deleted. Stop the node that writes to --from first, or run it again afterwards.
+              equal in the target are skipped, so running it again copies only what changed; a value that
+              differs is replaced, and nothing in the target is deleted. Stop the node that writes to --from
+              first, or run it again afterwards. Progress on stderr at most once a second, a summary on stdout.
               Exit 0 when all is copied, 1 when a key or a storage failed, 2 for bad usage or config.
             """;
 
@@ -48,8 +49,8 @@ public final class StorageCopyCommand {
     public static final int FAILED = 1;
     public static final int INVALID = 2;
 
-    /** How many keys are copied at once: a database across a network is mostly round trips. */
-    static final int WORKERS = 4;
+    /** How many keys are copied at once between two folders. */
+    static final int FOLDER_WORKERS = 4;
 
     /** At most this many failed keys are listed, then how many more. */
     static final int LISTED_FAILURES = 100;
@@ -125,7 +126,7 @@ public final class StorageCopyCommand {
             err.flush();
             StorageCopy.Summary summary;
             try {
-                summary = new StorageCopy(source, target, WORKERS, clock, line -> {
+                summary = new StorageCopy(source, target, workers(from.storage(), to.storage()), clock, line -> {
                             err.println(line);
                             err.flush();
                         })
@@ -144,6 +145,20 @@ public final class StorageCopyCommand {
             close(source, err);
             close(target, err);
         }
+    }
+
+    /**
+     * How many keys are copied at once: as many as the database's {@code pool_size} gives connections (each write
+     * is a commit, which waits for PostgreSQL's disk, so several at once go faster), else {@link #FOLDER_WORKERS}.
+     */
+    static int workers(StorageSettings from, StorageSettings to) {
+        int workers = Integer.MAX_VALUE;
+        for (StorageSettings side : List.of(from, to)) {
+            if (side.postgres() != null) {
+                workers = Math.min(workers, side.postgres().poolSize());
+            }
+        }
+        return workers == Integer.MAX_VALUE ? FOLDER_WORKERS : workers;
     }
 
     /** The options, or {@code null} when help was asked for. */

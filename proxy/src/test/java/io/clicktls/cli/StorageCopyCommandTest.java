@@ -106,6 +106,18 @@ class StorageCopyCommandTest {
     }
 
     @Test
+    void asManyKeysAreCopiedAtOnceAsTheDatabasePoolGivesConnections() {
+        StorageSettings folder = new StorageSettings(dir);
+        StorageSettings database = new StorageSettings(
+                null, new StorageSettings.Postgres("jdbc:postgresql://db/clicktls", null, null, "clicktls", 12, null));
+
+        assertThat(StorageCopyCommand.workers(folder, database)).isEqualTo(12);
+        assertThat(StorageCopyCommand.workers(database, folder)).isEqualTo(12);
+        assertThat(StorageCopyCommand.workers(folder, new StorageSettings(dir.resolve("b"))))
+                .isEqualTo(StorageCopyCommand.FOLDER_WORKERS);
+    }
+
+    @Test
     void aSourceFolderThatDoesNotExistIsABadConfigNotAnEmptyCopy() throws Exception {
         assertThat(copy("directory: missing", "directory: b")).isEqualTo(StorageCopyCommand.INVALID);
 
