@@ -217,6 +217,24 @@ class StorageCopyIT {
         assertThat(bad.out()).isEmpty();
     }
 
+    @Test
+    void aDatabaseThatCannotBeReachedIsExitOneNamingItWithoutThePassword() throws Exception {
+        Path single = config("single.yml", "directory: single");
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        Path unreachable = config(
+                "unreachable.yml",
+                "postgres:\n  url: jdbc:postgresql://127.0.0.1:1/clicktls\n  user: clicktls\n  password: s3cret-pw");
+
+        Run run = copy(single, unreachable);
+
+        assertThat(run.code()).isEqualTo(StorageCopyCommand.FAILED);
+        assertThat(run.err())
+                .contains("clicktls storage copy: cannot open --to storage (PostgreSQL"
+                        + " jdbc:postgresql://127.0.0.1:1/clicktls (schema clicktls)): ")
+                .doesNotContain("s3cret-pw");
+        assertThat(run.out()).isEmpty();
+    }
+
     /** The command in this JVM, with the storages opened as {@code Main} opens them. */
     private static Run copy(Path from, Path to) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
