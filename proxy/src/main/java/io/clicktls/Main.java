@@ -2,6 +2,7 @@ package io.clicktls;
 
 import io.clicktls.cli.CheckCommand;
 import io.clicktls.cli.DoctorCommand;
+import io.clicktls.cli.StorageCopyCommand;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
@@ -13,10 +14,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * The command line: {@code run} (the default), {@code check} and {@code doctor}.
+ * The command line: {@code run} (the default), {@code check}, {@code doctor} and {@code storage copy}.
  */
 public final class Main {
 
@@ -25,6 +27,7 @@ public final class Main {
             usage: clicktls [run] [--config FILE] [--demo-platform HOST:PORT]
                    clicktls check --config FILE
                    clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT] [DOMAIN]
+                   clicktls storage copy --from FILE --to FILE
 
               run      serve: the https, http and admin listeners of the config (without --config: the
                        embedded default, the same as config/clicktls.yml in the source tree)
@@ -36,6 +39,10 @@ public final class Main {
                        answer, the last issuance error, the storage; without DOMAIN: the storage and every CA
                        (directory, account, EAB, profile, CAA of the listed names); ✔ or ✘ with a fix per check;
                        exit 0 when all pass
+              storage  copy: copy everything stored (certificates, keys, ACME accounts, the internal CA, state;
+                       not challenges in flight) from the storage --from's config names to the one --to's names
+                       (a folder or PostgreSQL, either way); values already equal are skipped; exit 0, 1 when a
+                       key failed, 2 for bad usage or config (clicktls storage copy --help for more)
             """;
 
     private Main() {}
@@ -55,6 +62,14 @@ public final class Main {
                     ? new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8)
                     : out;
             return DoctorCommand.run(List.of(args).subList(1, args.length), ClickTlsServer::existingStorage, utf8, err);
+        }
+        if (args.length > 0 && args[0].equals("storage")) {
+            return StorageCopyCommand.run(
+                    List.of(args).subList(1, args.length),
+                    ClickTlsServer::existingStorage,
+                    config -> Optional.of(ClickTlsServer.openStorage(config)),
+                    out,
+                    err);
         }
         Arguments parsed;
         try {
