@@ -558,9 +558,15 @@ public final class ClickTlsServer implements AutoCloseable {
      */
     public static Storage openStorage(ClickTlsConfig config) throws IOException {
         if (config.storage().postgres() != null) {
-            return PostgresStorage.open(PostgresSettings.from(config.storage().postgres()));
+            return PostgresStorage.open(postgresSettings(config));
         }
         return new FileStorage(config.storage().directory());
+    }
+
+    /** The config's database, with this node's {@code node.name} as the owner written into the leases it takes. */
+    private static PostgresSettings postgresSettings(ClickTlsConfig config) {
+        return PostgresSettings.from(config.storage().postgres())
+                .withOwner(config.node().name());
     }
 
     /**
@@ -569,7 +575,7 @@ public final class ClickTlsServer implements AutoCloseable {
      */
     private static Storage startStorage(ClickTlsConfig config) throws IOException {
         if (config.storage().postgres() != null) {
-            return PostgresStorage.start(PostgresSettings.from(config.storage().postgres()));
+            return PostgresStorage.start(postgresSettings(config));
         }
         return new FileStorage(config.storage().directory());
     }
