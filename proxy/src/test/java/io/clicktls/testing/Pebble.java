@@ -136,6 +136,11 @@ public final class Pebble implements AutoCloseable {
                 throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
             }
         }
+
+        /** A Pebble built so, started before the class's tests and stopped after them (see {@link PerClass}). */
+        public PerClass<Pebble> perClass() {
+            return PerClass.of(this::start);
+        }
     }
 
     public static Builder builder() {
