@@ -13,9 +13,11 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class HtmlLinkRewriterTest {
@@ -172,32 +174,19 @@ class HtmlLinkRewriterTest {
         assertThat(rewrite(body)).isEqualTo(body);
     }
 
-    @ParameterizedTest
-    @ValueSource(
-            strings = {
-                "http://links.shop.com.evil.net/",
-                "http://xlinks.shop.com/",
-                "http://links.shop.com@evil.net/",
-                "http://links.shop.com:80@evil.net/",
-                "http://user@links.shop.com/",
+    /** The look-alikes both rewriters leave alone, and those particular to this one. */
+    static Stream<String> lookAlikes() {
+        return LookalikeLinks.commonAnd(
                 "http://user:pw@links.shop.com/",
                 "http://links.shop.com:8080/",
                 "http://links.shop.com:8/",
-                "http://links.shop.com:800/",
-                "http://links.shop.com:080/",
-                "http://links.shop.com:/",
                 "http://links.shop.com:80:80/",
-                "http://links.shop.com./",
                 "http://links.shop.com../",
                 "http://.links.shop.com/",
                 "http://links-.shop.com/",
-                "http:///links.shop.com/",
-                "http:/links.shop.com/",
                 "http:\\links.shop.com/",
                 "http:\\/links.shop.com/",
                 "http:\\/\\links.shop.com/",
-                "https://links.shop.com/",
-                "xhttp://links.shop.com/",
                 "Xhttp://links.shop.com/",
                 "9http://links.shop.com/",
                 "svn+http://links.shop.com/",
@@ -206,8 +195,11 @@ class HtmlLinkRewriterTest {
                 "http//links.shop.com/",
                 "htp://links.shop.com/",
                 "http://other.example/",
-                "http://nocert.brand.test/",
-            })
+                "http://nocert.brand.test/");
+    }
+
+    @ParameterizedTest
+    @MethodSource("lookAlikes")
     void lookAlikesAndOtherHostsAreLeftByteForByte(String link) {
         String body = "<a href=\"" + link + "\">x</a> " + link;
         HtmlLinkRewriter rewriter = new HtmlLinkRewriter(READY, STANDARD);
