@@ -282,11 +282,7 @@ class AcmeIssuerIT {
     void warmUpRehearsesAChallengeLocallyAndHandsTheCertificateOnWithoutOrdering() throws Exception {
         var storage = new InMemoryStorage();
         var events = new CopyOnWriteArrayList<String>();
-        var challengeStore = new ChallengeStore(
-                storage,
-                ChallengeStore.TlsAlpnListener.of(
-                        certificate -> events.add("published " + certificate.name()),
-                        certificate -> events.add("withdrawn " + certificate.name())));
+        var challengeStore = new ChallengeStore(storage, RecordingAlpnListener.into(events));
         var settings =
                 new Acme(pebble().directoryUrl(), null, pebble().trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
         var issuer = ca.get().issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);
