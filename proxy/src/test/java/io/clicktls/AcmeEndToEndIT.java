@@ -42,6 +42,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The whole node against a real ACME CA (Pebble, validating against the proxy's own listeners): certificates made
@@ -59,8 +61,8 @@ class AcmeEndToEndIT {
     static final PerClass<StandInPlatform> platform = PerClass.of(StandInPlatform::start);
 
     @RegisterExtension
-    static final PerClass<Pebble> pebble = PerClass.of(
-            () -> Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start());
+    static final PerClass<Pebble> pebble =
+            Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).perClass();
 
     @TempDir
     Path dir;
@@ -101,9 +103,10 @@ class AcmeEndToEndIT {
         return Curl.https(pebbleRoot(), HTTPS_PORT, name, "/open.gif");
     }
 
-    @Test
-    void neverSeenNameGetsAValidChainOnItsFirstRequestThroughTlsAlpn01() throws Exception {
-        start("tls-alpn-01");
+    @ParameterizedTest
+    @ValueSource(strings = {"tls-alpn-01", "http-01"})
+    void neverSeenNameGetsAValidChainOnItsFirstRequestThroughEitherChallenge(String challenge) throws Exception {
+        start(challenge);
         String name = newName();
 
         Curl.Result first = get(name);
@@ -114,17 +117,6 @@ class AcmeEndToEndIT {
         assertThat(node.server().contexts().challengeContextCount())
                 .as("the challenge's TLS context is freed once the challenge is withdrawn")
                 .isZero();
-    }
-
-    @Test
-    void neverSeenNameGetsAValidChainOnItsFirstRequestThroughHttp01() throws Exception {
-        start("http-01");
-        String name = newName();
-
-        Curl.Result first = get(name);
-
-        assertThat(first.exitCode()).as(first.stderr()).isZero();
-        assertThat(first.status()).isEqualTo(200);
     }
 
     @Test

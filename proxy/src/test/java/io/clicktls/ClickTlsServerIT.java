@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.RunningNode;
-import io.clicktls.testing.StandInPlatform;
+import io.clicktls.testing.StandInNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -18,9 +18,8 @@ import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,25 +31,13 @@ class ClickTlsServerIT {
     @TempDir
     Path dir;
 
-    private StandInPlatform platform;
-    private RunningNode node;
-
-    @BeforeEach
-    void start() throws Exception {
-        platform = StandInPlatform.start();
-        node = RunningNode.start(config("links.example.test"));
-    }
-
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-        platform.close();
-    }
+    @RegisterExtension
+    final StandInNode site = StandInNode.startingFrom(platform -> config("links.example.test"));
 
     private RunningNode.Config config(String... domains) {
-        return RunningNode.config(dir).platform("stand-in", platform.port()).domains("stand-in", domains);
+        return RunningNode.config(dir)
+                .platform("stand-in", site.platform().port())
+                .domains("stand-in", domains);
     }
 
     /** Edits the config file as an editor does, by a rename. */
@@ -59,7 +46,7 @@ class ClickTlsServerIT {
     }
 
     private Curl.Result https(String host, String target, String... options) throws Exception {
-        return node.https(host, target, options);
+        return site.node().https(host, target, options);
     }
 
     @Test
@@ -69,34 +56,36 @@ class ClickTlsServerIT {
         assertThat(click.exitCode()).as(click.stderr()).isZero();
         assertThat(click.status()).isEqualTo(302);
         assertThat(click.header("location")).isEqualTo("https://destination.example/landing?x=1");
-        assertThat(platform.last().rawUri()).isEqualTo("/ls/click?upn=abc%2Fdef&x=1");
-        assertThat(platform.last().header("host")).startsWith("links.example.test");
-        assertThat(node.server().certificates().cached("links.example.test")).isPresent();
+        assertThat(site.platform().last().rawUri()).isEqualTo("/ls/click?upn=abc%2Fdef&x=1");
+        assertThat(site.platform().last().header("host")).startsWith("links.example.test");
+        assertThat(site.node().server().certificates().cached("links.example.test"))
+                .isPresent();
     }
 
     @Test
     void firstHandshakeWhoseClientHelloArrivesInPiecesStillGetsItsCertificateAndAnswer() throws Exception {
         // A large ClientHello (post-quantum key shares) spans TCP segments. TLS connections read with auto-read off,
         // so the handshake only goes on if the TLS selection handler asks for the rest of the ClientHello itself.
-        try (var relay = new TricklingRelay(node.httpsPort())) {
-            Curl.Result click = Curl.https(node.internalRoot(), relay.port(), "links.example.test", "/ls/click?pieces");
+        try (var relay = new TricklingRelay(site.node().httpsPort())) {
+            Curl.Result click =
+                    Curl.https(site.node().internalRoot(), relay.port(), "links.example.test", "/ls/click?pieces");
 
             assertThat(click.exitCode()).as(click.stderr()).isZero();
             assertThat(click.status()).isEqualTo(302);
             assertThat(relay.pieces()).isEqualTo(3);
         }
-        assertThat(platform.last().rawUri()).isEqualTo("/ls/click?pieces");
+        assertThat(site.platform().last().rawUri()).isEqualTo("/ls/click?pieces");
     }
 
     @Test
     void plainHttpClickGetsPermanentRedirectToTheSameUrlOverHttps() throws Exception {
         https("links.example.test", "/open.gif");
 
-        Curl.Result plain = node.http("links.example.test", "/ls/click?upn=a//b%2F");
+        Curl.Result plain = site.node().http("links.example.test", "/ls/click?upn=a//b%2F");
 
         assertThat(plain.status()).isEqualTo(308);
         assertThat(plain.header("location"))
-                .isEqualTo("https://links.example.test:" + node.httpsPort() + "/ls/click?upn=a//b%2F");
+                .isEqualTo("https://links.example.test:" + site.node().httpsPort() + "/ls/click?upn=a//b%2F");
     }
 
     @Test
@@ -104,9 +93,10 @@ class ClickTlsServerIT {
         Curl.Result back = https("links.example.test", "/back");
         Curl.Result page = https("links.example.test", "/page");
 
-        assertThat(back.header("location")).isEqualTo("https://links.example.test:" + node.httpsPort() + "/landing");
+        assertThat(back.header("location"))
+                .isEqualTo("https://links.example.test:" + site.node().httpsPort() + "/landing");
         assertThat(page.text())
-                .contains("https://links.example.test:" + node.httpsPort() + "/ls/click?upn=next")
+                .contains("https://links.example.test:" + site.node().httpsPort() + "/ls/click?upn=next")
                 .contains("http://destination.example/")
                 .doesNotContain("http://links.example.test");
     }
@@ -134,13 +124,15 @@ class ClickTlsServerIT {
 
         RunningNode.Config edited = config("links.example.test", "click.newshop.test");
         edited.replace(edited.render() + "domains: [\n");
-        Eventually.holds(Duration.ofSeconds(3), "the broken edit is rejected", () -> node.server()
+        Eventually.holds(Duration.ofSeconds(3), "the broken edit is rejected", () -> site.node()
+                .server()
                 .metrics()
                 .scrape()
                 .contains("clicktls_config_reloads_total{result=\"rejected\"} 1.0"));
         assertThat(https("click.newshop.test", "/open.gif").status()).isEqualTo(200);
         assertThat(https("links.example.test", "/open.gif").status()).isEqualTo(200);
-        assertThat(node.server().metrics().scrape()).contains("clicktls_config_reloads_total{result=\"rejected\"} 1.0");
+        assertThat(site.node().server().metrics().scrape())
+                .contains("clicktls_config_reloads_total{result=\"rejected\"} 1.0");
     }
 
     @Test
@@ -156,14 +148,14 @@ class ClickTlsServerIT {
                 Duration.ofMillis(2500),
                 "gone.example.test is no longer served",
                 () -> https("gone.example.test", "/open.gif").status() != 200);
-        int forwarded = platform.requests("/open.gif").size();
+        int forwarded = site.platform().requests("/open.gif").size();
         Curl.Result gone = https("gone.example.test", "/open.gif");
 
         assertThat(gone.status())
                 .as("no TLS session for a name no longer configured")
                 .isZero();
         assertThat(gone.stderr()).containsIgnoringCase("unrecognized name");
-        assertThat(platform.requests("/open.gif")).hasSize(forwarded);
+        assertThat(site.platform().requests("/open.gif")).hasSize(forwarded);
     }
 
     @Test
@@ -173,7 +165,8 @@ class ClickTlsServerIT {
                 Duration.ofMillis(2500),
                 "back.example.test is served",
                 () -> https("back.example.test", "/open.gif").status() == 200);
-        BigInteger serial = node.server()
+        BigInteger serial = site.node()
+                .server()
                 .certificates()
                 .cached("back.example.test")
                 .orElseThrow()
@@ -186,7 +179,8 @@ class ClickTlsServerIT {
                 "back.example.test gets no TLS session",
                 () -> https("back.example.test", "/open.gif").status() == 0);
         assertThat(dir.resolve("data/certificates/back.example.test/meta.json")).exists();
-        assertThat(node.server().certificates().cached("back.example.test")).isEmpty();
+        assertThat(site.node().server().certificates().cached("back.example.test"))
+                .isEmpty();
 
         replaceConfig("links.example.test", "back.example.test");
         Eventually.holds(
@@ -194,39 +188,44 @@ class ClickTlsServerIT {
                 "back.example.test is served",
                 () -> https("back.example.test", "/open.gif").status() == 200);
 
-        assertThat(node.server()
+        assertThat(site.node()
+                        .server()
                         .certificates()
                         .cached("back.example.test")
                         .orElseThrow()
                         .leaf()
                         .getSerialNumber())
                 .isEqualTo(serial);
-        assertThat(node.server().metrics().scrape()).contains("clicktls_certificates_issued_total{result=\"ok\"} 1.0");
+        assertThat(site.node().server().metrics().scrape())
+                .contains("clicktls_certificates_issued_total{result=\"ok\"} 1.0");
     }
 
     @Test
     void restartServesTheStoredCertificateInsteadOfIssuingAnother() throws Exception {
         assertThat(https("links.example.test", "/open.gif").status()).isEqualTo(200);
-        BigInteger first = node.server()
+        BigInteger first = site.node()
+                .server()
                 .certificates()
                 .cached("links.example.test")
                 .orElseThrow()
                 .leaf()
                 .getSerialNumber();
-        node.restart();
+        site.node().restart();
         Curl.Result again = https("links.example.test", "/open.gif");
 
         assertThat(again.status()).isEqualTo(200);
-        assertThat(node.server()
+        assertThat(site.node()
+                        .server()
                         .certificates()
                         .cached("links.example.test")
                         .orElseThrow()
                         .leaf()
                         .getSerialNumber())
                 .isEqualTo(first);
-        assertThat(node.server().metrics().scrape()).contains("clicktls_certificates_issued_total{result=\"ok\"} 0.0");
-        X509Certificate root = (X509Certificate)
-                CertificateFactory.getInstance("X.509").generateCertificate(Files.newInputStream(node.internalRoot()));
+        assertThat(site.node().server().metrics().scrape())
+                .contains("clicktls_certificates_issued_total{result=\"ok\"} 0.0");
+        X509Certificate root = (X509Certificate) CertificateFactory.getInstance("X.509")
+                .generateCertificate(Files.newInputStream(site.node().internalRoot()));
         assertThat(root.getSubjectX500Principal().getName()).contains("clicktls local CA");
     }
 
@@ -234,8 +233,8 @@ class ClickTlsServerIT {
     void healthAndMetricsAnswerOnTheAdminListener() throws Exception {
         https("links.example.test", "/open.gif");
 
-        Curl.Result health = Curl.http(node.adminPort(), "127.0.0.1", "/healthz");
-        Curl.Result metrics = Curl.http(node.adminPort(), "127.0.0.1", "/metrics");
+        Curl.Result health = Curl.http(site.node().adminPort(), "127.0.0.1", "/healthz");
+        Curl.Result metrics = Curl.http(site.node().adminPort(), "127.0.0.1", "/metrics");
 
         assertThat(health.status()).isEqualTo(200);
         assertThat(metrics.text())

@@ -57,11 +57,11 @@ class OnDemandAbuseIT {
     static final PerClass<StandInPlatform> platform = PerClass.of(StandInPlatform::start);
 
     @RegisterExtension
-    static final PerClass<Pebble> pebble = PerClass.of(() -> Pebble.builder()
+    static final PerClass<Pebble> pebble = Pebble.builder()
             .httpPort(HTTP_PORT)
             .tlsPort(HTTPS_PORT)
             .authzReusePercent(0)
-            .start());
+            .perClass();
 
     private static HttpServer ask;
     private static final Set<String> allowedByAsk = ConcurrentHashMap.newKeySet();

@@ -43,31 +43,18 @@ public record OnDemand(
         expectDns = List.copyOf(expectDns);
     }
 
-    /** With the default {@code prefetch}. */
-    public OnDemand(
-            URI ask,
-            Duration handshakeWait,
-            Duration askTimeout,
-            AskCache askCache,
-            String platform,
-            List<String> expectDns,
-            Endpoint dnsServer,
-            PendingHandshakes pendingHandshakes) {
+    /** The defaults for everything but {@code ask} and {@code handshake_wait}. */
+    public OnDemand(URI ask, Duration handshakeWait) {
         this(
                 ask,
                 handshakeWait,
-                askTimeout,
-                askCache,
-                platform,
-                expectDns,
-                dnsServer,
-                pendingHandshakes,
+                DEFAULT_ASK_TIMEOUT,
+                DEFAULT_ASK_CACHE,
+                null,
+                List.of(),
+                null,
+                DEFAULT_PENDING,
                 DEFAULT_PREFETCH);
-    }
-
-    /** The defaults for everything but {@code ask} and {@code handshake_wait}. */
-    public OnDemand(URI ask, Duration handshakeWait) {
-        this(ask, handshakeWait, DEFAULT_ASK_TIMEOUT, DEFAULT_ASK_CACHE, null, List.of(), null, DEFAULT_PENDING);
     }
 
     /** Whether names are DNS-checked before issuance: whenever {@link #expectDns} lists something. */

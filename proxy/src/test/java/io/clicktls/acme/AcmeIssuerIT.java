@@ -48,34 +48,36 @@ class AcmeIssuerIT {
 
     @Test
     void issuesThroughHttp01Alone() throws Exception {
-        var storage = new InMemoryStorage();
-        var issuer = issuer(storage, List.of(ChallengeType.HTTP_01));
-        String name = uniqueName("http");
+        String name = issuedThroughOnly(ChallengeType.HTTP_01, "http");
 
-        CertifiedKey issued = timed("http-01", () -> issuer.issue(name));
-
-        assertIssuedFor(issued, name);
         assertThat(responders().httpRequests).contains(name + ":" + responders().httpPort());
         assertThat(responders().tlsHandshakes).doesNotContain(name);
-        assertThat(storage.list("challenges/"))
-                .as("challenges withdrawn after validation")
-                .isEmpty();
     }
 
     @Test
     void issuesThroughTlsAlpn01Alone() throws Exception {
-        var storage = new InMemoryStorage();
-        var issuer = issuer(storage, List.of(ChallengeType.TLS_ALPN_01));
-        String name = uniqueName("alpn");
+        String name = issuedThroughOnly(ChallengeType.TLS_ALPN_01, "alpn");
 
-        CertifiedKey issued = timed("tls-alpn-01", () -> issuer.issue(name));
-
-        assertIssuedFor(issued, name);
         assertThat(responders().tlsHandshakes).contains(name);
         assertThat(responders().httpRequests).noneMatch(host -> host.startsWith(name));
+    }
+
+    /**
+     * Issues for a new name (labelled {@code label}) by an issuer offered {@code challenge} alone, checks the
+     * certificate and that the challenge was withdrawn from storage, and returns the name.
+     */
+    private String issuedThroughOnly(ChallengeType challenge, String label) throws Exception {
+        var storage = new InMemoryStorage();
+        var issuer = issuer(storage, List.of(challenge));
+        String name = uniqueName(label);
+
+        CertifiedKey issued = timed(challenge.wireName(), () -> issuer.issue(name));
+
+        assertIssuedFor(issued, name);
         assertThat(storage.list("challenges/"))
                 .as("challenges withdrawn after validation")
                 .isEmpty();
+        return name;
     }
 
     @Test
@@ -280,11 +282,7 @@ class AcmeIssuerIT {
     void warmUpRehearsesAChallengeLocallyAndHandsTheCertificateOnWithoutOrdering() throws Exception {
         var storage = new InMemoryStorage();
         var events = new CopyOnWriteArrayList<String>();
-        var challengeStore = new ChallengeStore(
-                storage,
-                ChallengeStore.TlsAlpnListener.of(
-                        certificate -> events.add("published " + certificate.name()),
-                        certificate -> events.add("withdrawn " + certificate.name())));
+        var challengeStore = new ChallengeStore(storage, RecordingAlpnListener.into(events));
         var settings =
                 new Acme(pebble().directoryUrl(), null, pebble().trustedCaFile(), List.of(ChallengeType.TLS_ALPN_01));
         var issuer = ca.get().issuer(settings, Certificates.KeyType.EC256, storage, challengeStore);

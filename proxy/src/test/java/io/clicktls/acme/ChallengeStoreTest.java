@@ -120,11 +120,7 @@ class ChallengeStoreTest {
     @Test
     void aRehearsalTellsTheListenerButPublishesNothing() throws Exception {
         var events = new ArrayList<String>();
-        var listened = new ChallengeStore(
-                storage,
-                ChallengeStore.TlsAlpnListener.of(
-                        certificate -> events.add("published " + certificate.name()),
-                        certificate -> events.add("withdrawn " + certificate.name())));
+        var listened = new ChallengeStore(storage, RecordingAlpnListener.into(events));
 
         listened.rehearseTlsAlpn01(AlpnChallengeCertificate.create("warm-up.invalid", new byte[32], Clock.systemUTC()));
 

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.testing.Curl;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.RunningNode;
-import io.clicktls.testing.StandInPlatform;
+import io.clicktls.testing.StandInNode;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,7 +18,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,22 +34,13 @@ class AdminServerIT {
     @TempDir
     Path dir;
 
-    private StandInPlatform platform;
+    @RegisterExtension
+    final StandInNode site = StandInNode.startedByEachTest();
+
     private RunningNode node;
 
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-        if (platform != null) {
-            platform.close();
-        }
-    }
-
     private void start(String adminSection, String... domains) throws Exception {
-        platform = StandInPlatform.start();
-        node = RunningNode.start(RunningNode.config(dir)
+        node = site.start(platform -> RunningNode.config(dir)
                 .set("tuning.dns_server", dns.server().hostPort())
                 .platform("stand-in", "http://stand-in.platform.test:" + platform.port())
                 .domains("stand-in", domains)

@@ -4,12 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.clicktls.testing.KnownSeries;
 import io.clicktls.testing.RunningNode;
-import io.clicktls.testing.StandInPlatform;
+import io.clicktls.testing.StandInNode;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Real scrapes of a node, before and after it served some traffic, checked by Prometheus' own linter. */
@@ -18,24 +17,9 @@ class MetricsExpositionIT {
     @TempDir
     Path dir;
 
-    private StandInPlatform platform;
-    private RunningNode node;
-
-    @BeforeEach
-    void start() throws Exception {
-        platform = StandInPlatform.start();
-        node = RunningNode.start(RunningNode.config(dir)
-                .platform("stand-in", platform.port())
-                .domains("stand-in", "links.example.test"));
-    }
-
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-        platform.close();
-    }
+    @RegisterExtension
+    final StandInNode site = StandInNode.startingFrom(platform ->
+            RunningNode.config(dir).platform("stand-in", platform.port()).domains("stand-in", "links.example.test"));
 
     /**
      * A scrape of a node that has served nothing yet: every series whose labels are known in advance is already
@@ -70,10 +54,11 @@ class MetricsExpositionIT {
     @Test
     void scrapeAfterTrafficPassesPromtoolWithoutAComplaint() throws Exception {
         ExternalTool promtool = ExternalTool.PROMTOOL.require();
-        assertThat(node.https("links.example.test", "/ls/click?upn=a").status()).isEqualTo(302);
-        node.https("links.example.test", "/page");
-        node.https("unknown.example.test", "/");
-        node.http("links.example.test", "/ls/click?upn=b");
+        assertThat(site.node().https("links.example.test", "/ls/click?upn=a").status())
+                .isEqualTo(302);
+        site.node().https("links.example.test", "/page");
+        site.node().https("unknown.example.test", "/");
+        site.node().http("links.example.test", "/ls/click?upn=b");
 
         String scrape = scrape();
         ExternalTool.Run lint = promtool.run(scrape, 30, "check", "metrics");
@@ -111,7 +96,7 @@ class MetricsExpositionIT {
     }
 
     private String scrape() throws Exception {
-        HttpResponse<String> response = node.adminGet("/metrics");
+        HttpResponse<String> response = site.node().adminGet("/metrics");
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }

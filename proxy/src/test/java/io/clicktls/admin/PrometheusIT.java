@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.LocalServers;
 import io.clicktls.testing.RunningNode;
-import io.clicktls.testing.StandInPlatform;
+import io.clicktls.testing.StandInNode;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -24,8 +24,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,22 +43,17 @@ class PrometheusIT {
     Path dir;
 
     private final HttpClient client = HttpClient.newHttpClient();
-    private StandInPlatform platform;
-    private RunningNode node;
     private Process prometheus;
 
-    @BeforeEach
-    void start() throws Exception {
-        platform = StandInPlatform.start();
-        node = RunningNode.start(config("links.example.test"));
-    }
+    @RegisterExtension
+    final StandInNode site = StandInNode.startingFrom(platform -> config("links.example.test"));
 
     private RunningNode.Config config(String... domains) {
         return RunningNode.config(dir)
                 .set("admin.token", TOKEN)
                 // two issuers, so that the series of a fallback exist; the second is never asked (the first issues)
                 .set("certificates.issuers", "[internal, {name: spare, directory: \"http://127.0.0.1:9/directory\"}]")
-                .platform("stand-in", platform.port())
+                .platform("stand-in", site.platform().port())
                 .domains("stand-in", domains);
     }
 
@@ -70,10 +65,6 @@ class PrometheusIT {
                 prometheus.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
             }
         }
-        if (node != null) {
-            node.close();
-        }
-        platform.close();
     }
 
     private static Path docker() {
@@ -102,7 +93,7 @@ class PrometheusIT {
     @Test
     void realPrometheusScrapesTheNodeWithItsTokenAndLoadsTheAlertRules() throws Exception {
         ExternalTool binary = ExternalTool.PROMETHEUS.require();
-        node.https("links.example.test", "/open.gif");
+        site.node().https("links.example.test", "/open.gif");
         int port = LocalServers.freePort();
         Path config = dir.resolve("prometheus.yml");
         Files.writeString(
@@ -121,7 +112,10 @@ class PrometheusIT {
                     static_configs:
                       - targets: ["127.0.0.1:%d"]
                 """
-                        .formatted(docker().resolve("alerts.yml"), TOKEN, node.adminPort()));
+                        .formatted(
+                                docker().resolve("alerts.yml"),
+                                TOKEN,
+                                site.node().adminPort()));
         Path storage = Files.createDirectories(dir.resolve("tsdb"));
         prometheus = binary.start(
                 dir.resolve("prometheus.log"),
@@ -152,10 +146,10 @@ class PrometheusIT {
 
     @Test
     void everySeriesTheDashboardAndAlertsNameExistsInARealScrape() throws Exception {
-        node.https("links.example.test", "/open.gif");
-        node.https("links.example.test", "/page");
-        node.https("not-configured.example.test", "/");
-        node.http("links.example.test", "/ls/click");
+        site.node().https("links.example.test", "/open.gif");
+        site.node().https("links.example.test", "/page");
+        site.node().https("not-configured.example.test", "/");
+        site.node().http("links.example.test", "/ls/click");
         config("links.example.test", "other.example.test").write();
         await(
                 Duration.ofSeconds(5),
@@ -194,7 +188,7 @@ class PrometheusIT {
     }
 
     private String scrape() throws Exception {
-        HttpResponse<String> response = node.adminGet("/metrics", "Authorization", "Bearer " + TOKEN);
+        HttpResponse<String> response = site.node().adminGet("/metrics", "Authorization", "Bearer " + TOKEN);
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }

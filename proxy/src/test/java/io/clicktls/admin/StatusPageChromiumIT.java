@@ -31,8 +31,8 @@ class StatusPageChromiumIT {
     static final PerClass<StandInPlatform> platform = PerClass.of(StandInPlatform::start);
 
     @RegisterExtension
-    static final PerClass<Pebble> pebble = PerClass.of(
-            () -> Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).start());
+    static final PerClass<Pebble> pebble =
+            Pebble.builder().httpPort(HTTP_PORT).tlsPort(HTTPS_PORT).perClass();
 
     @RegisterExtension
     static final ChallTestDns.PerClass dns = ChallTestDns.perClass();

@@ -33,7 +33,8 @@ class AskClientIT {
             "p",
             List.of(),
             null,
-            OnDemand.DEFAULT_PENDING);
+            OnDemand.DEFAULT_PENDING,
+            OnDemand.DEFAULT_PREFETCH);
 
     private final AtomicLong nanos = new AtomicLong(1_000_000_000L);
     private final Map<String, Integer> statuses = new ConcurrentHashMap<>();

@@ -7,29 +7,24 @@ import io.clicktls.certificates.IssuerUnavailableException.Reason;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.testing.MutableClock;
+import io.clicktls.testing.SelfSigned;
 import java.math.BigInteger;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.cert.X509Certificate;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.Deque;
 import java.util.List;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.Test;
 
 class FallbackIssuerTest {
 
     private static final Instant T0 = Instant.parse("2026-12-07T12:00:00Z");
-    private static final KeyPair KEY = keyPair();
-    private static final X509Certificate LEAF = leaf();
+    private static final KeyPair KEY = SelfSigned.ecKey();
+    private static final X509Certificate LEAF =
+            SelfSigned.certificate(KEY, "links.shop.test", BigInteger.ONE, T0, T0.plus(Duration.ofDays(6)));
 
     private final MutableClock clock = new MutableClock(T0);
     private final ScriptedIssuer first = new ScriptedIssuer("first.test");
@@ -192,33 +187,6 @@ class FallbackIssuerTest {
         @Override
         public String label() {
             return label;
-        }
-    }
-
-    private static X509Certificate leaf() {
-        try {
-            var subject = new X500Name("CN=links.shop.test");
-            var builder = new JcaX509v3CertificateBuilder(
-                    subject,
-                    BigInteger.ONE,
-                    Date.from(T0),
-                    Date.from(T0.plus(Duration.ofDays(6))),
-                    subject,
-                    KEY.getPublic());
-            var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(KEY.getPrivate());
-            return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static KeyPair keyPair() {
-        try {
-            var generator = KeyPairGenerator.getInstance("EC");
-            generator.initialize(new ECGenParameterSpec("secp256r1"));
-            return generator.generateKeyPair();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
     }
 }

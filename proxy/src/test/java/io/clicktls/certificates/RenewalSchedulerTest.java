@@ -9,17 +9,15 @@ import io.clicktls.storage.Storage;
 import io.clicktls.testing.ForwardingStorage;
 import io.clicktls.testing.InMemoryStorage;
 import io.clicktls.testing.ManualScheduledExecutor;
+import io.clicktls.testing.SelfSigned;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -29,17 +27,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.Test;
 
 class RenewalSchedulerTest {
 
     private static final Instant T0 = Instant.parse("2026-11-01T00:00:00Z");
     private static final Duration LIFETIME = Duration.ofDays(90);
-    private static final KeyPair KEY = keyPair();
+    private static final KeyPair KEY = SelfSigned.ecKey();
     private static final AtomicLong SERIALS = new AtomicLong(1);
 
     private final ManualScheduledExecutor executor = new ManualScheduledExecutor(T0.plus(Duration.ofDays(1)));
@@ -384,31 +378,9 @@ class RenewalSchedulerTest {
     }
 
     private static CertifiedKey certificate(String name, Instant notBefore, Duration lifetime) {
-        try {
-            var subject = new X500Name("CN=" + name);
-            var builder = new JcaX509v3CertificateBuilder(
-                    subject,
-                    BigInteger.valueOf(SERIALS.getAndIncrement()),
-                    Date.from(notBefore),
-                    Date.from(notBefore.plus(lifetime)),
-                    subject,
-                    KEY.getPublic());
-            var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(KEY.getPrivate());
-            var leaf = new JcaX509CertificateConverter().getCertificate(builder.build(signer));
-            return new CertifiedKey(name, KEY.getPrivate(), List.of(leaf), "test");
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static KeyPair keyPair() {
-        try {
-            var generator = KeyPairGenerator.getInstance("EC");
-            generator.initialize(new ECGenParameterSpec("secp256r1"));
-            return generator.generateKeyPair();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        BigInteger serial = BigInteger.valueOf(SERIALS.getAndIncrement());
+        var leaf = SelfSigned.certificate(KEY, name, serial, notBefore, notBefore.plus(lifetime));
+        return new CertifiedKey(name, KEY.getPrivate(), List.of(leaf), "test");
     }
 
     private static CertifiedKey certificate(String name, Instant notBefore, String issuer) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class DomainTableTest {
@@ -20,22 +21,13 @@ class DomainTableTest {
 
     @Test
     void exactNameMatchesIgnoringCaseAndTrailingDot() {
-        assertThat(table.find("links.example.com"))
-                .get()
-                .extracting(DomainTable.Route::platform)
-                .isEqualTo(sendgrid);
-        assertThat(table.find("LINKS.Example.COM."))
-                .get()
-                .extracting(DomainTable.Route::platform)
-                .isEqualTo(sendgrid);
+        assertThat(platformFor("links.example.com")).contains(sendgrid);
+        assertThat(platformFor("LINKS.Example.COM.")).contains(sendgrid);
     }
 
     @Test
     void wildcardMatchesExactlyOneMoreLabel() {
-        assertThat(table.find("links.shop.test"))
-                .get()
-                .extracting(DomainTable.Route::platform)
-                .isEqualTo(standIn);
+        assertThat(platformFor("links.shop.test")).contains(standIn);
         assertThat(table.find("shop.test")).isEmpty();
         assertThat(table.find("a.b.shop.test")).isEmpty();
     }
@@ -53,5 +45,9 @@ class DomainTableTest {
         assertThatThrownBy(() -> new DomainTable(List.of(new Domain("a.test", "nope")), Map.of()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("nope");
+    }
+
+    private Optional<Platform> platformFor(String name) {
+        return table.find(name).map(DomainTable.Route::platform);
     }
 }

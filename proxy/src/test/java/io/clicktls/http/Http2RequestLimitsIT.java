@@ -69,49 +69,59 @@ class Http2RequestLimitsIT extends ProxyFixture {
     @ParameterizedTest
     @ValueSource(ints = {RawHttp2.WINDOW_UPDATE, RawHttp2.PING, RawHttp2.SETTINGS, RawHttp2.PRIORITY})
     void controlFrameFloodEndsTheConnectionWithEnhanceYourCalm(int type) throws Exception {
-        try (RawHttp2 client = RawHttp2.connect(proxy.httpsPort(), HOST)) {
-            CompletableFuture<Integer> goAway = CompletableFuture.supplyAsync(client::readUntilClosed);
-            byte[] payload =
-                    switch (type) {
-                        case RawHttp2.WINDOW_UPDATE -> RawHttp2.windowUpdate(1);
-                        case RawHttp2.PING -> new byte[8];
-                        case RawHttp2.PRIORITY -> new byte[] {0, 0, 0, 0, 15};
-                        default -> new byte[0];
-                    };
-            int stream = type == RawHttp2.PRIORITY ? 3 : 0;
-            try {
-                for (int i = 0; i < 200_000 && !goAway.isDone(); i++) {
-                    client.frame(type, 0, stream, payload);
-                    if (i % 100 == 99) {
-                        client.flush();
-                    }
-                }
-                client.flush();
-            } catch (IOException e) {
-                // the proxy closed the connection: what the test wants
-            }
+        byte[] payload =
+                switch (type) {
+                    case RawHttp2.WINDOW_UPDATE -> RawHttp2.windowUpdate(1);
+                    case RawHttp2.PING -> new byte[8];
+                    case RawHttp2.PRIORITY -> new byte[] {0, 0, 0, 0, 15};
+                    default -> new byte[0];
+                };
+        int stream = type == RawHttp2.PRIORITY ? 3 : 0;
 
-            assertThat(goAway.get(10, TimeUnit.SECONDS)).isEqualTo(RawHttp2.ENHANCE_YOUR_CALM);
-        }
+        Integer goAway = goAwayAfterFlood((client, closed) -> {
+            for (int i = 0; i < 200_000 && !closed.isDone(); i++) {
+                client.frame(type, 0, stream, payload);
+                if (i % 100 == 99) {
+                    client.flush();
+                }
+            }
+            client.flush();
+        });
+
+        assertThat(goAway).isEqualTo(RawHttp2.ENHANCE_YOUR_CALM);
     }
 
     @Test
     void resetFloodEndsTheConnectionWithEnhanceYourCalm() throws Exception {
+        Integer goAway = goAwayAfterFlood((client, closed) -> {
+            // "Rapid reset": open a stream and cancel it at once. The host is not served, so no request of the
+            // flood reaches an upstream whatever the proxy does with it.
+            for (int stream = 1; stream < 2_000 && !closed.isDone(); stream += 2) {
+                client.get(stream, RawHttp2.request("nowhere.other.test", "/"));
+                client.frame(RawHttp2.RST_STREAM, 0, stream, RawHttp2.reset(CANCEL));
+                client.flush();
+            }
+        });
+
+        assertThat(goAway).isEqualTo(RawHttp2.ENHANCE_YOUR_CALM);
+    }
+
+    /** Frames a flood writes on a connection until it is done or the proxy has closed it ({@code closed} is done). */
+    @FunctionalInterface
+    private interface Flood {
+        void send(RawHttp2 client, CompletableFuture<Integer> closed) throws IOException;
+    }
+
+    /** Sends {@code flood} on a new connection and returns the error code of the GOAWAY the proxy ends it with. */
+    private Integer goAwayAfterFlood(Flood flood) throws Exception {
         try (RawHttp2 client = RawHttp2.connect(proxy.httpsPort(), HOST)) {
             CompletableFuture<Integer> goAway = CompletableFuture.supplyAsync(client::readUntilClosed);
             try {
-                // "Rapid reset": open a stream and cancel it at once. The host is not served, so no request of the
-                // flood reaches an upstream whatever the proxy does with it.
-                for (int stream = 1; stream < 2_000 && !goAway.isDone(); stream += 2) {
-                    client.get(stream, RawHttp2.request("nowhere.other.test", "/"));
-                    client.frame(RawHttp2.RST_STREAM, 0, stream, RawHttp2.reset(CANCEL));
-                    client.flush();
-                }
+                flood.send(client, goAway);
             } catch (IOException e) {
                 // the proxy closed the connection: what the test wants
             }
-
-            assertThat(goAway.get(10, TimeUnit.SECONDS)).isEqualTo(RawHttp2.ENHANCE_YOUR_CALM);
+            return goAway.get(10, TimeUnit.SECONDS);
         }
     }
 

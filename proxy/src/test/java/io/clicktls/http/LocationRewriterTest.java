@@ -6,9 +6,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class LocationRewriterTest {
@@ -68,38 +70,28 @@ class LocationRewriterTest {
         assertThat(LocationRewriter.upgrade(location, READY, listeners(ports))).isEqualTo(expected);
     }
 
-    @ParameterizedTest
-    @ValueSource(
-            strings = {
-                "http://links.shop.com.evil.net/",
-                "http://xlinks.shop.com/",
-                "http://links.shop.com@evil.net/",
-                "http://user@links.shop.com/",
+    /** The look-alikes both rewriters leave alone, and those particular to this one. */
+    static Stream<String> otherLocations() {
+        return LookalikeLinks.commonAnd(
                 "http://user:secret@links.shop.com/",
-                "http://links.shop.com:80@evil.net/",
                 "http://links.shop.com:8080/ls/click",
                 "http://links.shop.com:8443/ls/click",
-                "http://links.shop.com:/",
-                "http://links.shop.com:080/",
-                "http://links.shop.com:800/",
-                "http://links.shop.com./",
                 "http://links.shop.com\\@evil.net/",
                 "http://links.shop.com%2eevil.net/",
                 "http://links.shop.com_/",
                 "http://[::1]/",
-                "http:///links.shop.com/",
                 "http://",
-                "http:/links.shop.com/",
                 "http:links.shop.com/",
                 "//links.shop.com/ls/click",
                 "/ls/click?upn=1",
-                "https://links.shop.com/",
                 "ftp://links.shop.com/",
-                "xhttp://links.shop.com/",
                 "http://www.example.com/?u=http://links.shop.com/",
                 "http://other.test/",
-                "",
-            })
+                "");
+    }
+
+    @ParameterizedTest
+    @MethodSource("otherLocations")
     void anyOtherLocationIsLeftAsTheSameString(String location) {
         assertThat(LocationRewriter.upgrade(location, READY, STANDARD)).isSameAs(location);
     }

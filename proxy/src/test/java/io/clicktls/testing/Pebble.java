@@ -14,11 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.SecureRandom;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -138,6 +136,11 @@ public final class Pebble implements AutoCloseable {
                 throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
             }
         }
+
+        /** A Pebble built so, started before the class's tests and stopped after them (see {@link PerClass}). */
+        public PerClass<Pebble> perClass() {
+            return PerClass.of(this::start);
+        }
     }
 
     public static Builder builder() {
@@ -154,7 +157,7 @@ public final class Pebble implements AutoCloseable {
         int httpPort = options.httpPort != 0 ? options.httpPort : LocalServers.freePort();
         int tlsPort = options.tlsPort != 0 ? options.tlsPort : LocalServers.freePort();
 
-        var apiKey = newKeyPair();
+        var apiKey = SelfSigned.ecKey();
         var apiCertificate = apiCertificate(apiKey);
         this.apiCertificatePem = pem(apiCertificate);
         Files.writeString(directory.resolve("cert.pem"), apiCertificatePem);
@@ -427,16 +430,6 @@ public final class Pebble implements AutoCloseable {
                 .append(key)
                 .append('"'));
         return json.toString();
-    }
-
-    private static KeyPair newKeyPair() {
-        try {
-            var generator = KeyPairGenerator.getInstance("EC");
-            generator.initialize(new ECGenParameterSpec("secp256r1"));
-            return generator.generateKeyPair();
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static X509Certificate apiCertificate(KeyPair key) {

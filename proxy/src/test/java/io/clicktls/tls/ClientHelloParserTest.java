@@ -172,18 +172,14 @@ class ClientHelloParserTest {
     @Test
     void badFixedFieldsAreMalformed() {
         byte[] good = body(sni("a.test"));
-        byte[] longSessionId = good.clone();
-        longSessionId[34] = 33;
-        assertThat(parseBody(longSessionId)).isEmpty();
-        byte[] oddCipherSuites = good.clone();
-        oddCipherSuites[36] = 3;
-        assertThat(parseBody(oddCipherSuites)).isEmpty();
-        byte[] noCompression = good.clone();
-        noCompression[39] = 0;
-        assertThat(parseBody(noCompression)).isEmpty();
-        byte[] extensionsTooLong = good.clone();
-        extensionsTooLong[42]++;
-        assertThat(parseBody(extensionsTooLong)).isEmpty();
+        assertThat(parseBody(withByte(good, 34, 33))).as("session id too long").isEmpty();
+        assertThat(parseBody(withByte(good, 36, 3)))
+                .as("odd cipher suites length")
+                .isEmpty();
+        assertThat(parseBody(withByte(good, 39, 0))).as("no compression method").isEmpty();
+        assertThat(parseBody(withByte(good, 42, good[42] + 1)))
+                .as("extensions too long")
+                .isEmpty();
         byte[] trailingByte = Arrays.copyOf(good, good.length + 1);
         assertThat(parseBody(trailingByte)).isEmpty();
     }
@@ -191,15 +187,11 @@ class ClientHelloParserTest {
     @Test
     void recordsThatAreNotAClientHelloAreMalformed() throws Exception {
         byte[] hello = jdkClientHello("a.test", null);
-        byte[] alert = hello.clone();
-        alert[0] = 21;
-        assertThat(parse(alert)).isEmpty();
-        byte[] serverHello = hello.clone();
-        serverHello[5] = 2;
-        assertThat(parse(serverHello)).isEmpty();
-        byte[] huge = hello.clone();
-        huge[6] = (byte) 0xFF; // handshake length beyond any limit
-        assertThat(parse(huge)).isEmpty();
+        assertThat(parse(withByte(hello, 0, 21))).as("alert record").isEmpty();
+        assertThat(parse(withByte(hello, 5, 2))).as("server hello").isEmpty();
+        assertThat(parse(withByte(hello, 6, 0xFF)))
+                .as("handshake length beyond any limit")
+                .isEmpty();
         assertThat(parse("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII)))
                 .isEmpty();
         assertThat(parse(new byte[] {22, 3, 1, 0, 0})).as("empty record").isEmpty();
@@ -315,5 +307,12 @@ class ClientHelloParserTest {
             out.writeBytes(part);
         }
         return out.toByteArray();
+    }
+
+    /** A copy of {@code bytes} with the byte at {@code index} set to {@code value}. */
+    private static byte[] withByte(byte[] bytes, int index, int value) {
+        byte[] copy = bytes.clone();
+        copy[index] = (byte) value;
+        return copy;
     }
 }
