@@ -10,12 +10,13 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * {@code storage:} where certificates, keys and the CA live: {@code directory}, or {@code postgres} for a cluster.
+ * {@code storage:} where certificates, keys and the CA live: {@code directory}, or {@code postgres} for a cluster;
+ * {@code lease}, how long a node's claim on a name's order lasts.
  * The database password is a secret: no message quotes it, nor the content of its file.
  */
 final class StorageReader {
 
-    private static final List<String> KEYS = List.of("directory", "postgres");
+    private static final List<String> KEYS = List.of("directory", "postgres", "lease");
     private static final List<String> POSTGRES_KEYS =
             List.of("url", "user", "password", "password_file", "schema", "pool_size", "encryption_key_file");
     private static final String URL_EXPECTED = "a JDBC URL such as jdbc:postgresql://db.example.net:5432/clicktls";
@@ -37,7 +38,9 @@ final class StorageReader {
         Path directory = storage.path("directory", "a folder");
         StorageSettings.Postgres postgres = storage.given("postgres") ? postgres(storage.section("postgres")) : null;
         return new StorageSettings(
-                directory != null ? directory : binding.resolve(StorageSettings.DEFAULT_DIRECTORY), postgres);
+                directory != null ? directory : binding.resolve(StorageSettings.DEFAULT_DIRECTORY),
+                postgres,
+                storage.positiveDuration("lease", StorageSettings.DEFAULT_LEASE));
     }
 
     private static StorageSettings.Postgres postgres(Section postgres) {

@@ -1,17 +1,27 @@
 package io.clicktls.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * Where certificates, keys, the local CA and the ACME account live: a folder ({@code storage.directory}, the
  * default), or a PostgreSQL database shared by the nodes of a cluster ({@code storage.postgres}).
  *
  * @param postgres {@code null} unless {@code storage.postgres} is given
+ * @param lease {@code storage.lease}: how long a node's claim on a name's order lasts unless renewed (a third of it
+ *     between renewals while the order runs), so how soon another node takes over when the holder dies
  */
-public record StorageSettings(Path directory, Postgres postgres) {
+public record StorageSettings(Path directory, Postgres postgres, Duration lease) {
 
     /** {@code storage.directory} when it is left out, relative to the config file's folder. */
     public static final String DEFAULT_DIRECTORY = "data";
+
+    /** {@code storage.lease} when it is left out. */
+    public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
+
+    public StorageSettings(Path directory, Postgres postgres) {
+        this(directory, postgres, DEFAULT_LEASE);
+    }
 
     public StorageSettings(Path directory) {
         this(directory, null);

@@ -5,6 +5,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -249,6 +250,29 @@ public final class RetryingStorage implements Storage, AutoCloseable {
     @Override
     public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
         return backend.lock(name, lease);
+    }
+
+    @Override
+    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+        return backend.tryLease(name, duration);
+    }
+
+    /**
+     * {@inheritDoc} Never kept in memory: a fenced write lands now or fails (a later retry could no longer be fenced).
+     * Once it landed, writes of the same keys still waiting are dropped, so that a retry cannot put an older value back.
+     */
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        backend.writeFenced(lease, values, deletions);
+        synchronized (this) {
+            values.keySet().forEach(pending::remove);
+            deletions.forEach(pending::remove);
+        }
+    }
+
+    @Override
+    public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
+        return backend.onChange(keyListener);
     }
 
     /**

@@ -3,8 +3,11 @@ package io.clicktls.testing;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * A {@link Storage} that passes every call to another one; a test subclasses it and overrides only the calls it
@@ -41,5 +44,20 @@ public class ForwardingStorage implements Storage {
     @Override
     public Lock lock(String name, Duration lease) throws IOException, InterruptedException {
         return delegate.lock(name, lease);
+    }
+
+    @Override
+    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+        return delegate.tryLease(name, duration);
+    }
+
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        delegate.writeFenced(lease, values, deletions);
+    }
+
+    @Override
+    public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
+        return delegate.onChange(keyListener);
     }
 }

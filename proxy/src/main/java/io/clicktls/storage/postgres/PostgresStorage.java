@@ -2,6 +2,7 @@ package io.clicktls.storage.postgres;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.clicktls.storage.LeaseLostException;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.sql.Connection;
@@ -402,6 +403,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @return the lease, or empty when someone else holds it
      */
+    @Override
     public Optional<Lease> tryLease(String name, Duration duration) throws IOException {
         validateLease(name, duration);
         String sql = "insert into " + lease + " as held (name, token, owner, taken_at, expires_at)"
@@ -434,7 +436,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
      */
-    public void storeFenced(Lease lease, String key, byte[] value) throws IOException {
+    public void storeFenced(Storage.Lease lease, String key, byte[] value) throws IOException {
         Map<String, byte[]> values = new LinkedHashMap<>();
         values.put(key, value);
         storeFenced(lease, values);
@@ -447,7 +449,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
      */
-    public void storeFenced(Lease lease, Map<String, byte[]> values) throws IOException {
+    public void storeFenced(Storage.Lease lease, Map<String, byte[]> values) throws IOException {
         writeFenced(lease, values, List.of());
     }
 
@@ -458,7 +460,12 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @throws LeaseLostException when another holder has taken the lease over (nothing is written or deleted)
      */
-    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+    @Override
+    public void writeFenced(Storage.Lease lease, Map<String, byte[]> values, Collection<String> deletions)
+            throws IOException {
+        if (!(lease instanceof Lease)) {
+            throw new IllegalArgumentException(lease + " was not taken from PostgreSQL storage");
+        }
         values.keySet().forEach(PostgresStorage::validate);
         deletions.forEach(PostgresStorage::validate);
         String first = !values.isEmpty()
@@ -586,7 +593,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * before it expires; a renewal that fails means the lease is lost and the work under it must be abandoned, not
      * finished. Closing it releases the lease if it is still ours (another holder's is left alone).
      */
-    public final class Lease implements Storage.Lock {
+    public final class Lease implements Storage.Lease {
         private final String name;
         private final long token;
         private volatile Instant expiresAt;
@@ -597,11 +604,13 @@ public final class PostgresStorage implements Storage, AutoCloseable {
             this.expiresAt = expiresAt;
         }
 
+        @Override
         public String name() {
             return name;
         }
 
         /** The fencing token: larger than every token this lease name (or any other) was given before. */
+        @Override
         public long token() {
             return token;
         }
@@ -616,6 +625,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
          *
          * @return false when the lease was taken over: stop the work under it
          */
+        @Override
         public boolean renew(Duration duration) throws IOException {
             validateLease(name, duration);
             String sql = "update " + lease + " set expires_at = now() + ? * interval '1 millisecond'"

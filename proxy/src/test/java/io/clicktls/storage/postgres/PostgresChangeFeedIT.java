@@ -2,6 +2,7 @@ package io.clicktls.storage.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.storage.LeaseLostException;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
 import java.nio.charset.StandardCharsets;

@@ -1,0 +1,83 @@
+package io.clicktls.storage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.clicktls.testing.MutableClock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The file storage's leases: the contract PostgreSQL's leases keep too, for the processes of one host. */
+class FileStorageLeaseTest {
+
+    private static final String LEASE = "orders/links.shop.test";
+    private static final Duration THIRTY_SECONDS = Duration.ofSeconds(30);
+
+    @TempDir
+    Path directory;
+
+    private final MutableClock clock = new MutableClock(Instant.parse("2026-12-07T12:00:00Z"));
+    private FileStorage nodeA;
+    private FileStorage nodeB;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        nodeA = new FileStorage(directory, clock);
+        nodeB = new FileStorage(directory, clock);
+    }
+
+    private static Map<String, byte[]> value(String text) {
+        return Map.of("certificates/links.shop.test/meta.json", text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aHeldLeaseIsNotTakenUntilItRunsOutAndThenWithALargerToken() throws Exception {
+        Storage.Lease first = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(nodeB.tryLease(LEASE, THIRTY_SECONDS)).isEmpty();
+        clock.advance(Duration.ofSeconds(31));
+        Storage.Lease second = nodeB.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(second.token()).isGreaterThan(first.token());
+        assertThat(first.renew(THIRTY_SECONDS)).isFalse();
+        assertThat(second.renew(THIRTY_SECONDS)).isTrue();
+    }
+
+    @Test
+    void aFencedWriteOfAHolderWhoseLeaseWasTakenOverWritesNothing() throws Exception {
+        Storage.Lease paused = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+        clock.advance(Duration.ofSeconds(31));
+        Storage.Lease current = nodeB.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+        nodeB.writeFenced(current, value("newer"), List.of());
+
+        assertThatThrownBy(() -> nodeA.writeFenced(paused, value("older"), List.of()))
+                .isInstanceOfSatisfying(LeaseLostException.class, e -> {
+                    assertThat(e.token()).isEqualTo(paused.token());
+                    assertThat(e.currentToken()).isEqualTo(current.token());
+                });
+        assertThat(new String(
+                        nodeA.load("certificates/links.shop.test/meta.json").orElseThrow(), StandardCharsets.UTF_8))
+                .isEqualTo("newer");
+    }
+
+    @Test
+    void aReleasedLeaseIsFreeAtOnceAndItsHolderCanNoLongerWriteUnderIt() throws Exception {
+        Storage.Lease first = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+        first.close();
+
+        Storage.Lease next = nodeB.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(next.token()).isGreaterThan(first.token());
+        assertThatThrownBy(() -> nodeA.writeFenced(first, value("late"), List.of()))
+                .isInstanceOf(LeaseLostException.class);
+        assertThat(nodeA.list("certificates/")).isEmpty();
+        assertThat(nodeA.list("")).noneMatch(key -> key.contains("lease"));
+    }
+}
