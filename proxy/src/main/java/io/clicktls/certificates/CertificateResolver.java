@@ -432,7 +432,7 @@ public final class CertificateResolver implements CertificateSource {
                 inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
         // Every node's scheduler may try; the lease holder orders, and a node that gets the lease after another
         // renewed finds the newer certificate in storage and takes it instead.
-        Instant before = currentNotAfter(name);
+        Served before = servedNow(name);
         after.thenCompose(ignored -> leases.claim(name, RENEWAL_WAIT, () -> storedNewer(name, before)))
                 .thenCompose(claim -> claim.found() != null
                         ? CompletableFuture.completedFuture(claim.found())
@@ -524,29 +524,39 @@ public final class CertificateResolver implements CertificateSource {
         return stored.get();
     }
 
+    /** The certificate a node serves for a name: which one (serial) and until when. */
+    private record Served(BigInteger serial, Instant notAfter) {}
+
     /**
-     * The stored certificate if it is valid and expires after {@code before} (another node renewed it), indexed and
-     * announced; {@code before == null}: any valid one.
+     * The stored certificate if it is valid and another than {@code before}, expiring no earlier (another node renewed
+     * it: within one second, as the CA counts, two certificates expire at the same time), indexed and announced;
+     * {@code before == null}: any valid one.
      */
-    private CertifiedKey storedNewer(String name, Instant before) {
+    private CertifiedKey storedNewer(String name, Served before) {
         Optional<CertifiedKey> stored = store.load(name);
-        if (stored.isEmpty()
-                || expired(stored.get())
-                || (before != null && !stored.get().notAfter().isAfter(before))) {
+        if (stored.isEmpty() || expired(stored.get())) {
             return null;
         }
-        store.indexLoaded(stored.get());
-        remember(stored.get());
-        return stored.get();
+        CertifiedKey found = stored.get();
+        if (before != null
+                && (found.leaf().getSerialNumber().equals(before.serial())
+                        || found.notAfter().isBefore(before.notAfter()))) {
+            return null;
+        }
+        store.indexLoaded(found);
+        remember(found);
+        return found;
     }
 
-    /** When the certificate this node serves (or has indexed) for {@code name} expires, or {@code null}. */
-    private Instant currentNotAfter(String name) {
+    /** The certificate this node serves (or has indexed) for {@code name}, or {@code null}. */
+    private Served servedNow(String name) {
         Held held = memory.getIfPresent(name);
         if (held != null) {
-            return held.certified.notAfter();
+            return new Served(held.certified.leaf().getSerialNumber(), held.certified.notAfter());
         }
-        return store.indexed(name).map(StoredCertificate::notAfter).orElse(null);
+        return store.indexed(name)
+                .map(indexed -> new Served(indexed.serial(), indexed.notAfter()))
+                .orElse(null);
     }
 
     /**
@@ -664,10 +674,10 @@ public final class CertificateResolver implements CertificateSource {
                 metrics.leaseLost();
                 log.warn(
                         "the certificate just issued for {} was not stored: this node's lease #{} ran out and another"
-                                + " node holds it now ({}); serving what storage holds",
+                                + " node took it over ({}); serving what storage holds",
                         name,
                         e.token(),
-                        e.currentToken() < 0 ? "released" : "#" + e.currentToken());
+                        e.currentToken() < 0 ? "and has given it back" : "now #" + e.currentToken());
                 CertifiedKey stored = storedValidNow(name);
                 return stored != null ? stored : certified;
             } catch (IOException | RuntimeException e) {

@@ -76,7 +76,7 @@ final class OrderLeases {
     final class Hold implements AutoCloseable {
         private final Storage.Lease lease;
         private final ScheduledFuture<?> renewals;
-        private volatile boolean lost;
+        private boolean lost;
         private boolean closed;
 
         private Hold(Storage.Lease lease) {
@@ -91,8 +91,9 @@ final class OrderLeases {
             return lease;
         }
 
-        private void renew() {
-            if (lost) {
+        /** One at a time: after a long pause the timer's missed runs come in a burst. */
+        private synchronized void renew() {
+            if (lost || closed) {
                 return;
             }
             try {

@@ -34,9 +34,10 @@ final class FileLeases {
     private final Path folder;
     private final Clock clock;
 
-    FileLeases(FileStorage storage, Path folder, Clock clock) {
+    /** @param folder where the lease files go: the storage's lock folder */
+    FileLeases(FileStorage storage, String folder, Clock clock) {
+        this.folder = storage.root().resolve(folder);
         this.storage = storage;
-        this.folder = folder;
         this.clock = clock;
     }
 
@@ -145,13 +146,10 @@ final class FileLeases {
         }
     }
 
-    private final class FileLease implements Storage.Lease {
-        private final String name;
-        private final long token;
+    private final class FileLease extends NamedLease {
 
         FileLease(String name, long token) {
-            this.name = name;
-            this.token = token;
+            super(name, token);
         }
 
         FileLeases leases() {
@@ -159,40 +157,25 @@ final class FileLeases {
         }
 
         @Override
-        public String name() {
-            return name;
-        }
-
-        @Override
-        public long token() {
-            return token;
-        }
-
-        @Override
         public boolean renew(Duration duration) throws IOException {
-            requirePositive(name, duration);
-            return guarded(name, state -> {
-                if (state.current() != token) {
+            requirePositive(name(), duration);
+            return guarded(name(), state -> {
+                if (state.current() != token()) {
                     return false;
                 }
-                write(name, new State(token, clock.millis() + duration.toMillis()));
+                write(name(), new State(token(), clock.millis() + duration.toMillis()));
                 return true;
             });
         }
 
         @Override
         public void close() throws IOException {
-            guarded(name, state -> {
-                if (state.current() == token) {
-                    write(name, new State(token, 0));
+            guarded(name(), state -> {
+                if (state.current() == token()) {
+                    write(name(), new State(token(), 0));
                 }
                 return null;
             });
-        }
-
-        @Override
-        public String toString() {
-            return "lease " + name + " #" + token;
         }
     }
 }

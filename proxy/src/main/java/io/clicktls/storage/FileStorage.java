@@ -82,7 +82,7 @@ public final class FileStorage implements Storage {
         this.posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
         this.root = root.toAbsolutePath().normalize();
         this.clock = clock;
-        this.leases = new FileLeases(this, this.root.resolve(LOCK_FOLDER), clock);
+        this.leases = new FileLeases(this, LOCK_FOLDER, clock);
         createFolders(this.root);
     }
 
@@ -276,16 +276,16 @@ public final class FileStorage implements Storage {
         return leases.tryLease(name, duration);
     }
 
-    /** {@inheritDoc} The values are written one by one, in the map's order, while the lease's guard is held. */
-    @Override
-    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
-        leases.writeFenced(lease, values, deletions);
-    }
-
     /** Writes a file that is not a key (under {@code .locks/}) atomically, making its folders. */
     void writeInternal(Path file, byte[] value) throws IOException {
         createFolders(file.getParent());
         writeAtomically(file, value);
+    }
+
+    /** {@inheritDoc} The values are written one by one, in the map's order, while the lease's guard is held. */
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        leases.writeFenced(lease, values, deletions);
     }
 
     /**

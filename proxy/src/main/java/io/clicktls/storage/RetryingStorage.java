@@ -252,6 +252,7 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         return backend.lock(name, lease);
     }
 
+    /** The backend's lease: a lease is taken now or not at all, never kept in memory. */
     @Override
     public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
         return backend.tryLease(name, duration);
@@ -263,13 +264,15 @@ public final class RetryingStorage implements Storage, AutoCloseable {
      */
     @Override
     public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        Set<String> written = new LinkedHashSet<>(values.keySet());
+        written.addAll(deletions);
         backend.writeFenced(lease, values, deletions);
         synchronized (this) {
-            values.keySet().forEach(pending::remove);
-            deletions.forEach(pending::remove);
+            pending.keySet().removeAll(written);
         }
     }
 
+    /** The backend's change feed; writes waiting in memory are announced once they reach it. */
     @Override
     public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
         return backend.onChange(keyListener);

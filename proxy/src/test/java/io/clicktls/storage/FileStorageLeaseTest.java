@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.testing.MutableClock;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,13 +24,10 @@ class FileStorageLeaseTest {
     Path directory;
 
     private final MutableClock clock = new MutableClock(Instant.parse("2026-12-07T12:00:00Z"));
-    private FileStorage nodeA;
-    private FileStorage nodeB;
 
-    @BeforeEach
-    void setUp() throws Exception {
-        nodeA = new FileStorage(directory, clock);
-        nodeB = new FileStorage(directory, clock);
+    /** A node's view of the shared folder (its own instance, as another process would have). */
+    private FileStorage node() throws IOException {
+        return new FileStorage(directory, clock);
     }
 
     private static Map<String, byte[]> value(String text) {
@@ -39,6 +36,8 @@ class FileStorageLeaseTest {
 
     @Test
     void aHeldLeaseIsNotTakenUntilItRunsOutAndThenWithALargerToken() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
         Storage.Lease first = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
 
         assertThat(nodeB.tryLease(LEASE, THIRTY_SECONDS)).isEmpty();
@@ -52,6 +51,8 @@ class FileStorageLeaseTest {
 
     @Test
     void aFencedWriteOfAHolderWhoseLeaseWasTakenOverWritesNothing() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
         Storage.Lease paused = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
         clock.advance(Duration.ofSeconds(31));
         Storage.Lease current = nodeB.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
@@ -69,6 +70,8 @@ class FileStorageLeaseTest {
 
     @Test
     void aReleasedLeaseIsFreeAtOnceAndItsHolderCanNoLongerWriteUnderIt() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
         Storage.Lease first = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
         first.close();
 

@@ -47,6 +47,11 @@ public class ForwardingStorage implements Storage {
     }
 
     @Override
+    public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
+        return delegate.onChange(keyListener);
+    }
+
+    @Override
     public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
         return delegate.tryLease(name, duration);
     }
@@ -54,10 +59,5 @@ public class ForwardingStorage implements Storage {
     @Override
     public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
         delegate.writeFenced(lease, values, deletions);
-    }
-
-    @Override
-    public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
-        return delegate.onChange(keyListener);
     }
 }

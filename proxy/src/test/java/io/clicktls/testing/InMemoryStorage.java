@@ -1,6 +1,7 @@
 package io.clicktls.testing;
 
 import io.clicktls.storage.LeaseLostException;
+import io.clicktls.storage.NamedLease;
 import io.clicktls.storage.Storage;
 import java.time.Duration;
 import java.util.Collection;
@@ -83,41 +84,28 @@ public final class InMemoryStorage implements Storage {
         return held == null ? -1 : held[0];
     }
 
-    private final class MemoryLease implements Lease {
-        private final String name;
-        private final long token;
+    private final class MemoryLease extends NamedLease {
 
         MemoryLease(String name, long token) {
-            this.name = name;
-            this.token = token;
-        }
-
-        @Override
-        public String name() {
-            return name;
-        }
-
-        @Override
-        public long token() {
-            return token;
+            super(name, token);
         }
 
         @Override
         public boolean renew(Duration duration) {
             synchronized (leases) {
-                if (currentToken(name) != token) {
-                    return false;
+                boolean current = currentToken(name()) == token();
+                if (current) {
+                    leases.put(name(), new long[] {token(), System.nanoTime() + duration.toNanos()});
                 }
-                leases.put(name, new long[] {token, System.nanoTime() + duration.toNanos()});
-                return true;
+                return current;
             }
         }
 
         @Override
         public void close() {
             synchronized (leases) {
-                if (currentToken(name) == token) {
-                    leases.put(name, new long[] {-1, 0});
+                if (currentToken(name()) == token()) {
+                    leases.put(name(), new long[] {-1, 0});
                 }
             }
         }

@@ -225,6 +225,15 @@ public final class RunningNode implements AutoCloseable {
             return set("storage.directory", relativeDirectory);
         }
 
+        /** {@code storage.postgres} ({@code url}, {@code user}, {@code schema}) in place of {@code storage.directory}. */
+        @SuppressWarnings("unchecked")
+        public Config postgres(String url, String user, String schema) {
+            ((Map<String, Object>) tree.get("storage")).remove("directory");
+            set("storage.postgres.url", url);
+            set("storage.postgres.user", user);
+            return set("storage.postgres.schema", schema);
+        }
+
         /**
          * {@code certificates.issuer: acme} with its directory, CA trust file and challenges (a YAML flow list's
          * inside, e.g. {@code "tls-alpn-01, http-01"}); more of {@code certificates.*} goes through {@link #set}.

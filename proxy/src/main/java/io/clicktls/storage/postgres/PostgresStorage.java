@@ -3,6 +3,7 @@ package io.clicktls.storage.postgres;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.clicktls.storage.LeaseLostException;
+import io.clicktls.storage.NamedLease;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.sql.Connection;
@@ -593,26 +594,12 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * before it expires; a renewal that fails means the lease is lost and the work under it must be abandoned, not
      * finished. Closing it releases the lease if it is still ours (another holder's is left alone).
      */
-    public final class Lease implements Storage.Lease {
-        private final String name;
-        private final long token;
+    public final class Lease extends NamedLease {
         private volatile Instant expiresAt;
 
         Lease(String name, long token, Instant expiresAt) {
-            this.name = name;
-            this.token = token;
+            super(name, token);
             this.expiresAt = expiresAt;
-        }
-
-        @Override
-        public String name() {
-            return name;
-        }
-
-        /** The fencing token: larger than every token this lease name (or any other) was given before. */
-        @Override
-        public long token() {
-            return token;
         }
 
         /** When the lease runs out unless renewed, by the database's clock, as of the last take or renewal. */
@@ -627,14 +614,14 @@ public final class PostgresStorage implements Storage, AutoCloseable {
          */
         @Override
         public boolean renew(Duration duration) throws IOException {
-            validateLease(name, duration);
+            validateLease(name(), duration);
             String sql = "update " + lease + " set expires_at = now() + ? * interval '1 millisecond'"
                     + " where name = ? and token = ? returning expires_at";
             try (Connection connection = connection();
                     PreparedStatement renew = connection.prepareStatement(sql)) {
                 renew.setLong(1, duration.toMillis());
-                renew.setString(2, name);
-                renew.setLong(3, token);
+                renew.setString(2, name());
+                renew.setLong(3, token());
                 try (ResultSet row = renew.executeQuery()) {
                     if (!row.next()) {
                         return false;
@@ -643,7 +630,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                     return true;
                 }
             } catch (SQLException e) {
-                throw failure("renew lease", name, e);
+                throw failure("renew lease", name(), e);
             }
         }
 
@@ -652,17 +639,12 @@ public final class PostgresStorage implements Storage, AutoCloseable {
             try (Connection connection = connection();
                     PreparedStatement release =
                             connection.prepareStatement("delete from " + lease + " where name = ? and token = ?")) {
-                release.setString(1, name);
-                release.setLong(2, token);
+                release.setString(1, name());
+                release.setLong(2, token());
                 release.executeUpdate();
             } catch (SQLException e) {
-                throw failure("release lease", name, e);
+                throw failure("release lease", name(), e);
             }
-        }
-
-        @Override
-        public String toString() {
-            return "lease " + name + " #" + token;
         }
     }
 }
