@@ -21,7 +21,9 @@ import java.util.concurrent.Semaphore;
  * so a holder paused past its lease finds a larger one there and its {@linkplain #writeFenced fenced write} is
  * refused. Every read-modify-write of a lease file, and every fenced write, runs under an OS lock ({@code fcntl}) on
  * {@code .locks/.<name>.lease-guard} and a lock of this JVM, so processes sharing the folder take turns; the kernel
- * drops the OS lock of a process that dies, so a guard can never be stale.
+ * drops the OS lock of a process that dies, so a guard can never be stale. The file also names its holder (pid and
+ * host): a lease whose holder was a process of this host that is gone (killed, crashed) is free at once, so that a
+ * node restarted after {@code kill -9} does not wait for the lease of its former self to run out.
  *
  * <p>Blocking (file I/O); thread-safe.
  */
@@ -41,17 +43,46 @@ final class FileLeases {
         this.clock = clock;
     }
 
-    /** The token and expiry a lease file holds; {@code expiresAtMillis} is 0 once released. */
-    private record State(long token, long expiresAtMillis) {
-        static final State NONE = new State(0, 0);
+    /** This process, as a lease file names its holder. */
+    private static final long PID = ProcessHandle.current().pid();
+
+    private static final String HOST = hostName();
+
+    /**
+     * The token and expiry a lease file holds ({@code expiresAtMillis} 0 once released), and its holder ({@code pid}
+     * 0 when not known).
+     */
+    private record State(long token, long expiresAtMillis, long pid, String host) {
+        static final State NONE = new State(0, 0, 0, "");
 
         boolean heldAt(long millis) {
-            return expiresAtMillis > millis;
+            return expiresAtMillis > millis && !holderGone();
+        }
+
+        /** Whether the holder was another process of this host that no longer runs. */
+        private boolean holderGone() {
+            return pid > 0
+                    && pid != PID
+                    && host.equals(HOST)
+                    && ProcessHandle.of(pid).map(process -> !process.isAlive()).orElse(true);
         }
 
         /** The token of the current holder, or -1 when released. */
         long current() {
             return expiresAtMillis == 0 ? -1 : token;
+        }
+    }
+
+    /** A state written by this process. */
+    private static State held(long token, long expiresAtMillis) {
+        return new State(token, expiresAtMillis, PID, HOST);
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            return "localhost";
         }
     }
 
@@ -68,7 +99,7 @@ final class FileLeases {
                 return Optional.empty();
             }
             long token = state.token() + 1;
-            write(name, new State(token, now + duration.toMillis()));
+            write(name, held(token, now + duration.toMillis()));
             return Optional.of(new FileLease(name, token));
         });
     }
@@ -118,17 +149,21 @@ final class FileLeases {
         } catch (NoSuchFileException e) {
             return State.NONE;
         }
-        int space = content.indexOf(' ');
+        String[] fields = content.split(" ");
         try {
-            return new State(Long.parseLong(content.substring(0, space)), Long.parseLong(content.substring(space + 1)));
+            return new State(
+                    Long.parseLong(fields[0]),
+                    Long.parseLong(fields[1]),
+                    fields.length > 3 ? Long.parseLong(fields[2]) : 0,
+                    fields.length > 3 ? fields[3] : "");
         } catch (RuntimeException e) {
             throw new IOException("lease file " + file(name) + " is unreadable: " + content, e);
         }
     }
 
     private void write(String name, State state) throws IOException {
-        storage.writeInternal(
-                file(name), (state.token() + " " + state.expiresAtMillis() + "\n").getBytes(StandardCharsets.UTF_8));
+        String content = state.token() + " " + state.expiresAtMillis() + " " + PID + " " + HOST + "\n";
+        storage.writeInternal(file(name), content.getBytes(StandardCharsets.UTF_8));
     }
 
     private Path file(String name) {
@@ -163,7 +198,7 @@ final class FileLeases {
                 if (state.current() != token()) {
                     return false;
                 }
-                write(name(), new State(token(), clock.millis() + duration.toMillis()));
+                write(name(), held(token(), clock.millis() + duration.toMillis()));
                 return true;
             });
         }
@@ -172,7 +207,7 @@ final class FileLeases {
         public void close() throws IOException {
             guarded(name(), state -> {
                 if (state.current() == token()) {
-                    write(name(), new State(token(), 0));
+                    write(name(), held(token(), 0));
                 }
                 return null;
             });

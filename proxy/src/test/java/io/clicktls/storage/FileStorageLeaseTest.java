@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.testing.MutableClock;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -82,5 +84,33 @@ class FileStorageLeaseTest {
                 .isInstanceOf(LeaseLostException.class);
         assertThat(nodeA.list("certificates/")).isEmpty();
         assertThat(nodeA.list("")).noneMatch(key -> key.contains("lease"));
+    }
+
+    @Test
+    void theLeaseOfAProcessOfThisHostThatIsGoneIsFreeAtOnce() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        assertThat(gone.waitFor()).isZero();
+        long expiresAt = clock.millis() + THIRTY_SECONDS.toMillis();
+        Files.createDirectories(directory.resolve(".locks"));
+        Files.writeString(
+                directory.resolve(".locks/orders_links.shop.test.lease"),
+                "7 " + expiresAt + " " + gone.pid() + " "
+                        + InetAddress.getLocalHost().getHostName() + "\n");
+
+        Storage.Lease taken = node().tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(taken.token()).isEqualTo(8);
+    }
+
+    @Test
+    void theLeaseOfALiveProcessIsNotTakenBeforeItRunsOut() throws Exception {
+        long expiresAt = clock.millis() + THIRTY_SECONDS.toMillis();
+        Files.createDirectories(directory.resolve(".locks"));
+        Files.writeString(
+                directory.resolve(".locks/orders_links.shop.test.lease"),
+                "7 " + expiresAt + " " + ProcessHandle.current().pid() + " "
+                        + InetAddress.getLocalHost().getHostName() + "\n");
+
+        assertThat(node().tryLease(LEASE, THIRTY_SECONDS)).isEmpty();
     }
 }
