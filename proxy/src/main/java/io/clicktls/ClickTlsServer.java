@@ -230,6 +230,8 @@ public final class ClickTlsServer implements AutoCloseable {
                 .failures(failures)
                 .blocking(blocking)
                 .loads(loads)
+                // one order per name across the nodes sharing the storage
+                .leases(config.storage().lease(), timers)
                 .metrics(metrics)
                 .clock(clock)
                 // the one cache of certificates is the resolver's; the contexts follow it

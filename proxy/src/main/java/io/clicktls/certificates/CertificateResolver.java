@@ -4,9 +4,11 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.config.HostNames;
+import io.clicktls.config.StorageSettings;
 import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.CertificateStore;
+import io.clicktls.storage.LeaseLostException;
 import io.clicktls.storage.StoredCertificate;
 import java.io.IOException;
 import java.math.BigInteger;
@@ -27,7 +29,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -48,6 +52,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class CertificateResolver implements CertificateSource {
 
+    /** How long a renewal waits for another node renewing the same name before it gives up (and backs off). */
+    static final Duration RENEWAL_WAIT = Duration.ofMinutes(5);
+
     /** Default bound on certificates in memory. */
     public static final int DEFAULT_MAXIMUM_SIZE = 50_000;
 
@@ -63,6 +70,7 @@ public final class CertificateResolver implements CertificateSource {
     private final Metrics metrics;
     private final Clock clock;
     private final CertificateEvents events;
+    private final OrderLeases leases;
     private final Cache<String, Held> memory;
     private final Map<String, CompletableFuture<CertifiedKey>> lookups = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<CertifiedKey>> renewals = new ConcurrentHashMap<>();
@@ -127,6 +135,12 @@ public final class CertificateResolver implements CertificateSource {
         this.metrics = metrics;
         this.clock = clock;
         this.events = events;
+        this.leases = new OrderLeases(
+                store.storage(),
+                b.leaseDuration,
+                b.timers != null ? b.timers : SharedTimer.INSTANCE,
+                blocking,
+                metrics);
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
                 .recordStats()
@@ -158,8 +172,21 @@ public final class CertificateResolver implements CertificateSource {
         private Clock clock = Clock.systemUTC();
         private CertificateEvents events = CertificateEvents.NONE;
         private int maximumSize = DEFAULT_MAXIMUM_SIZE;
+        private Duration leaseDuration = StorageSettings.DEFAULT_LEASE;
+        private ScheduledExecutorService timers;
 
         private Builder() {}
+
+        /**
+         * How long a name's order lease lasts unless renewed ({@code storage.lease}), and the timer that renews it
+         * and paces the polls of nodes waiting for another's order (it only hands work to the blocking executor).
+         * Default: {@link StorageSettings#DEFAULT_LEASE} and a timer thread shared by the resolvers of this JVM.
+         */
+        public Builder leases(Duration leaseDuration, ScheduledExecutorService timers) {
+            this.leaseDuration = Objects.requireNonNull(leaseDuration, "leaseDuration");
+            this.timers = timers;
+            return this;
+        }
 
         /** The live config, read on every lookup. */
         public Builder config(Supplier<ConfigSnapshot> config) {
@@ -403,7 +430,15 @@ public final class CertificateResolver implements CertificateSource {
         CompletableFuture<CertifiedKey> inFlight = lookups.get(name);
         CompletableFuture<?> after =
                 inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((c, e) -> c);
-        after.thenApplyAsync(ignored -> issueAndStore(policy.unplannedOrder(name)), blocking)
+        // Every node's scheduler may try; the lease holder orders, and a node that gets the lease after another
+        // renewed finds the newer certificate in storage and takes it instead.
+        Served before = servedNow(name);
+        after.thenCompose(ignored -> leases.claim(name, RENEWAL_WAIT, () -> storedNewer(name, before)))
+                .thenCompose(claim -> claim.found() != null
+                        ? CompletableFuture.completedFuture(claim.found())
+                        : releasing(
+                                claim.hold(),
+                                submit(() -> issueAndStore(policy.unplannedOrder(name), claim.hold()), blocking)))
                 .whenComplete((certified, failure) -> {
                     if (failure == null) {
                         swapIn(name, certified);
@@ -477,11 +512,85 @@ public final class CertificateResolver implements CertificateSource {
             if (stored.valid() != null) {
                 return CompletableFuture.completedFuture(stored.valid());
             }
-            ConfigSnapshot snapshot = config.get();
-            IssuanceLimits.Requester requester = stored.heldBefore() ? IssuanceLimits.Requester.RENEWAL : client;
-            return policy.decideOrder(name, snapshot, requester)
-                    .thenCompose(decision -> issueIfAllowed(name, decision));
+            Duration wait = config.get().config().certificates().onDemand().handshakeWait();
+            return leases.claim(name, wait, () -> storedValidNow(name)).thenCompose(claim -> {
+                if (claim.found() != null) {
+                    return CompletableFuture.completedFuture(claim.found());
+                }
+                ConfigSnapshot snapshot = config.get();
+                IssuanceLimits.Requester requester = stored.heldBefore() ? IssuanceLimits.Requester.RENEWAL : client;
+                return releasing(
+                        claim.hold(),
+                        policy.decideOrder(name, snapshot, requester)
+                                .thenCompose(decision -> issueIfAllowed(name, decision, claim.hold())));
+            });
         });
+    }
+
+    /** {@code work}, completed once the lease it ran under (if any) is given back, on the blocking executor. */
+    private CompletableFuture<CertifiedKey> releasing(OrderLeases.Hold hold, CompletableFuture<CertifiedKey> work) {
+        if (hold == null) {
+            return work;
+        }
+        CompletableFuture<CertifiedKey> released = new CompletableFuture<>();
+        work.whenComplete((result, failure) -> {
+            Runnable release = () -> {
+                hold.close();
+                complete(released, result, failure);
+            };
+            try {
+                blocking.execute(release);
+            } catch (RejectedExecutionException e) {
+                release.run();
+            }
+        });
+        return released;
+    }
+
+    /** The stored certificate if it is valid now (another node may just have written it), indexed and announced. */
+    private CertifiedKey storedValidNow(String name) {
+        Optional<CertifiedKey> stored = store.load(name);
+        if (stored.isEmpty() || expired(stored.get())) {
+            return null;
+        }
+        store.indexLoaded(stored.get());
+        remember(stored.get());
+        return stored.get();
+    }
+
+    /** The certificate a node serves for a name: which one (serial) and until when. */
+    private record Served(BigInteger serial, Instant notAfter) {}
+
+    /**
+     * The stored certificate if it is valid and another than {@code before}, expiring no earlier (another node renewed
+     * it: within one second, as the CA counts, two certificates expire at the same time), indexed and announced;
+     * {@code before == null}: any valid one.
+     */
+    private CertifiedKey storedNewer(String name, Served before) {
+        Optional<CertifiedKey> stored = store.load(name);
+        if (stored.isEmpty() || expired(stored.get())) {
+            return null;
+        }
+        CertifiedKey found = stored.get();
+        if (before != null
+                && (found.leaf().getSerialNumber().equals(before.serial())
+                        || found.notAfter().isBefore(before.notAfter()))) {
+            return null;
+        }
+        store.indexLoaded(found);
+        remember(found);
+        return found;
+    }
+
+    /** The certificate this node serves (or has indexed) for {@code name}, or {@code null}. */
+    private Served servedNow(String name) {
+        Held held = memory.getIfPresent(name);
+        if (held != null) {
+            return new Served(held.certified.leaf().getSerialNumber(), held.certified.notAfter());
+        }
+        return store.indexed(name)
+                .map(indexed -> new Served(indexed.serial(), indexed.notAfter()))
+                .orElse(null);
     }
 
     /**
@@ -522,7 +631,8 @@ public final class CertificateResolver implements CertificateSource {
         return new IssuanceHeldBackException(name, failure);
     }
 
-    private CompletableFuture<CertifiedKey> issueIfAllowed(String name, IssuancePolicy.OrderDecision decision) {
+    private CompletableFuture<CertifiedKey> issueIfAllowed(
+            String name, IssuancePolicy.OrderDecision decision, OrderLeases.Hold hold) {
         if (!decision.allowed()) {
             metrics.onDemandDenied(decision.refusal().label());
             return CompletableFuture.failedFuture(
@@ -530,15 +640,19 @@ public final class CertificateResolver implements CertificateSource {
         }
         Order order = decision.order();
         try {
-            return CompletableFuture.supplyAsync(() -> issueAndStore(order), blocking);
+            return CompletableFuture.supplyAsync(() -> issueAndStore(order, hold), blocking);
         } catch (RejectedExecutionException e) {
             order.cancelled(); // never started: the blocking executor is full
             return CompletableFuture.failedFuture(e);
         }
     }
 
-    /** Runs {@code order} and closes it: issued (and stored) or failed. On the blocking executor. */
-    private CertifiedKey issueAndStore(Order order) {
+    /**
+     * Runs {@code order} and closes it: issued (and stored) or failed. Under {@code hold} (may be {@code null}: no
+     * lease could be taken) the certificate is stored fenced by the lease; when another node has taken the lease over
+     * meanwhile, nothing is written and what storage holds is served instead. On the blocking executor.
+     */
+    private CertifiedKey issueAndStore(Order order, OrderLeases.Hold hold) {
         String name = order.name();
         long start = System.nanoTime();
         CertifiedKey certified;
@@ -557,10 +671,11 @@ public final class CertificateResolver implements CertificateSource {
                     e.getMessage());
             throw new CompletionException(e);
         }
-        try {
-            store.save(certified);
-        } catch (IOException | RuntimeException e) {
-            log.error("could not store the new certificate for {}; serving it from memory only", name, e);
+        CertifiedKey served = save(certified, hold);
+        if (served != certified) {
+            order.issued(); // the CA did issue: it counts against the limits
+            failures.clear(name);
+            return served;
         }
         failures.clear(name);
         order.issued();
@@ -573,6 +688,44 @@ public final class CertificateResolver implements CertificateSource {
             } catch (RuntimeException e) {
                 log.warn("a listener of issued certificates failed", e);
             }
+        }
+        return certified;
+    }
+
+    /**
+     * Stores a certificate just issued, fenced by {@code hold}'s lease where there is one.
+     *
+     * @return {@code certified}, or, when the lease was taken over by another node meanwhile (nothing written), the
+     *     certificate storage holds (that node's), if it has a valid one
+     */
+    private CertifiedKey save(CertifiedKey certified, OrderLeases.Hold hold) {
+        String name = certified.name();
+        if (hold != null) {
+            try {
+                store.save(certified, hold.lease());
+                return certified;
+            } catch (LeaseLostException e) {
+                metrics.leaseLost();
+                log.warn(
+                        "the certificate just issued for {} was not stored: this node's lease #{} ran out and another"
+                                + " node took it over ({}); serving what storage holds",
+                        name,
+                        e.token(),
+                        e.currentToken() < 0 ? "and has given it back" : "now #" + e.currentToken());
+                CertifiedKey stored = storedValidNow(name);
+                return stored != null ? stored : certified;
+            } catch (IOException | RuntimeException e) {
+                // A storage that cannot write now: RetryingStorage keeps the plain write for later.
+                log.warn(
+                        "could not store the certificate for {} under its lease ({}); storing it plainly",
+                        name,
+                        e.toString());
+            }
+        }
+        try {
+            store.save(certified);
+        } catch (IOException | RuntimeException e) {
+            log.error("could not store the new certificate for {}; serving it from memory only", name, e);
         }
         return certified;
     }
@@ -624,6 +777,15 @@ public final class CertificateResolver implements CertificateSource {
 
     private boolean expired(CertifiedKey certified) {
         return !clock.instant().isBefore(certified.notAfter());
+    }
+
+    /** The timer of resolvers built without one (tests): one daemon thread for the JVM. */
+    private static final class SharedTimer {
+        static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "clicktls-lease-timer");
+            thread.setDaemon(true);
+            return thread;
+        });
     }
 
     private static <T> CompletableFuture<T> submit(Supplier<T> work, Executor executor) {

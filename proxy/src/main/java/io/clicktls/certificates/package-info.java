@@ -21,6 +21,10 @@
  *       store's index tell, else after the storage read below;</li>
  *   <li><b>storage</b>: {@code CertificateStore.load} on the loads executor; a valid stored certificate is served
  *       whatever the backoff says; an expired one makes the next order a renewal;</li>
+ *   <li><b>the name's order lease</b> ({@link io.clicktls.certificates.OrderLeases}, one order per name across the
+ *       nodes sharing the storage): taken before ordering, then storage is read again and a certificate another node
+ *       wrote meanwhile is served; while another node holds it the lookup waits for that node's certificate (change
+ *       feed, else polling), at most {@code on_demand.handshake_wait}, and takes the lease over if it runs out;</li>
  *   <li><b>policy, may it be ordered</b>: {@link io.clicktls.certificates.IssuancePolicy#decideOrder} ({@code ask},
  *       DNS, then the rate limits of {@link io.clicktls.certificates.IssuanceLimits}, including the new-name budgets
  *       per registered domain and per client; asynchronous). It hands back one
@@ -28,7 +32,9 @@
  *       {@link io.clicktls.certificates.Refusal};</li>
  *   <li><b>issuer</b>: {@link io.clicktls.certificates.CertificateIssuer#issue} (ACME or the internal CA, seen through
  *       {@link io.clicktls.certificates.IssuanceJournal}) on the blocking executor; a failure is recorded in
- *       {@link io.clicktls.certificates.IssuanceFailures}, a success clears it; then {@code CertificateStore.save};</li>
+ *       {@link io.clicktls.certificates.IssuanceFailures}, a success clears it; then {@code CertificateStore.save},
+ *       fenced by the lease: if another node took the lease over meanwhile nothing is written and what storage holds
+ *       is served;</li>
  *   <li><b>memory again</b>, announced first as {@link io.clicktls.certificates.CertificateEvents#ready} (the server
  *       wiring builds the TLS context then, so the context cache follows this one); a certificate leaving memory is
  *       announced as {@link io.clicktls.certificates.CertificateEvents#removed}.</li>
@@ -40,7 +46,8 @@
  *
  * <ul>
  *   <li>{@link io.clicktls.certificates.RenewalScheduler} renews stored certificates before they expire, through the
- *       resolver ({@code renew}: an unplanned order, which no new-name budget holds back);</li>
+ *       resolver ({@code renew}: an unplanned order, which no new-name budget holds back, under the same lease; a node
+ *       that finds a newer certificate in storage once it has the lease takes it instead of ordering);</li>
  *   <li>{@link io.clicktls.certificates.CertificateCleanup} lets go of certificates of names no longer allowed;</li>
  *   <li>{@link io.clicktls.certificates.AskClient}, {@link io.clicktls.certificates.DnsCheck} and
  *       {@link io.clicktls.certificates.PublicSuffixList} answer the policy's questions;</li>

@@ -10,12 +10,13 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * {@code storage:} where certificates, keys and the CA live: {@code directory}, or {@code postgres} for a cluster.
+ * {@code storage:} where certificates, keys and the CA live: {@code directory}, or {@code postgres} for a cluster;
+ * {@code lease}, how long a node's claim on a name's order lasts.
  * The database password is a secret: no message quotes it, nor the content of its file.
  */
 final class StorageReader {
 
-    private static final List<String> KEYS = List.of("directory", "postgres");
+    private static final List<String> KEYS = List.of("directory", "postgres", "lease");
     private static final List<String> POSTGRES_KEYS = List.of(
             "url",
             "user",
@@ -52,7 +53,8 @@ final class StorageReader {
         return new StorageSettings(
                 directory != null ? directory : binding.resolve(StorageSettings.DEFAULT_DIRECTORY),
                 postgres,
-                postgresCache != null ? postgresCache : binding.resolve(StorageSettings.DEFAULT_POSTGRES_CACHE));
+                postgresCache != null ? postgresCache : binding.resolve(StorageSettings.DEFAULT_POSTGRES_CACHE),
+                storage.positiveDuration("lease", StorageSettings.DEFAULT_LEASE));
     }
 
     private static StorageSettings.Postgres postgres(Section postgres) {

@@ -1,6 +1,7 @@
 package io.clicktls.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * Where certificates, keys, the local CA and the ACME account live: a folder ({@code storage.directory}, the
@@ -10,13 +11,18 @@ import java.nio.file.Path;
  * @param postgresCache with {@code postgres}: the node's local copy of what it read from or wrote to the database,
  *     which it serves from while the database is unreachable ({@code storage.postgres.cache_directory}, default
  *     {@link #DEFAULT_POSTGRES_CACHE})
+ * @param lease {@code storage.lease}: how long a node's claim on a name's order lasts unless renewed (a third of it
+ *     between renewals while the order runs), so how soon another node takes over when the holder dies
  */
-public record StorageSettings(Path directory, Postgres postgres, Path postgresCache) {
+public record StorageSettings(Path directory, Postgres postgres, Path postgresCache, Duration lease) {
 
     /** {@code storage.directory} when it is left out, relative to the config file's folder. */
     public static final String DEFAULT_DIRECTORY = "data";
     /** {@code storage.postgres.cache_directory} when it is left out, relative to the config file's folder. */
     public static final String DEFAULT_POSTGRES_CACHE = DEFAULT_DIRECTORY + "/postgres-cache";
+
+    /** {@code storage.lease} when it is left out. */
+    public static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
 
     public StorageSettings(Path directory) {
         this(directory, null);
@@ -24,7 +30,7 @@ public record StorageSettings(Path directory, Postgres postgres, Path postgresCa
 
     /** With the local copy of {@code postgres} in {@link #DEFAULT_POSTGRES_CACHE} under the working folder. */
     public StorageSettings(Path directory, Postgres postgres) {
-        this(directory, postgres, Path.of(DEFAULT_POSTGRES_CACHE));
+        this(directory, postgres, Path.of(DEFAULT_POSTGRES_CACHE), DEFAULT_LEASE);
     }
 
     /**

@@ -134,6 +134,11 @@ public final class Metrics implements AutoCloseable {
     public static final List<String> STORED_STATES = List.of("valid", "expiring", "expired");
     /** {@code clicktls_accept_errors_total{reason}}: a listener's accept failed (the connection waits in the queue). */
     public static final List<String> ACCEPT_ERROR_REASONS = List.of("out_of_descriptors", "other");
+    /**
+     * {@code clicktls_lease_waits_total{outcome}}: how a wait for another node's order ended: its certificate came,
+     * its lease expired without one (this node took over), or the wait ran out.
+     */
+    public static final List<String> LEASE_WAIT_OUTCOMES = List.of("certificate", "expired", "timeout");
 
     private final PrometheusMeterRegistry registry;
     /** HELP text for meters of binders that register none (Netty's), so that every series has one. */
@@ -199,6 +204,9 @@ public final class Metrics implements AutoCloseable {
     private final ConcurrentMap<String, Counter> fallbacks = new ConcurrentHashMap<>();
 
     private final Counter unexpectedErrors;
+    private final ConcurrentMap<String, Counter> leaseWaits = new ConcurrentHashMap<>();
+    private final AtomicLong leasesHeld = new AtomicLong();
+    private final Counter leasesLost;
     private final Set<String> caches = ConcurrentHashMap.newKeySet();
     private final Timer issuance;
     private final Timer upstream;
@@ -251,7 +259,36 @@ public final class Metrics implements AutoCloseable {
         this.unexpectedErrors = Counter.builder("clicktls.unexpected.errors")
                 .description("Errors on client connections that no client can cause: bugs, logged with a stack trace")
                 .register(registry);
+        Gauge.builder("clicktls.leases.held", leasesHeld, AtomicLong::get)
+                .description("Names whose order lease (one order per name in the cluster) this node holds now")
+                .register(registry);
+        this.leasesLost = Counter.builder("clicktls.lease.lost")
+                .description("Certificates not written because this node's lease had been taken over (fenced)")
+                .register(registry);
         registerKnownSeries();
+    }
+
+    /** An order lease taken ({@code +1}) or given up ({@code -1}). */
+    public void leasesHeld(int change) {
+        leasesHeld.addAndGet(change);
+    }
+
+    /** @param outcome one of {@link #LEASE_WAIT_OUTCOMES} */
+    public void leaseWaitEnded(String outcome) {
+        counter(leaseWaits, outcome, this::leaseWaitCounter).increment();
+    }
+
+    private Counter leaseWaitCounter(String outcome) {
+        return labelledCounter(
+                "clicktls.lease.waits",
+                "Waits for another node's order of a name, by how they ended",
+                "outcome",
+                outcome);
+    }
+
+    /** A fenced write refused: another node holds the name's lease now. */
+    public void leaseLost() {
+        leasesLost.increment();
     }
 
     /**
@@ -684,6 +721,7 @@ public final class Metrics implements AutoCloseable {
     /** Creates every series whose label values are known in advance, at 0, so that none appears only later. */
     private void registerKnownSeries() {
         labelled.forEach(LabelledCounter::registerKnown);
+        LEASE_WAIT_OUTCOMES.forEach(o -> counter(leaseWaits, o, this::leaseWaitCounter));
         LISTENERS.forEach(this::connectionsOn);
     }
 

@@ -7,8 +7,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -133,6 +135,24 @@ public final class CachedStorage extends StorageLayer {
             }
         }
         return value;
+    }
+
+    /** The backend's fenced write; once it has landed, the copy keeps what it wrote and drops what it deleted. */
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        backend.writeFenced(lease, values, deletions);
+        for (Map.Entry<String, byte[]> value : values.entrySet()) {
+            if (copied(value.getKey())) {
+                String key = value.getKey();
+                byte[] written = value.getValue().clone();
+                update(() -> keep(key, written));
+            }
+        }
+        for (String key : deletions) {
+            if (copied(key)) {
+                update(() -> drop(key));
+            }
+        }
     }
 
     /** The backend's atomic update; its result is kept in the copy like any value read or written. */

@@ -15,7 +15,9 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
@@ -185,6 +187,27 @@ public final class CertificateStore {
      * is kept in memory (loads see it) and written later: see {@link #notPersisted}.
      */
     public void save(CertifiedKey certified) throws IOException {
+        Map<String, byte[]> files = files(certified);
+        for (Map.Entry<String, byte[]> file : files.entrySet()) {
+            storage.store(file.getKey(), file.getValue());
+        }
+        indexSaved(certified);
+    }
+
+    /**
+     * Replaces the entry for {@code certified.name()} only while {@code lease} is still the current holder of its
+     * name ({@link Storage#writeFenced}): a node paused past its lease cannot write over the certificate of the node
+     * that took over. Never kept in memory for later.
+     *
+     * @throws LeaseLostException when another node holds the lease now (nothing is written)
+     */
+    public void save(CertifiedKey certified, Storage.Lease lease) throws IOException {
+        storage.writeFenced(lease, files(certified), List.of());
+        indexSaved(certified);
+    }
+
+    /** The entry's files in the order they are written: {@code meta.json}, which makes the entry whole, last. */
+    private Map<String, byte[]> files(CertifiedKey certified) throws IOException {
         String name = certified.name();
         if (!StorageKeys.isSafeName(name)) {
             throw new IllegalArgumentException("not a storable host name: " + name);
@@ -201,13 +224,26 @@ public final class CertificateStore {
                 sha256(chain),
                 sha256(key),
                 node);
-        storage.store(key(name, StorageKeys.KEY_FILE), key);
-        storage.store(key(name, StorageKeys.CHAIN_FILE), chain);
-        storage.store(
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put(key(name, StorageKeys.KEY_FILE), key);
+        files.put(key(name, StorageKeys.CHAIN_FILE), chain);
+        files.put(
                 key(name, StorageKeys.META_FILE),
                 JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(meta));
+        return files;
+    }
+
+    /**
+     * Puts a certificate read from storage into the index, e.g. one another node of a cluster wrote after this
+     * node's {@link #scanIndex()}, so that renewals are planned from what storage holds. Memory only.
+     */
+    public void indexLoaded(CertifiedKey certified) {
+        indexSaved(certified);
+    }
+
+    private void indexSaved(CertifiedKey certified) {
         index.put(
-                name,
+                certified.name(),
                 entry(
                         certified.issuer(),
                         node,

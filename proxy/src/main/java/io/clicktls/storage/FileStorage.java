@@ -26,8 +26,10 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -71,6 +73,8 @@ public final class FileStorage implements Storage {
     /** Whether writes are flushed to disk ({@code fsync}) before they count as done. */
     private final boolean durable;
 
+    private final FileLeases leases;
+
     /** Creates the root folder ({@code 0700}) if it is missing. */
     public FileStorage(Path root) throws IOException {
         this(root, Clock.systemUTC());
@@ -95,6 +99,7 @@ public final class FileStorage implements Storage {
         this.posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
         this.root = root.toAbsolutePath().normalize();
         this.clock = clock;
+        this.leases = new FileLeases(this, LOCK_FOLDER, clock);
         createFolders(this.root);
     }
 
@@ -275,6 +280,29 @@ public final class FileStorage implements Storage {
             }
             Thread.sleep(LOCK_POLL_MILLIS);
         }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Over a lease file under {@code .locks/} whose token counts up (see {@link FileLeases}): for the processes of
+     * one host sharing the folder.
+     */
+    @Override
+    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+        return leases.tryLease(name, duration);
+    }
+
+    /** Writes a file that is not a key (under {@code .locks/}) atomically, making its folders. */
+    void writeInternal(Path file, byte[] value) throws IOException {
+        createFolders(file.getParent());
+        writeAtomically(file, value);
+    }
+
+    /** {@inheritDoc} The values are written one by one, in the map's order, while the lease's guard is held. */
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        leases.writeFenced(lease, values, deletions);
     }
 
     /**
@@ -492,7 +520,7 @@ public final class FileStorage implements Storage {
         return temp;
     }
 
-    private void createFolders(Path folder) throws IOException {
+    void createFolders(Path folder) throws IOException {
         if (Files.isDirectory(folder)) {
             return;
         }

@@ -2,7 +2,9 @@ package io.clicktls.storage;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -62,6 +64,20 @@ public final class MeasuredStorage extends StorageLayer {
     @Override
     public List<String> list(String prefix) throws IOException {
         return measured("list", () -> backend.list(prefix));
+    }
+
+    @Override
+    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+        return measured("lease", () -> backend.tryLease(name, duration));
+    }
+
+    /** A fenced write is measured as a store: one write of the entry's files. */
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        measured("store", () -> {
+            backend.writeFenced(lease, values, deletions);
+            return null;
+        });
     }
 
     @Override

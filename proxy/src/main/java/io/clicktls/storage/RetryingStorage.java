@@ -5,6 +5,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -251,6 +252,32 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         return backend.lock(name, lease);
     }
 
+    /** The backend's lease: a lease is taken now or not at all, never kept in memory. */
+    @Override
+    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+        return backend.tryLease(name, duration);
+    }
+
+    /**
+     * {@inheritDoc} Never kept in memory: a fenced write lands now or fails (a later retry could no longer be fenced).
+     * Once it landed, writes of the same keys still waiting are dropped, so that a retry cannot put an older value back.
+     */
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        Set<String> written = new LinkedHashSet<>(values.keySet());
+        written.addAll(deletions);
+        backend.writeFenced(lease, values, deletions);
+        synchronized (this) {
+            pending.keySet().removeAll(written);
+        }
+    }
+
+    /** The backend's change feed; writes waiting in memory are announced once they reach it. */
+    @Override
+    public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
+        return backend.onChange(keyListener);
+    }
+
     /**
      * The backend's own update: an update is a decision other nodes must see at once, so it is never kept in memory
      * for later; when the backend refuses it, the caller hears so.
@@ -258,11 +285,6 @@ public final class RetryingStorage implements Storage, AutoCloseable {
     @Override
     public Optional<byte[]> update(String key, Change change) throws IOException {
         return backend.update(key, change);
-    }
-
-    @Override
-    public AutoCloseable onChange(java.util.function.Consumer<String> keyListener) throws IOException {
-        return backend.onChange(keyListener);
     }
 
     /**

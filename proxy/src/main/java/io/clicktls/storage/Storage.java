@@ -2,7 +2,9 @@ package io.clicktls.storage;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -34,6 +36,26 @@ public interface Storage {
      * others for ever. Waits until the lock is free.
      */
     Lock lock(String name, Duration lease) throws IOException, InterruptedException;
+
+    /**
+     * Takes the named lease if nobody holds it or its holder's lease has run out, without waiting: the cluster-wide
+     * claim on one piece of work (one order per name). Each lease taken gets a fencing token larger than every token
+     * given for that name before, so that a holder paused past its lease cannot write over a newer holder's result:
+     * see {@link #writeFenced}. A backend returns its own lease type.
+     *
+     * @return the lease, or empty when another holder has it
+     */
+    Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException;
+
+    /**
+     * Stores {@code values} and deletes {@code deletions} only while {@code lease} is still the current holder of its
+     * name (its token is the newest), else writes nothing. A backend with transactions writes all or nothing; the
+     * file system writes them in order (so a reader such as {@link CertificateStore} puts the file that makes an
+     * entry whole last).
+     *
+     * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
+     */
+    void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException;
 
     /**
      * Where the value of {@code key} (or the keys under a prefix ending in {@code /}) is kept, for a person reading a message ("trust /var/lib/clicktls/ca/root.pem"): a
@@ -115,5 +137,24 @@ public interface Storage {
     interface Lock extends AutoCloseable {
         @Override
         void close() throws IOException;
+    }
+
+    /**
+     * A lease from {@link #tryLease}: the name, its fencing token, and a way to extend it. Renew it well before it
+     * runs out; a renewal that fails means the lease is lost and the work under it must be abandoned. Closing it
+     * releases the lease if it is still this holder's (another holder's is left alone). Blocking, like the storage.
+     */
+    interface Lease extends Lock {
+        String name();
+
+        /** Larger than every token given for this name before. */
+        long token();
+
+        /**
+         * Extends the lease to {@code duration} from now, if it is still this holder's.
+         *
+         * @return false when another holder has taken it over (or it was released): stop the work under it
+         */
+        boolean renew(Duration duration) throws IOException;
     }
 }

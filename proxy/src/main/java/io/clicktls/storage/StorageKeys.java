@@ -98,6 +98,14 @@ public final class StorageKeys {
         return name.indexOf('/') < 0 && isSafeName(name) ? name : null;
     }
 
+    /**
+     * {@code orders/<name>}: the lease (not a key) a node holds while it orders or renews the certificate of
+     * {@code name}, so that the cluster places one order per name.
+     */
+    public static String orderLease(String name) {
+        return "orders/" + name;
+    }
+
     /** {@code challenges/http-01/<token>} */
     public static String http01Challenge(String token) {
         return HTTP_01_CHALLENGES + token;

@@ -1,6 +1,9 @@
 package io.clicktls.storage;
 
 import java.io.IOException;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -36,6 +39,18 @@ abstract class StorageLayer implements Storage {
     @Override
     public Optional<byte[]> update(String key, Change change) throws IOException {
         return backend.update(key, change);
+    }
+
+    /** Leases are the backend's: only there do they count for every node. */
+    @Override
+    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+        return backend.tryLease(name, duration);
+    }
+
+    /** The backend checks the lease and writes in one step; a layer that keeps values overrides this to keep them. */
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        backend.writeFenced(lease, values, deletions);
     }
 
     /** Changes made by other nodes are the backend's to report. */

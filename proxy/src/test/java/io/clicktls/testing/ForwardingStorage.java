@@ -3,7 +3,9 @@ package io.clicktls.testing;
 import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -52,5 +54,15 @@ public class ForwardingStorage implements Storage {
     @Override
     public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
         return delegate.onChange(keyListener);
+    }
+
+    @Override
+    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+        return delegate.tryLease(name, duration);
+    }
+
+    @Override
+    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+        delegate.writeFenced(lease, values, deletions);
     }
 }

@@ -25,6 +25,9 @@ public final class KnownSeries {
         add(lines, "clicktls_client_errors_total", "kind", Metrics.CLIENT_ERROR_KINDS);
         add(lines, "clicktls_connections_refused_total", "reason", Metrics.REFUSAL_REASONS);
         add(lines, "clicktls_accept_errors_total", "reason", Metrics.ACCEPT_ERROR_REASONS);
+        add(lines, "clicktls_lease_waits_total", "outcome", Metrics.LEASE_WAIT_OUTCOMES);
+        lines.add("clicktls_leases_held 0.0");
+        lines.add("clicktls_lease_lost_total 0.0");
         return lines;
     }
 

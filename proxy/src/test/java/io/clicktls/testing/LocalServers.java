@@ -40,4 +40,14 @@ public final class LocalServers {
             Thread.currentThread().interrupt();
         }
     }
+
+    /** Sends {@code signal} ({@code -STOP}, {@code -CONT}) to a child process with {@code kill}. */
+    public static void signal(Process process, String signal) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", signal, Long.toString(process.pid()))
+                .inheritIO()
+                .start();
+        if (kill.waitFor() != 0) {
+            throw new IllegalStateException("kill " + signal + " " + process.pid() + " failed");
+        }
+    }
 }

@@ -257,6 +257,16 @@ public final class Pebble implements AutoCloseable {
         LocalServers.stop(pebble);
     }
 
+    /** Freezes Pebble ({@code SIGSTOP}): requests to it wait, unanswered, until {@link #resume()}. */
+    public void pause() throws IOException, InterruptedException {
+        LocalServers.signal(pebble, "-STOP");
+    }
+
+    /** Lets a {@linkplain #pause() paused} Pebble go on ({@code SIGCONT}). */
+    public void resume() throws IOException, InterruptedException {
+        LocalServers.signal(pebble, "-CONT");
+    }
+
     public URI directoryUrl() {
         return URI.create("https://127.0.0.1:" + acmePort + "/dir");
     }

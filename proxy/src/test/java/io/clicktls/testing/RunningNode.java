@@ -225,6 +225,15 @@ public final class RunningNode implements AutoCloseable {
             return set("storage.directory", relativeDirectory);
         }
 
+        /** {@code storage.postgres} ({@code url}, {@code user}, {@code schema}) in place of {@code storage.directory}. */
+        @SuppressWarnings("unchecked")
+        public Config postgres(String url, String user, String schema) {
+            ((Map<String, Object>) tree.get("storage")).remove("directory");
+            set("storage.postgres.url", url);
+            set("storage.postgres.user", user);
+            return set("storage.postgres.schema", schema);
+        }
+
         /**
          * {@code storage.postgres} instead of {@code storage.directory}: the database, role and schema of
          * {@code settings}; the node's local copy stays in the default {@code data/postgres-cache}, which

@@ -3,6 +3,8 @@ package io.clicktls.storage.postgres;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.clicktls.storage.CachedStorage;
+import io.clicktls.storage.LeaseLostException;
+import io.clicktls.storage.NamedLease;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageUnavailableException;
 import java.io.IOException;
@@ -611,6 +613,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @return the lease, or empty when someone else holds it
      */
+    @Override
     public Optional<Lease> tryLease(String name, Duration duration) throws IOException {
         validateLease(name, duration);
         String sql = "insert into " + lease + " as held (name, token, owner, taken_at, expires_at)"
@@ -643,7 +646,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
      */
-    public void storeFenced(Lease lease, String key, byte[] value) throws IOException {
+    public void storeFenced(Storage.Lease lease, String key, byte[] value) throws IOException {
         Map<String, byte[]> values = new LinkedHashMap<>();
         values.put(key, value);
         storeFenced(lease, values);
@@ -656,7 +659,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @throws LeaseLostException when another holder has taken the lease over (nothing is written)
      */
-    public void storeFenced(Lease lease, Map<String, byte[]> values) throws IOException {
+    public void storeFenced(Storage.Lease lease, Map<String, byte[]> values) throws IOException {
         writeFenced(lease, values, List.of());
     }
 
@@ -667,7 +670,12 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      *
      * @throws LeaseLostException when another holder has taken the lease over (nothing is written or deleted)
      */
-    public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
+    @Override
+    public void writeFenced(Storage.Lease lease, Map<String, byte[]> values, Collection<String> deletions)
+            throws IOException {
+        if (!(lease instanceof Lease)) {
+            throw new IllegalArgumentException(lease + " was not taken from PostgreSQL storage");
+        }
         values.keySet().forEach(PostgresStorage::validate);
         deletions.forEach(PostgresStorage::validate);
         String first = !values.isEmpty()
@@ -869,24 +877,12 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * before it expires; a renewal that fails means the lease is lost and the work under it must be abandoned, not
      * finished. Closing it releases the lease if it is still ours (another holder's is left alone).
      */
-    public final class Lease implements Storage.Lock {
-        private final String name;
-        private final long token;
+    public final class Lease extends NamedLease {
         private volatile Instant expiresAt;
 
         Lease(String name, long token, Instant expiresAt) {
-            this.name = name;
-            this.token = token;
+            super(name, token);
             this.expiresAt = expiresAt;
-        }
-
-        public String name() {
-            return name;
-        }
-
-        /** The fencing token: larger than every token this lease name (or any other) was given before. */
-        public long token() {
-            return token;
         }
 
         /** When the lease runs out unless renewed, by the database's clock, as of the last take or renewal. */
@@ -899,15 +895,16 @@ public final class PostgresStorage implements Storage, AutoCloseable {
          *
          * @return false when the lease was taken over: stop the work under it
          */
+        @Override
         public boolean renew(Duration duration) throws IOException {
-            validateLease(name, duration);
+            validateLease(name(), duration);
             String sql = "update " + lease + " set expires_at = now() + ? * interval '1 millisecond'"
                     + " where name = ? and token = ? returning expires_at";
             try (Connection connection = connection();
                     PreparedStatement renew = connection.prepareStatement(sql)) {
                 renew.setLong(1, duration.toMillis());
-                renew.setString(2, name);
-                renew.setLong(3, token);
+                renew.setString(2, name());
+                renew.setLong(3, token());
                 try (ResultSet row = renew.executeQuery()) {
                     if (!row.next()) {
                         return false;
@@ -916,7 +913,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                     return true;
                 }
             } catch (SQLException e) {
-                throw failure("renew lease", name, e);
+                throw failure("renew lease", name(), e);
             }
         }
 
@@ -925,17 +922,12 @@ public final class PostgresStorage implements Storage, AutoCloseable {
             try (Connection connection = connection();
                     PreparedStatement release =
                             connection.prepareStatement("delete from " + lease + " where name = ? and token = ?")) {
-                release.setString(1, name);
-                release.setLong(2, token);
+                release.setString(1, name());
+                release.setLong(2, token());
                 release.executeUpdate();
             } catch (SQLException e) {
-                throw failure("release lease", name, e);
+                throw failure("release lease", name(), e);
             }
-        }
-
-        @Override
-        public String toString() {
-            return "lease " + name + " #" + token;
         }
     }
 }

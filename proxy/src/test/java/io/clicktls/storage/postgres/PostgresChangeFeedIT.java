@@ -3,6 +3,7 @@ package io.clicktls.storage.postgres;
 import static io.clicktls.testing.StoredText.bytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.clicktls.storage.LeaseLostException;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
 import java.sql.Connection;

@@ -5,6 +5,7 @@ import static io.clicktls.testing.StoredText.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.storage.LeaseLostException;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
 import java.sql.Connection;

@@ -1,4 +1,4 @@
-package io.clicktls.storage.postgres;
+package io.clicktls.storage;
 
 import java.io.IOException;
 

@@ -1,0 +1,116 @@
+package io.clicktls.storage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.clicktls.testing.MutableClock;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The file storage's leases: the contract PostgreSQL's leases keep too, for the processes of one host. */
+class FileStorageLeaseTest {
+
+    private static final String LEASE = "orders/links.shop.test";
+    private static final Duration THIRTY_SECONDS = Duration.ofSeconds(30);
+
+    @TempDir
+    Path directory;
+
+    private final MutableClock clock = new MutableClock(Instant.parse("2026-12-07T12:00:00Z"));
+
+    /** A node's view of the shared folder (its own instance, as another process would have). */
+    private FileStorage node() throws IOException {
+        return new FileStorage(directory, clock);
+    }
+
+    private static Map<String, byte[]> value(String text) {
+        return Map.of("certificates/links.shop.test/meta.json", text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aHeldLeaseIsNotTakenUntilItRunsOutAndThenWithALargerToken() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
+        Storage.Lease first = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(nodeB.tryLease(LEASE, THIRTY_SECONDS)).isEmpty();
+        clock.advance(Duration.ofSeconds(31));
+        Storage.Lease second = nodeB.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(second.token()).isGreaterThan(first.token());
+        assertThat(first.renew(THIRTY_SECONDS)).isFalse();
+        assertThat(second.renew(THIRTY_SECONDS)).isTrue();
+    }
+
+    @Test
+    void aFencedWriteOfAHolderWhoseLeaseWasTakenOverWritesNothing() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
+        Storage.Lease paused = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+        clock.advance(Duration.ofSeconds(31));
+        Storage.Lease current = nodeB.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+        nodeB.writeFenced(current, value("newer"), List.of());
+
+        assertThatThrownBy(() -> nodeA.writeFenced(paused, value("older"), List.of()))
+                .isInstanceOfSatisfying(LeaseLostException.class, e -> {
+                    assertThat(e.token()).isEqualTo(paused.token());
+                    assertThat(e.currentToken()).isEqualTo(current.token());
+                });
+        assertThat(new String(
+                        nodeA.load("certificates/links.shop.test/meta.json").orElseThrow(), StandardCharsets.UTF_8))
+                .isEqualTo("newer");
+    }
+
+    @Test
+    void aReleasedLeaseIsFreeAtOnceAndItsHolderCanNoLongerWriteUnderIt() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
+        Storage.Lease first = nodeA.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+        first.close();
+
+        Storage.Lease next = nodeB.tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(next.token()).isGreaterThan(first.token());
+        assertThatThrownBy(() -> nodeA.writeFenced(first, value("late"), List.of()))
+                .isInstanceOf(LeaseLostException.class);
+        assertThat(nodeA.list("certificates/")).isEmpty();
+        assertThat(nodeA.list("")).noneMatch(key -> key.contains("lease"));
+    }
+
+    @Test
+    void theLeaseOfAProcessOfThisHostThatIsGoneIsFreeAtOnce() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        assertThat(gone.waitFor()).isZero();
+        long expiresAt = clock.millis() + THIRTY_SECONDS.toMillis();
+        Files.createDirectories(directory.resolve(".locks"));
+        Files.writeString(
+                directory.resolve(".locks/orders_links.shop.test.lease"),
+                "7 " + expiresAt + " " + gone.pid() + " "
+                        + InetAddress.getLocalHost().getHostName() + "\n");
+
+        Storage.Lease taken = node().tryLease(LEASE, THIRTY_SECONDS).orElseThrow();
+
+        assertThat(taken.token()).isEqualTo(8);
+    }
+
+    @Test
+    void theLeaseOfALiveProcessIsNotTakenBeforeItRunsOut() throws Exception {
+        long expiresAt = clock.millis() + THIRTY_SECONDS.toMillis();
+        Files.createDirectories(directory.resolve(".locks"));
+        Files.writeString(
+                directory.resolve(".locks/orders_links.shop.test.lease"),
+                "7 " + expiresAt + " " + ProcessHandle.current().pid() + " "
+                        + InetAddress.getLocalHost().getHostName() + "\n");
+
+        assertThat(node().tryLease(LEASE, THIRTY_SECONDS)).isEmpty();
+    }
+}
