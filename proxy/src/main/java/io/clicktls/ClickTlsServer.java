@@ -701,6 +701,15 @@ public final class ClickTlsServer implements AutoCloseable {
         }
 
         @Override
+        public Optional<Storage.LeaseHolder> orderLease(String name) {
+            try {
+                return store.storage().leaseHolder(StorageKeys.orderLease(name));
+            } catch (IOException | RuntimeException e) {
+                return Optional.empty(); // a status row without its lease beats no status page during an outage
+            }
+        }
+
+        @Override
         public boolean issuing(String name) {
             return journal.issuing(name);
         }

@@ -139,6 +139,7 @@ final class DomainDirectory {
                     null,
                     null,
                     null,
+                    null,
                     null);
         }
         Optional<DomainTable.Route> route = config.domains().find(name);
@@ -165,7 +166,8 @@ final class DomainDirectory {
                 failure,
                 hold,
                 source.marked(name).orElse(null),
-                null);
+                null,
+                source.orderLease(name).orElse(null));
     }
 
     private CertificateFacts certificate(String name) {

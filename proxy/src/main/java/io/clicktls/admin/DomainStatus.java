@@ -2,6 +2,7 @@ package io.clicktls.admin;
 
 import io.clicktls.certificates.CertificateCleanup;
 import io.clicktls.certificates.IssuanceFailure;
+import io.clicktls.storage.Storage;
 import java.time.Instant;
 
 /**
@@ -20,6 +21,8 @@ import java.time.Instant;
  * @param marked set when the name is no longer allowed: its certificate is deleted after the grace period, unless
  *     the name is allowed again; else {@code null}
  * @param dns the last DNS check, or {@code null} when none is fresh
+ * @param lease the node holding the lease to order this name's certificate now (a cluster on PostgreSQL), or
+ *     {@code null}
  */
 public record DomainStatus(
         String name,
@@ -33,7 +36,8 @@ public record DomainStatus(
         IssuanceFailure lastError,
         Hold hold,
         CertificateCleanup.Mark marked,
-        DnsStatus dns) {
+        DnsStatus dns,
+        Storage.LeaseHolder lease) {
 
     DomainStatus withDns(DnsStatus report) {
         return new DomainStatus(
@@ -48,6 +52,7 @@ public record DomainStatus(
                 lastError,
                 hold,
                 marked,
-                report);
+                report,
+                lease);
     }
 }

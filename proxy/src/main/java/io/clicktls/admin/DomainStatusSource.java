@@ -4,6 +4,7 @@ import io.clicktls.certificates.CertificateCleanup;
 import io.clicktls.certificates.IssuanceFailure;
 import io.clicktls.config.ConfigSnapshot;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.Storage;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Instant;
@@ -50,6 +51,14 @@ public interface DomainStatusSource {
      * cluster issued it. Memory only.
      */
     default Optional<String> issuedByNode(String name) {
+        return Optional.empty();
+    }
+
+    /**
+     * The node that holds the lease to order {@code name}'s certificate now, in a cluster whose storage says so
+     * (PostgreSQL); empty otherwise. Storage I/O.
+     */
+    default Optional<Storage.LeaseHolder> orderLease(String name) {
         return Optional.empty();
     }
 

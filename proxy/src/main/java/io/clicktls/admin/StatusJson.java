@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.clicktls.certificates.CertificateCleanup;
 import io.clicktls.certificates.IssuanceFailure;
+import io.clicktls.storage.Storage;
 import java.time.Instant;
 
 /**
@@ -97,6 +98,15 @@ final class StatusJson {
             h.put("kind", hold.kind() == Hold.Kind.DNS ? "dns" : "rate_limit");
             ArrayNode expected = h.putArray("expected");
             hold.expected().forEach(expected::add);
+        }
+        Storage.LeaseHolder lease = status.lease();
+        if (lease == null) {
+            node.putNull("lease");
+        } else {
+            ObjectNode l = node.putObject("lease");
+            l.put("node", lease.holder());
+            l.put("since", time(lease.since()));
+            l.put("until", time(lease.until()));
         }
         CertificateCleanup.Mark marked = status.marked();
         if (marked == null) {

@@ -168,6 +168,13 @@ final class StatusPage {
         if (domain.certificate() != null && !domain.certificate().inMemory()) {
             html.append("<span class=\"sub\">in storage, not loaded</span>");
         }
+        if (domain.lease() != null) {
+            html.append("<span class=\"sub\">ordering on ")
+                    .append(escape(domain.lease().holder()))
+                    .append(" since ")
+                    .append(escape(TIME.format(domain.lease().since())))
+                    .append("</span>");
+        }
         if (domain.certificate() != null && domain.certificate().notPersisted() != null) {
             html.append("<span class=\"sub not-persisted\">not persisted: ")
                     .append(escape(domain.certificate().notPersisted()))

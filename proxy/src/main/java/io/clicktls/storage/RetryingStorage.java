@@ -272,6 +272,11 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         }
     }
 
+    @Override
+    public Optional<LeaseHolder> leaseHolder(String name) throws IOException {
+        return backend.leaseHolder(name);
+    }
+
     /** The backend's change feed; writes waiting in memory are announced once they reach it. */
     @Override
     public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {

@@ -133,6 +133,22 @@ public interface Storage {
         return () -> {};
     }
 
+    /**
+     * Who holds the lease {@code name} now and until when, by the backend's account, for operators (the status page):
+     * empty when nobody does, or when the backend does not say (a folder: one node). Never for deciding anything.
+     */
+    default Optional<LeaseHolder> leaseHolder(String name) throws IOException {
+        return Optional.empty();
+    }
+
+    /**
+     * A current lease as the backend records it.
+     *
+     * @param holder the holder's name ({@code node.name} for a node)
+     * @param since when it was taken; {@code until}: when it runs out unless renewed (the backend's clock)
+     */
+    record LeaseHolder(String holder, java.time.Instant since, java.time.Instant until) {}
+
     /** A held lock; closing releases it. */
     interface Lock extends AutoCloseable {
         @Override

@@ -53,6 +53,11 @@ abstract class StorageLayer implements Storage {
         backend.writeFenced(lease, values, deletions);
     }
 
+    @Override
+    public Optional<LeaseHolder> leaseHolder(String name) throws IOException {
+        return backend.leaseHolder(name);
+    }
+
     /** Changes made by other nodes are the backend's to report. */
     @Override
     public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.certificates.CertificateCleanup;
 import io.clicktls.certificates.IssuanceFailure;
+import io.clicktls.storage.Storage;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -26,6 +27,7 @@ class StatusPageTest {
                 null,
                 false,
                 new IssuanceFailure(message, NOW.minusSeconds(60), 2, NOW.plusSeconds(3600)),
+                null,
                 null,
                 null,
                 null);
@@ -92,7 +94,8 @@ class StatusPageTest {
                 new Hold("too many certificates for shop.test this week", NOW.plusSeconds(7200)),
                 new CertificateCleanup.Mark(
                         "links.shop.test", NOW.minusSeconds(60), "not_configured", NOW.plus(Duration.ofDays(7))),
-                dns);
+                dns,
+                new Storage.LeaseHolder("node-<b>", NOW.minusSeconds(5), NOW.plusSeconds(25)));
 
         String html = StatusPage.render(new DomainDirectory.Page("", 1, 50, 1, 0, List.of(status)), "t", null, NOW);
         JsonNode json = new ObjectMapper().readTree(StatusJson.one(status));
@@ -102,7 +105,10 @@ class StatusPageTest {
                 .contains("until 2026-11-25 14:00 UTC")
                 .contains("No longer allowed (not_configured): deleted after 2026-12-02 12:00 UTC unless allowed again")
                 .contains("Resolves to 198.51.100.7, not to this proxy")
-                .contains("replace its A/AAAA records by a CNAME to proxy.example.net");
+                .contains("replace its A/AAAA records by a CNAME to proxy.example.net")
+                .contains("ordering on node-&lt;b&gt; since 2026-11-25 11:59 UTC");
+        assertThat(json.path("lease").path("node").asText()).isEqualTo("node-<b>");
+        assertThat(json.path("lease").path("until").asText()).isEqualTo("2026-11-25T12:00:25Z");
         assertThat(json.path("marked").path("reason").asText()).isEqualTo("not_configured");
         assertThat(json.path("marked").path("since").asText()).isEqualTo("2026-11-25T11:59:00Z");
         assertThat(json.path("marked").path("delete_after").asText()).isEqualTo("2026-12-02T12:00:00Z");
@@ -154,6 +160,7 @@ class StatusPageTest {
                 null,
                 null,
                 null,
+                null,
                 null);
         DomainDirectory.Page page = new DomainDirectory.Page("", 1, 50, 1, 0, List.of(row));
         String degraded = "storage not writable: 3 items not persisted (certificate 3)";
@@ -181,6 +188,7 @@ class StatusPageTest {
                         served.withNotPersisted(null),
                         null,
                         false,
+                        null,
                         null,
                         null,
                         null,

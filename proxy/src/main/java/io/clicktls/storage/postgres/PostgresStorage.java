@@ -524,6 +524,26 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         }
     }
 
+    /** The lease row of {@code name} while it has not run out (by the database's clock); read only. */
+    @Override
+    public Optional<LeaseHolder> leaseHolder(String name) throws IOException {
+        String sql = "select owner, taken_at, expires_at from " + lease + " where name = ? and expires_at > now()";
+        return retryingOnce("read the lease", name, connection -> {
+            try (PreparedStatement read = connection.prepareStatement(sql)) {
+                read.setString(1, name);
+                try (ResultSet row = read.executeQuery()) {
+                    if (!row.next()) {
+                        return Optional.empty();
+                    }
+                    return Optional.of(new LeaseHolder(
+                            row.getString(1),
+                            row.getTimestamp(2).toInstant(),
+                            row.getTimestamp(3).toInstant()));
+                }
+            }
+        });
+    }
+
     private static String likePrefix(String prefix) {
         return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%";
     }

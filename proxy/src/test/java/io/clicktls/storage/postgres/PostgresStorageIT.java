@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.storage.LeaseLostException;
+import io.clicktls.storage.Storage;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
 import java.sql.Connection;
@@ -170,6 +171,28 @@ class PostgresStorageIT {
         assertThat(first.renew(Duration.ofMinutes(1))).isFalse();
         assertThat(second.renew(Duration.ofMinutes(2))).isTrue();
         assertThat(owner(settings, "orders/a.test")).isEqualTo("node-b");
+    }
+
+    @Test
+    void everyNodeSeesWhoHoldsALeaseUntilItRunsOutOrIsReleased() throws Exception {
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
+        assertThat(nodeB.leaseHolder("orders/a.test")).isEmpty();
+
+        PostgresStorage.Lease held =
+                nodeA.tryLease("orders/a.test", Duration.ofMinutes(1)).orElseThrow();
+        Storage.LeaseHolder seen = nodeB.leaseHolder("orders/a.test").orElseThrow();
+        assertThat(seen.holder()).isEqualTo("node-a");
+        assertThat(seen.until()).isAfter(seen.since().plusSeconds(50));
+        assertThat(nodeB.leaseHolder("orders/b.test")).isEmpty();
+
+        held.close();
+        assertThat(nodeB.leaseHolder("orders/a.test")).isEmpty();
+        nodeA.tryLease("orders/a.test", Duration.ofMillis(200)).orElseThrow();
+        Eventually.holds(Duration.ofSeconds(10), "a lease that ran out is no longer shown", () -> nodeB.leaseHolder(
+                        "orders/a.test")
+                .isEmpty());
     }
 
     @Test
