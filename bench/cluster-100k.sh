@@ -134,7 +134,7 @@ start_postgres() {
     as_pg "$PG_BIN/psql" -X -q -h "$DATA" -p "$PG_PORT" -U clicktls -d postgres -tAc \
         "select 1 from pg_database where datname = 'clicktls'" | grep -q 1 \
         || as_pg "$PG_BIN/createdb" -h "$DATA" -p "$PG_PORT" -U clicktls clicktls
-    log "PostgreSQL $(as_pg "$PG_BIN/postgres" --version | awk '{print $NF}') on 127.0.0.1:$PG_PORT, data in $PG_DIR"
+    log "PostgreSQL $(as_pg "$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT, data in $PG_DIR"
 }
 
 PG_STARTED=0
@@ -172,7 +172,7 @@ load_certificates() {
     fi
     local started=$SECONDS node_pid rows
     # Flyway makes the schema when a node first opens the database: one node started and stopped, no domains
-    log "creating the schema: one node started once against the empty database"
+    log "creating the schema: one node started once against the database"
     free_port HTTPS_PORT; free_port HTTP_PORT; free_port ADMIN_PORT
     cat > "$WORK/migrate.yml" <<EOF2
 listen:
@@ -305,7 +305,7 @@ start_pebble() {
   }
 }
 EOF2
-    # every name resolves to 127.0.0.1 (node 1) for the CA; challenges are answered by any node through storage
+    # names resolve to 127.0.0.1 (node 1) unless add_a says otherwise (cluster_nodes spreads them over the nodes)
     start_server "$RESULTS/challtestsrv.log" pebble-challtestsrv -dns01 "127.0.0.1:$DNS_PORT" -http01 "" \
         -https01 "" -tlsalpn01 "" -defaultIPv6 "" -defaultIPv4 127.0.0.1 -management "127.0.0.1:$DNS_MGMT_PORT"
     PEBBLE_ENV=(PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0)
@@ -318,6 +318,9 @@ EOF2
     done
     die "Pebble did not start (see $RESULTS/pebble.log)"
 }
+
+# Orders Pebble received: its log line for each new order.
+pebble_orders() { grep -c 'Added order "[^"]*" to the db' "$RESULTS/pebble.log" || true; }
 
 cluster_nodes() {
     local schema node address pids=() i first per
@@ -373,9 +376,17 @@ EOF2
             sleep 0.2
         done
     done
-    log "three nodes serve on 127.0.0.1-3:$HTTPS_PORT; $NEW new names at once (load average $(load_average))"
-    # a third of the names to each node, all at once: one connection per name
+    # a third of the names to each node, all at once: one connection per name. For the CA each name resolves to
+    # the next node (1 → 2 → 3 → 1), as behind a load balancer: the node that validates is not the one that orders,
+    # and the CA's connections are spread over the three.
     per=$(( (NEW + 2) / 3 ))
+    log "DNS for the CA: $NEW names spread over the three nodes (pebble-challtestsrv add-a)"
+    for i in $(seq 0 $((NEW - 1))); do
+        address=127.0.0.$(( (i / per + 1) % 3 + 1 ))
+        curl -s -o /dev/null -X POST -d "{\"host\":\"$(sed -n "$((i + 1))p" "$WORK/new-names.txt")\",\"addresses\":[\"$address\"]}" \
+            "http://127.0.0.1:$DNS_MGMT_PORT/add-a" || die "pebble-challtestsrv refused add-a"
+    done
+    log "three nodes serve on 127.0.0.1-3:$HTTPS_PORT; $NEW new names at once (load average $(load_average))"
     local probes=() t0 samplers=()
     for node in 1 2 3; do
         PROXY_PID=${pids[$((node - 1))]}
@@ -395,20 +406,22 @@ EOF2
     for node in 1 2 3; do
         report "  node $node: $(probe_line "$RESULTS/cluster-probe-$node.txt" 'connections in'); $(probe_line "$RESULTS/cluster-probe-$node.txt" 'handshake ms')"
     done
-    # orders may still be running after the handshakes gave up waiting: wait until the stored count stops moving
-    local stored last=-1 still=0
+    # orders go on after the handshakes gave up waiting (the probe's 10 s read timeout): wait until neither the
+    # orders nor the stored certificates have moved for 30 s (at most 15 min)
+    local stored orders now last="" still=0
     while :; do
         stored=$(psql_bench -tAc "select count(*) from $schema.entry where key like 'certificates/%/meta.json'")
-        if [ "$stored" -ge "$NEW" ] || [ $((SECONDS - t0)) -ge 900 ]; then break; fi
-        if [ "$stored" = "$last" ]; then still=$((still + 1)); else still=0; fi
-        [ "$still" -lt 15 ] || break   # 30 s without a new certificate
-        last=$stored
+        orders=$(pebble_orders)
+        now="$stored $orders"
+        if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
+        if [ "$still" -ge 15 ] || [ $((SECONDS - t0)) -ge 900 ]; then break; fi
+        last=$now
         sleep 2
     done
-    sleep 3
     for i in "${samplers[@]}"; do kill "$i" 2>/dev/null || true; wait_load "$i" || true; done
     stored=$(psql_bench -tAc "select count(*) from $schema.entry where key like 'certificates/%/meta.json'")
-    report "  orders Pebble received: $(grep -c 'Added order "[^"]*" to the db' "$RESULTS/pebble.log" || true) (for $NEW names); certificates stored: $stored ($((SECONDS - t0)) s after the start of the burst)"
+    report "  orders Pebble received: $(pebble_orders) (for $NEW names); certificates stored: $stored ($((SECONDS - t0)) s after the start of the burst, load average $(load_average))"
+    report "  failed orders logged by the nodes: $(cat "$RESULTS"/cluster-?.log | grep -a -c 'could not issue a certificate' || true); first: $(grep -a -h -m1 'could not issue a certificate' "$RESULTS"/cluster-?.log | sed 's/^.* - //' | cut -c1-240)"
     for node in 1 2 3; do
         report "  node $node: peak RSS $(( $(sort -n "$RESULTS/cluster-rss-$node.txt" | tail -n 1) / 1024 )) MiB, VmHWM $(( $(memory_kb "${pids[$((node - 1))]}" VmHWM) / 1024 )) MiB; $(grep -a -c -E ' (WARN|ERROR) ' "$RESULTS/cluster-$node.log" || true) WARN/ERROR log lines"
     done
