@@ -376,9 +376,8 @@ EOF2
             sleep 0.2
         done
     done
-    # a third of the names to each node, all at once: one connection per name. For the CA each name resolves to
-    # the next node (1 → 2 → 3 → 1), as behind a load balancer: the node that validates is not the one that orders,
-    # and the CA's connections are spread over the three.
+    # For the CA the names resolve to the three nodes in thirds, each third to the node asked for it last:
+    # validations are spread and answered by a node other than the first one asked (the one that orders).
     per=$(( (NEW + 2) / 3 ))
     log "DNS for the CA: $NEW names spread over the three nodes (pebble-challtestsrv add-a)"
     for i in $(seq 0 $((NEW - 1))); do
@@ -393,11 +392,18 @@ EOF2
         start_load "$RESULTS/cluster-rss-$node.txt" sample_rss
         samplers+=("$STARTED_PID")
     done
-    t0=$SECONDS
+    # every name reaches every node, each node starting a third further into the list (node 1 at name 0, node 2 at
+    # name NEW/3, ...), a third of the names in flight per node: while node 1 orders a name, node 2 or 3 is asked
+    # for it too, seconds later (after the probe's 10 s read timeout on the names before): one order cluster-wide
+    # per name, or one per node that got there before the certificate was stored
     for node in 1 2 3; do
         first=$(( (node - 1) * per ))
+        { tail -n +$((first + 1)) "$WORK/new-names.txt"; head -n "$first" "$WORK/new-names.txt"; } > "$WORK/new-names-$node.txt"
+    done
+    t0=$SECONDS
+    for node in 1 2 3; do
         start_load "$RESULTS/cluster-probe-$node.txt" timeout 1800 java -XX:+UseSerialGC \
-            "$BENCH_DIR/scale/HandshakeProbe.java" "127.0.0.$node" "$HTTPS_PORT" "$WORK/new-names.txt" "$first" "$per" \
+            "$BENCH_DIR/scale/HandshakeProbe.java" "127.0.0.$node" "$HTTPS_PORT" "$WORK/new-names-$node.txt" 0 "$NEW" \
             "$per" "node$node"
         probes+=("$STARTED_PID")
     done
@@ -421,7 +427,7 @@ EOF2
     for i in "${samplers[@]}"; do kill "$i" 2>/dev/null || true; wait_load "$i" || true; done
     stored=$(psql_bench -tAc "select count(*) from $schema.entry where key like 'certificates/%/meta.json'")
     report "  orders Pebble received: $(pebble_orders) (for $NEW names); certificates stored: $stored ($((SECONDS - t0)) s after the start of the burst, load average $(load_average))"
-    report "  failed orders logged by the nodes: $(cat "$RESULTS"/cluster-?.log | grep -a -c 'could not issue a certificate' || true); first: $(grep -a -h -m1 'could not issue a certificate' "$RESULTS"/cluster-?.log | sed 's/^.* - //' | cut -c1-240)"
+    report "  failed orders logged by the nodes: $(cat "$RESULTS"/cluster-?.log | grep -a -c 'could not issue a certificate' || true); first: $(cat "$RESULTS"/cluster-?.log | grep -a -m1 'could not issue a certificate' | sed 's/^.* - //' | cut -c1-240)"
     for node in 1 2 3; do
         report "  node $node: peak RSS $(( $(sort -n "$RESULTS/cluster-rss-$node.txt" | tail -n 1) / 1024 )) MiB, VmHWM $(( $(memory_kb "${pids[$((node - 1))]}" VmHWM) / 1024 )) MiB; $(grep -a -c -E ' (WARN|ERROR) ' "$RESULTS/cluster-$node.log" || true) WARN/ERROR log lines"
     done
