@@ -166,7 +166,7 @@ EOF
 }
 
 # --- measurements -----------------------------------------------------------------------------------------
-# report, now_ms, start_and_time, probe, wait_for_index_scan, probe_report, sample_rss and rss_under_load are in lib.sh
+# report, now_ms, start_and_time, probe, wait_for_index_scan, not_in_memory_handshakes and rss_under_load: lib.sh
 
 cold_handshakes() {
     log "warming the probe and the proxy on $WARM_NAMES names"
