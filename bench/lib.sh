@@ -1,4 +1,4 @@
-# Shared by compare.sh and scale-100k.sh: logging, processes started and stopped by pid, ports, /proc readings,
+# Shared by compare.sh, scale-100k.sh and cluster-100k.sh: logging, processes started and stopped by pid, ports, /proc readings,
 # the nginx stand-in for an email platform, and wrk's name resolution. Source it; it sets traps.
 
 # JVM flags for clicktls (and the floor servers) in every script here: what a user gets from the run command in the
@@ -229,3 +229,123 @@ parse_wrk() {
         END { printf "%d %.0f %.2f %d\n", requests, rps, p99, errors }' "$1"
 }
 
+
+# --- measurements shared by scale-100k.sh and cluster-100k.sh ---------------------------------------------
+# They read: JAR, JVM_FLAGS, HTTPS_PORT, ORDER (a shuffled names file), WARM_NAMES, PROBE, FILL, RESULTS, BENCH_DIR.
+REPORT=""
+report() { REPORT+="$*"$'\n'; log "$*"; }
+
+now_ms() { date +%s%3N; }
+
+load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Waits until https://NAME/ on 127.0.0.1:$HTTPS_PORT answers 302 over TLS (curl polling every 50 ms) while the process
+# $2 lives; dies after 120 s from $3 (ms since the epoch).
+wait_for_302() {
+    local name=$1 pid=$2 t0=$3 logfile=$4 address=${5:-127.0.0.1} code
+    while :; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -k --resolve "$name:$HTTPS_PORT:$address" \
+            "https://$name:$HTTPS_PORT/" 2>/dev/null || true)
+        [ "$code" = 302 ] && return 0
+        kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2; die "clicktls exited (see $logfile)"; }
+        [ $(( $(now_ms) - t0 )) -lt 120000 ] || die "clicktls did not serve $name within 120 s"
+        sleep 0.05
+    done
+}
+
+# Start to serving: starts clicktls with CONFIG (log in LOGFILE; pid in PROXY_PID) and times the process start → the
+# first 302 over TLS for NAME, whose certificate is only in storage. Reports RSS after start.
+start_and_time() {
+    local name=$1 logfile=$2 config=$3 t0 t1 line logged
+    t0=$(now_ms)
+    PROXY_START_MS=$t0
+    # shellcheck disable=SC2086
+    start_server "$logfile" java $JVM_FLAGS -jar "$JAR" run --config "$config"
+    PROXY_PID=$STARTED_PID
+    wait_for_302 "$name" "$PROXY_PID" "$t0" "$logfile"
+    t1=$(now_ms)
+    report "start to serving (process start → first 302 over TLS for $name, loaded from storage): $((t1 - t0)) ms" \
+        "(load average $(load_average))"
+    line=$(grep -a -m1 ' serving https ' "$logfile" || true)
+    if [ -n "$line" ]; then
+        logged=$(date -u -d "$(awk '{print $1}' <<< "$line")" +%s%3N)
+        report "  the proxy logged that it serves $((logged - t0)) ms after the process start"
+    fi
+    report "RSS after start: $(( $(memory_kb "$PROXY_PID" VmRSS) / 1024 )) MiB"
+}
+
+# Extra arguments (WARM_FIRST WARM_COUNT) make the probe warm its own TLS client up on those names first: a cold
+# client JVM measures its own JIT more than the server. PROBE_HOST (default 127.0.0.1) is where it connects.
+probe() {
+    local out=$1 first=$2 count=$3 concurrency=$4 label=$5
+    shift 5
+    run_load "$out" timeout 1800 java -XX:+UseSerialGC "$BENCH_DIR/scale/HandshakeProbe.java" \
+        "${PROBE_HOST:-127.0.0.1}" "$HTTPS_PORT" "$ORDER" "$first" "$count" "$concurrency" "$label" "$@" || true
+    cat "$out" >&2
+}
+
+# The index scan of stored certificates runs after the start (seconds for 100,000 entries, a core's worth of work on
+# this machine): handshakes measured while it runs measure the scan too. Waits for its log line, reports when it came.
+wait_for_index_scan() {
+    local line t0=$1 logfile=${2:-$RESULTS/clicktls.log}
+    while :; do
+        line=$(grep -a -m1 ' indexed .* stored certificates' "$logfile" || true)
+        [ -n "$line" ] && break
+        [ $(( $(now_ms) - t0 )) -lt 180000 ] || { report "index scan: not done within 180 s"; return 0; }
+        sleep 0.2
+    done
+    report "index scan done $(( $(date -u -d "$(awk '{print $1}' <<< "$line")" +%s%3N) - t0 )) ms after the process start: ${line#* - }"
+}
+
+# HandshakeProbe's summary line matching $2 from file $1, without its label.
+probe_line() { grep -h "$2" "$1" | sed 's/^[a-z-]*: //'; }
+
+# Names WARM_NAMES.. of ORDER, not in memory yet, one at a time (the probe warmed up on the first names), then the
+# same names again, in memory, as the baseline of what the handshake costs without storage.
+not_in_memory_handshakes() {
+    log "handshakes for $PROBE names not in memory, one at a time (load average $(load_average))"
+    probe "$RESULTS/probe-cold.txt" "$WARM_NAMES" "$PROBE" 1 cold 0 "$WARM_NAMES"
+    report "not in memory, one at a time: $(probe_line "$RESULTS/probe-cold.txt" 'server reply ms')" \
+        "(load average $(load_average))"
+    report "  $(probe_line "$RESULTS/probe-cold.txt" 'handshake ms') (adds the JDK client's crypto)"
+    report "  $(probe_line "$RESULTS/probe-cold.txt" 'connections in')"
+    if grep -q 'first error' "$RESULTS/probe-cold.txt"; then report "  $(grep -h 'first error' "$RESULTS/probe-cold.txt")"; fi
+    probe "$RESULTS/probe-memory.txt" "$WARM_NAMES" "$PROBE" 1 memory 0 "$WARM_NAMES"
+    report "same names in memory (baseline): $(probe_line "$RESULTS/probe-memory.txt" 'server reply ms')"
+    report "  $(probe_line "$RESULTS/probe-memory.txt" 'handshake ms')"
+}
+
+# Samples VmRSS of PROXY_PID every half second until stopped.
+sample_rss() {
+    while kill -0 "$PROXY_PID" 2>/dev/null; do
+        memory_kb "$PROXY_PID" VmRSS
+        sleep 0.5
+    done
+}
+
+# RSS under load: FILL new names (after the warm-up and probed ones) at 8 connections at once while wrk keeps 50
+# keep-alive connections busy on links.shop0.test; peak RSS sampled twice a second, and VmHWM.
+rss_under_load() {
+    local first=$((WARM_NAMES + PROBE)) sampler wrk_pid seconds peak
+    log "RSS under load: $FILL new names at 8 connections at once, wrk keep-alive on one name alongside"
+    start_load "$RESULTS/rss-samples.txt" sample_rss
+    sampler=$STARTED_PID
+    # long enough for the probe; stopped as soon as the probe is done
+    start_load "$RESULTS/rss-wrk.txt" timeout 1800 wrk -t1 -c50 -d1800s --latency -s "$WORK/sni.lua" \
+        -H "Host: links.shop0.test" "https://links.shop0.test:$HTTPS_PORT/"
+    wrk_pid=$STARTED_PID
+    seconds=$SECONDS
+    probe "$RESULTS/probe-fill.txt" "$first" "$FILL" 8 fill
+    # SIGINT makes wrk stop and print its summary
+    kill -INT "$wrk_pid" 2>/dev/null || true   # timeout passes the signal on to wrk
+    wait_load "$wrk_pid" || true
+    kill "$sampler" 2>/dev/null || true
+    wait_load "$sampler" || true
+    peak=$(sort -n "$RESULTS/rss-samples.txt" | tail -n 1)
+    report "under load ($((SECONDS - seconds)) s, load average $(load_average)): $(probe_line "$RESULTS/probe-fill.txt" 'connections in')"
+    report "  new names: $(probe_line "$RESULTS/probe-fill.txt" 'server reply ms')"
+    report "  new names: $(probe_line "$RESULTS/probe-fill.txt" 'handshake ms')"
+    report "  keep-alive alongside: $(parse_wrk "$RESULTS/rss-wrk.txt" | awk '{printf "%d requests, %d req/s, p99 %s ms, %d errors", $1, $2, $3, $4}')"
+    report "  peak RSS (sampled every 0.5 s): $((${peak:-0} / 1024)) MiB; VmHWM $(( $(memory_kb "$PROXY_PID" VmHWM) / 1024 )) MiB"
+    if grep -q 'first error' "$RESULTS/probe-fill.txt"; then report "  $(grep -h 'first error' "$RESULTS/probe-fill.txt")"; fi
+}

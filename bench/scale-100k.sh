@@ -166,61 +166,7 @@ EOF
 }
 
 # --- measurements -----------------------------------------------------------------------------------------
-REPORT=""
-report() { REPORT+="$*"$'\n'; log "$*"; }
-
-now_ms() { date +%s%3N; }
-
-# Start to serving: the clock starts just before the JVM is launched.
-start_and_time() {
-    local name t0 t1 code
-    name=$(sed -n "${COUNT}p" "$ORDER")   # the last name of the shuffled order: not used by any later phase
-    t0=$(now_ms)
-    PROXY_START_MS=$t0
-    # shellcheck disable=SC2086
-    start_server "$RESULTS/clicktls.log" java $JVM_FLAGS -jar "$JAR" run --config "$CONFIG"
-    PROXY_PID=$STARTED_PID
-    while :; do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -k --resolve "$name:$HTTPS_PORT:127.0.0.1" \
-            "https://$name:$HTTPS_PORT/" 2>/dev/null || true)
-        [ "$code" = 302 ] && break
-        kill -0 "$PROXY_PID" 2>/dev/null || { tail -n 30 "$RESULTS/clicktls.log" >&2; die "clicktls exited"; }
-        [ $(( $(now_ms) - t0 )) -lt 120000 ] || die "clicktls did not serve $name within 120 s"
-        sleep 0.05
-    done
-    t1=$(now_ms)
-    report "start to serving (process start → first 302 over TLS for $name, loaded from storage): $((t1 - t0)) ms"
-    local line logged
-    line=$(grep -a -m1 ' serving https ' "$RESULTS/clicktls.log" || true)
-    if [ -n "$line" ]; then
-        logged=$(date -u -d "$(awk '{print $1}' <<< "$line")" +%s%3N)
-        report "  the proxy logged that it serves $((logged - t0)) ms after the process start"
-    fi
-    report "RSS after start: $(( $(memory_kb "$PROXY_PID" VmRSS) / 1024 )) MiB"
-}
-
-# Extra arguments (WARM_FIRST WARM_COUNT) make the probe warm its own TLS client up on those names first: a cold
-# client JVM measures its own JIT more than the server.
-probe() {
-    local out=$1 first=$2 count=$3 concurrency=$4 label=$5
-    shift 5
-    run_load "$out" timeout 1800 java -XX:+UseSerialGC "$BENCH_DIR/scale/HandshakeProbe.java" \
-        127.0.0.1 "$HTTPS_PORT" "$ORDER" "$first" "$count" "$concurrency" "$label" "$@" || true
-    cat "$out" >&2
-}
-
-# The index scan reads every meta.json after the start (seconds for 100,000 entries, a core's worth of work on this
-# machine): handshakes measured while it runs measure the scan too. Waits for its log line and reports when it came.
-wait_for_index_scan() {
-    local line t0=$1
-    while :; do
-        line=$(grep -a -m1 ' indexed .* stored certificates' "$RESULTS/clicktls.log" || true)
-        [ -n "$line" ] && break
-        [ $(( $(now_ms) - t0 )) -lt 180000 ] || { report "index scan: not done within 180 s"; return 0; }
-        sleep 0.2
-    done
-    report "index scan done $(( $(date -u -d "$(awk '{print $1}' <<< "$line")" +%s%3N) - t0 )) ms after the process start: ${line#* - }"
-}
+# report, now_ms, start_and_time, probe, wait_for_index_scan, not_in_memory_handshakes and rss_under_load: lib.sh
 
 cold_handshakes() {
     log "warming the probe and the proxy on $WARM_NAMES names"
@@ -238,49 +184,7 @@ for name in sys.stdin.read().split():
 ' "$DATA/storage"
         report "page cache: the $PROBE probed names' files evicted before the not-in-memory handshakes"
     fi
-    log "handshakes for $PROBE names not in memory, one at a time"
-    probe "$RESULTS/probe-cold.txt" "$WARM_NAMES" "$PROBE" 1 cold 0 "$WARM_NAMES"
-    report "not in memory, one at a time: $(grep -h 'server reply ms' "$RESULTS/probe-cold.txt" | sed 's/^cold: //')"
-    report "  $(grep -h 'handshake ms' "$RESULTS/probe-cold.txt" | sed 's/^cold: //') (adds the JDK client's crypto)"
-    report "  $(grep -h 'connections in' "$RESULTS/probe-cold.txt" | sed 's/^cold: //')"
-    if grep -q 'first error' "$RESULTS/probe-cold.txt"; then report "  $(grep -h 'first error' "$RESULTS/probe-cold.txt")"; fi
-    # the same names again, now in memory: what the client and the handshake itself cost, without storage
-    probe "$RESULTS/probe-memory.txt" "$WARM_NAMES" "$PROBE" 1 memory 0 "$WARM_NAMES"
-    report "same names in memory (baseline): $(grep -h 'server reply ms' "$RESULTS/probe-memory.txt" | sed 's/^memory: //')"
-    report "  $(grep -h 'handshake ms' "$RESULTS/probe-memory.txt" | sed 's/^memory: //')"
-}
-
-# Samples VmRSS every half second into a file until stopped.
-sample_rss() {
-    while kill -0 "$PROXY_PID" 2>/dev/null; do
-        memory_kb "$PROXY_PID" VmRSS
-        sleep 0.5
-    done
-}
-
-rss_under_load() {
-    local first=$((WARM_NAMES + PROBE)) sampler wrk_pid seconds peak
-    log "RSS under load: $FILL new names at 8 connections at once, wrk keep-alive on one name alongside"
-    start_load "$RESULTS/rss-samples.txt" sample_rss
-    sampler=$STARTED_PID
-    # long enough for the probe; stopped as soon as the probe is done
-    start_load "$RESULTS/rss-wrk.txt" timeout 1800 wrk -t1 -c50 -d1800s --latency -s "$WORK/sni.lua" \
-        -H "Host: links.shop0.test" "https://links.shop0.test:$HTTPS_PORT/"
-    wrk_pid=$STARTED_PID
-    seconds=$SECONDS
-    probe "$RESULTS/probe-fill.txt" "$first" "$FILL" 8 fill
-    # SIGINT makes wrk stop and print its summary
-    kill -INT "$wrk_pid" 2>/dev/null || true   # timeout passes the signal on to wrk
-    wait_load "$wrk_pid" || true
-    kill "$sampler" 2>/dev/null || true
-    wait_load "$sampler" || true
-    peak=$(sort -n "$RESULTS/rss-samples.txt" | tail -n 1)
-    report "under load ($((SECONDS - seconds)) s): $(grep -h 'connections in' "$RESULTS/probe-fill.txt" | sed 's/^fill: //')"
-    report "  new names: $(grep -h 'server reply ms' "$RESULTS/probe-fill.txt" | sed 's/^fill: //')"
-    report "  new names: $(grep -h 'handshake ms' "$RESULTS/probe-fill.txt" | sed 's/^fill: //')"
-    report "  keep-alive alongside: $(parse_wrk "$RESULTS/rss-wrk.txt" | awk '{printf "%d requests, %d req/s, p99 %s ms, %d errors", $1, $2, $3, $4}')"
-    report "  peak RSS (sampled every 0.5 s): $((${peak:-0} / 1024)) MiB; VmHWM $(( $(memory_kb "$PROXY_PID" VmHWM) / 1024 )) MiB"
-    if grep -q 'first error' "$RESULTS/probe-fill.txt"; then report "  $(grep -h 'first error' "$RESULTS/probe-fill.txt")"; fi
+    not_in_memory_handshakes
 }
 
 # The time of the n-th "reloaded" line in the proxy's log, in ms since the epoch (empty if there is none yet).
@@ -331,7 +235,7 @@ shuf --random-source=<(yes) "$DATA/names.txt" > "$ORDER"
 write_wrk_script
 start_nginx
 write_config
-start_and_time
+start_and_time "$(sed -n "${COUNT}p" "$ORDER")" "$RESULTS/clicktls.log" "$CONFIG"
 skipped handshakes || cold_handshakes
 skipped rss || rss_under_load
 skipped reloads || reloads
