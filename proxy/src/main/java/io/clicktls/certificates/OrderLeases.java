@@ -4,6 +4,7 @@ import io.clicktls.metrics.Metrics;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
+import io.clicktls.storage.StorageUnavailableException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Optional;
@@ -21,13 +22,16 @@ import org.slf4j.LoggerFactory;
  * One order per name across every node sharing the storage: before a node orders (or renews) the certificate of a
  * name it takes the name's lease ({@link StorageKeys#orderLease}), renews it every third of its duration while the
  * order runs, and writes the certificate fenced by it. A node that finds the lease held elsewhere waits for the
- * holder's result: woken by the storage's change feed on the entry's {@code meta.json} where there is one, else by a
- * poll every {@link #POLL} ms, until the certificate is in storage, the lease has run out without one (then this node
- * takes it), or its time is up.
+ * holder's result: woken by the storage's change feed on the entry's {@code meta.json} where there is one, and by
+ * polls from {@link #POLL} ms apart, doubling to {@link #MAX_POLL} (a lease that ran out sends no notification), until
+ * the certificate is in storage, the lease has run out without one (then this node takes it), or its time is up.
+ * The doubling matters: a thousand names clicked on three nodes at once are two thousand waiters, and a poll every
+ * 250 ms each would take the database's whole connection pool.
  *
- * <p>Where the storage cannot take a lease (a full or read-only disk, a database that is down) the order goes ahead
- * without one, as on a single node: issuing must not depend on writing a lease, and the issuer's own limits still
- * hold.
+ * <p>Where a folder cannot take a lease (a full or read-only disk) the order goes ahead without one, as on a single
+ * node: issuing must not depend on writing a lease there. Where the shared storage cannot be reached or has no
+ * connection free ({@link StorageUnavailableException}), the claim fails instead: ordering without the lease is how
+ * a cluster would place one order per node; the handshake fails and the next one tries again.
  *
  * <p>Threading: storage I/O runs on {@code blocking}; {@code timers} only schedules polls and renewals. Thread-safe.
  */
@@ -36,6 +40,8 @@ final class OrderLeases {
     private static final Logger log = LoggerFactory.getLogger(OrderLeases.class);
     /** Between two looks at storage while another node orders, where no change feed wakes the waiter sooner. */
     static final long POLL = 250;
+    /** The longest wait between two polls. */
+    static final long MAX_POLL = 2_000;
 
     private final Storage storage;
     private final Duration duration;
@@ -135,6 +141,7 @@ final class OrderLeases {
         final String metaKey;
         private AutoCloseable feed;
         private boolean waited;
+        private long pollMillis = POLL;
 
         Waiter(String name, long deadline, Supplier<CertifiedKey> found) {
             this.name = name;
@@ -172,6 +179,16 @@ final class OrderLeases {
                 Optional<? extends Storage.Lease> taken;
                 try {
                     taken = storage.tryLease(StorageKeys.orderLease(name), duration);
+                } catch (StorageUnavailableException e) {
+                    metrics.onDemandDenied(Refusal.STORAGE_UNAVAILABLE.label());
+                    finish(
+                            null,
+                            new NameRefusedException(
+                                    name,
+                                    Refusal.STORAGE_UNAVAILABLE,
+                                    "cannot take the lease on ordering it from the storage the nodes share ("
+                                            + e.getMessage() + "); not ordering without it"));
+                    return;
                 } catch (IOException e) {
                     log.warn("cannot take the lease on ordering {} ({}); ordering without one", name, e.getMessage());
                     finish(new Claim(null, found.get()), null);
@@ -216,7 +233,9 @@ final class OrderLeases {
                     watch();
                 }
                 if (polling) {
-                    next(Math.min(POLL, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()))));
+                    long delay = pollMillis;
+                    pollMillis = Math.min(MAX_POLL, pollMillis * 2);
+                    next(Math.min(delay, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()))));
                 }
             } catch (RuntimeException e) {
                 finish(null, e);

@@ -1,13 +1,19 @@
 package io.clicktls.certificates;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageUnavailableException;
+import io.clicktls.testing.ForwardingStorage;
 import io.clicktls.testing.InternalCaStack;
 import io.clicktls.testing.ManualScheduledExecutor;
 import io.clicktls.tls.TlsContexts;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledExecutorService;
@@ -71,10 +77,14 @@ class OrderLeaseTest {
     }
 
     private CertificateResolver node(CertificateIssuer issuer, ScheduledExecutorService timers) {
+        return node(issuer, timers, pki.storage);
+    }
+
+    private CertificateResolver node(CertificateIssuer issuer, ScheduledExecutorService timers, Storage storage) {
         TlsContexts contexts = InternalCaStack.contexts(TlsContexts.preferredProvider());
         return CertificateResolver.builder()
                 .config(pki.config)
-                .store(new io.clicktls.storage.CertificateStore(pki.storage))
+                .store(new io.clicktls.storage.CertificateStore(storage))
                 .issuer(issuer)
                 .policy(pki.policy)
                 .blocking(pki.blocking)
@@ -102,6 +112,25 @@ class OrderLeaseTest {
         assertThat(fromB.leaf()).isEqualTo(fromA.leaf());
         assertThat(issuer.calls).hasValue(1);
         assertThat(pki.metrics.scrape()).contains("clicktls_lease_waits_total{outcome=\"certificate\"} 1.0");
+    }
+
+    @Test
+    void aSharedStorageThatCannotGiveTheLeaseNowMeansNoOrderRatherThanAnOrderWithoutIt() throws Exception {
+        InternalCaStack.CountingIssuer issuer = new InternalCaStack.CountingIssuer(pki.internalIssuer);
+        Storage busy = new ForwardingStorage(pki.storage) {
+            @Override
+            public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+                throw new StorageUnavailableException("database busy: every pooled connection in use", null);
+            }
+        };
+        CertificateResolver node = node(issuer, null, busy);
+
+        assertThatThrownBy(() -> node.certificate(NAME).get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(NameRefusedException.class)
+                .hasMessageContaining("not ordering without it");
+        assertThat(issuer.calls()).isZero();
+        assertThat(pki.metrics.scrape())
+                .contains("clicktls_on_demand_denied_total{reason=\"storage_unavailable\"} 1.0");
     }
 
     @Test

@@ -811,12 +811,23 @@ public final class PostgresStorage implements Storage, AutoCloseable {
     private IOException failure(String operation, String key, SQLException e) {
         String message = "PostgreSQL storage: cannot " + operation + " " + key + ": " + describe(e);
         if (isUnreachable(e)) {
-            if (!(e instanceof NoAttempt)) {
+            // A pool with every connection busy is not an outage: the database answers, so orders must not be held
+            // back nor reads sent to the local copy for FAIL_FAST. The operation still fails as unavailable.
+            if (!(e instanceof NoAttempt) && !poolBusy(e)) {
                 noteUnreachable(e);
             }
             return new StorageUnavailableException(message, e);
         }
         return new IOException(message, e);
+    }
+
+    /**
+     * Whether {@code e} is the pool's wait for a connection running out while no connection attempt failed: every
+     * pooled connection was in use (HikariCP gives its timeout the last connection failure as its cause, and there was
+     * none).
+     */
+    static boolean poolBusy(Throwable e) {
+        return e instanceof SQLTransientConnectionException && !(e instanceof NoAttempt) && e.getCause() == null;
     }
 
     /** Whether {@code e}, or what caused it, says the database could not be reached (rather than refused the work). */
@@ -846,6 +857,9 @@ public final class PostgresStorage implements Storage, AutoCloseable {
 
     /** What went wrong, in words that carry no value: the driver's message and SQL state, or "unreachable". */
     static String describe(Throwable e) {
+        if (poolBusy(e)) {
+            return "database busy: every pooled connection in use (storage.postgres.pool_size)";
+        }
         if (e instanceof SQLTransientConnectionException) {
             // the driver's cause ("Connection to host:port refused"), not the pool's wait: the same words each time
             return "database unreachable (" + causeOf(e) + ")";
