@@ -61,8 +61,10 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,6 +72,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.shredzone.acme4j.exception.AcmeException;
@@ -436,11 +439,26 @@ public final class ClickTlsServer implements AutoCloseable {
             }
         };
         try {
+            // Keys are gathered and followed by one task at a time: a burst (another node's storage copy) takes one
+            // place in the blocking executor's queue rather than one per key, and a key repeated meanwhile once.
+            Set<String> pendingKeys = ConcurrentHashMap.newKeySet();
+            AtomicBoolean draining = new AtomicBoolean();
+            Runnable drain = () -> {
+                draining.set(false);
+                for (String key : pendingKeys) {
+                    if (pendingKeys.remove(key)) {
+                        changed.accept(key);
+                    }
+                }
+            };
             closeInReverse.add(backend.onChange(key -> {
-                try {
-                    blocking.execute(() -> changed.accept(key));
-                } catch (RejectedExecutionException e) {
-                    log.warn("cannot follow a change of {} made elsewhere: the blocking executor is full", key);
+                if (pendingKeys.add(key) && draining.compareAndSet(false, true)) {
+                    try {
+                        blocking.execute(drain);
+                    } catch (RejectedExecutionException e) {
+                        draining.set(false); // the next key tries again
+                        log.warn("cannot follow changes made elsewhere now: the blocking executor is full");
+                    }
                 }
             }));
         } catch (IOException e) {

@@ -37,6 +37,8 @@ final class ChangeFeed implements AutoCloseable {
     private static final long LONGEST_RECONNECT_PAUSE_MILLIS = 5_000;
     private static final int POLL_MILLIS = 500;
     static final Duration LATE_COMMIT_MARGIN = Duration.ofSeconds(10);
+    /** How far below the last version seen a late commit's version can be: writes in flight at once, with room. */
+    static final long LATE_VERSIONS = 10_000;
 
     private final PostgresSettings settings;
     private final Duration syncInterval;
@@ -180,14 +182,22 @@ final class ChangeFeed implements AutoCloseable {
             return;
         }
         String margin = "cast(? as timestamptz) - interval '" + LATE_COMMIT_MARGIN.toMillis() + " milliseconds'";
-        String sql = "select key, version from " + schema + ".entry where version > ? or updated_at > " + margin
-                + " union all select key, version from " + schema + ".entry_deleted where version > ? or deleted_at > "
-                + margin + " order by version";
+        String late = "(version > ? and " + "%s > " + margin + ")";
+        String sql =
+                "select key, version from " + schema + ".entry where version > ? or " + late.formatted("updated_at")
+                        + " union all select key, version from " + schema + ".entry_deleted where version > ? or "
+                        + late.formatted("deleted_at") + " order by version";
+        // A late commit held a version taken while it was in flight: within the last LATE_VERSIONS below what was
+        // seen (far more than every node's pool can have in flight). Without that bound, a node starting just
+        // after a bulk write (a storage copy) would be told of every key of it again.
+        long lateFloor = Math.max(0, seen - LATE_VERSIONS);
         try (PreparedStatement changed = listening.prepareStatement(sql)) {
             changed.setLong(1, seen);
-            changed.setTimestamp(2, syncedAt);
-            changed.setLong(3, seen);
-            changed.setTimestamp(4, syncedAt);
+            changed.setLong(2, lateFloor);
+            changed.setTimestamp(3, syncedAt);
+            changed.setLong(4, seen);
+            changed.setLong(5, lateFloor);
+            changed.setTimestamp(6, syncedAt);
             try (ResultSet rows = changed.executeQuery()) {
                 while (rows.next()) {
                     deliver(rows.getString(1));
