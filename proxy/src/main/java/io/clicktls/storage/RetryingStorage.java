@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * {@code timer}. {@link #degraded}, {@link #notPersisted} and {@link #pending} read memory only (a short lock never
  * held during I/O) and may run on an event loop. Thread-safe.
  */
-public final class RetryingStorage implements Storage, AutoCloseable {
+public final class RetryingStorage extends StorageLayer implements AutoCloseable {
 
     /** The {@code kind} of a key: the label values of the storage metrics, all known ahead. */
     public static final List<String> KINDS = StorageKeys.KINDS;
@@ -65,7 +65,6 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         }
     }
 
-    private final Storage backend;
     private final ScheduledExecutorService timer;
     private final Executor blocking;
     private final Clock clock;
@@ -107,8 +106,8 @@ public final class RetryingStorage implements Storage, AutoCloseable {
             Clock clock,
             Consumer<String> notPersisted,
             long maxPendingBytes) {
+        super(backend);
         this.maxPendingBytes = maxPendingBytes;
-        this.backend = backend;
         this.timer = timer;
         this.blocking = blocking;
         this.clock = clock;
@@ -117,6 +116,15 @@ public final class RetryingStorage implements Storage, AutoCloseable {
 
     public Storage backend() {
         return backend;
+    }
+
+    /**
+     * Empty: this layer takes every write, keeping in memory what the backend refuses ({@link #writable()} and the
+     * pending counts say what waits). Not the backend's probe, which blocks.
+     */
+    @Override
+    public Optional<String> unwritable() {
+        return Optional.empty();
     }
 
     @Override
@@ -252,12 +260,6 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         return backend.lock(name, lease);
     }
 
-    /** The backend's lease: a lease is taken now or not at all, never kept in memory. */
-    @Override
-    public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
-        return backend.tryLease(name, duration);
-    }
-
     /**
      * {@inheritDoc} Never kept in memory: a fenced write lands now or fails (a later retry could no longer be fenced).
      * Once it landed, writes of the same keys still waiting are dropped, so that a retry cannot put an older value back.
@@ -270,26 +272,6 @@ public final class RetryingStorage implements Storage, AutoCloseable {
         synchronized (this) {
             pending.keySet().removeAll(written);
         }
-    }
-
-    @Override
-    public Optional<LeaseHolder> leaseHolder(String name) throws IOException {
-        return backend.leaseHolder(name);
-    }
-
-    /** The backend's change feed; writes waiting in memory are announced once they reach it. */
-    @Override
-    public AutoCloseable onChange(Consumer<String> keyListener) throws IOException {
-        return backend.onChange(keyListener);
-    }
-
-    /**
-     * The backend's own update: an update is a decision other nodes must see at once, so it is never kept in memory
-     * for later; when the backend refuses it, the caller hears so.
-     */
-    @Override
-    public Optional<byte[]> update(String key, Change change) throws IOException {
-        return backend.update(key, change);
     }
 
     /**
