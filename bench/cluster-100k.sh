@@ -54,6 +54,8 @@ KEEP=0
 SKIP=","
 PG_BIN=/usr/lib/postgresql/15/bin
 
+# shellcheck source=bench/options.sh
+. "$BENCH_DIR/options.sh"
 while [ $# -gt 0 ]; do
     case "$1" in
         --count) COUNT=$2; shift ;;
@@ -64,15 +66,11 @@ while [ $# -gt 0 ]; do
         --fill) FILL=$2; shift ;;
         --new) NEW=$2; shift ;;
         --skip) SKIP=",$2,"; shift ;;
-        --no-build) BUILD=0 ;;
-        --repo) REPO=$(cd "$2" && pwd); shift ;;
-        --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
-        --port-base) PORT_BASE=$2; shift ;;
-        --results) RESULTS=$2; shift ;;
-        --keep) KEEP=1 ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "cluster-100k.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
+        *)
+            common_option "$@" || { echo "cluster-100k.sh: unknown option $1" >&2; usage >&2; exit 64; }
+            shift $((COMMON_WORDS - 1))
+            ;;
     esac
     shift
 done

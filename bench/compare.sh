@@ -62,9 +62,10 @@ WAIT_IDLE=0
 RETRIES=2
 NAME=links.shop.test
 
+# shellcheck source=bench/options.sh
+. "$BENCH_DIR/options.sh"
 while [ $# -gt 0 ]; do
     case "$1" in
-        --no-build) BUILD=0 ;;
         --only) ONLY=$2; shift ;;
         --duration) DURATION=$2; shift ;;
         --warmup) WARMUP=$2; shift ;;
@@ -74,16 +75,13 @@ while [ $# -gt 0 ]; do
         --settle-max) SETTLE_MAX=$2; shift ;;
         --connections) CONNECTIONS=$2; shift ;;
         --handshake-rate) HANDSHAKE_RATE=$2; shift ;;
-        --repo) REPO=$(cd "$2" && pwd); shift ;;
-        --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
-        --port-base) PORT_BASE=$2; shift ;;
-        --results) RESULTS=$2; shift ;;
-        --keep) KEEP=1 ;;
         --wait-idle) WAIT_IDLE=$2; shift ;;
         --retries) RETRIES=$2; shift ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
+        *)
+            common_option "$@" || { echo "compare.sh: unknown option $1" >&2; usage >&2; exit 64; }
+            shift $((COMMON_WORDS - 1))
+            ;;
     esac
     shift
 done

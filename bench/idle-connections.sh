@@ -50,6 +50,8 @@ PER_CLIENT=10000
 RAMP_LIMIT=45
 HOLD=10 # after the ramp limit: the clients let go 55 s after their start, unless stopped after the reading
 
+# shellcheck source=bench/options.sh
+. "$BENCH_DIR/options.sh"
 while [ $# -gt 0 ]; do
     case "$1" in
         --count) COUNT=$2; shift ;;
@@ -57,15 +59,11 @@ while [ $# -gt 0 ]; do
         --only) ONLY=$2; shift ;;
         --warm) WARM=$2; shift ;;
         --concurrent) CONCURRENT=$2; shift ;;
-        --no-build) BUILD=0 ;;
-        --repo) REPO=$(cd "$2" && pwd); shift ;;
-        --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
-        --port-base) PORT_BASE=$2; shift ;;
-        --results) RESULTS=$2; shift ;;
-        --keep) KEEP=1 ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "idle-connections.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
+        *)
+            common_option "$@" || { echo "idle-connections.sh: unknown option $1" >&2; usage >&2; exit 64; }
+            shift $((COMMON_WORDS - 1))
+            ;;
     esac
     shift
 done

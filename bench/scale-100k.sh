@@ -61,6 +61,8 @@ SKIP=","
 # 3,000): the figure measured C2 compiling Netty's per-connection code more than loading from storage
 WARM_NAMES=3000
 
+# shellcheck source=bench/options.sh
+. "$BENCH_DIR/options.sh"
 while [ $# -gt 0 ]; do
     case "$1" in
         --count) COUNT=$2; shift ;;
@@ -70,16 +72,12 @@ while [ $# -gt 0 ]; do
         --warm) WARM_NAMES=$2; shift ;;
         --reloads) RELOADS=$2; shift ;;
         --skip) SKIP=",$2,"; shift ;;
-        --no-build) BUILD=0 ;;
-        --repo) REPO=$(cd "$2" && pwd); shift ;;
-        --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
-        --port-base) PORT_BASE=$2; shift ;;
-        --results) RESULTS=$2; shift ;;
-        --keep) KEEP=1 ;;
         --cold-cache) COLD_CACHE=1 ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "scale-100k.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
+        *)
+            common_option "$@" || { echo "scale-100k.sh: unknown option $1" >&2; usage >&2; exit 64; }
+            shift $((COMMON_WORDS - 1))
+            ;;
     esac
     shift
 done

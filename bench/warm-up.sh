@@ -42,6 +42,8 @@ RESULTS=""
 KEEP=0
 NAME=links.shop.test
 
+# shellcheck source=bench/options.sh
+. "$BENCH_DIR/options.sh"
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) SECONDS_WINDOWED=$2; shift ;;
@@ -49,15 +51,11 @@ while [ $# -gt 0 ]; do
         --steady) STEADY=$2; shift ;;
         --within) WITHIN=$2; shift ;;
         --rate) RATE=$2; shift ;;
-        --no-build) BUILD=0 ;;
-        --repo) REPO=$(cd "$2" && pwd); shift ;;
-        --jar) JAR=$2; shift ;;
-        --jvm-flags) JVM_FLAGS=$2; JVM_FLAGS_GIVEN=1; shift ;;
-        --port-base) PORT_BASE=$2; shift ;;
-        --results) RESULTS=$2; shift ;;
-        --keep) KEEP=1 ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "warm-up.sh: unknown option $1" >&2; usage >&2; exit 64 ;;
+        *)
+            common_option "$@" || { echo "warm-up.sh: unknown option $1" >&2; usage >&2; exit 64; }
+            shift $((COMMON_WORDS - 1))
+            ;;
     esac
     shift
 done
