@@ -16,9 +16,14 @@ final class BlockingExecutor {
     private BlockingExecutor() {}
 
     static ExecutorService create(int threads, int queue) {
+        return create("clicktls-blocking", threads, queue);
+    }
+
+    /** @param name what its threads are called, followed by {@code -N} */
+    static ExecutorService create(String name, int threads, int queue) {
         AtomicInteger count = new AtomicInteger();
         ThreadFactory factory = runnable -> {
-            Thread thread = new Thread(runnable, "clicktls-blocking-" + count.incrementAndGet());
+            Thread thread = new Thread(runnable, name + "-" + count.incrementAndGet());
             thread.setDaemon(true);
             return thread;
         };

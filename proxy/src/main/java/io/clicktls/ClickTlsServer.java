@@ -165,6 +165,14 @@ public final class ClickTlsServer implements AutoCloseable {
         metrics.bindNetty(transport.boss(), transport.workers());
         ExecutorService blocking = BlockingExecutor.create(32, 100_000);
         closeInReverse.add(blocking::shutdownNow);
+        // The CA's validation requests wait for these lookups and give up after a few seconds (Pebble: 5 s), while a
+        // burst of new names queues minutes of orders on `blocking`: answering must not queue behind them.
+        ExecutorService challengeLookups = BlockingExecutor.create("clicktls-challenge", 2, 10_000);
+        closeInReverse.add(challengeLookups::shutdownNow);
+        // Renewing and giving back order leases: a renewal queued behind orders past the lease's expiry lets another
+        // node order the same name (one order per name needs them on time).
+        ExecutorService leaseWork = BlockingExecutor.create("clicktls-lease", 2, 100_000);
+        closeInReverse.add(leaseWork::shutdownNow);
         ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "clicktls-renewals");
             thread.setDaemon(true);
@@ -234,7 +242,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 .blocking(blocking)
                 .loads(loads)
                 // one order per name across the nodes sharing the storage
-                .leases(config.storage().lease(), timers)
+                .leases(config.storage().lease(), timers, leaseWork)
                 .metrics(metrics)
                 .clock(clock)
                 // the one cache of certificates is the resolver's; the contexts follow it
@@ -298,8 +306,8 @@ public final class ClickTlsServer implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
 
         PendingHandshakes pending = new PendingHandshakes();
-        TlsSelectionHandler.Shared tlsSelection =
-                new TlsSelectionHandler.Shared(certificates, contexts, challenges, blocking, live, metrics, pending);
+        TlsSelectionHandler.Shared tlsSelection = new TlsSelectionHandler.Shared(
+                certificates, contexts, challenges, blocking, challengeLookups, live, metrics, pending);
         proxy = ProxyServer.builder()
                 .config(live)
                 .eventLoops(transport.boss(), transport.workers())
@@ -308,7 +316,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 .certificates(resolver)
                 .pendingLookups(pending)
                 .challenges(challenges)
-                .blockingExecutor(blocking)
+                .challengeExecutor(challengeLookups)
                 .metrics(metrics)
                 .upstreamSslContext(upstreamTls())
                 .addresses(

@@ -67,6 +67,7 @@ public final class CertificateResolver implements CertificateSource {
     private final IssuanceFailures failures;
     private final Executor blocking;
     private final Executor loads;
+    private final Executor leaseWork;
     private final Metrics metrics;
     private final Clock clock;
     private final CertificateEvents events;
@@ -135,11 +136,13 @@ public final class CertificateResolver implements CertificateSource {
         this.metrics = metrics;
         this.clock = clock;
         this.events = events;
+        this.leaseWork = b.leaseWork != null ? b.leaseWork : blocking;
         this.leases = new OrderLeases(
                 store.storage(),
                 b.leaseDuration,
                 b.timers != null ? b.timers : SharedTimer.INSTANCE,
-                blocking,
+                loads,
+                leaseWork,
                 metrics);
         this.memory = Caffeine.newBuilder()
                 .maximumSize(maximumSize)
@@ -174,6 +177,7 @@ public final class CertificateResolver implements CertificateSource {
         private int maximumSize = DEFAULT_MAXIMUM_SIZE;
         private Duration leaseDuration = StorageSettings.DEFAULT_LEASE;
         private ScheduledExecutorService timers;
+        private Executor leaseWork;
 
         private Builder() {}
 
@@ -183,8 +187,18 @@ public final class CertificateResolver implements CertificateSource {
          * Default: {@link StorageSettings#DEFAULT_LEASE} and a timer thread shared by the resolvers of this JVM.
          */
         public Builder leases(Duration leaseDuration, ScheduledExecutorService timers) {
+            return leases(leaseDuration, timers, null);
+        }
+
+        /**
+         * As {@link #leases(Duration, ScheduledExecutorService)}, with the executor that renews and gives back the
+         * leases this node holds ({@code null}: the blocking executor). Best one of their own: a renewal that
+         * queues behind orders past the lease's expiry lets another node order the same name.
+         */
+        public Builder leases(Duration leaseDuration, ScheduledExecutorService timers, Executor leaseWork) {
             this.leaseDuration = Objects.requireNonNull(leaseDuration, "leaseDuration");
             this.timers = timers;
+            this.leaseWork = leaseWork;
             return this;
         }
 
@@ -517,6 +531,16 @@ public final class CertificateResolver implements CertificateSource {
                 if (claim.found() != null) {
                     return CompletableFuture.completedFuture(claim.found());
                 }
+                if (claim.waited()) {
+                    // The node that held the lease gave it back without a certificate: its order failed, and the
+                    // backoff it recorded holds here too (not in this node's memory yet: read again). Ordering at
+                    // once would be a second order for the name (and a second failed validation at the CA).
+                    IssuanceFailure failure = failures.reread(name).orElse(null);
+                    if (failure != null && failure.holdsBackAt(clock.instant())) {
+                        claim.hold().close();
+                        return CompletableFuture.failedFuture(heldBack(name, failure));
+                    }
+                }
                 ConfigSnapshot snapshot = config.get();
                 IssuanceLimits.Requester requester = stored.heldBefore() ? IssuanceLimits.Requester.RENEWAL : client;
                 return releasing(
@@ -527,7 +551,7 @@ public final class CertificateResolver implements CertificateSource {
         });
     }
 
-    /** {@code work}, completed once the lease it ran under (if any) is given back, on the blocking executor. */
+    /** {@code work}, completed once the lease it ran under (if any) is given back, on the lease executor. */
     private CompletableFuture<CertifiedKey> releasing(OrderLeases.Hold hold, CompletableFuture<CertifiedKey> work) {
         if (hold == null) {
             return work;
@@ -539,7 +563,7 @@ public final class CertificateResolver implements CertificateSource {
                 complete(released, result, failure);
             };
             try {
-                blocking.execute(release);
+                leaseWork.execute(release);
             } catch (RejectedExecutionException e) {
                 release.run();
             }

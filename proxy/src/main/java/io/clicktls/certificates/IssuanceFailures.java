@@ -99,6 +99,15 @@ public final class IssuanceFailures {
     }
 
     /**
+     * As {@link #lastFailure}, from storage whatever memory holds: another node may have just recorded a failure.
+     * Blocking (one storage read).
+     */
+    public Optional<IssuanceFailure> reread(String name) {
+        memory.invalidate(name);
+        return lastFailure(name);
+    }
+
+    /**
      * Records a failed attempt now and returns the resulting state, with the time the next attempt is allowed.
      * A storage failure is logged: memory still holds the name back on this node. Blocking.
      */

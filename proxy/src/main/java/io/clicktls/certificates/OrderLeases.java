@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * connection free ({@link StorageUnavailableException}), the claim fails instead: ordering without the lease is how
  * a cluster would place one order per node; the handshake fails and the next one tries again.
  *
- * <p>Threading: storage I/O runs on {@code blocking}; {@code timers} only schedules polls and renewals. Thread-safe.
+ * <p>Threading: the looks at storage of a claim run on {@code looks}, the renewals of a held lease on {@code leaseWork}
+ * (an executor of its own in a node: a renewal queued behind a burst of orders past the lease's expiry would let a
+ * second node order the name); {@code timers} only schedules polls and renewals. Thread-safe.
  */
 final class OrderLeases {
 
@@ -46,23 +48,35 @@ final class OrderLeases {
     private final Storage storage;
     private final Duration duration;
     private final ScheduledExecutorService timers;
-    private final Executor blocking;
+    private final Executor looks;
+    private final Executor leaseWork;
     private final Metrics metrics;
 
     OrderLeases(
-            Storage storage, Duration duration, ScheduledExecutorService timers, Executor blocking, Metrics metrics) {
+            Storage storage,
+            Duration duration,
+            ScheduledExecutorService timers,
+            Executor looks,
+            Executor leaseWork,
+            Metrics metrics) {
         this.storage = storage;
         this.duration = duration;
         this.timers = timers;
-        this.blocking = blocking;
+        this.looks = looks;
+        this.leaseWork = leaseWork;
         this.metrics = metrics;
     }
 
     /**
      * The right to order a name, or the certificate another node obtained meanwhile. {@code hold} is {@code null}
      * when there is {@code found} a certificate, and also when the storage could not lease (order without one).
+     * {@code waited}: the lease was held elsewhere first, so the node that held it may have failed meanwhile.
      */
-    record Claim(Hold hold, CertifiedKey found) {}
+    record Claim(Hold hold, CertifiedKey found, boolean waited) {
+        Claim(Hold hold, CertifiedKey found) {
+            this(hold, found, false);
+        }
+    }
 
     /**
      * Takes the lease of {@code name}, waiting at most {@code wait} while another node holds it. Right after taking
@@ -76,8 +90,8 @@ final class OrderLeases {
     }
 
     /**
-     * A lease held: renewed every third of its duration until closed. Closing gives the lease back (blocking: call
-     * on the blocking executor); closing twice does nothing.
+     * A lease held: renewed every third of its duration until closed. Closing gives the lease back (blocking: not on
+     * an event loop); closing twice does nothing.
      */
     final class Hold implements AutoCloseable {
         private final Storage.Lease lease;
@@ -90,7 +104,7 @@ final class OrderLeases {
             metrics.leasesHeld(1);
             long every = Math.max(1, duration.toMillis() / 3);
             this.renewals =
-                    timers.scheduleAtFixedRate(() -> runBlocking(this::renew), every, every, TimeUnit.MILLISECONDS);
+                    timers.scheduleAtFixedRate(() -> run(leaseWork, this::renew), every, every, TimeUnit.MILLISECONDS);
         }
 
         Storage.Lease lease() {
@@ -153,12 +167,12 @@ final class OrderLeases {
         void next(long delayMillis) {
             try {
                 if (delayMillis == 0) {
-                    blocking.execute(() -> look(true));
+                    looks.execute(() -> look(true));
                 } else {
                     timers.schedule(
                             () -> {
                                 try {
-                                    blocking.execute(() -> look(true));
+                                    looks.execute(() -> look(true));
                                 } catch (RejectedExecutionException e) {
                                     finish(null, e);
                                 }
@@ -209,7 +223,7 @@ final class OrderLeases {
                         finish(new Claim(null, meanwhile), null);
                     } else {
                         ended("expired");
-                        finish(new Claim(hold, null), null);
+                        finish(new Claim(hold, null, waited), null);
                     }
                     return;
                 }
@@ -247,7 +261,7 @@ final class OrderLeases {
             try {
                 feed = storage.onChange(key -> {
                     if (key.equals(metaKey)) {
-                        runBlocking(() -> look(false));
+                        run(looks, () -> look(false));
                     }
                 });
             } catch (IOException e) {
@@ -277,11 +291,11 @@ final class OrderLeases {
         }
     }
 
-    private void runBlocking(Runnable work) {
+    private static void run(Executor executor, Runnable work) {
         try {
-            blocking.execute(work);
+            executor.execute(work);
         } catch (RejectedExecutionException e) {
-            log.debug("blocking executor full; skipped a lease step: {}", e.toString());
+            log.debug("executor full; skipped a lease step: {}", e.toString());
         }
     }
 }

@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * budget ({@code certificates.limits.new_names_per_client_per_registered_domain_per_week}). Without a slot the
  * request is forwarded over http at once, counted as {@code too_many_pending}.
  *
- * <p>Runs on the event loop; the challenge lookup (storage I/O) runs on the blocking executor.
+ * <p>Runs on the event loop; the challenge lookup (storage I/O) runs on {@code challengeLookups}.
  *
  * @param pending the node's bound on waiting lookups, shared with the TLS listener; {@code null}: none
  */
@@ -52,7 +52,7 @@ record PlainHttpAnswers(
         Supplier<ConfigSnapshot> config,
         CertificateSource certificates,
         Challenges challenges,
-        Executor blocking,
+        Executor challengeLookups,
         IntSupplier httpsPort,
         Metrics metrics,
         PendingHandshakes pending)
@@ -123,7 +123,7 @@ record PlainHttpAnswers(
                 || !TOKEN.matcher(token).matches()) {
             return CompletableFuture.completedFuture(ErrorResponses.response(ErrorResponses.Failure.NOT_FOUND));
         }
-        return CompletableFuture.supplyAsync(() -> challenges.httpKeyAuthorization(token), blocking)
+        return CompletableFuture.supplyAsync(() -> challenges.httpKeyAuthorization(token), challengeLookups)
                 .handle((answer, failure) -> {
                     if (failure != null) {
                         log.warn("http-01 lookup for token {} failed", token, failure);

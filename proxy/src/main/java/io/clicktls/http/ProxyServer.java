@@ -116,7 +116,7 @@ public final class ProxyServer implements AutoCloseable {
                 settings.config,
                 settings.certificates,
                 settings.challenges,
-                settings.blockingExecutor,
+                settings.challengeExecutor,
                 this::publicHttpsPort,
                 settings.metrics,
                 settings.pendingLookups);
@@ -328,7 +328,7 @@ public final class ProxyServer implements AutoCloseable {
         private CertificateSource certificates;
         private Challenges challenges = Challenges.NONE;
         private PendingHandshakes pendingLookups;
-        private Executor blockingExecutor;
+        private Executor challengeExecutor;
         private Metrics metrics;
         private SslContext upstreamSslContext;
         private AddressResolverGroup<? extends SocketAddress> resolver;
@@ -420,9 +420,12 @@ public final class ProxyServer implements AutoCloseable {
             return this;
         }
 
-        /** Runs blocking lookups (challenge tokens from storage); never an event loop. */
-        public Builder blockingExecutor(Executor blockingExecutor) {
-            this.blockingExecutor = blockingExecutor;
+        /**
+         * Runs http-01 challenge lookups (tokens from storage on a node that did not order); never an event loop.
+         * Best an executor of their own: the CA gives a validation a few seconds.
+         */
+        public Builder challengeExecutor(Executor challengeExecutor) {
+            this.challengeExecutor = challengeExecutor;
             return this;
         }
 
@@ -513,7 +516,7 @@ public final class ProxyServer implements AutoCloseable {
             Objects.requireNonNull(tlsHandlerFactory, "tlsHandlerFactory");
             Objects.requireNonNull(certificates, "certificates");
             Objects.requireNonNull(challenges, "challenges");
-            Objects.requireNonNull(blockingExecutor, "blockingExecutor");
+            Objects.requireNonNull(challengeExecutor, "challengeExecutor");
             Objects.requireNonNull(metrics, "metrics");
             Objects.requireNonNull(upstreamSslContext, "upstreamSslContext");
             return new ProxyServer(this);

@@ -135,7 +135,10 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
      * What the handlers of all connections share, made once per node.
      *
      * @param contexts the TLS contexts of the resolver's certificates (they follow its events)
-     * @param blocking runs challenge lookups and context builds that missed the cache; never an event loop
+     * @param blocking runs context builds that missed the cache; never an event loop
+     * @param challengeAnswers runs tls-alpn-01 challenge lookups (storage I/O on a node that did not order): an
+     *     executor of their own, never an event loop, and not the one orders queue on, since the CA gives a
+     *     validation a few seconds while a burst of new names can fill the blocking executor for minutes
      * @param config read once per handshake for {@code on_demand.handshake_wait}
      * @param pending the node's count of waiting handshakes, or {@code null} for no bound
      */
@@ -144,6 +147,7 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
             TlsContexts contexts,
             Challenges challenges,
             Executor blocking,
+            Executor challengeAnswers,
             Supplier<ConfigSnapshot> config,
             Metrics metrics,
             PendingHandshakes pending) {}
@@ -334,10 +338,10 @@ public final class TlsSelectionHandler extends SslClientHelloHandler<SslContext>
                                     throw new CompletionException(e);
                                 }
                             },
-                            shared.blocking())
+                            shared.challengeAnswers())
                     .orTimeout(handshakeWait().toNanos(), TimeUnit.NANOSECONDS);
         } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e); // the blocking executor is saturated
+            return CompletableFuture.failedFuture(e); // the challenge executor is saturated
         }
     }
 

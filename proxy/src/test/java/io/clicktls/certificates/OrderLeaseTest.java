@@ -54,6 +54,8 @@ class OrderLeaseTest {
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
         final AtomicInteger calls = new AtomicInteger();
+        /** Whether, once released, it fails as a CA's refused validation would, instead of issuing. */
+        volatile boolean failWhenReleased;
 
         @Override
         public CertifiedKey issue(String name) throws IssuanceException {
@@ -66,6 +68,9 @@ class OrderLeaseTest {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IssuanceException("interrupted", e);
+            }
+            if (failWhenReleased) {
+                throw new IssuanceException("tls-alpn-01 validation of " + name + " failed: unauthorized");
             }
             return pki.internalIssuer.issue(name);
         }
@@ -112,6 +117,28 @@ class OrderLeaseTest {
         assertThat(fromB.leaf()).isEqualTo(fromA.leaf());
         assertThat(issuer.calls).hasValue(1);
         assertThat(pki.metrics.scrape()).contains("clicktls_lease_waits_total{outcome=\"certificate\"} 1.0");
+    }
+
+    @Test
+    void aNodeThatWaitedForAnOrderThatFailedHoldsBackInsteadOfOrderingAgain() throws Exception {
+        GatedIssuer failing = new GatedIssuer();
+        failing.failWhenReleased = true;
+        InternalCaStack.CountingIssuer issuerB = new InternalCaStack.CountingIssuer(pki.internalIssuer);
+        CertificateResolver nodeA = node(failing, null);
+        CertificateResolver nodeB = node(issuerB, null);
+
+        CompletableFuture<CertifiedKey> onA = nodeA.certificate(NAME);
+        assertThat(failing.entered.await(10, TimeUnit.SECONDS)).isTrue();
+        // node B looks before node A fails: no failure in its memory, the lease held by node A
+        CompletableFuture<CertifiedKey> onB = nodeB.certificate(NAME);
+        Thread.sleep(2 * OrderLeases.POLL); // node B is waiting for node A's order
+        failing.release.countDown();
+
+        assertThatThrownBy(() -> onA.get(10, TimeUnit.SECONDS)).hasMessageContaining("validation");
+        // node B takes the lease node A gave back, and finds the failure node A recorded: the backoff, no order
+        assertThatThrownBy(() -> onB.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(IssuanceHeldBackException.class);
+        assertThat(issuerB.calls()).isZero();
+        assertThat(failing.calls).hasValue(1);
     }
 
     @Test

@@ -168,7 +168,7 @@ abstract class ProxyFixture {
                         return Optional.empty();
                     }
                 })
-                .blockingExecutor(blocking)
+                .challengeExecutor(blocking)
                 .metrics(metrics)
                 .upstreamSslContext(upstreamContext)
                 .upstreamConnectTimeout(Duration.ofSeconds(1))

@@ -40,6 +40,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
@@ -94,13 +95,18 @@ class TlsHandshakeIT {
     }
 
     private int start(SslProvider provider) {
+        return start(provider, pki.blocking);
+    }
+
+    /** @param blocking the node's executor for issuance and context builds; challenge lookups use pki.blocking */
+    private int start(SslProvider provider, Executor blocking) {
         if (provider == SslProvider.OPENSSL_REFCNT) {
             assumeTrue(OpenSsl.isAvailable(), "BoringSSL is not available here");
         }
         TlsContexts contexts = InternalCaStack.contexts(provider);
         resolver = pki.resolver(contexts);
         TlsSelectionHandler.Shared shared = new TlsSelectionHandler.Shared(
-                resolver, contexts, challenges, pki.blocking, pki.config, pki.metrics, null);
+                resolver, contexts, challenges, blocking, pki.blocking, pki.config, pki.metrics, null);
         server = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -183,6 +189,23 @@ class TlsHandshakeIT {
         assertThat(trust.presented.get(0)[0]).isEqualTo(challenge.leaf());
         assertThat(challenges.askedFor).containsExactly("links.shop.test");
         assertThat(pki.issuer.calls()).isZero();
+    }
+
+    @EachProvider
+    void theChallengeCertificateIsAnsweredWhileOrdersFillTheBlockingExecutor(SslProvider provider) throws Exception {
+        // A burst of new names queues minutes of orders on the blocking executor; the CA's validation gives up after
+        // seconds. Here that executor takes tasks and never runs them: the answer must not depend on it.
+        List<Runnable> neverRun = new CopyOnWriteArrayList<>();
+        int port = start(provider, neverRun::add);
+        CertifiedKey challenge = pki.internalIssuer.issue("links.shop.test");
+        challenges.certificate = challenge;
+        RecordingTrust trust = new RecordingTrust(pki, true);
+
+        String answer = talk(port, "links.shop.test", List.of("acme-tls/1"), trust);
+
+        assertThat(answer).isEqualTo("pong acme-tls/1");
+        assertThat(trust.presented.get(0)[0]).isEqualTo(challenge.leaf());
+        assertThat(neverRun).isEmpty();
     }
 
     @EachProvider

@@ -57,17 +57,12 @@ class TlsSelectionHandlerTest {
     }
 
     private EmbeddedChannel channel() {
+        Executor counted = task -> {
+            blockingTasks.incrementAndGet();
+            pki.blocking.execute(task);
+        };
         return new EmbeddedChannel(new TlsSelectionHandler(new TlsSelectionHandler.Shared(
-                resolver,
-                contexts,
-                Challenges.NONE,
-                task -> {
-                    blockingTasks.incrementAndGet();
-                    pki.blocking.execute(task);
-                },
-                pki.config,
-                pki.metrics,
-                null)));
+                resolver, contexts, Challenges.NONE, counted, counted, pki.config, pki.metrics, null)));
     }
 
     private static ByteBuf hello(String serverName, String... alpn) throws Exception {
