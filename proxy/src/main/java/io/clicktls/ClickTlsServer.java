@@ -169,10 +169,11 @@ public final class ClickTlsServer implements AutoCloseable {
         // burst of new names queues minutes of orders on `blocking`: answering must not queue behind them.
         ExecutorService challengeLookups = BlockingExecutor.create("clicktls-challenge", 2, 10_000);
         closeInReverse.add(challengeLookups::shutdownNow);
-        // Renewing and giving back order leases: a renewal queued behind orders past the lease's expiry lets another
-        // node order the same name (one order per name needs them on time).
-        ExecutorService leaseWork = BlockingExecutor.create("clicktls-lease", 2, 100_000);
-        closeInReverse.add(leaseWork::shutdownNow);
+        // What keeps the nodes sharing a storage in step, on time whatever the orders queued on `blocking`: renewing
+        // and giving back order leases (a renewal late past the lease's expiry lets another node order the same
+        // name), and following the changes other nodes make (a certificate issued elsewhere served within seconds).
+        ExecutorService coordination = BlockingExecutor.create("clicktls-cluster", 2, 100_000);
+        closeInReverse.add(coordination::shutdownNow);
         ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "clicktls-renewals");
             thread.setDaemon(true);
@@ -242,7 +243,7 @@ public final class ClickTlsServer implements AutoCloseable {
                 .blocking(blocking)
                 .loads(loads)
                 // one order per name across the nodes sharing the storage
-                .leases(config.storage().lease(), timers, leaseWork)
+                .leases(config.storage().lease(), timers, coordination)
                 .metrics(metrics)
                 .clock(clock)
                 // the one cache of certificates is the resolver's; the contexts follow it
@@ -269,7 +270,8 @@ public final class ClickTlsServer implements AutoCloseable {
                 .build();
         closeInReverse.add(renewals);
         RenewalScheduler scheduler = renewals;
-        followOtherNodes(backend, blocking, timers, store, certificates, failures, policy, ticketKeys, storage);
+        followOtherNodes(
+                backend, blocking, coordination, timers, store, certificates, failures, policy, ticketKeys, storage);
         // Exact names listed without a certificate are issued before their first click, once the index says which.
         CertificatePrefetch prefetch = new CertificatePrefetch(
                 live,
@@ -411,6 +413,7 @@ public final class ClickTlsServer implements AutoCloseable {
     private void followOtherNodes(
             Storage backend,
             ExecutorService blocking,
+            ExecutorService coordination,
             ScheduledExecutorService timers,
             CertificateStore store,
             CertificateResolver certificates,
@@ -448,7 +451,8 @@ public final class ClickTlsServer implements AutoCloseable {
         };
         try {
             // Keys are gathered and followed by one task at a time: a burst (another node's storage copy) takes one
-            // place in the blocking executor's queue rather than one per key, and a key repeated meanwhile once.
+            // place in the coordination executor's queue rather than one per key, and a key repeated meanwhile once.
+            // Not on `blocking`: behind a burst of orders there, a certificate another node stored would wait minutes.
             Set<String> pendingKeys = ConcurrentHashMap.newKeySet();
             AtomicBoolean draining = new AtomicBoolean();
             Runnable drain = () -> {
@@ -462,10 +466,10 @@ public final class ClickTlsServer implements AutoCloseable {
             closeInReverse.add(backend.onChange(key -> {
                 if (pendingKeys.add(key) && draining.compareAndSet(false, true)) {
                     try {
-                        blocking.execute(drain);
+                        coordination.execute(drain);
                     } catch (RejectedExecutionException e) {
                         draining.set(false); // the next key tries again
-                        log.warn("cannot follow changes made elsewhere now: the blocking executor is full");
+                        log.warn("cannot follow changes made elsewhere now: the coordination executor is full");
                     }
                 }
             }));
