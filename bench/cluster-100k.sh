@@ -317,6 +317,16 @@ EOF2
     die "Pebble did not start (see $RESULTS/pebble.log)"
 }
 
+# "label=count, ..." for the non-zero series of counter $2 in the Prometheus text file $1, by label $3.
+metric_counts() {
+    awk -v name="$2" -v label="$3" '
+        index($0, name "{") == 1 && $NF + 0 > 0 {
+            match($0, label "=\"[^\"]*\""); value = substr($0, RSTART + length(label) + 2, RLENGTH - length(label) - 3)
+            printf "%s%s=%d", (n++ ? ", " : ""), value, $NF
+        }
+        END { if (!n) printf "none" }' "$1"
+}
+
 # Orders Pebble received: its log line for each new order.
 pebble_orders() { grep -c 'Added order "[^"]*" to the db' "$RESULTS/pebble.log" || true; }
 
@@ -428,6 +438,9 @@ EOF2
     report "  failed orders logged by the nodes: $(cat "$RESULTS"/cluster-?.log | grep -a -c 'could not issue a certificate' || true); first: $(cat "$RESULTS"/cluster-?.log | grep -a -m1 'could not issue a certificate' | sed 's/^.* - //' | cut -c1-240)"
     for node in 1 2 3; do
         report "  node $node: peak RSS $(( $(sort -n "$RESULTS/cluster-rss-$node.txt" | tail -n 1) / 1024 )) MiB, VmHWM $(( $(memory_kb "${pids[$((node - 1))]}" VmHWM) / 1024 )) MiB; $(grep -a -c -E ' (WARN|ERROR) ' "$RESULTS/cluster-$node.log" || true) WARN/ERROR log lines"
+        # what each node answered: handshake outcomes (the CA's validations included) and refused names, by reason
+        curl -s "http://127.0.0.$node:$ADMIN_PORT/metrics" > "$RESULTS/cluster-metrics-$node.txt" || true
+        report "    handshakes: $(metric_counts "$RESULTS/cluster-metrics-$node.txt" clicktls_tls_handshakes_total result); on-demand refusals: $(metric_counts "$RESULTS/cluster-metrics-$node.txt" clicktls_on_demand_denied_total reason)"
     done
     for i in "${pids[@]}"; do stop_server "$i"; done
     stop_server "$PEBBLE_PID"

@@ -215,9 +215,13 @@ public final class ClickTlsServer implements AutoCloseable {
                 new TlsContexts(TlsContexts.preferredProvider(), TlsContexts.DEFAULT_MAXIMUM_SIZE, ticketKeys);
         tlsContexts = contexts;
         closeInReverse.add(contexts::clear);
-        // a tls-alpn-01 context is built when its challenge is published, before the CA's validation connections
+        // A tls-alpn-01 context is built when its challenge is published, before the CA's validation connections.
+        // On a database the nodes share a challenge must be there before the CA validates (through any node), so it
+        // is written past RetryingStorage, which would keep a refused write in this node's memory; a single node
+        // answers from memory, so a folder keeps the retrying layer (a full disk must not stop issuance).
         ChallengeStore challenges = new ChallengeStore(
-                storage, ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));
+                postgres != null ? served : storage,
+                ChallengeStore.TlsAlpnListener.of(contexts::prepareChallenge, contexts::releaseChallenge));
         CertificateIssuer issuer = issuer(config, storage, challenges, clock, blocking, contexts);
         List<String> issuerLabels = issuerLabels(issuer);
         metrics.issuers(issuerLabels, (label, state) -> lifetimes.stored(label, state, issuerLabels));

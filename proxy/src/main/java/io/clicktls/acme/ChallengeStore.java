@@ -4,11 +4,14 @@ import io.clicktls.config.HostNames;
 import io.clicktls.pki.CertifiedKey;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
+import io.clicktls.storage.StorageUnavailableException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -19,6 +22,11 @@ import org.slf4j.LoggerFactory;
  * host name. Kept in memory for the node that ordered, and written through {@link Storage}
  * ({@code challenges/http-01/<token>}, {@code challenges/tls-alpn-01/<name>}) so that another node of a cluster
  * can answer the CA too. Withdrawn once the CA has validated (or failed to).
+ *
+ * <p>The storage must not defer writes (no {@code RetryingStorage} in front of a database the nodes share): a challenge
+ * kept in one node's memory while the CA validates through another fails the validation. A shared storage that has
+ * no connection free now ({@link StorageUnavailableException}: a burst of new names) is tried again for a few seconds
+ * before a publish fails (the order then fails before the CA is asked to validate) or a lookup answers "none".
  *
  * <p>Thread-safe. Blocking when the memory copy misses (storage I/O): call from the blocking executor, never from an
  * event loop.
@@ -31,8 +39,15 @@ public final class ChallengeStore implements Challenges {
     // base64url tokens and host names (HostNames) may pass, never "..", "/" or anything a file system would interpret.
     private static final Pattern TOKEN = Pattern.compile("[A-Za-z0-9_-]{1,256}");
 
+    /** How long a publish keeps trying a storage that is unavailable now. */
+    static final Duration PUBLISH_PATIENCE = Duration.ofSeconds(10);
+    /** How long a lookup does: the CA waits for the answer (Pebble 15 s, and it tries three times at once). */
+    static final Duration LOOKUP_PATIENCE = Duration.ofSeconds(4);
+
     private final Storage storage;
     private final TlsAlpnListener listener;
+    private final Duration publishPatience;
+    private final Duration lookupPatience;
     private final ConcurrentMap<String, String> keyAuthorizations = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, CertifiedKey> alpnCertificates = new ConcurrentHashMap<>();
 
@@ -70,15 +85,25 @@ public final class ChallengeStore implements Challenges {
     }
 
     public ChallengeStore(Storage storage, TlsAlpnListener listener) {
+        this(storage, listener, PUBLISH_PATIENCE, LOOKUP_PATIENCE);
+    }
+
+    ChallengeStore(Storage storage, TlsAlpnListener listener, Duration publishPatience, Duration lookupPatience) {
         this.storage = storage;
         this.listener = listener;
+        this.publishPatience = publishPatience;
+        this.lookupPatience = lookupPatience;
     }
 
     /** Publishes an http-01 answer: in memory at once, then in storage. */
     public void publishHttp01(String token, String keyAuthorization) throws IOException {
         requireToken(token);
         keyAuthorizations.put(token, keyAuthorization);
-        storage.store(StorageKeys.http01Challenge(token), keyAuthorization.getBytes(StandardCharsets.US_ASCII));
+        byte[] value = keyAuthorization.getBytes(StandardCharsets.US_ASCII);
+        patiently(publishPatience, () -> {
+            storage.store(StorageKeys.http01Challenge(token), value);
+            return null;
+        });
     }
 
     /**
@@ -88,7 +113,11 @@ public final class ChallengeStore implements Challenges {
     public void publishTlsAlpn01(CertifiedKey certificate) throws IOException {
         String name = requireHostName(certificate.name());
         alpnCertificates.put(name, certificate);
-        storage.store(StorageKeys.tlsAlpn01Challenge(name), PemCodec.encode(certificate.key(), certificate.chain()));
+        byte[] pem = PemCodec.encode(certificate.key(), certificate.chain());
+        patiently(publishPatience, () -> {
+            storage.store(StorageKeys.tlsAlpn01Challenge(name), pem);
+            return null;
+        });
         tell(listener::published, certificate);
     }
 
@@ -133,7 +162,7 @@ public final class ChallengeStore implements Challenges {
             return Optional.of(local);
         }
         try {
-            return storage.load(StorageKeys.http01Challenge(token))
+            return patiently(lookupPatience, () -> storage.load(StorageKeys.http01Challenge(token)))
                     .map(bytes -> new String(bytes, StandardCharsets.US_ASCII));
         } catch (IOException e) {
             log.warn("cannot read http-01 challenge from storage: {}", e.toString());
@@ -155,7 +184,8 @@ public final class ChallengeStore implements Challenges {
             return Optional.of(local);
         }
         try {
-            Optional<byte[]> stored = storage.load(StorageKeys.tlsAlpn01Challenge(normal));
+            Optional<byte[]> stored =
+                    patiently(lookupPatience, () -> storage.load(StorageKeys.tlsAlpn01Challenge(normal)));
             if (stored.isEmpty()) {
                 return Optional.empty();
             }
@@ -169,6 +199,37 @@ public final class ChallengeStore implements Challenges {
         } catch (IOException e) {
             log.warn("cannot read tls-alpn-01 challenge for {} from storage: {}", normal, e.toString());
             return Optional.empty();
+        }
+    }
+
+    /** A storage call. */
+    private interface StorageCall<T> {
+        T run() throws IOException;
+    }
+
+    /**
+     * {@code call}, tried again while the storage is unavailable, pausing from 50 ms doubling to 1 s, for at most
+     * {@code patience}; then its last {@link StorageUnavailableException} is thrown. Blocks the calling thread (never
+     * an event loop: see the class's threading).
+     */
+    private static <T> T patiently(Duration patience, StorageCall<T> call) throws IOException {
+        long deadline = System.nanoTime() + patience.toNanos();
+        long pause = 50;
+        while (true) {
+            try {
+                return call.run();
+            } catch (StorageUnavailableException e) {
+                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pause) - deadline > 0) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(pause); // a pool with no connection free: one is given back within milliseconds
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                pause = Math.min(1_000, pause * 2);
+            }
         }
     }
 

@@ -3,12 +3,20 @@ package io.clicktls.acme;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.clicktls.acme.ChallengeStore.TlsAlpnListener;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageUnavailableException;
+import io.clicktls.testing.ForwardingStorage;
 import io.clicktls.testing.InMemoryStorage;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.interfaces.ECPrivateKey;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class ChallengeStoreTest {
@@ -127,5 +135,64 @@ class ChallengeStoreTest {
         assertThat(events).containsExactly("published warm-up.invalid", "withdrawn warm-up.invalid");
         assertThat(listened.tlsAlpnCertificate("warm-up.invalid")).isEmpty();
         assertThat(storage.list("challenges/")).isEmpty();
+    }
+
+    /** Storage whose next {@code refusals} calls fail as a database pool with no connection free does. */
+    private static final class BusyStorage extends ForwardingStorage {
+        final AtomicInteger refusals;
+
+        BusyStorage(Storage delegate, int refusals) {
+            super(delegate);
+            this.refusals = new AtomicInteger(refusals);
+        }
+
+        private void busy() throws StorageUnavailableException {
+            if (refusals.getAndDecrement() > 0) {
+                throw new StorageUnavailableException("database busy: every pooled connection in use", null);
+            }
+        }
+
+        @Override
+        public void store(String key, byte[] value) throws IOException {
+            busy();
+            super.store(key, value);
+        }
+
+        @Override
+        public Optional<byte[]> load(String key) throws IOException {
+            busy();
+            return super.load(key);
+        }
+    }
+
+    @Test
+    void aStorageBusyForAMomentStillGetsTheChallengeBeforePublishReturnsAndAnotherNodeStillFindsIt() throws Exception {
+        CertifiedKey alpn = AlpnChallengeCertificate.create("links.shop.test", new byte[32], Clock.systemUTC());
+        var publishing = new ChallengeStore(
+                new BusyStorage(storage, 3), TlsAlpnListener.NONE, Duration.ofSeconds(10), Duration.ofSeconds(10));
+
+        publishing.publishTlsAlpn01(alpn);
+        publishing.publishHttp01(TOKEN, "key-authorization");
+
+        // in the shared storage when publish returns: the CA may now validate through any node
+        assertThat(storage.load("challenges/tls-alpn-01/links.shop.test")).isPresent();
+        assertThat(storage.load("challenges/http-01/" + TOKEN)).isPresent();
+        var otherNode = new ChallengeStore(
+                new BusyStorage(storage, 2), TlsAlpnListener.NONE, Duration.ofSeconds(10), Duration.ofSeconds(10));
+        assertThat(otherNode.tlsAlpnCertificate("links.shop.test").orElseThrow().leaf())
+                .isEqualTo(alpn.leaf());
+    }
+
+    @Test
+    void aStorageThatStaysBusyFailsThePublishSoThatTheCaIsNeverAskedToValidate() {
+        var publishing = new ChallengeStore(
+                new BusyStorage(storage, Integer.MAX_VALUE),
+                TlsAlpnListener.NONE,
+                Duration.ofMillis(300),
+                Duration.ofMillis(300));
+
+        assertThatThrownBy(() -> publishing.publishHttp01(TOKEN, "key-authorization"))
+                .isInstanceOf(StorageUnavailableException.class);
+        assertThat(publishing.tlsAlpnCertificate("other.shop.test")).isEmpty();
     }
 }
