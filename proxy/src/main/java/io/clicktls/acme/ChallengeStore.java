@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The storage must not defer writes (no {@code RetryingStorage} in front of a database the nodes share): a challenge
  * kept in one node's memory while the CA validates through another fails the validation. A shared storage that has
- * no connection free now ({@link StorageUnavailableException}: a burst of new names) is tried again for a few seconds
+ * no connection free now ({@link StorageUnavailableException#busy()}: a burst of new names) is tried again for a few seconds
  * before a publish fails (the order then fails before the CA is asked to validate) or a lookup answers "none".
  *
  * <p>Thread-safe. Blocking when the memory copy misses (storage I/O): call from the blocking executor, never from an
@@ -208,7 +208,7 @@ public final class ChallengeStore implements Challenges {
     }
 
     /**
-     * {@code call}, tried again while the storage is unavailable, pausing from 50 ms doubling to 1 s, for at most
+     * {@code call}, tried again while the storage is busy, pausing from 50 ms doubling to 1 s, for at most
      * {@code patience}; then its last {@link StorageUnavailableException} is thrown. Blocks the calling thread (never
      * an event loop: see the class's threading).
      */
@@ -219,7 +219,7 @@ public final class ChallengeStore implements Challenges {
             try {
                 return call.run();
             } catch (StorageUnavailableException e) {
-                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pause) - deadline > 0) {
+                if (!e.busy() || System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pause) - deadline > 0) {
                     throw e;
                 }
                 try {

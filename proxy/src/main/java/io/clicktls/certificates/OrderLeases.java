@@ -194,6 +194,13 @@ final class OrderLeases {
                 try {
                     taken = storage.tryLease(StorageKeys.orderLease(name), duration);
                 } catch (StorageUnavailableException e) {
+                    if (e.busy() && System.nanoTime() - deadline < 0) {
+                        // every pooled connection in use (a burst of new names): the database answers, look again
+                        if (polling) {
+                            next(nextPoll());
+                        }
+                        return;
+                    }
                     metrics.onDemandDenied(Refusal.STORAGE_UNAVAILABLE.label());
                     finish(
                             null,
@@ -247,13 +254,18 @@ final class OrderLeases {
                     watch();
                 }
                 if (polling) {
-                    long delay = pollMillis;
-                    pollMillis = Math.min(MAX_POLL, pollMillis * 2);
-                    next(Math.min(delay, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()))));
+                    next(nextPoll());
                 }
             } catch (RuntimeException e) {
                 finish(null, e);
             }
+        }
+
+        /** The wait before the next poll, doubling from {@link #POLL} to {@link #MAX_POLL}, never past the deadline. */
+        private long nextPoll() {
+            long delay = pollMillis;
+            pollMillis = Math.min(MAX_POLL, pollMillis * 2);
+            return Math.min(delay, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
         }
 
         /** The change feed, where the storage has one, looks again as soon as the entry is written. */

@@ -9,7 +9,20 @@ import java.io.IOException;
  */
 public final class StorageUnavailableException extends IOException {
 
+    private final boolean busy;
+
     public StorageUnavailableException(String message, Throwable cause) {
+        this(message, cause, false);
+    }
+
+    /** @param busy the backend answers but had no connection free in time (a burst): worth trying again soon */
+    public StorageUnavailableException(String message, Throwable cause, boolean busy) {
         super(message, cause);
+        this.busy = busy;
+    }
+
+    /** Whether the backend was reachable but busy (every pooled connection in use), rather than unreachable. */
+    public boolean busy() {
+        return busy;
     }
 }

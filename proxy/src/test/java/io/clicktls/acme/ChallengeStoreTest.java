@@ -148,7 +148,7 @@ class ChallengeStoreTest {
 
         private void busy() throws StorageUnavailableException {
             if (refusals.getAndDecrement() > 0) {
-                throw new StorageUnavailableException("database busy: every pooled connection in use", null);
+                throw new StorageUnavailableException("database busy: every pooled connection in use", null, true);
             }
         }
 

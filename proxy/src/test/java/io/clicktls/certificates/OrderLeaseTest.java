@@ -144,13 +144,13 @@ class OrderLeaseTest {
     @Test
     void aSharedStorageThatCannotGiveTheLeaseNowMeansNoOrderRatherThanAnOrderWithoutIt() throws Exception {
         InternalCaStack.CountingIssuer issuer = new InternalCaStack.CountingIssuer(pki.internalIssuer);
-        Storage busy = new ForwardingStorage(pki.storage) {
+        Storage down = new ForwardingStorage(pki.storage) {
             @Override
             public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
-                throw new StorageUnavailableException("database busy: every pooled connection in use", null);
+                throw new StorageUnavailableException("database unreachable (Connection refused)", null);
             }
         };
-        CertificateResolver node = node(issuer, null, busy);
+        CertificateResolver node = node(issuer, null, down);
 
         assertThatThrownBy(() -> node.certificate(NAME).get(10, TimeUnit.SECONDS))
                 .hasCauseInstanceOf(NameRefusedException.class)
@@ -158,6 +158,29 @@ class OrderLeaseTest {
         assertThat(issuer.calls()).isZero();
         assertThat(pki.metrics.scrape())
                 .contains("clicktls_on_demand_denied_total{reason=\"storage_unavailable\"} 1.0");
+    }
+
+    @Test
+    void aLeaseRefusedWhileEveryPooledConnectionIsBusyIsAskedForAgainAndOneOrderIsPlaced() throws Exception {
+        InternalCaStack.CountingIssuer issuer = new InternalCaStack.CountingIssuer(pki.internalIssuer);
+        AtomicInteger refusals = new AtomicInteger(2);
+        Storage busy = new ForwardingStorage(pki.storage) {
+            @Override
+            public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
+                if (refusals.getAndDecrement() > 0) {
+                    throw new StorageUnavailableException("database busy: every pooled connection in use", null, true);
+                }
+                return super.tryLease(name, duration);
+            }
+        };
+        CertificateResolver node = node(issuer, null, busy);
+
+        CertifiedKey issued = node.certificate(NAME).get(10, TimeUnit.SECONDS);
+
+        assertThat(issued.name()).isEqualTo(NAME);
+        assertThat(issuer.calls()).isEqualTo(1);
+        assertThat(refusals.get()).isNegative(); // asked three times
+        assertThat(pki.metrics.scrape()).doesNotContain("reason=\"storage_unavailable\"} 1.0");
     }
 
     @Test

@@ -816,7 +816,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
             if (!(e instanceof NoAttempt) && !poolBusy(e)) {
                 noteUnreachable(e);
             }
-            return new StorageUnavailableException(message, e);
+            return new StorageUnavailableException(message, e, poolBusy(e));
         }
         return new IOException(message, e);
     }
