@@ -77,6 +77,8 @@ public final class PostgresStorage implements Storage, AutoCloseable {
      * the pool's connection timeout: a handshake reading a stored certificate falls back to the local copy at once.
      */
     static final Duration FAIL_FAST = Duration.ofSeconds(1);
+    /** How long an operation keeps asking a pool whose every connection is in use (see {@link #pooled}). */
+    static final Duration BUSY_PATIENCE = Duration.ofSeconds(10);
     /** While the database stays unreachable, the background connect logs at most this often. */
     private static final Duration LOG_EVERY = Duration.ofMinutes(1);
 
@@ -784,7 +786,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         if (now != null && !probe && System.nanoTime() - failFastUntil < 0) {
             throw new NoAttempt(now.cause());
         }
-        Connection connection = pool.getConnection();
+        Connection connection = pooled();
         if (now != null && outage.compareAndSet(now, null)) {
             log.info(
                     "PostgreSQL storage: {} answers again after {} s; reads and writes go to the database again",
@@ -792,6 +794,26 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                     Duration.between(now.since(), Instant.now()).toSeconds());
         }
         return connection;
+    }
+
+    /**
+     * A connection from the pool, asked for again while every connection is in use (the pool's wait, the connect
+     * timeout, ran out without a failed connection attempt) for up to {@link #BUSY_PATIENCE}: the database answers,
+     * and a burst of work (a thousand new names on every node at once) gives connections back within seconds. An
+     * operation failing there instead would be a lease not taken, a challenge or certificate not written while the
+     * order goes on, each a second order for the name somewhere in the cluster.
+     */
+    private Connection pooled() throws SQLException {
+        long deadline = System.nanoTime() + BUSY_PATIENCE.toNanos();
+        while (true) {
+            try {
+                return pool.getConnection();
+            } catch (SQLTransientConnectionException e) {
+                if (!poolBusy(e) || System.nanoTime() - deadline >= 0) {
+                    throw e;
+                }
+            }
+        }
     }
 
     /** Starts an outage, or prolongs it: the next {@link #FAIL_FAST} fails at once. Logs its start once. */

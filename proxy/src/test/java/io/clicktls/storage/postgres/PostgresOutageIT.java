@@ -6,9 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -60,6 +67,41 @@ class PostgresOutageIT {
             assertThat(new String(loaded, StandardCharsets.UTF_8)).isEqualTo("chain");
             assertThat(storage.tryLease("orders/a.test", Duration.ofSeconds(30)))
                     .isPresent();
+        }
+    }
+
+    @Test
+    void anOperationWaitsForAPoolWhoseEveryConnectionIsBusyInsteadOfFailingAfterTheConnectTimeout() throws Exception {
+        PostgresSettings settings = postgres.freshSettings().withPoolSize(2);
+        try (PostgresStorage storage = PostgresStorage.open(settings)) {
+            storage.store("limits/a", "1".getBytes(StandardCharsets.UTF_8));
+            CountDownLatch holding = new CountDownLatch(2);
+            // both connections, each held in an update's transaction for longer than the pool's 2 s wait
+            List<CompletableFuture<Optional<byte[]>>> holders = new ArrayList<>();
+            for (String key : List.of("limits/a", "limits/b")) {
+                holders.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return storage.update(key, current -> {
+                            holding.countDown();
+                            try {
+                                Thread.sleep(3_000);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                            return "2".getBytes(StandardCharsets.UTF_8);
+                        });
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }));
+            }
+            assertThat(holding.await(10, TimeUnit.SECONDS)).isTrue();
+
+            assertThat(storage.load("limits/a")).isPresent(); // waited for a connection: no "database busy" failure
+            for (CompletableFuture<Optional<byte[]>> holder : holders) {
+                assertThat(holder.get(10, TimeUnit.SECONDS)).isPresent();
+            }
+            assertThat(storage.unreachable()).isEmpty();
         }
     }
 
