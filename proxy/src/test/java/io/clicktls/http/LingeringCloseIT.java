@@ -1,7 +1,18 @@
 package io.clicktls.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -20,6 +31,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Connections the proxy ends on its own while the client is still sending: the client reads the error page every
@@ -34,10 +47,40 @@ class LingeringCloseIT extends ProxyFixture {
 
     @Test
     void aClientThatSendsItsWholeRequestBeforeReadingGetsThe431EveryTime() throws Exception {
-        // Over TLS: the JDK's TLS socket, as many clients, gives the connection up when a write fails on a reset.
+        assertEveryOversizedRequestGets431(proxy.httpsPort(), 20);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "io_uring"})
+    void onTheNativeTransportsTooAClientSendingItsWholeRequestGetsThe431(String transport) throws Exception {
+        boolean epoll = transport.equals("epoll");
+        assumeTrue(epoll ? Epoll.isAvailable() : IoUring.isAvailable(), transport + " is not available here");
+        EventLoopGroup loops =
+                new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : IoUringIoHandler.newFactory());
+        ProxyServer own = proxyBuilder()
+                .eventLoops(loops, loops)
+                .channelTypes(
+                        epoll ? EpollServerSocketChannel.class : IoUringServerSocketChannel.class,
+                        epoll ? EpollSocketChannel.class : IoUringSocketChannel.class)
+                .build()
+                .start();
+        try {
+            assertEveryOversizedRequestGets431(own.httpsPort(), 5);
+        } finally {
+            own.close();
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    /**
+     * Sends a request with a 256 KB header {@code times}, each on a new connection, all of it before reading, and
+     * expects the 431 each time. Over TLS: the JDK's TLS socket, as many clients, gives the connection up when a
+     * write fails on a reset, so without lingering the answer is lost.
+     */
+    private static void assertEveryOversizedRequestGets431(int port, int times) throws Exception {
         byte[] request = oversizedRequest(256 * 1024);
-        for (int i = 0; i < 20; i++) {
-            try (Socket socket = connect()) {
+        for (int i = 0; i < times; i++) {
+            try (Socket socket = openTls(port, HOST)) {
                 socket.setSoTimeout(20_000);
                 socket.getOutputStream().write(request);
                 socket.getOutputStream().flush();
