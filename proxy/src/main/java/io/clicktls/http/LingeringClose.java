@@ -68,16 +68,17 @@ final class LingeringClose extends ChannelOutboundHandlerAdapter {
         channel.closeFuture().addListener(closed -> promise.trySuccess());
         ctx.pipeline().addFirst(DROPPED_INPUT, new DroppedInput(lingerMillis, lingerBytes));
         // Completes once everything written before it has left (writes complete in order): only then is the output
-        // shut down, which would fail what is still queued.
+        // shut down, which would fail what is still queued. On failure the connection is closed from here, towards
+        // the socket: a real close, not another lingering one.
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
             if (written.isSuccess()) {
                 duplex.shutdownOutput().addListener(shut -> {
                     if (!shut.isSuccess()) {
-                        channel.close();
+                        ctx.close();
                     }
                 });
             } else {
-                channel.close();
+                ctx.close();
             }
         });
     }
