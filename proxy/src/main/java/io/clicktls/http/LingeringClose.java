@@ -36,17 +36,8 @@ final class LingeringClose extends ChannelOutboundHandlerAdapter {
     static final String NAME = "lingering-close";
     private static final String DROPPED_INPUT = "lingering-input";
 
-    private final long lingerMillis;
-    private final long lingerBytes;
-
-    LingeringClose() {
-        this(ProxySettings.CLOSE_LINGER_TIME.toMillis(), ProxySettings.CLOSE_LINGER_BYTES);
-    }
-
-    LingeringClose(long lingerMillis, long lingerBytes) {
-        this.lingerMillis = lingerMillis;
-        this.lingerBytes = lingerBytes;
-    }
+    private final long lingerMillis = ProxySettings.CLOSE_LINGER_TIME.toMillis();
+    private final long lingerBytes = ProxySettings.CLOSE_LINGER_BYTES;
 
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
