@@ -91,8 +91,9 @@ final class ControlFrameLimits extends Http2FrameListenerDecorator {
     }
 
     /**
-     * A connection error: Netty's connection handler answers it with GOAWAY carrying its code and closes at once
-     * (hard shutdown: the client is not owed its streams in flight).
+     * A connection error: Netty's connection handler answers it with GOAWAY carrying its code and closes right after
+     * (hard shutdown: the client is not owed its streams in flight); {@link LingeringClose} makes sure the client
+     * still reads the GOAWAY while its flood is arriving.
      */
     private static Http2Exception tooMany(String kind, int limit) {
         return new Http2Exception(

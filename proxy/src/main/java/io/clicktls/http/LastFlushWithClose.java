@@ -7,7 +7,8 @@ import io.netty.channel.ChannelOutboundHandlerAdapter;
  * Sits between the socket and TLS so that a last response and TLS's close_notify alert leave in one system call:
  * {@link #flushThenClose} lets TLS encrypt what is pending but holds the socket flush back, then closes, and the
  * close flushes the response together with the alert. (Closing with the response still unencrypted would lose it:
- * the engine stops taking application data once its outbound side is closed.)
+ * the engine stops taking application data once its outbound side is closed.) The close then reaches
+ * {@link LingeringClose}, which sends the FIN only once both have left.
  *
  * <p>One per client connection; runs on its event loop and must not block.
  */

@@ -30,13 +30,13 @@ import org.slf4j.LoggerFactory;
  * bottom:
  *
  * <pre>
- * https: (proxy) → tls → idle → alpn ┬ h2:       h2 → h2-streams → client-errors
- *                                    │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy
- *                                    │             → client-errors
- *                                    └ http/1.1: codec → request-timeout → keep-alive → expect-continue
- *                                                → link-upgrade → proxy → client-errors
- * http:  (proxy) → idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME http-01, 308 to
- *        https) → client-errors
+ * https: (proxy) → lingering-close → last-flush → tls → idle → alpn
+ *          ┬ h2:       h2 → h2-streams → client-errors
+ *          │           ⇒ per stream: codec → expect-continue → link-upgrade → proxy → client-errors
+ *          └ http/1.1: codec → request-timeout → keep-alive → expect-continue → link-upgrade → proxy
+ *                      → client-errors
+ * http:  (proxy) → lingering-close → idle → codec → request-timeout → keep-alive → expect-continue → proxy (ACME
+ *        http-01, 308 to https) → client-errors
  * (proxy): proxy-protocol → proxy-source, on connections from the load balancers of listen.proxy_protocol only;
  *          both leave the pipeline once the header is read
  * </pre>
@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * listen.proxy_protocol}: only listed load balancers may connect, and their connections begin with the PROXY
  * protocol's decoder and header reader) and the {@link ConnectionLimiter}, which closes it at once
  * when a limit is reached. {@link ClientErrorLog} ("client-errors") is last everywhere: every error ends there, is counted and
- * closes the connection or stream.
+ * closes the connection or stream. {@link LingeringClose} is first everywhere: every close of a connection passes it,
+ * so that the client reads our last response, GOAWAY or alert before the connection ends.
  *
  * There is no aggregator anywhere on the proxy path: bodies stream. The initializers run on the new channel's event
  * loop; nothing here blocks.
@@ -65,6 +66,7 @@ final class ListenerPipelines {
     private final ConnectionLimiter limiter;
     private final ClientErrorLog clientErrors;
     private final ProxyProtocolAdmission proxyProtocol;
+    private final LingeringClose lingeringClose = new LingeringClose();
 
     ListenerPipelines(
             ProxyContext context,
@@ -92,6 +94,7 @@ final class ListenerPipelines {
                     return;
                 }
                 ChannelPipeline p = ch.pipeline();
+                p.addLast(LingeringClose.NAME, lingeringClose);
                 p.addLast("last-flush", new LastFlushWithClose());
                 p.addLast("tls", tlsHandlerFactory.apply(ch));
                 p.addLast(
@@ -115,6 +118,7 @@ final class ListenerPipelines {
                     return;
                 }
                 ChannelPipeline p = ch.pipeline();
+                p.addLast(LingeringClose.NAME, lingeringClose);
                 p.addLast(
                         "idle", ClientTimeouts.idleConnection(context.settings().keepAliveIdle()));
                 addHttp1(p, "http", plainHttpAnswers, false);

@@ -73,6 +73,14 @@ record ProxySettings(
      */
     static final int H2_MAX_QUEUED_CONTROL_FRAMES = 10_000;
 
+    /**
+     * How long a connection we end lingers at most (see {@link LingeringClose}): time for the client to read our last
+     * words (GOAWAY, an error page, a TLS alert) and end its side before a close that would reset the connection.
+     */
+    static final Duration CLOSE_LINGER_TIME = Duration.ofSeconds(2);
+    /** Input read and dropped at most while a connection lingers; past it the client is left to flow control. */
+    static final long CLOSE_LINGER_BYTES = 1024 * 1024;
+
     static ProxySettings defaults() {
         return new ProxySettings(
                 Duration.ofSeconds(5),

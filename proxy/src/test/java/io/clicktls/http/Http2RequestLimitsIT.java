@@ -2,6 +2,7 @@ package io.clicktls.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
@@ -92,6 +93,25 @@ class Http2RequestLimitsIT extends ProxyFixture {
     }
 
     @Test
+    void everyClientThatSendsItsWholeFloodBeforeReadingGetsItsGoAway() throws Exception {
+        // 15,000 PING frames (255 KB), far past the limit of 100, written at once before anything is read, as a
+        // client writing from one thread does: the proxy ends the connection with most of it still arriving.
+        ByteArrayOutputStream frames = new ByteArrayOutputStream();
+        for (int i = 0; i < 15_000; i++) {
+            frames.write(new byte[] {0, 0, 8, RawHttp2.PING, 0, 0, 0, 0, 0});
+            frames.write(new byte[8]);
+        }
+        byte[] flood = frames.toByteArray();
+        for (int i = 0; i < 20; i++) {
+            try (RawHttp2 client = RawHttp2.connect(proxy.httpsPort(), HOST)) {
+                client.write(flood);
+
+                assertThat(client.readUntilClosed()).as("attempt %d", i).isEqualTo(RawHttp2.ENHANCE_YOUR_CALM);
+            }
+        }
+    }
+
+    @Test
     void resetFloodEndsTheConnectionWithEnhanceYourCalm() throws Exception {
         Integer goAway = goAwayAfterFlood((client, closed) -> {
             // "Rapid reset": open a stream and cancel it at once. The host is not served, so no request of the
@@ -114,24 +134,20 @@ class Http2RequestLimitsIT extends ProxyFixture {
 
     /**
      * Sends {@code flood} on a new connection and returns the error code of the GOAWAY the proxy ends it with. The
-     * proxy closes right after its GOAWAY while the flood is still arriving, so its kernel may answer with a reset,
-     * and a reset makes the client's kernel discard what it had not read yet, the GOAWAY included: then no code is
-     * seen, and the flood is sent again on a new connection (at most three times).
+     * flood is still arriving when the proxy ends the connection: the GOAWAY reaches the client only because the proxy
+     * lingers (see {@link LingeringClose}) instead of closing into the flood, which would reset the connection and
+     * make the client's kernel drop what the client had not read yet.
      */
     private Integer goAwayAfterFlood(Flood flood) throws Exception {
-        Integer code = null;
-        for (int attempt = 0; attempt < 3 && code == null; attempt++) {
-            try (RawHttp2 client = RawHttp2.connect(proxy.httpsPort(), HOST)) {
-                CompletableFuture<Integer> goAway = CompletableFuture.supplyAsync(client::readUntilClosed);
-                try {
-                    flood.send(client, goAway);
-                } catch (IOException e) {
-                    // the proxy closed the connection: what the test wants
-                }
-                code = goAway.get(10, TimeUnit.SECONDS);
+        try (RawHttp2 client = RawHttp2.connect(proxy.httpsPort(), HOST)) {
+            CompletableFuture<Integer> goAway = CompletableFuture.supplyAsync(client::readUntilClosed);
+            try {
+                flood.send(client, goAway);
+            } catch (IOException e) {
+                // the proxy closed the connection: what the test wants
             }
+            return goAway.get(10, TimeUnit.SECONDS);
         }
-        return code;
     }
 
     @Test

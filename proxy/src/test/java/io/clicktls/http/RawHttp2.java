@@ -126,6 +126,12 @@ final class RawHttp2 implements AutoCloseable {
         out.write(payload);
     }
 
+    /** Sends {@code bytes} as they are (frames a test put together) and flushes. */
+    void write(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
     void flush() throws IOException {
         out.flush();
     }
