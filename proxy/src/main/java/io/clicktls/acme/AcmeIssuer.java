@@ -28,6 +28,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -579,18 +580,26 @@ public final class AcmeIssuer implements CertificateIssuer, AutoCloseable {
         return session;
     }
 
+    /**
+     * The account key in storage, made once for every node sharing it: two nodes starting together on an empty
+     * database must not each make one (the last written would then sign for the other's account, and a node
+     * restarted later would fail every order with "JWS verification error"), so a new key is written only inside one
+     * {@link Storage#update} that finds none.
+     */
     private KeyPair accountKey() throws IOException {
         Optional<byte[]> stored = storage.load(accountKeyPath);
-        if (stored.isPresent()) {
-            return KeyPairUtils.readKeyPair(
-                    new InputStreamReader(new ByteArrayInputStream(stored.get()), StandardCharsets.US_ASCII));
+        if (stored.isEmpty()) {
+            var pem = new StringWriter();
+            KeyPairUtils.writeKeyPair(KeyPairUtils.createECKeyPair("secp256r1"), pem);
+            byte[] made = pem.toString().getBytes(StandardCharsets.US_ASCII);
+            stored = storage.update(accountKeyPath, current -> current.isPresent() ? null : made);
+            if (stored.isPresent() && Arrays.equals(stored.get(), made)) {
+                log.info("made a new ACME account key ({})", accountKeyPath);
+            }
         }
-        KeyPair made = KeyPairUtils.createECKeyPair("secp256r1");
-        var pem = new StringWriter();
-        KeyPairUtils.writeKeyPair(made, pem);
-        storage.store(accountKeyPath, pem.toString().getBytes(StandardCharsets.US_ASCII));
-        log.info("made a new ACME account key ({})", accountKeyPath);
-        return made;
+        byte[] key = stored.orElseThrow(() -> new IOException("no ACME account key in " + accountKeyPath));
+        return KeyPairUtils.readKeyPair(
+                new InputStreamReader(new ByteArrayInputStream(key), StandardCharsets.US_ASCII));
     }
 
     /** The account URL stored for this directory; an account URL of another CA is no use here. */

@@ -8,9 +8,12 @@ import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
 import io.clicktls.pki.CertifiedKey;
+import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
+import io.clicktls.testing.ForwardingStorage;
 import io.clicktls.testing.InMemoryStorage;
 import io.clicktls.testing.Pebble;
+import java.io.IOException;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
@@ -25,11 +28,16 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -186,6 +194,48 @@ class AcmeIssuerIT {
     }
 
     @Test
+    void twoNodesStartingTogetherOnOneEmptyStorageMakeOneAccountKeyAndARestartedNodeStillOrders() throws Exception {
+        var shared = new InMemoryStorage();
+        // both nodes find no key before either has written one: the race of two nodes starting on an empty database
+        CyclicBarrier bothLooked = new CyclicBarrier(2);
+        AtomicInteger firstLooks = new AtomicInteger();
+        Storage racing = new ForwardingStorage(shared) {
+            @Override
+            public Optional<byte[]> load(String key) throws IOException {
+                Optional<byte[]> value = super.load(key);
+                if (key.equals(StorageKeys.ACCOUNT_KEY) && firstLooks.incrementAndGet() <= 2) {
+                    try {
+                        bothLooked.await(20, TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        throw new IOException("the other node never looked", e);
+                    }
+                }
+                return value;
+            }
+        };
+        var nodeA = issuer(racing, List.of(ChallengeType.HTTP_01));
+        var nodeB = issuer(racing, List.of(ChallengeType.HTTP_01));
+        CompletableFuture<URL> onA = CompletableFuture.supplyAsync(() -> accountUrl(nodeA));
+        CompletableFuture<URL> onB = CompletableFuture.supplyAsync(() -> accountUrl(nodeB));
+
+        assertThat(onA.get(60, TimeUnit.SECONDS)).isEqualTo(onB.get(60, TimeUnit.SECONDS));
+        assertThat(shared.writes(StorageKeys.ACCOUNT_KEY)).as("one account key").isEqualTo(1);
+        nodeA.close();
+        nodeB.close();
+        var restarted = issuer(shared, List.of(ChallengeType.HTTP_01));
+        String name = uniqueName("restarted");
+        assertIssuedFor(restarted.issue(name), name);
+    }
+
+    private static URL accountUrl(AcmeIssuer issuer) {
+        try {
+            return issuer.accountUrl();
+        } catch (IssuanceException e) {
+            throw new CompletionException(e);
+        }
+    }
+
+    @Test
     void aSecondOrderForTheSameNameSucceedsWhetherOrNotTheCaReusesTheAuthorization() throws Exception {
         var issuer = issuer(new InMemoryStorage(), List.of(ChallengeType.TLS_ALPN_01, ChallengeType.HTTP_01));
         String name = uniqueName("again");
@@ -303,7 +353,7 @@ class AcmeIssuerIT {
                 .isPresent();
     }
 
-    private AcmeIssuer issuer(InMemoryStorage storage, List<ChallengeType> challenges) throws Exception {
+    private AcmeIssuer issuer(Storage storage, List<ChallengeType> challenges) throws Exception {
         return ca.get().issuer(storage, challenges, null);
     }
 

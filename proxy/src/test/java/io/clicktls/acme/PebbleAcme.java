@@ -3,7 +3,7 @@ package io.clicktls.acme;
 import io.clicktls.config.Acme;
 import io.clicktls.config.Acme.ChallengeType;
 import io.clicktls.config.Certificates;
-import io.clicktls.testing.InMemoryStorage;
+import io.clicktls.storage.Storage;
 import io.clicktls.testing.Pebble;
 import java.io.IOException;
 import java.time.Clock;
@@ -107,7 +107,7 @@ final class PebbleAcme implements AutoCloseable {
      * An EC P-256 issuer on {@code storage}, with contact {@code ops@example.com}, whose challenges the responders
      * answer from now on.
      */
-    AcmeIssuer issuer(InMemoryStorage storage, List<ChallengeType> challenges, Acme.ExternalAccountBinding eab)
+    AcmeIssuer issuer(Storage storage, List<ChallengeType> challenges, Acme.ExternalAccountBinding eab)
             throws IOException {
         var challengeStore = new ChallengeStore(storage);
         responders.current = challengeStore;
@@ -116,8 +116,7 @@ final class PebbleAcme implements AutoCloseable {
     }
 
     /** An issuer made from exactly these parts; closed by {@link #closeIssuers()}. */
-    AcmeIssuer issuer(
-            Acme settings, Certificates.KeyType keyType, InMemoryStorage storage, ChallengeStore challengeStore)
+    AcmeIssuer issuer(Acme settings, Certificates.KeyType keyType, Storage storage, ChallengeStore challengeStore)
             throws IOException {
         var issuer = new AcmeIssuer(settings, keyType, storage, challengeStore, Clock.systemUTC());
         issuers.add(issuer);
