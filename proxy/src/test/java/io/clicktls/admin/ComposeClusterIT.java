@@ -4,12 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.clicktls.config.ClickTlsConfig;
-import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.config.ConfigProblem;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -31,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code docker/compose.cluster.yml} checked without a Docker engine: the compose file read as YAML, every file it
  * mounts or builds from present, the nodes' config loading as each node sees it through its mounts, the addresses
- * and ports of PostgreSQL, Pebble, HAProxy and the nodes lined up, and HAProxy accepting its config.
+ * and ports of PostgreSQL, Pebble, HAProxy and the nodes lined up, and HAProxy accepting its config. Also
+ * {@code docker/cluster-by-hand.sh}, the same without Docker, as far as it can be run here: its syntax and its usage.
  */
 class ComposeClusterIT {
 
@@ -177,6 +175,24 @@ class ComposeClusterIT {
         assertThat(check.output()).contains("Configuration file is valid");
     }
 
+    @Test
+    void theByHandScriptParsesAndExplainsItselfWithoutStartingAnything() throws Exception {
+        ExternalTool bash = new ExternalTool(Path.of("/bin/bash"), "bash").require();
+        String script = docker.resolve("cluster-by-hand.sh").toString();
+
+        ExternalTool.Run syntax = bash.run(null, 30, "-n", script);
+        ExternalTool.Run help = bash.run(null, 30, script, "--help");
+        ExternalTool.Run unknown = bash.run(null, 30, script, "--no-such-option");
+
+        assertThat(syntax.exitCode()).as(syntax.output()).isZero();
+        assertThat(help.exitCode()).as(help.output()).isZero();
+        assertThat(help.stdout())
+                .startsWith("usage: docker/cluster-by-hand.sh [start|stop|status]")
+                .contains("--state", "PEBBLE_VA_SLEEPTIME");
+        assertThat(unknown.exitCode()).as(unknown.output()).isEqualTo(64);
+        assertThat(unknown.stderr()).contains("unknown argument: --no-such-option");
+    }
+
     // ---- the compose file
 
     private List<String> nodes() {
@@ -255,9 +271,7 @@ class ComposeClusterIT {
 
     /**
      * Loads a node's config as the node would: every path it names is replaced by where the test laid out that
-     * service's mounts, so a path that nothing mounts fails to load. Until {@code listen.proxy_protocol} exists on
-     * main (another branch adds it), a config refused only for that key is loaded without it; the key itself is
-     * checked against HAProxy's address from the YAML.
+     * service's mounts, so a path that nothing mounts fails to load.
      */
     private ClickTlsConfig load(String node) throws Exception {
         Path root = Files.createDirectories(dir.resolve(node));
@@ -275,17 +289,7 @@ class ComposeClusterIT {
         }
         Path file = root.resolve("node.yml");
         Files.writeString(file, text);
-        try {
-            return ConfigLoader.load(file);
-        } catch (ConfigException e) {
-            if (!e.problems().stream().map(ConfigProblem::message).allMatch(m -> m.contains("'proxy_protocol'"))) {
-                throw e;
-            }
-            ObjectNode tree = (ObjectNode) YAML.readTree(text);
-            ((ObjectNode) tree.get("listen")).remove("proxy_protocol");
-            Files.writeString(file, YAML.writeValueAsString(tree));
-            return ConfigLoader.load(file);
-        }
+        return ConfigLoader.load(file);
     }
 
     private Path configOf(String node) {
