@@ -75,7 +75,12 @@ spawn() {
   die "$name did not start (see $state/$name.log)"
 }
 
-running() { [ -s "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
+# (a process killed a moment ago may still be a zombie: that is not running)
+running() {
+  local pid
+  pid=$(cat "$state/$1.pid" 2> /dev/null) || return 1
+  kill -0 "$pid" 2> /dev/null && ! grep -q '^State:.*zombie' "/proc/$pid/status" 2> /dev/null
+}
 
 wait_for() {
   local what=$1 seconds=$2; shift 2
@@ -189,6 +194,10 @@ nodes_up() {
     running "node-$n" && continue
     say "node-$n on $address"
     spawn "node-$n" java -jar "$jar" run --config "$state/node-$n.yml" --demo-platform "$address:8081"
+    # One node at a time until it has the ACME account: two nodes that start at once on an empty database each
+    # make an account key, and the stored key and account URL can end up from different nodes (orders then fail
+    # with "JWS verification error" after a restart).
+    wait_for "node-$n's ACME account" 90 grep -q "ACME ready" "$state/node-$n.log"
   done
   for address in "${nodes[@]}"; do
     wait_for "the node on $address" 90 curl -sf "http://$address:9090/healthz"
