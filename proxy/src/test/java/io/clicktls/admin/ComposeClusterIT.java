@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.sun.net.httpserver.HttpServer;
 import io.clicktls.config.ClickTlsConfig;
 import io.clicktls.config.ConfigLoader;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,6 +20,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -173,6 +176,78 @@ class ComposeClusterIT {
 
         assertThat(check.exitCode()).as(check.output()).isZero();
         assertThat(check.output()).contains("Configuration file is valid");
+    }
+
+    @Test
+    void eachNodeKeepsItsLocalCopyOnAVolumeOfItsOwnAndTheSecondStartsOnceTheFirstIsHealthy() throws Exception {
+        List<String> volumes = new ArrayList<>();
+        for (String node : nodes()) {
+            Path cache = load(node).storage().postgresCache();
+            String volume = list(services.get(node), "volumes").stream()
+                    .map(JsonNode::asText)
+                    .filter(entry -> !entry.startsWith("."))
+                    .filter(entry -> cache.startsWith(entry.split(":")[1]))
+                    .map(entry -> entry.split(":")[0])
+                    .findFirst()
+                    .orElseThrow(() -> new AssertionError(node + ": storage.postgres.cache_directory " + cache
+                            + " is on no volume (the image's" + " /etc/clicktls is not writable by its user)"));
+            volumes.add(volume);
+        }
+        assertThat(volumes).doesNotHaveDuplicates();
+        assertThat(services.at("/clicktls-2/depends_on/clicktls-1/condition").asText())
+                .as("the second node waits for the first, which makes the ACME account")
+                .isEqualTo("service_healthy");
+    }
+
+    @Test
+    void theImageHealthCheckPassesOnlyWhileHealthzAnswers200() throws Exception {
+        List<String> command = healthCheck();
+        assertThat(String.join(" ", command)).contains("127.0.0.1/9090");
+        ExternalTool shell = new ExternalTool(Path.of("/bin/" + command.get(0)), command.get(0)).require();
+        for (int status : List.of(200, 503)) {
+            List<String> asked = new CopyOnWriteArrayList<>();
+            HttpServer admin = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+            admin.createContext("/", exchange -> {
+                asked.add(exchange.getRequestMethod() + " " + exchange.getRequestURI() + " Host: "
+                        + exchange.getRequestHeaders().getFirst("Host"));
+                byte[] body = (status == 200 ? "ok" : "listeners down").getBytes(StandardCharsets.UTF_8);
+                exchange.sendResponseHeaders(status, body.length);
+                exchange.getResponseBody().write(body);
+                exchange.close();
+            });
+            admin.start();
+            ExternalTool.Run run;
+            try {
+                run = shell.run(
+                        null,
+                        30,
+                        command.subList(1, command.size()).stream()
+                                .map(arg -> arg.replace(
+                                        "127.0.0.1/9090",
+                                        "127.0.0.1/" + admin.getAddress().getPort()))
+                                .toArray(String[]::new));
+            } finally {
+                admin.stop(0);
+            }
+            assertThat(run.exitCode() == 0)
+                    .as("/healthz %d: exit %d %s", status, run.exitCode(), run.output())
+                    .isEqualTo(status == 200);
+            assertThat(asked).containsExactly("GET /healthz Host: localhost");
+        }
+    }
+
+    /** The Dockerfile's HEALTHCHECK command as Docker runs it: the exec form as is, the shell form with sh -c. */
+    private List<String> healthCheck() throws IOException {
+        String line = Files.readAllLines(docker.resolve("Dockerfile")).stream()
+                .filter(text -> text.startsWith("HEALTHCHECK "))
+                .findFirst()
+                .orElseThrow();
+        String command =
+                line.substring(line.indexOf(" CMD ") + " CMD ".length()).strip();
+        if (command.startsWith("[")) {
+            return strings(new ObjectMapper().readTree(command));
+        }
+        return List.of("sh", "-c", command);
     }
 
     @Test
