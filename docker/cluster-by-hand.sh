@@ -88,10 +88,18 @@ wait_for() {
   die "$what not up after $seconds s"
 }
 
+# Whether a log file has a line matching a pattern past a byte offset (this run's part of an appended log).
+logged_since() { tail -c +"$(($2 + 1))" "$1" | grep -q -E "$3"; }
+
 stop_all() {
+  local name pid
   for name in haproxy node-2 node-1 pebble challtestsrv; do
     if running "$name"; then
-      kill "$(cat "$state/$name.pid")" && say "stopped $name"
+      pid=$(cat "$state/$name.pid")
+      kill "$pid"
+      # a node shuts down in a second or two; one that does not within 20 s is killed
+      for _ in $(seq 80); do running "$name" || break; sleep 0.25; done
+      if running "$name"; then kill -9 "$pid" && say "killed $name (no exit 20 s after SIGTERM)"; else say "stopped $name"; fi
     fi
     rm -f "$state/$name.pid"
   done
@@ -193,11 +201,13 @@ nodes_up() {
     n=$((n + 1))
     running "node-$n" && continue
     say "node-$n on $address"
+    local from
+    from=$(stat -c %s "$state/node-$n.log" 2> /dev/null || echo 0)
     spawn "node-$n" java -jar "$jar" run --config "$state/node-$n.yml" --demo-platform "$address:8081"
     # One node at a time until it has the ACME account: two nodes that start at once on an empty database each
     # make an account key, and the stored key and account URL can end up from different nodes (orders then fail
     # with "JWS verification error" after a restart).
-    wait_for "node-$n's ACME account" 90 grep -q "ACME ready" "$state/node-$n.log"
+    wait_for "node-$n's ACME account" 90 logged_since "$state/node-$n.log" "$from" "ACME ready|ACME warm-up against"
   done
   for address in "${nodes[@]}"; do
     wait_for "the node on $address" 90 curl -sf "http://$address:9090/healthz"
@@ -255,6 +265,10 @@ start() {
     command -v "$tool" > /dev/null || die "$tool not found (apt-get install: see the top of this script)"
   done
   mkdir -p "$state"
+  # the nodes run a copy: a JVM reads classes from its jar as it goes, and a rebuild that replaces the jar under
+  # running nodes makes them fail (ClassNotFoundException) at their next new class
+  running node-1 || running node-2 || cp "$jar" "$state/clicktls.jar"
+  jar=$state/clicktls.jar
   database
   secrets
   ca
