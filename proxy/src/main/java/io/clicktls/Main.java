@@ -26,7 +26,8 @@ public final class Main {
             """
             usage: clicktls [run] [--config FILE] [--demo-platform HOST:PORT]
                    clicktls check --config FILE
-                   clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT] [DOMAIN]
+                   clicktls doctor --config FILE [--expect NAME_OR_IP]... [--dns-server HOST:PORT]
+                                   [--trust PEM]... [--https HOST:PORT] [--admin URL] [DOMAIN]
                    clicktls storage copy --from FILE --to FILE
 
               run      serve: the https, http and admin listeners of the config (without --config: the
@@ -38,7 +39,8 @@ public final class Main {
                        --expect says where it should lead), each CA and CAA, the certificate served, the platform's
                        answer, the last issuance error, the storage; without DOMAIN: the storage and every CA
                        (directory, account, EAB, profile, CAA of the listed names); ✔ or ✘ with a fix per check;
-                       exit 0 when all pass
+                       exit 0 when all pass. --trust adds a root (a test CA's), --https and --admin say where the
+                       node is reached (behind a load balancer with PROXY protocol: --https at the balancer)
               storage  copy: copy everything stored (certificates, keys, ACME accounts, the internal CA, state;
                        not challenges in flight) from the storage --from's config names to the one --to's names
                        (a folder or PostgreSQL, either way); values already equal are skipped; exit 0, 1 when a

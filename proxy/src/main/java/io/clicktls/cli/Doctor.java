@@ -13,6 +13,7 @@ import io.clicktls.config.DomainTable;
 import io.clicktls.config.Endpoint;
 import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
+import io.clicktls.config.ProxyProtocol;
 import io.clicktls.config.StorageSettings;
 import io.clicktls.pki.Pem;
 import io.clicktls.storage.Storage;
@@ -299,6 +300,19 @@ final class Doctor {
     // ---- the certificate served
 
     private Check servedCertificate() {
+        ProxyProtocol proxyProtocol = config.listen().proxyProtocol();
+        if (options.https() == null && proxyProtocol.enabled()) {
+            // the node refuses a connection that is not from a listed load balancer with a PROXY header, so a
+            // handshake with its own listener would only report that refusal as a missing certificate
+            String https = config.listen().https().host() + ":"
+                    + config.listen().https().port();
+            return Check.fail(
+                    "certificate",
+                    "not checked: " + https + " takes connections only from the load balancers in"
+                            + " listen.proxy_protocol.from " + proxyProtocol.from()
+                            + ", each beginning with a PROXY header",
+                    "check what clients get through the load balancer: --https LOAD_BALANCER:443");
+        }
         InetSocketAddress address = options.https() != null
                 ? options.https()
                 : reachable(config.listen().https());

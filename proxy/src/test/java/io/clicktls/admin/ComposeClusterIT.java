@@ -4,13 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.sun.net.httpserver.HttpServer;
 import io.clicktls.config.ClickTlsConfig;
-import io.clicktls.config.ConfigException;
 import io.clicktls.config.ConfigLoader;
-import io.clicktls.config.ConfigProblem;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +20,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code docker/compose.cluster.yml} checked without a Docker engine: the compose file read as YAML, every file it
  * mounts or builds from present, the nodes' config loading as each node sees it through its mounts, the addresses
- * and ports of PostgreSQL, Pebble, HAProxy and the nodes lined up, and HAProxy accepting its config.
+ * and ports of PostgreSQL, Pebble, HAProxy and the nodes lined up, and HAProxy accepting its config. Also
+ * {@code docker/cluster-by-hand.sh}, the same without Docker, as far as it can be run here: its syntax and its usage.
  */
 class ComposeClusterIT {
 
@@ -177,6 +178,96 @@ class ComposeClusterIT {
         assertThat(check.output()).contains("Configuration file is valid");
     }
 
+    @Test
+    void eachNodeKeepsItsLocalCopyOnAVolumeOfItsOwnAndTheSecondStartsOnceTheFirstIsHealthy() throws Exception {
+        List<String> volumes = new ArrayList<>();
+        for (String node : nodes()) {
+            Path cache = load(node).storage().postgresCache();
+            String volume = list(services.get(node), "volumes").stream()
+                    .map(JsonNode::asText)
+                    .filter(entry -> !entry.startsWith("."))
+                    .filter(entry -> cache.startsWith(entry.split(":")[1]))
+                    .map(entry -> entry.split(":")[0])
+                    .findFirst()
+                    .orElseThrow(() -> new AssertionError(node + ": storage.postgres.cache_directory " + cache
+                            + " is on no volume (the image's" + " /etc/clicktls is not writable by its user)"));
+            volumes.add(volume);
+        }
+        assertThat(volumes).doesNotHaveDuplicates();
+        assertThat(services.at("/clicktls-2/depends_on/clicktls-1/condition").asText())
+                .as("the second node waits for the first, which makes the ACME account")
+                .isEqualTo("service_healthy");
+    }
+
+    @Test
+    void theImageHealthCheckPassesOnlyWhileHealthzAnswers200() throws Exception {
+        List<String> command = healthCheck();
+        assertThat(String.join(" ", command)).contains("127.0.0.1/9090");
+        ExternalTool shell = new ExternalTool(Path.of("/bin/" + command.get(0)), command.get(0)).require();
+        for (int status : List.of(200, 503)) {
+            List<String> asked = new CopyOnWriteArrayList<>();
+            HttpServer admin = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+            admin.createContext("/", exchange -> {
+                asked.add(exchange.getRequestMethod() + " " + exchange.getRequestURI() + " Host: "
+                        + exchange.getRequestHeaders().getFirst("Host"));
+                byte[] body = (status == 200 ? "ok" : "listeners down").getBytes(StandardCharsets.UTF_8);
+                exchange.sendResponseHeaders(status, body.length);
+                exchange.getResponseBody().write(body);
+                exchange.close();
+            });
+            admin.start();
+            ExternalTool.Run run;
+            try {
+                run = shell.run(
+                        null,
+                        30,
+                        command.subList(1, command.size()).stream()
+                                .map(arg -> arg.replace(
+                                        "127.0.0.1/9090",
+                                        "127.0.0.1/" + admin.getAddress().getPort()))
+                                .toArray(String[]::new));
+            } finally {
+                admin.stop(0);
+            }
+            assertThat(run.exitCode() == 0)
+                    .as("/healthz %d: exit %d %s", status, run.exitCode(), run.output())
+                    .isEqualTo(status == 200);
+            assertThat(asked).containsExactly("GET /healthz Host: localhost");
+        }
+    }
+
+    /** The Dockerfile's HEALTHCHECK command as Docker runs it: the exec form as is, the shell form with sh -c. */
+    private List<String> healthCheck() throws IOException {
+        String line = Files.readAllLines(docker.resolve("Dockerfile")).stream()
+                .filter(text -> text.startsWith("HEALTHCHECK "))
+                .findFirst()
+                .orElseThrow();
+        String command =
+                line.substring(line.indexOf(" CMD ") + " CMD ".length()).strip();
+        if (command.startsWith("[")) {
+            return strings(new ObjectMapper().readTree(command));
+        }
+        return List.of("sh", "-c", command);
+    }
+
+    @Test
+    void theByHandScriptParsesAndExplainsItselfWithoutStartingAnything() throws Exception {
+        ExternalTool bash = new ExternalTool(Path.of("/bin/bash"), "bash").require();
+        String script = docker.resolve("cluster-by-hand.sh").toString();
+
+        ExternalTool.Run syntax = bash.run(null, 30, "-n", script);
+        ExternalTool.Run help = bash.run(null, 30, script, "--help");
+        ExternalTool.Run unknown = bash.run(null, 30, script, "--no-such-option");
+
+        assertThat(syntax.exitCode()).as(syntax.output()).isZero();
+        assertThat(help.exitCode()).as(help.output()).isZero();
+        assertThat(help.stdout())
+                .startsWith("usage: docker/cluster-by-hand.sh [start|stop|status]")
+                .contains("--state", "PEBBLE_VA_SLEEPTIME");
+        assertThat(unknown.exitCode()).as(unknown.output()).isEqualTo(64);
+        assertThat(unknown.stderr()).contains("unknown argument: --no-such-option");
+    }
+
     // ---- the compose file
 
     private List<String> nodes() {
@@ -255,9 +346,7 @@ class ComposeClusterIT {
 
     /**
      * Loads a node's config as the node would: every path it names is replaced by where the test laid out that
-     * service's mounts, so a path that nothing mounts fails to load. Until {@code listen.proxy_protocol} exists on
-     * main (another branch adds it), a config refused only for that key is loaded without it; the key itself is
-     * checked against HAProxy's address from the YAML.
+     * service's mounts, so a path that nothing mounts fails to load.
      */
     private ClickTlsConfig load(String node) throws Exception {
         Path root = Files.createDirectories(dir.resolve(node));
@@ -275,17 +364,7 @@ class ComposeClusterIT {
         }
         Path file = root.resolve("node.yml");
         Files.writeString(file, text);
-        try {
-            return ConfigLoader.load(file);
-        } catch (ConfigException e) {
-            if (!e.problems().stream().map(ConfigProblem::message).allMatch(m -> m.contains("'proxy_protocol'"))) {
-                throw e;
-            }
-            ObjectNode tree = (ObjectNode) YAML.readTree(text);
-            ((ObjectNode) tree.get("listen")).remove("proxy_protocol");
-            Files.writeString(file, YAML.writeValueAsString(tree));
-            return ConfigLoader.load(file);
-        }
+        return ConfigLoader.load(file);
     }
 
     private Path configOf(String node) {

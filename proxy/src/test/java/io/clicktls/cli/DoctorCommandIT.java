@@ -124,6 +124,26 @@ class DoctorCommandIT {
     }
 
     @Test
+    void behindProxyProtocolTheCertificateCheckAsksForTheLoadBalancerInsteadOfBlamingIssuance() throws Exception {
+        // no node runs: the check must not dial the listener, which would refuse it (the node refused and the check
+        // blamed issuance: "could not get a certificate in time")
+        config.listeners(8443, 8080)
+                .set("listen.proxy_protocol.from", "[10.0.0.10/32]")
+                .write();
+
+        Run run = doctor("good.shop.test", "--expect", "127.0.0.1");
+
+        assertThat(run.out())
+                .as(run.out())
+                .contains(
+                        "✘ certificate  not checked: 127.0.0.1:8443 takes connections only from the load balancers in listen.proxy_protocol.from"
+                                + " [10.0.0.10/32], each beginning with a PROXY header")
+                .contains("fix: check what clients get through the load balancer: --https LOAD_BALANCER:443")
+                .doesNotContain("could not get a certificate in time");
+        assertThat(run.exitCode()).isEqualTo(1);
+    }
+
+    @Test
     void cnameToThePlatformItselfFailsDnsWithAConcreteFix() throws Exception {
         startProxy();
         dns.server().setCname("bypass.shop.test", "stand-in.platform.test");
