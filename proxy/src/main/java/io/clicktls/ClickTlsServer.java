@@ -184,7 +184,7 @@ public final class ClickTlsServer implements AutoCloseable {
         if (demoPlatform != null) {
             demo = DemoPlatform.start(demoPlatform.toSocketAddress(), transport.workers(), transport.serverChannel());
             closeInReverse.add(demo);
-            log.info("demo email platform listening on 127.0.0.1:{}", demo.port());
+            log.info("demo email platform listening on {}:{}", demoPlatform.host(), demo.port());
         }
 
         Storage backend = startStorage(config);
