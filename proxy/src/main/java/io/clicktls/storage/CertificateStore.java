@@ -153,9 +153,14 @@ public final class CertificateStore {
             return Optional.empty();
         }
         try {
-            Optional<byte[]> metaBytes = storage.load(key(name, StorageKeys.META_FILE));
-            Optional<byte[]> chainBytes = storage.load(key(name, StorageKeys.CHAIN_FILE));
-            Optional<byte[]> keyBytes = storage.load(key(name, StorageKeys.KEY_FILE));
+            String metaKey = key(name, StorageKeys.META_FILE);
+            String chainKey = key(name, StorageKeys.CHAIN_FILE);
+            String keyKey = key(name, StorageKeys.KEY_FILE);
+            // one read for the three (one query on PostgreSQL): a handshake waits for this
+            Map<String, byte[]> files = storage.loadAll(List.of(metaKey, chainKey, keyKey));
+            Optional<byte[]> metaBytes = Optional.ofNullable(files.get(metaKey));
+            Optional<byte[]> chainBytes = Optional.ofNullable(files.get(chainKey));
+            Optional<byte[]> keyBytes = Optional.ofNullable(files.get(keyKey));
             if (metaBytes.isEmpty() && chainBytes.isEmpty() && keyBytes.isEmpty()) {
                 return Optional.empty();
             }
