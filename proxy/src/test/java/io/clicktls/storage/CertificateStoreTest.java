@@ -250,8 +250,27 @@ class CertificateStoreTest {
             Files.writeString(folder.resolve("key.pem"), "never read");
         }
 
-        CertificateStore.IndexScan scan = new CertificateStore(pki.storage).scanIndex();
+        List<String> reads = new ArrayList<>();
+        Storage counted = new ForwardingStorage(pki.storage) {
+            @Override
+            public Optional<byte[]> load(String key) throws IOException {
+                reads.add("load");
+                return super.load(key);
+            }
 
+            @Override
+            public Map<String, byte[]> loadAll(List<String> keys) throws IOException {
+                reads.add("loadAll");
+                return pki.storage.loadAll(keys);
+            }
+        };
+
+        CertificateStore.IndexScan scan = new CertificateStore(counted).scanIndex();
+
+        assertThat(reads)
+                .as("meta.json files read %d at a time (one query each on PostgreSQL)", CertificateStore.SCAN_BATCH)
+                .hasSize((count + CertificateStore.SCAN_BATCH - 1) / CertificateStore.SCAN_BATCH)
+                .containsOnly("loadAll");
         System.out.printf(
                 "index scan of %,d stored certificates: %d ms%n",
                 count, scan.took().toMillis());
