@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -135,6 +136,42 @@ public final class CachedStorage extends StorageLayer {
             }
         }
         return value;
+    }
+
+    /**
+     * The backend's read of several keys at once; while the backend is unreachable each key is answered from the
+     * copy as {@link #load} answers it (a key the copy does not hold fails the read).
+     */
+    @Override
+    public Map<String, byte[]> loadAll(List<String> keys) throws IOException {
+        Map<String, byte[]> values;
+        try {
+            values = backend.loadAll(keys);
+        } catch (StorageUnavailableException e) {
+            Map<String, byte[]> kept = new HashMap<>();
+            for (String key : keys) {
+                Optional<byte[]> value = copied(key) ? fromCopy(key) : Optional.empty();
+                kept.put(key, value.orElseThrow(() -> e));
+            }
+            return kept;
+        }
+        Map<String, byte[]> read = new HashMap<>();
+        for (String key : keys) {
+            if (copied(key)) {
+                byte[] value = values.get(key);
+                read.put(key, value == null ? null : value.clone());
+            }
+        }
+        if (!read.isEmpty()) {
+            update(() -> read.forEach((key, value) -> {
+                if (value == null) {
+                    drop(key);
+                } else {
+                    keepIfChanged(key, value);
+                }
+            }));
+        }
+        return values;
     }
 
     /** The backend's fenced write; once it has landed, the copy keeps what it wrote and drops what it deleted. */

@@ -56,6 +56,12 @@ public final class MeasuredStorage extends StorageLayer {
         return measured("load", () -> backend.load(key));
     }
 
+    /** Measured as one load: one read of the backend. */
+    @Override
+    public Map<String, byte[]> loadAll(List<String> keys) throws IOException {
+        return measured("load", () -> backend.loadAll(keys));
+    }
+
     @Override
     public boolean delete(String key) throws IOException {
         return measured("delete", () -> backend.delete(key));

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -209,6 +210,27 @@ public final class RetryingStorage extends StorageLayer implements AutoCloseable
             }
         }
         return backend.load(key);
+    }
+
+    /** Keys with a write waiting are answered from memory, the others in one read of the backend. */
+    @Override
+    public Map<String, byte[]> loadAll(List<String> keys) throws IOException {
+        Map<String, byte[]> values = new HashMap<>();
+        List<String> stored = new ArrayList<>(keys.size());
+        synchronized (this) {
+            for (String key : keys) {
+                Pending waiting = pending.get(key);
+                if (waiting == null) {
+                    stored.add(key);
+                } else if (waiting.value() != null) {
+                    values.put(key, waiting.value().clone());
+                }
+            }
+        }
+        if (!stored.isEmpty()) {
+            values.putAll(backend.loadAll(stored));
+        }
+        return values;
     }
 
     @Override

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -109,6 +110,23 @@ class CachedStorageTest {
                 .as("a key the copy never held is not known to be absent")
                 .isInstanceOf(StorageUnavailableException.class);
         assertThatThrownBy(() -> cached.store("certificates/new.shop.test/chain.pem", bytes("x")))
+                .isInstanceOf(StorageUnavailableException.class);
+    }
+
+    @Test
+    void keysReadTogetherAreCopiedAndReadTogetherFromTheCopyWhileTheBackendIsUnreachable() throws IOException {
+        database.store(CHAIN, bytes("chain"));
+        database.store(KEY, bytes("key"));
+        String absent = "certificates/links.shop.test/meta.json";
+
+        assertThat(cached.loadAll(List.of(CHAIN, KEY, absent))).containsOnlyKeys(CHAIN, KEY);
+        backend.down = true;
+
+        Map<String, byte[]> kept = cached.loadAll(List.of(CHAIN, KEY));
+        assertThat(text(kept.get(CHAIN))).isEqualTo("chain");
+        assertThat(text(kept.get(KEY))).isEqualTo("key");
+        assertThatThrownBy(() -> cached.loadAll(List.of(CHAIN, absent)))
+                .as("a key the copy never held is not known to be absent")
                 .isInstanceOf(StorageUnavailableException.class);
     }
 

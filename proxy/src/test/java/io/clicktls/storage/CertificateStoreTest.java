@@ -11,11 +11,15 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -56,6 +60,43 @@ class CertificateStoreTest {
         assertThat(directory.resolve("certificates/a.test/key.pem")).exists();
         assertThat(Files.readString(directory.resolve("certificates/a.test/meta.json")))
                 .contains("\"issuer\" : \"internal\"", "\"not_after\"", "\"issued_at\"");
+    }
+
+    @Test
+    void aStoredCertificateIsOneReadOfTheBackendThroughTheLayersOfANodeOnPostgres() throws Exception {
+        pki.store.save(pki.internalIssuer.issue("a.test"));
+        List<String> reads = new ArrayList<>();
+        Storage database = new ForwardingStorage(pki.store.storage()) {
+            @Override
+            public Optional<byte[]> load(String key) throws IOException {
+                reads.add("load " + key);
+                return super.load(key);
+            }
+
+            @Override
+            public Map<String, byte[]> loadAll(List<String> keys) throws IOException {
+                reads.add("loadAll " + keys.size());
+                return pki.store.storage().loadAll(keys);
+            }
+        };
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+        try (RetryingStorage layers = new RetryingStorage(
+                new CachedStorage(
+                        new MeasuredStorage(database, (operation, nanos, failed) -> {}),
+                        FileStorage.withoutSync(directory.resolve("copy")),
+                        CachedStorage.Sealing.NONE,
+                        Runnable::run),
+                timer,
+                Runnable::run,
+                Clock.systemUTC(),
+                kind -> {})) {
+
+            assertThat(new CertificateStore(layers).load("a.test")).isPresent();
+        } finally {
+            timer.shutdownNow();
+        }
+
+        assertThat(reads).containsExactly("loadAll 3");
     }
 
     @Test
@@ -209,8 +250,27 @@ class CertificateStoreTest {
             Files.writeString(folder.resolve("key.pem"), "never read");
         }
 
-        CertificateStore.IndexScan scan = new CertificateStore(pki.storage).scanIndex();
+        List<String> reads = new ArrayList<>();
+        Storage counted = new ForwardingStorage(pki.storage) {
+            @Override
+            public Optional<byte[]> load(String key) throws IOException {
+                reads.add("load");
+                return super.load(key);
+            }
 
+            @Override
+            public Map<String, byte[]> loadAll(List<String> keys) throws IOException {
+                reads.add("loadAll");
+                return pki.storage.loadAll(keys);
+            }
+        };
+
+        CertificateStore.IndexScan scan = new CertificateStore(counted).scanIndex();
+
+        assertThat(reads)
+                .as("meta.json files read %d at a time (one query each on PostgreSQL)", CertificateStore.SCAN_BATCH)
+                .hasSize((count + CertificateStore.SCAN_BATCH - 1) / CertificateStore.SCAN_BATCH)
+                .containsOnly("loadAll");
         System.out.printf(
                 "index scan of %,d stored certificates: %d ms%n",
                 count, scan.took().toMillis());

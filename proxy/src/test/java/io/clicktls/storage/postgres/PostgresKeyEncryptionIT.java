@@ -70,6 +70,10 @@ class PostgresKeyEncryptionIT {
             assertThat(storage.load(key))
                     .hasValueSatisfying(value -> assertThat(value).isEqualTo(PEM));
         }
+        assertThat(storage.loadAll(List.of(KEY, "certificates/a.test/chain.pem")))
+                .as("read together, each decrypted as a load decrypts it")
+                .containsOnlyKeys(KEY, "certificates/a.test/chain.pem")
+                .hasEntrySatisfying(KEY, value -> assertThat(value).isEqualTo(PEM));
         // Certificates are public: they stay readable for operators.
         assertThat(rawValue(settings, "certificates/a.test/chain.pem")).isEqualTo(chain);
     }

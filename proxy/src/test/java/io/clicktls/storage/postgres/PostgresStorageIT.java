@@ -49,6 +49,23 @@ class PostgresStorageIT {
     }
 
     @Test
+    void severalKeysLoadInOneReadAndAbsentOnesAreLeftOut() throws Exception {
+        PostgresStorage storage = postgres.open(postgres.freshSettings());
+        storage.store("certificates/a.test/chain.pem", bytes("chain"));
+        storage.store("certificates/a.test/meta.json", bytes("meta"));
+        storage.store("certificates/b.test/chain.pem", bytes("another name's"));
+
+        Map<String, byte[]> read = storage.loadAll(List.of(
+                "certificates/a.test/chain.pem", "certificates/a.test/key.pem", "certificates/a.test/meta.json"));
+
+        assertThat(read).containsOnlyKeys("certificates/a.test/chain.pem", "certificates/a.test/meta.json");
+        assertThat(text(Optional.of(read.get("certificates/a.test/chain.pem")))).isEqualTo("chain");
+        assertThat(storage.loadAll(List.of())).isEmpty();
+        assertThatThrownBy(() -> storage.loadAll(List.of("certificates/../x")))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void everyWriteGetsALargerVersionAndTheDatabaseTime() throws Exception {
         PostgresSettings settings = postgres.freshSettings();
         PostgresStorage storage = postgres.open(settings);
