@@ -61,18 +61,14 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.shredzone.acme4j.exception.AcmeException;
@@ -454,29 +450,9 @@ public final class ClickTlsServer implements AutoCloseable {
             }
         };
         try {
-            // Keys are gathered and followed by one task at a time: a burst (another node's storage copy) takes one
-            // place in the coordination executor's queue rather than one per key, and a key repeated meanwhile once.
-            // Not on `blocking`: behind a burst of orders there, a certificate another node stored would wait minutes.
-            Set<String> pendingKeys = ConcurrentHashMap.newKeySet();
-            AtomicBoolean draining = new AtomicBoolean();
-            Runnable drain = () -> {
-                draining.set(false);
-                for (String key : pendingKeys) {
-                    if (pendingKeys.remove(key)) {
-                        changed.accept(key);
-                    }
-                }
-            };
-            closeInReverse.add(backend.onChange(key -> {
-                if (pendingKeys.add(key) && draining.compareAndSet(false, true)) {
-                    try {
-                        coordination.execute(drain);
-                    } catch (RejectedExecutionException e) {
-                        draining.set(false); // the next key tries again
-                        log.warn("cannot follow changes made elsewhere now: the coordination executor is full");
-                    }
-                }
-            }));
+            // Keys are followed one task at a time (a burst takes one place in the queue), on the coordination
+            // executor: behind a burst of orders on `blocking`, a certificate another node stored would wait minutes.
+            closeInReverse.add(backend.onChange(new ChangedKeys(changed, coordination)));
         } catch (IOException e) {
             log.warn("cannot follow changes made by other nodes sharing the storage: {}", e.toString());
         }
