@@ -74,16 +74,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-for part in ${SKIP//,/ }; do
-    case "$part" in
-        handshakes|rss|cluster) ;;
-        *) echo "cluster-100k.sh: --skip: unknown part $part (expected: handshakes, rss, cluster)" >&2; exit 64 ;;
-    esac
-done
-skipped() { [[ $SKIP == *",$1,"* ]]; }
-for n in "$COUNT" "$PROBE" "$WARM_NAMES" "$FILL" "$NEW" "$PORT_BASE"; do
-    [[ $n =~ ^[0-9]+$ ]] || { echo "cluster-100k.sh: not a whole number: $n" >&2; exit 64; }
-done
+check_skip cluster-100k.sh handshakes rss cluster
+whole_numbers cluster-100k.sh "$COUNT" "$PROBE" "$WARM_NAMES" "$FILL" "$NEW" "$PORT_BASE"
 [ $((WARM_NAMES + PROBE + FILL + 1)) -le "$COUNT" ] \
     || { echo "cluster-100k.sh: --count must exceed --warm + --probe + --fill" >&2; exit 64; }
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}

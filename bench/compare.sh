@@ -87,9 +87,7 @@ while [ $# -gt 0 ]; do
 done
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
 RESULTS=${RESULTS:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)}
-for n in "$DURATION" "${WARMUP:-0}" "$SETTLE_ROUND" "$SETTLE_ROUNDS" "$SETTLE_WITHIN" "$SETTLE_MAX" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE" "$RETRIES"; do
-    [[ $n =~ ^[0-9]+$ ]] || { echo "compare.sh: not a whole number: $n" >&2; exit 64; }
-done
+whole_numbers compare.sh "$DURATION" "${WARMUP:-0}" "$SETTLE_ROUND" "$SETTLE_ROUNDS" "$SETTLE_WITHIN" "$SETTLE_MAX" "$CONNECTIONS" "$HANDSHAKE_RATE" "$PORT_BASE" "$WAIT_IDLE" "$RETRIES"
 [ "$DURATION" -ge 1 ] && [ "$HANDSHAKE_RATE" -ge 50 ] && [ "$SETTLE_ROUND" -ge 1 ] && [ "$SETTLE_ROUNDS" -ge 2 ] \
     || { echo "compare.sh: duration >= 1, handshake rate >= 50, settle round >= 1, settle rounds >= 2" >&2; exit 64; }
 ONLY=${ONLY//floor,/floor-h1,floor-h2,}

@@ -69,9 +69,7 @@ while [ $# -gt 0 ]; do
 done
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
 RESULTS=${RESULTS:-$BENCH_DIR/results/idle-$(date +%Y%m%d-%H%M%S)}
-for n in "$COUNT" "$WARM" "$CONCURRENT" "$PORT_BASE"; do
-    [[ $n =~ ^[0-9]+$ ]] || { echo "idle-connections.sh: not a whole number: $n" >&2; exit 64; }
-done
+whole_numbers idle-connections.sh "$COUNT" "$WARM" "$CONCURRENT" "$PORT_BASE"
 IFS=, read -r -a SERVERS <<< "$ONLY"
 IFS=, read -r -a PROTOS <<< "$PROTOCOLS"
 for s in "${SERVERS[@]}"; do case "$s" in haproxy|clicktls) ;; *) echo "unknown server $s" >&2; exit 64 ;; esac; done

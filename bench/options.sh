@@ -15,3 +15,28 @@ common_option() {
         *) return 1 ;;
     esac
 }
+
+# whole_numbers SCRIPT VALUE...: exits 64 with "SCRIPT: not a whole number: VALUE" unless every VALUE is one.
+whole_numbers() {
+    local script=$1 n
+    shift
+    for n in "$@"; do
+        [[ $n =~ ^[0-9]+$ ]] || { echo "$script: not a whole number: $n" >&2; exit 64; }
+    done
+}
+
+# check_skip SCRIPT PART...: exits 64 unless every part that --skip named (SKIP, as ",a,b,") is one of PART...
+check_skip() {
+    local script=$1 part
+    shift
+    for part in ${SKIP//,/ }; do
+        [[ " $* " == *" $part "* ]] || {
+            local expected="$*"
+            echo "$script: --skip: unknown part $part (expected: ${expected// /, })" >&2
+            exit 64
+        }
+    done
+}
+
+# skipped PART: whether --skip named PART.
+skipped() { [[ $SKIP == *",$1,"* ]]; }

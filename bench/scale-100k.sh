@@ -81,16 +81,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-for part in ${SKIP//,/ }; do
-    case "$part" in
-        handshakes|rss|reloads) ;;
-        *) echo "scale-100k.sh: --skip: unknown part $part (expected: handshakes, rss, reloads)" >&2; exit 64 ;;
-    esac
-done
-skipped() { [[ $SKIP == *",$1,"* ]]; }
-for n in "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE" "$WARM_NAMES"; do
-    [[ $n =~ ^[0-9]+$ ]] || { echo "scale-100k.sh: not a whole number: $n" >&2; exit 64; }
-done
+check_skip scale-100k.sh handshakes rss reloads
+whole_numbers scale-100k.sh "$COUNT" "$PROBE" "$FILL" "$RELOADS" "$PORT_BASE" "$WARM_NAMES"
 [ $((WARM_NAMES + PROBE + FILL + 1)) -le "$COUNT" ] \
     || { echo "scale-100k.sh: --count must exceed $WARM_NAMES + --probe + --fill" >&2; exit 64; }
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}

@@ -61,9 +61,7 @@ while [ $# -gt 0 ]; do
 done
 JAR=${JAR:-$REPO/proxy/target/clicktls.jar}
 RESULTS=${RESULTS:-$BENCH_DIR/results/warm-up-$(date +%Y%m%d-%H%M%S)}
-for n in "$SECONDS_WINDOWED" "$WINDOW" "$STEADY" "$WITHIN" "$RATE" "$PORT_BASE"; do
-    [[ $n =~ ^[0-9]+$ ]] || { echo "warm-up.sh: not a whole number: $n" >&2; exit 64; }
-done
+whole_numbers warm-up.sh "$SECONDS_WINDOWED" "$WINDOW" "$STEADY" "$WITHIN" "$RATE" "$PORT_BASE"
 [ "$WINDOW" -ge 1 ] && [ "$SECONDS_WINDOWED" -ge "$WINDOW" ] && [ "$STEADY" -ge 1 ] && [ "$RATE" -ge 50 ] \
     || { echo "warm-up.sh: window >= 1, seconds >= window, steady >= 1, rate >= 50" >&2; exit 64; }
 
