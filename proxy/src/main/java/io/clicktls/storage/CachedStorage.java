@@ -127,14 +127,7 @@ public final class CachedStorage extends StorageLayer {
             }
             return kept;
         }
-        if (copied(key)) {
-            if (value.isPresent()) {
-                byte[] read = value.get().clone();
-                update(() -> keepIfChanged(key, read));
-            } else {
-                update(() -> drop(key));
-            }
-        }
+        followBackend(key, value);
         return value;
     }
 
@@ -163,13 +156,7 @@ public final class CachedStorage extends StorageLayer {
             }
         }
         if (!read.isEmpty()) {
-            update(() -> read.forEach((key, value) -> {
-                if (value == null) {
-                    drop(key);
-                } else {
-                    keepIfChanged(key, value);
-                }
-            }));
+            update(() -> read.forEach(this::follow)); // one task for the batch: the index scan reads 500 at a time
         }
         return values;
     }
@@ -196,14 +183,7 @@ public final class CachedStorage extends StorageLayer {
     @Override
     public Optional<byte[]> update(String key, Change change) throws IOException {
         Optional<byte[]> value = backend.update(key, change);
-        if (copied(key)) {
-            if (value.isPresent()) {
-                byte[] result = value.get().clone();
-                update(() -> keepIfChanged(key, result));
-            } else {
-                update(() -> drop(key));
-            }
-        }
+        followBackend(key, value);
         return value;
     }
 
@@ -276,6 +256,26 @@ public final class CachedStorage extends StorageLayer {
     private Optional<byte[]> fromCopy(String key) throws IOException {
         Optional<byte[]> stored = copy.load(key);
         return stored.isEmpty() ? stored : Optional.of(sealing.open(key, stored.get()));
+    }
+
+    /**
+     * Has the copy follow what the backend just gave for {@code key}, if the copy holds such keys: a copy of the
+     * value (the caller keeps its array) is kept, or the key dropped where the backend has none.
+     */
+    private void followBackend(String key, Optional<byte[]> value) {
+        if (copied(key)) {
+            byte[] current = value.map(byte[]::clone).orElse(null);
+            update(() -> follow(key, current));
+        }
+    }
+
+    /** The copy's step of {@link #followBackend}: {@code value} kept if changed, or the key dropped when null. */
+    private void follow(String key, byte[] value) {
+        if (value == null) {
+            drop(key);
+        } else {
+            keepIfChanged(key, value);
+        }
     }
 
     /** Writes the copy unless it already holds {@code value}: most reads find what they found before. */
