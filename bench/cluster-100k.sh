@@ -28,7 +28,7 @@ usage: bench/cluster-100k.sh [options]
   --no-build              do not run `mvn -B -q package -DskipTests` first
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
   --jar FILE              clicktls jar (default: DIR/proxy/target/clicktls.jar)
-  --jvm-flags "FLAGS"     JVM flags for clicktls (default: CLICKTLS_JVM_FLAGS in lib.sh, README's)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: README's, readme_jvm_flags in lib.sh)
   --port-base N           first port to try (default: 18300)
   --results DIR           where raw output goes (default: bench/results/cluster-<timestamp>)
   --keep                  keep the temporary directory (configs, logs)
@@ -85,7 +85,7 @@ RESULTS=${RESULTS:-$BENCH_DIR/results/cluster-$(date +%Y%m%d-%H%M%S)}
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$CLICKTLS_JVM_FLAGS
+[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$(readme_jvm_flags "$JAR")
 
 for tool in java nginx wrk curl ss python3 pebble pebble-challtestsrv "$PG_BIN/pg_ctl" "$PG_BIN/psql"; do
     command -v "$tool" >/dev/null || die "$tool is needed"

@@ -28,7 +28,7 @@ usage: bench/compare.sh [options]
   --handshake-rate N      new connections per second for the full-handshake load (default: 300)
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
   --jar FILE              clicktls jar to run (default: DIR/proxy/target/clicktls.jar)
-  --jvm-flags "FLAGS"     JVM flags for clicktls (default: CLICKTLS_JVM_FLAGS in lib.sh, README's)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: README's, readme_jvm_flags in lib.sh)
   --port-base N           first port to try; free ports are picked from there (default: 18000)
   --results DIR           where raw output goes (default: bench/results/<timestamp>)
   --keep                  keep the temporary directory (certificates, configs, storage)
@@ -54,7 +54,7 @@ CONNECTIONS=50
 HANDSHAKE_RATE=300
 JAR=""
 JVM_FLAGS=""
-JVM_FLAGS_GIVEN=0 # else lib.sh's CLICKTLS_JVM_FLAGS
+JVM_FLAGS_GIVEN=0 # else README's (lib.sh's readme_jvm_flags)
 PORT_BASE=18000
 RESULTS=""
 KEEP=0
@@ -100,7 +100,7 @@ wants() { [[ ,$ONLY, == *,$1,* ]]; }
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$CLICKTLS_JVM_FLAGS
+[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$(readme_jvm_flags "$JAR")
 
 # --- tools ------------------------------------------------------------------------------------------------
 ensure_tools() {

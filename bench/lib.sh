@@ -1,11 +1,19 @@
 # Shared by compare.sh, scale-100k.sh and cluster-100k.sh: logging, processes started and stopped by pid, ports, /proc readings,
 # the nginx stand-in for an email platform, and wrk's name resolution. Source it; it sets traps.
 
-# JVM flags for clicktls (and the floor servers) in every script here: what a user gets from the run command in the
-# root README.md, so that the benchmarks measure what users run. README runs a plain `java -jar`, hence empty. Keep
-# this in step with README's command (and the Docker image's) when they change; CLICKTLS_JVM_FLAGS in the
-# environment or a script's --jvm-flags overrides it for an experiment.
-CLICKTLS_JVM_FLAGS=${CLICKTLS_JVM_FLAGS-}
+# JVM flags for clicktls in every script here: what a user gets from the run command in the root README.md, so that
+# the benchmarks measure what users run. README runs `java -XX:SharedArchiveFile=proxy/target/clicktls.jsa -jar …`:
+# the class-data sharing archive that `mvn package` writes beside the jar. Keep this in step with README's command
+# (and the Docker image's) when they change; CLICKTLS_JVM_FLAGS in the environment (even empty) or a script's
+# --jvm-flags overrides it for an experiment. readme_jvm_flags JAR prints them for that jar.
+readme_jvm_flags() {
+    local archive="${1%.jar}.jsa"
+    if [ -z "${CLICKTLS_JVM_FLAGS+set}" ] && [ ! -f "$archive" ]; then
+        # the JVM would start without it and say nothing: the figures would not be README's
+        log "warning: no class-data archive at $archive (mvn package writes it); measuring without it"
+    fi
+    printf '%s' "${CLICKTLS_JVM_FLAGS--XX:SharedArchiveFile=$archive}"
+}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

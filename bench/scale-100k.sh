@@ -32,7 +32,7 @@ usage: bench/scale-100k.sh [options]
   --no-build              do not run `mvn -B -q package -DskipTests` first
   --repo DIR              clicktls source tree to build and run (default: this script's repository)
   --jar FILE              clicktls jar (default: DIR/proxy/target/clicktls.jar)
-  --jvm-flags "FLAGS"     JVM flags for clicktls (default: CLICKTLS_JVM_FLAGS in lib.sh, README's)
+  --jvm-flags "FLAGS"     JVM flags for clicktls (default: README's, readme_jvm_flags in lib.sh)
   --port-base N           first port to try (default: 18100)
   --results DIR           where raw output goes (default: bench/results/scale-<timestamp>)
   --keep                  keep the temporary directory (config, logs)
@@ -51,7 +51,7 @@ RELOADS=3
 BUILD=1
 JAR=""
 JVM_FLAGS=""
-JVM_FLAGS_GIVEN=0 # else lib.sh's CLICKTLS_JVM_FLAGS
+JVM_FLAGS_GIVEN=0 # else README's (lib.sh's readme_jvm_flags)
 PORT_BASE=18100
 RESULTS=""
 KEEP=0
@@ -91,7 +91,7 @@ RESULTS=${RESULTS:-$BENCH_DIR/results/scale-$(date +%Y%m%d-%H%M%S)}
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$CLICKTLS_JVM_FLAGS
+[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$(readme_jvm_flags "$JAR")
 
 for tool in java nginx wrk curl ss; do command -v "$tool" >/dev/null || die "$tool is needed"; done
 [ "$BUILD" -eq 0 ] || command -v mvn >/dev/null || die "mvn is needed to build clicktls (or --no-build)"

@@ -149,13 +149,17 @@ start_floor() {
     local name=$1 source=$2 port
     [ -f "$JAR" ] || die "no clicktls jar at $JAR (the floor servers run on its Netty; build it, or pass --jar / --repo)"
     free_port port
+    # clicktls's flags without its class-data archive, which holds clicktls's classes, not the floor's (the JVM would
+    # refuse it with a warning for the other class path); the floors are measured warm, where it makes no difference
+    local flags=() flag
     # word splitting of JVM_FLAGS is intended
     # shellcheck disable=SC2086
-    start_server "$RESULTS/$name.log" java $JVM_FLAGS -cp "$JAR" "$BENCH_DIR/tls/$source" "$port" \
+    for flag in $JVM_FLAGS; do [[ $flag == -XX:SharedArchiveFile=* ]] || flags+=("$flag"); done
+    start_server "$RESULTS/$name.log" java "${flags[@]}" -cp "$JAR" "$BENCH_DIR/tls/$source" "$port" \
         "$WORK/pki/chain.pem" "$WORK/pki/leaf.key"
     PROXY_PID=$STARTED_PID
     PROXY_PORT=$port
-    PROXY_VERSION="$name: ${source%.java} (Netty + BoringSSL, fixed 302; ${JVM_FLAGS:-no JVM flags})"
+    PROXY_VERSION="$name: ${source%.java} (Netty + BoringSSL, fixed 302; ${flags[*]:-no JVM flags})"
 }
 start_floor-h1() { start_floor floor-h1 FloorServer.java; }
 start_floor-h2() { start_floor floor-h2 H2FloorServer.java; }

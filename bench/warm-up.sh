@@ -19,7 +19,7 @@ usage: bench/warm-up.sh [options]
   --no-build            do not run `mvn -B -q package -DskipTests` first
   --repo DIR            clicktls source tree to build and run (default: this script's repository)
   --jar FILE            clicktls jar to run (default: DIR/proxy/target/clicktls.jar)
-  --jvm-flags "FLAGS"   JVM flags for clicktls (default: CLICKTLS_JVM_FLAGS in lib.sh, README's)
+  --jvm-flags "FLAGS"   JVM flags for clicktls (default: README's, readme_jvm_flags in lib.sh)
   --port-base N         first port to try (default: 18500)
   --results DIR         where raw output goes (default: bench/results/warm-up-<timestamp>)
   --keep                keep the temporary directory
@@ -36,7 +36,7 @@ WITHIN=20
 RATE=300
 JAR=""
 JVM_FLAGS=""
-JVM_FLAGS_GIVEN=0 # else lib.sh's CLICKTLS_JVM_FLAGS
+JVM_FLAGS_GIVEN=0 # else README's (lib.sh's readme_jvm_flags)
 PORT_BASE=18500
 RESULTS=""
 KEEP=0
@@ -67,7 +67,7 @@ whole_numbers warm-up.sh "$SECONDS_WINDOWED" "$WINDOW" "$STEADY" "$WITHIN" "$RAT
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$CLICKTLS_JVM_FLAGS
+[ "$JVM_FLAGS_GIVEN" -eq 1 ] || JVM_FLAGS=$(readme_jvm_flags "$JAR")
 # shellcheck source=bench/servers.sh
 . "$BENCH_DIR/servers.sh"
 
