@@ -3,15 +3,20 @@ package io.clicktls.storage;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 
@@ -23,7 +28,8 @@ import java.util.concurrent.Semaphore;
  * {@code .locks/.<name>.lease-guard} and a lock of this JVM, so processes sharing the folder take turns; the kernel
  * drops the OS lock of a process that dies, so a guard can never be stale. The file also names its holder (pid and
  * host): a lease whose holder was a process of this host that is gone (killed, crashed) is free at once, so that a
- * node restarted after {@code kill -9} does not wait for the lease of its former self to run out.
+ * node restarted after {@code kill -9} does not wait for the lease of its former self to run out, and when it was
+ * taken, for {@linkplain #current the listing} operators read.
  *
  * <p>Blocking (file I/O); thread-safe.
  */
@@ -43,17 +49,19 @@ final class FileLeases {
         this.clock = clock;
     }
 
+    private static final String LEASE_SUFFIX = ".lease";
+
     /** This process, as a lease file names its holder. */
     private static final long PID = ProcessHandle.current().pid();
 
     private static final String HOST = hostName();
 
     /**
-     * The token and expiry a lease file holds ({@code expiresAtMillis} 0 once released), and its holder ({@code pid}
-     * 0 when not known).
+     * The token and expiry a lease file holds ({@code expiresAtMillis} 0 once released), its holder ({@code pid} 0
+     * when not known) and when the holder took it ({@code takenAtMillis} 0 when not known: a file of an older version).
      */
-    private record State(long token, long expiresAtMillis, long pid, String host) {
-        static final State NONE = new State(0, 0, 0, "");
+    private record State(long token, long expiresAtMillis, long pid, String host, long takenAtMillis) {
+        static final State NONE = new State(0, 0, 0, "", 0);
 
         boolean heldAt(long millis) {
             return expiresAtMillis > millis && !holderGone();
@@ -71,11 +79,19 @@ final class FileLeases {
         long current() {
             return expiresAtMillis == 0 ? -1 : token;
         }
+
+        /** The holder as an operator reads it: the process and host the file names. */
+        Storage.LeaseHolder holder() {
+            return new Storage.LeaseHolder(
+                    pid > 0 ? host + " pid " + pid : "unknown",
+                    takenAtMillis > 0 ? Instant.ofEpochMilli(takenAtMillis) : null,
+                    Instant.ofEpochMilli(expiresAtMillis));
+        }
     }
 
     /** A state written by this process. */
-    private static State held(long token, long expiresAtMillis) {
-        return new State(token, expiresAtMillis, PID, HOST);
+    private static State held(long token, long expiresAtMillis, long takenAtMillis) {
+        return new State(token, expiresAtMillis, PID, HOST, takenAtMillis);
     }
 
     private static String hostName() {
@@ -99,7 +115,7 @@ final class FileLeases {
                 return Optional.empty();
             }
             long token = state.token() + 1;
-            write(name, held(token, now + duration.toMillis()));
+            write(name, held(token, now + duration.toMillis(), now));
             return Optional.of(new FileLease(name, token));
         });
     }
@@ -122,6 +138,50 @@ final class FileLeases {
         });
     }
 
+    /** Who holds {@code name} now, by its lease file; read without the guard (the file is replaced atomically). */
+    Optional<Storage.LeaseHolder> holder(String name) throws IOException {
+        State state = read(file(name));
+        return state.heldAt(clock.millis()) ? Optional.of(state.holder()) : Optional.empty();
+    }
+
+    /**
+     * The leases held now whose names start with {@code prefix}, by name, at most {@code limit}: one look at the lease
+     * folder, reading only the files of that prefix (a name's {@code /} after the prefix reads back as {@code _}, as
+     * the file name has it). Each file is read without its guard: files are replaced atomically, and a listing for
+     * operators may be a moment old. An unreadable file is left out.
+     */
+    List<Storage.CurrentLease> current(String prefix, int limit) throws IOException {
+        String filePrefix = prefix.replace('/', '_');
+        long now = clock.millis();
+        TreeMap<String, Storage.LeaseHolder> held = new TreeMap<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(folder)) {
+            for (Path file : files) {
+                String fileName = file.getFileName().toString();
+                if (fileName.startsWith(".") || !fileName.startsWith(filePrefix) || !fileName.endsWith(LEASE_SUFFIX)) {
+                    continue;
+                }
+                State state;
+                try {
+                    state = read(file);
+                } catch (IOException unreadable) {
+                    continue;
+                }
+                if (state.heldAt(now)) {
+                    String rest = fileName.substring(filePrefix.length(), fileName.length() - LEASE_SUFFIX.length());
+                    held.put(prefix + rest, state.holder());
+                    if (held.size() > limit) {
+                        held.pollLastEntry();
+                    }
+                }
+            }
+        } catch (NoSuchFileException noLeasesYet) {
+            return List.of();
+        }
+        List<Storage.CurrentLease> leases = new ArrayList<>(held.size());
+        held.forEach((name, holder) -> leases.add(new Storage.CurrentLease(name, holder)));
+        return leases;
+    }
+
     private <T> T guarded(String name, GuardedWork<T> work) throws IOException {
         Path guard = folder.resolve("." + fileName(name) + ".lease-guard");
         Semaphore local = GUARDS.computeIfAbsent(guard, ignored -> new Semaphore(1));
@@ -135,17 +195,17 @@ final class FileLeases {
             storage.createFolders(folder);
             try (FileChannel channel = FileChannel.open(guard, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     java.nio.channels.FileLock ignored = channel.lock()) {
-                return work.run(read(name));
+                return work.run(read(file(name)));
             }
         } finally {
             local.release();
         }
     }
 
-    private State read(String name) throws IOException {
+    private static State read(Path file) throws IOException {
         String content;
         try {
-            content = Files.readString(file(name), StandardCharsets.UTF_8).trim();
+            content = Files.readString(file, StandardCharsets.UTF_8).trim();
         } catch (NoSuchFileException e) {
             return State.NONE;
         }
@@ -155,19 +215,22 @@ final class FileLeases {
                     Long.parseLong(fields[0]),
                     Long.parseLong(fields[1]),
                     fields.length > 3 ? Long.parseLong(fields[2]) : 0,
-                    fields.length > 3 ? fields[3] : "");
+                    fields.length > 3 ? fields[3] : "",
+                    fields.length > 4 ? Long.parseLong(fields[4]) : 0);
         } catch (RuntimeException e) {
-            throw new IOException("lease file " + file(name) + " is unreadable: " + content, e);
+            throw new IOException("lease file " + file + " is unreadable: " + content, e);
         }
     }
 
+    /** {@code token expiresAt pid host takenAt}: readers of older versions read the first four fields. */
     private void write(String name, State state) throws IOException {
-        String content = state.token() + " " + state.expiresAtMillis() + " " + PID + " " + HOST + "\n";
+        String content = state.token() + " " + state.expiresAtMillis() + " " + PID + " " + HOST + " "
+                + state.takenAtMillis() + "\n";
         storage.writeInternal(file(name), content.getBytes(StandardCharsets.UTF_8));
     }
 
     private Path file(String name) {
-        return folder.resolve(fileName(name) + ".lease");
+        return folder.resolve(fileName(name) + LEASE_SUFFIX);
     }
 
     private static String fileName(String name) {
@@ -198,7 +261,7 @@ final class FileLeases {
                 if (state.current() != token()) {
                     return false;
                 }
-                write(name(), held(token(), clock.millis() + duration.toMillis()));
+                write(name(), held(token(), clock.millis() + duration.toMillis(), state.takenAtMillis()));
                 return true;
             });
         }
@@ -207,7 +270,7 @@ final class FileLeases {
         public void close() throws IOException {
             guarded(name(), state -> {
                 if (state.current() == token()) {
-                    write(name(), held(token(), 0));
+                    write(name(), held(token(), 0, state.takenAtMillis()));
                 }
                 return null;
             });

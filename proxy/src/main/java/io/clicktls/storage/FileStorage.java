@@ -293,6 +293,18 @@ public final class FileStorage implements Storage {
         return leases.tryLease(name, duration);
     }
 
+    /** The holder its lease file names: a process (pid) of a host sharing this folder. */
+    @Override
+    public Optional<LeaseHolder> leaseHolder(String name) throws IOException {
+        return leases.holder(name);
+    }
+
+    /** {@inheritDoc} One look at the lease folder; holders as {@link #leaseHolder} names them. */
+    @Override
+    public List<CurrentLease> currentLeases(String prefix, int limit) throws IOException {
+        return leases.current(prefix, limit);
+    }
+
     /** Writes a file that is not a key (under {@code .locks/}) atomically, making its folders. */
     void writeInternal(Path file, byte[] value) throws IOException {
         createFolders(file.getParent());

@@ -30,6 +30,7 @@ class StatusPageTest {
                 null,
                 null,
                 null,
+                null,
                 null);
     }
 
@@ -95,7 +96,8 @@ class StatusPageTest {
                 new CertificateCleanup.Mark(
                         "links.shop.test", NOW.minusSeconds(60), "not_configured", NOW.plus(Duration.ofDays(7))),
                 dns,
-                new Storage.LeaseHolder("node-<b>", NOW.minusSeconds(5), NOW.plusSeconds(25)));
+                new Storage.LeaseHolder("node-<b>", NOW.minusSeconds(5), NOW.plusSeconds(25)),
+                null);
 
         String html = StatusPage.render(new DomainDirectory.Page("", 1, 50, 1, 0, List.of(status)), "t", null, NOW);
         JsonNode json = new ObjectMapper().readTree(StatusJson.one(status));
@@ -161,6 +163,7 @@ class StatusPageTest {
                 null,
                 null,
                 null,
+                null,
                 null);
         DomainDirectory.Page page = new DomainDirectory.Page("", 1, 50, 1, 0, List.of(row));
         String degraded = "storage not writable: 3 items not persisted (certificate 3)";
@@ -188,6 +191,7 @@ class StatusPageTest {
                         served.withNotPersisted(null),
                         null,
                         false,
+                        null,
                         null,
                         null,
                         null,

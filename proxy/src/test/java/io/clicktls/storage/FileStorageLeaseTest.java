@@ -37,6 +37,49 @@ class FileStorageLeaseTest {
     }
 
     @Test
+    void theLeasesHeldNowUnderAPrefixAreListedByNameWithHolderAndTimesAtMostTheLimit() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
+        Instant taken = clock.instant();
+        nodeA.tryLease("orders/b.shop.test", THIRTY_SECONDS).orElseThrow();
+        nodeA.tryLease("orders/gone.shop.test", Duration.ofSeconds(5)).orElseThrow();
+        nodeA.tryLease("orders/given-back.shop.test", THIRTY_SECONDS)
+                .orElseThrow()
+                .close();
+        nodeA.tryLease("update/certificates/a.shop.test", THIRTY_SECONDS).orElseThrow();
+        clock.advance(Duration.ofSeconds(10));
+        Storage.Lease renewed =
+                nodeA.tryLease("orders/a.shop.test", THIRTY_SECONDS).orElseThrow();
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(renewed.renew(THIRTY_SECONDS)).isTrue();
+
+        List<Storage.CurrentLease> listed = nodeB.currentLeases(StorageKeys.ORDER_LEASES, 100);
+
+        assertThat(listed)
+                .extracting(Storage.CurrentLease::name)
+                .as("held now, under the prefix, by name: not the one run out, given back or of another prefix")
+                .containsExactly("orders/a.shop.test", "orders/b.shop.test");
+        String self = InetAddress.getLocalHost().getHostName() + " pid "
+                + ProcessHandle.current().pid();
+        assertThat(listed.get(0).holder())
+                .as("taken at 12:00:10, renewed at 12:00:11 for 30 s")
+                .isEqualTo(new Storage.LeaseHolder(self, taken.plusSeconds(10), taken.plusSeconds(41)));
+        assertThat(listed.get(1).holder().since()).isEqualTo(taken);
+        assertThat(nodeB.leaseHolder("orders/a.shop.test"))
+                .contains(listed.get(0).holder());
+        assertThat(nodeB.leaseHolder("orders/given-back.shop.test")).isEmpty();
+        assertThat(nodeB.currentLeases(StorageKeys.ORDER_LEASES, 1))
+                .extracting(Storage.CurrentLease::name)
+                .containsExactly("orders/a.shop.test");
+        assertThat(node().currentLeases("nothing/", 10)).isEmpty();
+    }
+
+    @Test
+    void aFolderWithoutLeasesListsNone() throws Exception {
+        assertThat(node().currentLeases(StorageKeys.ORDER_LEASES, 10)).isEmpty();
+    }
+
+    @Test
     void aHeldLeaseIsNotTakenUntilItRunsOutAndThenWithALargerToken() throws Exception {
         FileStorage nodeA = node();
         FileStorage nodeB = node();
