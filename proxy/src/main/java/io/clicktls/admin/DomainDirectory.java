@@ -58,9 +58,9 @@ final class DomainDirectory {
     record Page(
             String query, int page, int size, int total, int failing, List<DomainStatus> domains, InFlight inFlight) {
 
-        /** A page without a listing of the orders in flight (a storage that keeps none). */
-        Page(String query, int page, int size, int total, int failing, List<DomainStatus> domains) {
-            this(query, page, size, total, failing, domains, InFlight.NONE);
+        /** The same page with {@code rows} (the same names, more facts) instead of its own. */
+        Page withDomains(List<DomainStatus> rows) {
+            return new Page(query, page, size, total, failing, List.copyOf(rows), inFlight);
         }
 
         int pages() {
