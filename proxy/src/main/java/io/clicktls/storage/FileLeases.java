@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -19,6 +20,8 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The leases of a {@link FileStorage}: for each name a file {@code .locks/<name>.lease} holding the current fencing
@@ -31,20 +34,33 @@ import java.util.concurrent.Semaphore;
  * node restarted after {@code kill -9} does not wait for the lease of its former self to run out, and when it was
  * taken, for {@linkplain #current the listing} operators read.
  *
+ * <p>A lease file stays when its lease is given back (its token must go on counting), so the folder holds one per name
+ * ever ordered: reading them all to list the few held now would cost most of a second with 100,000. A held lease
+ * therefore also has an empty marker {@code .locks/held/<name>}, made when it is taken (and again when renewed: a lease
+ * taken by an older version has none), deleted when it is given back, and deleted by a listing that finds its lease
+ * run out (its holder died); the listing reads only the files the markers name. A marker that cannot be written is
+ * left out: the listing is for operators, and the lease itself is what counts.
+ *
  * <p>Blocking (file I/O); thread-safe.
  */
 final class FileLeases {
+
+    private static final Logger log = LoggerFactory.getLogger(FileLeases.class);
 
     /** Guards of this JVM by guard file: OS file locks do not exclude threads of one process. */
     private static final ConcurrentHashMap<Path, Semaphore> GUARDS = new ConcurrentHashMap<>();
 
     private final FileStorage storage;
     private final Path folder;
+    /** The markers of the leases held now: see the class comment. */
+    private final Path markers;
+
     private final Clock clock;
 
     /** @param folder where the lease files go: the storage's lock folder */
     FileLeases(FileStorage storage, String folder, Clock clock) {
         this.folder = storage.root().resolve(folder);
+        this.markers = this.folder.resolve("held");
         this.storage = storage;
         this.clock = clock;
     }
@@ -116,6 +132,7 @@ final class FileLeases {
             }
             long token = state.token() + 1;
             write(name, held(token, now + duration.toMillis(), now));
+            markHeld(name);
             return Optional.of(new FileLease(name, token));
         });
     }
@@ -145,41 +162,72 @@ final class FileLeases {
     }
 
     /**
-     * The leases held now whose names start with {@code prefix}, by name, at most {@code limit}: one look at the lease
-     * folder, reading only the files of that prefix (a name's {@code /} after the prefix reads back as {@code _}, as
-     * the file name has it). Each file is read without its guard: files are replaced atomically, and a listing for
-     * operators may be a moment old. An unreadable file is left out.
+     * The leases held now whose names start with {@code prefix}, by name, at most {@code limit}: one look at the
+     * markers of held leases, reading only their lease files of that prefix (a name's {@code /} after the prefix reads
+     * back as {@code _}, as the file name has it). Each file is read without its guard: files are replaced atomically,
+     * and a listing for operators may be a moment old. An unreadable file is left out; the marker of a lease found run
+     * out is deleted (under the guard, so that a holder taking it meanwhile keeps its marker).
      */
     List<Storage.CurrentLease> current(String prefix, int limit) throws IOException {
         String filePrefix = prefix.replace('/', '_');
         long now = clock.millis();
-        TreeMap<String, Storage.LeaseHolder> held = new TreeMap<>();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(folder)) {
-            for (Path file : files) {
-                String fileName = file.getFileName().toString();
-                if (fileName.startsWith(".") || !fileName.startsWith(filePrefix) || !fileName.endsWith(LEASE_SUFFIX)) {
+        TreeMap<String, Storage.LeaseHolder> current = new TreeMap<>();
+        List<String> runOut = new ArrayList<>();
+        try (DirectoryStream<Path> marked = Files.newDirectoryStream(markers)) {
+            for (Path marker : marked) {
+                String fileName = marker.getFileName().toString();
+                if (!fileName.startsWith(filePrefix)) {
                     continue;
                 }
+                String name = prefix + fileName.substring(filePrefix.length());
                 State state;
                 try {
-                    state = read(file);
+                    state = read(folder.resolve(fileName + LEASE_SUFFIX));
                 } catch (IOException unreadable) {
                     continue;
                 }
-                if (state.heldAt(now)) {
-                    String rest = fileName.substring(filePrefix.length(), fileName.length() - LEASE_SUFFIX.length());
-                    held.put(prefix + rest, state.holder());
-                    if (held.size() > limit) {
-                        held.pollLastEntry();
-                    }
+                if (!state.heldAt(now)) {
+                    runOut.add(name);
+                    continue;
+                }
+                current.put(name, state.holder());
+                if (current.size() > limit) {
+                    current.pollLastEntry();
                 }
             }
         } catch (NoSuchFileException noLeasesYet) {
             return List.of();
         }
-        List<Storage.CurrentLease> leases = new ArrayList<>(held.size());
-        held.forEach((name, holder) -> leases.add(new Storage.CurrentLease(name, holder)));
+        for (String name : runOut) {
+            guarded(name, state -> {
+                if (!state.heldAt(clock.millis())) {
+                    Files.deleteIfExists(marker(name));
+                }
+                return null;
+            });
+        }
+        List<Storage.CurrentLease> leases = new ArrayList<>(current.size());
+        current.forEach((name, holder) -> leases.add(new Storage.CurrentLease(name, holder)));
         return leases;
+    }
+
+    /** Marks {@code name}'s lease as held, for {@link #current}; under the guard. A failure only costs the listing. */
+    private void markHeld(String name) {
+        Path marker = marker(name);
+        try {
+            if (!Files.exists(marker)) {
+                storage.createFolders(markers);
+                Files.createFile(marker);
+            }
+        } catch (FileAlreadyExistsException alreadyMarked) {
+            // made by the holder before us: what we wanted
+        } catch (IOException e) {
+            log.debug("cannot mark lease {} as held for the listing: {}", name, e.toString());
+        }
+    }
+
+    private Path marker(String name) {
+        return markers.resolve(fileName(name));
     }
 
     private <T> T guarded(String name, GuardedWork<T> work) throws IOException {
@@ -262,6 +310,7 @@ final class FileLeases {
                     return false;
                 }
                 write(name(), held(token(), clock.millis() + duration.toMillis(), state.takenAtMillis()));
+                markHeld(name());
                 return true;
             });
         }
@@ -271,6 +320,7 @@ final class FileLeases {
             guarded(name(), state -> {
                 if (state.current() == token()) {
                     write(name(), held(token(), 0, state.takenAtMillis()));
+                    Files.deleteIfExists(marker(name()));
                 }
                 return null;
             });

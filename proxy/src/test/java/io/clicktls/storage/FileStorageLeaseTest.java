@@ -75,6 +75,32 @@ class FileStorageLeaseTest {
     }
 
     @Test
+    void theListingReadsOnlyLeasesMarkedHeldAndDropsTheMarkOfOneRunOut() throws Exception {
+        FileStorage nodeA = node();
+        Path marks = directory.resolve(".locks/held");
+        nodeA.tryLease("orders/given-back.shop.test", THIRTY_SECONDS)
+                .orElseThrow()
+                .close();
+        nodeA.tryLease("orders/crashed.shop.test", Duration.ofSeconds(5)).orElseThrow();
+        Storage.Lease older =
+                nodeA.tryLease("orders/older.shop.test", THIRTY_SECONDS).orElseThrow();
+        // as a lease taken by a version without marks: held, but not marked
+        Files.delete(marks.resolve("orders_older.shop.test"));
+        assertThat(marks.resolve("orders_given-back.shop.test")).doesNotExist();
+        clock.advance(Duration.ofSeconds(6));
+
+        assertThat(nodeA.currentLeases(StorageKeys.ORDER_LEASES, 10)).isEmpty();
+        assertThat(marks.resolve("orders_crashed.shop.test"))
+                .as("the mark of a lease that ran out")
+                .doesNotExist();
+        assertThat(older.renew(THIRTY_SECONDS)).isTrue();
+        assertThat(nodeA.currentLeases(StorageKeys.ORDER_LEASES, 10))
+                .extracting(Storage.CurrentLease::name)
+                .as("marked again by its renewal")
+                .containsExactly("orders/older.shop.test");
+    }
+
+    @Test
     void aFolderWithoutLeasesListsNone() throws Exception {
         assertThat(node().currentLeases(StorageKeys.ORDER_LEASES, 10)).isEmpty();
     }
