@@ -107,7 +107,7 @@ final class StatusPage {
         }
         html.append("</span></header>\n<main>\n");
         html.append("<form class=\"search\" method=\"get\" action=\"/status\">")
-                .append("<input type=\"search\" name=\"q\" placeholder=\"Search names or platforms\" value=\"")
+                .append("<input type=\"search\" name=\"q\" placeholder=\"Search names, platforms or nodes\" value=\"")
                 .append(escape(page.query()))
                 .append("\">")
                 .append("<input type=\"hidden\" name=\"size\" value=\"")
@@ -175,7 +175,8 @@ final class StatusPage {
         if (domain.pattern()) {
             html.append("<td><span class=\"badge s-pattern\">pattern</span></td>")
                     .append("<td colspan=\"6\" class=\"muted\">One certificate per name under it, issued on the ")
-                    .append("first handshake; the names appear here once they have one.</td></tr>\n");
+                    .append("first handshake; the names appear here while one is ordered (on any node) and once ")
+                    .append("they have one.</td></tr>\n");
             return;
         }
         String state = domain.state().wireName();
