@@ -61,6 +61,8 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -717,6 +719,15 @@ public final class ClickTlsServer implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 return Optional.empty(); // a status row without its lease beats no status page during an outage
             }
+        }
+
+        @Override
+        public SortedMap<String, Storage.LeaseHolder> ordersInFlight(int limit) throws IOException {
+            SortedMap<String, Storage.LeaseHolder> orders = new TreeMap<>();
+            for (Storage.CurrentLease lease : store.storage().currentLeases(StorageKeys.ORDER_LEASES, limit)) {
+                orders.put(StorageKeys.orderLeaseName(lease.name()), lease.holder());
+            }
+            return orders;
         }
 
         @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
 import io.clicktls.storage.postgres.PostgresStorage;
 import io.clicktls.testing.Eventually;
@@ -16,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -74,6 +76,55 @@ class ClusterCoherenceIT {
         assertThat(served(c, NAME))
                 .as("node C's next handshake gets a new certificate")
                 .isNotEqualTo(renewed);
+    }
+
+    @Test
+    void nodeBListsTheNamesUnderAWildcardThatNodeAIsOrderingOrHasIssued() throws Exception {
+        List<RunningNode> nodes = cluster.start(config -> shape(config, "*.shop.test"), "a", "b");
+        RunningNode a = nodes.get(0);
+        RunningNode b = nodes.get(1);
+        served(a, "issued.shop.test");
+
+        // node A's first order for a name under the wildcard, held as node A's orders hold it
+        try (PostgresStorage asNodeA = cluster.storageAs("a");
+                Storage.Lease ordering = asNodeA.tryLease(
+                                StorageKeys.orderLease("ordering.shop.test"), Duration.ofMinutes(2))
+                        .orElseThrow()) {
+            JsonNode page = JSON.readTree(b.adminGet("/api/domains?q=shop.test").body());
+            JsonNode row = row(page, "ordering.shop.test");
+            assertThat(row).as(page.toString()).isNotNull();
+            assertThat(row.path("state").asText()).isEqualTo("issuing");
+            assertThat(row.at("/lease/node").asText()).isEqualTo("a");
+            assertThat(Instant.parse(row.at("/lease/until").asText()))
+                    .isAfter(Instant.parse(row.at("/lease/since").asText()).plusSeconds(100));
+            assertThat(row.at("/allowed_by/kind").asText()).isEqualTo("wildcard");
+            assertThat(row.at("/allowed_by/entry").asText()).isEqualTo("*.shop.test");
+            assertThat(page.at("/orders_in_flight/count").asInt())
+                    .as(page.toString())
+                    .isEqualTo(1);
+            assertThat(b.adminGet("/status?q=ordering").body())
+                    .contains("data-name=\"ordering.shop.test\" data-state=\"issuing\"")
+                    .contains("ordering on a since");
+            Eventually.holds(Duration.ofSeconds(15), "node B lists the name node A issued under the wildcard", () -> {
+                JsonNode issued =
+                        row(JSON.readTree(b.adminGet("/api/domains?q=shop.test").body()), "issued.shop.test");
+                return issued != null
+                        && issued.at("/certificate/issued_by_node").asText().equals("a");
+            });
+        }
+        assertThat(row(JSON.readTree(b.adminGet("/api/domains").body()), "ordering.shop.test"))
+                .as("a name whose order ended without a certificate is no longer listed")
+                .isNull();
+    }
+
+    /** The row of {@code name} on a page of {@code /api/domains}, or {@code null}. */
+    private static JsonNode row(JsonNode page, String name) {
+        for (JsonNode domain : page.path("domains")) {
+            if (domain.path("name").asText().equals(name)) {
+                return domain;
+            }
+        }
+        return null;
     }
 
     @Test

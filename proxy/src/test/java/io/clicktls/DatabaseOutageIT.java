@@ -2,6 +2,7 @@ package io.clicktls;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clicktls.admin.ChallTestDns;
 import io.clicktls.storage.StorageKeys;
@@ -12,6 +13,7 @@ import io.clicktls.testing.PostgresServer;
 import io.clicktls.testing.RunningNode;
 import io.clicktls.testing.StandInPlatform;
 import java.math.BigInteger;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -113,10 +115,15 @@ class DatabaseOutageIT {
         assertThat(series(scrape, "clicktls_storage_up{backend=\"postgres\"}")).isZero();
         assertThat(series(scrape, "clicktls_storage_errors_total{backend=\"postgres\",operation=\"load\"}"))
                 .isGreaterThanOrEqualTo(1);
-        assertThat(JSON.readTree(nodeA.adminGet("/api/domains?q=new.shop.test").body())
-                        .get("degraded")
-                        .asText())
-                .contains("PostgreSQL", "new certificates wait");
+        JsonNode page =
+                JSON.readTree(nodeA.adminGet("/api/domains?q=new.shop.test").body());
+        assertThat(page.get("degraded").asText()).contains("PostgreSQL", "new certificates wait");
+        assertThat(page.at("/orders_in_flight/unavailable").asText())
+                .as("the orders in flight on other nodes cannot be listed, and the page says so")
+                .contains("PostgreSQL");
+        HttpResponse<String> status = nodeA.adminGet("/status");
+        assertThat(status.statusCode()).isEqualTo(200);
+        assertThat(status.body()).contains("Orders in flight on other nodes are not shown: ", "a.shop.test");
 
         nodeB.restart();
         for (int i = 0; i < 5; i++) {

@@ -390,8 +390,7 @@ public final class AdminServer implements AutoCloseable {
                         DomainStatus row = page.domains().get(i);
                         rows.add(report == null ? row : row.withDns(report));
                     }
-                    return new DomainDirectory.Page(
-                            page.query(), page.page(), page.size(), page.total(), page.failing(), rows);
+                    return page.withDomains(rows);
                 });
     }
 

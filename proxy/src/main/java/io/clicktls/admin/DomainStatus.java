@@ -21,8 +21,10 @@ import java.time.Instant;
  * @param marked set when the name is no longer allowed: its certificate is deleted after the grace period, unless
  *     the name is allowed again; else {@code null}
  * @param dns the last DNS check, or {@code null} when none is fresh
- * @param lease the node holding the lease to order this name's certificate now (a cluster on PostgreSQL), or
+ * @param lease the node holding the lease to order this name's certificate now (any node sharing the storage), or
  *     {@code null}
+ * @param allowedBy what in the config allows the name (a {@code domains} entry, {@code ask}), or {@code null} when
+ *     nothing does
  */
 public record DomainStatus(
         String name,
@@ -37,7 +39,8 @@ public record DomainStatus(
         Hold hold,
         CertificateCleanup.Mark marked,
         DnsStatus dns,
-        Storage.LeaseHolder lease) {
+        Storage.LeaseHolder lease,
+        AllowedBy allowedBy) {
 
     DomainStatus withDns(DnsStatus report) {
         return new DomainStatus(
@@ -53,6 +56,7 @@ public record DomainStatus(
                 hold,
                 marked,
                 report,
-                lease);
+                lease,
+                allowedBy);
     }
 }

@@ -11,6 +11,8 @@ import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -60,6 +62,16 @@ public interface DomainStatusSource {
      */
     default Optional<Storage.LeaseHolder> orderLease(String name) {
         return Optional.empty();
+    }
+
+    /**
+     * The orders in flight on every node sharing the storage: each name whose order lease is held now, with its
+     * holder, by name, at most {@code limit} of them. One storage read (PostgreSQL: one query), however many names.
+     *
+     * @throws IOException when the storage cannot say now (a database outage): the status page goes on without them
+     */
+    default SortedMap<String, Storage.LeaseHolder> ordersInFlight(int limit) throws IOException {
+        return new TreeMap<>();
     }
 
     /** Whether issuance or renewal for {@code name} runs now. */

@@ -36,6 +36,10 @@ final class StatusJson {
         root.put("pages", page.pages());
         root.put("total", page.total());
         root.put("failing", page.failing());
+        ObjectNode inFlight = root.putObject("orders_in_flight");
+        inFlight.put("count", page.inFlight().count());
+        inFlight.put("complete", page.inFlight().complete());
+        inFlight.put("unavailable", page.inFlight().unavailable());
         ArrayNode domains = root.putArray("domains");
         page.domains().forEach(domain -> domains.add(domain(domain)));
         return write(root);
@@ -61,6 +65,14 @@ final class StatusJson {
         node.put("configured", status.configured());
         node.put("platform", status.platform());
         node.put("state", status.state().wireName());
+        AllowedBy allowedBy = status.allowedBy();
+        if (allowedBy == null) {
+            node.putNull("allowed_by");
+        } else {
+            ObjectNode a = node.putObject("allowed_by");
+            a.put("kind", allowedBy.kind().wireName());
+            a.put("entry", allowedBy.entry());
+        }
         CertificateFacts certificate = status.certificate();
         if (certificate == null) {
             node.putNull("certificate");

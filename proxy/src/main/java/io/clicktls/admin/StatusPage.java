@@ -98,9 +98,16 @@ final class StatusPage {
                 .append(page.query().isEmpty() ? "domains" : "matching")
                 .append(" · <b>")
                 .append(page.failing())
-                .append("</b> failing</span></header>\n<main>\n");
+                .append("</b> failing");
+        if (page.inFlight().count() > 0) {
+            html.append(" · <b>")
+                    .append(page.inFlight().count())
+                    .append(page.inFlight().complete() ? "" : "+")
+                    .append("</b> ordering now");
+        }
+        html.append("</span></header>\n<main>\n");
         html.append("<form class=\"search\" method=\"get\" action=\"/status\">")
-                .append("<input type=\"search\" name=\"q\" placeholder=\"Search names or platforms\" value=\"")
+                .append("<input type=\"search\" name=\"q\" placeholder=\"Search names, platforms or nodes\" value=\"")
                 .append(escape(page.query()))
                 .append("\">")
                 .append("<input type=\"hidden\" name=\"size\" value=\"")
@@ -110,6 +117,11 @@ final class StatusPage {
         if (degraded != null) {
             html.append("<p class=\"notice degraded\" role=\"alert\"><b>Degraded:</b> ")
                     .append(escape(degraded))
+                    .append("</p>\n");
+        }
+        if (page.inFlight().unavailable() != null) {
+            html.append("<p class=\"notice degraded\" role=\"status\">Orders in flight on other nodes are not shown: ")
+                    .append(escape(page.inFlight().unavailable()))
                     .append("</p>\n");
         }
         if (notice != null && !notice.isBlank()) {
@@ -148,15 +160,23 @@ final class StatusPage {
                 .append("\">");
         html.append("<td class=\"name\">").append(escape(domain.name()).replace(".", ".<wbr>"));
         String platform = domain.platform() == null ? "not in the config" : domain.platform();
-        html.append("<span class=\"sub\">")
-                .append(escape(platform))
-                .append(domain.configured() || domain.pattern() ? "" : " · not served")
-                .append("</span></td>");
+        AllowedBy allowedBy = domain.allowedBy();
+        html.append("<span class=\"sub\">").append(escape(platform));
+        if (allowedBy != null
+                && !domain.pattern()
+                && allowedBy.kind() != AllowedBy.Kind.EXACT
+                && domain.marked() == null) {
+            html.append(" · ").append(escape(allowedBy.describe()));
+        } else if (!domain.configured() && !domain.pattern()) {
+            html.append(" · not served");
+        }
+        html.append("</span></td>");
 
         if (domain.pattern()) {
             html.append("<td><span class=\"badge s-pattern\">pattern</span></td>")
                     .append("<td colspan=\"6\" class=\"muted\">One certificate per name under it, issued on the ")
-                    .append("first handshake; the names appear here once they have one.</td></tr>\n");
+                    .append("first handshake; the names appear here while one is ordered (on any node) and once ")
+                    .append("they have one.</td></tr>\n");
             return;
         }
         String state = domain.state().wireName();
@@ -170,9 +190,12 @@ final class StatusPage {
         }
         if (domain.lease() != null) {
             html.append("<span class=\"sub\">ordering on ")
-                    .append(escape(domain.lease().holder()))
-                    .append(" since ")
-                    .append(escape(TIME.format(domain.lease().since())))
+                    .append(escape(domain.lease().holder()));
+            if (domain.lease().since() != null) {
+                html.append(" since ").append(escape(TIME.format(domain.lease().since())));
+            }
+            html.append(" · lease until ")
+                    .append(escape(TIME.format(domain.lease().until())))
                     .append("</span>");
         }
         if (domain.certificate() != null && domain.certificate().notPersisted() != null) {

@@ -299,6 +299,12 @@ public final class FileStorage implements Storage {
         writeAtomically(file, value);
     }
 
+    /** The holder its lease file names: a process (pid) of a host sharing this folder. */
+    @Override
+    public Optional<LeaseHolder> leaseHolder(String name) throws IOException {
+        return leases.holder(name);
+    }
+
     /** {@inheritDoc} The values are written one by one, in the map's order, while the lease's guard is held. */
     @Override
     public void writeFenced(Lease lease, Map<String, byte[]> values, Collection<String> deletions) throws IOException {
@@ -369,6 +375,12 @@ public final class FileStorage implements Storage {
                 local.release();
             }
         };
+    }
+
+    /** {@inheritDoc} One look at the held leases' marks; holders as {@link #leaseHolder} names them. */
+    @Override
+    public List<CurrentLease> currentLeases(String prefix, int limit) throws IOException {
+        return leases.current(prefix, limit);
     }
 
     /** The reason of a file-system error without its path, e.g. {@code No space left on device}. */

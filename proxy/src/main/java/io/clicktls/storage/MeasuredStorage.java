@@ -72,6 +72,12 @@ public final class MeasuredStorage extends StorageLayer {
         return measured("list", () -> backend.list(prefix));
     }
 
+    /** A listing of leases is measured as a list: one bounded read of many rows. */
+    @Override
+    public List<CurrentLease> currentLeases(String prefix, int limit) throws IOException {
+        return measured("list", () -> backend.currentLeases(prefix, limit));
+    }
+
     @Override
     public Optional<? extends Lease> tryLease(String name, Duration duration) throws IOException {
         return measured("lease", () -> backend.tryLease(name, duration));

@@ -153,17 +153,30 @@ public interface Storage {
 
     /**
      * Who holds the lease {@code name} now and until when, by the backend's account, for operators (the status page):
-     * empty when nobody does, or when the backend does not say (a folder: one node). Never for deciding anything.
+     * empty when nobody does, or when the backend does not say. Never for deciding anything.
      */
     default Optional<LeaseHolder> leaseHolder(String name) throws IOException {
         return Optional.empty();
     }
 
     /**
+     * The current leases (not run out, by the backend's clock) whose names start with {@code prefix}, ordered by name,
+     * at most {@code limit} of them: for operators (the status page lists the orders in flight on every node, one read
+     * however many names a page shows). Empty when the backend does not say. Never for deciding anything.
+     */
+    default List<CurrentLease> currentLeases(String prefix, int limit) throws IOException {
+        return List.of();
+    }
+
+    /** One entry of {@link #currentLeases}: a lease's name and who holds it until when. */
+    record CurrentLease(String name, LeaseHolder holder) {}
+
+    /**
      * A current lease as the backend records it.
      *
      * @param holder the holder's name ({@code node.name} for a node)
-     * @param since when it was taken; {@code until}: when it runs out unless renewed (the backend's clock)
+     * @param since when it was taken ({@code null} when the backend did not record it); {@code until}: when it runs
+     *     out unless renewed (the backend's clock)
      */
     record LeaseHolder(String holder, java.time.Instant since, java.time.Instant until) {}
 

@@ -32,6 +32,8 @@ public final class StorageKeys {
     public static final String CA_ROOT_KEY = "ca/root-key.pem";
     /** The lock (not a key) held while the internal CA is read or made, so that two nodes never make two roots. */
     public static final String CA_LOCK = "ca";
+    /** What every {@link #orderLease} starts with: the prefix that lists the orders in flight. */
+    public static final String ORDER_LEASES = "orders/";
 
     public static final String ACCOUNT_KEY = "acme/account-key.pem";
     public static final String ACCOUNT = "acme/account.json";
@@ -103,7 +105,12 @@ public final class StorageKeys {
      * {@code name}, so that the cluster places one order per name.
      */
     public static String orderLease(String name) {
-        return "orders/" + name;
+        return ORDER_LEASES + name;
+    }
+
+    /** The name an {@link #orderLease} is for, or {@code null} for another lease. */
+    public static String orderLeaseName(String lease) {
+        return lease.startsWith(ORDER_LEASES) ? lease.substring(ORDER_LEASES.length()) : null;
     }
 
     /** {@code challenges/http-01/<token>} */

@@ -3,6 +3,7 @@ package io.clicktls.storage;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -56,6 +57,11 @@ abstract class StorageLayer implements Storage {
     @Override
     public Optional<LeaseHolder> leaseHolder(String name) throws IOException {
         return backend.leaseHolder(name);
+    }
+
+    @Override
+    public List<CurrentLease> currentLeases(String prefix, int limit) throws IOException {
+        return backend.currentLeases(prefix, limit);
     }
 
     /** Changes made by other nodes are the backend's to report. */

@@ -30,13 +30,20 @@ class StatusPageTest {
                 null,
                 null,
                 null,
+                null,
                 null);
     }
 
     @Test
     void everythingFromOutsideIsEscaped() {
         DomainDirectory.Page page = new DomainDirectory.Page(
-                "<q>\"", 1, 50, 1, 1, List.of(failed("links.shop.test", "<script>alert('x')</script> & more")));
+                "<q>\"",
+                1,
+                50,
+                1,
+                1,
+                List.of(failed("links.shop.test", "<script>alert('x')</script> & more")),
+                new DomainDirectory.InFlight(0, false, "<i>db</i>"));
 
         String html = StatusPage.render(page, "token\"<", "<b>done</b>", NOW);
 
@@ -46,13 +53,20 @@ class StatusPageTest {
                 .doesNotContain("token\"<")
                 .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more")
                 .contains("value=\"&lt;q&gt;&quot;\"")
-                .contains("&lt;b&gt;done&lt;/b&gt;");
+                .contains("&lt;b&gt;done&lt;/b&gt;")
+                .contains("not shown: &lt;i&gt;db&lt;/i&gt;");
     }
 
     @Test
     void failedRowShowsTheMessageWhenAndHowOftenWithRenewAndForgetForms() {
         DomainDirectory.Page page = new DomainDirectory.Page(
-                "", 1, 50, 1, 1, List.of(failed("links.shop.test", "rateLimited: too many certificates")));
+                "",
+                1,
+                50,
+                1,
+                1,
+                List.of(failed("links.shop.test", "rateLimited: too many certificates")),
+                DomainDirectory.InFlight.NONE);
 
         String html = StatusPage.render(page, "abc123", null, NOW);
 
@@ -95,9 +109,14 @@ class StatusPageTest {
                 new CertificateCleanup.Mark(
                         "links.shop.test", NOW.minusSeconds(60), "not_configured", NOW.plus(Duration.ofDays(7))),
                 dns,
-                new Storage.LeaseHolder("node-<b>", NOW.minusSeconds(5), NOW.plusSeconds(25)));
+                new Storage.LeaseHolder("node-<b>", NOW.minusSeconds(5), NOW.plusSeconds(25)),
+                null);
 
-        String html = StatusPage.render(new DomainDirectory.Page("", 1, 50, 1, 0, List.of(status)), "t", null, NOW);
+        String html = StatusPage.render(
+                new DomainDirectory.Page("", 1, 50, 1, 0, List.of(status), DomainDirectory.InFlight.NONE),
+                "t",
+                null,
+                NOW);
         JsonNode json = new ObjectMapper().readTree(StatusJson.one(status));
 
         assertThat(html)
@@ -121,7 +140,8 @@ class StatusPageTest {
 
     @Test
     void pagingLinksKeepTheQuery() {
-        DomainDirectory.Page page = new DomainDirectory.Page("shop & co", 2, 10, 35, 0, List.of());
+        DomainDirectory.Page page =
+                new DomainDirectory.Page("shop & co", 2, 10, 35, 0, List.of(), DomainDirectory.InFlight.NONE);
 
         String html = StatusPage.render(page, "t", null, NOW);
 
@@ -161,8 +181,10 @@ class StatusPageTest {
                 null,
                 null,
                 null,
+                null,
                 null);
-        DomainDirectory.Page page = new DomainDirectory.Page("", 1, 50, 1, 0, List.of(row));
+        DomainDirectory.Page page =
+                new DomainDirectory.Page("", 1, 50, 1, 0, List.of(row), DomainDirectory.InFlight.NONE);
         String degraded = "storage not writable: 3 items not persisted (certificate 3)";
 
         String html = StatusPage.render(page, "abc123", null, degraded, NOW);
@@ -188,6 +210,7 @@ class StatusPageTest {
                         served.withNotPersisted(null),
                         null,
                         false,
+                        null,
                         null,
                         null,
                         null,

@@ -37,6 +37,75 @@ class FileStorageLeaseTest {
     }
 
     @Test
+    void theLeasesHeldNowUnderAPrefixAreListedByNameWithHolderAndTimesAtMostTheLimit() throws Exception {
+        FileStorage nodeA = node();
+        FileStorage nodeB = node();
+        Instant taken = clock.instant();
+        nodeA.tryLease("orders/b.shop.test", THIRTY_SECONDS).orElseThrow();
+        nodeA.tryLease("orders/gone.shop.test", Duration.ofSeconds(5)).orElseThrow();
+        nodeA.tryLease("orders/given-back.shop.test", THIRTY_SECONDS)
+                .orElseThrow()
+                .close();
+        nodeA.tryLease("update/certificates/a.shop.test", THIRTY_SECONDS).orElseThrow();
+        clock.advance(Duration.ofSeconds(10));
+        Storage.Lease renewed =
+                nodeA.tryLease("orders/a.shop.test", THIRTY_SECONDS).orElseThrow();
+        clock.advance(Duration.ofSeconds(1));
+        assertThat(renewed.renew(THIRTY_SECONDS)).isTrue();
+
+        List<Storage.CurrentLease> listed = nodeB.currentLeases(StorageKeys.ORDER_LEASES, 100);
+
+        assertThat(listed)
+                .extracting(Storage.CurrentLease::name)
+                .as("held now, under the prefix, by name: not the one run out, given back or of another prefix")
+                .containsExactly("orders/a.shop.test", "orders/b.shop.test");
+        String self = InetAddress.getLocalHost().getHostName() + " pid "
+                + ProcessHandle.current().pid();
+        assertThat(listed.get(0).holder())
+                .as("taken at 12:00:10, renewed at 12:00:11 for 30 s")
+                .isEqualTo(new Storage.LeaseHolder(self, taken.plusSeconds(10), taken.plusSeconds(41)));
+        assertThat(listed.get(1).holder().since()).isEqualTo(taken);
+        assertThat(nodeB.leaseHolder("orders/a.shop.test"))
+                .contains(listed.get(0).holder());
+        assertThat(nodeB.leaseHolder("orders/given-back.shop.test")).isEmpty();
+        assertThat(nodeB.currentLeases(StorageKeys.ORDER_LEASES, 1))
+                .extracting(Storage.CurrentLease::name)
+                .containsExactly("orders/a.shop.test");
+        assertThat(node().currentLeases("nothing/", 10)).isEmpty();
+    }
+
+    @Test
+    void theListingReadsOnlyLeasesMarkedHeldAndDropsTheMarkOfOneRunOut() throws Exception {
+        FileStorage nodeA = node();
+        Path marks = directory.resolve(".locks/held");
+        nodeA.tryLease("orders/given-back.shop.test", THIRTY_SECONDS)
+                .orElseThrow()
+                .close();
+        nodeA.tryLease("orders/crashed.shop.test", Duration.ofSeconds(5)).orElseThrow();
+        Storage.Lease older =
+                nodeA.tryLease("orders/older.shop.test", THIRTY_SECONDS).orElseThrow();
+        // as a lease taken by a version without marks: held, but not marked
+        Files.delete(marks.resolve("orders_older.shop.test"));
+        assertThat(marks.resolve("orders_given-back.shop.test")).doesNotExist();
+        clock.advance(Duration.ofSeconds(6));
+
+        assertThat(nodeA.currentLeases(StorageKeys.ORDER_LEASES, 10)).isEmpty();
+        assertThat(marks.resolve("orders_crashed.shop.test"))
+                .as("the mark of a lease that ran out")
+                .doesNotExist();
+        assertThat(older.renew(THIRTY_SECONDS)).isTrue();
+        assertThat(nodeA.currentLeases(StorageKeys.ORDER_LEASES, 10))
+                .extracting(Storage.CurrentLease::name)
+                .as("marked again by its renewal")
+                .containsExactly("orders/older.shop.test");
+    }
+
+    @Test
+    void aFolderWithoutLeasesListsNone() throws Exception {
+        assertThat(node().currentLeases(StorageKeys.ORDER_LEASES, 10)).isEmpty();
+    }
+
+    @Test
     void aHeldLeaseIsNotTakenUntilItRunsOutAndThenWithALargerToken() throws Exception {
         FileStorage nodeA = node();
         FileStorage nodeB = node();

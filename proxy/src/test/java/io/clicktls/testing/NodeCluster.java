@@ -55,8 +55,17 @@ public final class NodeCluster implements AfterEachCallback {
 
     /** The shared storage, as an operator would look at it; the caller closes it. */
     public PostgresStorage storage() throws IOException {
-        return PostgresStorage.open(PostgresSettings.of(SharedPostgres.server().url(), "postgres", null)
-                .withSchema(schema));
+        return PostgresStorage.open(settings());
+    }
+
+    /** The shared storage as the node named {@code node} opens it (the leases it takes name that node). */
+    public PostgresStorage storageAs(String node) throws IOException {
+        return PostgresStorage.open(settings().withOwner(node));
+    }
+
+    private PostgresSettings settings() {
+        return PostgresSettings.of(SharedPostgres.server().url(), "postgres", null)
+                .withSchema(schema);
     }
 
     private Path write(byte[] rootPem) {

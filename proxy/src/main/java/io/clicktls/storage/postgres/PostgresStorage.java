@@ -591,6 +591,34 @@ public final class PostgresStorage implements Storage, AutoCloseable {
         });
     }
 
+    /**
+     * The lease rows under {@code prefix} that have not run out (by the database's clock), by name: one query, a range
+     * of the primary key's index (names are {@code "C"}-collated, so the prefix {@code like} uses it). Read only.
+     */
+    @Override
+    public List<CurrentLease> currentLeases(String prefix, int limit) throws IOException {
+        String sql = "select name, owner, taken_at, expires_at from " + lease
+                + " where name like ? escape '\\' and expires_at > now() order by name limit ?";
+        return retryingOnce("list leases", prefix, connection -> {
+            try (PreparedStatement read = connection.prepareStatement(sql)) {
+                read.setString(1, likePrefix(prefix));
+                read.setInt(2, Math.max(0, limit));
+                List<CurrentLease> leases = new ArrayList<>();
+                try (ResultSet row = read.executeQuery()) {
+                    while (row.next()) {
+                        leases.add(new CurrentLease(
+                                row.getString(1),
+                                new LeaseHolder(
+                                        row.getString(2),
+                                        row.getTimestamp(3).toInstant(),
+                                        row.getTimestamp(4).toInstant())));
+                    }
+                }
+                return leases;
+            }
+        });
+    }
+
     private static String likePrefix(String prefix) {
         return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%";
     }

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.clicktls.storage.LeaseLostException;
 import io.clicktls.storage.Storage;
+import io.clicktls.storage.StorageKeys;
 import io.clicktls.testing.Eventually;
 import io.clicktls.testing.PostgresServer;
 import java.sql.Connection;
@@ -188,6 +189,38 @@ class PostgresStorageIT {
         assertThat(first.renew(Duration.ofMinutes(1))).isFalse();
         assertThat(second.renew(Duration.ofMinutes(2))).isTrue();
         assertThat(owner(settings, "orders/a.test")).isEqualTo("node-b");
+    }
+
+    @Test
+    void everyNodeListsTheLeasesHeldNowUnderAPrefixByNameInOneQuery() throws Exception {
+        PostgresSettings settings = postgres.freshSettings();
+        PostgresStorage nodeA = postgres.open(settings.withOwner("node-a"));
+        PostgresStorage nodeB = postgres.open(settings.withOwner("node-b"));
+        nodeA.tryLease("orders/b.test", Duration.ofMinutes(1)).orElseThrow();
+        nodeB.tryLease("orders/a.test", Duration.ofMinutes(1)).orElseThrow();
+        nodeA.tryLease("orders/given-back.test", Duration.ofMinutes(1))
+                .orElseThrow()
+                .close();
+        nodeA.tryLease("update/certificates/a.test", Duration.ofMinutes(1)).orElseThrow();
+        nodeA.tryLease("orders/short.test", Duration.ofMillis(200)).orElseThrow();
+
+        Eventually.holds(
+                Duration.ofSeconds(10),
+                "the lease that ran out is no longer listed",
+                () -> nodeB.currentLeases(StorageKeys.ORDER_LEASES, 100).size() == 2);
+        List<Storage.CurrentLease> listed = nodeB.currentLeases(StorageKeys.ORDER_LEASES, 100);
+
+        assertThat(listed)
+                .extracting(Storage.CurrentLease::name)
+                .as("held now, under the prefix, by name")
+                .containsExactly("orders/a.test", "orders/b.test");
+        assertThat(listed).extracting(lease -> lease.holder().holder()).containsExactly("node-b", "node-a");
+        assertThat(listed.get(1).holder())
+                .as("what leaseHolder says of the same lease")
+                .isEqualTo(nodeB.leaseHolder("orders/b.test").orElseThrow());
+        assertThat(nodeA.currentLeases(StorageKeys.ORDER_LEASES, 1))
+                .extracting(Storage.CurrentLease::name)
+                .containsExactly("orders/a.test");
     }
 
     @Test
