@@ -34,6 +34,7 @@ import io.clicktls.pki.CertifiedKey;
 import io.clicktls.platform.DemoPlatform;
 import io.clicktls.storage.CachedStorage;
 import io.clicktls.storage.CertificateStore;
+import io.clicktls.storage.CopyPacing;
 import io.clicktls.storage.FileStorage;
 import io.clicktls.storage.MeasuredStorage;
 import io.clicktls.storage.RetryingStorage;
@@ -600,7 +601,12 @@ public final class ClickTlsServer implements AutoCloseable {
      */
     private Storage localCopy(Storage database, PostgresStorage postgres, Path folder) {
         try {
-            return new CachedStorage(database, FileStorage.withoutSync(folder), postgres.sealing(), copyUpdates());
+            return new CachedStorage(
+                    database,
+                    FileStorage.withoutSync(folder),
+                    postgres.sealing(),
+                    copyUpdates(),
+                    CopyPacing.background());
         } catch (IOException e) {
             log.warn(
                     "no local copy of the database at {} ({}): a restart while the database is down will serve"

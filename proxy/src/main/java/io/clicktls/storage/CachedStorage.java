@@ -6,6 +6,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
@@ -38,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * copied before the listing began); a successful write or delete is mirrored after the backend took it. The copy is
  * updated on an executor of its own, in the order of the operations, so that a handshake reading a certificate from
  * the database never waits for the local disk; its writes are atomic but not flushed ({@link FileStorage#withoutSync}):
- * what a crash loses is written again by the next read. A copy that cannot be written (a full disk) is logged, never
- * an error of the operation.
+ * what a crash loses is written again by the next read. That thread may be held to a share of a core
+ * ({@link CopyPacing}): a node's first start copies an entry per stored certificate while handshakes need the cores. A
+ * copy that cannot be written (a full disk) is logged, never an error of the operation.
  *
  * <p>When the backend is unreachable ({@link StorageUnavailableException}), {@link #load} and {@link #list} answer from
  * the copy (a key the copy does not hold still fails), {@link #lock} falls back to a lock within this process (nothing
@@ -81,6 +83,7 @@ public final class CachedStorage extends StorageLayer {
     private final FileStorage copy;
     private final Sealing sealing;
     private final Executor copying;
+    private final CopyPacing pacing;
     private final ConcurrentHashMap<String, Semaphore> localLocks = new ConcurrentHashMap<>();
     private final AtomicLong lastCopyFailureLogged = new AtomicLong();
 
@@ -90,10 +93,21 @@ public final class CachedStorage extends StorageLayer {
      *     queue (when it rejects, the caller updates the copy itself); {@code Runnable::run} for the calling thread
      */
     public CachedStorage(Storage backend, FileStorage copy, Sealing sealing, Executor copying) {
+        this(backend, copy, sealing, copying, CopyPacing.flatOut());
+    }
+
+    /**
+     * As {@link #CachedStorage(Storage, FileStorage, Sealing, Executor)}, with the share of a core the copy's updates
+     * may take on the {@code copying} thread (an update the caller runs itself because the queue is full is not paced:
+     * the caller is waiting for it). The pauses are slept on the thread that runs the executor's tasks, so an executor
+     * that runs them on the caller ({@code Runnable::run}) goes with {@link CopyPacing#flatOut}.
+     */
+    public CachedStorage(Storage backend, FileStorage copy, Sealing sealing, Executor copying, CopyPacing pacing) {
         super(backend);
         this.copy = copy;
         this.sealing = sealing;
         this.copying = copying;
+        this.pacing = pacing;
     }
 
     /** Whether {@code key} is kept in the local copy: everything but challenges. */
@@ -148,15 +162,16 @@ public final class CachedStorage extends StorageLayer {
             }
             return kept;
         }
-        Map<String, byte[]> read = new HashMap<>();
+        List<Runnable> steps = new ArrayList<>();
         for (String key : keys) {
             if (copied(key)) {
                 byte[] value = values.get(key);
-                read.put(key, value == null ? null : value.clone());
+                byte[] current = value == null ? null : value.clone();
+                steps.add(() -> follow(key, current));
             }
         }
-        if (!read.isEmpty()) {
-            update(() -> read.forEach(this::follow)); // one task for the batch: the index scan reads 500 at a time
+        if (!steps.isEmpty()) {
+            update(steps); // one task for the batch (the index scan reads 500 at a time), paced key by key
         }
         return values;
     }
@@ -246,10 +261,15 @@ public final class CachedStorage extends StorageLayer {
     }
 
     private void update(Runnable change) {
+        update(List.of(change));
+    }
+
+    /** Runs {@code steps} in order on the copying thread, each paced, in one task. */
+    private void update(List<Runnable> steps) {
         try {
-            copying.execute(change);
+            copying.execute(() -> steps.forEach(pacing::run));
         } catch (RejectedExecutionException e) {
-            change.run(); // a full queue: this thread's turn to wait for the disk
+            steps.forEach(Runnable::run); // a full queue: this thread's turn to wait for the disk
         }
     }
 

@@ -11,9 +11,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -128,6 +131,43 @@ class CachedStorageTest {
         assertThatThrownBy(() -> cached.loadAll(List.of(CHAIN, absent)))
                 .as("a key the copy never held is not known to be absent")
                 .isInstanceOf(StorageUnavailableException.class);
+    }
+
+    @Test
+    void theCopyingThreadPausesAfterEachKeyWhileACallerWhoseQueueIsFullCopiesAtOnce() throws IOException {
+        database.store(CHAIN, bytes("chain"));
+        database.store(KEY, bytes("key"));
+        String meta = "certificates/links.shop.test/meta.json";
+        database.store(meta, bytes("{}"));
+        List<Long> pauses = new ArrayList<>();
+        AtomicLong nanos = new AtomicLong();
+        // each reading of the clock is 1 ms later: every step of the copy is busy 1 ms and owes a 3 ms pause
+        CopyPacing quarter = CopyPacing.share(0.25, () -> nanos.addAndGet(1_000_000), pauses::add);
+        List<Runnable> queued = new ArrayList<>();
+        CachedStorage paced =
+                new CachedStorage(backend, new FileStorage(dir.resolve("paced")), REVERSED, queued::add, quarter);
+
+        paced.loadAll(List.of(CHAIN, KEY, meta));
+
+        assertThat(queued).as("one task for the batch").hasSize(1);
+        assertThat(pauses).isEmpty();
+        queued.get(0).run();
+        assertThat(pauses).as("a pause after each key").containsExactly(3_000_000L, 3_000_000L, 3_000_000L);
+        assertThat(new FileStorage(dir.resolve("paced")).load(meta)).isPresent();
+
+        pauses.clear();
+        CachedStorage full = new CachedStorage(
+                backend,
+                new FileStorage(dir.resolve("full")),
+                REVERSED,
+                task -> {
+                    throw new RejectedExecutionException("queue full");
+                },
+                quarter);
+        full.loadAll(List.of(CHAIN, KEY, meta));
+
+        assertThat(pauses).as("the caller is waiting: no pauses").isEmpty();
+        assertThat(new FileStorage(dir.resolve("full")).load(meta)).isPresent();
     }
 
     @Test
