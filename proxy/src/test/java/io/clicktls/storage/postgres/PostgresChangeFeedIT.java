@@ -11,6 +11,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -89,17 +90,22 @@ class PostgresChangeFeedIT {
         }
         nodeA.store("certificates/between.test/chain.pem", bytes("x")); // after the position, before the feed
 
-        BlockingQueue<String> heard = new LinkedBlockingQueue<>();
-        ChangeFeed feed = ChangeFeed.start(settings, since, Duration.ofHours(1), Duration.ofSeconds(1));
-        postgres.closeAfterTest(feed);
-        feed.subscribe(heard::add);
-
         // The key written just before the position may come too: a sync takes again what is recent (late commits).
-        List<String> keys = new ArrayList<>();
-        Eventually.holds(Duration.ofSeconds(5), "the key written between heard", () -> {
-            heard.drainTo(keys);
-            return keys.contains("certificates/between.test/chain.pem");
-        });
+        heardFrom(settings, since, Duration.ofHours(1), "certificates/between.test/chain.pem");
+    }
+
+    /**
+     * Starts a feed from {@code since} and waits until it has delivered {@code key}; returns what it delivered, a
+     * list that goes on growing with what it delivers later.
+     */
+    private static List<String> heardFrom(
+            PostgresSettings settings, ChangeFeed.Position since, Duration syncInterval, String key) throws Exception {
+        List<String> keys = Collections.synchronizedList(new ArrayList<>());
+        ChangeFeed feed = ChangeFeed.start(settings, since, syncInterval, Duration.ofSeconds(1));
+        postgres.closeAfterTest(feed);
+        feed.subscribe(keys::add);
+        Eventually.holds(Duration.ofSeconds(10), key + " heard", () -> keys.contains(key));
+        return keys;
     }
 
     @Test
@@ -197,22 +203,15 @@ class PostgresChangeFeedIT {
         }
         nodeA.store("certificates/after.test/chain.pem", bytes("x"));
 
-        BlockingQueue<String> heard = new LinkedBlockingQueue<>();
-        ChangeFeed feed = ChangeFeed.start(settings, since, Duration.ofMillis(200), Duration.ofSeconds(1));
-        postgres.closeAfterTest(feed);
-        feed.subscribe(heard::add);
-        List<String> keys = new ArrayList<>();
-        Eventually.holds(Duration.ofSeconds(10), "the key written after the position heard", () -> {
-            heard.drainTo(keys);
-            return keys.contains("certificates/after.test/chain.pem");
-        });
+        List<String> keys = heardFrom(settings, since, Duration.ofMillis(200), "certificates/after.test/chain.pem");
         Thread.sleep(1_000); // a few more syncs: what they take again is bounded too
-        heard.drainTo(keys);
 
         // Within the late-commit margin by time, all of the bulk write would come again; the version bound keeps
         // it to the last LATE_VERSIONS below the position, so its oldest keys are not delivered at all.
-        List<String> bulkHeard =
-                keys.stream().filter(key -> key.startsWith("bulk/")).distinct().toList();
+        List<String> bulkHeard = List.copyOf(keys).stream()
+                .filter(key -> key.startsWith("bulk/"))
+                .distinct()
+                .toList();
         assertThat(bulkHeard).hasSizeLessThanOrEqualTo((int) ChangeFeed.LATE_VERSIONS);
         assertThat(bulkHeard).doesNotContain("bulk/000001", "bulk/001999");
     }
