@@ -39,9 +39,14 @@ public final class PostgresServer implements AutoCloseable {
         this.port = server.getPort();
     }
 
-    /** Starts a server with a new data folder under {@code dataDirectory} (which the caller deletes). */
+    /**
+     * Starts a server with a new data folder under {@code dataDirectory} (which the caller deletes), on a port from
+     * {@link LocalServers#freePort()}: {@link #restart()} needs the same port again after an outage.
+     */
     public static PostgresServer start(Path dataDirectory) throws IOException {
-        return new PostgresServer(dataDirectory, builder(dataDirectory).start());
+        return new PostgresServer(
+                dataDirectory,
+                builder(dataDirectory).setPort(LocalServers.freePort()).start());
     }
 
     /**
