@@ -5,7 +5,6 @@ import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.Endpoint;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -71,9 +70,8 @@ public final class ClassDataTraining {
         Files.createDirectories(work);
         Files.writeString(hosts, "127.0.0.1 links.example.test a.shop.test\n");
         List<String> failures = new ClassDataTraining(work).run();
-        PrintStream out = System.out;
         if (failures.isEmpty()) {
-            out.println("clicktls: class-data training done");
+            System.out.println("clicktls: class-data training done");
             System.exit(0);
         }
         failures.forEach(f -> System.err.println("clicktls: class-data training: " + f));

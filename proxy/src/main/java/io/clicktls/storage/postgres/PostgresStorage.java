@@ -582,10 +582,7 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                     if (!row.next()) {
                         return Optional.empty();
                     }
-                    return Optional.of(new LeaseHolder(
-                            row.getString(1),
-                            row.getTimestamp(2).toInstant(),
-                            row.getTimestamp(3).toInstant()));
+                    return Optional.of(holder(row, 1));
                 }
             }
         });
@@ -606,17 +603,20 @@ public final class PostgresStorage implements Storage, AutoCloseable {
                 List<CurrentLease> leases = new ArrayList<>();
                 try (ResultSet row = read.executeQuery()) {
                     while (row.next()) {
-                        leases.add(new CurrentLease(
-                                row.getString(1),
-                                new LeaseHolder(
-                                        row.getString(2),
-                                        row.getTimestamp(3).toInstant(),
-                                        row.getTimestamp(4).toInstant())));
+                        leases.add(new CurrentLease(row.getString(1), holder(row, 2)));
                     }
                 }
                 return leases;
             }
         });
+    }
+
+    /** The lease holder in a row's columns {@code owner, taken_at, expires_at}, starting at {@code column}. */
+    private static LeaseHolder holder(ResultSet row, int column) throws SQLException {
+        return new LeaseHolder(
+                row.getString(column),
+                row.getTimestamp(column + 1).toInstant(),
+                row.getTimestamp(column + 2).toInstant());
     }
 
     private static String likePrefix(String prefix) {
