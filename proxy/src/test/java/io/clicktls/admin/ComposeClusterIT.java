@@ -178,6 +178,29 @@ class ComposeClusterIT {
         assertThat(check.output()).contains("Configuration file is valid");
     }
 
+    /**
+     * Both compose files pass Compose's own check of the file format (services' keys, healthchecks, depends_on
+     * conditions, volumes): {@code docker-compose config} reads them without an engine.
+     */
+    @Test
+    void dockerComposeAcceptsBothComposeFiles() throws Exception {
+        ExternalTool compose = new ExternalTool(Path.of("/usr/bin/docker-compose"), "docker-compose").require();
+
+        for (String file : List.of("compose.yml", "compose.cluster.yml")) {
+            ExternalTool.Run check = compose.run(
+                    null,
+                    60,
+                    "--project-directory",
+                    docker.toString(),
+                    "-f",
+                    docker.resolve(file).toString(),
+                    "config",
+                    "--quiet");
+
+            assertThat(check.exitCode()).as(file + ": " + check.output()).isZero();
+        }
+    }
+
     @Test
     void eachNodeKeepsItsLocalCopyOnAVolumeOfItsOwnAndTheSecondStartsOnceTheFirstIsHealthy() throws Exception {
         List<String> volumes = new ArrayList<>();
