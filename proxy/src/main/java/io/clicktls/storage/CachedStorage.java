@@ -85,11 +85,12 @@ public final class CachedStorage extends StorageLayer {
     /** A failed write of the copy is logged at most this often: a full disk would otherwise log every read. */
     private static final Duration LOG_EVERY = Duration.ofMinutes(1);
     /**
-     * How many bytes of values read from the backend may wait for the copy: some 25,000 {@code meta.json}, or 5,000
-     * certificates read by handshakes. Beyond it reads queue their keys only (see the class comment). Values written
-     * are always held: they are what this node wrote, and few.
+     * How many bytes of values read from the backend may wait for the copy: some 9,000 {@code meta.json}, or 2,000
+     * certificates read by handshakes. Beyond it reads queue their keys only (see the class comment), which costs one
+     * more read of the backend per batch when the copy gets to them. Values written are always held: they are what
+     * this node wrote, and few.
      */
-    static final long BACKLOG_BYTES = 16L << 20;
+    static final long BACKLOG_BYTES = 4L << 20;
 
     private final FileStorage copy;
     private final Sealing sealing;
