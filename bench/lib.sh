@@ -331,6 +331,20 @@ sample_rss() {
     done
 }
 
+# "Java heap: committed N MiB, used N MiB (max N MiB)" of the JVM $1, from jcmd (most of a node's RSS is the heap the
+# collector committed, which follows its sizing policy more than what is live), or why it is not known.
+java_heap() {
+    local info
+    info=$(jcmd "$1" GC.heap_info 2>/dev/null) || { echo "Java heap: unknown (jcmd failed)"; return 0; }
+    awk -v max="$(jcmd "$1" VM.flags 2>/dev/null | tr ' ' '\n' | awk -F= '/^-XX:MaxHeapSize=/{print int($2 / 1048576)}')" '
+        / total [0-9]+K, used [0-9]+K/ {
+            for (i = 1; i <= NF; i++) { if ($i == "total") total = $(i + 1); if ($i == "used") used = $(i + 1) }
+            gsub(/[K,]/, "", total); gsub(/[K,]/, "", used)
+            printf "Java heap: committed %d MiB, used %d MiB (max %s MiB)\n", total / 1024, used / 1024, max; found = 1; exit
+        }
+        END { if (!found) print "Java heap: unknown (no heap line in GC.heap_info)" }' <<< "$info"
+}
+
 # RSS under load: FILL new names (after the warm-up and probed ones) at 8 connections at once while wrk keeps 50
 # keep-alive connections busy on links.shop0.test; peak RSS sampled twice a second, and VmHWM.
 rss_under_load() {
@@ -355,5 +369,6 @@ rss_under_load() {
     report "  new names: $(probe_line "$RESULTS/probe-fill.txt" 'handshake ms')"
     report "  keep-alive alongside: $(parse_wrk "$RESULTS/rss-wrk.txt" | awk '{printf "%d requests, %d req/s, p99 %s ms, %d errors", $1, $2, $3, $4}')"
     report "  peak RSS (sampled every 0.5 s): $((${peak:-0} / 1024)) MiB; VmHWM $(( $(memory_kb "$PROXY_PID" VmHWM) / 1024 )) MiB"
+    report "  $(java_heap "$PROXY_PID")"
     if grep -q 'first error' "$RESULTS/probe-fill.txt"; then report "  $(grep -h 'first error' "$RESULTS/probe-fill.txt")"; fi
 }

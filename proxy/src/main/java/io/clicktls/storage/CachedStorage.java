@@ -43,6 +43,11 @@ import org.slf4j.LoggerFactory;
  * ({@link CopyPacing}): a node's first start copies an entry per stored certificate while handshakes need the cores. A
  * copy that cannot be written (a full disk) is logged, never an error of the operation.
  *
+ * <p>Values waiting for the copy are held in memory up to {@link #BACKLOG_BYTES}. Beyond that a read leaves only its keys
+ * in the queue and the copying thread reads them from the backend again when their turn comes: the index scan of a
+ * node's first start reads 100,000 {@code meta.json} in seconds while the paced copy takes minutes, and holding every
+ * value read until then kept some 60 MB alive (and copied by the collector) through the start.
+ *
  * <p>When the backend is unreachable ({@link StorageUnavailableException}), {@link #load} and {@link #list} answer from
  * the copy (a key the copy does not hold still fails), {@link #lock} falls back to a lock within this process (nothing
  * can be written to the backend anyway), and writes fail as the backend's did ({@link RetryingStorage} keeps them).
@@ -79,6 +84,13 @@ public final class CachedStorage extends StorageLayer {
     private static final Logger log = LoggerFactory.getLogger(CachedStorage.class);
     /** A failed write of the copy is logged at most this often: a full disk would otherwise log every read. */
     private static final Duration LOG_EVERY = Duration.ofMinutes(1);
+    /**
+     * How many bytes of values read from the backend may wait for the copy: some 9,000 {@code meta.json}, or 2,000
+     * certificates read by handshakes. Beyond it reads queue their keys only (see the class comment), which costs one
+     * more read of the backend per batch when the copy gets to them. Values written are always held: they are what
+     * this node wrote, and few.
+     */
+    static final long BACKLOG_BYTES = 4L << 20;
 
     private final FileStorage copy;
     private final Sealing sealing;
@@ -86,6 +98,9 @@ public final class CachedStorage extends StorageLayer {
     private final CopyPacing pacing;
     private final ConcurrentHashMap<String, Semaphore> localLocks = new ConcurrentHashMap<>();
     private final AtomicLong lastCopyFailureLogged = new AtomicLong();
+    private final long backlogLimit;
+    /** Bytes of values held by queued updates of the copy, read or written. */
+    private final AtomicLong backlog = new AtomicLong();
 
     /**
      * @param copy the node's own folder for the local copy (not shared with another node)
@@ -103,11 +118,27 @@ public final class CachedStorage extends StorageLayer {
      * that runs them on the caller ({@code Runnable::run}) goes with {@link CopyPacing#flatOut}.
      */
     public CachedStorage(Storage backend, FileStorage copy, Sealing sealing, Executor copying, CopyPacing pacing) {
+        this(backend, copy, sealing, copying, pacing, BACKLOG_BYTES);
+    }
+
+    CachedStorage(
+            Storage backend,
+            FileStorage copy,
+            Sealing sealing,
+            Executor copying,
+            CopyPacing pacing,
+            long backlogLimit) {
         super(backend);
         this.copy = copy;
         this.sealing = sealing;
         this.copying = copying;
         this.pacing = pacing;
+        this.backlogLimit = backlogLimit;
+    }
+
+    /** Bytes of values waiting in memory for the copying thread. */
+    long backlogBytes() {
+        return backlog.get();
     }
 
     /** Whether {@code key} is kept in the local copy: everything but challenges. */
@@ -125,7 +156,7 @@ public final class CachedStorage extends StorageLayer {
         backend.store(key, value);
         if (copied(key)) {
             byte[] written = value.clone();
-            update(() -> keep(key, written));
+            update(List.of(() -> keep(key, written)), written.length);
         }
     }
 
@@ -162,18 +193,61 @@ public final class CachedStorage extends StorageLayer {
             }
             return kept;
         }
+        List<String> followed = keys.stream().filter(CachedStorage::copied).toList();
+        if (followed.isEmpty()) {
+            return values;
+        }
+        long bytes = 0;
+        for (String key : followed) {
+            byte[] value = values.get(key);
+            bytes += value == null ? 0 : value.length;
+        }
+        if (!hold(bytes)) {
+            queueAgain(followed, values); // the keys only: read again when their turn comes
+            return values;
+        }
         List<Runnable> steps = new ArrayList<>();
-        for (String key : keys) {
-            if (copied(key)) {
-                byte[] value = values.get(key);
-                byte[] current = value == null ? null : value.clone();
-                steps.add(() -> follow(key, current));
-            }
+        for (String key : followed) {
+            byte[] value = values.get(key);
+            byte[] current = value == null ? null : value.clone();
+            steps.add(() -> follow(key, current));
         }
-        if (!steps.isEmpty()) {
-            update(steps); // one task for the batch (the index scan reads 500 at a time), paced key by key
-        }
+        queue(steps, bytes); // one task for the batch (the index scan reads 500 at a time), paced key by key
         return values;
+    }
+
+    /**
+     * The copy's step for reads whose values were not held (the backlog was full): the keys read from the backend
+     * again, in one read, and followed as the first read would have been. A backend that cannot answer now leaves the
+     * copy as it is: the next read of those keys copies them.
+     */
+    private void followAgain(List<String> keys) {
+        Map<String, byte[]> values = new HashMap<>();
+        AtomicBoolean read = new AtomicBoolean();
+        pacing.run(() -> {
+            try {
+                values.putAll(backend.loadAll(keys));
+                read.set(true);
+            } catch (IOException | RuntimeException e) {
+                copyFailed(
+                        "keep " + keys.size() + " keys (" + keys.get(0) + ", ...), read again from the database,", e);
+            }
+        });
+        if (read.get()) {
+            keys.forEach(key -> pacing.run(() -> follow(key, values.get(key))));
+        }
+    }
+
+    /**
+     * Queues {@link #followAgain} for {@code keys}; on a full queue this thread follows them at once with the values
+     * it has in hand.
+     */
+    private void queueAgain(List<String> keys, Map<String, byte[]> values) {
+        try {
+            copying.execute(() -> followAgain(keys));
+        } catch (RejectedExecutionException e) {
+            keys.forEach(key -> follow(key, values.get(key)));
+        }
     }
 
     /** The backend's fenced write; once it has landed, the copy keeps what it wrote and drops what it deleted. */
@@ -184,7 +258,7 @@ public final class CachedStorage extends StorageLayer {
             if (copied(value.getKey())) {
                 String key = value.getKey();
                 byte[] written = value.getValue().clone();
-                update(() -> keep(key, written));
+                update(List.of(() -> keep(key, written)), written.length);
             }
         }
         for (String key : deletions) {
@@ -261,15 +335,48 @@ public final class CachedStorage extends StorageLayer {
     }
 
     private void update(Runnable change) {
-        update(List.of(change));
+        update(List.of(change), 0);
     }
 
-    /** Runs {@code steps} in order on the copying thread, each paced, in one task. */
-    private void update(List<Runnable> steps) {
+    /** Queues {@code steps}, which hold {@code bytes} of values, however large the backlog: values written. */
+    private void update(List<Runnable> steps, long bytes) {
+        backlog.addAndGet(bytes);
+        queue(steps, bytes);
+    }
+
+    /** Counts {@code bytes} of values read into the backlog if they fit under its limit; false when they do not. */
+    private boolean hold(long bytes) {
+        long held;
+        do {
+            held = backlog.get();
+            if (bytes > 0 && held + bytes > backlogLimit) {
+                return false;
+            }
+        } while (!backlog.compareAndSet(held, held + bytes));
+        return true;
+    }
+
+    /**
+     * Runs {@code steps} in order on the copying thread, each paced, in one task; the {@code bytes} they hold (already
+     * counted in the backlog) leave it when the task has run.
+     */
+    private void queue(List<Runnable> steps, long bytes) {
+        Runnable task = () -> {
+            try {
+                steps.forEach(pacing::run);
+            } finally {
+                backlog.addAndGet(-bytes);
+            }
+        };
         try {
-            copying.execute(() -> steps.forEach(pacing::run));
+            copying.execute(task);
         } catch (RejectedExecutionException e) {
-            steps.forEach(Runnable::run); // a full queue: this thread's turn to wait for the disk
+            // a full queue: this thread's turn to wait for the disk
+            try {
+                steps.forEach(Runnable::run);
+            } finally {
+                backlog.addAndGet(-bytes);
+            }
         }
     }
 
@@ -283,10 +390,16 @@ public final class CachedStorage extends StorageLayer {
      * value (the caller keeps its array) is kept, or the key dropped where the backend has none.
      */
     private void followBackend(String key, Optional<byte[]> value) {
-        if (copied(key)) {
-            byte[] current = value.map(byte[]::clone).orElse(null);
-            update(() -> follow(key, current));
+        if (!copied(key)) {
+            return;
         }
+        long bytes = value.map(v -> (long) v.length).orElse(0L);
+        if (!hold(bytes)) {
+            queueAgain(List.of(key), value.isEmpty() ? Map.of() : Map.of(key, value.get()));
+            return;
+        }
+        byte[] current = value.map(byte[]::clone).orElse(null);
+        queue(List.of(() -> follow(key, current)), bytes);
     }
 
     /** The copy's step of {@link #followBackend}: {@code value} kept if changed, or the key dropped when null. */

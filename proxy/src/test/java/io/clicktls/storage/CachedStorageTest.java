@@ -171,6 +171,36 @@ class CachedStorageTest {
     }
 
     @Test
+    void valuesReadBeyondTheBacklogLimitAreNotHeldButReadAgainWhenTheirTurnComes() throws IOException {
+        String meta = "certificates/links.shop.test/meta.json";
+        database.store(CHAIN, bytes("chain"));
+        database.store(KEY, bytes("key"));
+        database.store(meta, bytes("{}"));
+        List<Runnable> queued = new ArrayList<>();
+        Path folder = dir.resolve("bounded");
+        CachedStorage bounded =
+                new CachedStorage(backend, new FileStorage(folder), REVERSED, queued::add, CopyPacing.flatOut(), 8);
+
+        bounded.loadAll(List.of(CHAIN, KEY));
+        assertThat(bounded.backlogBytes()).as("5 + 3 bytes fit the limit").isEqualTo(8);
+        bounded.load(meta);
+        assertThat(bounded.backlogBytes())
+                .as("a value beyond the limit is not held")
+                .isEqualTo(8);
+        database.store(meta, bytes("{\"newer\": true}"));
+
+        queued.forEach(Runnable::run);
+
+        assertThat(bounded.backlogBytes()).isZero();
+        FileStorage copy = new FileStorage(folder);
+        assertThat(copy.load(CHAIN))
+                .hasValueSatisfying(value -> assertThat(text(value)).isEqualTo("chain"));
+        assertThat(copy.load(meta))
+                .as("read from the backend again when its turn came")
+                .hasValueSatisfying(value -> assertThat(text(value)).isEqualTo("{\"newer\": true}"));
+    }
+
+    @Test
     void readsGoToTheBackendWhileItAnswers() throws IOException {
         cached.store(CHAIN, bytes("old"));
         database.store(CHAIN, bytes("renewed by another node"));

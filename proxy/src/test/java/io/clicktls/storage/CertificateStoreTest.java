@@ -305,4 +305,51 @@ class CertificateStoreTest {
                 key.notAfter(),
                 key.leaf().getSerialNumber());
     }
+
+    @Test
+    void instantsInMetaJsonAreReadAsInstantParseReadsThem() {
+        java.util.Random random = new java.util.Random(15);
+        List<String> texts = new ArrayList<>(List.of(
+                "2026-12-07T23:14:31Z",
+                "2026-12-07T23:14:31.3Z",
+                "2026-12-07T23:14:31.337Z",
+                "2026-12-07T23:14:31.000001Z",
+                "2028-02-29T00:00:00.123456789Z",
+                "0001-01-01T00:00:00Z",
+                "1969-12-31T23:59:59.999999999Z",
+                "+10000-01-01T00:00:00Z",
+                "2026-12-31T23:59:60Z"));
+        for (int i = 0; i < 2_000; i++) {
+            Instant instant =
+                    Instant.ofEpochSecond(random.nextInt(Integer.MAX_VALUE) * 2L, random.nextInt(1_000_000_000));
+            // Instant.toString writes 0, 3, 6 or 9 digits of fraction, as meta.json holds them
+            texts.add(instant.toString());
+            texts.add(instant.truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString());
+            texts.add(instant.truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
+        }
+        // and texts Instant.toString does not write, which go to java.time: the same instant or the same refusal
+        texts.addAll(List.of(
+                "2026-12-07T24:00:00Z",
+                "2026-12-07T23:14:31.Z",
+                "2026-02-30T00:00:00Z",
+                "2026-13-01T00:00:00Z",
+                "2026-12-07 23:14:31Z",
+                "2026-12-07T23:14:31",
+                "2026-12-07T23:14:3xZ"));
+        int refused = 0;
+        for (String text : texts) {
+            Instant expected;
+            try {
+                expected = Instant.parse(text);
+            } catch (java.time.format.DateTimeParseException e) {
+                refused++;
+                assertThatThrownBy(() -> CertificateStore.instant(text))
+                        .as(text)
+                        .isInstanceOf(java.time.format.DateTimeParseException.class);
+                continue;
+            }
+            assertThat(CertificateStore.instant(text)).as(text).isEqualTo(expected);
+        }
+        assertThat(refused).isEqualTo(5);
+    }
 }
