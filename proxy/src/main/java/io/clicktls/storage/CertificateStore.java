@@ -14,8 +14,6 @@ import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -482,8 +480,8 @@ public final class CertificateStore {
                     entry(
                             issuer,
                             meta.issuedByNode(),
-                            instant(meta.notBefore()),
-                            instant(meta.notAfter()),
+                            Instant.parse(meta.notBefore()),
+                            Instant.parse(meta.notAfter()),
                             new BigInteger(meta.serial(), 16)),
                     false);
         }
@@ -501,71 +499,6 @@ public final class CertificateStore {
                         leaf.getNotAfter().toInstant(),
                         leaf.getSerialNumber()),
                 true);
-    }
-
-    /**
-     * {@link Instant#parse} for the text {@link Instant#toString} writes into {@code meta.json} (a four-digit year,
-     * seconds, 0 to 9 digits of fraction, {@code Z}), read without java.time's parser: that allocates some 1.7 KB a
-     * call, 340 MB for the 200,000 instants of an index scan of 100,000 entries (63% of what the scan allocates, in
-     * the seconds after a start). Any other text goes to {@link Instant#parse}, which also says what is wrong with it.
-     */
-    static Instant instant(String text) {
-        int length = text.length();
-        int fractionDigits = length - 21;
-        if (length < 20
-                || length > 30
-                || length == 21
-                || text.charAt(4) != '-'
-                || text.charAt(7) != '-'
-                || text.charAt(10) != 'T'
-                || text.charAt(13) != ':'
-                || text.charAt(16) != ':'
-                || (fractionDigits > 0 && text.charAt(19) != '.')
-                || text.charAt(length - 1) != 'Z') {
-            return Instant.parse(text);
-        }
-        int year = digits(text, 0, 4);
-        int month = digits(text, 5, 2);
-        int day = digits(text, 8, 2);
-        int hour = digits(text, 11, 2);
-        int minute = digits(text, 14, 2);
-        int second = digits(text, 17, 2);
-        int fraction = fractionDigits > 0 ? digits(text, 20, fractionDigits) : 0;
-        if (year < 0
-                || month < 1
-                || month > 12
-                || day < 1
-                || day > 31
-                || hour < 0
-                || hour > 23
-                || minute < 0
-                || minute > 59
-                || second < 0
-                || second > 59
-                || fraction < 0) {
-            return Instant.parse(text); // a leap second or a malformed field: java.time's rules and messages
-        }
-        for (int scale = Math.max(fractionDigits, 0); scale < 9; scale++) {
-            fraction *= 10;
-        }
-        if (day > 28 && day > YearMonth.of(year, month).lengthOfMonth()) {
-            return Instant.parse(text);
-        }
-        long days = LocalDate.of(year, month, day).toEpochDay();
-        return Instant.ofEpochSecond(days * 86_400 + hour * 3_600 + minute * 60 + second, fraction);
-    }
-
-    /** The decimal number of {@code count} ASCII digits at {@code from}, or -1 when one of them is not a digit. */
-    private static int digits(String text, int from, int count) {
-        int value = 0;
-        for (int i = from; i < from + count; i++) {
-            char c = text.charAt(i);
-            if (c < '0' || c > '9') {
-                return -1;
-            }
-            value = value * 10 + (c - '0');
-        }
-        return value;
     }
 
     private static String key(String name, String file) {
