@@ -2,8 +2,8 @@
 # the nginx stand-in for an email platform, and wrk's name resolution. Source it; it sets traps.
 
 # JVM flags for clicktls in every script here: what a user gets from the run command in the root README.md, so that
-# the benchmarks measure what users run. README runs `java -XX:SharedArchiveFile=proxy/target/clicktls.jsa -jar …`:
-# the class-data sharing archive that `mvn package` writes beside the jar. Keep this in step with README's command
+# the benchmarks measure what users run. README runs `java -XX:SharedArchiveFile=proxy/target/clicktls.jsa -Xmx768m
+# -jar …`: the class-data sharing archive that `mvn package` writes beside the jar, and the heap bound. Keep this in step with README's command
 # (and the Docker image's) when they change; CLICKTLS_JVM_FLAGS in the environment (even empty) or a script's
 # --jvm-flags overrides it for an experiment. readme_jvm_flags JAR prints them for that jar.
 readme_jvm_flags() {
@@ -12,7 +12,7 @@ readme_jvm_flags() {
         # the JVM would start without it and say nothing: the figures would not be README's
         log "warning: no class-data archive at $archive (mvn package writes it); measuring without it"
     fi
-    printf '%s' "${CLICKTLS_JVM_FLAGS--XX:SharedArchiveFile=$archive}"
+    printf '%s' "${CLICKTLS_JVM_FLAGS--XX:SharedArchiveFile=$archive -Xmx768m}"
 }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

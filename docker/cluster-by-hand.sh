@@ -203,8 +203,8 @@ nodes_up() {
     say "node-$n on $address"
     local from
     from=$(stat -c %s "$state/node-$n.log" 2> /dev/null || echo 0)
-    # README's run command: the class-data sharing archive mvn package trains beside the jar
-    spawn "node-$n" java -XX:SharedArchiveFile="${jar%.jar}.jsa" -jar "$jar" run --config "$state/node-$n.yml" --demo-platform "$address:8081"
+    # README's run command: the class-data sharing archive mvn package trains beside the jar, and the heap bound
+    spawn "node-$n" java -XX:SharedArchiveFile="${jar%.jar}.jsa" -Xmx768m -jar "$jar" run --config "$state/node-$n.yml" --demo-platform "$address:8081"
     # One node at a time until it has the ACME account, so that each node's start is readable in its own log and
     # the second finds the schema migrated and the account made (starting together is also safe: both are done once).
     wait_for "node-$n's ACME account" 90 logged_since "$state/node-$n.log" "$from" "ACME ready|ACME warm-up against"

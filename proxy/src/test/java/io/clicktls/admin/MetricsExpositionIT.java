@@ -71,6 +71,7 @@ class MetricsExpositionIT {
                 .contains("clicktls_tls_handshake_seconds_bucket{le=\"10.0\"}")
                 .contains("jvm_memory_used_bytes")
                 .contains("jvm_gc_")
+                .contains("jvm_memory_usage_after_gc{area=\"heap\",pool=\"long-lived\"}")
                 .contains("jvm_threads_live_threads")
                 .contains("jvm_classes_loaded_classes")
                 .contains("process_cpu_usage")

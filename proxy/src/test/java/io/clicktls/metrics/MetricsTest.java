@@ -75,6 +75,7 @@ class MetricsTest {
         assertThat(scrape)
                 .contains("jvm_memory_used_bytes")
                 .contains("jvm_threads_live_threads")
+                .contains("jvm_memory_usage_after_gc{area=\"heap\",pool=\"long-lived\"}")
                 .contains("process_cpu_seconds_total")
                 .contains("system_cpu_cores")
                 .doesNotContain("process_cpu_time_ns_total")
