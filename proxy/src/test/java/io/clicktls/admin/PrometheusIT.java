@@ -85,7 +85,7 @@ class PrometheusIT {
                 null, 30, "check", "config", docker().resolve("prometheus.yml").toString());
 
         assertThat(rules.exitCode()).as(rules.output()).isZero();
-        assertThat(rules.output()).contains("SUCCESS: 10 rules found");
+        assertThat(rules.output()).contains("SUCCESS: 11 rules found");
         assertThat(tests.exitCode()).as(tests.output()).isZero();
         assertThat(config.exitCode()).as(config.output()).isZero();
     }
@@ -140,7 +140,7 @@ class PrometheusIT {
         assertThat(target.path("labels").path("job").asText()).isEqualTo("clicktls");
         assertThat(series.at("/data/result/0/metric/result").asText()).isEqualTo("ok");
         assertThat(rules.at("/data/groups/0/name").asText()).isEqualTo("clicktls");
-        assertThat(rules.at("/data/groups/0/rules")).hasSize(10);
+        assertThat(rules.at("/data/groups/0/rules")).hasSize(11);
         assertThat(rules.at("/data/groups/0/rules").findValuesAsText("health")).containsOnly("ok");
     }
 
