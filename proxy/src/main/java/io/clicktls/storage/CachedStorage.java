@@ -21,6 +21,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -194,26 +195,34 @@ public final class CachedStorage extends StorageLayer {
             return kept;
         }
         List<String> followed = keys.stream().filter(CachedStorage::copied).toList();
-        if (followed.isEmpty()) {
-            return values;
+        if (!followed.isEmpty()) {
+            followRead(followed, values); // one task for the batch: the index scan reads 500 at a time
         }
+        return values;
+    }
+
+    /**
+     * Queues the copy's steps for {@code keys} as the backend just gave them ({@code values}; a key without a value is
+     * dropped), in one task, paced key by key. The values are held for the copy while the backlog has room; beyond it
+     * only the keys are queued, read again when their turn comes.
+     */
+    private void followRead(List<String> keys, Map<String, byte[]> values) {
         long bytes = 0;
-        for (String key : followed) {
+        for (String key : keys) {
             byte[] value = values.get(key);
             bytes += value == null ? 0 : value.length;
         }
         if (!hold(bytes)) {
-            queueAgain(followed, values); // the keys only: read again when their turn comes
-            return values;
+            queueAgain(keys, values);
+            return;
         }
         List<Runnable> steps = new ArrayList<>();
-        for (String key : followed) {
+        for (String key : keys) {
             byte[] value = values.get(key);
-            byte[] current = value == null ? null : value.clone();
+            byte[] current = value == null ? null : value.clone(); // the caller keeps its array
             steps.add(() -> follow(key, current));
         }
-        queue(steps, bytes); // one task for the batch (the index scan reads 500 at a time), paced key by key
-        return values;
+        queue(steps, bytes);
     }
 
     /**
@@ -222,18 +231,17 @@ public final class CachedStorage extends StorageLayer {
      * copy as it is: the next read of those keys copies them.
      */
     private void followAgain(List<String> keys) {
-        Map<String, byte[]> values = new HashMap<>();
-        AtomicBoolean read = new AtomicBoolean();
+        AtomicReference<Map<String, byte[]>> read = new AtomicReference<>();
         pacing.run(() -> {
             try {
-                values.putAll(backend.loadAll(keys));
-                read.set(true);
+                read.set(backend.loadAll(keys));
             } catch (IOException | RuntimeException e) {
                 copyFailed(
                         "keep " + keys.size() + " keys (" + keys.get(0) + ", ...), read again from the database,", e);
             }
         });
-        if (read.get()) {
+        Map<String, byte[]> values = read.get();
+        if (values != null) {
             keys.forEach(key -> pacing.run(() -> follow(key, values.get(key))));
         }
     }
@@ -390,19 +398,12 @@ public final class CachedStorage extends StorageLayer {
      * value (the caller keeps its array) is kept, or the key dropped where the backend has none.
      */
     private void followBackend(String key, Optional<byte[]> value) {
-        if (!copied(key)) {
-            return;
+        if (copied(key)) {
+            followRead(List.of(key), value.isEmpty() ? Map.of() : Map.of(key, value.get()));
         }
-        long bytes = value.map(v -> (long) v.length).orElse(0L);
-        if (!hold(bytes)) {
-            queueAgain(List.of(key), value.isEmpty() ? Map.of() : Map.of(key, value.get()));
-            return;
-        }
-        byte[] current = value.map(byte[]::clone).orElse(null);
-        queue(List.of(() -> follow(key, current)), bytes);
     }
 
-    /** The copy's step of {@link #followBackend}: {@code value} kept if changed, or the key dropped when null. */
+    /** The copy's step of {@link #followRead}: {@code value} kept if changed, or the key dropped when null. */
     private void follow(String key, byte[] value) {
         if (value == null) {
             drop(key);
