@@ -3,8 +3,9 @@ package io.clicktls;
 import ch.qos.logback.classic.Level;
 import io.clicktls.config.ConfigLoader;
 import io.clicktls.config.Endpoint;
+import io.clicktls.pki.ClientTrust;
+import io.clicktls.pki.Pem;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -12,13 +13,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -177,17 +175,7 @@ public final class ClassDataTraining {
 
     /** Trusts the internal CA's root, which the server wrote to its storage. */
     private SSLContext trustingInternalCa() throws Exception {
-        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-        trust.load(null, null);
-        try (InputStream root = Files.newInputStream(work.resolve("data/ca/root.pem"))) {
-            trust.setCertificateEntry(
-                    "root", CertificateFactory.getInstance("X.509").generateCertificate(root));
-        }
-        TrustManagerFactory trustManagers = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trustManagers.init(trust);
-        SSLContext tls = SSLContext.getInstance("TLS");
-        tls.init(null, trustManagers.getTrustManagers(), null);
-        return tls;
+        return ClientTrust.jdkCasAnd(Pem.decodeChain(Files.readAllBytes(work.resolve("data/ca/root.pem"))));
     }
 
     /** A client that follows no redirect: the proxy's own 302 and 308 are what is checked. */

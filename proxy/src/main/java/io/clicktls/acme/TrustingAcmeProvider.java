@@ -1,5 +1,6 @@
 package io.clicktls.acme;
 
+import io.clicktls.pki.ClientTrust;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -7,12 +8,9 @@ import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
 import org.shredzone.acme4j.connector.NetworkSettings;
 import org.shredzone.acme4j.provider.GenericAcmeProvider;
 
@@ -55,36 +53,12 @@ final class TrustingAcmeProvider extends GenericAcmeProvider {
         if (extra.isEmpty()) {
             throw new IOException(trustedCa + ": no certificate in PEM file (expected: the CA of the ACME server)");
         }
-        var anchors = KeyStore.getInstance(KeyStore.getDefaultType());
-        anchors.load(null, null);
-        int i = 0;
-        for (X509Certificate jdk : defaultTrustManager().getAcceptedIssuers()) {
-            anchors.setCertificateEntry("jdk-" + i++, jdk);
-        }
-        for (X509Certificate certificate : extra) {
-            anchors.setCertificateEntry("trusted-ca-" + i++, certificate);
-        }
-        var trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trust.init(anchors);
-        var context = SSLContext.getInstance("TLS");
-        context.init(null, trust.getTrustManagers(), null);
-        return context;
+        return ClientTrust.jdkCasAnd(extra);
     }
 
     private static List<X509Certificate> readCertificates(Path pemFile) throws IOException {
         try (InputStream in = Files.newInputStream(pemFile)) {
             return PemCodec.decode(in.readAllBytes()).certificates();
         }
-    }
-
-    private static X509TrustManager defaultTrustManager() throws GeneralSecurityException {
-        var factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        factory.init((KeyStore) null);
-        for (var manager : factory.getTrustManagers()) {
-            if (manager instanceof X509TrustManager x509) {
-                return x509;
-            }
-        }
-        throw new GeneralSecurityException("the JDK has no X.509 trust manager");
     }
 }

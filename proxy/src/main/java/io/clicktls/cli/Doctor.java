@@ -15,6 +15,7 @@ import io.clicktls.config.HostNames;
 import io.clicktls.config.Platform;
 import io.clicktls.config.ProxyProtocol;
 import io.clicktls.config.StorageSettings;
+import io.clicktls.pki.ClientTrust;
 import io.clicktls.pki.Pem;
 import io.clicktls.storage.Storage;
 import io.clicktls.storage.StorageKeys;
@@ -821,26 +822,7 @@ final class Doctor {
         if (trustedCa == null) {
             return SSLContext.getDefault();
         }
-        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-        store.load(null, null);
-        TrustManagerFactory defaults = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        defaults.init((KeyStore) null);
-        int i = 0;
-        for (TrustManager manager : defaults.getTrustManagers()) {
-            if (manager instanceof X509TrustManager x509) {
-                for (X509Certificate root : x509.getAcceptedIssuers()) {
-                    store.setCertificateEntry("jdk-" + i++, root);
-                }
-            }
-        }
-        for (X509Certificate extra : Pem.decodeChain(Files.readAllBytes(trustedCa))) {
-            store.setCertificateEntry("trusted-ca-" + i++, extra);
-        }
-        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        factory.init(store);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, factory.getTrustManagers(), null);
-        return context;
+        return ClientTrust.jdkCasAnd(Pem.decodeChain(Files.readAllBytes(trustedCa)));
     }
 
     private static <T> T join(CompletableFuture<T> future) {
