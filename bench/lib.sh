@@ -3,9 +3,9 @@
 
 # JVM flags for clicktls in every script here: what a user gets from the run command in the root README.md, so that
 # the benchmarks measure what users run. README runs `java -XX:SharedArchiveFile=proxy/target/clicktls.jsa -Xmx768m
-# -jar …`: the class-data sharing archive that `mvn package` writes beside the jar, and the heap bound. Keep this in step with README's command
-# (and the Docker image's) when they change; CLICKTLS_JVM_FLAGS in the environment (even empty) or a script's
-# --jvm-flags overrides it for an experiment. readme_jvm_flags JAR prints them for that jar.
+# -jar …`: the class-data sharing archive that `mvn package` writes beside the jar, and the heap bound. Keep this in
+# step with README's command (and the Docker image's) when they change; CLICKTLS_JVM_FLAGS in the environment (even
+# empty) or a script's --jvm-flags overrides it for an experiment. readme_jvm_flags JAR prints them for that jar.
 readme_jvm_flags() {
     local archive="${1%.jar}.jsa"
     if [ -z "${CLICKTLS_JVM_FLAGS+set}" ] && [ ! -f "$archive" ]; then

@@ -37,27 +37,26 @@ public final class LocalServers {
         if (BELOW - LOWEST >= 1_000) {
             for (int attempt = 0; attempt < 1_000; attempt++) {
                 int port = LOWEST + Math.floorMod(NEXT.getAndIncrement(), BELOW - LOWEST);
-                if (bindable(port)) {
+                if (bind(port) == port) {
                     return port;
                 }
             }
         }
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.setReuseAddress(false);
-            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
+        int port = bind(0);
+        if (port < 0) {
+            throw new IllegalStateException("no free loopback port");
         }
+        return port;
     }
 
-    private static boolean bindable(int port) {
+    /** Binds {@code port} on loopback (0: one the kernel picks) and lets it go: the port bound, or -1 if taken. */
+    private static int bind(int port) {
         try (ServerSocket socket = new ServerSocket()) {
             socket.setReuseAddress(false);
             socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-            return true;
+            return socket.getLocalPort();
         } catch (IOException e) {
-            return false;
+            return -1;
         }
     }
 
